@@ -38,3 +38,7 @@ demo: $(BUILD)/demo
 
 clean:
 	rm -rf build build-san
+
+# ---- matmul benchmarks and cross-checks (bench, test-neon) ----
+bench:
+	@echo "no benchmarks yet"

@@ -279,6 +279,9 @@ TT_API int tt_same_shape(const tt_tensor *a, const tt_tensor *b);
    (use a string literal or storage that outlives the context); it names the tensor in errors and
    checkpoints. Parameters can only be added, never removed. */
 TT_API tt_tensor *tt_param(tt_ctx *ctx, const char *name, int ndim, const int *shape);
+/* New persistent tensor that is not trained (batchnorm running statistics and the like):
+   zero-initialised, no gradient, lives until tt_ctx_free. */
+TT_API tt_tensor *tt_buffer(tt_ctx *ctx, const char *name, int ndim, const int *shape);
 /* Fill a tensor in place (parameters or scratch tensors), RNG from the context. */
 TT_API tt_result tt_init_const(tt_ctx *ctx, tt_tensor *t, float value);
 TT_API tt_result tt_init_uniform(tt_ctx *ctx, tt_tensor *t, float lo, float hi);
@@ -377,6 +380,176 @@ TT_API tt_tensor *tt_matmul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b);
 TT_API tt_tensor *tt_linear(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *b);
 /* Plain SGD without state: p -= lr * grad for every parameter. */
 TT_API tt_result tt_sgd_step_simple(tt_ctx *ctx, float lr);
+
+
+/* ==================================================================================== >>api_ops_math
+   Elementwise math, activations, reductions, softmax. axis may be negative (-1 = last). */
+
+/* ---- (ops_math declarations: begin) ---- */
+TT_API tt_tensor *tt_sub(tt_ctx *ctx, tt_tensor *a, tt_tensor *b);      /* a - b */
+TT_API tt_tensor *tt_div(tt_ctx *ctx, tt_tensor *a, tt_tensor *b);      /* a / b */
+TT_API tt_tensor *tt_pow(tt_ctx *ctx, tt_tensor *a, tt_tensor *b);      /* a ^ b */
+TT_API tt_tensor *tt_pow_scalar(tt_ctx *ctx, tt_tensor *x, float p);    /* x ^ p */
+TT_API tt_tensor *tt_maximum(tt_ctx *ctx, tt_tensor *a, tt_tensor *b);  /* max(a, b) */
+TT_API tt_tensor *tt_minimum(tt_ctx *ctx, tt_tensor *a, tt_tensor *b);  /* min(a, b) */
+TT_API tt_tensor *tt_neg(tt_ctx *ctx, tt_tensor *x);                    /* -x */
+TT_API tt_tensor *tt_scale(tt_ctx *ctx, tt_tensor *x, float s);         /* s * x */
+TT_API tt_tensor *tt_add_scalar(tt_ctx *ctx, tt_tensor *x, float s);    /* x + s */
+TT_API tt_tensor *tt_exp(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_log(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_sqrt(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_abs(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_clamp(tt_ctx *ctx, tt_tensor *x, float lo, float hi); /* -INFINITY/INFINITY for one side */
+TT_API tt_tensor *tt_leaky_relu(tt_ctx *ctx, tt_tensor *x, float negative_slope); /* torch default 0.01 */
+TT_API tt_tensor *tt_elu(tt_ctx *ctx, tt_tensor *x, float alpha);       /* torch default 1.0 */
+TT_API tt_tensor *tt_selu(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_gelu(tt_ctx *ctx, tt_tensor *x);                   /* exact, erf form */
+TT_API tt_tensor *tt_gelu_tanh(tt_ctx *ctx, tt_tensor *x);              /* tanh approximation */
+TT_API tt_tensor *tt_silu(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_sigmoid(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_tanh(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_softplus(tt_ctx *ctx, tt_tensor *x, float beta, float threshold); /* torch 1, 20 */
+TT_API tt_tensor *tt_softsign(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_hardtanh(tt_ctx *ctx, tt_tensor *x, float min_val, float max_val); /* torch -1, 1 */
+TT_API tt_tensor *tt_mish(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_sum_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim);
+TT_API tt_tensor *tt_mean(tt_ctx *ctx, tt_tensor *x);                   /* mean of all elements */
+TT_API tt_tensor *tt_mean_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim);
+TT_API tt_tensor *tt_var(tt_ctx *ctx, tt_tensor *x, int correction);    /* all elements; torch correction 1 */
+TT_API tt_tensor *tt_var_axis(tt_ctx *ctx, tt_tensor *x, int axis, int correction, int keepdim);
+TT_API tt_tensor *tt_max(tt_ctx *ctx, tt_tensor *x);                    /* all elements */
+TT_API tt_tensor *tt_min(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_max_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim);
+TT_API tt_tensor *tt_min_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim);
+TT_API tt_tensor *tt_argmax(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim); /* indices as floats, no grad */
+TT_API tt_tensor *tt_softmax(tt_ctx *ctx, tt_tensor *x, int axis);
+TT_API tt_tensor *tt_log_softmax(tt_ctx *ctx, tt_tensor *x, int axis);
+/* ---- (ops_math declarations: end) ---- */
+
+
+/* ==================================================================================== >>api_ops_shape
+   Shape ops. Indices are plain int arrays. */
+
+/* ---- (ops_shape declarations: begin) ---- */
+/* Same data, new shape (one entry may be -1). Shares data with x (a view). */
+TT_API tt_tensor *tt_reshape(tt_ctx *ctx, tt_tensor *x, int ndim, const int *shape);
+/* Merge dims start_dim..last into one (torch.flatten(x, start_dim)). */
+TT_API tt_tensor *tt_flatten(tt_ctx *ctx, tt_tensor *x, int start_dim);
+TT_API tt_tensor *tt_transpose(tt_ctx *ctx, tt_tensor *x, int dim0, int dim1);
+/* perm has x->ndim entries: output dim i is input dim perm[i]. */
+TT_API tt_tensor *tt_permute(tt_ctx *ctx, tt_tensor *x, const int *perm);
+/* x[start:end:step] along axis (step > 0; negative start/end count from the end, clamped as Python). */
+TT_API tt_tensor *tt_slice(tt_ctx *ctx, tt_tensor *x, int axis, int start, int end, int step);
+TT_API tt_tensor *tt_concat(tt_ctx *ctx, int n, tt_tensor **xs, int axis);
+TT_API tt_tensor *tt_stack(tt_ctx *ctx, int n, tt_tensor **xs, int axis);
+/* Constant padding as torch.nn.functional.pad: pads = (left, right) for the last dim, then the
+   dim before it, ... (n_pads even, <= 2*ndim, entries >= 0). */
+TT_API tt_tensor *tt_pad(tt_ctx *ctx, tt_tensor *x, int n_pads, const int *pads, float value);
+/* Rows index[0..n) of x along axis. */
+TT_API tt_tensor *tt_index_select(tt_ctx *ctx, tt_tensor *x, int axis, int n, const int *index);
+/* torch.gather: out[..i..] = x[..index[..i..]..] along axis; index has x->ndim dims, shape
+   index_shape (each dim <= x's except axis). */
+TT_API tt_tensor *tt_gather(tt_ctx *ctx, tt_tensor *x, int axis, const int *index, const int *index_shape);
+/* Embedding lookup: weight (num, dim), ids of shape ids_shape (ndim dims) -> (*ids_shape, dim). */
+TT_API tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const int *ids_shape, const int *ids);
+/* ---- (ops_shape declarations: end) ---- */
+
+
+/* ==================================================================================== >>api_ops_conv
+   Convolution and pooling, channels-first (N, C, L) / (N, C, H, W). */
+
+/* ---- (ops_conv declarations: begin) ---- */
+/* Zero fields mean torch defaults: stride 1, padding 0, dilation 1, groups 1. Index 0 is
+   height (or length for 1-D), index 1 width. */
+typedef struct tt_conv_opts {
+    int stride[2], padding[2], dilation[2], groups;
+} tt_conv_opts;
+/* x (N, Cin, H, W), w (Cout, Cin/groups, kH, kW), b (Cout) or NULL; opts may be NULL. */
+TT_API tt_tensor *tt_conv2d(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *b, const tt_conv_opts *opts);
+/* x (N, Cin, L), w (Cout, Cin/groups, k), b (Cout) or NULL. */
+TT_API tt_tensor *tt_conv1d(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *b, const tt_conv_opts *opts);
+/* Pooling window; stride 0 means = kernel; padding 0; dilation 0 means 1; ceil_mode as torch.
+   count_include_pad_off = 1 excludes padding from avg-pool divisors (torch count_include_pad=False). */
+typedef struct tt_pool_opts {
+    int kernel[2], stride[2], padding[2], dilation[2];
+    int ceil_mode;
+    int count_include_pad_off;
+} tt_pool_opts;
+TT_API tt_tensor *tt_max_pool2d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts);
+TT_API tt_tensor *tt_avg_pool2d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts);
+TT_API tt_tensor *tt_max_pool1d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts);
+TT_API tt_tensor *tt_avg_pool1d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts);
+/* (N, C, H, W) -> (N, C, out_h, out_w) with torch's adaptive windows. */
+TT_API tt_tensor *tt_adaptive_avg_pool2d(tt_ctx *ctx, tt_tensor *x, int out_h, int out_w);
+/* (N, C, H, W) -> (N, C): mean over H and W. */
+TT_API tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x);
+/* ---- (ops_conv declarations: end) ---- */
+
+
+/* ==================================================================================== >>api_ops_nn
+   Normalisation, dropout, attention, recurrent cells. */
+
+/* ---- (ops_nn declarations: begin) ---- */
+/* Batch norm over dim 1 of x (N, C, ...). weight/bias (C) may be NULL. running_mean/var are
+   tensors of C floats (tt_buffer) or NULL; in training mode batch statistics are used and the
+   running ones updated with momentum (unbiased variance), in eval mode the running ones are
+   used. momentum 0 means 0.1, eps 0 means 1e-5 (torch defaults). */
+TT_API tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt_tensor *bias,
+                               tt_tensor *running_mean, tt_tensor *running_var, float momentum, float eps);
+/* Layer norm over the last norm_dims dims; weight/bias have those dims or are NULL; eps 0 = 1e-5. */
+TT_API tt_tensor *tt_layernorm(tt_ctx *ctx, tt_tensor *x, int norm_dims, tt_tensor *weight, tt_tensor *bias, float eps);
+/* Group norm of x (N, C, ...) in groups of C/groups channels; weight/bias (C) or NULL; eps 0 = 1e-5. */
+TT_API tt_tensor *tt_groupnorm(tt_ctx *ctx, tt_tensor *x, int groups, tt_tensor *weight, tt_tensor *bias, float eps);
+/* RMS norm over the last dim; weight (last dim) or NULL; eps 0 = FLT_EPSILON (torch default). */
+TT_API tt_tensor *tt_rmsnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, float eps);
+/* Inverted dropout with probability p in training mode; identity in eval mode. */
+TT_API tt_tensor *tt_dropout(tt_ctx *ctx, tt_tensor *x, float p);
+/* Scaled dot-product attention: q (B, H, T, D), k (B, H, S, D), v (B, H, S, Dv) -> (B, H, T, Dv).
+   causal masks j > i (+ S - T offset as torch is_causal with T == S); scale 0 means 1/sqrt(D). */
+TT_API tt_tensor *tt_attention(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tensor *v, int causal, float scale);
+/* LSTM cell (torch.nn.LSTMCell, gates i, f, g, o): x (B, I), h and c (B, H), w_ih (4H, I),
+   w_hh (4H, H), b_ih and b_hh (4H) or NULL. Writes the new h and c. */
+TT_API tt_result tt_lstm_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *c, tt_tensor *w_ih,
+                              tt_tensor *w_hh, tt_tensor *b_ih, tt_tensor *b_hh, tt_tensor **h_out, tt_tensor **c_out);
+/* GRU cell (torch.nn.GRUCell, gates r, z, n): w_ih (3H, I), w_hh (3H, H), biases (3H) or NULL. */
+TT_API tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *w_ih, tt_tensor *w_hh,
+                              tt_tensor *b_ih, tt_tensor *b_hh);
+/* ---- (ops_nn declarations: end) ---- */
+
+
+/* ==================================================================================== >>api_loss
+   Losses, as in torch.nn.functional. Targets given as class indices are int arrays. */
+
+typedef enum tt_reduction {
+    TT_REDUCTION_MEAN = 0,    /* default, as torch */
+    TT_REDUCTION_SUM = 1,
+    TT_REDUCTION_NONE = 2,
+    TT_REDUCTION_BATCHMEAN = 3 /* kl_div only */
+} tt_reduction;
+
+/* ---- (loss declarations: begin) ---- */
+TT_API tt_tensor *tt_mse_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, tt_reduction reduction);
+/* Cross-entropy with class indices. logits (N, C) or (N, C, d1, ...), target has N*d1*...
+   entries. opts NULL means torch defaults. */
+struct tt_cross_entropy_opts;
+TT_API tt_tensor *tt_cross_entropy(tt_ctx *ctx, tt_tensor *logits, const int *target,
+                                   const struct tt_cross_entropy_opts *opts);
+/* ---- (loss declarations: end) ---- */
+
+
+/* ==================================================================================== >>api_optim
+   Optimizers. */
+
+/* ---- (optim declarations: begin) ---- */
+/* ---- (optim declarations: end) ---- */
+
+
+/* ==================================================================================== >>api_sched
+   Learning-rate schedules, regularization, clipping, early stopping. */
+
+/* ---- (sched declarations: begin) ---- */
+/* ---- (sched declarations: end) ---- */
+
 
 #ifdef __cplusplus
 }
@@ -979,6 +1152,25 @@ TT__DEF tt_tensor *tt_param(tt_ctx *ctx, const char *name, int ndim, const int *
     t->offset = ctx->n_params;
     t->name = name;
     ctx->n_params += numel;
+    return t;
+}
+
+TT__DEF tt_tensor *tt_buffer(tt_ctx *ctx, const char *name, int ndim, const int *shape) {
+    tt_tensor *t;
+    size_t numel;
+    int i;
+    if (!ctx) return NULL;
+    if (!tt__check_shape(ctx, "tt_buffer", ndim, shape, &numel)) return NULL;
+    t = (tt_tensor *)tt__persist(ctx, "tt_buffer", sizeof(tt_tensor));
+    if (!t) return NULL;
+    memset(t, 0, sizeof *t);
+    t->data = (float *)tt__persist(ctx, "tt_buffer", (numel ? numel : 1) * sizeof(float));
+    if (!t->data) return NULL;
+    memset(t->data, 0, numel * sizeof(float));
+    t->ndim = ndim;
+    for (i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    t->numel = numel;
+    t->name = name;
     return t;
 }
 
@@ -1689,6 +1881,49 @@ TT__DEF tt_result tt_sgd_step_simple(tt_ctx *ctx, float lr) {
     for (i = 0; i < ctx->n_params; i++) ctx->param_data[i] -= lr * ctx->param_grad[i];
     return TT_OK;
 }
+
+
+/* ==================================================================================== >>ops_math */
+
+/* ---- (ops_math implementation: begin) ---- */
+/* ---- (ops_math implementation: end) ---- */
+
+
+/* ==================================================================================== >>ops_shape */
+
+/* ---- (ops_shape implementation: begin) ---- */
+/* ---- (ops_shape implementation: end) ---- */
+
+
+/* ==================================================================================== >>ops_conv */
+
+/* ---- (ops_conv implementation: begin) ---- */
+/* ---- (ops_conv implementation: end) ---- */
+
+
+/* ==================================================================================== >>ops_nn */
+
+/* ---- (ops_nn implementation: begin) ---- */
+/* ---- (ops_nn implementation: end) ---- */
+
+
+/* ==================================================================================== >>loss */
+
+/* ---- (loss implementation: begin) ---- */
+/* ---- (loss implementation: end) ---- */
+
+
+/* ==================================================================================== >>optim */
+
+/* ---- (optim implementation: begin) ---- */
+/* ---- (optim implementation: end) ---- */
+
+
+/* ==================================================================================== >>sched */
+
+/* ---- (sched implementation: begin) ---- */
+/* ---- (sched implementation: end) ---- */
+
 
 /* ==================================================================================== >>end */
 
