@@ -42,3 +42,5 @@ clean:
 # ---- matmul benchmarks and cross-checks (bench, test-neon) ----
 bench:
 	@echo "no benchmarks yet"
+test-neon:
+	@echo "SKIP neon: not built yet"

@@ -90,7 +90,11 @@
 
 #ifndef TT_API
 #ifdef TT_STATIC
+#if defined(__GNUC__) || defined(__clang__)
+#define TT_API static __attribute__((unused))
+#else
 #define TT_API static
+#endif
 #else
 #define TT_API extern
 #endif
@@ -594,8 +598,13 @@ TT_API tt_tensor *tt_cross_entropy(tt_ctx *ctx, tt_tensor *logits, const int *ta
 #define TT__MIN(a, b) ((a) < (b) ? (a) : (b))
 #define TT__MAX(a, b) ((a) > (b) ? (a) : (b))
 
+#if defined(__GNUC__) || defined(__clang__)
+#define TT__MAYBE_UNUSED __attribute__((unused))
+#else
+#define TT__MAYBE_UNUSED
+#endif
 #ifdef TT_STATIC
-#define TT__DEF static
+#define TT__DEF static TT__MAYBE_UNUSED
 #else
 #define TT__DEF
 #endif
@@ -891,8 +900,7 @@ TT__DEF tt_result tt_ctx_memory_size(const tt_desc *desc, size_t *bytes) {
     tt_desc d;
     size_t off[7];
     if (!desc || !bytes) return TT_ERR_INVALID_ARGS;
-    if (desc->threads < 0 || desc->max_param_tensors < 0 || (int)desc->kernel < 0 ||
-        desc->kernel >= TT_KERNEL_COUNT_)
+    if (desc->threads < 0 || desc->max_param_tensors < 0 || (unsigned)desc->kernel >= (unsigned)TT_KERNEL_COUNT_)
         return TT_ERR_INVALID_ARGS;
     tt__resolve_desc(&d, desc);
     if (!tt__layout(&d, off)) return TT_ERR_OUT_OF_MEMORY;
@@ -910,7 +918,7 @@ TT__DEF tt_result tt_ctx_init(tt_ctx *ctx, const tt_desc *desc) {
     tt__resolve_desc(&ctx->desc, desc);
     if (desc->threads < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_init: threads must be >= 0, got %d", desc->threads);
     if (desc->max_param_tensors < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_init: max_param_tensors must be >= 0");
-    if ((int)desc->kernel < 0 || desc->kernel >= TT_KERNEL_COUNT_)
+    if ((unsigned)desc->kernel >= (unsigned)TT_KERNEL_COUNT_)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_init: unknown kernel %d", (int)desc->kernel);
     if ((desc->allocator.alloc == NULL) != (desc->allocator.free == NULL))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_init: allocator needs both alloc and free");
