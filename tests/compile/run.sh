@@ -33,3 +33,4 @@ else echo "SKIP compile_tcc: tcc not installed"; fi
 if has arm-none-eabi-gcc; then
   run compile_cortex_m4 sh -c "arm-none-eabi-gcc $W -Os -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 --specs=nosys.specs -o $out/m4.elf tests/compile/cortex_m.c -lm"
 else echo "SKIP compile_cortex_m4: arm-none-eabi-gcc not installed"; fi
+bash tests/compile/doccheck.sh
