@@ -431,26 +431,39 @@ TT_API tt_tensor *tt_log_softmax(tt_ctx *ctx, tt_tensor *x, int axis);
    Shape ops. Indices are plain int arrays. */
 
 /* ---- (ops_shape declarations: begin) ---- */
-/* Same data, new shape (one entry may be -1). Shares data with x (a view). */
+/* PyTorch semantics throughout; axes may be negative (-1 = last). reshape and flatten return views
+   (TT_VIEW: they share x's data, so writing one writes the other); every other op returns a new
+   tensor. Errors: bad axis, perm, step, pads count or sign -> TT_ERR_INVALID_ARGS; sizes that do
+   not fit -> TT_ERR_SHAPE; an index outside its dimension -> TT_ERR_INDEX (negative indices are
+   out of range, as in torch.gather / index_select / embedding). */
+
+/* Same data, new shape (one entry may be -1 and is inferred). Shares data with x (a view) but has
+   its own gradient, which backward adds into x's. */
 TT_API tt_tensor *tt_reshape(tt_ctx *ctx, tt_tensor *x, int ndim, const int *shape);
-/* Merge dims start_dim..last into one (torch.flatten(x, start_dim)). */
+/* Merge dims start_dim..last into one (torch.flatten(x, start_dim)); a view like tt_reshape. A
+   scalar becomes shape [1]. */
 TT_API tt_tensor *tt_flatten(tt_ctx *ctx, tt_tensor *x, int start_dim);
+/* Swap two dimensions (x.transpose(dim0, dim1)); a contiguous copy. */
 TT_API tt_tensor *tt_transpose(tt_ctx *ctx, tt_tensor *x, int dim0, int dim1);
-/* perm has x->ndim entries: output dim i is input dim perm[i]. */
+/* perm has x->ndim entries: output dim i is input dim perm[i] (x.permute(perm)); a copy. */
 TT_API tt_tensor *tt_permute(tt_ctx *ctx, tt_tensor *x, const int *perm);
-/* x[start:end:step] along axis (step > 0; negative start/end count from the end, clamped as Python). */
+/* x[start:end:step] along axis (step > 0; negative start/end count from the end, clamped as Python:
+   start 0, end INT_MAX takes everything; an empty range gives size 0 on axis). */
 TT_API tt_tensor *tt_slice(tt_ctx *ctx, tt_tensor *x, int axis, int start, int end, int step);
+/* torch.cat: join n >= 1 tensors along an existing axis; all other sizes must be equal. */
 TT_API tt_tensor *tt_concat(tt_ctx *ctx, int n, tt_tensor **xs, int axis);
+/* torch.stack: join n >= 1 tensors of one shape along a new axis (-(ndim+1)..ndim). */
 TT_API tt_tensor *tt_stack(tt_ctx *ctx, int n, tt_tensor **xs, int axis);
 /* Constant padding as torch.nn.functional.pad: pads = (left, right) for the last dim, then the
    dim before it, ... (n_pads even, <= 2*ndim, entries >= 0). */
 TT_API tt_tensor *tt_pad(tt_ctx *ctx, tt_tensor *x, int n_pads, const int *pads, float value);
-/* Rows index[0..n) of x along axis. */
+/* Rows index[0..n) of x along axis (torch.index_select; repeats allowed, their gradients add). */
 TT_API tt_tensor *tt_index_select(tt_ctx *ctx, tt_tensor *x, int axis, int n, const int *index);
 /* torch.gather: out[..i..] = x[..index[..i..]..] along axis; index has x->ndim dims, shape
    index_shape (each dim <= x's except axis). */
 TT_API tt_tensor *tt_gather(tt_ctx *ctx, tt_tensor *x, int axis, const int *index, const int *index_shape);
-/* Embedding lookup: weight (num, dim), ids of shape ids_shape (ndim dims) -> (*ids_shape, dim). */
+/* Embedding lookup: weight (num, dim), ids of shape ids_shape (ndim dims, 0 allowed) ->
+   (*ids_shape, dim). Backward adds each output row into its id's row (repeated ids accumulate). */
 TT_API tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const int *ids_shape, const int *ids);
 /* ---- (ops_shape declarations: end) ---- */
 

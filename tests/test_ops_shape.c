@@ -252,7 +252,7 @@ enum { OP_RESHAPE, OP_FLATTEN, OP_TRANSPOSE, OP_PERMUTE, OP_SLICE, OP_CONCAT, OP
 
 typedef struct gc_args {
     int op, axis, a, b, c, n, twice;
-    int ints[64];
+    int ints[1024]; /* index arrays: at most 5*5*5*3 (gather) */
     int shape[TT_MAX_DIMS];
     int ndim;
 } gc_args;
