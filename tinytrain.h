@@ -435,26 +435,39 @@ TT_API tt_tensor *tt_log_softmax(tt_ctx *ctx, tt_tensor *x, int axis);
    Shape ops. Indices are plain int arrays. */
 
 /* ---- (ops_shape declarations: begin) ---- */
-/* Same data, new shape (one entry may be -1). Shares data with x (a view). */
+/* PyTorch semantics throughout; axes may be negative (-1 = last). reshape and flatten return views
+   (TT_VIEW: they share x's data, so writing one writes the other); every other op returns a new
+   tensor. Errors: bad axis, perm, step, pads count or sign -> TT_ERR_INVALID_ARGS; sizes that do
+   not fit -> TT_ERR_SHAPE; an index outside its dimension -> TT_ERR_INDEX (negative indices are
+   out of range, as in torch.gather / index_select / embedding). */
+
+/* Same data, new shape (one entry may be -1 and is inferred). Shares data with x (a view) but has
+   its own gradient, which backward adds into x's. */
 TT_API tt_tensor *tt_reshape(tt_ctx *ctx, tt_tensor *x, int ndim, const int *shape);
-/* Merge dims start_dim..last into one (torch.flatten(x, start_dim)). */
+/* Merge dims start_dim..last into one (torch.flatten(x, start_dim)); a view like tt_reshape. A
+   scalar becomes shape [1]. */
 TT_API tt_tensor *tt_flatten(tt_ctx *ctx, tt_tensor *x, int start_dim);
+/* Swap two dimensions (x.transpose(dim0, dim1)); a contiguous copy. */
 TT_API tt_tensor *tt_transpose(tt_ctx *ctx, tt_tensor *x, int dim0, int dim1);
-/* perm has x->ndim entries: output dim i is input dim perm[i]. */
+/* perm has x->ndim entries: output dim i is input dim perm[i] (x.permute(perm)); a copy. */
 TT_API tt_tensor *tt_permute(tt_ctx *ctx, tt_tensor *x, const int *perm);
-/* x[start:end:step] along axis (step > 0; negative start/end count from the end, clamped as Python). */
+/* x[start:end:step] along axis (step > 0; negative start/end count from the end, clamped as Python:
+   start 0, end INT_MAX takes everything; an empty range gives size 0 on axis). */
 TT_API tt_tensor *tt_slice(tt_ctx *ctx, tt_tensor *x, int axis, int start, int end, int step);
+/* torch.cat: join n >= 1 tensors along an existing axis; all other sizes must be equal. */
 TT_API tt_tensor *tt_concat(tt_ctx *ctx, int n, tt_tensor **xs, int axis);
+/* torch.stack: join n >= 1 tensors of one shape along a new axis (-(ndim+1)..ndim). */
 TT_API tt_tensor *tt_stack(tt_ctx *ctx, int n, tt_tensor **xs, int axis);
 /* Constant padding as torch.nn.functional.pad: pads = (left, right) for the last dim, then the
    dim before it, ... (n_pads even, <= 2*ndim, entries >= 0). */
 TT_API tt_tensor *tt_pad(tt_ctx *ctx, tt_tensor *x, int n_pads, const int *pads, float value);
-/* Rows index[0..n) of x along axis. */
+/* Rows index[0..n) of x along axis (torch.index_select; repeats allowed, their gradients add). */
 TT_API tt_tensor *tt_index_select(tt_ctx *ctx, tt_tensor *x, int axis, int n, const int *index);
 /* torch.gather: out[..i..] = x[..index[..i..]..] along axis; index has x->ndim dims, shape
    index_shape (each dim <= x's except axis). */
 TT_API tt_tensor *tt_gather(tt_ctx *ctx, tt_tensor *x, int axis, const int *index, const int *index_shape);
-/* Embedding lookup: weight (num, dim), ids of shape ids_shape (ndim dims) -> (*ids_shape, dim). */
+/* Embedding lookup: weight (num, dim), ids of shape ids_shape (ndim dims, 0 allowed) ->
+   (*ids_shape, dim). Backward adds each output row into its id's row (repeated ids accumulate). */
 TT_API tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const int *ids_shape, const int *ids);
 /* ---- (ops_shape declarations: end) ---- */
 
@@ -1900,6 +1913,612 @@ TT__DEF tt_result tt_sgd_step_simple(tt_ctx *ctx, float lr) {
 /* ==================================================================================== >>ops_shape */
 
 /* ---- (ops_shape implementation: begin) ---- */
+/* Every op here moves elements without arithmetic, so forward and backward are the same index
+   map run in opposite directions. Most are written with one helper, tt__shape_walk, which walks
+   a strided region of a bigger array (a slice, a permuted view, one input's place inside a
+   concat) in row-major order next to a dense array. */
+
+/* Contiguous (row-major) strides of a shape. */
+static void tt__shape_strides(int nd, const int *shape, size_t *st) {
+    size_t s = 1;
+    int d;
+    for (d = nd - 1; d >= 0; d--) {
+        st[d] = s;
+        s *= (size_t)shape[d];
+    }
+}
+
+/* Axis in -ndim..ndim-1 -> 0..ndim-1 in *out; what names the argument in the message. */
+static int tt__shape_axis(tt_ctx *ctx, const char *op, const char *what, int axis, int ndim, int *out) {
+    if (ndim <= 0 || axis < -ndim || axis >= ndim) {
+        if (ndim <= 0)
+            tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s %d given for a tensor with no dimensions", op, what, axis);
+        else
+            tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s %d out of range -%d..%d", op, what, axis, ndim, ndim - 1);
+        return 0;
+    }
+    *out = axis < 0 ? axis + ndim : axis;
+    return 1;
+}
+
+/* What tt__shape_walk does with element i of dense and its place p in strided. */
+enum { TT__WALK_GATHER, TT__WALK_GATHER_ADD, TT__WALK_SCATTER, TT__WALK_SCATTER_ADD };
+
+/* Walk the region of shape (nd, shape) whose element (i0, i1, ...) is
+   strided[base + i0*st[0] + i1*st[1] + ...], next to dense[] holding the same region contiguously:
+     GATHER      dense[i]  = strided[p]     GATHER_ADD   dense[i]  += strided[p]
+     SCATTER     strided[p] = dense[i]      SCATTER_ADD  strided[p] += dense[i]
+   Rows of the last dimension are the inner loop; an odometer steps over the other dimensions. */
+static void tt__shape_walk(int mode, int nd, const int *shape, const size_t *st, size_t base, float *strided,
+                           float *dense) {
+    int idx[TT_MAX_DIMS], d;
+    size_t n = tt_shape_numel(nd, shape), len = nd ? (size_t)shape[nd - 1] : 1, s = nd ? st[nd - 1] : 0;
+    size_t rows, r, j, off = base;
+    if (n == 0) return;
+    rows = n / len;
+    for (d = 0; d < nd; d++) idx[d] = 0;
+    for (r = 0; r < rows; r++) {
+        float *p = strided + off, *q = dense + r * len;
+        switch (mode) {
+        case TT__WALK_GATHER: for (j = 0; j < len; j++) q[j] = p[j * s]; break;
+        case TT__WALK_GATHER_ADD: for (j = 0; j < len; j++) q[j] += p[j * s]; break;
+        case TT__WALK_SCATTER: for (j = 0; j < len; j++) p[j * s] = q[j]; break;
+        default: for (j = 0; j < len; j++) p[j * s] += q[j]; break;
+        }
+        for (d = nd - 2; d >= 0; d--) { /* next row: odometer over dims 0..nd-2 */
+            off += st[d];
+            if (++idx[d] < shape[d]) break;
+            off -= st[d] * (size_t)shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+/* ---- reshape / flatten: views ---- */
+
+static void tt__view_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *x = n->in[0], *y = n->out;
+    size_t i;
+    (void)ctx;
+    if (!x->grad) return;
+    for (i = 0; i < y->numel; i++) x->grad[i] += y->grad[i];
+}
+
+/* A view of x with a new shape (same numel, checked by the caller): a header that shares x's
+   data, plus, when gradients flow, its own zeroed grad and a tape node. It cannot use tt__out_n,
+   which allocates data. The view needs its own grad because tt_backward zeroes the grad of every
+   op output before it runs, which must not wipe x's. */
+static tt_tensor *tt__view_out(tt_ctx *ctx, const char *op, tt_tensor *x, int ndim, const int *shape) {
+    tt_tensor *y = (tt_tensor *)tt__scratch(ctx, op, sizeof(tt_tensor));
+    int d;
+    if (!y) return NULL;
+    memset(y, 0, sizeof *y);
+    y->data = x->data;
+    y->ndim = ndim;
+    for (d = 0; d < ndim; d++) y->shape[d] = shape[d];
+    y->numel = x->numel;
+    y->flags = TT_VIEW;
+    if (tt__needs_grad(ctx, x)) {
+        tt__node *n = (tt__node *)tt__scratch(ctx, op, sizeof(tt__node));
+        if (!n || tt__ensure_grad(ctx, op, y) != TT_OK) return NULL;
+        memset(n, 0, sizeof *n);
+        n->op = op;
+        n->out = y;
+        n->in[0] = x;
+        n->n_ins = 1;
+        n->backward = tt__view_backward;
+        n->prev = ctx->tape_last;
+        ctx->tape_last = n;
+        ctx->n_nodes++;
+        y->node = n;
+        y->flags |= TT_REQUIRES_GRAD;
+    }
+    return tt__done(ctx, y);
+}
+
+static tt_tensor *tt__reshape(tt_ctx *ctx, const char *op, tt_tensor *x, int ndim, const int *shape) {
+    int out[TT_MAX_DIMS], d, infer = -1;
+    size_t known = 1;
+    if (!tt__in(ctx, op, x)) return NULL;
+    if (ndim < 0 || ndim > TT_MAX_DIMS) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: ndim %d outside 0..%d", op, ndim, TT_MAX_DIMS);
+        return NULL;
+    }
+    if (ndim > 0 && !shape) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: shape is NULL", op);
+        return NULL;
+    }
+    for (d = 0; d < ndim; d++) {
+        out[d] = shape[d];
+        if (shape[d] == -1 && infer < 0) { infer = d; continue; }
+        if (shape[d] < 0) {
+            tt__fail(ctx, TT_ERR_SHAPE, "%s: dimension %d is %d (only one -1 is allowed, other sizes must be >= 0)", op, d,
+                     shape[d]);
+            return NULL;
+        }
+        if (!tt__mul_ok(known, (size_t)shape[d], &known)) known = (size_t)-1; /* cannot match numel */
+    }
+    if (infer >= 0) {
+        if (known == 0 || x->numel % known != 0 || x->numel / known > 0x7fffffff) {
+            tt__fail(ctx, TT_ERR_SHAPE, "%s: cannot infer dimension %d (-1): %z elements of %S do not split into "
+                     "blocks of %z", op, infer, x->numel, x, known);
+            return NULL;
+        }
+        out[infer] = (int)(x->numel / known);
+        known = x->numel;
+    }
+    if (known != x->numel) {
+        tt_tensor shown; /* only to print the requested shape with %S */
+        memset(&shown, 0, sizeof shown);
+        shown.ndim = ndim;
+        for (d = 0; d < ndim; d++) shown.shape[d] = out[d];
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: cannot view %S (%z elements) as %S", op, x, x->numel, &shown);
+        return NULL;
+    }
+    return tt__view_out(ctx, op, x, ndim, out);
+}
+
+TT__DEF tt_tensor *tt_reshape(tt_ctx *ctx, tt_tensor *x, int ndim, const int *shape) {
+    return tt__reshape(ctx, "reshape", x, ndim, shape);
+}
+
+TT__DEF tt_tensor *tt_flatten(tt_ctx *ctx, tt_tensor *x, int start_dim) {
+    int shape[TT_MAX_DIMS], d, s;
+    if (!tt__in(ctx, "flatten", x)) return NULL;
+    if (x->ndim == 0) { /* as torch: a scalar counts as one dimension and becomes shape [1] */
+        if (start_dim != 0 && start_dim != -1) {
+            tt__fail(ctx, TT_ERR_INVALID_ARGS, "flatten: start_dim %d out of range -1..0 for a scalar", start_dim);
+            return NULL;
+        }
+        shape[0] = 1;
+        return tt__reshape(ctx, "flatten", x, 1, shape);
+    }
+    if (!tt__shape_axis(ctx, "flatten", "start_dim", start_dim, x->ndim, &s)) return NULL;
+    for (d = 0; d < s; d++) shape[d] = x->shape[d];
+    shape[s] = -1;
+    if (tt_shape_numel(s, x->shape) == 0) shape[s] = (int)tt_shape_numel(x->ndim - s, x->shape + s);
+    return tt__reshape(ctx, "flatten", x, s + 1, shape);
+}
+
+/* ---- transpose / permute / slice: copies of a strided region of x ---- */
+
+/* What backward needs: where each output element was read from. */
+typedef struct tt__strided_saved {
+    size_t st[TT_MAX_DIMS];
+    size_t base;
+} tt__strided_saved;
+
+static void tt__strided_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *x = n->in[0], *y = n->out;
+    const tt__strided_saved *s = (const tt__strided_saved *)n->saved;
+    (void)ctx;
+    if (x->grad) tt__shape_walk(TT__WALK_SCATTER_ADD, y->ndim, y->shape, s->st, s->base, x->grad, y->grad);
+}
+
+/* y of shape (nd, shape) with y[i0, i1, ...] = x->data[base + sum ik * st[k]]. */
+static tt_tensor *tt__strided(tt_ctx *ctx, const char *op, tt_tensor *x, int nd, const int *shape, const size_t *st,
+                              size_t base) {
+    tt_tensor *y = tt__out(ctx, op, nd, shape, x, NULL, NULL);
+    int d;
+    if (!y) return NULL;
+    tt__shape_walk(TT__WALK_GATHER, nd, shape, st, base, x->data, y->data);
+    if (y->node) {
+        tt__strided_saved *s = (tt__strided_saved *)tt__scratch(ctx, op, sizeof(tt__strided_saved));
+        if (!s) return NULL;
+        for (d = 0; d < nd; d++) s->st[d] = st[d];
+        s->base = base;
+        y->node->saved = s;
+        y->node->backward = tt__strided_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+/* Output dim d is input dim perm[d] (perm already checked). */
+static tt_tensor *tt__permute(tt_ctx *ctx, const char *op, tt_tensor *x, const int *perm) {
+    size_t xst[TT_MAX_DIMS], st[TT_MAX_DIMS];
+    int shape[TT_MAX_DIMS], d;
+    tt__shape_strides(x->ndim, x->shape, xst);
+    for (d = 0; d < x->ndim; d++) {
+        shape[d] = x->shape[perm[d]];
+        st[d] = xst[perm[d]];
+    }
+    return tt__strided(ctx, op, x, x->ndim, shape, st, 0);
+}
+
+TT__DEF tt_tensor *tt_transpose(tt_ctx *ctx, tt_tensor *x, int dim0, int dim1) {
+    int perm[TT_MAX_DIMS] = {0}, d, a, b;
+    if (!tt__in(ctx, "transpose", x)) return NULL;
+    for (d = 0; d < x->ndim; d++) perm[d] = d;
+    if (x->ndim == 0) { /* as torch: dims -1 and 0 name the single "dimension" of a scalar */
+        if ((dim0 != 0 && dim0 != -1) || (dim1 != 0 && dim1 != -1)) {
+            tt__fail(ctx, TT_ERR_INVALID_ARGS, "transpose: dims %d, %d out of range -1..0 for a scalar", dim0, dim1);
+            return NULL;
+        }
+        return tt__permute(ctx, "transpose", x, perm);
+    }
+    if (!tt__shape_axis(ctx, "transpose", "dim0", dim0, x->ndim, &a) ||
+        !tt__shape_axis(ctx, "transpose", "dim1", dim1, x->ndim, &b))
+        return NULL;
+    perm[a] = b;
+    perm[b] = a;
+    return tt__permute(ctx, "transpose", x, perm);
+}
+
+TT__DEF tt_tensor *tt_permute(tt_ctx *ctx, tt_tensor *x, const int *perm) {
+    int p[TT_MAX_DIMS], seen[TT_MAX_DIMS], d;
+    if (!tt__in(ctx, "permute", x)) return NULL;
+    if (x->ndim > 0 && !perm) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "permute: perm is NULL");
+        return NULL;
+    }
+    for (d = 0; d < x->ndim; d++) seen[d] = 0;
+    for (d = 0; d < x->ndim; d++) {
+        if (!tt__shape_axis(ctx, "permute", "perm entry", perm[d], x->ndim, &p[d])) return NULL;
+        if (seen[p[d]]++) {
+            tt__fail(ctx, TT_ERR_INVALID_ARGS, "permute: perm[%d] = %d repeats a dimension; perm must be a permutation "
+                     "of 0..%d for %S", d, perm[d], x->ndim - 1, x);
+            return NULL;
+        }
+    }
+    return tt__permute(ctx, "permute", x, p);
+}
+
+/* Python's slice.indices for step > 0: negative bounds count from the end, then clamp to 0..len. */
+static int tt__slice_bound(int v, int len) {
+    if (v < 0) {
+        v += len;
+        if (v < 0) v = 0;
+    }
+    return v > len ? len : v;
+}
+
+TT__DEF tt_tensor *tt_slice(tt_ctx *ctx, tt_tensor *x, int axis, int start, int end, int step) {
+    size_t st[TT_MAX_DIMS], base;
+    int shape[TT_MAX_DIMS], a, d, len;
+    if (!tt__in(ctx, "slice", x)) return NULL;
+    if (!tt__shape_axis(ctx, "slice", "axis", axis, x->ndim, &a)) return NULL;
+    if (step <= 0) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "slice: step must be > 0, got %d", step);
+        return NULL;
+    }
+    len = x->shape[a];
+    start = tt__slice_bound(start, len);
+    end = tt__slice_bound(end, len);
+    tt__shape_strides(x->ndim, x->shape, st);
+    for (d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+    /* count of start, start+step, ... below end (in long long: end - start + step may overflow int) */
+    shape[a] = end > start ? (int)(((long long)end - start + step - 1) / step) : 0;
+    base = (size_t)start * st[a]; /* first element read, then every step-th along axis */
+    st[a] *= (size_t)step;
+    return tt__strided(ctx, "slice", x, x->ndim, shape, st, base);
+}
+
+/* ---- concat / stack: each input fills a strided region of the output ---- */
+
+/* Where input k lies in y: its shape as seen in y (stack inserts a 1 at axis), y's strides and
+   the offset of its first element. */
+static void tt__cat_region(const tt__node *n, const tt_tensor *y, int k, int *shape, size_t *st, size_t *base) {
+    int axis = n->i[0], stack = n->i[1], j, d;
+    size_t ost[TT_MAX_DIMS], before = 0;
+    const tt_tensor *x = tt__node_in(n, k);
+    tt__shape_strides(y->ndim, y->shape, ost);
+    for (d = 0; d < y->ndim; d++) st[d] = ost[d];
+    if (stack) {
+        for (d = 0; d < y->ndim; d++) shape[d] = d < axis ? x->shape[d] : d == axis ? 1 : x->shape[d - 1];
+        before = (size_t)k;
+    } else {
+        for (d = 0; d < y->ndim; d++) shape[d] = x->shape[d];
+        for (j = 0; j < k; j++) before += (size_t)tt__node_in(n, j)->shape[axis];
+    }
+    *base = before * ost[axis];
+}
+
+static void tt__cat_backward(tt_ctx *ctx, tt__node *n) {
+    int shape[TT_MAX_DIMS], k;
+    size_t st[TT_MAX_DIMS], base;
+    (void)ctx;
+    for (k = 0; k < n->n_ins; k++) {
+        tt_tensor *x = tt__node_in(n, k);
+        if (!x->grad) continue;
+        tt__cat_region(n, n->out, k, shape, st, &base);
+        tt__shape_walk(TT__WALK_GATHER_ADD, n->out->ndim, shape, st, base, n->out->grad, x->grad);
+    }
+}
+
+static tt_tensor *tt__cat(tt_ctx *ctx, const char *op, int stack, int n, tt_tensor **xs, int axis) {
+    int shape[TT_MAX_DIMS], rshape[TT_MAX_DIMS], nd, a, k, d;
+    long long total;
+    size_t st[TT_MAX_DIMS], base;
+    tt_tensor *y, *x0;
+    tt__node tmp; /* the node's layout fields, for tt__cat_region when no node is recorded */
+    if (!ctx) return NULL;
+    if (n <= 0 || !xs) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: need at least one input (n = %d, xs %s)", op, n, xs ? "given" : "NULL");
+        return NULL;
+    }
+    for (k = 0; k < n; k++)
+        if (!tt__in(ctx, op, xs[k])) return NULL;
+    x0 = xs[0];
+    nd = x0->ndim + stack;
+    if (nd > TT_MAX_DIMS) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: stacking %S would need %d dimensions (TT_MAX_DIMS is %d)", op, x0, nd, TT_MAX_DIMS);
+        return NULL;
+    }
+    if (!tt__shape_axis(ctx, op, "axis", axis, nd, &a)) return NULL;
+    total = 0;
+    for (k = 0; k < n; k++) {
+        const tt_tensor *x = xs[k];
+        int ok = x->ndim == x0->ndim;
+        for (d = 0; ok && d < x->ndim; d++)
+            if (x->shape[d] != x0->shape[d] && (stack || d != a)) ok = 0;
+        if (!ok) {
+            tt__fail(ctx, TT_ERR_SHAPE, stack ? "%s: input %d has shape %S, input 0 has %S (all must be equal)"
+                                              : "%s: input %d has shape %S, input 0 has %S (all must match except on axis %d)",
+                     op, k, x, x0, a);
+            return NULL;
+        }
+        if (!stack) total += x->shape[a];
+    }
+    if (stack) total = n;
+    if (total > 0x7fffffff) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: output size along axis %d is too large", op, a);
+        return NULL;
+    }
+    for (d = 0; d < nd; d++) shape[d] = stack ? (d < a ? x0->shape[d] : d == a ? n : x0->shape[d - 1]) : x0->shape[d];
+    shape[a] = (int)total;
+    y = tt__out_n(ctx, op, nd, shape, n, xs);
+    if (!y) return NULL;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.ins = xs;
+    tmp.n_ins = n;
+    if (n <= TT__MAX_IN) {
+        tmp.ins = NULL;
+        for (k = 0; k < n; k++) tmp.in[k] = xs[k];
+    }
+    tmp.i[0] = a;
+    tmp.i[1] = stack;
+    for (k = 0; k < n; k++) {
+        tt__cat_region(&tmp, y, k, rshape, st, &base);
+        tt__shape_walk(TT__WALK_SCATTER, nd, rshape, st, base, y->data, xs[k]->data);
+    }
+    if (y->node) {
+        y->node->i[0] = a;
+        y->node->i[1] = stack;
+        y->node->backward = tt__cat_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+TT__DEF tt_tensor *tt_concat(tt_ctx *ctx, int n, tt_tensor **xs, int axis) { return tt__cat(ctx, "concat", 0, n, xs, axis); }
+TT__DEF tt_tensor *tt_stack(tt_ctx *ctx, int n, tt_tensor **xs, int axis) { return tt__cat(ctx, "stack", 1, n, xs, axis); }
+
+/* ---- pad: x fills the interior of an output filled with value ---- */
+
+static void tt__pad_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *x = n->in[0], *y = n->out;
+    const tt__strided_saved *s = (const tt__strided_saved *)n->saved;
+    (void)ctx;
+    if (x->grad) tt__shape_walk(TT__WALK_GATHER_ADD, x->ndim, x->shape, s->st, s->base, y->grad, x->grad);
+}
+
+TT__DEF tt_tensor *tt_pad(tt_ctx *ctx, tt_tensor *x, int n_pads, const int *pads, float value) {
+    int shape[TT_MAX_DIMS], before[TT_MAX_DIMS], j, d;
+    size_t st[TT_MAX_DIMS], base = 0, i;
+    tt_tensor *y;
+    if (!tt__in(ctx, "pad", x)) return NULL;
+    if (n_pads < 0 || n_pads % 2 != 0 || (n_pads > 0 && !pads)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "pad: need an even number of pads >= 0 and a pads array, got n_pads %d%s", n_pads,
+                 pads ? "" : " and pads NULL");
+        return NULL;
+    }
+    if (n_pads > 2 * x->ndim) {
+        tt__fail(ctx, TT_ERR_SHAPE, "pad: %d pads for %S; at most 2 per dimension (%d)", n_pads, x, 2 * x->ndim);
+        return NULL;
+    }
+    for (d = 0; d < x->ndim; d++) { shape[d] = x->shape[d]; before[d] = 0; }
+    for (j = 0; j < n_pads; j++) {
+        d = x->ndim - 1 - j / 2; /* pads[0], pads[1] pad the last dim, pads[2], pads[3] the one before, ... */
+        if (pads[j] < 0) {
+            tt__fail(ctx, TT_ERR_INVALID_ARGS, "pad: pads[%d] = %d is negative (cropping is not supported)", j, pads[j]);
+            return NULL;
+        }
+        if ((long long)shape[d] + pads[j] > 0x7fffffff) {
+            tt__fail(ctx, TT_ERR_SHAPE, "pad: padded dimension %d of %S is too large", d, x);
+            return NULL;
+        }
+        shape[d] += pads[j];
+        if (j % 2 == 0) before[d] = pads[j];
+    }
+    y = tt__out(ctx, "pad", x->ndim, shape, x, NULL, NULL);
+    if (!y) return NULL;
+    tt__shape_strides(y->ndim, y->shape, st);
+    for (d = 0; d < x->ndim; d++) base += (size_t)before[d] * st[d];
+    for (i = 0; i < y->numel; i++) y->data[i] = value;
+    tt__shape_walk(TT__WALK_SCATTER, x->ndim, x->shape, st, base, y->data, x->data);
+    if (y->node) {
+        tt__strided_saved *s = (tt__strided_saved *)tt__scratch(ctx, "pad", sizeof(tt__strided_saved));
+        if (!s) return NULL;
+        for (d = 0; d < x->ndim; d++) s->st[d] = st[d];
+        s->base = base;
+        y->node->saved = s;
+        y->node->backward = tt__pad_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+/* ---- index_select, gather, embedding: integer indices ---- */
+
+/* Check ids[0..n) against 0..size-1; names the op, the position and the value on failure. */
+static int tt__check_ids(tt_ctx *ctx, const char *op, const char *what, const int *ids, size_t n, int size,
+                         const tt_tensor *x, int axis) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= size) {
+            if (size == 0)
+                tt__fail(ctx, TT_ERR_INDEX, "%s: %s[%z] = %d, but dimension %d of %S is empty (no valid index)", op, what, i,
+                         ids[i], axis, x);
+            else
+                tt__fail(ctx, TT_ERR_INDEX, "%s: %s[%z] = %d out of range 0..%d (dimension %d of %S)", op, what, i, ids[i],
+                         size - 1, axis, x);
+            return 0;
+        }
+    return 1;
+}
+
+/* Copy of the caller's index array for backward (the caller may reuse its array). */
+static int *tt__save_ids(tt_ctx *ctx, const char *op, const int *ids, size_t n) {
+    int *p = (int *)tt__scratch(ctx, op, (n ? n : 1) * sizeof(int));
+    if (p && n) memcpy(p, ids, n * sizeof(int));
+    return p;
+}
+
+/* y[o, j, r] = x[o, index[j], r] with o over the dims before axis and r over the dims after. */
+static void tt__index_rows(const tt_tensor *x, int axis, size_t n, const int *index, float *xs, float *ys, int add) {
+    size_t outer = tt_shape_numel(axis, x->shape), inner = tt_shape_numel(x->ndim - axis - 1, x->shape + axis + 1);
+    size_t len = (size_t)x->shape[axis], o, j, r;
+    for (o = 0; o < outer; o++)
+        for (j = 0; j < n; j++) {
+            float *xp = xs + (o * len + (size_t)index[j]) * inner, *yp = ys + (o * n + j) * inner;
+            if (add) for (r = 0; r < inner; r++) xp[r] += yp[r]; /* backward: scatter-add */
+            else memcpy(yp, xp, inner * sizeof(float));
+        }
+}
+
+static void tt__index_select_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *x = n->in[0];
+    (void)ctx;
+    if (x->grad) tt__index_rows(x, n->i[0], (size_t)n->i[1], (const int *)n->saved, x->grad, n->out->grad, 1);
+}
+
+TT__DEF tt_tensor *tt_index_select(tt_ctx *ctx, tt_tensor *x, int axis, int n, const int *index) {
+    int shape[TT_MAX_DIMS], a, d;
+    tt_tensor *y;
+    if (!tt__in(ctx, "index_select", x)) return NULL;
+    if (!tt__shape_axis(ctx, "index_select", "axis", axis, x->ndim, &a)) return NULL;
+    if (n < 0 || (n > 0 && !index)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "index_select: need n >= 0 indices and an index array, got n %d%s", n,
+                 index ? "" : " and index NULL");
+        return NULL;
+    }
+    if (!tt__check_ids(ctx, "index_select", "index", index, (size_t)n, x->shape[a], x, a)) return NULL;
+    for (d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+    shape[a] = n;
+    y = tt__out(ctx, "index_select", x->ndim, shape, x, NULL, NULL);
+    if (!y) return NULL;
+    tt__index_rows(x, a, (size_t)n, index, x->data, y->data, 0);
+    if (y->node) {
+        y->node->saved = tt__save_ids(ctx, "index_select", index, (size_t)n);
+        if (!y->node->saved) return NULL;
+        y->node->i[0] = a;
+        y->node->i[1] = n;
+        y->node->backward = tt__index_select_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+/* For element i of the index (shape of y), the offset in x: y's coordinates with the one on
+   axis replaced by index[i]. add 0: y = x[...]; add 1: x->grad[...] += y->grad. */
+static void tt__gather_run(const tt_tensor *x, const tt_tensor *y, int axis, const int *index, float *xs, float *ys,
+                           int add) {
+    size_t xst[TT_MAX_DIMS], off = 0, i;
+    int idx[TT_MAX_DIMS], nd = y->ndim, d;
+    tt__shape_strides(x->ndim, x->shape, xst);
+    for (d = 0; d < nd; d++) idx[d] = 0;
+    for (i = 0; i < y->numel; i++) {
+        size_t p = off + (size_t)index[i] * xst[axis]; /* off skips the axis coordinate */
+        if (add) xs[p] += ys[i];
+        else ys[i] = xs[p];
+        for (d = nd - 1; d >= 0; d--) {
+            if (d != axis) off += xst[d];
+            if (++idx[d] < y->shape[d]) break;
+            if (d != axis) off -= xst[d] * (size_t)y->shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+static void tt__gather_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *x = n->in[0];
+    (void)ctx;
+    if (x->grad) tt__gather_run(x, n->out, n->i[0], (const int *)n->saved, x->grad, n->out->grad, 1);
+}
+
+TT__DEF tt_tensor *tt_gather(tt_ctx *ctx, tt_tensor *x, int axis, const int *index, const int *index_shape) {
+    int a, d;
+    size_t numel;
+    tt_tensor *y;
+    if (!tt__in(ctx, "gather", x)) return NULL;
+    if (!tt__shape_axis(ctx, "gather", "axis", axis, x->ndim, &a)) return NULL;
+    if (!tt__check_shape(ctx, "gather", x->ndim, index_shape, &numel)) return NULL;
+    for (d = 0; d < x->ndim; d++)
+        if (d != a && index_shape[d] > x->shape[d]) {
+            tt__fail(ctx, TT_ERR_SHAPE, "gather: index size %d on dimension %d exceeds %S (only axis %d may be larger)",
+                     index_shape[d], d, x, a);
+            return NULL;
+        }
+    if (numel > 0 && !index) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "gather: index is NULL");
+        return NULL;
+    }
+    if (!tt__check_ids(ctx, "gather", "index", index, numel, x->shape[a], x, a)) return NULL;
+    y = tt__out(ctx, "gather", x->ndim, index_shape, x, NULL, NULL);
+    if (!y) return NULL;
+    tt__gather_run(x, y, a, index, x->data, y->data, 0);
+    if (y->node) {
+        y->node->saved = tt__save_ids(ctx, "gather", index, numel);
+        if (!y->node->saved) return NULL;
+        y->node->i[0] = a;
+        y->node->backward = tt__gather_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+static void tt__embedding_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *w = n->in[0], *y = n->out;
+    const int *ids = (const int *)n->saved;
+    size_t dim = (size_t)w->shape[1], count = dim ? y->numel / dim : 0, i, j;
+    (void)ctx;
+    if (!w->grad) return;
+    for (i = 0; i < count; i++) { /* repeated ids accumulate */
+        float *g = w->grad + (size_t)ids[i] * dim;
+        const float *gy = y->grad + i * dim;
+        for (j = 0; j < dim; j++) g[j] += gy[j];
+    }
+}
+
+TT__DEF tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const int *ids_shape, const int *ids) {
+    int shape[TT_MAX_DIMS], d;
+    size_t count, dim, i;
+    tt_tensor *y;
+    if (!tt__in(ctx, "embedding", weight)) return NULL;
+    if (weight->ndim != 2) {
+        tt__fail(ctx, TT_ERR_SHAPE, "embedding: weight must be (num, dim), got %S", weight);
+        return NULL;
+    }
+    if (ndim < 0 || ndim >= TT_MAX_DIMS) {
+        tt__fail(ctx, TT_ERR_SHAPE, "embedding: ids ndim %d outside 0..%d (the output adds one dimension)", ndim,
+                 TT_MAX_DIMS - 1);
+        return NULL;
+    }
+    if (!tt__check_shape(ctx, "embedding", ndim, ids_shape, &count)) return NULL;
+    if (count > 0 && !ids) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "embedding: ids is NULL");
+        return NULL;
+    }
+    if (!tt__check_ids(ctx, "embedding", "ids", ids, count, weight->shape[0], weight, 0)) return NULL;
+    for (d = 0; d < ndim; d++) shape[d] = ids_shape[d];
+    shape[ndim] = weight->shape[1];
+    y = tt__out(ctx, "embedding", ndim + 1, shape, weight, NULL, NULL);
+    if (!y) return NULL;
+    dim = (size_t)weight->shape[1];
+    for (i = 0; i < count; i++) memcpy(y->data + i * dim, weight->data + (size_t)ids[i] * dim, dim * sizeof(float));
+    if (y->node) {
+        y->node->saved = tt__save_ids(ctx, "embedding", ids, count);
+        if (!y->node->saved) return NULL;
+        y->node->backward = tt__embedding_backward;
+    }
+    return tt__done(ctx, y);
+}
 /* ---- (ops_shape implementation: end) ---- */
 
 
