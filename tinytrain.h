@@ -2479,11 +2479,11 @@ static void tt__nn_gates_bwd(tt_ctx *ctx, const float *dout, tt_tensor *in, tt_t
     if (b && b->grad) tt__nn_colsum_add(b->grad, dout, (size_t)bs, (size_t)g);
 }
 
-/* LSTM, step 1: activated gates (B, 4H) = [sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)]. Inputs
-   x, h, w_ih, w_hh, b_ih, b_hh. */
+/* LSTM, step 1: activated gates (B, 4H) = [sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)]. Its six
+   inputs x, h, w_ih, w_hh, b_ih, b_hh are in node->ins (more than TT__MAX_IN). */
 static void tt__nn_lstm_gates_backward(tt_ctx *ctx, tt__node *nd) {
-    tt_tensor *x = tt__node_in(nd, 0), *h = tt__node_in(nd, 1), *w_ih = tt__node_in(nd, 2), *w_hh = tt__node_in(nd, 3);
-    tt_tensor *b_ih = tt__node_in(nd, 4), *b_hh = tt__node_in(nd, 5), *y = nd->out;
+    tt_tensor *x = nd->ins[0], *h = nd->ins[1], *w_ih = nd->ins[2], *w_hh = nd->ins[3];
+    tt_tensor *b_ih = nd->ins[4], *b_hh = nd->ins[5], *y = nd->out;
     size_t bs = (size_t)y->shape[0], hs = (size_t)y->shape[1] / 4, r, j;
     float *dpre = tt__scratch_floats(ctx, "lstm_cell backward", y->numel + 1);
     if (!dpre) return;
@@ -2585,10 +2585,10 @@ TT__DEF tt_result tt_lstm_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tenso
     return TT_OK;
 }
 
-/* GRU: saved r, z, n and hn = W_hn h + b_hn, each (B, H). */
+/* GRU: saved r, z, n and hn = W_hn h + b_hn, each (B, H); inputs as the LSTM gates node (ins). */
 static void tt__nn_gru_backward(tt_ctx *ctx, tt__node *nd) {
-    tt_tensor *x = tt__node_in(nd, 0), *h = tt__node_in(nd, 1), *w_ih = tt__node_in(nd, 2), *w_hh = tt__node_in(nd, 3);
-    tt_tensor *b_ih = tt__node_in(nd, 4), *b_hh = tt__node_in(nd, 5), *y = nd->out;
+    tt_tensor *x = nd->ins[0], *h = nd->ins[1], *w_ih = nd->ins[2], *w_hh = nd->ins[3];
+    tt_tensor *b_ih = nd->ins[4], *b_hh = nd->ins[5], *y = nd->out;
     size_t bs = (size_t)y->shape[0], hs = (size_t)y->shape[1], bh = bs * hs, r, j;
     const float *rg = (const float *)nd->saved, *zg = rg + bh, *ng = zg + bh, *hng = ng + bh;
     float *dgi = tt__scratch_floats(ctx, "gru_cell backward", 6 * bh + 1), *dgh = dgi ? dgi + 3 * bh : NULL;
