@@ -507,28 +507,40 @@ TT_API tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x);
    Normalisation, dropout, attention, recurrent cells. */
 
 /* ---- (ops_nn declarations: begin) ---- */
-/* Batch norm over dim 1 of x (N, C, ...). weight/bias (C) may be NULL. running_mean/var are
-   tensors of C floats (tt_buffer) or NULL; in training mode batch statistics are used and the
-   running ones updated with momentum (unbiased variance), in eval mode the running ones are
-   used. momentum 0 means 0.1, eps 0 means 1e-5 (torch defaults). */
+/* Batch norm over dim 1 of x (N, C, ...) (torch.nn.functional.batch_norm). weight/bias (C) may be
+   NULL. running_mean/running_var are tensors of C floats (tt_buffer; torch initialises them to 0
+   and 1) or both NULL. Training mode (ctx->training): normalises with the batch mean and biased
+   variance, needs more than one value per channel, and updates the running statistics as
+   running = (1 - momentum) * running + momentum * batch_stat with the UNBIASED batch variance.
+   Eval mode: normalises with the running statistics (they are then required).
+   momentum 0 means 0.1, eps 0 means 1e-5 (torch defaults); momentum must lie in [0, 1]. */
 TT_API tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt_tensor *bias,
                                tt_tensor *running_mean, tt_tensor *running_var, float momentum, float eps);
-/* Layer norm over the last norm_dims dims; weight/bias have those dims or are NULL; eps 0 = 1e-5. */
+/* Layer norm over the last norm_dims dims (1 .. x->ndim), biased variance; weight/bias have
+   exactly those dims or are NULL; eps 0 = 1e-5. */
 TT_API tt_tensor *tt_layernorm(tt_ctx *ctx, tt_tensor *x, int norm_dims, tt_tensor *weight, tt_tensor *bias, float eps);
-/* Group norm of x (N, C, ...) in groups of C/groups channels; weight/bias (C) or NULL; eps 0 = 1e-5. */
+/* Group norm of x (N, C, ...) in `groups` groups of C/groups channels (C % groups == 0);
+   weight/bias (C) or NULL; eps 0 = 1e-5. */
 TT_API tt_tensor *tt_groupnorm(tt_ctx *ctx, tt_tensor *x, int groups, tt_tensor *weight, tt_tensor *bias, float eps);
-/* RMS norm over the last dim; weight (last dim) or NULL; eps 0 = FLT_EPSILON (torch default). */
+/* RMS norm over the last dim: x / sqrt(mean(x^2) + eps) * weight; weight (last dim) or NULL;
+   eps 0 = FLT_EPSILON (torch's default, finfo(float32).eps). */
 TT_API tt_tensor *tt_rmsnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, float eps);
-/* Inverted dropout with probability p in training mode; identity in eval mode. */
+/* Inverted dropout: in training mode each element is zeroed with probability p (context RNG)
+   and the others scaled by 1/(1-p); p == 1 gives zeros. In eval mode or with p == 0 it is the
+   identity and returns x itself. p outside [0, 1] is TT_ERR_INVALID_ARGS. */
 TT_API tt_tensor *tt_dropout(tt_ctx *ctx, tt_tensor *x, float p);
-/* Scaled dot-product attention: q (B, H, T, D), k (B, H, S, D), v (B, H, S, Dv) -> (B, H, T, Dv).
-   causal masks j > i (+ S - T offset as torch is_causal with T == S); scale 0 means 1/sqrt(D). */
+/* Scaled dot-product attention: q (B, H, T, D), k (B, H, S, D), v (B, H, S, Dv) -> (B, H, T, Dv)
+   (any number of leading dims >= 0, equal in q, k and v). softmax(scale * q k^T) v, max-
+   subtracted. causal keeps key j for query i only when j <= i: torch's is_causal, which uses the
+   top-left aligned lower triangle also when T != S. scale 0 means 1/sqrt(D). */
 TT_API tt_tensor *tt_attention(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tensor *v, int causal, float scale);
 /* LSTM cell (torch.nn.LSTMCell, gates i, f, g, o): x (B, I), h and c (B, H), w_ih (4H, I),
-   w_hh (4H, H), b_ih and b_hh (4H) or NULL. Writes the new h and c. */
+   w_hh (4H, H), b_ih and b_hh (4H) or NULL. Sets *h_out and *c_out to new tensors (B, H):
+   c' = f * c + i * g, h' = o * tanh(c'). On error both are set to NULL. */
 TT_API tt_result tt_lstm_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *c, tt_tensor *w_ih,
                               tt_tensor *w_hh, tt_tensor *b_ih, tt_tensor *b_hh, tt_tensor **h_out, tt_tensor **c_out);
-/* GRU cell (torch.nn.GRUCell, gates r, z, n): w_ih (3H, I), w_hh (3H, H), biases (3H) or NULL. */
+/* GRU cell (torch.nn.GRUCell, gates r, z, n): x (B, I), h (B, H), w_ih (3H, I), w_hh (3H, H),
+   biases (3H) or NULL. n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) * n + z * h. */
 TT_API tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *w_ih, tt_tensor *w_hh,
                               tt_tensor *b_ih, tt_tensor *b_hh);
 /* ---- (ops_nn declarations: end) ---- */
@@ -2531,6 +2543,731 @@ TT__DEF tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const 
 /* ==================================================================================== >>ops_nn */
 
 /* ---- (ops_nn implementation: begin) ---- */
+/* Normalisation, dropout, attention and recurrent cells. Every op here is fused: one forward that
+   saves what it needs (per-row statistics, masks, probabilities, gate activations) and one
+   closed-form backward. Statistics are accumulated in double. Private helpers: tt__nn_. */
+
+static float tt__nn_sigmoid(float x) {
+    /* stable for large |x|: never exponentiates a positive number */
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    else {
+        float e = expf(x);
+        return e / (1.0f + e);
+    }
+}
+
+/* eps: 0 means the default; negative or non-finite is an error. Returns 0 on error. */
+static int tt__nn_eps(tt_ctx *ctx, const char *op, float *eps, float def) {
+    if (*eps == 0.0f) *eps = def;
+    if (!(*eps > 0.0f) || *eps > FLT_MAX) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: eps must be >= 0 and finite (0 = default), got %g", op, (double)*eps);
+        return 0;
+    }
+    return 1;
+}
+
+/* An optional per-channel tensor (weight, bias): NULL or 1-D of n elements. */
+static int tt__nn_vec_ok(tt_ctx *ctx, const char *op, const char *what, const tt_tensor *t, const tt_tensor *x, int n) {
+    if (!t || (t->ndim == 1 && t->shape[0] == n)) return 1;
+    tt__fail(ctx, TT_ERR_SHAPE, "%s: %s has shape %S, expected [%d] for input %S", op, what, t, n, x);
+    return 0;
+}
+
+/* Adds a column sum of g (rows, cols) into out (cols). */
+static void tt__nn_colsum_add(float *out, const float *g, size_t rows, size_t cols) {
+    size_t r, j;
+    for (r = 0; r < rows; r++)
+        for (j = 0; j < cols; j++) out[j] += g[r * cols + j];
+}
+
+/* ------------------------------------------------------------------------------ batchnorm */
+
+/* Saved by batchnorm: per-channel mean and 1/sqrt(var + eps) (batch or running statistics). */
+typedef struct tt__nn_bn_saved {
+    size_t n, c, l; /* x viewed as (n, c, l) */
+    int training;   /* statistics came from the batch (they depend on x) */
+    float *mean, *invstd;
+} tt__nn_bn_saved;
+
+static void tt__nn_batchnorm_backward(tt_ctx *ctx, tt__node *nd) {
+    tt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2], *y = nd->out;
+    const tt__nn_bn_saved *s = (const tt__nn_bn_saved *)nd->saved;
+    size_t n, c, l, m = s->n * s->l;
+    (void)ctx;
+    for (c = 0; c < s->c; c++) {
+        double sum_dy = 0, sum_dy_xhat = 0;
+        float mean = s->mean[c], invstd = s->invstd[c], wc = w ? w->data[c] : 1.0f;
+        for (n = 0; n < s->n; n++) {
+            const float *xp = x->data + (n * s->c + c) * s->l, *gp = y->grad + (n * s->c + c) * s->l;
+            for (l = 0; l < s->l; l++) {
+                sum_dy += gp[l];
+                sum_dy_xhat += (double)gp[l] * ((xp[l] - mean) * invstd);
+            }
+        }
+        if (w && w->grad) w->grad[c] += (float)sum_dy_xhat;
+        if (b && b->grad) b->grad[c] += (float)sum_dy;
+        if (!x->grad) continue;
+        for (n = 0; n < s->n; n++) {
+            const float *xp = x->data + (n * s->c + c) * s->l, *gp = y->grad + (n * s->c + c) * s->l;
+            float *dxp = x->grad + (n * s->c + c) * s->l;
+            if (s->training) {
+                /* dx = w * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+                float mdy = (float)(sum_dy / (double)m), mdyx = (float)(sum_dy_xhat / (double)m);
+                for (l = 0; l < s->l; l++) {
+                    float xhat = (xp[l] - mean) * invstd;
+                    dxp[l] += wc * invstd * (gp[l] - mdy - xhat * mdyx);
+                }
+            } else {
+                /* running statistics are constants: the op is affine in x */
+                for (l = 0; l < s->l; l++) dxp[l] += wc * invstd * gp[l];
+            }
+        }
+    }
+}
+
+TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt_tensor *bias,
+                                tt_tensor *running_mean, tt_tensor *running_var, float momentum, float eps) {
+    const char *op = "batchnorm";
+    tt__nn_bn_saved st, *sv;
+    tt_tensor *y;
+    size_t n, c, l, m;
+    int training;
+    if (!tt__in(ctx, op, x)) return NULL;
+    if (x->ndim < 2) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S needs at least 2 dims (N, C, ...)", op, x);
+        return NULL;
+    }
+    if (!tt__nn_vec_ok(ctx, op, "weight", weight, x, x->shape[1]) || !tt__nn_vec_ok(ctx, op, "bias", bias, x, x->shape[1]))
+        return NULL;
+    if ((running_mean == NULL) != (running_var == NULL)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: give both running_mean and running_var or neither", op);
+        return NULL;
+    }
+    if (running_mean && (running_mean->numel != (size_t)x->shape[1] || running_var->numel != (size_t)x->shape[1])) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: running_mean %S and running_var %S need %d elements for input %S", op,
+                 running_mean, running_var, x->shape[1], x);
+        return NULL;
+    }
+    if (momentum == 0.0f) momentum = 0.1f;
+    if (!(momentum >= 0.0f && momentum <= 1.0f)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: momentum must lie in [0, 1] (0 = default 0.1), got %g", op, (double)momentum);
+        return NULL;
+    }
+    if (!tt__nn_eps(ctx, op, &eps, 1e-5f)) return NULL;
+    training = ctx->training;
+    st.n = (size_t)x->shape[0];
+    st.c = (size_t)x->shape[1];
+    st.l = tt_shape_numel(x->ndim - 2, x->shape + 2);
+    st.training = training;
+    m = st.n * st.l;
+    if (training && m <= 1) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: expected more than 1 value per channel when training, got input %S", op, x);
+        return NULL;
+    }
+    if (!training && !running_mean) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: eval mode needs running_mean and running_var (input %S)", op, x);
+        return NULL;
+    }
+    y = tt__out(ctx, op, x->ndim, x->shape, x, weight, bias);
+    if (!y) return NULL;
+    sv = (tt__nn_bn_saved *)tt__scratch(ctx, op, sizeof *sv);
+    st.mean = tt__scratch_floats(ctx, op, 2 * st.c + 1);
+    if (!sv || !st.mean) return NULL;
+    st.invstd = st.mean + st.c;
+    *sv = st;
+    for (c = 0; c < st.c; c++) {
+        float mean, invstd, wc = weight ? weight->data[c] : 1.0f, bc = bias ? bias->data[c] : 0.0f;
+        if (training) {
+            double sum = 0, sq = 0, dm, var;
+            for (n = 0; n < st.n; n++)
+                for (l = 0; l < st.l; l++) sum += x->data[(n * st.c + c) * st.l + l];
+            dm = sum / (double)m;
+            for (n = 0; n < st.n; n++)
+                for (l = 0; l < st.l; l++) {
+                    double d = x->data[(n * st.c + c) * st.l + l] - dm;
+                    sq += d * d;
+                }
+            var = sq / (double)m; /* biased: used for normalising */
+            mean = (float)dm;
+            invstd = (float)(1.0 / sqrt(var + (double)eps));
+            if (running_mean) {
+                /* torch: running = (1 - momentum) * running + momentum * stat, unbiased variance */
+                running_mean->data[c] = (1.0f - momentum) * running_mean->data[c] + momentum * mean;
+                running_var->data[c] = (1.0f - momentum) * running_var->data[c] + momentum * (float)(sq / (double)(m - 1));
+            }
+        } else {
+            mean = running_mean->data[c];
+            invstd = (float)(1.0 / sqrt((double)running_var->data[c] + (double)eps));
+        }
+        sv->mean[c] = mean;
+        sv->invstd[c] = invstd;
+        for (n = 0; n < st.n; n++) {
+            const float *xp = x->data + (n * st.c + c) * st.l;
+            float *yp = y->data + (n * st.c + c) * st.l;
+            for (l = 0; l < st.l; l++) yp[l] = (xp[l] - mean) * invstd * wc + bc;
+        }
+    }
+    if (y->node) {
+        y->node->saved = sv;
+        y->node->backward = tt__nn_batchnorm_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+/* ------------------------------------------------------------------------------ layer / group norm
+   Both normalise contiguous rows of m elements. The affine parameters of element j of row r are
+   at index (r % groups) * per_group + j / wdiv:
+     layernorm: groups 1, per_group 0, wdiv 1      (weight has the row's shape)
+     groupnorm: groups G, per_group C/G, wdiv L   (one weight per channel, L values per channel) */
+
+typedef struct tt__nn_rows_saved {
+    size_t rows, m, groups, per_group, wdiv;
+    float *mean, *invstd;
+} tt__nn_rows_saved;
+
+static void tt__nn_rownorm_backward(tt_ctx *ctx, tt__node *nd) {
+    tt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2], *y = nd->out;
+    const tt__nn_rows_saved *s = (const tt__nn_rows_saved *)nd->saved;
+    size_t r, j;
+    (void)ctx;
+    for (r = 0; r < s->rows; r++) {
+        const float *xp = x->data + r * s->m, *gp = y->grad + r * s->m;
+        size_t woff = (r % s->groups) * s->per_group;
+        float mean = s->mean[r], invstd = s->invstd[r];
+        double sum_g = 0, sum_g_xhat = 0; /* sums of dxhat = dy * w and of dxhat * xhat */
+        for (j = 0; j < s->m; j++) {
+            size_t wi = woff + j / s->wdiv;
+            float xhat = (xp[j] - mean) * invstd;
+            float g = gp[j] * (w ? w->data[wi] : 1.0f);
+            sum_g += g;
+            sum_g_xhat += (double)g * xhat;
+            if (w && w->grad) w->grad[wi] += gp[j] * xhat;
+            if (b && b->grad) b->grad[wi] += gp[j];
+        }
+        if (x->grad) {
+            /* dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) */
+            float mg = (float)(sum_g / (double)s->m), mgx = (float)(sum_g_xhat / (double)s->m);
+            float *dxp = x->grad + r * s->m;
+            for (j = 0; j < s->m; j++) {
+                float xhat = (xp[j] - mean) * invstd;
+                float g = gp[j] * (w ? w->data[woff + j / s->wdiv] : 1.0f);
+                dxp[j] += invstd * (g - mg - xhat * mgx);
+            }
+        }
+    }
+}
+
+/* Shared forward of layernorm and groupnorm (shapes already validated). */
+static tt_tensor *tt__nn_rownorm(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor *w, tt_tensor *b, float eps,
+                                 size_t m, size_t groups, size_t per_group, size_t wdiv) {
+    tt__nn_rows_saved *sv;
+    tt_tensor *y;
+    size_t r, j;
+    y = tt__out(ctx, op, x->ndim, x->shape, x, w, b);
+    if (!y) return NULL;
+    sv = (tt__nn_rows_saved *)tt__scratch(ctx, op, sizeof *sv);
+    if (!sv) return NULL;
+    sv->rows = m ? x->numel / m : 0;
+    sv->m = m;
+    sv->groups = groups;
+    sv->per_group = per_group;
+    sv->wdiv = wdiv ? wdiv : 1;
+    sv->mean = tt__scratch_floats(ctx, op, 2 * sv->rows + 1);
+    if (!sv->mean) return NULL;
+    sv->invstd = sv->mean + sv->rows;
+    for (r = 0; r < sv->rows; r++) {
+        const float *xp = x->data + r * m;
+        float *yp = y->data + r * m;
+        size_t woff = (r % groups) * per_group;
+        double sum = 0, sq = 0, dm;
+        float mean, invstd;
+        for (j = 0; j < m; j++) sum += xp[j];
+        dm = sum / (double)m;
+        for (j = 0; j < m; j++) sq += (xp[j] - dm) * (xp[j] - dm);
+        mean = (float)dm;
+        invstd = (float)(1.0 / sqrt(sq / (double)m + (double)eps)); /* biased variance */
+        sv->mean[r] = mean;
+        sv->invstd[r] = invstd;
+        for (j = 0; j < m; j++) {
+            size_t wi = woff + j / sv->wdiv;
+            yp[j] = (xp[j] - mean) * invstd * (w ? w->data[wi] : 1.0f) + (b ? b->data[wi] : 0.0f);
+        }
+    }
+    if (y->node) {
+        y->node->saved = sv;
+        y->node->backward = tt__nn_rownorm_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+TT__DEF tt_tensor *tt_layernorm(tt_ctx *ctx, tt_tensor *x, int norm_dims, tt_tensor *weight, tt_tensor *bias, float eps) {
+    const char *op = "layernorm";
+    int k, first;
+    if (!tt__in(ctx, op, x)) return NULL;
+    if (norm_dims < 1 || norm_dims > x->ndim) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: norm_dims %d outside 1..%d for input %S", op, norm_dims, x->ndim, x);
+        return NULL;
+    }
+    first = x->ndim - norm_dims;
+    for (k = 0; k < 2; k++) {
+        const tt_tensor *t = k ? bias : weight;
+        int ok = 1, i;
+        if (!t) continue;
+        if (t->ndim != norm_dims) ok = 0;
+        for (i = 0; ok && i < norm_dims; i++) ok = t->shape[i] == x->shape[first + i];
+        if (!ok) {
+            tt__fail(ctx, TT_ERR_SHAPE, "%s: %s %S must have the last %d dims of input %S", op, k ? "bias" : "weight", t,
+                     norm_dims, x);
+            return NULL;
+        }
+    }
+    if (!tt__nn_eps(ctx, op, &eps, 1e-5f)) return NULL;
+    return tt__nn_rownorm(ctx, op, x, weight, bias, eps, tt_shape_numel(norm_dims, x->shape + first), 1, 0, 1);
+}
+
+TT__DEF tt_tensor *tt_groupnorm(tt_ctx *ctx, tt_tensor *x, int groups, tt_tensor *weight, tt_tensor *bias, float eps) {
+    const char *op = "groupnorm";
+    size_t l, cpg;
+    if (!tt__in(ctx, op, x)) return NULL;
+    if (x->ndim < 2) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S needs at least 2 dims (N, C, ...)", op, x);
+        return NULL;
+    }
+    if (groups < 1 || x->shape[1] % groups != 0) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %d channels of input %S are not divisible into %d groups", op, x->shape[1],
+                 x, groups);
+        return NULL;
+    }
+    if (!tt__nn_vec_ok(ctx, op, "weight", weight, x, x->shape[1]) || !tt__nn_vec_ok(ctx, op, "bias", bias, x, x->shape[1]))
+        return NULL;
+    if (!tt__nn_eps(ctx, op, &eps, 1e-5f)) return NULL;
+    l = tt_shape_numel(x->ndim - 2, x->shape + 2);
+    cpg = (size_t)(x->shape[1] / groups);
+    return tt__nn_rownorm(ctx, op, x, weight, bias, eps, cpg * l, (size_t)groups, cpg, l);
+}
+
+/* ------------------------------------------------------------------------------ rmsnorm */
+
+typedef struct tt__nn_rms_saved {
+    size_t rows, m;
+    float *rstd; /* 1 / sqrt(mean(x^2) + eps) per row */
+} tt__nn_rms_saved;
+
+static void tt__nn_rmsnorm_backward(tt_ctx *ctx, tt__node *nd) {
+    tt_tensor *x = nd->in[0], *w = nd->in[1], *y = nd->out;
+    const tt__nn_rms_saved *s = (const tt__nn_rms_saved *)nd->saved;
+    size_t r, j;
+    (void)ctx;
+    for (r = 0; r < s->rows; r++) {
+        const float *xp = x->data + r * s->m, *gp = y->grad + r * s->m;
+        float rs = s->rstd[r];
+        double dot = 0; /* sum of g * x with g = dy * w */
+        for (j = 0; j < s->m; j++) {
+            dot += (double)gp[j] * (w ? w->data[j] : 1.0f) * xp[j];
+            if (w && w->grad) w->grad[j] += gp[j] * xp[j] * rs;
+        }
+        if (x->grad) {
+            /* dx = rs * g - x * rs^3 * sum(g * x) / m */
+            float k = (float)(dot / (double)s->m) * rs * rs * rs;
+            float *dxp = x->grad + r * s->m;
+            for (j = 0; j < s->m; j++) dxp[j] += rs * gp[j] * (w ? w->data[j] : 1.0f) - xp[j] * k;
+        }
+    }
+}
+
+TT__DEF tt_tensor *tt_rmsnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, float eps) {
+    const char *op = "rmsnorm";
+    tt__nn_rms_saved *sv;
+    tt_tensor *y;
+    size_t r, j;
+    if (!tt__in(ctx, op, x)) return NULL;
+    if (x->ndim < 1) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S needs at least 1 dim", op, x);
+        return NULL;
+    }
+    if (!tt__nn_vec_ok(ctx, op, "weight", weight, x, x->shape[x->ndim - 1])) return NULL;
+    if (!tt__nn_eps(ctx, op, &eps, FLT_EPSILON)) return NULL;
+    y = tt__out(ctx, op, x->ndim, x->shape, x, weight, NULL);
+    if (!y) return NULL;
+    sv = (tt__nn_rms_saved *)tt__scratch(ctx, op, sizeof *sv);
+    if (!sv) return NULL;
+    sv->m = (size_t)x->shape[x->ndim - 1];
+    sv->rows = sv->m ? x->numel / sv->m : 0;
+    sv->rstd = tt__scratch_floats(ctx, op, sv->rows + 1);
+    if (!sv->rstd) return NULL;
+    for (r = 0; r < sv->rows; r++) {
+        const float *xp = x->data + r * sv->m;
+        float *yp = y->data + r * sv->m;
+        double sq = 0;
+        float rs;
+        for (j = 0; j < sv->m; j++) sq += (double)xp[j] * xp[j];
+        rs = (float)(1.0 / sqrt(sq / (double)sv->m + (double)eps));
+        sv->rstd[r] = rs;
+        for (j = 0; j < sv->m; j++) yp[j] = xp[j] * rs * (weight ? weight->data[j] : 1.0f);
+    }
+    if (y->node) {
+        y->node->saved = sv;
+        y->node->backward = tt__nn_rmsnorm_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+/* ------------------------------------------------------------------------------ dropout */
+
+static void tt__nn_dropout_backward(tt_ctx *ctx, tt__node *nd) {
+    tt_tensor *x = nd->in[0], *y = nd->out;
+    const float *mask = (const float *)nd->saved; /* 0 or 1/(1-p) per element */
+    size_t i;
+    (void)ctx;
+    if (!x->grad) return;
+    for (i = 0; i < x->numel; i++) x->grad[i] += y->grad[i] * mask[i];
+}
+
+TT__DEF tt_tensor *tt_dropout(tt_ctx *ctx, tt_tensor *x, float p) {
+    const char *op = "dropout";
+    tt_tensor *y;
+    float *mask, scale;
+    size_t i;
+    if (!tt__in(ctx, op, x)) return NULL;
+    if (!(p >= 0.0f && p <= 1.0f)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: p must lie in [0, 1], got %g", op, (double)p);
+        return NULL;
+    }
+    if (!ctx->training || p == 0.0f) return x; /* identity, as torch (returns the input itself) */
+    y = tt__out(ctx, op, x->ndim, x->shape, x, NULL, NULL);
+    if (!y) return NULL;
+    mask = tt__scratch_floats(ctx, op, x->numel + 1);
+    if (!mask) return NULL;
+    scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f; /* p == 1: everything dropped */
+    for (i = 0; i < x->numel; i++) {
+        /* keep with probability 1 - p (uniform in [0, 1) is >= p) */
+        mask[i] = tt_rng_uniform(&ctx->rng) >= p ? scale : 0.0f;
+        y->data[i] = x->data[i] * mask[i];
+    }
+    if (y->node) {
+        y->node->saved = mask;
+        y->node->backward = tt__nn_dropout_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+/* ------------------------------------------------------------------------------ attention
+   Per (batch, head): S = scale * Q K^T (T x S), P = softmax(S) row-wise (masked entries get
+   probability 0), O = P V. Backward: dP = dO V^T, dV = P^T dO,
+   dS = P * (dP - rowsum(dP * P)), dQ = scale * dS K, dK = scale * dS^T Q. */
+
+typedef struct tt__nn_attn_saved {
+    size_t bh;                 /* batch * heads */
+    int t, s, d, dv, causal;
+    float scale;
+    float *p;                  /* (bh, t, s) probabilities */
+} tt__nn_attn_saved;
+
+static void tt__nn_attention_backward(tt_ctx *ctx, tt__node *nd) {
+    tt_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2], *y = nd->out;
+    const tt__nn_attn_saved *a = (const tt__nn_attn_saved *)nd->saved;
+    size_t ts = (size_t)a->t * a->s, h;
+    int i, j, d1 = TT__MAX(a->d, 1), dv1 = TT__MAX(a->dv, 1), s1 = TT__MAX(a->s, 1);
+    float *dp;
+    if (ts == 0) return;
+    dp = tt__scratch_floats(ctx, "attention backward", ts);
+    if (!dp) return;
+    for (h = 0; h < a->bh; h++) {
+        const float *p = a->p + h * ts, *go = y->grad + h * (size_t)a->t * a->dv;
+        const float *qh = q->data + h * (size_t)a->t * a->d, *kh = k->data + h * (size_t)a->s * a->d;
+        const float *vh = v->data + h * (size_t)a->s * a->dv;
+        if (v->grad) tt_ctx_sgemm(ctx, 1, 0, a->s, a->dv, a->t, 1.0f, p, s1, go, dv1, 1.0f, v->grad + h * (size_t)a->s * a->dv, dv1);
+        if (!q->grad && !k->grad) continue;
+        tt_ctx_sgemm(ctx, 0, 1, a->t, a->s, a->dv, 1.0f, go, dv1, vh, dv1, 0.0f, dp, s1);
+        for (i = 0; i < a->t; i++) {
+            const float *pr = p + (size_t)i * a->s;
+            float *dr = dp + (size_t)i * a->s;
+            double dot = 0;
+            for (j = 0; j < a->s; j++) dot += (double)dr[j] * pr[j];
+            for (j = 0; j < a->s; j++) dr[j] = pr[j] * (dr[j] - (float)dot); /* dp becomes dS */
+        }
+        if (q->grad) tt_ctx_sgemm(ctx, 0, 0, a->t, a->d, a->s, a->scale, dp, s1, kh, d1, 1.0f, q->grad + h * (size_t)a->t * a->d, d1);
+        if (k->grad) tt_ctx_sgemm(ctx, 1, 0, a->s, a->d, a->t, a->scale, dp, s1, qh, d1, 1.0f, k->grad + h * (size_t)a->s * a->d, d1);
+    }
+}
+
+TT__DEF tt_tensor *tt_attention(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tensor *v, int causal, float scale) {
+    const char *op = "attention";
+    tt__nn_attn_saved *a;
+    tt_tensor *y;
+    int shape[TT_MAX_DIMS], nd, i, j, ok;
+    size_t h, ts;
+    if (!tt__in(ctx, op, q) || !tt__in(ctx, op, k) || !tt__in(ctx, op, v)) return NULL;
+    nd = q->ndim;
+    ok = nd >= 2 && k->ndim == nd && v->ndim == nd;
+    for (i = 0; ok && i < nd - 2; i++) ok = k->shape[i] == q->shape[i] && v->shape[i] == q->shape[i];
+    if (ok) ok = k->shape[nd - 1] == q->shape[nd - 1] && v->shape[nd - 2] == k->shape[nd - 2];
+    if (!ok) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: q %S, k %S, v %S do not fit (need (..., T, D), (..., S, D), (..., S, Dv))", op, q, k, v);
+        return NULL;
+    }
+    if (k->shape[nd - 2] == 0 && q->shape[nd - 2] > 0) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: no keys (k %S) for %d queries", op, k, q->shape[nd - 2]);
+        return NULL;
+    }
+    if (scale == 0.0f) {
+        if (q->shape[nd - 1] == 0) {
+            tt__fail(ctx, TT_ERR_SHAPE, "%s: head dim of q %S is 0: give a scale", op, q);
+            return NULL;
+        }
+        scale = (float)(1.0 / sqrt((double)q->shape[nd - 1]));
+    }
+    if (!(scale - scale == 0.0f)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: scale must be finite, got %g", op, (double)scale);
+        return NULL;
+    }
+    for (i = 0; i < nd - 1; i++) shape[i] = q->shape[i];
+    shape[nd - 1] = v->shape[nd - 1];
+    y = tt__out(ctx, op, nd, shape, q, k, v);
+    if (!y) return NULL;
+    a = (tt__nn_attn_saved *)tt__scratch(ctx, op, sizeof *a);
+    if (!a) return NULL;
+    a->bh = tt_shape_numel(nd - 2, q->shape);
+    a->t = q->shape[nd - 2];
+    a->s = k->shape[nd - 2];
+    a->d = q->shape[nd - 1];
+    a->dv = v->shape[nd - 1];
+    a->causal = causal != 0;
+    a->scale = scale;
+    ts = (size_t)a->t * a->s;
+    a->p = tt__scratch_floats(ctx, op, a->bh * ts + 1);
+    if (!a->p) return NULL;
+    for (h = 0; h < a->bh; h++) {
+        float *p = a->p + h * ts;
+        int d1 = TT__MAX(a->d, 1), dv1 = TT__MAX(a->dv, 1), s1 = TT__MAX(a->s, 1);
+        if (tt_ctx_sgemm(ctx, 0, 1, a->t, a->s, a->d, scale, q->data + h * (size_t)a->t * a->d, d1,
+                         k->data + h * (size_t)a->s * a->d, d1, 0.0f, p, s1) != TT_OK)
+            return NULL;
+        for (i = 0; i < a->t; i++) {
+            float *pr = p + (size_t)i * a->s, mx;
+            int allowed = a->causal ? TT__MIN(i + 1, a->s) : a->s; /* keys 0..allowed-1 */
+            double sum = 0;
+            mx = pr[0];
+            for (j = 1; j < allowed; j++) mx = pr[j] > mx ? pr[j] : mx;
+            for (j = 0; j < allowed; j++) {
+                pr[j] = expf(pr[j] - mx);
+                sum += pr[j];
+            }
+            for (j = 0; j < allowed; j++) pr[j] = (float)(pr[j] / sum);
+            for (j = allowed; j < a->s; j++) pr[j] = 0.0f;
+        }
+        if (tt_ctx_sgemm(ctx, 0, 0, a->t, a->dv, a->s, 1.0f, p, s1, v->data + h * (size_t)a->s * a->dv, dv1, 0.0f,
+                         y->data + h * (size_t)a->t * a->dv, dv1) != TT_OK)
+            return NULL;
+    }
+    if (y->node) {
+        y->node->saved = a;
+        y->node->backward = tt__nn_attention_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+/* ------------------------------------------------------------------------------ recurrent cells
+   Gate pre-activations: gi = x W_ih^T + b_ih and gh = h W_hh^T + b_hh, each (B, G). */
+
+/* Checks x (B, I), h (B, H), w_ih (G, I), w_hh (G, H), biases (G) with G = gates * H. */
+static int tt__nn_cell_check(tt_ctx *ctx, const char *op, int gates, tt_tensor *x, tt_tensor *h, tt_tensor *w_ih,
+                             tt_tensor *w_hh, tt_tensor *b_ih, tt_tensor *b_hh) {
+    int hs, g;
+    if (!tt__in(ctx, op, x) || !tt__in(ctx, op, h) || !tt__in(ctx, op, w_ih) || !tt__in(ctx, op, w_hh)) return 0;
+    if (x->ndim != 2 || h->ndim != 2 || h->shape[0] != x->shape[0]) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: x %S and h %S must be (B, I) and (B, H)", op, x, h);
+        return 0;
+    }
+    hs = h->shape[1];
+    g = gates * hs;
+    if (w_ih->ndim != 2 || w_ih->shape[0] != g || w_ih->shape[1] != x->shape[1] || w_hh->ndim != 2 ||
+        w_hh->shape[0] != g || w_hh->shape[1] != hs) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: w_ih %S and w_hh %S must be [%d,%d] and [%d,%d] for x %S, h %S", op, w_ih, w_hh,
+                 g, x->shape[1], g, hs, x, h);
+        return 0;
+    }
+    return tt__nn_vec_ok(ctx, op, "b_ih", b_ih, x, g) && tt__nn_vec_ok(ctx, op, "b_hh", b_hh, x, g);
+}
+
+/* out (B, G) = in (B, K) W^T (G, K) + b; b may be NULL. */
+static tt_result tt__nn_gates_fwd(tt_ctx *ctx, float *out, const tt_tensor *in, const tt_tensor *w, const tt_tensor *b) {
+    int bs = in->shape[0], k = in->shape[1], g = w->shape[0], r, j;
+    for (r = 0; r < bs; r++)
+        for (j = 0; j < g; j++) out[(size_t)r * g + j] = b ? b->data[j] : 0.0f;
+    return tt_ctx_sgemm(ctx, 0, 1, bs, g, k, 1.0f, in->data, TT__MAX(k, 1), w->data, TT__MAX(k, 1), 1.0f, out, TT__MAX(g, 1));
+}
+
+/* Backward of tt__nn_gates_fwd given dout (B, G): adds into in, w and b grads. */
+static void tt__nn_gates_bwd(tt_ctx *ctx, const float *dout, tt_tensor *in, tt_tensor *w, tt_tensor *b) {
+    int bs = in->shape[0], k = in->shape[1], g = w->shape[0];
+    if (in->grad) tt_ctx_sgemm(ctx, 0, 0, bs, k, g, 1.0f, dout, TT__MAX(g, 1), w->data, TT__MAX(k, 1), 1.0f, in->grad, TT__MAX(k, 1));
+    if (w->grad) tt_ctx_sgemm(ctx, 1, 0, g, k, bs, 1.0f, dout, TT__MAX(g, 1), in->data, TT__MAX(k, 1), 1.0f, w->grad, TT__MAX(k, 1));
+    if (b && b->grad) tt__nn_colsum_add(b->grad, dout, (size_t)bs, (size_t)g);
+}
+
+/* LSTM, step 1: activated gates (B, 4H) = [sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)]. Its six
+   inputs x, h, w_ih, w_hh, b_ih, b_hh are in node->ins (more than TT__MAX_IN). */
+static void tt__nn_lstm_gates_backward(tt_ctx *ctx, tt__node *nd) {
+    tt_tensor *x = nd->ins[0], *h = nd->ins[1], *w_ih = nd->ins[2], *w_hh = nd->ins[3];
+    tt_tensor *b_ih = nd->ins[4], *b_hh = nd->ins[5], *y = nd->out;
+    size_t bs = (size_t)y->shape[0], hs = (size_t)y->shape[1] / 4, r, j;
+    float *dpre = tt__scratch_floats(ctx, "lstm_cell backward", y->numel + 1);
+    if (!dpre) return;
+    for (r = 0; r < bs; r++)
+        for (j = 0; j < 4 * hs; j++) {
+            size_t e = r * 4 * hs + j;
+            float a = y->data[e];
+            /* gate g (third block) is tanh, the others sigmoid */
+            dpre[e] = y->grad[e] * (j / hs == 2 ? 1.0f - a * a : a * (1.0f - a));
+        }
+    tt__nn_gates_bwd(ctx, dpre, x, w_ih, b_ih);
+    tt__nn_gates_bwd(ctx, dpre, h, w_hh, b_hh);
+}
+
+/* LSTM, step 2: c' = f * c + i * g. Inputs gates, c. */
+static void tt__nn_lstm_c_backward(tt_ctx *ctx, tt__node *nd) {
+    tt_tensor *gt = nd->in[0], *c = nd->in[1], *y = nd->out;
+    size_t bs = (size_t)y->shape[0], hs = (size_t)y->shape[1], r, j;
+    (void)ctx;
+    for (r = 0; r < bs; r++)
+        for (j = 0; j < hs; j++) {
+            const float *g = gt->data + r * 4 * hs;
+            float dy = y->grad[r * hs + j];
+            if (gt->grad) {
+                float *dg = gt->grad + r * 4 * hs;
+                dg[j] += dy * g[2 * hs + j];              /* d/d i = g */
+                dg[hs + j] += dy * c->data[r * hs + j];   /* d/d f = c */
+                dg[2 * hs + j] += dy * g[j];              /* d/d g = i */
+            }
+            if (c->grad) c->grad[r * hs + j] += dy * g[hs + j];
+        }
+}
+
+/* LSTM, step 3: h' = o * tanh(c'). Inputs gates, c'. */
+static void tt__nn_lstm_h_backward(tt_ctx *ctx, tt__node *nd) {
+    tt_tensor *gt = nd->in[0], *c = nd->in[1], *y = nd->out;
+    size_t bs = (size_t)y->shape[0], hs = (size_t)y->shape[1], r, j;
+    (void)ctx;
+    for (r = 0; r < bs; r++)
+        for (j = 0; j < hs; j++) {
+            float t = tanhf(c->data[r * hs + j]), o = gt->data[r * 4 * hs + 3 * hs + j], dy = y->grad[r * hs + j];
+            if (gt->grad) gt->grad[r * 4 * hs + 3 * hs + j] += dy * t;
+            if (c->grad) c->grad[r * hs + j] += dy * o * (1.0f - t * t);
+        }
+}
+
+TT__DEF tt_result tt_lstm_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *c, tt_tensor *w_ih, tt_tensor *w_hh,
+                               tt_tensor *b_ih, tt_tensor *b_hh, tt_tensor **h_out, tt_tensor **c_out) {
+    const char *op = "lstm_cell";
+    tt_tensor *in[6], *gates, *cn, *hn;
+    int gshape[2];
+    size_t bs, hs, r, j;
+    float *tmp;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (h_out) *h_out = NULL;
+    if (c_out) *c_out = NULL;
+    if (!h_out || !c_out) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: h_out and c_out must not be NULL", op);
+    if (!tt__nn_cell_check(ctx, op, 4, x, h, w_ih, w_hh, b_ih, b_hh) || !tt__in(ctx, op, c))
+        return ctx->err != TT_OK ? ctx->err : TT_ERR_INVALID_ARGS;
+    if (!tt_same_shape(c, h))
+        return tt__fail(ctx, TT_ERR_SHAPE, "%s: c %S must have the shape of h %S", op, c, h);
+    bs = (size_t)h->shape[0];
+    hs = (size_t)h->shape[1];
+    gshape[0] = h->shape[0];
+    gshape[1] = 4 * h->shape[1];
+    in[0] = x; in[1] = h; in[2] = w_ih; in[3] = w_hh; in[4] = b_ih; in[5] = b_hh;
+    gates = tt__out_n(ctx, op, 2, gshape, 6, in);
+    tmp = gates ? tt__scratch_floats(ctx, op, gates->numel + 1) : NULL;
+    if (!tmp) return ctx->err;
+    if (tt__nn_gates_fwd(ctx, gates->data, x, w_ih, b_ih) != TT_OK || tt__nn_gates_fwd(ctx, tmp, h, w_hh, b_hh) != TT_OK)
+        return ctx->err;
+    for (r = 0; r < bs; r++)
+        for (j = 0; j < 4 * hs; j++) {
+            size_t e = r * 4 * hs + j;
+            float s = gates->data[e] + tmp[e];
+            gates->data[e] = j / hs == 2 ? tanhf(s) : tt__nn_sigmoid(s);
+        }
+    if (gates->node) gates->node->backward = tt__nn_lstm_gates_backward;
+    if (!tt__done(ctx, gates)) return ctx->err;
+
+    cn = tt__out(ctx, "lstm_cell (c)", 2, h->shape, gates, c, NULL);
+    if (!cn) return ctx->err;
+    for (r = 0; r < bs; r++)
+        for (j = 0; j < hs; j++) {
+            const float *g = gates->data + r * 4 * hs;
+            cn->data[r * hs + j] = g[hs + j] * c->data[r * hs + j] + g[j] * g[2 * hs + j];
+        }
+    if (cn->node) cn->node->backward = tt__nn_lstm_c_backward;
+    if (!tt__done(ctx, cn)) return ctx->err;
+
+    hn = tt__out(ctx, "lstm_cell (h)", 2, h->shape, gates, cn, NULL);
+    if (!hn) return ctx->err;
+    for (r = 0; r < bs; r++)
+        for (j = 0; j < hs; j++) hn->data[r * hs + j] = gates->data[r * 4 * hs + 3 * hs + j] * tanhf(cn->data[r * hs + j]);
+    if (hn->node) hn->node->backward = tt__nn_lstm_h_backward;
+    if (!tt__done(ctx, hn)) return ctx->err;
+    *h_out = hn;
+    *c_out = cn;
+    return TT_OK;
+}
+
+/* GRU: saved r, z, n and hn = W_hn h + b_hn, each (B, H); inputs as the LSTM gates node (ins). */
+static void tt__nn_gru_backward(tt_ctx *ctx, tt__node *nd) {
+    tt_tensor *x = nd->ins[0], *h = nd->ins[1], *w_ih = nd->ins[2], *w_hh = nd->ins[3];
+    tt_tensor *b_ih = nd->ins[4], *b_hh = nd->ins[5], *y = nd->out;
+    size_t bs = (size_t)y->shape[0], hs = (size_t)y->shape[1], bh = bs * hs, r, j;
+    const float *rg = (const float *)nd->saved, *zg = rg + bh, *ng = zg + bh, *hng = ng + bh;
+    float *dgi = tt__scratch_floats(ctx, "gru_cell backward", 6 * bh + 1), *dgh = dgi ? dgi + 3 * bh : NULL;
+    if (!dgi) return;
+    for (r = 0; r < bs; r++)
+        for (j = 0; j < hs; j++) {
+            size_t e = r * hs + j, g0 = r * 3 * hs + j;
+            float dy = y->grad[e], rv = rg[e], z = zg[e], n = ng[e];
+            float dn = dy * (1.0f - z) * (1.0f - n * n);           /* d pre-activation of n */
+            float dz = dy * (h->data[e] - n) * z * (1.0f - z);     /* d pre-activation of z */
+            float dr = dn * hng[e] * rv * (1.0f - rv);             /* d pre-activation of r */
+            dgi[g0] = dr; dgi[g0 + hs] = dz; dgi[g0 + 2 * hs] = dn;
+            dgh[g0] = dr; dgh[g0 + hs] = dz; dgh[g0 + 2 * hs] = dn * rv;
+            if (h->grad) h->grad[e] += dy * z; /* the direct path z * h */
+        }
+    tt__nn_gates_bwd(ctx, dgi, x, w_ih, b_ih);
+    tt__nn_gates_bwd(ctx, dgh, h, w_hh, b_hh);
+}
+
+TT__DEF tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *w_ih, tt_tensor *w_hh, tt_tensor *b_ih,
+                               tt_tensor *b_hh) {
+    const char *op = "gru_cell";
+    tt_tensor *in[6], *y;
+    float *gi, *gh, *sv;
+    size_t bs, hs, bh, r, j;
+    if (!tt__nn_cell_check(ctx, op, 3, x, h, w_ih, w_hh, b_ih, b_hh)) return NULL;
+    bs = (size_t)h->shape[0];
+    hs = (size_t)h->shape[1];
+    bh = bs * hs;
+    in[0] = x; in[1] = h; in[2] = w_ih; in[3] = w_hh; in[4] = b_ih; in[5] = b_hh;
+    y = tt__out_n(ctx, op, 2, h->shape, 6, in);
+    gi = y ? tt__scratch_floats(ctx, op, 6 * bh + 1) : NULL;
+    sv = gi ? tt__scratch_floats(ctx, op, 4 * bh + 1) : NULL;
+    if (!sv) return NULL;
+    gh = gi + 3 * bh;
+    if (tt__nn_gates_fwd(ctx, gi, x, w_ih, b_ih) != TT_OK || tt__nn_gates_fwd(ctx, gh, h, w_hh, b_hh) != TT_OK) return NULL;
+    for (r = 0; r < bs; r++)
+        for (j = 0; j < hs; j++) {
+            size_t e = r * hs + j, g0 = r * 3 * hs + j;
+            float rv = tt__nn_sigmoid(gi[g0] + gh[g0]);
+            float z = tt__nn_sigmoid(gi[g0 + hs] + gh[g0 + hs]);
+            float hn = gh[g0 + 2 * hs];
+            float n = tanhf(gi[g0 + 2 * hs] + rv * hn);
+            sv[e] = rv; sv[bh + e] = z; sv[2 * bh + e] = n; sv[3 * bh + e] = hn;
+            y->data[e] = (1.0f - z) * n + z * h->data[e];
+        }
+    if (y->node) {
+        y->node->saved = sv;
+        y->node->backward = tt__nn_gru_backward;
+    }
+    return tt__done(ctx, y);
+}
 /* ---- (ops_nn implementation: end) ---- */
 
 
