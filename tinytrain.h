@@ -2182,7 +2182,7 @@ static long long tt__pool_out_size(long long in, int k, int pad, int s, int d, i
 
 static int tt__pool_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const tt_pool_opts *o, int nsp, int avg,
                           tt__conv_geom *g) {
-    int wi = nsp == 2 ? 1 : 0, d;
+    int wi = nsp == 2 ? 1 : 0;
     long long oh, ow;
     if (!o) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: opts is NULL (the kernel size is required)", op);
@@ -2222,9 +2222,10 @@ static int tt__pool_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const
     oh = tt__pool_out_size(g->h, g->kh, g->ph, g->sh, g->dh, g->ceil_mode);
     ow = tt__pool_out_size(g->w, g->kw, g->pw, g->sw, g->dw, g->ceil_mode);
     if (oh < 1 || ow < 1) {
-        d = (int)TT__MAX(TT__MIN(oh < 1 ? oh : ow, 0LL), -2147483647LL);
+        long long bad = oh < 1 ? oh : ow;
         tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S is too small for kernel %dx%d (dilation %dx%d, padding %dx%d): "
-                 "output size would be %d", op, x, g->kh, g->kw, g->dh, g->dw, g->ph, g->pw, d);
+                 "output size would be %d", op, x, g->kh, g->kw, g->dh, g->dw, g->ph, g->pw,
+                 (int)(bad < -1000000000LL ? -1000000000LL : bad));
         return 0;
     }
     g->oh = (int)oh;
