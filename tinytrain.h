@@ -476,29 +476,45 @@ TT_API tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const i
    Convolution and pooling, channels-first (N, C, L) / (N, C, H, W). */
 
 /* ---- (ops_conv declarations: begin) ---- */
-/* Zero fields mean torch defaults: stride 1, padding 0, dilation 1, groups 1. Index 0 is
-   height (or length for 1-D), index 1 width. */
+/* As torch.nn.functional conv1d, conv2d, max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool2d.
+   Every op also accepts unbatched input ((C, L) or (C, H, W)) and then returns unbatched output,
+   as torch does.
+   Bad shapes give TT_ERR_SHAPE, bad options TT_ERR_INVALID_ARGS; the message names the op.
+
+   Convolution options. Zero fields mean torch defaults: stride 1, padding 0, dilation 1,
+   groups 1; negative values are errors. Index 0 is height (or length for 1-D), index 1 width.
+   Padding is zeros. Output size per dim: (in + 2*pad - dilation*(k-1) - 1) / stride + 1. */
 typedef struct tt_conv_opts {
     int stride[2], padding[2], dilation[2], groups;
 } tt_conv_opts;
-/* x (N, Cin, H, W), w (Cout, Cin/groups, kH, kW), b (Cout) or NULL; opts may be NULL. */
+/* x (N, Cin, H, W), w (Cout, Cin/groups, kH, kW), b (Cout) or NULL; opts may be NULL.
+   -> (N, Cout, oH, oW). Computed as im2col (scratch) + tt_ctx_sgemm per batch item and group. */
 TT_API tt_tensor *tt_conv2d(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *b, const tt_conv_opts *opts);
-/* x (N, Cin, L), w (Cout, Cin/groups, k), b (Cout) or NULL. */
+/* x (N, Cin, L), w (Cout, Cin/groups, k), b (Cout) or NULL -> (N, Cout, oL); opts index 0 used. */
 TT_API tt_tensor *tt_conv1d(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *b, const tt_conv_opts *opts);
-/* Pooling window; stride 0 means = kernel; padding 0; dilation 0 means 1; ceil_mode as torch.
+/* Pooling window (required, opts must not be NULL); index 0 is height (length for 1-D), index 1
+   width. kernel > 0; stride 0 means = kernel; padding (0..kernel/2) is -inf for max pooling and
+   zeros for average pooling; dilation 0 means 1 (max pooling only); ceil_mode as torch (the last
+   window must start inside the input or the left padding).
    count_include_pad_off = 1 excludes padding from avg-pool divisors (torch count_include_pad=False). */
 typedef struct tt_pool_opts {
     int kernel[2], stride[2], padding[2], dilation[2];
     int ceil_mode;
     int count_include_pad_off;
 } tt_pool_opts;
+/* Max pooling (N, C, H, W) -> (N, C, oH, oW); the gradient goes to the first maximum of each
+   window (a NaN counts as the maximum), as torch. */
 TT_API tt_tensor *tt_max_pool2d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts);
+/* Average pooling (N, C, H, W) -> (N, C, oH, oW), torch's divisor rules (count_include_pad_off,
+   ceil_mode windows that run past the padding are divided by their clipped size). */
 TT_API tt_tensor *tt_avg_pool2d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts);
+/* 1-D versions: (N, C, L) -> (N, C, oL), options at index 0. */
 TT_API tt_tensor *tt_max_pool1d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts);
 TT_API tt_tensor *tt_avg_pool1d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts);
-/* (N, C, H, W) -> (N, C, out_h, out_w) with torch's adaptive windows. */
+/* (N, C, H, W) -> (N, C, out_h, out_w) with torch's adaptive windows: output row i averages input
+   rows floor(i*H/out_h) .. ceil((i+1)*H/out_h) - 1 (same for columns). out_h, out_w >= 1. */
 TT_API tt_tensor *tt_adaptive_avg_pool2d(tt_ctx *ctx, tt_tensor *x, int out_h, int out_w);
-/* (N, C, H, W) -> (N, C): mean over H and W. */
+/* (N, C, H, W) -> (N, C): mean over H and W (= adaptive_avg_pool2d to 1x1, then flatten). */
 TT_API tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x);
 /* ---- (ops_conv declarations: end) ---- */
 
@@ -2537,6 +2553,539 @@ TT__DEF tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const 
 /* ==================================================================================== >>ops_conv */
 
 /* ---- (ops_conv implementation: begin) ---- */
+/* Convolution: im2col + matrix multiply. For one batch item and one group, the input patch under
+   every output position is copied into a column of `col` (K rows = Cin/groups * kH * kW, P columns
+   = oH * oW; zero where the window hangs over the padding). Then
+       forward   Y_g (Cout/g, P)  = W_g (Cout/g, K) * col (K, P)   (+ bias)
+       backward  dW_g (Cout/g, K) += dY_g * col^T
+                 dcol (K, P)      = W_g^T * dY_g, scattered back into dX (col2im)
+   Pooling walks its windows directly. Every 1-D op runs as the 2-D op with H = 1 and a kernel
+   height of 1. All ops accept unbatched input too ((C, L) / (C, H, W)), as torch does. */
+
+typedef struct tt__conv_geom {
+    int n, c, h, w;                  /* input: batch, channels, height, width */
+    int cout, groups;                /* conv: output channels and groups */
+    int kh, kw, sh, sw, ph, pw, dh, dw; /* kernel, stride, padding, dilation (height, width) */
+    int oh, ow;                      /* output height and width */
+    int ceil_mode, count_include_pad; /* pooling */
+    int *argmax;                     /* max pooling: input index (in its plane) of each output's max */
+} tt__conv_geom;
+
+/* x as (N, C, [H,] W) or unbatched (C, [H,] W) with nsp (1 or 2) spatial dims. */
+static int tt__conv_input(tt_ctx *ctx, const char *op, const tt_tensor *x, int nsp, tt__conv_geom *g) {
+    int off;
+    if (x->ndim != nsp + 2 && x->ndim != nsp + 1) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S must have %d dims (N, C, %s) or %d unbatched", op, x, nsp + 2,
+                 nsp == 2 ? "H, W" : "L", nsp + 1);
+        return 0;
+    }
+    memset(g, 0, sizeof *g);
+    off = x->ndim - nsp - 1; /* index of the channel dim */
+    g->n = off ? x->shape[0] : 1;
+    g->c = x->shape[off];
+    g->h = nsp == 2 ? x->shape[off + 1] : 1;
+    g->w = x->shape[x->ndim - 1];
+    return 1;
+}
+
+/* Output shape: x's shape with channels c and spatial size oh x ow (ow only for 1-D). */
+static void tt__conv_out_shape(const tt_tensor *x, int nsp, int c, const tt__conv_geom *g, int *shape) {
+    int off = x->ndim - nsp - 1, i;
+    for (i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
+    shape[off] = c;
+    if (nsp == 2) shape[off + 1] = g->oh;
+    shape[x->ndim - 1] = g->ow;
+}
+
+/* Keep a copy of the geometry for backward. */
+static int tt__conv_save(tt_ctx *ctx, const char *op, tt_tensor *y, const tt__conv_geom *g) {
+    tt__conv_geom *s;
+    if (!y->node) return 1;
+    s = (tt__conv_geom *)tt__scratch(ctx, op, sizeof *s);
+    if (!s) return 0;
+    *s = *g;
+    y->node->saved = s;
+    return 1;
+}
+
+/* Stride / dilation / groups: 0 means 1 (the default), negative is an error. */
+static int tt__conv_opt(tt_ctx *ctx, const char *op, const char *what, int v, int *out) {
+    if (v < 0) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s must be positive (0 means default), got %d", op, what, v);
+        return 0;
+    }
+    *out = v ? v : 1;
+    return 1;
+}
+
+static int tt__conv_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const tt_tensor *w, const tt_tensor *b,
+                          const tt_conv_opts *o, int nsp, tt__conv_geom *g) {
+    tt_conv_opts def;
+    long long eh, ew;
+    int wi = nsp == 2 ? 1 : 0; /* opts index of the width (length) */
+    if (!tt__conv_input(ctx, op, x, nsp, g)) return 0;
+    if (!o) { memset(&def, 0, sizeof def); o = &def; }
+    if (w->ndim != nsp + 2) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: weight %S must have %d dims (Cout, Cin/groups, %s)", op, w, nsp + 2,
+                 nsp == 2 ? "kH, kW" : "k");
+        return 0;
+    }
+    if (!tt__conv_opt(ctx, op, "groups", o->groups, &g->groups) ||
+        !tt__conv_opt(ctx, op, "stride", o->stride[wi], &g->sw) ||
+        !tt__conv_opt(ctx, op, "dilation", o->dilation[wi], &g->dw))
+        return 0;
+    g->sh = g->dh = 1;
+    if (nsp == 2 && (!tt__conv_opt(ctx, op, "stride", o->stride[0], &g->sh) ||
+                     !tt__conv_opt(ctx, op, "dilation", o->dilation[0], &g->dh)))
+        return 0;
+    g->pw = o->padding[wi];
+    g->ph = nsp == 2 ? o->padding[0] : 0;
+    if (g->ph < 0 || g->pw < 0) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: padding must be >= 0, got %d", op, g->ph < 0 ? g->ph : g->pw);
+        return 0;
+    }
+    g->cout = w->shape[0];
+    g->kh = nsp == 2 ? w->shape[2] : 1;
+    g->kw = w->shape[w->ndim - 1];
+    if (g->c < 1 || g->cout < 1 || w->shape[1] < 1 || g->kh < 1 || g->kw < 1) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S and weight %S need at least one channel and kernel element", op, x, w);
+        return 0;
+    }
+    if (g->c % g->groups || g->cout % g->groups || (long long)w->shape[1] * g->groups != g->c) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S, weight %S and groups %d do not fit (need Cin and Cout divisible by "
+                 "groups, weight dim 1 = Cin/groups)", op, x, w, g->groups);
+        return 0;
+    }
+    if (b && (b->ndim != 1 || b->shape[0] != g->cout)) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: bias %S must be (%d) for weight %S", op, b, g->cout, w);
+        return 0;
+    }
+    /* effective (dilated) kernel against the padded input, computed without int overflow */
+    eh = (long long)g->dh * (g->kh - 1) + 1;
+    ew = (long long)g->dw * (g->kw - 1) + 1;
+    if (eh > (long long)g->h + 2LL * g->ph || ew > (long long)g->w + 2LL * g->pw) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: kernel of weight %S (dilated %dx%d) is larger than the padded input %S "
+                 "(padding %dx%d)", op, w, (int)TT__MIN(eh, 2147483647LL), (int)TT__MIN(ew, 2147483647LL), x, g->ph, g->pw);
+        return 0;
+    }
+    g->oh = (int)(((long long)g->h + 2LL * g->ph - eh) / g->sh + 1);
+    g->ow = (int)(((long long)g->w + 2LL * g->pw - ew) / g->sw + 1);
+    if (g->oh <= 0 || g->ow <= 0) { /* cannot happen after the check above; kept as a guard */
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: output size %dx%d for input %S is not positive", op, g->oh, g->ow, x);
+        return 0;
+    }
+    return 1;
+}
+
+/* 1x1 kernel, stride 1, no padding: the input plane already is the column matrix. */
+static int tt__conv_direct(const tt__conv_geom *g) {
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+/* col (cg*kh*kw, oh*ow) <- the windows of x (cg, h, w); zero in the padding. */
+static void tt__im2col(const tt__conv_geom *g, int cg, const float *x, float *col) {
+    int c, ki, kj, oy, ox, p = g->oh * g->ow;
+    for (c = 0; c < cg; c++)
+        for (ki = 0; ki < g->kh; ki++)
+            for (kj = 0; kj < g->kw; kj++) {
+                const float *xc = x + (size_t)c * g->h * g->w;
+                float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * p;
+                for (oy = 0; oy < g->oh; oy++) {
+                    int iy = oy * g->sh - g->ph + ki * g->dh;
+                    float *r = row + (size_t)oy * g->ow;
+                    if (iy < 0 || iy >= g->h) {
+                        memset(r, 0, sizeof(float) * (size_t)g->ow);
+                        continue;
+                    }
+                    for (ox = 0; ox < g->ow; ox++) {
+                        int ix = ox * g->sw - g->pw + kj * g->dw;
+                        r[ox] = (ix >= 0 && ix < g->w) ? xc[(size_t)iy * g->w + ix] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* dx (cg, h, w) += col scattered back to where im2col took it from (padding dropped). */
+static void tt__col2im(const tt__conv_geom *g, int cg, const float *col, float *dx) {
+    int c, ki, kj, oy, ox, p = g->oh * g->ow;
+    for (c = 0; c < cg; c++)
+        for (ki = 0; ki < g->kh; ki++)
+            for (kj = 0; kj < g->kw; kj++) {
+                float *dc = dx + (size_t)c * g->h * g->w;
+                const float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * p;
+                for (oy = 0; oy < g->oh; oy++) {
+                    int iy = oy * g->sh - g->ph + ki * g->dh;
+                    const float *r = row + (size_t)oy * g->ow;
+                    if (iy < 0 || iy >= g->h) continue;
+                    for (ox = 0; ox < g->ow; ox++) {
+                        int ix = ox * g->sw - g->pw + kj * g->dw;
+                        if (ix >= 0 && ix < g->w) dc[(size_t)iy * g->w + ix] += r[ox];
+                    }
+                }
+            }
+}
+
+static void tt__conv_backward(tt_ctx *ctx, tt__node *nd) {
+    tt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2], *y = nd->out;
+    const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
+    int cg = g->c / g->groups, cgo = g->cout / g->groups, k = cg * g->kh * g->kw, p = g->oh * g->ow;
+    int direct = tt__conv_direct(g), n, gi, co, i;
+    size_t mark;
+    float *col = NULL;
+    if (b && b->grad)
+        for (n = 0; n < g->n; n++)
+            for (co = 0; co < g->cout; co++) {
+                const float *dy = y->grad + ((size_t)n * g->cout + co) * p;
+                double s = 0;
+                for (i = 0; i < p; i++) s += dy[i];
+                b->grad[co] += (float)s;
+            }
+    if (!x->grad && !w->grad) return;
+    mark = tt_scratch_mark(ctx);
+    if (!direct && !(col = tt__scratch_floats(ctx, nd->op, (size_t)k * p))) return;
+    for (n = 0; n < g->n; n++)
+        for (gi = 0; gi < g->groups; gi++) {
+            const float *xg = x->data + ((size_t)n * g->c + (size_t)gi * cg) * g->h * g->w;
+            const float *wg = w->data + (size_t)gi * cgo * k;
+            const float *dyg = y->grad + ((size_t)n * g->cout + (size_t)gi * cgo) * p;
+            if (w->grad) { /* dW_g += dY_g col^T */
+                const float *src = xg;
+                if (!direct) { tt__im2col(g, cg, xg, col); src = col; }
+                tt_ctx_sgemm(ctx, 0, 1, cgo, k, p, 1.0f, dyg, p, src, p, 1.0f, w->grad + (size_t)gi * cgo * k, k);
+            }
+            if (x->grad) { /* dX_g += col2im(W_g^T dY_g) */
+                float *dxg = x->grad + ((size_t)n * g->c + (size_t)gi * cg) * g->h * g->w;
+                if (direct) {
+                    tt_ctx_sgemm(ctx, 1, 0, k, p, cgo, 1.0f, wg, k, dyg, p, 1.0f, dxg, p);
+                } else {
+                    tt_ctx_sgemm(ctx, 1, 0, k, p, cgo, 1.0f, wg, k, dyg, p, 0.0f, col, p);
+                    tt__col2im(g, cg, col, dxg);
+                }
+            }
+        }
+    tt_scratch_rewind(ctx, mark);
+}
+
+static tt_tensor *tt__conv(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor *w, tt_tensor *b,
+                           const tt_conv_opts *opts, int nsp) {
+    tt__conv_geom g;
+    int shape[TT_MAX_DIMS], cg, cgo, k, p, direct, n, gi, co, i;
+    tt_tensor *y;
+    size_t mark;
+    float *col = NULL;
+    if (!tt__in(ctx, op, x) || !tt__in(ctx, op, w)) return NULL;
+    if (!tt__conv_setup(ctx, op, x, w, b, opts, nsp, &g)) return NULL;
+    tt__conv_out_shape(x, nsp, g.cout, &g, shape);
+    y = tt__out(ctx, op, x->ndim, shape, x, w, b);
+    if (!y || !tt__conv_save(ctx, op, y, &g)) return NULL;
+    cg = g.c / g.groups; cgo = g.cout / g.groups; k = cg * g.kh * g.kw; p = g.oh * g.ow;
+    direct = tt__conv_direct(&g);
+    /* the column buffer is a temporary: scratch is rewound to here when done */
+    mark = tt_scratch_mark(ctx);
+    if (!direct && !(col = tt__scratch_floats(ctx, op, (size_t)k * p))) return NULL;
+    for (n = 0; n < g.n; n++)
+        for (gi = 0; gi < g.groups; gi++) {
+            const float *xg = x->data + ((size_t)n * g.c + (size_t)gi * cg) * g.h * g.w;
+            float *yg = y->data + ((size_t)n * g.cout + (size_t)gi * cgo) * p;
+            if (b)
+                for (co = 0; co < cgo; co++)
+                    for (i = 0; i < p; i++) yg[(size_t)co * p + i] = b->data[gi * cgo + co];
+            if (!direct) tt__im2col(&g, cg, xg, col);
+            if (tt_ctx_sgemm(ctx, 0, 0, cgo, p, k, 1.0f, w->data + (size_t)gi * cgo * k, k, direct ? xg : col, p,
+                             b ? 1.0f : 0.0f, yg, p) != TT_OK)
+                return NULL;
+        }
+    tt_scratch_rewind(ctx, mark);
+    if (y->node) y->node->backward = tt__conv_backward;
+    return tt__done(ctx, y);
+}
+
+TT__DEF tt_tensor *tt_conv2d(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *b, const tt_conv_opts *opts) {
+    return tt__conv(ctx, "conv2d", x, w, b, opts, 2);
+}
+
+TT__DEF tt_tensor *tt_conv1d(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *b, const tt_conv_opts *opts) {
+    return tt__conv(ctx, "conv1d", x, w, b, opts, 1);
+}
+
+/* ---- pooling ---- */
+
+/* torch's pooling output size: floor (or ceil) division, and in ceil mode the last window must
+   start inside the input or the left padding. */
+static long long tt__pool_out_size(long long in, int k, int pad, int s, int d, int ceil_mode) {
+    long long num = in + 2LL * pad - (long long)d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
+    long long o = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1; /* floor division */
+    if (ceil_mode && (o - 1) * s >= in + pad) o--;
+    return o;
+}
+
+static int tt__pool_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const tt_pool_opts *o, int nsp, int avg,
+                          tt__conv_geom *g) {
+    int wi = nsp == 2 ? 1 : 0;
+    long long oh, ow;
+    if (!o) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: opts is NULL (the kernel size is required)", op);
+        return 0;
+    }
+    if (!tt__conv_input(ctx, op, x, nsp, g)) return 0;
+    g->kw = o->kernel[wi];
+    g->kh = nsp == 2 ? o->kernel[0] : 1;
+    if (g->kh < 1 || g->kw < 1) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: kernel size must be positive, got %d", op, g->kh < 1 ? g->kh : g->kw);
+        return 0;
+    }
+    /* stride 0 means = kernel */
+    if (o->stride[wi] < 0 || (nsp == 2 && o->stride[0] < 0)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: stride must be positive (0 means kernel size), got %d", op,
+                 o->stride[wi] < 0 ? o->stride[wi] : o->stride[0]);
+        return 0;
+    }
+    g->sw = o->stride[wi] ? o->stride[wi] : g->kw;
+    g->sh = nsp == 2 ? (o->stride[0] ? o->stride[0] : g->kh) : 1;
+    g->pw = o->padding[wi];
+    g->ph = nsp == 2 ? o->padding[0] : 0;
+    if (g->ph < 0 || g->pw < 0 || g->ph > g->kh / 2 || g->pw > g->kw / 2) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: padding %dx%d must be >= 0 and at most half of the kernel size %dx%d", op,
+                 g->ph, g->pw, g->kh, g->kw);
+        return 0;
+    }
+    if (!tt__conv_opt(ctx, op, "dilation", o->dilation[wi], &g->dw)) return 0;
+    g->dh = 1;
+    if (nsp == 2 && !tt__conv_opt(ctx, op, "dilation", o->dilation[0], &g->dh)) return 0;
+    if (avg && (g->dh != 1 || g->dw != 1)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: average pooling has no dilation (got %dx%d)", op, g->dh, g->dw);
+        return 0;
+    }
+    g->ceil_mode = o->ceil_mode != 0;
+    g->count_include_pad = !o->count_include_pad_off;
+    oh = tt__pool_out_size(g->h, g->kh, g->ph, g->sh, g->dh, g->ceil_mode);
+    ow = tt__pool_out_size(g->w, g->kw, g->pw, g->sw, g->dw, g->ceil_mode);
+    if (oh < 1 || ow < 1) {
+        long long bad = oh < 1 ? oh : ow;
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S is too small for kernel %dx%d (dilation %dx%d, padding %dx%d): "
+                 "output size would be %d", op, x, g->kh, g->kw, g->dh, g->dw, g->ph, g->pw,
+                 (int)(bad < -1000000000LL ? -1000000000LL : bad));
+        return 0;
+    }
+    g->oh = (int)oh;
+    g->ow = (int)ow;
+    return 1;
+}
+
+/* Max pooling: each output remembers the (first) position of its maximum; NaN wins, as in torch.
+   A window that lies entirely in the padding gives -inf and passes no gradient. */
+static void tt__max_pool_backward(tt_ctx *ctx, tt__node *nd) {
+    tt_tensor *x = nd->in[0], *y = nd->out;
+    const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
+    size_t plane, o, planes = (size_t)g->n * g->c, op = (size_t)g->oh * g->ow, ip = (size_t)g->h * g->w;
+    (void)ctx;
+    if (!x->grad) return;
+    for (plane = 0; plane < planes; plane++) {
+        const int *am = g->argmax + plane * op;
+        for (o = 0; o < op; o++)
+            if (am[o] >= 0) x->grad[plane * ip + (size_t)am[o]] += y->grad[plane * op + o];
+    }
+}
+
+static tt_tensor *tt__max_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const tt_pool_opts *opts, int nsp) {
+    tt__conv_geom g;
+    int shape[TT_MAX_DIMS], oy, ox, iy, ix;
+    size_t plane, planes, op_n, ip_n;
+    tt_tensor *y;
+    if (!tt__in(ctx, op, x) || !tt__pool_setup(ctx, op, x, opts, nsp, 0, &g)) return NULL;
+    tt__conv_out_shape(x, nsp, g.c, &g, shape);
+    y = tt__out(ctx, op, x->ndim, shape, x, NULL, NULL);
+    if (!y) return NULL;
+    if (y->node && !(g.argmax = (int *)tt__scratch(ctx, op, sizeof(int) * (y->numel ? y->numel : 1)))) return NULL;
+    if (!tt__conv_save(ctx, op, y, &g)) return NULL;
+    planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
+    for (plane = 0; plane < planes; plane++) {
+        const float *xp = x->data + plane * ip_n;
+        for (oy = 0; oy < g.oh; oy++)
+            for (ox = 0; ox < g.ow; ox++) {
+                /* window rows iy0, iy0 + dh, ... < iy1, clipped to the input (padding is -inf) */
+                int iy0 = oy * g.sh - g.ph, ix0 = ox * g.sw - g.pw;
+                int iy1 = TT__MIN(iy0 + (g.kh - 1) * g.dh + 1, g.h), ix1 = TT__MIN(ix0 + (g.kw - 1) * g.dw + 1, g.w);
+                int best_i;
+                float best = -INFINITY;
+                size_t o = plane * op_n + (size_t)oy * g.ow + ox;
+                while (iy0 < 0) iy0 += g.dh;
+                while (ix0 < 0) ix0 += g.dw;
+                best_i = (iy0 < iy1 && ix0 < ix1) ? iy0 * g.w + ix0 : -1;
+                for (iy = iy0; iy < iy1; iy += g.dh)
+                    for (ix = ix0; ix < ix1; ix += g.dw) {
+                        float v = xp[(size_t)iy * g.w + ix];
+                        if (v > best || v != v) { best = v; best_i = iy * g.w + ix; }
+                    }
+                y->data[o] = best;
+                if (g.argmax) g.argmax[o] = best_i;
+            }
+    }
+    if (y->node) y->node->backward = tt__max_pool_backward;
+    return tt__done(ctx, y);
+}
+
+/* Average-pool window (clipped to the input) of output (oy, ox) and its divisor, as torch:
+   with count_include_pad the divisor counts the padding but not what lies beyond it (ceil mode). */
+static float tt__avg_window(const tt__conv_geom *g, int oy, int ox, int *y0, int *y1, int *x0, int *x1) {
+    int hs = oy * g->sh - g->ph, ws = ox * g->sw - g->pw;
+    int he = TT__MIN(hs + g->kh, g->h + g->ph), we = TT__MIN(ws + g->kw, g->w + g->pw);
+    int pool = (he - hs) * (we - ws);
+    *y0 = TT__MAX(hs, 0); *x0 = TT__MAX(ws, 0);
+    *y1 = TT__MIN(he, g->h); *x1 = TT__MIN(we, g->w);
+    return (float)(g->count_include_pad ? pool : (*y1 - *y0) * (*x1 - *x0));
+}
+
+static void tt__avg_pool_backward(tt_ctx *ctx, tt__node *nd) {
+    tt_tensor *x = nd->in[0], *y = nd->out;
+    const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
+    size_t plane, planes = (size_t)g->n * g->c, op_n = (size_t)g->oh * g->ow, ip_n = (size_t)g->h * g->w;
+    int oy, ox, iy, ix, y0, y1, x0, x1;
+    (void)ctx;
+    if (!x->grad) return;
+    for (plane = 0; plane < planes; plane++)
+        for (oy = 0; oy < g->oh; oy++)
+            for (ox = 0; ox < g->ow; ox++) {
+                float d = tt__avg_window(g, oy, ox, &y0, &y1, &x0, &x1);
+                float gv = y->grad[plane * op_n + (size_t)oy * g->ow + ox] / d;
+                float *dx = x->grad + plane * ip_n;
+                for (iy = y0; iy < y1; iy++)
+                    for (ix = x0; ix < x1; ix++) dx[(size_t)iy * g->w + ix] += gv;
+            }
+}
+
+static tt_tensor *tt__avg_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const tt_pool_opts *opts, int nsp) {
+    tt__conv_geom g;
+    int shape[TT_MAX_DIMS], oy, ox, iy, ix, y0, y1, x0, x1;
+    size_t plane, planes, op_n, ip_n;
+    tt_tensor *y;
+    if (!tt__in(ctx, op, x) || !tt__pool_setup(ctx, op, x, opts, nsp, 1, &g)) return NULL;
+    tt__conv_out_shape(x, nsp, g.c, &g, shape);
+    y = tt__out(ctx, op, x->ndim, shape, x, NULL, NULL);
+    if (!y || !tt__conv_save(ctx, op, y, &g)) return NULL;
+    planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
+    for (plane = 0; plane < planes; plane++) {
+        const float *xp = x->data + plane * ip_n;
+        for (oy = 0; oy < g.oh; oy++)
+            for (ox = 0; ox < g.ow; ox++) {
+                float d = tt__avg_window(&g, oy, ox, &y0, &y1, &x0, &x1), s = 0.0f;
+                for (iy = y0; iy < y1; iy++)
+                    for (ix = x0; ix < x1; ix++) s += xp[(size_t)iy * g.w + ix];
+                y->data[plane * op_n + (size_t)oy * g.ow + ox] = s / d;
+            }
+    }
+    if (y->node) y->node->backward = tt__avg_pool_backward;
+    return tt__done(ctx, y);
+}
+
+TT__DEF tt_tensor *tt_max_pool2d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts) {
+    return tt__max_pool(ctx, "max_pool2d", x, opts, 2);
+}
+TT__DEF tt_tensor *tt_max_pool1d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts) {
+    return tt__max_pool(ctx, "max_pool1d", x, opts, 1);
+}
+TT__DEF tt_tensor *tt_avg_pool2d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts) {
+    return tt__avg_pool(ctx, "avg_pool2d", x, opts, 2);
+}
+TT__DEF tt_tensor *tt_avg_pool1d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts) {
+    return tt__avg_pool(ctx, "avg_pool1d", x, opts, 1);
+}
+
+/* Adaptive average pooling: output row i averages input rows floor(i*H/oh) .. ceil((i+1)*H/oh)-1
+   (windows may overlap when H is not a multiple of oh, or repeat rows when oh > H). */
+static void tt__adaptive_window(const tt__conv_geom *g, int oy, int ox, int *y0, int *y1, int *x0, int *x1) {
+    *y0 = (int)(((long long)oy * g->h) / g->oh);
+    *y1 = (int)(((long long)(oy + 1) * g->h + g->oh - 1) / g->oh);
+    *x0 = (int)(((long long)ox * g->w) / g->ow);
+    *x1 = (int)(((long long)(ox + 1) * g->w + g->ow - 1) / g->ow);
+}
+
+static void tt__adaptive_avg_backward(tt_ctx *ctx, tt__node *nd) {
+    tt_tensor *x = nd->in[0], *y = nd->out;
+    const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
+    size_t plane, planes = (size_t)g->n * g->c, op_n = (size_t)g->oh * g->ow, ip_n = (size_t)g->h * g->w;
+    int oy, ox, iy, ix, y0, y1, x0, x1;
+    (void)ctx;
+    if (!x->grad) return;
+    for (plane = 0; plane < planes; plane++)
+        for (oy = 0; oy < g->oh; oy++)
+            for (ox = 0; ox < g->ow; ox++) {
+                float gv, *dx = x->grad + plane * ip_n;
+                tt__adaptive_window(g, oy, ox, &y0, &y1, &x0, &x1);
+                gv = y->grad[plane * op_n + (size_t)oy * g->ow + ox] / (float)((y1 - y0) * (x1 - x0));
+                for (iy = y0; iy < y1; iy++)
+                    for (ix = x0; ix < x1; ix++) dx[(size_t)iy * g->w + ix] += gv;
+            }
+}
+
+TT__DEF tt_tensor *tt_adaptive_avg_pool2d(tt_ctx *ctx, tt_tensor *x, int out_h, int out_w) {
+    const char *op = "adaptive_avg_pool2d";
+    tt__conv_geom g;
+    int shape[TT_MAX_DIMS], oy, ox, iy, ix, y0, y1, x0, x1;
+    size_t plane, planes, op_n, ip_n;
+    tt_tensor *y;
+    if (!tt__in(ctx, op, x) || !tt__conv_input(ctx, op, x, 2, &g)) return NULL;
+    if (out_h < 1 || out_w < 1) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: output size must be positive, got %dx%d (input %S)", op, out_h, out_w, x);
+        return NULL;
+    }
+    if (g.h < 1 || g.w < 1) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S has an empty spatial dimension", op, x);
+        return NULL;
+    }
+    g.oh = out_h; g.ow = out_w;
+    tt__conv_out_shape(x, 2, g.c, &g, shape);
+    y = tt__out(ctx, op, x->ndim, shape, x, NULL, NULL);
+    if (!y || !tt__conv_save(ctx, op, y, &g)) return NULL;
+    planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
+    for (plane = 0; plane < planes; plane++) {
+        const float *xp = x->data + plane * ip_n;
+        for (oy = 0; oy < g.oh; oy++)
+            for (ox = 0; ox < g.ow; ox++) {
+                float s = 0.0f;
+                tt__adaptive_window(&g, oy, ox, &y0, &y1, &x0, &x1);
+                for (iy = y0; iy < y1; iy++)
+                    for (ix = x0; ix < x1; ix++) s += xp[(size_t)iy * g.w + ix];
+                y->data[plane * op_n + (size_t)oy * g.ow + ox] = s / (float)((y1 - y0) * (x1 - x0));
+            }
+    }
+    if (y->node) y->node->backward = tt__adaptive_avg_backward;
+    return tt__done(ctx, y);
+}
+
+/* Global average pooling: the mean of every (H, W) plane, accumulated in double. */
+static void tt__global_avg_backward(tt_ctx *ctx, tt__node *nd) {
+    tt_tensor *x = nd->in[0], *y = nd->out;
+    size_t plane, i, ip_n = x->numel / (y->numel ? y->numel : 1);
+    (void)ctx;
+    if (!x->grad) return;
+    for (plane = 0; plane < y->numel; plane++) {
+        float gv = y->grad[plane] / (float)ip_n;
+        for (i = 0; i < ip_n; i++) x->grad[plane * ip_n + i] += gv;
+    }
+}
+
+TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
+    const char *op = "global_avg_pool2d";
+    tt__conv_geom g;
+    size_t plane, i, ip_n;
+    tt_tensor *y;
+    if (!tt__in(ctx, op, x) || !tt__conv_input(ctx, op, x, 2, &g)) return NULL;
+    if (g.h < 1 || g.w < 1) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S has an empty spatial dimension", op, x);
+        return NULL;
+    }
+    y = tt__out(ctx, op, x->ndim - 2, x->shape, x, NULL, NULL); /* (N, C) or (C) */
+    if (!y) return NULL;
+    ip_n = (size_t)g.h * g.w;
+    for (plane = 0; plane < y->numel; plane++) {
+        double s = 0;
+        for (i = 0; i < ip_n; i++) s += x->data[plane * ip_n + i];
+        y->data[plane] = (float)(s / (double)ip_n);
+    }
+    if (y->node) y->node->backward = tt__global_avg_backward;
+    return tt__done(ctx, y);
+}
 /* ---- (ops_conv implementation: end) ---- */
 
 
