@@ -1312,32 +1312,39 @@ static int tt__needs_grad(const tt_ctx *ctx, const tt_tensor *t) {
     return ctx->grad_enabled && t && (t->flags & TT_REQUIRES_GRAD);
 }
 
-/* Allocate an op output. in: the inputs that gradients may flow to (n_in of them, NULL allowed).
-   n_in may exceed TT__MAX_IN (concat): then the array itself is kept in node->ins. */
+/* Put y on the tape as the output of op when grad mode is on and an input requires grad:
+   allocates a zeroed y->grad and the node. in: the n_in inputs gradients may flow to (NULL
+   allowed); n_in may exceed TT__MAX_IN (concat): then the array is kept in node->ins.
+   Returns 0 only when out of scratch memory. */
+static int tt__record(tt_ctx *ctx, const char *op, tt_tensor *y, int n_in, tt_tensor **in) {
+    tt__node *n;
+    int k, track = 0;
+    for (k = 0; k < n_in; k++) track |= tt__needs_grad(ctx, in[k]);
+    if (!track) return 1;
+    n = (tt__node *)tt__scratch(ctx, op, sizeof(tt__node));
+    if (!n || tt__ensure_grad(ctx, op, y) != TT_OK) return 0;
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->out = y;
+    for (k = 0; k < n_in && k < TT__MAX_IN; k++) n->in[k] = in[k];
+    if (n_in > TT__MAX_IN) {
+        n->ins = (tt_tensor **)tt__scratch(ctx, op, sizeof(tt_tensor *) * (size_t)n_in);
+        if (!n->ins) return 0;
+        memcpy(n->ins, in, sizeof(tt_tensor *) * (size_t)n_in);
+    }
+    n->n_ins = n_in;
+    n->prev = ctx->tape_last;
+    ctx->tape_last = n;
+    ctx->n_nodes++;
+    y->node = n;
+    y->flags |= TT_REQUIRES_GRAD;
+    return 1;
+}
+
+/* Allocate an op output (uninitialised data) and record it (tt__record). */
 static tt_tensor *tt__out_n(tt_ctx *ctx, const char *op, int ndim, const int *shape, int n_in, tt_tensor **in) {
     tt_tensor *y = tt__tensor_alloc(ctx, op, ndim, shape, 0);
-    int k, track = 0;
-    if (!y) return NULL;
-    for (k = 0; k < n_in; k++) track |= tt__needs_grad(ctx, in[k]);
-    if (track) {
-        tt__node *n = (tt__node *)tt__scratch(ctx, op, sizeof(tt__node));
-        if (!n || tt__ensure_grad(ctx, op, y) != TT_OK) return NULL;
-        memset(n, 0, sizeof *n);
-        n->op = op;
-        n->out = y;
-        for (k = 0; k < n_in && k < TT__MAX_IN; k++) n->in[k] = in[k];
-        if (n_in > TT__MAX_IN) {
-            n->ins = (tt_tensor **)tt__scratch(ctx, op, sizeof(tt_tensor *) * (size_t)n_in);
-            if (!n->ins) return NULL;
-            memcpy(n->ins, in, sizeof(tt_tensor *) * (size_t)n_in);
-        }
-        n->n_ins = n_in;
-        n->prev = ctx->tape_last;
-        ctx->tape_last = n;
-        ctx->n_nodes++;
-        y->node = n;
-        y->flags |= TT_REQUIRES_GRAD;
-    }
+    if (!y || !tt__record(ctx, op, y, n_in, in)) return NULL;
     return y;
 }
 
@@ -2026,21 +2033,8 @@ static tt_tensor *tt__view_out(tt_ctx *ctx, const char *op, tt_tensor *x, int nd
     for (d = 0; d < ndim; d++) y->shape[d] = shape[d];
     y->numel = x->numel;
     y->flags = TT_VIEW;
-    if (tt__needs_grad(ctx, x)) {
-        tt__node *n = (tt__node *)tt__scratch(ctx, op, sizeof(tt__node));
-        if (!n || tt__ensure_grad(ctx, op, y) != TT_OK) return NULL;
-        memset(n, 0, sizeof *n);
-        n->op = op;
-        n->out = y;
-        n->in[0] = x;
-        n->n_ins = 1;
-        n->backward = tt__view_backward;
-        n->prev = ctx->tape_last;
-        ctx->tape_last = n;
-        ctx->n_nodes++;
-        y->node = n;
-        y->flags |= TT_REQUIRES_GRAD;
-    }
+    if (!tt__record(ctx, op, y, 1, &x)) return NULL;
+    if (y->node) y->node->backward = tt__view_backward;
     return tt__done(ctx, y);
 }
 
