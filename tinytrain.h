@@ -402,7 +402,8 @@ TT_API tt_tensor *tt_exp(tt_ctx *ctx, tt_tensor *x);                    /* e^x *
 TT_API tt_tensor *tt_log(tt_ctx *ctx, tt_tensor *x);                    /* natural log (-inf at 0, NaN below) */
 TT_API tt_tensor *tt_sqrt(tt_ctx *ctx, tt_tensor *x);                   /* square root; gradient inf at 0 */
 TT_API tt_tensor *tt_abs(tt_ctx *ctx, tt_tensor *x);                    /* |x|; gradient 0 at 0 */
-/* min(max(x, lo), hi); gradient 1 where lo <= x <= hi (bounds included); lo > hi gives hi. */
+/* min(max(x, lo), hi); gradient 1 where lo < x < hi, 0 at the bounds (as torch 2.15 with scalar
+   bounds); lo > hi gives hi everywhere (torch). */
 TT_API tt_tensor *tt_clamp(tt_ctx *ctx, tt_tensor *x, float lo, float hi); /* -INFINITY/INFINITY for one side */
 /* x > 0 ? x : slope * x; gradient at 0 is slope (torch). */
 TT_API tt_tensor *tt_leaky_relu(tt_ctx *ctx, tt_tensor *x, float negative_slope); /* torch default 0.01 */
@@ -1921,7 +1922,7 @@ TT__DEF tt_tensor *tt_minimum(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return 
 enum {
     TT__U_NEG, TT__U_SCALE, TT__U_ADD_SCALAR, TT__U_POW_SCALAR, TT__U_EXP, TT__U_LOG, TT__U_SQRT,
     TT__U_ABS, TT__U_CLAMP, TT__U_LEAKY_RELU, TT__U_ELU, TT__U_SELU, TT__U_GELU, TT__U_GELU_TANH,
-    TT__U_SILU, TT__U_SIGMOID, TT__U_TANH, TT__U_SOFTPLUS, TT__U_SOFTSIGN, TT__U_HARDTANH, TT__U_MISH
+    TT__U_SILU, TT__U_SIGMOID, TT__U_TANH, TT__U_SOFTPLUS, TT__U_SOFTSIGN, TT__U_MISH
 };
 
 #define TT__SQRT1_2 0.70710678118654752440f      /* 1/sqrt(2) */
@@ -1946,8 +1947,7 @@ static float tt__unary_f(int kind, float x, float p0, float p1) {
     case TT__U_LOG: return logf(x);
     case TT__U_SQRT: return sqrtf(x);
     case TT__U_ABS: return fabsf(x);
-    case TT__U_CLAMP:    /* p0 = lo, p1 = hi; lo > hi gives hi everywhere (torch); NaN stays NaN */
-    case TT__U_HARDTANH: /* same forward as clamp, different gradient at the bounds */
+    case TT__U_CLAMP: /* also hardtanh. p0 = lo, p1 = hi; lo > hi gives hi (torch); NaN stays NaN */
         x = x < p0 ? p0 : x;
         return x > p1 ? p1 : x;
     case TT__U_LEAKY_RELU: return x > 0.0f ? x : x * p0;
@@ -1977,8 +1977,7 @@ static float tt__unary_df(int kind, float x, float y, float p0, float p1) {
     case TT__U_LOG: return 1.0f / x;
     case TT__U_SQRT: return 0.5f / y;                                 /* inf at 0, as torch */
     case TT__U_ABS: return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f); /* abs'(0) = 0 */
-    case TT__U_CLAMP: return (x >= p0 && x <= p1) ? 1.0f : 0.0f;        /* bounds included */
-    case TT__U_HARDTANH: return (x > p0 && x < p1) ? 1.0f : 0.0f;       /* bounds excluded */
+    case TT__U_CLAMP: return (x > p0 && x < p1) ? 1.0f : 0.0f; /* 0 at the bounds (torch 2.15, scalar bounds) */
     case TT__U_LEAKY_RELU: return x > 0.0f ? 1.0f : p0;                 /* slope at 0, as torch */
     case TT__U_ELU: return x > 0.0f ? 1.0f : p0 * expf(x);              /* alpha at 0, as torch */
     case TT__U_SELU: return x > 0.0f ? TT__SELU_SCALE : TT__SELU_SCALE * TT__SELU_ALPHA * expf(x);
@@ -2079,7 +2078,7 @@ TT__DEF tt_tensor *tt_hardtanh(tt_ctx *ctx, tt_tensor *x, float min_val, float m
                  (double)max_val, x);
         return NULL;
     }
-    return tt__unary(ctx, "hardtanh", TT__U_HARDTANH, x, min_val, max_val);
+    return tt__unary(ctx, "hardtanh", TT__U_CLAMP, x, min_val, max_val); /* hardtanh is clamp */
 }
 
 TT__DEF tt_tensor *tt_leaky_relu(tt_ctx *ctx, tt_tensor *x, float negative_slope) {
