@@ -2412,7 +2412,7 @@ static tt_tensor *tt__softmax(tt_ctx *ctx, const char *op, tt_tensor *x, int axi
     tt__red_dims(x, ax, &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
-            float m = -INFINITY;
+            float m = -INFINITY, log_s;
             double s = 0;
             for (j = 0; j < len; j++) {
                 float v = x->data[(o * len + j) * inner + k];
@@ -2424,9 +2424,10 @@ static tt_tensor *tt__softmax(tt_ctx *ctx, const char *op, tt_tensor *x, int axi
                 s += e;
                 if (!log_form) y->data[at] = e;
             }
+            log_s = (float)log(s);
             for (j = 0; j < len; j++) {
                 size_t at = (o * len + j) * inner + k;
-                if (log_form) y->data[at] = (x->data[at] - m) - (float)log(s);
+                if (log_form) y->data[at] = (x->data[at] - m) - log_s;
                 else y->data[at] = (float)((double)y->data[at] / s);
             }
         }
