@@ -390,42 +390,61 @@ TT_API tt_result tt_sgd_step_simple(tt_ctx *ctx, float lr);
    Elementwise math, activations, reductions, softmax. axis may be negative (-1 = last). */
 
 /* ---- (ops_math declarations: begin) ---- */
+/* Binary ops broadcast like tt_add. pow: d/db is 0 where a == 0 and b >= 0 (torch); maximum /
+   minimum split the gradient evenly on ties (torch). */
 TT_API tt_tensor *tt_sub(tt_ctx *ctx, tt_tensor *a, tt_tensor *b);      /* a - b */
 TT_API tt_tensor *tt_div(tt_ctx *ctx, tt_tensor *a, tt_tensor *b);      /* a / b */
 TT_API tt_tensor *tt_pow(tt_ctx *ctx, tt_tensor *a, tt_tensor *b);      /* a ^ b */
-TT_API tt_tensor *tt_pow_scalar(tt_ctx *ctx, tt_tensor *x, float p);    /* x ^ p */
+TT_API tt_tensor *tt_pow_scalar(tt_ctx *ctx, tt_tensor *x, float p);    /* x ^ p (gradient 0 for p == 0) */
 TT_API tt_tensor *tt_maximum(tt_ctx *ctx, tt_tensor *a, tt_tensor *b);  /* max(a, b) */
 TT_API tt_tensor *tt_minimum(tt_ctx *ctx, tt_tensor *a, tt_tensor *b);  /* min(a, b) */
+/* Unary elementwise ops: same shape out; gradient conventions at kinks as torch. */
 TT_API tt_tensor *tt_neg(tt_ctx *ctx, tt_tensor *x);                    /* -x */
 TT_API tt_tensor *tt_scale(tt_ctx *ctx, tt_tensor *x, float s);         /* s * x */
 TT_API tt_tensor *tt_add_scalar(tt_ctx *ctx, tt_tensor *x, float s);    /* x + s */
-TT_API tt_tensor *tt_exp(tt_ctx *ctx, tt_tensor *x);
-TT_API tt_tensor *tt_log(tt_ctx *ctx, tt_tensor *x);
-TT_API tt_tensor *tt_sqrt(tt_ctx *ctx, tt_tensor *x);
-TT_API tt_tensor *tt_abs(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_exp(tt_ctx *ctx, tt_tensor *x);                    /* e^x */
+TT_API tt_tensor *tt_log(tt_ctx *ctx, tt_tensor *x);                    /* natural log (-inf at 0, NaN below) */
+TT_API tt_tensor *tt_sqrt(tt_ctx *ctx, tt_tensor *x);                   /* square root; gradient inf at 0 */
+TT_API tt_tensor *tt_abs(tt_ctx *ctx, tt_tensor *x);                    /* |x|; gradient 0 at 0 */
+/* min(max(x, lo), hi); gradient 1 where lo < x < hi, 0 at the bounds (as torch 2.15 with scalar
+   bounds); lo > hi gives hi everywhere (torch). */
 TT_API tt_tensor *tt_clamp(tt_ctx *ctx, tt_tensor *x, float lo, float hi); /* -INFINITY/INFINITY for one side */
+/* x > 0 ? x : slope * x; gradient at 0 is slope (torch). */
 TT_API tt_tensor *tt_leaky_relu(tt_ctx *ctx, tt_tensor *x, float negative_slope); /* torch default 0.01 */
+/* x > 0 ? x : alpha * (e^x - 1); gradient at 0 is alpha (torch). */
 TT_API tt_tensor *tt_elu(tt_ctx *ctx, tt_tensor *x, float alpha);       /* torch default 1.0 */
+/* scale * elu(x, alpha) with torch's constants alpha = 1.67326..., scale = 1.05070... */
 TT_API tt_tensor *tt_selu(tt_ctx *ctx, tt_tensor *x);
-TT_API tt_tensor *tt_gelu(tt_ctx *ctx, tt_tensor *x);                   /* exact, erf form */
-TT_API tt_tensor *tt_gelu_tanh(tt_ctx *ctx, tt_tensor *x);              /* tanh approximation */
-TT_API tt_tensor *tt_silu(tt_ctx *ctx, tt_tensor *x);
-TT_API tt_tensor *tt_sigmoid(tt_ctx *ctx, tt_tensor *x);
-TT_API tt_tensor *tt_tanh(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_gelu(tt_ctx *ctx, tt_tensor *x);                   /* exact, erf form: x * Phi(x) */
+TT_API tt_tensor *tt_gelu_tanh(tt_ctx *ctx, tt_tensor *x);              /* tanh approximation (approximate='tanh') */
+TT_API tt_tensor *tt_silu(tt_ctx *ctx, tt_tensor *x);                   /* x * sigmoid(x) (swish) */
+TT_API tt_tensor *tt_sigmoid(tt_ctx *ctx, tt_tensor *x);                /* 1 / (1 + e^-x) */
+TT_API tt_tensor *tt_tanh(tt_ctx *ctx, tt_tensor *x);                   /* hyperbolic tangent */
+/* log(1 + e^(beta x)) / beta, and x itself where beta * x > threshold. beta must be finite, != 0. */
 TT_API tt_tensor *tt_softplus(tt_ctx *ctx, tt_tensor *x, float beta, float threshold); /* torch 1, 20 */
-TT_API tt_tensor *tt_softsign(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_softsign(tt_ctx *ctx, tt_tensor *x);               /* x / (1 + |x|) */
+/* clamp to [min_val, max_val] (min_val <= max_val); gradient 0 at exactly min_val and max_val. */
 TT_API tt_tensor *tt_hardtanh(tt_ctx *ctx, tt_tensor *x, float min_val, float max_val); /* torch -1, 1 */
-TT_API tt_tensor *tt_mish(tt_ctx *ctx, tt_tensor *x);
-TT_API tt_tensor *tt_sum_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim);
-TT_API tt_tensor *tt_mean(tt_ctx *ctx, tt_tensor *x);                   /* mean of all elements */
-TT_API tt_tensor *tt_mean_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim);
+TT_API tt_tensor *tt_mish(tt_ctx *ctx, tt_tensor *x);                   /* x * tanh(softplus(x)) */
+/* Reductions. keepdim != 0 keeps the reduced axis with size 1. Sums accumulate in double. */
+TT_API tt_tensor *tt_sum_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim); /* empty axis: 0 */
+TT_API tt_tensor *tt_mean(tt_ctx *ctx, tt_tensor *x);                   /* mean of all elements (empty: NaN) */
+TT_API tt_tensor *tt_mean_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim); /* empty axis: NaN */
+/* Variance = sum((x - mean)^2) / (n - correction): correction 1 unbiased (torch default), 0
+   population; n <= correction gives inf or NaN as torch. */
 TT_API tt_tensor *tt_var(tt_ctx *ctx, tt_tensor *x, int correction);    /* all elements; torch correction 1 */
 TT_API tt_tensor *tt_var_axis(tt_ctx *ctx, tt_tensor *x, int axis, int correction, int keepdim);
+/* Largest / smallest element (NaN if any is NaN). Ties share the gradient evenly (torch.max(x)).
+   Empty input: TT_ERR_SHAPE. */
 TT_API tt_tensor *tt_max(tt_ctx *ctx, tt_tensor *x);                    /* all elements */
-TT_API tt_tensor *tt_min(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_min(tt_ctx *ctx, tt_tensor *x);                    /* all elements */
+/* Max / min along axis; the gradient goes to the first extreme element (torch.max(x, dim)).
+   An empty axis with a non-empty output is TT_ERR_SHAPE. */
 TT_API tt_tensor *tt_max_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim);
 TT_API tt_tensor *tt_min_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim);
+/* Index of the first maximum along axis (first NaN if any), as floats; no gradient. */
 TT_API tt_tensor *tt_argmax(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim); /* indices as floats, no grad */
+/* Softmax / log-softmax along axis, max-subtracted (no overflow for large inputs). */
 TT_API tt_tensor *tt_softmax(tt_ctx *ctx, tt_tensor *x, int axis);
 TT_API tt_tensor *tt_log_softmax(tt_ctx *ctx, tt_tensor *x, int axis);
 /* ---- (ops_math declarations: end) ---- */
@@ -1942,6 +1961,542 @@ TT__DEF tt_result tt_sgd_step_simple(tt_ctx *ctx, float lr) {
 /* ==================================================================================== >>ops_math */
 
 /* ---- (ops_math implementation: begin) ---- */
+/* ---- binary ops: the core's broadcasting tt__binary does forward and backward ---- */
+
+TT__DEF tt_tensor *tt_sub(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__binary(ctx, "sub", TT__BIN_SUB, a, b); }
+TT__DEF tt_tensor *tt_div(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__binary(ctx, "div", TT__BIN_DIV, a, b); }
+TT__DEF tt_tensor *tt_pow(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__binary(ctx, "pow", TT__BIN_POW, a, b); }
+TT__DEF tt_tensor *tt_maximum(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__binary(ctx, "maximum", TT__BIN_MAX, a, b); }
+TT__DEF tt_tensor *tt_minimum(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__binary(ctx, "minimum", TT__BIN_MIN, a, b); }
+
+/* ---- unary ops: one forward f(x) and one derivative f'(x) per kind ----
+   Every elementwise op of one input is a kind below. tt__unary_f computes y = f(x) and
+   tt__unary_df computes dy/dx from x and y (whichever is cheaper); the shared backward adds
+   grad_y * dy/dx. p0, p1 are the op's float parameters (slope, alpha, bounds, ...).
+   Formulas and edge cases are PyTorch's (float32 CPU kernels). */
+
+enum {
+    TT__U_NEG, TT__U_SCALE, TT__U_ADD_SCALAR, TT__U_POW_SCALAR, TT__U_EXP, TT__U_LOG, TT__U_SQRT,
+    TT__U_ABS, TT__U_CLAMP, TT__U_LEAKY_RELU, TT__U_ELU, TT__U_SELU, TT__U_GELU, TT__U_GELU_TANH,
+    TT__U_SILU, TT__U_SIGMOID, TT__U_TANH, TT__U_SOFTPLUS, TT__U_SOFTSIGN, TT__U_MISH
+};
+
+#define TT__SQRT1_2 0.70710678118654752440f      /* 1/sqrt(2) */
+#define TT__INV_SQRT_2PI 0.39894228040143267794f /* 1/sqrt(2*pi): the normal density at 0 */
+#define TT__SQRT_2_PI 0.79788456080286535588f    /* sqrt(2/pi), gelu tanh form */
+#define TT__GELU_KAPPA 0.044715f
+#define TT__SELU_ALPHA 1.6732632423543772848170429916717f
+#define TT__SELU_SCALE 1.0507009873554804934193349852946f
+
+static float tt__sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+static float tt__unary_f(int kind, float x, float p0, float p1) {
+    switch (kind) {
+    case TT__U_NEG: return -x;
+    case TT__U_SCALE: return p0 * x;
+    case TT__U_ADD_SCALAR: return x + p0;
+    case TT__U_POW_SCALAR:
+        if (p0 == 2.0f) return x * x; /* torch special-cases these exponents too */
+        if (p0 == 0.5f) return sqrtf(x);
+        return powf(x, p0);
+    case TT__U_EXP: return expf(x);
+    case TT__U_LOG: return logf(x);
+    case TT__U_SQRT: return sqrtf(x);
+    case TT__U_ABS: return fabsf(x);
+    case TT__U_CLAMP: /* also hardtanh. p0 = lo, p1 = hi; lo > hi gives hi (torch); NaN stays NaN */
+        x = x < p0 ? p0 : x;
+        return x > p1 ? p1 : x;
+    case TT__U_LEAKY_RELU: return x > 0.0f ? x : x * p0;
+    case TT__U_ELU: return x > 0.0f ? x : p0 * (expf(x) - 1.0f);
+    case TT__U_SELU: return x > 0.0f ? TT__SELU_SCALE * x : TT__SELU_SCALE * TT__SELU_ALPHA * (expf(x) - 1.0f);
+    case TT__U_GELU: return 0.5f * x * (1.0f + erff(x * TT__SQRT1_2));
+    case TT__U_GELU_TANH:
+        return 0.5f * x * (1.0f + tanhf(TT__SQRT_2_PI * (x + TT__GELU_KAPPA * x * x * x)));
+    case TT__U_SILU: return x / (1.0f + expf(-x));
+    case TT__U_SIGMOID: return tt__sigmoidf(x);
+    case TT__U_TANH: return tanhf(x);
+    case TT__U_SOFTPLUS: /* p0 = beta, p1 = threshold: linear where beta * x > threshold */
+        return x * p0 > p1 ? x : log1pf(expf(x * p0)) / p0;
+    case TT__U_SOFTSIGN: return x / (1.0f + fabsf(x));
+    default: /* TT__U_MISH: x * tanh(softplus(x)) */
+        return x * tanhf(log1pf(expf(x)));
+    }
+}
+
+static float tt__unary_df(int kind, float x, float y, float p0, float p1) {
+    switch (kind) {
+    case TT__U_NEG: return -1.0f;
+    case TT__U_SCALE: return p0;
+    case TT__U_ADD_SCALAR: return 1.0f;
+    case TT__U_POW_SCALAR: return p0 == 0.0f ? 0.0f : p0 * powf(x, p0 - 1.0f); /* 0 for p == 0, as torch */
+    case TT__U_EXP: return y;
+    case TT__U_LOG: return 1.0f / x;
+    case TT__U_SQRT: return 0.5f / y;                                 /* inf at 0, as torch */
+    case TT__U_ABS: return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f); /* abs'(0) = 0 */
+    case TT__U_CLAMP: return (x > p0 && x < p1) ? 1.0f : 0.0f; /* 0 at the bounds (torch 2.15, scalar bounds) */
+    case TT__U_LEAKY_RELU: return x > 0.0f ? 1.0f : p0;                 /* slope at 0, as torch */
+    case TT__U_ELU: return x > 0.0f ? 1.0f : p0 * expf(x);              /* alpha at 0, as torch */
+    case TT__U_SELU: return x > 0.0f ? TT__SELU_SCALE : TT__SELU_SCALE * TT__SELU_ALPHA * expf(x);
+    case TT__U_GELU: /* Phi(x) + x * phi(x) */
+        return 0.5f * (1.0f + erff(x * TT__SQRT1_2)) + x * expf(-0.5f * x * x) * TT__INV_SQRT_2PI;
+    case TT__U_GELU_TANH: {
+        float t = tanhf(TT__SQRT_2_PI * (x + TT__GELU_KAPPA * x * x * x));
+        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * TT__SQRT_2_PI * (1.0f + 3.0f * TT__GELU_KAPPA * x * x);
+    }
+    case TT__U_SILU: {
+        float s = tt__sigmoidf(x);
+        return s * (1.0f + x * (1.0f - s));
+    }
+    case TT__U_SIGMOID: return y * (1.0f - y);
+    case TT__U_TANH: return 1.0f - y * y;
+    case TT__U_SOFTPLUS: {
+        float z = expf(x * p0);
+        return x * p0 > p1 ? 1.0f : z / (z + 1.0f);
+    }
+    case TT__U_SOFTSIGN: {
+        float d = 1.0f + fabsf(x);
+        return 1.0f / (d * d);
+    }
+    default: { /* TT__U_MISH */
+        float t = tanhf(log1pf(expf(x)));
+        return t + x * tt__sigmoidf(x) * (1.0f - t * t);
+    }
+    }
+}
+
+static void tt__unary_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *x = n->in[0], *y = n->out;
+    int kind = n->i[0];
+    size_t i;
+    (void)ctx;
+    if (!x->grad) return;
+    for (i = 0; i < y->numel; i++)
+        x->grad[i] += y->grad[i] * tt__unary_df(kind, x->data[i], y->data[i], n->f[0], n->f[1]);
+}
+
+static tt_tensor *tt__unary(tt_ctx *ctx, const char *op, int kind, tt_tensor *x, float p0, float p1) {
+    tt_tensor *y;
+    size_t i;
+    if (!tt__in(ctx, op, x)) return NULL;
+    y = tt__out(ctx, op, x->ndim, x->shape, x, NULL, NULL);
+    if (!y) return NULL;
+    for (i = 0; i < x->numel; i++) y->data[i] = tt__unary_f(kind, x->data[i], p0, p1);
+    if (y->node) {
+        y->node->i[0] = kind;
+        y->node->f[0] = p0;
+        y->node->f[1] = p1;
+        y->node->backward = tt__unary_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+/* 1 if v is a finite float (not NaN, not +-inf) */
+static int tt__math_finite(float v) { return v - v == 0.0f; }
+
+/* Hyperparameter check shared by the activations: names the op, the parameter and the shape. */
+static int tt__math_param_ok(tt_ctx *ctx, const char *op, tt_tensor *x, const char *name, float v, int ok) {
+    if (!ctx || ok) return 1;
+    tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: invalid %s = %g (input %S)", op, name, (double)v, x);
+    return 0;
+}
+
+TT__DEF tt_tensor *tt_neg(tt_ctx *ctx, tt_tensor *x) { return tt__unary(ctx, "neg", TT__U_NEG, x, 0, 0); }
+TT__DEF tt_tensor *tt_scale(tt_ctx *ctx, tt_tensor *x, float s) { return tt__unary(ctx, "scale", TT__U_SCALE, x, s, 0); }
+TT__DEF tt_tensor *tt_add_scalar(tt_ctx *ctx, tt_tensor *x, float s) { return tt__unary(ctx, "add_scalar", TT__U_ADD_SCALAR, x, s, 0); }
+TT__DEF tt_tensor *tt_pow_scalar(tt_ctx *ctx, tt_tensor *x, float p) { return tt__unary(ctx, "pow_scalar", TT__U_POW_SCALAR, x, p, 0); }
+TT__DEF tt_tensor *tt_exp(tt_ctx *ctx, tt_tensor *x) { return tt__unary(ctx, "exp", TT__U_EXP, x, 0, 0); }
+TT__DEF tt_tensor *tt_log(tt_ctx *ctx, tt_tensor *x) { return tt__unary(ctx, "log", TT__U_LOG, x, 0, 0); }
+TT__DEF tt_tensor *tt_sqrt(tt_ctx *ctx, tt_tensor *x) { return tt__unary(ctx, "sqrt", TT__U_SQRT, x, 0, 0); }
+TT__DEF tt_tensor *tt_abs(tt_ctx *ctx, tt_tensor *x) { return tt__unary(ctx, "abs", TT__U_ABS, x, 0, 0); }
+TT__DEF tt_tensor *tt_selu(tt_ctx *ctx, tt_tensor *x) { return tt__unary(ctx, "selu", TT__U_SELU, x, 0, 0); }
+TT__DEF tt_tensor *tt_gelu(tt_ctx *ctx, tt_tensor *x) { return tt__unary(ctx, "gelu", TT__U_GELU, x, 0, 0); }
+TT__DEF tt_tensor *tt_gelu_tanh(tt_ctx *ctx, tt_tensor *x) { return tt__unary(ctx, "gelu_tanh", TT__U_GELU_TANH, x, 0, 0); }
+TT__DEF tt_tensor *tt_silu(tt_ctx *ctx, tt_tensor *x) { return tt__unary(ctx, "silu", TT__U_SILU, x, 0, 0); }
+TT__DEF tt_tensor *tt_sigmoid(tt_ctx *ctx, tt_tensor *x) { return tt__unary(ctx, "sigmoid", TT__U_SIGMOID, x, 0, 0); }
+TT__DEF tt_tensor *tt_tanh(tt_ctx *ctx, tt_tensor *x) { return tt__unary(ctx, "tanh", TT__U_TANH, x, 0, 0); }
+TT__DEF tt_tensor *tt_softsign(tt_ctx *ctx, tt_tensor *x) { return tt__unary(ctx, "softsign", TT__U_SOFTSIGN, x, 0, 0); }
+TT__DEF tt_tensor *tt_mish(tt_ctx *ctx, tt_tensor *x) { return tt__unary(ctx, "mish", TT__U_MISH, x, 0, 0); }
+
+TT__DEF tt_tensor *tt_clamp(tt_ctx *ctx, tt_tensor *x, float lo, float hi) {
+    /* infinite bounds are allowed (one-sided clamp); lo > hi is allowed and gives hi (torch) */
+    if (!tt__in(ctx, "clamp", x) || !tt__math_param_ok(ctx, "clamp", x, "lo", lo, lo == lo) ||
+        !tt__math_param_ok(ctx, "clamp", x, "hi", hi, hi == hi))
+        return NULL;
+    return tt__unary(ctx, "clamp", TT__U_CLAMP, x, lo, hi);
+}
+
+TT__DEF tt_tensor *tt_hardtanh(tt_ctx *ctx, tt_tensor *x, float min_val, float max_val) {
+    if (!tt__in(ctx, "hardtanh", x) || !tt__math_param_ok(ctx, "hardtanh", x, "min_val", min_val, min_val == min_val) ||
+        !tt__math_param_ok(ctx, "hardtanh", x, "max_val", max_val, max_val == max_val))
+        return NULL;
+    if (min_val > max_val) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "hardtanh: min_val %g is greater than max_val %g (input %S)", (double)min_val,
+                 (double)max_val, x);
+        return NULL;
+    }
+    return tt__unary(ctx, "hardtanh", TT__U_CLAMP, x, min_val, max_val); /* hardtanh is clamp */
+}
+
+TT__DEF tt_tensor *tt_leaky_relu(tt_ctx *ctx, tt_tensor *x, float negative_slope) {
+    if (!tt__in(ctx, "leaky_relu", x) ||
+        !tt__math_param_ok(ctx, "leaky_relu", x, "negative_slope", negative_slope, tt__math_finite(negative_slope)))
+        return NULL;
+    return tt__unary(ctx, "leaky_relu", TT__U_LEAKY_RELU, x, negative_slope, 0);
+}
+
+TT__DEF tt_tensor *tt_elu(tt_ctx *ctx, tt_tensor *x, float alpha) {
+    if (!tt__in(ctx, "elu", x) || !tt__math_param_ok(ctx, "elu", x, "alpha", alpha, tt__math_finite(alpha))) return NULL;
+    return tt__unary(ctx, "elu", TT__U_ELU, x, alpha, 0);
+}
+
+TT__DEF tt_tensor *tt_softplus(tt_ctx *ctx, tt_tensor *x, float beta, float threshold) {
+    if (!tt__in(ctx, "softplus", x) ||
+        !tt__math_param_ok(ctx, "softplus", x, "beta", beta, tt__math_finite(beta) && beta != 0.0f) ||
+        !tt__math_param_ok(ctx, "softplus", x, "threshold", threshold, threshold == threshold))
+        return NULL;
+    return tt__unary(ctx, "softplus", TT__U_SOFTPLUS, x, beta, threshold);
+}
+
+/* ---- reductions ----
+   A reduction along axis views x as (outer, n, inner): n is the reduced dimension, outer the
+   product of the dims before it, inner of the dims after it. Element (o, j, k) is at
+   x[(o * n + j) * inner + k] and reduces into y[o * inner + k]. A reduction over all elements is
+   the same with outer = inner = 1 and n = numel (axis stored as TT__ALL). */
+
+#define TT__ALL (-1)
+
+static void tt__red_dims(const tt_tensor *x, int ax, size_t *outer, size_t *n, size_t *inner) {
+    int d;
+    if (ax == TT__ALL || x->ndim == 0) {
+        *outer = 1; *n = x->numel; *inner = 1;
+        return;
+    }
+    *outer = 1; *inner = 1;
+    for (d = 0; d < ax; d++) *outer *= (size_t)x->shape[d];
+    for (d = ax + 1; d < x->ndim; d++) *inner *= (size_t)x->shape[d];
+    *n = (size_t)x->shape[ax];
+}
+
+/* Resolve a (possibly negative) axis of x; 0-dim tensors accept 0 and -1 (as torch). */
+static int tt__math_axis(tt_ctx *ctx, const char *op, const tt_tensor *x, int axis, int *ax) {
+    int nd = x->ndim > 0 ? x->ndim : 1;
+    if (axis < -nd || axis >= nd) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: axis %d out of range for input of shape %S", op, axis, x);
+        return 0;
+    }
+    *ax = x->ndim == 0 ? TT__ALL : (axis < 0 ? axis + nd : axis);
+    return 1;
+}
+
+/* Output shape of a reduction along ax (size 1 kept there with keepdim, dropped otherwise). */
+static void tt__red_shape(const tt_tensor *x, int ax, int keepdim, int *ndim, int *shape) {
+    int d, k = 0;
+    for (d = 0; d < x->ndim; d++) {
+        if (d != ax) shape[k++] = x->shape[d];
+        else if (keepdim) shape[k++] = 1;
+    }
+    *ndim = k;
+}
+
+/* Backward of sum / mean: every input element gets its output's gradient (divided by n for mean). */
+static void tt__sum_axis_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *x = n->in[0], *y = n->out;
+    size_t outer, len, inner, o, j, k;
+    int mean = n->i[1];
+    (void)ctx;
+    if (!x->grad) return;
+    tt__red_dims(x, n->i[0], &outer, &len, &inner);
+    for (o = 0; o < outer; o++)
+        for (k = 0; k < inner; k++) {
+            float g = mean ? y->grad[o * inner + k] / (float)len : y->grad[o * inner + k];
+            for (j = 0; j < len; j++) x->grad[(o * len + j) * inner + k] += g;
+        }
+}
+
+/* sum (mean = 0) or mean (mean = 1) along ax, or over everything for TT__ALL */
+static tt_tensor *tt__sum_mean(tt_ctx *ctx, const char *op, tt_tensor *x, int ax, int keepdim, int mean) {
+    int nd, shape[TT_MAX_DIMS];
+    size_t outer, len, inner, o, j, k;
+    tt_tensor *y;
+    if (ax == TT__ALL) nd = 0;
+    else tt__red_shape(x, ax, keepdim, &nd, shape);
+    y = tt__out(ctx, op, nd, shape, x, NULL, NULL);
+    if (!y) return NULL;
+    tt__red_dims(x, ax, &outer, &len, &inner);
+    for (o = 0; o < outer; o++)
+        for (k = 0; k < inner; k++) {
+            double s = 0;
+            for (j = 0; j < len; j++) s += x->data[(o * len + j) * inner + k];
+            /* mean of nothing is 0/0 = NaN, as torch */
+            y->data[o * inner + k] = (float)(mean ? s / (double)len : s);
+        }
+    if (y->node) {
+        y->node->i[0] = ax;
+        y->node->i[1] = mean;
+        y->node->backward = tt__sum_axis_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+TT__DEF tt_tensor *tt_sum_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim) {
+    int ax;
+    if (!tt__in(ctx, "sum_axis", x) || !tt__math_axis(ctx, "sum_axis", x, axis, &ax)) return NULL;
+    return tt__sum_mean(ctx, "sum_axis", x, ax, keepdim, 0);
+}
+
+TT__DEF tt_tensor *tt_mean(tt_ctx *ctx, tt_tensor *x) {
+    if (!tt__in(ctx, "mean", x)) return NULL;
+    return tt__sum_mean(ctx, "mean", x, TT__ALL, 0, 1);
+}
+
+TT__DEF tt_tensor *tt_mean_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim) {
+    int ax;
+    if (!tt__in(ctx, "mean_axis", x) || !tt__math_axis(ctx, "mean_axis", x, axis, &ax)) return NULL;
+    return tt__sum_mean(ctx, "mean_axis", x, ax, keepdim, 1);
+}
+
+/* mean of the (o, ., k) row in double */
+static double tt__row_mean(const float *x, size_t o, size_t len, size_t inner, size_t k) {
+    double s = 0;
+    size_t j;
+    for (j = 0; j < len; j++) s += x[(o * len + j) * inner + k];
+    return s / (double)len;
+}
+
+/* d var / d x_j = 2 (x_j - mean) / (n - correction). Like torch's var(dim) backward, the divisor
+   is not clamped at 0 here (only matters when n <= correction, where var itself is inf/NaN). */
+static void tt__var_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *x = n->in[0], *y = n->out;
+    size_t outer, len, inner, o, j, k;
+    (void)ctx;
+    if (!x->grad) return;
+    tt__red_dims(x, n->i[0], &outer, &len, &inner);
+    for (o = 0; o < outer; o++)
+        for (k = 0; k < inner; k++) {
+            double m = tt__row_mean(x->data, o, len, inner, k);
+            double c = 2.0 * (double)y->grad[o * inner + k] / ((double)len - (double)n->i[1]);
+            for (j = 0; j < len; j++) {
+                size_t at = (o * len + j) * inner + k;
+                x->grad[at] += (float)(c * ((double)x->data[at] - m));
+            }
+        }
+}
+
+static tt_tensor *tt__var(tt_ctx *ctx, const char *op, tt_tensor *x, int ax, int correction, int keepdim) {
+    int nd, shape[TT_MAX_DIMS];
+    size_t outer, len, inner, o, j, k;
+    tt_tensor *y;
+    if (ax == TT__ALL) nd = 0;
+    else tt__red_shape(x, ax, keepdim, &nd, shape);
+    y = tt__out(ctx, op, nd, shape, x, NULL, NULL);
+    if (!y) return NULL;
+    tt__red_dims(x, ax, &outer, &len, &inner);
+    for (o = 0; o < outer; o++)
+        for (k = 0; k < inner; k++) {
+            /* two passes in double: mean, then squared deviations (no cancellation) */
+            double m = tt__row_mean(x->data, o, len, inner, k), ss = 0, dof;
+            for (j = 0; j < len; j++) {
+                double d = (double)x->data[(o * len + j) * inner + k] - m;
+                ss += d * d;
+            }
+            dof = (double)len - (double)correction;
+            y->data[o * inner + k] = (float)(ss / (dof > 0 ? dof : 0.0)); /* dof <= 0: inf or NaN, as torch */
+        }
+    if (y->node) {
+        y->node->i[0] = ax;
+        y->node->i[1] = correction;
+        y->node->backward = tt__var_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+TT__DEF tt_tensor *tt_var(tt_ctx *ctx, tt_tensor *x, int correction) {
+    if (!tt__in(ctx, "var", x)) return NULL;
+    return tt__var(ctx, "var", x, TT__ALL, correction, 0);
+}
+
+TT__DEF tt_tensor *tt_var_axis(tt_ctx *ctx, tt_tensor *x, int axis, int correction, int keepdim) {
+    int ax;
+    if (!tt__in(ctx, "var_axis", x) || !tt__math_axis(ctx, "var_axis", x, axis, &ax)) return NULL;
+    return tt__var(ctx, "var_axis", x, ax, correction, keepdim);
+}
+
+/* ---- max / min ----
+   Over everything (tt_max): the gradient is split evenly among all elements equal to the result
+   (torch.max(x)). Along an axis (tt_max_axis): the gradient goes to the one selected element, the
+   first occurrence (torch.max(x, dim)). NaN wins both ways, as in torch. */
+
+/* 1 if v should replace the current best (is_max: larger; NaN beats everything, first NaN kept) */
+static int tt__better(float v, float best, int is_max) {
+    if (best != best) return 0;
+    if (v != v) return 1;
+    return is_max ? v > best : v < best;
+}
+
+static void tt__extreme_all_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *x = n->in[0];
+    float y = n->out->data[0];
+    size_t i, count = 0;
+    int is_nan = y != y; /* a NaN result: the NaNs share the gradient */
+    (void)ctx;
+    if (!x->grad) return;
+    for (i = 0; i < x->numel; i++) count += is_nan ? x->data[i] != x->data[i] : x->data[i] == y;
+    for (i = 0; i < x->numel; i++)
+        if (is_nan ? x->data[i] != x->data[i] : x->data[i] == y) x->grad[i] += n->out->grad[0] / (float)count;
+}
+
+static tt_tensor *tt__extreme_all(tt_ctx *ctx, const char *op, tt_tensor *x, int is_max) {
+    tt_tensor *y;
+    size_t i;
+    float best;
+    if (!tt__in(ctx, op, x)) return NULL;
+    if (x->numel == 0) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: input of shape %S is empty (no %s to take)", op, x, is_max ? "maximum" : "minimum");
+        return NULL;
+    }
+    y = tt__out(ctx, op, 0, NULL, x, NULL, NULL);
+    if (!y) return NULL;
+    best = x->data[0];
+    for (i = 1; i < x->numel; i++)
+        if (tt__better(x->data[i], best, is_max)) best = x->data[i];
+    y->data[0] = best;
+    if (y->node) y->node->backward = tt__extreme_all_backward;
+    return tt__done(ctx, y);
+}
+
+TT__DEF tt_tensor *tt_max(tt_ctx *ctx, tt_tensor *x) { return tt__extreme_all(ctx, "max", x, 1); }
+TT__DEF tt_tensor *tt_min(tt_ctx *ctx, tt_tensor *x) { return tt__extreme_all(ctx, "min", x, 0); }
+
+/* node->saved holds the selected index j (int) for every output element */
+static void tt__extreme_axis_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *x = n->in[0], *y = n->out;
+    const int *sel = (const int *)n->saved;
+    size_t outer, len, inner, o, k;
+    (void)ctx;
+    if (!x->grad) return;
+    tt__red_dims(x, n->i[0], &outer, &len, &inner);
+    for (o = 0; o < outer; o++)
+        for (k = 0; k < inner; k++)
+            x->grad[(o * len + (size_t)sel[o * inner + k]) * inner + k] += y->grad[o * inner + k];
+}
+
+/* max/min along an axis (want = 0: values with gradient) or argmax (want = 1: indices as floats) */
+static tt_tensor *tt__extreme_axis(tt_ctx *ctx, const char *op, tt_tensor *x, int axis, int keepdim, int is_max,
+                                   int want_index) {
+    int ax, nd, shape[TT_MAX_DIMS];
+    size_t outer, len, inner, o, j, k;
+    tt_tensor *y;
+    int *sel = NULL;
+    if (!tt__in(ctx, op, x) || !tt__math_axis(ctx, op, x, axis, &ax)) return NULL;
+    if (ax == TT__ALL) nd = 0;
+    else tt__red_shape(x, ax, keepdim, &nd, shape);
+    tt__red_dims(x, ax, &outer, &len, &inner);
+    if (len == 0 && outer * inner > 0) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: axis %d of input %S has size 0 (nothing to reduce)", op, axis, x);
+        return NULL;
+    }
+    /* indices never carry a gradient: no input is passed, so no tape node is made */
+    y = tt__out(ctx, op, nd, shape, want_index ? NULL : x, NULL, NULL);
+    if (!y) return NULL;
+    if (y->node) {
+        sel = (int *)tt__scratch(ctx, op, sizeof(int) * (y->numel ? y->numel : 1));
+        if (!sel) return NULL;
+    }
+    for (o = 0; o < outer; o++)
+        for (k = 0; k < inner; k++) {
+            size_t bj = 0;
+            float best = x->data[o * len * inner + k];
+            for (j = 1; j < len; j++) {
+                float v = x->data[(o * len + j) * inner + k];
+                if (tt__better(v, best, is_max)) { best = v; bj = j; }
+            }
+            y->data[o * inner + k] = want_index ? (float)bj : best;
+            if (sel) sel[o * inner + k] = (int)bj;
+        }
+    if (y->node) {
+        y->node->i[0] = ax;
+        y->node->saved = sel;
+        y->node->backward = tt__extreme_axis_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+TT__DEF tt_tensor *tt_max_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim) {
+    return tt__extreme_axis(ctx, "max_axis", x, axis, keepdim, 1, 0);
+}
+TT__DEF tt_tensor *tt_min_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim) {
+    return tt__extreme_axis(ctx, "min_axis", x, axis, keepdim, 0, 0);
+}
+TT__DEF tt_tensor *tt_argmax(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim) {
+    return tt__extreme_axis(ctx, "argmax", x, axis, keepdim, 1, 1);
+}
+
+/* ---- softmax and log_softmax along an axis ----
+   Both subtract the row maximum first so exp never overflows. Backward in closed form:
+     softmax:      dx = y * (dy - sum(dy * y))
+     log_softmax:  dx = dy - exp(y) * sum(dy)                                                  */
+
+static void tt__softmax_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *x = n->in[0], *y = n->out;
+    size_t outer, len, inner, o, j, k;
+    int log_form = n->i[1];
+    (void)ctx;
+    if (!x->grad) return;
+    tt__red_dims(x, n->i[0], &outer, &len, &inner);
+    for (o = 0; o < outer; o++)
+        for (k = 0; k < inner; k++) {
+            double s = 0;
+            for (j = 0; j < len; j++) {
+                size_t at = (o * len + j) * inner + k;
+                s += log_form ? (double)y->grad[at] : (double)y->grad[at] * (double)y->data[at];
+            }
+            for (j = 0; j < len; j++) {
+                size_t at = (o * len + j) * inner + k;
+                if (log_form) x->grad[at] += y->grad[at] - expf(y->data[at]) * (float)s;
+                else x->grad[at] += y->data[at] * (y->grad[at] - (float)s);
+            }
+        }
+}
+
+static tt_tensor *tt__softmax(tt_ctx *ctx, const char *op, tt_tensor *x, int axis, int log_form) {
+    int ax;
+    size_t outer, len, inner, o, j, k;
+    tt_tensor *y;
+    if (!tt__in(ctx, op, x) || !tt__math_axis(ctx, op, x, axis, &ax)) return NULL;
+    y = tt__out(ctx, op, x->ndim, x->shape, x, NULL, NULL);
+    if (!y) return NULL;
+    tt__red_dims(x, ax, &outer, &len, &inner);
+    for (o = 0; o < outer; o++)
+        for (k = 0; k < inner; k++) {
+            float m = -INFINITY, log_s;
+            double s = 0;
+            for (j = 0; j < len; j++) {
+                float v = x->data[(o * len + j) * inner + k];
+                if (v > m || v != v) m = v;
+            }
+            for (j = 0; j < len; j++) {
+                size_t at = (o * len + j) * inner + k;
+                float e = expf(x->data[at] - m);
+                s += e;
+                if (!log_form) y->data[at] = e;
+            }
+            log_s = (float)log(s);
+            for (j = 0; j < len; j++) {
+                size_t at = (o * len + j) * inner + k;
+                if (log_form) y->data[at] = (x->data[at] - m) - log_s;
+                else y->data[at] = (float)((double)y->data[at] / s);
+            }
+        }
+    if (y->node) {
+        y->node->i[0] = ax;
+        y->node->i[1] = log_form;
+        y->node->backward = tt__softmax_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+TT__DEF tt_tensor *tt_softmax(tt_ctx *ctx, tt_tensor *x, int axis) { return tt__softmax(ctx, "softmax", x, axis, 0); }
+TT__DEF tt_tensor *tt_log_softmax(tt_ctx *ctx, tt_tensor *x, int axis) { return tt__softmax(ctx, "log_softmax", x, axis, 1); }
 /* ---- (ops_math implementation: end) ---- */
 
 
