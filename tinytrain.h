@@ -1454,29 +1454,16 @@ TT__DEF void tt_zero_grad(tt_ctx *ctx) {
     if (ctx && ctx->n_params) memset(ctx->param_grad, 0, ctx->n_params * sizeof(float));
 }
 
-TT__DEF int tt_set_grad_enabled(tt_ctx *ctx, int enabled) {
-    int old;
-    if (!ctx) return 0;
-    old = ctx->grad_enabled;
-    ctx->grad_enabled = enabled != 0;
+/* set a 0/1 switch of the context, returning the old value */
+static int tt__swap_flag(int *flag, int on) {
+    int old = *flag;
+    *flag = on != 0;
     return old;
 }
 
-TT__DEF int tt_set_training(tt_ctx *ctx, int training) {
-    int old;
-    if (!ctx) return 0;
-    old = ctx->training;
-    ctx->training = training != 0;
-    return old;
-}
-
-TT__DEF int tt_set_anomaly_mode(tt_ctx *ctx, int on) {
-    int old;
-    if (!ctx) return 0;
-    old = ctx->anomaly;
-    ctx->anomaly = on != 0;
-    return old;
-}
+TT__DEF int tt_set_grad_enabled(tt_ctx *ctx, int enabled) { return ctx ? tt__swap_flag(&ctx->grad_enabled, enabled) : 0; }
+TT__DEF int tt_set_training(tt_ctx *ctx, int training) { return ctx ? tt__swap_flag(&ctx->training, training) : 0; }
+TT__DEF int tt_set_anomaly_mode(tt_ctx *ctx, int on) { return ctx ? tt__swap_flag(&ctx->anomaly, on) : 0; }
 
 /* ==================================================================================== >>gradcheck */
 
