@@ -73,9 +73,23 @@
        large problems only.
 
    DETERMINISM
-       Same build, same machine, same seed, same inputs: same bits. The scalar, AVX2, AVX-512 and
-       NEON matrix kernels round differently from each other (FMA and summation order), so results
-       differ between kernels in the last bits. See the matmul section for thread counts.
+       Same build, same machine, same seed, same inputs: same bits. Every op is a fixed sequence
+       of float operations (no atomics, no data races), the RNG (xoshiro128+, seeded through
+       splitmix64) is integer-only, and dropout and initialisers draw from the context's RNG in a
+       fixed order. The scalar, AVX2, AVX-512 and NEON matrix kernels round differently from each
+       other (FMA and summation order), so results differ between kernels in the last bits; see
+       the matmul section for thread counts. The library is never built with fast-math.
+
+   GRADIENT CHECKING
+       tt_gradcheck() compares backprop with central finite differences for any function of any
+       inputs and returns pass/fail with the worst element; the test suite checks every op with it.
+
+   FINDING YOUR WAY IN THIS FILE
+       Sections start with greppable banners: ">>api_*" for declarations, then the
+       implementation: >>config >>util >>rng >>ctx >>tensor >>autograd >>gradcheck >>matmul
+       >>ops_basic >>ops_math >>ops_shape >>ops_conv >>ops_nn >>loss >>optim >>sched.
+       Each op keeps its shape rule, forward and backward together; the comment at >>autograd
+       says how an op is written, and tt_relu is the smallest complete example.
 */
 #ifndef TINYTRAIN_H
 #define TINYTRAIN_H
