@@ -2349,17 +2349,19 @@ static void tt__sched_take_momentum(tt_sched *s, const tt_sched *child) {
 
 /* SequentialLR milestone: _update_lr(0). */
 static tt_result tt__sched_reset0(tt_ctx *ctx, tt_sched *s, double lr_in, double *out) {
+    tt_result r;
     int closed = s->kind == TT_SCHED_STEP || s->kind == TT_SCHED_MULTISTEP || s->kind == TT_SCHED_CONSTANT ||
                  s->kind == TT_SCHED_LINEAR || s->kind == TT_SCHED_EXPONENTIAL || s->kind == TT_SCHED_POLYNOMIAL ||
                  s->kind == TT_SCHED_COSINE;
     s->last_epoch = 0;
-    if (tt__sched_get(ctx, s, lr_in, 0, closed, out) != TT_OK) return ctx->err;
+    if ((r = tt__sched_get(ctx, s, lr_in, 0, closed, out)) != TT_OK) return r;
     s->lr = *out;
     return TT_OK;
 }
 
 /* The construction step; also resets all state, so a composite can restart its children. */
 static tt_result tt__sched_start(tt_ctx *ctx, tt_sched *s, double lr_in, double *out) {
+    tt_result r;
     int i;
     double lr = lr_in, dummy;
     s->last_epoch = 0;
@@ -2377,8 +2379,8 @@ static tt_result tt__sched_start(tt_ctx *ctx, tt_sched *s, double lr_in, double 
     case TT_SCHED_SEQUENTIAL:
         /* torch: every child was constructed, the lr reset to initial_lr, the first restarted */
         for (i = 0; i < s->u.composite.n; i++)
-            if (tt__sched_start(ctx, s->u.composite.children[i], s->base_lr, &dummy) != TT_OK) return ctx->err;
-        if (tt__sched_start(ctx, s->u.composite.children[0], s->base_lr, out) != TT_OK) return ctx->err;
+            if ((r = tt__sched_start(ctx, s->u.composite.children[i], s->base_lr, &dummy)) != TT_OK) return r;
+        if ((r = tt__sched_start(ctx, s->u.composite.children[0], s->base_lr, out)) != TT_OK) return r;
         s->has_momentum = 0;
         tt__sched_take_momentum(s, s->u.composite.children[0]);
         s->lr = *out;
@@ -2387,7 +2389,7 @@ static tt_result tt__sched_start(tt_ctx *ctx, tt_sched *s, double lr_in, double 
         s->has_momentum = 0;
         lr = s->base_lr;
         for (i = 0; i < s->u.composite.n; i++) {
-            if (tt__sched_start(ctx, s->u.composite.children[i], lr, &lr) != TT_OK) return ctx->err;
+            if ((r = tt__sched_start(ctx, s->u.composite.children[i], lr, &lr)) != TT_OK) return r;
             tt__sched_take_momentum(s, s->u.composite.children[i]);
         }
         *out = s->lr = lr;
@@ -2402,13 +2404,14 @@ static tt_result tt__sched_start(tt_ctx *ctx, tt_sched *s, double lr_in, double 
     default:
         break;
     }
-    if (tt__sched_get(ctx, s, lr, 1, 0, out) != TT_OK) return ctx->err;
+    if ((r = tt__sched_get(ctx, s, lr, 1, 0, out)) != TT_OK) return r;
     s->lr = *out;
     return TT_OK;
 }
 
 /* step(): advance one epoch from the current lr lr_in. */
 static tt_result tt__sched_advance(tt_ctx *ctx, tt_sched *s, double lr_in, double *out) {
+    tt_result r;
     int i;
     switch (s->kind) {
     case TT_SCHED_PLATEAU:
@@ -2417,8 +2420,8 @@ static tt_result tt__sched_advance(tt_ctx *ctx, tt_sched *s, double lr_in, doubl
         int t = s->last_epoch + 1;
         int idx = tt__sched_bisect_right(s->u.composite.milestones, s->u.composite.n - 1, t);
         tt_sched *child = s->u.composite.children[idx];
-        tt_result r = (idx > 0 && s->u.composite.milestones[idx - 1] == t) ? tt__sched_reset0(ctx, child, lr_in, out)
-                                                                           : tt__sched_advance(ctx, child, lr_in, out);
+        r = (idx > 0 && s->u.composite.milestones[idx - 1] == t) ? tt__sched_reset0(ctx, child, lr_in, out)
+                                                                 : tt__sched_advance(ctx, child, lr_in, out);
         if (r != TT_OK) return r;
         s->last_epoch = t;
         s->has_momentum = 0;
@@ -2430,7 +2433,7 @@ static tt_result tt__sched_advance(tt_ctx *ctx, tt_sched *s, double lr_in, doubl
         double lr = lr_in;
         s->has_momentum = 0;
         for (i = 0; i < s->u.composite.n; i++) {
-            if (tt__sched_advance(ctx, s->u.composite.children[i], lr, &lr) != TT_OK) return ctx->err;
+            if ((r = tt__sched_advance(ctx, s->u.composite.children[i], lr, &lr)) != TT_OK) return r;
             tt__sched_take_momentum(s, s->u.composite.children[i]);
         }
         s->last_epoch++;
@@ -2458,7 +2461,7 @@ static tt_result tt__sched_advance(tt_ctx *ctx, tt_sched *s, double lr_in, doubl
         break;
     }
     s->last_epoch++;
-    if (tt__sched_get(ctx, s, lr_in, 0, 0, out) != TT_OK) return ctx->err;
+    if ((r = tt__sched_get(ctx, s, lr_in, 0, 0, out)) != TT_OK) return r;
     s->lr = *out;
     return TT_OK;
 }
@@ -2466,32 +2469,32 @@ static tt_result tt__sched_advance(tt_ctx *ctx, tt_sched *s, double lr_in, doubl
 /* ---- construction ---- */
 
 /* Common checks; on success *t is a zeroed schedule of that kind. */
-static int tt__sched_begin(tt_ctx *ctx, const char *op, tt_sched *s, tt_sched *t, tt_sched_kind kind, double base_lr) {
-    if (!ctx) return 0;
-    if (!s) { tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: schedule is NULL", op); return 0; }
-    if (!tt__sched_finite(base_lr) || base_lr < 0) {
-        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: base_lr must be finite and >= 0, got %g", op, base_lr);
-        return 0;
-    }
+static tt_result tt__sched_begin(tt_ctx *ctx, const char *op, tt_sched *s, tt_sched *t, tt_sched_kind kind, double base_lr) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!s) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: schedule is NULL", op);
+    if (!tt__sched_finite(base_lr) || base_lr < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: base_lr must be finite and >= 0, got %g", op, base_lr);
     memset(t, 0, sizeof *t);
     t->kind = kind;
     t->base_lr = base_lr;
-    return 1;
+    return TT_OK;
 }
 
 /* Construction step on the local copy, then publish it (s untouched on error). */
 static tt_result tt__sched_finish(tt_ctx *ctx, tt_sched *s, tt_sched *t) {
+    tt_result r;
     double lr;
     t->has_momentum = (t->kind == TT_SCHED_CYCLIC && t->u.cyclic.o.cycle_momentum) ||
                       (t->kind == TT_SCHED_ONE_CYCLE && t->u.one_cycle.o.cycle_momentum);
-    if (tt__sched_start(ctx, t, t->base_lr, &lr) != TT_OK) return ctx->err;
+    if ((r = tt__sched_start(ctx, t, t->base_lr, &lr)) != TT_OK) return r;
     *s = *t;
     return TT_OK;
 }
 
 TT__DEF tt_result tt_sched_init_lambda(tt_ctx *ctx, tt_sched *s, double base_lr, tt_sched_lambda_fn fn, void *user) {
+    tt_result r;
     tt_sched t;
-    if (!tt__sched_begin(ctx, "LambdaLR", s, &t, TT_SCHED_LAMBDA, base_lr)) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    if ((r = tt__sched_begin(ctx, "LambdaLR", s, &t, TT_SCHED_LAMBDA, base_lr)) != TT_OK) return r;
     if (!fn) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "LambdaLR: lr_lambda is NULL");
     t.u.lambda.fn = fn;
     t.u.lambda.user = user;
@@ -2499,8 +2502,9 @@ TT__DEF tt_result tt_sched_init_lambda(tt_ctx *ctx, tt_sched *s, double base_lr,
 }
 
 TT__DEF tt_result tt_sched_init_multiplicative(tt_ctx *ctx, tt_sched *s, double base_lr, tt_sched_lambda_fn fn, void *user) {
+    tt_result r;
     tt_sched t;
-    if (!tt__sched_begin(ctx, "MultiplicativeLR", s, &t, TT_SCHED_MULTIPLICATIVE, base_lr)) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    if ((r = tt__sched_begin(ctx, "MultiplicativeLR", s, &t, TT_SCHED_MULTIPLICATIVE, base_lr)) != TT_OK) return r;
     if (!fn) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "MultiplicativeLR: lr_lambda is NULL");
     t.u.lambda.fn = fn;
     t.u.lambda.user = user;
@@ -2508,8 +2512,9 @@ TT__DEF tt_result tt_sched_init_multiplicative(tt_ctx *ctx, tt_sched *s, double 
 }
 
 TT__DEF tt_result tt_sched_init_step(tt_ctx *ctx, tt_sched *s, double base_lr, int step_size, double gamma) {
+    tt_result r;
     tt_sched t;
-    if (!tt__sched_begin(ctx, "StepLR", s, &t, TT_SCHED_STEP, base_lr)) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    if ((r = tt__sched_begin(ctx, "StepLR", s, &t, TT_SCHED_STEP, base_lr)) != TT_OK) return r;
     if (step_size <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "StepLR: step_size must be > 0, got %d", step_size);
     if (!tt__sched_finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "StepLR: gamma must be > 0, got %g", gamma);
     t.u.step.step_size = step_size;
@@ -2520,8 +2525,9 @@ TT__DEF tt_result tt_sched_init_step(tt_ctx *ctx, tt_sched *s, double base_lr, i
 TT__DEF tt_result tt_sched_init_multistep(tt_ctx *ctx, tt_sched *s, double base_lr, int n_milestones,
                                           const int *milestones, double gamma) {
     tt_sched t;
+    tt_result r;
     int i;
-    if (!tt__sched_begin(ctx, "MultiStepLR", s, &t, TT_SCHED_MULTISTEP, base_lr)) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    if ((r = tt__sched_begin(ctx, "MultiStepLR", s, &t, TT_SCHED_MULTISTEP, base_lr)) != TT_OK) return r;
     if (n_milestones < 0 || n_milestones > TT_SCHED_MAX_MILESTONES)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "MultiStepLR: milestones count must be 0..%d, got %d", TT_SCHED_MAX_MILESTONES, n_milestones);
     if (n_milestones > 0 && !milestones) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "MultiStepLR: milestones is NULL");
@@ -2540,8 +2546,9 @@ TT__DEF tt_result tt_sched_init_multistep(tt_ctx *ctx, tt_sched *s, double base_
 }
 
 TT__DEF tt_result tt_sched_init_constant(tt_ctx *ctx, tt_sched *s, double base_lr, double factor, int total_iters) {
+    tt_result r;
     tt_sched t;
-    if (!tt__sched_begin(ctx, "ConstantLR", s, &t, TT_SCHED_CONSTANT, base_lr)) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    if ((r = tt__sched_begin(ctx, "ConstantLR", s, &t, TT_SCHED_CONSTANT, base_lr)) != TT_OK) return r;
     /* torch accepts factor 0 but then divides by it at total_iters */
     if (!(factor > 0 && factor <= 1))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ConstantLR: factor expected to be in (0, 1], got %g", factor);
@@ -2554,7 +2561,8 @@ TT__DEF tt_result tt_sched_init_constant(tt_ctx *ctx, tt_sched *s, double base_l
 TT__DEF tt_result tt_sched_init_linear(tt_ctx *ctx, tt_sched *s, double base_lr, double start_factor,
                                        double end_factor, int total_iters) {
     tt_sched t;
-    if (!tt__sched_begin(ctx, "LinearLR", s, &t, TT_SCHED_LINEAR, base_lr)) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    tt_result r;
+    if ((r = tt__sched_begin(ctx, "LinearLR", s, &t, TT_SCHED_LINEAR, base_lr)) != TT_OK) return r;
     if (!(start_factor > 0 && start_factor <= 1))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "LinearLR: start_factor expected to be greater than 0 and less or equal to 1, got %g",
                         start_factor);
@@ -2568,16 +2576,18 @@ TT__DEF tt_result tt_sched_init_linear(tt_ctx *ctx, tt_sched *s, double base_lr,
 }
 
 TT__DEF tt_result tt_sched_init_exponential(tt_ctx *ctx, tt_sched *s, double base_lr, double gamma) {
+    tt_result r;
     tt_sched t;
-    if (!tt__sched_begin(ctx, "ExponentialLR", s, &t, TT_SCHED_EXPONENTIAL, base_lr)) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    if ((r = tt__sched_begin(ctx, "ExponentialLR", s, &t, TT_SCHED_EXPONENTIAL, base_lr)) != TT_OK) return r;
     if (!tt__sched_finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ExponentialLR: gamma must be > 0, got %g", gamma);
     t.u.exponential.gamma = gamma;
     return tt__sched_finish(ctx, s, &t);
 }
 
 TT__DEF tt_result tt_sched_init_polynomial(tt_ctx *ctx, tt_sched *s, double base_lr, int total_iters, double power) {
+    tt_result r;
     tt_sched t;
-    if (!tt__sched_begin(ctx, "PolynomialLR", s, &t, TT_SCHED_POLYNOMIAL, base_lr)) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    if ((r = tt__sched_begin(ctx, "PolynomialLR", s, &t, TT_SCHED_POLYNOMIAL, base_lr)) != TT_OK) return r;
     if (total_iters <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "PolynomialLR: total_iters must be > 0, got %d", total_iters);
     if (!tt__sched_finite(power) || power < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "PolynomialLR: power must be >= 0, got %g", power);
     t.u.polynomial.total_iters = total_iters;
@@ -2586,8 +2596,9 @@ TT__DEF tt_result tt_sched_init_polynomial(tt_ctx *ctx, tt_sched *s, double base
 }
 
 TT__DEF tt_result tt_sched_init_cosine(tt_ctx *ctx, tt_sched *s, double base_lr, int T_max, double eta_min) {
+    tt_result r;
     tt_sched t;
-    if (!tt__sched_begin(ctx, "CosineAnnealingLR", s, &t, TT_SCHED_COSINE, base_lr)) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    if ((r = tt__sched_begin(ctx, "CosineAnnealingLR", s, &t, TT_SCHED_COSINE, base_lr)) != TT_OK) return r;
     if (T_max <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingLR: T_max must be > 0, got %d", T_max);
     if (!tt__sched_finite(eta_min) || eta_min < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingLR: eta_min must be finite and >= 0, got %g", eta_min);
@@ -2599,8 +2610,8 @@ TT__DEF tt_result tt_sched_init_cosine(tt_ctx *ctx, tt_sched *s, double base_lr,
 TT__DEF tt_result tt_sched_init_cosine_restarts(tt_ctx *ctx, tt_sched *s, double base_lr, int T_0, int T_mult,
                                                 double eta_min) {
     tt_sched t;
-    if (!tt__sched_begin(ctx, "CosineAnnealingWarmRestarts", s, &t, TT_SCHED_COSINE_RESTARTS, base_lr))
-        return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    tt_result r;
+    if ((r = tt__sched_begin(ctx, "CosineAnnealingWarmRestarts", s, &t, TT_SCHED_COSINE_RESTARTS, base_lr)) != TT_OK) return r;
     if (T_0 <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingWarmRestarts: expected positive integer T_0, but got %d", T_0);
     if (T_mult < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingWarmRestarts: expected integer T_mult >= 1, but got %d", T_mult);
     if (!tt__sched_finite(eta_min) || eta_min < 0)
@@ -2627,11 +2638,12 @@ TT__DEF tt_cyclic_opts tt_cyclic_defaults(double base_lr, double max_lr) {
 }
 
 TT__DEF tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_cyclic_opts *opts) {
+    tt_result r;
     tt_sched t;
     double up, down;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: opts is NULL (use tt_cyclic_defaults)");
-    if (!tt__sched_begin(ctx, "CyclicLR", s, &t, TT_SCHED_CYCLIC, opts->base_lr)) return ctx->err;
+    if ((r = tt__sched_begin(ctx, "CyclicLR", s, &t, TT_SCHED_CYCLIC, opts->base_lr)) != TT_OK) return r;
     if (!tt__sched_finite(opts->max_lr) || opts->max_lr < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: max_lr must be finite and >= 0, got %g", opts->max_lr);
     if (opts->step_size_up <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_up must be > 0, got %d", opts->step_size_up);
@@ -2668,6 +2680,7 @@ TT__DEF tt_one_cycle_opts tt_one_cycle_defaults(double max_lr, int total_steps) 
 }
 
 TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one_cycle_opts *opts) {
+    tt_result r;
     tt_sched t;
     int T;
     double pct, init_lr, max_lr, min_lr, bm, mm;
@@ -2679,7 +2692,7 @@ TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: div_factor must be > 0, got %g", opts->div_factor);
     if (!tt__sched_finite(opts->final_div_factor) || opts->final_div_factor <= 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: final_div_factor must be > 0, got %g", opts->final_div_factor);
-    if (!tt__sched_begin(ctx, "OneCycleLR", s, &t, TT_SCHED_ONE_CYCLE, opts->max_lr / opts->div_factor)) return ctx->err;
+    if ((r = tt__sched_begin(ctx, "OneCycleLR", s, &t, TT_SCHED_ONE_CYCLE, opts->max_lr / opts->div_factor)) != TT_OK) return r;
     if (opts->total_steps != 0) {
         if (opts->total_steps < 0)
             return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected positive integer total_steps, but got %d", opts->total_steps);
@@ -2746,9 +2759,10 @@ TT__DEF tt_plateau_opts tt_plateau_defaults(void) {
 }
 
 TT__DEF tt_result tt_sched_init_plateau(tt_ctx *ctx, tt_sched *s, double base_lr, const tt_plateau_opts *opts) {
+    tt_result r;
     tt_sched t;
     tt_plateau_opts o = opts ? *opts : tt_plateau_defaults();
-    if (!tt__sched_begin(ctx, "ReduceLROnPlateau", s, &t, TT_SCHED_PLATEAU, base_lr)) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    if ((r = tt__sched_begin(ctx, "ReduceLROnPlateau", s, &t, TT_SCHED_PLATEAU, base_lr)) != TT_OK) return r;
     if (!(o.factor < 1.0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: factor should be < 1.0, got %g", o.factor);
     if (!(o.factor >= 0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: factor should be >= 0, got %g", o.factor);
     if (o.mode_max != 0 && o.mode_max != 1)
@@ -2796,20 +2810,22 @@ static tt_result tt__sched_children(tt_ctx *ctx, const char *op, tt_sched *s, tt
 static tt_result tt__sched_finish_composite(tt_ctx *ctx, tt_sched *s, tt_sched *t) {
     tt_sched saved[TT_SCHED_MAX_CHILDREN];
     int i, n = t->u.composite.n;
+    tt_result r;
     for (i = 0; i < n; i++) saved[i] = *t->u.composite.children[i];
-    if (tt__sched_finish(ctx, s, t) != TT_OK) {
+    if ((r = tt__sched_finish(ctx, s, t)) != TT_OK) {
         for (i = 0; i < n; i++) *t->u.composite.children[i] = saved[i];
-        return ctx->err;
+        return r;
     }
     return TT_OK;
 }
 
 TT__DEF tt_result tt_sched_init_sequential(tt_ctx *ctx, tt_sched *s, int n, tt_sched **children, const int *milestones) {
+    tt_result r;
     tt_sched t;
     int i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (!tt__sched_begin(ctx, "SequentialLR", s, &t, TT_SCHED_SEQUENTIAL, 0.0)) return ctx->err;
-    if (tt__sched_children(ctx, "SequentialLR", s, &t, n, children) != TT_OK) return ctx->err;
+    if ((r = tt__sched_begin(ctx, "SequentialLR", s, &t, TT_SCHED_SEQUENTIAL, 0.0)) != TT_OK) return r;
+    if ((r = tt__sched_children(ctx, "SequentialLR", s, &t, n, children)) != TT_OK) return r;
     if (n > 1 && !milestones) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "SequentialLR: milestones is NULL (need %d)", n - 1);
     for (i = 0; i < n - 1; i++) {
         if (milestones[i] < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "SequentialLR: milestones[%d] must be >= 1, got %d", i, milestones[i]);
@@ -2823,10 +2839,11 @@ TT__DEF tt_result tt_sched_init_sequential(tt_ctx *ctx, tt_sched *s, int n, tt_s
 }
 
 TT__DEF tt_result tt_sched_init_chained(tt_ctx *ctx, tt_sched *s, int n, tt_sched **children) {
+    tt_result r;
     tt_sched t;
     if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (!tt__sched_begin(ctx, "ChainedScheduler", s, &t, TT_SCHED_CHAINED, 0.0)) return ctx->err;
-    if (tt__sched_children(ctx, "ChainedScheduler", s, &t, n, children) != TT_OK) return ctx->err;
+    if ((r = tt__sched_begin(ctx, "ChainedScheduler", s, &t, TT_SCHED_CHAINED, 0.0)) != TT_OK) return r;
+    if ((r = tt__sched_children(ctx, "ChainedScheduler", s, &t, n, children)) != TT_OK) return r;
     t.base_lr = children[0]->base_lr;
     return tt__sched_finish_composite(ctx, s, &t);
 }
@@ -2834,7 +2851,8 @@ TT__DEF tt_result tt_sched_init_chained(tt_ctx *ctx, tt_sched *s, int n, tt_sche
 TT__DEF tt_result tt_sched_warmup_cosine(tt_ctx *ctx, tt_sched *s, double base_lr, int warmup_steps, int total_steps,
                                          double start_factor, double eta_min) {
     tt_sched t;
-    if (!tt__sched_begin(ctx, "tt_sched_warmup_cosine", s, &t, TT_SCHED_WARMUP_COSINE, base_lr)) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    tt_result r;
+    if ((r = tt__sched_begin(ctx, "tt_sched_warmup_cosine", s, &t, TT_SCHED_WARMUP_COSINE, base_lr)) != TT_OK) return r;
     if (warmup_steps < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: warmup_steps must be >= 0, got %d", warmup_steps);
     if (total_steps - warmup_steps <= 0)
@@ -2862,29 +2880,31 @@ static tt_result tt__sched_check_use(tt_ctx *ctx, const char *op, const tt_sched
 }
 
 TT__DEF tt_result tt_sched_step(tt_ctx *ctx, tt_sched *s) {
+    tt_result r;
     tt_sched saved, children[TT_SCHED_MAX_CHILDREN];
     int i, n = 0;
     double lr;
-    if (tt__sched_check_use(ctx, "tt_sched_step", s) != TT_OK) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    if ((r = tt__sched_check_use(ctx, "tt_sched_step", s)) != TT_OK) return r;
     if (s->last_epoch == 0x7fffffff) return tt__fail(ctx, TT_ERR_STATE, "tt_sched_step: epoch counter overflow");
     saved = *s;
     if (s->kind == TT_SCHED_SEQUENTIAL || s->kind == TT_SCHED_CHAINED) {
         n = s->u.composite.n;
         for (i = 0; i < n; i++) children[i] = *s->u.composite.children[i];
     }
-    if (tt__sched_advance(ctx, s, s->lr, &lr) != TT_OK) {
+    if ((r = tt__sched_advance(ctx, s, s->lr, &lr)) != TT_OK) {
         *s = saved;
         for (i = 0; i < n; i++) *s->u.composite.children[i] = children[i];
-        return ctx->err;
+        return r;
     }
     return TT_OK;
 }
 
 TT__DEF tt_result tt_sched_step_metric(tt_ctx *ctx, tt_sched *s, double a) {
+    tt_result r;
     tt_plateau_opts *o;
     double best;
     int better;
-    if (tt__sched_check_use(ctx, "tt_sched_step_metric", s) != TT_OK) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    if ((r = tt__sched_check_use(ctx, "tt_sched_step_metric", s)) != TT_OK) return r;
     if (s->kind != TT_SCHED_PLATEAU)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_step_metric: %s takes no metric (use tt_sched_step)", tt__sched_name(s->kind));
     o = &s->u.plateau.o;
@@ -2912,9 +2932,10 @@ TT__DEF tt_result tt_sched_step_metric(tt_ctx *ctx, tt_sched *s, double a) {
 }
 
 TT__DEF tt_result tt_sched_step_to(tt_ctx *ctx, tt_sched *s, double epoch) {
+    tt_result r;
     tt_sched t;
     double lr;
-    if (tt__sched_check_use(ctx, "tt_sched_step_to", s) != TT_OK) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    if ((r = tt__sched_check_use(ctx, "tt_sched_step_to", s)) != TT_OK) return r;
     if (!tt__sched_finite(epoch) || epoch < 0 || epoch > 2147483647.0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_step_to: expected non-negative epoch, but got %g", epoch);
     if (s->kind == TT_SCHED_PLATEAU || tt__sched_is_composite(s->kind))
@@ -2936,14 +2957,14 @@ TT__DEF tt_result tt_sched_step_to(tt_ctx *ctx, tt_sched *s, double epoch) {
             t.u.restarts.T_cur = epoch;
         }
         t.last_epoch = (int)floor(epoch);
-        if (tt__sched_get(ctx, &t, t.lr, 0, 0, &lr) != TT_OK) return ctx->err;
+        if ((r = tt__sched_get(ctx, &t, t.lr, 0, 0, &lr)) != TT_OK) return r;
     } else {
         int closed = t.kind != TT_SCHED_LAMBDA && t.kind != TT_SCHED_MULTIPLICATIVE && t.kind != TT_SCHED_CYCLIC &&
                      t.kind != TT_SCHED_ONE_CYCLE;
         if (epoch != floor(epoch))
             return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_step_to: %s needs a whole epoch, got %g", tt__sched_name(t.kind), epoch);
         t.last_epoch = (int)epoch;
-        if (tt__sched_get(ctx, &t, t.lr, 0, closed, &lr) != TT_OK) return ctx->err;
+        if ((r = tt__sched_get(ctx, &t, t.lr, 0, closed, &lr)) != TT_OK) return r;
     }
     t.lr = lr;
     *s = t;
@@ -3073,7 +3094,7 @@ TT__DEF tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, doub
     if (!(norm_type > 0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: norm_type must be > 0 or INFINITY, got %g", op, norm_type);
     mark = tt_scratch_mark(ctx);
     list = tt__sched_param_list(ctx, op, n, params, 0, &count);
-    if (!list) return ctx->err;
+    if (!list) return ctx->err != TT_OK ? ctx->err : TT_ERR_INVALID_ARGS;
     total = tt__grad_norm(list, count, norm_type);
     if (total_norm) *total_norm = total;
     if (error_if_nonfinite && !tt__sched_finite(total)) {
@@ -3104,7 +3125,7 @@ TT__DEF tt_result tt_clip_grad_value(tt_ctx *ctx, int n, tt_tensor **params, dou
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: clip_value must be finite and >= 0, got %g", op, clip_value);
     mark = tt_scratch_mark(ctx);
     list = tt__sched_param_list(ctx, op, n, params, 0, &count);
-    if (!list) return ctx->err;
+    if (!list) return ctx->err != TT_OK ? ctx->err : TT_ERR_INVALID_ARGS;
     if (total_norm) *total_norm = tt__grad_norm(list, count, 2.0);
     c = (float)clip_value;
     for (k = 0; k < count; k++) {
