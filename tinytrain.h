@@ -2599,7 +2599,8 @@ TT__DEF tt_result tt_sched_init_cosine(tt_ctx *ctx, tt_sched *s, double base_lr,
     tt_result r;
     tt_sched t;
     if ((r = tt__sched_begin(ctx, "CosineAnnealingLR", s, &t, TT_SCHED_COSINE, base_lr)) != TT_OK) return r;
-    if (T_max <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingLR: T_max must be > 0, got %d", T_max);
+    if (T_max <= 0 || T_max > 0x3fffffff)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingLR: T_max must be in 1..2^30-1, got %d", T_max);
     if (!tt__sched_finite(eta_min) || eta_min < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingLR: eta_min must be finite and >= 0, got %g", eta_min);
     t.u.cosine.T_max = T_max;
@@ -2855,7 +2856,7 @@ TT__DEF tt_result tt_sched_warmup_cosine(tt_ctx *ctx, tt_sched *s, double base_l
     if ((r = tt__sched_begin(ctx, "tt_sched_warmup_cosine", s, &t, TT_SCHED_WARMUP_COSINE, base_lr)) != TT_OK) return r;
     if (warmup_steps < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: warmup_steps must be >= 0, got %d", warmup_steps);
-    if (total_steps - warmup_steps <= 0)
+    if (total_steps <= warmup_steps || total_steps - warmup_steps > 0x3fffffff)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: total_steps (%d) must exceed warmup_steps (%d): T_max must be > 0",
                         total_steps, warmup_steps);
     if (!(start_factor > 0 && start_factor <= 1))
