@@ -626,6 +626,240 @@ TT_API tt_tensor *tt_cross_entropy(tt_ctx *ctx, tt_tensor *logits, const int *ta
    Learning-rate schedules, regularization, clipping, early stopping. */
 
 /* ---- (sched declarations: begin) ---- */
+/* LEARNING-RATE SCHEDULES
+   A tt_sched is a small caller-owned object, independent of any optimizer: it holds base_lr and
+   the current lr. Use it as in PyTorch, stepping after the optimizer:
+       tt_sched s;
+       tt_sched_init_cosine(&ctx, &s, 0.1, 100, 0.0);       // CosineAnnealingLR(T_max=100)
+       for (step...) { ...; my_optimizer_step(&ctx, (float)tt_sched_lr(&s)); tt_sched_step(&ctx, &s); }
+   Every init performs torch's construction step (last_epoch -1 -> 0), so tt_sched_lr() is the
+   lr for the first optimizer step. Values are computed in double with torch's recursive
+   ("chainable") formulas, so a sequence of tt_sched_step() calls reproduces what torch's
+   scheduler.step() produces, rounding included. Init functions return TT_OK or
+   TT_ERR_INVALID_ARGS with a message naming the bad hyperparameter (torch's ValueErrors).
+   No memory is allocated; composites keep pointers to their children (caller-owned). */
+
+#define TT_SCHED_MAX_MILESTONES 16  /* most milestones of a MultiStepLR */
+#define TT_SCHED_MAX_CHILDREN 8     /* most schedules in a SequentialLR / ChainedScheduler */
+
+/* lr factor as a function of the epoch (torch lr_lambda). user is passed through. */
+typedef double (*tt_sched_lambda_fn)(int epoch, void *user);
+
+typedef enum tt_sched_kind {
+    TT_SCHED_NONE = 0,
+    TT_SCHED_LAMBDA,            /* LambdaLR */
+    TT_SCHED_MULTIPLICATIVE,    /* MultiplicativeLR */
+    TT_SCHED_STEP,              /* StepLR */
+    TT_SCHED_MULTISTEP,         /* MultiStepLR */
+    TT_SCHED_CONSTANT,          /* ConstantLR */
+    TT_SCHED_LINEAR,            /* LinearLR */
+    TT_SCHED_EXPONENTIAL,       /* ExponentialLR */
+    TT_SCHED_POLYNOMIAL,        /* PolynomialLR */
+    TT_SCHED_COSINE,            /* CosineAnnealingLR */
+    TT_SCHED_COSINE_RESTARTS,   /* CosineAnnealingWarmRestarts */
+    TT_SCHED_CYCLIC,            /* CyclicLR */
+    TT_SCHED_ONE_CYCLE,         /* OneCycleLR */
+    TT_SCHED_PLATEAU,           /* ReduceLROnPlateau */
+    TT_SCHED_SEQUENTIAL,        /* SequentialLR */
+    TT_SCHED_CHAINED,           /* ChainedScheduler */
+    TT_SCHED_WARMUP_COSINE      /* SequentialLR([LinearLR, CosineAnnealingLR]) in one object */
+} tt_sched_kind;
+
+typedef enum tt_cyclic_mode {
+    TT_CYCLIC_TRIANGULAR = 0,   /* 'triangular': constant amplitude */
+    TT_CYCLIC_TRIANGULAR2 = 1,  /* 'triangular2': amplitude halves every cycle */
+    TT_CYCLIC_EXP_RANGE = 2     /* 'exp_range': amplitude * gamma^iteration */
+} tt_cyclic_mode;
+
+/* CyclicLR options; tt_cyclic_defaults() fills torch's defaults. */
+typedef struct tt_cyclic_opts {
+    double base_lr, max_lr;          /* lower and upper lr of the cycle */
+    int step_size_up;                /* steps of the rising half (torch 2000) */
+    int step_size_down;              /* steps of the falling half; 0 means = step_size_up (torch None) */
+    tt_cyclic_mode mode;             /* TT_CYCLIC_TRIANGULAR */
+    double gamma;                    /* exp_range factor (1.0) */
+    int cycle_momentum;              /* 1: momentum cycles inversely to the lr */
+    double base_momentum, max_momentum; /* 0.8, 0.9 */
+} tt_cyclic_opts;
+
+typedef enum tt_anneal {
+    TT_ANNEAL_COS = 0,               /* 'cos' (default) */
+    TT_ANNEAL_LINEAR = 1             /* 'linear' */
+} tt_anneal;
+
+/* OneCycleLR options; tt_one_cycle_defaults() fills torch's defaults. */
+typedef struct tt_one_cycle_opts {
+    double max_lr;
+    int total_steps;                 /* or 0, and then epochs * steps_per_epoch */
+    int epochs, steps_per_epoch;
+    double pct_start;                /* fraction of steps rising (0.3) */
+    tt_anneal anneal_strategy;       /* TT_ANNEAL_COS */
+    int cycle_momentum;              /* 1 */
+    double base_momentum, max_momentum; /* 0.85, 0.95 */
+    double div_factor;               /* initial lr = max_lr / div_factor (25) */
+    double final_div_factor;         /* min lr = initial lr / final_div_factor (1e4) */
+    int three_phase;                 /* 0 */
+} tt_one_cycle_opts;
+
+/* ReduceLROnPlateau options; tt_plateau_defaults() fills torch's defaults. */
+typedef struct tt_plateau_opts {
+    int mode_max;                    /* 0: 'min' (lower metric is better), 1: 'max' */
+    double factor;                   /* new lr = lr * factor (0.1); must be < 1 */
+    int patience;                    /* bad epochs tolerated before reducing (10) */
+    double threshold;                /* significance of an improvement (1e-4) */
+    int threshold_abs;               /* 0: 'rel' (default), 1: 'abs' */
+    int cooldown;                    /* epochs to wait after a reduction (0) */
+    double min_lr;                   /* lower bound of the lr (0) */
+    double eps;                      /* reductions smaller than eps are skipped (1e-8) */
+} tt_plateau_opts;
+
+/* The schedule object. Read it through tt_sched_lr / tt_sched_momentum; the fields are public
+   for inspection (last_epoch is torch's last_epoch: steps taken since init). */
+typedef struct tt_sched {
+    tt_sched_kind kind;
+    double base_lr;                  /* torch base_lrs[0] (initial_lr) */
+    double lr;                       /* current lr */
+    double momentum;                 /* current momentum (when has_momentum) */
+    int has_momentum;                /* cyclic / one-cycle with cycle_momentum */
+    int last_epoch;
+    union {
+        struct { tt_sched_lambda_fn fn; void *user; } lambda;          /* LAMBDA, MULTIPLICATIVE */
+        struct { int step_size; double gamma; } step;
+        struct { int n; int milestones[TT_SCHED_MAX_MILESTONES]; double gamma; } multistep;
+        struct { double factor; int total_iters; } constant;
+        struct { double start_factor, end_factor; int total_iters; } linear;
+        struct { double gamma; } exponential;
+        struct { int total_iters; double power; } polynomial;
+        struct { int T_max; double eta_min; } cosine;
+        struct { int T_0, T_mult; double eta_min, T_cur, T_i; } restarts;
+        struct { tt_cyclic_opts o; double total_size, step_ratio; } cyclic;
+        struct {
+            tt_one_cycle_opts o;
+            int total_steps, n_phases;
+            double initial_lr, min_lr;
+            double end_step[3], start_lr[3], end_lr[3], start_mom[3], end_mom[3];
+        } one_cycle;
+        struct { tt_plateau_opts o; double best; int num_bad_epochs, cooldown_counter; } plateau;
+        struct { int n; struct tt_sched *children[TT_SCHED_MAX_CHILDREN];
+                 int milestones[TT_SCHED_MAX_CHILDREN - 1]; } composite;  /* SEQUENTIAL, CHAINED */
+        struct { int warmup_steps, T_max; double start_factor, eta_min; } warmup_cosine;
+    } u;
+} tt_sched;
+
+/* LambdaLR: lr = base_lr * fn(epoch, user). */
+TT_API tt_result tt_sched_init_lambda(tt_ctx *ctx, tt_sched *s, double base_lr, tt_sched_lambda_fn fn, void *user);
+/* MultiplicativeLR: lr = previous lr * fn(epoch, user) for epoch > 0. */
+TT_API tt_result tt_sched_init_multiplicative(tt_ctx *ctx, tt_sched *s, double base_lr, tt_sched_lambda_fn fn, void *user);
+/* StepLR: lr = base_lr * gamma^floor(epoch / step_size) (torch default gamma 0.1). */
+TT_API tt_result tt_sched_init_step(tt_ctx *ctx, tt_sched *s, double base_lr, int step_size, double gamma);
+/* MultiStepLR: lr *= gamma at each milestone (non-decreasing; a repeated milestone applies gamma
+   once per repetition, as torch's Counter). milestones is copied (at most TT_SCHED_MAX_MILESTONES). */
+TT_API tt_result tt_sched_init_multistep(tt_ctx *ctx, tt_sched *s, double base_lr, int n_milestones,
+                                         const int *milestones, double gamma);
+/* ConstantLR: lr = base_lr * factor for epoch < total_iters, then base_lr (torch 1/3, 5). */
+TT_API tt_result tt_sched_init_constant(tt_ctx *ctx, tt_sched *s, double base_lr, double factor, int total_iters);
+/* LinearLR: factor moves linearly from start_factor to end_factor over total_iters (torch 1/3, 1, 5). */
+TT_API tt_result tt_sched_init_linear(tt_ctx *ctx, tt_sched *s, double base_lr, double start_factor,
+                                      double end_factor, int total_iters);
+/* ExponentialLR: lr = base_lr * gamma^epoch. */
+TT_API tt_result tt_sched_init_exponential(tt_ctx *ctx, tt_sched *s, double base_lr, double gamma);
+/* PolynomialLR: lr = base_lr * (1 - min(epoch, total_iters) / total_iters)^power (torch 5, 1.0). */
+TT_API tt_result tt_sched_init_polynomial(tt_ctx *ctx, tt_sched *s, double base_lr, int total_iters, double power);
+/* CosineAnnealingLR: eta_min + (base_lr - eta_min)(1 + cos(pi epoch / T_max)) / 2 via torch's
+   recursive form, which keeps going periodically past T_max (it rises again). */
+TT_API tt_result tt_sched_init_cosine(tt_ctx *ctx, tt_sched *s, double base_lr, int T_max, double eta_min);
+/* CosineAnnealingWarmRestarts: cosine over T_i steps, restarting with T_i *= T_mult (torch 1, 0).
+   Fractional epochs: tt_sched_step_to(). */
+TT_API tt_result tt_sched_init_cosine_restarts(tt_ctx *ctx, tt_sched *s, double base_lr, int T_0, int T_mult,
+                                               double eta_min);
+/* torch's CyclicLR defaults for the given lr range. */
+TT_API tt_cyclic_opts tt_cyclic_defaults(double base_lr, double max_lr);
+/* CyclicLR. base_lr of the schedule is opts->base_lr; momentum cycles when opts->cycle_momentum. */
+TT_API tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_cyclic_opts *opts);
+/* torch's OneCycleLR defaults for max_lr and total_steps. */
+TT_API tt_one_cycle_opts tt_one_cycle_defaults(double max_lr, int total_steps);
+/* OneCycleLR (two or three phases, cos or linear). base_lr is max_lr / div_factor. Like torch,
+   total_steps steps may be taken; the next tt_sched_step fails with TT_ERR_STATE. */
+TT_API tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one_cycle_opts *opts);
+/* torch's ReduceLROnPlateau defaults. */
+TT_API tt_plateau_opts tt_plateau_defaults(void);
+/* ReduceLROnPlateau (opts NULL: defaults). Step it with tt_sched_step_metric, not tt_sched_step. */
+TT_API tt_result tt_sched_init_plateau(tt_ctx *ctx, tt_sched *s, double base_lr, const tt_plateau_opts *opts);
+/* SequentialLR: children[0] until milestones[0], then children[1], ... (n children, n - 1 strictly
+   increasing milestones >= 1). The children are (re)started by this call and must not be stepped
+   directly afterwards; the lr starts from children[0]->base_lr (torch's initial_lr), so give every
+   child the same base_lr as in torch. Children may not be plateau or composite schedules. */
+TT_API tt_result tt_sched_init_sequential(tt_ctx *ctx, tt_sched *s, int n, tt_sched **children,
+                                          const int *milestones);
+/* ChainedScheduler: every step steps all n children in order on the same lr, so their factors
+   compose multiplicatively. Same rules for the children as tt_sched_init_sequential. */
+TT_API tt_result tt_sched_init_chained(tt_ctx *ctx, tt_sched *s, int n, tt_sched **children);
+/* Linear warmup into cosine in one object: identical to torch's
+   SequentialLR([LinearLR(start_factor, 1.0, warmup_steps),
+                 CosineAnnealingLR(total_steps - warmup_steps, eta_min)], milestones=[warmup_steps]).
+   warmup_steps 0 is plain cosine. */
+TT_API tt_result tt_sched_warmup_cosine(tt_ctx *ctx, tt_sched *s, double base_lr, int warmup_steps,
+                                        int total_steps, double start_factor, double eta_min);
+
+/* Advance one step (torch scheduler.step(), called after the optimizer step). On error (e.g.
+   one-cycle past total_steps, plateau without a metric) the schedule is left unchanged. */
+TT_API tt_result tt_sched_step(tt_ctx *ctx, tt_sched *s);
+/* ReduceLROnPlateau step with the validation metric of the epoch just finished. */
+TT_API tt_result tt_sched_step_metric(tt_ctx *ctx, tt_sched *s, double metric);
+/* torch scheduler.step(epoch): jump to an epoch. Warm restarts accept fractional epochs (e.g.
+   epoch + batch / n_batches); other simple schedules take whole epochs >= 0 and use torch's
+   closed form (_get_closed_form_lr) where it has one. Not for plateau or composites. */
+TT_API tt_result tt_sched_step_to(tt_ctx *ctx, tt_sched *s, double epoch);
+/* Current lr (0 for NULL). */
+TT_API double tt_sched_lr(const tt_sched *s);
+/* Current momentum of cyclic / one-cycle (torch writes it into the optimizer's momentum or
+   beta1). Returns 1 and sets *momentum if the schedule cycles momentum, else 0. For a composite,
+   the last child that cycles momentum (chained) or the active child (sequential). */
+TT_API int tt_sched_momentum(const tt_sched *s, double *momentum);
+
+/* REGULARIZATION AND TRAINING CONTROLS
+   params/n: an explicit list of tensors, or NULL and 0 for "every parameter of the context"
+   (for the penalties: every parameter not flagged TT_NO_DECAY). */
+
+/* coef * sum |p| as a scalar autograd op (d|p|/dp = sign(p), 0 at 0, as torch). */
+TT_API tt_tensor *tt_l1_penalty(tt_ctx *ctx, float coef, int n, tt_tensor **params);
+/* coef * sum p^2 as a scalar autograd op. coef = weight_decay / 2 gives the gradient of SGD's
+   coupled weight decay. */
+TT_API tt_tensor *tt_l2_penalty(tt_ctx *ctx, float coef, int n, tt_tensor **params);
+/* torch.nn.utils.clip_grad_norm_: total = (sum over all gradients of |g|^p)^(1/p) (norm_type p > 0,
+   or INFINITY for max |g|); every gradient is scaled by min(1, max_norm / (total + 1e-6)).
+   *total_norm (may be NULL) receives the norm before clipping. With error_if_nonfinite a NaN/Inf
+   norm fails with TT_ERR_NONFINITE and leaves the gradients alone; without it they are scaled
+   anyway (and become NaN), as in torch. Tensors without a gradient are skipped. */
+TT_API tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, double max_norm, double norm_type,
+                                   int error_if_nonfinite, double *total_norm);
+/* torch.nn.utils.clip_grad_value_: clamp every gradient to [-clip_value, clip_value].
+   *total_norm (may be NULL) receives the L2 norm of the gradients before clipping. */
+TT_API tt_result tt_clip_grad_value(tt_ctx *ctx, int n, tt_tensor **params, double clip_value, double *total_norm);
+/* Flag (no_decay 1) or unflag a parameter as TT_NO_DECAY: optimizers skip its weight decay and
+   the penalties above skip it. */
+TT_API tt_result tt_set_no_decay(tt_ctx *ctx, tt_tensor *param, int no_decay);
+/* 1 if every parameter gradient of the context is finite (no NaN/Inf), else 0. */
+TT_API int tt_grads_finite(const tt_ctx *ctx);
+
+/* Early stopping on a validation metric (as Keras / Lightning EarlyStopping): an epoch improves
+   if metric < best - min_delta ('min') or metric > best + min_delta ('max'); training should
+   stop once `patience` epochs in a row did not improve. Epochs count from 0. */
+typedef struct tt_early_stop {
+    int mode_max;          /* 0: lower is better, 1: higher is better */
+    int patience;
+    double min_delta;
+    double best;           /* best metric so far (+-inf before the first update) */
+    int best_epoch;        /* epoch of best (-1 before the first improvement) */
+    int epoch;             /* epochs seen */
+    int bad_epochs;        /* epochs since the last improvement */
+    int should_stop;       /* sticky once set */
+} tt_early_stop;
+/* patience >= 0, min_delta >= 0. */
+TT_API tt_result tt_early_stop_init(tt_ctx *ctx, tt_early_stop *es, int patience, double min_delta, int mode_max);
+/* Feed one epoch's metric; returns 1 if training should stop now (and from then on), else 0.
+   NaN never counts as an improvement. */
+TT_API int tt_early_stop_update(tt_early_stop *es, double metric);
 /* ---- (sched declarations: end) ---- */
 
 
@@ -4385,6 +4619,1041 @@ TT__DEF tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tenso
 /* ==================================================================================== >>sched */
 
 /* ---- (sched implementation: begin) ---- */
+/* Schedules follow torch/optim/lr_scheduler.py line by line:
+     tt__sched_start  = the construction step (_initial_step: last_epoch 0, "is_initial" mode)
+     tt__sched_advance = step(): last_epoch + 1, then the chainable get_lr() on the current lr
+     tt__sched_reset0 = _update_lr(0), used by SequentialLR at a milestone: the closed form
+                        (_get_closed_form_lr) at epoch 0 where torch has one, else get_lr()
+   lr_in is torch's group["lr"]: the lr before this call. For a single schedule it is its own lr;
+   a ChainedScheduler passes one lr through all its children, which is how torch composes them.
+   Everything is computed in double, with the same operation order as torch's Python code. */
+
+static int tt__sched_finite(double v) { return v - v == 0.0; }
+
+static const char *tt__sched_name(tt_sched_kind k) {
+    switch (k) {
+    case TT_SCHED_LAMBDA: return "LambdaLR";
+    case TT_SCHED_MULTIPLICATIVE: return "MultiplicativeLR";
+    case TT_SCHED_STEP: return "StepLR";
+    case TT_SCHED_MULTISTEP: return "MultiStepLR";
+    case TT_SCHED_CONSTANT: return "ConstantLR";
+    case TT_SCHED_LINEAR: return "LinearLR";
+    case TT_SCHED_EXPONENTIAL: return "ExponentialLR";
+    case TT_SCHED_POLYNOMIAL: return "PolynomialLR";
+    case TT_SCHED_COSINE: return "CosineAnnealingLR";
+    case TT_SCHED_COSINE_RESTARTS: return "CosineAnnealingWarmRestarts";
+    case TT_SCHED_CYCLIC: return "CyclicLR";
+    case TT_SCHED_ONE_CYCLE: return "OneCycleLR";
+    case TT_SCHED_PLATEAU: return "ReduceLROnPlateau";
+    case TT_SCHED_SEQUENTIAL: return "SequentialLR";
+    case TT_SCHED_CHAINED: return "ChainedScheduler";
+    case TT_SCHED_WARMUP_COSINE: return "warmup_cosine";
+    default: return "uninitialised schedule";
+    }
+}
+
+static int tt__sched_is_composite(tt_sched_kind k) {
+    return k == TT_SCHED_SEQUENTIAL || k == TT_SCHED_CHAINED || k == TT_SCHED_WARMUP_COSINE;
+}
+
+/* Python's a % b for b > 0 (never negative). */
+static int tt__sched_pymod(int a, int b) {
+    int r = a % b;
+    return r < 0 ? r + b : r;
+}
+
+/* bisect.bisect_right: how many of the sorted values are <= t. */
+static int tt__sched_bisect_right(const int *v, int n, int t) {
+    int i = 0;
+    while (i < n && v[i] <= t) i++;
+    return i;
+}
+
+/* LinearLR, recursive get_lr (also used by warmup_cosine). */
+static double tt__sched_linear_get(double start, double end, int total, int t, int initial, double lr) {
+    if (t == 0) return lr * start;
+    if (initial || t > total) return lr;
+    return lr * (1.0 + (end - start) / (total * start + (t - 1) * (end - start)));
+}
+
+/* CosineAnnealingLR, recursive get_lr (torch's _step_count == 1 resume branch never applies). */
+static double tt__sched_cosine_get(double base, double eta_min, int T_max, int t, int initial, double lr) {
+    const double pi = 3.141592653589793;
+    if (initial) return lr;
+    if (tt__sched_pymod(t - 1 - T_max, 2 * T_max) == 0)
+        return lr + (base - eta_min) * (1 - cos(pi / T_max)) / 2;
+    return (1 + cos(pi * t / T_max)) / (1 + cos(pi * (t - 1) / T_max)) * (lr - eta_min) + eta_min;
+}
+
+static double tt__sched_cosine_closed(double base, double eta_min, int T_max, int t) {
+    const double pi = 3.141592653589793;
+    return eta_min + (base - eta_min) * (1 + cos(pi * t / T_max)) / 2;
+}
+
+/* OneCycleLR annealing from start to end, pct in [0, 1]. */
+static double tt__sched_anneal(tt_anneal how, double start, double end, double pct) {
+    const double pi = 3.141592653589793;
+    if (how == TT_ANNEAL_LINEAR) return (end - start) * pct + start;
+    return end + (start - end) / 2.0 * (cos(pi * pct) + 1);
+}
+
+/* torch get_lr() (closed = 0) or _get_closed_form_lr() (closed = 1, kinds that have one) at
+   t = s->last_epoch, given the current lr. Cyclic / one-cycle also set s->momentum. */
+static tt_result tt__sched_get(tt_ctx *ctx, tt_sched *s, double lr, int initial, int closed, double *out) {
+    const double base = s->base_lr;
+    const int t = s->last_epoch;
+    switch (s->kind) {
+    case TT_SCHED_LAMBDA:
+        *out = base * s->u.lambda.fn(t, s->u.lambda.user);
+        return TT_OK;
+    case TT_SCHED_MULTIPLICATIVE:
+        *out = initial ? lr : lr * s->u.lambda.fn(t, s->u.lambda.user);
+        return TT_OK;
+    case TT_SCHED_STEP: {
+        int k = s->u.step.step_size;
+        if (closed) *out = base * pow(s->u.step.gamma, (double)(t / k));
+        else *out = (t == 0 || t % k != 0) ? lr : lr * s->u.step.gamma;
+        return TT_OK;
+    }
+    case TT_SCHED_MULTISTEP: {
+        int i, count = 0;
+        if (closed) {
+            *out = base * pow(s->u.multistep.gamma,
+                              (double)tt__sched_bisect_right(s->u.multistep.milestones, s->u.multistep.n, t));
+            return TT_OK;
+        }
+        for (i = 0; i < s->u.multistep.n; i++) count += s->u.multistep.milestones[i] == t;
+        *out = count == 0 ? lr : lr * pow(s->u.multistep.gamma, (double)count);
+        return TT_OK;
+    }
+    case TT_SCHED_CONSTANT: {
+        double f = s->u.constant.factor;
+        int total = s->u.constant.total_iters;
+        if (closed) *out = base * (f + (t >= total ? 1 - f : 0.0));
+        else if (t == 0) *out = lr * f;
+        else *out = t != total ? lr : lr * (1.0 / f);
+        return TT_OK;
+    }
+    case TT_SCHED_LINEAR: {
+        double a = s->u.linear.start_factor, b = s->u.linear.end_factor;
+        int total = s->u.linear.total_iters;
+        if (closed) *out = base * (a + (b - a) * TT__MIN(total, t) / total);
+        else *out = tt__sched_linear_get(a, b, total, t, initial, lr);
+        return TT_OK;
+    }
+    case TT_SCHED_EXPONENTIAL:
+        if (closed) *out = base * pow(s->u.exponential.gamma, (double)t);
+        else *out = initial ? lr : lr * s->u.exponential.gamma;
+        return TT_OK;
+    case TT_SCHED_POLYNOMIAL: {
+        int total = s->u.polynomial.total_iters;
+        double p = s->u.polynomial.power;
+        if (closed) *out = base * pow(1.0 - (double)TT__MIN(total, t) / total, p);
+        else if (initial || t > total) *out = lr;
+        else *out = lr * pow((1.0 - (double)t / total) / (1.0 - (double)(t - 1) / total), p);
+        return TT_OK;
+    }
+    case TT_SCHED_COSINE:
+        if (closed) *out = tt__sched_cosine_closed(base, s->u.cosine.eta_min, s->u.cosine.T_max, t);
+        else *out = tt__sched_cosine_get(base, s->u.cosine.eta_min, s->u.cosine.T_max, t, initial, lr);
+        return TT_OK;
+    case TT_SCHED_COSINE_RESTARTS: {
+        const double pi = 3.141592653589793, eta = s->u.restarts.eta_min;
+        *out = eta + (base - eta) * (1 + cos(pi * s->u.restarts.T_cur / s->u.restarts.T_i)) / 2;
+        return TT_OK;
+    }
+    case TT_SCHED_CYCLIC: {
+        const tt_cyclic_opts *o = &s->u.cyclic.o;
+        double total = s->u.cyclic.total_size, ratio = s->u.cyclic.step_ratio;
+        double cycle = floor(1 + t / total), x = 1.0 + t / total - cycle, scale, f;
+        scale = x <= ratio ? x / ratio : (x - 1) / (ratio - 1);
+        if (o->mode == TT_CYCLIC_TRIANGULAR) f = 1.0;
+        else if (o->mode == TT_CYCLIC_TRIANGULAR2) f = 1 / pow(2.0, cycle - 1);
+        else f = pow(o->gamma, (double)t); /* exp_range scales by iterations */
+        *out = o->base_lr + (o->max_lr - o->base_lr) * scale * f;
+        if (o->cycle_momentum) s->momentum = o->max_momentum - (o->max_momentum - o->base_momentum) * scale * f;
+        return TT_OK;
+    }
+    case TT_SCHED_ONE_CYCLE: {
+        double start_step = 0.0;
+        int i, n = s->u.one_cycle.n_phases;
+        if (t > s->u.one_cycle.total_steps)
+            return tt__fail(ctx, TT_ERR_STATE, "OneCycleLR: tried to step %d times; the specified number of total steps is %d",
+                            t, s->u.one_cycle.total_steps);
+        for (i = 0; i < n; i++) {
+            double end_step = s->u.one_cycle.end_step[i], pct;
+            if (t <= end_step || i == n - 1) {
+                tt_anneal how = s->u.one_cycle.o.anneal_strategy;
+                if (end_step - start_step == 0.0)
+                    return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                                    "OneCycleLR: phase %d has zero length (pct_start %g, total_steps %d): division by zero",
+                                    i + 1, s->u.one_cycle.o.pct_start, s->u.one_cycle.total_steps);
+                pct = (t - start_step) / (end_step - start_step);
+                *out = tt__sched_anneal(how, s->u.one_cycle.start_lr[i], s->u.one_cycle.end_lr[i], pct);
+                if (s->u.one_cycle.o.cycle_momentum)
+                    s->momentum = tt__sched_anneal(how, s->u.one_cycle.start_mom[i], s->u.one_cycle.end_mom[i], pct);
+                return TT_OK;
+            }
+            start_step = end_step;
+        }
+        return TT_OK; /* not reached: the last phase always matches */
+    }
+    default:
+        return tt__fail(ctx, TT_ERR_STATE, "tt_sched: %s has no per-step formula", tt__sched_name(s->kind));
+    }
+}
+
+static tt_result tt__sched_start(tt_ctx *ctx, tt_sched *s, double lr_in, double *out);
+
+/* Shared by composites: momentum of the active child (sequential) or the last cycling one. */
+static void tt__sched_take_momentum(tt_sched *s, const tt_sched *child) {
+    if (child->has_momentum) { s->momentum = child->momentum; s->has_momentum = 1; }
+}
+
+/* SequentialLR milestone: _update_lr(0). */
+static tt_result tt__sched_reset0(tt_ctx *ctx, tt_sched *s, double lr_in, double *out) {
+    tt_result r;
+    int closed = s->kind == TT_SCHED_STEP || s->kind == TT_SCHED_MULTISTEP || s->kind == TT_SCHED_CONSTANT ||
+                 s->kind == TT_SCHED_LINEAR || s->kind == TT_SCHED_EXPONENTIAL || s->kind == TT_SCHED_POLYNOMIAL ||
+                 s->kind == TT_SCHED_COSINE;
+    s->last_epoch = 0;
+    if ((r = tt__sched_get(ctx, s, lr_in, 0, closed, out)) != TT_OK) return r;
+    s->lr = *out;
+    return TT_OK;
+}
+
+/* The construction step; also resets all state, so a composite can restart its children. */
+static tt_result tt__sched_start(tt_ctx *ctx, tt_sched *s, double lr_in, double *out) {
+    tt_result r;
+    int i;
+    double lr = lr_in, dummy;
+    s->last_epoch = 0;
+    switch (s->kind) {
+    case TT_SCHED_COSINE_RESTARTS: /* torch: step(epoch=0) */
+        s->u.restarts.T_i = s->u.restarts.T_0;
+        s->u.restarts.T_cur = 0;
+        break;
+    case TT_SCHED_PLATEAU: /* no construction step in torch */
+        s->u.plateau.best = s->u.plateau.o.mode_max ? -INFINITY : INFINITY;
+        s->u.plateau.num_bad_epochs = 0;
+        s->u.plateau.cooldown_counter = 0;
+        *out = s->lr = s->base_lr;
+        return TT_OK;
+    case TT_SCHED_SEQUENTIAL:
+        /* torch: every child was constructed, the lr reset to initial_lr, the first restarted */
+        for (i = 0; i < s->u.composite.n; i++)
+            if ((r = tt__sched_start(ctx, s->u.composite.children[i], s->base_lr, &dummy)) != TT_OK) return r;
+        if ((r = tt__sched_start(ctx, s->u.composite.children[0], s->base_lr, out)) != TT_OK) return r;
+        s->has_momentum = 0;
+        tt__sched_take_momentum(s, s->u.composite.children[0]);
+        s->lr = *out;
+        return TT_OK;
+    case TT_SCHED_CHAINED:
+        s->has_momentum = 0;
+        lr = s->base_lr;
+        for (i = 0; i < s->u.composite.n; i++) {
+            if ((r = tt__sched_start(ctx, s->u.composite.children[i], lr, &lr)) != TT_OK) return r;
+            tt__sched_take_momentum(s, s->u.composite.children[i]);
+        }
+        *out = s->lr = lr;
+        return TT_OK;
+    case TT_SCHED_WARMUP_COSINE:
+        lr = s->base_lr;
+        *out = s->lr = s->u.warmup_cosine.warmup_steps > 0 ? lr * s->u.warmup_cosine.start_factor : lr;
+        return TT_OK;
+    case TT_SCHED_CYCLIC: /* torch sets the lr to base_lr before its construction step */
+        lr = s->base_lr;
+        break;
+    default:
+        break;
+    }
+    if ((r = tt__sched_get(ctx, s, lr, 1, 0, out)) != TT_OK) return r;
+    s->lr = *out;
+    return TT_OK;
+}
+
+/* step(): advance one epoch from the current lr lr_in. */
+static tt_result tt__sched_advance(tt_ctx *ctx, tt_sched *s, double lr_in, double *out) {
+    tt_result r;
+    int i;
+    switch (s->kind) {
+    case TT_SCHED_PLATEAU:
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_step: ReduceLROnPlateau needs the metric: use tt_sched_step_metric");
+    case TT_SCHED_SEQUENTIAL: {
+        int t = s->last_epoch + 1;
+        int idx = tt__sched_bisect_right(s->u.composite.milestones, s->u.composite.n - 1, t);
+        tt_sched *child = s->u.composite.children[idx];
+        r = (idx > 0 && s->u.composite.milestones[idx - 1] == t) ? tt__sched_reset0(ctx, child, lr_in, out)
+                                                                 : tt__sched_advance(ctx, child, lr_in, out);
+        if (r != TT_OK) return r;
+        s->last_epoch = t;
+        s->has_momentum = 0;
+        tt__sched_take_momentum(s, child);
+        s->lr = *out;
+        return TT_OK;
+    }
+    case TT_SCHED_CHAINED: {
+        double lr = lr_in;
+        s->has_momentum = 0;
+        for (i = 0; i < s->u.composite.n; i++) {
+            if ((r = tt__sched_advance(ctx, s->u.composite.children[i], lr, &lr)) != TT_OK) return r;
+            tt__sched_take_momentum(s, s->u.composite.children[i]);
+        }
+        s->last_epoch++;
+        *out = s->lr = lr;
+        return TT_OK;
+    }
+    case TT_SCHED_WARMUP_COSINE: {
+        int t = s->last_epoch + 1, w = s->u.warmup_cosine.warmup_steps, T = s->u.warmup_cosine.T_max;
+        double eta = s->u.warmup_cosine.eta_min;
+        if (t < w) *out = tt__sched_linear_get(s->u.warmup_cosine.start_factor, 1.0, w, t, 0, lr_in);
+        else if (t == w) *out = tt__sched_cosine_closed(s->base_lr, eta, T, 0);
+        else *out = tt__sched_cosine_get(s->base_lr, eta, T, t - w, 0, lr_in);
+        s->last_epoch = t;
+        s->lr = *out;
+        return TT_OK;
+    }
+    case TT_SCHED_COSINE_RESTARTS:
+        s->u.restarts.T_cur += 1;
+        if (s->u.restarts.T_cur >= s->u.restarts.T_i) {
+            s->u.restarts.T_cur = fmod(s->u.restarts.T_cur, s->u.restarts.T_i);
+            s->u.restarts.T_i *= s->u.restarts.T_mult;
+        }
+        break;
+    default:
+        break;
+    }
+    s->last_epoch++;
+    if ((r = tt__sched_get(ctx, s, lr_in, 0, 0, out)) != TT_OK) return r;
+    s->lr = *out;
+    return TT_OK;
+}
+
+/* ---- construction ---- */
+
+/* Common checks; on success *t is a zeroed schedule of that kind. */
+static tt_result tt__sched_begin(tt_ctx *ctx, const char *op, tt_sched *s, tt_sched *t, tt_sched_kind kind, double base_lr) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!s) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: schedule is NULL", op);
+    if (!tt__sched_finite(base_lr) || base_lr < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: base_lr must be finite and >= 0, got %g", op, base_lr);
+    memset(t, 0, sizeof *t);
+    t->kind = kind;
+    t->base_lr = base_lr;
+    return TT_OK;
+}
+
+/* Construction step on the local copy, then publish it (s untouched on error). */
+static tt_result tt__sched_finish(tt_ctx *ctx, tt_sched *s, tt_sched *t) {
+    tt_result r;
+    double lr;
+    t->has_momentum = (t->kind == TT_SCHED_CYCLIC && t->u.cyclic.o.cycle_momentum) ||
+                      (t->kind == TT_SCHED_ONE_CYCLE && t->u.one_cycle.o.cycle_momentum);
+    if ((r = tt__sched_start(ctx, t, t->base_lr, &lr)) != TT_OK) return r;
+    *s = *t;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_sched_init_lambda(tt_ctx *ctx, tt_sched *s, double base_lr, tt_sched_lambda_fn fn, void *user) {
+    tt_result r;
+    tt_sched t;
+    if ((r = tt__sched_begin(ctx, "LambdaLR", s, &t, TT_SCHED_LAMBDA, base_lr)) != TT_OK) return r;
+    if (!fn) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "LambdaLR: lr_lambda is NULL");
+    t.u.lambda.fn = fn;
+    t.u.lambda.user = user;
+    return tt__sched_finish(ctx, s, &t);
+}
+
+TT__DEF tt_result tt_sched_init_multiplicative(tt_ctx *ctx, tt_sched *s, double base_lr, tt_sched_lambda_fn fn, void *user) {
+    tt_result r;
+    tt_sched t;
+    if ((r = tt__sched_begin(ctx, "MultiplicativeLR", s, &t, TT_SCHED_MULTIPLICATIVE, base_lr)) != TT_OK) return r;
+    if (!fn) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "MultiplicativeLR: lr_lambda is NULL");
+    t.u.lambda.fn = fn;
+    t.u.lambda.user = user;
+    return tt__sched_finish(ctx, s, &t);
+}
+
+TT__DEF tt_result tt_sched_init_step(tt_ctx *ctx, tt_sched *s, double base_lr, int step_size, double gamma) {
+    tt_result r;
+    tt_sched t;
+    if ((r = tt__sched_begin(ctx, "StepLR", s, &t, TT_SCHED_STEP, base_lr)) != TT_OK) return r;
+    if (step_size <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "StepLR: step_size must be > 0, got %d", step_size);
+    if (!tt__sched_finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "StepLR: gamma must be > 0, got %g", gamma);
+    t.u.step.step_size = step_size;
+    t.u.step.gamma = gamma;
+    return tt__sched_finish(ctx, s, &t);
+}
+
+TT__DEF tt_result tt_sched_init_multistep(tt_ctx *ctx, tt_sched *s, double base_lr, int n_milestones,
+                                          const int *milestones, double gamma) {
+    tt_sched t;
+    tt_result r;
+    int i;
+    if ((r = tt__sched_begin(ctx, "MultiStepLR", s, &t, TT_SCHED_MULTISTEP, base_lr)) != TT_OK) return r;
+    if (n_milestones < 0 || n_milestones > TT_SCHED_MAX_MILESTONES)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "MultiStepLR: milestones count must be 0..%d, got %d", TT_SCHED_MAX_MILESTONES, n_milestones);
+    if (n_milestones > 0 && !milestones) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "MultiStepLR: milestones is NULL");
+    for (i = 0; i < n_milestones; i++) {
+        if (milestones[i] < 0)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "MultiStepLR: milestones[%d] must be >= 0, got %d", i, milestones[i]);
+        if (i > 0 && milestones[i] < milestones[i - 1])
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "MultiStepLR: milestones must be increasing, got %d after %d",
+                            milestones[i], milestones[i - 1]);
+        t.u.multistep.milestones[i] = milestones[i];
+    }
+    if (!tt__sched_finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "MultiStepLR: gamma must be > 0, got %g", gamma);
+    t.u.multistep.n = n_milestones;
+    t.u.multistep.gamma = gamma;
+    return tt__sched_finish(ctx, s, &t);
+}
+
+TT__DEF tt_result tt_sched_init_constant(tt_ctx *ctx, tt_sched *s, double base_lr, double factor, int total_iters) {
+    tt_result r;
+    tt_sched t;
+    if ((r = tt__sched_begin(ctx, "ConstantLR", s, &t, TT_SCHED_CONSTANT, base_lr)) != TT_OK) return r;
+    /* torch accepts factor 0 but then divides by it at total_iters */
+    if (!(factor > 0 && factor <= 1))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ConstantLR: factor expected to be in (0, 1], got %g", factor);
+    if (total_iters <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ConstantLR: total_iters must be > 0, got %d", total_iters);
+    t.u.constant.factor = factor;
+    t.u.constant.total_iters = total_iters;
+    return tt__sched_finish(ctx, s, &t);
+}
+
+TT__DEF tt_result tt_sched_init_linear(tt_ctx *ctx, tt_sched *s, double base_lr, double start_factor,
+                                       double end_factor, int total_iters) {
+    tt_sched t;
+    tt_result r;
+    if ((r = tt__sched_begin(ctx, "LinearLR", s, &t, TT_SCHED_LINEAR, base_lr)) != TT_OK) return r;
+    if (!(start_factor > 0 && start_factor <= 1))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "LinearLR: start_factor expected to be greater than 0 and less or equal to 1, got %g",
+                        start_factor);
+    if (!(end_factor >= 0 && end_factor <= 1))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "LinearLR: end_factor expected to be between 0 and 1, got %g", end_factor);
+    if (total_iters <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "LinearLR: total_iters must be > 0, got %d", total_iters);
+    t.u.linear.start_factor = start_factor;
+    t.u.linear.end_factor = end_factor;
+    t.u.linear.total_iters = total_iters;
+    return tt__sched_finish(ctx, s, &t);
+}
+
+TT__DEF tt_result tt_sched_init_exponential(tt_ctx *ctx, tt_sched *s, double base_lr, double gamma) {
+    tt_result r;
+    tt_sched t;
+    if ((r = tt__sched_begin(ctx, "ExponentialLR", s, &t, TT_SCHED_EXPONENTIAL, base_lr)) != TT_OK) return r;
+    if (!tt__sched_finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ExponentialLR: gamma must be > 0, got %g", gamma);
+    t.u.exponential.gamma = gamma;
+    return tt__sched_finish(ctx, s, &t);
+}
+
+TT__DEF tt_result tt_sched_init_polynomial(tt_ctx *ctx, tt_sched *s, double base_lr, int total_iters, double power) {
+    tt_result r;
+    tt_sched t;
+    if ((r = tt__sched_begin(ctx, "PolynomialLR", s, &t, TT_SCHED_POLYNOMIAL, base_lr)) != TT_OK) return r;
+    if (total_iters <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "PolynomialLR: total_iters must be > 0, got %d", total_iters);
+    if (!tt__sched_finite(power) || power < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "PolynomialLR: power must be >= 0, got %g", power);
+    t.u.polynomial.total_iters = total_iters;
+    t.u.polynomial.power = power;
+    return tt__sched_finish(ctx, s, &t);
+}
+
+TT__DEF tt_result tt_sched_init_cosine(tt_ctx *ctx, tt_sched *s, double base_lr, int T_max, double eta_min) {
+    tt_result r;
+    tt_sched t;
+    if ((r = tt__sched_begin(ctx, "CosineAnnealingLR", s, &t, TT_SCHED_COSINE, base_lr)) != TT_OK) return r;
+    if (T_max <= 0 || T_max > 0x3fffffff)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingLR: T_max must be in 1..2^30-1, got %d", T_max);
+    if (!tt__sched_finite(eta_min) || eta_min < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingLR: eta_min must be finite and >= 0, got %g", eta_min);
+    t.u.cosine.T_max = T_max;
+    t.u.cosine.eta_min = eta_min;
+    return tt__sched_finish(ctx, s, &t);
+}
+
+TT__DEF tt_result tt_sched_init_cosine_restarts(tt_ctx *ctx, tt_sched *s, double base_lr, int T_0, int T_mult,
+                                                double eta_min) {
+    tt_sched t;
+    tt_result r;
+    if ((r = tt__sched_begin(ctx, "CosineAnnealingWarmRestarts", s, &t, TT_SCHED_COSINE_RESTARTS, base_lr)) != TT_OK) return r;
+    if (T_0 <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingWarmRestarts: expected positive integer T_0, but got %d", T_0);
+    if (T_mult < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingWarmRestarts: expected integer T_mult >= 1, but got %d", T_mult);
+    if (!tt__sched_finite(eta_min) || eta_min < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingWarmRestarts: eta_min must be finite and >= 0, got %g", eta_min);
+    t.u.restarts.T_0 = T_0;
+    t.u.restarts.T_mult = T_mult;
+    t.u.restarts.eta_min = eta_min;
+    return tt__sched_finish(ctx, s, &t);
+}
+
+TT__DEF tt_cyclic_opts tt_cyclic_defaults(double base_lr, double max_lr) {
+    tt_cyclic_opts o;
+    memset(&o, 0, sizeof o);
+    o.base_lr = base_lr;
+    o.max_lr = max_lr;
+    o.step_size_up = 2000;
+    o.step_size_down = 0;
+    o.mode = TT_CYCLIC_TRIANGULAR;
+    o.gamma = 1.0;
+    o.cycle_momentum = 1;
+    o.base_momentum = 0.8;
+    o.max_momentum = 0.9;
+    return o;
+}
+
+TT__DEF tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_cyclic_opts *opts) {
+    tt_result r;
+    tt_sched t;
+    double up, down;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: opts is NULL (use tt_cyclic_defaults)");
+    if ((r = tt__sched_begin(ctx, "CyclicLR", s, &t, TT_SCHED_CYCLIC, opts->base_lr)) != TT_OK) return r;
+    if (!tt__sched_finite(opts->max_lr) || opts->max_lr < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: max_lr must be finite and >= 0, got %g", opts->max_lr);
+    if (opts->step_size_up <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_up must be > 0, got %d", opts->step_size_up);
+    if (opts->step_size_down < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_down must be >= 0 (0: same as step_size_up), got %d", opts->step_size_down);
+    if ((int)opts->mode < 0 || opts->mode > TT_CYCLIC_EXP_RANGE)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: mode %d is invalid", (int)opts->mode);
+    if (!tt__sched_finite(opts->gamma) || opts->gamma <= 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: gamma must be > 0, got %g", opts->gamma);
+    if (opts->cycle_momentum && (!tt__sched_finite(opts->base_momentum) || !tt__sched_finite(opts->max_momentum)))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: base_momentum and max_momentum must be finite");
+    t.u.cyclic.o = *opts;
+    up = (double)opts->step_size_up;
+    down = opts->step_size_down ? (double)opts->step_size_down : up;
+    t.u.cyclic.total_size = up + down;
+    t.u.cyclic.step_ratio = up / t.u.cyclic.total_size;
+    return tt__sched_finish(ctx, s, &t);
+}
+
+TT__DEF tt_one_cycle_opts tt_one_cycle_defaults(double max_lr, int total_steps) {
+    tt_one_cycle_opts o;
+    memset(&o, 0, sizeof o);
+    o.max_lr = max_lr;
+    o.total_steps = total_steps;
+    o.pct_start = 0.3;
+    o.anneal_strategy = TT_ANNEAL_COS;
+    o.cycle_momentum = 1;
+    o.base_momentum = 0.85;
+    o.max_momentum = 0.95;
+    o.div_factor = 25.0;
+    o.final_div_factor = 1e4;
+    o.three_phase = 0;
+    return o;
+}
+
+TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one_cycle_opts *opts) {
+    tt_result r;
+    tt_sched t;
+    int T;
+    double pct, init_lr, max_lr, min_lr, bm, mm;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: opts is NULL (use tt_one_cycle_defaults)");
+    if (!tt__sched_finite(opts->max_lr) || opts->max_lr < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: max_lr must be finite and >= 0, got %g", opts->max_lr);
+    if (!tt__sched_finite(opts->div_factor) || opts->div_factor <= 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: div_factor must be > 0, got %g", opts->div_factor);
+    if (!tt__sched_finite(opts->final_div_factor) || opts->final_div_factor <= 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: final_div_factor must be > 0, got %g", opts->final_div_factor);
+    if ((r = tt__sched_begin(ctx, "OneCycleLR", s, &t, TT_SCHED_ONE_CYCLE, opts->max_lr / opts->div_factor)) != TT_OK) return r;
+    if (opts->total_steps != 0) {
+        if (opts->total_steps < 0)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected positive integer total_steps, but got %d", opts->total_steps);
+        T = opts->total_steps;
+    } else if (opts->epochs != 0 || opts->steps_per_epoch != 0) {
+        if (opts->epochs <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected positive integer epochs, but got %d", opts->epochs);
+        if (opts->steps_per_epoch <= 0)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected positive integer steps_per_epoch, but got %d", opts->steps_per_epoch);
+        if (opts->epochs > 0x7fffffff / opts->steps_per_epoch)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: epochs * steps_per_epoch overflows");
+        T = opts->epochs * opts->steps_per_epoch;
+    } else {
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: you must define either total_steps OR (epochs AND steps_per_epoch)");
+    }
+    pct = opts->pct_start;
+    if (!(pct >= 0 && pct <= 1))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected float between 0 and 1 pct_start, but got %g", pct);
+    if ((int)opts->anneal_strategy < 0 || opts->anneal_strategy > TT_ANNEAL_LINEAR)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: anneal_strategy must be cos or linear, got %d", (int)opts->anneal_strategy);
+    if (opts->cycle_momentum && (!tt__sched_finite(opts->base_momentum) || !tt__sched_finite(opts->max_momentum)))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: base_momentum and max_momentum must be finite");
+    t.u.one_cycle.o = *opts;
+    t.u.one_cycle.total_steps = T;
+    init_lr = opts->max_lr / opts->div_factor;
+    max_lr = opts->max_lr;
+    min_lr = init_lr / opts->final_div_factor;
+    bm = opts->base_momentum;
+    mm = opts->max_momentum;
+    t.u.one_cycle.initial_lr = init_lr;
+    t.u.one_cycle.min_lr = min_lr;
+    /* phase 1: initial -> max (momentum max -> base) */
+    t.u.one_cycle.end_step[0] = pct * T - 1;
+    t.u.one_cycle.start_lr[0] = init_lr; t.u.one_cycle.end_lr[0] = max_lr;
+    t.u.one_cycle.start_mom[0] = mm; t.u.one_cycle.end_mom[0] = bm;
+    if (opts->three_phase) {
+        t.u.one_cycle.n_phases = 3;
+        t.u.one_cycle.end_step[1] = 2 * pct * T - 2;   /* max -> initial (base -> max) */
+        t.u.one_cycle.start_lr[1] = max_lr; t.u.one_cycle.end_lr[1] = init_lr;
+        t.u.one_cycle.start_mom[1] = bm; t.u.one_cycle.end_mom[1] = mm;
+        t.u.one_cycle.end_step[2] = T - 1;             /* initial -> min (momentum stays max) */
+        t.u.one_cycle.start_lr[2] = init_lr; t.u.one_cycle.end_lr[2] = min_lr;
+        t.u.one_cycle.start_mom[2] = mm; t.u.one_cycle.end_mom[2] = mm;
+    } else {
+        t.u.one_cycle.n_phases = 2;
+        t.u.one_cycle.end_step[1] = T - 1;             /* max -> min (base -> max) */
+        t.u.one_cycle.start_lr[1] = max_lr; t.u.one_cycle.end_lr[1] = min_lr;
+        t.u.one_cycle.start_mom[1] = bm; t.u.one_cycle.end_mom[1] = mm;
+    }
+    return tt__sched_finish(ctx, s, &t);
+}
+
+TT__DEF tt_plateau_opts tt_plateau_defaults(void) {
+    tt_plateau_opts o;
+    memset(&o, 0, sizeof o);
+    o.mode_max = 0;
+    o.factor = 0.1;
+    o.patience = 10;
+    o.threshold = 1e-4;
+    o.threshold_abs = 0;
+    o.cooldown = 0;
+    o.min_lr = 0;
+    o.eps = 1e-8;
+    return o;
+}
+
+TT__DEF tt_result tt_sched_init_plateau(tt_ctx *ctx, tt_sched *s, double base_lr, const tt_plateau_opts *opts) {
+    tt_result r;
+    tt_sched t;
+    tt_plateau_opts o = opts ? *opts : tt_plateau_defaults();
+    if ((r = tt__sched_begin(ctx, "ReduceLROnPlateau", s, &t, TT_SCHED_PLATEAU, base_lr)) != TT_OK) return r;
+    if (!(o.factor < 1.0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: factor should be < 1.0, got %g", o.factor);
+    if (!(o.factor >= 0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: factor should be >= 0, got %g", o.factor);
+    if (o.mode_max != 0 && o.mode_max != 1)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: mode_max must be 0 (min) or 1 (max), got %d", o.mode_max);
+    if (o.threshold_abs != 0 && o.threshold_abs != 1)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: threshold_abs must be 0 (rel) or 1 (abs), got %d", o.threshold_abs);
+    if (o.patience < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: patience must be >= 0, got %d", o.patience);
+    if (o.cooldown < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: cooldown must be >= 0, got %d", o.cooldown);
+    if (!tt__sched_finite(o.threshold) || o.threshold < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: threshold must be finite and >= 0, got %g", o.threshold);
+    if (!tt__sched_finite(o.min_lr) || o.min_lr < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: min_lr must be finite and >= 0, got %g", o.min_lr);
+    if (!tt__sched_finite(o.eps) || o.eps < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: eps must be finite and >= 0, got %g", o.eps);
+    t.u.plateau.o = o;
+    return tt__sched_finish(ctx, s, &t);
+}
+
+/* Children checks shared by sequential and chained. */
+static tt_result tt__sched_children(tt_ctx *ctx, const char *op, tt_sched *s, tt_sched *t, int n, tt_sched **children) {
+    int i, j;
+    if (n < 1 || n > TT_SCHED_MAX_CHILDREN)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: expects 1..%d schedulers, got %d", op, TT_SCHED_MAX_CHILDREN, n);
+    if (!children) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: schedulers is NULL", op);
+    for (i = 0; i < n; i++) {
+        tt_sched *c = children[i];
+        if (!c) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: scheduler %d is NULL", op, i);
+        if (c == s) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: scheduler %d is the composite itself", op, i);
+        if (c->kind <= TT_SCHED_NONE || c->kind > TT_SCHED_WARMUP_COSINE)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: scheduler %d is not initialised", op, i);
+        if (c->kind == TT_SCHED_PLATEAU)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: does not support ReduceLROnPlateau (scheduler %d): it needs a metric", op, i);
+        if (tt__sched_is_composite(c->kind))
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: scheduler %d is itself a composite (%s); nesting is not supported",
+                            op, i, tt__sched_name(c->kind));
+        for (j = 0; j < i; j++)
+            if (children[j] == c) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: scheduler %d appears twice", op, i);
+        t->u.composite.children[i] = c;
+    }
+    t->u.composite.n = n;
+    return TT_OK;
+}
+
+/* Composites restart their children: keep copies so an error leaves everything as it was. */
+static tt_result tt__sched_finish_composite(tt_ctx *ctx, tt_sched *s, tt_sched *t) {
+    tt_sched saved[TT_SCHED_MAX_CHILDREN];
+    int i, n = t->u.composite.n;
+    tt_result r;
+    for (i = 0; i < n; i++) saved[i] = *t->u.composite.children[i];
+    if ((r = tt__sched_finish(ctx, s, t)) != TT_OK) {
+        for (i = 0; i < n; i++) *t->u.composite.children[i] = saved[i];
+        return r;
+    }
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_sched_init_sequential(tt_ctx *ctx, tt_sched *s, int n, tt_sched **children, const int *milestones) {
+    tt_result r;
+    tt_sched t;
+    int i;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((r = tt__sched_begin(ctx, "SequentialLR", s, &t, TT_SCHED_SEQUENTIAL, 0.0)) != TT_OK) return r;
+    if ((r = tt__sched_children(ctx, "SequentialLR", s, &t, n, children)) != TT_OK) return r;
+    if (n > 1 && !milestones) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "SequentialLR: milestones is NULL (need %d)", n - 1);
+    for (i = 0; i < n - 1; i++) {
+        if (milestones[i] < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "SequentialLR: milestones[%d] must be >= 1, got %d", i, milestones[i]);
+        if (i > 0 && milestones[i] <= milestones[i - 1])
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "SequentialLR: milestones must be strictly increasing, got %d after %d",
+                            milestones[i], milestones[i - 1]);
+        t.u.composite.milestones[i] = milestones[i];
+    }
+    t.base_lr = children[0]->base_lr;
+    return tt__sched_finish_composite(ctx, s, &t);
+}
+
+TT__DEF tt_result tt_sched_init_chained(tt_ctx *ctx, tt_sched *s, int n, tt_sched **children) {
+    tt_result r;
+    tt_sched t;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((r = tt__sched_begin(ctx, "ChainedScheduler", s, &t, TT_SCHED_CHAINED, 0.0)) != TT_OK) return r;
+    if ((r = tt__sched_children(ctx, "ChainedScheduler", s, &t, n, children)) != TT_OK) return r;
+    t.base_lr = children[0]->base_lr;
+    return tt__sched_finish_composite(ctx, s, &t);
+}
+
+TT__DEF tt_result tt_sched_warmup_cosine(tt_ctx *ctx, tt_sched *s, double base_lr, int warmup_steps, int total_steps,
+                                         double start_factor, double eta_min) {
+    tt_sched t;
+    tt_result r;
+    if ((r = tt__sched_begin(ctx, "tt_sched_warmup_cosine", s, &t, TT_SCHED_WARMUP_COSINE, base_lr)) != TT_OK) return r;
+    if (warmup_steps < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: warmup_steps must be >= 0, got %d", warmup_steps);
+    if (total_steps <= warmup_steps || total_steps - warmup_steps > 0x3fffffff)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: total_steps (%d) must exceed warmup_steps (%d): T_max must be > 0",
+                        total_steps, warmup_steps);
+    if (!(start_factor > 0 && start_factor <= 1))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: start_factor expected in (0, 1], got %g", start_factor);
+    if (!tt__sched_finite(eta_min) || eta_min < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: eta_min must be finite and >= 0, got %g", eta_min);
+    t.u.warmup_cosine.warmup_steps = warmup_steps;
+    t.u.warmup_cosine.T_max = total_steps - warmup_steps;
+    t.u.warmup_cosine.start_factor = start_factor;
+    t.u.warmup_cosine.eta_min = eta_min;
+    return tt__sched_finish(ctx, s, &t);
+}
+
+/* ---- stepping ---- */
+
+static tt_result tt__sched_check_use(tt_ctx *ctx, const char *op, const tt_sched *s) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!s) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: schedule is NULL", op);
+    if (s->kind <= TT_SCHED_NONE || s->kind > TT_SCHED_WARMUP_COSINE)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: schedule is not initialised", op);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_sched_step(tt_ctx *ctx, tt_sched *s) {
+    tt_result r;
+    tt_sched saved, children[TT_SCHED_MAX_CHILDREN];
+    int i, n = 0;
+    double lr;
+    if ((r = tt__sched_check_use(ctx, "tt_sched_step", s)) != TT_OK) return r;
+    if (s->last_epoch == 0x7fffffff) return tt__fail(ctx, TT_ERR_STATE, "tt_sched_step: epoch counter overflow");
+    saved = *s;
+    if (s->kind == TT_SCHED_SEQUENTIAL || s->kind == TT_SCHED_CHAINED) {
+        n = s->u.composite.n;
+        for (i = 0; i < n; i++) children[i] = *s->u.composite.children[i];
+    }
+    if ((r = tt__sched_advance(ctx, s, s->lr, &lr)) != TT_OK) {
+        *s = saved;
+        for (i = 0; i < n; i++) *s->u.composite.children[i] = children[i];
+        return r;
+    }
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_sched_step_metric(tt_ctx *ctx, tt_sched *s, double a) {
+    tt_result r;
+    tt_plateau_opts *o;
+    double best;
+    int better;
+    if ((r = tt__sched_check_use(ctx, "tt_sched_step_metric", s)) != TT_OK) return r;
+    if (s->kind != TT_SCHED_PLATEAU)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_step_metric: %s takes no metric (use tt_sched_step)", tt__sched_name(s->kind));
+    o = &s->u.plateau.o;
+    best = s->u.plateau.best;
+    if (!o->mode_max) better = o->threshold_abs ? a < best - o->threshold : a < best * (1.0 - o->threshold);
+    else better = o->threshold_abs ? a > best + o->threshold : a > best * (o->threshold + 1.0);
+    s->last_epoch++;
+    if (better) {
+        s->u.plateau.best = a;
+        s->u.plateau.num_bad_epochs = 0;
+    } else {
+        s->u.plateau.num_bad_epochs++;
+    }
+    if (s->u.plateau.cooldown_counter > 0) { /* bad epochs are ignored during cooldown */
+        s->u.plateau.cooldown_counter--;
+        s->u.plateau.num_bad_epochs = 0;
+    }
+    if (s->u.plateau.num_bad_epochs > o->patience) {
+        double old_lr = s->lr, new_lr = TT__MAX(old_lr * o->factor, o->min_lr);
+        if (old_lr - new_lr > o->eps) s->lr = new_lr;
+        s->u.plateau.cooldown_counter = o->cooldown;
+        s->u.plateau.num_bad_epochs = 0;
+    }
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_sched_step_to(tt_ctx *ctx, tt_sched *s, double epoch) {
+    tt_result r;
+    tt_sched t;
+    double lr;
+    if ((r = tt__sched_check_use(ctx, "tt_sched_step_to", s)) != TT_OK) return r;
+    if (!tt__sched_finite(epoch) || epoch < 0 || epoch > 2147483647.0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_step_to: expected non-negative epoch, but got %g", epoch);
+    if (s->kind == TT_SCHED_PLATEAU || tt__sched_is_composite(s->kind))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_step_to: %s cannot jump to an epoch", tt__sched_name(s->kind));
+    t = *s;
+    if (t.kind == TT_SCHED_COSINE_RESTARTS) {
+        /* torch CosineAnnealingWarmRestarts.step(epoch) */
+        int T_0 = t.u.restarts.T_0, m = t.u.restarts.T_mult;
+        if (epoch >= T_0) {
+            if (m == 1) {
+                t.u.restarts.T_cur = fmod(epoch, (double)T_0);
+            } else {
+                int k = (int)(log(epoch / T_0 * (m - 1) + 1) / log((double)m));
+                t.u.restarts.T_cur = epoch - T_0 * (pow((double)m, (double)k) - 1) / (m - 1);
+                t.u.restarts.T_i = T_0 * pow((double)m, (double)k);
+            }
+        } else {
+            t.u.restarts.T_i = T_0;
+            t.u.restarts.T_cur = epoch;
+        }
+        t.last_epoch = (int)floor(epoch);
+        if ((r = tt__sched_get(ctx, &t, t.lr, 0, 0, &lr)) != TT_OK) return r;
+    } else {
+        int closed = t.kind != TT_SCHED_LAMBDA && t.kind != TT_SCHED_MULTIPLICATIVE && t.kind != TT_SCHED_CYCLIC &&
+                     t.kind != TT_SCHED_ONE_CYCLE;
+        if (epoch != floor(epoch))
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_step_to: %s needs a whole epoch, got %g", tt__sched_name(t.kind), epoch);
+        t.last_epoch = (int)epoch;
+        if ((r = tt__sched_get(ctx, &t, t.lr, 0, closed, &lr)) != TT_OK) return r;
+    }
+    t.lr = lr;
+    *s = t;
+    return TT_OK;
+}
+
+TT__DEF double tt_sched_lr(const tt_sched *s) { return s ? s->lr : 0.0; }
+
+TT__DEF int tt_sched_momentum(const tt_sched *s, double *momentum) {
+    if (!s || !s->has_momentum) return 0;
+    if (momentum) *momentum = s->momentum;
+    return 1;
+}
+
+/* ---- regularization ---- */
+
+/* The tensors a penalty or clip works on: the given list, or every parameter (skip_no_decay:
+   every parameter not flagged TT_NO_DECAY) in a scratch array. */
+static tt_tensor **tt__sched_param_list(tt_ctx *ctx, const char *op, int n, tt_tensor **params, int skip_no_decay, int *count) {
+    int i, k = 0;
+    tt_tensor **list;
+    if (params || n != 0) {
+        if (n < 0 || !params) {
+            tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: need params != NULL and n >= 0 (or NULL and 0 for all parameters), got n = %d", op, n);
+            return NULL;
+        }
+        for (i = 0; i < n; i++)
+            if (!params[i]) {
+                if (ctx->err == TT_OK) tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: params[%d] is NULL", op, i);
+                return NULL;
+            }
+        *count = n;
+        return params;
+    }
+    list = (tt_tensor **)tt__scratch(ctx, op, sizeof(tt_tensor *) * (size_t)(ctx->n_param_tensors + 1));
+    if (!list) return NULL;
+    for (i = 0; i < ctx->n_param_tensors; i++)
+        if (!(skip_no_decay && (ctx->params[i].flags & TT_NO_DECAY))) list[k++] = &ctx->params[i];
+    *count = k;
+    return list;
+}
+
+static void tt__penalty_backward(tt_ctx *ctx, tt__node *n) {
+    int k, l2 = n->i[0];
+    float coef = n->f[0], g = n->out->grad[0];
+    size_t i;
+    (void)ctx;
+    for (k = 0; k < n->n_ins; k++) {
+        tt_tensor *x = tt__node_in(n, k);
+        if (!x || !x->grad) continue;
+        for (i = 0; i < x->numel; i++) {
+            float v = x->data[i];
+            if (l2) x->grad[i] += 2.0f * coef * v * g;
+            else x->grad[i] += coef * (float)((v > 0) - (v < 0)) * g;
+        }
+    }
+}
+
+static tt_tensor *tt__penalty(tt_ctx *ctx, const char *op, int l2, float coef, int n, tt_tensor **params) {
+    tt_tensor **list, *y;
+    double s = 0;
+    int k, count = 0;
+    size_t i;
+    if (!ctx) return NULL;
+    if (!(coef - coef == 0.0f)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: coef must be finite, got %g", op, (double)coef);
+        return NULL;
+    }
+    list = tt__sched_param_list(ctx, op, n, params, 1, &count);
+    if (!list) return NULL;
+    y = tt__out_n(ctx, op, 0, NULL, count, list);
+    if (!y) return NULL;
+    for (k = 0; k < count; k++)
+        for (i = 0; i < list[k]->numel; i++) {
+            double v = list[k]->data[i];
+            s += l2 ? v * v : fabs(v);
+        }
+    y->data[0] = (float)(coef * s);
+    if (y->node) {
+        y->node->i[0] = l2;
+        y->node->f[0] = coef;
+        y->node->backward = tt__penalty_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+TT__DEF tt_tensor *tt_l1_penalty(tt_ctx *ctx, float coef, int n, tt_tensor **params) {
+    return tt__penalty(ctx, "l1_penalty", 0, coef, n, params);
+}
+
+TT__DEF tt_tensor *tt_l2_penalty(tt_ctx *ctx, float coef, int n, tt_tensor **params) {
+    return tt__penalty(ctx, "l2_penalty", 1, coef, n, params);
+}
+
+/* p-norm of all gradients (p = INFINITY for max |g|) in double; NaN propagates. */
+static double tt__grad_norm(tt_tensor **list, int count, double p) {
+    double acc = 0;
+    int k, nan = 0;
+    size_t i;
+    for (k = 0; k < count; k++) {
+        const float *g = list[k]->grad;
+        if (!g) continue;
+        for (i = 0; i < list[k]->numel; i++) {
+            double a = fabs((double)g[i]);
+            if (a != a) nan = 1;
+            else if (p == INFINITY) acc = a > acc ? a : acc;
+            else if (p == 2.0) acc += a * a;
+            else if (p == 1.0) acc += a;
+            else acc += pow(a, p);
+        }
+    }
+    if (nan) return NAN;
+    if (p == INFINITY || p == 1.0) return acc;
+    if (p == 2.0) return sqrt(acc);
+    return pow(acc, 1.0 / p);
+}
+
+TT__DEF tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, double max_norm, double norm_type,
+                                    int error_if_nonfinite, double *total_norm) {
+    const char *op = "tt_clip_grad_norm";
+    tt_tensor **list;
+    int k, count = 0;
+    double total, coef;
+    size_t mark, i;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!(max_norm >= 0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: max_norm must be >= 0, got %g", op, max_norm);
+    if (!(norm_type > 0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: norm_type must be > 0 or INFINITY, got %g", op, norm_type);
+    mark = tt_scratch_mark(ctx);
+    list = tt__sched_param_list(ctx, op, n, params, 0, &count);
+    if (!list) return ctx->err != TT_OK ? ctx->err : TT_ERR_INVALID_ARGS;
+    total = tt__grad_norm(list, count, norm_type);
+    if (total_norm) *total_norm = total;
+    if (error_if_nonfinite && !tt__sched_finite(total)) {
+        tt_scratch_rewind(ctx, mark);
+        return tt__fail(ctx, TT_ERR_NONFINITE,
+                        "%s: the total norm of order %g for gradients is non-finite (%g), so it cannot be clipped "
+                        "(pass error_if_nonfinite = 0 to scale anyway)", op, norm_type, total);
+    }
+    coef = max_norm / (total + 1e-6);
+    if (coef > 1.0) coef = 1.0; /* NaN stays NaN, as torch.clamp */
+    for (k = 0; k < count; k++) {
+        float *g = list[k]->grad;
+        if (!g) continue;
+        for (i = 0; i < list[k]->numel; i++) g[i] = (float)(g[i] * coef);
+    }
+    tt_scratch_rewind(ctx, mark);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_clip_grad_value(tt_ctx *ctx, int n, tt_tensor **params, double clip_value, double *total_norm) {
+    const char *op = "tt_clip_grad_value";
+    tt_tensor **list;
+    int k, count = 0;
+    float c;
+    size_t mark, i;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!(clip_value >= 0) || !tt__sched_finite(clip_value))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: clip_value must be finite and >= 0, got %g", op, clip_value);
+    mark = tt_scratch_mark(ctx);
+    list = tt__sched_param_list(ctx, op, n, params, 0, &count);
+    if (!list) return ctx->err != TT_OK ? ctx->err : TT_ERR_INVALID_ARGS;
+    if (total_norm) *total_norm = tt__grad_norm(list, count, 2.0);
+    c = (float)clip_value;
+    for (k = 0; k < count; k++) {
+        float *g = list[k]->grad;
+        if (!g) continue;
+        for (i = 0; i < list[k]->numel; i++) {
+            /* torch.clamp: NaN stays NaN */
+            if (g[i] > c) g[i] = c;
+            else if (g[i] < -c) g[i] = -c;
+        }
+    }
+    tt_scratch_rewind(ctx, mark);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_set_no_decay(tt_ctx *ctx, tt_tensor *param, int no_decay) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!param) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_set_no_decay: param is NULL");
+    if (!(param->flags & TT_PARAM))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_set_no_decay: tensor of shape %S is not a parameter (tt_param)", param);
+    if (no_decay) param->flags |= TT_NO_DECAY;
+    else param->flags &= ~(unsigned)TT_NO_DECAY;
+    return TT_OK;
+}
+
+TT__DEF int tt_grads_finite(const tt_ctx *ctx) {
+    if (!ctx) return 0;
+    return tt__all_finite(ctx->param_grad, ctx->n_params);
+}
+
+/* ---- early stopping ---- */
+
+TT__DEF tt_result tt_early_stop_init(tt_ctx *ctx, tt_early_stop *es, int patience, double min_delta, int mode_max) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!es) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: es is NULL");
+    if (patience < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: patience must be >= 0, got %d", patience);
+    if (!tt__sched_finite(min_delta) || min_delta < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: min_delta must be finite and >= 0, got %g", min_delta);
+    if (mode_max != 0 && mode_max != 1)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: mode_max must be 0 (min) or 1 (max), got %d", mode_max);
+    memset(es, 0, sizeof *es);
+    es->mode_max = mode_max;
+    es->patience = patience;
+    es->min_delta = min_delta;
+    es->best = mode_max ? -INFINITY : INFINITY;
+    es->best_epoch = -1;
+    return TT_OK;
+}
+
+TT__DEF int tt_early_stop_update(tt_early_stop *es, double metric) {
+    int improved;
+    if (!es) return 0;
+    improved = es->mode_max ? metric > es->best + es->min_delta : metric < es->best - es->min_delta;
+    if (improved) {
+        es->best = metric;
+        es->best_epoch = es->epoch;
+        es->bad_epochs = 0;
+    } else {
+        es->bad_epochs++;
+        if (es->bad_epochs >= es->patience) es->should_stop = 1;
+    }
+    es->epoch++;
+    return es->should_stop;
+}
 /* ---- (sched implementation: end) ---- */
 
 
