@@ -2221,6 +2221,7 @@ TT__DEF tt_tensor *tt_smooth_l1_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *t
 static int tt__loss_class_layout(tt_ctx *ctx, const char *op, const tt_tensor *x, size_t *N, size_t *C, size_t *S,
                                  int *und, int *ushape) {
     int i;
+    ushape[0] = 0;
     if (x->ndim < 1) {
         tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S needs a class dimension: (C), (N, C) or (N, C, d1, ...)", op, x);
         return 0;
@@ -2603,6 +2604,7 @@ TT__DEF tt_tensor *tt_soft_margin_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, 
 
 /* (N, C) or (C) inputs of the per-sample losses: N rows of C. */
 static int tt__loss_rows(tt_ctx *ctx, const char *op, const tt_tensor *x, size_t *N, size_t *C, int *und, int *ushape) {
+    ushape[0] = 0;
     if (x->ndim == 1) { *N = 1; *C = (size_t)x->shape[0]; *und = 0; return 1; }
     if (x->ndim == 2) { *N = (size_t)x->shape[0]; *C = (size_t)x->shape[1]; *und = 1; ushape[0] = x->shape[0]; return 1; }
     tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S must be (N, C) or (C)", op, x);
