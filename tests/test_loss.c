@@ -131,6 +131,132 @@ KIND_TEST(KL) KIND_TEST(POISSON) KIND_TEST(GAUSS) KIND_TEST(HINGE) KIND_TEST(MAR
 KIND_TEST(ML_SOFT_MARGIN) KIND_TEST(MULTI_MARGIN) KIND_TEST(ML_MARGIN) KIND_TEST(COSINE) KIND_TEST(TRIPLET)
 KIND_TEST(CE) KIND_TEST(CE_PROBS) KIND_TEST(NLL) KIND_TEST(CTC)
 
+/* ---------------------------------------------------------------- finite differences */
+
+/* A test-local log-softmax over the last dim (the library's own is written elsewhere), so CTC
+   can be checked end to end from logits: its torch-style gradient is exact only through one. */
+static void lsm_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *x = n->in[0], *y = n->out;
+    size_t C = (size_t)y->shape[y->ndim - 1], r, c;
+    (void)ctx;
+    if (!x->grad) return;
+    for (r = 0; r < y->numel / C; r++) {
+        double s = 0;
+        for (c = 0; c < C; c++) s += y->grad[r * C + c];
+        for (c = 0; c < C; c++) x->grad[r * C + c] += (float)(y->grad[r * C + c] - exp(y->data[r * C + c]) * s);
+    }
+}
+static tt_tensor *test_log_softmax(tt_ctx *ctx, tt_tensor *x) {
+    tt_tensor *y = tt__out(ctx, "test_log_softmax", x->ndim, x->shape, x, NULL, NULL);
+    size_t C = (size_t)x->shape[x->ndim - 1], r, c;
+    if (!y) return NULL;
+    for (r = 0; r < x->numel / C; r++) {
+        double m = -INFINITY, s = 0;
+        for (c = 0; c < C; c++) if (x->data[r * C + c] > m) m = x->data[r * C + c];
+        for (c = 0; c < C; c++) s += exp(x->data[r * C + c] - m);
+        for (c = 0; c < C; c++) y->data[r * C + c] = (float)(x->data[r * C + c] - m - log(s));
+    }
+    if (y->node) y->node->backward = lsm_backward;
+    return y;
+}
+
+typedef struct gc_user {
+    int kind;
+    const int *labels, *lens_in, *lens_tgt;
+    const float *weight;
+} gc_user;
+
+static tt_tensor *gc_fn(tt_ctx *ctx, tt_tensor **in, void *user) {
+    gc_user *u = (gc_user *)user;
+    tt_cross_entropy_opts ce;
+    tt_ctc_opts ctc;
+    memset(&ce, 0, sizeof ce);
+    memset(&ctc, 0, sizeof ctc);
+    ce.reduction = TT_REDUCTION_NONE;
+    switch (u->kind) {
+    case 0: ce.weight = u->weight; ce.label_smoothing = 0.1f; return tt_cross_entropy(ctx, in[0], u->labels, &ce);
+    case 1: ce.weight = u->weight; ce.label_smoothing = 0.2f; return tt_cross_entropy_probs(ctx, in[0], in[1], &ce);
+    case 2: return tt_bce_with_logits_loss(ctx, in[0], in[1], in[2], in[3], TT_REDUCTION_MEAN);
+    case 3: return tt_huber_loss(ctx, in[0], in[1], 0.7f, TT_REDUCTION_NONE);
+    case 4: return tt_gaussian_nll_loss(ctx, in[0], in[1], in[2], 1, 1e-6f, TT_REDUCTION_SUM);
+    case 5: return tt_cosine_embedding_loss(ctx, in[0], in[1], u->labels, 0.1f, TT_REDUCTION_NONE);
+    case 6: return tt_triplet_margin_loss(ctx, in[0], in[1], in[2], 1.0f, 3.0f, 1e-6f, 1, TT_REDUCTION_NONE);
+    case 7:
+        ctc.reduction = TT_REDUCTION_NONE;
+        return tt_ctc_loss(ctx, test_log_softmax(ctx, in[0]), u->labels, u->lens_in, u->lens_tgt, &ctc);
+    case 8: return tt_multi_margin_loss(ctx, in[0], u->labels, 2, 0.8f, u->weight, TT_REDUCTION_NONE);
+    case 9: return tt_multilabel_soft_margin_loss(ctx, in[0], in[1], u->weight, TT_REDUCTION_NONE);
+    case 10: return tt_kl_div_loss(ctx, in[0], in[1], 1, TT_REDUCTION_BATCHMEAN);
+    case 11: return tt_poisson_nll_loss(ctx, in[0], in[1], 0, 1, 1e-8f, TT_REDUCTION_NONE);
+    default: return tt_bce_loss(ctx, in[0], in[1], in[2], TT_REDUCTION_NONE);
+    }
+}
+
+/* tt_gradcheck defaults (eps 1e-2 relative, atol 1e-3, rtol 1e-2): central differences in
+   double of float32 losses. Inputs are random (fixed seed) away from kinks of the margin losses
+   (a kink within eps of a point would make the difference quotient meaningless). */
+static tt_tensor *grad_tensor(tt_ctx *ctx, int nd, const int *shape, float lo, float hi) {
+    return tt_requires_grad(ctx, tt_tensor_rand(ctx, nd, shape, lo, hi));
+}
+
+static void test_gradcheck_losses(void) {
+    tt_desc d = {0};
+    tt_ctx ctx;
+    tt_tensor *in[4];
+    gc_user u;
+    tt_gradcheck_report rep;
+    int s345[3] = {3, 4, 5}, s57[2] = {5, 7}, s35[2] = {3, 5}, s31[2] = {3, 1}, s5[1] = {5}, s17[1] = {17};
+    int s43[2] = {4, 3}, s41[2] = {4, 1}, s13[2] = {1, 3}, s4[1] = {4}, s59[2] = {5, 9}, s47[2] = {4, 7}, s725[3] = {7, 2, 5};
+    int lab15[15] = {0, 3, 2, 1, -100, 3, 3, 0, 1, 2, 2, 1, 0, 3, 1}, lab5[5] = {1, -1, 1, -1, 1};
+    int ctc_t[5] = {1, 2, 2, 4, 3}, ctc_in[2] = {7, 6}, ctc_tl[2] = {3, 2}, mm[5] = {0, 6, 3, 3, 1};
+    float w4[4] = {0.5f, 1.5f, 1.0f, 2.0f}, w7[7] = {1, 2, 0.5f, 1, 1.5f, 0.7f, 1.2f};
+    int k;
+    d.scratch_bytes = 1 << 22;
+    CHECK(tt_ctx_init(&ctx, &d) == TT_OK);
+    memset(&u, 0, sizeof u);
+    for (k = 0; k <= 12; k++) {
+        tt_scratch_reset(&ctx);
+        u.kind = k;
+        u.weight = NULL;
+        memset(in, 0, sizeof in);
+        switch (k) {
+        case 0: in[0] = grad_tensor(&ctx, 3, s345, -3, 3); u.labels = lab15; u.weight = w4; break;
+        case 1: in[0] = grad_tensor(&ctx, 2, s57, -3, 3); in[1] = tt_tensor_rand(&ctx, 2, s57, 0, 1); u.weight = w7; break;
+        case 2:
+            in[0] = grad_tensor(&ctx, 2, s35, -4, 4); in[1] = tt_tensor_rand(&ctx, 2, s35, 0, 1);
+            in[2] = tt_tensor_rand(&ctx, 2, s31, 0.5f, 2); in[3] = tt_tensor_rand(&ctx, 1, s5, 0.5f, 3);
+            break;
+        case 3: in[0] = grad_tensor(&ctx, 1, s17, -2, 2); in[1] = grad_tensor(&ctx, 1, s17, -2, 2); break;
+        case 4:
+            in[0] = grad_tensor(&ctx, 2, s43, -2, 2); in[1] = grad_tensor(&ctx, 2, s43, -2, 2);
+            in[2] = grad_tensor(&ctx, 2, s41, 0.3f, 2);
+            break;
+        case 5: in[0] = grad_tensor(&ctx, 2, s59, -1, 1); in[1] = grad_tensor(&ctx, 2, s59, -1, 1); u.labels = lab5; break;
+        case 6:
+            in[0] = grad_tensor(&ctx, 2, s47, -1, 1); in[1] = grad_tensor(&ctx, 2, s47, -1, 1);
+            in[2] = grad_tensor(&ctx, 2, s47, -1, 1);
+            break;
+        case 7: in[0] = grad_tensor(&ctx, 3, s725, -2, 2); u.labels = ctc_t; u.lens_in = ctc_in; u.lens_tgt = ctc_tl; break;
+        case 8: in[0] = grad_tensor(&ctx, 2, s57, -1, 1); u.labels = mm; u.weight = w7; break;
+        case 9: in[0] = grad_tensor(&ctx, 2, s57, -3, 3); in[1] = tt_tensor_rand(&ctx, 2, s57, 0, 1); u.weight = w7; break;
+        case 10: in[0] = grad_tensor(&ctx, 2, s43, -2, 0); in[1] = tt_tensor_rand(&ctx, 2, s43, -2, 0); break;
+        case 11: in[0] = grad_tensor(&ctx, 1, s4, 0.5f, 3); in[1] = tt_tensor_rand(&ctx, 1, s4, 0, 4); break;
+        default: /* x away from 0 and 1, where the FD truncation error (h/x)^2 would dominate */
+            in[0] = grad_tensor(&ctx, 2, s43, 0.2f, 0.8f); in[1] = tt_tensor_rand(&ctx, 2, s43, 0, 1);
+            in[2] = tt_tensor_rand(&ctx, 2, s13, 0.5f, 2); /* weight broadcast over rows */
+            break;
+        }
+        {
+            int n = in[3] ? 4 : in[2] ? 3 : in[1] ? 2 : 1;
+            tt_result r = tt_gradcheck(&ctx, gc_fn, n, in, &u, NULL, &rep);
+            CHECK_MSG(r == TT_OK, "kind %d: %s (input %d elem %zu analytic %g numeric %g) %s", k, tt_result_string(r),
+                      rep.worst_input, rep.worst_index, rep.worst_analytic, rep.worst_numeric, tt_error_message(&ctx));
+            tt_clear_error(&ctx);
+        }
+    }
+    tt_ctx_free(&ctx);
+}
+
 int main(void) {
     RUN(test_torch_L1); RUN(test_torch_MSE); RUN(test_torch_HUBER); RUN(test_torch_SMOOTH_L1);
     RUN(test_torch_BCE); RUN(test_torch_BCE_LOGITS); RUN(test_torch_KL); RUN(test_torch_POISSON);
@@ -138,5 +264,6 @@ int main(void) {
     RUN(test_torch_ML_SOFT_MARGIN); RUN(test_torch_MULTI_MARGIN); RUN(test_torch_ML_MARGIN);
     RUN(test_torch_COSINE); RUN(test_torch_TRIPLET); RUN(test_torch_CE); RUN(test_torch_CE_PROBS);
     RUN(test_torch_NLL); RUN(test_torch_CTC);
+    RUN(test_gradcheck_losses);
     TEST_EXIT();
 }
