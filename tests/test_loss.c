@@ -257,6 +257,150 @@ static void test_gradcheck_losses(void) {
     tt_ctx_free(&ctx);
 }
 
+/* ---------------------------------------------------------------- error paths */
+
+/* The call must fail with code, name the op and contain each of the given strings, and leave
+   its inputs, their gradients and the tape untouched. */
+#define EXPECT_ERR(call, code, s1, s2, s3)                                                         \
+    do {                                                                                           \
+        int nodes_ = ctx.n_nodes;                                                                  \
+        tt_clear_error(&ctx);                                                                      \
+        CHECK((call) == NULL);                                                                     \
+        CHECK_MSG(tt_error(&ctx) == (code), "%s: %s", #call, tt_error_message(&ctx));             \
+        CHECK_MSG(strstr(tt_error_message(&ctx), s1) && strstr(tt_error_message(&ctx), s2) &&      \
+                      strstr(tt_error_message(&ctx), s3), "%s: message '%s'", #call, tt_error_message(&ctx)); \
+        CHECK(ctx.n_nodes == nodes_);                                                              \
+    } while (0)
+
+static void test_errors(void) {
+    tt_desc d = {0};
+    tt_ctx ctx;
+    int s23[2] = {2, 3}, s32[2] = {3, 2}, s45[2] = {4, 5}, s613[3] = {6, 1, 3}, s41[2] = {4, 1};
+    float xs[6] = {0.1f, 0.5f, 0.9f, 0.2f, 0.3f, 0.4f}, bad[6] = {0.1f, 0.5f, 1.5f, 0.2f, 0.3f, 0.4f};
+    int lab[4] = {0, 4, 5, 1}, neg[4] = {0, -1, 2, 1}, ok4[4] = {0, 1, 2, 3}, mlm[6] = {0, 7, -1, 1, -1, 0};
+    int ctc_bad[2] = {1, 3}, il[1] = {6}, tl[1] = {2};
+    tt_tensor *a, *b, *c, *x45, *v;
+    tt_cross_entropy_opts o;
+    tt_ctc_opts co;
+    size_t i;
+    CHECK(tt_ctx_init(&ctx, &d) == TT_OK);
+    a = tt_requires_grad(&ctx, tt_tensor_from(&ctx, 2, s23, xs));
+    b = tt_tensor_from(&ctx, 2, s23, xs);
+    c = tt_tensor_new(&ctx, 2, s32);
+    x45 = tt_requires_grad(&ctx, tt_tensor_randn(&ctx, 2, s45, 0, 1));
+    memset(&o, 0, sizeof o);
+    memset(&co, 0, sizeof co);
+
+    /* reductions */
+    EXPECT_ERR(tt_mse_loss(&ctx, a, b, (tt_reduction)7), TT_ERR_INVALID_ARGS, "mse_loss", "reduction", "7");
+    EXPECT_ERR(tt_l1_loss(&ctx, a, b, TT_REDUCTION_BATCHMEAN), TT_ERR_INVALID_ARGS, "l1_loss", "reduction", "3");
+    tt_clear_error(&ctx);
+    CHECK(tt_kl_div_loss(&ctx, a, b, 0, TT_REDUCTION_BATCHMEAN) != NULL);
+    o.reduction = (tt_reduction)-1;
+    EXPECT_ERR(tt_cross_entropy(&ctx, x45, ok4, &o), TT_ERR_INVALID_ARGS, "cross_entropy", "reduction", "-1");
+    o.reduction = TT_REDUCTION_MEAN;
+    co.reduction = TT_REDUCTION_BATCHMEAN;
+    EXPECT_ERR(tt_ctc_loss(&ctx, tt_tensor_new(&ctx, 3, s613), ctc_bad, il, tl, &co), TT_ERR_INVALID_ARGS, "ctc_loss",
+               "reduction", "3");
+    co.reduction = TT_REDUCTION_MEAN;
+
+    /* labels out of range: sample, label and C in the message */
+    EXPECT_ERR(tt_cross_entropy(&ctx, x45, lab, NULL), TT_ERR_INDEX, "sample 2", "target 5", "5 classes");
+    EXPECT_ERR(tt_nll_loss(&ctx, x45, neg, NULL), TT_ERR_INDEX, "sample 1", "target -1", "5 classes");
+    o.has_ignore_index = 1; o.ignore_index = -1; /* now -1 is ignored */
+    tt_clear_error(&ctx);
+    CHECK(tt_nll_loss(&ctx, x45, neg, &o) != NULL);
+    o.has_ignore_index = 0;
+    EXPECT_ERR(tt_multi_margin_loss(&ctx, x45, lab, 1, 1.0f, NULL, TT_REDUCTION_MEAN), TT_ERR_INDEX, "multi_margin",
+               "sample 2", "5 classes");
+    EXPECT_ERR(tt_multilabel_margin_loss(&ctx, a, mlm, TT_REDUCTION_MEAN), TT_ERR_INDEX, "target 7", "sample 0",
+               "3 classes");
+    EXPECT_ERR(tt_ctc_loss(&ctx, tt_tensor_new(&ctx, 3, s613), ctc_bad, il, tl, &co), TT_ERR_INDEX, "label 3",
+               "sample 0", "3 classes");
+
+    /* shapes */
+    EXPECT_ERR(tt_mse_loss(&ctx, a, c, TT_REDUCTION_MEAN), TT_ERR_SHAPE, "mse_loss", "[2,3]", "[3,2]");
+    EXPECT_ERR(tt_bce_with_logits_loss(&ctx, a, b, NULL, tt_tensor_new(&ctx, 1, s45), TT_REDUCTION_MEAN), TT_ERR_SHAPE,
+               "pos_weight", "[4]", "[2,3]");
+    EXPECT_ERR(tt_cross_entropy_probs(&ctx, x45, a, NULL), TT_ERR_SHAPE, "cross_entropy_probs", "[4,5]", "[2,3]");
+    EXPECT_ERR(tt_gaussian_nll_loss(&ctx, a, b, tt_tensor_new(&ctx, 2, s41), 0, 1e-6f, TT_REDUCTION_MEAN),
+               TT_ERR_SHAPE, "gaussian_nll_loss", "var", "[4,1]");
+    EXPECT_ERR(tt_triplet_margin_loss(&ctx, a, b, c, 1, 2, 1e-6f, 0, TT_REDUCTION_MEAN), TT_ERR_SHAPE, "triplet",
+               "[2,3]", "[3,2]");
+    EXPECT_ERR(tt_ctc_loss(&ctx, a, ctc_bad, il, tl, NULL), TT_ERR_SHAPE, "ctc_loss", "[2,3]", "(T, N, C)");
+
+    /* hyperparameters */
+    EXPECT_ERR(tt_huber_loss(&ctx, a, b, 0.0f, TT_REDUCTION_MEAN), TT_ERR_INVALID_ARGS, "huber_loss", "delta", "0");
+    EXPECT_ERR(tt_smooth_l1_loss(&ctx, a, b, -1.0f, TT_REDUCTION_MEAN), TT_ERR_INVALID_ARGS, "smooth_l1", "beta", "-1");
+    EXPECT_ERR(tt_multi_margin_loss(&ctx, x45, ok4, 3, 1.0f, NULL, TT_REDUCTION_MEAN), TT_ERR_INVALID_ARGS,
+               "multi_margin", "p must be 1 or 2", "3");
+    EXPECT_ERR(tt_triplet_margin_loss(&ctx, a, b, b, 0.0f, 2, 1e-6f, 0, TT_REDUCTION_MEAN), TT_ERR_INVALID_ARGS,
+               "triplet", "margin", "0");
+    EXPECT_ERR(tt_triplet_margin_loss(&ctx, a, b, b, 1.0f, -1.0f, 1e-6f, 0, TT_REDUCTION_MEAN), TT_ERR_INVALID_ARGS,
+               "triplet", "p must be", "-1");
+    o.label_smoothing = 1.5f;
+    EXPECT_ERR(tt_cross_entropy(&ctx, x45, ok4, &o), TT_ERR_INVALID_ARGS, "cross_entropy", "label_smoothing", "1.5");
+    o.label_smoothing = 0.1f;
+    EXPECT_ERR(tt_nll_loss(&ctx, x45, ok4, &o), TT_ERR_INVALID_ARGS, "nll_loss", "label_smoothing", "0.1");
+    o.label_smoothing = 0; o.has_ignore_index = 1;
+    EXPECT_ERR(tt_cross_entropy_probs(&ctx, x45, x45, &o), TT_ERR_INVALID_ARGS, "cross_entropy_probs", "ignore_index",
+               "probability");
+    EXPECT_ERR(tt_bce_loss(&ctx, tt_tensor_from(&ctx, 2, s23, bad), b, NULL, TT_REDUCTION_MEAN), TT_ERR_INVALID_ARGS,
+               "bce_loss", "input[2]", "1.5");
+    EXPECT_ERR(tt_bce_loss(&ctx, a, tt_tensor_from(&ctx, 2, s23, bad), NULL, TT_REDUCTION_MEAN), TT_ERR_INVALID_ARGS,
+               "bce_loss", "target[2]", "1.5");
+    v = tt_tensor_full(&ctx, 2, s23, 1.0f);
+    v->data[4] = -0.5f;
+    EXPECT_ERR(tt_gaussian_nll_loss(&ctx, a, b, v, 0, 1e-6f, TT_REDUCTION_MEAN), TT_ERR_INVALID_ARGS, "gaussian",
+               "var[4]", "negative");
+    co.blank = 3;
+    EXPECT_ERR(tt_ctc_loss(&ctx, tt_tensor_new(&ctx, 3, s613), ok4, il, tl, &co), TT_ERR_INVALID_ARGS, "ctc_loss",
+               "blank 3", "[0, 3)");
+    co.blank = 0;
+    il[0] = 7;
+    EXPECT_ERR(tt_ctc_loss(&ctx, tt_tensor_new(&ctx, 3, s613), ok4, il, tl, &co), TT_ERR_INVALID_ARGS, "ctc_loss",
+               "input length 7", "[0, 6]");
+
+    /* NULLs: an error, then silent propagation that keeps the first message */
+    EXPECT_ERR(tt_mse_loss(&ctx, NULL, b, TT_REDUCTION_MEAN), TT_ERR_INVALID_ARGS, "mse_loss", "NULL", "");
+    EXPECT_ERR(tt_cross_entropy(&ctx, x45, NULL, NULL), TT_ERR_INVALID_ARGS, "cross_entropy", "NULL", "");
+    CHECK(tt_l1_loss(&ctx, NULL, b, TT_REDUCTION_MEAN) == NULL);
+    CHECK(strstr(tt_error_message(&ctx), "cross_entropy") != NULL);
+
+    /* the inputs of failing calls were not modified */
+    for (i = 0; i < 6; i++) CHECK(a->data[i] == xs[i] && a->grad[i] == 0.0f);
+    for (i = 0; i < x45->numel; i++) CHECK(x45->grad[i] == 0.0f);
+    tt_ctx_free(&ctx);
+}
+
+/* Zero-initialised options are the torch defaults, and NULL opts mean the same. */
+static void test_default_opts(void) {
+    tt_desc d = {0};
+    tt_ctx ctx;
+    int s45[2] = {4, 5}, t[4] = {0, 4, -100, 2};
+    tt_cross_entropy_opts o;
+    tt_tensor *x, *l1, *l2;
+    CHECK(tt_ctx_init(&ctx, &d) == TT_OK);
+    x = tt_tensor_randn(&ctx, 2, s45, 0, 2);
+    memset(&o, 0, sizeof o);
+    l1 = tt_cross_entropy(&ctx, x, t, NULL);
+    l2 = tt_cross_entropy(&ctx, x, t, &o);
+    CHECK(l1 && l2 && l1->ndim == 0 && l1->data[0] == l2->data[0]);
+    {   /* mean over the 3 non-ignored rows, computed here directly */
+        double s = 0;
+        int n, c;
+        for (n = 0; n < 4; n++) {
+            double m = -1e30, z = 0;
+            if (t[n] == -100) continue;
+            for (c = 0; c < 5; c++) if (x->data[n * 5 + c] > m) m = x->data[n * 5 + c];
+            for (c = 0; c < 5; c++) z += exp(x->data[n * 5 + c] - m);
+            s += m + log(z) - x->data[n * 5 + t[n]];
+        }
+        CHECK_CLOSE(l1->data[0], s / 3, 1e-6, 1e-5);
+    }
+    tt_ctx_free(&ctx);
+}
+
 int main(void) {
     RUN(test_torch_L1); RUN(test_torch_MSE); RUN(test_torch_HUBER); RUN(test_torch_SMOOTH_L1);
     RUN(test_torch_BCE); RUN(test_torch_BCE_LOGITS); RUN(test_torch_KL); RUN(test_torch_POISSON);
@@ -265,5 +409,7 @@ int main(void) {
     RUN(test_torch_COSINE); RUN(test_torch_TRIPLET); RUN(test_torch_CE); RUN(test_torch_CE_PROBS);
     RUN(test_torch_NLL); RUN(test_torch_CTC);
     RUN(test_gradcheck_losses);
+    RUN(test_errors);
+    RUN(test_default_opts);
     TEST_EXIT();
 }
