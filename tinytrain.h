@@ -2072,6 +2072,7 @@ typedef struct tt__loss_run {
     size_t n_units;
     tt__loss_save *s;    /* NULL when no gradient is tracked */
     tt_reduction red;
+    int failed;          /* an allocation in tt__loss_d failed */
 } tt__loss_run;
 
 /* Allocate the output (unit shape for NONE, a scalar otherwise) and, when gradients are
@@ -2105,7 +2106,7 @@ static float *tt__loss_d(tt_ctx *ctx, const char *op, tt__loss_run *r, int k, tt
     float *d;
     if (!r->s || !tt__needs_grad(ctx, t)) return NULL;
     d = tt__scratch_floats(ctx, op, npos + 1);
-    if (!d) return NULL;
+    if (!d) { r->failed = 1; return NULL; }
     memset(d, 0, (npos + 1) * sizeof(float));
     r->s->d[k] = d;
     r->s->npos[k] = npos;
@@ -2117,7 +2118,7 @@ static float *tt__loss_d(tt_ctx *ctx, const char *op, tt__loss_run *r, int k, tt
 /* Reduce the unit losses: sum in double, MEAN / BATCHMEAN divide by divisor (0 / 0 gives NaN,
    as torch's mean of nothing). Finishes the op. */
 static tt_tensor *tt__loss_end(tt_ctx *ctx, tt__loss_run *r, double divisor) {
-    if (ctx->err != TT_OK) return NULL; /* an allocation of tt__loss_d failed */
+    if (r->failed) return NULL; /* scratch full: the error is set */
     if (r->red != TT_REDUCTION_NONE) {
         double sum = 0;
         size_t u;
