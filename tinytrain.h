@@ -606,12 +606,125 @@ typedef enum tt_reduction {
 } tt_reduction;
 
 /* ---- (loss declarations: begin) ---- */
+/* Every loss takes a tt_reduction: MEAN (0, torch's default), SUM, or NONE (the unreduced
+   per-element or per-sample losses, shaped as torch returns them). MEAN and SUM return a scalar
+   (ndim 0). TT_REDUCTION_BATCHMEAN is accepted by tt_kl_div_loss only.
+   Gradients flow into every tensor called input (input1/input2, anchor/positive/negative, var).
+   Real-valued targets are tensors; only the regression losses (L1, MSE, Huber, SmoothL1,
+   Gaussian NLL) also give a gradient to the target, the others treat it as a constant.
+   Class labels and +-1 labels are int arrays. Class weights are float arrays of C entries that
+   are constants (no gradient). Bad reductions, hyperparameters or NULLs give
+   TT_ERR_INVALID_ARGS, bad shapes TT_ERR_SHAPE, labels out of range TT_ERR_INDEX. */
+
+/* |input - target| (torch l1_loss). input and target have the same shape. */
+TT_API tt_tensor *tt_l1_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, tt_reduction reduction);
+/* (input - target)^2 (torch mse_loss). input and target have the same shape. */
 TT_API tt_tensor *tt_mse_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, tt_reduction reduction);
-/* Cross-entropy with class indices. logits (N, C) or (N, C, d1, ...), target has N*d1*...
-   entries. opts NULL means torch defaults. */
-struct tt_cross_entropy_opts;
+/* Huber: 0.5 z^2 if |z| < delta else delta (|z| - 0.5 delta), z = input - target. delta > 0
+   (torch default 1.0). */
+TT_API tt_tensor *tt_huber_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, float delta, tt_reduction reduction);
+/* Smooth L1: 0.5 z^2 / beta if |z| < beta else |z| - 0.5 beta. beta >= 0 (torch default 1.0);
+   beta 0 is the L1 loss. */
+TT_API tt_tensor *tt_smooth_l1_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, float beta, tt_reduction reduction);
+
+/* Options of tt_cross_entropy, tt_cross_entropy_probs and tt_nll_loss. A zeroed struct (or a
+   NULL pointer) means the torch defaults: mean, no weights, ignore_index -100, no smoothing. */
+typedef struct tt_cross_entropy_opts {
+    tt_reduction reduction;   /* MEAN (default), SUM or NONE */
+    const float *weight;      /* C class weights, or NULL for all 1 */
+    int has_ignore_index;     /* 0: ignore_index is -100 (torch default); 1: use ignore_index */
+    int ignore_index;         /* class-index targets equal to it add nothing (not with probs) */
+    float label_smoothing;    /* in [0, 1]; 0 = none (must be 0 for tt_nll_loss) */
+} tt_cross_entropy_opts;
+/* Cross-entropy with class indices. logits (N, C) or (N, C, d1, ...) or unbatched (C); target
+   has N*d1*... entries in [0, C) or ignore_index. opts NULL means torch defaults. MEAN divides
+   by the sum of the weights of the non-ignored targets (their count without weights): NaN if
+   every target is ignored, as torch. NONE returns shape (N, d1, ...), zero where ignored. */
 TT_API tt_tensor *tt_cross_entropy(tt_ctx *ctx, tt_tensor *logits, const int *target,
                                    const struct tt_cross_entropy_opts *opts);
+/* Cross-entropy with class probabilities: target has the shape of logits (rows need not sum
+   to 1); label smoothing mixes it with the uniform distribution. MEAN divides by N*d1*...
+   ignore_index must not be set. No gradient flows to target. */
+TT_API tt_tensor *tt_cross_entropy_probs(tt_ctx *ctx, tt_tensor *logits, tt_tensor *target,
+                                         const struct tt_cross_entropy_opts *opts);
+/* Negative log-likelihood of log-probabilities (torch nll_loss): -w[t] * input[n, t]. Shapes,
+   weights, ignore_index and reductions as tt_cross_entropy; label_smoothing must be 0. */
+TT_API tt_tensor *tt_nll_loss(tt_ctx *ctx, tt_tensor *log_probs, const int *target,
+                              const struct tt_cross_entropy_opts *opts);
+/* Binary cross-entropy of probabilities: -w [y log x + (1 - y) log(1 - x)], each log clamped at
+   -100 (finite at x = 0 or 1), gradient w (x - y) / max(x (1 - x), 1e-12) as torch. input and
+   target in [0, 1], same shape; weight NULL or broadcastable to input (a constant). */
+TT_API tt_tensor *tt_bce_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, tt_tensor *weight,
+                              tt_reduction reduction);
+/* Binary cross-entropy on logits, stable form: w [(1 - y) x - (1 + (p - 1) y) logsigmoid(x)].
+   weight and pos_weight (p) are NULL or broadcastable to input (pos_weight usually (C)). */
+TT_API tt_tensor *tt_bce_with_logits_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, tt_tensor *weight,
+                                          tt_tensor *pos_weight, tt_reduction reduction);
+/* KL divergence, input = log-probabilities: target (log target - input), or with log_target
+   exp(target) (target - input). target * log(target) is 0 where target is 0. MEAN is over all
+   elements (as torch); BATCHMEAN divides the sum by input's first dimension (true KL). */
+TT_API tt_tensor *tt_kl_div_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, int log_target,
+                                 tt_reduction reduction);
+/* Poisson NLL: log_input ? exp(x) - y x : x - y log(x + eps); full adds the Stirling term
+   y log y - y + 0.5 log(2 pi y) where y > 1. torch defaults: log_input 1, full 0, eps 1e-8. */
+TT_API tt_tensor *tt_poisson_nll_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, int log_input, int full,
+                                      float eps, tt_reduction reduction);
+/* Gaussian NLL: 0.5 (log v + (x - y)^2 / v), v = max(var, eps), + 0.5 log(2 pi) if full.
+   var has input's shape, or input's shape without the last dim, or with the last dim 1, or is
+   a scalar (ndim 0); it must be >= 0. As torch, the clamp is invisible to the gradient of var.
+   torch defaults: full 0, eps 1e-6. */
+TT_API tt_tensor *tt_gaussian_nll_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, tt_tensor *var, int full,
+                                       float eps, tt_reduction reduction);
+/* Hinge embedding: x where label is 1, max(0, margin - x) where label is -1 (other labels get
+   both terms, as torch). target: input->numel ints. torch default margin 1.0. */
+TT_API tt_tensor *tt_hinge_embedding_loss(tt_ctx *ctx, tt_tensor *input, const int *target, float margin,
+                                          tt_reduction reduction);
+/* Margin ranking: max(0, -y (x1 - x2) + margin), y = +-1 labels (numel ints). input1 and input2
+   have the same shape. torch default margin 0. */
+TT_API tt_tensor *tt_margin_ranking_loss(tt_ctx *ctx, tt_tensor *input1, tt_tensor *input2, const int *target,
+                                         float margin, tt_reduction reduction);
+/* Soft margin: log(1 + exp(-y x)), computed as softplus(-y x) so it stays finite for large |x|
+   (torch overflows to inf there). target: tensor of input's shape (usually +-1). */
+TT_API tt_tensor *tt_soft_margin_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, tt_reduction reduction);
+/* Multilabel soft margin: -(1/C) sum_c w_c [y_c logsigmoid(x_c) + (1 - y_c) logsigmoid(-x_c)]
+   per sample; input and target (N, C) or (C); weight NULL or C floats. NONE gives (N). */
+TT_API tt_tensor *tt_multilabel_soft_margin_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target,
+                                                 const float *weight, tt_reduction reduction);
+/* Multi-class margin: sum_{i != y} w_y max(0, margin - x_y + x_i)^p / C per sample. input
+   (N, C) or (C); target N labels in [0, C); p 1 or 2; weight NULL or C floats. torch defaults
+   p 1, margin 1. */
+TT_API tt_tensor *tt_multi_margin_loss(tt_ctx *ctx, tt_tensor *input, const int *target, int p, float margin,
+                                       const float *weight, tt_reduction reduction);
+/* Multilabel margin: sum_j sum_{i not a target} max(0, 1 - (x_{y_j} - x_i)) / C per sample.
+   input (N, C) or (C); target N*C ints per row: target labels, ended by the first -1 (or by the
+   end of the row). */
+TT_API tt_tensor *tt_multilabel_margin_loss(tt_ctx *ctx, tt_tensor *input, const int *target, tt_reduction reduction);
+/* Cosine embedding: 1 - cos(x1, x2) for label 1, max(0, cos - margin) for label -1 (other
+   labels give 0). Inputs (N, D) or (D), same shape; 1e-12 is added to each squared norm as
+   ATen does. torch default margin 0. */
+TT_API tt_tensor *tt_cosine_embedding_loss(tt_ctx *ctx, tt_tensor *input1, tt_tensor *input2, const int *target,
+                                           float margin, tt_reduction reduction);
+/* Triplet margin: max(d(a, pos) - d(a, neg) + margin, 0), d(u, v) = ||u - v + eps||_p as torch
+   pairwise_distance; swap uses min(d(a, neg), d(pos, neg)). Inputs (N, D) or (D), same shape.
+   margin > 0, p > 0. torch defaults: margin 1, p 2, eps 1e-6, swap 0. */
+TT_API tt_tensor *tt_triplet_margin_loss(tt_ctx *ctx, tt_tensor *anchor, tt_tensor *positive, tt_tensor *negative,
+                                         float margin, float p, float eps, int swap, tt_reduction reduction);
+
+/* Options of tt_ctc_loss; zeroed (or NULL) = torch defaults. */
+typedef struct tt_ctc_opts {
+    tt_reduction reduction;   /* MEAN (default: each loss / max(target length, 1), then batch mean) */
+    int blank;                /* blank label (default 0) */
+    int zero_infinity;        /* 1: infinite losses (impossible alignments) and their gradients become 0 */
+    int target_stride;        /* 0: targets concatenated (sum of target_lengths ints); S > 0: padded
+                                 (N, S), row n starts at n * S */
+} tt_ctc_opts;
+/* Connectionist temporal classification (torch ctc_loss), log-space forward-backward.
+   log_probs (T, N, C) (log-softmax outputs), input_lengths N ints in [0, T], target_lengths N
+   ints >= 0, labels in [0, C). NONE gives (N). The gradient is torch's: exp(log_probs) -
+   posterior, which is the true gradient once it flows back through a log-softmax; it is zero
+   for t >= input_length. */
+TT_API tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *log_probs, const int *targets, const int *input_lengths,
+                              const int *target_lengths, const tt_ctc_opts *opts);
 /* ---- (loss declarations: end) ---- */
 
 
@@ -4607,6 +4720,929 @@ TT__DEF tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tenso
 /* ==================================================================================== >>loss */
 
 /* ---- (loss implementation: begin) ---- */
+/* How the losses are built. Every loss is one fused op. Its forward computes the per-unit losses
+   (a unit is an element for elementwise losses, a sample for per-sample losses) and, when a
+   gradient is needed, the derivative of each unit's loss with respect to every input element
+   it uses ("d" arrays, filled in forward). The shared backward tt__loss_backward then only
+   multiplies d by the gradient of the unit: out->grad[unit] for NONE, out->grad[0] * scale for
+   MEAN / SUM (scale = 1 / divisor or 1). Position e of d[k] belongs to
+       unit  ((e / (cls[k] * inner)) % outer) * inner + e % inner
+       input element  e / div[k]    (div > 1 when an input is broadcast, e.g. Gaussian var)
+   which covers (N), (N, C) rows, (N, C, d...) class dims in the middle and CTC's (T, N, C). */
+typedef struct tt__loss_save {
+    int reduced;          /* 0 for NONE */
+    float scale;          /* 1 / divisor (MEAN, BATCHMEAN) or 1 (SUM) */
+    size_t inner, outer;  /* unit layout, see above */
+    size_t cls[3], div[3], npos[3];
+    float *d[3];          /* derivative per position, NULL if input k gets no gradient */
+} tt__loss_save;
+
+static void tt__loss_backward(tt_ctx *ctx, tt__node *n) {
+    tt__loss_save *s = (tt__loss_save *)n->saved;
+    tt_tensor *y = n->out;
+    int k;
+    (void)ctx;
+    for (k = 0; k < 3; k++) {
+        tt_tensor *x = n->in[k];
+        size_t e, blk = s->cls[k] * s->inner;
+        float g0 = s->reduced ? y->grad[0] * s->scale : 0.0f;
+        if (!x || !x->grad || !s->d[k]) continue;
+        for (e = 0; e < s->npos[k]; e++) {
+            float g = s->reduced ? g0 : y->grad[((e / blk) % s->outer) * s->inner + e % s->inner];
+            x->grad[e / s->div[k]] += g * s->d[k][e];
+        }
+    }
+}
+
+static int tt__loss_reduction_ok(tt_ctx *ctx, const char *op, tt_reduction r, int allow_batchmean) {
+    if (r == TT_REDUCTION_MEAN || r == TT_REDUCTION_SUM || r == TT_REDUCTION_NONE) return 1;
+    if (r == TT_REDUCTION_BATCHMEAN && allow_batchmean) return 1;
+    tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: unknown reduction %d (use TT_REDUCTION_MEAN, SUM or NONE%s)", op, (int)r,
+             allow_batchmean ? " or BATCHMEAN" : "");
+    return 0;
+}
+
+/* The loss being built: output, per-unit losses, saved derivatives. */
+typedef struct tt__loss_run {
+    tt_tensor *y;
+    float *l;            /* n_units per-unit losses (y->data itself for NONE) */
+    size_t n_units;
+    tt__loss_save *s;    /* NULL when no gradient is tracked */
+    tt_reduction red;
+    int failed;          /* an allocation in tt__loss_d failed */
+} tt__loss_run;
+
+/* Allocate the output (unit shape for NONE, a scalar otherwise) and, when gradients are
+   tracked, the save record with the unit layout. Inputs a, b, c may receive gradients. */
+static int tt__loss_begin(tt_ctx *ctx, const char *op, tt__loss_run *r, tt_reduction red, int und, const int *ushape,
+                          size_t inner, size_t outer, tt_tensor *a, tt_tensor *b, tt_tensor *c) {
+    int k;
+    memset(r, 0, sizeof *r);
+    r->red = red;
+    r->n_units = tt_shape_numel(und, ushape);
+    r->y = red == TT_REDUCTION_NONE ? tt__out(ctx, op, und, ushape, a, b, c) : tt__out(ctx, op, 0, NULL, a, b, c);
+    if (!r->y) return 0;
+    r->l = red == TT_REDUCTION_NONE ? r->y->data : tt__scratch_floats(ctx, op, r->n_units + 1);
+    if (!r->l) return 0;
+    if (r->y->node) {
+        r->s = (tt__loss_save *)tt__scratch(ctx, op, sizeof(tt__loss_save));
+        if (!r->s) return 0;
+        memset(r->s, 0, sizeof *r->s);
+        r->s->reduced = red != TT_REDUCTION_NONE;
+        r->s->inner = inner ? inner : 1;
+        r->s->outer = outer ? outer : 1;
+        for (k = 0; k < 3; k++) { r->s->cls[k] = 1; r->s->div[k] = 1; }
+    }
+    return 1;
+}
+
+/* Ask for a derivative array for input k (of the op's inputs a, b, c) with npos positions,
+   cls and div as described above. Returns NULL (and no error) when t gets no gradient. */
+static float *tt__loss_d(tt_ctx *ctx, const char *op, tt__loss_run *r, int k, tt_tensor *t, size_t npos, size_t cls,
+                         size_t div) {
+    float *d;
+    if (!r->s || !tt__needs_grad(ctx, t)) return NULL;
+    d = tt__scratch_floats(ctx, op, npos + 1);
+    if (!d) { r->failed = 1; return NULL; }
+    memset(d, 0, (npos + 1) * sizeof(float));
+    r->s->d[k] = d;
+    r->s->npos[k] = npos;
+    r->s->cls[k] = cls ? cls : 1;
+    r->s->div[k] = div ? div : 1;
+    return d;
+}
+
+/* Reduce the unit losses: sum in double, MEAN / BATCHMEAN divide by divisor (0 / 0 gives NaN,
+   as torch's mean of nothing). Finishes the op. */
+static tt_tensor *tt__loss_end(tt_ctx *ctx, tt__loss_run *r, double divisor) {
+    if (r->failed) return NULL; /* scratch full: the error is set */
+    if (r->red != TT_REDUCTION_NONE) {
+        double sum = 0;
+        size_t u;
+        int mean = r->red == TT_REDUCTION_MEAN || r->red == TT_REDUCTION_BATCHMEAN;
+        for (u = 0; u < r->n_units; u++) sum += r->l[u];
+        r->y->data[0] = (float)(mean ? sum / divisor : sum);
+        if (r->s) r->s->scale = mean ? (float)(1.0 / divisor) : 1.0f;
+    }
+    if (r->y->node) {
+        r->y->node->saved = r->s;
+        r->y->node->backward = tt__loss_backward;
+    }
+    return tt__done(ctx, r->y);
+}
+
+/* Checks shared by the losses of two same-shaped tensors (input, target). */
+static int tt__loss_pair_ok(tt_ctx *ctx, const char *op, tt_tensor *a, tt_tensor *b, tt_reduction red,
+                            int allow_batchmean) {
+    if (!tt__in(ctx, op, a) || !tt__in(ctx, op, b)) return 0;
+    if (!tt__loss_reduction_ok(ctx, op, red, allow_batchmean)) return 0;
+    if (!tt_same_shape(a, b)) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S and target %S must have the same shape", op, a, b);
+        return 0;
+    }
+    return 1;
+}
+
+static int tt__loss_labels_ok(tt_ctx *ctx, const char *op, const int *t) {
+    if (t) return 1;
+    tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: target labels are NULL", op);
+    return 0;
+}
+
+/* Stable log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), and sigmoid. */
+static float tt__loss_logsigmoid(float x) { return (x < 0 ? x : 0.0f) - log1pf(expf(-fabsf(x))); }
+static float tt__loss_sigmoid(float x) {
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    { float e = expf(x); return e / (1.0f + e); }
+}
+
+/* ---- elementwise regression losses: L1, MSE, Huber, SmoothL1 (gradient to input and target) ---- */
+enum { TT__LOSS_L1, TT__LOSS_MSE, TT__LOSS_HUBER, TT__LOSS_SMOOTH_L1 };
+
+static tt_tensor *tt__loss_regression(tt_ctx *ctx, const char *op, int kind, tt_tensor *x, tt_tensor *t, float h,
+                                      tt_reduction red) {
+    tt__loss_run r;
+    float *dx, *dt;
+    size_t i;
+    if (!tt__loss_pair_ok(ctx, op, x, t, red, 0)) return NULL;
+    if (kind == TT__LOSS_HUBER && !(h > 0)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: delta must be > 0, got %g", op, (double)h);
+        return NULL;
+    }
+    if (kind == TT__LOSS_SMOOTH_L1 && !(h >= 0)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: beta must be >= 0, got %g", op, (double)h);
+        return NULL;
+    }
+    if (kind == TT__LOSS_SMOOTH_L1 && h == 0) kind = TT__LOSS_L1; /* torch: beta 0 is the L1 loss */
+    if (!tt__loss_begin(ctx, op, &r, red, x->ndim, x->shape, 1, x->numel, x, t, NULL)) return NULL;
+    dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, 1, 1);
+    dt = tt__loss_d(ctx, op, &r, 1, t, x->numel, 1, 1);
+    for (i = 0; i < x->numel; i++) {
+        float z = x->data[i] - t->data[i], az = fabsf(z), l, d;
+        switch (kind) {
+        case TT__LOSS_L1: l = az; d = z > 0 ? 1.0f : (z < 0 ? -1.0f : 0.0f); break;
+        case TT__LOSS_MSE: l = z * z; d = 2.0f * z; break;
+        case TT__LOSS_HUBER:
+            l = az < h ? 0.5f * z * z : h * (az - 0.5f * h);
+            d = z <= -h ? -h : (z >= h ? h : z);
+            break;
+        default: /* smooth L1 */
+            l = az < h ? 0.5f * z * z / h : az - 0.5f * h;
+            d = z <= -h ? -1.0f : (z >= h ? 1.0f : z / h);
+            break;
+        }
+        r.l[i] = l;
+        if (dx) dx[i] = d;
+        if (dt) dt[i] = -d;
+    }
+    return tt__loss_end(ctx, &r, (double)x->numel);
+}
+
+TT__DEF tt_tensor *tt_l1_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, tt_reduction reduction) {
+    return tt__loss_regression(ctx, "l1_loss", TT__LOSS_L1, input, target, 0.0f, reduction);
+}
+TT__DEF tt_tensor *tt_mse_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, tt_reduction reduction) {
+    return tt__loss_regression(ctx, "mse_loss", TT__LOSS_MSE, input, target, 0.0f, reduction);
+}
+TT__DEF tt_tensor *tt_huber_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, float delta, tt_reduction reduction) {
+    return tt__loss_regression(ctx, "huber_loss", TT__LOSS_HUBER, input, target, delta, reduction);
+}
+TT__DEF tt_tensor *tt_smooth_l1_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, float beta,
+                                     tt_reduction reduction) {
+    return tt__loss_regression(ctx, "smooth_l1_loss", TT__LOSS_SMOOTH_L1, input, target, beta, reduction);
+}
+
+/* ---- cross-entropy / NLL with class indices ---- */
+
+/* Layout of (N, C, d1, ...) or unbatched (C): N samples, C classes, S positions per sample.
+   Element (n, c, s) is at (n * C + c) * S + s; unit (n, s) at n * S + s. */
+static int tt__loss_class_layout(tt_ctx *ctx, const char *op, const tt_tensor *x, size_t *N, size_t *C, size_t *S,
+                                 int *und, int *ushape) {
+    int i;
+    ushape[0] = 0;
+    if (x->ndim < 1) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S needs a class dimension: (C), (N, C) or (N, C, d1, ...)", op, x);
+        return 0;
+    }
+    if (x->ndim == 1) { *N = 1; *C = (size_t)x->shape[0]; *S = 1; *und = 0; return 1; }
+    *N = (size_t)x->shape[0];
+    *C = (size_t)x->shape[1];
+    *S = tt_shape_numel(x->ndim - 2, x->shape + 2);
+    *und = x->ndim - 1;
+    ushape[0] = x->shape[0];
+    for (i = 2; i < x->ndim; i++) ushape[i - 1] = x->shape[i];
+    return 1;
+}
+
+static int tt__loss_ce_opts_ok(tt_ctx *ctx, const char *op, const tt_cross_entropy_opts *o) {
+    if (!tt__loss_reduction_ok(ctx, op, o->reduction, 0)) return 0;
+    if (!(o->label_smoothing >= 0.0f && o->label_smoothing <= 1.0f)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: label_smoothing must be in [0, 1], got %g", op, (double)o->label_smoothing);
+        return 0;
+    }
+    return 1;
+}
+
+/* is_logits: cross-entropy (log-softmax inside); else NLL on log-probabilities. */
+static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x, const int *target,
+                                       const tt_cross_entropy_opts *opts, int is_logits) {
+    tt_cross_entropy_opts o;
+    int und, ushape[TT_MAX_DIMS], ignore;
+    size_t N, C, S, u, c;
+    tt__loss_run r;
+    float *dx, eps;
+    double wsum = 0, Wall = 0;
+    if (opts) o = *opts; else memset(&o, 0, sizeof o);
+    if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_ce_opts_ok(ctx, op, &o)) return NULL;
+    if (!is_logits && o.label_smoothing != 0.0f) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: label_smoothing must be 0 (got %g); use tt_cross_entropy", op,
+                 (double)o.label_smoothing);
+        return NULL;
+    }
+    if (!tt__loss_class_layout(ctx, op, x, &N, &C, &S, &und, ushape)) return NULL;
+    ignore = o.has_ignore_index ? o.ignore_index : -100;
+    for (u = 0; u < N * S; u++) {
+        int t = target[u];
+        if (t != ignore && (t < 0 || (size_t)t >= C)) {
+            tt__fail(ctx, TT_ERR_INDEX, "%s: target %d of sample %z (flat index %z) is out of range for %z classes", op, t,
+                     u / S, u, C);
+            return NULL;
+        }
+    }
+    eps = o.label_smoothing;
+    for (c = 0; c < C; c++) Wall += o.weight ? o.weight[c] : 1.0;
+    if (!tt__loss_begin(ctx, op, &r, o.reduction, und, ushape, S, N, x, NULL, NULL)) return NULL;
+    dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, C, 1);
+    for (u = 0; u < N * S; u++) {
+        size_t n = u / S, s = u % S;
+        const float *xr = x->data + n * C * S + s; /* class c at xr[c * S] */
+        int t = target[u];
+        double m = -INFINITY, z = 0, lse = 0, loss, wt;
+        if (t == ignore) {
+            r.l[u] = 0.0f;
+            continue; /* dx stays 0 */
+        }
+        wt = o.weight ? o.weight[t] : 1.0;
+        wsum += wt;
+        if (is_logits) {
+            for (c = 0; c < C; c++) if (xr[c * S] > m) m = xr[c * S];
+            for (c = 0; c < C; c++) z += exp((double)xr[c * S] - m);
+            lse = m + log(z); /* log p_c = x_c - lse */
+        }
+        loss = -(1.0 - eps) * wt * ((double)xr[(size_t)t * S] - lse);
+        if (eps != 0.0f) {
+            double sm = 0;
+            for (c = 0; c < C; c++) sm -= (o.weight ? o.weight[c] : 1.0) * ((double)xr[c * S] - lse);
+            loss += eps / (double)C * sm;
+        }
+        r.l[u] = (float)loss;
+        if (dx) {
+            float *dr = dx + n * C * S + s;
+            for (c = 0; c < C; c++) {
+                double wc = o.weight ? o.weight[c] : 1.0, g;
+                if (is_logits) {
+                    double p = exp((double)xr[c * S] - lse);
+                    g = (1.0 - eps) * wt * (p - (c == (size_t)t ? 1.0 : 0.0)) + eps / (double)C * (Wall * p - wc);
+                } else {
+                    g = c == (size_t)t ? -wt : 0.0;
+                }
+                dr[c * S] = (float)g;
+            }
+        }
+    }
+    /* MEAN divides by the summed weight of the counted targets (torch's weighted mean) */
+    return tt__loss_end(ctx, &r, wsum);
+}
+
+TT__DEF tt_tensor *tt_cross_entropy(tt_ctx *ctx, tt_tensor *logits, const int *target,
+                                    const struct tt_cross_entropy_opts *opts) {
+    return tt__loss_class_index(ctx, "cross_entropy", logits, target, opts, 1);
+}
+TT__DEF tt_tensor *tt_nll_loss(tt_ctx *ctx, tt_tensor *log_probs, const int *target,
+                               const struct tt_cross_entropy_opts *opts) {
+    return tt__loss_class_index(ctx, "nll_loss", log_probs, target, opts, 0);
+}
+
+TT__DEF tt_tensor *tt_cross_entropy_probs(tt_ctx *ctx, tt_tensor *x, tt_tensor *target,
+                                          const struct tt_cross_entropy_opts *opts) {
+    const char *op = "cross_entropy_probs";
+    tt_cross_entropy_opts o;
+    int und, ushape[TT_MAX_DIMS];
+    size_t N, C, S, u, c;
+    tt__loss_run r;
+    float *dx;
+    double eps;
+    if (opts) o = *opts; else memset(&o, 0, sizeof o);
+    if (!tt__in(ctx, op, x) || !tt__in(ctx, op, target) || !tt__loss_ce_opts_ok(ctx, op, &o)) return NULL;
+    if (o.has_ignore_index) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: ignore_index is not supported with probability targets", op);
+        return NULL;
+    }
+    if (!tt_same_shape(x, target)) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: logits %S and target probabilities %S must have the same shape", op, x, target);
+        return NULL;
+    }
+    if (!tt__loss_class_layout(ctx, op, x, &N, &C, &S, &und, ushape)) return NULL;
+    eps = o.label_smoothing;
+    if (!tt__loss_begin(ctx, op, &r, o.reduction, und, ushape, S, N, x, NULL, NULL)) return NULL;
+    dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, C, 1);
+    for (u = 0; u < N * S; u++) {
+        size_t off = (u / S) * C * S + u % S;
+        const float *xr = x->data + off, *qr = target->data + off;
+        double m = -INFINITY, z = 0, lse, loss = 0, wq = 0;
+        for (c = 0; c < C; c++) if (xr[c * S] > m) m = xr[c * S];
+        for (c = 0; c < C; c++) z += exp((double)xr[c * S] - m);
+        lse = m + log(z);
+        for (c = 0; c < C; c++) {
+            double q = (1.0 - eps) * qr[c * S] + eps / (double)C, w = o.weight ? o.weight[c] : 1.0;
+            loss -= w * q * ((double)xr[c * S] - lse);
+            wq += w * q;
+        }
+        r.l[u] = (float)loss;
+        if (dx)
+            for (c = 0; c < C; c++) {
+                double q = (1.0 - eps) * qr[c * S] + eps / (double)C, w = o.weight ? o.weight[c] : 1.0;
+                dx[off + c * S] = (float)(exp((double)xr[c * S] - lse) * wq - w * q);
+            }
+    }
+    return tt__loss_end(ctx, &r, (double)(N * S));
+}
+
+/* A constant weight tensor w (may be NULL) that must broadcast to x's shape. */
+static int tt__loss_bcast_ok(tt_ctx *ctx, const char *op, const char *what, const tt_tensor *x, const tt_tensor *w) {
+    int nd, shape[TT_MAX_DIMS];
+    if (!w) return 1;
+    if (!tt__broadcast_shape(x, w, &nd, shape) || nd != x->ndim || memcmp(shape, x->shape, sizeof(int) * (size_t)nd)) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: %s %S does not broadcast to input %S", op, what, w, x);
+        return 0;
+    }
+    return 1;
+}
+
+/* Offsets into w (broadcast to x) for every element of x, or NULL when w is NULL. */
+static size_t *tt__loss_bcast_offsets(tt_ctx *ctx, const char *op, const tt_tensor *x, const tt_tensor *w) {
+    tt__bcast it;
+    size_t *off, i;
+    if (!w) return NULL;
+    off = (size_t *)tt__scratch(ctx, op, sizeof(size_t) * (x->numel + 1));
+    if (!off) return NULL;
+    tt__bcast_init(&it, x, w, x->ndim, x->shape);
+    for (i = 0; i < x->numel; i++, tt__bcast_next(&it)) off[i] = it.ob;
+    return off;
+}
+
+TT__DEF tt_tensor *tt_bce_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, tt_tensor *weight, tt_reduction red) {
+    const char *op = "bce_loss";
+    size_t *woff = NULL, i;
+    tt__loss_run r;
+    float *dx;
+    if (!tt__loss_pair_ok(ctx, op, x, t, red, 0) || !tt__loss_bcast_ok(ctx, op, "weight", x, weight)) return NULL;
+    for (i = 0; i < x->numel; i++) {
+        if (!(x->data[i] >= 0.0f && x->data[i] <= 1.0f)) {
+            tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: input[%z] = %g is outside [0, 1]", op, i, (double)x->data[i]);
+            return NULL;
+        }
+        if (!(t->data[i] >= 0.0f && t->data[i] <= 1.0f)) {
+            tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: target[%z] = %g is outside [0, 1]", op, i, (double)t->data[i]);
+            return NULL;
+        }
+    }
+    if (weight && !(woff = tt__loss_bcast_offsets(ctx, op, x, weight))) return NULL;
+    if (!tt__loss_begin(ctx, op, &r, red, x->ndim, x->shape, 1, x->numel, x, NULL, NULL)) return NULL;
+    dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, 1, 1);
+    for (i = 0; i < x->numel; i++) {
+        float p = x->data[i], y = t->data[i], w = weight ? weight->data[woff[i]] : 1.0f;
+        float lp = logf(p), lq = log1pf(-p); /* both clamped at -100 as torch */
+        if (lp < -100.0f) lp = -100.0f;
+        if (lq < -100.0f) lq = -100.0f;
+        r.l[i] = w * ((y - 1.0f) * lq - y * lp);
+        if (dx) {
+            float den = (1.0f - p) * p;
+            dx[i] = w * (p - y) / (den > 1e-12f ? den : 1e-12f); /* torch's backward formula */
+        }
+    }
+    return tt__loss_end(ctx, &r, (double)x->numel);
+}
+
+TT__DEF tt_tensor *tt_bce_with_logits_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, tt_tensor *weight,
+                                           tt_tensor *pos_weight, tt_reduction red) {
+    const char *op = "bce_with_logits_loss";
+    size_t *woff = NULL, *poff = NULL, i;
+    tt__loss_run r;
+    float *dx;
+    if (!tt__loss_pair_ok(ctx, op, x, t, red, 0) || !tt__loss_bcast_ok(ctx, op, "weight", x, weight) ||
+        !tt__loss_bcast_ok(ctx, op, "pos_weight", x, pos_weight))
+        return NULL;
+    if (weight && !(woff = tt__loss_bcast_offsets(ctx, op, x, weight))) return NULL;
+    if (pos_weight && !(poff = tt__loss_bcast_offsets(ctx, op, x, pos_weight))) return NULL;
+    if (!tt__loss_begin(ctx, op, &r, red, x->ndim, x->shape, 1, x->numel, x, NULL, NULL)) return NULL;
+    dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, 1, 1);
+    for (i = 0; i < x->numel; i++) {
+        float v = x->data[i], y = t->data[i];
+        float w = weight ? weight->data[woff[i]] : 1.0f, pw = pos_weight ? pos_weight->data[poff[i]] : 1.0f;
+        float lw = (pw - 1.0f) * y + 1.0f; /* 1 + (p - 1) y */
+        r.l[i] = w * ((1.0f - y) * v - lw * tt__loss_logsigmoid(v));
+        if (dx) dx[i] = w * (tt__loss_sigmoid(v) * (pw * y + 1.0f - y) - pw * y);
+    }
+    return tt__loss_end(ctx, &r, (double)x->numel);
+}
+
+TT__DEF tt_tensor *tt_kl_div_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, int log_target, tt_reduction red) {
+    const char *op = "kl_div_loss";
+    tt__loss_run r;
+    float *dx;
+    size_t i;
+    double div;
+    if (!tt__loss_pair_ok(ctx, op, x, t, red, 1)) return NULL;
+    if (!tt__loss_begin(ctx, op, &r, red, x->ndim, x->shape, 1, x->numel, x, NULL, NULL)) return NULL;
+    dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, 1, 1);
+    for (i = 0; i < x->numel; i++) {
+        float v = x->data[i], y = t->data[i];
+        if (log_target) {
+            float e = expf(y);
+            r.l[i] = e * (y - v);
+            if (dx) dx[i] = -e;
+        } else {
+            float ylogy = y == 0.0f ? 0.0f : y * logf(y); /* xlogy: 0 where target is 0 */
+            r.l[i] = ylogy - y * v;
+            if (dx) dx[i] = -y;
+        }
+    }
+    div = red == TT_REDUCTION_BATCHMEAN ? (x->ndim > 0 ? (double)x->shape[0] : 1.0) : (double)x->numel;
+    return tt__loss_end(ctx, &r, div);
+}
+
+TT__DEF tt_tensor *tt_poisson_nll_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, int log_input, int full, float eps,
+                                       tt_reduction red) {
+    const char *op = "poisson_nll_loss";
+    tt__loss_run r;
+    float *dx;
+    size_t i;
+    if (!tt__loss_pair_ok(ctx, op, x, t, red, 0)) return NULL;
+    if (!tt__loss_begin(ctx, op, &r, red, x->ndim, x->shape, 1, x->numel, x, NULL, NULL)) return NULL;
+    dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, 1, 1);
+    for (i = 0; i < x->numel; i++) {
+        float v = x->data[i], y = t->data[i], l;
+        if (log_input) {
+            float e = expf(v);
+            l = e - y * v;
+            if (dx) dx[i] = e - y;
+        } else {
+            l = v - y * logf(v + eps);
+            if (dx) dx[i] = 1.0f - y / (v + eps);
+        }
+        if (full && y > 1.0f) l += y * logf(y) - y + 0.5f * logf(2.0f * 3.14159265358979f * y); /* Stirling */
+        r.l[i] = l;
+    }
+    return tt__loss_end(ctx, &r, (double)x->numel);
+}
+
+TT__DEF tt_tensor *tt_gaussian_nll_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, tt_tensor *var, int full, float eps,
+                                        tt_reduction red) {
+    const char *op = "gaussian_nll_loss";
+    tt__loss_run r;
+    float *dx, *dt, *dv;
+    size_t i, vdiv;
+    int k, D;
+    if (!tt__loss_pair_ok(ctx, op, x, t, red, 0) || !tt__in(ctx, op, var)) return NULL;
+    /* var: same shape (vdiv 1), input without / with 1 as the last dim (vdiv D), or a scalar */
+    D = x->ndim > 0 ? x->shape[x->ndim - 1] : 1;
+    if (tt_same_shape(x, var)) vdiv = 1;
+    else if (var->ndim == 0) vdiv = x->numel ? x->numel : 1;
+    else {
+        int ok = x->ndim >= 1 && (var->ndim == x->ndim - 1 || (var->ndim == x->ndim && var->shape[var->ndim - 1] == 1));
+        for (k = 0; ok && k < x->ndim - 1; k++) ok = var->shape[k] == x->shape[k];
+        if (!ok) {
+            tt__fail(ctx, TT_ERR_SHAPE, "%s: var %S does not fit input %S (same shape, input's shape without the last "
+                     "dim, or with 1 as the last dim)", op, var, x);
+            return NULL;
+        }
+        vdiv = D > 0 ? (size_t)D : 1;
+    }
+    for (i = 0; i < var->numel; i++)
+        if (!(var->data[i] >= 0.0f)) {
+            tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: var[%z] = %g is negative", op, i, (double)var->data[i]);
+            return NULL;
+        }
+    if (!tt__loss_begin(ctx, op, &r, red, x->ndim, x->shape, 1, x->numel, x, t, var)) return NULL;
+    dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, 1, 1);
+    dt = tt__loss_d(ctx, op, &r, 1, t, x->numel, 1, 1);
+    dv = tt__loss_d(ctx, op, &r, 2, var, x->numel, 1, vdiv);
+    for (i = 0; i < x->numel; i++) {
+        float v = var->data[i / vdiv], z = x->data[i] - t->data[i];
+        if (v < eps) v = eps; /* clamp without gradient: d/dvar uses the clamped value, as torch */
+        r.l[i] = 0.5f * (logf(v) + z * z / v) + (full ? 0.918938533204673f : 0.0f); /* 0.5 log(2 pi) */
+        if (dx) dx[i] = z / v;
+        if (dt) dt[i] = -z / v;
+        if (dv) dv[i] = 0.5f * (1.0f / v - z * z / (v * v));
+    }
+    return tt__loss_end(ctx, &r, (double)x->numel);
+}
+
+TT__DEF tt_tensor *tt_hinge_embedding_loss(tt_ctx *ctx, tt_tensor *x, const int *target, float margin,
+                                           tt_reduction red) {
+    const char *op = "hinge_embedding_loss";
+    tt__loss_run r;
+    float *dx;
+    size_t i;
+    if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_reduction_ok(ctx, op, red, 0))
+        return NULL;
+    if (!tt__loss_begin(ctx, op, &r, red, x->ndim, x->shape, 1, x->numel, x, NULL, NULL)) return NULL;
+    dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, 1, 1);
+    for (i = 0; i < x->numel; i++) {
+        float v = x->data[i], l = 0.0f, d = 0.0f, h = margin - v;
+        if (target[i] != 1 && h > 0) { l += h; d -= 1.0f; }
+        if (target[i] != -1) { l += v; d += 1.0f; }
+        r.l[i] = l;
+        if (dx) dx[i] = d;
+    }
+    return tt__loss_end(ctx, &r, (double)x->numel);
+}
+
+TT__DEF tt_tensor *tt_margin_ranking_loss(tt_ctx *ctx, tt_tensor *x1, tt_tensor *x2, const int *target, float margin,
+                                          tt_reduction red) {
+    const char *op = "margin_ranking_loss";
+    tt__loss_run r;
+    float *d1, *d2;
+    size_t i;
+    if (!tt__in(ctx, op, x1) || !tt__in(ctx, op, x2) || !tt__loss_labels_ok(ctx, op, target) ||
+        !tt__loss_reduction_ok(ctx, op, red, 0))
+        return NULL;
+    if (!tt_same_shape(x1, x2)) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: input1 %S and input2 %S must have the same shape", op, x1, x2);
+        return NULL;
+    }
+    if (!tt__loss_begin(ctx, op, &r, red, x1->ndim, x1->shape, 1, x1->numel, x1, x2, NULL)) return NULL;
+    d1 = tt__loss_d(ctx, op, &r, 0, x1, x1->numel, 1, 1);
+    d2 = tt__loss_d(ctx, op, &r, 1, x2, x1->numel, 1, 1);
+    for (i = 0; i < x1->numel; i++) {
+        float y = (float)target[i], h = -y * (x1->data[i] - x2->data[i]) + margin;
+        r.l[i] = h > 0 ? h : 0.0f;
+        if (d1) d1[i] = h > 0 ? -y : 0.0f;
+        if (d2) d2[i] = h > 0 ? y : 0.0f;
+    }
+    return tt__loss_end(ctx, &r, (double)x1->numel);
+}
+
+TT__DEF tt_tensor *tt_soft_margin_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, tt_reduction red) {
+    const char *op = "soft_margin_loss";
+    tt__loss_run r;
+    float *dx;
+    size_t i;
+    if (!tt__loss_pair_ok(ctx, op, x, t, red, 0)) return NULL;
+    if (!tt__loss_begin(ctx, op, &r, red, x->ndim, x->shape, 1, x->numel, x, NULL, NULL)) return NULL;
+    dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, 1, 1);
+    for (i = 0; i < x->numel; i++) {
+        float y = t->data[i], m = y * x->data[i];
+        r.l[i] = -tt__loss_logsigmoid(m);               /* softplus(-y x) = log(1 + exp(-y x)) */
+        if (dx) dx[i] = -y * tt__loss_sigmoid(-m);      /* -y exp(-yx) / (1 + exp(-yx)) */
+    }
+    return tt__loss_end(ctx, &r, (double)x->numel);
+}
+
+/* (N, C) or (C) inputs of the per-sample losses: N rows of C. */
+static int tt__loss_rows(tt_ctx *ctx, const char *op, const tt_tensor *x, size_t *N, size_t *C, int *und, int *ushape) {
+    ushape[0] = 0;
+    if (x->ndim == 1) { *N = 1; *C = (size_t)x->shape[0]; *und = 0; return 1; }
+    if (x->ndim == 2) { *N = (size_t)x->shape[0]; *C = (size_t)x->shape[1]; *und = 1; ushape[0] = x->shape[0]; return 1; }
+    tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S must be (N, C) or (C)", op, x);
+    return 0;
+}
+
+TT__DEF tt_tensor *tt_multilabel_soft_margin_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, const float *weight,
+                                                  tt_reduction red) {
+    const char *op = "multilabel_soft_margin_loss";
+    tt__loss_run r;
+    float *dx;
+    size_t N, C, n, c;
+    int und, ushape[1];
+    if (!tt__loss_pair_ok(ctx, op, x, t, red, 0) || !tt__loss_rows(ctx, op, x, &N, &C, &und, ushape)) return NULL;
+    if (!tt__loss_begin(ctx, op, &r, red, und, ushape, 1, N, x, NULL, NULL)) return NULL;
+    dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, C, 1);
+    for (n = 0; n < N; n++) {
+        double s = 0;
+        for (c = 0; c < C; c++) {
+            size_t e = n * C + c;
+            float v = x->data[e], y = t->data[e], w = weight ? weight[c] : 1.0f;
+            s -= (double)w * (y * tt__loss_logsigmoid(v) + (1.0f - y) * tt__loss_logsigmoid(-v));
+            if (dx) dx[e] = w * (tt__loss_sigmoid(v) - y) / (float)C;
+        }
+        r.l[n] = (float)(s / (double)C);
+    }
+    return tt__loss_end(ctx, &r, (double)N);
+}
+
+TT__DEF tt_tensor *tt_multi_margin_loss(tt_ctx *ctx, tt_tensor *x, const int *target, int p, float margin,
+                                        const float *weight, tt_reduction red) {
+    const char *op = "multi_margin_loss";
+    tt__loss_run r;
+    float *dx;
+    size_t N, C, n, c;
+    int und, ushape[1];
+    if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_reduction_ok(ctx, op, red, 0) ||
+        !tt__loss_rows(ctx, op, x, &N, &C, &und, ushape))
+        return NULL;
+    if (p != 1 && p != 2) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: p must be 1 or 2, got %d", op, p);
+        return NULL;
+    }
+    for (n = 0; n < N; n++)
+        if (target[n] < 0 || (size_t)target[n] >= C) {
+            tt__fail(ctx, TT_ERR_INDEX, "%s: target %d of sample %z is out of range for %z classes", op, target[n], n, C);
+            return NULL;
+        }
+    if (!tt__loss_begin(ctx, op, &r, red, und, ushape, 1, N, x, NULL, NULL)) return NULL;
+    dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, C, 1);
+    for (n = 0; n < N; n++) {
+        const float *xr = x->data + n * C;
+        size_t y = (size_t)target[n];
+        float wy = weight ? weight[y] : 1.0f;
+        double s = 0;
+        for (c = 0; c < C; c++) {
+            float z = margin - xr[y] + xr[c];
+            if (c == y || !(z > 0)) continue;
+            s += (double)wy * (p == 1 ? z : z * z);
+            if (dx) {
+                float h = wy * (p == 1 ? 1.0f : 2.0f * z) / (float)C;
+                dx[n * C + c] += h;
+                dx[n * C + y] -= h;
+            }
+        }
+        r.l[n] = (float)(s / (double)C);
+    }
+    return tt__loss_end(ctx, &r, (double)N);
+}
+
+TT__DEF tt_tensor *tt_multilabel_margin_loss(tt_ctx *ctx, tt_tensor *x, const int *target, tt_reduction red) {
+    const char *op = "multilabel_margin_loss";
+    tt__loss_run r;
+    float *dx;
+    unsigned char *is_target;
+    size_t N, C, n, c, j;
+    int und, ushape[1];
+    if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_reduction_ok(ctx, op, red, 0) ||
+        !tt__loss_rows(ctx, op, x, &N, &C, &und, ushape))
+        return NULL;
+    for (n = 0; n < N; n++)
+        for (j = 0; j < C && target[n * C + j] != -1; j++)
+            if (target[n * C + j] < 0 || (size_t)target[n * C + j] >= C) {
+                tt__fail(ctx, TT_ERR_INDEX, "%s: target %d of sample %z (entry %z) is out of range for %z classes", op,
+                         target[n * C + j], n, j, C);
+                return NULL;
+            }
+    is_target = (unsigned char *)tt__scratch(ctx, op, C + 1);
+    if (!is_target) return NULL;
+    if (!tt__loss_begin(ctx, op, &r, red, und, ushape, 1, N, x, NULL, NULL)) return NULL;
+    dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, C, 1);
+    for (n = 0; n < N; n++) {
+        const float *xr = x->data + n * C;
+        const int *tr = target + n * C;
+        double s = 0;
+        memset(is_target, 0, C);
+        for (j = 0; j < C && tr[j] != -1; j++) is_target[tr[j]] = 1;
+        for (j = 0; j < C && tr[j] != -1; j++) {
+            size_t y = (size_t)tr[j];
+            for (c = 0; c < C; c++) {
+                float z = 1.0f - (xr[y] - xr[c]);
+                if (is_target[c] || !(z > 0)) continue;
+                s += z;
+                if (dx) {
+                    dx[n * C + c] += 1.0f / (float)C;
+                    dx[n * C + y] -= 1.0f / (float)C;
+                }
+            }
+        }
+        r.l[n] = (float)(s / (double)C);
+    }
+    return tt__loss_end(ctx, &r, (double)N);
+}
+
+TT__DEF tt_tensor *tt_cosine_embedding_loss(tt_ctx *ctx, tt_tensor *x1, tt_tensor *x2, const int *target, float margin,
+                                            tt_reduction red) {
+    const char *op = "cosine_embedding_loss";
+    tt__loss_run r;
+    float *d1, *d2;
+    size_t N, D, n, i;
+    int und, ushape[1];
+    if (!tt__in(ctx, op, x1) || !tt__in(ctx, op, x2) || !tt__loss_labels_ok(ctx, op, target) ||
+        !tt__loss_reduction_ok(ctx, op, red, 0) || !tt__loss_rows(ctx, op, x1, &N, &D, &und, ushape))
+        return NULL;
+    if (!tt_same_shape(x1, x2)) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: input1 %S and input2 %S must have the same shape", op, x1, x2);
+        return NULL;
+    }
+    if (!tt__loss_begin(ctx, op, &r, red, und, ushape, 1, N, x1, x2, NULL)) return NULL;
+    d1 = tt__loss_d(ctx, op, &r, 0, x1, x1->numel, D, 1);
+    d2 = tt__loss_d(ctx, op, &r, 1, x2, x1->numel, D, 1);
+    for (n = 0; n < N; n++) {
+        const float *a = x1->data + n * D, *b = x2->data + n * D;
+        double ab = 0, aa = 1e-12, bb = 1e-12, den, cs, sign = 0; /* ATen adds 1e-12 to each squared norm */
+        for (i = 0; i < D; i++) { ab += (double)a[i] * b[i]; aa += (double)a[i] * a[i]; bb += (double)b[i] * b[i]; }
+        den = sqrt(aa * bb);
+        cs = ab / den;
+        if (target[n] == 1) { r.l[n] = (float)(1.0 - cs); sign = -1; }
+        else if (target[n] == -1 && cs - margin > 0) { r.l[n] = (float)(cs - margin); sign = 1; }
+        else r.l[n] = 0.0f;
+        for (i = 0; i < D && sign != 0; i++) { /* d cos / d a = b / den - cos a / |a|^2 */
+            if (d1) d1[n * D + i] = (float)(sign * (b[i] / den - cs * a[i] / aa));
+            if (d2) d2[n * D + i] = (float)(sign * (a[i] / den - cs * b[i] / bb));
+        }
+    }
+    return tt__loss_end(ctx, &r, (double)N);
+}
+
+/* ||u - v + eps||_p of one row; g (if not NULL) gets d norm / d (u - v) */
+static double tt__loss_pdist(const float *u, const float *v, size_t D, double p, double eps, double *g) {
+    double s = 0, nrm;
+    size_t i;
+    for (i = 0; i < D; i++) {
+        double d = fabs((double)u[i] - v[i] + eps);
+        s += p == 2.0 ? d * d : (p == 1.0 ? d : pow(d, p));
+    }
+    nrm = p == 2.0 ? sqrt(s) : (p == 1.0 ? s : pow(s, 1.0 / p));
+    if (g)
+        for (i = 0; i < D; i++) {
+            double d = (double)u[i] - v[i] + eps, sg = d > 0 ? 1.0 : (d < 0 ? -1.0 : 0.0);
+            if (nrm == 0 || d == 0) g[i] = 0;
+            else if (p == 2.0) g[i] = d / nrm;
+            else if (p == 1.0) g[i] = sg;
+            else g[i] = sg * pow(fabs(d) / nrm, p - 1.0);
+        }
+    return nrm;
+}
+
+TT__DEF tt_tensor *tt_triplet_margin_loss(tt_ctx *ctx, tt_tensor *anchor, tt_tensor *positive, tt_tensor *negative,
+                                          float margin, float p, float eps, int swap, tt_reduction red) {
+    const char *op = "triplet_margin_loss";
+    tt__loss_run r;
+    float *da, *dp, *dn;
+    double *g;
+    size_t N, D, n, i;
+    int und, ushape[1];
+    if (!tt__in(ctx, op, anchor) || !tt__in(ctx, op, positive) || !tt__in(ctx, op, negative) ||
+        !tt__loss_reduction_ok(ctx, op, red, 0) || !tt__loss_rows(ctx, op, anchor, &N, &D, &und, ushape))
+        return NULL;
+    if (!tt_same_shape(anchor, positive) || !tt_same_shape(anchor, negative)) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: anchor %S, positive %S and negative %S must have the same shape", op, anchor,
+                 positive, negative);
+        return NULL;
+    }
+    if (!(margin > 0)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: margin must be > 0, got %g", op, (double)margin);
+        return NULL;
+    }
+    if (!(p > 0) || p == INFINITY) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: p must be > 0 and finite, got %g", op, (double)p);
+        return NULL;
+    }
+    g = (double *)tt__scratch(ctx, op, sizeof(double) * 3 * (D + 1));
+    if (!g) return NULL;
+    if (!tt__loss_begin(ctx, op, &r, red, und, ushape, 1, N, anchor, positive, negative)) return NULL;
+    da = tt__loss_d(ctx, op, &r, 0, anchor, anchor->numel, D, 1);
+    dp = tt__loss_d(ctx, op, &r, 1, positive, anchor->numel, D, 1);
+    dn = tt__loss_d(ctx, op, &r, 2, negative, anchor->numel, D, 1);
+    for (n = 0; n < N; n++) {
+        const float *a = anchor->data + n * D, *ps = positive->data + n * D, *ng = negative->data + n * D;
+        double *g1 = g, *g2 = g + D, *g3 = g + 2 * D;
+        double d_ap = tt__loss_pdist(a, ps, D, p, eps, g1), d_an = tt__loss_pdist(a, ng, D, p, eps, g2);
+        double d_neg = d_an, w_an = 1.0, w_pn = 0.0, h;
+        if (swap) { /* min(d(a, n), d(p, n)); a tie splits the gradient, as torch's min */
+            double d_pn = tt__loss_pdist(ps, ng, D, p, eps, g3);
+            if (d_pn < d_an) { d_neg = d_pn; w_an = 0.0; w_pn = 1.0; }
+            else if (d_pn == d_an) { w_an = 0.5; w_pn = 0.5; }
+        }
+        h = margin + d_ap - d_neg;
+        r.l[n] = h > 0 ? (float)h : 0.0f;
+        if (!(h > 0)) continue;
+        for (i = 0; i < D; i++) {
+            size_t e = n * D + i;
+            /* d_ap depends on a - p, d_an on a - n, d_pn on p - n */
+            if (da) da[e] = (float)(g1[i] - w_an * g2[i]);
+            if (dp) dp[e] = (float)(-g1[i] - w_pn * g3[i]);
+            if (dn) dn[e] = (float)(w_an * g2[i] + w_pn * g3[i]);
+        }
+    }
+    return tt__loss_end(ctx, &r, (double)N);
+}
+
+/* ---- CTC ---- */
+static double tt__loss_lse2(double a, double b) {
+    double m = a > b ? a : b;
+    if (m == -INFINITY) return -INFINITY;
+    return m + log(exp(a - m) + exp(b - m));
+}
+
+TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, const int *targets, const int *input_lengths,
+                               const int *target_lengths, const tt_ctc_opts *opts) {
+    const char *op = "ctc_loss";
+    tt_ctc_opts o;
+    tt__loss_run r;
+    float *dlp;
+    double *alpha, *beta, div = 0;
+    size_t T, N, C, n, off, maxL = 0;
+    int ushape[1];
+    if (opts) o = *opts; else memset(&o, 0, sizeof o);
+    if (!tt__in(ctx, op, lp) || !tt__loss_reduction_ok(ctx, op, o.reduction, 0)) return NULL;
+    if (!targets || !input_lengths || !target_lengths) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: targets, input_lengths and target_lengths must not be NULL", op);
+        return NULL;
+    }
+    if (lp->ndim != 3) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: log_probs %S must be (T, N, C)", op, lp);
+        return NULL;
+    }
+    T = (size_t)lp->shape[0]; N = (size_t)lp->shape[1]; C = (size_t)lp->shape[2];
+    if (o.blank < 0 || (size_t)o.blank >= C || o.target_stride < 0) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: blank %d must be in [0, %z) and target_stride %d >= 0", op, o.blank, C,
+                 o.target_stride);
+        return NULL;
+    }
+    for (n = 0, off = 0; n < N; n++) {
+        int L = target_lengths[n], j;
+        if (input_lengths[n] < 0 || (size_t)input_lengths[n] > T || L < 0 || (o.target_stride && L > o.target_stride)) {
+            tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: sample %z: input length %d must be in [0, %z], target length %d in "
+                     "[0, target_stride]", op, n, input_lengths[n], T, L);
+            return NULL;
+        }
+        if (o.target_stride) off = n * (size_t)o.target_stride;
+        for (j = 0; j < L; j++)
+            if (targets[off + (size_t)j] < 0 || (size_t)targets[off + (size_t)j] >= C) {
+                tt__fail(ctx, TT_ERR_INDEX, "%s: label %d at position %d of sample %z is out of range for %z classes", op,
+                         targets[off + (size_t)j], j, n, C);
+                return NULL;
+            }
+        if (!o.target_stride) off += (size_t)L;
+        if ((size_t)L > maxL) maxL = (size_t)L;
+    }
+    alpha = (double *)tt__scratch(ctx, op, sizeof(double) * (T * (2 * maxL + 1) + 1));
+    beta = (double *)tt__scratch(ctx, op, sizeof(double) * (T * (2 * maxL + 1) + 1));
+    if (!alpha || !beta) return NULL;
+    ushape[0] = (int)N;
+    if (!tt__loss_begin(ctx, op, &r, o.reduction, 1, ushape, 1, N, lp, NULL, NULL)) return NULL;
+    dlp = tt__loss_d(ctx, op, &r, 0, lp, lp->numel, C, 1);
+    for (n = 0, off = 0; n < N; n++) {
+        size_t L = (size_t)target_lengths[n], Sx = 2 * L + 1, Tn = (size_t)input_lengths[n], t, s, c;
+        const int *tg;
+        double nll, scale;
+        int zeroed;
+        if (o.target_stride) off = n * (size_t)o.target_stride;
+        tg = targets + off;
+        if (!o.target_stride) off += L;
+#define TT__LP(t, c) ((double)lp->data[((t) * N + n) * C + (size_t)(c)])
+#define TT__LAB(s) ((s) % 2 == 0 ? o.blank : tg[(s) / 2])
+        /* forward: alpha[t][s] = log P(prefix of the extended label l' up to s, at time t) */
+        for (t = 0; t < Tn; t++)
+            for (s = 0; s < Sx; s++) {
+                double a;
+                if (t == 0) a = s < 2 ? TT__LP(0, TT__LAB(s)) : -INFINITY;
+                else {
+                    a = alpha[(t - 1) * Sx + s];
+                    if (s >= 1) a = tt__loss_lse2(a, alpha[(t - 1) * Sx + s - 1]);
+                    if (s >= 2 && TT__LAB(s) != o.blank && TT__LAB(s) != TT__LAB(s - 2))
+                        a = tt__loss_lse2(a, alpha[(t - 1) * Sx + s - 2]);
+                    a += TT__LP(t, TT__LAB(s));
+                }
+                alpha[t * Sx + s] = a;
+            }
+        if (Tn == 0) nll = L == 0 ? 0.0 : INFINITY;
+        else nll = -tt__loss_lse2(alpha[(Tn - 1) * Sx + Sx - 1], Sx > 1 ? alpha[(Tn - 1) * Sx + Sx - 2] : -INFINITY);
+        zeroed = o.zero_infinity && nll == INFINITY;
+        if (zeroed) nll = 0.0;
+        /* MEAN: each loss divided by its target length (at least 1), then the batch mean */
+        scale = o.reduction == TT_REDUCTION_MEAN ? 1.0 / (double)(L > 0 ? L : 1) : 1.0;
+        r.l[n] = (float)(nll * scale);
+        if (!dlp || Tn == 0 || zeroed) continue; /* no gradient: none asked, empty input, or a zeroed loss */
+        /* backward: beta[t][s] = log P(suffix of l' from s, from time t) (includes lp at t) */
+        for (t = Tn; t-- > 0;)
+            for (s = Sx; s-- > 0;) {
+                double b;
+                if (t == Tn - 1) b = s + 2 >= Sx ? TT__LP(t, TT__LAB(s)) : -INFINITY;
+                else {
+                    b = beta[(t + 1) * Sx + s];
+                    if (s + 1 < Sx) b = tt__loss_lse2(b, beta[(t + 1) * Sx + s + 1]);
+                    if (s + 2 < Sx && TT__LAB(s) != o.blank && TT__LAB(s + 2) != TT__LAB(s))
+                        b = tt__loss_lse2(b, beta[(t + 1) * Sx + s + 2]);
+                    b += TT__LP(t, TT__LAB(s));
+                }
+                beta[t * Sx + s] = b;
+            }
+        /* torch's gradient: exp(lp) - exp(log(sum_{s: l'_s = c} alpha beta) + nll - lp) */
+        for (t = 0; t < Tn; t++) {
+            float *g = dlp + (t * N + n) * C;
+            for (c = 0; c < C; c++) g[c] = (float)(exp(TT__LP(t, c)) * scale);
+            for (c = 0; c < C; c++) {
+                double lab = -INFINITY;
+                for (s = 0; s < Sx; s++)
+                    if ((size_t)TT__LAB(s) == c) lab = tt__loss_lse2(lab, alpha[t * Sx + s] + beta[t * Sx + s]);
+                if (lab != -INFINITY) g[c] -= (float)(exp(lab + nll - TT__LP(t, c)) * scale);
+            }
+        }
+#undef TT__LP
+#undef TT__LAB
+    }
+    if (o.reduction == TT_REDUCTION_MEAN) div = (double)N;
+    return tt__loss_end(ctx, &r, div);
+}
 /* ---- (loss implementation: end) ---- */
 
 
