@@ -6149,7 +6149,7 @@ TT__DEF tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_cyclic
     if (opts->step_size_up <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_up must be > 0, got %d", opts->step_size_up);
     if (opts->step_size_down < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_down must be >= 0 (0: same as step_size_up), got %d", opts->step_size_down);
-    if ((int)opts->mode < 0 || opts->mode > TT_CYCLIC_EXP_RANGE)
+    if ((unsigned)opts->mode > (unsigned)TT_CYCLIC_EXP_RANGE)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: mode %d is invalid", (int)opts->mode);
     if (!tt__sched_finite(opts->gamma) || opts->gamma <= 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: gamma must be > 0, got %g", opts->gamma);
@@ -6210,7 +6210,7 @@ TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one
     pct = opts->pct_start;
     if (!(pct >= 0 && pct <= 1))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected float between 0 and 1 pct_start, but got %g", pct);
-    if ((int)opts->anneal_strategy < 0 || opts->anneal_strategy > TT_ANNEAL_LINEAR)
+    if ((unsigned)opts->anneal_strategy > (unsigned)TT_ANNEAL_LINEAR)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: anneal_strategy must be cos or linear, got %d", (int)opts->anneal_strategy);
     if (opts->cycle_momentum && (!tt__sched_finite(opts->base_momentum) || !tt__sched_finite(opts->max_momentum)))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: base_momentum and max_momentum must be finite");
