@@ -636,7 +636,9 @@ typedef struct tt_optim_desc {
     unsigned group_mask;    /* bit g set: update the parameters of group g (0 = all groups) */
     int skip_nonfinite;     /* 1: a step whose gradients hold NaN/Inf changes nothing and is
                                counted in tt_optim.n_skipped (and logged as a warning) */
-    /* LBFGS only (a single group; hp.lr is its lr) */
+    /* LBFGS only. Like torch it has a single group: it uses desc.hp (groups[] and group_mask are
+       ignored) and works on every parameter as one flat vector. All its memory (history,
+       direction, line-search vectors) is taken at init; the closure may reset scratch memory. */
     int max_iter;           /* 20 */
     int max_eval;           /* max_iter * 5 / 4 */
     float tolerance_grad;   /* 1e-7 */
@@ -2264,7 +2266,15 @@ static int tt__optim_nstate(tt_optim_kind k) {
 /* LBFGS flat vectors (each n floats) kept after the history: */
 enum { TT__LB_D, TT__LB_G, TT__LB_PREVG, TT__LB_X, TT__LB_GPREV, TT__LB_BG0, TT__LB_BG1, TT__LB_GNEW, TT__LB_Q, TT__LB_NVEC };
 
+static tt_result tt__optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc);
+
 TT__DEF tt_result tt_optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc) {
+    tt_result r = tt__optim_init(ctx, opt, desc);
+    if (r != TT_OK && opt) opt->kind = (tt_optim_kind)0; /* a failed init leaves an unusable optimizer */
+    return r;
+}
+
+static tt_result tt__optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc) {
     int g, i;
     size_t n, floats, bytes;
     if (!ctx) return TT_ERR_INVALID_ARGS;
@@ -2274,7 +2284,7 @@ TT__DEF tt_result tt_optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc 
     memset(opt, 0, sizeof *opt);
     opt->kind = desc->kind;
     opt->desc = *desc;
-    opt->group_mask = desc->group_mask ? desc->group_mask : (1u << TT_OPTIM_MAX_GROUPS) - 1u;
+    opt->group_mask = desc->group_mask && desc->kind != TT_OPTIM_LBFGS ? desc->group_mask : (1u << TT_OPTIM_MAX_GROUPS) - 1u;
     if (opt->group_mask >> TT_OPTIM_MAX_GROUPS)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init (%s): group_mask %u names groups >= %d",
                         tt_optim_name(desc->kind), desc->group_mask, TT_OPTIM_MAX_GROUPS);
@@ -2932,9 +2942,6 @@ static void tt__lbfgs_add(tt__lbfgs *L, double t, const float *d) {
 /* Evaluate at x + t d, then put the parameters back to x. */
 static tt_result tt__lbfgs_dir_eval(tt__lbfgs *L, double t, double *f, float *g) {
     tt_result r;
-#ifdef TT_LBFGS_DEBUG
-    printf("t %.10g dn %.10g\n", t, tt__absmax(L->v[TT__LB_D], L->n));
-#endif
     tt__lbfgs_add(L, t, L->v[TT__LB_D]);
     r = tt__lbfgs_eval(L, f, g);
     memcpy(L->ctx->param_data, L->v[TT__LB_X], L->n * sizeof(float));

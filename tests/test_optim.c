@@ -303,6 +303,51 @@ static void test_state_roundtrip(void) {
     }
 }
 
+/* LBFGS keeps history, direction and counters across step() calls: save after 3 calls, restore into
+   a fresh context, and the next 5 calls must be bit-identical. */
+static void test_lbfgs_state_roundtrip(void) {
+    tt_ctx c[2];
+    tt_optim o[2];
+    tt_optim_desc od;
+    tt_desc desc = {0};
+    static unsigned char buf[1 << 15];
+    int s1[2] = {2, 2}, s2[1] = {3}, i, k, step;
+    float saved[OPTIM_REF_LBFGS_N];
+    rosen R = {0};
+    size_t sz = 0;
+    desc.max_params = 64;
+    desc.persist_bytes = 1 << 20;
+    desc.scratch_bytes = 1 << 16;
+    memset(&od, 0, sizeof od);
+    od.kind = TT_OPTIM_LBFGS;
+    od.max_iter = 3;
+    od.history_size = 4;
+    od.strong_wolfe = 1;
+    for (i = 0; i < 2; i++) {
+        CHECK(tt_ctx_init(&c[i], &desc) == TT_OK);
+        tt_param(&c[i], "a", 2, s1);
+        tt_param(&c[i], "b", 1, s2);
+        for (k = 0; k < OPTIM_REF_LBFGS_N; k++) c[i].param_data[k] = f32(optim_ref_lbfgs_init[k]);
+        CHECK(tt_optim_init(&c[i], &o[i], &od) == TT_OK);
+    }
+    for (step = 1; step <= 8; step++) {
+        CHECK(tt_optim_step_closure(&c[0], &o[0], rosen_closure, &R, NULL) == TT_OK);
+        if (step == 3) {
+            sz = tt_optim_state_size(&o[0]);
+            CHECK(sz <= sizeof buf);
+            CHECK(tt_optim_state_save(&c[0], &o[0], buf, sz) == TT_OK);
+            memcpy(saved, c[0].param_data, sizeof saved);
+        }
+    }
+    memcpy(c[1].param_data, saved, sizeof saved);
+    CHECK(tt_optim_state_load(&c[1], &o[1], buf, sz) == TT_OK);
+    for (step = 4; step <= 8; step++) CHECK(tt_optim_step_closure(&c[1], &o[1], rosen_closure, &R, NULL) == TT_OK);
+    CHECK(memcmp(c[0].param_data, c[1].param_data, sizeof saved) == 0);
+    CHECK(o[1].sc.n_iter == o[0].sc.n_iter && o[1].sc.func_evals == o[0].sc.func_evals);
+    tt_ctx_free(&c[0]);
+    tt_ctx_free(&c[1]);
+}
+
 static void test_lr_groups_and_skip(void) {
     tt_ctx ctx;
     problem P;
@@ -475,6 +520,7 @@ int main(void) {
     RUN(test_torch_trajectories);
     RUN(test_lbfgs);
     RUN(test_state_roundtrip);
+    RUN(test_lbfgs_state_roundtrip);
     RUN(test_lr_groups_and_skip);
     RUN(test_errors);
     RUN(test_zero_sentinel);
