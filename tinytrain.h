@@ -732,6 +732,168 @@ TT_API tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *log_probs, const int *targ
    Optimizers. */
 
 /* ---- (optim declarations: begin) ---- */
+/* Optimizers numerically the same as torch.optim (plus Lion and LAMB from their authors' code).
+
+   Usage:
+       tt_optim opt;                                   // caller-owned, no heap
+       tt_optim_desc od = {0};                         // zero means the PyTorch default
+       od.kind = TT_OPTIM_ADAMW;
+       od.hp.lr = 3e-4f;
+       if (tt_optim_init(&ctx, &opt, &od) != TT_OK) ...   // state taken once from persist memory
+       ... each step: forward, tt_zero_grad, tt_backward, then tt_optim_step(&ctx, &opt);
+
+   - The optimizer covers the parameters that exist when tt_optim_init is called (create the model
+     first), restricted to the groups in desc.group_mask (0 = every group). Its state arrays have
+     the layout of ctx->param_data, so most updates are one flat loop.
+   - Every covered parameter is updated on every step; a parameter that got no gradient is treated
+     as having a zero gradient (torch skips parameters whose .grad is None).
+   - Hyperparameters: a zero field means the PyTorch default of that optimizer. To ask for a
+     literal zero where the default is not zero (AdamW weight_decay, beta1 = 0, ...), write
+     TT_OPTIM_ZERO. Boolean switches are tri-state: 0 = default, 1 = on, -1 = off.
+   - Parameter groups: a parameter's `group` (tt_param_set_group) selects desc.groups[group];
+     each non-zero field there overrides desc.hp (like a torch param-group dict). TT_NO_DECAY on a
+     parameter turns its weight decay off.
+   - Errors (bad hyperparameters, Muon on a non-2-D parameter) are TT_ERR_INVALID_ARGS with a
+     message naming the parameter, like torch's ValueError. */
+
+#define TT_OPTIM_MAX_GROUPS 8
+/* "Zero, not the default" for hyperparameter fields (a negative zero: it is zero in arithmetic). */
+#define TT_OPTIM_ZERO (-0.0f)
+
+typedef enum tt_optim_kind {
+    TT_OPTIM_SGD = 1,      /* torch.optim.SGD        lr 1e-3, momentum 0, dampening 0, nesterov off */
+    TT_OPTIM_ADAM,         /* torch.optim.Adam       lr 1e-3, betas (0.9, 0.999), eps 1e-8 */
+    TT_OPTIM_ADAMW,        /* torch.optim.AdamW      as Adam, weight_decay 1e-2, decoupled */
+    TT_OPTIM_ADAGRAD,      /* torch.optim.Adagrad    lr 1e-2, eps 1e-10 */
+    TT_OPTIM_RMSPROP,      /* torch.optim.RMSprop    lr 1e-2, alpha 0.99, eps 1e-8 */
+    TT_OPTIM_ADADELTA,     /* torch.optim.Adadelta   lr 1, rho 0.9, eps 1e-6 */
+    TT_OPTIM_ADAMAX,       /* torch.optim.Adamax     lr 2e-3, betas (0.9, 0.999), eps 1e-8 */
+    TT_OPTIM_NADAM,        /* torch.optim.NAdam      lr 2e-3, momentum_decay 4e-3 */
+    TT_OPTIM_RADAM,        /* torch.optim.RAdam      lr 1e-3 */
+    TT_OPTIM_ASGD,         /* torch.optim.ASGD       lr 1e-2, lambd 1e-4, alpha 0.75, t0 1e6 */
+    TT_OPTIM_RPROP,        /* torch.optim.Rprop      lr 1e-2, etas (0.5, 1.2), step sizes (1e-6, 50) */
+    TT_OPTIM_LBFGS,        /* torch.optim.LBFGS      lr 1, max_iter 20, history 100 (needs a closure) */
+    TT_OPTIM_ADAFACTOR,    /* torch.optim.Adafactor  lr 1e-2, beta2_decay -0.8, eps (f32 eps, 1e-3), d 1 */
+    TT_OPTIM_SPARSE_ADAM,  /* torch.optim.SparseAdam lr 1e-3 (rows with an all-zero gradient are absent) */
+    TT_OPTIM_MUON,         /* torch.optim.Muon       lr 1e-3, wd 0.1, momentum 0.95, nesterov on (2-D only) */
+    TT_OPTIM_LION,         /* Lion (google/automl)   lr 1e-4, betas (0.9, 0.99) */
+    TT_OPTIM_LAMB,         /* LAMB (timm)            lr 1e-3, betas (0.9, 0.999), eps 1e-6, wd 0.01 */
+    TT_OPTIM_KIND_COUNT_
+} tt_optim_kind;
+
+/* Muon learning-rate adjustment (torch adjust_lr_fn). */
+typedef enum tt_muon_adjust {
+    TT_MUON_ADJUST_ORIGINAL = 0,    /* lr * sqrt(max(1, rows/cols)) (torch default) */
+    TT_MUON_ADJUST_MATCH_RMS_ADAMW  /* lr * 0.2 * sqrt(max(rows, cols)) */
+} tt_muon_adjust;
+
+/* Hyperparameters of one group. Zero = default of the optimizer kind (see tt_optim_kind). */
+typedef struct tt_optim_hparams {
+    float lr;
+    float weight_decay;   /* L2 (coupled) or decoupled, depending on the optimizer */
+    float momentum;       /* SGD, RMSprop, Muon */
+    float dampening;      /* SGD */
+    float beta1, beta2;   /* Adam family, Lion, LAMB (Adamax/NAdam/RAdam/SparseAdam too) */
+    float eps;            /* every optimizer that has one; Adafactor: eps1 (default FLT_EPSILON) */
+    float eps2;           /* Adafactor eps2 (default 1e-3) */
+    float alpha;          /* RMSprop smoothing (0.99), ASGD power (0.75) */
+    float rho;            /* Adadelta (0.9) */
+    float lr_decay;       /* Adagrad (0) */
+    float initial_accumulator_value; /* Adagrad (0) */
+    float momentum_decay; /* NAdam (4e-3) */
+    float lambd, t0;      /* ASGD (1e-4, 1e6) */
+    float eta_minus, eta_plus, step_min, step_max; /* Rprop (0.5, 1.2, 1e-6, 50) */
+    float beta2_decay;    /* Adafactor (-0.8) */
+    float d;              /* Adafactor clipping threshold (1) */
+    float ns_a, ns_b, ns_c; /* Muon Newton-Schulz coefficients (3.4445, -4.775, 2.0315) */
+    int ns_steps;         /* Muon Newton-Schulz iterations (5) */
+    tt_muon_adjust muon_adjust; /* Muon lr adjustment (original) */
+    float max_grad_norm;  /* LAMB global gradient clipping (1.0; TT_OPTIM_ZERO disables) */
+    /* tri-state switches: 0 = default, 1 = on, -1 = off */
+    int nesterov;         /* SGD (off), Muon (on) */
+    int centered;         /* RMSprop (off) */
+    int amsgrad;          /* Adam, AdamW (off) */
+    int decoupled_weight_decay; /* Adam (off), AdamW (on, cannot be turned off), NAdam, RAdam (off) */
+    int maximize;         /* every optimizer except Muon (off) */
+    int trust_clip;       /* LAMB (off) */
+    int always_adapt;     /* LAMB: trust ratio even with weight_decay 0 (off) */
+    int bias_correction;  /* LAMB (on) */
+} tt_optim_hparams;
+
+typedef struct tt_optim_desc {
+    tt_optim_kind kind;
+    tt_optim_hparams hp;                           /* every group */
+    tt_optim_hparams groups[TT_OPTIM_MAX_GROUPS];  /* per-group overrides (non-zero fields) */
+    unsigned group_mask;    /* bit g set: update the parameters of group g (0 = all groups) */
+    int skip_nonfinite;     /* 1: a step whose gradients hold NaN/Inf changes nothing and is
+                               counted in tt_optim.n_skipped (and logged as a warning) */
+    /* LBFGS only. Like torch it has a single group: it uses desc.hp (groups[] and group_mask are
+       ignored) and works on every parameter as one flat vector. All its memory (history,
+       direction, line-search vectors) is taken at init; the closure may reset scratch memory. */
+    int max_iter;           /* 20 */
+    int max_eval;           /* max_iter * 5 / 4 */
+    float tolerance_grad;   /* 1e-7 */
+    float tolerance_change; /* 1e-9 */
+    int history_size;       /* 100: 2 * history_size * n_params floats of persistent memory */
+    int strong_wolfe;       /* 1: strong-Wolfe line search ("strong_wolfe"), 0: fixed step */
+} tt_optim_desc;
+
+/* Scalar state (steps, ASGD/NAdam per-group scalars, LBFGS bookkeeping). */
+typedef struct tt_optim_scalars {
+    int64_t step;                          /* optimizer steps taken (torch state["step"]) */
+    float eta[TT_OPTIM_MAX_GROUPS];        /* ASGD eta (float32 like torch) */
+    float mu[TT_OPTIM_MAX_GROUPS];         /* ASGD mu */
+    float mu_product[TT_OPTIM_MAX_GROUPS]; /* NAdam mu_product */
+    int64_t n_iter, func_evals;            /* LBFGS counters */
+    int64_t hist_len, hist_first;          /* LBFGS history ring */
+    double t, h_diag, prev_loss;           /* LBFGS */
+} tt_optim_scalars;
+
+/* The optimizer. Caller-owned; fill it with tt_optim_init; read-only afterwards. */
+typedef struct tt_optim {
+    tt_optim_kind kind;
+    tt_optim_desc desc;                   /* as given, for reference */
+    tt_optim_hparams hp[TT_OPTIM_MAX_GROUPS]; /* resolved hyperparameters of each group */
+    unsigned group_mask;                  /* resolved (never 0) */
+    size_t n;                             /* floats of ctx->param_data covered */
+    int n_tensors;                        /* parameter tensors that existed at init */
+    int n_state;                          /* state arrays of n floats */
+    float *state;                         /* n_state * n floats (+ LBFGS history), persistent */
+    size_t state_floats;                  /* floats in state */
+    float *s[4];                          /* the state arrays (aliases into state) */
+    tt_optim_scalars sc;
+    int64_t n_skipped;                    /* steps skipped for non-finite gradients */
+    int last_skipped;                     /* 1 if the last step was skipped */
+} tt_optim;
+
+/* Loss closure for LBFGS (and tt_optim_step_closure): zero the gradients, run forward and
+   backward, return the loss. It may call tt_scratch_reset. A set context error aborts the step. */
+typedef double (*tt_closure_fn)(tt_ctx *ctx, void *user);
+
+/* Put a parameter in an optimizer group (0 .. TT_OPTIM_MAX_GROUPS-1); set before tt_optim_init. */
+TT_API tt_result tt_param_set_group(tt_ctx *ctx, tt_tensor *param, int group);
+/* Validate desc, resolve defaults, allocate the state (once, persistent memory). */
+TT_API tt_result tt_optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc);
+/* One update from the current gradients (ctx->param_grad). No allocation. LBFGS needs
+   tt_optim_step_closure instead. Gradients are not modified. */
+TT_API tt_result tt_optim_step(tt_ctx *ctx, tt_optim *opt);
+/* torch's opt.step(closure): calls closure (once, or as often as LBFGS needs) and updates.
+   *loss (optional) receives the first loss the closure returned. */
+TT_API tt_result tt_optim_step_closure(tt_ctx *ctx, tt_optim *opt, tt_closure_fn closure, void *user, double *loss);
+/* Learning rate of a group (schedules use these). set validates lr >= 0. */
+TT_API tt_result tt_optim_set_lr(tt_ctx *ctx, tt_optim *opt, int group, float lr);
+TT_API float tt_optim_get_lr(const tt_optim *opt, int group);
+/* Human-readable name ("AdamW") of an optimizer kind. */
+TT_API const char *tt_optim_name(tt_optim_kind kind);
+/* ASGD: the averaged parameter values ("ax") of a parameter tensor, or NULL (not ASGD, not covered). */
+TT_API const float *tt_optim_asgd_average(const tt_optim *opt, const tt_tensor *param);
+/* Bytes needed by tt_optim_state_save. */
+TT_API size_t tt_optim_state_size(const tt_optim *opt);
+/* Copy the whole state (small header: magic, kind, tensor and float counts, step) to buf. */
+TT_API tt_result tt_optim_state_save(tt_ctx *ctx, const tt_optim *opt, void *buf, size_t bytes);
+/* Restore a state saved from an optimizer of the same kind over the same parameters; the buffer
+   is validated (TT_ERR_FORMAT) before anything is changed. */
+TT_API tt_result tt_optim_state_load(tt_ctx *ctx, tt_optim *opt, const void *buf, size_t bytes);
 /* ---- (optim declarations: end) ---- */
 
 
@@ -5649,6 +5811,1173 @@ TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, const int *targets, c
 /* ==================================================================================== >>optim */
 
 /* ---- (optim implementation: begin) ---- */
+/* Every update below follows torch's `_single_tensor_<name>` code, operation by operation, in
+   float32; scalar factors (bias corrections, step sizes) are computed in double like Python floats
+   and rounded to float where torch hands them to a float kernel. */
+
+#define TT__OPTIM_MAGIC 0x504f5454u   /* "TTOP" */
+#define TT__OPTIM_VERSION 1u
+
+static const char *const tt__optim_names[TT_OPTIM_KIND_COUNT_] = {
+    "?", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "NAdam", "RAdam",
+    "ASGD", "Rprop", "LBFGS", "Adafactor", "SparseAdam", "Muon", "Lion", "LAMB"};
+
+TT__DEF const char *tt_optim_name(tt_optim_kind kind) {
+    if ((int)kind <= 0 || kind >= TT_OPTIM_KIND_COUNT_) return "unknown optimizer";
+    return tt__optim_names[kind];
+}
+
+TT__DEF tt_result tt_param_set_group(tt_ctx *ctx, tt_tensor *param, int group) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!param || !(param->flags & TT_PARAM))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_param_set_group: not a parameter");
+    if (group < 0 || group >= TT_OPTIM_MAX_GROUPS)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_param_set_group '%s': group %d outside 0..%d",
+                        param->name ? param->name : "", group, TT_OPTIM_MAX_GROUPS - 1);
+    param->group = group;
+    return TT_OK;
+}
+
+/* ---- hyperparameter resolution: a field is "set" if it is not +0 (TT_OPTIM_ZERO is -0) ---- */
+static int tt__optim_isset(float v) {
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u != 0;
+}
+static float tt__optim_pickf(float grp, float all, float def) {
+    if (tt__optim_isset(grp)) return grp + 0.0f; /* -0 + 0 = +0 */
+    if (tt__optim_isset(all)) return all + 0.0f;
+    return def;
+}
+static int tt__optim_picki(int grp, int all, int def) { return grp ? grp : all ? all : def; }
+static int tt__optim_pickb(int grp, int all, int def) { return tt__optim_picki(grp, all, def ? 1 : -1) > 0; }
+
+/* The torch defaults of one optimizer kind. */
+static void tt__optim_defaults(tt_optim_kind k, tt_optim_hparams *d) {
+    memset(d, 0, sizeof *d);
+    d->lr = 1e-3f;
+    d->beta1 = 0.9f; d->beta2 = 0.999f; d->eps = 1e-8f;
+    d->alpha = 0.99f; d->rho = 0.9f; d->momentum_decay = 4e-3f;
+    d->lambd = 1e-4f; d->t0 = 1e6f;
+    d->eta_minus = 0.5f; d->eta_plus = 1.2f; d->step_min = 1e-6f; d->step_max = 50.0f;
+    d->beta2_decay = -0.8f; d->d = 1.0f; d->eps2 = 1e-3f;
+    d->ns_a = 3.4445f; d->ns_b = -4.7750f; d->ns_c = 2.0315f; d->ns_steps = 5;
+    d->max_grad_norm = 1.0f;
+    d->bias_correction = 1;
+    switch (k) {
+    case TT_OPTIM_ADAMW: d->weight_decay = 1e-2f; d->decoupled_weight_decay = 1; break;
+    case TT_OPTIM_ADAGRAD: d->lr = 1e-2f; d->eps = 1e-10f; break;
+    case TT_OPTIM_RMSPROP: d->lr = 1e-2f; break;
+    case TT_OPTIM_ADADELTA: d->lr = 1.0f; d->eps = 1e-6f; break;
+    case TT_OPTIM_ADAMAX: case TT_OPTIM_NADAM: d->lr = 2e-3f; break;
+    case TT_OPTIM_ASGD: d->lr = 1e-2f; d->alpha = 0.75f; break;
+    case TT_OPTIM_RPROP: d->lr = 1e-2f; break;
+    case TT_OPTIM_LBFGS: d->lr = 1.0f; break;
+    case TT_OPTIM_ADAFACTOR: d->lr = 1e-2f; d->eps = FLT_EPSILON; break;
+    case TT_OPTIM_MUON: d->weight_decay = 0.1f; d->momentum = 0.95f; d->nesterov = 1; d->eps = 1e-7f; break;
+    case TT_OPTIM_LION: d->lr = 1e-4f; d->beta2 = 0.99f; break;
+    case TT_OPTIM_LAMB: d->eps = 1e-6f; d->weight_decay = 0.01f; break;
+    default: break;
+    }
+}
+
+static void tt__optim_resolve(tt_optim_kind k, const tt_optim_hparams *g, const tt_optim_hparams *a,
+                              tt_optim_hparams *o) {
+    tt_optim_hparams d;
+    tt__optim_defaults(k, &d);
+#define TT__PF(f) o->f = tt__optim_pickf(g->f, a->f, d.f)
+#define TT__PB(f) o->f = tt__optim_pickb(g->f, a->f, d.f)
+    TT__PF(lr); TT__PF(weight_decay); TT__PF(momentum); TT__PF(dampening); TT__PF(beta1); TT__PF(beta2);
+    TT__PF(eps); TT__PF(eps2); TT__PF(alpha); TT__PF(rho); TT__PF(lr_decay); TT__PF(initial_accumulator_value);
+    TT__PF(momentum_decay); TT__PF(lambd); TT__PF(t0); TT__PF(eta_minus); TT__PF(eta_plus);
+    TT__PF(step_min); TT__PF(step_max); TT__PF(beta2_decay); TT__PF(d); TT__PF(ns_a); TT__PF(ns_b);
+    TT__PF(ns_c); TT__PF(max_grad_norm);
+    TT__PB(nesterov); TT__PB(centered); TT__PB(amsgrad); TT__PB(decoupled_weight_decay); TT__PB(maximize);
+    TT__PB(trust_clip); TT__PB(always_adapt); TT__PB(bias_correction);
+#undef TT__PF
+#undef TT__PB
+    o->ns_steps = tt__optim_picki(g->ns_steps, a->ns_steps, d.ns_steps);
+    o->muon_adjust = g->muon_adjust ? g->muon_adjust : a->muon_adjust;
+    if (k == TT_OPTIM_ADAMW) o->decoupled_weight_decay = 1;
+}
+
+/* Validate one group's hyperparameters like torch's constructors (ValueError -> INVALID_ARGS). */
+static tt_result tt__optim_check(tt_ctx *ctx, tt_optim_kind k, int grp, const tt_optim_hparams *h,
+                                 const tt_optim_desc *desc) {
+    const char *nm = tt_optim_name(k);
+#define TT__BAD(cond, what, val)                                                                           \
+    if (cond)                                                                                              \
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init (%s, group %d): invalid %s: %g", nm, grp, \
+                        what, (double)(val))
+    TT__BAD(!(h->lr >= 0) || h->lr > FLT_MAX, "learning rate (lr must be >= 0)", h->lr);
+    TT__BAD(!(h->weight_decay >= 0) || h->weight_decay > FLT_MAX, "weight_decay (must be >= 0)", h->weight_decay);
+    TT__BAD(!(h->eps >= 0) || h->eps > FLT_MAX, "eps (must be >= 0)", h->eps);
+    switch (k) {
+    case TT_OPTIM_SGD:
+        TT__BAD(!(h->momentum >= 0), "momentum (must be >= 0)", h->momentum);
+        TT__BAD(!(h->dampening >= 0) || h->dampening > FLT_MAX, "dampening (must be >= 0)", h->dampening);
+        TT__BAD(h->nesterov && !(h->momentum > 0), "nesterov (requires momentum > 0), momentum", h->momentum);
+        TT__BAD(h->nesterov && h->dampening != 0, "nesterov (requires dampening = 0), dampening", h->dampening);
+        break;
+    case TT_OPTIM_ADAM: case TT_OPTIM_ADAMW: case TT_OPTIM_ADAMAX: case TT_OPTIM_NADAM: case TT_OPTIM_RADAM:
+    case TT_OPTIM_SPARSE_ADAM: case TT_OPTIM_LAMB:
+        TT__BAD(!(h->beta1 >= 0 && h->beta1 < 1), "beta1 (must be in [0, 1))", h->beta1);
+        TT__BAD(!(h->beta2 >= 0 && h->beta2 < 1), "beta2 (must be in [0, 1))", h->beta2);
+        if (k == TT_OPTIM_NADAM) TT__BAD(!(h->momentum_decay >= 0), "momentum_decay (must be >= 0)", h->momentum_decay);
+        if (k == TT_OPTIM_LAMB) TT__BAD(!(h->max_grad_norm >= 0), "max_grad_norm (must be >= 0)", h->max_grad_norm);
+        if (k == TT_OPTIM_SPARSE_ADAM) TT__BAD(h->weight_decay != 0, "weight_decay (SparseAdam has none)", h->weight_decay);
+        break;
+    case TT_OPTIM_LION:
+        TT__BAD(!(h->beta1 >= 0 && h->beta1 <= 1), "beta1 (must be in [0, 1])", h->beta1);
+        TT__BAD(!(h->beta2 >= 0 && h->beta2 <= 1), "beta2 (must be in [0, 1])", h->beta2);
+        break;
+    case TT_OPTIM_ADAGRAD:
+        TT__BAD(!(h->lr_decay >= 0), "lr_decay (must be >= 0)", h->lr_decay);
+        TT__BAD(!(h->initial_accumulator_value >= 0), "initial_accumulator_value (must be >= 0)",
+                h->initial_accumulator_value);
+        break;
+    case TT_OPTIM_RMSPROP:
+        TT__BAD(!(h->momentum >= 0), "momentum (must be >= 0)", h->momentum);
+        TT__BAD(!(h->alpha >= 0), "alpha (must be >= 0)", h->alpha);
+        break;
+    case TT_OPTIM_ADADELTA:
+        TT__BAD(!(h->rho >= 0 && h->rho <= 1), "rho (must be in [0, 1])", h->rho);
+        break;
+    case TT_OPTIM_ASGD:
+        TT__BAD(!(h->lambd >= 0) || h->lambd > FLT_MAX, "lambd (must be >= 0)", h->lambd);
+        TT__BAD(!(h->alpha == h->alpha) || h->alpha > FLT_MAX || h->alpha < -FLT_MAX, "alpha (must be finite)", h->alpha);
+        TT__BAD(!(h->t0 == h->t0), "t0 (must not be NaN)", h->t0);
+        break;
+    case TT_OPTIM_RPROP:
+        TT__BAD(!(h->eta_minus > 0 && h->eta_minus < 1), "eta_minus (need 0 < eta_minus < 1)", h->eta_minus);
+        TT__BAD(!(h->eta_plus > 1) || h->eta_plus > FLT_MAX, "eta_plus (need eta_plus > 1)", h->eta_plus);
+        TT__BAD(!(h->step_min >= 0), "step_min (must be >= 0)", h->step_min);
+        TT__BAD(!(h->step_max >= h->step_min), "step_max (must be >= step_min)", h->step_max);
+        break;
+    case TT_OPTIM_ADAFACTOR:
+        TT__BAD(!(h->beta2_decay <= 0), "beta2_decay (must be <= 0)", h->beta2_decay);
+        TT__BAD(!(h->eps2 >= 0), "eps2 (must be >= 0)", h->eps2);
+        TT__BAD(!(h->d >= 1) || h->d > FLT_MAX, "d, the clipping threshold (must be >= 1)", h->d);
+        break;
+    case TT_OPTIM_MUON:
+        TT__BAD(!(h->momentum >= 0), "momentum (must be >= 0)", h->momentum);
+        TT__BAD(h->ns_steps < 0 || h->ns_steps >= 100, "ns_steps (must be in 0..99)", h->ns_steps);
+        TT__BAD(h->maximize, "maximize (Muon has no maximize)", h->maximize);
+        TT__BAD((int)h->muon_adjust < 0 || h->muon_adjust > TT_MUON_ADJUST_MATCH_RMS_ADAMW, "muon_adjust",
+                (int)h->muon_adjust);
+        break;
+    case TT_OPTIM_LBFGS:
+        TT__BAD(desc->max_iter < 0, "max_iter (must be >= 1)", desc->max_iter);
+        TT__BAD(desc->max_eval < 0, "max_eval (must be >= 1)", desc->max_eval);
+        TT__BAD(desc->history_size < 0, "history_size (must be >= 1)", desc->history_size);
+        TT__BAD(desc->tolerance_grad < 0, "tolerance_grad (must be >= 0)", desc->tolerance_grad);
+        TT__BAD(desc->tolerance_change < 0, "tolerance_change (must be >= 0)", desc->tolerance_change);
+        break;
+    default: break;
+    }
+    if (k == TT_OPTIM_ADAMW && (desc->hp.decoupled_weight_decay < 0 || desc->groups[grp].decoupled_weight_decay < 0))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init (AdamW, group %d): decoupled_weight_decay cannot be off", grp);
+#undef TT__BAD
+    return TT_OK;
+}
+
+static int tt__optim_covers(const tt_optim *opt, const tt_tensor *p) {
+    return p->group >= 0 && p->group < TT_OPTIM_MAX_GROUPS && ((opt->group_mask >> p->group) & 1u);
+}
+
+/* State arrays of n floats per optimizer kind. */
+static int tt__optim_nstate(tt_optim_kind k) {
+    switch (k) {
+    case TT_OPTIM_ADAM: case TT_OPTIM_ADAMW: case TT_OPTIM_RMSPROP: return 3;
+    case TT_OPTIM_ADADELTA: case TT_OPTIM_ADAMAX: case TT_OPTIM_NADAM: case TT_OPTIM_RADAM:
+    case TT_OPTIM_RPROP: case TT_OPTIM_ADAFACTOR: case TT_OPTIM_SPARSE_ADAM: case TT_OPTIM_LAMB: return 2;
+    case TT_OPTIM_LBFGS: return 0;
+    default: return 1;
+    }
+}
+
+/* LBFGS flat vectors (each n floats) kept after the history: */
+enum { TT__LB_D, TT__LB_G, TT__LB_PREVG, TT__LB_X, TT__LB_GPREV, TT__LB_BG0, TT__LB_BG1, TT__LB_GNEW, TT__LB_Q, TT__LB_NVEC };
+
+static tt_result tt__optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc);
+
+TT__DEF tt_result tt_optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc) {
+    tt_result r = tt__optim_init(ctx, opt, desc);
+    if (r != TT_OK && opt) opt->kind = (tt_optim_kind)0; /* a failed init leaves an unusable optimizer */
+    return r;
+}
+
+static tt_result tt__optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc) {
+    int g, i;
+    size_t n, floats, bytes;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!opt || !desc) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init: opt or desc is NULL");
+    if ((int)desc->kind <= 0 || desc->kind >= TT_OPTIM_KIND_COUNT_)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init: unknown optimizer kind %d", (int)desc->kind);
+    memset(opt, 0, sizeof *opt);
+    opt->kind = desc->kind;
+    opt->desc = *desc;
+    opt->group_mask = desc->group_mask && desc->kind != TT_OPTIM_LBFGS ? desc->group_mask : (1u << TT_OPTIM_MAX_GROUPS) - 1u;
+    if (opt->group_mask >> TT_OPTIM_MAX_GROUPS)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init (%s): group_mask %u names groups >= %d",
+                        tt_optim_name(desc->kind), desc->group_mask, TT_OPTIM_MAX_GROUPS);
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) {
+        /* LBFGS has a single group: desc.hp */
+        const tt_optim_hparams *grp = desc->kind == TT_OPTIM_LBFGS ? &desc->groups[0] : &desc->groups[g];
+        tt_result r;
+        tt__optim_resolve(desc->kind, grp, &desc->hp, &opt->hp[g]);
+        if (!((opt->group_mask >> g) & 1u)) continue;
+        r = tt__optim_check(ctx, desc->kind, g, &opt->hp[g], desc);
+        if (r != TT_OK) return r;
+    }
+    opt->n = ctx->n_params;
+    opt->n_tensors = ctx->n_param_tensors;
+    if (ctx->n_params == 0) tt__warn(ctx, "tt_optim_init (%s): the context has no parameters", tt_optim_name(desc->kind));
+    for (i = 0; i < opt->n_tensors; i++) {
+        const tt_tensor *p = &ctx->params[i];
+        if (!tt__optim_covers(opt, p)) continue;
+        if (desc->kind == TT_OPTIM_MUON && p->ndim != 2)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                            "tt_optim_init (Muon): parameter '%s' %S is not 2-D; Muon only supports 2-D parameters "
+                            "(put the others in a group excluded by group_mask)", p->name ? p->name : "", p);
+    }
+    n = opt->n;
+    opt->n_state = tt__optim_nstate(desc->kind);
+    floats = (size_t)opt->n_state * n;
+    if (desc->kind == TT_OPTIM_LBFGS) {
+        tt_optim_desc *od = &opt->desc;
+        if (!od->max_iter) od->max_iter = 20;
+        if (!od->max_eval) od->max_eval = od->max_iter * 5 / 4;
+        if (!tt__optim_isset(od->tolerance_grad)) od->tolerance_grad = 1e-7f;
+        if (!tt__optim_isset(od->tolerance_change)) od->tolerance_change = 1e-9f;
+        od->tolerance_grad += 0.0f;
+        od->tolerance_change += 0.0f;
+        if (!od->history_size) od->history_size = 100;
+        /* 2 history arrays (y, s) of history_size * n, ro and al, the flat work vectors */
+        floats = (2 * (size_t)od->history_size + TT__LB_NVEC) * n + 2 * (size_t)od->history_size;
+        if (n && floats / n < 2 * (size_t)od->history_size)
+            return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "tt_optim_init (LBFGS): history too large");
+    }
+    if (!tt__mul_ok(floats ? floats : 1, sizeof(float), &bytes))
+        return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "tt_optim_init (%s): state too large", tt_optim_name(desc->kind));
+    opt->state = (float *)tt__persist(ctx, "tt_optim_init", bytes);
+    if (!opt->state) return ctx->err;
+    memset(opt->state, 0, bytes);
+    opt->state_floats = floats;
+    for (i = 0; i < opt->n_state && i < 4; i++) opt->s[i] = opt->state + (size_t)i * n;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) opt->sc.mu_product[g] = 1.0f;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_optim_set_lr(tt_ctx *ctx, tt_optim *opt, int group, float lr) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!opt || !opt->kind) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_set_lr: optimizer is NULL or not initialised");
+    if (group < 0 || group >= TT_OPTIM_MAX_GROUPS)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_set_lr: group %d outside 0..%d", group, TT_OPTIM_MAX_GROUPS - 1);
+    if (!(lr >= 0) || lr > FLT_MAX)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_set_lr: invalid learning rate (lr must be >= 0): %g", (double)lr);
+    if (opt->kind == TT_OPTIM_LBFGS) { int g; for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) opt->hp[g].lr = lr; }
+    else opt->hp[group].lr = lr;
+    return TT_OK;
+}
+
+TT__DEF float tt_optim_get_lr(const tt_optim *opt, int group) {
+    if (!opt || group < 0 || group >= TT_OPTIM_MAX_GROUPS) return 0.0f;
+    return opt->hp[group].lr;
+}
+
+TT__DEF const float *tt_optim_asgd_average(const tt_optim *opt, const tt_tensor *param) {
+    if (!opt || !param || opt->kind != TT_OPTIM_ASGD || !(param->flags & TT_PARAM)) return NULL;
+    if (param->offset + param->numel > opt->n || !tt__optim_covers(opt, param)) return NULL;
+    return opt->s[0] + param->offset;
+}
+
+/* ---- element-wise updates: one parameter tensor (x, g: numel floats, s0..s2 its state) ---- */
+
+/* torch.lerp: a + w (b - a) for |w| < 0.5, else b - (b - a)(1 - w). */
+static float tt__lerp(float a, float b, float w) {
+    return (w < 0.5f && w > -0.5f) ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+}
+static float tt__signf(float x) { return (float)((x > 0) - (x < 0)); }
+
+/* Everything a tensor update needs. */
+typedef struct tt__optim_job {
+    const tt_optim_hparams *h;
+    float wd;        /* weight decay of this tensor (0 with TT_NO_DECAY) */
+    float gsign;     /* -1 with maximize */
+    int64_t t;       /* step count, 1 on the first step */
+    int grp;
+    float *x;
+    const float *g;
+    float *s0, *s1, *s2;
+    size_t n;
+} tt__optim_job;
+
+static void tt__upd_sgd(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    float mom = h->momentum, damp1 = (float)(1.0 - (double)h->dampening), lr = h->lr;
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i];
+        if (j->wd != 0) g = g + j->wd * j->x[i];
+        if (mom != 0) {
+            float b = j->t == 1 ? g : j->s0[i] * mom + damp1 * g; /* buffer = grad on step 1 */
+            j->s0[i] = b;
+            g = h->nesterov ? g + mom * b : b;
+        }
+        j->x[i] = j->x[i] + (-lr) * g;
+    }
+}
+
+/* Adam, AdamW (decoupled), with amsgrad. */
+static void tt__upd_adam(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    double bc1 = 1.0 - pow((double)h->beta1, (double)j->t), bc2 = 1.0 - pow((double)h->beta2, (double)j->t);
+    float step_size = (float)((double)h->lr / bc1), bc2s = (float)sqrt(bc2);
+    float w1 = (float)(1.0 - (double)h->beta1), b2 = h->beta2, w2 = (float)(1.0 - (double)h->beta2);
+    float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], m, v, den;
+        if (j->wd != 0) {
+            if (h->decoupled_weight_decay) j->x[i] *= decay;
+            else g = g + j->wd * j->x[i];
+        }
+        m = j->s0[i] = tt__lerp(j->s0[i], g, w1);
+        v = j->s1[i] = j->s1[i] * b2 + w2 * (g * g);
+        if (h->amsgrad) v = j->s2[i] = TT__MAX(j->s2[i], v); /* max over the raw second moment */
+        den = sqrtf(v) / bc2s + h->eps;
+        j->x[i] = j->x[i] + (-step_size) * m / den;
+    }
+}
+
+static void tt__upd_adagrad(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    float clr = (float)((double)h->lr / (1.0 + (double)(j->t - 1) * (double)h->lr_decay));
+    size_t i;
+    if (j->t == 1)
+        for (i = 0; i < j->n; i++) j->s0[i] = h->initial_accumulator_value;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], s;
+        if (j->wd != 0) g = g + j->wd * j->x[i];
+        s = j->s0[i] = j->s0[i] + g * g;
+        j->x[i] = j->x[i] + (-clr) * g / (sqrtf(s) + h->eps);
+    }
+}
+
+static void tt__upd_rmsprop(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    float a = h->alpha, wa = (float)(1.0 - (double)h->alpha), lr = h->lr;
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], v, avg;
+        if (j->wd != 0) g = g + j->wd * j->x[i];
+        v = j->s0[i] = j->s0[i] * a + wa * (g * g);
+        if (h->centered) {
+            float ga = j->s1[i] = tt__lerp(j->s1[i], g, wa);
+            avg = sqrtf(v + (-1.0f) * (ga * ga)) + h->eps;   /* eps outside the sqrt */
+        } else {
+            avg = sqrtf(v) + h->eps;
+        }
+        if (h->momentum > 0) {
+            float b = j->s2[i] = j->s2[i] * h->momentum + g / avg;
+            j->x[i] = j->x[i] + (-lr) * b;
+        } else {
+            j->x[i] = j->x[i] + (-lr) * g / avg;
+        }
+    }
+}
+
+static void tt__upd_adadelta(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    float rho = h->rho, w = (float)(1.0 - (double)h->rho);
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], v, delta;
+        if (j->wd != 0) g = g + j->wd * j->x[i];
+        v = j->s0[i] = j->s0[i] * rho + w * (g * g);
+        delta = sqrtf(j->s1[i] + h->eps) / sqrtf(v + h->eps) * g;
+        j->s1[i] = j->s1[i] * rho + w * (delta * delta);
+        j->x[i] = j->x[i] + (-h->lr) * delta;
+    }
+}
+
+static void tt__upd_adamax(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    float clr = (float)((double)h->lr / (1.0 - pow((double)h->beta1, (double)j->t)));
+    float w1 = (float)(1.0 - (double)h->beta1);
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], m, u;
+        if (j->wd != 0) g = g + j->wd * j->x[i];
+        m = j->s0[i] = tt__lerp(j->s0[i], g, w1);
+        u = j->s1[i] = TT__MAX(j->s1[i] * h->beta2, fabsf(g) + h->eps); /* eps inside the max */
+        j->x[i] = j->x[i] + (-clr) * m / u;
+    }
+}
+
+/* NAdam; mu_product is a float32 per group (torch keeps a float32 0-d tensor per parameter). */
+static void tt__upd_nadam(const tt__optim_job *j, float mu_product) {
+    const tt_optim_hparams *h = j->h;
+    double t = (double)j->t, bc2 = 1.0 - pow((double)h->beta2, t);
+    double mu = (double)h->beta1 * (1.0 - 0.5 * pow(0.96, t * (double)h->momentum_decay));
+    double mu_next = (double)h->beta1 * (1.0 - 0.5 * pow(0.96, (t + 1.0) * (double)h->momentum_decay));
+    double mpn = (double)mu_product * mu_next;
+    float c_g = (float)(-(double)h->lr * (1.0 - mu) / (1.0 - (double)mu_product));
+    float c_m = (float)((-(double)h->lr * mu_next) / (1.0 - mpn));
+    float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - (double)h->beta2), fbc2 = (float)bc2;
+    float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], m, v, den;
+        if (j->wd != 0) {
+            if (h->decoupled_weight_decay) j->x[i] *= decay;
+            else g = g + j->wd * j->x[i];
+        }
+        m = j->s0[i] = tt__lerp(j->s0[i], g, w1);
+        v = j->s1[i] = j->s1[i] * h->beta2 + w2 * (g * g);
+        den = sqrtf(v / fbc2) + h->eps;
+        j->x[i] = j->x[i] + c_g * g / den;
+        j->x[i] = j->x[i] + c_m * m / den;
+    }
+}
+
+static void tt__upd_radam(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    double t = (double)j->t, b2 = (double)h->beta2;
+    double bc1 = 1.0 - pow((double)h->beta1, t), bc2 = 1.0 - pow(b2, t);
+    double rho_inf = 2.0 / (1.0 - b2) - 1.0, rho_t = rho_inf - 2.0 * t * pow(b2, t) / bc2;
+    int rect = rho_t > 5.0;
+    float fr = rect ? (float)sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) : 1.0f;
+    float fbc1 = (float)bc1, sbc2 = (float)sqrt(bc2), lr = h->lr;
+    float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - b2);
+    float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], m, v, u;
+        if (j->wd != 0) {
+            if (h->decoupled_weight_decay) j->x[i] *= decay;
+            else g = g + j->wd * j->x[i];
+        }
+        m = j->s0[i] = tt__lerp(j->s0[i], g, w1);
+        v = j->s1[i] = j->s1[i] * h->beta2 + w2 * (g * g);
+        u = m / fbc1 * lr;
+        if (rect) u = u * (sbc2 / (sqrtf(v) + h->eps)) * fr; /* eps on the uncorrected sqrt(v) */
+        j->x[i] = j->x[i] - u;
+    }
+}
+
+/* ASGD; eta and mu are float32 per group like torch's 0-d tensors; s0 = ax (the average). */
+static void tt__upd_asgd(const tt__optim_job *j, float eta, float mu) {
+    const tt_optim_hparams *h = j->h;
+    float decay = (float)(1.0 - (double)h->lambd * (double)eta);
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i];
+        if (j->wd != 0) g = g + j->wd * j->x[i];
+        j->x[i] = j->x[i] * decay;
+        j->x[i] = j->x[i] + (-eta) * g;
+        if (mu != 1.0f) j->s0[i] = j->s0[i] + (j->x[i] - j->s0[i]) * mu;
+        else j->s0[i] = j->x[i];
+    }
+}
+
+/* Rprop (iRprop-): s0 = previous gradient, s1 = per-element step size (starts at lr). */
+static void tt__upd_rprop(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    size_t i;
+    if (j->t == 1)
+        for (i = 0; i < j->n; i++) j->s1[i] = h->lr;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], s = tt__signf(g * j->s0[i]);
+        float f = s > 0 ? h->eta_plus : s < 0 ? h->eta_minus : 1.0f;
+        float st = j->s1[i] * f;
+        st = st < h->step_min ? h->step_min : st > h->step_max ? h->step_max : st;
+        j->s1[i] = st;
+        if (s < 0) g = 0;
+        j->x[i] = j->x[i] + (-1.0f) * (tt__signf(g) * st);
+        j->s0[i] = g;
+    }
+}
+
+/* SparseAdam: a "row" (slice along dim 0; the whole tensor for a scalar) whose gradient is all
+   zero is absent from the sparse gradient: its moments and values are left alone ("lazy Adam"). */
+static void tt__upd_sparse_adam(const tt__optim_job *j, const tt_tensor *p) {
+    const tt_optim_hparams *h = j->h;
+    size_t rows = p->ndim > 0 ? (size_t)p->shape[0] : 1, rl = rows ? j->n / rows : 0, r, i;
+    double bc1 = 1.0 - pow((double)h->beta1, (double)j->t), bc2 = 1.0 - pow((double)h->beta2, (double)j->t);
+    float step_size = (float)((double)h->lr * sqrt(bc2) / bc1);
+    float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - (double)h->beta2);
+    for (r = 0; r < rows; r++) {
+        size_t b = r * rl;
+        int present = 0;
+        for (i = b; i < b + rl; i++)
+            if (j->g[i] != 0) { present = 1; break; }
+        if (!present) continue;
+        for (i = b; i < b + rl; i++) {
+            float g = j->gsign * j->g[i];
+            float dm = (g - j->s0[i]) * w1, dv = (g * g - j->s1[i]) * w2;
+            float m = j->s0[i] + dm, v = j->s1[i] + dv;
+            j->s0[i] = m;
+            j->s1[i] = v;
+            j->x[i] = j->x[i] + (-step_size) * (m / (sqrtf(v) + h->eps));
+        }
+    }
+}
+
+/* Lion (google/automl lion_pytorch.py): sign of the interpolated momentum, momentum after. */
+static void tt__upd_lion(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+    float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - (double)h->beta2);
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i];
+        float c = j->s0[i] * h->beta1 + g * w1;
+        j->x[i] = j->x[i] * decay;
+        j->x[i] = j->x[i] + (-h->lr) * tt__signf(c);
+        j->s0[i] = j->s0[i] * h->beta2 + g * w2;
+    }
+}
+
+/* LAMB (timm lamb.py); clip = the global-norm divisor (1 if no clipping). Two passes over the
+   tensor: the Adam direction u is recomputed from the updated moments rather than stored. */
+static void tt__upd_lamb(const tt__optim_job *j, float clip) {
+    const tt_optim_hparams *h = j->h;
+    double t = (double)j->t;
+    float bc1 = h->bias_correction ? (float)(1.0 - pow((double)h->beta1, t)) : 1.0f;
+    float sbc2 = h->bias_correction ? (float)sqrt(1.0 - pow((double)h->beta2, t)) : 1.0f;
+    float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - (double)h->beta2), ratio = 1.0f;
+    double wn = 0, un = 0;
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i] / clip;
+        j->s0[i] = j->s0[i] * h->beta1 + g * w1;
+        j->s1[i] = j->s1[i] * h->beta2 + w2 * (g * g);
+    }
+    if (j->wd != 0 || h->always_adapt) {
+        for (i = 0; i < j->n; i++) {
+            float u = (j->s0[i] / bc1) / (sqrtf(j->s1[i]) / sbc2 + h->eps);
+            if (j->wd != 0) u = u + j->wd * j->x[i];
+            wn += (double)j->x[i] * j->x[i];
+            un += (double)u * u;
+        }
+        wn = sqrt(wn); un = sqrt(un);
+        if (wn > 0 && un > 0) ratio = (float)((float)wn / (float)un);
+        if (h->trust_clip && ratio > 1.0f) ratio = 1.0f;
+    }
+    for (i = 0; i < j->n; i++) {
+        float u = (j->s0[i] / bc1) / (sqrtf(j->s1[i]) / sbc2 + h->eps);
+        if (j->wd != 0) u = u + j->wd * j->x[i];
+        u = u * ratio;
+        j->x[i] = j->x[i] + (-h->lr) * u;
+    }
+}
+
+/* Adafactor (torch _single_tensor_adafactor). Factored over the last two dims (rows R in s0,
+   columns C in s1, each laid out at the tensor's offset) for ndim >= 2, else a full V in s0.
+   U is computed twice (once for RMS(U), once to apply) instead of being stored. */
+static float tt__adafactor_u(const tt__optim_job *j, size_t i, size_t nr, size_t nc, const float *rmean, float eps1) {
+    float g = j->gsign * j->g[i], v;
+    if (nc) {
+        size_t m = i % nc, rowi = i / nc, b = rowi / nr;
+        v = j->s0[rowi] * j->s1[b * nc + m] / rmean[b];
+    } else {
+        v = j->s0[i];
+    }
+    v = TT__MAX(v, eps1 * eps1);
+    return 1.0f / sqrtf(v) * g;
+}
+
+static void tt__upd_adafactor(tt_ctx *ctx, const tt__optim_job *j, const tt_tensor *p) {
+    const tt_optim_hparams *h = j->h;
+    double t = (double)j->t, w = pow(t, (double)h->beta2_decay), rho = TT__MIN((double)h->lr, 1.0 / sqrt(t));
+    double xn = 0, un = 0, alpha, denom;
+    float fw = (float)w, eps1 = h->eps;
+    size_t i, nr = 0, nc = 0, nb = 1, b, r, c;
+    float rmean_local[1];
+    float *rmean = rmean_local;
+    for (i = 0; i < j->n; i++) xn += (double)j->x[i] * j->x[i];
+    alpha = TT__MAX((double)h->eps2, (double)(float)sqrt(xn) / sqrt((double)(j->n ? j->n : 1))) * rho;
+    if (j->wd != 0) {
+        float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+        for (i = 0; i < j->n; i++) j->x[i] *= decay;
+    }
+    if (p->ndim > 1) {
+        nr = (size_t)p->shape[p->ndim - 2];
+        nc = (size_t)p->shape[p->ndim - 1];
+        nb = (nr && nc) ? j->n / (nr * nc) : 0;
+        if (nb > 1) {
+            /* per-batch mean of R: a few floats of scratch (rewound by the caller) */
+            rmean = tt__scratch_floats(ctx, "tt_optim_step (Adafactor)", nb);
+            if (!rmean) return;
+        }
+        for (b = 0; b < nb; b++) {
+            double rs = 0;
+            for (r = 0; r < nr; r++) {
+                const float *gr = j->g + (b * nr + r) * nc;
+                double s = 0;
+                float nrm;
+                for (c = 0; c < nc; c++) s += (double)gr[c] * gr[c];
+                nrm = (float)sqrt(s);
+                j->s0[b * nr + r] = tt__lerp(j->s0[b * nr + r], nrm * nrm / (float)nc, fw);
+                rs += j->s0[b * nr + r];
+            }
+            for (c = 0; c < nc; c++) {
+                double s = 0;
+                float nrm;
+                for (r = 0; r < nr; r++) s += (double)j->g[(b * nr + r) * nc + c] * j->g[(b * nr + r) * nc + c];
+                nrm = (float)sqrt(s);
+                j->s1[b * nc + c] = tt__lerp(j->s1[b * nc + c], nrm * nrm / (float)nr, fw);
+            }
+            rmean[b] = TT__MAX((float)(rs / (double)nr), eps1);
+        }
+    } else {
+        for (i = 0; i < j->n; i++) {
+            float g = j->gsign * j->g[i];
+            j->s0[i] = tt__lerp(j->s0[i], g * g, fw);
+        }
+    }
+    for (i = 0; i < j->n; i++) {
+        float u = tt__adafactor_u(j, i, nr, nc, rmean, eps1);
+        un += (double)u * u;
+    }
+    denom = TT__MAX(1.0, (double)(float)sqrt(un) / (sqrt((double)(j->n ? j->n : 1)) * (double)h->d));
+    {
+        float a = (float)(-alpha / denom);
+        for (i = 0; i < j->n; i++) j->x[i] = j->x[i] + a * tt__adafactor_u(j, i, nr, nc, rmean, eps1);
+    }
+}
+
+/* Round a float to bfloat16 (round to nearest even), kept in a float. */
+static float tt__bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7f800000u) == 0x7f800000u) {
+        if (u & 0x007fffffu) u |= 0x00400000u; /* keep NaN a NaN */
+    } else {
+        u += 0x7fffu + ((u >> 16) & 1u);
+    }
+    u &= 0xffff0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* C = bf16(alpha * A B + beta * C0) with A (m x k), B (k x n) given by element strides, accumulated
+   in float like torch's CPU bfloat16 gemm. C0 may be NULL (beta ignored). */
+static void tt__bf16_gemm(size_t m, size_t n, size_t k, const float *a, size_t ars, size_t acs,
+                          const float *bm, size_t brs, size_t bcs, float alpha, float beta, const float *c0, float *c) {
+    size_t i, jj, l;
+    for (i = 0; i < m; i++)
+        for (jj = 0; jj < n; jj++) {
+            float s = 0;
+            for (l = 0; l < k; l++) s += a[i * ars + l * acs] * bm[l * brs + jj * bcs];
+            s = alpha * s;
+            if (c0) s = s + beta * c0[i * n + jj];
+            c[i * n + jj] = tt__bf16(s);
+        }
+}
+
+/* Muon for one 2-D tensor; s0 = momentum buffer. Newton-Schulz runs on bfloat16-rounded values
+   (every op result rounded to bf16) like torch, which computes it in torch.bfloat16. */
+static tt_result tt__upd_muon(tt_ctx *ctx, const tt__optim_job *j, const tt_tensor *p) {
+    const tt_optim_hparams *h = j->h;
+    size_t rows = (size_t)p->shape[0], cols = (size_t)p->shape[1], m, k, i, jj, it;
+    int tr = rows > cols;
+    float mom = h->momentum, w = (float)(1.0 - (double)h->momentum), nrm;
+    float *X, *X2, *A, *B;
+    double ss = 0, adj;
+    m = tr ? cols : rows;
+    k = tr ? rows : cols;
+    X = tt__scratch_floats(ctx, "tt_optim_step (Muon)", m * k + 1);
+    X2 = tt__scratch_floats(ctx, "tt_optim_step (Muon)", m * k + 1);
+    A = tt__scratch_floats(ctx, "tt_optim_step (Muon)", m * m + 1);
+    B = tt__scratch_floats(ctx, "tt_optim_step (Muon)", m * m + 1);
+    if (!X || !X2 || !A || !B) return ctx->err;
+    for (i = 0; i < rows; i++)
+        for (jj = 0; jj < cols; jj++) {
+            size_t e = i * cols + jj;
+            float g = j->g[e], b, u;
+            b = j->s0[e] = tt__lerp(j->s0[e], g, w);
+            u = h->nesterov ? tt__lerp(g, b, mom) : b;
+            if (tr) X[jj * k + i] = tt__bf16(u);
+            else X[i * k + jj] = tt__bf16(u);
+        }
+    for (i = 0; i < m * k; i++) ss += (double)X[i] * X[i];
+    nrm = tt__bf16(TT__MAX(tt__bf16((float)sqrt(ss)), h->eps));
+    for (i = 0; i < m * k; i++) X[i] = tt__bf16(X[i] / nrm);
+    for (it = 0; it < (size_t)h->ns_steps; it++) {
+        float *tmp;
+        tt__bf16_gemm(m, m, k, X, k, 1, X, 1, k, 1.0f, 0.0f, NULL, A);          /* A = X X^T */
+        tt__bf16_gemm(m, m, m, A, m, 1, A, m, 1, h->ns_c, h->ns_b, A, B);      /* B = b A + c A A */
+        tt__bf16_gemm(m, k, m, B, m, 1, X, k, 1, 1.0f, h->ns_a, X, X2);        /* X = a X + B X */
+        tmp = X; X = X2; X2 = tmp;
+    }
+    if (h->muon_adjust == TT_MUON_ADJUST_MATCH_RMS_ADAMW)
+        adj = 0.2 * sqrt((double)TT__MAX(rows, cols));
+    else
+        adj = sqrt(TT__MAX(1.0, (double)rows / (double)cols));
+    {
+        float decay = (float)(1.0 - (double)h->lr * (double)j->wd), a = (float)(-(double)h->lr * adj);
+        for (i = 0; i < rows; i++)
+            for (jj = 0; jj < cols; jj++) {
+                size_t e = i * cols + jj;
+                float u = tr ? X[jj * k + i] : X[i * k + jj];
+                j->x[e] = j->x[e] * decay;
+                j->x[e] = j->x[e] + a * u;
+            }
+    }
+    return TT_OK;
+}
+
+static tt_result tt__optim_ready(tt_ctx *ctx, tt_optim *opt, const char *op) {
+    if (!opt || (int)opt->kind <= 0 || opt->kind >= TT_OPTIM_KIND_COUNT_ || (!opt->state && opt->n))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: optimizer is NULL or not initialised", op);
+    if (opt->n > ctx->n_params || opt->n_tensors > ctx->n_param_tensors)
+        return tt__fail(ctx, TT_ERR_STATE, "%s: the optimizer does not belong to this context", op);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_optim_step(tt_ctx *ctx, tt_optim *opt) {
+    int ti, g;
+    float lamb_clip = 1.0f;
+    size_t mark;
+    tt_result res = TT_OK;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((res = tt__optim_ready(ctx, opt, "tt_optim_step")) != TT_OK) return res;
+    if (opt->kind == TT_OPTIM_LBFGS)
+        return tt__fail(ctx, TT_ERR_STATE, "tt_optim_step: LBFGS needs a closure; use tt_optim_step_closure");
+    opt->last_skipped = 0;
+    if (opt->desc.skip_nonfinite) {
+        for (ti = 0; ti < opt->n_tensors; ti++) {
+            const tt_tensor *p = &ctx->params[ti];
+            if (tt__optim_covers(opt, p) && !tt__all_finite(ctx->param_grad + p->offset, p->numel)) {
+                opt->last_skipped = 1;
+                opt->n_skipped++;
+                tt__warn(ctx, "tt_optim_step (%s): gradient of '%s' is not finite; step skipped",
+                         tt_optim_name(opt->kind), p->name ? p->name : "");
+                return TT_OK;
+            }
+        }
+    }
+    opt->sc.step++;
+    if (opt->kind == TT_OPTIM_LAMB) {
+        /* timm: one global gradient norm over every parameter the optimizer covers */
+        double s = 0;
+        float gn, mx = opt->hp[0].max_grad_norm;
+        for (ti = 0; ti < opt->n_tensors; ti++) {
+            const tt_tensor *p = &ctx->params[ti];
+            size_t i;
+            if (!tt__optim_covers(opt, p)) continue;
+            for (i = 0; i < p->numel; i++) s += (double)ctx->param_grad[p->offset + i] * ctx->param_grad[p->offset + i];
+        }
+        gn = (float)sqrt(s);
+        if (mx > 0 && gn > mx) lamb_clip = gn / mx;
+    }
+    if (opt->kind == TT_OPTIM_NADAM || opt->kind == TT_OPTIM_ASGD) {
+        for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) {
+            const tt_optim_hparams *h = &opt->hp[g];
+            if (opt->sc.step == 1) { opt->sc.eta[g] = h->lr; opt->sc.mu[g] = 1.0f; }
+            if (opt->kind == TT_OPTIM_NADAM) {
+                double mu = (double)h->beta1 * (1.0 - 0.5 * pow(0.96, (double)opt->sc.step * (double)h->momentum_decay));
+                opt->sc.mu_product[g] = opt->sc.mu_product[g] * (float)mu;
+            }
+        }
+    }
+    mark = tt_scratch_mark(ctx);
+    for (ti = 0; ti < opt->n_tensors && res == TT_OK; ti++) {
+        tt_tensor *p = &ctx->params[ti];
+        tt__optim_job j;
+        size_t o = p->offset;
+        if (!tt__optim_covers(opt, p) || p->numel == 0) continue;
+        j.grp = p->group;
+        j.h = &opt->hp[p->group];
+        j.wd = (p->flags & TT_NO_DECAY) ? 0.0f : j.h->weight_decay;
+        j.gsign = j.h->maximize ? -1.0f : 1.0f;
+        j.t = opt->sc.step;
+        j.x = ctx->param_data + o;
+        j.g = ctx->param_grad + o;
+        j.s0 = opt->s[0] ? opt->s[0] + o : NULL;
+        j.s1 = opt->s[1] ? opt->s[1] + o : NULL;
+        j.s2 = opt->s[2] ? opt->s[2] + o : NULL;
+        j.n = p->numel;
+        switch (opt->kind) {
+        case TT_OPTIM_SGD: tt__upd_sgd(&j); break;
+        case TT_OPTIM_ADAM: case TT_OPTIM_ADAMW: tt__upd_adam(&j); break;
+        case TT_OPTIM_ADAGRAD: tt__upd_adagrad(&j); break;
+        case TT_OPTIM_RMSPROP: tt__upd_rmsprop(&j); break;
+        case TT_OPTIM_ADADELTA: tt__upd_adadelta(&j); break;
+        case TT_OPTIM_ADAMAX: tt__upd_adamax(&j); break;
+        case TT_OPTIM_NADAM: tt__upd_nadam(&j, opt->sc.mu_product[j.grp]); break;
+        case TT_OPTIM_RADAM: tt__upd_radam(&j); break;
+        case TT_OPTIM_ASGD: tt__upd_asgd(&j, opt->sc.eta[j.grp], opt->sc.mu[j.grp]); break;
+        case TT_OPTIM_RPROP: tt__upd_rprop(&j); break;
+        case TT_OPTIM_ADAFACTOR: tt__upd_adafactor(ctx, &j, p); res = ctx->err; break;
+        case TT_OPTIM_SPARSE_ADAM: tt__upd_sparse_adam(&j, p); break;
+        case TT_OPTIM_MUON: res = tt__upd_muon(ctx, &j, p); break;
+        case TT_OPTIM_LION: tt__upd_lion(&j); break;
+        case TT_OPTIM_LAMB: tt__upd_lamb(&j, lamb_clip); break;
+        default: break;
+        }
+        tt_scratch_rewind(ctx, mark);
+    }
+    if (opt->kind == TT_OPTIM_ASGD) {
+        /* eta_t = lr / (1 + lambd lr t)^alpha, mu_t = 1 / max(1, t - t0), stored as float32 */
+        for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) {
+            const tt_optim_hparams *h = &opt->hp[g];
+            double t = (double)opt->sc.step;
+            opt->sc.eta[g] = (float)((double)h->lr / pow(1.0 + (double)h->lambd * (double)h->lr * t, (double)h->alpha));
+            opt->sc.mu[g] = (float)(1.0 / TT__MAX(1.0, t - (double)h->t0));
+        }
+    }
+    return res;
+}
+
+/* ---- LBFGS (torch/optim/lbfgs.py), flat vectors over ctx->param_data[0 .. n) ---- */
+
+static double tt__dot(const float *a, const float *b, size_t n) {
+    double s = 0;
+    size_t i;
+    for (i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return (double)(float)s; /* torch returns a float32 0-d tensor */
+}
+static double tt__absmax(const float *a, size_t n) {
+    float m = 0;
+    size_t i;
+    for (i = 0; i < n; i++) m = TT__MAX(m, fabsf(a[i]));
+    return m;
+}
+
+typedef struct tt__lbfgs {
+    tt_ctx *ctx;
+    tt_optim *opt;
+    tt_closure_fn fn;
+    void *user;
+    size_t n;
+    int maximize;
+    float *v[TT__LB_NVEC];
+} tt__lbfgs;
+
+/* closure(): loss (negated with maximize), flat gradient copied to out. */
+static tt_result tt__lbfgs_eval(tt__lbfgs *L, double *loss, float *out) {
+    size_t i;
+    double f = L->fn(L->ctx, L->user);
+    if (L->ctx->err != TT_OK) return L->ctx->err;
+    *loss = L->maximize ? -f : f;
+    for (i = 0; i < L->n; i++) out[i] = L->maximize ? -L->ctx->param_grad[i] : L->ctx->param_grad[i];
+    return TT_OK;
+}
+static void tt__lbfgs_add(tt__lbfgs *L, double t, const float *d) {
+    size_t i;
+    float ft = (float)t;
+    for (i = 0; i < L->n; i++) L->ctx->param_data[i] = L->ctx->param_data[i] + ft * d[i];
+}
+/* Evaluate at x + t d, then put the parameters back to x. */
+static tt_result tt__lbfgs_dir_eval(tt__lbfgs *L, double t, double *f, float *g) {
+    tt_result r;
+    tt__lbfgs_add(L, t, L->v[TT__LB_D]);
+    r = tt__lbfgs_eval(L, f, g);
+    memcpy(L->ctx->param_data, L->v[TT__LB_X], L->n * sizeof(float));
+    return r;
+}
+
+/* torch _cubic_interpolate. In torch the directional derivatives g1, g2 are float32 0-d tensors,
+   which makes d1, d2 and the returned step float32 too: emulated by rounding to float. */
+static double tt__cubic_interpolate(double x1, double f1, double g1, double x2, double f2, double g2,
+                                    int has_bounds, double lo, double hi) {
+    float d1, d2s;
+    if (!has_bounds) { lo = x1 <= x2 ? x1 : x2; hi = x1 <= x2 ? x2 : x1; }
+    d1 = ((float)g1 + (float)g2) - (float)(3 * (f1 - f2) / (x1 - x2));
+    d2s = d1 * d1 - (float)g1 * (float)g2;
+    if (d2s >= 0) {
+        float d2 = sqrtf(d2s), mp;
+        if (x1 <= x2) mp = (float)x2 - ((float)x2 - (float)x1) * (((float)g2 + d2 - d1) / ((float)g2 - (float)g1 + 2 * d2));
+        else mp = (float)x1 - ((float)x1 - (float)x2) * (((float)g1 + d2 - d1) / ((float)g1 - (float)g2 + 2 * d2));
+        return TT__MIN(TT__MAX((double)mp, lo), hi);
+    }
+    return (lo + hi) / 2.0;
+}
+
+/* torch's sufficient-decrease test f_new > f + c1 t gtd: the right side is a float32 tensor. */
+static int tt__armijo_fails(double f_new, double f, double c1, double t, double gtd) {
+    float rhs = (float)f + (float)(c1 * t) * (float)gtd;
+    return (float)f_new > rhs;
+}
+
+/* torch _strong_wolfe. In: t, f, g (= v[G]), gtd. Out: f_new, g_new (copied into v[G]), t, evals. */
+static tt_result tt__strong_wolfe(tt__lbfgs *L, double *t_io, double f, double gtd, int max_ls,
+                                  double tol_change, double *f_out, int *evals) {
+    const double c1 = 1e-4, c2 = 0.9;
+    size_t n = L->n, vb = n * sizeof(float);
+    float *g = L->v[TT__LB_G], *g_new = L->v[TT__LB_GNEW], *g_prev = L->v[TT__LB_GPREV];
+    float *bg[2];
+    double t = *t_io, d_norm = tt__absmax(L->v[TT__LB_D], n), f_new, gtd_new, t_prev = 0, f_prev = f, gtd_prev = gtd;
+    double br[2] = {0, 0}, bf[2] = {0, 0}, bgtd[2] = {0, 0};
+    int nb = 0, done = 0, ls_iter = 0, low = 0, high = 1, insuf = 0;
+    tt_result r;
+    bg[0] = L->v[TT__LB_BG0];
+    bg[1] = L->v[TT__LB_BG1];
+    memcpy(g_prev, g, vb);
+    if ((r = tt__lbfgs_dir_eval(L, t, &f_new, g_new)) != TT_OK) return r;
+    *evals = 1;
+    gtd_new = tt__dot(g_new, L->v[TT__LB_D], n);
+    while (ls_iter < max_ls) {
+        if (tt__armijo_fails(f_new, f, c1, t, gtd) || (ls_iter > 1 && f_new >= f_prev)) {
+            nb = 2; br[0] = t_prev; br[1] = t; bf[0] = f_prev; bf[1] = f_new;
+            memcpy(bg[0], g_prev, vb); memcpy(bg[1], g_new, vb); bgtd[0] = gtd_prev; bgtd[1] = gtd_new;
+            break;
+        }
+        if (fabs(gtd_new) <= -c2 * gtd) {
+            nb = 1; br[0] = t; bf[0] = f_new; memcpy(bg[0], g_new, vb);
+            done = 1;
+            break;
+        }
+        if (gtd_new >= 0) {
+            nb = 2; br[0] = t_prev; br[1] = t; bf[0] = f_prev; bf[1] = f_new;
+            memcpy(bg[0], g_prev, vb); memcpy(bg[1], g_new, vb); bgtd[0] = gtd_prev; bgtd[1] = gtd_new;
+            break;
+        }
+        {
+            double min_step = t + 0.01 * (t - t_prev), max_step = t * 10, tmp = t;
+            t = tt__cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, 1, min_step, max_step);
+            t_prev = tmp;
+        }
+        f_prev = f_new;
+        memcpy(g_prev, g_new, vb);
+        gtd_prev = gtd_new;
+        if ((r = tt__lbfgs_dir_eval(L, t, &f_new, g_new)) != TT_OK) return r;
+        (*evals)++;
+        gtd_new = tt__dot(g_new, L->v[TT__LB_D], n);
+        ls_iter++;
+    }
+    if (ls_iter == max_ls) {
+        nb = 2; br[0] = 0; br[1] = t; bf[0] = f; bf[1] = f_new;
+        memcpy(bg[0], g, vb); memcpy(bg[1], g_new, vb);
+    }
+    if (nb == 2) { low = bf[0] <= bf[1] ? 0 : 1; high = 1 - low; }
+    else { low = 0; high = 1; }
+    while (!done && ls_iter < max_ls) {
+        double lo_b, hi_b, eps;
+        if (fabs(br[1] - br[0]) * d_norm < tol_change) break;
+        t = tt__cubic_interpolate(br[0], bf[0], bgtd[0], br[1], bf[1], bgtd[1], 0, 0, 0);
+        hi_b = TT__MAX(br[0], br[1]);
+        lo_b = TT__MIN(br[0], br[1]);
+        eps = 0.1 * (hi_b - lo_b);
+        if (TT__MIN(hi_b - t, t - lo_b) < eps) {
+            if (insuf || t >= hi_b || t <= lo_b) {
+                t = fabs(t - hi_b) < fabs(t - lo_b) ? hi_b - eps : lo_b + eps;
+                insuf = 0;
+            } else {
+                insuf = 1;
+            }
+        } else {
+            insuf = 0;
+        }
+        if ((r = tt__lbfgs_dir_eval(L, t, &f_new, g_new)) != TT_OK) return r;
+        (*evals)++;
+        gtd_new = tt__dot(g_new, L->v[TT__LB_D], n);
+        ls_iter++;
+        if (tt__armijo_fails(f_new, f, c1, t, gtd) || f_new >= bf[low]) {
+            br[high] = t; bf[high] = f_new; memcpy(bg[high], g_new, vb); bgtd[high] = gtd_new;
+            low = bf[0] <= bf[1] ? 0 : 1;
+            high = 1 - low;
+        } else {
+            if (fabs(gtd_new) <= -c2 * gtd) done = 1;
+            else if (gtd_new * (br[high] - br[low]) >= 0) {
+                br[high] = br[low]; bf[high] = bf[low]; memcpy(bg[high], bg[low], vb); bgtd[high] = bgtd[low];
+            }
+            br[low] = t; bf[low] = f_new; memcpy(bg[low], g_new, vb); bgtd[low] = gtd_new;
+        }
+    }
+    *t_io = br[low];
+    *f_out = bf[low];
+    memcpy(g, bg[low], vb);
+    return TT_OK;
+}
+
+static tt_result tt__lbfgs_step(tt_ctx *ctx, tt_optim *opt, tt_closure_fn fn, void *user, double *loss_out) {
+    tt__lbfgs L;
+    const tt_optim_desc *od = &opt->desc;
+    tt_optim_scalars *sc = &opt->sc;
+    size_t n = opt->n, h = (size_t)od->history_size, i, k;
+    float *Y = opt->state, *S = opt->state + h * n, *ro = opt->state + 2 * h * n, *al = ro + h;
+    float *work = al + h, *d, *g, *prev_g, *q;
+    double lr = opt->hp[0].lr, tol_grad = od->tolerance_grad, tol_change = od->tolerance_change;
+    double loss, orig_loss, t = sc->t, prev_loss = sc->prev_loss, gtd;
+    int n_iter = 0, current_evals = 1, opt_cond;
+    tt_result r;
+    L.ctx = ctx; L.opt = opt; L.fn = fn; L.user = user; L.n = n; L.maximize = opt->hp[0].maximize;
+    for (k = 0; k < TT__LB_NVEC; k++) L.v[k] = work + k * n;
+    d = L.v[TT__LB_D]; g = L.v[TT__LB_G]; prev_g = L.v[TT__LB_PREVG]; q = L.v[TT__LB_Q];
+    if ((r = tt__lbfgs_eval(&L, &loss, g)) != TT_OK) return r;
+    orig_loss = L.maximize ? -loss : loss;
+    if (loss_out) *loss_out = orig_loss;
+    sc->func_evals++;
+    if (tt__absmax(g, n) <= tol_grad) return TT_OK;
+    while (n_iter < od->max_iter) {
+        int ls_evals = 0;
+        n_iter++;
+        sc->n_iter++;
+        if (sc->n_iter == 1) {
+            for (i = 0; i < n; i++) d[i] = -g[i];
+            sc->hist_len = 0; sc->hist_first = 0;
+            sc->h_diag = 1;
+        } else {
+            /* y = g - prev_g and s = d t, built in two free work vectors, kept if y.s > 1e-10 */
+            float *y = L.v[TT__LB_X], *s = L.v[TT__LB_GNEW];
+            double ys;
+            int num;
+            for (i = 0; i < n; i++) { y[i] = g[i] - prev_g[i]; s[i] = d[i] * (float)t; }
+            ys = tt__dot(y, s, n);
+            if (ys > 1e-10) {
+                size_t slot;
+                if ((size_t)sc->hist_len == h) { sc->hist_first = (sc->hist_first + 1) % (int64_t)h; sc->hist_len--; }
+                slot = (size_t)((sc->hist_first + sc->hist_len) % (int64_t)h);
+                memcpy(Y + slot * n, y, n * sizeof(float));
+                memcpy(S + slot * n, s, n * sizeof(float));
+                ro[slot] = (float)(1.0 / ys);
+                sc->hist_len++;
+                sc->h_diag = (double)(float)(ys / tt__dot(y, y, n));
+            }
+            num = (int)sc->hist_len;
+            for (i = 0; i < n; i++) q[i] = -g[i];
+            for (k = (size_t)num; k-- > 0;) {
+                size_t sl = (size_t)((sc->hist_first + (int64_t)k) % (int64_t)h);
+                float a = (float)(tt__dot(S + sl * n, q, n) * ro[sl]);
+                al[sl] = a;
+                for (i = 0; i < n; i++) q[i] = q[i] + (-a) * Y[sl * n + i];
+            }
+            for (i = 0; i < n; i++) d[i] = q[i] * (float)sc->h_diag;
+            for (k = 0; k < (size_t)num; k++) {
+                size_t sl = (size_t)((sc->hist_first + (int64_t)k) % (int64_t)h);
+                float be = (float)(tt__dot(Y + sl * n, d, n) * ro[sl]);
+                float c = al[sl] - be;
+                for (i = 0; i < n; i++) d[i] = d[i] + c * S[sl * n + i];
+            }
+        }
+        memcpy(prev_g, g, n * sizeof(float));
+        prev_loss = loss;
+        if (sc->n_iter == 1) {
+            double s1 = 0;
+            for (i = 0; i < n; i++) s1 += fabsf(g[i]);
+            t = TT__MIN(1.0, (double)(float)(1.0 / (double)(float)s1)) * lr;
+        } else {
+            t = lr;
+        }
+        gtd = tt__dot(g, d, n);
+        if (gtd > -tol_change) break;
+        if (od->strong_wolfe) {
+            memcpy(L.v[TT__LB_X], ctx->param_data, n * sizeof(float));
+            r = tt__strong_wolfe(&L, &t, loss, gtd, od->max_eval - current_evals, tol_change, &loss, &ls_evals);
+            if (r != TT_OK) return r;
+            tt__lbfgs_add(&L, t, d);
+            opt_cond = tt__absmax(g, n) <= tol_grad;
+        } else {
+            tt__lbfgs_add(&L, t, d);
+            opt_cond = 0;
+            if (n_iter != od->max_iter) {
+                if ((r = tt__lbfgs_eval(&L, &loss, g)) != TT_OK) return r;
+                opt_cond = tt__absmax(g, n) <= tol_grad;
+                ls_evals = 1;
+            }
+        }
+        current_evals += ls_evals;
+        sc->func_evals += ls_evals;
+        if (n_iter == od->max_iter) break;
+        if (current_evals >= od->max_eval) break;
+        if (opt_cond) break;
+        {
+            float mx = 0;
+            for (i = 0; i < n; i++) mx = TT__MAX(mx, fabsf(d[i] * (float)t));
+            if (mx <= tol_change) break;
+        }
+        if (fabs(loss - prev_loss) < tol_change) break;
+    }
+    sc->t = t;
+    sc->prev_loss = prev_loss;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_optim_step_closure(tt_ctx *ctx, tt_optim *opt, tt_closure_fn closure, void *user, double *loss) {
+    tt_result r;
+    double f;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((r = tt__optim_ready(ctx, opt, "tt_optim_step_closure")) != TT_OK) return r;
+    if (!closure) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_step_closure: closure is NULL");
+    if (opt->kind == TT_OPTIM_LBFGS) {
+        if (opt->n_tensors == 0) {
+            f = closure(ctx, user);
+            if (loss) *loss = f;
+            return ctx->err;
+        }
+        return tt__lbfgs_step(ctx, opt, closure, user, loss);
+    }
+    f = closure(ctx, user);
+    if (ctx->err != TT_OK) return ctx->err;
+    if (loss) *loss = f;
+    return tt_optim_step(ctx, opt);
+}
+
+/* ---- state save / restore: header, tt_optim_scalars, then the state floats ---- */
+
+typedef struct tt__optim_hdr {
+    uint32_t magic, version, kind, n_tensors;
+    uint64_t n, state_floats, scalars_bytes;
+    int64_t step;
+} tt__optim_hdr;
+
+TT__DEF size_t tt_optim_state_size(const tt_optim *opt) {
+    if (!opt) return 0;
+    return sizeof(tt__optim_hdr) + sizeof(tt_optim_scalars) + opt->state_floats * sizeof(float);
+}
+
+TT__DEF tt_result tt_optim_state_save(tt_ctx *ctx, const tt_optim *opt, void *buf, size_t bytes) {
+    tt__optim_hdr hd;
+    unsigned char *p = (unsigned char *)buf;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!opt || !opt->kind || !buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_save: opt or buf is NULL");
+    if (bytes < tt_optim_state_size(opt))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_save: buffer has %z bytes, needs %z", bytes,
+                        tt_optim_state_size(opt));
+    memset(&hd, 0, sizeof hd);
+    hd.magic = TT__OPTIM_MAGIC; hd.version = TT__OPTIM_VERSION; hd.kind = (uint32_t)opt->kind;
+    hd.n_tensors = (uint32_t)opt->n_tensors; hd.n = opt->n; hd.state_floats = opt->state_floats;
+    hd.scalars_bytes = sizeof(tt_optim_scalars); hd.step = opt->sc.step;
+    memcpy(p, &hd, sizeof hd);
+    memcpy(p + sizeof hd, &opt->sc, sizeof opt->sc);
+    if (opt->state_floats) memcpy(p + sizeof hd + sizeof opt->sc, opt->state, opt->state_floats * sizeof(float));
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_optim_state_load(tt_ctx *ctx, tt_optim *opt, const void *buf, size_t bytes) {
+    tt__optim_hdr hd;
+    tt_optim_scalars sc;
+    const unsigned char *p = (const unsigned char *)buf;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!opt || !opt->kind || !buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_load: opt or buf is NULL");
+    if (bytes < sizeof hd) return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: buffer too small (%z bytes)", bytes);
+    memcpy(&hd, p, sizeof hd);
+    if (hd.magic != TT__OPTIM_MAGIC || hd.version != TT__OPTIM_VERSION)
+        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: not an optimizer state (bad magic or version)");
+    if (hd.kind != (uint32_t)opt->kind)
+        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: state is for %s, optimizer is %s",
+                        tt_optim_name((tt_optim_kind)(hd.kind < (uint32_t)TT_OPTIM_KIND_COUNT_ ? hd.kind : 0u)),
+                        tt_optim_name(opt->kind));
+    if (hd.n_tensors != (uint32_t)opt->n_tensors || hd.n != opt->n || hd.state_floats != opt->state_floats ||
+        hd.scalars_bytes != sizeof(tt_optim_scalars))
+        return tt__fail(ctx, TT_ERR_FORMAT,
+                        "tt_optim_state_load: state covers %u tensors / %z floats, optimizer %d tensors / %z floats",
+                        (unsigned)hd.n_tensors, (size_t)hd.n, opt->n_tensors, opt->n);
+    if (bytes < tt_optim_state_size(opt))
+        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: buffer has %z bytes, state needs %z", bytes,
+                        tt_optim_state_size(opt));
+    memcpy(&sc, p + sizeof hd, sizeof sc);
+    if (sc.step != hd.step || sc.step < 0)
+        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: inconsistent step count");
+    opt->sc = sc;
+    if (opt->state_floats) memcpy(opt->state, p + sizeof hd + sizeof sc, opt->state_floats * sizeof(float));
+    return TT_OK;
+}
 /* ---- (optim implementation: end) ---- */
 
 
