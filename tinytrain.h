@@ -363,15 +363,15 @@ TT_API tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt_
 TT_API tt_result tt_sgemm_naive(int trans_a, int trans_b, int m, int n, int k, float alpha,
                                 const float *a, int lda, const float *b, int ldb, float beta,
                                 float *c, int ldc);
-/* Fastest kernel for this CPU, one thread, no allocation: uses about 40 KiB of stack (one
-   256 x 32 sliver of B and one 256 x 8 sliver of A); A is read in place. For large matrices
+/* Fastest kernel for this CPU, one thread, no allocation: uses about 50 KiB of stack (one
+   320 x 32 sliver of B and one 320 x 8 sliver of A); A is read in place. For large matrices
    tt_ctx_sgemm is faster (it packs whole cache blocks in the context's workspace). */
 TT_API tt_result tt_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                           const float *a, int lda, const float *b, int ldb, float beta,
                           float *c, int ldc);
 /* The context's kernel, workspace and threads (no allocation). Used by every autograd op.
    Uses the thread pool only for problems of about 4M multiply-adds and more. The workspace
-   lives in the context block: about 1.2 MiB per thread (tt_desc.threads). */
+   lives in the context block: about 1.5 MiB per thread (tt_desc.threads). */
 TT_API tt_result tt_ctx_sgemm(tt_ctx *ctx, int trans_a, int trans_b, int m, int n, int k,
                               float alpha, const float *a, int lda, const float *b, int ldb,
                               float beta, float *c, int ldc);
@@ -1580,20 +1580,23 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
 /* C = alpha * acc + beta * C for one tile; mr x nr valid of MR x NR; a at a[i*rsa + p*csa]. */
 typedef void (*tt__ukr_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
                            ptrdiff_t ldc, float alpha, float beta, int mr, int nr);
+/* Packs kc x nc of op(B) = B^T (element (p, j) at b[j*ldb + p]) into NR-column panels. */
+typedef void (*tt__pack_bt_fn)(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb);
 typedef struct tt__gemm_kern {
     tt__ukr_fn ukr;
+    tt__pack_bt_fn pack_bt; /* SIMD transposing packer for op(B) = B^T, or NULL (portable one) */
     int mr, nr;      /* register tile */
     int kc, mc, nc;  /* cache blocks: KC depth (L1), MC rows of A (L2), NC columns of B (L3) */
 } tt__gemm_kern;
 
 /* Largest blocks over all kernels of this build: they size the workspaces. */
-#define TT__GEMM_KC 256
-#define TT__GEMM_MC 144
+#define TT__GEMM_KC 320
+#define TT__GEMM_MC 120
 #define TT__GEMM_NC 1024
 #define TT__GEMM_MR_MAX 8
 #define TT__GEMM_NR_MAX 32
 #define TT__GEMM_MAX_THREADS 64
-/* tt_sgemm's stack buffer: one B sliver and one A sliver, 256 * (32 + 8) floats = 40 KiB. */
+/* tt_sgemm's stack buffer: one B sliver and one A sliver, 320 * (32 + 8) floats = 50 KiB. */
 #define TT__GEMM_STACK_FLOATS (TT__GEMM_KC * (TT__GEMM_NR_MAX + TT__GEMM_MR_MAX))
 
 /* Copy the valid mr x nr part of C into a tile (zero elsewhere) and back: edge tiles. */
@@ -1679,6 +1682,44 @@ static void tt__ukr_avx2(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
     if (cp == tile) tt__tile_store(tile, 16, c, ldc, mr, nr);
 }
 #undef TT__ROW2
+
+/* B^T packing for NR = 16 with 8 x 8 register transposes: op(B) = B^T is the slow case to
+   pack (B's rows are op(B)'s columns), and with few rows of A (batch 64) it is paid per flop. */
+__attribute__((target("avx2,fma")))
+static void tt__pack_bt_avx2(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb) {
+    int jr, p, j, h;
+    for (jr = 0; jr < nc; jr += 16, pb += (size_t)16 * kc) {
+        int cols = TT__MIN(16, nc - jr), p8 = cols == 16 ? kc & ~7 : 0;
+        const float *bj = b + jr * ldb;
+        for (p = 0; p < p8; p += 8)
+            for (h = 0; h < 2; h++) {
+                const float *r = bj + h * 8 * ldb + p;
+                __m256 r0 = _mm256_loadu_ps(r), r1 = _mm256_loadu_ps(r + ldb), r2 = _mm256_loadu_ps(r + 2 * ldb);
+                __m256 r3 = _mm256_loadu_ps(r + 3 * ldb), r4 = _mm256_loadu_ps(r + 4 * ldb);
+                __m256 r5 = _mm256_loadu_ps(r + 5 * ldb), r6 = _mm256_loadu_ps(r + 6 * ldb);
+                __m256 r7 = _mm256_loadu_ps(r + 7 * ldb);
+                __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+                __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+                __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+                __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+                __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+                __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+                __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+                __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+                float *o = pb + (size_t)p * 16 + h * 8;
+                _mm256_storeu_ps(o, _mm256_permute2f128_ps(s0, s4, 0x20));
+                _mm256_storeu_ps(o + 16, _mm256_permute2f128_ps(s1, s5, 0x20));
+                _mm256_storeu_ps(o + 32, _mm256_permute2f128_ps(s2, s6, 0x20));
+                _mm256_storeu_ps(o + 48, _mm256_permute2f128_ps(s3, s7, 0x20));
+                _mm256_storeu_ps(o + 64, _mm256_permute2f128_ps(s0, s4, 0x31));
+                _mm256_storeu_ps(o + 80, _mm256_permute2f128_ps(s1, s5, 0x31));
+                _mm256_storeu_ps(o + 96, _mm256_permute2f128_ps(s2, s6, 0x31));
+                _mm256_storeu_ps(o + 112, _mm256_permute2f128_ps(s3, s7, 0x31));
+            }
+        for (p = p8; p < kc; p++)
+            for (j = 0; j < 16; j++) pb[(size_t)p * 16 + j] = j < cols ? bj[j * ldb + p] : 0.0f;
+    }
+}
 
 /* ---- x86-64 AVX-512F micro-kernel, 6 x 32 ---- */
 #define TT__ROW2(i, x0, x1)                                                           \
@@ -1797,15 +1838,15 @@ static void tt__ukr_neon(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
 
 /* Kernel table entry for k, or NULL when this build has no such kernel. */
 static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
-    out->kc = TT__GEMM_KC; out->mc = TT__GEMM_MC; out->nc = TT__GEMM_NC;
+    out->kc = TT__GEMM_KC; out->mc = TT__GEMM_MC; out->nc = TT__GEMM_NC; out->pack_bt = NULL;
     switch (k) {
-    case TT_KERNEL_SCALAR: out->ukr = tt__ukr_scalar; out->mr = TT__S_MR; out->nr = TT__S_NR; out->mc = 128; return 1;
+    case TT_KERNEL_SCALAR: out->ukr = tt__ukr_scalar; out->mr = TT__S_MR; out->nr = TT__S_NR; return 1;
 #ifdef TT__GEMM_X86
-    case TT_KERNEL_AVX2: out->ukr = tt__ukr_avx2; out->mr = 6; out->nr = 16; return 1;
+    case TT_KERNEL_AVX2: out->ukr = tt__ukr_avx2; out->mr = 6; out->nr = 16; out->pack_bt = tt__pack_bt_avx2; return 1;
     case TT_KERNEL_AVX512: out->ukr = tt__ukr_avx512; out->mr = 6; out->nr = 32; out->kc = 192; return 1;
 #endif
 #ifdef TT__GEMM_NEON
-    case TT_KERNEL_NEON: out->ukr = tt__ukr_neon; out->mr = 8; out->nr = 8; out->mc = 128; return 1;
+    case TT_KERNEL_NEON: out->ukr = tt__ukr_neon; out->mr = 8; out->nr = 8; return 1;
 #endif
     default: return 0;
     }
@@ -1883,6 +1924,12 @@ static void tt__pack_b(int kc, int nc, const float *b, ptrdiff_t rsb, ptrdiff_t 
     }
 }
 
+/* op(B) block through the kernel's SIMD packer where it has one. */
+static void tt__pack_b_k(const tt__gemm_kern *K, int kc, int nc, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *pb) {
+    if (rsb == 1 && K->pack_bt) K->pack_bt(kc, nc, b, csb, pb);
+    else tt__pack_b(kc, nc, b, rsb, csb, K->nr, pb);
+}
+
 /* ---- drivers ---- */
 
 typedef struct tt__gemm_args {
@@ -1895,6 +1942,13 @@ typedef struct tt__gemm_args {
 
 /* Paths: 0 chooses from the shape, 1 forces light, 2 forces packed (for tests; same results). */
 enum { TT__GEMM_PATH_AUTO = 0, TT__GEMM_PATH_LIGHT = 1, TT__GEMM_PATH_PACKED = 2 };
+
+/* Depth of the k blocks: k cut into equal blocks of at most KC (784 -> 4 x 196, not 3 x 256 +
+   16, whose thin last block would pay a whole pass over C). Depends on k only: determinism. */
+static int tt__gemm_kc(const tt__gemm_kern *K, int k) {
+    int nb = (k + K->kc - 1) / K->kc;
+    return nb > 1 ? (k + nb - 1) / nb : k;
+}
 
 /* C = beta * C (k == 0 or alpha == 0: A and B are not read, as in BLAS). */
 static void tt__gemm_scale(const tt__gemm_args *g) {
@@ -1911,15 +1965,15 @@ static void tt__gemm_scale(const tt__gemm_args *g) {
 /* Light path: A read in place, one KC x NR sliver of B packed at a time into bp (KC*NR floats);
    ap (KC*MR floats) holds A slivers of edge rows only. */
 static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, float *ap, float *bp) {
-    int pc, ic, jr, ir;
-    for (pc = 0; pc < g->k; pc += K->kc) {
-        int kc = TT__MIN(K->kc, g->k - pc);
+    int pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k);
+    for (pc = 0; pc < g->k; pc += kb) {
+        int kc = TT__MIN(kb, g->k - pc);
         float beta = pc == 0 ? g->beta : 1.0f;
         for (ic = 0; ic < g->m; ic += K->mc) {
             int mc = TT__MIN(K->mc, g->m - ic);
             for (jr = 0; jr < g->n; jr += K->nr) {
                 int nr = TT__MIN(K->nr, g->n - jr);
-                tt__pack_b(kc, nr, g->b + pc * g->rsb + jr * g->csb, g->rsb, g->csb, K->nr, bp);
+                tt__pack_b_k(K, kc, nr, g->b + pc * g->rsb + jr * g->csb, g->rsb, g->csb, bp);
                 for (ir = 0; ir < mc; ir += K->mr) {
                     int mr = TT__MIN(K->mr, mc - ir);
                     const float *as = g->a + (ic + ir) * g->rsa + pc * g->csa;
@@ -1938,13 +1992,13 @@ static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, float
 
 /* Packed path: pa holds MC x KC of A, pb KC x NC of B. */
 static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, float *pa, float *pb) {
-    int jc, pc, ic, jr, ir;
+    int jc, pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k);
     for (jc = 0; jc < g->n; jc += K->nc) {
         int nc = TT__MIN(K->nc, g->n - jc);
-        for (pc = 0; pc < g->k; pc += K->kc) {
-            int kc = TT__MIN(K->kc, g->k - pc);
+        for (pc = 0; pc < g->k; pc += kb) {
+            int kc = TT__MIN(kb, g->k - pc);
             float beta = pc == 0 ? g->beta : 1.0f;
-            tt__pack_b(kc, nc, g->b + pc * g->rsb + jc * g->csb, g->rsb, g->csb, K->nr, pb);
+            tt__pack_b_k(K, kc, nc, g->b + pc * g->rsb + jc * g->csb, g->rsb, g->csb, pb);
             for (ic = 0; ic < g->m; ic += K->mc) {
                 int mc = TT__MIN(K->mc, g->m - ic);
                 tt__pack_a(mc, kc, g->a + ic * g->rsa + pc * g->csa, g->rsa, g->csa, K->mr, pa);
@@ -1963,9 +2017,9 @@ static void tt__gemm_serial(const tt__gemm_kern *K, const tt__gemm_args *g, int 
     if (g->m == 0 || g->n == 0) return;
     if (g->k == 0 || g->alpha == 0.0f) { tt__gemm_scale(g); return; }
     if (path == TT__GEMM_PATH_AUTO)
-        /* Packing A pays when A is reused across many column tiles and there are rows enough to
-           fill MC blocks; small batches (m <= MC) stream A from cache in place. */
-        path = g->m <= K->mc ? TT__GEMM_PATH_LIGHT : TT__GEMM_PATH_PACKED;
+        /* Packing A pays as soon as A is reused by two or more column tiles (a contiguous panel
+           streams better than MR strided rows); with a single column tile it is pure cost. */
+        path = g->n <= K->nr ? TT__GEMM_PATH_LIGHT : TT__GEMM_PATH_PACKED;
     if (path == TT__GEMM_PATH_PACKED) tt__gemm_packed(K, g, pa, pb);
     else tt__gemm_light(K, g, pa, pb);
 }
@@ -2216,10 +2270,10 @@ TT__DEF tt_result tt_ctx_sgemm(tt_ctx *ctx, int ta, int tb, int m, int n, int k,
 TT__DEF tt_result tt_ctx_set_threads(tt_ctx *ctx, int threads) {
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!ctx->gemm) return tt__fail(ctx, TT_ERR_STATE, "tt_ctx_set_threads: context not initialised");
-    if (threads < 1 || threads > ctx->gemm->threads)
+    if (threads < 1 || threads > ctx->desc.threads)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_set_threads: threads must be 1..%d (tt_desc.threads), got %d",
-                        ctx->gemm->threads, threads);
-    ctx->gemm->active = threads;
+                        ctx->desc.threads, threads);
+    ctx->gemm->active = TT__MIN(threads, ctx->gemm->threads); /* TT_NO_THREADS: always 1 */
     return TT_OK;
 }
 
