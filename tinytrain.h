@@ -370,7 +370,7 @@ TT_API tt_result tt_sgemm(int trans_a, int trans_b, int m, int n, int k, float a
                           const float *a, int lda, const float *b, int ldb, float beta,
                           float *c, int ldc);
 /* The context's kernel, workspace and threads (no allocation). Used by every autograd op.
-   Uses the thread pool only for problems of about 4M multiply-adds and more. The workspace
+   Uses the thread pool only for problems of about 1M multiply-adds and more. The workspace
    lives in the context block: about 1.5 MiB per thread (tt_desc.threads). */
 TT_API tt_result tt_ctx_sgemm(tt_ctx *ctx, int trans_a, int trans_b, int m, int n, int k,
                               float alpha, const float *a, int lda, const float *b, int ldb,
@@ -2236,8 +2236,8 @@ TT__DEF tt_result tt_ctx_sgemm(tt_ctx *ctx, int ta, int tb, int m, int n, int k,
     st = ctx->gemm;
     tt__gemm_args_set(&g, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     parts = 1;
-    /* threads only pay above ~4M multiply-adds (waking a worker costs microseconds) */
-    if (st->active > 1 && (double)m * n * k >= 4.0e6) {
+    /* threads only pay above ~1M multiply-adds (waking a worker costs microseconds) */
+    if (st->active > 1 && (double)m * n * k >= 1.0e6) {
         int tn = (n + st->kern.nr - 1) / st->kern.nr, tm = (m + st->kern.mr - 1) / st->kern.mr;
         st->split_n = tn >= tm || tn >= 4 * st->active;  /* split the dimension with more tiles */
         st->tiles = st->split_n ? tn : tm;
