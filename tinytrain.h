@@ -365,23 +365,44 @@ TT_API tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt_
 
 /* ==================================================================================== >>api_matmul
    C = alpha * op(A) * op(B) + beta * C, row-major, op(X) = X or X^T (trans != 0).
-   m, n, k may be 0. beta == 0 ignores C's previous contents (NaN included), as in BLAS. */
+   m, n, k may be 0 (k == 0 gives C = beta * C). beta == 0 ignores C's previous contents (NaN
+   included) and alpha == 0 reads neither A nor B, as in BLAS. Errors (TT_ERR_INVALID_ARGS):
+   negative sizes, lda < (trans_a ? m : k), ldb < (trans_b ? k : n), ldc < n (each at least 1),
+   NULL matrices with nonzero sizes.
+
+   Kernels: packed BLIS-style micro-kernels for AVX-512F, AVX2+FMA (x86-64, chosen at run time
+   from cpuid, no -march needed), NEON (aarch64) and portable blocked C. TT_NO_SIMD (or a
+   compiler other than gcc/clang) leaves only the portable one.
+   Determinism: for a given kernel, every element of C is computed by the same sequence of
+   operations whatever the thread count, so results with 1, 2 or N threads are bit-identical.
+   Different kernels round differently (last bits). */
 
 /* Portable reference: the triple loop, for teaching and testing. */
 TT_API tt_result tt_sgemm_naive(int trans_a, int trans_b, int m, int n, int k, float alpha,
                                 const float *a, int lda, const float *b, int ldb, float beta,
                                 float *c, int ldc);
-/* Fastest kernel for this CPU, one thread. */
+/* Fastest kernel for this CPU, one thread, no allocation: uses about 50 KiB of stack (one
+   320 x 32 sliver of B and one 320 x 8 sliver of A); A is read in place. For large matrices
+   tt_ctx_sgemm is faster (it packs whole cache blocks in the context's workspace). */
 TT_API tt_result tt_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                           const float *a, int lda, const float *b, int ldb, float beta,
                           float *c, int ldc);
-/* The context's kernel, workspace and threads (no allocation). Used by every autograd op. */
+/* The context's kernel, workspace and threads (no allocation). Used by every autograd op.
+   Uses the thread pool only for problems of about 1M multiply-adds and more. The workspace
+   lives in the context block: about 1.5 MiB per thread (tt_desc.threads). */
 TT_API tt_result tt_ctx_sgemm(tt_ctx *ctx, int trans_a, int trans_b, int m, int n, int k,
                               float alpha, const float *a, int lda, const float *b, int ldb,
                               float beta, float *c, int ldc);
+/* Threads tt_ctx_sgemm may use from now on: 1 .. tt_desc.threads (the pool is started once,
+   at tt_ctx_init). Results do not change with it. */
+TT_API tt_result tt_ctx_set_threads(tt_ctx *ctx, int threads);
+/* Switch the context's matmul kernel (AUTO = tt_kernel_best()); TT_ERR_UNSUPPORTED if this
+   CPU or build lacks it (the context keeps its kernel then). */
+TT_API tt_result tt_ctx_set_kernel(tt_ctx *ctx, tt_kernel kernel);
 /* Kernel the CPU supports best (what AUTO resolves to), and whether a kernel can run here. */
 TT_API tt_kernel tt_kernel_best(void);
 TT_API int tt_kernel_supported(tt_kernel k);
+/* "auto", "scalar", "avx2", "avx512", "neon". */
 TT_API const char *tt_kernel_name(tt_kernel k);
 
 /* ==================================================================================== >>api_ops_basic
@@ -2105,18 +2126,488 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
 }
 
 /* ==================================================================================== >>matmul
-   Placeholder blocked kernel; the packed SIMD kernels replace it. */
+   Matrix multiply, BLIS/OpenBLAS style, in three layers a student can read separately:
 
-struct tt__gemm_state { float *work; };
-static size_t tt__gemm_state_bytes(const tt_desc *d) { (void)d; return sizeof(struct tt__gemm_state); }
-static tt_result tt__gemm_init(tt_ctx *ctx, void *mem) {
-    ctx->gemm = (struct tt__gemm_state *)mem;
-    ctx->gemm->work = (float *)tt__persist(ctx, "tt_ctx_init", 64);
-    if (!ctx->gemm->work) return ctx->err;
-    ctx->kernel = TT_KERNEL_SCALAR;
-    return TT_OK;
+   1. Micro-kernel (tt__ukr_*): computes one MR x NR tile of C from a KC-long sliver of A (MR
+      rows, any strides) and a packed sliver of B (KC rows of NR floats). The tile is held in
+      registers (AVX2 6x16 = 12 ymm, AVX-512 6x32 = 12 zmm, NEON 8x8 = 16 q registers, scalar
+      4x8), each step is one broadcast of A per row and one FMA per register. At the end
+      C_tile = alpha * acc + beta * C_tile (C is not read when beta == 0). Partial tiles at the
+      edges go through a local MR x NR copy with the very same instructions.
+   2. Packing (tt__pack_a / tt__pack_b): copies a block of op(A) / op(B) into MR-row / NR-column
+      panels, zero-padded, so the micro-kernel streams contiguous memory whatever the transposes.
+   3. Drivers: the "packed" driver (large problems) loops jc (NC columns) > pc (KC depth, B packed
+      once, L3) > ic (MC rows, A packed once, L2) > jr > ir (micro-tiles; the B sliver stays in
+      L1). The "light" driver (small/skinny problems, and tt_sgemm without a context) does not
+      pack A at all (the micro-kernel reads it through its strides) and packs only one KC x NR
+      sliver of B at a time into a small buffer.
+
+   Determinism: every C element is computed by the same instruction sequence in both drivers and
+   for every tile position: the k loop is cut at the same multiples of KC (a kernel constant), the
+   partial sums are added to C in that order, and padding never touches real elements. Threads
+   split C into whole tiles, so results are bit-identical for every thread count and both paths.
+   They differ between kernels (FMA vs separate multiply-add, vector widths do not matter). */
+
+#if !defined(TT_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__) && \
+    defined(__x86_64__)
+#define TT__GEMM_X86 1
+#include <immintrin.h>
+#endif
+#if !defined(TT_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__) && \
+    defined(__aarch64__)
+#define TT__GEMM_NEON 1
+#include <arm_neon.h>
+#endif
+#ifndef TT_NO_THREADS
+#include <pthread.h>
+#endif
+
+/* C = alpha * acc + beta * C for one tile; mr x nr valid of MR x NR; a at a[i*rsa + p*csa]. */
+typedef void (*tt__ukr_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
+                           ptrdiff_t ldc, float alpha, float beta, int mr, int nr);
+/* Packs kc x nc of op(B) = B^T (element (p, j) at b[j*ldb + p]) into NR-column panels. */
+typedef void (*tt__pack_bt_fn)(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb);
+typedef struct tt__gemm_kern {
+    tt__ukr_fn ukr;
+    tt__pack_bt_fn pack_bt; /* SIMD transposing packer for op(B) = B^T, or NULL (portable one) */
+    int mr, nr;      /* register tile */
+    int kc, mc, nc;  /* cache blocks: KC depth (L1), MC rows of A (L2), NC columns of B (L3) */
+} tt__gemm_kern;
+
+/* Largest blocks over all kernels of this build: they size the workspaces. */
+#define TT__GEMM_KC 320
+#define TT__GEMM_MC 120
+#define TT__GEMM_NC 1024
+#define TT__GEMM_MR_MAX 8
+#define TT__GEMM_NR_MAX 32
+#define TT__GEMM_MAX_THREADS 64
+/* tt_sgemm's stack buffer: one B sliver and one A sliver, 320 * (32 + 8) floats = 50 KiB. */
+#define TT__GEMM_STACK_FLOATS (TT__GEMM_KC * (TT__GEMM_NR_MAX + TT__GEMM_MR_MAX))
+
+/* Copy the valid mr x nr part of C into a tile (zero elsewhere) and back: edge tiles. */
+static void tt__tile_load(float *t, int ldt, const float *c, ptrdiff_t ldc, int mr, int nr, int MR, int NR) {
+    int i, j;
+    for (i = 0; i < MR; i++)
+        for (j = 0; j < NR; j++) t[i * ldt + j] = (i < mr && j < nr) ? c[i * ldc + j] : 0.0f;
 }
-static void tt__gemm_free(tt_ctx *ctx) { ctx->gemm = NULL; }
+static void tt__tile_store(const float *t, int ldt, float *c, ptrdiff_t ldc, int mr, int nr) {
+    int i, j;
+    for (i = 0; i < mr; i++)
+        for (j = 0; j < nr; j++) c[i * ldc + j] = t[i * ldt + j];
+}
+
+/* ---- portable scalar micro-kernel, 4 x 8 ---- */
+#define TT__S_MR 4
+#define TT__S_NR 8
+static void tt__ukr_scalar(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
+                           ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    float acc[TT__S_MR][TT__S_NR], tile[TT__S_MR * TT__S_NR], *cp = c;
+    ptrdiff_t ld = ldc;
+    int i, j, p;
+    for (i = 0; i < TT__S_MR; i++)
+        for (j = 0; j < TT__S_NR; j++) acc[i][j] = 0.0f;
+    for (p = 0; p < kc; p++, a += csa, b += TT__S_NR)
+        for (i = 0; i < TT__S_MR; i++) {
+            float ai = a[i * rsa];
+            for (j = 0; j < TT__S_NR; j++) acc[i][j] += ai * b[j];
+        }
+    if (mr < TT__S_MR || nr < TT__S_NR) {
+        cp = tile; ld = TT__S_NR;
+        if (beta != 0.0f) tt__tile_load(tile, TT__S_NR, c, ldc, mr, nr, TT__S_MR, TT__S_NR);
+    }
+    for (i = 0; i < TT__S_MR; i++)
+        for (j = 0; j < TT__S_NR; j++) {
+            float r = alpha * acc[i][j];
+            if (beta != 0.0f) r += beta * cp[i * ld + j];
+            cp[i * ld + j] = r;
+        }
+    if (cp == tile) tt__tile_store(tile, TT__S_NR, c, ldc, mr, nr);
+}
+
+#ifdef TT__GEMM_X86
+/* ---- x86-64 AVX2 + FMA micro-kernel, 6 x 16 (12 accumulators, 2 B vectors, 1 broadcast) ---- */
+#define TT__ROW2(i, x0, x1)                                                           \
+    do {                                                                                  \
+        float *r_ = cp + (i) * ld;                                                        \
+        __m256 y0_ = _mm256_mul_ps(va, x0), y1_ = _mm256_mul_ps(va, x1);                  \
+        if (beta != 0.0f) {                                                               \
+            y0_ = _mm256_add_ps(y0_, _mm256_mul_ps(vb, _mm256_loadu_ps(r_)));             \
+            y1_ = _mm256_add_ps(y1_, _mm256_mul_ps(vb, _mm256_loadu_ps(r_ + 8)));         \
+        }                                                                                 \
+        _mm256_storeu_ps(r_, y0_);                                                        \
+        _mm256_storeu_ps(r_ + 8, y1_);                                                    \
+    } while (0)
+__attribute__((target("avx2,fma")))
+static void tt__ukr_avx2(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
+                         ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, va, vb;
+    ptrdiff_t r2 = 2 * rsa, r3 = 3 * rsa, r4 = 4 * rsa, r5 = 5 * rsa, ld = ldc;
+    float tile[6 * 16], *cp = c;
+    int p;
+    for (p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
+        x = _mm256_broadcast_ss(a);      c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a + rsa); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a + r2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a + r3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a + r4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a + r5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+        a += csa;
+        b += 16;
+    }
+    if (mr < 6 || nr < 16) {
+        cp = tile; ld = 16;
+        if (beta != 0.0f) tt__tile_load(tile, 16, c, ldc, mr, nr, 6, 16);
+    }
+    va = _mm256_set1_ps(alpha);
+    vb = _mm256_set1_ps(beta);
+    TT__ROW2(0, c00, c01); TT__ROW2(1, c10, c11); TT__ROW2(2, c20, c21);
+    TT__ROW2(3, c30, c31); TT__ROW2(4, c40, c41); TT__ROW2(5, c50, c51);
+    if (cp == tile) tt__tile_store(tile, 16, c, ldc, mr, nr);
+}
+#undef TT__ROW2
+
+/* B^T packing for NR = 16 with 8 x 8 register transposes: op(B) = B^T is the slow case to
+   pack (B's rows are op(B)'s columns), and with few rows of A (batch 64) it is paid per flop. */
+__attribute__((target("avx2,fma")))
+static void tt__pack_bt_avx2(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb) {
+    int jr, p, j, h;
+    for (jr = 0; jr < nc; jr += 16, pb += (size_t)16 * kc) {
+        int cols = TT__MIN(16, nc - jr), p8 = cols == 16 ? kc & ~7 : 0;
+        const float *bj = b + jr * ldb;
+        for (p = 0; p < p8; p += 8)
+            for (h = 0; h < 2; h++) {
+                const float *r = bj + h * 8 * ldb + p;
+                __m256 r0 = _mm256_loadu_ps(r), r1 = _mm256_loadu_ps(r + ldb), r2 = _mm256_loadu_ps(r + 2 * ldb);
+                __m256 r3 = _mm256_loadu_ps(r + 3 * ldb), r4 = _mm256_loadu_ps(r + 4 * ldb);
+                __m256 r5 = _mm256_loadu_ps(r + 5 * ldb), r6 = _mm256_loadu_ps(r + 6 * ldb);
+                __m256 r7 = _mm256_loadu_ps(r + 7 * ldb);
+                __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+                __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+                __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+                __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+                __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+                __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+                __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+                __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+                float *o = pb + (size_t)p * 16 + h * 8;
+                _mm256_storeu_ps(o, _mm256_permute2f128_ps(s0, s4, 0x20));
+                _mm256_storeu_ps(o + 16, _mm256_permute2f128_ps(s1, s5, 0x20));
+                _mm256_storeu_ps(o + 32, _mm256_permute2f128_ps(s2, s6, 0x20));
+                _mm256_storeu_ps(o + 48, _mm256_permute2f128_ps(s3, s7, 0x20));
+                _mm256_storeu_ps(o + 64, _mm256_permute2f128_ps(s0, s4, 0x31));
+                _mm256_storeu_ps(o + 80, _mm256_permute2f128_ps(s1, s5, 0x31));
+                _mm256_storeu_ps(o + 96, _mm256_permute2f128_ps(s2, s6, 0x31));
+                _mm256_storeu_ps(o + 112, _mm256_permute2f128_ps(s3, s7, 0x31));
+            }
+        for (p = p8; p < kc; p++)
+            for (j = 0; j < 16; j++) pb[(size_t)p * 16 + j] = j < cols ? bj[j * ldb + p] : 0.0f;
+    }
+}
+
+/* ---- x86-64 AVX-512F micro-kernel, 6 x 32 ---- */
+#define TT__ROW2(i, x0, x1)                                                           \
+    do {                                                                                  \
+        float *r_ = cp + (i) * ld;                                                        \
+        __m512 y0_ = _mm512_mul_ps(va, x0), y1_ = _mm512_mul_ps(va, x1);                  \
+        if (beta != 0.0f) {                                                               \
+            y0_ = _mm512_add_ps(y0_, _mm512_mul_ps(vb, _mm512_loadu_ps(r_)));             \
+            y1_ = _mm512_add_ps(y1_, _mm512_mul_ps(vb, _mm512_loadu_ps(r_ + 16)));        \
+        }                                                                                 \
+        _mm512_storeu_ps(r_, y0_);                                                        \
+        _mm512_storeu_ps(r_ + 16, y1_);                                                   \
+    } while (0)
+__attribute__((target("avx512f")))
+static void tt__ukr_avx512(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
+                           ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, va, vb;
+    ptrdiff_t r2 = 2 * rsa, r3 = 3 * rsa, r4 = 4 * rsa, r5 = 5 * rsa, ld = ldc;
+    float tile[6 * 32], *cp = c;
+    int p;
+    for (p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
+        x = _mm512_set1_ps(a[0]);  c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
+        x = _mm512_set1_ps(a[rsa]); c10 = _mm512_fmadd_ps(x, b0, c10); c11 = _mm512_fmadd_ps(x, b1, c11);
+        x = _mm512_set1_ps(a[r2]); c20 = _mm512_fmadd_ps(x, b0, c20); c21 = _mm512_fmadd_ps(x, b1, c21);
+        x = _mm512_set1_ps(a[r3]); c30 = _mm512_fmadd_ps(x, b0, c30); c31 = _mm512_fmadd_ps(x, b1, c31);
+        x = _mm512_set1_ps(a[r4]); c40 = _mm512_fmadd_ps(x, b0, c40); c41 = _mm512_fmadd_ps(x, b1, c41);
+        x = _mm512_set1_ps(a[r5]); c50 = _mm512_fmadd_ps(x, b0, c50); c51 = _mm512_fmadd_ps(x, b1, c51);
+        a += csa;
+        b += 32;
+    }
+    if (mr < 6 || nr < 32) {
+        cp = tile; ld = 32;
+        if (beta != 0.0f) tt__tile_load(tile, 32, c, ldc, mr, nr, 6, 32);
+    }
+    va = _mm512_set1_ps(alpha);
+    vb = _mm512_set1_ps(beta);
+    TT__ROW2(0, c00, c01); TT__ROW2(1, c10, c11); TT__ROW2(2, c20, c21);
+    TT__ROW2(3, c30, c31); TT__ROW2(4, c40, c41); TT__ROW2(5, c50, c51);
+    if (cp == tile) tt__tile_store(tile, 32, c, ldc, mr, nr);
+}
+#undef TT__ROW2
+
+/* cpuid + xgetbv: AVX2/FMA/AVX-512F present and their registers enabled by the OS. */
+static void tt__cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
+    __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+static int tt__x86_level(void) { /* 0 none, 1 AVX2+FMA, 2 also AVX-512F */
+    unsigned r[4], lo, hi, max;
+    uint64_t xcr0;
+    int ecx1;
+    tt__cpuid(0, 0, r);
+    max = r[0];
+    if (max < 7) return 0;
+    tt__cpuid(1, 0, r);
+    ecx1 = (int)r[2];
+    if (!(ecx1 & (1 << 27)) || !(ecx1 & (1 << 28)) || !(ecx1 & (1 << 12))) return 0; /* OSXSAVE AVX FMA */
+    __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    xcr0 = ((uint64_t)hi << 32) | lo;
+    if ((xcr0 & 6) != 6) return 0;                            /* XMM and YMM state */
+    tt__cpuid(7, 0, r);
+    if (!(r[1] & (1u << 5))) return 0;                        /* AVX2 */
+    if ((r[1] & (1u << 16)) && (xcr0 & 0xE6) == 0xE6) return 2; /* AVX-512F + opmask/ZMM state */
+    return 1;
+}
+#endif /* TT__GEMM_X86 */
+
+#ifdef TT__GEMM_NEON
+/* ---- aarch64 NEON micro-kernel, 8 x 8 (16 accumulators) ---- */
+#define TT__NROW(i, x0, x1)                                                               \
+    do {                                                                                  \
+        float *r_ = cp + (i) * ld;                                                        \
+        float32x4_t y0_ = vmulq_f32(va, x0), y1_ = vmulq_f32(va, x1);                     \
+        if (beta != 0.0f) {                                                               \
+            y0_ = vaddq_f32(y0_, vmulq_f32(vb, vld1q_f32(r_)));                           \
+            y1_ = vaddq_f32(y1_, vmulq_f32(vb, vld1q_f32(r_ + 4)));                       \
+        }                                                                                 \
+        vst1q_f32(r_, y0_);                                                               \
+        vst1q_f32(r_ + 4, y1_);                                                           \
+    } while (0)
+#define TT__NSTEP(off, x0, x1)                                                            \
+    do {                                                                                  \
+        float32x4_t x_ = vld1q_dup_f32(a + (off));                                        \
+        x0 = vfmaq_f32(x0, x_, b0); x1 = vfmaq_f32(x1, x_, b1);                            \
+    } while (0)
+static void tt__ukr_neon(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
+                         ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    float32x4_t c00 = vdupq_n_f32(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
+    float32x4_t c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00;
+    float32x4_t c71 = c00, va, vb;
+    ptrdiff_t ld = ldc;
+    float tile[8 * 8], *cp = c;
+    int p;
+    for (p = 0; p < kc; p++) {
+        float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4);
+        TT__NSTEP(0, c00, c01); TT__NSTEP(rsa, c10, c11); TT__NSTEP(2 * rsa, c20, c21);
+        TT__NSTEP(3 * rsa, c30, c31); TT__NSTEP(4 * rsa, c40, c41); TT__NSTEP(5 * rsa, c50, c51);
+        TT__NSTEP(6 * rsa, c60, c61); TT__NSTEP(7 * rsa, c70, c71);
+        a += csa;
+        b += 8;
+    }
+    if (mr < 8 || nr < 8) {
+        cp = tile; ld = 8;
+        if (beta != 0.0f) tt__tile_load(tile, 8, c, ldc, mr, nr, 8, 8);
+    }
+    va = vdupq_n_f32(alpha);
+    vb = vdupq_n_f32(beta);
+    TT__NROW(0, c00, c01); TT__NROW(1, c10, c11); TT__NROW(2, c20, c21); TT__NROW(3, c30, c31);
+    TT__NROW(4, c40, c41); TT__NROW(5, c50, c51); TT__NROW(6, c60, c61); TT__NROW(7, c70, c71);
+    if (cp == tile) tt__tile_store(tile, 8, c, ldc, mr, nr);
+}
+#undef TT__NROW
+#undef TT__NSTEP
+#endif /* TT__GEMM_NEON */
+
+/* Kernel table entry for k, or NULL when this build has no such kernel. */
+static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
+    out->kc = TT__GEMM_KC; out->mc = TT__GEMM_MC; out->nc = TT__GEMM_NC; out->pack_bt = NULL;
+    switch (k) {
+    case TT_KERNEL_SCALAR: out->ukr = tt__ukr_scalar; out->mr = TT__S_MR; out->nr = TT__S_NR; return 1;
+#ifdef TT__GEMM_X86
+    case TT_KERNEL_AVX2: out->ukr = tt__ukr_avx2; out->mr = 6; out->nr = 16; out->pack_bt = tt__pack_bt_avx2; return 1;
+    case TT_KERNEL_AVX512: out->ukr = tt__ukr_avx512; out->mr = 6; out->nr = 32; out->kc = 192; return 1;
+#endif
+#ifdef TT__GEMM_NEON
+    case TT_KERNEL_NEON: out->ukr = tt__ukr_neon; out->mr = 8; out->nr = 8; return 1;
+#endif
+    default: return 0;
+    }
+}
+
+TT__DEF int tt_kernel_supported(tt_kernel k) {
+    tt__gemm_kern kd;
+    if (k == TT_KERNEL_AUTO) return 1;
+    if (!tt__gemm_kern_get(k, &kd)) return 0;
+#ifdef TT__GEMM_X86
+    if (k == TT_KERNEL_AVX2) return tt__x86_level() >= 1;
+    if (k == TT_KERNEL_AVX512) return tt__x86_level() >= 2;
+#endif
+    return 1;
+}
+
+TT__DEF tt_kernel tt_kernel_best(void) {
+#ifdef TT__GEMM_X86
+    int lv = tt__x86_level();
+    if (lv >= 2) return TT_KERNEL_AVX512;
+    if (lv >= 1) return TT_KERNEL_AVX2;
+#endif
+#ifdef TT__GEMM_NEON
+    return TT_KERNEL_NEON;
+#else
+    return TT_KERNEL_SCALAR;
+#endif
+}
+
+TT__DEF const char *tt_kernel_name(tt_kernel k) {
+    switch (k) {
+    case TT_KERNEL_AUTO: return "auto";
+    case TT_KERNEL_SCALAR: return "scalar";
+    case TT_KERNEL_AVX2: return "avx2";
+    case TT_KERNEL_AVX512: return "avx512";
+    case TT_KERNEL_NEON: return "neon";
+    default: return "unknown";
+    }
+}
+
+/* ---- packing ---- */
+
+/* op(A) block of mc x kc, element (i, p) at a[i*rsa + p*csa], into MR-row panels:
+   panel r holds pa[r*MR*kc + p*MR + i]; rows past mc are zero. */
+static void tt__pack_a(int mc, int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, int MR, float *pa) {
+    int ir, i, p;
+    for (ir = 0; ir < mc; ir += MR) {
+        int rows = TT__MIN(MR, mc - ir);
+        const float *ap = a + ir * rsa;
+        for (p = 0; p < kc; p++, pa += MR) {
+            for (i = 0; i < rows; i++) pa[i] = ap[i * rsa + p * csa];
+            for (; i < MR; i++) pa[i] = 0.0f;
+        }
+    }
+}
+
+/* op(B) block of kc x nc, element (p, j) at b[p*rsb + j*csb], into NR-column panels:
+   panel q holds pb[q*NR*kc + p*NR + j]; columns past nc are zero. */
+static void tt__pack_b(int kc, int nc, const float *b, ptrdiff_t rsb, ptrdiff_t csb, int NR, float *pb) {
+    int jr, j, p;
+    for (jr = 0; jr < nc; jr += NR) {
+        int cols = TT__MIN(NR, nc - jr);
+        const float *bp = b + jr * csb;
+        if (csb == 1) {
+            for (p = 0; p < kc; p++, pb += NR) {
+                memcpy(pb, bp + p * rsb, (size_t)cols * sizeof(float));
+                for (j = cols; j < NR; j++) pb[j] = 0.0f;
+            }
+        } else {
+            /* B transposed: walk each source row (contiguous in p), write with stride NR */
+            for (j = 0; j < NR; j++)
+                for (p = 0; p < kc; p++) pb[p * NR + j] = j < cols ? bp[j * csb + p * rsb] : 0.0f;
+            pb += (size_t)NR * kc;
+        }
+    }
+}
+
+/* op(B) block through the kernel's SIMD packer where it has one. */
+static void tt__pack_b_k(const tt__gemm_kern *K, int kc, int nc, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *pb) {
+    if (rsb == 1 && K->pack_bt) K->pack_bt(kc, nc, b, csb, pb);
+    else tt__pack_b(kc, nc, b, rsb, csb, K->nr, pb);
+}
+
+/* ---- drivers ---- */
+
+typedef struct tt__gemm_args {
+    int m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    ptrdiff_t rsa, csa, rsb, csb, ldc;
+} tt__gemm_args;
+
+/* Paths: 0 chooses from the shape, 1 forces light, 2 forces packed (for tests; same results). */
+enum { TT__GEMM_PATH_AUTO = 0, TT__GEMM_PATH_LIGHT = 1, TT__GEMM_PATH_PACKED = 2 };
+
+/* Depth of the k blocks: k cut into equal blocks of at most KC (784 -> 4 x 196, not 3 x 256 +
+   16, whose thin last block would pay a whole pass over C). Depends on k only: determinism. */
+static int tt__gemm_kc(const tt__gemm_kern *K, int k) {
+    int nb = (k + K->kc - 1) / K->kc;
+    return nb > 1 ? (k + nb - 1) / nb : k;
+}
+
+/* C = beta * C (k == 0 or alpha == 0: A and B are not read, as in BLAS). */
+static void tt__gemm_scale(const tt__gemm_args *g) {
+    int i, j;
+    for (i = 0; i < g->m; i++) {
+        float *c = g->c + i * g->ldc;
+        if (g->beta == 0.0f)
+            for (j = 0; j < g->n; j++) c[j] = 0.0f;
+        else
+            for (j = 0; j < g->n; j++) c[j] *= g->beta;
+    }
+}
+
+/* Light path: A read in place, one KC x NR sliver of B packed at a time into bp (KC*NR floats);
+   ap (KC*MR floats) holds A slivers of edge rows only. */
+static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, float *ap, float *bp) {
+    int pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k);
+    for (pc = 0; pc < g->k; pc += kb) {
+        int kc = TT__MIN(kb, g->k - pc);
+        float beta = pc == 0 ? g->beta : 1.0f;
+        for (ic = 0; ic < g->m; ic += K->mc) {
+            int mc = TT__MIN(K->mc, g->m - ic);
+            for (jr = 0; jr < g->n; jr += K->nr) {
+                int nr = TT__MIN(K->nr, g->n - jr);
+                tt__pack_b_k(K, kc, nr, g->b + pc * g->rsb + jr * g->csb, g->rsb, g->csb, bp);
+                for (ir = 0; ir < mc; ir += K->mr) {
+                    int mr = TT__MIN(K->mr, mc - ir);
+                    const float *as = g->a + (ic + ir) * g->rsa + pc * g->csa;
+                    float *cs = g->c + (ic + ir) * g->ldc + jr;
+                    if (mr == K->mr) {
+                        K->ukr(kc, as, g->rsa, g->csa, bp, cs, g->ldc, g->alpha, beta, mr, nr);
+                    } else {
+                        tt__pack_a(mr, kc, as, g->rsa, g->csa, K->mr, ap);
+                        K->ukr(kc, ap, 1, K->mr, bp, cs, g->ldc, g->alpha, beta, mr, nr);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Packed path: pa holds MC x KC of A, pb KC x NC of B. */
+static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, float *pa, float *pb) {
+    int jc, pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k);
+    for (jc = 0; jc < g->n; jc += K->nc) {
+        int nc = TT__MIN(K->nc, g->n - jc);
+        for (pc = 0; pc < g->k; pc += kb) {
+            int kc = TT__MIN(kb, g->k - pc);
+            float beta = pc == 0 ? g->beta : 1.0f;
+            tt__pack_b_k(K, kc, nc, g->b + pc * g->rsb + jc * g->csb, g->rsb, g->csb, pb);
+            for (ic = 0; ic < g->m; ic += K->mc) {
+                int mc = TT__MIN(K->mc, g->m - ic);
+                tt__pack_a(mc, kc, g->a + ic * g->rsa + pc * g->csa, g->rsa, g->csa, K->mr, pa);
+                for (jr = 0; jr < nc; jr += K->nr)
+                    for (ir = 0; ir < mc; ir += K->mr)
+                        K->ukr(kc, pa + ir * kc, 1, K->mr, pb + jr * kc, g->c + (ic + ir) * g->ldc + jc + jr, g->ldc,
+                               g->alpha, beta, TT__MIN(K->mr, mc - ir), TT__MIN(K->nr, nc - jr));
+            }
+        }
+    }
+}
+
+/* One thread's whole problem. pa/pb: packed-path buffers (NULL: light path only, with the
+   small buffers ap/bp). */
+static void tt__gemm_serial(const tt__gemm_kern *K, const tt__gemm_args *g, int path, float *pa, float *pb) {
+    if (g->m == 0 || g->n == 0) return;
+    if (g->k == 0 || g->alpha == 0.0f) { tt__gemm_scale(g); return; }
+    if (path == TT__GEMM_PATH_AUTO)
+        /* Packing A pays as soon as A is reused by two or more column tiles (a contiguous panel
+           streams better than MR strided rows); with a single column tile it is pure cost. */
+        path = g->n <= K->nr ? TT__GEMM_PATH_LIGHT : TT__GEMM_PATH_PACKED;
+    if (path == TT__GEMM_PATH_PACKED) tt__gemm_packed(K, g, pa, pb);
+    else tt__gemm_light(K, g, pa, pb);
+}
 
 static tt_result tt__sgemm_check(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                                  const float *c, int ldc) {
@@ -2126,6 +2617,164 @@ static tt_result tt__sgemm_check(int ta, int tb, int m, int n, int k, const floa
     return TT_OK;
 }
 
+static void tt__gemm_args_set(tt__gemm_args *g, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                              int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    g->m = m; g->n = n; g->k = k; g->alpha = alpha; g->beta = beta;
+    g->a = a; g->b = b; g->c = c; g->ldc = ldc;
+    g->rsa = ta ? 1 : lda; g->csa = ta ? lda : 1;  /* op(A)(i, p) = a[i*rsa + p*csa] */
+    g->rsb = tb ? 1 : ldb; g->csb = tb ? ldb : 1;  /* op(B)(p, j) = b[p*rsb + j*csb] */
+}
+
+/* ---- workspace and thread pool ---- */
+
+struct tt__gemm_state;
+typedef struct tt__gemm_worker {
+    struct tt__gemm_state *st;
+    int index;
+} tt__gemm_worker;
+
+struct tt__gemm_state {
+    tt__gemm_kern kern;     /* the context's kernel */
+    int path;               /* TT__GEMM_PATH_*, AUTO unless a test forces one */
+    int threads;            /* threads with a workspace (1 .. desc.threads) */
+    int active;             /* threads used now (tt_ctx_set_threads) */
+    float *pa[TT__GEMM_MAX_THREADS], *pb[TT__GEMM_MAX_THREADS];
+    /* the current parallel job: C split into parts of whole tiles */
+    tt__gemm_args job;
+    int split_n, tiles, parts;
+#ifndef TT_NO_THREADS
+    pthread_t tid[TT__GEMM_MAX_THREADS];
+    tt__gemm_worker wk[TT__GEMM_MAX_THREADS];
+    int started;            /* workers running (indices 1 .. started) */
+    int sync_ok;            /* mutex and conditions initialised */
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned gen;           /* bumped for every job */
+    int pending, quit;
+#endif
+};
+
+static int tt__gemm_nthreads(const tt_desc *d) {
+#ifdef TT_NO_THREADS
+    (void)d;
+    return 1;
+#else
+    return TT__MIN(TT__MAX(d->threads, 1), TT__GEMM_MAX_THREADS);
+#endif
+}
+
+/* Per thread: MC x KC for A and KC x NC for B, rounded up to whole panels. */
+static size_t tt__gemm_pa_floats(void) { return (size_t)(TT__GEMM_MC + TT__GEMM_MR_MAX) * TT__GEMM_KC; }
+static size_t tt__gemm_pb_floats(void) { return (size_t)(TT__GEMM_NC + TT__GEMM_NR_MAX) * TT__GEMM_KC; }
+
+static size_t tt__gemm_state_bytes(const tt_desc *d) {
+    size_t per = tt__align_up(tt__gemm_pa_floats() * sizeof(float)) + tt__align_up(tt__gemm_pb_floats() * sizeof(float));
+    return tt__align_up(sizeof(struct tt__gemm_state)) + per * (size_t)tt__gemm_nthreads(d);
+}
+
+/* Run part t of the current job: a range of whole NR (or MR) tiles of C. */
+static void tt__gemm_part(struct tt__gemm_state *st, int t) {
+    tt__gemm_args g = st->job;
+    int unit = st->split_n ? st->kern.nr : st->kern.mr;
+    int t0 = (int)((long long)st->tiles * t / st->parts), t1 = (int)((long long)st->tiles * (t + 1) / st->parts);
+    int lo = t0 * unit, hi = TT__MIN(t1 * unit, st->split_n ? g.n : g.m);
+    if (hi <= lo) return;
+    if (st->split_n) {
+        g.b += lo * g.csb; g.c += lo; g.n = hi - lo;
+    } else {
+        g.a += lo * g.rsa; g.c += lo * g.ldc; g.m = hi - lo;
+    }
+    tt__gemm_serial(&st->kern, &g, st->path, st->pa[t], st->pb[t]);
+}
+
+#ifndef TT_NO_THREADS
+static void *tt__gemm_worker_main(void *arg) {
+    tt__gemm_worker *w = (tt__gemm_worker *)arg;
+    struct tt__gemm_state *st = w->st;
+    unsigned seen = 0;
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        while (!st->quit && st->gen == seen) pthread_cond_wait(&st->go, &st->mu);
+        if (st->quit) break;
+        seen = st->gen;
+        if (w->index < st->parts) {
+            pthread_mutex_unlock(&st->mu);
+            tt__gemm_part(st, w->index);
+            pthread_mutex_lock(&st->mu);
+            if (--st->pending == 0) pthread_cond_signal(&st->done);
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    return NULL;
+}
+#endif
+
+static tt_result tt__gemm_init(tt_ctx *ctx, void *mem) {
+    struct tt__gemm_state *st = (struct tt__gemm_state *)mem;
+    unsigned char *p = (unsigned char *)mem + tt__align_up(sizeof(struct tt__gemm_state));
+    int t;
+    memset(st, 0, sizeof *st);
+    ctx->gemm = st;
+    st->threads = tt__gemm_nthreads(&ctx->desc);
+    for (t = 0; t < st->threads; t++) {
+        st->pa[t] = (float *)p; p += tt__align_up(tt__gemm_pa_floats() * sizeof(float));
+        st->pb[t] = (float *)p; p += tt__align_up(tt__gemm_pb_floats() * sizeof(float));
+    }
+    ctx->kernel = ctx->desc.kernel == TT_KERNEL_AUTO ? tt_kernel_best() : ctx->desc.kernel;
+    if (!tt_kernel_supported(ctx->kernel) || !tt__gemm_kern_get(ctx->kernel, &st->kern))
+        return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: matmul kernel %s is not supported by this %s",
+                        tt_kernel_name(ctx->kernel), tt__gemm_kern_get(ctx->kernel, &st->kern) ? "CPU" : "build");
+#ifndef TT_NO_THREADS
+    if (st->threads > 1) {
+        if (pthread_mutex_init(&st->mu, NULL) != 0) return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: pthread_mutex_init failed");
+        if (pthread_cond_init(&st->go, NULL) != 0) {
+            pthread_mutex_destroy(&st->mu);
+            return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: pthread_cond_init failed");
+        }
+        if (pthread_cond_init(&st->done, NULL) != 0) {
+            pthread_cond_destroy(&st->go);
+            pthread_mutex_destroy(&st->mu);
+            return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: pthread_cond_init failed");
+        }
+        st->sync_ok = 1;
+        for (t = 1; t < st->threads; t++) {
+            st->wk[t].st = st;
+            st->wk[t].index = t;
+            if (pthread_create(&st->tid[t], NULL, tt__gemm_worker_main, &st->wk[t]) != 0) break;
+            st->started = t;
+        }
+        if (st->started + 1 < st->threads) {
+            tt__warn(ctx, "tt_ctx_init: started %d of %d matmul threads", st->started + 1, st->threads);
+            st->threads = st->started + 1;
+        }
+    }
+#endif
+    st->active = st->threads;
+    return TT_OK;
+}
+
+static void tt__gemm_free(tt_ctx *ctx) {
+#ifndef TT_NO_THREADS
+    struct tt__gemm_state *st = ctx->gemm;
+    int t;
+    if (st->sync_ok) {
+        pthread_mutex_lock(&st->mu);
+        st->quit = 1;
+        pthread_cond_broadcast(&st->go);
+        pthread_mutex_unlock(&st->mu);
+        for (t = 1; t <= st->started; t++) pthread_join(st->tid[t], NULL);
+        pthread_cond_destroy(&st->done);
+        pthread_cond_destroy(&st->go);
+        pthread_mutex_destroy(&st->mu);
+        st->sync_ok = 0;
+        st->started = 0;
+    }
+#endif
+    ctx->gemm = NULL;
+}
+
+/* ---- public entry points ---- */
+
 TT__DEF tt_result tt_sgemm_naive(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                                  const float *b, int ldb, float beta, float *c, int ldc) {
     int i, j, p;
@@ -2133,6 +2782,7 @@ TT__DEF tt_result tt_sgemm_naive(int ta, int tb, int m, int n, int k, float alph
     if (r != TT_OK) return r;
     for (i = 0; i < m; i++)
         for (j = 0; j < n; j++) {
+            /* dot product of row i of op(A) and column j of op(B) */
             float s = 0;
             for (p = 0; p < k; p++) s += (ta ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p]) *
                                          (tb ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j]);
@@ -2143,29 +2793,87 @@ TT__DEF tt_result tt_sgemm_naive(int ta, int tb, int m, int n, int k, float alph
 
 TT__DEF tt_result tt_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                            const float *b, int ldb, float beta, float *c, int ldc) {
-    return tt_sgemm_naive(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    float buf[TT__GEMM_STACK_FLOATS];
+    tt__gemm_kern K;
+    tt__gemm_args g;
+    tt_result r = tt__sgemm_check(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+    if (r != TT_OK) return r;
+    tt__gemm_kern_get(tt_kernel_best(), &K);
+    tt__gemm_args_set(&g, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (g.m == 0 || g.n == 0) return TT_OK;
+    if (g.k == 0 || g.alpha == 0.0f) { tt__gemm_scale(&g); return TT_OK; }
+    tt__gemm_light(&K, &g, buf + TT__GEMM_KC * TT__GEMM_NR_MAX, buf);
+    return TT_OK;
 }
 
 TT__DEF tt_result tt_ctx_sgemm(tt_ctx *ctx, int ta, int tb, int m, int n, int k, float alpha, const float *a,
                                int lda, const float *b, int ldb, float beta, float *c, int ldc) {
-    tt_result r;
+    struct tt__gemm_state *st;
+    tt__gemm_args g;
+    int parts;
     if (!ctx) return TT_ERR_INVALID_ARGS;
-    r = tt_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    if (r != TT_OK) return tt__fail(ctx, r, "tt_sgemm: invalid arguments (m=%d n=%d k=%d lda=%d ldb=%d ldc=%d)", m, n, k, lda, ldb, ldc);
+    if (!ctx->gemm) return tt__fail(ctx, TT_ERR_STATE, "tt_ctx_sgemm: context not initialised");
+    if (tt__sgemm_check(ta, tb, m, n, k, a, lda, b, ldb, c, ldc) != TT_OK)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                        "tt_ctx_sgemm: invalid arguments (trans_a=%d trans_b=%d m=%d n=%d k=%d lda=%d ldb=%d ldc=%d%s)",
+                        ta, tb, m, n, k, lda, ldb, ldc,
+                        (m && n && !c) || (m && n && k && (!a || !b)) ? ", NULL matrix" : "");
+    st = ctx->gemm;
+    tt__gemm_args_set(&g, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    parts = 1;
+    /* threads only pay above ~1M multiply-adds (waking a worker costs microseconds) */
+    if (st->active > 1 && (double)m * n * k >= 1.0e6) {
+        int tn = (n + st->kern.nr - 1) / st->kern.nr, tm = (m + st->kern.mr - 1) / st->kern.mr;
+        st->split_n = tn >= tm || tn >= 4 * st->active;  /* split the dimension with more tiles */
+        st->tiles = st->split_n ? tn : tm;
+        parts = TT__MIN(st->active, st->tiles);
+    }
+    if (parts <= 1) {
+        tt__gemm_serial(&st->kern, &g, st->path, st->pa[0], st->pb[0]);
+        return TT_OK;
+    }
+#ifndef TT_NO_THREADS
+    st->job = g;
+    pthread_mutex_lock(&st->mu);
+    st->parts = parts;
+    st->pending = parts - 1;
+    st->gen++;
+    pthread_cond_broadcast(&st->go);
+    pthread_mutex_unlock(&st->mu);
+    tt__gemm_part(st, 0);
+    pthread_mutex_lock(&st->mu);
+    while (st->pending > 0) pthread_cond_wait(&st->done, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+#else
+    st->job = g;
+    st->parts = parts;
+    { int t; for (t = 0; t < parts; t++) tt__gemm_part(st, t); }
+#endif
     return TT_OK;
 }
 
-TT__DEF tt_kernel tt_kernel_best(void) { return TT_KERNEL_SCALAR; }
-TT__DEF int tt_kernel_supported(tt_kernel k) { return k == TT_KERNEL_SCALAR || k == TT_KERNEL_AUTO; }
-TT__DEF const char *tt_kernel_name(tt_kernel k) {
-    switch (k) {
-    case TT_KERNEL_AUTO: return "auto";
-    case TT_KERNEL_SCALAR: return "scalar";
-    case TT_KERNEL_AVX2: return "avx2";
-    case TT_KERNEL_AVX512: return "avx512";
-    case TT_KERNEL_NEON: return "neon";
-    default: return "unknown";
-    }
+TT__DEF tt_result tt_ctx_set_threads(tt_ctx *ctx, int threads) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ctx->gemm) return tt__fail(ctx, TT_ERR_STATE, "tt_ctx_set_threads: context not initialised");
+    if (threads < 1 || threads > ctx->desc.threads)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_set_threads: threads must be 1..%d (tt_desc.threads), got %d",
+                        ctx->desc.threads, threads);
+    ctx->gemm->active = TT__MIN(threads, ctx->gemm->threads); /* TT_NO_THREADS: always 1 */
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_ctx_set_kernel(tt_ctx *ctx, tt_kernel kernel) {
+    tt__gemm_kern kd;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ctx->gemm) return tt__fail(ctx, TT_ERR_STATE, "tt_ctx_set_kernel: context not initialised");
+    if ((int)kernel < 0 || kernel >= TT_KERNEL_COUNT_)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_set_kernel: unknown kernel %d", (int)kernel);
+    if (kernel == TT_KERNEL_AUTO) kernel = tt_kernel_best();
+    if (!tt_kernel_supported(kernel) || !tt__gemm_kern_get(kernel, &kd))
+        return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_set_kernel: kernel %s is not supported here", tt_kernel_name(kernel));
+    ctx->gemm->kern = kd;
+    ctx->kernel = kernel;
+    return TT_OK;
 }
 
 /* ==================================================================================== >>ops_basic */
