@@ -179,6 +179,8 @@ typedef struct tt_desc {
     uint64_t seed;          /* RNG seed (default 0 is a valid seed: same as seed 0) */
     int threads;            /* matmul threads (default 1) */
     tt_kernel kernel;       /* matmul kernel (default AUTO) */
+    int small_matmul_workspace; /* 1: only ~50 KiB matmul workspace per thread instead of ~1.5 MiB
+                               (no packed path: large products are slower; for small devices) */
     tt_allocator allocator; /* default TT_MALLOC / TT_FREE */
     tt_log_fn log;          /* default: silent */
     void *log_user;
@@ -2668,7 +2670,9 @@ static size_t tt__gemm_pa_floats(void) { return (size_t)(TT__GEMM_MC + TT__GEMM_
 static size_t tt__gemm_pb_floats(void) { return (size_t)(TT__GEMM_NC + TT__GEMM_NR_MAX) * TT__GEMM_KC; }
 
 static size_t tt__gemm_state_bytes(const tt_desc *d) {
-    size_t per = tt__align_up(tt__gemm_pa_floats() * sizeof(float)) + tt__align_up(tt__gemm_pb_floats() * sizeof(float));
+    size_t per = d->small_matmul_workspace
+                     ? tt__align_up(TT__GEMM_STACK_FLOATS * sizeof(float))
+                     : tt__align_up(tt__gemm_pa_floats() * sizeof(float)) + tt__align_up(tt__gemm_pb_floats() * sizeof(float));
     return tt__align_up(sizeof(struct tt__gemm_state)) + per * (size_t)tt__gemm_nthreads(d);
 }
 
@@ -2717,9 +2721,16 @@ static tt_result tt__gemm_init(tt_ctx *ctx, void *mem) {
     ctx->gemm = st;
     st->threads = tt__gemm_nthreads(&ctx->desc);
     for (t = 0; t < st->threads; t++) {
+        if (ctx->desc.small_matmul_workspace) { /* light path only: B sliver, then A panel */
+            st->pb[t] = (float *)p;
+            st->pa[t] = (float *)p + TT__GEMM_KC * TT__GEMM_NR_MAX;
+            p += tt__align_up(TT__GEMM_STACK_FLOATS * sizeof(float));
+            continue;
+        }
         st->pa[t] = (float *)p; p += tt__align_up(tt__gemm_pa_floats() * sizeof(float));
         st->pb[t] = (float *)p; p += tt__align_up(tt__gemm_pb_floats() * sizeof(float));
     }
+    if (ctx->desc.small_matmul_workspace) st->path = TT__GEMM_PATH_LIGHT;
     ctx->kernel = ctx->desc.kernel == TT_KERNEL_AUTO ? tt_kernel_best() : ctx->desc.kernel;
     if (!tt_kernel_supported(ctx->kernel) || !tt__gemm_kern_get(ctx->kernel, &st->kern))
         return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: matmul kernel %s is not supported by this %s",
@@ -2866,7 +2877,7 @@ TT__DEF tt_result tt_ctx_set_kernel(tt_ctx *ctx, tt_kernel kernel) {
     tt__gemm_kern kd;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!ctx->gemm) return tt__fail(ctx, TT_ERR_STATE, "tt_ctx_set_kernel: context not initialised");
-    if ((int)kernel < 0 || kernel >= TT_KERNEL_COUNT_)
+    if ((unsigned)kernel >= (unsigned)TT_KERNEL_COUNT_)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_set_kernel: unknown kernel %d", (int)kernel);
     if (kernel == TT_KERNEL_AUTO) kernel = tt_kernel_best();
     if (!tt_kernel_supported(kernel) || !tt__gemm_kern_get(kernel, &kd))

@@ -160,6 +160,7 @@ static void test_bring_your_own_buffer(void) {
     memset(&d, 0, sizeof d);
     d.max_params = 1024;
     d.max_param_tensors = 8;
+    d.small_matmul_workspace = 1;
     d.scratch_bytes = 64 << 10;
     d.persist_bytes = 4 << 10;
     d.allocator.alloc = count_alloc;
@@ -216,9 +217,11 @@ static void test_out_of_memory(void) {
 }
 
 static void test_determinism_same_seed_same_bits(void) {
-    float out[2][24];
+    /* run 0 and 1: same settings; run 2: the small matmul workspace (light path only), which
+       computes every element with the same operations, so the bits match too */
+    float out[3][24];
     int run;
-    for (run = 0; run < 2; run++) {
+    for (run = 0; run < 3; run++) {
         tt_desc d;
         tt_ctx ctx;
         tt_tensor *w1, *b1, *w2, *b2;
@@ -226,6 +229,7 @@ static void test_determinism_same_seed_same_bits(void) {
         int step;
         memset(&d, 0, sizeof d);
         d.seed = 1234;
+        d.small_matmul_workspace = run == 2;
         d.max_params = 4096;
         d.scratch_bytes = 1 << 20;
         d.persist_bytes = 1 << 16;
@@ -237,6 +241,7 @@ static void test_determinism_same_seed_same_bits(void) {
         tt_ctx_free(&ctx);
     }
     CHECK(memcmp(out[0], out[1], sizeof out[0]) == 0);
+    CHECK(memcmp(out[0], out[2], sizeof out[0]) == 0);
 }
 
 static void test_rng_streams(void) {

@@ -18,6 +18,7 @@ int main(void) {
     d.max_param_tensors = 4;
     d.persist_bytes = 4096;
     d.scratch_bytes = 32 * 1024;
+    d.small_matmul_workspace = 1;
     if (tt_ctx_memory_size(&d, &need) != TT_OK || need > sizeof arena) return 1;
     d.memory = arena;
     d.memory_bytes = sizeof arena;
