@@ -34,3 +34,6 @@ if has arm-none-eabi-gcc; then
   run compile_cortex_m4 sh -c "arm-none-eabi-gcc $W -Os -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 --specs=nosys.specs -o $out/m4.elf tests/compile/cortex_m.c -lm"
 else echo "SKIP compile_cortex_m4: arm-none-eabi-gcc not installed"; fi
 bash tests/compile/doccheck.sh
+# the README's quick start compiles and runs as printed
+awk '/^## Quick start/{f=1} f&&/^```c/{g=1;next} g&&/^```/{exit} g' README.md > "$out/quick.c"
+run readme_quick_start sh -c "cc -std=c99 -Wall -Wextra -Werror -O1 -I. -o $out/quick $out/quick.c -lm -lpthread && $out/quick"
