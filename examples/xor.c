@@ -66,8 +66,8 @@ static int truth_table(tt_ctx *ctx, const model *m, const char *title) {
         float p = 1.0f / (1.0f + expf(-z->data[i]));
         int answer = p > 0.5f;
         right += answer == (int)Y[i];
-        printf("   %d  %d |  %d  | %.3f  %d %s\n", (int)X[2 * i], (int)X[2 * i + 1], (int)Y[i], (double)p, answer,
-               answer == (int)Y[i] ? "" : "  wrong");
+        printf("   %d  %d |  %d  | %.3f  %d%s\n", (int)X[2 * i], (int)X[2 * i + 1], (int)Y[i], (double)p, answer,
+               answer == (int)Y[i] ? "" : "   wrong");
     }
     printf("   %d of 4 right\n\n", right);
     return right;
