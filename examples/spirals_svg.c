@@ -15,6 +15,7 @@
    point. Open it in any web browser. */
 #define TINYTRAIN_IMPLEMENTATION
 #include "tinytrain.h"
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -16,6 +16,7 @@
    Build and run:  make build/xor && ./build/xor */
 #define TINYTRAIN_IMPLEMENTATION
 #include "tinytrain.h"
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
