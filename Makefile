@@ -40,7 +40,19 @@ clean:
 	rm -rf build build-san
 
 # ---- matmul benchmarks and cross-checks (bench, test-neon) ----
-bench:
-	@echo "no benchmarks yet"
+# bench: tinytrain vs OpenBLAS (benchmark only). OPENBLAS_CORETYPE=SkylakeX only on AVX-512 CPUs;
+# elsewhere OpenBLAS picks its own core (Zen / Haswell).
+bench: $(BUILD)/bench_sgemm
+	@if grep -qw avx512f /proc/cpuinfo; then OPENBLAS_CORETYPE=SkylakeX ./$(BUILD)/bench_sgemm; \
+	else ./$(BUILD)/bench_sgemm; fi
+
+$(BUILD)/bench_sgemm: bench/bench_sgemm.c tinytrain.h | $(BUILD)
+	$(CC) $(WARN) $(OPT) $(CFLAGS) -I. -o $@ $< -lopenblas $(LDLIBS)
+
+# test-neon: the NEON kernel, cross-compiled and run under qemu
+AARCH64_CC ?= aarch64-linux-gnu-gcc
+.PHONY: test-neon
 test-neon:
-	@echo "SKIP neon: not built yet"
+	mkdir -p build/aarch64
+	$(AARCH64_CC) $(WARN) -O2 -static -I. -o build/aarch64/test_sgemm tests/test_sgemm.c -lm -lpthread
+	qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64/test_sgemm

@@ -365,23 +365,44 @@ TT_API tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt_
 
 /* ==================================================================================== >>api_matmul
    C = alpha * op(A) * op(B) + beta * C, row-major, op(X) = X or X^T (trans != 0).
-   m, n, k may be 0. beta == 0 ignores C's previous contents (NaN included), as in BLAS. */
+   m, n, k may be 0 (k == 0 gives C = beta * C). beta == 0 ignores C's previous contents (NaN
+   included) and alpha == 0 reads neither A nor B, as in BLAS. Errors (TT_ERR_INVALID_ARGS):
+   negative sizes, lda < (trans_a ? m : k), ldb < (trans_b ? k : n), ldc < n (each at least 1),
+   NULL matrices with nonzero sizes.
+
+   Kernels: packed BLIS-style micro-kernels for AVX-512F, AVX2+FMA (x86-64, chosen at run time
+   from cpuid, no -march needed), NEON (aarch64) and portable blocked C. TT_NO_SIMD (or a
+   compiler other than gcc/clang) leaves only the portable one.
+   Determinism: for a given kernel, every element of C is computed by the same sequence of
+   operations whatever the thread count, so results with 1, 2 or N threads are bit-identical.
+   Different kernels round differently (last bits). */
 
 /* Portable reference: the triple loop, for teaching and testing. */
 TT_API tt_result tt_sgemm_naive(int trans_a, int trans_b, int m, int n, int k, float alpha,
                                 const float *a, int lda, const float *b, int ldb, float beta,
                                 float *c, int ldc);
-/* Fastest kernel for this CPU, one thread. */
+/* Fastest kernel for this CPU, one thread, no allocation: uses about 50 KiB of stack (one
+   320 x 32 sliver of B and one 320 x 8 sliver of A); A is read in place. For large matrices
+   tt_ctx_sgemm is faster (it packs whole cache blocks in the context's workspace). */
 TT_API tt_result tt_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                           const float *a, int lda, const float *b, int ldb, float beta,
                           float *c, int ldc);
-/* The context's kernel, workspace and threads (no allocation). Used by every autograd op. */
+/* The context's kernel, workspace and threads (no allocation). Used by every autograd op.
+   Uses the thread pool only for problems of about 1M multiply-adds and more. The workspace
+   lives in the context block: about 1.5 MiB per thread (tt_desc.threads). */
 TT_API tt_result tt_ctx_sgemm(tt_ctx *ctx, int trans_a, int trans_b, int m, int n, int k,
                               float alpha, const float *a, int lda, const float *b, int ldb,
                               float beta, float *c, int ldc);
+/* Threads tt_ctx_sgemm may use from now on: 1 .. tt_desc.threads (the pool is started once,
+   at tt_ctx_init). Results do not change with it. */
+TT_API tt_result tt_ctx_set_threads(tt_ctx *ctx, int threads);
+/* Switch the context's matmul kernel (AUTO = tt_kernel_best()); TT_ERR_UNSUPPORTED if this
+   CPU or build lacks it (the context keeps its kernel then). */
+TT_API tt_result tt_ctx_set_kernel(tt_ctx *ctx, tt_kernel kernel);
 /* Kernel the CPU supports best (what AUTO resolves to), and whether a kernel can run here. */
 TT_API tt_kernel tt_kernel_best(void);
 TT_API int tt_kernel_supported(tt_kernel k);
+/* "auto", "scalar", "avx2", "avx512", "neon". */
 TT_API const char *tt_kernel_name(tt_kernel k);
 
 /* ==================================================================================== >>api_ops_basic
@@ -732,6 +753,168 @@ TT_API tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *log_probs, const int *targ
    Optimizers. */
 
 /* ---- (optim declarations: begin) ---- */
+/* Optimizers numerically the same as torch.optim (plus Lion and LAMB from their authors' code).
+
+   Usage:
+       tt_optim opt;                                   // caller-owned, no heap
+       tt_optim_desc od = {0};                         // zero means the PyTorch default
+       od.kind = TT_OPTIM_ADAMW;
+       od.hp.lr = 3e-4f;
+       if (tt_optim_init(&ctx, &opt, &od) != TT_OK) ...   // state taken once from persist memory
+       ... each step: forward, tt_zero_grad, tt_backward, then tt_optim_step(&ctx, &opt);
+
+   - The optimizer covers the parameters that exist when tt_optim_init is called (create the model
+     first), restricted to the groups in desc.group_mask (0 = every group). Its state arrays have
+     the layout of ctx->param_data, so most updates are one flat loop.
+   - Every covered parameter is updated on every step; a parameter that got no gradient is treated
+     as having a zero gradient (torch skips parameters whose .grad is None).
+   - Hyperparameters: a zero field means the PyTorch default of that optimizer. To ask for a
+     literal zero where the default is not zero (AdamW weight_decay, beta1 = 0, ...), write
+     TT_OPTIM_ZERO. Boolean switches are tri-state: 0 = default, 1 = on, -1 = off.
+   - Parameter groups: a parameter's `group` (tt_param_set_group) selects desc.groups[group];
+     each non-zero field there overrides desc.hp (like a torch param-group dict). TT_NO_DECAY on a
+     parameter turns its weight decay off.
+   - Errors (bad hyperparameters, Muon on a non-2-D parameter) are TT_ERR_INVALID_ARGS with a
+     message naming the parameter, like torch's ValueError. */
+
+#define TT_OPTIM_MAX_GROUPS 8
+/* "Zero, not the default" for hyperparameter fields (a negative zero: it is zero in arithmetic). */
+#define TT_OPTIM_ZERO (-0.0f)
+
+typedef enum tt_optim_kind {
+    TT_OPTIM_SGD = 1,      /* torch.optim.SGD        lr 1e-3, momentum 0, dampening 0, nesterov off */
+    TT_OPTIM_ADAM,         /* torch.optim.Adam       lr 1e-3, betas (0.9, 0.999), eps 1e-8 */
+    TT_OPTIM_ADAMW,        /* torch.optim.AdamW      as Adam, weight_decay 1e-2, decoupled */
+    TT_OPTIM_ADAGRAD,      /* torch.optim.Adagrad    lr 1e-2, eps 1e-10 */
+    TT_OPTIM_RMSPROP,      /* torch.optim.RMSprop    lr 1e-2, alpha 0.99, eps 1e-8 */
+    TT_OPTIM_ADADELTA,     /* torch.optim.Adadelta   lr 1, rho 0.9, eps 1e-6 */
+    TT_OPTIM_ADAMAX,       /* torch.optim.Adamax     lr 2e-3, betas (0.9, 0.999), eps 1e-8 */
+    TT_OPTIM_NADAM,        /* torch.optim.NAdam      lr 2e-3, momentum_decay 4e-3 */
+    TT_OPTIM_RADAM,        /* torch.optim.RAdam      lr 1e-3 */
+    TT_OPTIM_ASGD,         /* torch.optim.ASGD       lr 1e-2, lambd 1e-4, alpha 0.75, t0 1e6 */
+    TT_OPTIM_RPROP,        /* torch.optim.Rprop      lr 1e-2, etas (0.5, 1.2), step sizes (1e-6, 50) */
+    TT_OPTIM_LBFGS,        /* torch.optim.LBFGS      lr 1, max_iter 20, history 100 (needs a closure) */
+    TT_OPTIM_ADAFACTOR,    /* torch.optim.Adafactor  lr 1e-2, beta2_decay -0.8, eps (f32 eps, 1e-3), d 1 */
+    TT_OPTIM_SPARSE_ADAM,  /* torch.optim.SparseAdam lr 1e-3 (rows with an all-zero gradient are absent) */
+    TT_OPTIM_MUON,         /* torch.optim.Muon       lr 1e-3, wd 0.1, momentum 0.95, nesterov on (2-D only) */
+    TT_OPTIM_LION,         /* Lion (google/automl)   lr 1e-4, betas (0.9, 0.99) */
+    TT_OPTIM_LAMB,         /* LAMB (timm)            lr 1e-3, betas (0.9, 0.999), eps 1e-6, wd 0.01 */
+    TT_OPTIM_KIND_COUNT_
+} tt_optim_kind;
+
+/* Muon learning-rate adjustment (torch adjust_lr_fn). */
+typedef enum tt_muon_adjust {
+    TT_MUON_ADJUST_ORIGINAL = 0,    /* lr * sqrt(max(1, rows/cols)) (torch default) */
+    TT_MUON_ADJUST_MATCH_RMS_ADAMW  /* lr * 0.2 * sqrt(max(rows, cols)) */
+} tt_muon_adjust;
+
+/* Hyperparameters of one group. Zero = default of the optimizer kind (see tt_optim_kind). */
+typedef struct tt_optim_hparams {
+    float lr;
+    float weight_decay;   /* L2 (coupled) or decoupled, depending on the optimizer */
+    float momentum;       /* SGD, RMSprop, Muon */
+    float dampening;      /* SGD */
+    float beta1, beta2;   /* Adam family, Lion, LAMB (Adamax/NAdam/RAdam/SparseAdam too) */
+    float eps;            /* every optimizer that has one; Adafactor: eps1 (default FLT_EPSILON) */
+    float eps2;           /* Adafactor eps2 (default 1e-3) */
+    float alpha;          /* RMSprop smoothing (0.99), ASGD power (0.75) */
+    float rho;            /* Adadelta (0.9) */
+    float lr_decay;       /* Adagrad (0) */
+    float initial_accumulator_value; /* Adagrad (0) */
+    float momentum_decay; /* NAdam (4e-3) */
+    float lambd, t0;      /* ASGD (1e-4, 1e6) */
+    float eta_minus, eta_plus, step_min, step_max; /* Rprop (0.5, 1.2, 1e-6, 50) */
+    float beta2_decay;    /* Adafactor (-0.8) */
+    float d;              /* Adafactor clipping threshold (1) */
+    float ns_a, ns_b, ns_c; /* Muon Newton-Schulz coefficients (3.4445, -4.775, 2.0315) */
+    int ns_steps;         /* Muon Newton-Schulz iterations (5) */
+    tt_muon_adjust muon_adjust; /* Muon lr adjustment (original) */
+    float max_grad_norm;  /* LAMB global gradient clipping (1.0; TT_OPTIM_ZERO disables) */
+    /* tri-state switches: 0 = default, 1 = on, -1 = off */
+    int nesterov;         /* SGD (off), Muon (on) */
+    int centered;         /* RMSprop (off) */
+    int amsgrad;          /* Adam, AdamW (off) */
+    int decoupled_weight_decay; /* Adam (off), AdamW (on, cannot be turned off), NAdam, RAdam (off) */
+    int maximize;         /* every optimizer except Muon (off) */
+    int trust_clip;       /* LAMB (off) */
+    int always_adapt;     /* LAMB: trust ratio even with weight_decay 0 (off) */
+    int bias_correction;  /* LAMB (on) */
+} tt_optim_hparams;
+
+typedef struct tt_optim_desc {
+    tt_optim_kind kind;
+    tt_optim_hparams hp;                           /* every group */
+    tt_optim_hparams groups[TT_OPTIM_MAX_GROUPS];  /* per-group overrides (non-zero fields) */
+    unsigned group_mask;    /* bit g set: update the parameters of group g (0 = all groups) */
+    int skip_nonfinite;     /* 1: a step whose gradients hold NaN/Inf changes nothing and is
+                               counted in tt_optim.n_skipped (and logged as a warning) */
+    /* LBFGS only. Like torch it has a single group: it uses desc.hp (groups[] and group_mask are
+       ignored) and works on every parameter as one flat vector. All its memory (history,
+       direction, line-search vectors) is taken at init; the closure may reset scratch memory. */
+    int max_iter;           /* 20 */
+    int max_eval;           /* max_iter * 5 / 4 */
+    float tolerance_grad;   /* 1e-7 */
+    float tolerance_change; /* 1e-9 */
+    int history_size;       /* 100: 2 * history_size * n_params floats of persistent memory */
+    int strong_wolfe;       /* 1: strong-Wolfe line search ("strong_wolfe"), 0: fixed step */
+} tt_optim_desc;
+
+/* Scalar state (steps, ASGD/NAdam per-group scalars, LBFGS bookkeeping). */
+typedef struct tt_optim_scalars {
+    int64_t step;                          /* optimizer steps taken (torch state["step"]) */
+    float eta[TT_OPTIM_MAX_GROUPS];        /* ASGD eta (float32 like torch) */
+    float mu[TT_OPTIM_MAX_GROUPS];         /* ASGD mu */
+    float mu_product[TT_OPTIM_MAX_GROUPS]; /* NAdam mu_product */
+    int64_t n_iter, func_evals;            /* LBFGS counters */
+    int64_t hist_len, hist_first;          /* LBFGS history ring */
+    double t, h_diag, prev_loss;           /* LBFGS */
+} tt_optim_scalars;
+
+/* The optimizer. Caller-owned; fill it with tt_optim_init; read-only afterwards. */
+typedef struct tt_optim {
+    tt_optim_kind kind;
+    tt_optim_desc desc;                   /* as given, for reference */
+    tt_optim_hparams hp[TT_OPTIM_MAX_GROUPS]; /* resolved hyperparameters of each group */
+    unsigned group_mask;                  /* resolved (never 0) */
+    size_t n;                             /* floats of ctx->param_data covered */
+    int n_tensors;                        /* parameter tensors that existed at init */
+    int n_state;                          /* state arrays of n floats */
+    float *state;                         /* n_state * n floats (+ LBFGS history), persistent */
+    size_t state_floats;                  /* floats in state */
+    float *s[4];                          /* the state arrays (aliases into state) */
+    tt_optim_scalars sc;
+    int64_t n_skipped;                    /* steps skipped for non-finite gradients */
+    int last_skipped;                     /* 1 if the last step was skipped */
+} tt_optim;
+
+/* Loss closure for LBFGS (and tt_optim_step_closure): zero the gradients, run forward and
+   backward, return the loss. It may call tt_scratch_reset. A set context error aborts the step. */
+typedef double (*tt_closure_fn)(tt_ctx *ctx, void *user);
+
+/* Put a parameter in an optimizer group (0 .. TT_OPTIM_MAX_GROUPS-1); set before tt_optim_init. */
+TT_API tt_result tt_param_set_group(tt_ctx *ctx, tt_tensor *param, int group);
+/* Validate desc, resolve defaults, allocate the state (once, persistent memory). */
+TT_API tt_result tt_optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc);
+/* One update from the current gradients (ctx->param_grad). No allocation. LBFGS needs
+   tt_optim_step_closure instead. Gradients are not modified. */
+TT_API tt_result tt_optim_step(tt_ctx *ctx, tt_optim *opt);
+/* torch's opt.step(closure): calls closure (once, or as often as LBFGS needs) and updates.
+   *loss (optional) receives the first loss the closure returned. */
+TT_API tt_result tt_optim_step_closure(tt_ctx *ctx, tt_optim *opt, tt_closure_fn closure, void *user, double *loss);
+/* Learning rate of a group (schedules use these). set validates lr >= 0. */
+TT_API tt_result tt_optim_set_lr(tt_ctx *ctx, tt_optim *opt, int group, float lr);
+TT_API float tt_optim_get_lr(const tt_optim *opt, int group);
+/* Human-readable name ("AdamW") of an optimizer kind. */
+TT_API const char *tt_optim_name(tt_optim_kind kind);
+/* ASGD: the averaged parameter values ("ax") of a parameter tensor, or NULL (not ASGD, not covered). */
+TT_API const float *tt_optim_asgd_average(const tt_optim *opt, const tt_tensor *param);
+/* Bytes needed by tt_optim_state_save. */
+TT_API size_t tt_optim_state_size(const tt_optim *opt);
+/* Copy the whole state (small header: magic, kind, tensor and float counts, step) to buf. */
+TT_API tt_result tt_optim_state_save(tt_ctx *ctx, const tt_optim *opt, void *buf, size_t bytes);
+/* Restore a state saved from an optimizer of the same kind over the same parameters; the buffer
+   is validated (TT_ERR_FORMAT) before anything is changed. */
+TT_API tt_result tt_optim_state_load(tt_ctx *ctx, tt_optim *opt, const void *buf, size_t bytes);
 /* ---- (optim declarations: end) ---- */
 
 
@@ -1943,18 +2126,488 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
 }
 
 /* ==================================================================================== >>matmul
-   Placeholder blocked kernel; the packed SIMD kernels replace it. */
+   Matrix multiply, BLIS/OpenBLAS style, in three layers a student can read separately:
 
-struct tt__gemm_state { float *work; };
-static size_t tt__gemm_state_bytes(const tt_desc *d) { (void)d; return sizeof(struct tt__gemm_state); }
-static tt_result tt__gemm_init(tt_ctx *ctx, void *mem) {
-    ctx->gemm = (struct tt__gemm_state *)mem;
-    ctx->gemm->work = (float *)tt__persist(ctx, "tt_ctx_init", 64);
-    if (!ctx->gemm->work) return ctx->err;
-    ctx->kernel = TT_KERNEL_SCALAR;
-    return TT_OK;
+   1. Micro-kernel (tt__ukr_*): computes one MR x NR tile of C from a KC-long sliver of A (MR
+      rows, any strides) and a packed sliver of B (KC rows of NR floats). The tile is held in
+      registers (AVX2 6x16 = 12 ymm, AVX-512 6x32 = 12 zmm, NEON 8x8 = 16 q registers, scalar
+      4x8), each step is one broadcast of A per row and one FMA per register. At the end
+      C_tile = alpha * acc + beta * C_tile (C is not read when beta == 0). Partial tiles at the
+      edges go through a local MR x NR copy with the very same instructions.
+   2. Packing (tt__pack_a / tt__pack_b): copies a block of op(A) / op(B) into MR-row / NR-column
+      panels, zero-padded, so the micro-kernel streams contiguous memory whatever the transposes.
+   3. Drivers: the "packed" driver (large problems) loops jc (NC columns) > pc (KC depth, B packed
+      once, L3) > ic (MC rows, A packed once, L2) > jr > ir (micro-tiles; the B sliver stays in
+      L1). The "light" driver (small/skinny problems, and tt_sgemm without a context) does not
+      pack A at all (the micro-kernel reads it through its strides) and packs only one KC x NR
+      sliver of B at a time into a small buffer.
+
+   Determinism: every C element is computed by the same instruction sequence in both drivers and
+   for every tile position: the k loop is cut at the same multiples of KC (a kernel constant), the
+   partial sums are added to C in that order, and padding never touches real elements. Threads
+   split C into whole tiles, so results are bit-identical for every thread count and both paths.
+   They differ between kernels (FMA vs separate multiply-add, vector widths do not matter). */
+
+#if !defined(TT_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__) && \
+    defined(__x86_64__)
+#define TT__GEMM_X86 1
+#include <immintrin.h>
+#endif
+#if !defined(TT_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__) && \
+    defined(__aarch64__)
+#define TT__GEMM_NEON 1
+#include <arm_neon.h>
+#endif
+#ifndef TT_NO_THREADS
+#include <pthread.h>
+#endif
+
+/* C = alpha * acc + beta * C for one tile; mr x nr valid of MR x NR; a at a[i*rsa + p*csa]. */
+typedef void (*tt__ukr_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
+                           ptrdiff_t ldc, float alpha, float beta, int mr, int nr);
+/* Packs kc x nc of op(B) = B^T (element (p, j) at b[j*ldb + p]) into NR-column panels. */
+typedef void (*tt__pack_bt_fn)(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb);
+typedef struct tt__gemm_kern {
+    tt__ukr_fn ukr;
+    tt__pack_bt_fn pack_bt; /* SIMD transposing packer for op(B) = B^T, or NULL (portable one) */
+    int mr, nr;      /* register tile */
+    int kc, mc, nc;  /* cache blocks: KC depth (L1), MC rows of A (L2), NC columns of B (L3) */
+} tt__gemm_kern;
+
+/* Largest blocks over all kernels of this build: they size the workspaces. */
+#define TT__GEMM_KC 320
+#define TT__GEMM_MC 120
+#define TT__GEMM_NC 1024
+#define TT__GEMM_MR_MAX 8
+#define TT__GEMM_NR_MAX 32
+#define TT__GEMM_MAX_THREADS 64
+/* tt_sgemm's stack buffer: one B sliver and one A sliver, 320 * (32 + 8) floats = 50 KiB. */
+#define TT__GEMM_STACK_FLOATS (TT__GEMM_KC * (TT__GEMM_NR_MAX + TT__GEMM_MR_MAX))
+
+/* Copy the valid mr x nr part of C into a tile (zero elsewhere) and back: edge tiles. */
+static void tt__tile_load(float *t, int ldt, const float *c, ptrdiff_t ldc, int mr, int nr, int MR, int NR) {
+    int i, j;
+    for (i = 0; i < MR; i++)
+        for (j = 0; j < NR; j++) t[i * ldt + j] = (i < mr && j < nr) ? c[i * ldc + j] : 0.0f;
 }
-static void tt__gemm_free(tt_ctx *ctx) { ctx->gemm = NULL; }
+static void tt__tile_store(const float *t, int ldt, float *c, ptrdiff_t ldc, int mr, int nr) {
+    int i, j;
+    for (i = 0; i < mr; i++)
+        for (j = 0; j < nr; j++) c[i * ldc + j] = t[i * ldt + j];
+}
+
+/* ---- portable scalar micro-kernel, 4 x 8 ---- */
+#define TT__S_MR 4
+#define TT__S_NR 8
+static void tt__ukr_scalar(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
+                           ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    float acc[TT__S_MR][TT__S_NR], tile[TT__S_MR * TT__S_NR], *cp = c;
+    ptrdiff_t ld = ldc;
+    int i, j, p;
+    for (i = 0; i < TT__S_MR; i++)
+        for (j = 0; j < TT__S_NR; j++) acc[i][j] = 0.0f;
+    for (p = 0; p < kc; p++, a += csa, b += TT__S_NR)
+        for (i = 0; i < TT__S_MR; i++) {
+            float ai = a[i * rsa];
+            for (j = 0; j < TT__S_NR; j++) acc[i][j] += ai * b[j];
+        }
+    if (mr < TT__S_MR || nr < TT__S_NR) {
+        cp = tile; ld = TT__S_NR;
+        if (beta != 0.0f) tt__tile_load(tile, TT__S_NR, c, ldc, mr, nr, TT__S_MR, TT__S_NR);
+    }
+    for (i = 0; i < TT__S_MR; i++)
+        for (j = 0; j < TT__S_NR; j++) {
+            float r = alpha * acc[i][j];
+            if (beta != 0.0f) r += beta * cp[i * ld + j];
+            cp[i * ld + j] = r;
+        }
+    if (cp == tile) tt__tile_store(tile, TT__S_NR, c, ldc, mr, nr);
+}
+
+#ifdef TT__GEMM_X86
+/* ---- x86-64 AVX2 + FMA micro-kernel, 6 x 16 (12 accumulators, 2 B vectors, 1 broadcast) ---- */
+#define TT__ROW2(i, x0, x1)                                                           \
+    do {                                                                                  \
+        float *r_ = cp + (i) * ld;                                                        \
+        __m256 y0_ = _mm256_mul_ps(va, x0), y1_ = _mm256_mul_ps(va, x1);                  \
+        if (beta != 0.0f) {                                                               \
+            y0_ = _mm256_add_ps(y0_, _mm256_mul_ps(vb, _mm256_loadu_ps(r_)));             \
+            y1_ = _mm256_add_ps(y1_, _mm256_mul_ps(vb, _mm256_loadu_ps(r_ + 8)));         \
+        }                                                                                 \
+        _mm256_storeu_ps(r_, y0_);                                                        \
+        _mm256_storeu_ps(r_ + 8, y1_);                                                    \
+    } while (0)
+__attribute__((target("avx2,fma")))
+static void tt__ukr_avx2(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
+                         ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, va, vb;
+    ptrdiff_t r2 = 2 * rsa, r3 = 3 * rsa, r4 = 4 * rsa, r5 = 5 * rsa, ld = ldc;
+    float tile[6 * 16], *cp = c;
+    int p;
+    for (p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
+        x = _mm256_broadcast_ss(a);      c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a + rsa); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a + r2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a + r3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a + r4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a + r5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+        a += csa;
+        b += 16;
+    }
+    if (mr < 6 || nr < 16) {
+        cp = tile; ld = 16;
+        if (beta != 0.0f) tt__tile_load(tile, 16, c, ldc, mr, nr, 6, 16);
+    }
+    va = _mm256_set1_ps(alpha);
+    vb = _mm256_set1_ps(beta);
+    TT__ROW2(0, c00, c01); TT__ROW2(1, c10, c11); TT__ROW2(2, c20, c21);
+    TT__ROW2(3, c30, c31); TT__ROW2(4, c40, c41); TT__ROW2(5, c50, c51);
+    if (cp == tile) tt__tile_store(tile, 16, c, ldc, mr, nr);
+}
+#undef TT__ROW2
+
+/* B^T packing for NR = 16 with 8 x 8 register transposes: op(B) = B^T is the slow case to
+   pack (B's rows are op(B)'s columns), and with few rows of A (batch 64) it is paid per flop. */
+__attribute__((target("avx2,fma")))
+static void tt__pack_bt_avx2(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb) {
+    int jr, p, j, h;
+    for (jr = 0; jr < nc; jr += 16, pb += (size_t)16 * kc) {
+        int cols = TT__MIN(16, nc - jr), p8 = cols == 16 ? kc & ~7 : 0;
+        const float *bj = b + jr * ldb;
+        for (p = 0; p < p8; p += 8)
+            for (h = 0; h < 2; h++) {
+                const float *r = bj + h * 8 * ldb + p;
+                __m256 r0 = _mm256_loadu_ps(r), r1 = _mm256_loadu_ps(r + ldb), r2 = _mm256_loadu_ps(r + 2 * ldb);
+                __m256 r3 = _mm256_loadu_ps(r + 3 * ldb), r4 = _mm256_loadu_ps(r + 4 * ldb);
+                __m256 r5 = _mm256_loadu_ps(r + 5 * ldb), r6 = _mm256_loadu_ps(r + 6 * ldb);
+                __m256 r7 = _mm256_loadu_ps(r + 7 * ldb);
+                __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+                __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+                __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+                __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+                __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+                __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+                __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+                __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+                float *o = pb + (size_t)p * 16 + h * 8;
+                _mm256_storeu_ps(o, _mm256_permute2f128_ps(s0, s4, 0x20));
+                _mm256_storeu_ps(o + 16, _mm256_permute2f128_ps(s1, s5, 0x20));
+                _mm256_storeu_ps(o + 32, _mm256_permute2f128_ps(s2, s6, 0x20));
+                _mm256_storeu_ps(o + 48, _mm256_permute2f128_ps(s3, s7, 0x20));
+                _mm256_storeu_ps(o + 64, _mm256_permute2f128_ps(s0, s4, 0x31));
+                _mm256_storeu_ps(o + 80, _mm256_permute2f128_ps(s1, s5, 0x31));
+                _mm256_storeu_ps(o + 96, _mm256_permute2f128_ps(s2, s6, 0x31));
+                _mm256_storeu_ps(o + 112, _mm256_permute2f128_ps(s3, s7, 0x31));
+            }
+        for (p = p8; p < kc; p++)
+            for (j = 0; j < 16; j++) pb[(size_t)p * 16 + j] = j < cols ? bj[j * ldb + p] : 0.0f;
+    }
+}
+
+/* ---- x86-64 AVX-512F micro-kernel, 6 x 32 ---- */
+#define TT__ROW2(i, x0, x1)                                                           \
+    do {                                                                                  \
+        float *r_ = cp + (i) * ld;                                                        \
+        __m512 y0_ = _mm512_mul_ps(va, x0), y1_ = _mm512_mul_ps(va, x1);                  \
+        if (beta != 0.0f) {                                                               \
+            y0_ = _mm512_add_ps(y0_, _mm512_mul_ps(vb, _mm512_loadu_ps(r_)));             \
+            y1_ = _mm512_add_ps(y1_, _mm512_mul_ps(vb, _mm512_loadu_ps(r_ + 16)));        \
+        }                                                                                 \
+        _mm512_storeu_ps(r_, y0_);                                                        \
+        _mm512_storeu_ps(r_ + 16, y1_);                                                   \
+    } while (0)
+__attribute__((target("avx512f")))
+static void tt__ukr_avx512(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
+                           ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, va, vb;
+    ptrdiff_t r2 = 2 * rsa, r3 = 3 * rsa, r4 = 4 * rsa, r5 = 5 * rsa, ld = ldc;
+    float tile[6 * 32], *cp = c;
+    int p;
+    for (p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
+        x = _mm512_set1_ps(a[0]);  c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
+        x = _mm512_set1_ps(a[rsa]); c10 = _mm512_fmadd_ps(x, b0, c10); c11 = _mm512_fmadd_ps(x, b1, c11);
+        x = _mm512_set1_ps(a[r2]); c20 = _mm512_fmadd_ps(x, b0, c20); c21 = _mm512_fmadd_ps(x, b1, c21);
+        x = _mm512_set1_ps(a[r3]); c30 = _mm512_fmadd_ps(x, b0, c30); c31 = _mm512_fmadd_ps(x, b1, c31);
+        x = _mm512_set1_ps(a[r4]); c40 = _mm512_fmadd_ps(x, b0, c40); c41 = _mm512_fmadd_ps(x, b1, c41);
+        x = _mm512_set1_ps(a[r5]); c50 = _mm512_fmadd_ps(x, b0, c50); c51 = _mm512_fmadd_ps(x, b1, c51);
+        a += csa;
+        b += 32;
+    }
+    if (mr < 6 || nr < 32) {
+        cp = tile; ld = 32;
+        if (beta != 0.0f) tt__tile_load(tile, 32, c, ldc, mr, nr, 6, 32);
+    }
+    va = _mm512_set1_ps(alpha);
+    vb = _mm512_set1_ps(beta);
+    TT__ROW2(0, c00, c01); TT__ROW2(1, c10, c11); TT__ROW2(2, c20, c21);
+    TT__ROW2(3, c30, c31); TT__ROW2(4, c40, c41); TT__ROW2(5, c50, c51);
+    if (cp == tile) tt__tile_store(tile, 32, c, ldc, mr, nr);
+}
+#undef TT__ROW2
+
+/* cpuid + xgetbv: AVX2/FMA/AVX-512F present and their registers enabled by the OS. */
+static void tt__cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
+    __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+static int tt__x86_level(void) { /* 0 none, 1 AVX2+FMA, 2 also AVX-512F */
+    unsigned r[4], lo, hi, max;
+    uint64_t xcr0;
+    int ecx1;
+    tt__cpuid(0, 0, r);
+    max = r[0];
+    if (max < 7) return 0;
+    tt__cpuid(1, 0, r);
+    ecx1 = (int)r[2];
+    if (!(ecx1 & (1 << 27)) || !(ecx1 & (1 << 28)) || !(ecx1 & (1 << 12))) return 0; /* OSXSAVE AVX FMA */
+    __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    xcr0 = ((uint64_t)hi << 32) | lo;
+    if ((xcr0 & 6) != 6) return 0;                            /* XMM and YMM state */
+    tt__cpuid(7, 0, r);
+    if (!(r[1] & (1u << 5))) return 0;                        /* AVX2 */
+    if ((r[1] & (1u << 16)) && (xcr0 & 0xE6) == 0xE6) return 2; /* AVX-512F + opmask/ZMM state */
+    return 1;
+}
+#endif /* TT__GEMM_X86 */
+
+#ifdef TT__GEMM_NEON
+/* ---- aarch64 NEON micro-kernel, 8 x 8 (16 accumulators) ---- */
+#define TT__NROW(i, x0, x1)                                                               \
+    do {                                                                                  \
+        float *r_ = cp + (i) * ld;                                                        \
+        float32x4_t y0_ = vmulq_f32(va, x0), y1_ = vmulq_f32(va, x1);                     \
+        if (beta != 0.0f) {                                                               \
+            y0_ = vaddq_f32(y0_, vmulq_f32(vb, vld1q_f32(r_)));                           \
+            y1_ = vaddq_f32(y1_, vmulq_f32(vb, vld1q_f32(r_ + 4)));                       \
+        }                                                                                 \
+        vst1q_f32(r_, y0_);                                                               \
+        vst1q_f32(r_ + 4, y1_);                                                           \
+    } while (0)
+#define TT__NSTEP(off, x0, x1)                                                            \
+    do {                                                                                  \
+        float32x4_t x_ = vld1q_dup_f32(a + (off));                                        \
+        x0 = vfmaq_f32(x0, x_, b0); x1 = vfmaq_f32(x1, x_, b1);                            \
+    } while (0)
+static void tt__ukr_neon(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
+                         ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    float32x4_t c00 = vdupq_n_f32(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
+    float32x4_t c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00;
+    float32x4_t c71 = c00, va, vb;
+    ptrdiff_t ld = ldc;
+    float tile[8 * 8], *cp = c;
+    int p;
+    for (p = 0; p < kc; p++) {
+        float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4);
+        TT__NSTEP(0, c00, c01); TT__NSTEP(rsa, c10, c11); TT__NSTEP(2 * rsa, c20, c21);
+        TT__NSTEP(3 * rsa, c30, c31); TT__NSTEP(4 * rsa, c40, c41); TT__NSTEP(5 * rsa, c50, c51);
+        TT__NSTEP(6 * rsa, c60, c61); TT__NSTEP(7 * rsa, c70, c71);
+        a += csa;
+        b += 8;
+    }
+    if (mr < 8 || nr < 8) {
+        cp = tile; ld = 8;
+        if (beta != 0.0f) tt__tile_load(tile, 8, c, ldc, mr, nr, 8, 8);
+    }
+    va = vdupq_n_f32(alpha);
+    vb = vdupq_n_f32(beta);
+    TT__NROW(0, c00, c01); TT__NROW(1, c10, c11); TT__NROW(2, c20, c21); TT__NROW(3, c30, c31);
+    TT__NROW(4, c40, c41); TT__NROW(5, c50, c51); TT__NROW(6, c60, c61); TT__NROW(7, c70, c71);
+    if (cp == tile) tt__tile_store(tile, 8, c, ldc, mr, nr);
+}
+#undef TT__NROW
+#undef TT__NSTEP
+#endif /* TT__GEMM_NEON */
+
+/* Kernel table entry for k, or NULL when this build has no such kernel. */
+static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
+    out->kc = TT__GEMM_KC; out->mc = TT__GEMM_MC; out->nc = TT__GEMM_NC; out->pack_bt = NULL;
+    switch (k) {
+    case TT_KERNEL_SCALAR: out->ukr = tt__ukr_scalar; out->mr = TT__S_MR; out->nr = TT__S_NR; return 1;
+#ifdef TT__GEMM_X86
+    case TT_KERNEL_AVX2: out->ukr = tt__ukr_avx2; out->mr = 6; out->nr = 16; out->pack_bt = tt__pack_bt_avx2; return 1;
+    case TT_KERNEL_AVX512: out->ukr = tt__ukr_avx512; out->mr = 6; out->nr = 32; out->kc = 192; return 1;
+#endif
+#ifdef TT__GEMM_NEON
+    case TT_KERNEL_NEON: out->ukr = tt__ukr_neon; out->mr = 8; out->nr = 8; return 1;
+#endif
+    default: return 0;
+    }
+}
+
+TT__DEF int tt_kernel_supported(tt_kernel k) {
+    tt__gemm_kern kd;
+    if (k == TT_KERNEL_AUTO) return 1;
+    if (!tt__gemm_kern_get(k, &kd)) return 0;
+#ifdef TT__GEMM_X86
+    if (k == TT_KERNEL_AVX2) return tt__x86_level() >= 1;
+    if (k == TT_KERNEL_AVX512) return tt__x86_level() >= 2;
+#endif
+    return 1;
+}
+
+TT__DEF tt_kernel tt_kernel_best(void) {
+#ifdef TT__GEMM_X86
+    int lv = tt__x86_level();
+    if (lv >= 2) return TT_KERNEL_AVX512;
+    if (lv >= 1) return TT_KERNEL_AVX2;
+#endif
+#ifdef TT__GEMM_NEON
+    return TT_KERNEL_NEON;
+#else
+    return TT_KERNEL_SCALAR;
+#endif
+}
+
+TT__DEF const char *tt_kernel_name(tt_kernel k) {
+    switch (k) {
+    case TT_KERNEL_AUTO: return "auto";
+    case TT_KERNEL_SCALAR: return "scalar";
+    case TT_KERNEL_AVX2: return "avx2";
+    case TT_KERNEL_AVX512: return "avx512";
+    case TT_KERNEL_NEON: return "neon";
+    default: return "unknown";
+    }
+}
+
+/* ---- packing ---- */
+
+/* op(A) block of mc x kc, element (i, p) at a[i*rsa + p*csa], into MR-row panels:
+   panel r holds pa[r*MR*kc + p*MR + i]; rows past mc are zero. */
+static void tt__pack_a(int mc, int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, int MR, float *pa) {
+    int ir, i, p;
+    for (ir = 0; ir < mc; ir += MR) {
+        int rows = TT__MIN(MR, mc - ir);
+        const float *ap = a + ir * rsa;
+        for (p = 0; p < kc; p++, pa += MR) {
+            for (i = 0; i < rows; i++) pa[i] = ap[i * rsa + p * csa];
+            for (; i < MR; i++) pa[i] = 0.0f;
+        }
+    }
+}
+
+/* op(B) block of kc x nc, element (p, j) at b[p*rsb + j*csb], into NR-column panels:
+   panel q holds pb[q*NR*kc + p*NR + j]; columns past nc are zero. */
+static void tt__pack_b(int kc, int nc, const float *b, ptrdiff_t rsb, ptrdiff_t csb, int NR, float *pb) {
+    int jr, j, p;
+    for (jr = 0; jr < nc; jr += NR) {
+        int cols = TT__MIN(NR, nc - jr);
+        const float *bp = b + jr * csb;
+        if (csb == 1) {
+            for (p = 0; p < kc; p++, pb += NR) {
+                memcpy(pb, bp + p * rsb, (size_t)cols * sizeof(float));
+                for (j = cols; j < NR; j++) pb[j] = 0.0f;
+            }
+        } else {
+            /* B transposed: walk each source row (contiguous in p), write with stride NR */
+            for (j = 0; j < NR; j++)
+                for (p = 0; p < kc; p++) pb[p * NR + j] = j < cols ? bp[j * csb + p * rsb] : 0.0f;
+            pb += (size_t)NR * kc;
+        }
+    }
+}
+
+/* op(B) block through the kernel's SIMD packer where it has one. */
+static void tt__pack_b_k(const tt__gemm_kern *K, int kc, int nc, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *pb) {
+    if (rsb == 1 && K->pack_bt) K->pack_bt(kc, nc, b, csb, pb);
+    else tt__pack_b(kc, nc, b, rsb, csb, K->nr, pb);
+}
+
+/* ---- drivers ---- */
+
+typedef struct tt__gemm_args {
+    int m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    ptrdiff_t rsa, csa, rsb, csb, ldc;
+} tt__gemm_args;
+
+/* Paths: 0 chooses from the shape, 1 forces light, 2 forces packed (for tests; same results). */
+enum { TT__GEMM_PATH_AUTO = 0, TT__GEMM_PATH_LIGHT = 1, TT__GEMM_PATH_PACKED = 2 };
+
+/* Depth of the k blocks: k cut into equal blocks of at most KC (784 -> 4 x 196, not 3 x 256 +
+   16, whose thin last block would pay a whole pass over C). Depends on k only: determinism. */
+static int tt__gemm_kc(const tt__gemm_kern *K, int k) {
+    int nb = (k + K->kc - 1) / K->kc;
+    return nb > 1 ? (k + nb - 1) / nb : k;
+}
+
+/* C = beta * C (k == 0 or alpha == 0: A and B are not read, as in BLAS). */
+static void tt__gemm_scale(const tt__gemm_args *g) {
+    int i, j;
+    for (i = 0; i < g->m; i++) {
+        float *c = g->c + i * g->ldc;
+        if (g->beta == 0.0f)
+            for (j = 0; j < g->n; j++) c[j] = 0.0f;
+        else
+            for (j = 0; j < g->n; j++) c[j] *= g->beta;
+    }
+}
+
+/* Light path: A read in place, one KC x NR sliver of B packed at a time into bp (KC*NR floats);
+   ap (KC*MR floats) holds A slivers of edge rows only. */
+static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, float *ap, float *bp) {
+    int pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k);
+    for (pc = 0; pc < g->k; pc += kb) {
+        int kc = TT__MIN(kb, g->k - pc);
+        float beta = pc == 0 ? g->beta : 1.0f;
+        for (ic = 0; ic < g->m; ic += K->mc) {
+            int mc = TT__MIN(K->mc, g->m - ic);
+            for (jr = 0; jr < g->n; jr += K->nr) {
+                int nr = TT__MIN(K->nr, g->n - jr);
+                tt__pack_b_k(K, kc, nr, g->b + pc * g->rsb + jr * g->csb, g->rsb, g->csb, bp);
+                for (ir = 0; ir < mc; ir += K->mr) {
+                    int mr = TT__MIN(K->mr, mc - ir);
+                    const float *as = g->a + (ic + ir) * g->rsa + pc * g->csa;
+                    float *cs = g->c + (ic + ir) * g->ldc + jr;
+                    if (mr == K->mr) {
+                        K->ukr(kc, as, g->rsa, g->csa, bp, cs, g->ldc, g->alpha, beta, mr, nr);
+                    } else {
+                        tt__pack_a(mr, kc, as, g->rsa, g->csa, K->mr, ap);
+                        K->ukr(kc, ap, 1, K->mr, bp, cs, g->ldc, g->alpha, beta, mr, nr);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Packed path: pa holds MC x KC of A, pb KC x NC of B. */
+static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, float *pa, float *pb) {
+    int jc, pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k);
+    for (jc = 0; jc < g->n; jc += K->nc) {
+        int nc = TT__MIN(K->nc, g->n - jc);
+        for (pc = 0; pc < g->k; pc += kb) {
+            int kc = TT__MIN(kb, g->k - pc);
+            float beta = pc == 0 ? g->beta : 1.0f;
+            tt__pack_b_k(K, kc, nc, g->b + pc * g->rsb + jc * g->csb, g->rsb, g->csb, pb);
+            for (ic = 0; ic < g->m; ic += K->mc) {
+                int mc = TT__MIN(K->mc, g->m - ic);
+                tt__pack_a(mc, kc, g->a + ic * g->rsa + pc * g->csa, g->rsa, g->csa, K->mr, pa);
+                for (jr = 0; jr < nc; jr += K->nr)
+                    for (ir = 0; ir < mc; ir += K->mr)
+                        K->ukr(kc, pa + ir * kc, 1, K->mr, pb + jr * kc, g->c + (ic + ir) * g->ldc + jc + jr, g->ldc,
+                               g->alpha, beta, TT__MIN(K->mr, mc - ir), TT__MIN(K->nr, nc - jr));
+            }
+        }
+    }
+}
+
+/* One thread's whole problem. pa/pb: packed-path buffers (NULL: light path only, with the
+   small buffers ap/bp). */
+static void tt__gemm_serial(const tt__gemm_kern *K, const tt__gemm_args *g, int path, float *pa, float *pb) {
+    if (g->m == 0 || g->n == 0) return;
+    if (g->k == 0 || g->alpha == 0.0f) { tt__gemm_scale(g); return; }
+    if (path == TT__GEMM_PATH_AUTO)
+        /* Packing A pays as soon as A is reused by two or more column tiles (a contiguous panel
+           streams better than MR strided rows); with a single column tile it is pure cost. */
+        path = g->n <= K->nr ? TT__GEMM_PATH_LIGHT : TT__GEMM_PATH_PACKED;
+    if (path == TT__GEMM_PATH_PACKED) tt__gemm_packed(K, g, pa, pb);
+    else tt__gemm_light(K, g, pa, pb);
+}
 
 static tt_result tt__sgemm_check(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                                  const float *c, int ldc) {
@@ -1964,6 +2617,164 @@ static tt_result tt__sgemm_check(int ta, int tb, int m, int n, int k, const floa
     return TT_OK;
 }
 
+static void tt__gemm_args_set(tt__gemm_args *g, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                              int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    g->m = m; g->n = n; g->k = k; g->alpha = alpha; g->beta = beta;
+    g->a = a; g->b = b; g->c = c; g->ldc = ldc;
+    g->rsa = ta ? 1 : lda; g->csa = ta ? lda : 1;  /* op(A)(i, p) = a[i*rsa + p*csa] */
+    g->rsb = tb ? 1 : ldb; g->csb = tb ? ldb : 1;  /* op(B)(p, j) = b[p*rsb + j*csb] */
+}
+
+/* ---- workspace and thread pool ---- */
+
+struct tt__gemm_state;
+typedef struct tt__gemm_worker {
+    struct tt__gemm_state *st;
+    int index;
+} tt__gemm_worker;
+
+struct tt__gemm_state {
+    tt__gemm_kern kern;     /* the context's kernel */
+    int path;               /* TT__GEMM_PATH_*, AUTO unless a test forces one */
+    int threads;            /* threads with a workspace (1 .. desc.threads) */
+    int active;             /* threads used now (tt_ctx_set_threads) */
+    float *pa[TT__GEMM_MAX_THREADS], *pb[TT__GEMM_MAX_THREADS];
+    /* the current parallel job: C split into parts of whole tiles */
+    tt__gemm_args job;
+    int split_n, tiles, parts;
+#ifndef TT_NO_THREADS
+    pthread_t tid[TT__GEMM_MAX_THREADS];
+    tt__gemm_worker wk[TT__GEMM_MAX_THREADS];
+    int started;            /* workers running (indices 1 .. started) */
+    int sync_ok;            /* mutex and conditions initialised */
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned gen;           /* bumped for every job */
+    int pending, quit;
+#endif
+};
+
+static int tt__gemm_nthreads(const tt_desc *d) {
+#ifdef TT_NO_THREADS
+    (void)d;
+    return 1;
+#else
+    return TT__MIN(TT__MAX(d->threads, 1), TT__GEMM_MAX_THREADS);
+#endif
+}
+
+/* Per thread: MC x KC for A and KC x NC for B, rounded up to whole panels. */
+static size_t tt__gemm_pa_floats(void) { return (size_t)(TT__GEMM_MC + TT__GEMM_MR_MAX) * TT__GEMM_KC; }
+static size_t tt__gemm_pb_floats(void) { return (size_t)(TT__GEMM_NC + TT__GEMM_NR_MAX) * TT__GEMM_KC; }
+
+static size_t tt__gemm_state_bytes(const tt_desc *d) {
+    size_t per = tt__align_up(tt__gemm_pa_floats() * sizeof(float)) + tt__align_up(tt__gemm_pb_floats() * sizeof(float));
+    return tt__align_up(sizeof(struct tt__gemm_state)) + per * (size_t)tt__gemm_nthreads(d);
+}
+
+/* Run part t of the current job: a range of whole NR (or MR) tiles of C. */
+static void tt__gemm_part(struct tt__gemm_state *st, int t) {
+    tt__gemm_args g = st->job;
+    int unit = st->split_n ? st->kern.nr : st->kern.mr;
+    int t0 = (int)((long long)st->tiles * t / st->parts), t1 = (int)((long long)st->tiles * (t + 1) / st->parts);
+    int lo = t0 * unit, hi = TT__MIN(t1 * unit, st->split_n ? g.n : g.m);
+    if (hi <= lo) return;
+    if (st->split_n) {
+        g.b += lo * g.csb; g.c += lo; g.n = hi - lo;
+    } else {
+        g.a += lo * g.rsa; g.c += lo * g.ldc; g.m = hi - lo;
+    }
+    tt__gemm_serial(&st->kern, &g, st->path, st->pa[t], st->pb[t]);
+}
+
+#ifndef TT_NO_THREADS
+static void *tt__gemm_worker_main(void *arg) {
+    tt__gemm_worker *w = (tt__gemm_worker *)arg;
+    struct tt__gemm_state *st = w->st;
+    unsigned seen = 0;
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        while (!st->quit && st->gen == seen) pthread_cond_wait(&st->go, &st->mu);
+        if (st->quit) break;
+        seen = st->gen;
+        if (w->index < st->parts) {
+            pthread_mutex_unlock(&st->mu);
+            tt__gemm_part(st, w->index);
+            pthread_mutex_lock(&st->mu);
+            if (--st->pending == 0) pthread_cond_signal(&st->done);
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    return NULL;
+}
+#endif
+
+static tt_result tt__gemm_init(tt_ctx *ctx, void *mem) {
+    struct tt__gemm_state *st = (struct tt__gemm_state *)mem;
+    unsigned char *p = (unsigned char *)mem + tt__align_up(sizeof(struct tt__gemm_state));
+    int t;
+    memset(st, 0, sizeof *st);
+    ctx->gemm = st;
+    st->threads = tt__gemm_nthreads(&ctx->desc);
+    for (t = 0; t < st->threads; t++) {
+        st->pa[t] = (float *)p; p += tt__align_up(tt__gemm_pa_floats() * sizeof(float));
+        st->pb[t] = (float *)p; p += tt__align_up(tt__gemm_pb_floats() * sizeof(float));
+    }
+    ctx->kernel = ctx->desc.kernel == TT_KERNEL_AUTO ? tt_kernel_best() : ctx->desc.kernel;
+    if (!tt_kernel_supported(ctx->kernel) || !tt__gemm_kern_get(ctx->kernel, &st->kern))
+        return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: matmul kernel %s is not supported by this %s",
+                        tt_kernel_name(ctx->kernel), tt__gemm_kern_get(ctx->kernel, &st->kern) ? "CPU" : "build");
+#ifndef TT_NO_THREADS
+    if (st->threads > 1) {
+        if (pthread_mutex_init(&st->mu, NULL) != 0) return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: pthread_mutex_init failed");
+        if (pthread_cond_init(&st->go, NULL) != 0) {
+            pthread_mutex_destroy(&st->mu);
+            return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: pthread_cond_init failed");
+        }
+        if (pthread_cond_init(&st->done, NULL) != 0) {
+            pthread_cond_destroy(&st->go);
+            pthread_mutex_destroy(&st->mu);
+            return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: pthread_cond_init failed");
+        }
+        st->sync_ok = 1;
+        for (t = 1; t < st->threads; t++) {
+            st->wk[t].st = st;
+            st->wk[t].index = t;
+            if (pthread_create(&st->tid[t], NULL, tt__gemm_worker_main, &st->wk[t]) != 0) break;
+            st->started = t;
+        }
+        if (st->started + 1 < st->threads) {
+            tt__warn(ctx, "tt_ctx_init: started %d of %d matmul threads", st->started + 1, st->threads);
+            st->threads = st->started + 1;
+        }
+    }
+#endif
+    st->active = st->threads;
+    return TT_OK;
+}
+
+static void tt__gemm_free(tt_ctx *ctx) {
+#ifndef TT_NO_THREADS
+    struct tt__gemm_state *st = ctx->gemm;
+    int t;
+    if (st->sync_ok) {
+        pthread_mutex_lock(&st->mu);
+        st->quit = 1;
+        pthread_cond_broadcast(&st->go);
+        pthread_mutex_unlock(&st->mu);
+        for (t = 1; t <= st->started; t++) pthread_join(st->tid[t], NULL);
+        pthread_cond_destroy(&st->done);
+        pthread_cond_destroy(&st->go);
+        pthread_mutex_destroy(&st->mu);
+        st->sync_ok = 0;
+        st->started = 0;
+    }
+#endif
+    ctx->gemm = NULL;
+}
+
+/* ---- public entry points ---- */
+
 TT__DEF tt_result tt_sgemm_naive(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                                  const float *b, int ldb, float beta, float *c, int ldc) {
     int i, j, p;
@@ -1971,6 +2782,7 @@ TT__DEF tt_result tt_sgemm_naive(int ta, int tb, int m, int n, int k, float alph
     if (r != TT_OK) return r;
     for (i = 0; i < m; i++)
         for (j = 0; j < n; j++) {
+            /* dot product of row i of op(A) and column j of op(B) */
             float s = 0;
             for (p = 0; p < k; p++) s += (ta ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p]) *
                                          (tb ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j]);
@@ -1981,29 +2793,87 @@ TT__DEF tt_result tt_sgemm_naive(int ta, int tb, int m, int n, int k, float alph
 
 TT__DEF tt_result tt_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                            const float *b, int ldb, float beta, float *c, int ldc) {
-    return tt_sgemm_naive(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    float buf[TT__GEMM_STACK_FLOATS];
+    tt__gemm_kern K;
+    tt__gemm_args g;
+    tt_result r = tt__sgemm_check(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+    if (r != TT_OK) return r;
+    tt__gemm_kern_get(tt_kernel_best(), &K);
+    tt__gemm_args_set(&g, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (g.m == 0 || g.n == 0) return TT_OK;
+    if (g.k == 0 || g.alpha == 0.0f) { tt__gemm_scale(&g); return TT_OK; }
+    tt__gemm_light(&K, &g, buf + TT__GEMM_KC * TT__GEMM_NR_MAX, buf);
+    return TT_OK;
 }
 
 TT__DEF tt_result tt_ctx_sgemm(tt_ctx *ctx, int ta, int tb, int m, int n, int k, float alpha, const float *a,
                                int lda, const float *b, int ldb, float beta, float *c, int ldc) {
-    tt_result r;
+    struct tt__gemm_state *st;
+    tt__gemm_args g;
+    int parts;
     if (!ctx) return TT_ERR_INVALID_ARGS;
-    r = tt_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    if (r != TT_OK) return tt__fail(ctx, r, "tt_sgemm: invalid arguments (m=%d n=%d k=%d lda=%d ldb=%d ldc=%d)", m, n, k, lda, ldb, ldc);
+    if (!ctx->gemm) return tt__fail(ctx, TT_ERR_STATE, "tt_ctx_sgemm: context not initialised");
+    if (tt__sgemm_check(ta, tb, m, n, k, a, lda, b, ldb, c, ldc) != TT_OK)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                        "tt_ctx_sgemm: invalid arguments (trans_a=%d trans_b=%d m=%d n=%d k=%d lda=%d ldb=%d ldc=%d%s)",
+                        ta, tb, m, n, k, lda, ldb, ldc,
+                        (m && n && !c) || (m && n && k && (!a || !b)) ? ", NULL matrix" : "");
+    st = ctx->gemm;
+    tt__gemm_args_set(&g, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    parts = 1;
+    /* threads only pay above ~1M multiply-adds (waking a worker costs microseconds) */
+    if (st->active > 1 && (double)m * n * k >= 1.0e6) {
+        int tn = (n + st->kern.nr - 1) / st->kern.nr, tm = (m + st->kern.mr - 1) / st->kern.mr;
+        st->split_n = tn >= tm || tn >= 4 * st->active;  /* split the dimension with more tiles */
+        st->tiles = st->split_n ? tn : tm;
+        parts = TT__MIN(st->active, st->tiles);
+    }
+    if (parts <= 1) {
+        tt__gemm_serial(&st->kern, &g, st->path, st->pa[0], st->pb[0]);
+        return TT_OK;
+    }
+#ifndef TT_NO_THREADS
+    st->job = g;
+    pthread_mutex_lock(&st->mu);
+    st->parts = parts;
+    st->pending = parts - 1;
+    st->gen++;
+    pthread_cond_broadcast(&st->go);
+    pthread_mutex_unlock(&st->mu);
+    tt__gemm_part(st, 0);
+    pthread_mutex_lock(&st->mu);
+    while (st->pending > 0) pthread_cond_wait(&st->done, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+#else
+    st->job = g;
+    st->parts = parts;
+    { int t; for (t = 0; t < parts; t++) tt__gemm_part(st, t); }
+#endif
     return TT_OK;
 }
 
-TT__DEF tt_kernel tt_kernel_best(void) { return TT_KERNEL_SCALAR; }
-TT__DEF int tt_kernel_supported(tt_kernel k) { return k == TT_KERNEL_SCALAR || k == TT_KERNEL_AUTO; }
-TT__DEF const char *tt_kernel_name(tt_kernel k) {
-    switch (k) {
-    case TT_KERNEL_AUTO: return "auto";
-    case TT_KERNEL_SCALAR: return "scalar";
-    case TT_KERNEL_AVX2: return "avx2";
-    case TT_KERNEL_AVX512: return "avx512";
-    case TT_KERNEL_NEON: return "neon";
-    default: return "unknown";
-    }
+TT__DEF tt_result tt_ctx_set_threads(tt_ctx *ctx, int threads) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ctx->gemm) return tt__fail(ctx, TT_ERR_STATE, "tt_ctx_set_threads: context not initialised");
+    if (threads < 1 || threads > ctx->desc.threads)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_set_threads: threads must be 1..%d (tt_desc.threads), got %d",
+                        ctx->desc.threads, threads);
+    ctx->gemm->active = TT__MIN(threads, ctx->gemm->threads); /* TT_NO_THREADS: always 1 */
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_ctx_set_kernel(tt_ctx *ctx, tt_kernel kernel) {
+    tt__gemm_kern kd;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ctx->gemm) return tt__fail(ctx, TT_ERR_STATE, "tt_ctx_set_kernel: context not initialised");
+    if ((int)kernel < 0 || kernel >= TT_KERNEL_COUNT_)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_set_kernel: unknown kernel %d", (int)kernel);
+    if (kernel == TT_KERNEL_AUTO) kernel = tt_kernel_best();
+    if (!tt_kernel_supported(kernel) || !tt__gemm_kern_get(kernel, &kd))
+        return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_set_kernel: kernel %s is not supported here", tt_kernel_name(kernel));
+    ctx->gemm->kern = kd;
+    ctx->kernel = kernel;
+    return TT_OK;
 }
 
 /* ==================================================================================== >>ops_basic */
@@ -5649,6 +6519,1173 @@ TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, const int *targets, c
 /* ==================================================================================== >>optim */
 
 /* ---- (optim implementation: begin) ---- */
+/* Every update below follows torch's `_single_tensor_<name>` code, operation by operation, in
+   float32; scalar factors (bias corrections, step sizes) are computed in double like Python floats
+   and rounded to float where torch hands them to a float kernel. */
+
+#define TT__OPTIM_MAGIC 0x504f5454u   /* "TTOP" */
+#define TT__OPTIM_VERSION 1u
+
+static const char *const tt__optim_names[TT_OPTIM_KIND_COUNT_] = {
+    "?", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "NAdam", "RAdam",
+    "ASGD", "Rprop", "LBFGS", "Adafactor", "SparseAdam", "Muon", "Lion", "LAMB"};
+
+TT__DEF const char *tt_optim_name(tt_optim_kind kind) {
+    if ((int)kind <= 0 || kind >= TT_OPTIM_KIND_COUNT_) return "unknown optimizer";
+    return tt__optim_names[kind];
+}
+
+TT__DEF tt_result tt_param_set_group(tt_ctx *ctx, tt_tensor *param, int group) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!param || !(param->flags & TT_PARAM))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_param_set_group: not a parameter");
+    if (group < 0 || group >= TT_OPTIM_MAX_GROUPS)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_param_set_group '%s': group %d outside 0..%d",
+                        param->name ? param->name : "", group, TT_OPTIM_MAX_GROUPS - 1);
+    param->group = group;
+    return TT_OK;
+}
+
+/* ---- hyperparameter resolution: a field is "set" if it is not +0 (TT_OPTIM_ZERO is -0) ---- */
+static int tt__optim_isset(float v) {
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u != 0;
+}
+static float tt__optim_pickf(float grp, float all, float def) {
+    if (tt__optim_isset(grp)) return grp + 0.0f; /* -0 + 0 = +0 */
+    if (tt__optim_isset(all)) return all + 0.0f;
+    return def;
+}
+static int tt__optim_picki(int grp, int all, int def) { return grp ? grp : all ? all : def; }
+static int tt__optim_pickb(int grp, int all, int def) { return tt__optim_picki(grp, all, def ? 1 : -1) > 0; }
+
+/* The torch defaults of one optimizer kind. */
+static void tt__optim_defaults(tt_optim_kind k, tt_optim_hparams *d) {
+    memset(d, 0, sizeof *d);
+    d->lr = 1e-3f;
+    d->beta1 = 0.9f; d->beta2 = 0.999f; d->eps = 1e-8f;
+    d->alpha = 0.99f; d->rho = 0.9f; d->momentum_decay = 4e-3f;
+    d->lambd = 1e-4f; d->t0 = 1e6f;
+    d->eta_minus = 0.5f; d->eta_plus = 1.2f; d->step_min = 1e-6f; d->step_max = 50.0f;
+    d->beta2_decay = -0.8f; d->d = 1.0f; d->eps2 = 1e-3f;
+    d->ns_a = 3.4445f; d->ns_b = -4.7750f; d->ns_c = 2.0315f; d->ns_steps = 5;
+    d->max_grad_norm = 1.0f;
+    d->bias_correction = 1;
+    switch (k) {
+    case TT_OPTIM_ADAMW: d->weight_decay = 1e-2f; d->decoupled_weight_decay = 1; break;
+    case TT_OPTIM_ADAGRAD: d->lr = 1e-2f; d->eps = 1e-10f; break;
+    case TT_OPTIM_RMSPROP: d->lr = 1e-2f; break;
+    case TT_OPTIM_ADADELTA: d->lr = 1.0f; d->eps = 1e-6f; break;
+    case TT_OPTIM_ADAMAX: case TT_OPTIM_NADAM: d->lr = 2e-3f; break;
+    case TT_OPTIM_ASGD: d->lr = 1e-2f; d->alpha = 0.75f; break;
+    case TT_OPTIM_RPROP: d->lr = 1e-2f; break;
+    case TT_OPTIM_LBFGS: d->lr = 1.0f; break;
+    case TT_OPTIM_ADAFACTOR: d->lr = 1e-2f; d->eps = FLT_EPSILON; break;
+    case TT_OPTIM_MUON: d->weight_decay = 0.1f; d->momentum = 0.95f; d->nesterov = 1; d->eps = 1e-7f; break;
+    case TT_OPTIM_LION: d->lr = 1e-4f; d->beta2 = 0.99f; break;
+    case TT_OPTIM_LAMB: d->eps = 1e-6f; d->weight_decay = 0.01f; break;
+    default: break;
+    }
+}
+
+static void tt__optim_resolve(tt_optim_kind k, const tt_optim_hparams *g, const tt_optim_hparams *a,
+                              tt_optim_hparams *o) {
+    tt_optim_hparams d;
+    tt__optim_defaults(k, &d);
+#define TT__PF(f) o->f = tt__optim_pickf(g->f, a->f, d.f)
+#define TT__PB(f) o->f = tt__optim_pickb(g->f, a->f, d.f)
+    TT__PF(lr); TT__PF(weight_decay); TT__PF(momentum); TT__PF(dampening); TT__PF(beta1); TT__PF(beta2);
+    TT__PF(eps); TT__PF(eps2); TT__PF(alpha); TT__PF(rho); TT__PF(lr_decay); TT__PF(initial_accumulator_value);
+    TT__PF(momentum_decay); TT__PF(lambd); TT__PF(t0); TT__PF(eta_minus); TT__PF(eta_plus);
+    TT__PF(step_min); TT__PF(step_max); TT__PF(beta2_decay); TT__PF(d); TT__PF(ns_a); TT__PF(ns_b);
+    TT__PF(ns_c); TT__PF(max_grad_norm);
+    TT__PB(nesterov); TT__PB(centered); TT__PB(amsgrad); TT__PB(decoupled_weight_decay); TT__PB(maximize);
+    TT__PB(trust_clip); TT__PB(always_adapt); TT__PB(bias_correction);
+#undef TT__PF
+#undef TT__PB
+    o->ns_steps = tt__optim_picki(g->ns_steps, a->ns_steps, d.ns_steps);
+    o->muon_adjust = g->muon_adjust ? g->muon_adjust : a->muon_adjust;
+    if (k == TT_OPTIM_ADAMW) o->decoupled_weight_decay = 1;
+}
+
+/* Validate one group's hyperparameters like torch's constructors (ValueError -> INVALID_ARGS). */
+static tt_result tt__optim_check(tt_ctx *ctx, tt_optim_kind k, int grp, const tt_optim_hparams *h,
+                                 const tt_optim_desc *desc) {
+    const char *nm = tt_optim_name(k);
+#define TT__BAD(cond, what, val)                                                                           \
+    if (cond)                                                                                              \
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init (%s, group %d): invalid %s: %g", nm, grp, \
+                        what, (double)(val))
+    TT__BAD(!(h->lr >= 0) || h->lr > FLT_MAX, "learning rate (lr must be >= 0)", h->lr);
+    TT__BAD(!(h->weight_decay >= 0) || h->weight_decay > FLT_MAX, "weight_decay (must be >= 0)", h->weight_decay);
+    TT__BAD(!(h->eps >= 0) || h->eps > FLT_MAX, "eps (must be >= 0)", h->eps);
+    switch (k) {
+    case TT_OPTIM_SGD:
+        TT__BAD(!(h->momentum >= 0), "momentum (must be >= 0)", h->momentum);
+        TT__BAD(!(h->dampening >= 0) || h->dampening > FLT_MAX, "dampening (must be >= 0)", h->dampening);
+        TT__BAD(h->nesterov && !(h->momentum > 0), "nesterov (requires momentum > 0), momentum", h->momentum);
+        TT__BAD(h->nesterov && h->dampening != 0, "nesterov (requires dampening = 0), dampening", h->dampening);
+        break;
+    case TT_OPTIM_ADAM: case TT_OPTIM_ADAMW: case TT_OPTIM_ADAMAX: case TT_OPTIM_NADAM: case TT_OPTIM_RADAM:
+    case TT_OPTIM_SPARSE_ADAM: case TT_OPTIM_LAMB:
+        TT__BAD(!(h->beta1 >= 0 && h->beta1 < 1), "beta1 (must be in [0, 1))", h->beta1);
+        TT__BAD(!(h->beta2 >= 0 && h->beta2 < 1), "beta2 (must be in [0, 1))", h->beta2);
+        if (k == TT_OPTIM_NADAM) TT__BAD(!(h->momentum_decay >= 0), "momentum_decay (must be >= 0)", h->momentum_decay);
+        if (k == TT_OPTIM_LAMB) TT__BAD(!(h->max_grad_norm >= 0), "max_grad_norm (must be >= 0)", h->max_grad_norm);
+        if (k == TT_OPTIM_SPARSE_ADAM) TT__BAD(h->weight_decay != 0, "weight_decay (SparseAdam has none)", h->weight_decay);
+        break;
+    case TT_OPTIM_LION:
+        TT__BAD(!(h->beta1 >= 0 && h->beta1 <= 1), "beta1 (must be in [0, 1])", h->beta1);
+        TT__BAD(!(h->beta2 >= 0 && h->beta2 <= 1), "beta2 (must be in [0, 1])", h->beta2);
+        break;
+    case TT_OPTIM_ADAGRAD:
+        TT__BAD(!(h->lr_decay >= 0), "lr_decay (must be >= 0)", h->lr_decay);
+        TT__BAD(!(h->initial_accumulator_value >= 0), "initial_accumulator_value (must be >= 0)",
+                h->initial_accumulator_value);
+        break;
+    case TT_OPTIM_RMSPROP:
+        TT__BAD(!(h->momentum >= 0), "momentum (must be >= 0)", h->momentum);
+        TT__BAD(!(h->alpha >= 0), "alpha (must be >= 0)", h->alpha);
+        break;
+    case TT_OPTIM_ADADELTA:
+        TT__BAD(!(h->rho >= 0 && h->rho <= 1), "rho (must be in [0, 1])", h->rho);
+        break;
+    case TT_OPTIM_ASGD:
+        TT__BAD(!(h->lambd >= 0) || h->lambd > FLT_MAX, "lambd (must be >= 0)", h->lambd);
+        TT__BAD(!(h->alpha == h->alpha) || h->alpha > FLT_MAX || h->alpha < -FLT_MAX, "alpha (must be finite)", h->alpha);
+        TT__BAD(!(h->t0 == h->t0), "t0 (must not be NaN)", h->t0);
+        break;
+    case TT_OPTIM_RPROP:
+        TT__BAD(!(h->eta_minus > 0 && h->eta_minus < 1), "eta_minus (need 0 < eta_minus < 1)", h->eta_minus);
+        TT__BAD(!(h->eta_plus > 1) || h->eta_plus > FLT_MAX, "eta_plus (need eta_plus > 1)", h->eta_plus);
+        TT__BAD(!(h->step_min >= 0), "step_min (must be >= 0)", h->step_min);
+        TT__BAD(!(h->step_max >= h->step_min), "step_max (must be >= step_min)", h->step_max);
+        break;
+    case TT_OPTIM_ADAFACTOR:
+        TT__BAD(!(h->beta2_decay <= 0), "beta2_decay (must be <= 0)", h->beta2_decay);
+        TT__BAD(!(h->eps2 >= 0), "eps2 (must be >= 0)", h->eps2);
+        TT__BAD(!(h->d >= 1) || h->d > FLT_MAX, "d, the clipping threshold (must be >= 1)", h->d);
+        break;
+    case TT_OPTIM_MUON:
+        TT__BAD(!(h->momentum >= 0), "momentum (must be >= 0)", h->momentum);
+        TT__BAD(h->ns_steps < 0 || h->ns_steps >= 100, "ns_steps (must be in 0..99)", h->ns_steps);
+        TT__BAD(h->maximize, "maximize (Muon has no maximize)", h->maximize);
+        TT__BAD((int)h->muon_adjust < 0 || h->muon_adjust > TT_MUON_ADJUST_MATCH_RMS_ADAMW, "muon_adjust",
+                (int)h->muon_adjust);
+        break;
+    case TT_OPTIM_LBFGS:
+        TT__BAD(desc->max_iter < 0, "max_iter (must be >= 1)", desc->max_iter);
+        TT__BAD(desc->max_eval < 0, "max_eval (must be >= 1)", desc->max_eval);
+        TT__BAD(desc->history_size < 0, "history_size (must be >= 1)", desc->history_size);
+        TT__BAD(desc->tolerance_grad < 0, "tolerance_grad (must be >= 0)", desc->tolerance_grad);
+        TT__BAD(desc->tolerance_change < 0, "tolerance_change (must be >= 0)", desc->tolerance_change);
+        break;
+    default: break;
+    }
+    if (k == TT_OPTIM_ADAMW && (desc->hp.decoupled_weight_decay < 0 || desc->groups[grp].decoupled_weight_decay < 0))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init (AdamW, group %d): decoupled_weight_decay cannot be off", grp);
+#undef TT__BAD
+    return TT_OK;
+}
+
+static int tt__optim_covers(const tt_optim *opt, const tt_tensor *p) {
+    return p->group >= 0 && p->group < TT_OPTIM_MAX_GROUPS && ((opt->group_mask >> p->group) & 1u);
+}
+
+/* State arrays of n floats per optimizer kind. */
+static int tt__optim_nstate(tt_optim_kind k) {
+    switch (k) {
+    case TT_OPTIM_ADAM: case TT_OPTIM_ADAMW: case TT_OPTIM_RMSPROP: return 3;
+    case TT_OPTIM_ADADELTA: case TT_OPTIM_ADAMAX: case TT_OPTIM_NADAM: case TT_OPTIM_RADAM:
+    case TT_OPTIM_RPROP: case TT_OPTIM_ADAFACTOR: case TT_OPTIM_SPARSE_ADAM: case TT_OPTIM_LAMB: return 2;
+    case TT_OPTIM_LBFGS: return 0;
+    default: return 1;
+    }
+}
+
+/* LBFGS flat vectors (each n floats) kept after the history: */
+enum { TT__LB_D, TT__LB_G, TT__LB_PREVG, TT__LB_X, TT__LB_GPREV, TT__LB_BG0, TT__LB_BG1, TT__LB_GNEW, TT__LB_Q, TT__LB_NVEC };
+
+static tt_result tt__optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc);
+
+TT__DEF tt_result tt_optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc) {
+    tt_result r = tt__optim_init(ctx, opt, desc);
+    if (r != TT_OK && opt) opt->kind = (tt_optim_kind)0; /* a failed init leaves an unusable optimizer */
+    return r;
+}
+
+static tt_result tt__optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc) {
+    int g, i;
+    size_t n, floats, bytes;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!opt || !desc) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init: opt or desc is NULL");
+    if ((int)desc->kind <= 0 || desc->kind >= TT_OPTIM_KIND_COUNT_)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init: unknown optimizer kind %d", (int)desc->kind);
+    memset(opt, 0, sizeof *opt);
+    opt->kind = desc->kind;
+    opt->desc = *desc;
+    opt->group_mask = desc->group_mask && desc->kind != TT_OPTIM_LBFGS ? desc->group_mask : (1u << TT_OPTIM_MAX_GROUPS) - 1u;
+    if (opt->group_mask >> TT_OPTIM_MAX_GROUPS)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init (%s): group_mask %u names groups >= %d",
+                        tt_optim_name(desc->kind), desc->group_mask, TT_OPTIM_MAX_GROUPS);
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) {
+        /* LBFGS has a single group: desc.hp */
+        const tt_optim_hparams *grp = desc->kind == TT_OPTIM_LBFGS ? &desc->groups[0] : &desc->groups[g];
+        tt_result r;
+        tt__optim_resolve(desc->kind, grp, &desc->hp, &opt->hp[g]);
+        if (!((opt->group_mask >> g) & 1u)) continue;
+        r = tt__optim_check(ctx, desc->kind, g, &opt->hp[g], desc);
+        if (r != TT_OK) return r;
+    }
+    opt->n = ctx->n_params;
+    opt->n_tensors = ctx->n_param_tensors;
+    if (ctx->n_params == 0) tt__warn(ctx, "tt_optim_init (%s): the context has no parameters", tt_optim_name(desc->kind));
+    for (i = 0; i < opt->n_tensors; i++) {
+        const tt_tensor *p = &ctx->params[i];
+        if (!tt__optim_covers(opt, p)) continue;
+        if (desc->kind == TT_OPTIM_MUON && p->ndim != 2)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                            "tt_optim_init (Muon): parameter '%s' %S is not 2-D; Muon only supports 2-D parameters "
+                            "(put the others in a group excluded by group_mask)", p->name ? p->name : "", p);
+    }
+    n = opt->n;
+    opt->n_state = tt__optim_nstate(desc->kind);
+    floats = (size_t)opt->n_state * n;
+    if (desc->kind == TT_OPTIM_LBFGS) {
+        tt_optim_desc *od = &opt->desc;
+        if (!od->max_iter) od->max_iter = 20;
+        if (!od->max_eval) od->max_eval = od->max_iter * 5 / 4;
+        if (!tt__optim_isset(od->tolerance_grad)) od->tolerance_grad = 1e-7f;
+        if (!tt__optim_isset(od->tolerance_change)) od->tolerance_change = 1e-9f;
+        od->tolerance_grad += 0.0f;
+        od->tolerance_change += 0.0f;
+        if (!od->history_size) od->history_size = 100;
+        /* 2 history arrays (y, s) of history_size * n, ro and al, the flat work vectors */
+        floats = (2 * (size_t)od->history_size + TT__LB_NVEC) * n + 2 * (size_t)od->history_size;
+        if (n && floats / n < 2 * (size_t)od->history_size)
+            return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "tt_optim_init (LBFGS): history too large");
+    }
+    if (!tt__mul_ok(floats ? floats : 1, sizeof(float), &bytes))
+        return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "tt_optim_init (%s): state too large", tt_optim_name(desc->kind));
+    opt->state = (float *)tt__persist(ctx, "tt_optim_init", bytes);
+    if (!opt->state) return ctx->err;
+    memset(opt->state, 0, bytes);
+    opt->state_floats = floats;
+    for (i = 0; i < opt->n_state && i < 4; i++) opt->s[i] = opt->state + (size_t)i * n;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) opt->sc.mu_product[g] = 1.0f;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_optim_set_lr(tt_ctx *ctx, tt_optim *opt, int group, float lr) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!opt || !opt->kind) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_set_lr: optimizer is NULL or not initialised");
+    if (group < 0 || group >= TT_OPTIM_MAX_GROUPS)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_set_lr: group %d outside 0..%d", group, TT_OPTIM_MAX_GROUPS - 1);
+    if (!(lr >= 0) || lr > FLT_MAX)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_set_lr: invalid learning rate (lr must be >= 0): %g", (double)lr);
+    if (opt->kind == TT_OPTIM_LBFGS) { int g; for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) opt->hp[g].lr = lr; }
+    else opt->hp[group].lr = lr;
+    return TT_OK;
+}
+
+TT__DEF float tt_optim_get_lr(const tt_optim *opt, int group) {
+    if (!opt || group < 0 || group >= TT_OPTIM_MAX_GROUPS) return 0.0f;
+    return opt->hp[group].lr;
+}
+
+TT__DEF const float *tt_optim_asgd_average(const tt_optim *opt, const tt_tensor *param) {
+    if (!opt || !param || opt->kind != TT_OPTIM_ASGD || !(param->flags & TT_PARAM)) return NULL;
+    if (param->offset + param->numel > opt->n || !tt__optim_covers(opt, param)) return NULL;
+    return opt->s[0] + param->offset;
+}
+
+/* ---- element-wise updates: one parameter tensor (x, g: numel floats, s0..s2 its state) ---- */
+
+/* torch.lerp: a + w (b - a) for |w| < 0.5, else b - (b - a)(1 - w). */
+static float tt__lerp(float a, float b, float w) {
+    return (w < 0.5f && w > -0.5f) ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+}
+static float tt__signf(float x) { return (float)((x > 0) - (x < 0)); }
+
+/* Everything a tensor update needs. */
+typedef struct tt__optim_job {
+    const tt_optim_hparams *h;
+    float wd;        /* weight decay of this tensor (0 with TT_NO_DECAY) */
+    float gsign;     /* -1 with maximize */
+    int64_t t;       /* step count, 1 on the first step */
+    int grp;
+    float *x;
+    const float *g;
+    float *s0, *s1, *s2;
+    size_t n;
+} tt__optim_job;
+
+static void tt__upd_sgd(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    float mom = h->momentum, damp1 = (float)(1.0 - (double)h->dampening), lr = h->lr;
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i];
+        if (j->wd != 0) g = g + j->wd * j->x[i];
+        if (mom != 0) {
+            float b = j->t == 1 ? g : j->s0[i] * mom + damp1 * g; /* buffer = grad on step 1 */
+            j->s0[i] = b;
+            g = h->nesterov ? g + mom * b : b;
+        }
+        j->x[i] = j->x[i] + (-lr) * g;
+    }
+}
+
+/* Adam, AdamW (decoupled), with amsgrad. */
+static void tt__upd_adam(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    double bc1 = 1.0 - pow((double)h->beta1, (double)j->t), bc2 = 1.0 - pow((double)h->beta2, (double)j->t);
+    float step_size = (float)((double)h->lr / bc1), bc2s = (float)sqrt(bc2);
+    float w1 = (float)(1.0 - (double)h->beta1), b2 = h->beta2, w2 = (float)(1.0 - (double)h->beta2);
+    float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], m, v, den;
+        if (j->wd != 0) {
+            if (h->decoupled_weight_decay) j->x[i] *= decay;
+            else g = g + j->wd * j->x[i];
+        }
+        m = j->s0[i] = tt__lerp(j->s0[i], g, w1);
+        v = j->s1[i] = j->s1[i] * b2 + w2 * (g * g);
+        if (h->amsgrad) v = j->s2[i] = TT__MAX(j->s2[i], v); /* max over the raw second moment */
+        den = sqrtf(v) / bc2s + h->eps;
+        j->x[i] = j->x[i] + (-step_size) * m / den;
+    }
+}
+
+static void tt__upd_adagrad(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    float clr = (float)((double)h->lr / (1.0 + (double)(j->t - 1) * (double)h->lr_decay));
+    size_t i;
+    if (j->t == 1)
+        for (i = 0; i < j->n; i++) j->s0[i] = h->initial_accumulator_value;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], s;
+        if (j->wd != 0) g = g + j->wd * j->x[i];
+        s = j->s0[i] = j->s0[i] + g * g;
+        j->x[i] = j->x[i] + (-clr) * g / (sqrtf(s) + h->eps);
+    }
+}
+
+static void tt__upd_rmsprop(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    float a = h->alpha, wa = (float)(1.0 - (double)h->alpha), lr = h->lr;
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], v, avg;
+        if (j->wd != 0) g = g + j->wd * j->x[i];
+        v = j->s0[i] = j->s0[i] * a + wa * (g * g);
+        if (h->centered) {
+            float ga = j->s1[i] = tt__lerp(j->s1[i], g, wa);
+            avg = sqrtf(v + (-1.0f) * (ga * ga)) + h->eps;   /* eps outside the sqrt */
+        } else {
+            avg = sqrtf(v) + h->eps;
+        }
+        if (h->momentum > 0) {
+            float b = j->s2[i] = j->s2[i] * h->momentum + g / avg;
+            j->x[i] = j->x[i] + (-lr) * b;
+        } else {
+            j->x[i] = j->x[i] + (-lr) * g / avg;
+        }
+    }
+}
+
+static void tt__upd_adadelta(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    float rho = h->rho, w = (float)(1.0 - (double)h->rho);
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], v, delta;
+        if (j->wd != 0) g = g + j->wd * j->x[i];
+        v = j->s0[i] = j->s0[i] * rho + w * (g * g);
+        delta = sqrtf(j->s1[i] + h->eps) / sqrtf(v + h->eps) * g;
+        j->s1[i] = j->s1[i] * rho + w * (delta * delta);
+        j->x[i] = j->x[i] + (-h->lr) * delta;
+    }
+}
+
+static void tt__upd_adamax(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    float clr = (float)((double)h->lr / (1.0 - pow((double)h->beta1, (double)j->t)));
+    float w1 = (float)(1.0 - (double)h->beta1);
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], m, u;
+        if (j->wd != 0) g = g + j->wd * j->x[i];
+        m = j->s0[i] = tt__lerp(j->s0[i], g, w1);
+        u = j->s1[i] = TT__MAX(j->s1[i] * h->beta2, fabsf(g) + h->eps); /* eps inside the max */
+        j->x[i] = j->x[i] + (-clr) * m / u;
+    }
+}
+
+/* NAdam; mu_product is a float32 per group (torch keeps a float32 0-d tensor per parameter). */
+static void tt__upd_nadam(const tt__optim_job *j, float mu_product) {
+    const tt_optim_hparams *h = j->h;
+    double t = (double)j->t, bc2 = 1.0 - pow((double)h->beta2, t);
+    double mu = (double)h->beta1 * (1.0 - 0.5 * pow(0.96, t * (double)h->momentum_decay));
+    double mu_next = (double)h->beta1 * (1.0 - 0.5 * pow(0.96, (t + 1.0) * (double)h->momentum_decay));
+    double mpn = (double)mu_product * mu_next;
+    float c_g = (float)(-(double)h->lr * (1.0 - mu) / (1.0 - (double)mu_product));
+    float c_m = (float)((-(double)h->lr * mu_next) / (1.0 - mpn));
+    float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - (double)h->beta2), fbc2 = (float)bc2;
+    float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], m, v, den;
+        if (j->wd != 0) {
+            if (h->decoupled_weight_decay) j->x[i] *= decay;
+            else g = g + j->wd * j->x[i];
+        }
+        m = j->s0[i] = tt__lerp(j->s0[i], g, w1);
+        v = j->s1[i] = j->s1[i] * h->beta2 + w2 * (g * g);
+        den = sqrtf(v / fbc2) + h->eps;
+        j->x[i] = j->x[i] + c_g * g / den;
+        j->x[i] = j->x[i] + c_m * m / den;
+    }
+}
+
+static void tt__upd_radam(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    double t = (double)j->t, b2 = (double)h->beta2;
+    double bc1 = 1.0 - pow((double)h->beta1, t), bc2 = 1.0 - pow(b2, t);
+    double rho_inf = 2.0 / (1.0 - b2) - 1.0, rho_t = rho_inf - 2.0 * t * pow(b2, t) / bc2;
+    int rect = rho_t > 5.0;
+    float fr = rect ? (float)sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) : 1.0f;
+    float fbc1 = (float)bc1, sbc2 = (float)sqrt(bc2), lr = h->lr;
+    float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - b2);
+    float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], m, v, u;
+        if (j->wd != 0) {
+            if (h->decoupled_weight_decay) j->x[i] *= decay;
+            else g = g + j->wd * j->x[i];
+        }
+        m = j->s0[i] = tt__lerp(j->s0[i], g, w1);
+        v = j->s1[i] = j->s1[i] * h->beta2 + w2 * (g * g);
+        u = m / fbc1 * lr;
+        if (rect) u = u * (sbc2 / (sqrtf(v) + h->eps)) * fr; /* eps on the uncorrected sqrt(v) */
+        j->x[i] = j->x[i] - u;
+    }
+}
+
+/* ASGD; eta and mu are float32 per group like torch's 0-d tensors; s0 = ax (the average). */
+static void tt__upd_asgd(const tt__optim_job *j, float eta, float mu) {
+    const tt_optim_hparams *h = j->h;
+    float decay = (float)(1.0 - (double)h->lambd * (double)eta);
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i];
+        if (j->wd != 0) g = g + j->wd * j->x[i];
+        j->x[i] = j->x[i] * decay;
+        j->x[i] = j->x[i] + (-eta) * g;
+        if (mu != 1.0f) j->s0[i] = j->s0[i] + (j->x[i] - j->s0[i]) * mu;
+        else j->s0[i] = j->x[i];
+    }
+}
+
+/* Rprop (iRprop-): s0 = previous gradient, s1 = per-element step size (starts at lr). */
+static void tt__upd_rprop(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    size_t i;
+    if (j->t == 1)
+        for (i = 0; i < j->n; i++) j->s1[i] = h->lr;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i], s = tt__signf(g * j->s0[i]);
+        float f = s > 0 ? h->eta_plus : s < 0 ? h->eta_minus : 1.0f;
+        float st = j->s1[i] * f;
+        st = st < h->step_min ? h->step_min : st > h->step_max ? h->step_max : st;
+        j->s1[i] = st;
+        if (s < 0) g = 0;
+        j->x[i] = j->x[i] + (-1.0f) * (tt__signf(g) * st);
+        j->s0[i] = g;
+    }
+}
+
+/* SparseAdam: a "row" (slice along dim 0; the whole tensor for a scalar) whose gradient is all
+   zero is absent from the sparse gradient: its moments and values are left alone ("lazy Adam"). */
+static void tt__upd_sparse_adam(const tt__optim_job *j, const tt_tensor *p) {
+    const tt_optim_hparams *h = j->h;
+    size_t rows = p->ndim > 0 ? (size_t)p->shape[0] : 1, rl = rows ? j->n / rows : 0, r, i;
+    double bc1 = 1.0 - pow((double)h->beta1, (double)j->t), bc2 = 1.0 - pow((double)h->beta2, (double)j->t);
+    float step_size = (float)((double)h->lr * sqrt(bc2) / bc1);
+    float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - (double)h->beta2);
+    for (r = 0; r < rows; r++) {
+        size_t b = r * rl;
+        int present = 0;
+        for (i = b; i < b + rl; i++)
+            if (j->g[i] != 0) { present = 1; break; }
+        if (!present) continue;
+        for (i = b; i < b + rl; i++) {
+            float g = j->gsign * j->g[i];
+            float dm = (g - j->s0[i]) * w1, dv = (g * g - j->s1[i]) * w2;
+            float m = j->s0[i] + dm, v = j->s1[i] + dv;
+            j->s0[i] = m;
+            j->s1[i] = v;
+            j->x[i] = j->x[i] + (-step_size) * (m / (sqrtf(v) + h->eps));
+        }
+    }
+}
+
+/* Lion (google/automl lion_pytorch.py): sign of the interpolated momentum, momentum after. */
+static void tt__upd_lion(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+    float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - (double)h->beta2);
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i];
+        float c = j->s0[i] * h->beta1 + g * w1;
+        j->x[i] = j->x[i] * decay;
+        j->x[i] = j->x[i] + (-h->lr) * tt__signf(c);
+        j->s0[i] = j->s0[i] * h->beta2 + g * w2;
+    }
+}
+
+/* LAMB (timm lamb.py); clip = the global-norm divisor (1 if no clipping). Two passes over the
+   tensor: the Adam direction u is recomputed from the updated moments rather than stored. */
+static void tt__upd_lamb(const tt__optim_job *j, float clip) {
+    const tt_optim_hparams *h = j->h;
+    double t = (double)j->t;
+    float bc1 = h->bias_correction ? (float)(1.0 - pow((double)h->beta1, t)) : 1.0f;
+    float sbc2 = h->bias_correction ? (float)sqrt(1.0 - pow((double)h->beta2, t)) : 1.0f;
+    float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - (double)h->beta2), ratio = 1.0f;
+    double wn = 0, un = 0;
+    size_t i;
+    for (i = 0; i < j->n; i++) {
+        float g = j->gsign * j->g[i] / clip;
+        j->s0[i] = j->s0[i] * h->beta1 + g * w1;
+        j->s1[i] = j->s1[i] * h->beta2 + w2 * (g * g);
+    }
+    if (j->wd != 0 || h->always_adapt) {
+        for (i = 0; i < j->n; i++) {
+            float u = (j->s0[i] / bc1) / (sqrtf(j->s1[i]) / sbc2 + h->eps);
+            if (j->wd != 0) u = u + j->wd * j->x[i];
+            wn += (double)j->x[i] * j->x[i];
+            un += (double)u * u;
+        }
+        wn = sqrt(wn); un = sqrt(un);
+        if (wn > 0 && un > 0) ratio = (float)((float)wn / (float)un);
+        if (h->trust_clip && ratio > 1.0f) ratio = 1.0f;
+    }
+    for (i = 0; i < j->n; i++) {
+        float u = (j->s0[i] / bc1) / (sqrtf(j->s1[i]) / sbc2 + h->eps);
+        if (j->wd != 0) u = u + j->wd * j->x[i];
+        u = u * ratio;
+        j->x[i] = j->x[i] + (-h->lr) * u;
+    }
+}
+
+/* Adafactor (torch _single_tensor_adafactor). Factored over the last two dims (rows R in s0,
+   columns C in s1, each laid out at the tensor's offset) for ndim >= 2, else a full V in s0.
+   U is computed twice (once for RMS(U), once to apply) instead of being stored. */
+static float tt__adafactor_u(const tt__optim_job *j, size_t i, size_t nr, size_t nc, const float *rmean, float eps1) {
+    float g = j->gsign * j->g[i], v;
+    if (nc) {
+        size_t m = i % nc, rowi = i / nc, b = rowi / nr;
+        v = j->s0[rowi] * j->s1[b * nc + m] / rmean[b];
+    } else {
+        v = j->s0[i];
+    }
+    v = TT__MAX(v, eps1 * eps1);
+    return 1.0f / sqrtf(v) * g;
+}
+
+static void tt__upd_adafactor(tt_ctx *ctx, const tt__optim_job *j, const tt_tensor *p) {
+    const tt_optim_hparams *h = j->h;
+    double t = (double)j->t, w = pow(t, (double)h->beta2_decay), rho = TT__MIN((double)h->lr, 1.0 / sqrt(t));
+    double xn = 0, un = 0, alpha, denom;
+    float fw = (float)w, eps1 = h->eps;
+    size_t i, nr = 0, nc = 0, nb = 1, b, r, c;
+    float rmean_local[1];
+    float *rmean = rmean_local;
+    for (i = 0; i < j->n; i++) xn += (double)j->x[i] * j->x[i];
+    alpha = TT__MAX((double)h->eps2, (double)(float)sqrt(xn) / sqrt((double)(j->n ? j->n : 1))) * rho;
+    if (j->wd != 0) {
+        float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+        for (i = 0; i < j->n; i++) j->x[i] *= decay;
+    }
+    if (p->ndim > 1) {
+        nr = (size_t)p->shape[p->ndim - 2];
+        nc = (size_t)p->shape[p->ndim - 1];
+        nb = (nr && nc) ? j->n / (nr * nc) : 0;
+        if (nb > 1) {
+            /* per-batch mean of R: a few floats of scratch (rewound by the caller) */
+            rmean = tt__scratch_floats(ctx, "tt_optim_step (Adafactor)", nb);
+            if (!rmean) return;
+        }
+        for (b = 0; b < nb; b++) {
+            double rs = 0;
+            for (r = 0; r < nr; r++) {
+                const float *gr = j->g + (b * nr + r) * nc;
+                double s = 0;
+                float nrm;
+                for (c = 0; c < nc; c++) s += (double)gr[c] * gr[c];
+                nrm = (float)sqrt(s);
+                j->s0[b * nr + r] = tt__lerp(j->s0[b * nr + r], nrm * nrm / (float)nc, fw);
+                rs += j->s0[b * nr + r];
+            }
+            for (c = 0; c < nc; c++) {
+                double s = 0;
+                float nrm;
+                for (r = 0; r < nr; r++) s += (double)j->g[(b * nr + r) * nc + c] * j->g[(b * nr + r) * nc + c];
+                nrm = (float)sqrt(s);
+                j->s1[b * nc + c] = tt__lerp(j->s1[b * nc + c], nrm * nrm / (float)nr, fw);
+            }
+            rmean[b] = TT__MAX((float)(rs / (double)nr), eps1);
+        }
+    } else {
+        for (i = 0; i < j->n; i++) {
+            float g = j->gsign * j->g[i];
+            j->s0[i] = tt__lerp(j->s0[i], g * g, fw);
+        }
+    }
+    for (i = 0; i < j->n; i++) {
+        float u = tt__adafactor_u(j, i, nr, nc, rmean, eps1);
+        un += (double)u * u;
+    }
+    denom = TT__MAX(1.0, (double)(float)sqrt(un) / (sqrt((double)(j->n ? j->n : 1)) * (double)h->d));
+    {
+        float a = (float)(-alpha / denom);
+        for (i = 0; i < j->n; i++) j->x[i] = j->x[i] + a * tt__adafactor_u(j, i, nr, nc, rmean, eps1);
+    }
+}
+
+/* Round a float to bfloat16 (round to nearest even), kept in a float. */
+static float tt__bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7f800000u) == 0x7f800000u) {
+        if (u & 0x007fffffu) u |= 0x00400000u; /* keep NaN a NaN */
+    } else {
+        u += 0x7fffu + ((u >> 16) & 1u);
+    }
+    u &= 0xffff0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* C = bf16(alpha * A B + beta * C0) with A (m x k), B (k x n) given by element strides, accumulated
+   in float like torch's CPU bfloat16 gemm. C0 may be NULL (beta ignored). */
+static void tt__bf16_gemm(size_t m, size_t n, size_t k, const float *a, size_t ars, size_t acs,
+                          const float *bm, size_t brs, size_t bcs, float alpha, float beta, const float *c0, float *c) {
+    size_t i, jj, l;
+    for (i = 0; i < m; i++)
+        for (jj = 0; jj < n; jj++) {
+            float s = 0;
+            for (l = 0; l < k; l++) s += a[i * ars + l * acs] * bm[l * brs + jj * bcs];
+            s = alpha * s;
+            if (c0) s = s + beta * c0[i * n + jj];
+            c[i * n + jj] = tt__bf16(s);
+        }
+}
+
+/* Muon for one 2-D tensor; s0 = momentum buffer. Newton-Schulz runs on bfloat16-rounded values
+   (every op result rounded to bf16) like torch, which computes it in torch.bfloat16. */
+static tt_result tt__upd_muon(tt_ctx *ctx, const tt__optim_job *j, const tt_tensor *p) {
+    const tt_optim_hparams *h = j->h;
+    size_t rows = (size_t)p->shape[0], cols = (size_t)p->shape[1], m, k, i, jj, it;
+    int tr = rows > cols;
+    float mom = h->momentum, w = (float)(1.0 - (double)h->momentum), nrm;
+    float *X, *X2, *A, *B;
+    double ss = 0, adj;
+    m = tr ? cols : rows;
+    k = tr ? rows : cols;
+    X = tt__scratch_floats(ctx, "tt_optim_step (Muon)", m * k + 1);
+    X2 = tt__scratch_floats(ctx, "tt_optim_step (Muon)", m * k + 1);
+    A = tt__scratch_floats(ctx, "tt_optim_step (Muon)", m * m + 1);
+    B = tt__scratch_floats(ctx, "tt_optim_step (Muon)", m * m + 1);
+    if (!X || !X2 || !A || !B) return ctx->err;
+    for (i = 0; i < rows; i++)
+        for (jj = 0; jj < cols; jj++) {
+            size_t e = i * cols + jj;
+            float g = j->g[e], b, u;
+            b = j->s0[e] = tt__lerp(j->s0[e], g, w);
+            u = h->nesterov ? tt__lerp(g, b, mom) : b;
+            if (tr) X[jj * k + i] = tt__bf16(u);
+            else X[i * k + jj] = tt__bf16(u);
+        }
+    for (i = 0; i < m * k; i++) ss += (double)X[i] * X[i];
+    nrm = tt__bf16(TT__MAX(tt__bf16((float)sqrt(ss)), h->eps));
+    for (i = 0; i < m * k; i++) X[i] = tt__bf16(X[i] / nrm);
+    for (it = 0; it < (size_t)h->ns_steps; it++) {
+        float *tmp;
+        tt__bf16_gemm(m, m, k, X, k, 1, X, 1, k, 1.0f, 0.0f, NULL, A);          /* A = X X^T */
+        tt__bf16_gemm(m, m, m, A, m, 1, A, m, 1, h->ns_c, h->ns_b, A, B);      /* B = b A + c A A */
+        tt__bf16_gemm(m, k, m, B, m, 1, X, k, 1, 1.0f, h->ns_a, X, X2);        /* X = a X + B X */
+        tmp = X; X = X2; X2 = tmp;
+    }
+    if (h->muon_adjust == TT_MUON_ADJUST_MATCH_RMS_ADAMW)
+        adj = 0.2 * sqrt((double)TT__MAX(rows, cols));
+    else
+        adj = sqrt(TT__MAX(1.0, (double)rows / (double)cols));
+    {
+        float decay = (float)(1.0 - (double)h->lr * (double)j->wd), a = (float)(-(double)h->lr * adj);
+        for (i = 0; i < rows; i++)
+            for (jj = 0; jj < cols; jj++) {
+                size_t e = i * cols + jj;
+                float u = tr ? X[jj * k + i] : X[i * k + jj];
+                j->x[e] = j->x[e] * decay;
+                j->x[e] = j->x[e] + a * u;
+            }
+    }
+    return TT_OK;
+}
+
+static tt_result tt__optim_ready(tt_ctx *ctx, tt_optim *opt, const char *op) {
+    if (!opt || (int)opt->kind <= 0 || opt->kind >= TT_OPTIM_KIND_COUNT_ || (!opt->state && opt->n))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: optimizer is NULL or not initialised", op);
+    if (opt->n > ctx->n_params || opt->n_tensors > ctx->n_param_tensors)
+        return tt__fail(ctx, TT_ERR_STATE, "%s: the optimizer does not belong to this context", op);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_optim_step(tt_ctx *ctx, tt_optim *opt) {
+    int ti, g;
+    float lamb_clip = 1.0f;
+    size_t mark;
+    tt_result res = TT_OK;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((res = tt__optim_ready(ctx, opt, "tt_optim_step")) != TT_OK) return res;
+    if (opt->kind == TT_OPTIM_LBFGS)
+        return tt__fail(ctx, TT_ERR_STATE, "tt_optim_step: LBFGS needs a closure; use tt_optim_step_closure");
+    opt->last_skipped = 0;
+    if (opt->desc.skip_nonfinite) {
+        for (ti = 0; ti < opt->n_tensors; ti++) {
+            const tt_tensor *p = &ctx->params[ti];
+            if (tt__optim_covers(opt, p) && !tt__all_finite(ctx->param_grad + p->offset, p->numel)) {
+                opt->last_skipped = 1;
+                opt->n_skipped++;
+                tt__warn(ctx, "tt_optim_step (%s): gradient of '%s' is not finite; step skipped",
+                         tt_optim_name(opt->kind), p->name ? p->name : "");
+                return TT_OK;
+            }
+        }
+    }
+    opt->sc.step++;
+    if (opt->kind == TT_OPTIM_LAMB) {
+        /* timm: one global gradient norm over every parameter the optimizer covers */
+        double s = 0;
+        float gn, mx = opt->hp[0].max_grad_norm;
+        for (ti = 0; ti < opt->n_tensors; ti++) {
+            const tt_tensor *p = &ctx->params[ti];
+            size_t i;
+            if (!tt__optim_covers(opt, p)) continue;
+            for (i = 0; i < p->numel; i++) s += (double)ctx->param_grad[p->offset + i] * ctx->param_grad[p->offset + i];
+        }
+        gn = (float)sqrt(s);
+        if (mx > 0 && gn > mx) lamb_clip = gn / mx;
+    }
+    if (opt->kind == TT_OPTIM_NADAM || opt->kind == TT_OPTIM_ASGD) {
+        for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) {
+            const tt_optim_hparams *h = &opt->hp[g];
+            if (opt->sc.step == 1) { opt->sc.eta[g] = h->lr; opt->sc.mu[g] = 1.0f; }
+            if (opt->kind == TT_OPTIM_NADAM) {
+                double mu = (double)h->beta1 * (1.0 - 0.5 * pow(0.96, (double)opt->sc.step * (double)h->momentum_decay));
+                opt->sc.mu_product[g] = opt->sc.mu_product[g] * (float)mu;
+            }
+        }
+    }
+    mark = tt_scratch_mark(ctx);
+    for (ti = 0; ti < opt->n_tensors && res == TT_OK; ti++) {
+        tt_tensor *p = &ctx->params[ti];
+        tt__optim_job j;
+        size_t o = p->offset;
+        if (!tt__optim_covers(opt, p) || p->numel == 0) continue;
+        j.grp = p->group;
+        j.h = &opt->hp[p->group];
+        j.wd = (p->flags & TT_NO_DECAY) ? 0.0f : j.h->weight_decay;
+        j.gsign = j.h->maximize ? -1.0f : 1.0f;
+        j.t = opt->sc.step;
+        j.x = ctx->param_data + o;
+        j.g = ctx->param_grad + o;
+        j.s0 = opt->s[0] ? opt->s[0] + o : NULL;
+        j.s1 = opt->s[1] ? opt->s[1] + o : NULL;
+        j.s2 = opt->s[2] ? opt->s[2] + o : NULL;
+        j.n = p->numel;
+        switch (opt->kind) {
+        case TT_OPTIM_SGD: tt__upd_sgd(&j); break;
+        case TT_OPTIM_ADAM: case TT_OPTIM_ADAMW: tt__upd_adam(&j); break;
+        case TT_OPTIM_ADAGRAD: tt__upd_adagrad(&j); break;
+        case TT_OPTIM_RMSPROP: tt__upd_rmsprop(&j); break;
+        case TT_OPTIM_ADADELTA: tt__upd_adadelta(&j); break;
+        case TT_OPTIM_ADAMAX: tt__upd_adamax(&j); break;
+        case TT_OPTIM_NADAM: tt__upd_nadam(&j, opt->sc.mu_product[j.grp]); break;
+        case TT_OPTIM_RADAM: tt__upd_radam(&j); break;
+        case TT_OPTIM_ASGD: tt__upd_asgd(&j, opt->sc.eta[j.grp], opt->sc.mu[j.grp]); break;
+        case TT_OPTIM_RPROP: tt__upd_rprop(&j); break;
+        case TT_OPTIM_ADAFACTOR: tt__upd_adafactor(ctx, &j, p); res = ctx->err; break;
+        case TT_OPTIM_SPARSE_ADAM: tt__upd_sparse_adam(&j, p); break;
+        case TT_OPTIM_MUON: res = tt__upd_muon(ctx, &j, p); break;
+        case TT_OPTIM_LION: tt__upd_lion(&j); break;
+        case TT_OPTIM_LAMB: tt__upd_lamb(&j, lamb_clip); break;
+        default: break;
+        }
+        tt_scratch_rewind(ctx, mark);
+    }
+    if (opt->kind == TT_OPTIM_ASGD) {
+        /* eta_t = lr / (1 + lambd lr t)^alpha, mu_t = 1 / max(1, t - t0), stored as float32 */
+        for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) {
+            const tt_optim_hparams *h = &opt->hp[g];
+            double t = (double)opt->sc.step;
+            opt->sc.eta[g] = (float)((double)h->lr / pow(1.0 + (double)h->lambd * (double)h->lr * t, (double)h->alpha));
+            opt->sc.mu[g] = (float)(1.0 / TT__MAX(1.0, t - (double)h->t0));
+        }
+    }
+    return res;
+}
+
+/* ---- LBFGS (torch/optim/lbfgs.py), flat vectors over ctx->param_data[0 .. n) ---- */
+
+static double tt__dot(const float *a, const float *b, size_t n) {
+    double s = 0;
+    size_t i;
+    for (i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return (double)(float)s; /* torch returns a float32 0-d tensor */
+}
+static double tt__absmax(const float *a, size_t n) {
+    float m = 0;
+    size_t i;
+    for (i = 0; i < n; i++) m = TT__MAX(m, fabsf(a[i]));
+    return m;
+}
+
+typedef struct tt__lbfgs {
+    tt_ctx *ctx;
+    tt_optim *opt;
+    tt_closure_fn fn;
+    void *user;
+    size_t n;
+    int maximize;
+    float *v[TT__LB_NVEC];
+} tt__lbfgs;
+
+/* closure(): loss (negated with maximize), flat gradient copied to out. */
+static tt_result tt__lbfgs_eval(tt__lbfgs *L, double *loss, float *out) {
+    size_t i;
+    double f = L->fn(L->ctx, L->user);
+    if (L->ctx->err != TT_OK) return L->ctx->err;
+    *loss = L->maximize ? -f : f;
+    for (i = 0; i < L->n; i++) out[i] = L->maximize ? -L->ctx->param_grad[i] : L->ctx->param_grad[i];
+    return TT_OK;
+}
+static void tt__lbfgs_add(tt__lbfgs *L, double t, const float *d) {
+    size_t i;
+    float ft = (float)t;
+    for (i = 0; i < L->n; i++) L->ctx->param_data[i] = L->ctx->param_data[i] + ft * d[i];
+}
+/* Evaluate at x + t d, then put the parameters back to x. */
+static tt_result tt__lbfgs_dir_eval(tt__lbfgs *L, double t, double *f, float *g) {
+    tt_result r;
+    tt__lbfgs_add(L, t, L->v[TT__LB_D]);
+    r = tt__lbfgs_eval(L, f, g);
+    memcpy(L->ctx->param_data, L->v[TT__LB_X], L->n * sizeof(float));
+    return r;
+}
+
+/* torch _cubic_interpolate. In torch the directional derivatives g1, g2 are float32 0-d tensors,
+   which makes d1, d2 and the returned step float32 too: emulated by rounding to float. */
+static double tt__cubic_interpolate(double x1, double f1, double g1, double x2, double f2, double g2,
+                                    int has_bounds, double lo, double hi) {
+    float d1, d2s;
+    if (!has_bounds) { lo = x1 <= x2 ? x1 : x2; hi = x1 <= x2 ? x2 : x1; }
+    d1 = ((float)g1 + (float)g2) - (float)(3 * (f1 - f2) / (x1 - x2));
+    d2s = d1 * d1 - (float)g1 * (float)g2;
+    if (d2s >= 0) {
+        float d2 = sqrtf(d2s), mp;
+        if (x1 <= x2) mp = (float)x2 - ((float)x2 - (float)x1) * (((float)g2 + d2 - d1) / ((float)g2 - (float)g1 + 2 * d2));
+        else mp = (float)x1 - ((float)x1 - (float)x2) * (((float)g1 + d2 - d1) / ((float)g1 - (float)g2 + 2 * d2));
+        return TT__MIN(TT__MAX((double)mp, lo), hi);
+    }
+    return (lo + hi) / 2.0;
+}
+
+/* torch's sufficient-decrease test f_new > f + c1 t gtd: the right side is a float32 tensor. */
+static int tt__armijo_fails(double f_new, double f, double c1, double t, double gtd) {
+    float rhs = (float)f + (float)(c1 * t) * (float)gtd;
+    return (float)f_new > rhs;
+}
+
+/* torch _strong_wolfe. In: t, f, g (= v[G]), gtd. Out: f_new, g_new (copied into v[G]), t, evals. */
+static tt_result tt__strong_wolfe(tt__lbfgs *L, double *t_io, double f, double gtd, int max_ls,
+                                  double tol_change, double *f_out, int *evals) {
+    const double c1 = 1e-4, c2 = 0.9;
+    size_t n = L->n, vb = n * sizeof(float);
+    float *g = L->v[TT__LB_G], *g_new = L->v[TT__LB_GNEW], *g_prev = L->v[TT__LB_GPREV];
+    float *bg[2];
+    double t = *t_io, d_norm = tt__absmax(L->v[TT__LB_D], n), f_new, gtd_new, t_prev = 0, f_prev = f, gtd_prev = gtd;
+    double br[2] = {0, 0}, bf[2] = {0, 0}, bgtd[2] = {0, 0};
+    int nb = 0, done = 0, ls_iter = 0, low = 0, high = 1, insuf = 0;
+    tt_result r;
+    bg[0] = L->v[TT__LB_BG0];
+    bg[1] = L->v[TT__LB_BG1];
+    memcpy(g_prev, g, vb);
+    if ((r = tt__lbfgs_dir_eval(L, t, &f_new, g_new)) != TT_OK) return r;
+    *evals = 1;
+    gtd_new = tt__dot(g_new, L->v[TT__LB_D], n);
+    while (ls_iter < max_ls) {
+        if (tt__armijo_fails(f_new, f, c1, t, gtd) || (ls_iter > 1 && f_new >= f_prev)) {
+            nb = 2; br[0] = t_prev; br[1] = t; bf[0] = f_prev; bf[1] = f_new;
+            memcpy(bg[0], g_prev, vb); memcpy(bg[1], g_new, vb); bgtd[0] = gtd_prev; bgtd[1] = gtd_new;
+            break;
+        }
+        if (fabs(gtd_new) <= -c2 * gtd) {
+            nb = 1; br[0] = t; bf[0] = f_new; memcpy(bg[0], g_new, vb);
+            done = 1;
+            break;
+        }
+        if (gtd_new >= 0) {
+            nb = 2; br[0] = t_prev; br[1] = t; bf[0] = f_prev; bf[1] = f_new;
+            memcpy(bg[0], g_prev, vb); memcpy(bg[1], g_new, vb); bgtd[0] = gtd_prev; bgtd[1] = gtd_new;
+            break;
+        }
+        {
+            double min_step = t + 0.01 * (t - t_prev), max_step = t * 10, tmp = t;
+            t = tt__cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, 1, min_step, max_step);
+            t_prev = tmp;
+        }
+        f_prev = f_new;
+        memcpy(g_prev, g_new, vb);
+        gtd_prev = gtd_new;
+        if ((r = tt__lbfgs_dir_eval(L, t, &f_new, g_new)) != TT_OK) return r;
+        (*evals)++;
+        gtd_new = tt__dot(g_new, L->v[TT__LB_D], n);
+        ls_iter++;
+    }
+    if (ls_iter == max_ls) {
+        nb = 2; br[0] = 0; br[1] = t; bf[0] = f; bf[1] = f_new;
+        memcpy(bg[0], g, vb); memcpy(bg[1], g_new, vb);
+    }
+    if (nb == 2) { low = bf[0] <= bf[1] ? 0 : 1; high = 1 - low; }
+    else { low = 0; high = 1; }
+    while (!done && ls_iter < max_ls) {
+        double lo_b, hi_b, eps;
+        if (fabs(br[1] - br[0]) * d_norm < tol_change) break;
+        t = tt__cubic_interpolate(br[0], bf[0], bgtd[0], br[1], bf[1], bgtd[1], 0, 0, 0);
+        hi_b = TT__MAX(br[0], br[1]);
+        lo_b = TT__MIN(br[0], br[1]);
+        eps = 0.1 * (hi_b - lo_b);
+        if (TT__MIN(hi_b - t, t - lo_b) < eps) {
+            if (insuf || t >= hi_b || t <= lo_b) {
+                t = fabs(t - hi_b) < fabs(t - lo_b) ? hi_b - eps : lo_b + eps;
+                insuf = 0;
+            } else {
+                insuf = 1;
+            }
+        } else {
+            insuf = 0;
+        }
+        if ((r = tt__lbfgs_dir_eval(L, t, &f_new, g_new)) != TT_OK) return r;
+        (*evals)++;
+        gtd_new = tt__dot(g_new, L->v[TT__LB_D], n);
+        ls_iter++;
+        if (tt__armijo_fails(f_new, f, c1, t, gtd) || f_new >= bf[low]) {
+            br[high] = t; bf[high] = f_new; memcpy(bg[high], g_new, vb); bgtd[high] = gtd_new;
+            low = bf[0] <= bf[1] ? 0 : 1;
+            high = 1 - low;
+        } else {
+            if (fabs(gtd_new) <= -c2 * gtd) done = 1;
+            else if (gtd_new * (br[high] - br[low]) >= 0) {
+                br[high] = br[low]; bf[high] = bf[low]; memcpy(bg[high], bg[low], vb); bgtd[high] = bgtd[low];
+            }
+            br[low] = t; bf[low] = f_new; memcpy(bg[low], g_new, vb); bgtd[low] = gtd_new;
+        }
+    }
+    *t_io = br[low];
+    *f_out = bf[low];
+    memcpy(g, bg[low], vb);
+    return TT_OK;
+}
+
+static tt_result tt__lbfgs_step(tt_ctx *ctx, tt_optim *opt, tt_closure_fn fn, void *user, double *loss_out) {
+    tt__lbfgs L;
+    const tt_optim_desc *od = &opt->desc;
+    tt_optim_scalars *sc = &opt->sc;
+    size_t n = opt->n, h = (size_t)od->history_size, i, k;
+    float *Y = opt->state, *S = opt->state + h * n, *ro = opt->state + 2 * h * n, *al = ro + h;
+    float *work = al + h, *d, *g, *prev_g, *q;
+    double lr = opt->hp[0].lr, tol_grad = od->tolerance_grad, tol_change = od->tolerance_change;
+    double loss, orig_loss, t = sc->t, prev_loss = sc->prev_loss, gtd;
+    int n_iter = 0, current_evals = 1, opt_cond;
+    tt_result r;
+    L.ctx = ctx; L.opt = opt; L.fn = fn; L.user = user; L.n = n; L.maximize = opt->hp[0].maximize;
+    for (k = 0; k < TT__LB_NVEC; k++) L.v[k] = work + k * n;
+    d = L.v[TT__LB_D]; g = L.v[TT__LB_G]; prev_g = L.v[TT__LB_PREVG]; q = L.v[TT__LB_Q];
+    if ((r = tt__lbfgs_eval(&L, &loss, g)) != TT_OK) return r;
+    orig_loss = L.maximize ? -loss : loss;
+    if (loss_out) *loss_out = orig_loss;
+    sc->func_evals++;
+    if (tt__absmax(g, n) <= tol_grad) return TT_OK;
+    while (n_iter < od->max_iter) {
+        int ls_evals = 0;
+        n_iter++;
+        sc->n_iter++;
+        if (sc->n_iter == 1) {
+            for (i = 0; i < n; i++) d[i] = -g[i];
+            sc->hist_len = 0; sc->hist_first = 0;
+            sc->h_diag = 1;
+        } else {
+            /* y = g - prev_g and s = d t, built in two free work vectors, kept if y.s > 1e-10 */
+            float *y = L.v[TT__LB_X], *s = L.v[TT__LB_GNEW];
+            double ys;
+            int num;
+            for (i = 0; i < n; i++) { y[i] = g[i] - prev_g[i]; s[i] = d[i] * (float)t; }
+            ys = tt__dot(y, s, n);
+            if (ys > 1e-10) {
+                size_t slot;
+                if ((size_t)sc->hist_len == h) { sc->hist_first = (sc->hist_first + 1) % (int64_t)h; sc->hist_len--; }
+                slot = (size_t)((sc->hist_first + sc->hist_len) % (int64_t)h);
+                memcpy(Y + slot * n, y, n * sizeof(float));
+                memcpy(S + slot * n, s, n * sizeof(float));
+                ro[slot] = (float)(1.0 / ys);
+                sc->hist_len++;
+                sc->h_diag = (double)(float)(ys / tt__dot(y, y, n));
+            }
+            num = (int)sc->hist_len;
+            for (i = 0; i < n; i++) q[i] = -g[i];
+            for (k = (size_t)num; k-- > 0;) {
+                size_t sl = (size_t)((sc->hist_first + (int64_t)k) % (int64_t)h);
+                float a = (float)(tt__dot(S + sl * n, q, n) * ro[sl]);
+                al[sl] = a;
+                for (i = 0; i < n; i++) q[i] = q[i] + (-a) * Y[sl * n + i];
+            }
+            for (i = 0; i < n; i++) d[i] = q[i] * (float)sc->h_diag;
+            for (k = 0; k < (size_t)num; k++) {
+                size_t sl = (size_t)((sc->hist_first + (int64_t)k) % (int64_t)h);
+                float be = (float)(tt__dot(Y + sl * n, d, n) * ro[sl]);
+                float c = al[sl] - be;
+                for (i = 0; i < n; i++) d[i] = d[i] + c * S[sl * n + i];
+            }
+        }
+        memcpy(prev_g, g, n * sizeof(float));
+        prev_loss = loss;
+        if (sc->n_iter == 1) {
+            double s1 = 0;
+            for (i = 0; i < n; i++) s1 += fabsf(g[i]);
+            t = TT__MIN(1.0, (double)(float)(1.0 / (double)(float)s1)) * lr;
+        } else {
+            t = lr;
+        }
+        gtd = tt__dot(g, d, n);
+        if (gtd > -tol_change) break;
+        if (od->strong_wolfe) {
+            memcpy(L.v[TT__LB_X], ctx->param_data, n * sizeof(float));
+            r = tt__strong_wolfe(&L, &t, loss, gtd, od->max_eval - current_evals, tol_change, &loss, &ls_evals);
+            if (r != TT_OK) return r;
+            tt__lbfgs_add(&L, t, d);
+            opt_cond = tt__absmax(g, n) <= tol_grad;
+        } else {
+            tt__lbfgs_add(&L, t, d);
+            opt_cond = 0;
+            if (n_iter != od->max_iter) {
+                if ((r = tt__lbfgs_eval(&L, &loss, g)) != TT_OK) return r;
+                opt_cond = tt__absmax(g, n) <= tol_grad;
+                ls_evals = 1;
+            }
+        }
+        current_evals += ls_evals;
+        sc->func_evals += ls_evals;
+        if (n_iter == od->max_iter) break;
+        if (current_evals >= od->max_eval) break;
+        if (opt_cond) break;
+        {
+            float mx = 0;
+            for (i = 0; i < n; i++) mx = TT__MAX(mx, fabsf(d[i] * (float)t));
+            if (mx <= tol_change) break;
+        }
+        if (fabs(loss - prev_loss) < tol_change) break;
+    }
+    sc->t = t;
+    sc->prev_loss = prev_loss;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_optim_step_closure(tt_ctx *ctx, tt_optim *opt, tt_closure_fn closure, void *user, double *loss) {
+    tt_result r;
+    double f;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((r = tt__optim_ready(ctx, opt, "tt_optim_step_closure")) != TT_OK) return r;
+    if (!closure) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_step_closure: closure is NULL");
+    if (opt->kind == TT_OPTIM_LBFGS) {
+        if (opt->n_tensors == 0) {
+            f = closure(ctx, user);
+            if (loss) *loss = f;
+            return ctx->err;
+        }
+        return tt__lbfgs_step(ctx, opt, closure, user, loss);
+    }
+    f = closure(ctx, user);
+    if (ctx->err != TT_OK) return ctx->err;
+    if (loss) *loss = f;
+    return tt_optim_step(ctx, opt);
+}
+
+/* ---- state save / restore: header, tt_optim_scalars, then the state floats ---- */
+
+typedef struct tt__optim_hdr {
+    uint32_t magic, version, kind, n_tensors;
+    uint64_t n, state_floats, scalars_bytes;
+    int64_t step;
+} tt__optim_hdr;
+
+TT__DEF size_t tt_optim_state_size(const tt_optim *opt) {
+    if (!opt) return 0;
+    return sizeof(tt__optim_hdr) + sizeof(tt_optim_scalars) + opt->state_floats * sizeof(float);
+}
+
+TT__DEF tt_result tt_optim_state_save(tt_ctx *ctx, const tt_optim *opt, void *buf, size_t bytes) {
+    tt__optim_hdr hd;
+    unsigned char *p = (unsigned char *)buf;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!opt || !opt->kind || !buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_save: opt or buf is NULL");
+    if (bytes < tt_optim_state_size(opt))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_save: buffer has %z bytes, needs %z", bytes,
+                        tt_optim_state_size(opt));
+    memset(&hd, 0, sizeof hd);
+    hd.magic = TT__OPTIM_MAGIC; hd.version = TT__OPTIM_VERSION; hd.kind = (uint32_t)opt->kind;
+    hd.n_tensors = (uint32_t)opt->n_tensors; hd.n = opt->n; hd.state_floats = opt->state_floats;
+    hd.scalars_bytes = sizeof(tt_optim_scalars); hd.step = opt->sc.step;
+    memcpy(p, &hd, sizeof hd);
+    memcpy(p + sizeof hd, &opt->sc, sizeof opt->sc);
+    if (opt->state_floats) memcpy(p + sizeof hd + sizeof opt->sc, opt->state, opt->state_floats * sizeof(float));
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_optim_state_load(tt_ctx *ctx, tt_optim *opt, const void *buf, size_t bytes) {
+    tt__optim_hdr hd;
+    tt_optim_scalars sc;
+    const unsigned char *p = (const unsigned char *)buf;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!opt || !opt->kind || !buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_load: opt or buf is NULL");
+    if (bytes < sizeof hd) return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: buffer too small (%z bytes)", bytes);
+    memcpy(&hd, p, sizeof hd);
+    if (hd.magic != TT__OPTIM_MAGIC || hd.version != TT__OPTIM_VERSION)
+        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: not an optimizer state (bad magic or version)");
+    if (hd.kind != (uint32_t)opt->kind)
+        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: state is for %s, optimizer is %s",
+                        tt_optim_name((tt_optim_kind)(hd.kind < (uint32_t)TT_OPTIM_KIND_COUNT_ ? hd.kind : 0u)),
+                        tt_optim_name(opt->kind));
+    if (hd.n_tensors != (uint32_t)opt->n_tensors || hd.n != opt->n || hd.state_floats != opt->state_floats ||
+        hd.scalars_bytes != sizeof(tt_optim_scalars))
+        return tt__fail(ctx, TT_ERR_FORMAT,
+                        "tt_optim_state_load: state covers %u tensors / %z floats, optimizer %d tensors / %z floats",
+                        (unsigned)hd.n_tensors, (size_t)hd.n, opt->n_tensors, opt->n);
+    if (bytes < tt_optim_state_size(opt))
+        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: buffer has %z bytes, state needs %z", bytes,
+                        tt_optim_state_size(opt));
+    memcpy(&sc, p + sizeof hd, sizeof sc);
+    if (sc.step != hd.step || sc.step < 0)
+        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: inconsistent step count");
+    opt->sc = sc;
+    if (opt->state_floats) memcpy(opt->state, p + sizeof hd + sizeof sc, opt->state_floats * sizeof(float));
+    return TT_OK;
+}
 /* ---- (optim implementation: end) ---- */
 
 
@@ -6149,7 +8186,7 @@ TT__DEF tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_cyclic
     if (opts->step_size_up <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_up must be > 0, got %d", opts->step_size_up);
     if (opts->step_size_down < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_down must be >= 0 (0: same as step_size_up), got %d", opts->step_size_down);
-    if ((int)opts->mode < 0 || opts->mode > TT_CYCLIC_EXP_RANGE)
+    if ((unsigned)opts->mode > (unsigned)TT_CYCLIC_EXP_RANGE)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: mode %d is invalid", (int)opts->mode);
     if (!tt__sched_finite(opts->gamma) || opts->gamma <= 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: gamma must be > 0, got %g", opts->gamma);
@@ -6210,7 +8247,7 @@ TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one
     pct = opts->pct_start;
     if (!(pct >= 0 && pct <= 1))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected float between 0 and 1 pct_start, but got %g", pct);
-    if ((int)opts->anneal_strategy < 0 || opts->anneal_strategy > TT_ANNEAL_LINEAR)
+    if ((unsigned)opts->anneal_strategy > (unsigned)TT_ANNEAL_LINEAR)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: anneal_strategy must be cos or linear, got %d", (int)opts->anneal_strategy);
     if (opts->cycle_momentum && (!tt__sched_finite(opts->base_momentum) || !tt__sched_finite(opts->max_momentum)))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: base_momentum and max_momentum must be finite");

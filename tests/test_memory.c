@@ -45,7 +45,7 @@ static void make_mlp(tt_ctx *ctx, tt_tensor **w1, tt_tensor **b1, tt_tensor **w2
     tt_init_torch_default(ctx, *b2, 16);
 }
 
-static void test_zero_allocations_per_step(void) {
+static void test_zero_allocations_per_step_mlp(void) {
     counter c = {0, 0};
     tt_desc d;
     tt_ctx ctx;
@@ -68,6 +68,81 @@ static void test_zero_allocations_per_step(void) {
     CHECK_MSG(c.allocs == allocs_after_first, "%d allocations during 50 steps", c.allocs - allocs_after_first);
     CHECK(c.allocs == 1); /* the whole context is one block */
     CHECK(loss < loss0);  /* it trains */
+    tt_ctx_free(&ctx);
+    CHECK(c.frees == 1);
+}
+
+/* A small CNN: conv - batchnorm - relu - maxpool - conv - relu - global avg pool - linear - CE. */
+typedef struct cnn {
+    tt_tensor *c1w, *c1b, *bnw, *bnb, *rm, *rv, *c2w, *c2b, *fcw, *fcb;
+} cnn;
+
+static void make_cnn(tt_ctx *ctx, cnn *m) {
+    int c1[4] = {6, 1, 3, 3}, c6[1] = {6}, c2[4] = {8, 6, 3, 3}, c8[1] = {8}, fc[2] = {4, 8}, c4[1] = {4};
+    m->c1w = tt_param(ctx, "c1w", 4, c1);
+    m->c1b = tt_param(ctx, "c1b", 1, c6);
+    m->bnw = tt_param(ctx, "bnw", 1, c6);
+    m->bnb = tt_param(ctx, "bnb", 1, c6);
+    m->rm = tt_buffer(ctx, "bn_mean", 1, c6);
+    m->rv = tt_buffer(ctx, "bn_var", 1, c6);
+    m->c2w = tt_param(ctx, "c2w", 4, c2);
+    m->c2b = tt_param(ctx, "c2b", 1, c8);
+    m->fcw = tt_param(ctx, "fcw", 2, fc);
+    m->fcb = tt_param(ctx, "fcb", 1, c4);
+    tt_init_torch_default(ctx, m->c1w, 9);
+    tt_init_torch_default(ctx, m->c2w, 54);
+    tt_init_torch_default(ctx, m->fcw, 8);
+    tt_init_const(ctx, m->bnw, 1.0f);
+    tt_init_const(ctx, m->rv, 1.0f);
+}
+
+static tt_result cnn_step(tt_ctx *ctx, const cnn *m, const float *x, const int *y, float *loss_out) {
+    int xs[4] = {4, 1, 12, 12};
+    tt_pool_opts pool;
+    tt_conv_opts pad;
+    tt_tensor *h, *loss;
+    memset(&pool, 0, sizeof pool);
+    pool.kernel[0] = pool.kernel[1] = 2;
+    memset(&pad, 0, sizeof pad);
+    pad.padding[0] = pad.padding[1] = 1;
+    tt_scratch_reset(ctx);
+    h = tt_conv2d(ctx, tt_tensor_from(ctx, 4, xs, x), m->c1w, m->c1b, &pad);
+    h = tt_batchnorm(ctx, h, m->bnw, m->bnb, m->rm, m->rv, 0.0f, 0.0f);
+    h = tt_max_pool2d(ctx, tt_relu(ctx, h), &pool);
+    h = tt_relu(ctx, tt_conv2d(ctx, h, m->c2w, m->c2b, NULL));
+    h = tt_linear(ctx, tt_global_avg_pool2d(ctx, h), m->fcw, m->fcb);
+    loss = tt_cross_entropy(ctx, h, y, NULL);
+    if (!loss) return tt_error(ctx);
+    *loss_out = loss->data[0];
+    tt_zero_grad(ctx);
+    if (tt_backward(ctx, loss) != TT_OK) return tt_error(ctx);
+    return tt_sgd_step_simple(ctx, 0.05f);
+}
+
+static void test_zero_allocations_per_step_cnn(void) {
+    counter c = {0, 0};
+    tt_desc d;
+    tt_ctx ctx;
+    cnn m;
+    float x[4 * 144], loss0 = 0, loss = 0;
+    int y[4] = {0, 1, 2, 3}, i, step, allocs_after_first;
+    memset(&d, 0, sizeof d);
+    d.allocator.alloc = count_alloc;
+    d.allocator.free = count_free;
+    d.allocator.user = &c;
+    d.max_params = 4096;
+    d.scratch_bytes = 1 << 20;
+    d.persist_bytes = 1 << 16;
+    for (i = 0; i < 4 * 144; i++) x[i] = (float)((i * 29 + i / 144 * 7) % 17) / 17.0f - 0.5f;
+    CHECK(tt_ctx_init(&ctx, &d) == TT_OK);
+    make_cnn(&ctx, &m);
+    CHECK(cnn_step(&ctx, &m, x, y, &loss0) == TT_OK);
+    allocs_after_first = c.allocs;
+    for (step = 0; step < 30; step++) CHECK(cnn_step(&ctx, &m, x, y, &loss) == TT_OK);
+    CHECK_MSG(c.allocs == allocs_after_first, "%d allocations during 30 steps", c.allocs - allocs_after_first);
+    CHECK(c.allocs == 1);
+    CHECK(loss < loss0);
+    if (tt_error(&ctx)) printf("  %s\n", tt_error_message(&ctx));
     tt_ctx_free(&ctx);
     CHECK(c.frees == 1);
 }
@@ -190,7 +265,8 @@ static void test_rng_streams(void) {
 }
 
 int main(void) {
-    RUN(test_zero_allocations_per_step);
+    RUN(test_zero_allocations_per_step_mlp);
+    RUN(test_zero_allocations_per_step_cnn);
     RUN(test_bring_your_own_buffer);
     RUN(test_out_of_memory);
     RUN(test_determinism_same_seed_same_bits);
