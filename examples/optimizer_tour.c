@@ -17,8 +17,10 @@
 
    Usage:  ./build/optimizer_tour            prints the table only
            ./build/optimizer_tour out/       also writes out/rosenbrock.svg and out/quadratic.svg
-   (the directory must exist). The SVG files are written by hand: contour lines by marching
-   squares, one polyline per optimizer, a legend. Nothing else is written anywhere. */
+                                             (the directory must exist)
+           ./build/optimizer_tour --sweep    the learning-rate sweep behind tour_opts
+   The SVG files are written by hand: contour lines by marching squares, one polyline per
+   optimizer, a legend. Nothing else is written anywhere. */
 #define TINYTRAIN_IMPLEMENTATION
 #include "tinytrain.h"
 #include <math.h>
@@ -151,7 +153,8 @@ typedef struct tour_run {
     float lr;
     int steps;
     /* filled by tour_run_one */
-    tt_tensor *param;                       /* (2), (1, 2) for Muon, (2, 1) for SparseAdam */
+    tt_tensor *param;                       /* (2), (1, 2) for Muon, (2, 1) for SparseAdam;
+                                               valid during tour_run_one only */
     tt_rng noise;                           /* gradient noise of the quadratic */
     int n_points;                           /* path[0] is the start, path[k] after step k */
     float path[TOUR_MAX_STEPS + 1][2];
@@ -246,6 +249,8 @@ static int tour_run_one(tour_run *run) {
 
     run->path[0][0] = start[0]; run->path[0][1] = start[1];
     run->n_points = 1;
+    /* tt_optim_step_closure works for every optimizer: it calls the closure once and steps
+       (LBFGS calls it as often as its line search needs), like torch's opt.step(closure) */
     for (s = 0; s < run->steps && tt_error(&ctx) == TT_OK; s++) {
         const float *p = run->param->data;
         if (tt_optim_step_closure(&ctx, &opt, tour_closure, run, NULL) != TT_OK) break;
