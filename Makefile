@@ -30,6 +30,9 @@ $(BUILD)/test_%: tests/test_%.c tinytrain.h tests/test.h | $(BUILD)
 $(BUILD)/%: examples/%.c tinytrain.h | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
 
+# this test includes the example it checks
+$(BUILD)/test_optimizer_tour: examples/optimizer_tour.c
+
 test: $(TEST_BIN)
 	@bash tests/summary.sh $(TEST_BIN)
 
