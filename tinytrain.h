@@ -1220,12 +1220,19 @@ static void *tt__persist(tt_ctx *ctx, const char *op, size_t bytes) {
     return p;
 }
 
+/* 1 if v is finite (not NaN, not +-inf); floats convert exactly, so this serves both types. */
+static int tt__finite(double v) { return v - v == 0.0; }
+
 static int tt__all_finite(const float *x, size_t n) {
     size_t i;
     for (i = 0; i < n; i++)
         if (!(x[i] - x[i] == 0.0f)) return 0;
     return 1;
 }
+
+/* lo <= v <= hi for an enum read from the user. A function, not an inline comparison, because
+   compilers with short enums (-fshort-enums, ARM EABI) warn that "(int)e < 0" is always false. */
+static int tt__in_range(int v, int lo, int hi) { return v >= lo && v <= hi; }
 
 TT__DEF const char *tt_result_string(tt_result r) {
     switch (r) {
@@ -1440,6 +1447,24 @@ static int tt__check_shape(tt_ctx *ctx, const char *op, int ndim, const int *sha
     }
     *numel = n;
     return 1;
+}
+
+/* Resolve an axis (or dim) given by the user: -ndim..ndim-1 -> 0..ndim-1 in *out. what names
+   the argument in the message; x (may be NULL) is the input whose shape the message shows.
+   A bad axis is always TT_ERR_INVALID_ARGS. */
+static int tt__axis(tt_ctx *ctx, const char *op, const char *what, int axis, int ndim, const tt_tensor *x, int *out) {
+    if (axis >= -ndim && axis < ndim) {
+        *out = axis < 0 ? axis + ndim : axis;
+        return 1;
+    }
+    if (ndim <= 0)
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s %d given for a tensor with no dimensions", op, what, axis);
+    else if (x)
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s %d out of range -%d..%d for input of shape %S", op, what, axis, ndim,
+                 ndim - 1, x);
+    else
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s %d out of range -%d..%d", op, what, axis, ndim, ndim - 1);
+    return 0;
 }
 
 /* A scratch tensor header + data (uninitialised data unless zero). */
@@ -2438,9 +2463,6 @@ static tt_tensor *tt__unary(tt_ctx *ctx, const char *op, int kind, tt_tensor *x,
     return tt__done(ctx, y);
 }
 
-/* 1 if v is a finite float (not NaN, not +-inf) */
-static int tt__math_finite(float v) { return v - v == 0.0f; }
-
 /* Hyperparameter check shared by the activations: names the op, the parameter and the shape. */
 static int tt__math_param_ok(tt_ctx *ctx, const char *op, tt_tensor *x, const char *name, float v, int ok) {
     if (!ctx || ok) return 1;
@@ -2487,19 +2509,19 @@ TT__DEF tt_tensor *tt_hardtanh(tt_ctx *ctx, tt_tensor *x, float min_val, float m
 
 TT__DEF tt_tensor *tt_leaky_relu(tt_ctx *ctx, tt_tensor *x, float negative_slope) {
     if (!tt__in(ctx, "leaky_relu", x) ||
-        !tt__math_param_ok(ctx, "leaky_relu", x, "negative_slope", negative_slope, tt__math_finite(negative_slope)))
+        !tt__math_param_ok(ctx, "leaky_relu", x, "negative_slope", negative_slope, tt__finite(negative_slope)))
         return NULL;
     return tt__unary(ctx, "leaky_relu", TT__U_LEAKY_RELU, x, negative_slope, 0);
 }
 
 TT__DEF tt_tensor *tt_elu(tt_ctx *ctx, tt_tensor *x, float alpha) {
-    if (!tt__in(ctx, "elu", x) || !tt__math_param_ok(ctx, "elu", x, "alpha", alpha, tt__math_finite(alpha))) return NULL;
+    if (!tt__in(ctx, "elu", x) || !tt__math_param_ok(ctx, "elu", x, "alpha", alpha, tt__finite(alpha))) return NULL;
     return tt__unary(ctx, "elu", TT__U_ELU, x, alpha, 0);
 }
 
 TT__DEF tt_tensor *tt_softplus(tt_ctx *ctx, tt_tensor *x, float beta, float threshold) {
     if (!tt__in(ctx, "softplus", x) ||
-        !tt__math_param_ok(ctx, "softplus", x, "beta", beta, tt__math_finite(beta) && beta != 0.0f) ||
+        !tt__math_param_ok(ctx, "softplus", x, "beta", beta, tt__finite(beta) && beta != 0.0f) ||
         !tt__math_param_ok(ctx, "softplus", x, "threshold", threshold, threshold == threshold))
         return NULL;
     return tt__unary(ctx, "softplus", TT__U_SOFTPLUS, x, beta, threshold);
@@ -2527,13 +2549,11 @@ static void tt__red_dims(const tt_tensor *x, int ax, size_t *outer, size_t *n, s
 
 /* Resolve a (possibly negative) axis of x; 0-dim tensors accept 0 and -1 (as torch). */
 static int tt__math_axis(tt_ctx *ctx, const char *op, const tt_tensor *x, int axis, int *ax) {
-    int nd = x->ndim > 0 ? x->ndim : 1;
-    if (axis < -nd || axis >= nd) {
-        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: axis %d out of range for input of shape %S", op, axis, x);
-        return 0;
+    if (x->ndim == 0 && (axis == 0 || axis == -1)) {
+        *ax = TT__ALL;
+        return 1;
     }
-    *ax = x->ndim == 0 ? TT__ALL : (axis < 0 ? axis + nd : axis);
-    return 1;
+    return tt__axis(ctx, op, "axis", axis, x->ndim, x, ax);
 }
 
 /* Output shape of a reduction along ax (size 1 kept there with keepdim, dropped otherwise). */
@@ -2866,19 +2886,6 @@ static void tt__shape_strides(int nd, const int *shape, size_t *st) {
     }
 }
 
-/* Axis in -ndim..ndim-1 -> 0..ndim-1 in *out; what names the argument in the message. */
-static int tt__shape_axis(tt_ctx *ctx, const char *op, const char *what, int axis, int ndim, int *out) {
-    if (ndim <= 0 || axis < -ndim || axis >= ndim) {
-        if (ndim <= 0)
-            tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s %d given for a tensor with no dimensions", op, what, axis);
-        else
-            tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s %d out of range -%d..%d", op, what, axis, ndim, ndim - 1);
-        return 0;
-    }
-    *out = axis < 0 ? axis + ndim : axis;
-    return 1;
-}
-
 /* What tt__shape_walk does with element i of dense and its place p in strided. */
 enum { TT__WALK_GATHER, TT__WALK_GATHER_ADD, TT__WALK_SCATTER, TT__WALK_SCATTER_ADD };
 
@@ -2998,7 +3005,7 @@ TT__DEF tt_tensor *tt_flatten(tt_ctx *ctx, tt_tensor *x, int start_dim) {
         shape[0] = 1;
         return tt__reshape(ctx, "flatten", x, 1, shape);
     }
-    if (!tt__shape_axis(ctx, "flatten", "start_dim", start_dim, x->ndim, &s)) return NULL;
+    if (!tt__axis(ctx, "flatten", "start_dim", start_dim, x->ndim, x, &s)) return NULL;
     for (d = 0; d < s; d++) shape[d] = x->shape[d];
     shape[s] = -1;
     if (tt_shape_numel(s, x->shape) == 0) shape[s] = (int)tt_shape_numel(x->ndim - s, x->shape + s);
@@ -3061,8 +3068,8 @@ TT__DEF tt_tensor *tt_transpose(tt_ctx *ctx, tt_tensor *x, int dim0, int dim1) {
         }
         return tt__permute(ctx, "transpose", x, perm);
     }
-    if (!tt__shape_axis(ctx, "transpose", "dim0", dim0, x->ndim, &a) ||
-        !tt__shape_axis(ctx, "transpose", "dim1", dim1, x->ndim, &b))
+    if (!tt__axis(ctx, "transpose", "dim0", dim0, x->ndim, x, &a) ||
+        !tt__axis(ctx, "transpose", "dim1", dim1, x->ndim, x, &b))
         return NULL;
     perm[a] = b;
     perm[b] = a;
@@ -3078,7 +3085,7 @@ TT__DEF tt_tensor *tt_permute(tt_ctx *ctx, tt_tensor *x, const int *perm) {
     }
     for (d = 0; d < x->ndim; d++) seen[d] = 0;
     for (d = 0; d < x->ndim; d++) {
-        if (!tt__shape_axis(ctx, "permute", "perm entry", perm[d], x->ndim, &p[d])) return NULL;
+        if (!tt__axis(ctx, "permute", "perm entry", perm[d], x->ndim, x, &p[d])) return NULL;
         if (seen[p[d]]++) {
             tt__fail(ctx, TT_ERR_INVALID_ARGS, "permute: perm[%d] = %d repeats a dimension; perm must be a permutation "
                      "of 0..%d for %S", d, perm[d], x->ndim - 1, x);
@@ -3101,7 +3108,7 @@ TT__DEF tt_tensor *tt_slice(tt_ctx *ctx, tt_tensor *x, int axis, int start, int 
     size_t st[TT_MAX_DIMS], base;
     int shape[TT_MAX_DIMS], a, d, len;
     if (!tt__in(ctx, "slice", x)) return NULL;
-    if (!tt__shape_axis(ctx, "slice", "axis", axis, x->ndim, &a)) return NULL;
+    if (!tt__axis(ctx, "slice", "axis", axis, x->ndim, x, &a)) return NULL;
     if (step <= 0) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "slice: step must be > 0, got %d", step);
         return NULL;
@@ -3169,7 +3176,7 @@ static tt_tensor *tt__cat(tt_ctx *ctx, const char *op, int stack, int n, tt_tens
         tt__fail(ctx, TT_ERR_SHAPE, "%s: stacking %S would need %d dimensions (TT_MAX_DIMS is %d)", op, x0, nd, TT_MAX_DIMS);
         return NULL;
     }
-    if (!tt__shape_axis(ctx, op, "axis", axis, nd, &a)) return NULL;
+    if (!tt__axis(ctx, op, "axis", axis, nd, NULL, &a)) return NULL;
     total = 0;
     for (k = 0; k < n; k++) {
         const tt_tensor *x = xs[k];
@@ -3319,7 +3326,7 @@ TT__DEF tt_tensor *tt_index_select(tt_ctx *ctx, tt_tensor *x, int axis, int n, c
     int shape[TT_MAX_DIMS], a, d;
     tt_tensor *y;
     if (!tt__in(ctx, "index_select", x)) return NULL;
-    if (!tt__shape_axis(ctx, "index_select", "axis", axis, x->ndim, &a)) return NULL;
+    if (!tt__axis(ctx, "index_select", "axis", axis, x->ndim, x, &a)) return NULL;
     if (n < 0 || (n > 0 && !index)) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "index_select: need n >= 0 indices and an index array, got n %d%s", n,
                  index ? "" : " and index NULL");
@@ -3373,7 +3380,7 @@ TT__DEF tt_tensor *tt_gather(tt_ctx *ctx, tt_tensor *x, int axis, const int *ind
     size_t numel;
     tt_tensor *y;
     if (!tt__in(ctx, "gather", x)) return NULL;
-    if (!tt__shape_axis(ctx, "gather", "axis", axis, x->ndim, &a)) return NULL;
+    if (!tt__axis(ctx, "gather", "axis", axis, x->ndim, x, &a)) return NULL;
     if (!tt__check_shape(ctx, "gather", x->ndim, index_shape, &numel)) return NULL;
     for (d = 0; d < x->ndim; d++)
         if (d != a && index_shape[d] > x->shape[d]) {
@@ -4463,7 +4470,7 @@ TT__DEF tt_tensor *tt_attention(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tens
         }
         scale = (float)(1.0 / sqrt((double)q->shape[nd - 1]));
     }
-    if (!(scale - scale == 0.0f)) {
+    if (!tt__finite(scale)) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: scale must be finite, got %g", op, (double)scale);
         return NULL;
     }
@@ -5664,7 +5671,6 @@ TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, const int *targets, c
    a ChainedScheduler passes one lr through all its children, which is how torch composes them.
    Everything is computed in double, with the same operation order as torch's Python code. */
 
-static int tt__sched_finite(double v) { return v - v == 0.0; }
 
 static const char *tt__sched_name(tt_sched_kind k) {
     switch (k) {
@@ -5971,7 +5977,7 @@ static tt_result tt__sched_advance(tt_ctx *ctx, tt_sched *s, double lr_in, doubl
 static tt_result tt__sched_begin(tt_ctx *ctx, const char *op, tt_sched *s, tt_sched *t, tt_sched_kind kind, double base_lr) {
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!s) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: schedule is NULL", op);
-    if (!tt__sched_finite(base_lr) || base_lr < 0)
+    if (!tt__finite(base_lr) || base_lr < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: base_lr must be finite and >= 0, got %g", op, base_lr);
     memset(t, 0, sizeof *t);
     t->kind = kind;
@@ -6015,7 +6021,7 @@ TT__DEF tt_result tt_sched_init_step(tt_ctx *ctx, tt_sched *s, double base_lr, i
     tt_sched t;
     if ((r = tt__sched_begin(ctx, "StepLR", s, &t, TT_SCHED_STEP, base_lr)) != TT_OK) return r;
     if (step_size <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "StepLR: step_size must be > 0, got %d", step_size);
-    if (!tt__sched_finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "StepLR: gamma must be > 0, got %g", gamma);
+    if (!tt__finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "StepLR: gamma must be > 0, got %g", gamma);
     t.u.step.step_size = step_size;
     t.u.step.gamma = gamma;
     return tt__sched_finish(ctx, s, &t);
@@ -6038,7 +6044,7 @@ TT__DEF tt_result tt_sched_init_multistep(tt_ctx *ctx, tt_sched *s, double base_
                             milestones[i], milestones[i - 1]);
         t.u.multistep.milestones[i] = milestones[i];
     }
-    if (!tt__sched_finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "MultiStepLR: gamma must be > 0, got %g", gamma);
+    if (!tt__finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "MultiStepLR: gamma must be > 0, got %g", gamma);
     t.u.multistep.n = n_milestones;
     t.u.multistep.gamma = gamma;
     return tt__sched_finish(ctx, s, &t);
@@ -6078,7 +6084,7 @@ TT__DEF tt_result tt_sched_init_exponential(tt_ctx *ctx, tt_sched *s, double bas
     tt_result r;
     tt_sched t;
     if ((r = tt__sched_begin(ctx, "ExponentialLR", s, &t, TT_SCHED_EXPONENTIAL, base_lr)) != TT_OK) return r;
-    if (!tt__sched_finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ExponentialLR: gamma must be > 0, got %g", gamma);
+    if (!tt__finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ExponentialLR: gamma must be > 0, got %g", gamma);
     t.u.exponential.gamma = gamma;
     return tt__sched_finish(ctx, s, &t);
 }
@@ -6088,7 +6094,7 @@ TT__DEF tt_result tt_sched_init_polynomial(tt_ctx *ctx, tt_sched *s, double base
     tt_sched t;
     if ((r = tt__sched_begin(ctx, "PolynomialLR", s, &t, TT_SCHED_POLYNOMIAL, base_lr)) != TT_OK) return r;
     if (total_iters <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "PolynomialLR: total_iters must be > 0, got %d", total_iters);
-    if (!tt__sched_finite(power) || power < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "PolynomialLR: power must be >= 0, got %g", power);
+    if (!tt__finite(power) || power < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "PolynomialLR: power must be >= 0, got %g", power);
     t.u.polynomial.total_iters = total_iters;
     t.u.polynomial.power = power;
     return tt__sched_finish(ctx, s, &t);
@@ -6100,7 +6106,7 @@ TT__DEF tt_result tt_sched_init_cosine(tt_ctx *ctx, tt_sched *s, double base_lr,
     if ((r = tt__sched_begin(ctx, "CosineAnnealingLR", s, &t, TT_SCHED_COSINE, base_lr)) != TT_OK) return r;
     if (T_max <= 0 || T_max > 0x3fffffff)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingLR: T_max must be in 1..2^30-1, got %d", T_max);
-    if (!tt__sched_finite(eta_min) || eta_min < 0)
+    if (!tt__finite(eta_min) || eta_min < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingLR: eta_min must be finite and >= 0, got %g", eta_min);
     t.u.cosine.T_max = T_max;
     t.u.cosine.eta_min = eta_min;
@@ -6114,7 +6120,7 @@ TT__DEF tt_result tt_sched_init_cosine_restarts(tt_ctx *ctx, tt_sched *s, double
     if ((r = tt__sched_begin(ctx, "CosineAnnealingWarmRestarts", s, &t, TT_SCHED_COSINE_RESTARTS, base_lr)) != TT_OK) return r;
     if (T_0 <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingWarmRestarts: expected positive integer T_0, but got %d", T_0);
     if (T_mult < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingWarmRestarts: expected integer T_mult >= 1, but got %d", T_mult);
-    if (!tt__sched_finite(eta_min) || eta_min < 0)
+    if (!tt__finite(eta_min) || eta_min < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingWarmRestarts: eta_min must be finite and >= 0, got %g", eta_min);
     t.u.restarts.T_0 = T_0;
     t.u.restarts.T_mult = T_mult;
@@ -6144,16 +6150,16 @@ TT__DEF tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_cyclic
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: opts is NULL (use tt_cyclic_defaults)");
     if ((r = tt__sched_begin(ctx, "CyclicLR", s, &t, TT_SCHED_CYCLIC, opts->base_lr)) != TT_OK) return r;
-    if (!tt__sched_finite(opts->max_lr) || opts->max_lr < 0)
+    if (!tt__finite(opts->max_lr) || opts->max_lr < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: max_lr must be finite and >= 0, got %g", opts->max_lr);
     if (opts->step_size_up <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_up must be > 0, got %d", opts->step_size_up);
     if (opts->step_size_down < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_down must be >= 0 (0: same as step_size_up), got %d", opts->step_size_down);
-    if ((int)opts->mode < 0 || opts->mode > TT_CYCLIC_EXP_RANGE)
+    if (!tt__in_range((int)opts->mode, 0, TT_CYCLIC_EXP_RANGE))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: mode %d is invalid", (int)opts->mode);
-    if (!tt__sched_finite(opts->gamma) || opts->gamma <= 0)
+    if (!tt__finite(opts->gamma) || opts->gamma <= 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: gamma must be > 0, got %g", opts->gamma);
-    if (opts->cycle_momentum && (!tt__sched_finite(opts->base_momentum) || !tt__sched_finite(opts->max_momentum)))
+    if (opts->cycle_momentum && (!tt__finite(opts->base_momentum) || !tt__finite(opts->max_momentum)))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: base_momentum and max_momentum must be finite");
     t.u.cyclic.o = *opts;
     up = (double)opts->step_size_up;
@@ -6186,11 +6192,11 @@ TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one
     double pct, init_lr, max_lr, min_lr, bm, mm;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: opts is NULL (use tt_one_cycle_defaults)");
-    if (!tt__sched_finite(opts->max_lr) || opts->max_lr < 0)
+    if (!tt__finite(opts->max_lr) || opts->max_lr < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: max_lr must be finite and >= 0, got %g", opts->max_lr);
-    if (!tt__sched_finite(opts->div_factor) || opts->div_factor <= 0)
+    if (!tt__finite(opts->div_factor) || opts->div_factor <= 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: div_factor must be > 0, got %g", opts->div_factor);
-    if (!tt__sched_finite(opts->final_div_factor) || opts->final_div_factor <= 0)
+    if (!tt__finite(opts->final_div_factor) || opts->final_div_factor <= 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: final_div_factor must be > 0, got %g", opts->final_div_factor);
     if ((r = tt__sched_begin(ctx, "OneCycleLR", s, &t, TT_SCHED_ONE_CYCLE, opts->max_lr / opts->div_factor)) != TT_OK) return r;
     if (opts->total_steps != 0) {
@@ -6210,9 +6216,9 @@ TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one
     pct = opts->pct_start;
     if (!(pct >= 0 && pct <= 1))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected float between 0 and 1 pct_start, but got %g", pct);
-    if ((int)opts->anneal_strategy < 0 || opts->anneal_strategy > TT_ANNEAL_LINEAR)
+    if (!tt__in_range((int)opts->anneal_strategy, 0, TT_ANNEAL_LINEAR))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: anneal_strategy must be cos or linear, got %d", (int)opts->anneal_strategy);
-    if (opts->cycle_momentum && (!tt__sched_finite(opts->base_momentum) || !tt__sched_finite(opts->max_momentum)))
+    if (opts->cycle_momentum && (!tt__finite(opts->base_momentum) || !tt__finite(opts->max_momentum)))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: base_momentum and max_momentum must be finite");
     t.u.one_cycle.o = *opts;
     t.u.one_cycle.total_steps = T;
@@ -6271,11 +6277,11 @@ TT__DEF tt_result tt_sched_init_plateau(tt_ctx *ctx, tt_sched *s, double base_lr
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: threshold_abs must be 0 (rel) or 1 (abs), got %d", o.threshold_abs);
     if (o.patience < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: patience must be >= 0, got %d", o.patience);
     if (o.cooldown < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: cooldown must be >= 0, got %d", o.cooldown);
-    if (!tt__sched_finite(o.threshold) || o.threshold < 0)
+    if (!tt__finite(o.threshold) || o.threshold < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: threshold must be finite and >= 0, got %g", o.threshold);
-    if (!tt__sched_finite(o.min_lr) || o.min_lr < 0)
+    if (!tt__finite(o.min_lr) || o.min_lr < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: min_lr must be finite and >= 0, got %g", o.min_lr);
-    if (!tt__sched_finite(o.eps) || o.eps < 0)
+    if (!tt__finite(o.eps) || o.eps < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: eps must be finite and >= 0, got %g", o.eps);
     t.u.plateau.o = o;
     return tt__sched_finish(ctx, s, &t);
@@ -6360,7 +6366,7 @@ TT__DEF tt_result tt_sched_warmup_cosine(tt_ctx *ctx, tt_sched *s, double base_l
                         total_steps, warmup_steps);
     if (!(start_factor > 0 && start_factor <= 1))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: start_factor expected in (0, 1], got %g", start_factor);
-    if (!tt__sched_finite(eta_min) || eta_min < 0)
+    if (!tt__finite(eta_min) || eta_min < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: eta_min must be finite and >= 0, got %g", eta_min);
     t.u.warmup_cosine.warmup_steps = warmup_steps;
     t.u.warmup_cosine.T_max = total_steps - warmup_steps;
@@ -6436,7 +6442,7 @@ TT__DEF tt_result tt_sched_step_to(tt_ctx *ctx, tt_sched *s, double epoch) {
     tt_sched t;
     double lr;
     if ((r = tt__sched_check_use(ctx, "tt_sched_step_to", s)) != TT_OK) return r;
-    if (!tt__sched_finite(epoch) || epoch < 0 || epoch > 2147483647.0)
+    if (!tt__finite(epoch) || epoch < 0 || epoch > 2147483647.0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_step_to: expected non-negative epoch, but got %g", epoch);
     if (s->kind == TT_SCHED_PLATEAU || tt__sched_is_composite(s->kind))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_step_to: %s cannot jump to an epoch", tt__sched_name(s->kind));
@@ -6529,7 +6535,7 @@ static tt_tensor *tt__penalty(tt_ctx *ctx, const char *op, int l2, float coef, i
     int k, count = 0;
     size_t i;
     if (!ctx) return NULL;
-    if (!(coef - coef == 0.0f)) {
+    if (!tt__finite(coef)) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: coef must be finite, got %g", op, (double)coef);
         return NULL;
     }
@@ -6597,7 +6603,7 @@ TT__DEF tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, doub
     if (!list) return ctx->err != TT_OK ? ctx->err : TT_ERR_INVALID_ARGS;
     total = tt__grad_norm(list, count, norm_type);
     if (total_norm) *total_norm = total;
-    if (error_if_nonfinite && !tt__sched_finite(total)) {
+    if (error_if_nonfinite && !tt__finite(total)) {
         tt_scratch_rewind(ctx, mark);
         return tt__fail(ctx, TT_ERR_NONFINITE,
                         "%s: the total norm of order %g for gradients is non-finite (%g), so it cannot be clipped "
@@ -6621,7 +6627,7 @@ TT__DEF tt_result tt_clip_grad_value(tt_ctx *ctx, int n, tt_tensor **params, dou
     float c;
     size_t mark, i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (!(clip_value >= 0) || !tt__sched_finite(clip_value))
+    if (!(clip_value >= 0) || !tt__finite(clip_value))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: clip_value must be finite and >= 0, got %g", op, clip_value);
     mark = tt_scratch_mark(ctx);
     list = tt__sched_param_list(ctx, op, n, params, 0, &count);
@@ -6662,7 +6668,7 @@ TT__DEF tt_result tt_early_stop_init(tt_ctx *ctx, tt_early_stop *es, int patienc
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!es) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: es is NULL");
     if (patience < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: patience must be >= 0, got %d", patience);
-    if (!tt__sched_finite(min_delta) || min_delta < 0)
+    if (!tt__finite(min_delta) || min_delta < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: min_delta must be finite and >= 0, got %g", min_delta);
     if (mode_max != 0 && mode_max != 1)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: mode_max must be 0 (min) or 1 (max), got %d", mode_max);
