@@ -1234,6 +1234,62 @@ static int tt__all_finite(const float *x, size_t n) {
    compilers with short enums (-fshort-enums, ARM EABI) warn that "(int)e < 0" is always false. */
 static int tt__in_range(int v, int lo, int hi) { return v >= lo && v <= hi; }
 
+/* ---- small numeric kernels shared by the ops (math, nn, loss) ---- */
+
+/* sigmoid as torch's CPU kernel computes it; exp overflow gives 0 or 1, never NaN. */
+static float tt__sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* Softmax (log_form 0) or log-softmax (1) of the n values x[0], x[stride], ... into y at the
+   same positions; y may be x. The row max is subtracted first so exp never overflows (a NaN
+   anywhere makes the row NaN); the sum is accumulated in double. */
+static void tt__softmax_row(const float *x, float *y, size_t n, size_t stride, int log_form) {
+    float m = -INFINITY, log_s;
+    double s = 0;
+    size_t j;
+    for (j = 0; j < n; j++) {
+        float v = x[j * stride];
+        if (v > m || v != v) m = v;
+    }
+    for (j = 0; j < n; j++) {
+        float e = expf(x[j * stride] - m);
+        s += e;
+        if (!log_form) y[j * stride] = e;
+    }
+    if (log_form) {
+        log_s = (float)log(s);
+        for (j = 0; j < n; j++) y[j * stride] = (x[j * stride] - m) - log_s;
+    } else {
+        for (j = 0; j < n; j++) y[j * stride] = (float)((double)y[j * stride] / s);
+    }
+}
+
+/* Backward of tt__softmax_row given its output y and the gradient dy (same layout):
+     softmax:      dx = y * (dy - sum(dy * y))
+     log_softmax:  dx = dy - exp(y) * sum(dy)
+   added into dx when accumulate, else stored (then dx may be dy). */
+static void tt__softmax_row_backward(const float *y, const float *dy, float *dx, size_t n, size_t stride, int log_form,
+                                     int accumulate) {
+    double s = 0;
+    size_t j;
+    for (j = 0; j < n; j++) s += log_form ? (double)dy[j * stride] : (double)dy[j * stride] * (double)y[j * stride];
+    for (j = 0; j < n; j++) {
+        size_t at = j * stride;
+        float g = log_form ? dy[at] - expf(y[at]) * (float)s : y[at] * (dy[at] - (float)s);
+        if (accumulate) dx[at] += g;
+        else dx[at] = g;
+    }
+}
+
+/* log(sum_j exp(x[j * stride])) over n values, all in double (max subtracted first). */
+static double tt__logsumexp_d(const float *x, size_t n, size_t stride) {
+    double m = -INFINITY, z = 0;
+    size_t j;
+    for (j = 0; j < n; j++)
+        if (x[j * stride] > m) m = x[j * stride];
+    for (j = 0; j < n; j++) z += exp((double)x[j * stride] - m);
+    return m + log(z);
+}
+
 TT__DEF const char *tt_result_string(tt_result r) {
     switch (r) {
     case TT_OK: return "ok";
@@ -2361,8 +2417,6 @@ enum {
 #define TT__SELU_ALPHA 1.6732632423543772848170429916717f
 #define TT__SELU_SCALE 1.0507009873554804934193349852946f
 
-static float tt__sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-
 static float tt__unary_f(int kind, float x, float p0, float p1) {
     switch (kind) {
     case TT__U_NEG: return -x;
@@ -2386,7 +2440,7 @@ static float tt__unary_f(int kind, float x, float p0, float p1) {
     case TT__U_GELU_TANH:
         return 0.5f * x * (1.0f + tanhf(TT__SQRT_2_PI * (x + TT__GELU_KAPPA * x * x * x)));
     case TT__U_SILU: return x / (1.0f + expf(-x));
-    case TT__U_SIGMOID: return tt__sigmoidf(x);
+    case TT__U_SIGMOID: return tt__sigmoid(x);
     case TT__U_TANH: return tanhf(x);
     case TT__U_SOFTPLUS: /* p0 = beta, p1 = threshold: linear where beta * x > threshold */
         return x * p0 > p1 ? x : log1pf(expf(x * p0)) / p0;
@@ -2417,7 +2471,7 @@ static float tt__unary_df(int kind, float x, float y, float p0, float p1) {
         return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * TT__SQRT_2_PI * (1.0f + 3.0f * TT__GELU_KAPPA * x * x);
     }
     case TT__U_SILU: {
-        float s = tt__sigmoidf(x);
+        float s = tt__sigmoid(x);
         return s * (1.0f + x * (1.0f - s));
     }
     case TT__U_SIGMOID: return y * (1.0f - y);
@@ -2432,7 +2486,7 @@ static float tt__unary_df(int kind, float x, float y, float p0, float p1) {
     }
     default: { /* TT__U_MISH */
         float t = tanhf(log1pf(expf(x)));
-        return t + x * tt__sigmoidf(x) * (1.0f - t * t);
+        return t + x * tt__sigmoid(x) * (1.0f - t * t);
     }
     }
 }
@@ -2800,35 +2854,25 @@ TT__DEF tt_tensor *tt_argmax(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim) {
 }
 
 /* ---- softmax and log_softmax along an axis ----
-   Both subtract the row maximum first so exp never overflows. Backward in closed form:
-     softmax:      dx = y * (dy - sum(dy * y))
-     log_softmax:  dx = dy - exp(y) * sum(dy)                                                  */
+   A row is the values along the axis (inner apart); the row kernels tt__softmax_row and
+   tt__softmax_row_backward (>>util) subtract the row max first and are shared with attention. */
 
 static void tt__softmax_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
-    size_t outer, len, inner, o, j, k;
-    int log_form = n->i[1];
+    size_t outer, len, inner, o, k;
     (void)ctx;
     if (!x->grad) return;
     tt__red_dims(x, n->i[0], &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
-            double s = 0;
-            for (j = 0; j < len; j++) {
-                size_t at = (o * len + j) * inner + k;
-                s += log_form ? (double)y->grad[at] : (double)y->grad[at] * (double)y->data[at];
-            }
-            for (j = 0; j < len; j++) {
-                size_t at = (o * len + j) * inner + k;
-                if (log_form) x->grad[at] += y->grad[at] - expf(y->data[at]) * (float)s;
-                else x->grad[at] += y->data[at] * (y->grad[at] - (float)s);
-            }
+            size_t at = o * len * inner + k;
+            tt__softmax_row_backward(y->data + at, y->grad + at, x->grad + at, len, inner, n->i[1], 1);
         }
 }
 
 static tt_tensor *tt__softmax(tt_ctx *ctx, const char *op, tt_tensor *x, int axis, int log_form) {
     int ax;
-    size_t outer, len, inner, o, j, k;
+    size_t outer, len, inner, o, k;
     tt_tensor *y;
     if (!tt__in(ctx, op, x) || !tt__math_axis(ctx, op, x, axis, &ax)) return NULL;
     y = tt__out(ctx, op, x->ndim, x->shape, x, NULL, NULL);
@@ -2836,24 +2880,8 @@ static tt_tensor *tt__softmax(tt_ctx *ctx, const char *op, tt_tensor *x, int axi
     tt__red_dims(x, ax, &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
-            float m = -INFINITY, log_s;
-            double s = 0;
-            for (j = 0; j < len; j++) {
-                float v = x->data[(o * len + j) * inner + k];
-                if (v > m || v != v) m = v;
-            }
-            for (j = 0; j < len; j++) {
-                size_t at = (o * len + j) * inner + k;
-                float e = expf(x->data[at] - m);
-                s += e;
-                if (!log_form) y->data[at] = e;
-            }
-            log_s = (float)log(s);
-            for (j = 0; j < len; j++) {
-                size_t at = (o * len + j) * inner + k;
-                if (log_form) y->data[at] = (x->data[at] - m) - log_s;
-                else y->data[at] = (float)((double)y->data[at] / s);
-            }
+            size_t at = o * len * inner + k; /* row start; its elements are inner apart */
+            tt__softmax_row(x->data + at, y->data + at, len, inner, log_form);
         }
     if (y->node) {
         y->node->i[0] = ax;
@@ -4000,15 +4028,6 @@ TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
    saves what it needs (per-row statistics, masks, probabilities, gate activations) and one
    closed-form backward. Statistics are accumulated in double. Private helpers: tt__nn_. */
 
-static float tt__nn_sigmoid(float x) {
-    /* stable for large |x|: never exponentiates a positive number */
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    else {
-        float e = expf(x);
-        return e / (1.0f + e);
-    }
-}
-
 /* eps: 0 means the default; negative or non-finite is an error. Returns 0 on error. */
 static int tt__nn_eps(tt_ctx *ctx, const char *op, float *eps, float def) {
     if (*eps == 0.0f) *eps = def;
@@ -4420,7 +4439,7 @@ static void tt__nn_attention_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2], *y = nd->out;
     const tt__nn_attn_saved *a = (const tt__nn_attn_saved *)nd->saved;
     size_t ts = (size_t)a->t * a->s, h;
-    int i, j, d1 = TT__MAX(a->d, 1), dv1 = TT__MAX(a->dv, 1), s1 = TT__MAX(a->s, 1);
+    int i, d1 = TT__MAX(a->d, 1), dv1 = TT__MAX(a->dv, 1), s1 = TT__MAX(a->s, 1);
     float *dp;
     if (ts == 0) return;
     dp = tt__scratch_floats(ctx, "attention backward", ts);
@@ -4433,11 +4452,8 @@ static void tt__nn_attention_backward(tt_ctx *ctx, tt__node *nd) {
         if (!q->grad && !k->grad) continue;
         tt_ctx_sgemm(ctx, 0, 1, a->t, a->s, a->dv, 1.0f, go, dv1, vh, dv1, 0.0f, dp, s1);
         for (i = 0; i < a->t; i++) {
-            const float *pr = p + (size_t)i * a->s;
-            float *dr = dp + (size_t)i * a->s;
-            double dot = 0;
-            for (j = 0; j < a->s; j++) dot += (double)dr[j] * pr[j];
-            for (j = 0; j < a->s; j++) dr[j] = pr[j] * (dr[j] - (float)dot); /* dp becomes dS */
+            float *dr = dp + (size_t)i * a->s; /* dp becomes dS */
+            tt__softmax_row_backward(p + (size_t)i * a->s, dr, dr, (size_t)a->s, 1, 0, 0);
         }
         if (q->grad) tt_ctx_sgemm(ctx, 0, 0, a->t, a->d, a->s, a->scale, dp, s1, kh, d1, 1.0f, q->grad + h * (size_t)a->t * a->d, d1);
         if (k->grad) tt_ctx_sgemm(ctx, 1, 0, a->s, a->d, a->t, a->scale, dp, s1, qh, d1, 1.0f, k->grad + h * (size_t)a->s * a->d, d1);
@@ -4497,16 +4513,9 @@ TT__DEF tt_tensor *tt_attention(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tens
                          k->data + h * (size_t)a->s * a->d, d1, 0.0f, p, s1) != TT_OK)
             return NULL;
         for (i = 0; i < a->t; i++) {
-            float *pr = p + (size_t)i * a->s, mx;
+            float *pr = p + (size_t)i * a->s;
             int allowed = a->causal ? TT__MIN(i + 1, a->s) : a->s; /* keys 0..allowed-1 */
-            double sum = 0;
-            mx = pr[0];
-            for (j = 1; j < allowed; j++) mx = pr[j] > mx ? pr[j] : mx;
-            for (j = 0; j < allowed; j++) {
-                pr[j] = expf(pr[j] - mx);
-                sum += pr[j];
-            }
-            for (j = 0; j < allowed; j++) pr[j] = (float)(pr[j] / sum);
+            tt__softmax_row(pr, pr, (size_t)allowed, 1, 0);
             for (j = allowed; j < a->s; j++) pr[j] = 0.0f;
         }
         if (tt_ctx_sgemm(ctx, 0, 0, a->t, a->dv, a->s, 1.0f, p, s1, v->data + h * (size_t)a->s * a->dv, dv1, 0.0f,
@@ -4639,7 +4648,7 @@ TT__DEF tt_result tt_lstm_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tenso
         for (j = 0; j < 4 * hs; j++) {
             size_t e = r * 4 * hs + j;
             float s = gates->data[e] + tmp[e];
-            gates->data[e] = j / hs == 2 ? tanhf(s) : tt__nn_sigmoid(s);
+            gates->data[e] = j / hs == 2 ? tanhf(s) : tt__sigmoid(s);
         }
     if (gates->node) gates->node->backward = tt__nn_lstm_gates_backward;
     if (!tt__done(ctx, gates)) return ctx->err;
@@ -4708,8 +4717,8 @@ TT__DEF tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tenso
     for (r = 0; r < bs; r++)
         for (j = 0; j < hs; j++) {
             size_t e = r * hs + j, g0 = r * 3 * hs + j;
-            float rv = tt__nn_sigmoid(gi[g0] + gh[g0]);
-            float z = tt__nn_sigmoid(gi[g0 + hs] + gh[g0 + hs]);
+            float rv = tt__sigmoid(gi[g0] + gh[g0]);
+            float z = tt__sigmoid(gi[g0 + hs] + gh[g0 + hs]);
             float hn = gh[g0 + 2 * hs];
             float n = tanhf(gi[g0 + 2 * hs] + rv * hn);
             sv[e] = rv; sv[bh + e] = z; sv[2 * bh + e] = n; sv[3 * bh + e] = hn;
@@ -4856,12 +4865,8 @@ static int tt__loss_labels_ok(tt_ctx *ctx, const char *op, const int *t) {
     return 0;
 }
 
-/* Stable log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), and sigmoid. */
+/* Stable log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)). */
 static float tt__loss_logsigmoid(float x) { return (x < 0 ? x : 0.0f) - log1pf(expf(-fabsf(x))); }
-static float tt__loss_sigmoid(float x) {
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    { float e = expf(x); return e / (1.0f + e); }
-}
 
 /* ---- elementwise regression losses: L1, MSE, Huber, SmoothL1 (gradient to input and target) ---- */
 enum { TT__LOSS_L1, TT__LOSS_MSE, TT__LOSS_HUBER, TT__LOSS_SMOOTH_L1 };
@@ -4984,18 +4989,14 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
         size_t n = u / S, s = u % S;
         const float *xr = x->data + n * C * S + s; /* class c at xr[c * S] */
         int t = target[u];
-        double m = -INFINITY, z = 0, lse = 0, loss, wt;
+        double lse = 0, loss, wt;
         if (t == ignore) {
             r.l[u] = 0.0f;
             continue; /* dx stays 0 */
         }
         wt = o.weight ? o.weight[t] : 1.0;
         wsum += wt;
-        if (is_logits) {
-            for (c = 0; c < C; c++) if (xr[c * S] > m) m = xr[c * S];
-            for (c = 0; c < C; c++) z += exp((double)xr[c * S] - m);
-            lse = m + log(z); /* log p_c = x_c - lse */
-        }
+        if (is_logits) lse = tt__logsumexp_d(xr, C, S); /* log p_c = x_c - lse */
         loss = -(1.0 - eps) * wt * ((double)xr[(size_t)t * S] - lse);
         if (eps != 0.0f) {
             double sm = 0;
@@ -5056,10 +5057,7 @@ TT__DEF tt_tensor *tt_cross_entropy_probs(tt_ctx *ctx, tt_tensor *x, tt_tensor *
     for (u = 0; u < N * S; u++) {
         size_t off = (u / S) * C * S + u % S;
         const float *xr = x->data + off, *qr = target->data + off;
-        double m = -INFINITY, z = 0, lse, loss = 0, wq = 0;
-        for (c = 0; c < C; c++) if (xr[c * S] > m) m = xr[c * S];
-        for (c = 0; c < C; c++) z += exp((double)xr[c * S] - m);
-        lse = m + log(z);
+        double lse = tt__logsumexp_d(xr, C, S), loss = 0, wq = 0;
         for (c = 0; c < C; c++) {
             double q = (1.0 - eps) * qr[c * S] + eps / (double)C, w = o.weight ? o.weight[c] : 1.0;
             loss -= w * q * ((double)xr[c * S] - lse);
@@ -5149,7 +5147,7 @@ TT__DEF tt_tensor *tt_bce_with_logits_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor 
         float w = weight ? weight->data[woff[i]] : 1.0f, pw = pos_weight ? pos_weight->data[poff[i]] : 1.0f;
         float lw = (pw - 1.0f) * y + 1.0f; /* 1 + (p - 1) y */
         r.l[i] = w * ((1.0f - y) * v - lw * tt__loss_logsigmoid(v));
-        if (dx) dx[i] = w * (tt__loss_sigmoid(v) * (pw * y + 1.0f - y) - pw * y);
+        if (dx) dx[i] = w * (tt__sigmoid(v) * (pw * y + 1.0f - y) - pw * y);
     }
     return tt__loss_end(ctx, &r, (double)x->numel);
 }
@@ -5302,7 +5300,7 @@ TT__DEF tt_tensor *tt_soft_margin_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, 
     for (i = 0; i < x->numel; i++) {
         float y = t->data[i], m = y * x->data[i];
         r.l[i] = -tt__loss_logsigmoid(m);               /* softplus(-y x) = log(1 + exp(-y x)) */
-        if (dx) dx[i] = -y * tt__loss_sigmoid(-m);      /* -y exp(-yx) / (1 + exp(-yx)) */
+        if (dx) dx[i] = -y * tt__sigmoid(-m);      /* -y exp(-yx) / (1 + exp(-yx)) */
     }
     return tt__loss_end(ctx, &r, (double)x->numel);
 }
@@ -5332,7 +5330,7 @@ TT__DEF tt_tensor *tt_multilabel_soft_margin_loss(tt_ctx *ctx, tt_tensor *x, tt_
             size_t e = n * C + c;
             float v = x->data[e], y = t->data[e], w = weight ? weight[c] : 1.0f;
             s -= (double)w * (y * tt__loss_logsigmoid(v) + (1.0f - y) * tt__loss_logsigmoid(-v));
-            if (dx) dx[e] = w * (tt__loss_sigmoid(v) - y) / (float)C;
+            if (dx) dx[e] = w * (tt__sigmoid(v) - y) / (float)C;
         }
         r.l[n] = (float)(s / (double)C);
     }
