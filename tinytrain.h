@@ -1850,6 +1850,42 @@ TT__DEF void tt_scratch_rewind(tt_ctx *ctx, size_t mark) {
     }
 }
 
+/* 1 if node n is on the current tape (not dropped by tt_scratch_rewind / tt_scratch_reset). */
+static int tt__on_tape(const tt_ctx *ctx, const tt__node *n) {
+    const tt__node *m;
+    for (m = ctx->tape_last; m; m = m->prev)
+        if (m == n) return 1;
+    return 0;
+}
+
+/* Runs the backward functions from node `from` down the tape. Each backward may take scratch for
+   temporaries: the arena is rewound to its level before the call afterwards, so temporaries never
+   pile up and a backward can never free a tape node (all nodes lie below that level). Grad mode
+   is off meanwhile, so a backward that calls an op records nothing onto the tape being walked. */
+static tt_result tt__run_backward(tt_ctx *ctx, tt__node *from) {
+    tt__node *n;
+    int grad_was = ctx->grad_enabled;
+    tt_result r = TT_OK;
+    ctx->grad_enabled = 0;
+    for (n = from; n && r == TT_OK; n = n->prev) {
+        size_t mark = ctx->scratch.used;
+        int k;
+        if (!n->backward) continue; /* an op that failed half-way */
+        n->backward(ctx, n);
+        ctx->scratch.used = mark;
+        if ((r = ctx->err) != TT_OK || !ctx->anomaly) continue;
+        for (k = 0; k < n->n_ins && r == TT_OK; k++) {
+            tt_tensor *x = tt__node_in(n, k);
+            if (x && x->grad && !tt__all_finite(x->grad, x->numel))
+                r = tt__fail(ctx, TT_ERR_NONFINITE,
+                             "anomaly: backward of op '%s' produced NaN/Inf in the gradient of input %d (shape %S)",
+                             n->op, k, x);
+        }
+    }
+    ctx->grad_enabled = grad_was;
+    return r;
+}
+
 TT__DEF tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *seed) {
     tt__node *n;
     size_t i;
@@ -1860,26 +1896,15 @@ TT__DEF tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *see
     if (!(out->flags & TT_REQUIRES_GRAD) || !out->grad)
         return tt__fail(ctx, TT_ERR_STATE, "tt_backward: tensor of shape %S does not require grad (no parameter or "
                                            "grad-tracking input reaches it, or it was built in no-grad mode)", out);
+    if (out->node && !tt__on_tape(ctx, out->node))
+        return tt__fail(ctx, TT_ERR_STATE, "tt_backward: the graph of tensor %S was freed by tt_scratch_reset or "
+                                           "tt_scratch_rewind", out);
     /* intermediate gradients restart from zero, so a second call adds the same amount again */
     for (n = ctx->tape_last; n; n = n->prev) memset(n->out->grad, 0, n->out->numel * sizeof(float));
     for (i = 0; i < out->numel; i++) out->grad[i] += seed[i];
     /* the tape is in creation order, so walking back from out's node visits every node that
        can reach out after all of its consumers */
-    for (n = out->node; n; n = n->prev) {
-        int k;
-        if (!n->backward) continue; /* an op that failed half-way */
-        n->backward(ctx, n);
-        if (ctx->err != TT_OK) return ctx->err;
-        if (!ctx->anomaly) continue;
-        for (k = 0; k < n->n_ins; k++) {
-            tt_tensor *x = tt__node_in(n, k);
-            if (x && x->grad && !tt__all_finite(x->grad, x->numel))
-                return tt__fail(ctx, TT_ERR_NONFINITE,
-                                "anomaly: backward of op '%s' produced NaN/Inf in the gradient of input %d (shape %S)",
-                                n->op, k, x);
-        }
-    }
-    return TT_OK;
+    return tt__run_backward(ctx, out->node);
 }
 
 TT__DEF tt_result tt_backward(tt_ctx *ctx, tt_tensor *loss) {
@@ -2893,6 +2918,13 @@ static tt_tensor *tt__softmax(tt_ctx *ctx, const char *op, tt_tensor *x, int axi
 
 TT__DEF tt_tensor *tt_softmax(tt_ctx *ctx, tt_tensor *x, int axis) { return tt__softmax(ctx, "softmax", x, axis, 0); }
 TT__DEF tt_tensor *tt_log_softmax(tt_ctx *ctx, tt_tensor *x, int axis) { return tt__softmax(ctx, "log_softmax", x, axis, 1); }
+#undef TT__SQRT1_2
+#undef TT__INV_SQRT_2PI
+#undef TT__SQRT_2_PI
+#undef TT__GELU_KAPPA
+#undef TT__SELU_ALPHA
+#undef TT__SELU_SCALE
+#undef TT__ALL
 /* ---- (ops_math implementation: end) ---- */
 
 
@@ -3662,8 +3694,7 @@ static void tt__conv_backward(tt_ctx *ctx, tt__node *nd) {
     const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
     int cg = g->c / g->groups, cgo = g->cout / g->groups, k = cg * g->kh * g->kw, p = g->oh * g->ow;
     int direct = tt__conv_direct(g), n, gi, co, i;
-    size_t mark;
-    float *col = NULL;
+    float *col = NULL; /* a temporary: tt_backward frees what a backward takes from scratch */
     if (b && b->grad)
         for (n = 0; n < g->n; n++)
             for (co = 0; co < g->cout; co++) {
@@ -3673,7 +3704,6 @@ static void tt__conv_backward(tt_ctx *ctx, tt__node *nd) {
                 b->grad[co] += (float)s;
             }
     if (!x->grad && !w->grad) return;
-    mark = tt_scratch_mark(ctx);
     if (!direct && !(col = tt__scratch_floats(ctx, nd->op, (size_t)k * p))) return;
     for (n = 0; n < g->n; n++)
         for (gi = 0; gi < g->groups; gi++) {
@@ -3695,7 +3725,6 @@ static void tt__conv_backward(tt_ctx *ctx, tt__node *nd) {
                 }
             }
         }
-    tt_scratch_rewind(ctx, mark);
 }
 
 static tt_tensor *tt__conv(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor *w, tt_tensor *b,
