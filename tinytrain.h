@@ -1234,6 +1234,13 @@ static int tt__all_finite(const float *x, size_t n) {
    compilers with short enums (-fshort-enums, ARM EABI) warn that "(int)e < 0" is always false. */
 static int tt__in_range(int v, int lo, int hi) { return v >= lo && v <= hi; }
 
+/* Option structs are zero-means-default: a NULL pointer reads as an all-zero struct.
+   Copies *opts (size bytes) into o, or zeroes o. */
+static void tt__opts_or_zero(void *o, const void *opts, size_t size) {
+    if (opts) memcpy(o, opts, size);
+    else memset(o, 0, size);
+}
+
 /* ---- small numeric kernels shared by the ops (math, nn, loss) ---- */
 
 /* sigmoid as torch's CPU kernel computes it; exp overflow gives 0 or 1, never NaN. */
@@ -2116,17 +2123,22 @@ TT__DEF const char *tt_kernel_name(tt_kernel k) {
 
 /* ---- broadcasting helpers ---- */
 
-/* Broadcast shape of a and b (right-aligned); 0 if incompatible. */
-static int tt__broadcast_shape(const tt_tensor *a, const tt_tensor *b, int *ndim, int *shape) {
-    int nd = TT__MAX(a->ndim, b->ndim), i;
+/* Broadcast of the shapes (na, sa) and (nb, sb), right-aligned; 0 if incompatible. */
+static int tt__broadcast_dims(int na, const int *sa, int nb, const int *sb, int *ndim, int *shape) {
+    int nd = TT__MAX(na, nb), i;
     for (i = 0; i < nd; i++) {
-        int da = i - (nd - a->ndim), db = i - (nd - b->ndim);
-        int sa = da >= 0 ? a->shape[da] : 1, sb = db >= 0 ? b->shape[db] : 1;
-        if (sa != sb && sa != 1 && sb != 1) return 0;
-        shape[i] = sa == 1 ? sb : sa;
+        int da = i - (nd - na), db = i - (nd - nb);
+        int xa = da >= 0 ? sa[da] : 1, xb = db >= 0 ? sb[db] : 1;
+        if (xa != xb && xa != 1 && xb != 1) return 0;
+        shape[i] = xa == 1 ? xb : xa;
     }
     *ndim = nd;
     return 1;
+}
+
+/* Broadcast shape of a and b; 0 if incompatible. */
+static int tt__broadcast_shape(const tt_tensor *a, const tt_tensor *b, int *ndim, int *shape) {
+    return tt__broadcast_dims(a->ndim, a->shape, b->ndim, b->shape, ndim, shape);
 }
 
 /* Strides of t seen with the output's ndim (0 where t broadcasts). */
@@ -2322,7 +2334,7 @@ static void tt__matmul_backward(tt_ctx *ctx, tt__node *n) {
 }
 
 TT__DEF tt_tensor *tt_matmul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) {
-    int shape[TT_MAX_DIMS], abd, bbd, obd, i, m, k, nn;
+    int shape[TT_MAX_DIMS], obd, m, k, nn;
     tt_tensor *y;
     size_t nb, bi;
     if (!tt__in(ctx, "matmul", a) || !tt__in(ctx, "matmul", b)) return NULL;
@@ -2331,15 +2343,9 @@ TT__DEF tt_tensor *tt_matmul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) {
         return NULL;
     }
     m = a->shape[a->ndim - 2]; k = a->shape[a->ndim - 1]; nn = b->shape[b->ndim - 1];
-    abd = a->ndim - 2; bbd = b->ndim - 2; obd = TT__MAX(abd, bbd);
-    for (i = 0; i < obd; i++) {
-        int da = i - (obd - abd), db = i - (obd - bbd);
-        int sa = da >= 0 ? a->shape[da] : 1, sb = db >= 0 ? b->shape[db] : 1;
-        if (sa != sb && sa != 1 && sb != 1) {
-            tt__fail(ctx, TT_ERR_SHAPE, "matmul: batch dimensions of %S and %S do not broadcast", a, b);
-            return NULL;
-        }
-        shape[i] = sa == 1 ? sb : sa;
+    if (!tt__broadcast_dims(a->ndim - 2, a->shape, b->ndim - 2, b->shape, &obd, shape)) {
+        tt__fail(ctx, TT_ERR_SHAPE, "matmul: batch dimensions of %S and %S do not broadcast", a, b);
+        return NULL;
     }
     shape[obd] = m; shape[obd + 1] = nn;
     y = tt__out(ctx, "matmul", obd + 2, shape, a, b, NULL);
@@ -2360,15 +2366,21 @@ TT__DEF tt_tensor *tt_matmul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) {
 }
 
 /* ---- linear: y = x W^T + b over the last dim of x ---- */
+
+/* Adds the column sums of g (rows, cols) into out (cols): the gradient of a broadcast bias. */
+static void tt__colsum_add(float *out, const float *g, size_t rows, size_t cols) {
+    size_t r, j;
+    for (r = 0; r < rows; r++)
+        for (j = 0; j < cols; j++) out[j] += g[r * cols + j];
+}
+
 static void tt__linear_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out;
-    int rows = n->i[0], in = n->i[1], out = n->i[2], r, j;
+    int rows = n->i[0], in = n->i[1], out = n->i[2];
     if (rows == 0) return;
     if (x->grad) tt_ctx_sgemm(ctx, 0, 0, rows, in, out, 1.0f, y->grad, TT__MAX(out, 1), w->data, TT__MAX(in, 1), 1.0f, x->grad, TT__MAX(in, 1));
     if (w->grad) tt_ctx_sgemm(ctx, 1, 0, out, in, rows, 1.0f, y->grad, TT__MAX(out, 1), x->data, TT__MAX(in, 1), 1.0f, w->grad, TT__MAX(in, 1));
-    if (b && b->grad)
-        for (r = 0; r < rows; r++)
-            for (j = 0; j < out; j++) b->grad[j] += y->grad[(size_t)r * out + j];
+    if (b && b->grad) tt__colsum_add(b->grad, y->grad, (size_t)rows, (size_t)out);
 }
 
 TT__DEF tt_tensor *tt_linear(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *b) {
@@ -3584,11 +3596,12 @@ static int tt__conv_opt(tt_ctx *ctx, const char *op, const char *what, int v, in
 
 static int tt__conv_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const tt_tensor *w, const tt_tensor *b,
                           const tt_conv_opts *o, int nsp, tt__conv_geom *g) {
-    tt_conv_opts def;
+    tt_conv_opts opt;
     long long eh, ew;
     int wi = nsp == 2 ? 1 : 0; /* opts index of the width (length) */
     if (!tt__conv_input(ctx, op, x, nsp, g)) return 0;
-    if (!o) { memset(&def, 0, sizeof def); o = &def; }
+    tt__opts_or_zero(&opt, o, sizeof opt);
+    o = &opt;
     if (w->ndim != nsp + 2) {
         tt__fail(ctx, TT_ERR_SHAPE, "%s: weight %S must have %d dims (Cout, Cin/groups, %s)", op, w, nsp + 2,
                  nsp == 2 ? "kH, kW" : "k");
@@ -4072,13 +4085,6 @@ static int tt__nn_vec_ok(tt_ctx *ctx, const char *op, const char *what, const tt
     if (!t || (t->ndim == 1 && t->shape[0] == n)) return 1;
     tt__fail(ctx, TT_ERR_SHAPE, "%s: %s has shape %S, expected [%d] for input %S", op, what, t, n, x);
     return 0;
-}
-
-/* Adds a column sum of g (rows, cols) into out (cols). */
-static void tt__nn_colsum_add(float *out, const float *g, size_t rows, size_t cols) {
-    size_t r, j;
-    for (r = 0; r < rows; r++)
-        for (j = 0; j < cols; j++) out[j] += g[r * cols + j];
 }
 
 /* ------------------------------------------------------------------------------ batchnorm */
@@ -4594,7 +4600,7 @@ static void tt__nn_gates_bwd(tt_ctx *ctx, const float *dout, tt_tensor *in, tt_t
     int bs = in->shape[0], k = in->shape[1], g = w->shape[0];
     if (in->grad) tt_ctx_sgemm(ctx, 0, 0, bs, k, g, 1.0f, dout, TT__MAX(g, 1), w->data, TT__MAX(k, 1), 1.0f, in->grad, TT__MAX(k, 1));
     if (w->grad) tt_ctx_sgemm(ctx, 1, 0, g, k, bs, 1.0f, dout, TT__MAX(g, 1), in->data, TT__MAX(k, 1), 1.0f, w->grad, TT__MAX(k, 1));
-    if (b && b->grad) tt__nn_colsum_add(b->grad, dout, (size_t)bs, (size_t)g);
+    if (b && b->grad) tt__colsum_add(b->grad, dout, (size_t)bs, (size_t)g);
 }
 
 /* LSTM, step 1: activated gates (B, 4H) = [sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)]. Its six
@@ -4993,7 +4999,7 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
     tt__loss_run r;
     float *dx, eps;
     double wsum = 0, Wall = 0;
-    if (opts) o = *opts; else memset(&o, 0, sizeof o);
+    tt__opts_or_zero(&o, opts, sizeof o);
     if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_ce_opts_ok(ctx, op, &o)) return NULL;
     if (!is_logits && o.label_smoothing != 0.0f) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: label_smoothing must be 0 (got %g); use tt_cross_entropy", op,
@@ -5069,7 +5075,7 @@ TT__DEF tt_tensor *tt_cross_entropy_probs(tt_ctx *ctx, tt_tensor *x, tt_tensor *
     tt__loss_run r;
     float *dx;
     double eps;
-    if (opts) o = *opts; else memset(&o, 0, sizeof o);
+    tt__opts_or_zero(&o, opts, sizeof o);
     if (!tt__in(ctx, op, x) || !tt__in(ctx, op, target) || !tt__loss_ce_opts_ok(ctx, op, &o)) return NULL;
     if (o.has_ignore_index) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: ignore_index is not supported with probability targets", op);
@@ -5575,7 +5581,7 @@ TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, const int *targets, c
     double *alpha, *beta, div = 0;
     size_t T, N, C, n, off, maxL = 0;
     int ushape[1];
-    if (opts) o = *opts; else memset(&o, 0, sizeof o);
+    tt__opts_or_zero(&o, opts, sizeof o);
     if (!tt__in(ctx, op, lp) || !tt__loss_reduction_ok(ctx, op, o.reduction, 0)) return NULL;
     if (!targets || !input_lengths || !target_lengths) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: targets, input_lengths and target_lengths must not be NULL", op);
