@@ -1530,6 +1530,21 @@ static int tt__axis(tt_ctx *ctx, const char *op, const char *what, int axis, int
     return 0;
 }
 
+/* View x as (outer, n, inner) around axis ax: n = shape[ax], outer the product of the dims
+   before it, inner of the dims after it, so element (o, j, k) is x[(o * n + j) * inner + k].
+   ax < 0 (or a 0-dim x) views all elements as one run: outer = inner = 1, n = numel. */
+static void tt__axis_split(const tt_tensor *x, int ax, size_t *outer, size_t *n, size_t *inner) {
+    int d;
+    if (ax < 0 || x->ndim == 0) {
+        *outer = 1; *n = x->numel; *inner = 1;
+        return;
+    }
+    *outer = 1; *inner = 1;
+    for (d = 0; d < ax; d++) *outer *= (size_t)x->shape[d];
+    for (d = ax + 1; d < x->ndim; d++) *inner *= (size_t)x->shape[d];
+    *n = (size_t)x->shape[ax];
+}
+
 /* A scratch tensor header + data (uninitialised data unless zero). */
 static tt_tensor *tt__tensor_alloc(tt_ctx *ctx, const char *op, int ndim, const int *shape, int zero) {
     tt_tensor *t;
@@ -2619,24 +2634,11 @@ TT__DEF tt_tensor *tt_softplus(tt_ctx *ctx, tt_tensor *x, float beta, float thre
 }
 
 /* ---- reductions ----
-   A reduction along axis views x as (outer, n, inner): n is the reduced dimension, outer the
-   product of the dims before it, inner of the dims after it. Element (o, j, k) is at
-   x[(o * n + j) * inner + k] and reduces into y[o * inner + k]. A reduction over all elements is
-   the same with outer = inner = 1 and n = numel (axis stored as TT__ALL). */
+   A reduction along axis views x as (outer, n, inner) with tt__axis_split (>>tensor): element
+   (o, j, k) is at x[(o * n + j) * inner + k] and reduces into y[o * inner + k]. A reduction over
+   all elements is the same with outer = inner = 1 and n = numel (axis stored as TT__ALL). */
 
 #define TT__ALL (-1)
-
-static void tt__red_dims(const tt_tensor *x, int ax, size_t *outer, size_t *n, size_t *inner) {
-    int d;
-    if (ax == TT__ALL || x->ndim == 0) {
-        *outer = 1; *n = x->numel; *inner = 1;
-        return;
-    }
-    *outer = 1; *inner = 1;
-    for (d = 0; d < ax; d++) *outer *= (size_t)x->shape[d];
-    for (d = ax + 1; d < x->ndim; d++) *inner *= (size_t)x->shape[d];
-    *n = (size_t)x->shape[ax];
-}
 
 /* Resolve a (possibly negative) axis of x; 0-dim tensors accept 0 and -1 (as torch). */
 static int tt__math_axis(tt_ctx *ctx, const char *op, const tt_tensor *x, int axis, int *ax) {
@@ -2664,7 +2666,7 @@ static void tt__sum_axis_backward(tt_ctx *ctx, tt__node *n) {
     int mean = n->i[1];
     (void)ctx;
     if (!x->grad) return;
-    tt__red_dims(x, n->i[0], &outer, &len, &inner);
+    tt__axis_split(x, n->i[0], &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             float g = mean ? y->grad[o * inner + k] / (float)len : y->grad[o * inner + k];
@@ -2681,7 +2683,7 @@ static tt_tensor *tt__sum_mean(tt_ctx *ctx, const char *op, tt_tensor *x, int ax
     else tt__red_shape(x, ax, keepdim, &nd, shape);
     y = tt__out(ctx, op, nd, shape, x, NULL, NULL);
     if (!y) return NULL;
-    tt__red_dims(x, ax, &outer, &len, &inner);
+    tt__axis_split(x, ax, &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             double s = 0;
@@ -2729,7 +2731,7 @@ static void tt__var_backward(tt_ctx *ctx, tt__node *n) {
     size_t outer, len, inner, o, j, k;
     (void)ctx;
     if (!x->grad) return;
-    tt__red_dims(x, n->i[0], &outer, &len, &inner);
+    tt__axis_split(x, n->i[0], &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             double m = tt__row_mean(x->data, o, len, inner, k);
@@ -2749,7 +2751,7 @@ static tt_tensor *tt__var(tt_ctx *ctx, const char *op, tt_tensor *x, int ax, int
     else tt__red_shape(x, ax, keepdim, &nd, shape);
     y = tt__out(ctx, op, nd, shape, x, NULL, NULL);
     if (!y) return NULL;
-    tt__red_dims(x, ax, &outer, &len, &inner);
+    tt__axis_split(x, ax, &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             /* two passes in double: mean, then squared deviations (no cancellation) */
@@ -2833,7 +2835,7 @@ static void tt__extreme_axis_backward(tt_ctx *ctx, tt__node *n) {
     size_t outer, len, inner, o, k;
     (void)ctx;
     if (!x->grad) return;
-    tt__red_dims(x, n->i[0], &outer, &len, &inner);
+    tt__axis_split(x, n->i[0], &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++)
             x->grad[(o * len + (size_t)sel[o * inner + k]) * inner + k] += y->grad[o * inner + k];
@@ -2849,7 +2851,7 @@ static tt_tensor *tt__extreme_axis(tt_ctx *ctx, const char *op, tt_tensor *x, in
     if (!tt__in(ctx, op, x) || !tt__math_axis(ctx, op, x, axis, &ax)) return NULL;
     if (ax == TT__ALL) nd = 0;
     else tt__red_shape(x, ax, keepdim, &nd, shape);
-    tt__red_dims(x, ax, &outer, &len, &inner);
+    tt__axis_split(x, ax, &outer, &len, &inner);
     if (len == 0 && outer * inner > 0) {
         tt__fail(ctx, TT_ERR_SHAPE, "%s: axis %d of input %S has size 0 (nothing to reduce)", op, axis, x);
         return NULL;
@@ -2899,7 +2901,7 @@ static void tt__softmax_backward(tt_ctx *ctx, tt__node *n) {
     size_t outer, len, inner, o, k;
     (void)ctx;
     if (!x->grad) return;
-    tt__red_dims(x, n->i[0], &outer, &len, &inner);
+    tt__axis_split(x, n->i[0], &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             size_t at = o * len * inner + k;
@@ -2914,7 +2916,7 @@ static tt_tensor *tt__softmax(tt_ctx *ctx, const char *op, tt_tensor *x, int axi
     if (!tt__in(ctx, op, x) || !tt__math_axis(ctx, op, x, axis, &ax)) return NULL;
     y = tt__out(ctx, op, x->ndim, x->shape, x, NULL, NULL);
     if (!y) return NULL;
-    tt__red_dims(x, ax, &outer, &len, &inner);
+    tt__axis_split(x, ax, &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             size_t at = o * len * inner + k; /* row start; its elements are inner apart */
@@ -3378,8 +3380,8 @@ static int *tt__save_ids(tt_ctx *ctx, const char *op, const int *ids, size_t n) 
 
 /* y[o, j, r] = x[o, index[j], r] with o over the dims before axis and r over the dims after. */
 static void tt__index_rows(const tt_tensor *x, int axis, size_t n, const int *index, float *xs, float *ys, int add) {
-    size_t outer = tt_shape_numel(axis, x->shape), inner = tt_shape_numel(x->ndim - axis - 1, x->shape + axis + 1);
-    size_t len = (size_t)x->shape[axis], o, j, r;
+    size_t outer, len, inner, o, j, r;
+    tt__axis_split(x, axis, &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (j = 0; j < n; j++) {
             float *xp = xs + (o * len + (size_t)index[j]) * inner, *yp = ys + (o * n + j) * inner;
