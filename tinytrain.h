@@ -1545,6 +1545,13 @@ static void tt__axis_split(const tt_tensor *x, int ax, size_t *outer, size_t *n,
     *n = (size_t)x->shape[ax];
 }
 
+/* An optional per-channel tensor (weight, bias) of input x: NULL or 1-D of n elements. */
+static int tt__vec_ok(tt_ctx *ctx, const char *op, const char *what, const tt_tensor *t, const tt_tensor *x, int n) {
+    if (!t || (t->ndim == 1 && t->shape[0] == n)) return 1;
+    tt__fail(ctx, TT_ERR_SHAPE, "%s: %s %S must have shape [%d] for input %S", op, what, t, n, x);
+    return 0;
+}
+
 /* A scratch tensor header + data (uninitialised data unless zero). */
 static tt_tensor *tt__tensor_alloc(tt_ctx *ctx, const char *op, int ndim, const int *shape, int zero) {
     tt_tensor *t;
@@ -3635,10 +3642,7 @@ static int tt__conv_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const
                  "groups, weight dim 1 = Cin/groups)", op, x, w, g->groups);
         return 0;
     }
-    if (b && (b->ndim != 1 || b->shape[0] != g->cout)) {
-        tt__fail(ctx, TT_ERR_SHAPE, "%s: bias %S must be (%d) for weight %S", op, b, g->cout, w);
-        return 0;
-    }
+    if (!tt__vec_ok(ctx, op, "bias", b, x, g->cout)) return 0;
     /* effective (dilated) kernel against the padded input, computed without int overflow */
     eh = (long long)g->dh * (g->kh - 1) + 1;
     ew = (long long)g->dw * (g->kw - 1) + 1;
@@ -4082,13 +4086,6 @@ static int tt__nn_eps(tt_ctx *ctx, const char *op, float *eps, float def) {
     return 1;
 }
 
-/* An optional per-channel tensor (weight, bias): NULL or 1-D of n elements. */
-static int tt__nn_vec_ok(tt_ctx *ctx, const char *op, const char *what, const tt_tensor *t, const tt_tensor *x, int n) {
-    if (!t || (t->ndim == 1 && t->shape[0] == n)) return 1;
-    tt__fail(ctx, TT_ERR_SHAPE, "%s: %s has shape %S, expected [%d] for input %S", op, what, t, n, x);
-    return 0;
-}
-
 /* ------------------------------------------------------------------------------ batchnorm */
 
 /* Saved by batchnorm: per-channel mean and 1/sqrt(var + eps) (batch or running statistics). */
@@ -4146,7 +4143,7 @@ TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt
         tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S needs at least 2 dims (N, C, ...)", op, x);
         return NULL;
     }
-    if (!tt__nn_vec_ok(ctx, op, "weight", weight, x, x->shape[1]) || !tt__nn_vec_ok(ctx, op, "bias", bias, x, x->shape[1]))
+    if (!tt__vec_ok(ctx, op, "weight", weight, x, x->shape[1]) || !tt__vec_ok(ctx, op, "bias", bias, x, x->shape[1]))
         return NULL;
     if ((running_mean == NULL) != (running_var == NULL)) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: give both running_mean and running_var or neither", op);
@@ -4347,7 +4344,7 @@ TT__DEF tt_tensor *tt_groupnorm(tt_ctx *ctx, tt_tensor *x, int groups, tt_tensor
                  x, groups);
         return NULL;
     }
-    if (!tt__nn_vec_ok(ctx, op, "weight", weight, x, x->shape[1]) || !tt__nn_vec_ok(ctx, op, "bias", bias, x, x->shape[1]))
+    if (!tt__vec_ok(ctx, op, "weight", weight, x, x->shape[1]) || !tt__vec_ok(ctx, op, "bias", bias, x, x->shape[1]))
         return NULL;
     if (!tt__nn_eps(ctx, op, &eps, 1e-5f)) return NULL;
     l = tt_shape_numel(x->ndim - 2, x->shape + 2);
@@ -4394,7 +4391,7 @@ TT__DEF tt_tensor *tt_rmsnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, floa
         tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S needs at least 1 dim", op, x);
         return NULL;
     }
-    if (!tt__nn_vec_ok(ctx, op, "weight", weight, x, x->shape[x->ndim - 1])) return NULL;
+    if (!tt__vec_ok(ctx, op, "weight", weight, x, x->shape[x->ndim - 1])) return NULL;
     if (!tt__nn_eps(ctx, op, &eps, FLT_EPSILON)) return NULL;
     y = tt__out(ctx, op, x->ndim, x->shape, x, weight, NULL);
     if (!y) return NULL;
@@ -4586,7 +4583,7 @@ static int tt__nn_cell_check(tt_ctx *ctx, const char *op, int gates, tt_tensor *
                  g, x->shape[1], g, hs, x, h);
         return 0;
     }
-    return tt__nn_vec_ok(ctx, op, "b_ih", b_ih, x, g) && tt__nn_vec_ok(ctx, op, "b_hh", b_hh, x, g);
+    return tt__vec_ok(ctx, op, "b_ih", b_ih, x, g) && tt__vec_ok(ctx, op, "b_hh", b_hh, x, g);
 }
 
 /* out (B, G) = in (B, K) W^T (G, K) + b; b may be NULL. */
