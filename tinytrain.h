@@ -319,12 +319,15 @@ TT_API tt_tensor *tt_param_at(tt_ctx *ctx, int i);
 
 /* Start a step: rewind scratch memory and the tape. Every scratch tensor becomes invalid. */
 TT_API void tt_scratch_reset(tt_ctx *ctx);
-/* Save / restore a scratch position (to evaluate inside a step without growing scratch). */
+/* Save a scratch position (to evaluate inside a step without growing scratch). */
 TT_API size_t tt_scratch_mark(const tt_ctx *ctx);
+/* Rewind scratch to a saved position: tensors and tape nodes made after the mark are freed. */
 TT_API void tt_scratch_rewind(tt_ctx *ctx, size_t mark);
 /* Backpropagate from a scalar: d(loss)/d(x) is added to x->grad for every tensor x that
    requires grad. Parameter gradients accumulate across calls until tt_zero_grad; intermediate
-   gradients are recomputed on every call, so calling it twice adds the gradient twice. */
+   gradients are recomputed on every call, so calling it twice adds the gradient twice. Scratch
+   taken by backward temporaries is given back before it returns. A loss whose graph was freed
+   by tt_scratch_rewind / tt_scratch_reset is refused with TT_ERR_STATE. */
 TT_API tt_result tt_backward(tt_ctx *ctx, tt_tensor *loss);
 /* Backpropagate from any tensor with an explicit output gradient (numel floats). */
 TT_API tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *seed);
@@ -2036,7 +2039,7 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
                 float x0 = x->data[i];
                 double h = eps * (fabs((double)x0) > 1.0 ? fabs((double)x0) : 1.0);
                 float xp = (float)((double)x0 + h), xm = (float)((double)x0 - h);
-                double fp, fm, num, ana, err, excess;
+                double fp, fm, num, ana, err, rel, excess;
                 x->data[i] = xp;
                 out = fn(ctx, inputs, user);
                 if (!out) { x->data[i] = x0; result = ctx->err; break; }
@@ -2054,8 +2057,8 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
                 excess = err - (atol + rtol * fabs(num));
                 rep.n_checked++;
                 if (err > rep.max_abs_err) rep.max_abs_err = err;
-                if (err / (fabs(num) > 1e-8 ? fabs(num) : 1e-8) > rep.max_rel_err)
-                    rep.max_rel_err = err / (fabs(num) > 1e-8 ? fabs(num) : 1e-8);
+                rel = err / TT__MAX(fabs(num), 1e-8);
+                if (rel > rep.max_rel_err) rep.max_rel_err = rel;
                 if (excess > rep.worst_excess) {
                     rep.worst_excess = excess;
                     rep.worst_input = k;
