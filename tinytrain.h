@@ -89,7 +89,10 @@
        implementation: >>config >>util >>rng >>ctx >>tensor >>autograd >>gradcheck >>matmul
        >>ops_basic >>ops_math >>ops_shape >>ops_conv >>ops_nn >>loss >>optim >>sched.
        Each op keeps its shape rule, forward and backward together; the comment at >>autograd
-       says how an op is written, and tt_relu is the smallest complete example.
+       says how an op is written, and tt_relu is the smallest complete example. Helpers shared
+       by several op families live in the core: >>util (finiteness, option structs, sigmoid,
+       softmax rows, log-sum-exp), >>tensor (axis checks, (outer, n, inner) axis views, per-
+       channel vector checks), >>ops_basic (broadcasting, column sums).
 */
 #ifndef TINYTRAIN_H
 #define TINYTRAIN_H
@@ -2399,17 +2402,34 @@ static void tt__colsum_add(float *out, const float *g, size_t rows, size_t cols)
         for (j = 0; j < cols; j++) out[j] += g[r * cols + j];
 }
 
-static void tt__linear_backward(tt_ctx *ctx, tt__node *n) {
-    tt_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out;
-    int rows = n->i[0], in = n->i[1], out = n->i[2];
+/* y (rows, out) = x (rows, in) W^T + b for W (out, in) and b (out) or NULL. The affine map of
+   tt_linear, shared with the gate pre-activations of the recurrent cells. */
+static tt_result tt__affine_fwd(tt_ctx *ctx, float *y, const float *x, int rows, const tt_tensor *w, const tt_tensor *b) {
+    int in = w->shape[1], out = w->shape[0], r, j;
+    if (b)
+        for (r = 0; r < rows; r++)
+            for (j = 0; j < out; j++) y[(size_t)r * out + j] = b->data[j];
+    if (!rows || !out) return TT_OK;
+    return tt_ctx_sgemm(ctx, 0, 1, rows, out, in, 1.0f, x, TT__MAX(in, 1), w->data, TT__MAX(in, 1), b ? 1.0f : 0.0f, y,
+                        TT__MAX(out, 1));
+}
+
+/* Backward of tt__affine_fwd given dy (rows, out): adds into the grads of x, w, b that exist. */
+static void tt__affine_bwd(tt_ctx *ctx, const float *dy, int rows, tt_tensor *x, tt_tensor *w, tt_tensor *b) {
+    int in = w->shape[1], out = w->shape[0];
     if (rows == 0) return;
-    if (x->grad) tt_ctx_sgemm(ctx, 0, 0, rows, in, out, 1.0f, y->grad, TT__MAX(out, 1), w->data, TT__MAX(in, 1), 1.0f, x->grad, TT__MAX(in, 1));
-    if (w->grad) tt_ctx_sgemm(ctx, 1, 0, out, in, rows, 1.0f, y->grad, TT__MAX(out, 1), x->data, TT__MAX(in, 1), 1.0f, w->grad, TT__MAX(in, 1));
-    if (b && b->grad) tt__colsum_add(b->grad, y->grad, (size_t)rows, (size_t)out);
+    /* dX = dY W ; dW = dY^T X ; db = column sums of dY (accumulate: beta = 1) */
+    if (x->grad) tt_ctx_sgemm(ctx, 0, 0, rows, in, out, 1.0f, dy, TT__MAX(out, 1), w->data, TT__MAX(in, 1), 1.0f, x->grad, TT__MAX(in, 1));
+    if (w->grad) tt_ctx_sgemm(ctx, 1, 0, out, in, rows, 1.0f, dy, TT__MAX(out, 1), x->data, TT__MAX(in, 1), 1.0f, w->grad, TT__MAX(in, 1));
+    if (b && b->grad) tt__colsum_add(b->grad, dy, (size_t)rows, (size_t)out);
+}
+
+static void tt__linear_backward(tt_ctx *ctx, tt__node *n) {
+    tt__affine_bwd(ctx, n->out->grad, n->i[0], n->in[0], n->in[1], n->in[2]);
 }
 
 TT__DEF tt_tensor *tt_linear(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *b) {
-    int shape[TT_MAX_DIMS], in, out, rows, i, j;
+    int shape[TT_MAX_DIMS], rows, i;
     tt_tensor *y;
     if (!tt__in(ctx, "linear", x) || !tt__in(ctx, "linear", w)) return NULL;
     if (x->ndim < 1 || w->ndim != 2 || x->shape[x->ndim - 1] != w->shape[1] ||
@@ -2418,22 +2438,14 @@ TT__DEF tt_tensor *tt_linear(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor 
                  x, w, b);
         return NULL;
     }
-    in = w->shape[1]; out = w->shape[0];
-    rows = (int)(x->numel / (size_t)(in ? in : 1));
-    if (in == 0) rows = (int)tt_shape_numel(x->ndim - 1, x->shape);
+    rows = (int)tt_shape_numel(x->ndim - 1, x->shape); /* x as (rows, in) */
     for (i = 0; i < x->ndim - 1; i++) shape[i] = x->shape[i];
-    shape[x->ndim - 1] = out;
+    shape[x->ndim - 1] = w->shape[0];
     y = tt__out(ctx, "linear", x->ndim, shape, x, w, b);
     if (!y) return NULL;
-    if (b)
-        for (i = 0; i < rows; i++)
-            for (j = 0; j < out; j++) y->data[(size_t)i * out + j] = b->data[j];
-    if (rows && out &&
-        tt_ctx_sgemm(ctx, 0, 1, rows, out, in, 1.0f, x->data, TT__MAX(in, 1), w->data, TT__MAX(in, 1), b ? 1.0f : 0.0f,
-                     y->data, TT__MAX(out, 1)) != TT_OK)
-        return NULL;
+    if (tt__affine_fwd(ctx, y->data, x->data, rows, w, b) != TT_OK) return NULL;
     if (y->node) {
-        y->node->i[0] = rows; y->node->i[1] = in; y->node->i[2] = out;
+        y->node->i[0] = rows;
         y->node->backward = tt__linear_backward;
     }
     return tt__done(ctx, y);
@@ -4589,22 +4601,6 @@ static int tt__nn_cell_check(tt_ctx *ctx, const char *op, int gates, tt_tensor *
     return tt__vec_ok(ctx, op, "b_ih", b_ih, x, g) && tt__vec_ok(ctx, op, "b_hh", b_hh, x, g);
 }
 
-/* out (B, G) = in (B, K) W^T (G, K) + b; b may be NULL. */
-static tt_result tt__nn_gates_fwd(tt_ctx *ctx, float *out, const tt_tensor *in, const tt_tensor *w, const tt_tensor *b) {
-    int bs = in->shape[0], k = in->shape[1], g = w->shape[0], r, j;
-    for (r = 0; r < bs; r++)
-        for (j = 0; j < g; j++) out[(size_t)r * g + j] = b ? b->data[j] : 0.0f;
-    return tt_ctx_sgemm(ctx, 0, 1, bs, g, k, 1.0f, in->data, TT__MAX(k, 1), w->data, TT__MAX(k, 1), 1.0f, out, TT__MAX(g, 1));
-}
-
-/* Backward of tt__nn_gates_fwd given dout (B, G): adds into in, w and b grads. */
-static void tt__nn_gates_bwd(tt_ctx *ctx, const float *dout, tt_tensor *in, tt_tensor *w, tt_tensor *b) {
-    int bs = in->shape[0], k = in->shape[1], g = w->shape[0];
-    if (in->grad) tt_ctx_sgemm(ctx, 0, 0, bs, k, g, 1.0f, dout, TT__MAX(g, 1), w->data, TT__MAX(k, 1), 1.0f, in->grad, TT__MAX(k, 1));
-    if (w->grad) tt_ctx_sgemm(ctx, 1, 0, g, k, bs, 1.0f, dout, TT__MAX(g, 1), in->data, TT__MAX(k, 1), 1.0f, w->grad, TT__MAX(k, 1));
-    if (b && b->grad) tt__colsum_add(b->grad, dout, (size_t)bs, (size_t)g);
-}
-
 /* LSTM, step 1: activated gates (B, 4H) = [sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)]. Its six
    inputs x, h, w_ih, w_hh, b_ih, b_hh are in node->ins (more than TT__MAX_IN). */
 static void tt__nn_lstm_gates_backward(tt_ctx *ctx, tt__node *nd) {
@@ -4620,8 +4616,8 @@ static void tt__nn_lstm_gates_backward(tt_ctx *ctx, tt__node *nd) {
             /* gate g (third block) is tanh, the others sigmoid */
             dpre[e] = y->grad[e] * (j / hs == 2 ? 1.0f - a * a : a * (1.0f - a));
         }
-    tt__nn_gates_bwd(ctx, dpre, x, w_ih, b_ih);
-    tt__nn_gates_bwd(ctx, dpre, h, w_hh, b_hh);
+    tt__affine_bwd(ctx, dpre, x->shape[0], x, w_ih, b_ih);
+    tt__affine_bwd(ctx, dpre, h->shape[0], h, w_hh, b_hh);
 }
 
 /* LSTM, step 2: c' = f * c + i * g. Inputs gates, c. */
@@ -4679,7 +4675,8 @@ TT__DEF tt_result tt_lstm_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tenso
     gates = tt__out_n(ctx, op, 2, gshape, 6, in);
     tmp = gates ? tt__scratch_floats(ctx, op, gates->numel + 1) : NULL;
     if (!tmp) return ctx->err;
-    if (tt__nn_gates_fwd(ctx, gates->data, x, w_ih, b_ih) != TT_OK || tt__nn_gates_fwd(ctx, tmp, h, w_hh, b_hh) != TT_OK)
+    if (tt__affine_fwd(ctx, gates->data, x->data, x->shape[0], w_ih, b_ih) != TT_OK ||
+        tt__affine_fwd(ctx, tmp, h->data, h->shape[0], w_hh, b_hh) != TT_OK)
         return ctx->err;
     for (r = 0; r < bs; r++)
         for (j = 0; j < 4 * hs; j++) {
@@ -4730,8 +4727,8 @@ static void tt__nn_gru_backward(tt_ctx *ctx, tt__node *nd) {
             dgh[g0] = dr; dgh[g0 + hs] = dz; dgh[g0 + 2 * hs] = dn * rv;
             if (h->grad) h->grad[e] += dy * z; /* the direct path z * h */
         }
-    tt__nn_gates_bwd(ctx, dgi, x, w_ih, b_ih);
-    tt__nn_gates_bwd(ctx, dgh, h, w_hh, b_hh);
+    tt__affine_bwd(ctx, dgi, x->shape[0], x, w_ih, b_ih);
+    tt__affine_bwd(ctx, dgh, h->shape[0], h, w_hh, b_hh);
 }
 
 TT__DEF tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *w_ih, tt_tensor *w_hh, tt_tensor *b_ih,
@@ -4750,7 +4747,9 @@ TT__DEF tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tenso
     sv = gi ? tt__scratch_floats(ctx, op, 4 * bh + 1) : NULL;
     if (!sv) return NULL;
     gh = gi + 3 * bh;
-    if (tt__nn_gates_fwd(ctx, gi, x, w_ih, b_ih) != TT_OK || tt__nn_gates_fwd(ctx, gh, h, w_hh, b_hh) != TT_OK) return NULL;
+    if (tt__affine_fwd(ctx, gi, x->data, x->shape[0], w_ih, b_ih) != TT_OK ||
+        tt__affine_fwd(ctx, gh, h->data, h->shape[0], w_hh, b_hh) != TT_OK)
+        return NULL;
     for (r = 0; r < bs; r++)
         for (j = 0; j < hs; j++) {
             size_t e = r * hs + j, g0 = r * 3 * hs + j;
