@@ -89,7 +89,10 @@
        implementation: >>config >>util >>rng >>ctx >>tensor >>autograd >>gradcheck >>matmul
        >>ops_basic >>ops_math >>ops_shape >>ops_conv >>ops_nn >>loss >>optim >>sched.
        Each op keeps its shape rule, forward and backward together; the comment at >>autograd
-       says how an op is written, and tt_relu is the smallest complete example.
+       says how an op is written, and tt_relu is the smallest complete example. Helpers shared
+       by several op families live in the core: >>util (finiteness, option structs, sigmoid,
+       softmax rows, log-sum-exp), >>tensor (axis checks, (outer, n, inner) axis views, per-
+       channel vector checks), >>ops_basic (broadcasting, column sums).
 */
 #ifndef TINYTRAIN_H
 #define TINYTRAIN_H
@@ -321,12 +324,15 @@ TT_API tt_tensor *tt_param_at(tt_ctx *ctx, int i);
 
 /* Start a step: rewind scratch memory and the tape. Every scratch tensor becomes invalid. */
 TT_API void tt_scratch_reset(tt_ctx *ctx);
-/* Save / restore a scratch position (to evaluate inside a step without growing scratch). */
+/* Save a scratch position (to evaluate inside a step without growing scratch). */
 TT_API size_t tt_scratch_mark(const tt_ctx *ctx);
+/* Rewind scratch to a saved position: tensors and tape nodes made after the mark are freed. */
 TT_API void tt_scratch_rewind(tt_ctx *ctx, size_t mark);
 /* Backpropagate from a scalar: d(loss)/d(x) is added to x->grad for every tensor x that
    requires grad. Parameter gradients accumulate across calls until tt_zero_grad; intermediate
-   gradients are recomputed on every call, so calling it twice adds the gradient twice. */
+   gradients are recomputed on every call, so calling it twice adds the gradient twice. Scratch
+   taken by backward temporaries is given back before it returns. A loss whose graph was freed
+   by tt_scratch_rewind / tt_scratch_reset is refused with TT_ERR_STATE. */
 TT_API tt_result tt_backward(tt_ctx *ctx, tt_tensor *loss);
 /* Backpropagate from any tensor with an explicit output gradient (numel floats). */
 TT_API tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *seed);
@@ -1405,11 +1411,81 @@ static void *tt__persist(tt_ctx *ctx, const char *op, size_t bytes) {
     return p;
 }
 
+/* 1 if v is finite (not NaN, not +-inf); floats convert exactly, so this serves both types. */
+static int tt__finite(double v) { return v - v == 0.0; }
+
 static int tt__all_finite(const float *x, size_t n) {
     size_t i;
     for (i = 0; i < n; i++)
         if (!(x[i] - x[i] == 0.0f)) return 0;
     return 1;
+}
+
+/* lo <= v <= hi for an enum read from the user. A function, not an inline comparison, because
+   compilers with short enums (-fshort-enums, ARM EABI) warn that "(int)e < 0" is always false. */
+static int tt__in_range(int v, int lo, int hi) { return v >= lo && v <= hi; }
+
+/* Option structs are zero-means-default: a NULL pointer reads as an all-zero struct.
+   Copies *opts (size bytes) into o, or zeroes o. */
+static void tt__opts_or_zero(void *o, const void *opts, size_t size) {
+    if (opts) memcpy(o, opts, size);
+    else memset(o, 0, size);
+}
+
+/* ---- small numeric kernels shared by the ops (math, nn, loss) ---- */
+
+/* sigmoid as torch's CPU kernel computes it; exp overflow gives 0 or 1, never NaN. */
+static float tt__sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* Softmax (log_form 0) or log-softmax (1) of the n values x[0], x[stride], ... into y at the
+   same positions; y may be x. The row max is subtracted first so exp never overflows (a NaN
+   anywhere makes the row NaN); the sum is accumulated in double. */
+static void tt__softmax_row(const float *x, float *y, size_t n, size_t stride, int log_form) {
+    float m = -INFINITY, log_s;
+    double s = 0;
+    size_t j;
+    for (j = 0; j < n; j++) {
+        float v = x[j * stride];
+        if (v > m || v != v) m = v;
+    }
+    for (j = 0; j < n; j++) {
+        float e = expf(x[j * stride] - m);
+        s += e;
+        if (!log_form) y[j * stride] = e;
+    }
+    if (log_form) {
+        log_s = (float)log(s);
+        for (j = 0; j < n; j++) y[j * stride] = (x[j * stride] - m) - log_s;
+    } else {
+        for (j = 0; j < n; j++) y[j * stride] = (float)((double)y[j * stride] / s);
+    }
+}
+
+/* Backward of tt__softmax_row given its output y and the gradient dy (same layout):
+     softmax:      dx = y * (dy - sum(dy * y))
+     log_softmax:  dx = dy - exp(y) * sum(dy)
+   added into dx when accumulate, else stored (then dx may be dy). */
+static void tt__softmax_row_backward(const float *y, const float *dy, float *dx, size_t n, size_t stride, int log_form,
+                                     int accumulate) {
+    double s = 0;
+    size_t j;
+    for (j = 0; j < n; j++) s += log_form ? (double)dy[j * stride] : (double)dy[j * stride] * (double)y[j * stride];
+    for (j = 0; j < n; j++) {
+        size_t at = j * stride;
+        float g = log_form ? dy[at] - expf(y[at]) * (float)s : y[at] * (dy[at] - (float)s);
+        if (accumulate) dx[at] += g;
+        else dx[at] = g;
+    }
+}
+
+/* log(sum_j exp(x[j * stride])) over n values, all in double (max subtracted first). */
+static double tt__logsumexp_d(const float *x, size_t n, size_t stride) {
+    double m = -INFINITY, z = 0;
+    size_t j;
+    for (j = 0; j < n; j++)
+        if (x[j * stride] > m) m = x[j * stride];
+    for (j = 0; j < n; j++) z += exp((double)x[j * stride] - m);
+    return m + log(z);
 }
 
 TT__DEF const char *tt_result_string(tt_result r) {
@@ -1625,6 +1701,46 @@ static int tt__check_shape(tt_ctx *ctx, const char *op, int ndim, const int *sha
     }
     *numel = n;
     return 1;
+}
+
+/* Resolve an axis (or dim) given by the user: -ndim..ndim-1 -> 0..ndim-1 in *out. what names
+   the argument in the message; x (may be NULL) is the input whose shape the message shows.
+   A bad axis is always TT_ERR_INVALID_ARGS. */
+static int tt__axis(tt_ctx *ctx, const char *op, const char *what, int axis, int ndim, const tt_tensor *x, int *out) {
+    if (axis >= -ndim && axis < ndim) {
+        *out = axis < 0 ? axis + ndim : axis;
+        return 1;
+    }
+    if (ndim <= 0)
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s %d given for a tensor with no dimensions", op, what, axis);
+    else if (x)
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s %d out of range -%d..%d for input of shape %S", op, what, axis, ndim,
+                 ndim - 1, x);
+    else
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s %d out of range -%d..%d", op, what, axis, ndim, ndim - 1);
+    return 0;
+}
+
+/* View x as (outer, n, inner) around axis ax: n = shape[ax], outer the product of the dims
+   before it, inner of the dims after it, so element (o, j, k) is x[(o * n + j) * inner + k].
+   ax < 0 (or a 0-dim x) views all elements as one run: outer = inner = 1, n = numel. */
+static void tt__axis_split(const tt_tensor *x, int ax, size_t *outer, size_t *n, size_t *inner) {
+    int d;
+    if (ax < 0 || x->ndim == 0) {
+        *outer = 1; *n = x->numel; *inner = 1;
+        return;
+    }
+    *outer = 1; *inner = 1;
+    for (d = 0; d < ax; d++) *outer *= (size_t)x->shape[d];
+    for (d = ax + 1; d < x->ndim; d++) *inner *= (size_t)x->shape[d];
+    *n = (size_t)x->shape[ax];
+}
+
+/* An optional per-channel tensor (weight, bias) of input x: NULL or 1-D of n elements. */
+static int tt__vec_ok(tt_ctx *ctx, const char *op, const char *what, const tt_tensor *t, const tt_tensor *x, int n) {
+    if (!t || (t->ndim == 1 && t->shape[0] == n)) return 1;
+    tt__fail(ctx, TT_ERR_SHAPE, "%s: %s %S must have shape [%d] for input %S", op, what, t, n, x);
+    return 0;
 }
 
 /* A scratch tensor header + data (uninitialised data unless zero). */
@@ -1954,6 +2070,42 @@ TT__DEF void tt_scratch_rewind(tt_ctx *ctx, size_t mark) {
     }
 }
 
+/* 1 if node n is on the current tape (not dropped by tt_scratch_rewind / tt_scratch_reset). */
+static int tt__on_tape(const tt_ctx *ctx, const tt__node *n) {
+    const tt__node *m;
+    for (m = ctx->tape_last; m; m = m->prev)
+        if (m == n) return 1;
+    return 0;
+}
+
+/* Runs the backward functions from node `from` down the tape. Each backward may take scratch for
+   temporaries: the arena is rewound to its level before the call afterwards, so temporaries never
+   pile up and a backward can never free a tape node (all nodes lie below that level). Grad mode
+   is off meanwhile, so a backward that calls an op records nothing onto the tape being walked. */
+static tt_result tt__run_backward(tt_ctx *ctx, tt__node *from) {
+    tt__node *n;
+    int grad_was = ctx->grad_enabled;
+    tt_result r = TT_OK;
+    ctx->grad_enabled = 0;
+    for (n = from; n && r == TT_OK; n = n->prev) {
+        size_t mark = ctx->scratch.used;
+        int k;
+        if (!n->backward) continue; /* an op that failed half-way */
+        n->backward(ctx, n);
+        ctx->scratch.used = mark;
+        if ((r = ctx->err) != TT_OK || !ctx->anomaly) continue;
+        for (k = 0; k < n->n_ins && r == TT_OK; k++) {
+            tt_tensor *x = tt__node_in(n, k);
+            if (x && x->grad && !tt__all_finite(x->grad, x->numel))
+                r = tt__fail(ctx, TT_ERR_NONFINITE,
+                             "anomaly: backward of op '%s' produced NaN/Inf in the gradient of input %d (shape %S)",
+                             n->op, k, x);
+        }
+    }
+    ctx->grad_enabled = grad_was;
+    return r;
+}
+
 TT__DEF tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *seed) {
     tt__node *n;
     size_t i;
@@ -1964,26 +2116,15 @@ TT__DEF tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *see
     if (!(out->flags & TT_REQUIRES_GRAD) || !out->grad)
         return tt__fail(ctx, TT_ERR_STATE, "tt_backward: tensor of shape %S does not require grad (no parameter or "
                                            "grad-tracking input reaches it, or it was built in no-grad mode)", out);
+    if (out->node && !tt__on_tape(ctx, out->node))
+        return tt__fail(ctx, TT_ERR_STATE, "tt_backward: the graph of tensor %S was freed by tt_scratch_reset or "
+                                           "tt_scratch_rewind", out);
     /* intermediate gradients restart from zero, so a second call adds the same amount again */
     for (n = ctx->tape_last; n; n = n->prev) memset(n->out->grad, 0, n->out->numel * sizeof(float));
     for (i = 0; i < out->numel; i++) out->grad[i] += seed[i];
     /* the tape is in creation order, so walking back from out's node visits every node that
        can reach out after all of its consumers */
-    for (n = out->node; n; n = n->prev) {
-        int k;
-        if (!n->backward) continue; /* an op that failed half-way */
-        n->backward(ctx, n);
-        if (ctx->err != TT_OK) return ctx->err;
-        if (!ctx->anomaly) continue;
-        for (k = 0; k < n->n_ins; k++) {
-            tt_tensor *x = tt__node_in(n, k);
-            if (x && x->grad && !tt__all_finite(x->grad, x->numel))
-                return tt__fail(ctx, TT_ERR_NONFINITE,
-                                "anomaly: backward of op '%s' produced NaN/Inf in the gradient of input %d (shape %S)",
-                                n->op, k, x);
-        }
-    }
-    return TT_OK;
+    return tt__run_backward(ctx, out->node);
 }
 
 TT__DEF tt_result tt_backward(tt_ctx *ctx, tt_tensor *loss) {
@@ -2086,7 +2227,7 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
                 float x0 = x->data[i];
                 double h = eps * (fabs((double)x0) > 1.0 ? fabs((double)x0) : 1.0);
                 float xp = (float)((double)x0 + h), xm = (float)((double)x0 - h);
-                double fp, fm, num, ana, err, excess;
+                double fp, fm, num, ana, err, rel, excess;
                 x->data[i] = xp;
                 out = fn(ctx, inputs, user);
                 if (!out) { x->data[i] = x0; result = ctx->err; break; }
@@ -2104,8 +2245,8 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
                 excess = err - (atol + rtol * fabs(num));
                 rep.n_checked++;
                 if (err > rep.max_abs_err) rep.max_abs_err = err;
-                if (err / (fabs(num) > 1e-8 ? fabs(num) : 1e-8) > rep.max_rel_err)
-                    rep.max_rel_err = err / (fabs(num) > 1e-8 ? fabs(num) : 1e-8);
+                rel = err / TT__MAX(fabs(num), 1e-8);
+                if (rel > rep.max_rel_err) rep.max_rel_err = rel;
                 if (excess > rep.worst_excess) {
                     rep.worst_excess = excess;
                     rep.worst_input = k;
@@ -2891,17 +3032,22 @@ TT__DEF tt_result tt_ctx_set_kernel(tt_ctx *ctx, tt_kernel kernel) {
 
 /* ---- broadcasting helpers ---- */
 
-/* Broadcast shape of a and b (right-aligned); 0 if incompatible. */
-static int tt__broadcast_shape(const tt_tensor *a, const tt_tensor *b, int *ndim, int *shape) {
-    int nd = TT__MAX(a->ndim, b->ndim), i;
+/* Broadcast of the shapes (na, sa) and (nb, sb), right-aligned; 0 if incompatible. */
+static int tt__broadcast_dims(int na, const int *sa, int nb, const int *sb, int *ndim, int *shape) {
+    int nd = TT__MAX(na, nb), i;
     for (i = 0; i < nd; i++) {
-        int da = i - (nd - a->ndim), db = i - (nd - b->ndim);
-        int sa = da >= 0 ? a->shape[da] : 1, sb = db >= 0 ? b->shape[db] : 1;
-        if (sa != sb && sa != 1 && sb != 1) return 0;
-        shape[i] = sa == 1 ? sb : sa;
+        int da = i - (nd - na), db = i - (nd - nb);
+        int xa = da >= 0 ? sa[da] : 1, xb = db >= 0 ? sb[db] : 1;
+        if (xa != xb && xa != 1 && xb != 1) return 0;
+        shape[i] = xa == 1 ? xb : xa;
     }
     *ndim = nd;
     return 1;
+}
+
+/* Broadcast shape of a and b; 0 if incompatible. */
+static int tt__broadcast_shape(const tt_tensor *a, const tt_tensor *b, int *ndim, int *shape) {
+    return tt__broadcast_dims(a->ndim, a->shape, b->ndim, b->shape, ndim, shape);
 }
 
 /* Strides of t seen with the output's ndim (0 where t broadcasts). */
@@ -3097,7 +3243,7 @@ static void tt__matmul_backward(tt_ctx *ctx, tt__node *n) {
 }
 
 TT__DEF tt_tensor *tt_matmul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) {
-    int shape[TT_MAX_DIMS], abd, bbd, obd, i, m, k, nn;
+    int shape[TT_MAX_DIMS], obd, m, k, nn;
     tt_tensor *y;
     size_t nb, bi;
     if (!tt__in(ctx, "matmul", a) || !tt__in(ctx, "matmul", b)) return NULL;
@@ -3106,15 +3252,9 @@ TT__DEF tt_tensor *tt_matmul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) {
         return NULL;
     }
     m = a->shape[a->ndim - 2]; k = a->shape[a->ndim - 1]; nn = b->shape[b->ndim - 1];
-    abd = a->ndim - 2; bbd = b->ndim - 2; obd = TT__MAX(abd, bbd);
-    for (i = 0; i < obd; i++) {
-        int da = i - (obd - abd), db = i - (obd - bbd);
-        int sa = da >= 0 ? a->shape[da] : 1, sb = db >= 0 ? b->shape[db] : 1;
-        if (sa != sb && sa != 1 && sb != 1) {
-            tt__fail(ctx, TT_ERR_SHAPE, "matmul: batch dimensions of %S and %S do not broadcast", a, b);
-            return NULL;
-        }
-        shape[i] = sa == 1 ? sb : sa;
+    if (!tt__broadcast_dims(a->ndim - 2, a->shape, b->ndim - 2, b->shape, &obd, shape)) {
+        tt__fail(ctx, TT_ERR_SHAPE, "matmul: batch dimensions of %S and %S do not broadcast", a, b);
+        return NULL;
     }
     shape[obd] = m; shape[obd + 1] = nn;
     y = tt__out(ctx, "matmul", obd + 2, shape, a, b, NULL);
@@ -3135,19 +3275,42 @@ TT__DEF tt_tensor *tt_matmul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) {
 }
 
 /* ---- linear: y = x W^T + b over the last dim of x ---- */
-static void tt__linear_backward(tt_ctx *ctx, tt__node *n) {
-    tt_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out;
-    int rows = n->i[0], in = n->i[1], out = n->i[2], r, j;
-    if (rows == 0) return;
-    if (x->grad) tt_ctx_sgemm(ctx, 0, 0, rows, in, out, 1.0f, y->grad, TT__MAX(out, 1), w->data, TT__MAX(in, 1), 1.0f, x->grad, TT__MAX(in, 1));
-    if (w->grad) tt_ctx_sgemm(ctx, 1, 0, out, in, rows, 1.0f, y->grad, TT__MAX(out, 1), x->data, TT__MAX(in, 1), 1.0f, w->grad, TT__MAX(in, 1));
-    if (b && b->grad)
+
+/* Adds the column sums of g (rows, cols) into out (cols): the gradient of a broadcast bias. */
+static void tt__colsum_add(float *out, const float *g, size_t rows, size_t cols) {
+    size_t r, j;
+    for (r = 0; r < rows; r++)
+        for (j = 0; j < cols; j++) out[j] += g[r * cols + j];
+}
+
+/* y (rows, out) = x (rows, in) W^T + b for W (out, in) and b (out) or NULL. The affine map of
+   tt_linear, shared with the gate pre-activations of the recurrent cells. */
+static tt_result tt__affine_fwd(tt_ctx *ctx, float *y, const float *x, int rows, const tt_tensor *w, const tt_tensor *b) {
+    int in = w->shape[1], out = w->shape[0], r, j;
+    if (b)
         for (r = 0; r < rows; r++)
-            for (j = 0; j < out; j++) b->grad[j] += y->grad[(size_t)r * out + j];
+            for (j = 0; j < out; j++) y[(size_t)r * out + j] = b->data[j];
+    if (!rows || !out) return TT_OK;
+    return tt_ctx_sgemm(ctx, 0, 1, rows, out, in, 1.0f, x, TT__MAX(in, 1), w->data, TT__MAX(in, 1), b ? 1.0f : 0.0f, y,
+                        TT__MAX(out, 1));
+}
+
+/* Backward of tt__affine_fwd given dy (rows, out): adds into the grads of x, w, b that exist. */
+static void tt__affine_bwd(tt_ctx *ctx, const float *dy, int rows, tt_tensor *x, tt_tensor *w, tt_tensor *b) {
+    int in = w->shape[1], out = w->shape[0];
+    if (rows == 0) return;
+    /* dX = dY W ; dW = dY^T X ; db = column sums of dY (accumulate: beta = 1) */
+    if (x->grad) tt_ctx_sgemm(ctx, 0, 0, rows, in, out, 1.0f, dy, TT__MAX(out, 1), w->data, TT__MAX(in, 1), 1.0f, x->grad, TT__MAX(in, 1));
+    if (w->grad) tt_ctx_sgemm(ctx, 1, 0, out, in, rows, 1.0f, dy, TT__MAX(out, 1), x->data, TT__MAX(in, 1), 1.0f, w->grad, TT__MAX(in, 1));
+    if (b && b->grad) tt__colsum_add(b->grad, dy, (size_t)rows, (size_t)out);
+}
+
+static void tt__linear_backward(tt_ctx *ctx, tt__node *n) {
+    tt__affine_bwd(ctx, n->out->grad, n->i[0], n->in[0], n->in[1], n->in[2]);
 }
 
 TT__DEF tt_tensor *tt_linear(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *b) {
-    int shape[TT_MAX_DIMS], in, out, rows, i, j;
+    int shape[TT_MAX_DIMS], rows, i;
     tt_tensor *y;
     if (!tt__in(ctx, "linear", x) || !tt__in(ctx, "linear", w)) return NULL;
     if (x->ndim < 1 || w->ndim != 2 || x->shape[x->ndim - 1] != w->shape[1] ||
@@ -3156,22 +3319,14 @@ TT__DEF tt_tensor *tt_linear(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor 
                  x, w, b);
         return NULL;
     }
-    in = w->shape[1]; out = w->shape[0];
-    rows = (int)(x->numel / (size_t)(in ? in : 1));
-    if (in == 0) rows = (int)tt_shape_numel(x->ndim - 1, x->shape);
+    rows = (int)tt_shape_numel(x->ndim - 1, x->shape); /* x as (rows, in) */
     for (i = 0; i < x->ndim - 1; i++) shape[i] = x->shape[i];
-    shape[x->ndim - 1] = out;
+    shape[x->ndim - 1] = w->shape[0];
     y = tt__out(ctx, "linear", x->ndim, shape, x, w, b);
     if (!y) return NULL;
-    if (b)
-        for (i = 0; i < rows; i++)
-            for (j = 0; j < out; j++) y->data[(size_t)i * out + j] = b->data[j];
-    if (rows && out &&
-        tt_ctx_sgemm(ctx, 0, 1, rows, out, in, 1.0f, x->data, TT__MAX(in, 1), w->data, TT__MAX(in, 1), b ? 1.0f : 0.0f,
-                     y->data, TT__MAX(out, 1)) != TT_OK)
-        return NULL;
+    if (tt__affine_fwd(ctx, y->data, x->data, rows, w, b) != TT_OK) return NULL;
     if (y->node) {
-        y->node->i[0] = rows; y->node->i[1] = in; y->node->i[2] = out;
+        y->node->i[0] = rows;
         y->node->backward = tt__linear_backward;
     }
     return tt__done(ctx, y);
@@ -3217,8 +3372,6 @@ enum {
 #define TT__SELU_ALPHA 1.6732632423543772848170429916717f
 #define TT__SELU_SCALE 1.0507009873554804934193349852946f
 
-static float tt__sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-
 static float tt__unary_f(int kind, float x, float p0, float p1) {
     switch (kind) {
     case TT__U_NEG: return -x;
@@ -3242,7 +3395,7 @@ static float tt__unary_f(int kind, float x, float p0, float p1) {
     case TT__U_GELU_TANH:
         return 0.5f * x * (1.0f + tanhf(TT__SQRT_2_PI * (x + TT__GELU_KAPPA * x * x * x)));
     case TT__U_SILU: return x / (1.0f + expf(-x));
-    case TT__U_SIGMOID: return tt__sigmoidf(x);
+    case TT__U_SIGMOID: return tt__sigmoid(x);
     case TT__U_TANH: return tanhf(x);
     case TT__U_SOFTPLUS: /* p0 = beta, p1 = threshold: linear where beta * x > threshold */
         return x * p0 > p1 ? x : log1pf(expf(x * p0)) / p0;
@@ -3273,7 +3426,7 @@ static float tt__unary_df(int kind, float x, float y, float p0, float p1) {
         return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * TT__SQRT_2_PI * (1.0f + 3.0f * TT__GELU_KAPPA * x * x);
     }
     case TT__U_SILU: {
-        float s = tt__sigmoidf(x);
+        float s = tt__sigmoid(x);
         return s * (1.0f + x * (1.0f - s));
     }
     case TT__U_SIGMOID: return y * (1.0f - y);
@@ -3288,7 +3441,7 @@ static float tt__unary_df(int kind, float x, float y, float p0, float p1) {
     }
     default: { /* TT__U_MISH */
         float t = tanhf(log1pf(expf(x)));
-        return t + x * tt__sigmoidf(x) * (1.0f - t * t);
+        return t + x * tt__sigmoid(x) * (1.0f - t * t);
     }
     }
 }
@@ -3318,9 +3471,6 @@ static tt_tensor *tt__unary(tt_ctx *ctx, const char *op, int kind, tt_tensor *x,
     }
     return tt__done(ctx, y);
 }
-
-/* 1 if v is a finite float (not NaN, not +-inf) */
-static int tt__math_finite(float v) { return v - v == 0.0f; }
 
 /* Hyperparameter check shared by the activations: names the op, the parameter and the shape. */
 static int tt__math_param_ok(tt_ctx *ctx, const char *op, tt_tensor *x, const char *name, float v, int ok) {
@@ -3368,53 +3518,38 @@ TT__DEF tt_tensor *tt_hardtanh(tt_ctx *ctx, tt_tensor *x, float min_val, float m
 
 TT__DEF tt_tensor *tt_leaky_relu(tt_ctx *ctx, tt_tensor *x, float negative_slope) {
     if (!tt__in(ctx, "leaky_relu", x) ||
-        !tt__math_param_ok(ctx, "leaky_relu", x, "negative_slope", negative_slope, tt__math_finite(negative_slope)))
+        !tt__math_param_ok(ctx, "leaky_relu", x, "negative_slope", negative_slope, tt__finite(negative_slope)))
         return NULL;
     return tt__unary(ctx, "leaky_relu", TT__U_LEAKY_RELU, x, negative_slope, 0);
 }
 
 TT__DEF tt_tensor *tt_elu(tt_ctx *ctx, tt_tensor *x, float alpha) {
-    if (!tt__in(ctx, "elu", x) || !tt__math_param_ok(ctx, "elu", x, "alpha", alpha, tt__math_finite(alpha))) return NULL;
+    if (!tt__in(ctx, "elu", x) || !tt__math_param_ok(ctx, "elu", x, "alpha", alpha, tt__finite(alpha))) return NULL;
     return tt__unary(ctx, "elu", TT__U_ELU, x, alpha, 0);
 }
 
 TT__DEF tt_tensor *tt_softplus(tt_ctx *ctx, tt_tensor *x, float beta, float threshold) {
     if (!tt__in(ctx, "softplus", x) ||
-        !tt__math_param_ok(ctx, "softplus", x, "beta", beta, tt__math_finite(beta) && beta != 0.0f) ||
+        !tt__math_param_ok(ctx, "softplus", x, "beta", beta, tt__finite(beta) && beta != 0.0f) ||
         !tt__math_param_ok(ctx, "softplus", x, "threshold", threshold, threshold == threshold))
         return NULL;
     return tt__unary(ctx, "softplus", TT__U_SOFTPLUS, x, beta, threshold);
 }
 
 /* ---- reductions ----
-   A reduction along axis views x as (outer, n, inner): n is the reduced dimension, outer the
-   product of the dims before it, inner of the dims after it. Element (o, j, k) is at
-   x[(o * n + j) * inner + k] and reduces into y[o * inner + k]. A reduction over all elements is
-   the same with outer = inner = 1 and n = numel (axis stored as TT__ALL). */
+   A reduction along axis views x as (outer, n, inner) with tt__axis_split (>>tensor): element
+   (o, j, k) is at x[(o * n + j) * inner + k] and reduces into y[o * inner + k]. A reduction over
+   all elements is the same with outer = inner = 1 and n = numel (axis stored as TT__ALL). */
 
 #define TT__ALL (-1)
 
-static void tt__red_dims(const tt_tensor *x, int ax, size_t *outer, size_t *n, size_t *inner) {
-    int d;
-    if (ax == TT__ALL || x->ndim == 0) {
-        *outer = 1; *n = x->numel; *inner = 1;
-        return;
-    }
-    *outer = 1; *inner = 1;
-    for (d = 0; d < ax; d++) *outer *= (size_t)x->shape[d];
-    for (d = ax + 1; d < x->ndim; d++) *inner *= (size_t)x->shape[d];
-    *n = (size_t)x->shape[ax];
-}
-
 /* Resolve a (possibly negative) axis of x; 0-dim tensors accept 0 and -1 (as torch). */
 static int tt__math_axis(tt_ctx *ctx, const char *op, const tt_tensor *x, int axis, int *ax) {
-    int nd = x->ndim > 0 ? x->ndim : 1;
-    if (axis < -nd || axis >= nd) {
-        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: axis %d out of range for input of shape %S", op, axis, x);
-        return 0;
+    if (x->ndim == 0 && (axis == 0 || axis == -1)) {
+        *ax = TT__ALL;
+        return 1;
     }
-    *ax = x->ndim == 0 ? TT__ALL : (axis < 0 ? axis + nd : axis);
-    return 1;
+    return tt__axis(ctx, op, "axis", axis, x->ndim, x, ax);
 }
 
 /* Output shape of a reduction along ax (size 1 kept there with keepdim, dropped otherwise). */
@@ -3434,7 +3569,7 @@ static void tt__sum_axis_backward(tt_ctx *ctx, tt__node *n) {
     int mean = n->i[1];
     (void)ctx;
     if (!x->grad) return;
-    tt__red_dims(x, n->i[0], &outer, &len, &inner);
+    tt__axis_split(x, n->i[0], &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             float g = mean ? y->grad[o * inner + k] / (float)len : y->grad[o * inner + k];
@@ -3451,7 +3586,7 @@ static tt_tensor *tt__sum_mean(tt_ctx *ctx, const char *op, tt_tensor *x, int ax
     else tt__red_shape(x, ax, keepdim, &nd, shape);
     y = tt__out(ctx, op, nd, shape, x, NULL, NULL);
     if (!y) return NULL;
-    tt__red_dims(x, ax, &outer, &len, &inner);
+    tt__axis_split(x, ax, &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             double s = 0;
@@ -3499,7 +3634,7 @@ static void tt__var_backward(tt_ctx *ctx, tt__node *n) {
     size_t outer, len, inner, o, j, k;
     (void)ctx;
     if (!x->grad) return;
-    tt__red_dims(x, n->i[0], &outer, &len, &inner);
+    tt__axis_split(x, n->i[0], &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             double m = tt__row_mean(x->data, o, len, inner, k);
@@ -3519,7 +3654,7 @@ static tt_tensor *tt__var(tt_ctx *ctx, const char *op, tt_tensor *x, int ax, int
     else tt__red_shape(x, ax, keepdim, &nd, shape);
     y = tt__out(ctx, op, nd, shape, x, NULL, NULL);
     if (!y) return NULL;
-    tt__red_dims(x, ax, &outer, &len, &inner);
+    tt__axis_split(x, ax, &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             /* two passes in double: mean, then squared deviations (no cancellation) */
@@ -3603,7 +3738,7 @@ static void tt__extreme_axis_backward(tt_ctx *ctx, tt__node *n) {
     size_t outer, len, inner, o, k;
     (void)ctx;
     if (!x->grad) return;
-    tt__red_dims(x, n->i[0], &outer, &len, &inner);
+    tt__axis_split(x, n->i[0], &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++)
             x->grad[(o * len + (size_t)sel[o * inner + k]) * inner + k] += y->grad[o * inner + k];
@@ -3619,7 +3754,7 @@ static tt_tensor *tt__extreme_axis(tt_ctx *ctx, const char *op, tt_tensor *x, in
     if (!tt__in(ctx, op, x) || !tt__math_axis(ctx, op, x, axis, &ax)) return NULL;
     if (ax == TT__ALL) nd = 0;
     else tt__red_shape(x, ax, keepdim, &nd, shape);
-    tt__red_dims(x, ax, &outer, &len, &inner);
+    tt__axis_split(x, ax, &outer, &len, &inner);
     if (len == 0 && outer * inner > 0) {
         tt__fail(ctx, TT_ERR_SHAPE, "%s: axis %d of input %S has size 0 (nothing to reduce)", op, axis, x);
         return NULL;
@@ -3661,60 +3796,34 @@ TT__DEF tt_tensor *tt_argmax(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim) {
 }
 
 /* ---- softmax and log_softmax along an axis ----
-   Both subtract the row maximum first so exp never overflows. Backward in closed form:
-     softmax:      dx = y * (dy - sum(dy * y))
-     log_softmax:  dx = dy - exp(y) * sum(dy)                                                  */
+   A row is the values along the axis (inner apart); the row kernels tt__softmax_row and
+   tt__softmax_row_backward (>>util) subtract the row max first and are shared with attention. */
 
 static void tt__softmax_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
-    size_t outer, len, inner, o, j, k;
-    int log_form = n->i[1];
+    size_t outer, len, inner, o, k;
     (void)ctx;
     if (!x->grad) return;
-    tt__red_dims(x, n->i[0], &outer, &len, &inner);
+    tt__axis_split(x, n->i[0], &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
-            double s = 0;
-            for (j = 0; j < len; j++) {
-                size_t at = (o * len + j) * inner + k;
-                s += log_form ? (double)y->grad[at] : (double)y->grad[at] * (double)y->data[at];
-            }
-            for (j = 0; j < len; j++) {
-                size_t at = (o * len + j) * inner + k;
-                if (log_form) x->grad[at] += y->grad[at] - expf(y->data[at]) * (float)s;
-                else x->grad[at] += y->data[at] * (y->grad[at] - (float)s);
-            }
+            size_t at = o * len * inner + k;
+            tt__softmax_row_backward(y->data + at, y->grad + at, x->grad + at, len, inner, n->i[1], 1);
         }
 }
 
 static tt_tensor *tt__softmax(tt_ctx *ctx, const char *op, tt_tensor *x, int axis, int log_form) {
     int ax;
-    size_t outer, len, inner, o, j, k;
+    size_t outer, len, inner, o, k;
     tt_tensor *y;
     if (!tt__in(ctx, op, x) || !tt__math_axis(ctx, op, x, axis, &ax)) return NULL;
     y = tt__out(ctx, op, x->ndim, x->shape, x, NULL, NULL);
     if (!y) return NULL;
-    tt__red_dims(x, ax, &outer, &len, &inner);
+    tt__axis_split(x, ax, &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
-            float m = -INFINITY, log_s;
-            double s = 0;
-            for (j = 0; j < len; j++) {
-                float v = x->data[(o * len + j) * inner + k];
-                if (v > m || v != v) m = v;
-            }
-            for (j = 0; j < len; j++) {
-                size_t at = (o * len + j) * inner + k;
-                float e = expf(x->data[at] - m);
-                s += e;
-                if (!log_form) y->data[at] = e;
-            }
-            log_s = (float)log(s);
-            for (j = 0; j < len; j++) {
-                size_t at = (o * len + j) * inner + k;
-                if (log_form) y->data[at] = (x->data[at] - m) - log_s;
-                else y->data[at] = (float)((double)y->data[at] / s);
-            }
+            size_t at = o * len * inner + k; /* row start; its elements are inner apart */
+            tt__softmax_row(x->data + at, y->data + at, len, inner, log_form);
         }
     if (y->node) {
         y->node->i[0] = ax;
@@ -3726,6 +3835,13 @@ static tt_tensor *tt__softmax(tt_ctx *ctx, const char *op, tt_tensor *x, int axi
 
 TT__DEF tt_tensor *tt_softmax(tt_ctx *ctx, tt_tensor *x, int axis) { return tt__softmax(ctx, "softmax", x, axis, 0); }
 TT__DEF tt_tensor *tt_log_softmax(tt_ctx *ctx, tt_tensor *x, int axis) { return tt__softmax(ctx, "log_softmax", x, axis, 1); }
+#undef TT__SQRT1_2
+#undef TT__INV_SQRT_2PI
+#undef TT__SQRT_2_PI
+#undef TT__GELU_KAPPA
+#undef TT__SELU_ALPHA
+#undef TT__SELU_SCALE
+#undef TT__ALL
 /* ---- (ops_math implementation: end) ---- */
 
 
@@ -3745,19 +3861,6 @@ static void tt__shape_strides(int nd, const int *shape, size_t *st) {
         st[d] = s;
         s *= (size_t)shape[d];
     }
-}
-
-/* Axis in -ndim..ndim-1 -> 0..ndim-1 in *out; what names the argument in the message. */
-static int tt__shape_axis(tt_ctx *ctx, const char *op, const char *what, int axis, int ndim, int *out) {
-    if (ndim <= 0 || axis < -ndim || axis >= ndim) {
-        if (ndim <= 0)
-            tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s %d given for a tensor with no dimensions", op, what, axis);
-        else
-            tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s %d out of range -%d..%d", op, what, axis, ndim, ndim - 1);
-        return 0;
-    }
-    *out = axis < 0 ? axis + ndim : axis;
-    return 1;
 }
 
 /* What tt__shape_walk does with element i of dense and its place p in strided. */
@@ -3879,7 +3982,7 @@ TT__DEF tt_tensor *tt_flatten(tt_ctx *ctx, tt_tensor *x, int start_dim) {
         shape[0] = 1;
         return tt__reshape(ctx, "flatten", x, 1, shape);
     }
-    if (!tt__shape_axis(ctx, "flatten", "start_dim", start_dim, x->ndim, &s)) return NULL;
+    if (!tt__axis(ctx, "flatten", "start_dim", start_dim, x->ndim, x, &s)) return NULL;
     for (d = 0; d < s; d++) shape[d] = x->shape[d];
     shape[s] = -1;
     if (tt_shape_numel(s, x->shape) == 0) shape[s] = (int)tt_shape_numel(x->ndim - s, x->shape + s);
@@ -3942,8 +4045,8 @@ TT__DEF tt_tensor *tt_transpose(tt_ctx *ctx, tt_tensor *x, int dim0, int dim1) {
         }
         return tt__permute(ctx, "transpose", x, perm);
     }
-    if (!tt__shape_axis(ctx, "transpose", "dim0", dim0, x->ndim, &a) ||
-        !tt__shape_axis(ctx, "transpose", "dim1", dim1, x->ndim, &b))
+    if (!tt__axis(ctx, "transpose", "dim0", dim0, x->ndim, x, &a) ||
+        !tt__axis(ctx, "transpose", "dim1", dim1, x->ndim, x, &b))
         return NULL;
     perm[a] = b;
     perm[b] = a;
@@ -3959,7 +4062,7 @@ TT__DEF tt_tensor *tt_permute(tt_ctx *ctx, tt_tensor *x, const int *perm) {
     }
     for (d = 0; d < x->ndim; d++) seen[d] = 0;
     for (d = 0; d < x->ndim; d++) {
-        if (!tt__shape_axis(ctx, "permute", "perm entry", perm[d], x->ndim, &p[d])) return NULL;
+        if (!tt__axis(ctx, "permute", "perm entry", perm[d], x->ndim, x, &p[d])) return NULL;
         if (seen[p[d]]++) {
             tt__fail(ctx, TT_ERR_INVALID_ARGS, "permute: perm[%d] = %d repeats a dimension; perm must be a permutation "
                      "of 0..%d for %S", d, perm[d], x->ndim - 1, x);
@@ -3982,7 +4085,7 @@ TT__DEF tt_tensor *tt_slice(tt_ctx *ctx, tt_tensor *x, int axis, int start, int 
     size_t st[TT_MAX_DIMS], base;
     int shape[TT_MAX_DIMS], a, d, len;
     if (!tt__in(ctx, "slice", x)) return NULL;
-    if (!tt__shape_axis(ctx, "slice", "axis", axis, x->ndim, &a)) return NULL;
+    if (!tt__axis(ctx, "slice", "axis", axis, x->ndim, x, &a)) return NULL;
     if (step <= 0) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "slice: step must be > 0, got %d", step);
         return NULL;
@@ -4050,7 +4153,7 @@ static tt_tensor *tt__cat(tt_ctx *ctx, const char *op, int stack, int n, tt_tens
         tt__fail(ctx, TT_ERR_SHAPE, "%s: stacking %S would need %d dimensions (TT_MAX_DIMS is %d)", op, x0, nd, TT_MAX_DIMS);
         return NULL;
     }
-    if (!tt__shape_axis(ctx, op, "axis", axis, nd, &a)) return NULL;
+    if (!tt__axis(ctx, op, "axis", axis, nd, NULL, &a)) return NULL;
     total = 0;
     for (k = 0; k < n; k++) {
         const tt_tensor *x = xs[k];
@@ -4180,8 +4283,8 @@ static int *tt__save_ids(tt_ctx *ctx, const char *op, const int *ids, size_t n) 
 
 /* y[o, j, r] = x[o, index[j], r] with o over the dims before axis and r over the dims after. */
 static void tt__index_rows(const tt_tensor *x, int axis, size_t n, const int *index, float *xs, float *ys, int add) {
-    size_t outer = tt_shape_numel(axis, x->shape), inner = tt_shape_numel(x->ndim - axis - 1, x->shape + axis + 1);
-    size_t len = (size_t)x->shape[axis], o, j, r;
+    size_t outer, len, inner, o, j, r;
+    tt__axis_split(x, axis, &outer, &len, &inner);
     for (o = 0; o < outer; o++)
         for (j = 0; j < n; j++) {
             float *xp = xs + (o * len + (size_t)index[j]) * inner, *yp = ys + (o * n + j) * inner;
@@ -4200,7 +4303,7 @@ TT__DEF tt_tensor *tt_index_select(tt_ctx *ctx, tt_tensor *x, int axis, int n, c
     int shape[TT_MAX_DIMS], a, d;
     tt_tensor *y;
     if (!tt__in(ctx, "index_select", x)) return NULL;
-    if (!tt__shape_axis(ctx, "index_select", "axis", axis, x->ndim, &a)) return NULL;
+    if (!tt__axis(ctx, "index_select", "axis", axis, x->ndim, x, &a)) return NULL;
     if (n < 0 || (n > 0 && !index)) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "index_select: need n >= 0 indices and an index array, got n %d%s", n,
                  index ? "" : " and index NULL");
@@ -4254,7 +4357,7 @@ TT__DEF tt_tensor *tt_gather(tt_ctx *ctx, tt_tensor *x, int axis, const int *ind
     size_t numel;
     tt_tensor *y;
     if (!tt__in(ctx, "gather", x)) return NULL;
-    if (!tt__shape_axis(ctx, "gather", "axis", axis, x->ndim, &a)) return NULL;
+    if (!tt__axis(ctx, "gather", "axis", axis, x->ndim, x, &a)) return NULL;
     if (!tt__check_shape(ctx, "gather", x->ndim, index_shape, &numel)) return NULL;
     for (d = 0; d < x->ndim; d++)
         if (d != a && index_shape[d] > x->shape[d]) {
@@ -4398,11 +4501,12 @@ static int tt__conv_opt(tt_ctx *ctx, const char *op, const char *what, int v, in
 
 static int tt__conv_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const tt_tensor *w, const tt_tensor *b,
                           const tt_conv_opts *o, int nsp, tt__conv_geom *g) {
-    tt_conv_opts def;
+    tt_conv_opts opt;
     long long eh, ew;
     int wi = nsp == 2 ? 1 : 0; /* opts index of the width (length) */
     if (!tt__conv_input(ctx, op, x, nsp, g)) return 0;
-    if (!o) { memset(&def, 0, sizeof def); o = &def; }
+    tt__opts_or_zero(&opt, o, sizeof opt);
+    o = &opt;
     if (w->ndim != nsp + 2) {
         tt__fail(ctx, TT_ERR_SHAPE, "%s: weight %S must have %d dims (Cout, Cin/groups, %s)", op, w, nsp + 2,
                  nsp == 2 ? "kH, kW" : "k");
@@ -4434,10 +4538,7 @@ static int tt__conv_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const
                  "groups, weight dim 1 = Cin/groups)", op, x, w, g->groups);
         return 0;
     }
-    if (b && (b->ndim != 1 || b->shape[0] != g->cout)) {
-        tt__fail(ctx, TT_ERR_SHAPE, "%s: bias %S must be (%d) for weight %S", op, b, g->cout, w);
-        return 0;
-    }
+    if (!tt__vec_ok(ctx, op, "bias", b, x, g->cout)) return 0;
     /* effective (dilated) kernel against the padded input, computed without int overflow */
     eh = (long long)g->dh * (g->kh - 1) + 1;
     ew = (long long)g->dw * (g->kw - 1) + 1;
@@ -4508,8 +4609,7 @@ static void tt__conv_backward(tt_ctx *ctx, tt__node *nd) {
     const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
     int cg = g->c / g->groups, cgo = g->cout / g->groups, k = cg * g->kh * g->kw, p = g->oh * g->ow;
     int direct = tt__conv_direct(g), n, gi, co, i;
-    size_t mark;
-    float *col = NULL;
+    float *col = NULL; /* a temporary: tt_backward frees what a backward takes from scratch */
     if (b && b->grad)
         for (n = 0; n < g->n; n++)
             for (co = 0; co < g->cout; co++) {
@@ -4519,7 +4619,6 @@ static void tt__conv_backward(tt_ctx *ctx, tt__node *nd) {
                 b->grad[co] += (float)s;
             }
     if (!x->grad && !w->grad) return;
-    mark = tt_scratch_mark(ctx);
     if (!direct && !(col = tt__scratch_floats(ctx, nd->op, (size_t)k * p))) return;
     for (n = 0; n < g->n; n++)
         for (gi = 0; gi < g->groups; gi++) {
@@ -4541,7 +4640,6 @@ static void tt__conv_backward(tt_ctx *ctx, tt__node *nd) {
                 }
             }
         }
-    tt_scratch_rewind(ctx, mark);
 }
 
 static tt_tensor *tt__conv(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor *w, tt_tensor *b,
@@ -4874,15 +4972,6 @@ TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
    saves what it needs (per-row statistics, masks, probabilities, gate activations) and one
    closed-form backward. Statistics are accumulated in double. Private helpers: tt__nn_. */
 
-static float tt__nn_sigmoid(float x) {
-    /* stable for large |x|: never exponentiates a positive number */
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    else {
-        float e = expf(x);
-        return e / (1.0f + e);
-    }
-}
-
 /* eps: 0 means the default; negative or non-finite is an error. Returns 0 on error. */
 static int tt__nn_eps(tt_ctx *ctx, const char *op, float *eps, float def) {
     if (*eps == 0.0f) *eps = def;
@@ -4891,20 +4980,6 @@ static int tt__nn_eps(tt_ctx *ctx, const char *op, float *eps, float def) {
         return 0;
     }
     return 1;
-}
-
-/* An optional per-channel tensor (weight, bias): NULL or 1-D of n elements. */
-static int tt__nn_vec_ok(tt_ctx *ctx, const char *op, const char *what, const tt_tensor *t, const tt_tensor *x, int n) {
-    if (!t || (t->ndim == 1 && t->shape[0] == n)) return 1;
-    tt__fail(ctx, TT_ERR_SHAPE, "%s: %s has shape %S, expected [%d] for input %S", op, what, t, n, x);
-    return 0;
-}
-
-/* Adds a column sum of g (rows, cols) into out (cols). */
-static void tt__nn_colsum_add(float *out, const float *g, size_t rows, size_t cols) {
-    size_t r, j;
-    for (r = 0; r < rows; r++)
-        for (j = 0; j < cols; j++) out[j] += g[r * cols + j];
 }
 
 /* ------------------------------------------------------------------------------ batchnorm */
@@ -4964,7 +5039,7 @@ TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt
         tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S needs at least 2 dims (N, C, ...)", op, x);
         return NULL;
     }
-    if (!tt__nn_vec_ok(ctx, op, "weight", weight, x, x->shape[1]) || !tt__nn_vec_ok(ctx, op, "bias", bias, x, x->shape[1]))
+    if (!tt__vec_ok(ctx, op, "weight", weight, x, x->shape[1]) || !tt__vec_ok(ctx, op, "bias", bias, x, x->shape[1]))
         return NULL;
     if ((running_mean == NULL) != (running_var == NULL)) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: give both running_mean and running_var or neither", op);
@@ -5165,7 +5240,7 @@ TT__DEF tt_tensor *tt_groupnorm(tt_ctx *ctx, tt_tensor *x, int groups, tt_tensor
                  x, groups);
         return NULL;
     }
-    if (!tt__nn_vec_ok(ctx, op, "weight", weight, x, x->shape[1]) || !tt__nn_vec_ok(ctx, op, "bias", bias, x, x->shape[1]))
+    if (!tt__vec_ok(ctx, op, "weight", weight, x, x->shape[1]) || !tt__vec_ok(ctx, op, "bias", bias, x, x->shape[1]))
         return NULL;
     if (!tt__nn_eps(ctx, op, &eps, 1e-5f)) return NULL;
     l = tt_shape_numel(x->ndim - 2, x->shape + 2);
@@ -5212,7 +5287,7 @@ TT__DEF tt_tensor *tt_rmsnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, floa
         tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S needs at least 1 dim", op, x);
         return NULL;
     }
-    if (!tt__nn_vec_ok(ctx, op, "weight", weight, x, x->shape[x->ndim - 1])) return NULL;
+    if (!tt__vec_ok(ctx, op, "weight", weight, x, x->shape[x->ndim - 1])) return NULL;
     if (!tt__nn_eps(ctx, op, &eps, FLT_EPSILON)) return NULL;
     y = tt__out(ctx, op, x->ndim, x->shape, x, weight, NULL);
     if (!y) return NULL;
@@ -5294,7 +5369,7 @@ static void tt__nn_attention_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2], *y = nd->out;
     const tt__nn_attn_saved *a = (const tt__nn_attn_saved *)nd->saved;
     size_t ts = (size_t)a->t * a->s, h;
-    int i, j, d1 = TT__MAX(a->d, 1), dv1 = TT__MAX(a->dv, 1), s1 = TT__MAX(a->s, 1);
+    int i, d1 = TT__MAX(a->d, 1), dv1 = TT__MAX(a->dv, 1), s1 = TT__MAX(a->s, 1);
     float *dp;
     if (ts == 0) return;
     dp = tt__scratch_floats(ctx, "attention backward", ts);
@@ -5307,11 +5382,8 @@ static void tt__nn_attention_backward(tt_ctx *ctx, tt__node *nd) {
         if (!q->grad && !k->grad) continue;
         tt_ctx_sgemm(ctx, 0, 1, a->t, a->s, a->dv, 1.0f, go, dv1, vh, dv1, 0.0f, dp, s1);
         for (i = 0; i < a->t; i++) {
-            const float *pr = p + (size_t)i * a->s;
-            float *dr = dp + (size_t)i * a->s;
-            double dot = 0;
-            for (j = 0; j < a->s; j++) dot += (double)dr[j] * pr[j];
-            for (j = 0; j < a->s; j++) dr[j] = pr[j] * (dr[j] - (float)dot); /* dp becomes dS */
+            float *dr = dp + (size_t)i * a->s; /* dp becomes dS */
+            tt__softmax_row_backward(p + (size_t)i * a->s, dr, dr, (size_t)a->s, 1, 0, 0);
         }
         if (q->grad) tt_ctx_sgemm(ctx, 0, 0, a->t, a->d, a->s, a->scale, dp, s1, kh, d1, 1.0f, q->grad + h * (size_t)a->t * a->d, d1);
         if (k->grad) tt_ctx_sgemm(ctx, 1, 0, a->s, a->d, a->t, a->scale, dp, s1, qh, d1, 1.0f, k->grad + h * (size_t)a->s * a->d, d1);
@@ -5344,7 +5416,7 @@ TT__DEF tt_tensor *tt_attention(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tens
         }
         scale = (float)(1.0 / sqrt((double)q->shape[nd - 1]));
     }
-    if (!(scale - scale == 0.0f)) {
+    if (!tt__finite(scale)) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: scale must be finite, got %g", op, (double)scale);
         return NULL;
     }
@@ -5371,16 +5443,9 @@ TT__DEF tt_tensor *tt_attention(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tens
                          k->data + h * (size_t)a->s * a->d, d1, 0.0f, p, s1) != TT_OK)
             return NULL;
         for (i = 0; i < a->t; i++) {
-            float *pr = p + (size_t)i * a->s, mx;
+            float *pr = p + (size_t)i * a->s;
             int allowed = a->causal ? TT__MIN(i + 1, a->s) : a->s; /* keys 0..allowed-1 */
-            double sum = 0;
-            mx = pr[0];
-            for (j = 1; j < allowed; j++) mx = pr[j] > mx ? pr[j] : mx;
-            for (j = 0; j < allowed; j++) {
-                pr[j] = expf(pr[j] - mx);
-                sum += pr[j];
-            }
-            for (j = 0; j < allowed; j++) pr[j] = (float)(pr[j] / sum);
+            tt__softmax_row(pr, pr, (size_t)allowed, 1, 0);
             for (j = allowed; j < a->s; j++) pr[j] = 0.0f;
         }
         if (tt_ctx_sgemm(ctx, 0, 0, a->t, a->dv, a->s, 1.0f, p, s1, v->data + h * (size_t)a->s * a->dv, dv1, 0.0f,
@@ -5414,23 +5479,7 @@ static int tt__nn_cell_check(tt_ctx *ctx, const char *op, int gates, tt_tensor *
                  g, x->shape[1], g, hs, x, h);
         return 0;
     }
-    return tt__nn_vec_ok(ctx, op, "b_ih", b_ih, x, g) && tt__nn_vec_ok(ctx, op, "b_hh", b_hh, x, g);
-}
-
-/* out (B, G) = in (B, K) W^T (G, K) + b; b may be NULL. */
-static tt_result tt__nn_gates_fwd(tt_ctx *ctx, float *out, const tt_tensor *in, const tt_tensor *w, const tt_tensor *b) {
-    int bs = in->shape[0], k = in->shape[1], g = w->shape[0], r, j;
-    for (r = 0; r < bs; r++)
-        for (j = 0; j < g; j++) out[(size_t)r * g + j] = b ? b->data[j] : 0.0f;
-    return tt_ctx_sgemm(ctx, 0, 1, bs, g, k, 1.0f, in->data, TT__MAX(k, 1), w->data, TT__MAX(k, 1), 1.0f, out, TT__MAX(g, 1));
-}
-
-/* Backward of tt__nn_gates_fwd given dout (B, G): adds into in, w and b grads. */
-static void tt__nn_gates_bwd(tt_ctx *ctx, const float *dout, tt_tensor *in, tt_tensor *w, tt_tensor *b) {
-    int bs = in->shape[0], k = in->shape[1], g = w->shape[0];
-    if (in->grad) tt_ctx_sgemm(ctx, 0, 0, bs, k, g, 1.0f, dout, TT__MAX(g, 1), w->data, TT__MAX(k, 1), 1.0f, in->grad, TT__MAX(k, 1));
-    if (w->grad) tt_ctx_sgemm(ctx, 1, 0, g, k, bs, 1.0f, dout, TT__MAX(g, 1), in->data, TT__MAX(k, 1), 1.0f, w->grad, TT__MAX(k, 1));
-    if (b && b->grad) tt__nn_colsum_add(b->grad, dout, (size_t)bs, (size_t)g);
+    return tt__vec_ok(ctx, op, "b_ih", b_ih, x, g) && tt__vec_ok(ctx, op, "b_hh", b_hh, x, g);
 }
 
 /* LSTM, step 1: activated gates (B, 4H) = [sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)]. Its six
@@ -5448,8 +5497,8 @@ static void tt__nn_lstm_gates_backward(tt_ctx *ctx, tt__node *nd) {
             /* gate g (third block) is tanh, the others sigmoid */
             dpre[e] = y->grad[e] * (j / hs == 2 ? 1.0f - a * a : a * (1.0f - a));
         }
-    tt__nn_gates_bwd(ctx, dpre, x, w_ih, b_ih);
-    tt__nn_gates_bwd(ctx, dpre, h, w_hh, b_hh);
+    tt__affine_bwd(ctx, dpre, x->shape[0], x, w_ih, b_ih);
+    tt__affine_bwd(ctx, dpre, h->shape[0], h, w_hh, b_hh);
 }
 
 /* LSTM, step 2: c' = f * c + i * g. Inputs gates, c. */
@@ -5507,13 +5556,14 @@ TT__DEF tt_result tt_lstm_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tenso
     gates = tt__out_n(ctx, op, 2, gshape, 6, in);
     tmp = gates ? tt__scratch_floats(ctx, op, gates->numel + 1) : NULL;
     if (!tmp) return ctx->err;
-    if (tt__nn_gates_fwd(ctx, gates->data, x, w_ih, b_ih) != TT_OK || tt__nn_gates_fwd(ctx, tmp, h, w_hh, b_hh) != TT_OK)
+    if (tt__affine_fwd(ctx, gates->data, x->data, x->shape[0], w_ih, b_ih) != TT_OK ||
+        tt__affine_fwd(ctx, tmp, h->data, h->shape[0], w_hh, b_hh) != TT_OK)
         return ctx->err;
     for (r = 0; r < bs; r++)
         for (j = 0; j < 4 * hs; j++) {
             size_t e = r * 4 * hs + j;
             float s = gates->data[e] + tmp[e];
-            gates->data[e] = j / hs == 2 ? tanhf(s) : tt__nn_sigmoid(s);
+            gates->data[e] = j / hs == 2 ? tanhf(s) : tt__sigmoid(s);
         }
     if (gates->node) gates->node->backward = tt__nn_lstm_gates_backward;
     if (!tt__done(ctx, gates)) return ctx->err;
@@ -5558,8 +5608,8 @@ static void tt__nn_gru_backward(tt_ctx *ctx, tt__node *nd) {
             dgh[g0] = dr; dgh[g0 + hs] = dz; dgh[g0 + 2 * hs] = dn * rv;
             if (h->grad) h->grad[e] += dy * z; /* the direct path z * h */
         }
-    tt__nn_gates_bwd(ctx, dgi, x, w_ih, b_ih);
-    tt__nn_gates_bwd(ctx, dgh, h, w_hh, b_hh);
+    tt__affine_bwd(ctx, dgi, x->shape[0], x, w_ih, b_ih);
+    tt__affine_bwd(ctx, dgh, h->shape[0], h, w_hh, b_hh);
 }
 
 TT__DEF tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *w_ih, tt_tensor *w_hh, tt_tensor *b_ih,
@@ -5578,12 +5628,14 @@ TT__DEF tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tenso
     sv = gi ? tt__scratch_floats(ctx, op, 4 * bh + 1) : NULL;
     if (!sv) return NULL;
     gh = gi + 3 * bh;
-    if (tt__nn_gates_fwd(ctx, gi, x, w_ih, b_ih) != TT_OK || tt__nn_gates_fwd(ctx, gh, h, w_hh, b_hh) != TT_OK) return NULL;
+    if (tt__affine_fwd(ctx, gi, x->data, x->shape[0], w_ih, b_ih) != TT_OK ||
+        tt__affine_fwd(ctx, gh, h->data, h->shape[0], w_hh, b_hh) != TT_OK)
+        return NULL;
     for (r = 0; r < bs; r++)
         for (j = 0; j < hs; j++) {
             size_t e = r * hs + j, g0 = r * 3 * hs + j;
-            float rv = tt__nn_sigmoid(gi[g0] + gh[g0]);
-            float z = tt__nn_sigmoid(gi[g0 + hs] + gh[g0 + hs]);
+            float rv = tt__sigmoid(gi[g0] + gh[g0]);
+            float z = tt__sigmoid(gi[g0 + hs] + gh[g0 + hs]);
             float hn = gh[g0 + 2 * hs];
             float n = tanhf(gi[g0 + 2 * hs] + rv * hn);
             sv[e] = rv; sv[bh + e] = z; sv[2 * bh + e] = n; sv[3 * bh + e] = hn;
@@ -5730,12 +5782,8 @@ static int tt__loss_labels_ok(tt_ctx *ctx, const char *op, const int *t) {
     return 0;
 }
 
-/* Stable log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), and sigmoid. */
+/* Stable log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)). */
 static float tt__loss_logsigmoid(float x) { return (x < 0 ? x : 0.0f) - log1pf(expf(-fabsf(x))); }
-static float tt__loss_sigmoid(float x) {
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    { float e = expf(x); return e / (1.0f + e); }
-}
 
 /* ---- elementwise regression losses: L1, MSE, Huber, SmoothL1 (gradient to input and target) ---- */
 enum { TT__LOSS_L1, TT__LOSS_MSE, TT__LOSS_HUBER, TT__LOSS_SMOOTH_L1 };
@@ -5833,7 +5881,7 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
     tt__loss_run r;
     float *dx, eps;
     double wsum = 0, Wall = 0;
-    if (opts) o = *opts; else memset(&o, 0, sizeof o);
+    tt__opts_or_zero(&o, opts, sizeof o);
     if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_ce_opts_ok(ctx, op, &o)) return NULL;
     if (!is_logits && o.label_smoothing != 0.0f) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: label_smoothing must be 0 (got %g); use tt_cross_entropy", op,
@@ -5858,18 +5906,14 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
         size_t n = u / S, s = u % S;
         const float *xr = x->data + n * C * S + s; /* class c at xr[c * S] */
         int t = target[u];
-        double m = -INFINITY, z = 0, lse = 0, loss, wt;
+        double lse = 0, loss, wt;
         if (t == ignore) {
             r.l[u] = 0.0f;
             continue; /* dx stays 0 */
         }
         wt = o.weight ? o.weight[t] : 1.0;
         wsum += wt;
-        if (is_logits) {
-            for (c = 0; c < C; c++) if (xr[c * S] > m) m = xr[c * S];
-            for (c = 0; c < C; c++) z += exp((double)xr[c * S] - m);
-            lse = m + log(z); /* log p_c = x_c - lse */
-        }
+        if (is_logits) lse = tt__logsumexp_d(xr, C, S); /* log p_c = x_c - lse */
         loss = -(1.0 - eps) * wt * ((double)xr[(size_t)t * S] - lse);
         if (eps != 0.0f) {
             double sm = 0;
@@ -5913,7 +5957,7 @@ TT__DEF tt_tensor *tt_cross_entropy_probs(tt_ctx *ctx, tt_tensor *x, tt_tensor *
     tt__loss_run r;
     float *dx;
     double eps;
-    if (opts) o = *opts; else memset(&o, 0, sizeof o);
+    tt__opts_or_zero(&o, opts, sizeof o);
     if (!tt__in(ctx, op, x) || !tt__in(ctx, op, target) || !tt__loss_ce_opts_ok(ctx, op, &o)) return NULL;
     if (o.has_ignore_index) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: ignore_index is not supported with probability targets", op);
@@ -5930,10 +5974,7 @@ TT__DEF tt_tensor *tt_cross_entropy_probs(tt_ctx *ctx, tt_tensor *x, tt_tensor *
     for (u = 0; u < N * S; u++) {
         size_t off = (u / S) * C * S + u % S;
         const float *xr = x->data + off, *qr = target->data + off;
-        double m = -INFINITY, z = 0, lse, loss = 0, wq = 0;
-        for (c = 0; c < C; c++) if (xr[c * S] > m) m = xr[c * S];
-        for (c = 0; c < C; c++) z += exp((double)xr[c * S] - m);
-        lse = m + log(z);
+        double lse = tt__logsumexp_d(xr, C, S), loss = 0, wq = 0;
         for (c = 0; c < C; c++) {
             double q = (1.0 - eps) * qr[c * S] + eps / (double)C, w = o.weight ? o.weight[c] : 1.0;
             loss -= w * q * ((double)xr[c * S] - lse);
@@ -6023,7 +6064,7 @@ TT__DEF tt_tensor *tt_bce_with_logits_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor 
         float w = weight ? weight->data[woff[i]] : 1.0f, pw = pos_weight ? pos_weight->data[poff[i]] : 1.0f;
         float lw = (pw - 1.0f) * y + 1.0f; /* 1 + (p - 1) y */
         r.l[i] = w * ((1.0f - y) * v - lw * tt__loss_logsigmoid(v));
-        if (dx) dx[i] = w * (tt__loss_sigmoid(v) * (pw * y + 1.0f - y) - pw * y);
+        if (dx) dx[i] = w * (tt__sigmoid(v) * (pw * y + 1.0f - y) - pw * y);
     }
     return tt__loss_end(ctx, &r, (double)x->numel);
 }
@@ -6176,7 +6217,7 @@ TT__DEF tt_tensor *tt_soft_margin_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, 
     for (i = 0; i < x->numel; i++) {
         float y = t->data[i], m = y * x->data[i];
         r.l[i] = -tt__loss_logsigmoid(m);               /* softplus(-y x) = log(1 + exp(-y x)) */
-        if (dx) dx[i] = -y * tt__loss_sigmoid(-m);      /* -y exp(-yx) / (1 + exp(-yx)) */
+        if (dx) dx[i] = -y * tt__sigmoid(-m);      /* -y exp(-yx) / (1 + exp(-yx)) */
     }
     return tt__loss_end(ctx, &r, (double)x->numel);
 }
@@ -6206,7 +6247,7 @@ TT__DEF tt_tensor *tt_multilabel_soft_margin_loss(tt_ctx *ctx, tt_tensor *x, tt_
             size_t e = n * C + c;
             float v = x->data[e], y = t->data[e], w = weight ? weight[c] : 1.0f;
             s -= (double)w * (y * tt__loss_logsigmoid(v) + (1.0f - y) * tt__loss_logsigmoid(-v));
-            if (dx) dx[e] = w * (tt__loss_sigmoid(v) - y) / (float)C;
+            if (dx) dx[e] = w * (tt__sigmoid(v) - y) / (float)C;
         }
         r.l[n] = (float)(s / (double)C);
     }
@@ -6422,7 +6463,7 @@ TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, const int *targets, c
     double *alpha, *beta, div = 0;
     size_t T, N, C, n, off, maxL = 0;
     int ushape[1];
-    if (opts) o = *opts; else memset(&o, 0, sizeof o);
+    tt__opts_or_zero(&o, opts, sizeof o);
     if (!tt__in(ctx, op, lp) || !tt__loss_reduction_ok(ctx, op, o.reduction, 0)) return NULL;
     if (!targets || !input_lengths || !target_lengths) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: targets, input_lengths and target_lengths must not be NULL", op);
@@ -7712,7 +7753,6 @@ TT__DEF tt_result tt_optim_state_load(tt_ctx *ctx, tt_optim *opt, const void *bu
    a ChainedScheduler passes one lr through all its children, which is how torch composes them.
    Everything is computed in double, with the same operation order as torch's Python code. */
 
-static int tt__sched_finite(double v) { return v - v == 0.0; }
 
 static const char *tt__sched_name(tt_sched_kind k) {
     switch (k) {
@@ -8019,7 +8059,7 @@ static tt_result tt__sched_advance(tt_ctx *ctx, tt_sched *s, double lr_in, doubl
 static tt_result tt__sched_begin(tt_ctx *ctx, const char *op, tt_sched *s, tt_sched *t, tt_sched_kind kind, double base_lr) {
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!s) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: schedule is NULL", op);
-    if (!tt__sched_finite(base_lr) || base_lr < 0)
+    if (!tt__finite(base_lr) || base_lr < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: base_lr must be finite and >= 0, got %g", op, base_lr);
     memset(t, 0, sizeof *t);
     t->kind = kind;
@@ -8063,7 +8103,7 @@ TT__DEF tt_result tt_sched_init_step(tt_ctx *ctx, tt_sched *s, double base_lr, i
     tt_sched t;
     if ((r = tt__sched_begin(ctx, "StepLR", s, &t, TT_SCHED_STEP, base_lr)) != TT_OK) return r;
     if (step_size <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "StepLR: step_size must be > 0, got %d", step_size);
-    if (!tt__sched_finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "StepLR: gamma must be > 0, got %g", gamma);
+    if (!tt__finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "StepLR: gamma must be > 0, got %g", gamma);
     t.u.step.step_size = step_size;
     t.u.step.gamma = gamma;
     return tt__sched_finish(ctx, s, &t);
@@ -8086,7 +8126,7 @@ TT__DEF tt_result tt_sched_init_multistep(tt_ctx *ctx, tt_sched *s, double base_
                             milestones[i], milestones[i - 1]);
         t.u.multistep.milestones[i] = milestones[i];
     }
-    if (!tt__sched_finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "MultiStepLR: gamma must be > 0, got %g", gamma);
+    if (!tt__finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "MultiStepLR: gamma must be > 0, got %g", gamma);
     t.u.multistep.n = n_milestones;
     t.u.multistep.gamma = gamma;
     return tt__sched_finish(ctx, s, &t);
@@ -8126,7 +8166,7 @@ TT__DEF tt_result tt_sched_init_exponential(tt_ctx *ctx, tt_sched *s, double bas
     tt_result r;
     tt_sched t;
     if ((r = tt__sched_begin(ctx, "ExponentialLR", s, &t, TT_SCHED_EXPONENTIAL, base_lr)) != TT_OK) return r;
-    if (!tt__sched_finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ExponentialLR: gamma must be > 0, got %g", gamma);
+    if (!tt__finite(gamma) || gamma <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ExponentialLR: gamma must be > 0, got %g", gamma);
     t.u.exponential.gamma = gamma;
     return tt__sched_finish(ctx, s, &t);
 }
@@ -8136,7 +8176,7 @@ TT__DEF tt_result tt_sched_init_polynomial(tt_ctx *ctx, tt_sched *s, double base
     tt_sched t;
     if ((r = tt__sched_begin(ctx, "PolynomialLR", s, &t, TT_SCHED_POLYNOMIAL, base_lr)) != TT_OK) return r;
     if (total_iters <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "PolynomialLR: total_iters must be > 0, got %d", total_iters);
-    if (!tt__sched_finite(power) || power < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "PolynomialLR: power must be >= 0, got %g", power);
+    if (!tt__finite(power) || power < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "PolynomialLR: power must be >= 0, got %g", power);
     t.u.polynomial.total_iters = total_iters;
     t.u.polynomial.power = power;
     return tt__sched_finish(ctx, s, &t);
@@ -8148,7 +8188,7 @@ TT__DEF tt_result tt_sched_init_cosine(tt_ctx *ctx, tt_sched *s, double base_lr,
     if ((r = tt__sched_begin(ctx, "CosineAnnealingLR", s, &t, TT_SCHED_COSINE, base_lr)) != TT_OK) return r;
     if (T_max <= 0 || T_max > 0x3fffffff)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingLR: T_max must be in 1..2^30-1, got %d", T_max);
-    if (!tt__sched_finite(eta_min) || eta_min < 0)
+    if (!tt__finite(eta_min) || eta_min < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingLR: eta_min must be finite and >= 0, got %g", eta_min);
     t.u.cosine.T_max = T_max;
     t.u.cosine.eta_min = eta_min;
@@ -8162,7 +8202,7 @@ TT__DEF tt_result tt_sched_init_cosine_restarts(tt_ctx *ctx, tt_sched *s, double
     if ((r = tt__sched_begin(ctx, "CosineAnnealingWarmRestarts", s, &t, TT_SCHED_COSINE_RESTARTS, base_lr)) != TT_OK) return r;
     if (T_0 <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingWarmRestarts: expected positive integer T_0, but got %d", T_0);
     if (T_mult < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingWarmRestarts: expected integer T_mult >= 1, but got %d", T_mult);
-    if (!tt__sched_finite(eta_min) || eta_min < 0)
+    if (!tt__finite(eta_min) || eta_min < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CosineAnnealingWarmRestarts: eta_min must be finite and >= 0, got %g", eta_min);
     t.u.restarts.T_0 = T_0;
     t.u.restarts.T_mult = T_mult;
@@ -8192,16 +8232,16 @@ TT__DEF tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_cyclic
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: opts is NULL (use tt_cyclic_defaults)");
     if ((r = tt__sched_begin(ctx, "CyclicLR", s, &t, TT_SCHED_CYCLIC, opts->base_lr)) != TT_OK) return r;
-    if (!tt__sched_finite(opts->max_lr) || opts->max_lr < 0)
+    if (!tt__finite(opts->max_lr) || opts->max_lr < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: max_lr must be finite and >= 0, got %g", opts->max_lr);
     if (opts->step_size_up <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_up must be > 0, got %d", opts->step_size_up);
     if (opts->step_size_down < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_down must be >= 0 (0: same as step_size_up), got %d", opts->step_size_down);
-    if ((unsigned)opts->mode > (unsigned)TT_CYCLIC_EXP_RANGE)
+    if (!tt__in_range((int)opts->mode, 0, TT_CYCLIC_EXP_RANGE))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: mode %d is invalid", (int)opts->mode);
-    if (!tt__sched_finite(opts->gamma) || opts->gamma <= 0)
+    if (!tt__finite(opts->gamma) || opts->gamma <= 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: gamma must be > 0, got %g", opts->gamma);
-    if (opts->cycle_momentum && (!tt__sched_finite(opts->base_momentum) || !tt__sched_finite(opts->max_momentum)))
+    if (opts->cycle_momentum && (!tt__finite(opts->base_momentum) || !tt__finite(opts->max_momentum)))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: base_momentum and max_momentum must be finite");
     t.u.cyclic.o = *opts;
     up = (double)opts->step_size_up;
@@ -8234,11 +8274,11 @@ TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one
     double pct, init_lr, max_lr, min_lr, bm, mm;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: opts is NULL (use tt_one_cycle_defaults)");
-    if (!tt__sched_finite(opts->max_lr) || opts->max_lr < 0)
+    if (!tt__finite(opts->max_lr) || opts->max_lr < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: max_lr must be finite and >= 0, got %g", opts->max_lr);
-    if (!tt__sched_finite(opts->div_factor) || opts->div_factor <= 0)
+    if (!tt__finite(opts->div_factor) || opts->div_factor <= 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: div_factor must be > 0, got %g", opts->div_factor);
-    if (!tt__sched_finite(opts->final_div_factor) || opts->final_div_factor <= 0)
+    if (!tt__finite(opts->final_div_factor) || opts->final_div_factor <= 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: final_div_factor must be > 0, got %g", opts->final_div_factor);
     if ((r = tt__sched_begin(ctx, "OneCycleLR", s, &t, TT_SCHED_ONE_CYCLE, opts->max_lr / opts->div_factor)) != TT_OK) return r;
     if (opts->total_steps != 0) {
@@ -8258,9 +8298,9 @@ TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one
     pct = opts->pct_start;
     if (!(pct >= 0 && pct <= 1))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected float between 0 and 1 pct_start, but got %g", pct);
-    if ((unsigned)opts->anneal_strategy > (unsigned)TT_ANNEAL_LINEAR)
+    if (!tt__in_range((int)opts->anneal_strategy, 0, TT_ANNEAL_LINEAR))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: anneal_strategy must be cos or linear, got %d", (int)opts->anneal_strategy);
-    if (opts->cycle_momentum && (!tt__sched_finite(opts->base_momentum) || !tt__sched_finite(opts->max_momentum)))
+    if (opts->cycle_momentum && (!tt__finite(opts->base_momentum) || !tt__finite(opts->max_momentum)))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: base_momentum and max_momentum must be finite");
     t.u.one_cycle.o = *opts;
     t.u.one_cycle.total_steps = T;
@@ -8319,11 +8359,11 @@ TT__DEF tt_result tt_sched_init_plateau(tt_ctx *ctx, tt_sched *s, double base_lr
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: threshold_abs must be 0 (rel) or 1 (abs), got %d", o.threshold_abs);
     if (o.patience < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: patience must be >= 0, got %d", o.patience);
     if (o.cooldown < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: cooldown must be >= 0, got %d", o.cooldown);
-    if (!tt__sched_finite(o.threshold) || o.threshold < 0)
+    if (!tt__finite(o.threshold) || o.threshold < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: threshold must be finite and >= 0, got %g", o.threshold);
-    if (!tt__sched_finite(o.min_lr) || o.min_lr < 0)
+    if (!tt__finite(o.min_lr) || o.min_lr < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: min_lr must be finite and >= 0, got %g", o.min_lr);
-    if (!tt__sched_finite(o.eps) || o.eps < 0)
+    if (!tt__finite(o.eps) || o.eps < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: eps must be finite and >= 0, got %g", o.eps);
     t.u.plateau.o = o;
     return tt__sched_finish(ctx, s, &t);
@@ -8408,7 +8448,7 @@ TT__DEF tt_result tt_sched_warmup_cosine(tt_ctx *ctx, tt_sched *s, double base_l
                         total_steps, warmup_steps);
     if (!(start_factor > 0 && start_factor <= 1))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: start_factor expected in (0, 1], got %g", start_factor);
-    if (!tt__sched_finite(eta_min) || eta_min < 0)
+    if (!tt__finite(eta_min) || eta_min < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: eta_min must be finite and >= 0, got %g", eta_min);
     t.u.warmup_cosine.warmup_steps = warmup_steps;
     t.u.warmup_cosine.T_max = total_steps - warmup_steps;
@@ -8484,7 +8524,7 @@ TT__DEF tt_result tt_sched_step_to(tt_ctx *ctx, tt_sched *s, double epoch) {
     tt_sched t;
     double lr;
     if ((r = tt__sched_check_use(ctx, "tt_sched_step_to", s)) != TT_OK) return r;
-    if (!tt__sched_finite(epoch) || epoch < 0 || epoch > 2147483647.0)
+    if (!tt__finite(epoch) || epoch < 0 || epoch > 2147483647.0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_step_to: expected non-negative epoch, but got %g", epoch);
     if (s->kind == TT_SCHED_PLATEAU || tt__sched_is_composite(s->kind))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_step_to: %s cannot jump to an epoch", tt__sched_name(s->kind));
@@ -8577,7 +8617,7 @@ static tt_tensor *tt__penalty(tt_ctx *ctx, const char *op, int l2, float coef, i
     int k, count = 0;
     size_t i;
     if (!ctx) return NULL;
-    if (!(coef - coef == 0.0f)) {
+    if (!tt__finite(coef)) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: coef must be finite, got %g", op, (double)coef);
         return NULL;
     }
@@ -8645,7 +8685,7 @@ TT__DEF tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, doub
     if (!list) return ctx->err != TT_OK ? ctx->err : TT_ERR_INVALID_ARGS;
     total = tt__grad_norm(list, count, norm_type);
     if (total_norm) *total_norm = total;
-    if (error_if_nonfinite && !tt__sched_finite(total)) {
+    if (error_if_nonfinite && !tt__finite(total)) {
         tt_scratch_rewind(ctx, mark);
         return tt__fail(ctx, TT_ERR_NONFINITE,
                         "%s: the total norm of order %g for gradients is non-finite (%g), so it cannot be clipped "
@@ -8669,7 +8709,7 @@ TT__DEF tt_result tt_clip_grad_value(tt_ctx *ctx, int n, tt_tensor **params, dou
     float c;
     size_t mark, i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (!(clip_value >= 0) || !tt__sched_finite(clip_value))
+    if (!(clip_value >= 0) || !tt__finite(clip_value))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: clip_value must be finite and >= 0, got %g", op, clip_value);
     mark = tt_scratch_mark(ctx);
     list = tt__sched_param_list(ctx, op, n, params, 0, &count);
@@ -8710,7 +8750,7 @@ TT__DEF tt_result tt_early_stop_init(tt_ctx *ctx, tt_early_stop *es, int patienc
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!es) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: es is NULL");
     if (patience < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: patience must be >= 0, got %d", patience);
-    if (!tt__sched_finite(min_delta) || min_delta < 0)
+    if (!tt__finite(min_delta) || min_delta < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: min_delta must be finite and >= 0, got %g", min_delta);
     if (mode_max != 0 && mode_max != 1)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: mode_max must be 0 (min) or 1 (max), got %d", mode_max);
