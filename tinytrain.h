@@ -28,7 +28,6 @@
    CONFIGURATION MACROS (define before including the implementation)
 
        TT_MALLOC(sz), TT_FREE(p)   default allocator; define both or neither
-       TT_ASSERT(x)                internal invariants (default: assert); never used on user input
        TT_STATIC                   make every function static (private to one translation unit)
        TT_API                      decoration of public functions (default: extern)
        TT_NO_STDIO                 no <stdio.h>: drops the FILE-based helpers (checkpoints, data
@@ -1188,10 +1187,6 @@ TT_API int tt_early_stop_update(tt_early_stop *es, double metric);
 #include <stdlib.h>
 #define TT_MALLOC(sz) malloc(sz)
 #define TT_FREE(p) free(p)
-#endif
-#ifndef TT_ASSERT
-#include <assert.h>
-#define TT_ASSERT(x) assert(x)
 #endif
 
 #include <string.h>
