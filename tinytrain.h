@@ -2169,17 +2169,26 @@ typedef void (*tt__ukr_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                            ptrdiff_t ldc, float alpha, float beta, int mr, int nr);
 /* Packs kc x nc of op(B) = B^T (element (p, j) at b[j*ldb + p]) into NR-column panels. */
 typedef void (*tt__pack_bt_fn)(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb);
+/* Packs mc x kc of op(A) = A (element (i, p) at a[i*lda + p]) into MR-row panels. */
+typedef void (*tt__pack_an_fn)(int mc, int kc, const float *a, ptrdiff_t lda, float *pa);
 typedef struct tt__gemm_kern {
     tt__ukr_fn ukr;
     tt__pack_bt_fn pack_bt; /* SIMD transposing packer for op(B) = B^T, or NULL (portable one) */
+    tt__pack_an_fn pack_an; /* SIMD transposing packer for op(A) = A, or NULL (portable one) */
     int mr, nr;      /* register tile */
     int kc, mc, nc;  /* cache blocks: KC depth (L1), MC rows of A (L2), NC columns of B (L3) */
 } tt__gemm_kern;
 
 /* Largest blocks over all kernels of this build: they size the workspaces. */
+#ifndef TT__GEMM_KC
 #define TT__GEMM_KC 320
+#endif
+#ifndef TT__GEMM_MC
 #define TT__GEMM_MC 120
+#endif
+#ifndef TT__GEMM_NC
 #define TT__GEMM_NC 1024
+#endif
 #define TT__GEMM_MR_MAX 8
 #define TT__GEMM_NR_MAX 32
 #define TT__GEMM_MAX_THREADS 64
@@ -2227,26 +2236,45 @@ static void tt__ukr_scalar(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
 }
 
 #ifdef TT__GEMM_X86
-/* ---- x86-64 AVX2 + FMA micro-kernel, 6 x 16 (12 accumulators, 2 B vectors, 1 broadcast) ---- */
-#define TT__ROW2(i, x0, x1)                                                           \
-    do {                                                                                  \
-        float *r_ = cp + (i) * ld;                                                        \
-        __m256 y0_ = _mm256_mul_ps(va, x0), y1_ = _mm256_mul_ps(va, x1);                  \
-        if (beta != 0.0f) {                                                               \
-            y0_ = _mm256_add_ps(y0_, _mm256_mul_ps(vb, _mm256_loadu_ps(r_)));             \
-            y1_ = _mm256_add_ps(y1_, _mm256_mul_ps(vb, _mm256_loadu_ps(r_ + 8)));         \
-        }                                                                                 \
-        _mm256_storeu_ps(r_, y0_);                                                        \
-        _mm256_storeu_ps(r_ + 8, y1_);                                                    \
+/* ---- x86-64 AVX2 + FMA micro-kernel, 6 x 16 (12 accumulators, 2 B vectors, 1 broadcast) ----
+   Zen 3 / Haswell and later: 2 FMA pipes with 4-5 cycle latency need >= 10 independent
+   accumulators; 12 FMAs per 2 B loads + 6 broadcasts keep the load ports below their limit.
+   Edge tiles (mr < 6 or nr < 16) use the same arithmetic: rows past mr are not stored and
+   columns past nr go through masked loads/stores (never touched in memory). */
+#define TT__ROW2(i, x0, x1)                                                                   \
+    do {                                                                                      \
+        if ((i) < mr) {                                                                       \
+            float *r_ = c + (i) * ldc;                                                        \
+            __m256 y0_ = _mm256_mul_ps(va, x0), y1_ = _mm256_mul_ps(va, x1);                  \
+            if (nr == 16) {                                                                   \
+                if (beta != 0.0f) {                                                           \
+                    y0_ = _mm256_add_ps(y0_, _mm256_mul_ps(vb, _mm256_loadu_ps(r_)));         \
+                    y1_ = _mm256_add_ps(y1_, _mm256_mul_ps(vb, _mm256_loadu_ps(r_ + 8)));     \
+                }                                                                             \
+                _mm256_storeu_ps(r_, y0_);                                                    \
+                _mm256_storeu_ps(r_ + 8, y1_);                                                \
+            } else {                                                                          \
+                if (beta != 0.0f) {                                                           \
+                    y0_ = _mm256_add_ps(y0_, _mm256_mul_ps(vb, _mm256_maskload_ps(r_, m0)));  \
+                    y1_ = _mm256_add_ps(y1_, _mm256_mul_ps(vb, _mm256_maskload_ps(r_ + 8, m1))); \
+                }                                                                             \
+                _mm256_maskstore_ps(r_, m0, y0_);                                             \
+                _mm256_maskstore_ps(r_ + 8, m1, y1_);                                         \
+            }                                                                                 \
+        }                                                                                     \
     } while (0)
 __attribute__((target("avx2,fma")))
 static void tt__ukr_avx2(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
                          ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, va, vb;
-    ptrdiff_t r2 = 2 * rsa, r3 = 3 * rsa, r4 = 4 * rsa, r5 = 5 * rsa, ld = ldc;
-    float tile[6 * 16], *cp = c;
+    __m256i m0 = _mm256_setzero_si256(), m1 = m0;
+    ptrdiff_t r2 = 2 * rsa, r3 = 3 * rsa, r4 = 4 * rsa, r5 = 5 * rsa;
     int p;
+    for (p = 0; p < mr; p++) { /* C rows are ldc apart (often 4 KiB): no hardware prefetcher */
+        _mm_prefetch((const char *)(c + p * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + p * ldc + 15), _MM_HINT_T0);
+    }
     for (p = 0; p < kc; p++) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
         x = _mm256_broadcast_ss(a);      c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
@@ -2258,76 +2286,113 @@ static void tt__ukr_avx2(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
         a += csa;
         b += 16;
     }
-    if (mr < 6 || nr < 16) {
-        cp = tile; ld = 16;
-        if (beta != 0.0f) tt__tile_load(tile, 16, c, ldc, mr, nr, 6, 16);
+    if (nr < 16) { /* lane j of m0 / m1 is all ones when column j / 8 + j is inside the tile */
+        __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
+        m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
     }
     va = _mm256_set1_ps(alpha);
     vb = _mm256_set1_ps(beta);
     TT__ROW2(0, c00, c01); TT__ROW2(1, c10, c11); TT__ROW2(2, c20, c21);
     TT__ROW2(3, c30, c31); TT__ROW2(4, c40, c41); TT__ROW2(5, c50, c51);
-    if (cp == tile) tt__tile_store(tile, 16, c, ldc, mr, nr);
 }
 #undef TT__ROW2
+
+/* 8 x 8 transpose in registers: on return r[j] holds element j of every input row. */
+__attribute__((target("avx2,fma")))
+static inline void tt__tr8_avx2(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
 
 /* B^T packing for NR = 16 with 8 x 8 register transposes: op(B) = B^T is the slow case to
    pack (B's rows are op(B)'s columns), and with few rows of A (batch 64) it is paid per flop. */
 __attribute__((target("avx2,fma")))
 static void tt__pack_bt_avx2(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb) {
     int jr, p, j, h;
+    __m256 r[8];
     for (jr = 0; jr < nc; jr += 16, pb += (size_t)16 * kc) {
         int cols = TT__MIN(16, nc - jr), p8 = cols == 16 ? kc & ~7 : 0;
         const float *bj = b + jr * ldb;
         for (p = 0; p < p8; p += 8)
             for (h = 0; h < 2; h++) {
-                const float *r = bj + h * 8 * ldb + p;
-                __m256 r0 = _mm256_loadu_ps(r), r1 = _mm256_loadu_ps(r + ldb), r2 = _mm256_loadu_ps(r + 2 * ldb);
-                __m256 r3 = _mm256_loadu_ps(r + 3 * ldb), r4 = _mm256_loadu_ps(r + 4 * ldb);
-                __m256 r5 = _mm256_loadu_ps(r + 5 * ldb), r6 = _mm256_loadu_ps(r + 6 * ldb);
-                __m256 r7 = _mm256_loadu_ps(r + 7 * ldb);
-                __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-                __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-                __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-                __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-                __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-                __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-                __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-                __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
                 float *o = pb + (size_t)p * 16 + h * 8;
-                _mm256_storeu_ps(o, _mm256_permute2f128_ps(s0, s4, 0x20));
-                _mm256_storeu_ps(o + 16, _mm256_permute2f128_ps(s1, s5, 0x20));
-                _mm256_storeu_ps(o + 32, _mm256_permute2f128_ps(s2, s6, 0x20));
-                _mm256_storeu_ps(o + 48, _mm256_permute2f128_ps(s3, s7, 0x20));
-                _mm256_storeu_ps(o + 64, _mm256_permute2f128_ps(s0, s4, 0x31));
-                _mm256_storeu_ps(o + 80, _mm256_permute2f128_ps(s1, s5, 0x31));
-                _mm256_storeu_ps(o + 96, _mm256_permute2f128_ps(s2, s6, 0x31));
-                _mm256_storeu_ps(o + 112, _mm256_permute2f128_ps(s3, s7, 0x31));
+                for (j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(bj + (h * 8 + j) * ldb + p);
+                tt__tr8_avx2(r);
+                for (j = 0; j < 8; j++) _mm256_storeu_ps(o + 16 * j, r[j]);
             }
         for (p = p8; p < kc; p++)
             for (j = 0; j < 16; j++) pb[(size_t)p * 16 + j] = j < cols ? bj[j * ldb + p] : 0.0f;
     }
 }
 
-/* ---- x86-64 AVX-512F micro-kernel, 6 x 32 ---- */
-#define TT__ROW2(i, x0, x1)                                                           \
-    do {                                                                                  \
-        float *r_ = cp + (i) * ld;                                                        \
-        __m512 y0_ = _mm512_mul_ps(va, x0), y1_ = _mm512_mul_ps(va, x1);                  \
-        if (beta != 0.0f) {                                                               \
-            y0_ = _mm512_add_ps(y0_, _mm512_mul_ps(vb, _mm512_loadu_ps(r_)));             \
-            y1_ = _mm512_add_ps(y1_, _mm512_mul_ps(vb, _mm512_loadu_ps(r_ + 16)));        \
-        }                                                                                 \
-        _mm512_storeu_ps(r_, y0_);                                                        \
-        _mm512_storeu_ps(r_ + 16, y1_);                                                   \
+/* A packing for MR = 6 when op(A) = A (row i of the block is contiguous in p, rows lda apart):
+   6 rows (plus 2 zero rows) transposed 8 x 8 at a time; output group p is 6 floats, written by
+   an 8-float store that the next group's store overlaps (the last one stores only 6). */
+__attribute__((target("avx2,fma")))
+static void tt__pack_a6_avx2(int mc, int kc, const float *a, ptrdiff_t lda, float *pa) {
+    int ir, p, i, p8 = kc & ~7;
+    __m256 r[8];
+    for (ir = 0; ir < mc; ir += 6, pa += (size_t)6 * kc) {
+        const float *ar = a + ir * lda;
+        if (mc - ir < 6) { /* edge panel: portable loop, zero rows */
+            for (p = 0; p < kc; p++)
+                for (i = 0; i < 6; i++) pa[p * 6 + i] = ir + i < mc ? ar[i * lda + p] : 0.0f;
+            continue;
+        }
+        for (p = 0; p < p8; p += 8) {
+            float *o = pa + (size_t)p * 6;
+            for (i = 0; i < 6; i++) r[i] = _mm256_loadu_ps(ar + i * lda + p);
+            r[6] = r[7] = _mm256_setzero_ps();
+            tt__tr8_avx2(r);
+            for (i = 0; i < 7; i++) _mm256_storeu_ps(o + 6 * i, r[i]);
+            _mm_storeu_ps(o + 42, _mm256_castps256_ps128(r[7]));
+            _mm_storel_pi((__m64 *)(void *)(o + 46), _mm256_extractf128_ps(r[7], 1));
+        }
+        for (p = p8; p < kc; p++)
+            for (i = 0; i < 6; i++) pa[p * 6 + i] = ar[i * lda + p];
+    }
+}
+
+/* ---- x86-64 AVX-512F micro-kernel, 6 x 32: the AVX2 design with 512-bit registers (12
+   accumulators, 2 B vectors, 1 broadcast per row); edge columns use AVX-512 store masks. ---- */
+#define TT__ROW2(i, x0, x1)                                                                   \
+    do {                                                                                      \
+        if ((i) < mr) {                                                                       \
+            float *r_ = c + (i) * ldc;                                                        \
+            __m512 y0_ = _mm512_mul_ps(va, x0), y1_ = _mm512_mul_ps(va, x1);                  \
+            if (beta != 0.0f) {                                                               \
+                y0_ = _mm512_add_ps(y0_, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m0, r_)));   \
+                y1_ = _mm512_add_ps(y1_, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m1, r_ + 16))); \
+            }                                                                                 \
+            _mm512_mask_storeu_ps(r_, m0, y0_);                                               \
+            _mm512_mask_storeu_ps(r_ + 16, m1, y1_);                                          \
+        }                                                                                     \
     } while (0)
 __attribute__((target("avx512f")))
 static void tt__ukr_avx512(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
                            ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, va, vb;
-    ptrdiff_t r2 = 2 * rsa, r3 = 3 * rsa, r4 = 4 * rsa, r5 = 5 * rsa, ld = ldc;
-    float tile[6 * 32], *cp = c;
+    /* bit j of m0 / m1: column j / 16 + j inside the tile */
+    __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1u);
+    __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFFu : nr <= 16 ? 0u : (1u << (nr - 16)) - 1u);
+    ptrdiff_t r2 = 2 * rsa, r3 = 3 * rsa, r4 = 4 * rsa, r5 = 5 * rsa;
     int p;
+    for (p = 0; p < mr; p++) { /* C rows are ldc apart (often 4 KiB): no hardware prefetcher */
+        _mm_prefetch((const char *)(c + p * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + p * ldc + 31), _MM_HINT_T0);
+    }
     for (p = 0; p < kc; p++) {
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
         x = _mm512_set1_ps(a[0]);  c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
@@ -2339,15 +2404,10 @@ static void tt__ukr_avx512(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
         a += csa;
         b += 32;
     }
-    if (mr < 6 || nr < 32) {
-        cp = tile; ld = 32;
-        if (beta != 0.0f) tt__tile_load(tile, 32, c, ldc, mr, nr, 6, 32);
-    }
     va = _mm512_set1_ps(alpha);
     vb = _mm512_set1_ps(beta);
     TT__ROW2(0, c00, c01); TT__ROW2(1, c10, c11); TT__ROW2(2, c20, c21);
     TT__ROW2(3, c30, c31); TT__ROW2(4, c40, c41); TT__ROW2(5, c50, c51);
-    if (cp == tile) tt__tile_store(tile, 32, c, ldc, mr, nr);
 }
 #undef TT__ROW2
 
@@ -2426,11 +2486,16 @@ static void tt__ukr_neon(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
 /* Kernel table entry for k, or NULL when this build has no such kernel. */
 static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
     out->kc = TT__GEMM_KC; out->mc = TT__GEMM_MC; out->nc = TT__GEMM_NC; out->pack_bt = NULL;
+    out->pack_an = NULL;
     switch (k) {
     case TT_KERNEL_SCALAR: out->ukr = tt__ukr_scalar; out->mr = TT__S_MR; out->nr = TT__S_NR; return 1;
 #ifdef TT__GEMM_X86
-    case TT_KERNEL_AVX2: out->ukr = tt__ukr_avx2; out->mr = 6; out->nr = 16; out->pack_bt = tt__pack_bt_avx2; return 1;
-    case TT_KERNEL_AVX512: out->ukr = tt__ukr_avx512; out->mr = 6; out->nr = 32; out->kc = 192; return 1;
+    case TT_KERNEL_AVX2:
+        out->ukr = tt__ukr_avx2; out->mr = 6; out->nr = 16; out->pack_bt = tt__pack_bt_avx2; out->pack_an = tt__pack_a6_avx2;
+        return 1;
+    case TT_KERNEL_AVX512: /* every AVX-512F CPU has AVX2 (tt__x86_level checks both) */
+        out->ukr = tt__ukr_avx512; out->mr = 6; out->nr = 32; out->kc = 192; out->pack_an = tt__pack_a6_avx2;
+        return 1;
 #endif
 #ifdef TT__GEMM_NEON
     case TT_KERNEL_NEON: out->ukr = tt__ukr_neon; out->mr = 8; out->nr = 8; return 1;
@@ -2511,6 +2576,12 @@ static void tt__pack_b(int kc, int nc, const float *b, ptrdiff_t rsb, ptrdiff_t 
     }
 }
 
+/* op(A) block through the kernel's SIMD packer where it has one. */
+static void tt__pack_a_k(const tt__gemm_kern *K, int mc, int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, float *pa) {
+    if (csa == 1 && K->pack_an) K->pack_an(mc, kc, a, rsa, pa);
+    else tt__pack_a(mc, kc, a, rsa, csa, K->mr, pa);
+}
+
 /* op(B) block through the kernel's SIMD packer where it has one. */
 static void tt__pack_b_k(const tt__gemm_kern *K, int kc, int nc, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *pb) {
     if (rsb == 1 && K->pack_bt) K->pack_bt(kc, nc, b, csb, pb);
@@ -2568,7 +2639,7 @@ static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, float
                     if (mr == K->mr) {
                         K->ukr(kc, as, g->rsa, g->csa, bp, cs, g->ldc, g->alpha, beta, mr, nr);
                     } else {
-                        tt__pack_a(mr, kc, as, g->rsa, g->csa, K->mr, ap);
+                        tt__pack_a_k(K, mr, kc, as, g->rsa, g->csa, ap);
                         K->ukr(kc, ap, 1, K->mr, bp, cs, g->ldc, g->alpha, beta, mr, nr);
                     }
                 }
@@ -2588,7 +2659,7 @@ static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, floa
             tt__pack_b_k(K, kc, nc, g->b + pc * g->rsb + jc * g->csb, g->rsb, g->csb, pb);
             for (ic = 0; ic < g->m; ic += K->mc) {
                 int mc = TT__MIN(K->mc, g->m - ic);
-                tt__pack_a(mc, kc, g->a + ic * g->rsa + pc * g->csa, g->rsa, g->csa, K->mr, pa);
+                tt__pack_a_k(K, mc, kc, g->a + ic * g->rsa + pc * g->csa, g->rsa, g->csa, pa);
                 for (jr = 0; jr < nc; jr += K->nr)
                     for (ir = 0; ir < mc; ir += K->mr)
                         K->ukr(kc, pa + ir * kc, 1, K->mr, pb + jr * kc, g->c + (ic + ir) * g->ldc + jc + jr, g->ldc,
