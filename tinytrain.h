@@ -2169,12 +2169,17 @@ typedef void (*tt__ukr_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                            ptrdiff_t ldc, float alpha, float beta, int mr, int nr);
 /* Packs kc x nc of op(B) = B^T (element (p, j) at b[j*ldb + p]) into NR-column panels. */
 typedef void (*tt__pack_bt_fn)(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb);
-/* Packs mc x kc of op(A) = A (element (i, p) at a[i*lda + p]) into MR-row panels. */
+/* Packs mc x kc of op(A) = A (element (i, p) at a[i*lda + p]) or, the _at variant, of
+   op(A) = A^T (element (i, p) at a[p*lda + i]) into MR-row panels. */
 typedef void (*tt__pack_an_fn)(int mc, int kc, const float *a, ptrdiff_t lda, float *pa);
+/* Packs kc x nc of op(B) = B (element (p, j) at b[p*ldb + j]) into NR-column panels. */
+typedef tt__pack_bt_fn tt__pack_bn_fn;
 typedef struct tt__gemm_kern {
     tt__ukr_fn ukr;
     tt__pack_bt_fn pack_bt; /* SIMD transposing packer for op(B) = B^T, or NULL (portable one) */
+    tt__pack_bn_fn pack_bn; /* SIMD packer for op(B) = B, or NULL */
     tt__pack_an_fn pack_an; /* SIMD transposing packer for op(A) = A, or NULL (portable one) */
+    tt__pack_an_fn pack_at; /* SIMD packer for op(A) = A^T, or NULL */
     int mr, nr;      /* register tile */
     int kc, mc, nc;  /* cache blocks: KC depth (L1), MC rows of A (L2), NC columns of B (L3) */
 } tt__gemm_kern;
@@ -2322,12 +2327,13 @@ static void tt__pack_bt_avx2(int kc, int nc, const float *b, ptrdiff_t ldb, floa
     int jr, p, j, h;
     __m256 r[8];
     for (jr = 0; jr < nc; jr += 16, pb += (size_t)16 * kc) {
-        int cols = TT__MIN(16, nc - jr), p8 = cols == 16 ? kc & ~7 : 0;
+        int cols = TT__MIN(16, nc - jr), p8 = kc & ~7;
         const float *bj = b + jr * ldb;
         for (p = 0; p < p8; p += 8)
-            for (h = 0; h < 2; h++) {
+            for (h = 0; h < 2; h++) { /* columns past nc: zero rows */
                 float *o = pb + (size_t)p * 16 + h * 8;
-                for (j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(bj + (h * 8 + j) * ldb + p);
+                for (j = 0; j < 8; j++)
+                    r[j] = h * 8 + j < cols ? _mm256_loadu_ps(bj + (h * 8 + j) * ldb + p) : _mm256_setzero_ps();
                 tt__tr8_avx2(r);
                 for (j = 0; j < 8; j++) _mm256_storeu_ps(o + 16 * j, r[j]);
             }
@@ -2361,6 +2367,51 @@ static void tt__pack_a6_avx2(int mc, int kc, const float *a, ptrdiff_t lda, floa
         }
         for (p = p8; p < kc; p++)
             for (i = 0; i < 6; i++) pa[p * 6 + i] = ar[i * lda + p];
+    }
+}
+
+/* A packing for MR = 6 when op(A) = A^T (the 6 values of group p are contiguous at
+   a[p*lda + i]): 4 + 2 float moves per group, no read past the 6th value. */
+__attribute__((target("avx2,fma")))
+static void tt__pack_at6_avx2(int mc, int kc, const float *a, ptrdiff_t lda, float *pa) {
+    int ir, p, i;
+    for (ir = 0; ir < mc; ir += 6, pa += (size_t)6 * kc) {
+        const float *ar = a + ir;
+        if (mc - ir < 6) {
+            for (p = 0; p < kc; p++)
+                for (i = 0; i < 6; i++) pa[p * 6 + i] = ir + i < mc ? ar[p * lda + i] : 0.0f;
+            continue;
+        }
+        for (p = 0; p < kc; p++) {
+            const float *s = ar + p * lda;
+            _mm_storeu_ps(pa + p * 6, _mm_loadu_ps(s));
+            _mm_storel_pi((__m64 *)(void *)(pa + p * 6 + 4), _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(const void *)(s + 4)));
+        }
+    }
+}
+
+/* B packing for NR = 16 when op(B) = B (rows contiguous): two 8-float moves per row; an edge
+   panel reads its columns with masked loads (lanes past nc read nothing and give 0). */
+__attribute__((target("avx2,fma")))
+static void tt__pack_bn_avx2(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb) {
+    int jr, p;
+    for (jr = 0; jr < nc; jr += 16, pb += (size_t)16 * kc) {
+        const float *bj = b + jr;
+        int cols = nc - jr;
+        if (cols >= 16) {
+            for (p = 0; p < kc; p++) {
+                _mm256_storeu_ps(pb + p * 16, _mm256_loadu_ps(bj + p * ldb));
+                _mm256_storeu_ps(pb + p * 16 + 8, _mm256_loadu_ps(bj + p * ldb + 8));
+            }
+        } else {
+            __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), lane);
+            __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8), lane);
+            for (p = 0; p < kc; p++) {
+                _mm256_storeu_ps(pb + p * 16, _mm256_maskload_ps(bj + p * ldb, m0));
+                _mm256_storeu_ps(pb + p * 16 + 8, _mm256_maskload_ps(bj + p * ldb + 8, m1));
+            }
+        }
     }
 }
 
@@ -2486,15 +2537,17 @@ static void tt__ukr_neon(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
 /* Kernel table entry for k, or NULL when this build has no such kernel. */
 static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
     out->kc = TT__GEMM_KC; out->mc = TT__GEMM_MC; out->nc = TT__GEMM_NC; out->pack_bt = NULL;
-    out->pack_an = NULL;
+    out->pack_bn = NULL; out->pack_an = NULL; out->pack_at = NULL;
     switch (k) {
     case TT_KERNEL_SCALAR: out->ukr = tt__ukr_scalar; out->mr = TT__S_MR; out->nr = TT__S_NR; return 1;
 #ifdef TT__GEMM_X86
     case TT_KERNEL_AVX2:
-        out->ukr = tt__ukr_avx2; out->mr = 6; out->nr = 16; out->pack_bt = tt__pack_bt_avx2; out->pack_an = tt__pack_a6_avx2;
+        out->ukr = tt__ukr_avx2; out->mr = 6; out->nr = 16; out->pack_bt = tt__pack_bt_avx2; out->pack_bn = tt__pack_bn_avx2;
+        out->pack_an = tt__pack_a6_avx2; out->pack_at = tt__pack_at6_avx2;
         return 1;
     case TT_KERNEL_AVX512: /* every AVX-512F CPU has AVX2 (tt__x86_level checks both) */
-        out->ukr = tt__ukr_avx512; out->mr = 6; out->nr = 32; out->kc = 192; out->pack_an = tt__pack_a6_avx2;
+        out->ukr = tt__ukr_avx512; out->mr = 6; out->nr = 32; out->kc = 192;
+        out->pack_an = tt__pack_a6_avx2; out->pack_at = tt__pack_at6_avx2;
         return 1;
 #endif
 #ifdef TT__GEMM_NEON
@@ -2579,12 +2632,14 @@ static void tt__pack_b(int kc, int nc, const float *b, ptrdiff_t rsb, ptrdiff_t 
 /* op(A) block through the kernel's SIMD packer where it has one. */
 static void tt__pack_a_k(const tt__gemm_kern *K, int mc, int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, float *pa) {
     if (csa == 1 && K->pack_an) K->pack_an(mc, kc, a, rsa, pa);
+    else if (rsa == 1 && K->pack_at) K->pack_at(mc, kc, a, csa, pa);
     else tt__pack_a(mc, kc, a, rsa, csa, K->mr, pa);
 }
 
 /* op(B) block through the kernel's SIMD packer where it has one. */
 static void tt__pack_b_k(const tt__gemm_kern *K, int kc, int nc, const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *pb) {
     if (rsb == 1 && K->pack_bt) K->pack_bt(kc, nc, b, csb, pb);
+    else if (csb == 1 && K->pack_bn) K->pack_bn(kc, nc, b, rsb, pb);
     else tt__pack_b(kc, nc, b, rsb, csb, K->nr, pb);
 }
 
