@@ -1,5 +1,6 @@
 /* Tuning harness: thread CPU time (immune to other processes stealing the core) of tinytrain vs
-   OpenBLAS, one thread, alternating, median of 15. Usage: prof_sgemm [case-filter]. */
+   OpenBLAS, one thread, alternating, median of 15. Usage: [TTTHR=2] [TTPATH=1|2] prof_sgemm [case-filter];
+   TTTHR=2 measures two threads with the wall clock. */
 #define _POSIX_C_SOURCE 199309L
 #define TINYTRAIN_IMPLEMENTATION
 #include "tinytrain.h"
@@ -9,9 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+static int nthr = 1; /* TTTHR=2: two threads, wall clock */
 static double cpu(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    clock_gettime(nthr > 1 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 static int cmp_d(const void *x, const void *y) {
@@ -31,7 +33,7 @@ static void one(tt_ctx *ctx, const char *name, int ta, int tb, int m, int n, int
         for (it = 0; it < iters; it++) tt_ctx_sgemm(ctx, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, n);
         to[r] = (cpu() - t0) / iters;
         t0 = cpu();
-        for (it = 0; it < iters; it++)
+        for (it = 0; it < iters && !getenv("TTNOREF"); it++)
             cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a,
                         lda, b, ldb, beta, c, n);
         tr[r] = (cpu() - t0) / iters;
@@ -48,9 +50,10 @@ int main(int argc, char **argv) {
     tt_ctx ctx;
     const char *f = argc > 1 ? argv[1] : "";
     memset(&d, 0, sizeof d);
-    d.threads = 1; d.scratch_bytes = 1 << 16; d.persist_bytes = 1 << 16; d.max_params = 16;
+    if (getenv("TTTHR")) nthr = atoi(getenv("TTTHR"));
+    d.threads = nthr; d.scratch_bytes = 1 << 16; d.persist_bytes = 1 << 16; d.max_params = 16;
     if (tt_ctx_init(&ctx, &d) != TT_OK) return 1;
-    openblas_set_num_threads(1);
+    openblas_set_num_threads(nthr);
     if (getenv("TTPATH")) ctx.gemm->path = atoi(getenv("TTPATH"));
 #define C(nm, ta, tb, m, n, k, be) if (strstr(nm, f)) one(&ctx, nm, ta, tb, m, n, k, be)
     C("sq1024", 0, 0, 1024, 1024, 1024, 0.0f);
