@@ -2303,39 +2303,54 @@ static void tt__ukr_avx2(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
 }
 #undef TT__ROW2
 
-/* 8 x 8 transpose in registers: on return r[j] holds element j of every input row. */
-__attribute__((target("avx2,fma")))
-static inline void tt__tr8_avx2(__m256 r[8]) {
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
+/* 8 x 8 transpose in registers (named variables, an array would live in memory): on return
+   r<j> holds element j of every input row, in row order. */
+#define TT__TR8(r0, r1, r2, r3, r4, r5, r6, r7)                                                           \
+    do {                                                                                                  \
+        __m256 t0_ = _mm256_unpacklo_ps(r0, r1), t1_ = _mm256_unpackhi_ps(r0, r1);                        \
+        __m256 t2_ = _mm256_unpacklo_ps(r2, r3), t3_ = _mm256_unpackhi_ps(r2, r3);                        \
+        __m256 t4_ = _mm256_unpacklo_ps(r4, r5), t5_ = _mm256_unpackhi_ps(r4, r5);                        \
+        __m256 t6_ = _mm256_unpacklo_ps(r6, r7), t7_ = _mm256_unpackhi_ps(r6, r7);                        \
+        __m256 s0_ = _mm256_shuffle_ps(t0_, t2_, 0x44), s1_ = _mm256_shuffle_ps(t0_, t2_, 0xEE);          \
+        __m256 s2_ = _mm256_shuffle_ps(t1_, t3_, 0x44), s3_ = _mm256_shuffle_ps(t1_, t3_, 0xEE);          \
+        __m256 s4_ = _mm256_shuffle_ps(t4_, t6_, 0x44), s5_ = _mm256_shuffle_ps(t4_, t6_, 0xEE);          \
+        __m256 s6_ = _mm256_shuffle_ps(t5_, t7_, 0x44), s7_ = _mm256_shuffle_ps(t5_, t7_, 0xEE);          \
+        r0 = _mm256_permute2f128_ps(s0_, s4_, 0x20); r1 = _mm256_permute2f128_ps(s1_, s5_, 0x20);         \
+        r2 = _mm256_permute2f128_ps(s2_, s6_, 0x20); r3 = _mm256_permute2f128_ps(s3_, s7_, 0x20);         \
+        r4 = _mm256_permute2f128_ps(s0_, s4_, 0x31); r5 = _mm256_permute2f128_ps(s1_, s5_, 0x31);         \
+        r6 = _mm256_permute2f128_ps(s2_, s6_, 0x31); r7 = _mm256_permute2f128_ps(s3_, s7_, 0x31);         \
+    } while (0)
 
 /* B^T packing for NR = 16 with 8 x 8 register transposes: op(B) = B^T is the slow case to
-   pack (B's rows are op(B)'s columns), and with few rows of A (batch 64) it is paid per flop. */
+   pack (B's rows are op(B)'s columns), and with few rows of A (batch 64) it is paid per flop.
+   Columns past nc (edge panel) are transposed as zero rows. */
 __attribute__((target("avx2,fma")))
 static void tt__pack_bt_avx2(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb) {
-    int jr, p, j, h;
-    __m256 r[8];
+    int jr, p, j, h, p8 = kc & ~7;
     for (jr = 0; jr < nc; jr += 16, pb += (size_t)16 * kc) {
-        int cols = TT__MIN(16, nc - jr), p8 = kc & ~7;
+        int cols = TT__MIN(16, nc - jr);
         const float *bj = b + jr * ldb;
         for (p = 0; p < p8; p += 8)
-            for (h = 0; h < 2; h++) { /* columns past nc: zero rows */
+            for (h = 0; h < 2; h++) {
+                const float *s = bj + h * 8 * ldb + p;
                 float *o = pb + (size_t)p * 16 + h * 8;
-                for (j = 0; j < 8; j++)
-                    r[j] = h * 8 + j < cols ? _mm256_loadu_ps(bj + (h * 8 + j) * ldb + p) : _mm256_setzero_ps();
-                tt__tr8_avx2(r);
-                for (j = 0; j < 8; j++) _mm256_storeu_ps(o + 16 * j, r[j]);
+                __m256 r0, r1, r2, r3, r4, r5, r6, r7, z = _mm256_setzero_ps();
+                int n = cols - h * 8; /* rows of this half inside B */
+                if (n >= 8) {
+                    r0 = _mm256_loadu_ps(s); r1 = _mm256_loadu_ps(s + ldb); r2 = _mm256_loadu_ps(s + 2 * ldb);
+                    r3 = _mm256_loadu_ps(s + 3 * ldb); r4 = _mm256_loadu_ps(s + 4 * ldb);
+                    r5 = _mm256_loadu_ps(s + 5 * ldb); r6 = _mm256_loadu_ps(s + 6 * ldb);
+                    r7 = _mm256_loadu_ps(s + 7 * ldb);
+                } else {
+                    r0 = n > 0 ? _mm256_loadu_ps(s) : z; r1 = n > 1 ? _mm256_loadu_ps(s + ldb) : z;
+                    r2 = n > 2 ? _mm256_loadu_ps(s + 2 * ldb) : z; r3 = n > 3 ? _mm256_loadu_ps(s + 3 * ldb) : z;
+                    r4 = n > 4 ? _mm256_loadu_ps(s + 4 * ldb) : z; r5 = n > 5 ? _mm256_loadu_ps(s + 5 * ldb) : z;
+                    r6 = n > 6 ? _mm256_loadu_ps(s + 6 * ldb) : z; r7 = z;
+                }
+                TT__TR8(r0, r1, r2, r3, r4, r5, r6, r7);
+                _mm256_storeu_ps(o, r0); _mm256_storeu_ps(o + 16, r1); _mm256_storeu_ps(o + 32, r2);
+                _mm256_storeu_ps(o + 48, r3); _mm256_storeu_ps(o + 64, r4); _mm256_storeu_ps(o + 80, r5);
+                _mm256_storeu_ps(o + 96, r6); _mm256_storeu_ps(o + 112, r7);
             }
         for (p = p8; p < kc; p++)
             for (j = 0; j < 16; j++) pb[(size_t)p * 16 + j] = j < cols ? bj[j * ldb + p] : 0.0f;
@@ -2348,7 +2363,6 @@ static void tt__pack_bt_avx2(int kc, int nc, const float *b, ptrdiff_t ldb, floa
 __attribute__((target("avx2,fma")))
 static void tt__pack_a6_avx2(int mc, int kc, const float *a, ptrdiff_t lda, float *pa) {
     int ir, p, i, p8 = kc & ~7;
-    __m256 r[8];
     for (ir = 0; ir < mc; ir += 6, pa += (size_t)6 * kc) {
         const float *ar = a + ir * lda;
         if (mc - ir < 6) { /* edge panel: portable loop, zero rows */
@@ -2357,13 +2371,17 @@ static void tt__pack_a6_avx2(int mc, int kc, const float *a, ptrdiff_t lda, floa
             continue;
         }
         for (p = 0; p < p8; p += 8) {
+            const float *s = ar + p;
             float *o = pa + (size_t)p * 6;
-            for (i = 0; i < 6; i++) r[i] = _mm256_loadu_ps(ar + i * lda + p);
-            r[6] = r[7] = _mm256_setzero_ps();
-            tt__tr8_avx2(r);
-            for (i = 0; i < 7; i++) _mm256_storeu_ps(o + 6 * i, r[i]);
-            _mm_storeu_ps(o + 42, _mm256_castps256_ps128(r[7]));
-            _mm_storel_pi((__m64 *)(void *)(o + 46), _mm256_extractf128_ps(r[7], 1));
+            __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + lda), r2 = _mm256_loadu_ps(s + 2 * lda);
+            __m256 r3 = _mm256_loadu_ps(s + 3 * lda), r4 = _mm256_loadu_ps(s + 4 * lda);
+            __m256 r5 = _mm256_loadu_ps(s + 5 * lda), r6 = _mm256_setzero_ps(), r7 = r6;
+            TT__TR8(r0, r1, r2, r3, r4, r5, r6, r7);
+            _mm256_storeu_ps(o, r0); _mm256_storeu_ps(o + 6, r1); _mm256_storeu_ps(o + 12, r2);
+            _mm256_storeu_ps(o + 18, r3); _mm256_storeu_ps(o + 24, r4); _mm256_storeu_ps(o + 30, r5);
+            _mm256_storeu_ps(o + 36, r6);
+            _mm_storeu_ps(o + 42, _mm256_castps256_ps128(r7));
+            _mm_storel_pi((__m64 *)(void *)(o + 46), _mm256_extractf128_ps(r7, 1));
         }
         for (p = p8; p < kc; p++)
             for (i = 0; i < 6; i++) pa[p * 6 + i] = ar[i * lda + p];
