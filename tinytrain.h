@@ -2795,17 +2795,20 @@ struct tt__gemm_state {
     int sync_ok;            /* mutex and conditions initialised */
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    unsigned word;          /* job ticket: (generation << 8) | parts, bumped for every job */
-    int pending, quit;      /* workers still running the job; 1 = shut down */
-    int sleepers;           /* workers blocked on `go` (the rest spin on `word`) */
+    unsigned gen;           /* job generation, bumped for every job */
+    int next, pending, quit; /* next part to claim, parts not finished yet; 1 = shut down */
+    int sleepers;           /* workers blocked on `go` (the rest spin on `gen`) */
 #endif
 };
 
 #ifndef TT_NO_THREADS
-/* Cheap wakeup: after a job a worker spins for a few tens of microseconds on the job ticket
+/* Cheap wakeup: after a job a worker spins for a few tens of microseconds on the generation
    (a training step issues its matmuls back to back) before it sleeps on the condition
-   variable, and the caller signals only when a worker sleeps. Writers hold the mutex; the
-   spinning readers use atomic loads (gcc/clang builtins; other compilers do not spin). */
+   variable, and the caller signals only when a worker sleeps. Parts are claimed one at a
+   time, the caller included: when the other core is busy (shared machine) the caller simply
+   runs the parts no worker has claimed instead of waiting for a worker to be scheduled.
+   Writers hold the mutex; spinning readers use atomic loads (gcc/clang builtins; other
+   compilers do not spin). */
 #if defined(__GNUC__) || defined(__clang__)
 #ifndef TT__GEMM_SPIN
 #define TT__GEMM_SPIN 1000 /* PAUSE is ~35 ns on Zen 3: ~35 us */
@@ -2847,8 +2850,9 @@ static size_t tt__gemm_state_bytes(const tt_desc *d) {
     return tt__align_up(sizeof(struct tt__gemm_state)) + per * (size_t)tt__gemm_nthreads(d);
 }
 
-/* Run part t of the current job: a range of whole NR (or MR) tiles of C. */
-static void tt__gemm_part(struct tt__gemm_state *st, int t) {
+/* Run part t of the current job (a range of whole NR or MR tiles of C) in workspace w. Which
+   thread runs a part does not change its result. */
+static void tt__gemm_part(struct tt__gemm_state *st, int t, int w) {
     tt__gemm_args g = st->job;
     int unit = st->split_n ? st->kern.nr : st->kern.mr;
     int t0 = (int)((long long)st->tiles * t / st->parts), t1 = (int)((long long)st->tiles * (t + 1) / st->parts);
@@ -2859,33 +2863,45 @@ static void tt__gemm_part(struct tt__gemm_state *st, int t) {
     } else {
         g.a += lo * g.rsa; g.c += lo * g.ldc; g.m = hi - lo;
     }
-    tt__gemm_serial(&st->kern, &g, st->path, st->pa[t], st->pb[t]);
+    tt__gemm_serial(&st->kern, &g, st->path, st->pa[w], st->pb[w]);
 }
 
 #ifndef TT_NO_THREADS
+/* Claim the next unclaimed part of the current job (-1: none left); mark one finished. */
+static int tt__gemm_claim(struct tt__gemm_state *st) {
+    int t;
+    pthread_mutex_lock(&st->mu);
+    t = st->next < st->parts ? st->next++ : -1;
+    pthread_mutex_unlock(&st->mu);
+    return t;
+}
+static void tt__gemm_finished(struct tt__gemm_state *st) {
+    pthread_mutex_lock(&st->mu);
+    TT__ASTORE(&st->pending, st->pending - 1);
+    if (st->pending == 0) pthread_cond_signal(&st->done);
+    pthread_mutex_unlock(&st->mu);
+}
+
 static void *tt__gemm_worker_main(void *arg) {
     tt__gemm_worker *w = (tt__gemm_worker *)arg;
     struct tt__gemm_state *st = w->st;
-    unsigned seen = 0, word;
-    int spin;
+    unsigned seen = 0;
+    int spin, t;
     for (;;) {
-        for (spin = 0; spin < TT__GEMM_SPIN && (TT__ALOAD(&st->word) >> 8) == seen && !TT__ALOAD(&st->quit); spin++)
+        for (spin = 0; spin < TT__GEMM_SPIN && TT__ALOAD(&st->gen) == seen && !TT__ALOAD(&st->quit); spin++)
             TT__PAUSE();
         pthread_mutex_lock(&st->mu);
         st->sleepers++;
-        while (!st->quit && (st->word >> 8) == seen) pthread_cond_wait(&st->go, &st->mu);
+        while (!st->quit && st->gen == seen) pthread_cond_wait(&st->go, &st->mu);
         st->sleepers--;
-        word = st->word;
+        seen = st->gen;
         pthread_mutex_unlock(&st->mu);
         if (TT__ALOAD(&st->quit)) break;
-        /* the job of this ticket: no newer one can start before its parts are done */
-        seen = word >> 8;
-        if (w->index < (int)(word & 255u)) {
-            tt__gemm_part(st, w->index);
-            pthread_mutex_lock(&st->mu);
-            TT__ASTORE(&st->pending, st->pending - 1);
-            if (st->pending == 0) pthread_cond_signal(&st->done);
-            pthread_mutex_unlock(&st->mu);
+        /* a claimed part always belongs to the current job: a new job starts only when every
+           part of the previous one is finished */
+        while ((t = tt__gemm_claim(st)) >= 0) {
+            tt__gemm_part(st, t, w->index);
+            tt__gemm_finished(st);
         }
     }
     return NULL;
@@ -3024,15 +3040,19 @@ TT__DEF tt_result tt_ctx_sgemm(tt_ctx *ctx, int ta, int tb, int m, int n, int k,
     }
 #ifndef TT_NO_THREADS
     {
-        int spin;
+        int spin, t;
         st->job = g;
-        st->parts = parts;
         pthread_mutex_lock(&st->mu);
-        st->pending = parts - 1;
-        TT__ASTORE(&st->word, (((st->word >> 8) + 1u) << 8) | (unsigned)parts);
+        st->parts = parts;
+        st->next = 0;
+        st->pending = parts;
+        TT__ASTORE(&st->gen, st->gen + 1u);
         if (st->sleepers > 0) pthread_cond_broadcast(&st->go);
         pthread_mutex_unlock(&st->mu);
-        tt__gemm_part(st, 0);
+        while ((t = tt__gemm_claim(st)) >= 0) {
+            tt__gemm_part(st, t, 0);
+            tt__gemm_finished(st);
+        }
         for (spin = 0; spin < TT__GEMM_SPIN && TT__ALOAD(&st->pending) > 0; spin++) TT__PAUSE();
         pthread_mutex_lock(&st->mu);
         while (st->pending > 0) pthread_cond_wait(&st->done, &st->mu);
@@ -3041,7 +3061,7 @@ TT__DEF tt_result tt_ctx_sgemm(tt_ctx *ctx, int ta, int tb, int m, int n, int k,
 #else
     st->job = g;
     st->parts = parts;
-    { int t; for (t = 0; t < parts; t++) tt__gemm_part(st, t); }
+    { int t; for (t = 0; t < parts; t++) tt__gemm_part(st, t, 0); }
 #endif
     return TT_OK;
 }
