@@ -2185,15 +2185,9 @@ typedef struct tt__gemm_kern {
 } tt__gemm_kern;
 
 /* Largest blocks over all kernels of this build: they size the workspaces. */
-#ifndef TT__GEMM_KC
 #define TT__GEMM_KC 320
-#endif
-#ifndef TT__GEMM_MC
 #define TT__GEMM_MC 120
-#endif
-#ifndef TT__GEMM_NC
 #define TT__GEMM_NC 1024
-#endif
 #define TT__GEMM_MR_MAX 8
 #define TT__GEMM_NR_MAX 32
 #define TT__GEMM_MAX_THREADS 64

@@ -3,7 +3,10 @@
    BENCH {"name": ..., "ours": GFLOPS, "ref": GFLOPS, "ratio": ours/ref, "unit": "GFLOP/s"}
    (wall-clock medians), followed by a comment line with the cores each side kept busy (process
    CPU time / wall time, medians): below the thread count means other processes took the cores,
-   which explains noisy multi-thread figures. The summary at the end gives t2/t1 at 1024^3. */
+   which explains noisy multi-thread figures. The summary at the end gives t2/t1 at 1024^3.
+   With several threads the bench pauses 150 ms after each OpenBLAS sample: OpenBLAS's idle
+   workers busy-wait for about 2^28 cycles (~0.1 s) after a call, and in the same process they
+   would take a core from the tinytrain sample that follows (tinytrain's workers spin ~35 us). */
 #define _POSIX_C_SOURCE 199309L
 #define TINYTRAIN_IMPLEMENTATION
 #include "tinytrain.h"
@@ -47,6 +50,13 @@ static int cmp_d(const void *x, const void *y) {
     return a < b ? -1 : a > b;
 }
 
+static void pause_ms(int ms) {
+    struct timespec ts;
+    ts.tv_sec = 0;
+    ts.tv_nsec = (long)ms * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
 /* wall seconds per call (calls repeated to fill ~15 ms); *busy = process CPU time / wall */
 static double sample(tt_ctx *ctx, int who, const bcase *p, int iters, double *busy) {
     double t0 = now(), c0 = cpu_now(), t;
@@ -77,12 +87,14 @@ static double bench(tt_ctx *ctx, const char *name, int threads, int ta, int tb, 
     /* warm up both and size a sample to ~15 ms of the faster one */
     run(ctx, OURS, &p); run(ctx, REF, &p);
     t = sample(ctx, REF, &p, 1, &bo[0]);
+    if (threads > 1) pause_ms(150);
     iters = (int)(0.015 / (t > 1e-9 ? t : 1e-9));
     if (iters < 1) iters = 1;
     if (vs_naive) { iters = 1; reps = 3; }
     for (r = 0; r < reps; r++) {
         ours[r] = sample(ctx, who, &p, iters, &bo[r]);
         ref[r] = sample(ctx, REF, &p, iters, &br[r]);
+        if (threads > 1) pause_ms(150);
     }
     qsort(ours, (size_t)reps, sizeof(double), cmp_d);
     qsort(ref, (size_t)reps, sizeof(double), cmp_d);
