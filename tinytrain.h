@@ -2135,9 +2135,13 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
       registers (AVX2 6x16 = 12 ymm, AVX-512 6x32 = 12 zmm, NEON 8x8 = 16 q registers, scalar
       4x8), each step is one broadcast of A per row and one FMA per register. At the end
       C_tile = alpha * acc + beta * C_tile (C is not read when beta == 0). Partial tiles at the
-      edges go through a local MR x NR copy with the very same instructions.
+      edges use the very same instructions: the x86 kernels store only the valid rows and mask
+      the columns; the NEON and scalar kernels go through a local MR x NR copy. The x86 kernels
+      prefetch the C tile first (its rows are ldc apart, often 4 KiB: no hardware prefetch).
    2. Packing (tt__pack_a / tt__pack_b): copies a block of op(A) / op(B) into MR-row / NR-column
       panels, zero-padded, so the micro-kernel streams contiguous memory whatever the transposes.
+      x86 has SIMD packers for every case (8 x 8 register transposes where op(X) has to be
+      transposed): with batch-64 MLP shapes packing is a visible share of the time.
    3. Drivers: the "packed" driver (large problems) loops jc (NC columns) > pc (KC depth, B packed
       once, L3) > ic (MC rows, A packed once, L2) > jr > ir (micro-tiles; the B sliver stays in
       L1). The "light" driver (small/skinny problems, and tt_sgemm without a context) does not

@@ -4,9 +4,11 @@
    (wall-clock medians), followed by a comment line with the cores each side kept busy (process
    CPU time / wall time, medians): below the thread count means other processes took the cores,
    which explains noisy multi-thread figures. The summary at the end gives t2/t1 at 1024^3.
-   With several threads the bench pauses 150 ms after each OpenBLAS sample: OpenBLAS's idle
-   workers busy-wait for about 2^28 cycles (~0.1 s) after a call, and in the same process they
-   would take a core from the tinytrain sample that follows (tinytrain's workers spin ~35 us). */
+   OpenBLAS's idle workers busy-wait for 2^28 cycles (~0.1 s) after a call by default: in the
+   same process they would take a core from the tinytrain sample that follows. `make bench`
+   sets OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, ~0.4 ms: still hot between the back-to-back
+   calls of a sample; tinytrain's workers spin ~35 us). Pausing instead of that would let the
+   cores clock down before the next sample. */
 #define _POSIX_C_SOURCE 199309L
 #define TINYTRAIN_IMPLEMENTATION
 #include "tinytrain.h"
@@ -50,13 +52,6 @@ static int cmp_d(const void *x, const void *y) {
     return a < b ? -1 : a > b;
 }
 
-static void pause_ms(int ms) {
-    struct timespec ts;
-    ts.tv_sec = 0;
-    ts.tv_nsec = (long)ms * 1000000L;
-    nanosleep(&ts, NULL);
-}
-
 /* wall seconds per call (calls repeated to fill ~15 ms); *busy = process CPU time / wall */
 static double sample(tt_ctx *ctx, int who, const bcase *p, int iters, double *busy) {
     double t0 = now(), c0 = cpu_now(), t;
@@ -87,14 +82,13 @@ static double bench(tt_ctx *ctx, const char *name, int threads, int ta, int tb, 
     /* warm up both and size a sample to ~15 ms of the faster one */
     run(ctx, OURS, &p); run(ctx, REF, &p);
     t = sample(ctx, REF, &p, 1, &bo[0]);
-    if (threads > 1) pause_ms(150);
+
     iters = (int)(0.015 / (t > 1e-9 ? t : 1e-9));
     if (iters < 1) iters = 1;
     if (vs_naive) { iters = 1; reps = 3; }
     for (r = 0; r < reps; r++) {
         ours[r] = sample(ctx, who, &p, iters, &bo[r]);
         ref[r] = sample(ctx, REF, &p, iters, &br[r]);
-        if (threads > 1) pause_ms(150);
     }
     qsort(ours, (size_t)reps, sizeof(double), cmp_d);
     qsort(ref, (size_t)reps, sizeof(double), cmp_d);
@@ -123,6 +117,8 @@ int main(void) {
     d.scratch_bytes = 1 << 16; d.persist_bytes = 1 << 16; d.max_params = 16;
     if (tt_ctx_init(&ctx, &d) != TT_OK) { printf("init failed: %s\n", tt_error_message(&ctx)); return 1; }
     printf("# kernel %s, OpenBLAS core %s\n", tt_kernel_name(ctx.kernel), openblas_get_corename());
+    if (!getenv("OPENBLAS_THREAD_TIMEOUT"))
+        printf("# note: OPENBLAS_THREAD_TIMEOUT unset: OpenBLAS's spinning workers may slow the t2 figures\n");
     for (t = 1; t <= 2; t++) {
         for (s = 0; s < 6; s++) {
             snprintf(name, sizeof name, "square_%d", sq[s]);
