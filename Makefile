@@ -44,10 +44,10 @@ clean:
 
 # ---- matmul benchmarks and cross-checks (bench, test-neon) ----
 # bench: tinytrain vs OpenBLAS (benchmark only). OPENBLAS_CORETYPE=SkylakeX only on AVX-512 CPUs;
-# elsewhere OpenBLAS picks its own core (Zen / Haswell).
+# elsewhere OpenBLAS picks its own core (Zen / Haswell). OPENBLAS_THREAD_TIMEOUT: see bench_sgemm.c.
 bench: $(BUILD)/bench_sgemm
-	@if grep -qw avx512f /proc/cpuinfo; then OPENBLAS_CORETYPE=SkylakeX ./$(BUILD)/bench_sgemm; \
-	else ./$(BUILD)/bench_sgemm; fi
+	@if grep -qw avx512f /proc/cpuinfo; then OPENBLAS_CORETYPE=SkylakeX OPENBLAS_THREAD_TIMEOUT=20 ./$(BUILD)/bench_sgemm; \
+	else OPENBLAS_THREAD_TIMEOUT=20 ./$(BUILD)/bench_sgemm; fi
 
 $(BUILD)/bench_sgemm: bench/bench_sgemm.c tinytrain.h | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -I. -o $@ $< -lopenblas $(LDLIBS)
