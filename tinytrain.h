@@ -2304,9 +2304,14 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
 #include <pthread.h>
 #endif
 
-/* C = alpha * acc + beta * C for one tile; mr x nr valid of MR x NR; a at a[i*rsa + p*csa]. */
+/* C = alpha * acc + beta * C for one tile; mr x nr valid of MR x NR; a at a[i*rsa + p*csa],
+   b a packed sliver (row p at b + p*NR). */
 typedef void (*tt__ukr_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
                            ptrdiff_t ldc, float alpha, float beta, int mr, int nr);
+/* The same with the rows of the B sliver ldb apart: ldb = NR reads a packed sliver, ldb = the
+   row stride of B reads op(B) = B in place (whole NR-column slivers only). */
+typedef void (*tt__ukr_ldb_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                               float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr);
 /* Packs kc x nc of op(B) = B^T (element (p, j) at b[j*ldb + p]) into NR-column panels. */
 typedef void (*tt__pack_bt_fn)(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb);
 /* Packs mc x kc of op(A) = A (element (i, p) at a[i*lda + p]) or, the _at variant, of
@@ -2315,7 +2320,8 @@ typedef void (*tt__pack_an_fn)(int mc, int kc, const float *a, ptrdiff_t lda, fl
 /* Packs kc x nc of op(B) = B (element (p, j) at b[p*ldb + j]) into NR-column panels. */
 typedef tt__pack_bt_fn tt__pack_bn_fn;
 typedef struct tt__gemm_kern {
-    tt__ukr_fn ukr;
+    tt__ukr_fn ukr;         /* packed B sliver (examples/matmul_tour.c calls it directly) */
+    tt__ukr_ldb_fn ukr_ldb; /* B sliver rows ldb apart: what the drivers call */
     tt__pack_bt_fn pack_bt; /* SIMD transposing packer for op(B) = B^T, or NULL (portable one) */
     tt__pack_bn_fn pack_bn; /* SIMD packer for op(B) = B, or NULL */
     tt__pack_an_fn pack_an; /* SIMD transposing packer for op(A) = A, or NULL (portable one) */
@@ -2349,14 +2355,14 @@ static void tt__tile_store(const float *t, int ldt, float *c, ptrdiff_t ldc, int
 /* ---- portable scalar micro-kernel, 4 x 8 ---- */
 #define TT__S_MR 4
 #define TT__S_NR 8
-static void tt__ukr_scalar(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
-                           ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+static void tt__ukr_scalar_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                               float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
     float acc[TT__S_MR][TT__S_NR], tile[TT__S_MR * TT__S_NR], *cp = c;
     ptrdiff_t ld = ldc;
     int i, j, p;
     for (i = 0; i < TT__S_MR; i++)
         for (j = 0; j < TT__S_NR; j++) acc[i][j] = 0.0f;
-    for (p = 0; p < kc; p++, a += csa, b += TT__S_NR)
+    for (p = 0; p < kc; p++, a += csa, b += ldb)
         for (i = 0; i < TT__S_MR; i++) {
             float ai = a[i * rsa];
             for (j = 0; j < TT__S_NR; j++) acc[i][j] += ai * b[j];
@@ -2373,6 +2379,10 @@ static void tt__ukr_scalar(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
         }
     if (cp == tile) tt__tile_store(tile, TT__S_NR, c, ldc, mr, nr);
 }
+static void tt__ukr_scalar(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
+                           ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    tt__ukr_scalar_ldb(kc, a, rsa, csa, b, TT__S_NR, c, ldc, alpha, beta, mr, nr);
+}
 
 #ifdef TT__GEMM_X86
 /* ---- x86-64 AVX2 + FMA micro-kernel, 6 x 16 (12 accumulators, 2 B vectors, 1 broadcast) ----
@@ -2380,31 +2390,41 @@ static void tt__ukr_scalar(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
    accumulators; 12 FMAs per 2 B loads + 6 broadcasts keep the load ports below their limit.
    Edge tiles (mr < 6 or nr < 16) use the same arithmetic: rows past mr are not stored and
    columns past nr go through masked loads/stores (never touched in memory). */
+/* Row i of the tile: C = acc (already times alpha) + beta * C. beta == 1 skips the multiply
+   (1 * x is exact: same result, fewer instructions; autograd accumulates with beta = 1). */
 #define TT__ROW2(i, x0, x1)                                                                   \
     do {                                                                                      \
         if ((i) < mr) {                                                                       \
             float *r_ = c + (i) * ldc;                                                        \
-            __m256 y0_ = _mm256_mul_ps(va, x0), y1_ = _mm256_mul_ps(va, x1);                  \
+            __m256 y0_ = x0, y1_ = x1;                                                        \
+            if (beta != 0.0f) {                                                               \
+                __m256 z0_ = nr == 16 ? _mm256_loadu_ps(r_) : _mm256_maskload_ps(r_, m0);     \
+                __m256 z1_ = nr == 16 ? _mm256_loadu_ps(r_ + 8) : _mm256_maskload_ps(r_ + 8, m1); \
+                if (beta != 1.0f) { z0_ = _mm256_mul_ps(vb, z0_); z1_ = _mm256_mul_ps(vb, z1_); } \
+                y0_ = _mm256_add_ps(y0_, z0_);                                                \
+                y1_ = _mm256_add_ps(y1_, z1_);                                                \
+            }                                                                                 \
             if (nr == 16) {                                                                   \
-                if (beta != 0.0f) {                                                           \
-                    y0_ = _mm256_add_ps(y0_, _mm256_mul_ps(vb, _mm256_loadu_ps(r_)));         \
-                    y1_ = _mm256_add_ps(y1_, _mm256_mul_ps(vb, _mm256_loadu_ps(r_ + 8)));     \
-                }                                                                             \
                 _mm256_storeu_ps(r_, y0_);                                                    \
                 _mm256_storeu_ps(r_ + 8, y1_);                                                \
             } else {                                                                          \
-                if (beta != 0.0f) {                                                           \
-                    y0_ = _mm256_add_ps(y0_, _mm256_mul_ps(vb, _mm256_maskload_ps(r_, m0)));  \
-                    y1_ = _mm256_add_ps(y1_, _mm256_mul_ps(vb, _mm256_maskload_ps(r_ + 8, m1))); \
-                }                                                                             \
                 _mm256_maskstore_ps(r_, m0, y0_);                                             \
                 _mm256_maskstore_ps(r_ + 8, m1, y1_);                                         \
             }                                                                                 \
         }                                                                                     \
     } while (0)
+/* acc *= alpha for the 12 accumulators; alpha == 1 (every autograd product) skips it (exact). */
+#define TT__SCALE12(mul, va)                                                                  \
+    do {                                                                                      \
+        if (alpha != 1.0f) {                                                                  \
+            c00 = mul(va, c00); c01 = mul(va, c01); c10 = mul(va, c10); c11 = mul(va, c11);   \
+            c20 = mul(va, c20); c21 = mul(va, c21); c30 = mul(va, c30); c31 = mul(va, c31);   \
+            c40 = mul(va, c40); c41 = mul(va, c41); c50 = mul(va, c50); c51 = mul(va, c51);   \
+        }                                                                                     \
+    } while (0)
 __attribute__((target("avx2,fma")))
-static void tt__ukr_avx2(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
-                         ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+static void tt__ukr_avx2_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                             float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, va, vb;
     __m256i m0 = _mm256_setzero_si256(), m1 = m0;
@@ -2424,7 +2444,7 @@ static void tt__ukr_avx2(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
             x = _mm256_broadcast_ss(a + r4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
             x = _mm256_broadcast_ss(a + r5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
             a += csa;
-            b += 16;
+            b += ldb;
         }
     } else { /* edge tile of at most 4 rows (batch 64 = 10 x 6 + 4): skip the 2 unused rows;
                 every stored element sees the same operations as in the full loop */
@@ -2435,7 +2455,7 @@ static void tt__ukr_avx2(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
             x = _mm256_broadcast_ss(a + r2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
             x = _mm256_broadcast_ss(a + r3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
             a += csa;
-            b += 16;
+            b += ldb;
         }
     }
     if (nr < 16) { /* lane j of m0 / m1 is all ones when column j / 8 + j is inside the tile */
@@ -2445,10 +2465,15 @@ static void tt__ukr_avx2(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
     }
     va = _mm256_set1_ps(alpha);
     vb = _mm256_set1_ps(beta);
+    TT__SCALE12(_mm256_mul_ps, va);
     TT__ROW2(0, c00, c01); TT__ROW2(1, c10, c11); TT__ROW2(2, c20, c21);
     TT__ROW2(3, c30, c31); TT__ROW2(4, c40, c41); TT__ROW2(5, c50, c51);
 }
 #undef TT__ROW2
+static void tt__ukr_avx2(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
+                         ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    tt__ukr_avx2_ldb(kc, a, rsa, csa, b, 16, c, ldc, alpha, beta, mr, nr);
+}
 
 /* 8 x 8 transpose in registers (named variables, an array would live in memory): on return
    r<j> holds element j of every input row, in row order. */
@@ -2586,18 +2611,20 @@ static void tt__pack_bn_avx2(int kc, int nc, const float *b, ptrdiff_t ldb, floa
     do {                                                                                      \
         if ((i) < mr) {                                                                       \
             float *r_ = c + (i) * ldc;                                                        \
-            __m512 y0_ = _mm512_mul_ps(va, x0), y1_ = _mm512_mul_ps(va, x1);                  \
+            __m512 y0_ = x0, y1_ = x1;                                                        \
             if (beta != 0.0f) {                                                               \
-                y0_ = _mm512_add_ps(y0_, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m0, r_)));   \
-                y1_ = _mm512_add_ps(y1_, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m1, r_ + 16))); \
+                __m512 z0_ = _mm512_maskz_loadu_ps(m0, r_), z1_ = _mm512_maskz_loadu_ps(m1, r_ + 16); \
+                if (beta != 1.0f) { z0_ = _mm512_mul_ps(vb, z0_); z1_ = _mm512_mul_ps(vb, z1_); } \
+                y0_ = _mm512_add_ps(y0_, z0_);                                                \
+                y1_ = _mm512_add_ps(y1_, z1_);                                                \
             }                                                                                 \
             _mm512_mask_storeu_ps(r_, m0, y0_);                                               \
             _mm512_mask_storeu_ps(r_ + 16, m1, y1_);                                          \
         }                                                                                     \
     } while (0)
 __attribute__((target("avx512f")))
-static void tt__ukr_avx512(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
-                           ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                               float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, va, vb;
     /* bit j of m0 / m1: column j / 16 + j inside the tile */
@@ -2619,7 +2646,7 @@ static void tt__ukr_avx512(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
             x = _mm512_set1_ps(a[r4]); c40 = _mm512_fmadd_ps(x, b0, c40); c41 = _mm512_fmadd_ps(x, b1, c41);
             x = _mm512_set1_ps(a[r5]); c50 = _mm512_fmadd_ps(x, b0, c50); c51 = _mm512_fmadd_ps(x, b1, c51);
             a += csa;
-            b += 32;
+            b += ldb;
         }
     } else { /* edge tile of at most 4 rows, as in the AVX2 kernel */
         for (p = 0; p < kc; p++) {
@@ -2629,15 +2656,21 @@ static void tt__ukr_avx512(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
             x = _mm512_set1_ps(a[r2]); c20 = _mm512_fmadd_ps(x, b0, c20); c21 = _mm512_fmadd_ps(x, b1, c21);
             x = _mm512_set1_ps(a[r3]); c30 = _mm512_fmadd_ps(x, b0, c30); c31 = _mm512_fmadd_ps(x, b1, c31);
             a += csa;
-            b += 32;
+            b += ldb;
         }
     }
     va = _mm512_set1_ps(alpha);
     vb = _mm512_set1_ps(beta);
+    TT__SCALE12(_mm512_mul_ps, va);
     TT__ROW2(0, c00, c01); TT__ROW2(1, c10, c11); TT__ROW2(2, c20, c21);
     TT__ROW2(3, c30, c31); TT__ROW2(4, c40, c41); TT__ROW2(5, c50, c51);
 }
 #undef TT__ROW2
+#undef TT__SCALE12
+static void tt__ukr_avx512(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
+                           ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    tt__ukr_avx512_ldb(kc, a, rsa, csa, b, 32, c, ldc, alpha, beta, mr, nr);
+}
 
 /* cpuid + xgetbv: AVX2/FMA/AVX-512F present and their registers enabled by the OS. */
 static void tt__cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
@@ -2681,8 +2714,8 @@ static int tt__x86_level(void) { /* 0 none, 1 AVX2+FMA, 2 also AVX-512F */
         float32x4_t x_ = vld1q_dup_f32(a + (off));                                        \
         x0 = vfmaq_f32(x0, x_, b0); x1 = vfmaq_f32(x1, x_, b1);                            \
     } while (0)
-static void tt__ukr_neon(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
-                         ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+static void tt__ukr_neon_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                             float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
     float32x4_t c00 = vdupq_n_f32(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
     float32x4_t c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00;
     float32x4_t c71 = c00, va, vb;
@@ -2695,7 +2728,7 @@ static void tt__ukr_neon(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
         TT__NSTEP(3 * rsa, c30, c31); TT__NSTEP(4 * rsa, c40, c41); TT__NSTEP(5 * rsa, c50, c51);
         TT__NSTEP(6 * rsa, c60, c61); TT__NSTEP(7 * rsa, c70, c71);
         a += csa;
-        b += 8;
+        b += ldb;
     }
     if (mr < 8 || nr < 8) {
         cp = tile; ld = 8;
@@ -2707,6 +2740,10 @@ static void tt__ukr_neon(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
     TT__NROW(4, c40, c41); TT__NROW(5, c50, c51); TT__NROW(6, c60, c61); TT__NROW(7, c70, c71);
     if (cp == tile) tt__tile_store(tile, 8, c, ldc, mr, nr);
 }
+static void tt__ukr_neon(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
+                         ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    tt__ukr_neon_ldb(kc, a, rsa, csa, b, 8, c, ldc, alpha, beta, mr, nr);
+}
 #undef TT__NROW
 #undef TT__NSTEP
 #endif /* TT__GEMM_NEON */
@@ -2716,19 +2753,23 @@ static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
     out->kc = TT__GEMM_KC; out->mc = TT__GEMM_MC; out->nc = TT__GEMM_NC; out->pack_bt = NULL;
     out->pack_bn = NULL; out->pack_an = NULL; out->pack_at = NULL;
     switch (k) {
-    case TT_KERNEL_SCALAR: out->ukr = tt__ukr_scalar; out->mr = TT__S_MR; out->nr = TT__S_NR; return 1;
+    case TT_KERNEL_SCALAR:
+        out->ukr = tt__ukr_scalar; out->ukr_ldb = tt__ukr_scalar_ldb; out->mr = TT__S_MR; out->nr = TT__S_NR;
+        return 1;
 #ifdef TT__GEMM_X86
     case TT_KERNEL_AVX2:
-        out->ukr = tt__ukr_avx2; out->mr = 6; out->nr = 16; out->pack_bt = tt__pack_bt_avx2; out->pack_bn = tt__pack_bn_avx2;
-        out->pack_an = tt__pack_a6_avx2; out->pack_at = tt__pack_at6_avx2;
+        out->ukr = tt__ukr_avx2; out->ukr_ldb = tt__ukr_avx2_ldb; out->mr = 6; out->nr = 16;
+        out->pack_bt = tt__pack_bt_avx2; out->pack_bn = tt__pack_bn_avx2; out->pack_an = tt__pack_a6_avx2; out->pack_at = tt__pack_at6_avx2;
         return 1;
     case TT_KERNEL_AVX512: /* every AVX-512F CPU has AVX2 (tt__x86_level checks both) */
-        out->ukr = tt__ukr_avx512; out->mr = 6; out->nr = 32; out->kc = 192;
+        out->ukr = tt__ukr_avx512; out->ukr_ldb = tt__ukr_avx512_ldb; out->mr = 6; out->nr = 32; out->kc = 192;
         out->pack_an = tt__pack_a6_avx2; out->pack_at = tt__pack_at6_avx2;
         return 1;
 #endif
 #ifdef TT__GEMM_NEON
-    case TT_KERNEL_NEON: out->ukr = tt__ukr_neon; out->mr = 8; out->nr = 8; return 1;
+    case TT_KERNEL_NEON:
+        out->ukr = tt__ukr_neon; out->ukr_ldb = tt__ukr_neon_ldb; out->mr = 8; out->nr = 8;
+        return 1;
 #endif
     default: return 0;
     }
@@ -2830,8 +2871,20 @@ typedef struct tt__gemm_args {
     ptrdiff_t rsa, csa, rsb, csb, ldc;
 } tt__gemm_args;
 
-/* Paths: 0 chooses from the shape, 1 forces light, 2 forces packed (for tests; same results). */
-enum { TT__GEMM_PATH_AUTO = 0, TT__GEMM_PATH_LIGHT = 1, TT__GEMM_PATH_PACKED = 2 };
+/* Paths: 0 chooses from the shape, 1 forces light, 2 forces packed; adding 4 always packs B
+   (never reads it in place). For tests: every path gives the same results. */
+enum { TT__GEMM_PATH_AUTO = 0, TT__GEMM_PATH_LIGHT = 1, TT__GEMM_PATH_PACKED = 2, TT__GEMM_PATH_PACK_B = 4 };
+
+/* Read op(B) = B in place (the micro-kernel walks B's rows, ldb apart) instead of packing it?
+   Packing copies the whole block once and is repaid by its reuse over the row tiles of C: with
+   at most 8 row tiles (dW = dY^T X of a 10-class layer: 2 tiles) reading B's rows in place is
+   faster (Zen 3: -25% time at m = 10, -7% at m = 36, +1% at m = 64, so 64 keeps packing).
+   Edge slivers (fewer than NR columns) are still packed: a full-width load would read past
+   the row. Row strides that are a multiple of 2 KiB are left to packing: their rows crowd into
+   a few L1 / L2 cache sets. */
+static int tt__gemm_b_inplace(const tt__gemm_kern *K, const tt__gemm_args *g, int path) {
+    return !(path & TT__GEMM_PATH_PACK_B) && g->csb == 1 && g->m <= 8 * K->mr && g->rsb % 512 != 0;
+}
 
 /* Depth of the k blocks: k cut into equal blocks of at most KC (784 -> 4 x 196, not 3 x 256 +
    16, whose thin last block would pay a whole pass over C). Depends on k only: determinism. */
@@ -2852,10 +2905,10 @@ static void tt__gemm_scale(const tt__gemm_args *g) {
     }
 }
 
-/* Light path: A read in place, one KC x NR sliver of B packed at a time into bp (KC*NR floats);
-   ap (KC*MR floats) holds A slivers of edge rows only. */
-static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, float *ap, float *bp) {
-    int pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k);
+/* Light path: A read in place, one KC x NR sliver of B packed at a time into bp (KC*NR floats)
+   or read in place; ap (KC*MR floats) holds A slivers of edge rows only. */
+static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, int path, float *ap, float *bp) {
+    int pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k), inplace = tt__gemm_b_inplace(K, g, path);
     for (pc = 0; pc < g->k; pc += kb) {
         int kc = TT__MIN(kb, g->k - pc);
         float beta = pc == 0 ? g->beta : 1.0f;
@@ -2863,16 +2916,23 @@ static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, float
             int mc = TT__MIN(K->mc, g->m - ic);
             for (jr = 0; jr < g->n; jr += K->nr) {
                 int nr = TT__MIN(K->nr, g->n - jr);
-                tt__pack_b_k(K, kc, nr, g->b + pc * g->rsb + jr * g->csb, g->rsb, g->csb, bp);
+                const float *bs = bp;
+                ptrdiff_t ldb = K->nr;
+                if (inplace && nr == K->nr) {
+                    bs = g->b + pc * g->rsb + jr;
+                    ldb = g->rsb;
+                } else {
+                    tt__pack_b_k(K, kc, nr, g->b + pc * g->rsb + jr * g->csb, g->rsb, g->csb, bp);
+                }
                 for (ir = 0; ir < mc; ir += K->mr) {
                     int mr = TT__MIN(K->mr, mc - ir);
                     const float *as = g->a + (ic + ir) * g->rsa + pc * g->csa;
                     float *cs = g->c + (ic + ir) * g->ldc + jr;
                     if (mr == K->mr) {
-                        K->ukr(kc, as, g->rsa, g->csa, bp, cs, g->ldc, g->alpha, beta, mr, nr);
+                        K->ukr_ldb(kc, as, g->rsa, g->csa, bs, ldb, cs, g->ldc, g->alpha, beta, mr, nr);
                     } else {
                         tt__pack_a_k(K, mr, kc, as, g->rsa, g->csa, ap);
-                        K->ukr(kc, ap, 1, K->mr, bp, cs, g->ldc, g->alpha, beta, mr, nr);
+                        K->ukr_ldb(kc, ap, 1, K->mr, bs, ldb, cs, g->ldc, g->alpha, beta, mr, nr);
                     }
                 }
             }
@@ -2880,22 +2940,26 @@ static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, float
     }
 }
 
-/* Packed path: pa holds MC x KC of A, pb KC x NC of B. */
-static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, float *pa, float *pb) {
-    int jc, pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k);
+/* Packed path: pa holds MC x KC of A, pb KC x NC of B (or, B read in place, its edge sliver). */
+static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, int path, float *pa, float *pb) {
+    int jc, pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k), inplace = tt__gemm_b_inplace(K, g, path);
     for (jc = 0; jc < g->n; jc += K->nc) {
-        int nc = TT__MIN(K->nc, g->n - jc);
+        int nc = TT__MIN(K->nc, g->n - jc), nfull = inplace ? nc - nc % K->nr : 0; /* columns read in place */
         for (pc = 0; pc < g->k; pc += kb) {
             int kc = TT__MIN(kb, g->k - pc);
             float beta = pc == 0 ? g->beta : 1.0f;
-            tt__pack_b_k(K, kc, nc, g->b + pc * g->rsb + jc * g->csb, g->rsb, g->csb, pb);
+            const float *bk = g->b + pc * g->rsb + jc * g->csb;
+            if (nfull < nc) tt__pack_b_k(K, kc, nc - nfull, bk + nfull * g->csb, g->rsb, g->csb, pb + nfull * kc);
             for (ic = 0; ic < g->m; ic += K->mc) {
                 int mc = TT__MIN(K->mc, g->m - ic);
                 tt__pack_a_k(K, mc, kc, g->a + ic * g->rsa + pc * g->csa, g->rsa, g->csa, pa);
-                for (jr = 0; jr < nc; jr += K->nr)
+                for (jr = 0; jr < nc; jr += K->nr) {
+                    const float *bs = jr < nfull ? bk + jr : pb + jr * kc;
+                    ptrdiff_t ldb = jr < nfull ? g->rsb : K->nr;
                     for (ir = 0; ir < mc; ir += K->mr)
-                        K->ukr(kc, pa + ir * kc, 1, K->mr, pb + jr * kc, g->c + (ic + ir) * g->ldc + jc + jr, g->ldc,
-                               g->alpha, beta, TT__MIN(K->mr, mc - ir), TT__MIN(K->nr, nc - jr));
+                        K->ukr_ldb(kc, pa + ir * kc, 1, K->mr, bs, ldb, g->c + (ic + ir) * g->ldc + jc + jr, g->ldc,
+                                   g->alpha, beta, TT__MIN(K->mr, mc - ir), TT__MIN(K->nr, nc - jr));
+                }
             }
         }
     }
@@ -2906,12 +2970,12 @@ static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, floa
 static void tt__gemm_serial(const tt__gemm_kern *K, const tt__gemm_args *g, int path, float *pa, float *pb) {
     if (g->m == 0 || g->n == 0) return;
     if (g->k == 0 || g->alpha == 0.0f) { tt__gemm_scale(g); return; }
-    if (path == TT__GEMM_PATH_AUTO)
+    if ((path & 3) == TT__GEMM_PATH_AUTO)
         /* Packing A pays as soon as A is reused by two or more column tiles (a contiguous panel
            streams better than MR strided rows); with a single column tile it is pure cost. */
-        path = g->n <= K->nr ? TT__GEMM_PATH_LIGHT : TT__GEMM_PATH_PACKED;
-    if (path == TT__GEMM_PATH_PACKED) tt__gemm_packed(K, g, pa, pb);
-    else tt__gemm_light(K, g, pa, pb);
+        path |= g->n <= K->nr ? TT__GEMM_PATH_LIGHT : TT__GEMM_PATH_PACKED;
+    if ((path & 3) == TT__GEMM_PATH_PACKED) tt__gemm_packed(K, g, path, pa, pb);
+    else tt__gemm_light(K, g, path, pa, pb);
 }
 
 static tt_result tt__sgemm_check(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
@@ -3167,7 +3231,7 @@ TT__DEF tt_result tt_sgemm(int ta, int tb, int m, int n, int k, float alpha, con
     tt__gemm_args_set(&g, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     if (g.m == 0 || g.n == 0) return TT_OK;
     if (g.k == 0 || g.alpha == 0.0f) { tt__gemm_scale(&g); return TT_OK; }
-    tt__gemm_light(&K, &g, buf + TT__GEMM_KC * TT__GEMM_NR_MAX, buf);
+    tt__gemm_light(&K, &g, TT__GEMM_PATH_LIGHT, buf + TT__GEMM_KC * TT__GEMM_NR_MAX, buf);
     return TT_OK;
 }
 

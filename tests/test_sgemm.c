@@ -106,15 +106,20 @@ static float *run_ctx(tt_ctx *ctx, const problem *p, int path) {
     return c;
 }
 
-/* Both paths through the context: each correct, and bit-identical to each other. */
+/* Both paths through the context, each with op(B) = B read in place where the driver chooses to
+   and always packed: each correct, and all bit-identical to each other. */
 static void check_ctx(tt_ctx *ctx, const problem *p, const char *what) {
     float *c1 = run_ctx(ctx, p, TT__GEMM_PATH_LIGHT), *c2 = run_ctx(ctx, p, TT__GEMM_PATH_PACKED);
     float *c3 = run_ctx(ctx, p, TT__GEMM_PATH_AUTO);
+    float *c4 = run_ctx(ctx, p, TT__GEMM_PATH_LIGHT | TT__GEMM_PATH_PACK_B);
+    float *c5 = run_ctx(ctx, p, TT__GEMM_PATH_PACKED | TT__GEMM_PATH_PACK_B);
     CHECK_MSG(check_result(p, c1, what), "%s light path", what);
     CHECK_MSG(memcmp(c1, c2, p->nc * sizeof(float)) == 0, "%s: light and packed paths differ (m=%d n=%d k=%d)",
               what, p->m, p->n, p->k);
     CHECK_MSG(memcmp(c1, c3, p->nc * sizeof(float)) == 0, "%s: auto path differs", what);
-    free(c1); free(c2); free(c3);
+    CHECK_MSG(memcmp(c1, c4, p->nc * sizeof(float)) == 0 && memcmp(c1, c5, p->nc * sizeof(float)) == 0,
+              "%s: B read in place and packed B differ (m=%d n=%d k=%d)", what, p->m, p->n, p->k);
+    free(c1); free(c2); free(c3); free(c4); free(c5);
 }
 
 static const int small_sizes[] = {0, 1, 2, 3, 7, 15, 16, 17, 31, 33};
