@@ -9066,7 +9066,32 @@ TT__DEF int tt_early_stop_update(tt_early_stop *es, double metric) {
 /* ---- (sched implementation: end) ---- */
 
 
-/* ==================================================================================== >>end */
+/* ==================================================================================== >>end
+   Private macros end here, so none leaks into the including file. */
+#undef TT__ALIGN
+#undef TT__ALOAD
+#undef TT__ASTORE
+#undef TT__DEF
+#undef TT__GEMM_KC
+#undef TT__GEMM_MAX_THREADS
+#undef TT__GEMM_MC
+#undef TT__GEMM_MR_MAX
+#undef TT__GEMM_NC
+#undef TT__GEMM_NEON
+#undef TT__GEMM_NR_MAX
+#undef TT__GEMM_SPIN
+#undef TT__GEMM_STACK_FLOATS
+#undef TT__GEMM_X86
+#undef TT__MAX
+#undef TT__MAX_IN
+#undef TT__MAYBE_UNUSED
+#undef TT__MIN
+#undef TT__OPTIM_MAGIC
+#undef TT__OPTIM_VERSION
+#undef TT__PAUSE
+#undef TT__S_MR
+#undef TT__S_NR
+#undef TT__TR8
 
 #endif /* TINYTRAIN_IMPLEMENTATION_INCLUDED */
 #endif /* TINYTRAIN_IMPLEMENTATION */
