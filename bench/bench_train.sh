@@ -9,6 +9,11 @@ ROUNDS=${ROUNDS:-3}
 SECONDS_PER=${SECONDS_PER:-1}
 THREADS=${THREADS:-"1 2"}
 PY=${PYTHON:-python3}
+# PyTorch's OpenMP workers busy-wait between parallel regions; on a machine with other load
+# (or more threads than free cores) that collapses its 2-thread figures (1-7 steps/s measured on
+# a busy 2-core box). Passive waiting is the fair setting there; override with the env var.
+OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+export OMP_WAIT_POLICY
 TMP=$(mktemp)
 trap 'rm -f "$TMP"' EXIT
 have_torch=1
