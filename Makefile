@@ -59,3 +59,13 @@ test-neon:
 	mkdir -p build/aarch64
 	$(AARCH64_CC) $(WARN) -O2 -static -I. -o build/aarch64/test_sgemm tests/test_sgemm.c -lm -lpthread
 	qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64/test_sgemm
+
+# ---- training-step benchmark vs PyTorch (bench-train; benchmark only, not part of the tests) ----
+# Full training steps (forward, loss, backward, optimizer) of an MLP, a small CNN and a one-block
+# transformer, tinytrain vs PyTorch CPU, alternating rounds, medians; threads 1 and 2.
+.PHONY: bench-train
+bench-train: $(BUILD)/bench_train
+	@sh bench/bench_train.sh ./$(BUILD)/bench_train
+
+$(BUILD)/bench_train: bench/bench_train.c tinytrain.h | $(BUILD)
+	$(CC) $(WARN) $(OPT) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
