@@ -9186,6 +9186,7 @@ TT__DEF int tt_early_stop_update(tt_early_stop *es, double metric) {
 #undef TT__S_MR
 #undef TT__S_NR
 #undef TT__TR8
+#undef TT__VEC_SSE
 
 #endif /* TINYTRAIN_IMPLEMENTATION_INCLUDED */
 #endif /* TINYTRAIN_IMPLEMENTATION */
