@@ -974,15 +974,30 @@ typedef enum tt_cyclic_mode {
     TT_CYCLIC_EXP_RANGE = 2     /* 'exp_range': amplitude * gamma^iteration */
 } tt_cyclic_mode;
 
-/* CyclicLR options; tt_cyclic_defaults() fills torch's defaults. */
+/* OPTION STRUCTS (CyclicLR, OneCycleLR, ReduceLROnPlateau) follow the library's convention: a
+   zero field means torch's default (in brackets below), so a zeroed struct with the required
+   fields set is the torch default schedule:
+       tt_cyclic_opts o = {0};  o.base_lr = 0.01;  o.max_lr = 0.1;   // CyclicLR(opt, 0.01, 0.1)
+   - To ask for a literal zero where the default is not zero, write TT_OPTIM_ZERO (a negative
+     zero) in a double field (pct_start, base_momentum, factor, threshold, eps, ...) or
+     TT_SCHED_ZERO_INT in an int field (patience, step_size_down).
+   - Switches are tri-state: 0 = default, 1 = on, -1 = off (cycle_momentum, three_phase,
+     mode_max, threshold_abs); other values are rejected.
+   - Required fields (marked "required") are taken as written; 0 there is a literal zero.
+   - The schedule keeps the resolved options (defaults filled in, switches 1 / -1, literal zeros
+     as 0) in its u.cyclic.o / u.one_cycle.o / u.plateau.o. */
+#define TT_SCHED_ZERO_INT (-2147483647 - 1) /* "zero, not the default" for int option fields */
+
+/* CyclicLR options. */
 typedef struct tt_cyclic_opts {
-    double base_lr, max_lr;          /* lower and upper lr of the cycle */
-    int step_size_up;                /* steps of the rising half (torch 2000) */
-    int step_size_down;              /* steps of the falling half; 0 means = step_size_up (torch None) */
-    tt_cyclic_mode mode;             /* TT_CYCLIC_TRIANGULAR */
+    double base_lr, max_lr;          /* required: lower and upper lr of the cycle */
+    int step_size_up;                /* steps of the rising half (2000) */
+    int step_size_down;              /* steps of the falling half (0: = step_size_up, torch None;
+                                        TT_SCHED_ZERO_INT: 0, a sawtooth) */
+    tt_cyclic_mode mode;             /* TT_CYCLIC_TRIANGULAR (= 0) */
     double gamma;                    /* exp_range factor (1.0) */
-    int cycle_momentum;              /* 1: momentum cycles inversely to the lr */
-    double base_momentum, max_momentum; /* 0.8, 0.9 */
+    int cycle_momentum;              /* momentum cycles inversely to the lr (on; -1 turns it off) */
+    double base_momentum, max_momentum; /* (0.8, 0.9) */
 } tt_cyclic_opts;
 
 typedef enum tt_anneal {
@@ -990,27 +1005,28 @@ typedef enum tt_anneal {
     TT_ANNEAL_LINEAR = 1             /* 'linear' */
 } tt_anneal;
 
-/* OneCycleLR options; tt_one_cycle_defaults() fills torch's defaults. */
+/* OneCycleLR options (zero = torch default, see OPTION STRUCTS above). */
 typedef struct tt_one_cycle_opts {
-    double max_lr;
-    int total_steps;                 /* or 0, and then epochs * steps_per_epoch */
+    double max_lr;                   /* required */
+    int total_steps;                 /* required, or 0 and then epochs * steps_per_epoch */
     int epochs, steps_per_epoch;
-    double pct_start;                /* fraction of steps rising (0.3) */
-    tt_anneal anneal_strategy;       /* TT_ANNEAL_COS */
-    int cycle_momentum;              /* 1 */
-    double base_momentum, max_momentum; /* 0.85, 0.95 */
+    double pct_start;                /* fraction of steps rising (0.3; TT_OPTIM_ZERO: 0, as torch) */
+    tt_anneal anneal_strategy;       /* TT_ANNEAL_COS (= 0) */
+    int cycle_momentum;              /* (on; -1 turns it off) */
+    double base_momentum, max_momentum; /* (0.85, 0.95) */
     double div_factor;               /* initial lr = max_lr / div_factor (25) */
     double final_div_factor;         /* min lr = initial lr / final_div_factor (1e4) */
-    int three_phase;                 /* 0 */
+    int three_phase;                 /* (off; 1 turns it on) */
 } tt_one_cycle_opts;
 
-/* ReduceLROnPlateau options; tt_plateau_defaults() fills torch's defaults. */
+/* ReduceLROnPlateau options (zero = torch default, see OPTION STRUCTS above; all-zero or a
+   NULL pointer is ReduceLROnPlateau(opt)). */
 typedef struct tt_plateau_opts {
-    int mode_max;                    /* 0: 'min' (lower metric is better), 1: 'max' */
+    int mode_max;                    /* 1: 'max' (higher metric is better); 0 / -1: 'min' (default) */
     double factor;                   /* new lr = lr * factor (0.1); must be < 1 */
-    int patience;                    /* bad epochs tolerated before reducing (10) */
+    int patience;                    /* bad epochs tolerated before reducing (10; TT_SCHED_ZERO_INT: 0) */
     double threshold;                /* significance of an improvement (1e-4) */
-    int threshold_abs;               /* 0: 'rel' (default), 1: 'abs' */
+    int threshold_abs;               /* 1: 'abs'; 0 / -1: 'rel' (default) */
     int cooldown;                    /* epochs to wait after a reduction (0) */
     double min_lr;                   /* lower bound of the lr (0) */
     double eps;                      /* reductions smaller than eps are skipped (1e-8) */
@@ -1075,16 +1091,17 @@ TT_API tt_result tt_sched_init_cosine(tt_ctx *ctx, tt_sched *s, double base_lr, 
    Fractional epochs: tt_sched_step_to(). */
 TT_API tt_result tt_sched_init_cosine_restarts(tt_ctx *ctx, tt_sched *s, double base_lr, int T_0, int T_mult,
                                                double eta_min);
-/* torch's CyclicLR defaults for the given lr range. */
+/* torch's CyclicLR defaults for the given lr range: a zeroed struct with base_lr and max_lr set. */
 TT_API tt_cyclic_opts tt_cyclic_defaults(double base_lr, double max_lr);
-/* CyclicLR. base_lr of the schedule is opts->base_lr; momentum cycles when opts->cycle_momentum. */
+/* CyclicLR. base_lr of the schedule is opts->base_lr; momentum cycles unless
+   opts->cycle_momentum is -1. */
 TT_API tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_cyclic_opts *opts);
-/* torch's OneCycleLR defaults for max_lr and total_steps. */
+/* torch's OneCycleLR defaults: a zeroed struct with max_lr and total_steps set. */
 TT_API tt_one_cycle_opts tt_one_cycle_defaults(double max_lr, int total_steps);
 /* OneCycleLR (two or three phases, cos or linear). base_lr is max_lr / div_factor. Like torch,
    total_steps steps may be taken; the next tt_sched_step fails with TT_ERR_STATE. */
 TT_API tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one_cycle_opts *opts);
-/* torch's ReduceLROnPlateau defaults. */
+/* torch's ReduceLROnPlateau defaults: a zeroed struct. */
 TT_API tt_plateau_opts tt_plateau_defaults(void);
 /* ReduceLROnPlateau (opts NULL: defaults). Step it with tt_sched_step_metric, not tt_sched_step. */
 TT_API tt_result tt_sched_init_plateau(tt_ctx *ctx, tt_sched *s, double base_lr, const tt_plateau_opts *opts);
@@ -8274,7 +8291,7 @@ static tt_result tt__sched_get(tt_ctx *ctx, tt_sched *s, double lr, int initial,
         else if (o->mode == TT_CYCLIC_TRIANGULAR2) f = 1 / pow(2.0, cycle - 1);
         else f = pow(o->gamma, (double)t); /* exp_range scales by iterations */
         *out = o->base_lr + (o->max_lr - o->base_lr) * scale * f;
-        if (o->cycle_momentum) s->momentum = o->max_momentum - (o->max_momentum - o->base_momentum) * scale * f;
+        if (o->cycle_momentum > 0) s->momentum = o->max_momentum - (o->max_momentum - o->base_momentum) * scale * f;
         return TT_OK;
     }
     case TT_SCHED_ONE_CYCLE: {
@@ -8293,7 +8310,7 @@ static tt_result tt__sched_get(tt_ctx *ctx, tt_sched *s, double lr, int initial,
                                     i + 1, s->u.one_cycle.o.pct_start, s->u.one_cycle.total_steps);
                 pct = (t - start_step) / (end_step - start_step);
                 *out = tt__sched_anneal(how, s->u.one_cycle.start_lr[i], s->u.one_cycle.end_lr[i], pct);
-                if (s->u.one_cycle.o.cycle_momentum)
+                if (s->u.one_cycle.o.cycle_momentum > 0)
                     s->momentum = tt__sched_anneal(how, s->u.one_cycle.start_mom[i], s->u.one_cycle.end_mom[i], pct);
                 return TT_OK;
             }
@@ -8337,7 +8354,7 @@ static tt_result tt__sched_start(tt_ctx *ctx, tt_sched *s, double lr_in, double 
         s->u.restarts.T_cur = 0;
         break;
     case TT_SCHED_PLATEAU: /* no construction step in torch */
-        s->u.plateau.best = s->u.plateau.o.mode_max ? -INFINITY : INFINITY;
+        s->u.plateau.best = s->u.plateau.o.mode_max > 0 ? -INFINITY : INFINITY;
         s->u.plateau.num_bad_epochs = 0;
         s->u.plateau.cooldown_counter = 0;
         *out = s->lr = s->base_lr;
@@ -8450,8 +8467,8 @@ static tt_result tt__sched_begin(tt_ctx *ctx, const char *op, tt_sched *s, tt_sc
 static tt_result tt__sched_finish(tt_ctx *ctx, tt_sched *s, tt_sched *t) {
     tt_result r;
     double lr;
-    t->has_momentum = (t->kind == TT_SCHED_CYCLIC && t->u.cyclic.o.cycle_momentum) ||
-                      (t->kind == TT_SCHED_ONE_CYCLE && t->u.one_cycle.o.cycle_momentum);
+    t->has_momentum = (t->kind == TT_SCHED_CYCLIC && t->u.cyclic.o.cycle_momentum > 0) ||
+                      (t->kind == TT_SCHED_ONE_CYCLE && t->u.one_cycle.o.cycle_momentum > 0);
     if ((r = tt__sched_start(ctx, t, t->base_lr, &lr)) != TT_OK) return r;
     *s = *t;
     return TT_OK;
@@ -8589,42 +8606,63 @@ TT__DEF tt_result tt_sched_init_cosine_restarts(tt_ctx *ctx, tt_sched *s, double
     return tt__sched_finish(ctx, s, &t);
 }
 
+/* ---- option structs: a zero field means torch's default ----
+   A double field is "set" unless it is +0 (TT_OPTIM_ZERO, -0, asks for a literal zero; the same
+   test as the optimizer section's), an int field unless it is 0 (TT_SCHED_ZERO_INT asks for 0).
+   Switches: 0 = default, 1 = on, -1 = off; resolved to 1 or -1. */
+static double tt__sched_pick(double v, double def) {
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u != 0 ? v + 0.0 : def; /* -0 + 0 = +0 */
+}
+static int tt__sched_picki(int v, int def) { return v == TT_SCHED_ZERO_INT ? 0 : v != 0 ? v : def; }
+static tt_result tt__sched_switch(tt_ctx *ctx, const char *op, const char *name, int v, int def, int *out) {
+    if (v < -1 || v > 1)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s must be 0 (default), 1 (on) or -1 (off), got %d", op, name, v);
+    *out = v != 0 ? v : def ? 1 : -1;
+    return TT_OK;
+}
+
 TT__DEF tt_cyclic_opts tt_cyclic_defaults(double base_lr, double max_lr) {
     tt_cyclic_opts o;
-    memset(&o, 0, sizeof o);
+    memset(&o, 0, sizeof o); /* zero = torch's default */
     o.base_lr = base_lr;
     o.max_lr = max_lr;
-    o.step_size_up = 2000;
-    o.step_size_down = 0;
-    o.mode = TT_CYCLIC_TRIANGULAR;
-    o.gamma = 1.0;
-    o.cycle_momentum = 1;
-    o.base_momentum = 0.8;
-    o.max_momentum = 0.9;
     return o;
 }
 
 TT__DEF tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_cyclic_opts *opts) {
+    const char *op = "CyclicLR";
     tt_result r;
     tt_sched t;
+    tt_cyclic_opts o;
     double up, down;
     if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: opts is NULL (use tt_cyclic_defaults)");
-    if ((r = tt__sched_begin(ctx, "CyclicLR", s, &t, TT_SCHED_CYCLIC, opts->base_lr)) != TT_OK) return r;
-    if (!tt__finite(opts->max_lr) || opts->max_lr < 0)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: max_lr must be finite and >= 0, got %g", opts->max_lr);
-    if (opts->step_size_up <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_up must be > 0, got %d", opts->step_size_up);
-    if (opts->step_size_down < 0)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_down must be >= 0 (0: same as step_size_up), got %d", opts->step_size_down);
-    if (!tt__in_range((int)opts->mode, 0, TT_CYCLIC_EXP_RANGE))
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: mode %d is invalid", (int)opts->mode);
-    if (!tt__finite(opts->gamma) || opts->gamma <= 0)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: gamma must be > 0, got %g", opts->gamma);
-    if (opts->cycle_momentum && (!tt__finite(opts->base_momentum) || !tt__finite(opts->max_momentum)))
+    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: opts is NULL (zero it and set base_lr, max_lr)");
+    o = *opts;
+    o.base_lr = opts->base_lr + 0.0;
+    o.max_lr = opts->max_lr + 0.0;
+    if ((r = tt__sched_begin(ctx, op, s, &t, TT_SCHED_CYCLIC, o.base_lr)) != TT_OK) return r;
+    if (!tt__finite(o.max_lr) || o.max_lr < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: max_lr must be finite and >= 0, got %g", o.max_lr);
+    o.step_size_up = tt__sched_picki(opts->step_size_up, 2000);
+    if (o.step_size_up <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_up must be > 0, got %d", o.step_size_up);
+    o.step_size_down = tt__sched_picki(opts->step_size_down, o.step_size_up); /* torch None: = up */
+    if (o.step_size_down < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_down must be >= 0 (0: same as step_size_up), got %d", o.step_size_down);
+    if (!tt__in_range((int)o.mode, 0, TT_CYCLIC_EXP_RANGE))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: mode %d is invalid", (int)o.mode);
+    o.gamma = tt__sched_pick(opts->gamma, 1.0);
+    if (!tt__finite(o.gamma) || o.gamma <= 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: gamma must be > 0, got %g", o.gamma);
+    if ((r = tt__sched_switch(ctx, op, "cycle_momentum", opts->cycle_momentum, 1, &o.cycle_momentum)) != TT_OK) return r;
+    o.base_momentum = tt__sched_pick(opts->base_momentum, 0.8);
+    o.max_momentum = tt__sched_pick(opts->max_momentum, 0.9);
+    if (o.cycle_momentum > 0 && (!tt__finite(o.base_momentum) || !tt__finite(o.max_momentum)))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: base_momentum and max_momentum must be finite");
-    t.u.cyclic.o = *opts;
-    up = (double)opts->step_size_up;
-    down = opts->step_size_down ? (double)opts->step_size_down : up;
+    t.u.cyclic.o = o;
+    up = (double)o.step_size_up;
+    down = (double)o.step_size_down;
     t.u.cyclic.total_size = up + down;
     t.u.cyclic.step_ratio = up / t.u.cyclic.total_size;
     return tt__sched_finish(ctx, s, &t);
@@ -8632,69 +8670,71 @@ TT__DEF tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_cyclic
 
 TT__DEF tt_one_cycle_opts tt_one_cycle_defaults(double max_lr, int total_steps) {
     tt_one_cycle_opts o;
-    memset(&o, 0, sizeof o);
+    memset(&o, 0, sizeof o); /* zero = torch's default */
     o.max_lr = max_lr;
     o.total_steps = total_steps;
-    o.pct_start = 0.3;
-    o.anneal_strategy = TT_ANNEAL_COS;
-    o.cycle_momentum = 1;
-    o.base_momentum = 0.85;
-    o.max_momentum = 0.95;
-    o.div_factor = 25.0;
-    o.final_div_factor = 1e4;
-    o.three_phase = 0;
     return o;
 }
 
 TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one_cycle_opts *opts) {
+    const char *op = "OneCycleLR";
     tt_result r;
     tt_sched t;
+    tt_one_cycle_opts o;
     int T;
     double pct, init_lr, max_lr, min_lr, bm, mm;
     if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: opts is NULL (use tt_one_cycle_defaults)");
-    if (!tt__finite(opts->max_lr) || opts->max_lr < 0)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: max_lr must be finite and >= 0, got %g", opts->max_lr);
-    if (!tt__finite(opts->div_factor) || opts->div_factor <= 0)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: div_factor must be > 0, got %g", opts->div_factor);
-    if (!tt__finite(opts->final_div_factor) || opts->final_div_factor <= 0)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: final_div_factor must be > 0, got %g", opts->final_div_factor);
-    if ((r = tt__sched_begin(ctx, "OneCycleLR", s, &t, TT_SCHED_ONE_CYCLE, opts->max_lr / opts->div_factor)) != TT_OK) return r;
-    if (opts->total_steps != 0) {
-        if (opts->total_steps < 0)
-            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected positive integer total_steps, but got %d", opts->total_steps);
-        T = opts->total_steps;
-    } else if (opts->epochs != 0 || opts->steps_per_epoch != 0) {
-        if (opts->epochs <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected positive integer epochs, but got %d", opts->epochs);
-        if (opts->steps_per_epoch <= 0)
-            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected positive integer steps_per_epoch, but got %d", opts->steps_per_epoch);
-        if (opts->epochs > 0x7fffffff / opts->steps_per_epoch)
+    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: opts is NULL (zero it and set max_lr, total_steps)");
+    o = *opts;
+    o.max_lr = opts->max_lr + 0.0;
+    o.div_factor = tt__sched_pick(opts->div_factor, 25.0);
+    o.final_div_factor = tt__sched_pick(opts->final_div_factor, 1e4);
+    if (!tt__finite(o.max_lr) || o.max_lr < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: max_lr must be finite and >= 0, got %g", o.max_lr);
+    if (!tt__finite(o.div_factor) || o.div_factor <= 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: div_factor must be > 0, got %g", o.div_factor);
+    if (!tt__finite(o.final_div_factor) || o.final_div_factor <= 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: final_div_factor must be > 0, got %g", o.final_div_factor);
+    if ((r = tt__sched_begin(ctx, op, s, &t, TT_SCHED_ONE_CYCLE, o.max_lr / o.div_factor)) != TT_OK) return r;
+    if (o.total_steps != 0) {
+        if (o.total_steps < 0)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected positive integer total_steps, but got %d", o.total_steps);
+        T = o.total_steps;
+    } else if (o.epochs != 0 || o.steps_per_epoch != 0) {
+        if (o.epochs <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected positive integer epochs, but got %d", o.epochs);
+        if (o.steps_per_epoch <= 0)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected positive integer steps_per_epoch, but got %d", o.steps_per_epoch);
+        if (o.epochs > 0x7fffffff / o.steps_per_epoch)
             return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: epochs * steps_per_epoch overflows");
-        T = opts->epochs * opts->steps_per_epoch;
+        T = o.epochs * o.steps_per_epoch;
     } else {
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: you must define either total_steps OR (epochs AND steps_per_epoch)");
     }
-    pct = opts->pct_start;
+    pct = o.pct_start = tt__sched_pick(opts->pct_start, 0.3);
     if (!(pct >= 0 && pct <= 1))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected float between 0 and 1 pct_start, but got %g", pct);
-    if (!tt__in_range((int)opts->anneal_strategy, 0, TT_ANNEAL_LINEAR))
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: anneal_strategy must be cos or linear, got %d", (int)opts->anneal_strategy);
-    if (opts->cycle_momentum && (!tt__finite(opts->base_momentum) || !tt__finite(opts->max_momentum)))
+    if (!tt__in_range((int)o.anneal_strategy, 0, TT_ANNEAL_LINEAR))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: anneal_strategy must be cos or linear, got %d", (int)o.anneal_strategy);
+    if ((r = tt__sched_switch(ctx, op, "cycle_momentum", opts->cycle_momentum, 1, &o.cycle_momentum)) != TT_OK) return r;
+    if ((r = tt__sched_switch(ctx, op, "three_phase", opts->three_phase, 0, &o.three_phase)) != TT_OK) return r;
+    o.base_momentum = tt__sched_pick(opts->base_momentum, 0.85);
+    o.max_momentum = tt__sched_pick(opts->max_momentum, 0.95);
+    if (o.cycle_momentum > 0 && (!tt__finite(o.base_momentum) || !tt__finite(o.max_momentum)))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: base_momentum and max_momentum must be finite");
-    t.u.one_cycle.o = *opts;
+    t.u.one_cycle.o = o;
     t.u.one_cycle.total_steps = T;
-    init_lr = opts->max_lr / opts->div_factor;
-    max_lr = opts->max_lr;
-    min_lr = init_lr / opts->final_div_factor;
-    bm = opts->base_momentum;
-    mm = opts->max_momentum;
+    init_lr = o.max_lr / o.div_factor;
+    max_lr = o.max_lr;
+    min_lr = init_lr / o.final_div_factor;
+    bm = o.base_momentum;
+    mm = o.max_momentum;
     t.u.one_cycle.initial_lr = init_lr;
     t.u.one_cycle.min_lr = min_lr;
     /* phase 1: initial -> max (momentum max -> base) */
     t.u.one_cycle.end_step[0] = pct * T - 1;
     t.u.one_cycle.start_lr[0] = init_lr; t.u.one_cycle.end_lr[0] = max_lr;
     t.u.one_cycle.start_mom[0] = mm; t.u.one_cycle.end_mom[0] = bm;
-    if (opts->three_phase) {
+    if (o.three_phase > 0) {
         t.u.one_cycle.n_phases = 3;
         t.u.one_cycle.end_step[1] = 2 * pct * T - 2;   /* max -> initial (base -> max) */
         t.u.one_cycle.start_lr[1] = max_lr; t.u.one_cycle.end_lr[1] = init_lr;
@@ -8713,29 +8753,27 @@ TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one
 
 TT__DEF tt_plateau_opts tt_plateau_defaults(void) {
     tt_plateau_opts o;
-    memset(&o, 0, sizeof o);
-    o.mode_max = 0;
-    o.factor = 0.1;
-    o.patience = 10;
-    o.threshold = 1e-4;
-    o.threshold_abs = 0;
-    o.cooldown = 0;
-    o.min_lr = 0;
-    o.eps = 1e-8;
+    memset(&o, 0, sizeof o); /* zero = torch's default */
     return o;
 }
 
 TT__DEF tt_result tt_sched_init_plateau(tt_ctx *ctx, tt_sched *s, double base_lr, const tt_plateau_opts *opts) {
+    const char *op = "ReduceLROnPlateau";
     tt_result r;
     tt_sched t;
-    tt_plateau_opts o = opts ? *opts : tt_plateau_defaults();
-    if ((r = tt__sched_begin(ctx, "ReduceLROnPlateau", s, &t, TT_SCHED_PLATEAU, base_lr)) != TT_OK) return r;
+    tt_plateau_opts in = opts ? *opts : tt_plateau_defaults(), o;
+    if ((r = tt__sched_begin(ctx, op, s, &t, TT_SCHED_PLATEAU, base_lr + 0.0)) != TT_OK) return r;
+    o = in;
+    o.factor = tt__sched_pick(in.factor, 0.1);
+    o.patience = tt__sched_picki(in.patience, 10);
+    o.threshold = tt__sched_pick(in.threshold, 1e-4);
+    o.cooldown = tt__sched_picki(in.cooldown, 0);
+    o.min_lr = tt__sched_pick(in.min_lr, 0.0);
+    o.eps = tt__sched_pick(in.eps, 1e-8);
     if (!(o.factor < 1.0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: factor should be < 1.0, got %g", o.factor);
     if (!(o.factor >= 0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: factor should be >= 0, got %g", o.factor);
-    if (o.mode_max != 0 && o.mode_max != 1)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: mode_max must be 0 (min) or 1 (max), got %d", o.mode_max);
-    if (o.threshold_abs != 0 && o.threshold_abs != 1)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: threshold_abs must be 0 (rel) or 1 (abs), got %d", o.threshold_abs);
+    if ((r = tt__sched_switch(ctx, op, "mode_max", in.mode_max, 0, &o.mode_max)) != TT_OK) return r;
+    if ((r = tt__sched_switch(ctx, op, "threshold_abs", in.threshold_abs, 0, &o.threshold_abs)) != TT_OK) return r;
     if (o.patience < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: patience must be >= 0, got %d", o.patience);
     if (o.cooldown < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: cooldown must be >= 0, got %d", o.cooldown);
     if (!tt__finite(o.threshold) || o.threshold < 0)
@@ -8876,8 +8914,8 @@ TT__DEF tt_result tt_sched_step_metric(tt_ctx *ctx, tt_sched *s, double a) {
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_step_metric: %s takes no metric (use tt_sched_step)", tt__sched_name(s->kind));
     o = &s->u.plateau.o;
     best = s->u.plateau.best;
-    if (!o->mode_max) better = o->threshold_abs ? a < best - o->threshold : a < best * (1.0 - o->threshold);
-    else better = o->threshold_abs ? a > best + o->threshold : a > best * (o->threshold + 1.0);
+    if (o->mode_max < 0) better = o->threshold_abs > 0 ? a < best - o->threshold : a < best * (1.0 - o->threshold);
+    else better = o->threshold_abs > 0 ? a > best + o->threshold : a > best * (o->threshold + 1.0);
     s->last_epoch++;
     if (better) {
         s->u.plateau.best = a;

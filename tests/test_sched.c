@@ -146,8 +146,8 @@ static void test_cyclic(void) {
     o.gamma = 0.97;
     CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
     check_sched(&ctx, &s, ref_cyclic_exp_lr, ref_cyclic_exp_mom, N, "CyclicLR exp_range");
-    /* without momentum cycling */
-    o.cycle_momentum = 0;
+    /* without momentum cycling (tri-state switch: -1 = off) */
+    o.cycle_momentum = -1;
     CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
     CHECK(tt_sched_momentum(&s, NULL) == 0);
     CHECK(tt_error(&ctx) == TT_OK);
@@ -232,7 +232,7 @@ static void test_plateau(void) {
     o.mode_max = 1;
     o.threshold = 0.01;
     o.factor = 0.9;
-    o.patience = 0;
+    o.patience = TT_SCHED_ZERO_INT; /* a literal 0 (plain 0 means torch's 10) */
     o.eps = 0.005;
     CHECK(tt_sched_init_plateau(&ctx, &s, 0.05, &o) == TT_OK);
     check_plateau(&ctx, &s, ref_plateau_metrics2, ref_plateau_eps_lr, "plateau eps");
@@ -355,7 +355,9 @@ static void test_sched_errors(void) {
     expect_bad(&ctx, tt_sched_init_lambda(&ctx, &s, 0.1, NULL, NULL), &s, &before, "lr_lambda");
     expect_bad(&ctx, tt_sched_init_multiplicative(&ctx, &s, 0.1, NULL, NULL), &s, &before, "lr_lambda");
     co = tt_cyclic_defaults(0.01, 0.1);
-    co.step_size_up = 0;
+    co.step_size_up = -1;
+    expect_bad(&ctx, tt_sched_init_cyclic(&ctx, &s, &co), &s, &before, "step_size_up");
+    co.step_size_up = TT_SCHED_ZERO_INT; /* a literal 0 */
     expect_bad(&ctx, tt_sched_init_cyclic(&ctx, &s, &co), &s, &before, "step_size_up");
     co = tt_cyclic_defaults(0.01, 0.1);
     co.mode = (tt_cyclic_mode)7;
@@ -373,7 +375,7 @@ static void test_sched_errors(void) {
     oo.epochs = 3;
     expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &oo), &s, &before, "steps_per_epoch");
     oo = tt_one_cycle_defaults(1.0, 100);
-    oo.div_factor = 0;
+    oo.div_factor = TT_OPTIM_ZERO; /* a literal 0 (plain 0 means 25) */
     expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &oo), &s, &before, "div_factor");
     /* pct_start 0: phase 1 ends at step -1... torch divides by zero at step 0 */
     oo = tt_one_cycle_defaults(1.0, 100);
@@ -658,6 +660,158 @@ static void test_early_stop(void) {
     tt_ctx_free(&ctx);
 }
 
+/* Zero-means-default option structs: a zeroed struct with only the required fields set is
+   torch's default schedule (same goldens, same tolerance LR_RTOL/LR_ATOL as above), and
+   TT_OPTIM_ZERO / TT_SCHED_ZERO_INT give literal zeros. */
+static void test_opts_zero_means_default(void) {
+    tt_ctx ctx;
+    tt_sched s, s2, before;
+    const int N = REF_SCHED_STEPS;
+    init_ctx(&ctx);
+    {
+        tt_cyclic_opts o = {0};
+        o.base_lr = 0.01;
+        o.max_lr = 0.1;                           /* CyclicLR(opt, 0.01, 0.1): step_size_up 2000 */
+        CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
+        CHECK(s.u.cyclic.o.step_size_up == 2000 && s.u.cyclic.o.step_size_down == 2000);
+        CHECK(s.u.cyclic.o.gamma == 1.0 && s.u.cyclic.o.cycle_momentum == 1);
+        CHECK(s.u.cyclic.o.base_momentum == 0.8 && s.u.cyclic.o.max_momentum == 0.9);
+        o = tt_cyclic_defaults(0.01, 0.1);        /* the defaults function is the same struct */
+        CHECK(tt_sched_init_cyclic(&ctx, &s2, &o) == TT_OK);
+        CHECK(memcmp(&s, &s2, sizeof s) == 0);
+        check_sched(&ctx, &s, ref_cyclic_default_lr, ref_cyclic_default_mom, N, "CyclicLR zeroed opts");
+        memset(&o, 0, sizeof o);
+        o.base_lr = 0.01; o.max_lr = 0.1; o.step_size_up = 3;
+        o.cycle_momentum = 1;                     /* on = the default */
+        CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
+        check_sched(&ctx, &s, ref_cyclic_tri_lr, ref_cyclic_tri_mom, N, "CyclicLR cycle_momentum 1");
+        o.cycle_momentum = -1;
+        CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
+        CHECK(tt_sched_momentum(&s, NULL) == 0);
+        check_sched(&ctx, &s, ref_cyclic_tri_lr, NULL, N, "CyclicLR cycle_momentum -1");
+        o.cycle_momentum = 0;
+        o.step_size_down = TT_SCHED_ZERO_INT;     /* torch step_size_down=0 (sawtooth), not None */
+        CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
+        check_sched(&ctx, &s, ref_cyclic_down0_lr, ref_cyclic_down0_mom, N, "CyclicLR step_size_down literal 0");
+        o.step_size_down = 0;
+        o.base_lr = 0.0;                          /* required field: 0 is a literal 0 */
+        o.base_momentum = TT_OPTIM_ZERO;          /* literal 0 momentum */
+        CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
+        CHECK(s.u.cyclic.o.base_momentum == 0.0 && !signbit(s.u.cyclic.o.base_momentum));
+        check_sched(&ctx, &s, ref_cyclic_zeros_lr, ref_cyclic_zeros_mom, N, "CyclicLR base_lr 0, base_momentum TT_OPTIM_ZERO");
+        before = s;
+        o.cycle_momentum = 2;
+        expect_bad(&ctx, tt_sched_init_cyclic(&ctx, &s, &o), &s, &before, "cycle_momentum");
+        o.cycle_momentum = -2;
+        expect_bad(&ctx, tt_sched_init_cyclic(&ctx, &s, &o), &s, &before, "cycle_momentum");
+        o.cycle_momentum = 0;
+        o.gamma = TT_OPTIM_ZERO;                  /* a literal gamma 0 is rejected (must be > 0) */
+        expect_bad(&ctx, tt_sched_init_cyclic(&ctx, &s, &o), &s, &before, "gamma");
+    }
+    {
+        tt_one_cycle_opts o = {0};
+        o.max_lr = 1.0;
+        o.total_steps = N;                        /* OneCycleLR(opt, 1.0, total_steps=N) */
+        CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
+        CHECK(s.u.one_cycle.o.pct_start == 0.3 && s.u.one_cycle.o.div_factor == 25.0);
+        CHECK(s.u.one_cycle.o.final_div_factor == 1e4 && s.u.one_cycle.o.three_phase == -1);
+        CHECK(s.u.one_cycle.o.base_momentum == 0.85 && s.u.one_cycle.o.max_momentum == 0.95);
+        o = tt_one_cycle_defaults(1.0, N);
+        CHECK(tt_sched_init_one_cycle(&ctx, &s2, &o) == TT_OK);
+        CHECK(memcmp(&s, &s2, sizeof s) == 0);
+        check_sched(&ctx, &s, ref_onecycle_cos_lr, ref_onecycle_cos_mom, N, "OneCycleLR zeroed opts");
+        o.three_phase = -1;                       /* off = the default */
+        o.cycle_momentum = 1;                     /* on = the default */
+        CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
+        check_sched(&ctx, &s, ref_onecycle_cos_lr, ref_onecycle_cos_mom, N, "OneCycleLR explicit switches");
+        o.three_phase = 1;
+        CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
+        check_sched(&ctx, &s, ref_onecycle_3cos_lr, ref_onecycle_3cos_mom, N, "OneCycleLR three_phase 1");
+        o.cycle_momentum = -1;
+        CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
+        CHECK(tt_sched_momentum(&s, NULL) == 0);
+        check_sched(&ctx, &s, ref_onecycle_3cos_lr, NULL, N, "OneCycleLR cycle_momentum -1");
+        memset(&o, 0, sizeof o);
+        o.max_lr = 1.0;
+        o.total_steps = 13;
+        CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
+        check_sched(&ctx, &s, ref_onecycle_13_lr, NULL, 12, "OneCycleLR zeroed opts T=13");
+        /* pct_start 0 (torch accepts it: the rising phase is empty) and base_momentum 0 */
+        o.total_steps = N;
+        o.pct_start = TT_OPTIM_ZERO;
+        o.base_momentum = TT_OPTIM_ZERO;
+        CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
+        CHECK(s.u.one_cycle.o.pct_start == 0.0 && s.u.one_cycle.o.base_momentum == 0.0);
+        check_sched(&ctx, &s, ref_onecycle_zeros_lr, ref_onecycle_zeros_mom, N, "OneCycleLR pct_start, base_momentum TT_OPTIM_ZERO");
+        /* the epochs * steps_per_epoch golden from a zeroed struct */
+        memset(&o, 0, sizeof o);
+        o.max_lr = 0.2; o.epochs = 4; o.steps_per_epoch = 10;
+        o.anneal_strategy = TT_ANNEAL_LINEAR; o.three_phase = 1;
+        o.div_factor = 10.0; o.final_div_factor = 100.0; o.base_momentum = 0.8; o.max_momentum = 0.9;
+        CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
+        check_sched(&ctx, &s, ref_onecycle_3lin_lr, ref_onecycle_3lin_mom, N, "OneCycleLR zeroed, three-phase linear");
+        before = s;
+        memset(&o, 0, sizeof o);
+        o.max_lr = 1.0; o.total_steps = N;
+        o.three_phase = 2;
+        expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &o), &s, &before, "three_phase");
+        o.three_phase = 0;
+        o.cycle_momentum = 5;
+        expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &o), &s, &before, "cycle_momentum");
+        o.cycle_momentum = 0;
+        o.final_div_factor = TT_OPTIM_ZERO;       /* torch: division by zero */
+        expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &o), &s, &before, "final_div_factor");
+        o.final_div_factor = 0;
+        o.div_factor = TT_OPTIM_ZERO;
+        expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &o), &s, &before, "div_factor");
+    }
+    {
+        tt_plateau_opts o = {0};                  /* ReduceLROnPlateau(opt): patience 10, ... */
+        CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, &o) == TT_OK);
+        CHECK(s.u.plateau.o.factor == 0.1 && s.u.plateau.o.patience == 10 && s.u.plateau.o.threshold == 1e-4);
+        CHECK(s.u.plateau.o.eps == 1e-8 && s.u.plateau.o.mode_max == -1 && s.u.plateau.o.threshold_abs == -1);
+        check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_default_lr, "plateau zeroed opts");
+        CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, NULL) == TT_OK);
+        check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_default_lr, "plateau NULL opts");
+        o = tt_plateau_defaults();
+        CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, &o) == TT_OK);
+        check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_default_lr, "plateau tt_plateau_defaults");
+        /* switches: -1 is the default ('min', 'rel') */
+        o.mode_max = -1; o.threshold_abs = -1; o.patience = 2; o.factor = 0.5;
+        CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, &o) == TT_OK);
+        check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_min_lr, "plateau switches -1");
+        memset(&o, 0, sizeof o);
+        o.mode_max = 1; o.threshold = 0.005; o.threshold_abs = 1; o.patience = 1;
+        o.cooldown = 2; o.factor = 0.3; o.min_lr = 0.002;
+        CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, &o) == TT_OK);
+        check_plateau(&ctx, &s, ref_plateau_metrics2, ref_plateau_max_abs_lr, "plateau zeroed, max abs");
+        /* literal zeros: patience 0, threshold 0, eps 0 */
+        memset(&o, 0, sizeof o);
+        o.patience = TT_SCHED_ZERO_INT; o.threshold = TT_OPTIM_ZERO; o.eps = TT_OPTIM_ZERO; o.factor = 0.5;
+        CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, &o) == TT_OK);
+        CHECK(s.u.plateau.o.patience == 0 && s.u.plateau.o.threshold == 0.0 && s.u.plateau.o.eps == 0.0);
+        check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_zeros_lr, "plateau literal zeros");
+        /* factor 0 (torch allows it): the lr drops to min_lr = 0 */
+        memset(&o, 0, sizeof o);
+        o.patience = 3; o.factor = TT_OPTIM_ZERO;
+        CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, &o) == TT_OK);
+        check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_factor0_lr, "plateau factor TT_OPTIM_ZERO");
+        CHECK(tt_sched_lr(&s) == 0.0 && !signbit(tt_sched_lr(&s)));
+        before = s;
+        memset(&o, 0, sizeof o);
+        o.threshold_abs = 2;
+        expect_bad(&ctx, tt_sched_init_plateau(&ctx, &s, 0.1, &o), &s, &before, "threshold_abs");
+        o.threshold_abs = 0;
+        o.mode_max = -3;
+        expect_bad(&ctx, tt_sched_init_plateau(&ctx, &s, 0.1, &o), &s, &before, "mode_max");
+        o.mode_max = 0;
+        o.cooldown = -1;
+        expect_bad(&ctx, tt_sched_init_plateau(&ctx, &s, 0.1, &o), &s, &before, "cooldown");
+    }
+    CHECK(tt_error(&ctx) == TT_OK);
+    tt_ctx_free(&ctx);
+}
+
 int main(void) {
     RUN(test_simple_schedules);
     RUN(test_cosine_schedules);
@@ -667,6 +821,7 @@ int main(void) {
     RUN(test_composites);
     RUN(test_momentum_in_composite);
     RUN(test_sched_errors);
+    RUN(test_opts_zero_means_default);
     RUN(test_penalty_gradcheck);
     RUN(test_penalty_values);
     RUN(test_clip_grad_norm);

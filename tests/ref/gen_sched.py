@@ -102,6 +102,17 @@ run("plateau_max_abs", lambda o: L.ReduceLROnPlateau(o, mode="max", threshold=0.
 run("plateau_eps", lambda o: L.ReduceLROnPlateau(o, mode="max", threshold=0.01, factor=0.9, patience=0,
                                                  eps=0.005), base_lr=0.05, metrics=M2)
 
+# --- zero-means-default option structs: torch defaults, and literal zeros (TT_OPTIM_ZERO) ---
+run("cyclic_default", lambda o: L.CyclicLR(o, 0.01, 0.1), momentum=True)  # step_size_up 2000
+run("cyclic_down0", lambda o: L.CyclicLR(o, 0.01, 0.1, step_size_up=3, step_size_down=0), momentum=True)
+run("cyclic_zeros", lambda o: L.CyclicLR(o, 0.0, 0.1, step_size_up=3, base_momentum=0.0), momentum=True)
+run("onecycle_zeros", lambda o: L.OneCycleLR(o, max_lr=1.0, total_steps=N, pct_start=0.0,
+                                             base_momentum=0.0), momentum=True)
+run("plateau_default", lambda o: L.ReduceLROnPlateau(o), metrics=M1)
+run("plateau_zeros", lambda o: L.ReduceLROnPlateau(o, patience=0, threshold=0.0, eps=0.0, factor=0.5),
+    metrics=M1)
+run("plateau_factor0", lambda o: L.ReduceLROnPlateau(o, patience=3, factor=0.0), metrics=M1)
+
 # --- composites ---
 run("seq_warm_cos", lambda o: L.SequentialLR(
     o, [L.LinearLR(o, start_factor=0.1, total_iters=5), L.CosineAnnealingLR(o, T_max=25, eta_min=0.001)],
