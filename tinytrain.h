@@ -2987,16 +2987,18 @@ static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, int p
 /* Packed path: pa holds MC x KC of A, pb KC x NC of B (or, B read in place, its edge sliver).
    Small k (the batch-64 MLP products): when the whole of op(A) fits the A workspace at this
    depth it is packed once as a single block, and
-   - kc >= 32: B is packed one NR-column sliver at a time, just before its row tiles use it,
+   - kc <= 64 (dW = dY^T X at batch 64, k = 10): the C tiles are visited row by row (B block
+     packed first). Per tile the C traffic is large next to the arithmetic; a row of tiles is
+     contiguous memory, and the next tile's C rows never share the low 12 address bits with
+     the rows just stored (down a column they do when ldc is 1 KiB: 4K aliasing). -1..3% time.
+   - kc > 64: B is packed one NR-column sliver at a time, just before its row tiles use it,
      into the same spot of pb: the sliver is written and read back in L1 instead of the whole
-     block going out to L2 first (-1..3% time);
-   - kc < 32 (k = 10): the C tiles are visited row by row (B block packed first): per tile the
-     C traffic is as large as the arithmetic, and a row of tiles is contiguous memory (-3%).
+     block going out to L2 first (-1..3%). Row order loses here (B slivers come from L2).
    Neither changes what a tile computes (results are the same bits). */
 static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, int path, float *pa, float *pb) {
     int jc, pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k), inplace = tt__gemm_b_inplace(K, g, path);
     int mtiles = (g->m + K->mr - 1) / K->mr, one_a = (size_t)mtiles * K->mr * kb <= TT__GEMM_PA_FLOATS;
-    int mb = one_a ? g->m : K->mc, by_rows = one_a && kb < 32, sliver = one_a && !by_rows;
+    int mb = one_a ? g->m : K->mc, by_rows = one_a && kb <= 64, sliver = one_a && !by_rows;
     for (jc = 0; jc < g->n; jc += K->nc) {
         int nc = TT__MIN(K->nc, g->n - jc), nfull = inplace ? nc - nc % K->nr : 0; /* columns read in place */
         for (pc = 0; pc < g->k; pc += kb) {
