@@ -2354,6 +2354,11 @@ typedef struct tt__gemm_kern {
 #define TT__GEMM_MR_MAX 8
 #define TT__GEMM_NR_MAX 32
 #define TT__GEMM_MAX_THREADS 64
+/* The x86 kernels prefetch their C tile when kc >= this: with a few k steps (k = 10: the dX of
+   a 10-class layer) there is no time to hide it and the prefetches cost ~5%. */
+#define TT__GEMM_PREFETCH_KC 32
+/* Floats of the packed path's A workspace (MC x KC, whole panels). */
+#define TT__GEMM_PA_FLOATS ((size_t)(TT__GEMM_MC + TT__GEMM_MR_MAX) * TT__GEMM_KC)
 /* tt_sgemm's stack buffer: one B sliver and one A sliver, 320 * (32 + 8) floats = 50 KiB. */
 #define TT__GEMM_STACK_FLOATS (TT__GEMM_KC * (TT__GEMM_NR_MAX + TT__GEMM_MR_MAX))
 
@@ -2430,6 +2435,20 @@ static void tt__ukr_scalar(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
             }                                                                                 \
         }                                                                                     \
     } while (0)
+/* The common full tile, alpha == 1 and beta 0 or 1 (every autograd product): the same
+   arithmetic as TT__ROW2 without its per-row tests (C = acc, or C = acc + C), straight-line
+   code; with k = 10 the tests cost ~5% of the time. */
+#define TT__FULL2(i, x0, x1)                                                                  \
+    do {                                                                                      \
+        float *r_ = c + (i) * ldc;                                                            \
+        if (beta != 0.0f) {                                                                   \
+            _mm256_storeu_ps(r_, _mm256_add_ps(x0, _mm256_loadu_ps(r_)));                     \
+            _mm256_storeu_ps(r_ + 8, _mm256_add_ps(x1, _mm256_loadu_ps(r_ + 8)));             \
+        } else {                                                                              \
+            _mm256_storeu_ps(r_, x0);                                                         \
+            _mm256_storeu_ps(r_ + 8, x1);                                                     \
+        }                                                                                     \
+    } while (0)
 /* acc *= alpha for the 12 accumulators; alpha == 1 (every autograd product) skips it (exact). */
 #define TT__SCALE12(mul, va)                                                                  \
     do {                                                                                      \
@@ -2447,10 +2466,11 @@ static void tt__ukr_avx2_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t cs
     __m256i m0 = _mm256_setzero_si256(), m1 = m0;
     ptrdiff_t r2 = 2 * rsa, r3 = 3 * rsa, r4 = 4 * rsa, r5 = 5 * rsa;
     int p;
-    for (p = 0; p < mr; p++) { /* C rows are ldc apart (often 4 KiB): no hardware prefetcher */
-        _mm_prefetch((const char *)(c + p * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + p * ldc + 15), _MM_HINT_T0);
-    }
+    if (kc >= TT__GEMM_PREFETCH_KC) /* C rows are ldc apart (often 4 KiB): no hardware prefetcher */
+        for (p = 0; p < mr; p++) {
+            _mm_prefetch((const char *)(c + p * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + p * ldc + 15), _MM_HINT_T0);
+        }
     if (mr > 4) {
         for (p = 0; p < kc; p++) {
             __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
@@ -2480,6 +2500,11 @@ static void tt__ukr_avx2_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t cs
         m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
         m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
     }
+    if (mr == 6 && nr == 16 && alpha == 1.0f && (beta == 1.0f || beta == 0.0f)) {
+        TT__FULL2(0, c00, c01); TT__FULL2(1, c10, c11); TT__FULL2(2, c20, c21);
+        TT__FULL2(3, c30, c31); TT__FULL2(4, c40, c41); TT__FULL2(5, c50, c51);
+        return;
+    }
     va = _mm256_set1_ps(alpha);
     vb = _mm256_set1_ps(beta);
     TT__SCALE12(_mm256_mul_ps, va);
@@ -2487,6 +2512,7 @@ static void tt__ukr_avx2_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t cs
     TT__ROW2(3, c30, c31); TT__ROW2(4, c40, c41); TT__ROW2(5, c50, c51);
 }
 #undef TT__ROW2
+#undef TT__FULL2
 static void tt__ukr_avx2(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
                          ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
     tt__ukr_avx2_ldb(kc, a, rsa, csa, b, 16, c, ldc, alpha, beta, mr, nr);
@@ -2639,6 +2665,17 @@ static void tt__pack_bn_avx2(int kc, int nc, const float *b, ptrdiff_t ldb, floa
             _mm512_mask_storeu_ps(r_ + 16, m1, y1_);                                          \
         }                                                                                     \
     } while (0)
+#define TT__FULL2(i, x0, x1)                                                                  \
+    do {                                                                                      \
+        float *r_ = c + (i) * ldc;                                                            \
+        if (beta != 0.0f) {                                                                   \
+            _mm512_storeu_ps(r_, _mm512_add_ps(x0, _mm512_loadu_ps(r_)));                     \
+            _mm512_storeu_ps(r_ + 16, _mm512_add_ps(x1, _mm512_loadu_ps(r_ + 16)));           \
+        } else {                                                                              \
+            _mm512_storeu_ps(r_, x0);                                                         \
+            _mm512_storeu_ps(r_ + 16, x1);                                                    \
+        }                                                                                     \
+    } while (0)
 __attribute__((target("avx512f")))
 static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
                                float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
@@ -2649,10 +2686,11 @@ static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t 
     __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFFu : nr <= 16 ? 0u : (1u << (nr - 16)) - 1u);
     ptrdiff_t r2 = 2 * rsa, r3 = 3 * rsa, r4 = 4 * rsa, r5 = 5 * rsa;
     int p;
-    for (p = 0; p < mr; p++) { /* C rows are ldc apart (often 4 KiB): no hardware prefetcher */
-        _mm_prefetch((const char *)(c + p * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + p * ldc + 31), _MM_HINT_T0);
-    }
+    if (kc >= TT__GEMM_PREFETCH_KC) /* C rows are ldc apart (often 4 KiB): no hardware prefetcher */
+        for (p = 0; p < mr; p++) {
+            _mm_prefetch((const char *)(c + p * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + p * ldc + 31), _MM_HINT_T0);
+        }
     if (mr > 4) {
         for (p = 0; p < kc; p++) {
             __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
@@ -2676,6 +2714,11 @@ static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t 
             b += ldb;
         }
     }
+    if (mr == 6 && nr == 32 && alpha == 1.0f && (beta == 1.0f || beta == 0.0f)) {
+        TT__FULL2(0, c00, c01); TT__FULL2(1, c10, c11); TT__FULL2(2, c20, c21);
+        TT__FULL2(3, c30, c31); TT__FULL2(4, c40, c41); TT__FULL2(5, c50, c51);
+        return;
+    }
     va = _mm512_set1_ps(alpha);
     vb = _mm512_set1_ps(beta);
     TT__SCALE12(_mm512_mul_ps, va);
@@ -2683,6 +2726,7 @@ static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t 
     TT__ROW2(3, c30, c31); TT__ROW2(4, c40, c41); TT__ROW2(5, c50, c51);
 }
 #undef TT__ROW2
+#undef TT__FULL2
 #undef TT__SCALE12
 static void tt__ukr_avx512(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
                            ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
@@ -2957,22 +3001,46 @@ static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, int p
     }
 }
 
-/* Packed path: pa holds MC x KC of A, pb KC x NC of B (or, B read in place, its edge sliver). */
+/* Packed path: pa holds MC x KC of A, pb KC x NC of B (or, B read in place, its edge sliver).
+   Small k (the batch-64 MLP products): when the whole of op(A) fits the A workspace at this
+   depth it is packed once as a single block, and
+   - kc <= 64 (dW = dY^T X at batch 64, k = 10): the C tiles are visited row by row (B block
+     packed first). Per tile the C traffic is large next to the arithmetic; a row of tiles is
+     contiguous memory, and the next tile's C rows never share the low 12 address bits with
+     the rows just stored (down a column they do when ldc is 1 KiB: 4K aliasing). -1..3% time.
+   - kc > 64: B is packed one NR-column sliver at a time, just before its row tiles use it,
+     into the same spot of pb: the sliver is written and read back in L1 instead of the whole
+     block going out to L2 first (-1..3%). Row order loses here (B slivers come from L2).
+   Neither changes what a tile computes (results are the same bits). */
 static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, int path, float *pa, float *pb) {
     int jc, pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k), inplace = tt__gemm_b_inplace(K, g, path);
+    int mtiles = (g->m + K->mr - 1) / K->mr, one_a = (size_t)mtiles * K->mr * kb <= TT__GEMM_PA_FLOATS;
+    int mb = one_a ? g->m : K->mc, by_rows = one_a && kb <= 64, sliver = one_a && !by_rows;
     for (jc = 0; jc < g->n; jc += K->nc) {
         int nc = TT__MIN(K->nc, g->n - jc), nfull = inplace ? nc - nc % K->nr : 0; /* columns read in place */
         for (pc = 0; pc < g->k; pc += kb) {
             int kc = TT__MIN(kb, g->k - pc);
             float beta = pc == 0 ? g->beta : 1.0f;
             const float *bk = g->b + pc * g->rsb + jc * g->csb;
-            if (nfull < nc) tt__pack_b_k(K, kc, nc - nfull, bk + nfull * g->csb, g->rsb, g->csb, pb + nfull * kc);
-            for (ic = 0; ic < g->m; ic += K->mc) {
-                int mc = TT__MIN(K->mc, g->m - ic);
+            if (nfull < nc && !sliver) tt__pack_b_k(K, kc, nc - nfull, bk + nfull * g->csb, g->rsb, g->csb, pb + nfull * kc);
+            for (ic = 0; ic < g->m; ic += mb) {
+                int mc = TT__MIN(mb, g->m - ic);
                 tt__pack_a_k(K, mc, kc, g->a + ic * g->rsa + pc * g->csa, g->rsa, g->csa, pa);
+                if (by_rows) {
+                    for (ir = 0; ir < mc; ir += K->mr)
+                        for (jr = 0; jr < nc; jr += K->nr)
+                            K->ukr_ldb(kc, pa + ir * kc, 1, K->mr, jr < nfull ? bk + jr : pb + jr * kc,
+                                       jr < nfull ? g->rsb : K->nr, g->c + (ic + ir) * g->ldc + jc + jr, g->ldc,
+                                       g->alpha, beta, TT__MIN(K->mr, mc - ir), TT__MIN(K->nr, nc - jr));
+                    continue;
+                }
                 for (jr = 0; jr < nc; jr += K->nr) {
                     const float *bs = jr < nfull ? bk + jr : pb + jr * kc;
                     ptrdiff_t ldb = jr < nfull ? g->rsb : K->nr;
+                    if (sliver && jr >= nfull) {
+                        tt__pack_b_k(K, kc, TT__MIN(K->nr, nc - jr), bk + jr * g->csb, g->rsb, g->csb, pb);
+                        bs = pb;
+                    }
                     for (ir = 0; ir < mc; ir += K->mr)
                         K->ukr_ldb(kc, pa + ir * kc, 1, K->mr, bs, ldb, g->c + (ic + ir) * g->ldc + jc + jr, g->ldc,
                                    g->alpha, beta, TT__MIN(K->mr, mc - ir), TT__MIN(K->nr, nc - jr));
@@ -3080,7 +3148,7 @@ static int tt__gemm_nthreads(const tt_desc *d) {
 }
 
 /* Per thread: MC x KC for A and KC x NC for B, rounded up to whole panels. */
-static size_t tt__gemm_pa_floats(void) { return (size_t)(TT__GEMM_MC + TT__GEMM_MR_MAX) * TT__GEMM_KC; }
+static size_t tt__gemm_pa_floats(void) { return TT__GEMM_PA_FLOATS; }
 static size_t tt__gemm_pb_floats(void) { return (size_t)(TT__GEMM_NC + TT__GEMM_NR_MAX) * TT__GEMM_KC; }
 
 static size_t tt__gemm_state_bytes(const tt_desc *d) {
@@ -3329,6 +3397,8 @@ TT__DEF tt_result tt_ctx_set_kernel(tt_ctx *ctx, tt_kernel kernel) {
     ctx->kernel = kernel;
     return TT_OK;
 }
+#undef TT__GEMM_PREFETCH_KC /* private to >>matmul (the >>end list holds the older macros) */
+#undef TT__GEMM_PA_FLOATS
 
 /* ==================================================================================== >>ops_basic */
 

@@ -149,7 +149,10 @@ static void run_kernel_suite(tt_kernel kern) {
     /* big sizes: cubes, mixed with small ones, and rectangular mixes */
     {
         static const int mix[][3] = {{513, 65, 200}, {200, 513, 63}, {127, 31, 513}, {65, 513, 127}, {1, 513, 200},
-                                     {513, 1, 127}, {300, 300, 300}, {64, 256, 784}, {17, 1030, 40}, {150, 33, 7}};
+                                     {513, 1, 127}, {300, 300, 300}, {64, 256, 784}, {17, 1030, 40}, {150, 33, 7},
+                                     /* small-k driver: C tiles row by row (k <= 64), B slivers packed
+                                        just in time next to B read in place (m <= 48, k > 64) */
+                                     {128, 256, 64}, {64, 128, 10}, {40, 100, 100}, {130, 47, 66}};
         int nb = SLOW_BUILD ? 3 : 5, nmix = SLOW_BUILD ? 4 : (int)(sizeof mix / sizeof mix[0]);
         for (s = 0; s < nb; s++)
             for (ta = 0; ta < 2; ta++)
