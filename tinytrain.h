@@ -2739,6 +2739,9 @@ static void tt__cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
 }
 static int tt__x86_level(void) { /* 0 none, 1 AVX2+FMA, 2 also AVX-512F */
     unsigned r[4], lo, hi, max;
+#ifdef TT__EMULATE_AVX512 /* tests/test_avx512_emu.c only: the AVX-512 intrinsics are emulated there */
+    return 2;
+#endif
     uint64_t xcr0;
     int ecx1;
     tt__cpuid(0, 0, r);
@@ -9295,6 +9298,7 @@ TT__DEF int tt_early_stop_update(tt_early_stop *es, double metric) {
 #undef TT__S_NR
 #undef TT__TR8
 #undef TT__VEC_SSE
+#undef TT__EMULATE_AVX512
 
 #endif /* TINYTRAIN_IMPLEMENTATION_INCLUDED */
 #endif /* TINYTRAIN_IMPLEMENTATION */
