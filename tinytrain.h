@@ -3341,6 +3341,45 @@ TT__DEF tt_result tt_ctx_set_kernel(tt_ctx *ctx, tt_kernel kernel) {
 
 /* ==================================================================================== >>ops_basic */
 
+/* ---- vector helpers for hot elementwise loops ----
+   The library is built with plain -O2, where gcc vectorises little and compiles `x > 0 ? x : 0`
+   and `if (x > 0) g += d` as branches (mispredicted half the time on real activations). On
+   x86-64 (SSE2 is part of the base ISA) these helpers use 4-wide SSE2 with exactly the scalar
+   operations (IEEE add, mul, div, sqrt, max and compare round the same in both), so results are
+   bit-identical with the scalar loops, which remain the reference and the fallback. */
+#if !defined(TT_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__) && \
+    defined(__x86_64__)
+#define TT__VEC_SSE 1
+#include <emmintrin.h>
+#endif
+
+/* acc[i] += x[i] for i < n (each element one IEEE add, so the same as the scalar loop) */
+static void tt__vec_add_into(float *acc, const float *x, size_t n) {
+    size_t i = 0;
+#ifdef TT__VEC_SSE
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(acc + i, _mm_add_ps(_mm_loadu_ps(acc + i), _mm_loadu_ps(x + i)));
+#endif
+    for (; i < n; i++) acc[i] += x[i];
+}
+
+/* acc[i] -= x[i] for i < n */
+static void tt__vec_sub_into(float *acc, const float *x, size_t n) {
+    size_t i = 0;
+#ifdef TT__VEC_SSE
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(acc + i, _mm_sub_ps(_mm_loadu_ps(acc + i), _mm_loadu_ps(x + i)));
+#endif
+    for (; i < n; i++) acc[i] -= x[i];
+}
+
+/* y[i] = a[i] + b[i] for i < n */
+static void tt__vec_add(float *y, const float *a, const float *b, size_t n) {
+    size_t i = 0;
+#ifdef TT__VEC_SSE
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, _mm_add_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
+#endif
+    for (; i < n; i++) y[i] = a[i] + b[i];
+}
+
 /* ---- broadcasting helpers ---- */
 
 /* Broadcast of the shapes (na, sa) and (nb, sb), right-aligned; 0 if incompatible. */
@@ -3470,7 +3509,7 @@ static int tt__rowcast_init(tt__rowcast *rc, const tt_tensor *a, const tt_tensor
 static void tt__bin_row(int op, float *y, const float *a, size_t sa, const float *b, size_t sb, size_t n) {
     size_t j;
     if (sa && sb) {
-        if (op == TT__BIN_ADD) { for (j = 0; j < n; j++) y[j] = a[j] + b[j]; return; }
+        if (op == TT__BIN_ADD) { tt__vec_add(y, a, b, n); return; }
         if (op == TT__BIN_SUB) { for (j = 0; j < n; j++) y[j] = a[j] - b[j]; return; }
         if (op == TT__BIN_MUL) { for (j = 0; j < n; j++) y[j] = a[j] * b[j]; return; }
     }
@@ -3483,9 +3522,12 @@ static void tt__bin_row_backward(int op, const float *gy, const float *y, const 
                                  const float *b, float *gb, size_t sb, size_t n) {
     size_t j;
     if (op == TT__BIN_ADD || op == TT__BIN_SUB) { /* d = +-1: g * 1 = g and x + g * -1 = x - g exactly */
-        if (ga) for (j = 0; j < n; j++) ga[j * sa] += gy[j];
-        if (gb && op == TT__BIN_ADD) for (j = 0; j < n; j++) gb[j * sb] += gy[j];
-        if (gb && op == TT__BIN_SUB) for (j = 0; j < n; j++) gb[j * sb] -= gy[j];
+        if (ga && sa) tt__vec_add_into(ga, gy, n);
+        else if (ga) for (j = 0; j < n; j++) ga[0] += gy[j];
+        if (gb && sb && op == TT__BIN_ADD) tt__vec_add_into(gb, gy, n);
+        else if (gb && sb) tt__vec_sub_into(gb, gy, n);
+        else if (gb && op == TT__BIN_ADD) for (j = 0; j < n; j++) gb[0] += gy[j];
+        else if (gb) for (j = 0; j < n; j++) gb[0] -= gy[j];
         return;
     }
     if (op == TT__BIN_MUL) {
@@ -3555,17 +3597,6 @@ static tt_tensor *tt__binary(tt_ctx *ctx, const char *op, int kind, tt_tensor *a
 TT__DEF tt_tensor *tt_add(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__binary(ctx, "add", TT__BIN_ADD, a, b); }
 TT__DEF tt_tensor *tt_mul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__binary(ctx, "mul", TT__BIN_MUL, a, b); }
 
-/* ---- vector helpers for hot elementwise loops ----
-   The library is built with plain -O2, where gcc vectorises little and compiles `x > 0 ? x : 0`
-   and `if (x > 0) g += d` as branches (mispredicted half the time on real activations). On
-   x86-64 (SSE2 is part of the base ISA) these helpers use 4-wide SSE2 with exactly the scalar
-   operations (IEEE add, mul, div, sqrt, max and compare round the same in both), so results are
-   bit-identical with the scalar loops, which remain the reference and the fallback. */
-#if !defined(TT_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__) && \
-    defined(__x86_64__)
-#define TT__VEC_SSE 1
-#include <emmintrin.h>
-#endif
 
 /* y[i] = x[i] > 0 ? x[i] : 0 (NaN and -0 give +0, as the scalar form) */
 static void tt__vec_relu(float *y, const float *x, size_t n) {
@@ -3703,18 +3734,16 @@ TT__DEF tt_tensor *tt_matmul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) {
 
 /* Adds the column sums of g (rows, cols) into out (cols): the gradient of a broadcast bias. */
 static void tt__colsum_add(float *out, const float *g, size_t rows, size_t cols) {
-    size_t r, j;
-    for (r = 0; r < rows; r++)
-        for (j = 0; j < cols; j++) out[j] += g[r * cols + j];
+    size_t r;
+    for (r = 0; r < rows; r++) tt__vec_add_into(out, g + r * cols, cols); /* out[j] += g[r * cols + j] */
 }
 
 /* y (rows, out) = x (rows, in) W^T + b for W (out, in) and b (out) or NULL. The affine map of
    tt_linear, shared with the gate pre-activations of the recurrent cells. */
 static tt_result tt__affine_fwd(tt_ctx *ctx, float *y, const float *x, int rows, const tt_tensor *w, const tt_tensor *b) {
-    int in = w->shape[1], out = w->shape[0], r, j;
+    int in = w->shape[1], out = w->shape[0], r;
     if (b)
-        for (r = 0; r < rows; r++)
-            for (j = 0; j < out; j++) y[(size_t)r * out + j] = b->data[j];
+        for (r = 0; r < rows; r++) memcpy(y + (size_t)r * out, b->data, (size_t)out * sizeof(float));
     if (!rows || !out) return TT_OK;
     return tt_ctx_sgemm(ctx, 0, 1, rows, out, in, 1.0f, x, TT__MAX(in, 1), w->data, TT__MAX(in, 1), b ? 1.0f : 0.0f, y,
                         TT__MAX(out, 1));
@@ -4329,7 +4358,14 @@ static void tt__shape_walk(int mode, int nd, const int *shape, const size_t *st,
     for (d = 0; d < nd; d++) idx[d] = 0;
     for (r = 0; r < rows; r++) {
         float *p = strided + off, *q = dense + r * len;
-        switch (mode) {
+        if (s == 1) { /* contiguous rows (e.g. attention heads): copies and vector adds */
+            switch (mode) {
+            case TT__WALK_GATHER: memcpy(q, p, len * sizeof(float)); break;
+            case TT__WALK_GATHER_ADD: tt__vec_add_into(q, p, len); break;
+            case TT__WALK_SCATTER: memcpy(p, q, len * sizeof(float)); break;
+            default: tt__vec_add_into(p, q, len); break;
+            }
+        } else switch (mode) {
         case TT__WALK_GATHER: for (j = 0; j < len; j++) q[j] = p[j * s]; break;
         case TT__WALK_GATHER_ADD: for (j = 0; j < len; j++) q[j] += p[j * s]; break;
         case TT__WALK_SCATTER: for (j = 0; j < len; j++) p[j * s] = q[j]; break;
@@ -4348,10 +4384,9 @@ static void tt__shape_walk(int mode, int nd, const int *shape, const size_t *st,
 
 static void tt__view_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
-    size_t i;
     (void)ctx;
     if (!x->grad) return;
-    for (i = 0; i < y->numel; i++) x->grad[i] += y->grad[i];
+    tt__vec_add_into(x->grad, y->grad, y->numel); /* x->grad[i] += y->grad[i] */
 }
 
 /* A view of x with a new shape (same numel, checked by the caller): a header that shares x's
