@@ -4365,11 +4365,13 @@ static void tt__shape_walk(int mode, int nd, const int *shape, const size_t *st,
             case TT__WALK_SCATTER: memcpy(p, q, len * sizeof(float)); break;
             default: tt__vec_add_into(p, q, len); break;
             }
-        } else switch (mode) {
-        case TT__WALK_GATHER: for (j = 0; j < len; j++) q[j] = p[j * s]; break;
-        case TT__WALK_GATHER_ADD: for (j = 0; j < len; j++) q[j] += p[j * s]; break;
-        case TT__WALK_SCATTER: for (j = 0; j < len; j++) p[j * s] = q[j]; break;
-        default: for (j = 0; j < len; j++) p[j * s] += q[j]; break;
+        } else {
+            switch (mode) {
+            case TT__WALK_GATHER: for (j = 0; j < len; j++) q[j] = p[j * s]; break;
+            case TT__WALK_GATHER_ADD: for (j = 0; j < len; j++) q[j] += p[j * s]; break;
+            case TT__WALK_SCATTER: for (j = 0; j < len; j++) p[j * s] = q[j]; break;
+            default: for (j = 0; j < len; j++) p[j * s] += q[j]; break;
+            }
         }
         for (d = nd - 2; d >= 0; d--) { /* next row: odometer over dims 0..nd-2 */
             off += st[d];
