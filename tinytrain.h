@@ -2094,6 +2094,10 @@ static int tt__on_tape(const tt_ctx *ctx, const tt__node *n) {
    temporaries: the arena is rewound to its level before the call afterwards, so temporaries never
    pile up and a backward can never free a tape node (all nodes lie below that level). Grad mode
    is off meanwhile, so a backward that calls an op records nothing onto the tape being walked. */
+/* Private bit of tt_tensor.flags on op outputs: a backward pass may have written into the grad
+   since tt__record allocated it zeroed (see tt_backward_seed). */
+enum { TT__GRAD_WRITTEN = 1 << 30 };
+
 static tt_result tt__run_backward(tt_ctx *ctx, tt__node *from) {
     tt__node *n;
     int grad_was = ctx->grad_enabled;
@@ -2131,8 +2135,13 @@ TT__DEF tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *see
     if (out->node && !tt__on_tape(ctx, out->node))
         return tt__fail(ctx, TT_ERR_STATE, "tt_backward: the graph of tensor %S was freed by tt_scratch_reset or "
                                            "tt_scratch_rewind", out);
-    /* intermediate gradients restart from zero, so a second call adds the same amount again */
-    for (n = ctx->tape_last; n; n = n->prev) memset(n->out->grad, 0, n->out->numel * sizeof(float));
+    /* intermediate gradients restart from zero, so a second call adds the same amount again.
+       tt__record allocates them zeroed, so only those a backward has already written into
+       (marked TT__GRAD_WRITTEN) need clearing: the first backward after a forward skips the memset. */
+    for (n = ctx->tape_last; n; n = n->prev) {
+        if (n->out->flags & TT__GRAD_WRITTEN) memset(n->out->grad, 0, n->out->numel * sizeof(float));
+        n->out->flags |= TT__GRAD_WRITTEN;
+    }
     for (i = 0; i < out->numel; i++) out->grad[i] += seed[i];
     /* the tape is in creation order, so walking back from out's node visits every node that
        can reach out after all of its consumers */
@@ -3405,6 +3414,45 @@ TT__DEF tt_result tt_ctx_set_kernel(tt_ctx *ctx, tt_kernel kernel) {
 
 /* ==================================================================================== >>ops_basic */
 
+/* ---- vector helpers for hot elementwise loops ----
+   The library is built with plain -O2, where gcc vectorises little and compiles `x > 0 ? x : 0`
+   and `if (x > 0) g += d` as branches (mispredicted half the time on real activations). On
+   x86-64 (SSE2 is part of the base ISA) these helpers use 4-wide SSE2 with exactly the scalar
+   operations (IEEE add, mul, div, sqrt, max and compare round the same in both), so results are
+   bit-identical with the scalar loops, which remain the reference and the fallback. */
+#if !defined(TT_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__) && \
+    defined(__x86_64__)
+#define TT__VEC_SSE 1
+#include <emmintrin.h>
+#endif
+
+/* acc[i] += x[i] for i < n (each element one IEEE add, so the same as the scalar loop) */
+static void tt__vec_add_into(float *acc, const float *x, size_t n) {
+    size_t i = 0;
+#ifdef TT__VEC_SSE
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(acc + i, _mm_add_ps(_mm_loadu_ps(acc + i), _mm_loadu_ps(x + i)));
+#endif
+    for (; i < n; i++) acc[i] += x[i];
+}
+
+/* acc[i] -= x[i] for i < n */
+static void tt__vec_sub_into(float *acc, const float *x, size_t n) {
+    size_t i = 0;
+#ifdef TT__VEC_SSE
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(acc + i, _mm_sub_ps(_mm_loadu_ps(acc + i), _mm_loadu_ps(x + i)));
+#endif
+    for (; i < n; i++) acc[i] -= x[i];
+}
+
+/* y[i] = a[i] + b[i] for i < n */
+static void tt__vec_add(float *y, const float *a, const float *b, size_t n) {
+    size_t i = 0;
+#ifdef TT__VEC_SSE
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, _mm_add_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
+#endif
+    for (; i < n; i++) y[i] = a[i] + b[i];
+}
+
 /* ---- broadcasting helpers ---- */
 
 /* Broadcast of the shapes (na, sa) and (nb, sb), right-aligned; 0 if incompatible. */
@@ -3497,12 +3545,92 @@ static void tt__bin_df(int op, float a, float b, float y, float *da, float *db) 
     }
 }
 
+/* Fast broadcasting without the odometer. When each of a and b is either y's shape, a suffix of
+   it (a row vector, bias-like: leading dims 1 or missing) or a scalar, then with n the smallest of
+   their element counts above 1 (y->numel if none), y is `rows` rows of n elements and each operand
+   is either the same row layout (stride 1, row step n), one row repeated (stride 1, row step 0)
+   or one value (stride 0). Returns 0 (use the odometer) for any other pattern. */
+typedef struct tt__rowcast {
+    size_t rows, n, sa, sb, ra, rb; /* element strides sa/sb, row steps ra/rb of a and b */
+} tt__rowcast;
+
+/* element count of t if t's shape, right-aligned without its leading 1s, equals y's trailing
+   dims (t broadcasts to y by repeating whole blocks); 0 otherwise */
+static size_t tt__suffix_numel(const tt_tensor *t, const tt_tensor *y) {
+    int d = 0, k;
+    while (d < t->ndim && t->shape[d] == 1) d++;
+    if (t->ndim - d > y->ndim) return 0;
+    for (k = d; k < t->ndim; k++)
+        if (t->shape[k] != y->shape[y->ndim - (t->ndim - k)]) return 0;
+    return t->numel;
+}
+
+static int tt__rowcast_init(tt__rowcast *rc, const tt_tensor *a, const tt_tensor *b, const tt_tensor *y) {
+    size_t na = tt__suffix_numel(a, y), nb = tt__suffix_numel(b, y), n = y->numel;
+    if (!na || !nb || !n) return 0;
+    if (na > 1 && na < n) n = na;
+    if (nb > 1 && nb < n) n = nb;
+    if ((na != 1 && na != n && na != y->numel) || (nb != 1 && nb != n && nb != y->numel)) return 0;
+    rc->n = n;
+    rc->rows = y->numel / n;
+    rc->sa = na > 1; rc->ra = na == y->numel ? n : 0;
+    rc->sb = nb > 1; rc->rb = nb == y->numel ? n : 0;
+    return 1;
+}
+
+/* y[j] = a[j * sa] op b[j * sb] for j < n; add, sub and mul as plain loops */
+static void tt__bin_row(int op, float *y, const float *a, size_t sa, const float *b, size_t sb, size_t n) {
+    size_t j;
+    if (sa && sb) {
+        if (op == TT__BIN_ADD) { tt__vec_add(y, a, b, n); return; }
+        if (op == TT__BIN_SUB) { for (j = 0; j < n; j++) y[j] = a[j] - b[j]; return; }
+        if (op == TT__BIN_MUL) { for (j = 0; j < n; j++) y[j] = a[j] * b[j]; return; }
+    }
+    for (j = 0; j < n; j++) y[j] = tt__bin_f(op, a[j * sa], b[j * sb]);
+}
+
+/* backward of one row: ga[j * sa] += dy[j] * da, gb[j * sb] += dy[j] * db (NULL grads skipped),
+   in the element order of the odometer, so sums over broadcast rows round the same */
+static void tt__bin_row_backward(int op, const float *gy, const float *y, const float *a, float *ga, size_t sa,
+                                 const float *b, float *gb, size_t sb, size_t n) {
+    size_t j;
+    if (op == TT__BIN_ADD || op == TT__BIN_SUB) { /* d = +-1: g * 1 = g and x + g * -1 = x - g exactly */
+        if (ga && sa) tt__vec_add_into(ga, gy, n);
+        else if (ga) for (j = 0; j < n; j++) ga[0] += gy[j];
+        if (gb && sb && op == TT__BIN_ADD) tt__vec_add_into(gb, gy, n);
+        else if (gb && sb) tt__vec_sub_into(gb, gy, n);
+        else if (gb && op == TT__BIN_ADD) for (j = 0; j < n; j++) gb[0] += gy[j];
+        else if (gb) for (j = 0; j < n; j++) gb[0] -= gy[j];
+        return;
+    }
+    if (op == TT__BIN_MUL) {
+        if (ga) for (j = 0; j < n; j++) ga[j * sa] += gy[j] * b[j * sb];
+        if (gb) for (j = 0; j < n; j++) gb[j * sb] += gy[j] * a[j * sa];
+        return;
+    }
+    for (j = 0; j < n; j++) {
+        float da, db;
+        tt__bin_df(op, a[j * sa], b[j * sb], y[j], &da, &db);
+        if (ga) ga[j * sa] += gy[j] * da;
+        if (gb) gb[j * sb] += gy[j] * db;
+    }
+}
+
 static void tt__binary_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *a = n->in[0], *b = n->in[1], *y = n->out;
     int op = n->i[0];
     tt__bcast it;
+    tt__rowcast rc;
     size_t i;
     (void)ctx;
+    if ((a->grad != b->grad || tt_same_shape(a, b)) && tt__rowcast_init(&rc, a, b, y)) {
+        for (i = 0; i < rc.rows; i++) {
+            size_t oa = i * rc.ra, ob = i * rc.rb, oy = i * rc.n;
+            tt__bin_row_backward(op, y->grad + oy, y->data + oy, a->data + oa, a->grad ? a->grad + oa : NULL, rc.sa,
+                                 b->data + ob, b->grad ? b->grad + ob : NULL, rc.sb, rc.n);
+        }
+        return;
+    }
     tt__bcast_init(&it, a, b, y->ndim, y->shape);
     for (i = 0; i < y->numel; i++, tt__bcast_next(&it)) {
         float da, db, g = y->grad[i];
@@ -3514,6 +3642,7 @@ static void tt__binary_backward(tt_ctx *ctx, tt__node *n) {
 
 static tt_tensor *tt__binary(tt_ctx *ctx, const char *op, int kind, tt_tensor *a, tt_tensor *b) {
     int nd, shape[TT_MAX_DIMS];
+    tt__rowcast rc;
     tt_tensor *y;
     size_t i;
     if (!tt__in(ctx, op, a) || !tt__in(ctx, op, b)) return NULL;
@@ -3523,8 +3652,9 @@ static tt_tensor *tt__binary(tt_ctx *ctx, const char *op, int kind, tt_tensor *a
     }
     y = tt__out(ctx, op, nd, shape, a, b, NULL);
     if (!y) return NULL;
-    if (tt_same_shape(a, b)) {
-        for (i = 0; i < y->numel; i++) y->data[i] = tt__bin_f(kind, a->data[i], b->data[i]);
+    if (tt__rowcast_init(&rc, a, b, y)) { /* same shape, row vector, scalar: no odometer */
+        for (i = 0; i < rc.rows; i++)
+            tt__bin_row(kind, y->data + i * rc.n, a->data + i * rc.ra, rc.sa, b->data + i * rc.rb, rc.sb, rc.n);
     } else {
         tt__bcast it;
         tt__bcast_init(&it, a, b, nd, shape);
@@ -3540,17 +3670,6 @@ static tt_tensor *tt__binary(tt_ctx *ctx, const char *op, int kind, tt_tensor *a
 TT__DEF tt_tensor *tt_add(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__binary(ctx, "add", TT__BIN_ADD, a, b); }
 TT__DEF tt_tensor *tt_mul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__binary(ctx, "mul", TT__BIN_MUL, a, b); }
 
-/* ---- vector helpers for hot elementwise loops ----
-   The library is built with plain -O2, where gcc vectorises little and compiles `x > 0 ? x : 0`
-   and `if (x > 0) g += d` as branches (mispredicted half the time on real activations). On
-   x86-64 (SSE2 is part of the base ISA) these helpers use 4-wide SSE2 with exactly the scalar
-   operations (IEEE add, mul, div, sqrt, max and compare round the same in both), so results are
-   bit-identical with the scalar loops, which remain the reference and the fallback. */
-#if !defined(TT_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__) && \
-    defined(__x86_64__)
-#define TT__VEC_SSE 1
-#include <emmintrin.h>
-#endif
 
 /* y[i] = x[i] > 0 ? x[i] : 0 (NaN and -0 give +0, as the scalar form) */
 static void tt__vec_relu(float *y, const float *x, size_t n) {
@@ -3688,18 +3807,16 @@ TT__DEF tt_tensor *tt_matmul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) {
 
 /* Adds the column sums of g (rows, cols) into out (cols): the gradient of a broadcast bias. */
 static void tt__colsum_add(float *out, const float *g, size_t rows, size_t cols) {
-    size_t r, j;
-    for (r = 0; r < rows; r++)
-        for (j = 0; j < cols; j++) out[j] += g[r * cols + j];
+    size_t r;
+    for (r = 0; r < rows; r++) tt__vec_add_into(out, g + r * cols, cols); /* out[j] += g[r * cols + j] */
 }
 
 /* y (rows, out) = x (rows, in) W^T + b for W (out, in) and b (out) or NULL. The affine map of
    tt_linear, shared with the gate pre-activations of the recurrent cells. */
 static tt_result tt__affine_fwd(tt_ctx *ctx, float *y, const float *x, int rows, const tt_tensor *w, const tt_tensor *b) {
-    int in = w->shape[1], out = w->shape[0], r, j;
+    int in = w->shape[1], out = w->shape[0], r;
     if (b)
-        for (r = 0; r < rows; r++)
-            for (j = 0; j < out; j++) y[(size_t)r * out + j] = b->data[j];
+        for (r = 0; r < rows; r++) memcpy(y + (size_t)r * out, b->data, (size_t)out * sizeof(float));
     if (!rows || !out) return TT_OK;
     return tt_ctx_sgemm(ctx, 0, 1, rows, out, in, 1.0f, x, TT__MAX(in, 1), w->data, TT__MAX(in, 1), b ? 1.0f : 0.0f, y,
                         TT__MAX(out, 1));
@@ -3864,10 +3981,10 @@ static void tt__unary_backward(tt_ctx *ctx, tt__node *n) {
     if (!x->grad) return;
     if (kind == TT__U_GELU) { /* hot in transformers: the same formula without the per-element switch */
         float *gx = x->grad;
-        const float *xd = x->data, *gy = y->grad;
+        const float *xd = x->data, *gy = y->grad, *e1 = (const float *)n->saved; /* 1 + erf(x / sqrt 2) */
         for (i = 0; i < y->numel; i++) {
             float v = xd[i];
-            gx[i] += gy[i] * (0.5f * (1.0f + erff(v * TT__SQRT1_2)) + v * expf(-0.5f * v * v) * TT__INV_SQRT_2PI);
+            gx[i] += gy[i] * (0.5f * e1[i] + v * expf(-0.5f * v * v) * TT__INV_SQRT_2PI);
         }
         return;
     }
@@ -3882,9 +3999,17 @@ static tt_tensor *tt__unary(tt_ctx *ctx, const char *op, int kind, tt_tensor *x,
     y = tt__out(ctx, op, x->ndim, x->shape, x, NULL, NULL);
     if (!y) return NULL;
     if (kind == TT__U_GELU) { /* as tt__unary_f, without the per-element switch */
-        float *yd = y->data;
+        float *yd = y->data, *e1 = NULL;
         const float *xd = x->data;
-        for (i = 0; i < x->numel; i++) yd[i] = 0.5f * xd[i] * (1.0f + erff(xd[i] * TT__SQRT1_2));
+        /* with a tape node, keep 1 + erf(x / sqrt 2) so backward needs no second erff (the same
+           float value, so the gradient is bit-identical with recomputing it) */
+        if (y->node && !(e1 = tt__scratch_floats(ctx, op, x->numel ? x->numel : 1))) return NULL;
+        for (i = 0; i < x->numel; i++) {
+            float e = 1.0f + erff(xd[i] * TT__SQRT1_2);
+            if (e1) e1[i] = e;
+            yd[i] = 0.5f * xd[i] * e;
+        }
+        if (y->node) y->node->saved = e1;
     } else {
         for (i = 0; i < x->numel; i++) y->data[i] = tt__unary_f(kind, x->data[i], p0, p1);
     }
@@ -4306,11 +4431,20 @@ static void tt__shape_walk(int mode, int nd, const int *shape, const size_t *st,
     for (d = 0; d < nd; d++) idx[d] = 0;
     for (r = 0; r < rows; r++) {
         float *p = strided + off, *q = dense + r * len;
-        switch (mode) {
-        case TT__WALK_GATHER: for (j = 0; j < len; j++) q[j] = p[j * s]; break;
-        case TT__WALK_GATHER_ADD: for (j = 0; j < len; j++) q[j] += p[j * s]; break;
-        case TT__WALK_SCATTER: for (j = 0; j < len; j++) p[j * s] = q[j]; break;
-        default: for (j = 0; j < len; j++) p[j * s] += q[j]; break;
+        if (s == 1) { /* contiguous rows (e.g. attention heads): copies and vector adds */
+            switch (mode) {
+            case TT__WALK_GATHER: memcpy(q, p, len * sizeof(float)); break;
+            case TT__WALK_GATHER_ADD: tt__vec_add_into(q, p, len); break;
+            case TT__WALK_SCATTER: memcpy(p, q, len * sizeof(float)); break;
+            default: tt__vec_add_into(p, q, len); break;
+            }
+        } else {
+            switch (mode) {
+            case TT__WALK_GATHER: for (j = 0; j < len; j++) q[j] = p[j * s]; break;
+            case TT__WALK_GATHER_ADD: for (j = 0; j < len; j++) q[j] += p[j * s]; break;
+            case TT__WALK_SCATTER: for (j = 0; j < len; j++) p[j * s] = q[j]; break;
+            default: for (j = 0; j < len; j++) p[j * s] += q[j]; break;
+            }
         }
         for (d = nd - 2; d >= 0; d--) { /* next row: odometer over dims 0..nd-2 */
             off += st[d];
@@ -4325,10 +4459,9 @@ static void tt__shape_walk(int mode, int nd, const int *shape, const size_t *st,
 
 static void tt__view_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
-    size_t i;
     (void)ctx;
     if (!x->grad) return;
-    for (i = 0; i < y->numel; i++) x->grad[i] += y->grad[i];
+    tt__vec_add_into(x->grad, y->grad, y->numel); /* x->grad[i] += y->grad[i] */
 }
 
 /* A view of x with a new shape (same numel, checked by the caller): a header that shares x's
@@ -5562,6 +5695,28 @@ static void tt__nn_rownorm_backward(tt_ctx *ctx, tt__node *nd) {
         size_t woff = (r % s->groups) * s->per_group;
         float mean = s->mean[r], invstd = s->invstd[r];
         double sum_g = 0, sum_g_xhat = 0; /* sums of dxhat = dy * w and of dxhat * xhat */
+        if (s->wdiv == 1 && w && b && w->grad && b->grad) {
+            /* layernorm with trained affine: the loops below without index division or tests */
+            const float *wp = w->data + woff;
+            float *gw = w->grad + woff, *gb = b->grad + woff;
+            for (j = 0; j < s->m; j++) {
+                float xhat = (xp[j] - mean) * invstd;
+                float g = gp[j] * wp[j];
+                sum_g += g;
+                sum_g_xhat += (double)g * xhat;
+                gw[j] += gp[j] * xhat;
+                gb[j] += gp[j];
+            }
+            if (x->grad) {
+                float mg = (float)(sum_g / (double)s->m), mgx = (float)(sum_g_xhat / (double)s->m);
+                float *dxp = x->grad + r * s->m;
+                for (j = 0; j < s->m; j++) {
+                    float xhat = (xp[j] - mean) * invstd;
+                    dxp[j] += invstd * (gp[j] * wp[j] - mg - xhat * mgx);
+                }
+            }
+            continue;
+        }
         for (j = 0; j < s->m; j++) {
             size_t wi = woff + j / s->wdiv;
             float xhat = (xp[j] - mean) * invstd;
@@ -5615,6 +5770,11 @@ static tt_tensor *tt__nn_rownorm(tt_ctx *ctx, const char *op, tt_tensor *x, tt_t
         invstd = (float)(1.0 / sqrt(sq / (double)m + (double)eps)); /* biased variance */
         sv->mean[r] = mean;
         sv->invstd[r] = invstd;
+        if (w && b && sv->wdiv == 1) { /* layernorm with affine: no index division (same values) */
+            const float *wp = w->data + woff, *bp = b->data + woff;
+            for (j = 0; j < m; j++) yp[j] = (xp[j] - mean) * invstd * wp[j] + bp[j];
+            continue;
+        }
         for (j = 0; j < m; j++) {
             size_t wi = woff + j / sv->wdiv;
             yp[j] = (xp[j] - mean) * invstd * (w ? w->data[wi] : 1.0f) + (b ? b->data[wi] : 0.0f);
