@@ -261,6 +261,7 @@ enum {
     TT_PARAM = 1u << 1,          /* lives in parameter storage */
     TT_NO_DECAY = 1u << 2,       /* optimizers skip weight decay (biases, norm scales) */
     TT_VIEW = 1u << 3            /* shares data with another tensor (reshape) */
+    /* bits 16 and up are reserved for the library's own bookkeeping */
 };
 
 typedef struct tt_tensor {
