@@ -50,6 +50,15 @@ static int tt_test_total_failed_;
 
 #define SKIP(name, why) printf("SKIP %s: %s\n", name, why)
 
+/* Identical bit patterns, except that any NaN matches any NaN (which NaN's sign and payload
+   survive an operation on two NaNs depends on the operand order the compiler picks). */
+static inline int same_bits(const float *a, const float *b, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!(a[i] != a[i] && b[i] != b[i]) && memcmp(a + i, b + i, sizeof(float))) return 0;
+    return 1;
+}
+
 #define TEST_EXIT() return tt_test_total_failed_ ? 1 : 0
 
 #endif

@@ -13,12 +13,6 @@
 #include "../tinytrain.h"
 #include "test.h"
 
-static int same_bits(const float *a, const float *b, size_t n) {
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (!(a[i] != a[i] && b[i] != b[i]) && memcmp(a + i, b + i, sizeof(float))) return 0;
-    return 1;
-}
 
 static void init_ctx(tt_ctx *ctx) {
     tt_desc d;

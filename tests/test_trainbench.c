@@ -12,14 +12,6 @@
 #define SQRT1_2 0.70710678118654752440f
 #define INV_SQRT_2PI 0.39894228040143267794f
 
-/* identical bit patterns, except that any NaN matches any NaN (which NaN's sign and payload
-   survive an operation on two NaNs depends on the operand order the compiler picks) */
-static int same_bits(const float *a, const float *b, size_t n) {
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (!(a[i] != a[i] && b[i] != b[i]) && memcmp(a + i, b + i, sizeof(float))) return 0;
-    return 1;
-}
 
 static void init_ctx(tt_ctx *ctx) {
     tt_desc d;
