@@ -36,8 +36,8 @@ $(BUILD)/test_optimizer_tour: examples/optimizer_tour.c
 test: $(TEST_BIN)
 	@bash tests/summary.sh $(TEST_BIN)
 
-demo: $(BUILD)/demo
-	./$(BUILD)/demo
+demo: $(BUILD)/spirals_svg
+	./$(BUILD)/spirals_svg
 
 clean:
 	rm -rf build build-san
