@@ -1,6 +1,7 @@
 /* Tuning harness: thread CPU time (immune to other processes stealing the core) of tinytrain vs
    OpenBLAS, one thread, alternating, median of 15. Usage: [TTTHR=2] [TTPATH=1|2] prof_sgemm [case-filter];
-   TTTHR=2 measures two threads with the wall clock. */
+   TTTHR=2 measures two threads with the wall clock. Tuning knobs: TTKERNEL=avx2|avx512|scalar|neon,
+   TTSHAPE=ta,tb,m,n,k,beta runs one case, TTKC / TTMC / TTNC override the kernel's cache blocks (within the workspace: mc * kc <= 128 * 320). */
 #define _POSIX_C_SOURCE 199309L
 #define TINYTRAIN_IMPLEMENTATION
 #include "tinytrain.h"
@@ -55,8 +56,28 @@ int main(int argc, char **argv) {
     if (tt_ctx_init(&ctx, &d) != TT_OK) return 1;
     openblas_set_num_threads(nthr);
     if (getenv("TTPATH")) ctx.gemm->path = atoi(getenv("TTPATH"));
+    if (getenv("TTKERNEL")) {
+        tt_kernel kk;
+        for (kk = TT_KERNEL_AUTO; strcmp(tt_kernel_name(kk), getenv("TTKERNEL")) && kk <= TT_KERNEL_NEON; kk++) {}
+        if (tt_ctx_set_kernel(&ctx, kk) != TT_OK) return 1;
+    }
+    if (getenv("TTKC")) ctx.gemm->kern.kc = atoi(getenv("TTKC"));
+    if (getenv("TTMC")) ctx.gemm->kern.mc = atoi(getenv("TTMC"));
+    if (getenv("TTNC")) ctx.gemm->kern.nc = atoi(getenv("TTNC"));
+    printf("# kernel %s kc %d mc %d nc %d\n", tt_kernel_name(ctx.kernel), ctx.gemm->kern.kc, ctx.gemm->kern.mc,
+           ctx.gemm->kern.nc);
+    if (getenv("TTSHAPE")) { /* TTSHAPE=ta,tb,m,n,k,beta: one case of any shape */
+        int ta, tb, m, n, k;
+        float be;
+        if (sscanf(getenv("TTSHAPE"), "%d,%d,%d,%d,%d,%f", &ta, &tb, &m, &n, &k, &be) == 6) one(&ctx, getenv("TTSHAPE"), ta, tb, m, n, k, be);
+        tt_ctx_free(&ctx);
+        return 0;
+    }
 #define C(nm, ta, tb, m, n, k, be) if (strstr(nm, f)) one(&ctx, nm, ta, tb, m, n, k, be)
+    C("sq2048", 0, 0, 2048, 2048, 2048, 0.0f);
     C("sq1024", 0, 0, 1024, 1024, 1024, 0.0f);
+    C("sq512", 0, 0, 512, 512, 512, 0.0f);
+    C("sq64", 0, 0, 64, 64, 64, 0.0f);
     C("sq1000", 0, 0, 1000, 1000, 1000, 0.0f);
     C("sq1024k", 0, 0, 1024, 1024, 256, 0.0f);
     C("sq256", 0, 0, 256, 256, 256, 0.0f);
