@@ -8,7 +8,8 @@
    same process they would take a core from the tinytrain sample that follows. `make bench`
    sets OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, ~0.4 ms: still hot between the back-to-back
    calls of a sample; tinytrain's workers spin ~35 us). Pausing instead of that would let the
-   cores clock down before the next sample. */
+   cores clock down before the next sample. Matrices are 64-byte aligned, as tinytrain's own
+   tensors are (both libraries get the same buffers). */
 #define _POSIX_C_SOURCE 199309L
 #define TINYTRAIN_IMPLEMENTATION
 #include "tinytrain.h"
@@ -34,7 +35,13 @@ typedef struct bcase {
     int ta, tb, m, n, k;
     float beta;
     float *a, *b, *c;
+    void *raw[3]; /* the allocations behind a, b, c */
 } bcase;
+
+static float *alloc64(size_t n, void **raw) { /* n floats, 64-byte aligned */
+    *raw = malloc(n * sizeof(float) + 64);
+    return *raw ? (float *)((char *)*raw + (64 - (uintptr_t)*raw % 64)) : NULL;
+}
 
 static void run(tt_ctx *ctx, int who, const bcase *p) {
     int lda = p->ta ? p->m : p->k, ldb = p->tb ? p->k : p->n;
@@ -71,9 +78,9 @@ static double bench(tt_ctx *ctx, const char *name, int threads, int ta, int tb, 
     tt_rng rng;
     tt_rng_seed(&rng, 7);
     p.ta = ta; p.tb = tb; p.m = m; p.n = n; p.k = k; p.beta = beta;
-    p.a = (float *)malloc(na * sizeof(float));
-    p.b = (float *)malloc(nb * sizeof(float));
-    p.c = (float *)malloc(nc * sizeof(float));
+    p.a = alloc64(na, &p.raw[0]);
+    p.b = alloc64(nb, &p.raw[1]);
+    p.c = alloc64(nc, &p.raw[2]);
     for (i = 0; i < na; i++) p.a[i] = tt_rng_uniform(&rng) - 0.5f;
     for (i = 0; i < nb; i++) p.b[i] = tt_rng_uniform(&rng) - 0.5f;
     for (i = 0; i < nc; i++) p.c[i] = 0.0f;
@@ -100,7 +107,7 @@ static double bench(tt_ctx *ctx, const char *name, int threads, int ta, int tb, 
            threads, go, gr, go / gr);
     printf("#   cores busy: ours %.2f, ref %.2f\n", bo[reps / 2], br[reps / 2]);
     fflush(stdout);
-    free(p.a); free(p.b); free(p.c);
+    free(p.raw[0]); free(p.raw[1]); free(p.raw[2]);
     return go;
 }
 
