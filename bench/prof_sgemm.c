@@ -1,7 +1,7 @@
 /* Tuning harness: thread CPU time (immune to other processes stealing the core) of tinytrain vs
    OpenBLAS, one thread, alternating, median of 15. Usage: [TTTHR=2] [TTPATH=1|2] prof_sgemm [case-filter];
    TTTHR=2 measures two threads with the wall clock. Tuning knobs: TTKERNEL=avx2|avx512|scalar|neon,
-   TTSHAPE=ta,tb,m,n,k,beta runs one case, TTKC / TTMC / TTNC override the kernel's cache blocks (within the workspace: mc * kc <= 128 * 320). */
+   TTSHAPE=ta,tb,m,n,k,beta runs one case, TTKC / TTMC / TTNC override the kernel's cache blocks (checked against the workspaces). */
 #define _POSIX_C_SOURCE 199309L
 #define TINYTRAIN_IMPLEMENTATION
 #include "tinytrain.h"
@@ -64,6 +64,15 @@ int main(int argc, char **argv) {
     if (getenv("TTKC")) ctx.gemm->kern.kc = atoi(getenv("TTKC"));
     if (getenv("TTMC")) ctx.gemm->kern.mc = atoi(getenv("TTMC"));
     if (getenv("TTNC")) ctx.gemm->kern.nc = atoi(getenv("TTNC"));
+    { /* the overrides must fit the context's workspaces */
+        const tt__gemm_kern *K = &ctx.gemm->kern;
+        if (K->kc < 1 || K->mc < K->mr || K->nc < K->nr || (size_t)((K->mc + K->mr - 1) / K->mr * K->mr) * K->kc > tt__gemm_pa_floats() ||
+            (size_t)(K->nc + K->nr) * K->kc > tt__gemm_pb_floats()) {
+            fprintf(stderr, "TTKC / TTMC / TTNC outside the workspace: mc (rounded up to mr) * kc <= %d, (nc + nr) * kc <= %d\n",
+                    (int)tt__gemm_pa_floats(), (int)tt__gemm_pb_floats());
+            return 1;
+        }
+    }
     printf("# kernel %s kc %d mc %d nc %d\n", tt_kernel_name(ctx.kernel), ctx.gemm->kern.kc, ctx.gemm->kern.mc,
            ctx.gemm->kern.nc);
     if (getenv("TTSHAPE")) { /* TTSHAPE=ta,tb,m,n,k,beta: one case of any shape */
