@@ -2304,7 +2304,8 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
    2. Packing (tt__pack_a / tt__pack_b): copies a block of op(A) / op(B) into MR-row / NR-column
       panels, zero-padded, so the micro-kernel streams contiguous memory whatever the transposes.
       x86 has SIMD packers for every case (8 x 8 register transposes where op(X) has to be
-      transposed): with batch-64 MLP shapes packing is a visible share of the time.
+      transposed): with batch-64 MLP shapes packing is a visible share of the time, so with
+      k <= 64 the AVX2 kernel's first tiles pack while they compute (tt__ukr_pk_fn).
    3. Drivers: the "packed" driver (large problems) loops jc (NC columns) > pc (KC depth, B packed
       once, L3) > ic (MC rows, A packed once, L2) > jr > ir (micro-tiles; the B sliver stays in
       L1). The "light" driver (small/skinny problems, and tt_sgemm without a context) does not
@@ -2339,6 +2340,12 @@ typedef void (*tt__ukr_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
    row stride of B reads op(B) = B in place (whole NR-column slivers only). */
 typedef void (*tt__ukr_ldb_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
                                float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr);
+/* A whole MR x NR tile with C = alpha * acc + beta * C that also packs what it reads, for the
+   tiles after it: with pbo it reads op(B) = B in place (rows ldb apart) and writes the packed
+   sliver (row p at pbo + p*NR); with pao (rsa == 1 only: the MR values of step p contiguous) it
+   writes the packed A panel (step p at pao + p*MR). Either may be NULL; same arithmetic as ukr. */
+typedef void (*tt__ukr_pk_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                              float *pao, float *pbo, float *c, ptrdiff_t ldc, float alpha, float beta);
 /* Packs kc x nc of op(B) = B^T (element (p, j) at b[j*ldb + p]) into NR-column panels. */
 typedef void (*tt__pack_bt_fn)(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb);
 /* Packs mc x kc of op(A) = A (element (i, p) at a[i*lda + p]) or, the _at variant, of
@@ -2349,6 +2356,7 @@ typedef tt__pack_bt_fn tt__pack_bn_fn;
 typedef struct tt__gemm_kern {
     tt__ukr_fn ukr;         /* packed B sliver (examples/matmul_tour.c calls it directly) */
     tt__ukr_ldb_fn ukr_ldb; /* B sliver rows ldb apart: what the drivers call */
+    tt__ukr_pk_fn ukr_pk;   /* packing while computing (see tt__gemm_packed), or NULL */
     tt__pack_bt_fn pack_bt; /* SIMD transposing packer for op(B) = B^T, or NULL (portable one) */
     tt__pack_bn_fn pack_bn; /* SIMD packer for op(B) = B, or NULL */
     tt__pack_an_fn pack_an; /* SIMD transposing packer for op(A) = A, or NULL (portable one) */
@@ -2469,9 +2477,22 @@ static void tt__ukr_scalar(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
             c40 = mul(va, c40); c41 = mul(va, c41); c50 = mul(va, c50); c51 = mul(va, c51);   \
         }                                                                                     \
     } while (0)
-__attribute__((target("avx2,fma")))
-static void tt__ukr_avx2_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
-                             float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+/* One k step of the full tile: row i of A broadcast, times the two B vectors. */
+#define TT__STEP6(b0, b1)                                                                                        \
+    do {                                                                                                         \
+        __m256 x_;                                                                                               \
+        x_ = _mm256_broadcast_ss(a);       c00 = _mm256_fmadd_ps(x_, b0, c00); c01 = _mm256_fmadd_ps(x_, b1, c01); \
+        x_ = _mm256_broadcast_ss(a + rsa); c10 = _mm256_fmadd_ps(x_, b0, c10); c11 = _mm256_fmadd_ps(x_, b1, c11); \
+        x_ = _mm256_broadcast_ss(a + r2);  c20 = _mm256_fmadd_ps(x_, b0, c20); c21 = _mm256_fmadd_ps(x_, b1, c21); \
+        x_ = _mm256_broadcast_ss(a + r3);  c30 = _mm256_fmadd_ps(x_, b0, c30); c31 = _mm256_fmadd_ps(x_, b1, c31); \
+        x_ = _mm256_broadcast_ss(a + r4);  c40 = _mm256_fmadd_ps(x_, b0, c40); c41 = _mm256_fmadd_ps(x_, b1, c41); \
+        x_ = _mm256_broadcast_ss(a + r5);  c50 = _mm256_fmadd_ps(x_, b0, c50); c51 = _mm256_fmadd_ps(x_, b1, c51); \
+    } while (0)
+/* The kernel body; with pao / pbo it is the packing kernel of tt__ukr_pk_fn (tt__ukr_avx2_ldb
+   passes NULL for both, so its copy has no packing loop). */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void tt__ukr_avx2_body(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                                     float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr, float *pao, float *pbo) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, va, vb;
     __m256i m0 = _mm256_setzero_si256(), m1 = m0;
@@ -2482,15 +2503,30 @@ static void tt__ukr_avx2_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t cs
             _mm_prefetch((const char *)(c + p * ldc), _MM_HINT_T0);
             _mm_prefetch((const char *)(c + p * ldc + 15), _MM_HINT_T0);
         }
-    if (mr > 4 && nr > 8) {
+    if (pao || pbo) { /* full tile that packs (tt__ukr_pk_fn); the 2 extra floats that the 8-float
+                         store of A step p writes are overwritten by step p + 1; the last moves 4 + 2 */
+        __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
         for (p = 0; p < kc; p++) {
-            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
-            x = _mm256_broadcast_ss(a);      c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
-            x = _mm256_broadcast_ss(a + rsa); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
-            x = _mm256_broadcast_ss(a + r2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
-            x = _mm256_broadcast_ss(a + r3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
-            x = _mm256_broadcast_ss(a + r4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
-            x = _mm256_broadcast_ss(a + r5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            if (pbo) { _mm256_storeu_ps(pbo, b0); _mm256_storeu_ps(pbo + 8, b1); pbo += 16; }
+            if (pao) {
+                __m256 v = _mm256_maskload_ps(a, six);
+                if (p + 1 < kc) {
+                    _mm256_storeu_ps(pao, v);
+                } else {
+                    _mm_storeu_ps(pao, _mm256_castps256_ps128(v));
+                    _mm_storel_pi((__m64 *)(void *)(pao + 4), _mm256_extractf128_ps(v, 1));
+                }
+                pao += 6;
+            }
+            TT__STEP6(b0, b1);
+            a += csa;
+            b += ldb;
+        }
+    } else if (mr > 4 && nr > 8) {
+        for (p = 0; p < kc; p++) {
+            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            TT__STEP6(b0, b1);
             a += csa;
             b += ldb;
         }
@@ -2546,6 +2582,17 @@ static void tt__ukr_avx2_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t cs
 }
 #undef TT__ROW2
 #undef TT__FULL2
+#undef TT__STEP6
+__attribute__((target("avx2,fma")))
+static void tt__ukr_avx2_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                             float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    tt__ukr_avx2_body(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, mr, nr, NULL, NULL);
+}
+__attribute__((target("avx2,fma")))
+static void tt__ukr_avx2_pk(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                            float *pao, float *pbo, float *c, ptrdiff_t ldc, float alpha, float beta) {
+    tt__ukr_avx2_body(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, 6, 16, pao, pbo);
+}
 static void tt__ukr_avx2(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
                          ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
     tt__ukr_avx2_ldb(kc, a, rsa, csa, b, 16, c, ldc, alpha, beta, mr, nr);
@@ -2890,7 +2937,7 @@ static void tt__ukr_neon(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
 /* Kernel table entry for k, or NULL when this build has no such kernel. */
 static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
     out->kc = TT__GEMM_KC; out->mc = TT__GEMM_MC; out->nc = TT__GEMM_NC; out->pack_bt = NULL;
-    out->pack_bn = NULL; out->pack_an = NULL; out->pack_at = NULL; out->split4 = 0;
+    out->pack_bn = NULL; out->pack_an = NULL; out->pack_at = NULL; out->ukr_pk = NULL; out->split4 = 0;
     switch (k) {
     case TT_KERNEL_SCALAR:
         out->ukr = tt__ukr_scalar; out->ukr_ldb = tt__ukr_scalar_ldb; out->mr = TT__S_MR; out->nr = TT__S_NR;
@@ -2898,6 +2945,7 @@ static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
 #ifdef TT__GEMM_X86
     case TT_KERNEL_AVX2:
         out->ukr = tt__ukr_avx2; out->ukr_ldb = tt__ukr_avx2_ldb; out->mr = 6; out->nr = 16; out->split4 = 1;
+        out->ukr_pk = tt__ukr_avx2_pk;
         out->pack_bt = tt__pack_bt_avx2; out->pack_bn = tt__pack_bn_avx2; out->pack_an = tt__pack_a6_avx2; out->pack_at = tt__pack_at6_avx2;
         return 1;
     case TT_KERNEL_AVX512: /* every AVX-512F CPU has AVX2 (tt__x86_level checks both) */
@@ -2958,6 +3006,10 @@ static void tt__pack_a(int mc, int kc, const float *a, ptrdiff_t rsa, ptrdiff_t 
     for (ir = 0; ir < mc; ir += MR) {
         int rows = TT__MIN(MR, mc - ir);
         const float *ap = a + ir * rsa;
+        if (rsa == 1 && MR == 4 && rows == 4) { /* 4 contiguous floats per step (a 4-row tail of A^T) */
+            for (p = 0; p < kc; p++, pa += 4) memcpy(pa, ap + p * csa, 4 * sizeof(float));
+            continue;
+        }
         for (p = 0; p < kc; p++, pa += MR) {
             for (i = 0; i < rows; i++) pa[i] = ap[i * rsa + p * csa];
             for (; i < MR; i++) pa[i] = 0.0f;
@@ -3110,6 +3162,11 @@ static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, int p
      64 floats: the tile's few rows of A stay in L1 while it sweeps a row of C (64^3: -12%,
      10 x 128 x 64 dW: -15%; wider A^T rows, 512 B and up apart, crowd into a few L1 sets and
      lose 5-10%, so they are packed).
+     Where the kernel has a packing tile (ukr_pk: AVX2), nothing is packed ahead: the first
+     row of tiles reads op(B) = B in place and writes the packed slivers as it goes, and the
+     first tile of each row writes its packed A^T panel (edge and tail panels are packed
+     ahead as before). The copies cost a few stores in a loop bound by its FMAs instead of a
+     separate pass over memory (256 x 128 dW: -2.5% time; 784 x 256 dW: -1%).
    - kc > 64: B is packed one NR-column sliver at a time, just before its row tiles use it,
      into the same spot of pb: the sliver is written and read back in L1 instead of the whole
      block going out to L2 first (-1..3%). Row order loses here (B slivers come from L2).
@@ -3124,14 +3181,18 @@ static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, int 
             int kc = TT__MIN(kb, g->k - pc);
             float beta = pc == 0 ? g->beta : 1.0f;
             const float *bk = g->b + pc * g->rsb + jc * g->csb;
-            if (nfull < nc && !sliver) tt__pack_b_k(K, kc, nc - nfull, bk + nfull * g->csb, g->rsb, g->csb, pb + nfull * kc);
+            /* by rows: B packed by the first row of tiles, as they compute (pbo) */
+            int pkb = by_rows && K->ukr_pk && nfull == 0 && g->csb == 1;
+            if (nfull < nc && !sliver && !pkb) tt__pack_b_k(K, kc, nc - nfull, bk + nfull * g->csb, g->rsb, g->csb, pb + nfull * kc);
             for (ic = 0; ic < g->m; ic += mb) {
                 int mc = TT__MIN(mb, g->m - ic), tail = tt__gemm_tail(K, mc), mr;
                 const float *ak = g->a + ic * g->rsa + pc * g->csa;
                 int ain = by_rows && (g->csa == 1 || (g->rsa == 1 && g->csa <= 64)), redge = (mc - tail) % K->mr;
-                if (!ain)
+                /* by rows, A not in place: its whole panels packed by their first tile (pao) */
+                int pka = by_rows && !ain && K->ukr_pk && g->rsa == 1;
+                if (!ain && !pka)
                     tt__pack_a_k(K, mc - tail, kc, ak, g->rsa, g->csa, pa);
-                else if (redge && !tt__gemm_whole(K, redge)) /* A in place, but not its edge tile */
+                else if (redge && (pka || !tt__gemm_whole(K, redge))) /* the edge tile's panel */
                     tt__pack_a_k(K, redge, kc, ak + (mc - tail - redge) * g->rsa, g->rsa, g->csa, pa + (mc - tail - redge) * kc);
                 if (tail) /* two 4-row panels (the tiles of rows past mc - tail read them with csa 4) */
                     tt__pack_a(tail, kc, ak + (mc - tail) * g->rsa, g->rsa, g->csa, 4, pa + (mc - tail) * kc);
@@ -3139,12 +3200,24 @@ static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, int 
                     for (ir = 0; ir < mc; ir += mr) {
                         const float *as = pa + ir * kc; /* packed panel, or A itself */
                         ptrdiff_t rs = 1, cs = ir < mc - tail ? K->mr : 4;
+                        int full;
                         mr = tt__gemm_mr(K, mc, tail, ir);
+                        full = ir < mc - tail && mr == K->mr;
                         if (ain && ir < mc - tail && tt__gemm_whole(K, mr)) { as = ak + ir * g->rsa; rs = g->rsa; cs = g->csa; }
-                        for (jr = 0; jr < nc; jr += K->nr)
-                            K->ukr_ldb(kc, as, rs, cs, jr < nfull ? bk + jr : pb + jr * kc, jr < nfull ? g->rsb : K->nr,
-                                       g->c + (ic + ir) * g->ldc + jc + jr, g->ldc, g->alpha, beta, mr,
-                                       TT__MIN(K->nr, nc - jr));
+                        for (jr = 0; jr < nc; jr += K->nr) {
+                            int nr = TT__MIN(K->nr, nc - jr), pkbj = pkb && ir == 0, pkaj = pka && full && jr == 0;
+                            float *bs = pb + jr * kc, *ct = g->c + (ic + ir) * g->ldc + jc + jr;
+                            if ((pkaj || pkbj) && full && nr == K->nr) {
+                                K->ukr_pk(kc, pkaj ? ak + ir * g->rsa : as, pkaj ? g->rsa : rs, pkaj ? g->csa : cs,
+                                          pkbj ? bk + jr : bs, pkbj ? g->rsb : K->nr, pkaj ? pa + ir * kc : NULL,
+                                          pkbj ? bs : NULL, ct, g->ldc, g->alpha, beta);
+                                continue;
+                            }
+                            if (pkbj) tt__pack_b_k(K, kc, nr, bk + jr, g->rsb, 1, bs);
+                            if (pkaj) tt__pack_a_k(K, mr, kc, ak + ir * g->rsa, g->rsa, g->csa, pa + ir * kc);
+                            K->ukr_ldb(kc, as, rs, cs, jr < nfull ? bk + jr : bs, jr < nfull ? g->rsb : K->nr, ct, g->ldc,
+                                       g->alpha, beta, mr, nr);
+                        }
                     }
                     continue;
                 }

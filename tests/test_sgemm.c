@@ -177,6 +177,16 @@ static void run_kernel_suite(tt_kernel kern) {
             check_ctx(&ctx, &p, tt_kernel_name(kern));
             free_problem(&p);
         }
+        /* dW = dY^T X (op(A) = A^T with rows over 64 floats apart, op(B) = B, k <= 64): the
+           first tiles pack A and B while they compute; row edges of 5, 1 + 6 (4 + 3) and 2 + 6
+           (4 + 4) rows, a 15-column edge */
+        for (s = 0; s < 4; s++) {
+            static const int dw[][3] = {{128, 256, 64}, {71, 79, 50}, {67, 40, 33}, {65, 33, 64}};
+            problem p;
+            make_problem(&p, 1, 0, dw[s][0], dw[s][1], dw[s][2], cnt++ % 7);
+            check_ctx(&ctx, &p, tt_kernel_name(kern));
+            free_problem(&p);
+        }
     }
     tt_ctx_free(&ctx);
 }
