@@ -3213,7 +3213,7 @@ static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, int 
                                           pkbj ? bs : NULL, ct, g->ldc, g->alpha, beta);
                                 continue;
                             }
-                            if (pkbj) tt__pack_b_k(K, kc, nr, bk + jr, g->rsb, 1, bs);
+                            if (pkbj) tt__pack_b_k(K, kc, nr, bk + jr, g->rsb, g->csb, bs); /* edge sliver, short tile */
                             if (pkaj) tt__pack_a_k(K, mr, kc, ak + ir * g->rsa, g->rsa, g->csa, pa + ir * kc);
                             K->ukr_ldb(kc, as, rs, cs, jr < nfull ? bk + jr : bs, jr < nfull ? g->rsb : K->nr, ct, g->ldc,
                                        g->alpha, beta, mr, nr);
