@@ -241,6 +241,10 @@ TT_API const char *tt_error_message(const tt_ctx *ctx);
 TT_API void tt_clear_error(tt_ctx *ctx);
 /* Runtime version string, e.g. "0.1.0". */
 TT_API const char *tt_version(void);
+/* CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320: the checksum of gzip, zlib and PNG) of
+   n bytes, continuing from crc (start with 0): tt_crc32(tt_crc32(0, a, na), b, nb) equals the
+   CRC of a followed by b. Used by the gzip reader and the checkpoint format. */
+TT_API uint32_t tt_crc32(uint32_t crc, const void *data, size_t n);
 
 /* ==================================================================================== >>api_rng */
 
@@ -1519,6 +1523,22 @@ TT__DEF const char *tt_result_string(tt_result r) {
 }
 
 TT__DEF const char *tt_version(void) { return TT_VERSION_STRING; }
+
+/* Four bits at a time with a 16-entry table computed from the polynomial (no global state). */
+TT__DEF uint32_t tt_crc32(uint32_t crc, const void *data, size_t n) {
+    static const uint32_t t[16] = {0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
+                                   0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
+                                   0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i;
+    crc = ~crc;
+    for (i = 0; i < n; i++) {
+        crc ^= p[i];
+        crc = (crc >> 4) ^ t[crc & 15u];
+        crc = (crc >> 4) ^ t[crc & 15u];
+    }
+    return ~crc;
+}
 
 /* ==================================================================================== >>rng
    xoshiro128+ seeded through splitmix64: fast, small, identical on every platform. */

@@ -232,6 +232,16 @@ static void test_gradcheck_catches_errors(void) {
     tt_ctx_free(&ctx);
 }
 
+/* The CRC-32 check value of "123456789" (the catalogue's CRC-32/ISO-HDLC entry) and zlib.crc32 of
+   the pangram, computed by Python: both are independent of this code. Chaining must equal one call. */
+static void test_crc32_check_values(void) {
+    const char *a = "123456789", *b = "The quick brown fox jumps over the lazy dog";
+    CHECK(tt_crc32(0, a, 9) == 0xCBF43926u);
+    CHECK(tt_crc32(0, b, strlen(b)) == 0x414FA339u);
+    CHECK(tt_crc32(tt_crc32(0, b, 10), b + 10, strlen(b) - 10) == 0x414FA339u);
+    CHECK(tt_crc32(0, a, 0) == 0u);
+}
+
 int main(void) {
     RUN(test_accumulation_and_modes);
     RUN(test_anomaly_mode);
@@ -241,5 +251,6 @@ int main(void) {
     RUN(test_gradcheck_catches_errors);
     RUN(test_gradcheck_matmul_add_relu);
     RUN(test_shape_error_message);
+    RUN(test_crc32_check_values);
     TEST_EXIT();
 }
