@@ -436,7 +436,6 @@ TT_API tt_result tt_sgd_step_simple(tt_ctx *ctx, float lr);
 /* ==================================================================================== >>api_ops_math
    Elementwise math, activations, reductions, softmax. axis may be negative (-1 = last). */
 
-/* ---- (ops_math declarations: begin) ---- */
 /* Binary ops broadcast like tt_add. pow: d/db is 0 where a == 0 and b >= 0 (torch); maximum /
    minimum split the gradient evenly on ties (torch). */
 TT_API tt_tensor *tt_sub(tt_ctx *ctx, tt_tensor *a, tt_tensor *b);      /* a - b */
@@ -494,13 +493,11 @@ TT_API tt_tensor *tt_argmax(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim); /
 /* Softmax / log-softmax along axis, max-subtracted (no overflow for large inputs). */
 TT_API tt_tensor *tt_softmax(tt_ctx *ctx, tt_tensor *x, int axis);
 TT_API tt_tensor *tt_log_softmax(tt_ctx *ctx, tt_tensor *x, int axis);
-/* ---- (ops_math declarations: end) ---- */
 
 
 /* ==================================================================================== >>api_ops_shape
    Shape ops. Indices are plain int arrays. */
 
-/* ---- (ops_shape declarations: begin) ---- */
 /* PyTorch semantics throughout; axes may be negative (-1 = last). reshape and flatten return views
    (TT_VIEW: they share x's data, so writing one writes the other); every other op returns a new
    tensor. Errors: bad axis, perm, step, pads count or sign -> TT_ERR_INVALID_ARGS; sizes that do
@@ -535,13 +532,11 @@ TT_API tt_tensor *tt_gather(tt_ctx *ctx, tt_tensor *x, int axis, const int *inde
 /* Embedding lookup: weight (num, dim), ids of shape ids_shape (ndim dims, 0 allowed) ->
    (*ids_shape, dim). Backward adds each output row into its id's row (repeated ids accumulate). */
 TT_API tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const int *ids_shape, const int *ids);
-/* ---- (ops_shape declarations: end) ---- */
 
 
 /* ==================================================================================== >>api_ops_conv
    Convolution and pooling, channels-first (N, C, L) / (N, C, H, W). */
 
-/* ---- (ops_conv declarations: begin) ---- */
 /* As torch.nn.functional conv1d, conv2d, max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool2d.
    Every op also accepts unbatched input ((C, L) or (C, H, W)) and then returns unbatched output,
    as torch does.
@@ -582,13 +577,11 @@ TT_API tt_tensor *tt_avg_pool1d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *o
 TT_API tt_tensor *tt_adaptive_avg_pool2d(tt_ctx *ctx, tt_tensor *x, int out_h, int out_w);
 /* (N, C, H, W) -> (N, C): mean over H and W (= adaptive_avg_pool2d to 1x1, then flatten). */
 TT_API tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x);
-/* ---- (ops_conv declarations: end) ---- */
 
 
 /* ==================================================================================== >>api_ops_nn
    Normalisation, dropout, attention, recurrent cells. */
 
-/* ---- (ops_nn declarations: begin) ---- */
 /* Batch norm over dim 1 of x (N, C, ...) (torch.nn.functional.batch_norm). weight/bias (C) may be
    NULL. running_mean/running_var are tensors of C floats (tt_buffer; torch initialises them to 0
    and 1) or both NULL. Training mode (ctx->training): normalises with the batch mean and biased
@@ -625,7 +618,6 @@ TT_API tt_result tt_lstm_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor
    biases (3H) or NULL. n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) * n + z * h. */
 TT_API tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *w_ih, tt_tensor *w_hh,
                               tt_tensor *b_ih, tt_tensor *b_hh);
-/* ---- (ops_nn declarations: end) ---- */
 
 
 /* ==================================================================================== >>api_loss
@@ -638,7 +630,6 @@ typedef enum tt_reduction {
     TT_REDUCTION_BATCHMEAN = 3 /* kl_div only */
 } tt_reduction;
 
-/* ---- (loss declarations: begin) ---- */
 /* Every loss takes a tt_reduction: MEAN (0, torch's default), SUM, or NONE (the unreduced
    per-element or per-sample losses, shaped as torch returns them). MEAN and SUM return a scalar
    (ndim 0). TT_REDUCTION_BATCHMEAN is accepted by tt_kl_div_loss only.
@@ -758,13 +749,11 @@ typedef struct tt_ctc_opts {
    for t >= input_length. */
 TT_API tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *log_probs, const int *targets, const int *input_lengths,
                               const int *target_lengths, const tt_ctc_opts *opts);
-/* ---- (loss declarations: end) ---- */
 
 
 /* ==================================================================================== >>api_optim
    Optimizers. */
 
-/* ---- (optim declarations: begin) ---- */
 /* Optimizers numerically the same as torch.optim (plus Lion and LAMB from their authors' code).
 
    Usage:
@@ -927,13 +916,11 @@ TT_API tt_result tt_optim_state_save(tt_ctx *ctx, const tt_optim *opt, void *buf
 /* Restore a state saved from an optimizer of the same kind over the same parameters; the buffer
    is validated (TT_ERR_FORMAT) before anything is changed. */
 TT_API tt_result tt_optim_state_load(tt_ctx *ctx, tt_optim *opt, const void *buf, size_t bytes);
-/* ---- (optim declarations: end) ---- */
 
 
 /* ==================================================================================== >>api_sched
    Learning-rate schedules, regularization, clipping, early stopping. */
 
-/* ---- (sched declarations: begin) ---- */
 /* LEARNING-RATE SCHEDULES
    A tt_sched is a small caller-owned object, independent of any optimizer: it holds base_lr and
    the current lr. Use it as in PyTorch, stepping after the optimizer:
@@ -1185,7 +1172,6 @@ TT_API tt_result tt_early_stop_init(tt_ctx *ctx, tt_early_stop *es, int patience
 /* Feed one epoch's metric; returns 1 if training should stop now (and from then on), else 0.
    NaN never counts as an improvement. */
 TT_API int tt_early_stop_update(tt_early_stop *es, double metric);
-/* ---- (sched declarations: end) ---- */
 
 
 #ifdef __cplusplus
@@ -2007,8 +1993,9 @@ TT__DEF tt_result tt_tensor_set(tt_ctx *ctx, tt_tensor *t, const float *data, si
 /* ==================================================================================== >>autograd
    How an op is written (see tt_relu for the smallest example):
      1. validate inputs with tt__in(): NULL after an error propagates silently;
-     2. y = tt__out(ctx, op, ndim, shape, n_in, inputs): allocates y (uninitialised data) and,
-        when grad mode is on and an input requires grad, a zeroed y->grad and a tape node;
+     2. y = tt__out(ctx, op, ndim, shape, a, b, c): allocates y (uninitialised data) and,
+        when grad mode is on and one of the inputs a, b, c (NULL for unused) requires grad, a
+        zeroed y->grad and a tape node (tt__out_n takes an array of any length);
      3. compute y->data; if y->node, save what backward needs in y->node->i / f / saved and set
         y->node->backward;
      4. return tt__done(ctx, y) (anomaly check).
@@ -4069,7 +4056,6 @@ TT__DEF tt_result tt_sgd_step_simple(tt_ctx *ctx, float lr) {
 
 /* ==================================================================================== >>ops_math */
 
-/* ---- (ops_math implementation: begin) ---- */
 /* ---- binary ops: the core's broadcasting tt__binary does forward and backward ---- */
 
 TT__DEF tt_tensor *tt_sub(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__binary(ctx, "sub", TT__BIN_SUB, a, b); }
@@ -4590,12 +4576,10 @@ TT__DEF tt_tensor *tt_log_softmax(tt_ctx *ctx, tt_tensor *x, int axis) { return 
 #undef TT__SELU_ALPHA
 #undef TT__SELU_SCALE
 #undef TT__ALL
-/* ---- (ops_math implementation: end) ---- */
 
 
 /* ==================================================================================== >>ops_shape */
 
-/* ---- (ops_shape implementation: begin) ---- */
 /* Every op here moves elements without arithmetic, so forward and backward are the same index
    map run in opposite directions. Most are written with one helper, tt__shape_walk, which walks
    a strided region of a bigger array (a slice, a permuted view, one input's place inside a
@@ -5184,12 +5168,10 @@ TT__DEF tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const 
     }
     return tt__done(ctx, y);
 }
-/* ---- (ops_shape implementation: end) ---- */
 
 
 /* ==================================================================================== >>ops_conv */
 
-/* ---- (ops_conv implementation: begin) ---- */
 /* Convolution: im2col + matrix multiply. For one batch item and one group, the input patch under
    every output position is copied into a column of `col` (K rows = Cin/groups * kH * kW, P columns
    = oH * oW; zero where the window hangs over the padding). Then
@@ -5718,12 +5700,10 @@ TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
     if (y->node) y->node->backward = tt__global_avg_backward;
     return tt__done(ctx, y);
 }
-/* ---- (ops_conv implementation: end) ---- */
 
 
 /* ==================================================================================== >>ops_nn */
 
-/* ---- (ops_nn implementation: begin) ---- */
 /* Normalisation, dropout, attention and recurrent cells. Every op here is fused: one forward that
    saves what it needs (per-row statistics, masks, probabilities, gate activations) and one
    closed-form backward. Statistics are accumulated in double. Private helpers: tt__nn_. */
@@ -6430,12 +6410,10 @@ TT__DEF tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tenso
     }
     return tt__done(ctx, y);
 }
-/* ---- (ops_nn implementation: end) ---- */
 
 
 /* ==================================================================================== >>loss */
 
-/* ---- (loss implementation: begin) ---- */
 /* How the losses are built. Every loss is one fused op. Its forward computes the per-unit losses
    (a unit is an element for elementwise losses, a sample for per-sample losses) and, when a
    gradient is needed, the derivative of each unit's loss with respect to every input element
@@ -7348,12 +7326,10 @@ TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, const int *targets, c
     if (o.reduction == TT_REDUCTION_MEAN) div = (double)N;
     return tt__loss_end(ctx, &r, div);
 }
-/* ---- (loss implementation: end) ---- */
 
 
 /* ==================================================================================== >>optim */
 
-/* ---- (optim implementation: begin) ---- */
 /* Every update below follows torch's `_single_tensor_<name>` code, operation by operation, in
    float32; scalar factors (bias corrections, step sizes) are computed in double like Python floats
    and rounded to float where torch hands them to a float kernel. */
@@ -8565,12 +8541,10 @@ TT__DEF tt_result tt_optim_state_load(tt_ctx *ctx, tt_optim *opt, const void *bu
     if (opt->state_floats) memcpy(opt->state, p + sizeof hd + sizeof sc, opt->state_floats * sizeof(float));
     return TT_OK;
 }
-/* ---- (optim implementation: end) ---- */
 
 
 /* ==================================================================================== >>sched */
 
-/* ---- (sched implementation: begin) ---- */
 /* Schedules follow torch/optim/lr_scheduler.py line by line:
      tt__sched_start  = the construction step (_initial_step: last_epoch 0, "is_initial" mode)
      tt__sched_advance = step(): last_epoch + 1, then the chainable get_lr() on the current lr
@@ -9626,7 +9600,6 @@ TT__DEF int tt_early_stop_update(tt_early_stop *es, double metric) {
     es->epoch++;
     return es->should_stop;
 }
-/* ---- (sched implementation: end) ---- */
 
 
 /* ==================================================================================== >>end
