@@ -1,5 +1,23 @@
 # tinytrain: `make` builds tests and examples, `make test` runs the tests,
 # `make demo` trains a small classifier, `make bench` runs the benchmarks.
+#
+# How the tests are built (fast on a small machine):
+#   - the implementation is compiled once, into $(BUILD)/tinytrain.o (from tests/compile/impl_lib.c,
+#     the two-line implementation file a user's build would have);
+#   - a test written the usual way (#define TINYTRAIN_IMPLEMENTATION, #include "../tinytrain.h") is
+#     compiled with -DTINYTRAIN_IMPLEMENTATION_INCLUDED, the header's own include guard for the
+#     implementation, so it sees the declarations only, and is linked against that object
+#     (tests/test.h includes the C headers that the implementation would have brought in);
+#   - a test keeps the implementation in its own translation unit when it defines a TT_ switch
+#     before the include (an allocator, an emulated CPU), when it uses private tt__ / TT__ names,
+#     or when it is listed in SINGLE_ALWAYS (test_core: the single-include path itself). Such tests
+#     are compiled with -DTT_STATIC=, so the compiler drops every library function the test does
+#     not reach instead of optimising all of them (about a third of the compile time); to move a
+#     linked test there, add its name to SINGLE_ALWAYS (one word, no change to the test);
+#   - everything builds in parallel (-j<number of CPUs> unless -j is given), and each test's
+#     PASS/FAIL/SKIP lines are printed as soon as that test has run; the last line is
+#     "N passed, N failed[, N skipped]".
+# `make V=1` shows the full compiler command lines.
 CC      ?= cc
 OPT     ?= -O2
 WARN    := -std=c99 -Wall -Wextra -Wpedantic -Werror
@@ -7,34 +25,81 @@ CFLAGS  ?=
 LDLIBS  := -lm -lpthread
 BUILD   ?= build
 
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+  MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+
 ifeq ($(SAN),1)
   BUILD   := build-san
   OPT     := -O1 -g -fno-omit-frame-pointer
   SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
 
+ifeq ($(V),1)
+  Q :=
+  say = @:
+else
+  Q := @
+  say = @echo "  $(1)"
+endif
+
+SINGLE_ALWAYS := test_core
 TEST_SRC    := $(wildcard tests/test_*.c)
-TEST_BIN    := $(patsubst tests/%.c,$(BUILD)/%,$(TEST_SRC))
+TEST_NAMES  := $(patsubst tests/%.c,%,$(TEST_SRC))
+HASH := \#
+SINGLE_PL := s{/\*.*?\*/}{}gs; s{//[^\n]*}{}g; print "$$ARGV\n" \
+    if /^\s*$(HASH)\s*define\s+TT_|\btt__\w+\s*[(]|\btt__node\b|\bTT__\w+/m
+SINGLE_FOUND := $(patsubst tests/%.c,%,$(shell perl -0777 -ne '$(SINGLE_PL)' $(TEST_SRC)))
+SINGLE_NAMES := $(filter $(TEST_NAMES),$(sort $(SINGLE_ALWAYS) $(SINGLE_FOUND)))
+LINKED_NAMES := $(filter-out $(SINGLE_NAMES),$(TEST_NAMES))
+SINGLE_BIN  := $(addprefix $(BUILD)/,$(SINGLE_NAMES))
+LINKED_BIN  := $(addprefix $(BUILD)/,$(LINKED_NAMES))
+TEST_BIN    := $(SINGLE_BIN) $(LINKED_BIN)
+TEST_LOG    := $(addsuffix .log,$(TEST_BIN))
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/%,$(EXAMPLE_SRC))
+IMPL_OBJ    := $(BUILD)/tinytrain.o
+LINKED_FLAGS := -DTINYTRAIN_IMPLEMENTATION_INCLUDED
 
-.PHONY: all test demo bench clean
-all: $(TEST_BIN) $(EXAMPLE_BIN)
+.PHONY: all test demo bench clean FORCE
+all: $(IMPL_OBJ) $(TEST_BIN) $(EXAMPLE_BIN)
 
 $(BUILD):
 	mkdir -p $(BUILD)
 
-$(BUILD)/test_%: tests/test_%.c tinytrain.h tests/test.h | $(BUILD)
-	$(CC) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
+# the implementation, once
+$(IMPL_OBJ): tests/compile/impl_lib.c tinytrain.h | $(BUILD)
+	$(call say,CC $@)
+	$(Q)$(CC) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS) -I. -c -o $@ $<
 
-$(BUILD)/%: examples/%.c tinytrain.h | $(BUILD)
-	$(CC) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
+# tests and examples that link against it
+$(BUILD)/%.o: tests/%.c | $(BUILD)
+	$(call say,CC $@)
+	$(Q)$(CC) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS) $(LINKED_FLAGS) -MMD -MP -I. -c -o $@ $<
+$(LINKED_BIN): $(BUILD)/%: $(BUILD)/%.o $(IMPL_OBJ)
+	$(call say,LD $@)
+	$(Q)$(CC) $(OPT) $(SANFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# this test includes the example it checks
-$(BUILD)/test_optimizer_tour: examples/optimizer_tour.c
+# tests with the implementation in their own translation unit
+$(SINGLE_BIN): $(BUILD)/%: tests/%.c | $(BUILD)
+	$(call say,CC $@ (with the implementation))
+	$(Q)$(CC) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS) -DTT_STATIC= -MMD -MP -I. -o $@ $< $(LDLIBS)
 
-test: $(TEST_BIN)
-	@bash tests/summary.sh $(TEST_BIN)
+# examples: built as a user would build them (one file, implementation included)
+$(EXAMPLE_BIN): $(BUILD)/%: examples/%.c | $(BUILD)
+	$(call say,CC $@)
+	$(Q)$(CC) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS) -MMD -MP -I. -o $@ $< $(LDLIBS)
+
+-include $(wildcard $(BUILD)/*.d)
+
+# run each test as soon as it is built; the logs feed the summary
+$(BUILD)/%.log: $(BUILD)/% FORCE
+	@bash tests/run_test.sh $< $@
+FORCE:
+
+# heavy compiles first, so that -j keeps every CPU busy until the end
+test: $(IMPL_OBJ) $(SINGLE_BIN) $(TEST_LOG)
+	@bash tests/summary.sh $(TEST_LOG)
 
 demo: $(BUILD)/spirals_svg
 	./$(BUILD)/spirals_svg

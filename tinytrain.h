@@ -370,7 +370,8 @@ typedef struct tt_gradcheck_report {
     size_t n_checked;         /* elements compared */
 } tt_gradcheck_report;
 /* Returns TT_OK if every element passes, TT_ERR_GRADCHECK if one fails, or another error if fn
-   fails. report may be NULL; opts may be NULL. Uses the scratch region (rewound after). */
+   fails. report may be NULL; opts may be NULL; when given, report is filled on every return (all
+   zero, worst_input -1, when the check did not run). Uses the scratch region (rewound after). */
 TT_API tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt_tensor **inputs,
                               void *user, const tt_gradcheck_opts *opts,
                               tt_gradcheck_report *report);
@@ -2200,6 +2201,10 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
     float *w, **saved;
     int k;
     tt_result result = TT_OK;
+    if (report) { /* defined on every return, early errors included */
+        memset(report, 0, sizeof *report);
+        report->worst_input = -1;
+    }
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (ctx->err != TT_OK) return ctx->err;
     if (!fn || n_inputs <= 0 || !inputs) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_gradcheck: need fn and at least one input");

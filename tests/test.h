@@ -3,9 +3,14 @@
    "SKIP name: why". tests/summary.sh counts these lines. */
 #ifndef TT_TEST_H
 #define TT_TEST_H
+/* The C headers that the implementation includes, so a test compiles the same whether the
+   implementation is in its own unit or linked in from build/tinytrain.o (see the Makefile). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
+#include <float.h>
+#include <stdarg.h>
 
 static int tt_test_failed_; /* failures inside the current test */
 static int tt_test_total_failed_;
