@@ -172,7 +172,8 @@ typedef struct tt_rng {
     uint32_t s[4];
 } tt_rng;
 
-/* Context description. Zero-initialise and set what you need: zero means default. */
+/* Context description. Start from tt_desc_init() (or a zeroed struct: here zero means the
+   default) and set what you need. */
 typedef struct tt_desc {
     size_t max_params;      /* floats of parameter storage (default 1 << 20) */
     int max_param_tensors;  /* parameter tensors (default 256) */
@@ -226,6 +227,13 @@ typedef struct tt_ctx {
     char err_msg[256];
 } tt_ctx;
 
+/* A tt_desc with every default written out: max_params 1 << 20 floats, max_param_tensors 256,
+   persist_bytes 16 MiB, scratch_bytes 64 MiB, seed 0, threads 1, kernel TT_KERNEL_AUTO,
+   small_matmul_workspace 0, the default allocator (TT_MALLOC / TT_FREE), no log callback, no
+   caller memory. Change the fields you need. A zeroed tt_desc gives the same context (in tt_desc
+   zero stands for the default: its fields size memory and never change the maths); this is
+   the spelling that is warning-free in C and C++ alike (= {0} is not, under g++ -Wextra). */
+TT_API tt_desc tt_desc_init(void);
 /* Bytes of memory that tt_ctx_init needs for this desc (for tt_desc.memory). */
 TT_API tt_result tt_ctx_memory_size(const tt_desc *desc, size_t *bytes);
 /* Initialise a context: one allocation (or none with tt_desc.memory). */
@@ -1578,6 +1586,13 @@ static void tt__resolve_desc(tt_desc *d, const tt_desc *in) {
     if (!d->persist_bytes) d->persist_bytes = (size_t)16 << 20;
     if (!d->scratch_bytes) d->scratch_bytes = (size_t)64 << 20;
     if (d->threads <= 0) d->threads = 1;
+}
+
+TT__DEF tt_desc tt_desc_init(void) {
+    tt_desc zero, d;
+    memset(&zero, 0, sizeof zero);
+    tt__resolve_desc(&d, &zero);
+    return d;
 }
 
 /* Layout of the block: [param_data | param_grad | param headers | gemm | persist | scratch]. */

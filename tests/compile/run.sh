@@ -35,10 +35,6 @@ if has arm-none-eabi-gcc; then
 else echo "SKIP compile_cortex_m4: arm-none-eabi-gcc not installed"; fi
 # the same program, built for the host, really fits its 96 KiB buffer and runs a step
 run cortex_m_program_on_host sh -c "cc $W -O1 -o $out/cm tests/compile/cortex_m.c -lm && $out/cm"
-bash tests/compile/doccheck.sh
-# the README's quick start compiles and runs as printed
-awk '/^## Quick start/{f=1} f&&/^```c/{g=1;next} g&&/^```/{exit} g' README.md > "$out/quick.c"
-run readme_quick_start sh -c "cc -std=c99 -Wall -Wextra -Werror -O1 -I. -o $out/quick $out/quick.c -lm -lpthread && $out/quick"
 # no private macro (TT__*) leaks out of the implementation
 printf '#define TINYTRAIN_IMPLEMENTATION\n#include "tinytrain.h"\n' > "$out/m.c"
 run no_private_macros_leak sh -c "! gcc -dM -E -I. $out/m.c | grep '#define TT__'"
