@@ -28,10 +28,13 @@
    CONFIGURATION MACROS (define before including the implementation)
 
        TT_MALLOC(sz), TT_FREE(p)   default allocator; define both or neither
+       TT_NO_MALLOC                no default allocator at all (nothing from <stdlib.h> is
+                                   linked): tt_ctx_init needs tt_desc.memory or .allocator
        TT_STATIC                   make every function static (private to one translation unit)
        TT_API                      decoration of public functions (default: extern)
-       TT_NO_STDIO                 never include <stdio.h> (messages use a built-in formatter;
-                                   future FILE-based helpers are left out with it)
+       TT_NO_STDIO                 never include <stdio.h>: leaves out the functions that take a
+                                   file path (they fail with TT_ERR_IO naming the path); their
+                                   memory-buffer versions stay. Messages never need stdio.
        TT_NO_SIMD                  only the portable scalar kernels (no intrinsics at all)
        TT_NO_THREADS               no pthreads: every kernel runs on the calling thread
        TT_MAX_DIMS                 most dimensions a tensor may have (default 6)
@@ -135,7 +138,8 @@ typedef enum tt_result {
     TT_ERR_OUT_OF_MEMORY = -4,  /* allocator failed or an arena is full */
     TT_ERR_NONFINITE = -5,      /* NaN or Inf where it is not allowed (or anomaly mode) */
     TT_ERR_STATE = -6,          /* the call makes no sense now (e.g. backward on a non-scalar) */
-    TT_ERR_IO = -7,             /* a file could not be read or written */
+    TT_ERR_IO = -7,             /* a file could not be read or written (functions that take a
+                                   path; they are left out with TT_NO_STDIO) */
     TT_ERR_FORMAT = -8,         /* a file or buffer is not in the expected format */
     TT_ERR_UNSUPPORTED = -9,    /* not available in this build or on this CPU */
     TT_ERR_GRADCHECK = -10      /* tt_gradcheck found a gradient that disagrees */
@@ -150,11 +154,12 @@ typedef struct tt_allocator {
 
 typedef enum tt_log_level {
     TT_LOG_ERROR = 1,
-    TT_LOG_WARN = 2,
-    TT_LOG_INFO = 3
+    TT_LOG_WARN = 2
 } tt_log_level;
 
-/* Log callback: called for every error (and warnings). msg is valid during the call only. */
+/* Log callback: called for every error (TT_LOG_ERROR, with its code) and every warning
+   (TT_LOG_WARN, code TT_OK: something worked but probably not as meant, e.g. an optimizer over a
+   context without parameters). msg is valid during the call only. */
 typedef void (*tt_log_fn)(void *user, tt_log_level level, tt_result code, const char *msg);
 
 /* Matrix-multiply kernels. AUTO picks the fastest the CPU supports. */
@@ -311,8 +316,10 @@ TT_API size_t tt_shape_numel(int ndim, const int *shape);
 TT_API int tt_same_shape(const tt_tensor *a, const tt_tensor *b);
 
 /* New parameter (zero-initialised, requires grad) in parameter storage. name is kept by pointer
-   (use a string literal or storage that outlives the context); it names the tensor in errors and
-   checkpoints. Parameters can only be added, never removed. */
+   (use a string literal or storage that outlives the context); error messages and the
+   optimizers' warnings name the tensor by it, and it stays in t->name (tt_param_at lists them)
+   for anything that saves or loads parameters by name. Parameters can only be added, never
+   removed. */
 TT_API tt_tensor *tt_param(tt_ctx *ctx, const char *name, int ndim, const int *shape);
 /* New persistent tensor that is not trained (batchnorm running statistics and the like):
    zero-initialised, no gradient, lives until tt_ctx_free. */
@@ -1200,6 +1207,13 @@ TT_API int tt_early_stop_update(tt_early_stop *es, double metric);
 #if defined(TT_MALLOC) != defined(TT_FREE)
 #error "tinytrain: define both TT_MALLOC and TT_FREE, or neither"
 #endif
+#if defined(TT_NO_MALLOC) && defined(TT_MALLOC)
+#error "tinytrain: TT_NO_MALLOC leaves out the default allocator; do not define TT_MALLOC / TT_FREE with it"
+#endif
+#ifdef TT_NO_MALLOC /* never called: tt_ctx_init refuses a desc without memory or allocator */
+#define TT_MALLOC(sz) ((void)(sz), (void *)0)
+#define TT_FREE(p) ((void)(p))
+#endif
 #ifndef TT_MALLOC
 #include <stdlib.h>
 #define TT_MALLOC(sz) malloc(sz)
@@ -1210,7 +1224,7 @@ TT_API int tt_early_stop_update(tt_early_stop *es, double metric);
 #include <math.h>
 #include <float.h>
 #ifndef TT_NO_STDIO
-#include <stdio.h>
+#include <stdio.h> /* only for the functions that take a file path */
 #endif
 #include <stdarg.h>
 
@@ -1649,6 +1663,10 @@ TT__DEF tt_result tt_ctx_init(tt_ctx *ctx, const tt_desc *desc) {
             return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_init: memory must be aligned to %d bytes", TT__ALIGN);
         m = (unsigned char *)desc->memory;
     } else {
+#ifdef TT_NO_MALLOC
+        if (!desc->allocator.alloc)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_init: built with TT_NO_MALLOC, so desc.memory or desc.allocator is needed");
+#endif
         /* over-allocate so the block can be aligned to TT__ALIGN */
         void *raw = desc->allocator.alloc ? desc->allocator.alloc(off[6] + TT__ALIGN, desc->allocator.user)
                                           : TT_MALLOC(off[6] + TT__ALIGN);

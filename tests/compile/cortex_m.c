@@ -1,6 +1,7 @@
 /* Compile check for an ARM Cortex-M4F (no OS): static memory only, no stdio, no threads.
    Built with arm-none-eabi-gcc; it links against newlib with nosys stubs. */
 #define TT_NO_STDIO
+#define TT_NO_MALLOC
 #define TT_NO_THREADS
 #define TINYTRAIN_IMPLEMENTATION
 #include "../../tinytrain.h"
