@@ -38,6 +38,11 @@
        TT_NO_SIMD                  only the portable scalar kernels (no intrinsics at all)
        TT_NO_THREADS               no pthreads: every kernel runs on the calling thread
        TT_MAX_DIMS                 most dimensions a tensor may have (default 6)
+       TT_NO_CONV  TT_NO_RNN       FEATURE CUTS, for small flash: leave out convolution and
+       TT_NO_LBFGS TT_NO_CTC       pooling (all of >>ops_conv), the LSTM and GRU cells, the LBFGS
+                                   optimizer, the CTC loss. Declarations stay; a call to a cut
+                                   function is an undefined reference at link time (LBFGS:
+                                   tt_optim_step_closure returns TT_ERR_UNSUPPORTED).
 
    TINYTRAIN DOES NOT
        - call exit() or abort(), or print anything (messages go to the log callback, if given)
@@ -3570,8 +3575,9 @@ TT__DEF tt_result tt_ctx_sgemm(tt_ctx *ctx, int ta, int tb, int m, int n, int k,
     st = ctx->gemm;
     tt__gemm_args_set(&g, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     parts = 1;
-    /* threads only pay above ~1M multiply-adds (waking a worker costs microseconds) */
-    if (st->active > 1 && (double)m * n * k >= 1.0e6) {
+    /* threads only pay above ~1M multiply-adds (waking a worker costs microseconds); m n k >= 1e6
+       is tested in integers, so no double arithmetic reaches single-precision FPUs */
+    if (st->active > 1 && k > 0 && (uint64_t)m * (uint64_t)n >= (1000000u + (uint64_t)k - 1) / (uint64_t)k) {
         int tn = (n + st->kern.nr - 1) / st->kern.nr, tm = (m + st->kern.mr - 1) / st->kern.mr;
         st->split_n = tn >= tm || tn >= 4 * st->active;  /* split the dimension with more tiles */
         st->tiles = st->split_n ? tn : tm;
@@ -5209,6 +5215,7 @@ TT__DEF tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const 
 
 
 /* ==================================================================================== >>ops_conv */
+#ifndef TT_NO_CONV /* the whole section (see FEATURE CUTS) */
 
 /* Convolution: im2col + matrix multiply. For one batch item and one group, the input patch under
    every output position is copied into a column of `col` (K rows = Cin/groups * kH * kW, P columns
@@ -5738,6 +5745,7 @@ TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
     if (y->node) y->node->backward = tt__global_avg_backward;
     return tt__done(ctx, y);
 }
+#endif /* TT_NO_CONV */
 
 
 /* ==================================================================================== >>ops_nn */
@@ -6260,6 +6268,7 @@ TT__DEF tt_tensor *tt_attention(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tens
     return tt__done(ctx, y);
 }
 
+#ifndef TT_NO_RNN /* to the end of the section (see FEATURE CUTS) */
 /* ------------------------------------------------------------------------------ recurrent cells
    Gate pre-activations: gi = x W_ih^T + b_ih and gh = h W_hh^T + b_hh, each (B, G). */
 
@@ -6448,6 +6457,7 @@ TT__DEF tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tenso
     }
     return tt__done(ctx, y);
 }
+#endif /* TT_NO_RNN */
 
 
 /* ==================================================================================== >>loss */
@@ -7247,6 +7257,7 @@ TT__DEF tt_tensor *tt_triplet_margin_loss(tt_ctx *ctx, tt_tensor *anchor, tt_ten
 }
 
 /* ---- CTC ---- */
+#ifndef TT_NO_CTC /* to the end of the section (see FEATURE CUTS) */
 static double tt__loss_lse2(double a, double b) {
     double m = a > b ? a : b;
     if (m == -INFINITY) return -INFINITY;
@@ -7364,6 +7375,7 @@ TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, const int *targets, c
     if (o.reduction == TT_REDUCTION_MEAN) div = (double)N;
     return tt__loss_end(ctx, &r, div);
 }
+#endif /* TT_NO_CTC */
 
 
 /* ==================================================================================== >>optim */
@@ -8235,6 +8247,7 @@ TT__DEF tt_result tt_optim_step(tt_ctx *ctx, tt_optim *opt) {
 }
 
 /* ---- LBFGS (torch/optim/lbfgs.py), flat vectors over ctx->param_data[0 .. n) ---- */
+#ifndef TT_NO_LBFGS /* to tt_optim_step_closure (see FEATURE CUTS) */
 
 static double tt__dot(const float *a, const float *b, size_t n) {
     double s = 0;
@@ -8498,6 +8511,7 @@ static tt_result tt__lbfgs_step(tt_ctx *ctx, tt_optim *opt, tt_closure_fn fn, vo
     sc->prev_loss = prev_loss;
     return TT_OK;
 }
+#endif /* TT_NO_LBFGS */
 
 TT__DEF tt_result tt_optim_step_closure(tt_ctx *ctx, tt_optim *opt, tt_closure_fn closure, void *user, double *loss) {
     tt_result r;
@@ -8511,7 +8525,11 @@ TT__DEF tt_result tt_optim_step_closure(tt_ctx *ctx, tt_optim *opt, tt_closure_f
             if (loss) *loss = f;
             return ctx->err;
         }
+#ifdef TT_NO_LBFGS
+        return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_optim_step_closure: LBFGS is left out of this build (TT_NO_LBFGS)");
+#else
         return tt__lbfgs_step(ctx, opt, closure, user, loss);
+#endif
     }
     f = closure(ctx, user);
     if (ctx->err != TT_OK) return ctx->err;

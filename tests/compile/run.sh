@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compile matrix: warnings are errors with gcc and clang, the header compiles as C++, every
-# configuration switch builds and runs, tcc builds it, and it builds for a Cortex-M4F.
+# configuration switch and feature cut builds and runs, tcc builds it, and it builds for a
+# Cortex-M4F with section GC, with no allocator linked and double arithmetic only where explained.
 # Prints "PASS name" / "FAIL name" / "SKIP name: why" lines (tests/summary.sh counts them).
 cd "$(dirname "$0")/../.." || exit 1
 out=$(mktemp -d)
@@ -15,13 +16,17 @@ for cc in gcc clang; do
   if ! has $cc; then echo "SKIP compile_$cc: $cc not installed"; continue; fi
   run "compile_${cc}_c99" sh -c "$cc $W -O2 -o $out/a tests/compile/impl.c -lm -lpthread && $out/a"
   run "compile_${cc}_c99_shadow_prototypes" $cc $W -Wshadow -Wstrict-prototypes -Wmissing-prototypes -O2 -fsyntax-only tests/compile/impl.c
-  for sw in TT_STATIC TT_NO_STDIO TT_NO_SIMD TT_NO_THREADS CUSTOM_ALLOC; do
+  for sw in TT_STATIC TT_NO_STDIO TT_NO_SIMD TT_NO_THREADS CUSTOM_ALLOC TT_NO_CONV TT_NO_RNN TT_NO_LBFGS TT_NO_CTC; do
     run "compile_${cc}_$sw" sh -c "$cc $W -O1 -D$sw -o $out/a tests/compile/impl.c -lm -lpthread && $out/a"
   done
+  run "compile_${cc}_all_cuts" sh -c "$cc $W -O1 -DTT_NO_CONV -DTT_NO_RNN -DTT_NO_LBFGS -DTT_NO_CTC -o $out/a tests/compile/impl.c -lm -lpthread && $out/a"
+  # TT_NO_MALLOC: no allocator symbol referenced; a desc without memory is refused by name
+  run "compile_${cc}_TT_NO_MALLOC" sh -c "$cc $W -O1 -c -o $out/nm.o tests/compile/no_malloc.c && ! nm -u $out/nm.o | grep -wE 'malloc|free|calloc|realloc' && $cc -o $out/nm $out/nm.o -lm && $out/nm"
   run "compile_${cc}_two_units" sh -c "$cc $W -O1 -o $out/a tests/compile/user.c tests/compile/impl_lib.c -lm -lpthread && $out/a"
 done
 if has g++; then
   run compile_gxx_cpp11 sh -c "g++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -O1 -o $out/a tests/compile/impl.cc -lpthread && $out/a"
+  run compile_gxx_cpp11_all_cuts g++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -O1 -c -DTT_NO_CONV -DTT_NO_RNN -DTT_NO_LBFGS -DTT_NO_CTC -o $out/a.o tests/compile/impl.cc
   run compile_gxx_cpp17_no_simd sh -c "g++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -O1 -DTT_NO_SIMD -o $out/a tests/compile/impl.cc -lpthread && $out/a"
 else echo "SKIP compile_gxx: g++ not installed"; fi
 if has clang++; then
@@ -30,8 +35,30 @@ fi
 if has tcc; then
   run compile_tcc sh -c "tcc -Wall -Werror -o $out/a tests/compile/impl.c -lm -lpthread && $out/a"
 else echo "SKIP compile_tcc: tcc not installed"; fi
+# TT_NO_STDIO really keeps <stdio.h> out
+run no_stdio_include sh -c "! gcc -M -DTT_NO_STDIO -DTT_NO_THREADS tests/compile/impl.c | grep -q 'stdio\.h'"
 if has arm-none-eabi-gcc; then
-  run compile_cortex_m4 sh -c "arm-none-eabi-gcc $W -Os -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 --specs=nosys.specs -o $out/m4.elf tests/compile/cortex_m.c -lm"
+  M4="-Os -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 --specs=nosys.specs"
+  GC="-ffunction-sections -fdata-sections -Wl,--gc-sections"
+  run compile_cortex_m4 arm-none-eabi-gcc $W $M4 -o $out/m4.elf tests/compile/cortex_m.c -lm
+  run compile_cortex_m4_gc arm-none-eabi-gcc $W $M4 $GC -o $out/m4gc.elf tests/compile/cortex_m.c -lm
+  for cut in TT_NO_CONV TT_NO_RNN TT_NO_LBFGS TT_NO_CTC; do
+    run "compile_cortex_m4_$cut" arm-none-eabi-gcc $W $M4 -D$cut -o $out/m4cut.elf tests/compile/cortex_m.c -lm
+  done
+  if [ -f $out/m4gc.elf ]; then
+    # the program passes its own buffer (TT_NO_MALLOC): no allocator is linked
+    run cortex_m4_no_allocator sh -c "! arm-none-eabi-nm $out/m4gc.elf | grep -wE 'malloc|free|_malloc_r|_free_r|calloc|realloc'"
+    # software double arithmetic only where README "Small devices" explains it: the message
+    # formatter (%g of a float argument), and tt_sum's double accumulator; a float passed to a
+    # message is promoted to double by C's varargs rules (__aeabi_f2d) anywhere
+    dbl=$(arm-none-eabi-objdump -d $out/m4gc.elf | awk '
+      /^[0-9a-f]+ <[^>]*>:$/ { fn = $2 }
+      /\tbl?\t.*<__aeabi_(d[a-z0-9]+|[iu]2d|u?l2d|f2d)>/ && fn !~ /^<__aeabi_/ {
+        i = index($0, "<__aeabi_"); h = substr($0, i); if (h != "<__aeabi_f2d>") print fn, h }' |
+      sort -u | grep -vE '^<(tt__vformat[.a-z0-9]*|tt_sum|floor)>:' || true)
+    if [ -z "$dbl" ]; then echo "PASS cortex_m4_double_only_where_explained"
+    else echo "FAIL cortex_m4_double_only_where_explained: unexplained software double arithmetic in"; echo "$dbl" | sed 's/^/  /'; fi
+  fi
 else echo "SKIP compile_cortex_m4: arm-none-eabi-gcc not installed"; fi
 # the same program, built for the host, really fits its 96 KiB buffer and runs a step
 run cortex_m_program_on_host sh -c "cc $W -O1 -o $out/cm tests/compile/cortex_m.c -lm && $out/cm"
