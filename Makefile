@@ -48,7 +48,7 @@ TEST_SRC    := $(wildcard tests/test_*.c)
 TEST_NAMES  := $(patsubst tests/%.c,%,$(TEST_SRC))
 HASH := \#
 SINGLE_PL := s{/\*.*?\*/}{}gs; s{//[^\n]*}{}g; print "$$ARGV\n" \
-    if /^\s*$(HASH)\s*define\s+TT_|\btt__\w+\s*[(]|\btt__node\b|\bTT__\w+/m
+    if /^\s*$(HASH)\s*define\s+TT_|\btt__\w+|\bTT__\w+/m
 SINGLE_FOUND := $(patsubst tests/%.c,%,$(shell perl -0777 -ne '$(SINGLE_PL)' $(TEST_SRC)))
 SINGLE_NAMES := $(filter $(TEST_NAMES),$(sort $(SINGLE_ALWAYS) $(SINGLE_FOUND)))
 LINKED_NAMES := $(filter-out $(SINGLE_NAMES),$(TEST_NAMES))
