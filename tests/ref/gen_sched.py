@@ -128,7 +128,7 @@ run("chain", lambda o: L.ChainedScheduler([L.ConstantLR(o, factor=0.1, total_ite
 run("chain3", lambda o: L.ChainedScheduler([L.LinearLR(o, start_factor=0.2, total_iters=6),
                                             L.CosineAnnealingLR(o, T_max=12, eta_min=0.0),
                                             L.StepLR(o, step_size=10, gamma=0.5)]))
-# tt_sched_warmup_cosine(base 0.1, warmup 6, total 40, start 0.01, eta_min 1e-4)
+# tt_sched_init_warmup_cosine(base 0.1, warmup 6, total 40, start 0.01, eta_min 1e-4)
 run("warmup_cosine", lambda o: L.SequentialLR(
     o, [L.LinearLR(o, start_factor=0.01, end_factor=1.0, total_iters=6),
         L.CosineAnnealingLR(o, T_max=34, eta_min=1e-4)], milestones=[6]))
@@ -153,6 +153,10 @@ clip_case("l2", 1.0, 2.0)
 clip_case("l2_noclip", 100.0, 2.0)
 clip_case("inf", 0.5, math.inf)
 clip_case("l1", 2.0, 1.0)
+# p-norms other than 1, 2, inf (norm of the per-tensor norms, as torch)
+clip_case("p3", 1.0, 3.0)
+clip_case("p05", 20.0, 0.5)
+clip_case("p3_noclip", 100.0, 3.0)
 ps = [torch.nn.Parameter(torch.zeros(*s)) for s in shapes]
 for p, g in zip(ps, grads):
     p.grad = g.clone()
