@@ -102,7 +102,7 @@ run("plateau_max_abs", lambda o: L.ReduceLROnPlateau(o, mode="max", threshold=0.
 run("plateau_eps", lambda o: L.ReduceLROnPlateau(o, mode="max", threshold=0.01, factor=0.9, patience=0,
                                                  eps=0.005), base_lr=0.05, metrics=M2)
 
-# --- zero-means-default option structs: torch defaults, and literal zeros (TT_OPTIM_ZERO) ---
+# --- option structs: torch defaults, and literal zeros ---
 run("cyclic_default", lambda o: L.CyclicLR(o, 0.01, 0.1), momentum=True)  # step_size_up 2000
 run("cyclic_down0", lambda o: L.CyclicLR(o, 0.01, 0.1, step_size_up=3, step_size_down=0), momentum=True)
 run("cyclic_zeros", lambda o: L.CyclicLR(o, 0.0, 0.1, step_size_up=3, base_momentum=0.0), momentum=True)
