@@ -7574,6 +7574,11 @@ static tt_result tt__chk_lbfgs(tt_ctx *ctx, const char *nm, int grp, const tt_op
 #undef TT__BAD
 #undef TT__BAD_SWITCH
 
+/* Whether the optimizer updates parameter p (its group is in group_mask). */
+static int tt__optim_covers(const tt_optim *opt, const tt_tensor *p) {
+    return p->group >= 0 && p->group < TT_OPTIM_MAX_GROUPS && ((opt->group_mask >> p->group) & 1u);
+}
+
 /* ---- element-wise updates: one parameter tensor (x, g: n floats, s0..s2 its state) ---- */
 
 /* torch.lerp: a + w (b - a) for |w| < 0.5, else b - (b - a)(1 - w). */
@@ -7933,7 +7938,7 @@ static void tt__pre_lamb(tt_ctx *ctx, tt_optim *opt, tt__optim_job *proto) {
     for (ti = 0; ti < opt->n_tensors; ti++) {
         const tt_tensor *p = &ctx->params[ti];
         size_t i;
-        if (p->group < 0 || p->group >= TT_OPTIM_MAX_GROUPS || !((opt->group_mask >> p->group) & 1u)) continue;
+        if (!tt__optim_covers(opt, p)) continue;
         for (i = 0; i < p->numel; i++) s += (double)ctx->param_grad[p->offset + i] * ctx->param_grad[p->offset + i];
     }
     gn = (float)sqrt(s);
@@ -8241,10 +8246,6 @@ TT__DEF tt_optim_hparams *tt_optim_desc_group(tt_optim_desc *desc, int group) {
     desc->groups[group] = desc->hp;
     desc->group_hp |= 1u << group;
     return &desc->groups[group];
-}
-
-static int tt__optim_covers(const tt_optim *opt, const tt_tensor *p) {
-    return p->group >= 0 && p->group < TT_OPTIM_MAX_GROUPS && ((opt->group_mask >> p->group) & 1u);
 }
 
 /* LBFGS flat vectors (each n floats) kept after the history: */

@@ -597,6 +597,33 @@ static void test_sticky_error_and_momentum(void) {
     tt_ctx_free(&ctx);
 }
 
+/* Every row of the optimizer table: its defaults pass its own checks, its state has the size the
+   table states, and one step runs (Muon on the 2-D problem, LBFGS through a closure). */
+static void test_every_kind_defaults(void) {
+    int k;
+    for (k = 1; k < TT_OPTIM_KIND_COUNT_; k++) {
+        tt_ctx ctx;
+        problem P;
+        tt_optim opt;
+        tt_optim_desc od = tt_optim_desc_init((tt_optim_kind)k);
+        rosen R = {0};
+        memset(&P, 0, sizeof P);
+        CHECK(setup_problem(&ctx, &P, k == TT_OPTIM_MUON));
+        CHECK_MSG(tt_optim_init(&ctx, &opt, &od) == TT_OK, "%s: %s", tt_optim_name((tt_optim_kind)k), tt_error_message(&ctx));
+        CHECK(opt.n_state == tt__optim_table[k].n_state && tt__optim_table[k].kind == (tt_optim_kind)k);
+        if (k == TT_OPTIM_LBFGS) {
+            CHECK(tt_optim_step(&ctx, &opt) == TT_ERR_STATE); /* needs a closure */
+            tt_clear_error(&ctx);
+            CHECK(tt_optim_step_closure(&ctx, &opt, rosen_closure, &R, NULL) == TT_OK && R.evals > 0);
+        } else {
+            set_grads(&ctx, &P, 1, 0);
+            CHECK_MSG(tt_optim_step(&ctx, &opt) == TT_OK, "%s: %s", tt_optim_name((tt_optim_kind)k), tt_error_message(&ctx));
+        }
+        tt_ctx_free(&ctx);
+    }
+    CHECK(strcmp(tt_optim_name(TT_OPTIM_KIND_COUNT_), "unknown optimizer") == 0);
+}
+
 /* No scratch growth and no state growth across steps (allocation happens once at init). */
 static void test_no_allocation_per_step(void) {
     static const tt_optim_kind kinds[] = {TT_OPTIM_SGD, TT_OPTIM_ADAM, TT_OPTIM_ADAFACTOR, TT_OPTIM_LAMB, TT_OPTIM_SPARSE_ADAM};
@@ -633,6 +660,7 @@ int main(void) {
     RUN(test_errors);
     RUN(test_explicit_zero);
     RUN(test_sticky_error_and_momentum);
+    RUN(test_every_kind_defaults);
     RUN(test_no_allocation_per_step);
     TEST_EXIT();
 }
