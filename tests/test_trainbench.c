@@ -218,8 +218,8 @@ static void test_optim_simd_pairs(void) {
                 }
             }
     }
-#ifdef TT__VEC_SSE
-    CHECK(pairs >= 3); /* SGD, Adam, AdamW */
+#if !defined(TT_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+    CHECK(pairs >= 3); /* SGD, Adam, AdamW have SSE twins (TT__VEC_SSE is undefined after the implementation) */
 #endif
     printf("  %d (reference, SIMD) optimizer pairs checked\n", pairs);
 }
