@@ -697,7 +697,11 @@ extern "C" tt_result tt_cuda_attach(tt_ctx *ctx, int device) {
     g->host_base = (unsigned char *)ctx->param_data; /* the block starts with the parameter data */
     g->bytes = bytes;
     g->device = device;
-    strncpy(g->name, prop.name, sizeof g->name - 1);
+    {
+        size_t nl = strlen(prop.name) < sizeof g->name - 1 ? strlen(prop.name) : sizeof g->name - 1;
+        memcpy(g->name, prop.name, nl);
+        g->name[nl] = 0;
+    }
     if ((e = cudaMallocHost(&p, TTG__STAGING)) != cudaSuccess) { cudaFreeHost(g); return ttg__cuda_fail(ctx, "tt_ctx_use_gpu: cudaMallocHost", e); }
     g->staging = (float *)p;
     g->staging_bytes = TTG__STAGING;

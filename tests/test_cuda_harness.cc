@@ -293,11 +293,11 @@ static void test_cross_entropy_against_cpu(void) {
 }
 
 static void test_optimizers_against_cpu(void) {
-    struct cfg { tt_optim_kind k; float mom, wd; int nesterov, amsgrad, centered; } cfgs[] = {
-        {TT_OPTIM_SGD, 0, 0, 0, 0, 0},        {TT_OPTIM_SGD, 0.9f, 0.01f, 1, 0, 0}, {TT_OPTIM_SGD, 0.9f, 0, 0, 0, 0},
-        {TT_OPTIM_ADAM, 0, 0, 0, 0, 0},       {TT_OPTIM_ADAM, 0, 0.1f, 0, 1, 0},    {TT_OPTIM_ADAMW, 0, 0, 0, 0, 0},
-        {TT_OPTIM_ADAMW, 0, 0.05f, 0, 1, 0},  {TT_OPTIM_RMSPROP, 0, 0, 0, 0, 0},   {TT_OPTIM_RMSPROP, 0.5f, 0.01f, 0, 0, 1},
-        {TT_OPTIM_ADAGRAD, 0, 0.01f, 0, 0, 0}, {TT_OPTIM_LION, 0, 0.1f, 0, 0, 0},
+    struct cfg { tt_optim_kind k; float mom, wd; int nesterov, amsgrad, centered; float damp; } cfgs[] = {
+        {TT_OPTIM_SGD, 0, 0, 0, 0, 0, 0},        {TT_OPTIM_SGD, 0.9f, 0.01f, 1, 0, 0, 0}, {TT_OPTIM_SGD, 0.9f, 0, 0, 0, 0, 0},
+        {TT_OPTIM_ADAM, 0, 0, 0, 0, 0, 0},       {TT_OPTIM_ADAM, 0, 0.1f, 0, 1, 0, 0},    {TT_OPTIM_ADAMW, 0, 0, 0, 0, 0, 0},
+        {TT_OPTIM_ADAMW, 0, 0.05f, 0, 1, 0, 0},  {TT_OPTIM_RMSPROP, 0, 0, 0, 0, 0, 0},   {TT_OPTIM_RMSPROP, 0.5f, 0.01f, 0, 0, 1, 0},
+        {TT_OPTIM_ADAGRAD, 0, 0.01f, 0, 0, 0, 0}, {TT_OPTIM_LION, 0, 0.1f, 0, 0, 0, 0},      {TT_OPTIM_SGD, 0.9f, 0, 0, 0, 0, 0.3f},
     };
     for (const auto &c : cfgs) {
         pair p;
@@ -311,7 +311,7 @@ static void test_optimizers_against_cpu(void) {
         for (int i = 0; i < 2; i++) { tt_init_uniform(&p.cpu, pc[i], -1, 1); tt_init_uniform(&p.gpu, pg[i], -1, 1); }
         memset(&od, 0, sizeof od);
         od.kind = c.k; od.hp.lr = 0.01f; od.hp.momentum = c.mom; od.hp.weight_decay = c.wd ? c.wd : 0.0f;
-        od.hp.nesterov = c.nesterov; od.hp.amsgrad = c.amsgrad; od.hp.centered = c.centered;
+        od.hp.nesterov = c.nesterov; od.hp.dampening = c.damp; od.hp.amsgrad = c.amsgrad; od.hp.centered = c.centered;
         CHECK(tt_optim_init(&p.cpu, &oc, &od) == TT_OK);
         CHECK(tt_optim_init(&p.gpu, &og, &od) == TT_OK);
         CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
