@@ -1200,6 +1200,7 @@ typedef enum tt_backend_op {
                                              f[0]: divisor (counted targets, or 1 for SUM);
                                              p[0]: int targets, p[1]: N floats of scratch */
     TT_BOP_SUM, TT_BOP_SUM_BWD,           /* in[0] x */
+    TT_BOP_BINARY, TT_BOP_BINARY_BWD,     /* in a, b broadcast to out; i[0]: 0 add, 1 sub, 2 mul, 3 div */
     TT_BOP_ADD_INTO                       /* p[0][0..n) += p[1][0..n) */
 } tt_backend_op;
 /* Forward codes are odd; the backward of op is op + 1 (called with the same fields). */
@@ -3944,6 +3945,7 @@ static tt_tensor *tt__binary(tt_ctx *ctx, const char *op, int kind, tt_tensor *a
     }
     y = tt__out(ctx, op, nd, shape, a, b, NULL);
     if (!y) return NULL;
+    if (ctx->backend) return tt__bk_op(ctx, y, TT_BOP_BINARY, a, b, NULL, kind); /* i[0]: 0 add 1 sub 2 mul 3 div */
     if (tt__rowcast_init(&rc, a, b, y)) { /* same shape, row vector, scalar: no odometer */
         for (i = 0; i < rc.rows; i++)
             tt__bin_row(kind, y->data + i * rc.n, a->data + i * rc.ra, rc.sa, b->data + i * rc.rb, rc.sb, rc.n);

@@ -29,7 +29,7 @@
      headers and the tape; its float data is a stale shadow until a download refreshes it.
 
    WHAT RUNS ON THE GPU (everything else fails with TT_ERR_UNSUPPORTED naming the op)
-       ops:        tt_linear, tt_relu, tt_sum
+       ops:        tt_linear, tt_relu, tt_sum, tt_add / tt_sub / tt_mul / tt_div (broadcasting)
        losses:     tt_cross_entropy with class indices, (N, C) input, MEAN or SUM, no class
                    weights, no label smoothing (ignore_index is honoured)
        optimizers: SGD (momentum, dampening, nesterov, weight decay), Adam, AdamW (amsgrad too),
@@ -252,6 +252,77 @@ static __global__ void ttg__colsum_add(float *out, const float *g, int rows, int
     s = out[j];
     for (r = 0; r < rows; r++) s += g[(size_t)r * cols + j];
     out[j] = s;
+}
+
+/* ---- broadcasting binary ops: add, sub, mul, div (NumPy rules, as tt_add) ----
+   The shapes of a and b are right-aligned with the output's nd dims; a dim of size 1 is
+   broadcast (its stride is 0). Forward: one thread per output element. Backward: one thread
+   per INPUT element, which adds up the gradients of every output element it was broadcast to,
+   in increasing output order (the CPU's order): no atomics, and a broadcast bias's gradient is
+   as deterministic as everything else. */
+typedef struct ttg__bshape {
+    int nd, kind;                 /* kind: 0 add, 1 sub, 2 mul, 3 div */
+    long long shape[TT_MAX_DIMS]; /* output shape */
+    long long sa[TT_MAX_DIMS], sb[TT_MAX_DIMS]; /* element strides of a and b per output dim (0: broadcast) */
+} ttg__bshape;
+
+static __device__ __forceinline__ float ttg__bin(int kind, float a, float b) {
+    return kind == 0 ? a + b : kind == 1 ? a - b : kind == 2 ? a * b : a / b;
+}
+
+static __global__ void ttg__binary_fwd(ttg__bshape s, float *y, const float *a, const float *b, size_t n) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        size_t r = i, oa = 0, ob = 0;
+        int d;
+        for (d = s.nd - 1; d >= 0; d--) { /* unravel the output index, innermost dim first */
+            size_t c = r % (size_t)s.shape[d];
+            r /= (size_t)s.shape[d];
+            oa += c * (size_t)s.sa[d];
+            ob += c * (size_t)s.sb[d];
+        }
+        y[i] = ttg__bin(s.kind, a[oa], b[ob]);
+    }
+}
+
+/* gx += d(out)/d(x) * gy for input x (which = 0: a, 1: b) of numel nx */
+static __global__ void ttg__binary_bwd(ttg__bshape s, int which, float *gx, const float *gy, const float *a, const float *b,
+                                       size_t nx) {
+    const long long *sx = which ? s.sb : s.sa;
+    size_t e;
+    for (e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < nx; e += (size_t)gridDim.x * blockDim.x) {
+        long long fixed[TT_MAX_DIMS];
+        size_t r = e, count = 1, k;
+        int d;
+        float acc = gx[e];
+        for (d = s.nd - 1; d >= 0; d--) { /* x's own coordinates (its broadcast dims have size 1) */
+            long long size = sx[d] ? s.shape[d] : 1;
+            fixed[d] = (long long)(r % (size_t)size);
+            r /= (size_t)size;
+            if (!sx[d]) count *= (size_t)s.shape[d];
+        }
+        for (k = 0; k < count; k++) { /* every output element x was broadcast to, in increasing order */
+            size_t q = k, o = 0, stride = 1, oa = 0, ob = 0;
+            float av, bv, g, dd;
+            for (d = s.nd - 1; d >= 0; d--) {
+                long long c = fixed[d];
+                if (!sx[d]) { c = (long long)(q % (size_t)s.shape[d]); q /= (size_t)s.shape[d]; }
+                o += (size_t)c * stride;
+                stride *= (size_t)s.shape[d];
+                oa += (size_t)c * (size_t)s.sa[d];
+                ob += (size_t)c * (size_t)s.sb[d];
+            }
+            av = a[oa]; bv = b[ob]; g = gy[o];
+            switch (s.kind) { /* tt__bin_df */
+            case 0: dd = 1.0f; break;
+            case 1: dd = which ? -1.0f : 1.0f; break;
+            case 2: dd = which ? av : bv; break;
+            default: dd = which ? -av / (bv * bv) : 1.0f / bv; break;
+            }
+            acc += g * dd;
+        }
+        gx[e] = acc;
+    }
 }
 
 /* ==================================================================================== >>reduce
@@ -602,6 +673,39 @@ static tt_result ttg__cuda_run(tt_ctx *ctx, const tt_backend_call *c) {
                   ttg__dev(ctx, y->grad, "cross_entropy"), N, C, c->i[2], c->f[0]);
         break;
     }
+    case TT_BOP_BINARY: case TT_BOP_BINARY_BWD: {
+        tt_tensor *a = c->in[0], *b = c->in[1];
+        ttg__bshape s;
+        int d;
+        memset(&s, 0, sizeof s);
+        s.nd = y->ndim;
+        s.kind = c->i[0];
+        if (s.kind < 0 || s.kind > 3) return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "binary op: only add, sub, mul, div run on the GPU");
+        for (d = 0; d < y->ndim; d++) s.shape[d] = y->shape[d] > 0 ? y->shape[d] : 1;
+        for (int w = 0; w < 2; w++) { /* right-aligned contiguous strides, 0 where broadcast */
+            tt_tensor *t = w ? b : a;
+            long long st = 1, *out = w ? s.sb : s.sa;
+            for (d = y->ndim - 1; d >= 0; d--) {
+                int td = d - (y->ndim - t->ndim);
+                int size = td >= 0 ? t->shape[td] : 1;
+                out[d] = size == 1 ? 0 : st;
+                st *= size;
+            }
+        }
+        if (c->op == TT_BOP_BINARY) {
+            if (y->numel)
+                TT_LAUNCH(ttg__binary_fwd, dim3(ttg__blocks(y->numel)), dim3(TTG__THREADS), g->stream, s, ttg__dev(ctx, y->data, "binary"),
+                          ttg__dev(ctx, a->data, "binary"), ttg__dev(ctx, b->data, "binary"), y->numel);
+        } else if (y->numel) {
+            for (int w = 0; w < 2; w++) {
+                tt_tensor *t = w ? b : a;
+                if (!t->grad || !t->numel) continue;
+                TT_LAUNCH(ttg__binary_bwd, dim3(ttg__blocks(t->numel)), dim3(TTG__THREADS), g->stream, s, w, ttg__dev(ctx, t->grad, "binary"),
+                          ttg__dev(ctx, y->grad, "binary"), ttg__dev(ctx, a->data, "binary"), ttg__dev(ctx, b->data, "binary"), t->numel);
+            }
+        }
+        break;
+    }
     case TT_BOP_ADD_INTO: { /* p[0][0..n) += p[1][0..n) */
         TT_LAUNCH(ttg__add_into, dim3(ttg__blocks(c->n)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, c->p[0], "add_into"), ttg__dev(ctx, c->p[1], "add_into"), c->n);
         break;
@@ -665,7 +769,7 @@ static void ttg__cuda_release(tt_ctx *ctx) {
     ctx->backend_state = NULL;
 }
 
-static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", NULL};
+static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", NULL};
 
 static const tt_backend ttg__cuda_backend = {
     "cuda",          ttg__cuda_ops,     ttg__cuda_zero,   ttg__cuda_upload,          ttg__cuda_download,

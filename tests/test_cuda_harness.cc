@@ -263,6 +263,39 @@ static void test_ops_linear_relu_sum_against_cpu(void) {
     pair_free(&p);
 }
 
+static void test_binary_broadcast_against_cpu(void) {
+    static const int shapes[][2][4] = { /* {ndim, d0, d1, d2} of a and of b */
+        {{3, 5, 1, 7}, {2, 3, 1, 0}}, {{2, 13, 9, 0}, {2, 13, 9, 0}}, {{0, 0, 0, 0}, {2, 4, 5, 0}},
+        {{2, 6, 7, 0}, {1, 7, 0, 0}}, {{3, 2, 33, 1}, {3, 1, 1, 35}}};
+    tt_tensor *(*ops[4])(tt_ctx *, tt_tensor *, tt_tensor *) = {tt_add, tt_sub, tt_mul, tt_div};
+    for (int op = 0; op < 4; op++)
+        for (const auto &sh : shapes) {
+            pair p;
+            CHECK(pair_init(&p));
+            CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
+            tt_tensor *in[2][2];
+            for (int w = 0; w < 2; w++) {
+                int nd = sh[w][0];
+                size_t n = tt_shape_numel(nd, &sh[w][1]);
+                std::vector<float> v(n);
+                fill(v.data(), n, 40 + w);
+                if (op == 3 && w == 1) for (float &x : v) x = x < 0 ? x - 0.5f : x + 0.5f; /* away from 0 */
+                in[0][w] = tt_requires_grad(&p.cpu, tt_tensor_from(&p.cpu, nd, &sh[w][1], v.data()));
+                in[1][w] = tt_requires_grad(&p.gpu, tt_tensor_from(&p.gpu, nd, &sh[w][1], v.data()));
+            }
+            tt_tensor *yc = ops[op](&p.cpu, in[0][0], in[0][1]), *yg = ops[op](&p.gpu, in[1][0], in[1][1]);
+            CHECK(same_tensor(&p.gpu, yg, yc, 0, 0, 0, "binary")); /* one float operation: same bits */
+            tt_tensor *sc = tt_sum(&p.cpu, yc), *sg = tt_sum(&p.gpu, yg);
+            CHECK(tt_backward(&p.cpu, sc) == TT_OK);
+            CHECK_MSG(tt_backward(&p.gpu, sg) == TT_OK, "%s", tt_error_message(&p.gpu));
+            CHECK_MSG(same_tensor(&p.gpu, in[1][0], in[0][0], 1, 1e-6, 1e-6, "a") &&
+                          same_tensor(&p.gpu, in[1][1], in[0][1], 1, 1e-6, 1e-6, "b"),
+                      "op %d, a ndim %d, b ndim %d", op, sh[0][0], sh[1][0]);
+            pair_free(&p);
+        }
+    CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+}
+
 static void test_cross_entropy_against_cpu(void) {
     static const int shapes[][2] = {{21, 10}, {3, 77}, {9, 1}};
     for (int red = 0; red < 2; red++)
@@ -433,8 +466,8 @@ static void test_errors(void) {
     CHECK(tt_ctx_use_gpu(&ctx, 0) == TT_OK);
     CHECK(tt_ctx_use_gpu(&ctx, 0) == TT_ERR_STATE); /* twice */
     tt_clear_error(&ctx);
-    CHECK(tt_add(&ctx, w, w) == NULL && tt_error(&ctx) == TT_ERR_UNSUPPORTED);
-    CHECK_MSG(strstr(tt_error_message(&ctx), "add") && strstr(tt_error_message(&ctx), "cuda"), "%s", tt_error_message(&ctx));
+    CHECK(tt_pow(&ctx, w, w) == NULL && tt_error(&ctx) == TT_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(tt_error_message(&ctx), "pow") && strstr(tt_error_message(&ctx), "cuda"), "%s", tt_error_message(&ctx));
     tt_clear_error(&ctx);
     CHECK(tt_sigmoid(&ctx, w) == NULL && tt_error(&ctx) == TT_ERR_UNSUPPORTED);
     tt_clear_error(&ctx);
@@ -494,6 +527,7 @@ int main(void) {
     RUN(test_harness_warp_shuffles_and_votes);
     RUN(test_sgemm_all_transposes_odd_sizes);
     RUN(test_ops_linear_relu_sum_against_cpu);
+    RUN(test_binary_broadcast_against_cpu);
     RUN(test_cross_entropy_against_cpu);
     RUN(test_optimizers_against_cpu);
     RUN(test_mlp_training_steps_match_cpu);
