@@ -1186,9 +1186,10 @@ TT_API int tt_early_stop_update(tt_early_stop *es, double metric);
    The header calls the backend for: zeroing (new tensors, gradients, tt_zero_grad), uploads
    (tt_tensor_from, tt_scalar, tt_tensor_set, tt_init_*, tt_param, tt_buffer, tt_optim_init),
    the ops named in backend->ops (through `run`, forward and backward), and optimizer updates
-   (`update`, one call per parameter tensor). Every other op fails with TT_ERR_UNSUPPORTED
-   naming it (the check is in tt__out_n, which every op's output goes through), as do anomaly
-   mode, skip_nonfinite and optimizers the backend does not list.
+   (`update`, one call per parameter tensor); tt_optim_state_save / _load download / upload
+   the state. Every other op fails with TT_ERR_UNSUPPORTED naming it (the check is in tt__out_n,
+   which every op's output goes through), as do anomaly mode, skip_nonfinite, optimizers the
+   backend does not list, gradient clipping and tt_gradcheck.
    Keeping it working: a new op either runs on the CPU only (nothing to do: the gate refuses
    it on a backend) or gets a TT_BOP_* code, a hook after its tt__out (see tt_relu) and a case
    in the backend. A host loop over t->data outside an op must not run on a backend context. */
@@ -1201,6 +1202,7 @@ typedef enum tt_backend_op {
                                              p[0]: int targets, p[1]: N floats of scratch */
     TT_BOP_SUM, TT_BOP_SUM_BWD,           /* in[0] x */
     TT_BOP_BINARY, TT_BOP_BINARY_BWD,     /* in a, b broadcast to out; i[0]: 0 add, 1 sub, 2 mul, 3 div */
+    TT_BOP_SOFTMAX, TT_BOP_SOFTMAX_BWD,   /* in[0] x; i: outer, len, inner (rows of len, inner apart), log_form */
     TT_BOP_ADD_INTO                       /* p[0][0..n) += p[1][0..n) */
 } tt_backend_op;
 /* Forward codes are odd; the backward of op is op + 1 (called with the same fields). */
@@ -1656,6 +1658,7 @@ static tt_result tt__bk_zero(tt_ctx *ctx, void *p, size_t bytes);  /* >>backend 
 static tt_result tt__bk_push(tt_ctx *ctx, void *p, size_t bytes);  /* >>backend */
 static int tt__bk_allows(tt_ctx *ctx, const char *op);             /* >>backend */
 static tt_tensor *tt__bk_op(tt_ctx *ctx, tt_tensor *y, int op, tt_tensor *a, tt_tensor *b, tt_tensor *c, int i0); /* >>backend */
+static tt_tensor *tt__bk_forward(tt_ctx *ctx, tt_tensor *y, tt_backend_call *c);                                 /* >>backend */
 
 static void tt__resolve_desc(tt_desc *d, const tt_desc *in) {
     *d = *in;
@@ -2309,6 +2312,7 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
     int k;
     tt_result result = TT_OK;
     if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (ctx->backend) return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_gradcheck: does not run on the %s backend", ctx->backend->name);
     if (ctx->err != TT_OK) return ctx->err;
     if (!fn || n_inputs <= 0 || !inputs) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_gradcheck: need fn and at least one input");
     for (k = 0; k < n_inputs; k++)
@@ -4675,6 +4679,14 @@ static tt_tensor *tt__softmax(tt_ctx *ctx, const char *op, tt_tensor *x, int axi
     y = tt__out(ctx, op, x->ndim, x->shape, x, NULL, NULL);
     if (!y) return NULL;
     tt__axis_split(x, ax, &outer, &len, &inner);
+    if (ctx->backend) { /* runs on the backend: one kernel */
+        tt_backend_call c;
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_SOFTMAX;
+        c.in[0] = x;
+        c.i[0] = (int)outer; c.i[1] = (int)len; c.i[2] = (int)inner; c.i[3] = log_form;
+        return tt__bk_forward(ctx, y, &c);
+    }
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             size_t at = o * len * inner + k; /* row start; its elements are inner apart */
@@ -8636,6 +8648,8 @@ TT__DEF tt_result tt_optim_state_save(tt_ctx *ctx, const tt_optim *opt, void *bu
     if (bytes < tt_optim_state_size(opt))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_save: buffer has %z bytes, needs %z", bytes,
                         tt_optim_state_size(opt));
+    if (ctx->backend && ctx->backend->download(ctx, opt->state, opt->state, opt->state_floats * sizeof(float)) != TT_OK)
+        return ctx->err;
     memset(&hd, 0, sizeof hd);
     hd.magic = TT__OPTIM_MAGIC; hd.version = TT__OPTIM_VERSION; hd.kind = (uint32_t)opt->kind;
     hd.n_tensors = (uint32_t)opt->n_tensors; hd.n = opt->n; hd.state_floats = opt->state_floats;
@@ -8673,7 +8687,7 @@ TT__DEF tt_result tt_optim_state_load(tt_ctx *ctx, tt_optim *opt, const void *bu
         return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: inconsistent step count");
     opt->sc = sc;
     if (opt->state_floats) memcpy(opt->state, p + sizeof hd + sizeof sc, opt->state_floats * sizeof(float));
-    return TT_OK;
+    return tt__bk_push(ctx, opt->state, opt->state_floats * sizeof(float));
 }
 
 
@@ -9634,6 +9648,7 @@ TT__DEF tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, doub
     double total, coef;
     size_t mark, i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (ctx->backend) return tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: does not run on the %s backend yet", op, ctx->backend->name);
     if (!(max_norm >= 0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: max_norm must be >= 0, got %g", op, max_norm);
     if (!(norm_type > 0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: norm_type must be > 0 or INFINITY, got %g", op, norm_type);
     mark = tt_scratch_mark(ctx);
@@ -9665,6 +9680,7 @@ TT__DEF tt_result tt_clip_grad_value(tt_ctx *ctx, int n, tt_tensor **params, dou
     float c;
     size_t mark, i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (ctx->backend) return tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: does not run on the %s backend yet", op, ctx->backend->name);
     if (!(clip_value >= 0) || !tt__finite(clip_value))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: clip_value must be finite and >= 0, got %g", op, clip_value);
     mark = tt_scratch_mark(ctx);

@@ -29,14 +29,17 @@
      headers and the tape; its float data is a stale shadow until a download refreshes it.
 
    WHAT RUNS ON THE GPU (everything else fails with TT_ERR_UNSUPPORTED naming the op)
-       ops:        tt_linear, tt_relu, tt_sum, tt_add / tt_sub / tt_mul / tt_div (broadcasting)
+       ops:        tt_linear, tt_relu, tt_sum, tt_add / tt_sub / tt_mul / tt_div (broadcasting),
+                   tt_softmax, tt_log_softmax (any axis)
        losses:     tt_cross_entropy with class indices, (N, C) input, MEAN or SUM, no class
                    weights, no label smoothing (ignore_index is honoured)
        optimizers: SGD (momentum, dampening, nesterov, weight decay), Adam, AdamW (amsgrad too),
                    RMSprop, Adagrad, Lion; tt_sgd_step_simple. Not: skip_nonfinite.
        memory:     tt_tensor_new/from, tt_scalar, tt_param, tt_buffer, tt_init_*, tt_tensor_set,
-                   tt_zero_grad, tt_backward, tt_tensor_to_host, tt_ctx_params_to_host.
-       Anomaly mode is not available on the GPU (TT_ERR_UNSUPPORTED).
+                   tt_zero_grad, tt_backward, tt_tensor_to_host, tt_ctx_params_to_host,
+                   tt_optim_state_save / _load (download / upload the state).
+       Not on the GPU (TT_ERR_UNSUPPORTED): anomaly mode, tt_clip_grad_norm / _value,
+       tt_gradcheck, and every op, loss and optimizer not listed above.
      Kernels here without a header op wired to them yet: the tiled SGEMM is also exported for
      raw device pointers (tt_cuda_sgemm_raw, used by the benchmark).
 
@@ -334,9 +337,11 @@ static __device__ __forceinline__ float ttg__warp_sum(float v) {
     for (o = 16; o > 0; o >>= 1) v += __shfl_down_sync(TTG__FULL, v, o);
     return v; /* complete in lane 0 */
 }
+/* max that keeps NaN (fmaxf would drop it): a NaN logit makes the row NaN, as on the CPU */
+static __device__ __forceinline__ float ttg__nanmax(float m, float v) { return (v > m || v != v) ? v : m; }
 static __device__ __forceinline__ float ttg__warp_max_all(float v) {
     int o;
-    for (o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(TTG__FULL, v, o));
+    for (o = 16; o > 0; o >>= 1) v = ttg__nanmax(v, __shfl_xor_sync(TTG__FULL, v, o));
     return v; /* in every lane */
 }
 static __device__ __forceinline__ float ttg__warp_sum_all(float v) {
@@ -375,7 +380,7 @@ static __global__ void ttg__xent_rows(float *loss, const float *x, const int *tg
     float m = -INFINITY, s = 0.0f;
     if (row >= N) return; /* whole warps only: N rows need ceil(N/8) blocks of 8 warps */
     xr = x + (size_t)row * C;
-    for (c = lane; c < C; c += 32) m = fmaxf(m, xr[c]);
+    for (c = lane; c < C; c += 32) m = ttg__nanmax(m, xr[c]);
     m = ttg__warp_max_all(m);
     for (c = lane; c < C; c += 32) s += expf(xr[c] - m);
     s = ttg__warp_sum_all(s);
@@ -398,13 +403,48 @@ static __global__ void ttg__xent_bwd(float *dx, const float *x, const int *tgt, 
         return; /* the whole warp leaves together */
     }
     xr = x + (size_t)row * C;
-    for (c = lane; c < C; c += 32) m = fmaxf(m, xr[c]);
+    for (c = lane; c < C; c += 32) m = ttg__nanmax(m, xr[c]);
     m = ttg__warp_max_all(m);
     for (c = lane; c < C; c += 32) s += expf(xr[c] - m);
     s = ttg__warp_sum_all(s);
     for (c = lane; c < C; c += 32) {
         float p = expf(xr[c] - m) / s;
         dx[(size_t)row * C + c] += g * (p - (c == t ? 1.0f : 0.0f));
+    }
+}
+
+/* ---- softmax / log-softmax along any axis: rows of len elements, inner apart ----
+   One warp per row (outer * inner rows): max and sum of exp by shuffles, as the cross-entropy.
+   Backward: softmax  dx += y (dy - sum(dy y)); log-softmax  dx += dy - exp(y) sum(dy). */
+static __global__ void ttg__softmax_fwd(float *y, const float *x, int rows, int len, int inner, int log_form) {
+    int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = (int)(threadIdx.x & 31), c;
+    size_t base;
+    float m = -INFINITY, s = 0.0f;
+    if (row >= rows) return; /* whole warps */
+    base = (size_t)(row / inner) * len * inner + (size_t)(row % inner);
+    for (c = lane; c < len; c += 32) m = ttg__nanmax(m, x[base + (size_t)c * inner]);
+    m = ttg__warp_max_all(m);
+    for (c = lane; c < len; c += 32) s += expf(x[base + (size_t)c * inner] - m);
+    s = ttg__warp_sum_all(s);
+    for (c = lane; c < len; c += 32) {
+        size_t at = base + (size_t)c * inner;
+        y[at] = log_form ? (x[at] - m) - logf(s) : expf(x[at] - m) / s;
+    }
+}
+static __global__ void ttg__softmax_bwd(float *dx, const float *y, const float *dy, int rows, int len, int inner, int log_form) {
+    int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = (int)(threadIdx.x & 31), c;
+    size_t base;
+    float s = 0.0f;
+    if (row >= rows) return;
+    base = (size_t)(row / inner) * len * inner + (size_t)(row % inner);
+    for (c = lane; c < len; c += 32) {
+        size_t at = base + (size_t)c * inner;
+        s += log_form ? dy[at] : dy[at] * y[at];
+    }
+    s = ttg__warp_sum_all(s);
+    for (c = lane; c < len; c += 32) {
+        size_t at = base + (size_t)c * inner;
+        dx[at] += log_form ? dy[at] - expf(y[at]) * s : y[at] * (dy[at] - s);
     }
 }
 
@@ -706,6 +746,18 @@ static tt_result ttg__cuda_run(tt_ctx *ctx, const tt_backend_call *c) {
         }
         break;
     }
+    case TT_BOP_SOFTMAX: case TT_BOP_SOFTMAX_BWD: { /* i: outer, len, inner, log_form */
+        int rows = c->i[0] * c->i[2];
+        dim3 grid((unsigned)((rows + 7) / 8 > 0 ? (rows + 7) / 8 : 1));
+        if (!rows || !c->i[1]) return TT_OK;
+        if (c->op == TT_BOP_SOFTMAX)
+            TT_LAUNCH(ttg__softmax_fwd, grid, dim3(TTG__THREADS), g->stream, ttg__dev(ctx, y->data, "softmax"),
+                      ttg__dev(ctx, x->data, "softmax"), rows, c->i[1], c->i[2], c->i[3]);
+        else if (x->grad)
+            TT_LAUNCH(ttg__softmax_bwd, grid, dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "softmax"),
+                      ttg__dev(ctx, y->data, "softmax"), ttg__dev(ctx, y->grad, "softmax"), rows, c->i[1], c->i[2], c->i[3]);
+        break;
+    }
     case TT_BOP_ADD_INTO: { /* p[0][0..n) += p[1][0..n) */
         TT_LAUNCH(ttg__add_into, dim3(ttg__blocks(c->n)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, c->p[0], "add_into"), ttg__dev(ctx, c->p[1], "add_into"), c->n);
         break;
@@ -769,7 +821,7 @@ static void ttg__cuda_release(tt_ctx *ctx) {
     ctx->backend_state = NULL;
 }
 
-static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", NULL};
+static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", NULL};
 
 static const tt_backend ttg__cuda_backend = {
     "cuda",          ttg__cuda_ops,     ttg__cuda_zero,   ttg__cuda_upload,          ttg__cuda_download,

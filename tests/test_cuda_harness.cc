@@ -296,6 +296,32 @@ static void test_binary_broadcast_against_cpu(void) {
     CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
 }
 
+static void test_softmax_against_cpu(void) {
+    static const int shapes[][4] = {{3, 5, 37, 3}, {2, 9, 70, 0}, {1, 1, 0, 0}};
+    for (int lf = 0; lf < 2; lf++)
+        for (const auto &sh : shapes)
+            for (int axis = -1; axis < sh[0] - 1; axis++) {
+                pair p;
+                CHECK(pair_init(&p));
+                CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
+                size_t n = tt_shape_numel(sh[0], &sh[1]);
+                std::vector<float> v(n), gw(n);
+                fill(v.data(), n, 50); fill(gw.data(), n, 51);
+                for (float &x : v) x *= 5.0f;
+                tt_tensor *xc = tt_requires_grad(&p.cpu, tt_tensor_from(&p.cpu, sh[0], &sh[1], v.data()));
+                tt_tensor *xg = tt_requires_grad(&p.gpu, tt_tensor_from(&p.gpu, sh[0], &sh[1], v.data()));
+                tt_tensor *wc = tt_tensor_from(&p.cpu, sh[0], &sh[1], gw.data()), *wg = tt_tensor_from(&p.gpu, sh[0], &sh[1], gw.data());
+                tt_tensor *yc = lf ? tt_log_softmax(&p.cpu, xc, axis) : tt_softmax(&p.cpu, xc, axis);
+                tt_tensor *yg = lf ? tt_log_softmax(&p.gpu, xg, axis) : tt_softmax(&p.gpu, xg, axis);
+                CHECK_MSG(same_tensor(&p.gpu, yg, yc, 0, 1e-6, 1e-6, lf ? "log_softmax" : "softmax"), "axis %d", axis);
+                CHECK(tt_backward(&p.cpu, tt_sum(&p.cpu, tt_mul(&p.cpu, yc, wc))) == TT_OK);
+                CHECK_MSG(tt_backward(&p.gpu, tt_sum(&p.gpu, tt_mul(&p.gpu, yg, wg))) == TT_OK, "%s", tt_error_message(&p.gpu));
+                CHECK_MSG(same_tensor(&p.gpu, xg, xc, 1, 2e-6, 1e-5, "x"), "axis %d log %d", axis, lf);
+                pair_free(&p);
+            }
+    CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+}
+
 static void test_cross_entropy_against_cpu(void) {
     static const int shapes[][2] = {{21, 10}, {3, 77}, {9, 1}};
     for (int red = 0; red < 2; red++)
@@ -480,6 +506,11 @@ static void test_errors(void) {
     CHECK(tt_optim_step(&ctx, &opt) == TT_ERR_UNSUPPORTED);
     CHECK_MSG(strstr(tt_error_message(&ctx), "NAdam") != NULL, "%s", tt_error_message(&ctx));
     tt_clear_error(&ctx);
+    tt_tensor *plist[1] = {w};
+    CHECK(tt_clip_grad_norm(&ctx, 1, plist, 1.0, 2.0, 0, NULL) == TT_ERR_UNSUPPORTED);
+    tt_clear_error(&ctx);
+    CHECK(tt_clip_grad_value(&ctx, 1, plist, 1.0, NULL) == TT_ERR_UNSUPPORTED);
+    tt_clear_error(&ctx);
     tt_set_anomaly_mode(&ctx, 1);
     CHECK(tt_relu(&ctx, w) == NULL && tt_error(&ctx) == TT_ERR_UNSUPPORTED);
     tt_set_anomaly_mode(&ctx, 0);
@@ -528,6 +559,7 @@ int main(void) {
     RUN(test_sgemm_all_transposes_odd_sizes);
     RUN(test_ops_linear_relu_sum_against_cpu);
     RUN(test_binary_broadcast_against_cpu);
+    RUN(test_softmax_against_cpu);
     RUN(test_cross_entropy_against_cpu);
     RUN(test_optimizers_against_cpu);
     RUN(test_mlp_training_steps_match_cpu);
