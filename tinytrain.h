@@ -1203,6 +1203,8 @@ typedef enum tt_backend_op {
     TT_BOP_SUM, TT_BOP_SUM_BWD,           /* in[0] x */
     TT_BOP_BINARY, TT_BOP_BINARY_BWD,     /* in a, b broadcast to out; i[0]: 0 add, 1 sub, 2 mul, 3 div */
     TT_BOP_SOFTMAX, TT_BOP_SOFTMAX_BWD,   /* in[0] x; i: outer, len, inner (rows of len, inner apart), log_form */
+    TT_BOP_LAYERNORM, TT_BOP_LAYERNORM_BWD, /* in x, w, b (w, b may be NULL); i: rows, m; f[0] eps;
+                                             p[0]: 2 * rows floats of scratch (mean, invstd) */
     TT_BOP_ADD_INTO                       /* p[0][0..n) += p[1][0..n) */
 } tt_backend_op;
 /* Forward codes are odd; the backward of op is op + 1 (called with the same fields). */
@@ -6120,6 +6122,20 @@ TT__DEF tt_tensor *tt_layernorm(tt_ctx *ctx, tt_tensor *x, int norm_dims, tt_ten
         }
     }
     if (!tt__nn_eps(ctx, op, &eps, 1e-5f)) return NULL;
+    if (ctx->backend) { /* runs on the backend */
+        tt_backend_call c;
+        size_t m = tt_shape_numel(norm_dims, x->shape + first), rows = m ? x->numel / m : 0;
+        tt_tensor *y = tt__out(ctx, op, x->ndim, x->shape, x, weight, bias);
+        float *st = y ? tt__scratch_floats(ctx, op, 2 * rows + 1) : NULL;
+        if (!st) return NULL;
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_LAYERNORM;
+        c.in[0] = x; c.in[1] = weight; c.in[2] = bias;
+        c.i[0] = (int)rows; c.i[1] = (int)m;
+        c.f[0] = eps;
+        c.p[0] = st;
+        return tt__bk_forward(ctx, y, &c);
+    }
     return tt__nn_rownorm(ctx, op, x, weight, bias, eps, tt_shape_numel(norm_dims, x->shape + first), 1, 0, 1);
 }
 

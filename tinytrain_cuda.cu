@@ -30,7 +30,7 @@
 
    WHAT RUNS ON THE GPU (everything else fails with TT_ERR_UNSUPPORTED naming the op)
        ops:        tt_linear, tt_relu, tt_sum, tt_add / tt_sub / tt_mul / tt_div (broadcasting),
-                   tt_softmax, tt_log_softmax (any axis)
+                   tt_softmax, tt_log_softmax (any axis), tt_layernorm
        losses:     tt_cross_entropy with class indices, (N, C) input, MEAN or SUM, no class
                    weights, no label smoothing (ignore_index is honoured)
        optimizers: SGD (momentum, dampening, nesterov, weight decay), Adam, AdamW (amsgrad too),
@@ -448,6 +448,56 @@ static __global__ void ttg__softmax_bwd(float *dx, const float *y, const float *
     }
 }
 
+/* ---- layer norm over the last m elements of each row ----
+   Forward: one warp per row; mean, then the biased variance around it (two passes, as the CPU),
+   y = (x - mean) * invstd * w + b; mean and invstd are kept for the backward.
+   Backward: dx (warp per row) = invstd * (g - mean(g) - xhat * mean(g xhat)), g = dy * w;
+   dw, db (thread per column) = column sums over rows of dy * xhat and dy, in row order. */
+static __global__ void ttg__ln_fwd(float *y, float *stats, const float *x, const float *w, const float *b, int rows, int m,
+                                   float eps) {
+    int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = (int)(threadIdx.x & 31), j;
+    const float *xr;
+    float s = 0.0f, q = 0.0f, mean, invstd;
+    if (row >= rows) return;
+    xr = x + (size_t)row * m;
+    for (j = lane; j < m; j += 32) s += xr[j];
+    mean = ttg__warp_sum_all(s) / (float)m;
+    for (j = lane; j < m; j += 32) q += (xr[j] - mean) * (xr[j] - mean);
+    invstd = 1.0f / sqrtf(ttg__warp_sum_all(q) / (float)m + eps);
+    for (j = lane; j < m; j += 32)
+        y[(size_t)row * m + j] = (xr[j] - mean) * invstd * (w ? w[j] : 1.0f) + (b ? b[j] : 0.0f);
+    if (lane == 0) { stats[row] = mean; stats[rows + row] = invstd; }
+}
+static __global__ void ttg__ln_bwd_x(float *dx, const float *x, const float *w, const float *dy, const float *stats, int rows,
+                                     int m) {
+    int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = (int)(threadIdx.x & 31), j;
+    float sg = 0.0f, sgx = 0.0f, mean, invstd, mg, mgx;
+    size_t base;
+    if (row >= rows) return;
+    base = (size_t)row * m;
+    mean = stats[row]; invstd = stats[rows + row];
+    for (j = lane; j < m; j += 32) {
+        float g = dy[base + j] * (w ? w[j] : 1.0f);
+        sg += g;
+        sgx += g * ((x[base + j] - mean) * invstd);
+    }
+    mg = ttg__warp_sum_all(sg) / (float)m;
+    mgx = ttg__warp_sum_all(sgx) / (float)m;
+    for (j = lane; j < m; j += 32) {
+        float xhat = (x[base + j] - mean) * invstd;
+        dx[base + j] += invstd * (dy[base + j] * (w ? w[j] : 1.0f) - mg - xhat * mgx);
+    }
+}
+static __global__ void ttg__ln_bwd_wb(float *dw, float *db, const float *x, const float *dy, const float *stats, int rows, int m) {
+    int j = (int)(blockIdx.x * blockDim.x + threadIdx.x), r;
+    if (j >= m) return;
+    for (r = 0; r < rows; r++) {
+        size_t at = (size_t)r * m + j;
+        if (dw) dw[j] += dy[at] * ((x[at] - stats[r]) * stats[rows + r]);
+        if (db) db[j] += dy[at];
+    }
+}
+
 /* ==================================================================================== >>optim
    Fused updates: one kernel per optimizer reads the gradient and state of an element once and
    writes the parameter and state once. The formulas are the header's (>>optim), operation for
@@ -758,6 +808,27 @@ static tt_result ttg__cuda_run(tt_ctx *ctx, const tt_backend_call *c) {
                       ttg__dev(ctx, y->data, "softmax"), ttg__dev(ctx, y->grad, "softmax"), rows, c->i[1], c->i[2], c->i[3]);
         break;
     }
+    case TT_BOP_LAYERNORM: case TT_BOP_LAYERNORM_BWD: { /* in x, w, b; i: rows, m; f[0] eps; p[0] 2 * rows floats */
+        tt_tensor *w = c->in[1], *b = c->in[2];
+        int rows = c->i[0], m = c->i[1];
+        dim3 grid((unsigned)((rows + 7) / 8 > 0 ? (rows + 7) / 8 : 1));
+        float *st = ttg__dev(ctx, c->p[0], "layernorm");
+        const float *dw = w ? ttg__dev(ctx, w->data, "layernorm") : NULL;
+        if (!rows || !m) return TT_OK;
+        if (c->op == TT_BOP_LAYERNORM) {
+            TT_LAUNCH(ttg__ln_fwd, grid, dim3(TTG__THREADS), g->stream, ttg__dev(ctx, y->data, "layernorm"), st,
+                      ttg__dev(ctx, x->data, "layernorm"), dw, b ? ttg__dev(ctx, b->data, "layernorm") : NULL, rows, m, c->f[0]);
+            break;
+        }
+        if (x->grad)
+            TT_LAUNCH(ttg__ln_bwd_x, grid, dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "layernorm"),
+                      ttg__dev(ctx, x->data, "layernorm"), dw, ttg__dev(ctx, y->grad, "layernorm"), st, rows, m);
+        if ((w && w->grad) || (b && b->grad))
+            TT_LAUNCH(ttg__ln_bwd_wb, dim3((unsigned)((m + TTG__THREADS - 1) / TTG__THREADS)), dim3(TTG__THREADS), g->stream,
+                      w && w->grad ? ttg__dev(ctx, w->grad, "layernorm") : NULL, b && b->grad ? ttg__dev(ctx, b->grad, "layernorm") : NULL,
+                      ttg__dev(ctx, x->data, "layernorm"), ttg__dev(ctx, y->grad, "layernorm"), st, rows, m);
+        break;
+    }
     case TT_BOP_ADD_INTO: { /* p[0][0..n) += p[1][0..n) */
         TT_LAUNCH(ttg__add_into, dim3(ttg__blocks(c->n)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, c->p[0], "add_into"), ttg__dev(ctx, c->p[1], "add_into"), c->n);
         break;
@@ -821,7 +892,7 @@ static void ttg__cuda_release(tt_ctx *ctx) {
     ctx->backend_state = NULL;
 }
 
-static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", NULL};
+static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", "layernorm", NULL};
 
 static const tt_backend ttg__cuda_backend = {
     "cuda",          ttg__cuda_ops,     ttg__cuda_zero,   ttg__cuda_upload,          ttg__cuda_download,

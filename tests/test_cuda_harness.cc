@@ -322,6 +322,42 @@ static void test_softmax_against_cpu(void) {
     CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
 }
 
+static void test_layernorm_against_cpu(void) {
+    static const int shapes[][4] = {{2, 13, 37, 1}, {3, 3, 5, 70}, {2, 9, 1, 1}};
+    for (int affine = 0; affine < 2; affine++)
+        for (const auto &sh : shapes) {
+            pair p;
+            CHECK(pair_init(&p));
+            int nd = sh[0], m = sh[nd], wshape[1] = {m};
+            size_t n = tt_shape_numel(nd, &sh[1]);
+            std::vector<float> v(n), gw(n), wv(m), bv(m);
+            fill(v.data(), n, 60); fill(gw.data(), n, 61); fill(wv.data(), m, 62); fill(bv.data(), m, 63);
+            for (float &x : v) x = 3.0f * x + 1.0f;
+            tt_tensor *wc = NULL, *bc = NULL, *wg = NULL, *bg = NULL;
+            if (affine) {
+                wc = tt_param(&p.cpu, "w", 1, wshape); bc = tt_param(&p.cpu, "b", 1, wshape);
+                wg = tt_param(&p.gpu, "w", 1, wshape); bg = tt_param(&p.gpu, "b", 1, wshape);
+                tt_tensor_set(&p.cpu, wc, wv.data(), m); tt_tensor_set(&p.cpu, bc, bv.data(), m);
+                tt_tensor_set(&p.gpu, wg, wv.data(), m); tt_tensor_set(&p.gpu, bg, bv.data(), m);
+            }
+            CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
+            tt_tensor *xc = tt_requires_grad(&p.cpu, tt_tensor_from(&p.cpu, nd, &sh[1], v.data()));
+            tt_tensor *xg = tt_requires_grad(&p.gpu, tt_tensor_from(&p.gpu, nd, &sh[1], v.data()));
+            tt_tensor *kc = tt_tensor_from(&p.cpu, nd, &sh[1], gw.data()), *kg = tt_tensor_from(&p.gpu, nd, &sh[1], gw.data());
+            tt_tensor *yc = tt_layernorm(&p.cpu, xc, 1, wc, bc, 0.0f), *yg = tt_layernorm(&p.gpu, xg, 1, wg, bg, 0.0f);
+            CHECK_MSG(same_tensor(&p.gpu, yg, yc, 0, 2e-6, 2e-6, "layernorm"), "m %d affine %d", m, affine);
+            CHECK(tt_backward(&p.cpu, tt_sum(&p.cpu, tt_mul(&p.cpu, yc, kc))) == TT_OK);
+            CHECK_MSG(tt_backward(&p.gpu, tt_sum(&p.gpu, tt_mul(&p.gpu, yg, kg))) == TT_OK, "%s", tt_error_message(&p.gpu));
+            CHECK_MSG(same_tensor(&p.gpu, xg, xc, 1, 1e-5, 1e-5, "x"), "m %d", m);
+            if (affine) {
+                CHECK(same_tensor(&p.gpu, wg, wc, 1, 1e-5, 1e-5, "w"));
+                CHECK(same_tensor(&p.gpu, bg, bc, 1, 0, 0, "b")); /* column sums of dy in row order: same bits */
+            }
+            pair_free(&p);
+        }
+    CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+}
+
 static void test_cross_entropy_against_cpu(void) {
     static const int shapes[][2] = {{21, 10}, {3, 77}, {9, 1}};
     for (int red = 0; red < 2; red++)
@@ -560,6 +596,7 @@ int main(void) {
     RUN(test_ops_linear_relu_sum_against_cpu);
     RUN(test_binary_broadcast_against_cpu);
     RUN(test_softmax_against_cpu);
+    RUN(test_layernorm_against_cpu);
     RUN(test_cross_entropy_against_cpu);
     RUN(test_optimizers_against_cpu);
     RUN(test_mlp_training_steps_match_cpu);
