@@ -1205,6 +1205,9 @@ typedef enum tt_backend_op {
     TT_BOP_SOFTMAX, TT_BOP_SOFTMAX_BWD,   /* in[0] x; i: outer, len, inner (rows of len, inner apart), log_form */
     TT_BOP_LAYERNORM, TT_BOP_LAYERNORM_BWD, /* in x, w, b (w, b may be NULL); i: rows, m; f[0] eps;
                                              p[0]: 2 * rows floats of scratch (mean, invstd) */
+    TT_BOP_EMBEDDING, TT_BOP_EMBEDDING_BWD, /* in[0] weight (num, dim); i: count, dim, segments; p[0]: ints
+                                             ids[count], order[count] (positions sorted by id, stable),
+                                             seg_start[count + 1] (segments + 1 used), seg_id[segments] */
     TT_BOP_ADD_INTO                       /* p[0][0..n) += p[1][0..n) */
 } tt_backend_op;
 /* Forward codes are odd; the backward of op is op + 1 (called with the same fields). */
@@ -1661,6 +1664,7 @@ static tt_result tt__bk_push(tt_ctx *ctx, void *p, size_t bytes);  /* >>backend 
 static int tt__bk_allows(tt_ctx *ctx, const char *op);             /* >>backend */
 static tt_tensor *tt__bk_op(tt_ctx *ctx, tt_tensor *y, int op, tt_tensor *a, tt_tensor *b, tt_tensor *c, int i0); /* >>backend */
 static tt_tensor *tt__bk_forward(tt_ctx *ctx, tt_tensor *y, tt_backend_call *c);                                 /* >>backend */
+static tt_tensor *tt__bk_embedding(tt_ctx *ctx, tt_tensor *y, tt_tensor *w, const int *ids, size_t count);       /* >>backend */
 
 static void tt__resolve_desc(tt_desc *d, const tt_desc *in) {
     *d = *in;
@@ -5294,6 +5298,7 @@ TT__DEF tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const 
     shape[ndim] = weight->shape[1];
     y = tt__out(ctx, "embedding", ndim + 1, shape, weight, NULL, NULL);
     if (!y) return NULL;
+    if (ctx->backend) return tt__bk_embedding(ctx, y, weight, ids, count);
     dim = (size_t)weight->shape[1];
     for (i = 0; i < count; i++) memcpy(y->data + i * dim, weight->data + (size_t)ids[i] * dim, dim * sizeof(float));
     if (y->node) {
@@ -9855,6 +9860,40 @@ static tt_tensor *tt__bk_class_index(tt_ctx *ctx, const char *op, tt_tensor *x, 
     c.i[0] = (int)N; c.i[1] = (int)C; c.i[2] = ignore;
     c.f[0] = o->reduction == TT_REDUCTION_MEAN ? (float)counted : 1.0f; /* torch: mean over counted targets */
     c.p[0] = tg; c.p[1] = rows;
+    return tt__bk_forward(ctx, y, &c);
+}
+
+/* embedding on the backend. For a deterministic backward without float atomics the positions
+   are sorted by id here (a stable counting sort, O(count + num) on the host, where the ids
+   already are): the kernel then sums each id's gradient rows in increasing position order (a
+   segment sum), the CPU's order. */
+static tt_tensor *tt__bk_embedding(tt_ctx *ctx, tt_tensor *y, tt_tensor *w, const int *ids, size_t count) {
+    const char *op = "embedding";
+    size_t num = (size_t)w->shape[0], i, nseg = 0, mark;
+    int *buf, *order, *seg_start, *seg_id, *cnt;
+    tt_backend_call c;
+    if (count > 0x7fffffff) { tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: too many ids for the backend", op); return NULL; }
+    buf = (int *)tt__scratch(ctx, op, sizeof(int) * (3 * count + 2 + (count < num ? count : num)));
+    if (!buf) return NULL;
+    order = buf + count; seg_start = order + count; seg_id = seg_start + count + 1;
+    memcpy(buf, ids, sizeof(int) * count);
+    mark = ctx->scratch.used;
+    cnt = (int *)tt__scratch(ctx, op, sizeof(int) * (num + 1)); /* temporary: given back below */
+    if (!cnt) return NULL;
+    memset(cnt, 0, sizeof(int) * (num + 1));
+    for (i = 0; i < count; i++) cnt[ids[i] + 1]++;
+    for (i = 0; i < num; i++) cnt[i + 1] += cnt[i];        /* cnt[v]: first slot of id v */
+    for (i = 0; i < num; i++)
+        if (cnt[i + 1] > cnt[i]) { seg_start[nseg] = cnt[i]; seg_id[nseg] = (int)i; nseg++; }
+    seg_start[nseg] = (int)count;
+    for (i = 0; i < count; i++) order[cnt[ids[i]]++] = (int)i; /* stable: positions stay in order */
+    ctx->scratch.used = mark;
+    if (tt__bk_push(ctx, buf, sizeof(int) * (3 * count + 1 + nseg)) != TT_OK) return NULL;
+    memset(&c, 0, sizeof c);
+    c.op = TT_BOP_EMBEDDING;
+    c.in[0] = w;
+    c.i[0] = (int)count; c.i[1] = w->shape[1]; c.i[2] = (int)nseg;
+    c.p[0] = buf;
     return tt__bk_forward(ctx, y, &c);
 }
 

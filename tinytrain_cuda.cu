@@ -30,7 +30,8 @@
 
    WHAT RUNS ON THE GPU (everything else fails with TT_ERR_UNSUPPORTED naming the op)
        ops:        tt_linear, tt_relu, tt_sum, tt_add / tt_sub / tt_mul / tt_div (broadcasting),
-                   tt_softmax, tt_log_softmax (any axis), tt_layernorm
+                   tt_softmax, tt_log_softmax (any axis), tt_layernorm, tt_embedding (backward:
+                   sorted segment sums, no atomics)
        losses:     tt_cross_entropy with class indices, (N, C) input, MEAN or SUM, no class
                    weights, no label smoothing (ignore_index is honoured)
        optimizers: SGD (momentum, dampening, nesterov, weight decay), Adam, AdamW (amsgrad too),
@@ -498,6 +499,27 @@ static __global__ void ttg__ln_bwd_wb(float *dw, float *db, const float *x, cons
     }
 }
 
+/* ---- embedding: gather forward, sorted segment sums backward ----
+   The host sorted the positions by id (stable) into segments, one per distinct id; the backward
+   has one thread per (segment, column) adding that id's gradient rows in increasing position
+   order: every weight-gradient element is written by one thread, no atomics, the CPU's order. */
+static __global__ void ttg__embed_fwd(float *y, const float *w, const int *ids, int count, int dim) {
+    size_t n = (size_t)count * dim, i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        y[i] = w[(size_t)ids[i / (size_t)dim] * dim + i % (size_t)dim];
+}
+static __global__ void ttg__embed_bwd(float *gw, const float *gy, const int *order, const int *seg_start, const int *seg_id,
+                                      int nseg, int dim) {
+    int seg = (int)blockIdx.y, j = (int)(blockIdx.x * blockDim.x + threadIdx.x), k;
+    float acc;
+    float *g;
+    if (seg >= nseg || j >= dim) return;
+    g = gw + (size_t)seg_id[seg] * dim + j;
+    acc = *g;
+    for (k = seg_start[seg]; k < seg_start[seg + 1]; k++) acc += gy[(size_t)order[k] * dim + j];
+    *g = acc;
+}
+
 /* ==================================================================================== >>optim
    Fused updates: one kernel per optimizer reads the gradient and state of an element once and
    writes the parameter and state once. The formulas are the header's (>>optim), operation for
@@ -829,6 +851,21 @@ static tt_result ttg__cuda_run(tt_ctx *ctx, const tt_backend_call *c) {
                       ttg__dev(ctx, x->data, "layernorm"), ttg__dev(ctx, y->grad, "layernorm"), st, rows, m);
         break;
     }
+    case TT_BOP_EMBEDDING: case TT_BOP_EMBEDDING_BWD: { /* i: count, dim, segments; p[0]: the int arrays */
+        int count = c->i[0], dim = c->i[1], nseg = c->i[2];
+        const int *ib = (const int *)ttg__dev(ctx, c->p[0], "embedding");
+        if (!ib || !count || !dim) return ctx->err;
+        if (c->op == TT_BOP_EMBEDDING) {
+            TT_LAUNCH(ttg__embed_fwd, dim3(ttg__blocks((size_t)count * dim)), dim3(TTG__THREADS), g->stream,
+                      ttg__dev(ctx, y->data, "embedding"), ttg__dev(ctx, x->data, "embedding"), ib, count, dim);
+        } else if (x->grad && nseg) {
+            dim3 grid((unsigned)((dim + TTG__THREADS - 1) / TTG__THREADS), (unsigned)nseg);
+            if (nseg > 65535) return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "embedding: more than 65535 distinct ids in one batch");
+            TT_LAUNCH(ttg__embed_bwd, grid, dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "embedding"),
+                      ttg__dev(ctx, y->grad, "embedding"), ib + count, ib + 2 * count, ib + 3 * count + 1, nseg, dim);
+        }
+        break;
+    }
     case TT_BOP_ADD_INTO: { /* p[0][0..n) += p[1][0..n) */
         TT_LAUNCH(ttg__add_into, dim3(ttg__blocks(c->n)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, c->p[0], "add_into"), ttg__dev(ctx, c->p[1], "add_into"), c->n);
         break;
@@ -892,7 +929,7 @@ static void ttg__cuda_release(tt_ctx *ctx) {
     ctx->backend_state = NULL;
 }
 
-static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", "layernorm", NULL};
+static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", "layernorm", "embedding", NULL};
 
 static const tt_backend ttg__cuda_backend = {
     "cuda",          ttg__cuda_ops,     ttg__cuda_zero,   ttg__cuda_upload,          ttg__cuda_download,

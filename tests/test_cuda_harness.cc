@@ -358,6 +358,29 @@ static void test_layernorm_against_cpu(void) {
     CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
 }
 
+static void test_embedding_against_cpu(void) {
+    pair p;
+    CHECK(pair_init(&p));
+    int ws[2] = {11, 37}, idshape[2] = {5, 7}, ids[35];
+    for (int i = 0; i < 35; i++) ids[i] = (i * i + 3 * i) % 11 == 4 ? 2 : (i * 7) % 10; /* repeats; id 10 never */
+    tt_tensor *wc = tt_param(&p.cpu, "w", 2, ws), *wg = tt_param(&p.gpu, "w", 2, ws);
+    tt_init_uniform(&p.cpu, wc, -1, 1); tt_init_uniform(&p.gpu, wg, -1, 1);
+    CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
+    std::vector<float> k(35 * 37);
+    fill(k.data(), k.size(), 70);
+    int ks[3] = {5, 7, 37};
+    for (int rep = 0; rep < 2; rep++) { /* twice: the gradient accumulates onto the first */
+        tt_tensor *yc = tt_embedding(&p.cpu, wc, 2, idshape, ids), *yg = tt_embedding(&p.gpu, wg, 2, idshape, ids);
+        CHECK(same_tensor(&p.gpu, yg, yc, 0, 0, 0, "embedding"));
+        CHECK(tt_backward(&p.cpu, tt_sum(&p.cpu, tt_mul(&p.cpu, yc, tt_tensor_from(&p.cpu, 3, ks, k.data())))) == TT_OK);
+        CHECK_MSG(tt_backward(&p.gpu, tt_sum(&p.gpu, tt_mul(&p.gpu, yg, tt_tensor_from(&p.gpu, 3, ks, k.data())))) == TT_OK, "%s",
+                  tt_error_message(&p.gpu));
+        CHECK(same_tensor(&p.gpu, wg, wc, 1, 0, 0, "weight")); /* same additions in the same order: same bits */
+    }
+    CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+    pair_free(&p);
+}
+
 static void test_cross_entropy_against_cpu(void) {
     static const int shapes[][2] = {{21, 10}, {3, 77}, {9, 1}};
     for (int red = 0; red < 2; red++)
@@ -597,6 +620,7 @@ int main(void) {
     RUN(test_binary_broadcast_against_cpu);
     RUN(test_softmax_against_cpu);
     RUN(test_layernorm_against_cpu);
+    RUN(test_embedding_against_cpu);
     RUN(test_cross_entropy_against_cpu);
     RUN(test_optimizers_against_cpu);
     RUN(test_mlp_training_steps_match_cpu);
