@@ -1205,6 +1205,7 @@ typedef enum tt_backend_op {
     TT_BOP_SOFTMAX, TT_BOP_SOFTMAX_BWD,   /* in[0] x; i: outer, len, inner (rows of len, inner apart), log_form */
     TT_BOP_LAYERNORM, TT_BOP_LAYERNORM_BWD, /* in x, w, b (w, b may be NULL); i: rows, m; f[0] eps;
                                              p[0]: 2 * rows floats of scratch (mean, invstd) */
+    TT_BOP_GELU, TT_BOP_GELU_BWD,         /* in[0] x; i[0]: 0 erf form, 1 tanh form */
     TT_BOP_EMBEDDING, TT_BOP_EMBEDDING_BWD, /* in[0] weight (num, dim); i: count, dim, segments; p[0]: ints
                                              ids[count], order[count] (positions sorted by id, stable),
                                              seg_start[count + 1] (segments + 1 used), seg_id[segments] */
@@ -4313,6 +4314,13 @@ static tt_tensor *tt__unary(tt_ctx *ctx, const char *op, int kind, tt_tensor *x,
     if (!tt__in(ctx, op, x)) return NULL;
     y = tt__out(ctx, op, x->ndim, x->shape, x, NULL, NULL);
     if (!y) return NULL;
+    if (ctx->backend) { /* of the element-wise family only gelu runs on a backend (tt__out refused the rest) */
+        if (kind != TT__U_GELU && kind != TT__U_GELU_TANH) {
+            tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: does not run on the %s backend", op, ctx->backend->name);
+            return NULL;
+        }
+        return tt__bk_op(ctx, y, TT_BOP_GELU, x, NULL, NULL, kind == TT__U_GELU_TANH);
+    }
     if (kind == TT__U_GELU) { /* as tt__unary_f, without the per-element switch */
         float *yd = y->data, *e1 = NULL;
         const float *xd = x->data;

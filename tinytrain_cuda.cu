@@ -29,7 +29,7 @@
      headers and the tape; its float data is a stale shadow until a download refreshes it.
 
    WHAT RUNS ON THE GPU (everything else fails with TT_ERR_UNSUPPORTED naming the op)
-       ops:        tt_linear, tt_relu, tt_sum, tt_add / tt_sub / tt_mul / tt_div (broadcasting),
+       ops:        tt_linear, tt_relu, tt_gelu, tt_gelu_tanh, tt_sum, tt_add / tt_sub / tt_mul / tt_div (broadcasting),
                    tt_softmax, tt_log_softmax (any axis), tt_layernorm, tt_embedding (backward:
                    sorted segment sums, no atomics)
        losses:     tt_cross_entropy with class indices, (N, C) input, MEAN or SUM, no class
@@ -231,6 +231,32 @@ static __global__ void ttg__relu_bwd(float *gx, const float *x, const float *gy,
     size_t i;
     for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         if (x[i] > 0.0f) gx[i] += gy[i];
+}
+/* gelu, exact (erf) or tanh form, as torch.nn.functional.gelu; backward recomputes from x */
+#define TTG__SQRT1_2 0.70710678118654752440f      /* 1/sqrt(2) */
+#define TTG__INV_SQRT_2PI 0.39894228040143267794f /* 1/sqrt(2 pi) */
+#define TTG__SQRT_2_PI 0.79788456080286535588f    /* sqrt(2/pi) */
+#define TTG__GELU_KAPPA 0.044715f
+static __global__ void ttg__gelu_fwd(float *y, const float *x, size_t n, int tanh_form) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float v = x[i];
+        y[i] = tanh_form ? 0.5f * v * (1.0f + tanhf(TTG__SQRT_2_PI * (v + TTG__GELU_KAPPA * v * v * v)))
+                         : 0.5f * v * (1.0f + erff(v * TTG__SQRT1_2));
+    }
+}
+static __global__ void ttg__gelu_bwd(float *gx, const float *x, const float *gy, size_t n, int tanh_form) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float v = x[i], d;
+        if (tanh_form) {
+            float t = tanhf(TTG__SQRT_2_PI * (v + TTG__GELU_KAPPA * v * v * v));
+            d = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * TTG__SQRT_2_PI * (1.0f + 3.0f * TTG__GELU_KAPPA * v * v);
+        } else {
+            d = 0.5f * (1.0f + erff(v * TTG__SQRT1_2)) + v * expf(-0.5f * v * v) * TTG__INV_SQRT_2PI; /* Phi + x phi */
+        }
+        gx[i] += gy[i] * d;
+    }
 }
 /* dst += src */
 static __global__ void ttg__add_into(float *dst, const float *src, size_t n) {
@@ -866,6 +892,15 @@ static tt_result ttg__cuda_run(tt_ctx *ctx, const tt_backend_call *c) {
         }
         break;
     }
+    case TT_BOP_GELU:
+        TT_LAUNCH(ttg__gelu_fwd, dim3(ttg__blocks(y->numel)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, y->data, "gelu"),
+                  ttg__dev(ctx, x->data, "gelu"), y->numel, c->i[0]);
+        break;
+    case TT_BOP_GELU_BWD:
+        if (!x->grad) return TT_OK;
+        TT_LAUNCH(ttg__gelu_bwd, dim3(ttg__blocks(y->numel)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "gelu"),
+                  ttg__dev(ctx, x->data, "gelu"), ttg__dev(ctx, y->grad, "gelu"), y->numel, c->i[0]);
+        break;
     case TT_BOP_ADD_INTO: { /* p[0][0..n) += p[1][0..n) */
         TT_LAUNCH(ttg__add_into, dim3(ttg__blocks(c->n)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, c->p[0], "add_into"), ttg__dev(ctx, c->p[1], "add_into"), c->n);
         break;
@@ -929,7 +964,7 @@ static void ttg__cuda_release(tt_ctx *ctx) {
     ctx->backend_state = NULL;
 }
 
-static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", "layernorm", "embedding", NULL};
+static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", "layernorm", "embedding", "gelu", "gelu_tanh", NULL};
 
 static const tt_backend ttg__cuda_backend = {
     "cuda",          ttg__cuda_ops,     ttg__cuda_zero,   ttg__cuda_upload,          ttg__cuda_download,

@@ -248,14 +248,19 @@ static void test_ops_linear_relu_sum_against_cpu(void) {
     tt_tensor *xg = tt_requires_grad(&p.gpu, tt_tensor_from(&p.gpu, 2, xs, x.data()));
     tt_tensor *yc = tt_linear(&p.cpu, xc, wc, bc), *yg = tt_linear(&p.gpu, xg, wg, bg);
     tt_tensor *rc = tt_relu(&p.cpu, yc), *rg = tt_relu(&p.gpu, yg);
-    tt_tensor *sc = tt_sum(&p.cpu, rc), *sg = tt_sum(&p.gpu, rg);
+    tt_tensor *ec = tt_gelu(&p.cpu, yc), *eg = tt_gelu(&p.gpu, yg), *tc = tt_gelu_tanh(&p.cpu, yc), *tg = tt_gelu_tanh(&p.gpu, yg);
+    CHECK(same_tensor(&p.gpu, eg, ec, 0, 1e-6, 1e-6, "gelu"));
+    CHECK(same_tensor(&p.gpu, tg, tc, 0, 1e-6, 1e-6, "gelu_tanh"));
+    tt_tensor *sc = tt_sum(&p.cpu, tt_add(&p.cpu, tt_add(&p.cpu, rc, ec), tc));
+    tt_tensor *sg = tt_sum(&p.gpu, tt_add(&p.gpu, tt_add(&p.gpu, rg, eg), tg));
     CHECK(same_tensor(&p.gpu, yg, yc, 0, 1e-5, 1e-5, "linear"));
     CHECK(same_tensor(&p.gpu, rg, rc, 0, 1e-5, 1e-5, "relu"));
     CHECK(same_tensor(&p.gpu, sg, sc, 0, 1e-4, 1e-5, "sum"));
+    CHECK(same_tensor(&p.gpu, eg, ec, 1, 0, 0, "gelu out"));
     CHECK(tt_backward(&p.cpu, sc) == TT_OK);
     CHECK_MSG(tt_backward(&p.gpu, sg) == TT_OK, "%s", tt_error_message(&p.gpu));
     CHECK(same_tensor(&p.gpu, rg, rc, 1, 0, 0, "relu out"));
-    CHECK(same_tensor(&p.gpu, yg, yc, 1, 0, 0, "linear out"));
+    CHECK(same_tensor(&p.gpu, yg, yc, 1, 1e-6, 1e-6, "linear out"));
     CHECK(same_tensor(&p.gpu, xg, xc, 1, 1e-5, 1e-5, "x"));
     CHECK(same_tensor(&p.gpu, wg, wc, 1, 1e-5, 1e-5, "w"));
     CHECK(same_tensor(&p.gpu, bg, bc, 1, 0, 0, "b")); /* column sums in the CPU's order: same bits */
