@@ -432,8 +432,8 @@ static void test_optimizers_against_cpu(void) {
         tt_tensor *pg[2] = {tt_param(&p.gpu, "a", 2, s1), tt_param(&p.gpu, "b", 1, s2)};
         pc[1]->flags |= TT_NO_DECAY; pg[1]->flags |= TT_NO_DECAY;
         for (int i = 0; i < 2; i++) { tt_init_uniform(&p.cpu, pc[i], -1, 1); tt_init_uniform(&p.gpu, pg[i], -1, 1); }
-        memset(&od, 0, sizeof od);
-        od.kind = c.k; od.hp.lr = 0.01f; od.hp.momentum = c.mom; od.hp.weight_decay = c.wd ? c.wd : 0.0f;
+        od = tt_optim_desc_init(c.k);
+        od.hp.lr = 0.01f; od.hp.momentum = c.mom; od.hp.weight_decay = c.wd ? c.wd : 0.0f;
         od.hp.nesterov = c.nesterov; od.hp.dampening = c.damp; od.hp.amsgrad = c.amsgrad; od.hp.centered = c.centered;
         CHECK(tt_optim_init(&p.cpu, &oc, &od) == TT_OK);
         CHECK(tt_optim_init(&p.gpu, &og, &od) == TT_OK);
@@ -473,8 +473,7 @@ static int train_mlp(int gpu, tt_optim_kind kind, int in, int h1, int h2, int ou
         P[i] = tt_param(&ctx, "p", i % 2 ? 1 : 2, s[i]);
         tt_init_torch_default(&ctx, P[i], fan[i]);
     }
-    memset(&od, 0, sizeof od);
-    od.kind = kind;
+    od = tt_optim_desc_init(kind);
     od.hp.lr = kind == TT_OPTIM_SGD ? 0.05f : 1e-2f;
     od.hp.momentum = kind == TT_OPTIM_SGD ? 0.9f : 0.0f;
     if (tt_optim_init(&ctx, &opt, &od) != TT_OK) return 0;
@@ -550,8 +549,7 @@ static void test_errors(void) {
     tt_tensor *w = tt_param(&ctx, "w", 2, s2);
     tt_optim opt;
     tt_optim_desc od;
-    memset(&od, 0, sizeof od);
-    od.kind = TT_OPTIM_NADAM;
+    od = tt_optim_desc_init(TT_OPTIM_NADAM);
     CHECK(tt_optim_init(&ctx, &opt, &od) == TT_OK);
     CHECK(tt_ctx_use_gpu(&ctx, 0) == TT_OK);
     CHECK(tt_ctx_use_gpu(&ctx, 0) == TT_ERR_STATE); /* twice */
@@ -571,7 +569,8 @@ static void test_errors(void) {
     CHECK_MSG(strstr(tt_error_message(&ctx), "NAdam") != NULL, "%s", tt_error_message(&ctx));
     tt_clear_error(&ctx);
     tt_tensor *plist[1] = {w};
-    CHECK(tt_clip_grad_norm(&ctx, 1, plist, 1.0, 2.0, 0, NULL) == TT_ERR_UNSUPPORTED);
+    tt_clip_grad_norm_opts co = tt_clip_grad_norm_opts_init(1.0);
+    CHECK(tt_clip_grad_norm(&ctx, 1, plist, &co, NULL) == TT_ERR_UNSUPPORTED);
     tt_clear_error(&ctx);
     CHECK(tt_clip_grad_value(&ctx, 1, plist, 1.0, NULL) == TT_ERR_UNSUPPORTED);
     tt_clear_error(&ctx);

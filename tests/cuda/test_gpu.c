@@ -76,8 +76,7 @@ static int train(int gpu, tt_optim_kind kind, float *losses, int steps) {
         P[i] = tt_param(&ctx, "p", i % 2 ? 1 : 2, s[i]);
         tt_init_torch_default(&ctx, P[i], fan[i]);
     }
-    memset(&od, 0, sizeof od);
-    od.kind = kind;
+    od = tt_optim_desc_init(kind);
     od.hp.lr = kind == TT_OPTIM_SGD ? 0.05f : 1e-3f;
     od.hp.momentum = kind == TT_OPTIM_SGD ? 0.9f : 0.0f;
     if (tt_optim_init(&ctx, &opt, &od) != TT_OK) return 0;
