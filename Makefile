@@ -54,7 +54,8 @@ SINGLE_NAMES := $(filter $(TEST_NAMES),$(sort $(SINGLE_ALWAYS) $(SINGLE_FOUND)))
 LINKED_NAMES := $(filter-out $(SINGLE_NAMES),$(TEST_NAMES))
 SINGLE_BIN  := $(addprefix $(BUILD)/,$(SINGLE_NAMES))
 LINKED_BIN  := $(addprefix $(BUILD)/,$(LINKED_NAMES))
-TEST_BIN    := $(SINGLE_BIN) $(LINKED_BIN)
+CUDA_BIN    := $(BUILD)/test_cuda_harness
+TEST_BIN    := $(SINGLE_BIN) $(CUDA_BIN) $(LINKED_BIN)
 TEST_LOG    := $(addsuffix .log,$(TEST_BIN))
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/%,$(EXAMPLE_SRC))
@@ -85,6 +86,11 @@ $(SINGLE_BIN): $(BUILD)/%: tests/%.c | $(BUILD)
 	$(call say,CC $@ (with the implementation))
 	$(Q)$(CC) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS) -DTT_STATIC= -MMD -MP -I. -o $@ $< $(LDLIBS)
 
+# tinytrain_cuda.cu's kernels on the CPU execution harness (C++17: fibers for GPU threads)
+CXX ?= c++
+$(BUILD)/test_cuda_harness: tests/test_cuda_harness.cc tinytrain.h tinytrain_cuda.cu tests/cuda/harness.h tests/test.h | $(BUILD)
+	$(CXX) -std=c++17 -Wall -Wextra -Werror $(OPT) $(SANFLAGS) -I. -o $@ $< -lm
+
 # examples: built as a user would build them (one file, implementation included)
 $(EXAMPLE_BIN): $(BUILD)/%: examples/%.c | $(BUILD)
 	$(call say,CC $@)
@@ -98,7 +104,7 @@ $(BUILD)/%.log: $(BUILD)/% FORCE
 FORCE:
 
 # heavy compiles first, so that -j keeps every CPU busy until the end
-test: $(IMPL_OBJ) $(SINGLE_BIN) $(TEST_LOG)
+test: $(IMPL_OBJ) $(SINGLE_BIN) $(CUDA_BIN) $(TEST_LOG)
 	@bash tests/summary.sh $(TEST_LOG)
 
 demo: $(BUILD)/spirals_svg
@@ -134,3 +140,15 @@ bench-train: $(BUILD)/bench_train
 
 $(BUILD)/bench_train: bench/bench_train.c tinytrain.h | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
+
+# ---- GPU (tinytrain_cuda.cu on a real NVIDIA GPU; tests/cuda/run_on_gpu.sh does the work) ----
+# test-cuda: build with nvcc, run tests/cuda/test_gpu.c and compute-sanitizer (memcheck, racecheck,
+# synccheck); bench-cuda: SGEMM vs cuBLAS and training steps vs PyTorch CUDA. Both print
+# "skipped: no GPU" on a machine without one. cuda-build: the nvcc compile gate alone (CI).
+.PHONY: test-cuda bench-cuda cuda-build
+test-cuda:
+	@bash tests/cuda/run_on_gpu.sh test
+bench-cuda:
+	@bash tests/cuda/run_on_gpu.sh bench
+cuda-build:
+	@bash tests/cuda/run_on_gpu.sh build
