@@ -89,7 +89,8 @@ $(SINGLE_BIN): $(BUILD)/%: tests/%.c | $(BUILD)
 # tinytrain_cuda.cu's kernels on the CPU execution harness (C++17: fibers for GPU threads)
 CXX ?= c++
 $(BUILD)/test_cuda_harness: tests/test_cuda_harness.cc tinytrain.h tinytrain_cuda.cu tests/cuda/harness.h tests/test.h | $(BUILD)
-	$(CXX) -std=c++17 -Wall -Wextra -Werror $(OPT) $(SANFLAGS) -I. -o $@ $< -lm
+	$(call say,CXX $@ (with the implementation))
+	$(Q)$(CXX) -std=c++17 -Wall -Wextra -Werror $(OPT) $(SANFLAGS) -DTT_STATIC= -I. -o $@ $< -lm
 
 # examples: built as a user would build them (one file, implementation included)
 $(EXAMPLE_BIN): $(BUILD)/%: examples/%.c | $(BUILD)

@@ -1353,8 +1353,9 @@ TT_API tt_result tt_tensor_grad_to_host(tt_ctx *ctx, const tt_tensor *t, float *
 TT_API tt_result tt_ctx_params_to_host(tt_ctx *ctx);
 /* For backends: set the context's sticky error (if none is set) and log it. Returns code. */
 TT_API tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg);
-/* Defined by tinytrain_cuda.cu (what tt_ctx_use_gpu calls with TT_CUDA). */
-TT_API tt_result tt_cuda_attach(tt_ctx *ctx, int device);
+/* Defined by tinytrain_cuda.cu (what tt_ctx_use_gpu calls with TT_CUDA). Declared extern, not
+   TT_API: it lives in another translation unit even when TT_STATIC makes the rest static. */
+extern tt_result tt_cuda_attach(tt_ctx *ctx, int device);
 
 
 #ifdef __cplusplus
