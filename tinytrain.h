@@ -1174,6 +1174,116 @@ TT_API tt_result tt_early_stop_init(tt_ctx *ctx, tt_early_stop *es, int patience
 TT_API int tt_early_stop_update(tt_early_stop *es, double metric);
 
 
+/* ==================================================================================== >>api_io
+   Checkpoints (save a run, resume it bit for bit) and atomic file writes.
+
+   A checkpoint holds everything that decides the rest of a run: parameter values, buffers
+   (batchnorm running statistics and the like), optimizer state, schedule state, the context
+   RNG, a step counter, user metadata (key/value strings) and an opaque "extra" record (for the
+   batch iterator's epoch, position and permutation, or anything else). The byte format is
+   explicit little-endian, versioned, with one CRC-32 per section: docs/checkpoint.md.
+
+       tt_ckpt ck = tt_ckpt_init();          // every parameter, the RNG, strict names
+       ck.optim = &opt;  ck.sched = &sched;  ck.step = step;
+       ck.buffers = bufs;  ck.n_buffers = 2;  // tt_buffer tensors are not enumerable: list them
+       if (tt_ckpt_save(&ctx, &ck, "run.ckpt") != TT_OK) puts(tt_error_message(&ctx));
+       ...  // new process: build the same model, optimizer and schedule, then
+       if (tt_ckpt_load(&ctx, &ck, "run.ckpt") == TT_OK) step = ck.step;
+
+   Loading checks everything (magic, version, every CRC, the section structure, every name,
+   shape and size against the file length) before it changes anything: on any error the model,
+   optimizer, schedule, RNG and extra buffer are exactly as before. The error is TT_ERR_FORMAT
+   (bad bytes), TT_ERR_SHAPE (a tensor's shape differs), TT_ERR_IO (files) or
+   TT_ERR_INVALID_ARGS; tt_ckpt.error says which problem precisely (tt_io_error) and
+   tt_ckpt.error_offset the byte offset, and the message names the section or tensor. */
+
+/* What went wrong in a checkpoint or safetensors read/write (detail of the tt_result). */
+typedef enum tt_io_error {
+    TT_IO_OK = 0,
+    TT_IO_TRUNCATED,      /* the bytes end before the structure they describe does */
+    TT_IO_BAD_MAGIC,      /* not a file of this kind */
+    TT_IO_BAD_VERSION,    /* a format version this build does not read */
+    TT_IO_BAD_CRC,        /* a section's CRC-32 does not match: corrupted bytes */
+    TT_IO_MALFORMED,      /* inconsistent structure: lengths, offsets, names, unknown section, JSON */
+    TT_IO_SHAPE,          /* a tensor has another shape in the file than in the model */
+    TT_IO_MISSING,        /* the model has a tensor (or asks for a section) that the file lacks */
+    TT_IO_EXTRA,          /* the file has a tensor that the model lacks (strict loading) */
+    TT_IO_MISMATCH,       /* optimizer / schedule / extra record does not fit the object given */
+    TT_IO_NO_DIR,         /* the directory of the path does not exist */
+    TT_IO_READ_ONLY,      /* no permission, or a read-only file system */
+    TT_IO_WRITE_FAILED,   /* a write, flush, sync or rename failed (disk full, I/O error) */
+    TT_IO_OPEN_FAILED,    /* the file cannot be opened or read */
+    TT_IO_TOO_LARGE       /* over a limit: output buffer, extra capacity, header size */
+} tt_io_error;
+/* Name of a tt_io_error ("truncated", "CRC mismatch", ...). */
+TT_API const char *tt_io_error_string(tt_io_error e);
+
+/* Byte sink for streamed saves: write n bytes, return how many were written (< n = failure). */
+typedef size_t (*tt_write_fn)(void *user, const void *data, size_t n);
+
+/* A metadata pair (UTF-8 strings, NUL-terminated). */
+typedef struct tt_meta_kv {
+    const char *key, *value;
+} tt_meta_kv;
+/* Called once per metadata pair while a load is applied; the strings live during the call. */
+typedef void (*tt_meta_fn)(void *user, const char *key, const char *value);
+
+typedef struct tt_ckpt {
+    tt_tensor **tensors;   /* tensors to save / restore by name; NULL with n_tensors 0: every */
+    int n_tensors;         /*   parameter of the context, in creation order */
+    tt_tensor **buffers;   /* further named tensors (tt_buffer: running statistics), or NULL */
+    int n_buffers;
+    tt_optim *optim;       /* optimizer whose state is saved / restored, or NULL */
+    tt_sched *sched;       /* schedule whose state is saved / restored, or NULL (composites:
+                              the children too); it must be built as for the saved run */
+    int rng;               /* 1: save / restore the context RNG (default 1) */
+    int strict;            /* 1: a file tensor the model lacks is an error (default 1); a model
+                              tensor missing from the file is always an error */
+    int64_t step;          /* saved; set by a load */
+    const tt_meta_kv *meta; /* saved: n_meta pairs */
+    int n_meta;
+    tt_meta_fn on_meta;    /* load: receives every stored pair (NULL: ignored) */
+    void *meta_user;
+    void *extra;           /* save: extra_bytes bytes stored as they are. load: buffer of */
+    size_t extra_bytes;    /*   extra_cap bytes that receives the record (extra_bytes is set to */
+    size_t extra_cap;      /*   its size, 0 if the file has none); NULL: not saved / ignored */
+    tt_io_error error;     /* out: detail of the last failure (TT_IO_OK after success) */
+    size_t error_offset;   /* out: byte offset in the file of the problem */
+} tt_ckpt;
+
+/* Defaults: every parameter, rng 1, strict 1, nothing else. */
+TT_API tt_ckpt tt_ckpt_init(void);
+/* Exact size in bytes of the checkpoint tt_ckpt_save_* would write now. */
+TT_API tt_result tt_ckpt_size(tt_ctx *ctx, tt_ckpt *ck, size_t *bytes);
+/* Stream the checkpoint to write(user, data, n) in pieces (no allocation except, with an
+   optimizer, its state copied through scratch memory, rewound afterwards). */
+TT_API tt_result tt_ckpt_save_stream(tt_ctx *ctx, tt_ckpt *ck, tt_write_fn write, void *user);
+/* Save into buf (cap bytes); *written (may be NULL) gets the size. TT_IO_TOO_LARGE if it does
+   not fit (tt_ckpt_size says how much is needed). */
+TT_API tt_result tt_ckpt_save_mem(tt_ctx *ctx, tt_ckpt *ck, void *buf, size_t cap, size_t *written);
+/* Validate len bytes, then restore everything ck names. Nothing changes on error. */
+TT_API tt_result tt_ckpt_load_mem(tt_ctx *ctx, tt_ckpt *ck, const void *buf, size_t len);
+
+#ifndef TT_NO_STDIO
+/* Test hook for atomic file writes: before each write of n bytes at file offset `offset`,
+   accept() says how many of them the "disk" takes; fewer than n simulates a full disk. */
+typedef struct tt_save_hook {
+    size_t (*accept)(void *user, size_t offset, size_t n);
+    void *user;
+} tt_save_hook;
+/* Atomic save: writes "<path>.tmp-<pid>" in the same directory, flushes and fsyncs it, renames
+   it over path and fsyncs the directory; a failure at any point removes the temporary file and
+   leaves an existing file at path as it was. Errors: TT_ERR_IO with TT_IO_NO_DIR,
+   TT_IO_READ_ONLY or TT_IO_WRITE_FAILED and the system's reason in the message. */
+TT_API tt_result tt_ckpt_save(tt_ctx *ctx, tt_ckpt *ck, const char *path);
+/* tt_ckpt_save with a write hook (hook may be NULL). */
+TT_API tt_result tt_ckpt_save_hooked(tt_ctx *ctx, tt_ckpt *ck, const char *path, const tt_save_hook *hook);
+/* Read the file (one temporary buffer of its size from the context's allocator), then
+   tt_ckpt_load_mem. TT_ERR_IO / TT_IO_OPEN_FAILED if it cannot be read. */
+TT_API tt_result tt_ckpt_load(tt_ctx *ctx, tt_ckpt *ck, const char *path);
+#endif
+
+
 #ifdef __cplusplus
 }
 #endif
@@ -9602,9 +9712,955 @@ TT__DEF int tt_early_stop_update(tt_early_stop *es, double metric) {
 }
 
 
+/* ==================================================================================== >>io
+   Checkpoints: a streaming writer over a byte sink, a two-pass loader (validate everything, then
+   apply), atomic file writes. The format is described byte by byte in docs/checkpoint.md. */
+
+#if !defined(TT_NO_STDIO) && (defined(__unix__) || defined(__APPLE__))
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#define TT__POSIX_FILES 1
+#elif !defined(TT_NO_STDIO)
+#include <errno.h>
+#endif
+
+TT__DEF const char *tt_io_error_string(tt_io_error e) {
+    switch (e) {
+    case TT_IO_OK: return "ok";
+    case TT_IO_TRUNCATED: return "truncated";
+    case TT_IO_BAD_MAGIC: return "bad magic";
+    case TT_IO_BAD_VERSION: return "unsupported version";
+    case TT_IO_BAD_CRC: return "CRC mismatch";
+    case TT_IO_MALFORMED: return "malformed";
+    case TT_IO_SHAPE: return "shape mismatch";
+    case TT_IO_MISSING: return "missing";
+    case TT_IO_EXTRA: return "unexpected tensor";
+    case TT_IO_MISMATCH: return "does not fit";
+    case TT_IO_NO_DIR: return "no such directory";
+    case TT_IO_READ_ONLY: return "not writable";
+    case TT_IO_WRITE_FAILED: return "write failed";
+    case TT_IO_OPEN_FAILED: return "cannot open";
+    case TT_IO_TOO_LARGE: return "too large";
+    }
+    return "unknown";
+}
+
+/* ---- little-endian bytes ---- */
+static void tt__put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
+static void tt__put32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static void tt__put64(unsigned char *p, uint64_t v) { tt__put32(p, (uint32_t)v); tt__put32(p + 4, (uint32_t)(v >> 32)); }
+static unsigned tt__get16(const unsigned char *p) { return (unsigned)p[0] | ((unsigned)p[1] << 8); }
+static uint32_t tt__get32(const unsigned char *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t tt__get64(const unsigned char *p) { return (uint64_t)tt__get32(p) | ((uint64_t)tt__get32(p + 4) << 32); }
+static uint64_t tt__f64_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+static double tt__bits_f64(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
+
+/* Record an I/O failure: sets the detail slots and the context error. */
+static tt_result tt__io_fail(tt_ctx *ctx, tt_io_error *err, size_t *off, tt_io_error e, size_t at, tt_result code,
+                             const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    if (err) *err = e;
+    if (off) *off = at;
+    va_start(ap, fmt);
+    tt__vformat(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return tt__fail(ctx, code, "%s", msg);
+}
+
+/* A name from a file, made printable for a message (at most 48 characters). */
+static void tt__io_name(char *out, const unsigned char *p, size_t n) {
+    size_t i, m = n < 48 ? n : 48;
+    for (i = 0; i < m; i++) out[i] = (p[i] >= 32 && p[i] < 127) ? (char)p[i] : '?';
+    if (n > m) { out[m - 3] = '.'; out[m - 2] = '.'; out[m - 1] = '.'; }
+    out[m] = 0;
+}
+
+/* ---- writer: a sink plus a running position and CRC; fn NULL only counts ---- */
+typedef struct tt__wr {
+    tt_write_fn fn;
+    void *user;
+    uint64_t pos;
+    uint32_t crc;
+    int failed;
+} tt__wr;
+
+static void tt__w(tt__wr *w, const void *p, size_t n) {
+    if (w->failed || !n) return;
+    if (w->fn) {
+        w->crc = tt_crc32(w->crc, p, n);
+        if (w->fn(w->user, p, n) != n) w->failed = 1;
+    }
+    w->pos += n;
+}
+static void tt__w32(tt__wr *w, uint32_t v) { unsigned char b[4]; tt__put32(b, v); tt__w(w, b, 4); }
+static void tt__w64(tt__wr *w, uint64_t v) { unsigned char b[8]; tt__put64(b, v); tt__w(w, b, 8); }
+static void tt__wf64(tt__wr *w, double v) { tt__w64(w, tt__f64_bits(v)); }
+static void tt__wfloats(tt__wr *w, const float *x, size_t n) {
+    unsigned char b[1024];
+    size_t i, k;
+    if (!w->fn) { w->pos += (uint64_t)n * 4u; return; }
+    while (n) {
+        k = n < 256 ? n : 256;
+        for (i = 0; i < k; i++) { uint32_t u; memcpy(&u, x + i, 4); tt__put32(b + 4 * i, u); }
+        tt__w(w, b, 4 * k);
+        x += k; n -= k;
+    }
+}
+static void tt__wpad4(tt__wr *w) {
+    static const unsigned char z[4] = {0, 0, 0, 0};
+    tt__w(w, z, (size_t)((4u - (unsigned)(w->pos & 3u)) & 3u));
+}
+
+/* ---- checkpoint layout ---- */
+#define TT__CK_VERSION 1u
+#define TT__CK_HEADER 32u
+#define TT__TAG(a, b, c, d) ((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
+static const unsigned char tt__ck_magic[8] = {0x89, 'T', 'T', 'C', 'K', 0x0D, 0x0A, 0x1A};
+enum { TT__CK_TENS, TT__CK_OPTM, TT__CK_SCHD, TT__CK_RNG, TT__CK_STEP, TT__CK_META, TT__CK_XTRA, TT__CK_NSEC };
+static const uint32_t tt__ck_tags[TT__CK_NSEC] = {
+    TT__TAG('T', 'E', 'N', 'S'), TT__TAG('O', 'P', 'T', 'M'), TT__TAG('S', 'C', 'H', 'D'), TT__TAG('R', 'N', 'G', ' '),
+    TT__TAG('S', 'T', 'E', 'P'), TT__TAG('M', 'E', 'T', 'A'), TT__TAG('X', 'T', 'R', 'A')};
+static const char *const tt__ck_names[TT__CK_NSEC] = {"TENS", "OPTM", "SCHD", "RNG ", "STEP", "META", "XTRA"};
+#define TT__SCHED_REC 64u  /* bytes of one schedule record */
+#define TT__SCHED_DEPTH 4
+static int tt__sched_has_children(const tt_sched *s) {
+    return s->kind == TT_SCHED_SEQUENTIAL || s->kind == TT_SCHED_CHAINED;
+}
+
+/* i-th tensor of a checkpoint (parameters, then buffers). */
+static int tt__ck_count(tt_ctx *ctx, const tt_ckpt *ck) {
+    return (ck->tensors ? ck->n_tensors : (ck->n_tensors ? 0 : ctx->n_param_tensors)) + (ck->buffers ? ck->n_buffers : 0);
+}
+static tt_tensor *tt__ck_tensor(tt_ctx *ctx, const tt_ckpt *ck, int i, int *is_buffer) {
+    int np = ck->tensors ? ck->n_tensors : ctx->n_param_tensors;
+    *is_buffer = i >= np;
+    if (i < np) return ck->tensors ? ck->tensors[i] : &ctx->params[i];
+    return ck->buffers[i - np];
+}
+
+typedef struct tt__ck_emit {
+    tt_ctx *ctx;
+    tt_ckpt *ck;
+    unsigned char *optim_blob; /* the optimizer's saved state (writing pass only) */
+} tt__ck_emit;
+
+static void tt__emit_tens(tt__wr *w, tt__ck_emit *e) {
+    int n = tt__ck_count(e->ctx, e->ck), i, d, buf;
+    uint64_t table = 4, off;
+    for (i = 0; i < n; i++) {
+        tt_tensor *t = tt__ck_tensor(e->ctx, e->ck, i, &buf);
+        table += 2 + strlen(t->name) + 2 + 4u * (unsigned)t->ndim + 8;
+    }
+    off = (table + 3u) & ~(uint64_t)3u;
+    tt__w32(w, (uint32_t)n);
+    for (i = 0; i < n; i++) {
+        tt_tensor *t = tt__ck_tensor(e->ctx, e->ck, i, &buf);
+        unsigned char h[4];
+        size_t nl = strlen(t->name);
+        tt__put16(h, (unsigned)nl);
+        tt__w(w, h, 2);
+        tt__w(w, t->name, nl);
+        h[0] = (unsigned char)buf; h[1] = (unsigned char)t->ndim;
+        tt__w(w, h, 2);
+        for (d = 0; d < t->ndim; d++) tt__w32(w, (uint32_t)t->shape[d]);
+        tt__w64(w, off);
+        off += (uint64_t)t->numel * 4u;
+    }
+    tt__wpad4(w);
+    for (i = 0; i < n; i++) {
+        tt_tensor *t = tt__ck_tensor(e->ctx, e->ck, i, &buf);
+        tt__wfloats(w, t->data, t->numel);
+    }
+}
+
+static void tt__emit_sched(tt__wr *w, const tt_sched *s, int depth) {
+    int i, nc = tt__sched_has_children(s) ? s->u.composite.n : 0;
+    double a = 0, b = 0;
+    int32_t c = 0, d = 0;
+    if (s->kind == TT_SCHED_COSINE_RESTARTS) { a = s->u.restarts.T_cur; b = s->u.restarts.T_i; }
+    if (s->kind == TT_SCHED_PLATEAU) {
+        a = s->u.plateau.best; c = s->u.plateau.num_bad_epochs; d = s->u.plateau.cooldown_counter;
+    }
+    tt__w32(w, (uint32_t)s->kind);
+    tt__w32(w, (uint32_t)nc);
+    tt__w32(w, (uint32_t)s->last_epoch);
+    tt__w32(w, (uint32_t)s->has_momentum);
+    tt__wf64(w, s->base_lr); tt__wf64(w, s->lr); tt__wf64(w, s->momentum);
+    tt__wf64(w, a); tt__wf64(w, b);
+    tt__w32(w, (uint32_t)c); tt__w32(w, (uint32_t)d);
+    if (depth < TT__SCHED_DEPTH)
+        for (i = 0; i < nc; i++) tt__emit_sched(w, s->u.composite.children[i], depth + 1);
+}
+
+static void tt__emit_section(tt__wr *w, int sec, tt__ck_emit *e) {
+    tt_ckpt *ck = e->ck;
+    int i;
+    switch (sec) {
+    case TT__CK_TENS: tt__emit_tens(w, e); break;
+    case TT__CK_OPTM:
+        tt__w32(w, (uint32_t)ck->optim->kind);
+        tt__w32(w, 0);
+        if (w->fn) tt__w(w, e->optim_blob, tt_optim_state_size(ck->optim));
+        else w->pos += tt_optim_state_size(ck->optim);
+        break;
+    case TT__CK_SCHD: tt__emit_sched(w, ck->sched, 0); break;
+    case TT__CK_RNG: for (i = 0; i < 4; i++) tt__w32(w, e->ctx->rng.s[i]); break;
+    case TT__CK_STEP: tt__w64(w, (uint64_t)ck->step); break;
+    case TT__CK_META:
+        tt__w32(w, (uint32_t)ck->n_meta);
+        for (i = 0; i < ck->n_meta; i++) {
+            size_t kl = strlen(ck->meta[i].key), vl = strlen(ck->meta[i].value);
+            tt__w32(w, (uint32_t)kl); tt__w(w, ck->meta[i].key, kl + 1);
+            tt__w32(w, (uint32_t)vl); tt__w(w, ck->meta[i].value, vl + 1);
+        }
+        break;
+    case TT__CK_XTRA: tt__w(w, ck->extra, ck->extra_bytes); break;
+    }
+}
+
+static int tt__ck_has(const tt_ckpt *ck, int sec) {
+    switch (sec) {
+    case TT__CK_OPTM: return ck->optim != NULL;
+    case TT__CK_SCHD: return ck->sched != NULL;
+    case TT__CK_RNG: return ck->rng != 0;
+    case TT__CK_META: return ck->n_meta > 0;
+    case TT__CK_XTRA: return ck->extra != NULL;
+    }
+    return 1;
+}
+
+/* Checks the save request; sets *bytes to the file size. */
+static tt_result tt__ck_check(tt_ctx *ctx, tt_ckpt *ck, const char *op, uint64_t *bytes, uint32_t *nsec) {
+    int n, i, j, sec;
+    uint64_t total = TT__CK_HEADER;
+    if (!ck) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: ck is NULL", op);
+    ck->error = TT_IO_OK; ck->error_offset = 0;
+    if (ck->n_tensors < 0 || ck->n_buffers < 0 || ck->n_meta < 0 || (ck->n_tensors && !ck->tensors) ||
+        (ck->n_buffers && !ck->buffers) || (ck->n_meta && !ck->meta))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: negative count or NULL list with a nonzero count", op);
+    n = tt__ck_count(ctx, ck);
+    for (i = 0; i < n; i++) {
+        tt_tensor *t = tt__ck_tensor(ctx, ck, i, &j);
+        if (!t || !t->data) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: tensor %d is NULL", op, i);
+        if (!t->name || !t->name[0] || strlen(t->name) > 65535)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: tensor %d has no name (or one over 65535 bytes)", op, i);
+        for (j = 0; j < i; j++) {
+            int b2;
+            if (strcmp(tt__ck_tensor(ctx, ck, j, &b2)->name, t->name) == 0)
+                return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: two tensors are named '%s'", op, t->name);
+        }
+    }
+    for (i = 0; i < ck->n_meta; i++)
+        if (!ck->meta[i].key || !ck->meta[i].value)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: metadata pair %d has a NULL key or value", op, i);
+    if (ck->optim && !ck->optim->kind) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: optimizer is not initialised", op);
+    if (ck->sched && ck->sched->kind == TT_SCHED_NONE)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: schedule is not initialised", op);
+    *nsec = 0;
+    for (sec = 0; sec < TT__CK_NSEC; sec++) {
+        tt__wr cnt;
+        tt__ck_emit e;
+        if (!tt__ck_has(ck, sec)) continue;
+        memset(&cnt, 0, sizeof cnt);
+        e.ctx = ctx; e.ck = ck; e.optim_blob = NULL;
+        tt__emit_section(&cnt, sec, &e);
+        total += 16 + ((cnt.pos + 3u) & ~(uint64_t)3u) + 4;
+        (*nsec)++;
+    }
+    if (total > (uint64_t)(size_t)-1) return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "%s: checkpoint too large", op);
+    *bytes = total;
+    return TT_OK;
+}
+
+TT__DEF tt_ckpt tt_ckpt_init(void) {
+    tt_ckpt ck;
+    memset(&ck, 0, sizeof ck);
+    ck.rng = 1;
+    ck.strict = 1;
+    return ck;
+}
+
+TT__DEF tt_result tt_ckpt_size(tt_ctx *ctx, tt_ckpt *ck, size_t *bytes) {
+    uint64_t total;
+    uint32_t nsec;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!bytes) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_size: bytes is NULL");
+    if ((r = tt__ck_check(ctx, ck, "tt_ckpt_size", &total, &nsec)) != TT_OK) return r;
+    *bytes = (size_t)total;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_ckpt_save_stream(tt_ctx *ctx, tt_ckpt *ck, tt_write_fn write, void *user) {
+    uint64_t total;
+    uint32_t nsec;
+    size_t mark;
+    unsigned char h[TT__CK_HEADER];
+    tt__wr w;
+    tt__ck_emit e;
+    tt_result r;
+    int sec;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!write) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_save: write function is NULL");
+    if ((r = tt__ck_check(ctx, ck, "tt_ckpt_save", &total, &nsec)) != TT_OK) return r;
+    mark = tt_scratch_mark(ctx);
+    e.ctx = ctx; e.ck = ck; e.optim_blob = NULL;
+    if (ck->optim) {
+        e.optim_blob = (unsigned char *)tt__scratch(ctx, "tt_ckpt_save", tt_optim_state_size(ck->optim));
+        if (!e.optim_blob) return ctx->err;
+        if ((r = tt_optim_state_save(ctx, ck->optim, e.optim_blob, tt_optim_state_size(ck->optim))) != TT_OK) {
+            tt_scratch_rewind(ctx, mark);
+            return r;
+        }
+    }
+    memset(&w, 0, sizeof w);
+    w.fn = write; w.user = user;
+    memcpy(h, tt__ck_magic, 8);
+    tt__put32(h + 8, TT__CK_VERSION);
+    tt__put32(h + 12, nsec);
+    tt__put64(h + 16, total);
+    tt__put32(h + 24, 0);
+    tt__put32(h + 28, tt_crc32(0, h, 28));
+    tt__w(&w, h, sizeof h);
+    for (sec = 0; sec < TT__CK_NSEC && !w.failed; sec++) {
+        tt__wr cnt;
+        uint32_t crc;
+        if (!tt__ck_has(ck, sec)) continue;
+        memset(&cnt, 0, sizeof cnt);
+        tt__emit_section(&cnt, sec, &e);
+        w.crc = 0;
+        tt__w32(&w, tt__ck_tags[sec]);
+        tt__w32(&w, 0);
+        tt__w64(&w, cnt.pos);
+        tt__emit_section(&w, sec, &e);
+        tt__wpad4(&w);
+        crc = w.crc;
+        tt__w32(&w, crc);
+    }
+    tt_scratch_rewind(ctx, mark);
+    if (w.failed)
+        return tt__io_fail(ctx, &ck->error, &ck->error_offset, TT_IO_WRITE_FAILED, (size_t)w.pos, TT_ERR_IO,
+                           "tt_ckpt_save: the output refused bytes at offset %z of %z", (size_t)w.pos, (size_t)total);
+    return TT_OK;
+}
+
+typedef struct tt__memsink {
+    unsigned char *p;
+    size_t cap, n;
+} tt__memsink;
+static size_t tt__memsink_write(void *user, const void *data, size_t n) {
+    tt__memsink *m = (tt__memsink *)user;
+    if (m->cap - m->n < n) return 0;
+    memcpy(m->p + m->n, data, n);
+    m->n += n;
+    return n;
+}
+
+TT__DEF tt_result tt_ckpt_save_mem(tt_ctx *ctx, tt_ckpt *ck, void *buf, size_t cap, size_t *written) {
+    size_t need;
+    tt__memsink m;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_save_mem: buf is NULL");
+    if ((r = tt_ckpt_size(ctx, ck, &need)) != TT_OK) return r;
+    if (need > cap)
+        return tt__io_fail(ctx, &ck->error, &ck->error_offset, TT_IO_TOO_LARGE, cap, TT_ERR_INVALID_ARGS,
+                           "tt_ckpt_save_mem: the checkpoint needs %z bytes, the buffer has %z", need, cap);
+    m.p = (unsigned char *)buf; m.cap = cap; m.n = 0;
+    if ((r = tt_ckpt_save_stream(ctx, ck, tt__memsink_write, &m)) != TT_OK) return r;
+    if (written) *written = m.n;
+    return TT_OK;
+}
+
+/* ---- loading ---- */
+
+typedef struct tt__ck_sec {
+    size_t off, len;   /* payload offset in the file and length; off 0 = absent */
+} tt__ck_sec;
+
+typedef struct tt__tent {    /* one entry of the tensor table */
+    const unsigned char *name;
+    size_t name_len, entry_off, data_off;  /* data_off: file offset of the data */
+    int kind, ndim;
+    int shape[TT_MAX_DIMS];
+    size_t numel;
+} tt__tent;
+
+/* Reads the entry at *pos of a TENS payload (p, len; file offset base); 0 if it does not fit. */
+static int tt__tent_read(const unsigned char *p, size_t len, size_t base, size_t *pos, tt__tent *e, int *why) {
+    size_t q = *pos, d;
+    uint64_t off;
+    *why = 0;
+    e->entry_off = base + q;
+    if (len - q < 2) return 0;
+    e->name_len = tt__get16(p + q); q += 2;
+    if (len - q < e->name_len + 2) return 0;
+    e->name = p + q; q += e->name_len;
+    e->kind = p[q]; e->ndim = p[q + 1]; q += 2;
+    if (e->ndim > TT_MAX_DIMS) { *why = 1; return 0; }
+    if (len - q < 4u * (size_t)e->ndim + 8) return 0;
+    e->numel = 1;
+    for (d = 0; d < (size_t)e->ndim; d++) {
+        uint32_t v = tt__get32(p + q + 4 * d);
+        if (v > 0x7fffffffu) { *why = 1; return 0; }
+        e->shape[d] = (int)v;
+        if (v && e->numel > ((size_t)-1 / 4) / v) { *why = 1; return 0; }
+        e->numel *= v;
+    }
+    q += 4u * (size_t)e->ndim;
+    off = tt__get64(p + q); q += 8;
+    if (off > len) { *why = 2; e->data_off = (size_t)-1; }
+    else e->data_off = base + (size_t)off;
+    *pos = q;
+    return 1;
+}
+
+static int tt__name_eq(const tt__tent *e, const char *name) {
+    size_t n = strlen(name);
+    return n == e->name_len && memcmp(e->name, name, n) == 0;
+}
+
+typedef struct tt__ck_load {
+    tt_ctx *ctx;
+    tt_ckpt *ck;
+    const unsigned char *p;   /* the whole file */
+    size_t len;
+    tt__ck_sec sec[TT__CK_NSEC];
+} tt__ck_load;
+
+#define TT__CKFAIL(L, e, at, code, ...) tt__io_fail((L)->ctx, &(L)->ck->error, &(L)->ck->error_offset, e, at, code, __VA_ARGS__)
+
+/* TENS: structure, then every model tensor against the table. apply: copy the data. */
+static tt_result tt__ck_tens(tt__ck_load *L, int apply) {
+    const unsigned char *p = L->p + L->sec[TT__CK_TENS].off;
+    size_t len = L->sec[TT__CK_TENS].len, base = L->sec[TT__CK_TENS].off, pos = 4, data, i, count;
+    int n = tt__ck_count(L->ctx, L->ck), k, why, buf;
+    tt__tent e;
+    char nm[52];
+    if (len < 4) return TT__CKFAIL(L, TT_IO_MALFORMED, base, TT_ERR_FORMAT, "checkpoint: tensor table shorter than its count (offset %z)", base);
+    count = tt__get32(p);
+    if (!apply) {
+        size_t expect;
+        for (i = 0; i < count; i++) {
+            if (!tt__tent_read(p, len, base, &pos, &e, &why))
+                return TT__CKFAIL(L, TT_IO_MALFORMED, e.entry_off, TT_ERR_FORMAT,
+                                  why ? "checkpoint: tensor entry %z has a bad rank or size (offset %z)"
+                                      : "checkpoint: tensor entry %z runs past the table (offset %z)", i, e.entry_off);
+            if (e.name_len == 0 || memchr(e.name, 0, e.name_len))
+                return TT__CKFAIL(L, TT_IO_MALFORMED, e.entry_off, TT_ERR_FORMAT, "checkpoint: tensor entry %z has an empty or invalid name (offset %z)", i, e.entry_off);
+        }
+        data = (pos + 3u) & ~(size_t)3u;
+        expect = data;
+        for (pos = 4, i = 0; i < count; i++) {
+            tt__tent_read(p, len, base, &pos, &e, &why);
+            tt__io_name(nm, e.name, e.name_len);
+            if (e.data_off != base + expect)
+                return TT__CKFAIL(L, TT_IO_MALFORMED, e.entry_off, TT_ERR_FORMAT,
+                                  "checkpoint: tensor '%s' (entry at offset %z): data offset is not where the previous tensor ends", nm, e.entry_off);
+            if ((len - expect) / 4 < e.numel)
+                return TT__CKFAIL(L, TT_IO_MALFORMED, e.entry_off, TT_ERR_FORMAT,
+                                  "checkpoint: tensor '%s' (entry at offset %z): %z floats run past the section end", nm, e.entry_off, e.numel);
+            expect += e.numel * 4;
+        }
+        if (expect != len)
+            return TT__CKFAIL(L, TT_IO_MALFORMED, base + expect, TT_ERR_FORMAT, "checkpoint: tensor section has %z bytes after the last tensor (offset %z)",
+                              len - expect, base + expect);
+    }
+    /* every model tensor: present once, same shape */
+    for (k = 0; k < n; k++) {
+        tt_tensor *t = tt__ck_tensor(L->ctx, L->ck, k, &buf);
+        tt__tent hit;
+        int found = 0;
+        memset(&hit, 0, sizeof hit);
+        for (pos = 4, i = 0; i < count; i++) {
+            tt__tent_read(p, len, base, &pos, &e, &why);
+            if (!tt__name_eq(&e, t->name)) continue;
+            if (found)
+                return TT__CKFAIL(L, TT_IO_MALFORMED, e.entry_off, TT_ERR_FORMAT, "checkpoint: tensor '%s' appears twice (offset %z)", t->name, e.entry_off);
+            found = 1; hit = e;
+        }
+        if (!found)
+            return TT__CKFAIL(L, TT_IO_MISSING, base, TT_ERR_FORMAT, "checkpoint: tensor '%s' of the model is missing from the file (tensor table at offset %z)",
+                              t->name, base);
+        if (hit.ndim != t->ndim || memcmp(hit.shape, t->shape, sizeof(int) * (size_t)t->ndim) != 0) {
+            tt_tensor fake;
+            memset(&fake, 0, sizeof fake);
+            fake.ndim = hit.ndim;
+            memcpy(fake.shape, hit.shape, sizeof hit.shape);
+            return TT__CKFAIL(L, TT_IO_SHAPE, hit.entry_off, TT_ERR_SHAPE, "checkpoint: tensor '%s' has shape %S in the file (offset %z), %S in the model",
+                              t->name, &fake, hit.entry_off, t);
+        }
+        if (apply) {
+            const unsigned char *d = L->p + hit.data_off;
+            size_t j;
+            for (j = 0; j < t->numel; j++) { uint32_t u = tt__get32(d + 4 * j); memcpy(t->data + j, &u, 4); }
+        }
+    }
+    if (!apply && L->ck->strict)
+        for (pos = 4, i = 0; i < count; i++) {
+            int known = 0;
+            tt__tent_read(p, len, base, &pos, &e, &why);
+            for (k = 0; k < n && !known; k++) known = tt__name_eq(&e, tt__ck_tensor(L->ctx, L->ck, k, &buf)->name);
+            if (!known) {
+                tt__io_name(nm, e.name, e.name_len);
+                return TT__CKFAIL(L, TT_IO_EXTRA, e.entry_off, TT_ERR_FORMAT,
+                                  "checkpoint: the file has tensor '%s' (offset %z) that the model lacks (strict)", nm, e.entry_off);
+            }
+        }
+    return TT_OK;
+}
+
+/* SCHD: one record per schedule (children after their parent). */
+static tt_result tt__ck_sched(tt__ck_load *L, tt_sched *s, size_t *pos, int depth, int apply) {
+    const unsigned char *p = L->p + *pos;
+    size_t end = L->sec[TT__CK_SCHD].off + L->sec[TT__CK_SCHD].len;
+    uint32_t kind, nc;
+    int i, want = tt__sched_has_children(s) ? s->u.composite.n : 0;
+    if (end - *pos < TT__SCHED_REC)
+        return TT__CKFAIL(L, TT_IO_MALFORMED, *pos, TT_ERR_FORMAT, "checkpoint: schedule record runs past its section (offset %z)", *pos);
+    kind = tt__get32(p); nc = tt__get32(p + 4);
+    if (kind != (uint32_t)s->kind || nc != (uint32_t)want)
+        return TT__CKFAIL(L, TT_IO_MISMATCH, *pos, TT_ERR_FORMAT,
+                          "checkpoint: saved schedule is kind %u with %u children, the given one %s with %d (offset %z)",
+                          (unsigned)kind, (unsigned)nc, tt__sched_name(s->kind), want, *pos);
+    if (apply) {
+        s->last_epoch = (int)tt__get32(p + 8);
+        s->has_momentum = (int)tt__get32(p + 12);
+        s->base_lr = tt__bits_f64(tt__get64(p + 16));
+        s->lr = tt__bits_f64(tt__get64(p + 24));
+        s->momentum = tt__bits_f64(tt__get64(p + 32));
+        if (s->kind == TT_SCHED_COSINE_RESTARTS) {
+            s->u.restarts.T_cur = tt__bits_f64(tt__get64(p + 40));
+            s->u.restarts.T_i = tt__bits_f64(tt__get64(p + 48));
+        }
+        if (s->kind == TT_SCHED_PLATEAU) {
+            s->u.plateau.best = tt__bits_f64(tt__get64(p + 40));
+            s->u.plateau.num_bad_epochs = (int)tt__get32(p + 56);
+            s->u.plateau.cooldown_counter = (int)tt__get32(p + 60);
+        }
+    }
+    *pos += TT__SCHED_REC;
+    if (depth >= TT__SCHED_DEPTH) return TT_OK;
+    for (i = 0; i < want; i++) {
+        tt_result r = tt__ck_sched(L, s->u.composite.children[i], pos, depth + 1, apply);
+        if (r != TT_OK) return r;
+    }
+    return TT_OK;
+}
+
+/* Everything but the tensors; apply: write the state. */
+static tt_result tt__ck_rest(tt__ck_load *L, int apply) {
+    tt_ckpt *ck = L->ck;
+    tt__ck_sec *S = L->sec;
+    size_t i, pos;
+    tt_result r;
+    if (ck->optim) {
+        const unsigned char *p = L->p + S[TT__CK_OPTM].off;
+        size_t len = S[TT__CK_OPTM].len;
+        if (!S[TT__CK_OPTM].off)
+            return TT__CKFAIL(L, TT_IO_MISSING, 0, TT_ERR_FORMAT, "checkpoint: no optimizer state in the file, one was asked for");
+        if (len < 8 || tt__get32(p) != (uint32_t)ck->optim->kind || len - 8 != tt_optim_state_size(ck->optim))
+            return TT__CKFAIL(L, TT_IO_MISMATCH, S[TT__CK_OPTM].off, TT_ERR_FORMAT,
+                              "checkpoint: optimizer state (offset %z, %z bytes) is not for this %s over these parameters",
+                              S[TT__CK_OPTM].off, len, tt_optim_name(ck->optim->kind));
+        if (!apply) {
+            /* the checks tt_optim_state_load makes, so that applying cannot fail */
+            tt__optim_hdr hd;
+            tt_optim_scalars sc;
+            memcpy(&hd, p + 8, sizeof hd);
+            memcpy(&sc, p + 8 + sizeof hd, sizeof sc);
+            if (hd.magic != TT__OPTIM_MAGIC || hd.version != TT__OPTIM_VERSION || hd.kind != (uint32_t)ck->optim->kind ||
+                hd.n_tensors != (uint32_t)ck->optim->n_tensors || hd.n != ck->optim->n ||
+                hd.state_floats != ck->optim->state_floats || hd.scalars_bytes != sizeof(tt_optim_scalars) ||
+                sc.step != hd.step || sc.step < 0)
+                return TT__CKFAIL(L, TT_IO_MISMATCH, S[TT__CK_OPTM].off + 8, TT_ERR_FORMAT,
+                                  "checkpoint: optimizer state (offset %z) does not fit this %s (other parameters, or another build)",
+                                  S[TT__CK_OPTM].off + 8, tt_optim_name(ck->optim->kind));
+        } else if ((r = tt_optim_state_load(L->ctx, ck->optim, p + 8, len - 8)) != TT_OK)
+            return r;
+    }
+    if (ck->sched) {
+        if (!S[TT__CK_SCHD].off)
+            return TT__CKFAIL(L, TT_IO_MISSING, 0, TT_ERR_FORMAT, "checkpoint: no schedule state in the file, one was asked for");
+        pos = S[TT__CK_SCHD].off;
+        if ((r = tt__ck_sched(L, ck->sched, &pos, 0, apply)) != TT_OK) return r;
+        if (pos != S[TT__CK_SCHD].off + S[TT__CK_SCHD].len)
+            return TT__CKFAIL(L, TT_IO_MISMATCH, pos, TT_ERR_FORMAT, "checkpoint: schedule section has more records than the given schedule (offset %z)", pos);
+    }
+    if (ck->rng) {
+        if (!S[TT__CK_RNG].off)
+            return TT__CKFAIL(L, TT_IO_MISSING, 0, TT_ERR_FORMAT, "checkpoint: no RNG state in the file, it was asked for");
+        if (S[TT__CK_RNG].len != 16)
+            return TT__CKFAIL(L, TT_IO_MALFORMED, S[TT__CK_RNG].off, TT_ERR_FORMAT, "checkpoint: RNG section (offset %z) is not 16 bytes", S[TT__CK_RNG].off);
+        if (apply)
+            for (i = 0; i < 4; i++) L->ctx->rng.s[i] = tt__get32(L->p + S[TT__CK_RNG].off + 4 * i);
+    }
+    if (!S[TT__CK_STEP].off || S[TT__CK_STEP].len != 8)
+        return TT__CKFAIL(L, S[TT__CK_STEP].off ? TT_IO_MALFORMED : TT_IO_MISSING, S[TT__CK_STEP].off, TT_ERR_FORMAT,
+                          "checkpoint: step section missing or not 8 bytes");
+    if (apply) ck->step = (int64_t)tt__get64(L->p + S[TT__CK_STEP].off);
+    if (S[TT__CK_META].off) {
+        const unsigned char *p = L->p + S[TT__CK_META].off;
+        size_t len = S[TT__CK_META].len, count, q = 4, k;
+        int ok = 1;
+        if (len < 4) return TT__CKFAIL(L, TT_IO_MALFORMED, S[TT__CK_META].off, TT_ERR_FORMAT, "checkpoint: metadata section too short");
+        count = tt__get32(p);
+        for (i = 0; i < count && ok; i++) {
+            const char *s[2];
+            for (k = 0; k < 2 && ok; k++) {
+                uint32_t n = 0;
+                if (len - q < 4) { ok = 0; break; }
+                n = tt__get32(p + q); q += 4;
+                if (len - q <= n || p[q + n] != 0 || memchr(p + q, 0, n)) { ok = 0; break; }
+                s[k] = (const char *)(p + q);
+                q += (size_t)n + 1;
+            }
+            if (ok && apply && ck->on_meta) ck->on_meta(ck->meta_user, s[0], s[1]);
+        }
+        if (!ok || q != len)
+            return TT__CKFAIL(L, TT_IO_MALFORMED, S[TT__CK_META].off + q, TT_ERR_FORMAT,
+                              "checkpoint: metadata pair malformed at offset %z", S[TT__CK_META].off + q);
+    }
+    if (ck->extra) {
+        size_t n = S[TT__CK_XTRA].off ? S[TT__CK_XTRA].len : 0;
+        if (n > ck->extra_cap)
+            return TT__CKFAIL(L, TT_IO_TOO_LARGE, S[TT__CK_XTRA].off, TT_ERR_FORMAT,
+                              "checkpoint: extra record has %z bytes, the buffer %z (offset %z)", n, ck->extra_cap, S[TT__CK_XTRA].off);
+        if (apply) {
+            if (n) memcpy(ck->extra, L->p + S[TT__CK_XTRA].off, n);
+            ck->extra_bytes = n;
+        }
+    }
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_ckpt_load_mem(tt_ctx *ctx, tt_ckpt *ck, const void *buf, size_t len) {
+    tt__ck_load L;
+    const unsigned char *p = (const unsigned char *)buf;
+    size_t pos = TT__CK_HEADER, i;
+    uint32_t nsec;
+    uint64_t total;
+    tt_result r;
+    int s, k, buf_;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ck) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_load: ck is NULL");
+    ck->error = TT_IO_OK; ck->error_offset = 0;
+    if (!buf && len) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_load: buf is NULL");
+    if (ck->n_tensors < 0 || ck->n_buffers < 0 || (ck->n_tensors && !ck->tensors) || (ck->n_buffers && !ck->buffers) ||
+        (ck->extra && !ck->extra_cap && 0))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_load: negative count or NULL list with a nonzero count");
+    for (k = 0; k < tt__ck_count(ctx, ck); k++) {
+        tt_tensor *t = tt__ck_tensor(ctx, ck, k, &buf_);
+        if (!t || !t->data || !t->name) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_load: tensor %d is NULL or has no name", k);
+    }
+    memset(&L, 0, sizeof L);
+    L.ctx = ctx; L.ck = ck; L.p = p; L.len = len;
+    if (len < 8 || memcmp(p, tt__ck_magic, 8) != 0) {
+        if (len >= 8 || memcmp(p, tt__ck_magic, len) != 0)
+            return TT__CKFAIL(&L, TT_IO_BAD_MAGIC, 0, TT_ERR_FORMAT, "checkpoint: not a tinytrain checkpoint (bad magic at offset 0)");
+    }
+    if (len < TT__CK_HEADER)
+        return TT__CKFAIL(&L, TT_IO_TRUNCATED, len, TT_ERR_FORMAT, "checkpoint: truncated: %z bytes, the header alone has 32", len);
+    if (tt__get32(p + 28) != tt_crc32(0, p, 28))
+        return TT__CKFAIL(&L, TT_IO_BAD_CRC, 0, TT_ERR_FORMAT, "checkpoint: CRC mismatch in the file header (bytes 0..31)");
+    if (tt__get32(p + 8) != TT__CK_VERSION)
+        return TT__CKFAIL(&L, TT_IO_BAD_VERSION, 8, TT_ERR_FORMAT, "checkpoint: format version %u, this build reads version %u (offset 8)",
+                          (unsigned)tt__get32(p + 8), TT__CK_VERSION);
+    if (tt__get32(p + 24) != 0)
+        return TT__CKFAIL(&L, TT_IO_MALFORMED, 24, TT_ERR_FORMAT, "checkpoint: unknown flags %u in the header (offset 24)", (unsigned)tt__get32(p + 24));
+    nsec = tt__get32(p + 12);
+    total = tt__get64(p + 16);
+    if (total > len)
+        return TT__CKFAIL(&L, TT_IO_TRUNCATED, len, TT_ERR_FORMAT, "checkpoint: truncated: the file has %z bytes, its header says %z",
+                          len, (size_t)(total > (uint64_t)(size_t)-1 ? (size_t)-1 : total));
+    if (total < len)
+        return TT__CKFAIL(&L, TT_IO_MALFORMED, (size_t)total, TT_ERR_FORMAT, "checkpoint: %z bytes after the end its header gives (offset %z)",
+                          len - (size_t)total, (size_t)total);
+    for (i = 0; i < nsec; i++) {
+        uint32_t tag;
+        uint64_t plen;
+        size_t padded;
+        if (len - pos < 16)
+            return TT__CKFAIL(&L, pos == len ? TT_IO_MALFORMED : TT_IO_TRUNCATED, pos, TT_ERR_FORMAT,
+                              "checkpoint: section %z of %u starts at offset %z, past the end of the data", i, (unsigned)nsec, pos);
+        tag = tt__get32(p + pos);
+        plen = tt__get64(p + pos + 8);
+        if (plen > len - pos - 16 || ((plen + 3u) & ~(uint64_t)3u) + 4u > len - pos - 16)
+            return TT__CKFAIL(&L, TT_IO_MALFORMED, pos, TT_ERR_FORMAT, "checkpoint: section at offset %z claims %z bytes, more than the file holds",
+                              pos, (size_t)(plen > (uint64_t)(size_t)-1 ? (size_t)-1 : plen));
+        padded = (size_t)((plen + 3u) & ~(uint64_t)3u);
+        for (s = 0; s < TT__CK_NSEC && tt__ck_tags[s] != tag; s++) {}
+        {
+            char nm[8];
+            tt__io_name(nm, p + pos, 4);
+            if (tt__get32(p + pos + 16 + padded) != tt_crc32(0, p + pos, 16 + padded))
+                return TT__CKFAIL(&L, TT_IO_BAD_CRC, pos, TT_ERR_FORMAT, "checkpoint: CRC mismatch in section '%s' (offset %z, %z bytes)",
+                                  nm, pos, padded + 20);
+            if (s == TT__CK_NSEC)
+                return TT__CKFAIL(&L, TT_IO_MALFORMED, pos, TT_ERR_FORMAT, "checkpoint: unknown section '%s' at offset %z", nm, pos);
+        }
+        if (L.sec[s].off)
+            return TT__CKFAIL(&L, TT_IO_MALFORMED, pos, TT_ERR_FORMAT, "checkpoint: section '%s' appears twice (offset %z)", tt__ck_names[s], pos);
+        if (tt__get32(p + pos + 4) != 0)
+            return TT__CKFAIL(&L, TT_IO_MALFORMED, pos + 4, TT_ERR_FORMAT, "checkpoint: unknown flags in section '%s' (offset %z)", tt__ck_names[s], pos + 4);
+        for (k = 0; (size_t)k < padded - (size_t)plen; k++)
+            if (p[pos + 16 + (size_t)plen + (size_t)k])
+                return TT__CKFAIL(&L, TT_IO_MALFORMED, pos + 16 + (size_t)plen, TT_ERR_FORMAT, "checkpoint: nonzero padding in section '%s'", tt__ck_names[s]);
+        L.sec[s].off = pos + 16;
+        L.sec[s].len = (size_t)plen;
+        pos += 16 + padded + 4;
+    }
+    if (pos != len)
+        return TT__CKFAIL(&L, TT_IO_MALFORMED, pos, TT_ERR_FORMAT, "checkpoint: %z bytes after the last section (offset %z)", len - pos, pos);
+    if (!L.sec[TT__CK_TENS].off)
+        return TT__CKFAIL(&L, TT_IO_MISSING, 0, TT_ERR_FORMAT, "checkpoint: no tensor section");
+    /* pass 1: validate everything; pass 2: apply (cannot fail after pass 1) */
+    if ((r = tt__ck_tens(&L, 0)) != TT_OK) return r;
+    if ((r = tt__ck_rest(&L, 0)) != TT_OK) return r;
+    if ((r = tt__ck_rest(&L, 1)) != TT_OK) return r;
+    return tt__ck_tens(&L, 1);
+}
+
+#ifndef TT_NO_STDIO
+/* ---- atomic files ---- */
+
+typedef struct tt__filesink {
+#ifdef TT__POSIX_FILES
+    int fd;
+#else
+    FILE *f;
+#endif
+    const tt_save_hook *hook;
+    size_t pos;
+    int err;          /* errno of the failure, or -1 for a refusal by the hook */
+} tt__filesink;
+
+static size_t tt__filesink_write(void *user, const void *data, size_t n) {
+    tt__filesink *s = (tt__filesink *)user;
+    const unsigned char *p = (const unsigned char *)data;
+    size_t want = n, done = 0;
+    if (s->hook && s->hook->accept) {
+        want = s->hook->accept(s->hook->user, s->pos, n);
+        if (want > n) want = n;
+    }
+#ifdef TT__POSIX_FILES
+    while (done < want) {
+        ssize_t k = write(s->fd, p + done, want - done);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            s->err = errno;
+            break;
+        }
+        done += (size_t)k;
+    }
+#else
+    done = fwrite(p, 1, want, s->f);
+    if (done < want) s->err = errno ? errno : EIO;
+#endif
+    s->pos += done;
+    if (done < n && !s->err) s->err = -1;
+    return done;
+}
+
+static const char *tt__errno_text(int e) {
+    return e == -1 ? "no space left on the device (refused by the write hook)" : strerror(e);
+}
+
+static tt_io_error tt__errno_kind(int e) {
+    if (e == ENOENT || e == ENOTDIR) return TT_IO_NO_DIR;
+    if (e == EACCES || e == EPERM
+#ifdef EROFS
+        || e == EROFS
+#endif
+    )
+        return TT_IO_READ_ONLY;
+    return TT_IO_WRITE_FAILED;
+}
+
+typedef tt_result (*tt__produce_fn)(tt_ctx *ctx, void *arg, tt_write_fn write, void *user);
+
+/* Writes through produce() into a temporary file beside path, then renames it over path. */
+static tt_result tt__atomic_write(tt_ctx *ctx, const char *op, const char *path, const tt_save_hook *hook,
+                                  tt__produce_fn produce, void *arg, tt_io_error *err, size_t *err_off) {
+    char tmp[4096 + 32];
+    size_t pl, i;
+    tt__filesink s;
+    tt_result r, prev;
+    int e;
+    if (!path || !path[0]) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: path is NULL or empty", op);
+    pl = strlen(path);
+    if (pl > 4096) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: path longer than 4096 bytes", op);
+    memcpy(tmp, path, pl);
+    {
+        /* "<path>.tmp-<pid>" */
+        unsigned long id;
+        char num[24];
+        int n = 0;
+#ifdef TT__POSIX_FILES
+        id = (unsigned long)getpid();
+#else
+        id = 0;
+#endif
+        memcpy(tmp + pl, ".tmp-", 5);
+        do { num[n++] = (char)('0' + (int)(id % 10u)); id /= 10u; } while (id);
+        for (i = 0; i < (size_t)n; i++) tmp[pl + 5 + i] = num[n - 1 - (int)i];
+        tmp[pl + 5 + (size_t)n] = 0;
+    }
+    memset(&s, 0, sizeof s);
+    s.hook = hook;
+    errno = 0;
+#ifdef TT__POSIX_FILES
+    s.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (s.fd < 0) {
+#else
+    s.f = fopen(tmp, "wb");
+    if (!s.f) {
+#endif
+        e = errno;
+        return tt__io_fail(ctx, err, err_off, tt__errno_kind(e), 0, TT_ERR_IO, "%s: cannot create '%s': %s", op, tmp, strerror(e));
+    }
+    prev = ctx->err;
+    r = produce(ctx, arg, tt__filesink_write, &s);
+    if (r == TT_OK || s.err) {
+        if (!s.err) {
+#ifdef TT__POSIX_FILES
+            if (fsync(s.fd) != 0) s.err = errno;
+#else
+            if (fflush(s.f) != 0) s.err = errno ? errno : EIO;
+#endif
+        }
+    }
+#ifdef TT__POSIX_FILES
+    if (close(s.fd) != 0 && !s.err) s.err = errno;
+#else
+    if (fclose(s.f) != 0 && !s.err) s.err = errno ? errno : EIO;
+#endif
+    if (r == TT_OK && !s.err) {
+#ifndef TT__POSIX_FILES
+        remove(path); /* rename does not replace on every platform */
+#endif
+        if (rename(tmp, path) != 0) s.err = errno;
+    }
+    if (r != TT_OK || s.err) {
+        remove(tmp);
+        if (s.err) {
+            /* the produce error (if any) was about the sink; report the system's reason */
+            if (prev == TT_OK && ctx->err == TT_ERR_IO) tt_clear_error(ctx);
+            return tt__io_fail(ctx, err, err_off,
+                               s.err != -1 && tt__errno_kind(s.err) == TT_IO_READ_ONLY ? TT_IO_READ_ONLY : TT_IO_WRITE_FAILED,
+                               s.pos, TT_ERR_IO, "%s: writing '%s' failed after %z bytes: %s; '%s' is unchanged", op, tmp, s.pos,
+                               tt__errno_text(s.err), path);
+        }
+        return r;
+    }
+#ifdef TT__POSIX_FILES
+    {
+        /* make the rename itself durable */
+        char dir[4096 + 32];
+        const char *slash = strrchr(path, '/');
+        int fd;
+        if (slash) {
+            size_t dl = (size_t)(slash - path);
+            memcpy(dir, path, dl ? dl : 1);
+            dir[dl ? dl : 1] = 0;
+        } else {
+            dir[0] = '.'; dir[1] = 0;
+        }
+        fd = open(dir, O_RDONLY);
+        if (fd >= 0) { (void)fsync(fd); close(fd); }
+    }
+#endif
+    return TT_OK;
+}
+
+static tt_result tt__ck_produce(tt_ctx *ctx, void *arg, tt_write_fn write, void *user) {
+    return tt_ckpt_save_stream(ctx, (tt_ckpt *)arg, write, user);
+}
+
+TT__DEF tt_result tt_ckpt_save_hooked(tt_ctx *ctx, tt_ckpt *ck, const char *path, const tt_save_hook *hook) {
+    size_t need;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((r = tt_ckpt_size(ctx, ck, &need)) != TT_OK) return r;  /* argument errors before any file */
+    return tt__atomic_write(ctx, "tt_ckpt_save", path, hook, tt__ck_produce, ck, &ck->error, &ck->error_offset);
+}
+
+TT__DEF tt_result tt_ckpt_save(tt_ctx *ctx, tt_ckpt *ck, const char *path) {
+    return tt_ckpt_save_hooked(ctx, ck, path, NULL);
+}
+
+/* Reads a whole file into a buffer from the context's allocator. */
+static tt_result tt__read_file(tt_ctx *ctx, const char *op, const char *path, unsigned char **out, size_t *len,
+                               tt_io_error *err, size_t *err_off) {
+    FILE *f;
+    long n;
+    unsigned char *p;
+    int e;
+    if (!path) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: path is NULL", op);
+    errno = 0;
+    f = fopen(path, "rb");
+    if (!f) {
+        e = errno;
+        return tt__io_fail(ctx, err, err_off, TT_IO_OPEN_FAILED, 0, TT_ERR_IO, "%s: cannot open '%s': %s", op, path, strerror(e));
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        e = errno;
+        fclose(f);
+        return tt__io_fail(ctx, err, err_off, TT_IO_OPEN_FAILED, 0, TT_ERR_IO, "%s: cannot read '%s': %s", op, path, strerror(e));
+    }
+    p = (unsigned char *)(ctx->desc.allocator.alloc ? ctx->desc.allocator.alloc((size_t)n + 1, ctx->desc.allocator.user)
+                                                    : TT_MALLOC((size_t)n + 1));
+    if (!p) {
+        fclose(f);
+        return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "%s: no memory for the %z bytes of '%s'", op, (size_t)n, path);
+    }
+    if (fread(p, 1, (size_t)n, f) != (size_t)n) {
+        e = errno;
+        fclose(f);
+        if (ctx->desc.allocator.free) ctx->desc.allocator.free(p, ctx->desc.allocator.user); else TT_FREE(p);
+        return tt__io_fail(ctx, err, err_off, TT_IO_OPEN_FAILED, 0, TT_ERR_IO, "%s: reading '%s' failed: %s", op, path, strerror(e));
+    }
+    fclose(f);
+    *out = p;
+    *len = (size_t)n;
+    return TT_OK;
+}
+static void tt__free_file(tt_ctx *ctx, unsigned char *p) {
+    if (ctx->desc.allocator.free) ctx->desc.allocator.free(p, ctx->desc.allocator.user);
+    else TT_FREE(p);
+}
+
+TT__DEF tt_result tt_ckpt_load(tt_ctx *ctx, tt_ckpt *ck, const char *path) {
+    unsigned char *p = NULL;
+    size_t n = 0;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ck) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_load: ck is NULL");
+    ck->error = TT_IO_OK; ck->error_offset = 0;
+    if ((r = tt__read_file(ctx, "tt_ckpt_load", path, &p, &n, &ck->error, &ck->error_offset)) != TT_OK) return r;
+    r = tt_ckpt_load_mem(ctx, ck, p, n);
+    tt__free_file(ctx, p);
+    return r;
+}
+#endif /* TT_NO_STDIO */
+
+
 /* ==================================================================================== >>end
    Private macros end here, so none leaks into the including file. */
 #undef TT__ALIGN
+#undef TT__CK_VERSION
+#undef TT__CK_HEADER
+#undef TT__TAG
+#undef TT__SCHED_REC
+#undef TT__SCHED_DEPTH
+#undef TT__CKFAIL
+#undef TT__POSIX_FILES
 #undef TT__ALOAD
 #undef TT__ASTORE
 #undef TT__DEF
