@@ -32,6 +32,7 @@ $(BUILD)/%: examples/%.c tinytrain.h | $(BUILD)
 
 # this test includes the example it checks
 $(BUILD)/test_optimizer_tour: examples/optimizer_tour.c
+$(BUILD)/test_safetensors: tests/ref/safetensors_ref.h
 
 test: $(TEST_BIN)
 	@bash tests/summary.sh $(TEST_BIN)

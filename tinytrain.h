@@ -1264,6 +1264,48 @@ TT_API tt_result tt_ckpt_save_mem(tt_ctx *ctx, tt_ckpt *ck, void *buf, size_t ca
 /* Validate len bytes, then restore everything ck names. Nothing changes on error. */
 TT_API tt_result tt_ckpt_load_mem(tt_ctx *ctx, tt_ckpt *ck, const void *buf, size_t len);
 
+/* SAFETENSORS: exchange parameters and buffers with PyTorch (safetensors.torch.save_file /
+   load_file, model.state_dict()). File: u64 little-endian header length N, N bytes of JSON
+   {"__metadata__": {"k": "v"}, "name": {"dtype": "F32", "shape": [..], "data_offsets": [b, e]}}
+   padded with spaces, then the tensor bytes (little-endian, row-major). Saving writes F32 and pads
+   the header to a multiple of 8 bytes. Loading accepts F32, F16, BF16, F64, I64 and I32 and
+   converts to float32 (F16/BF16 exactly; F64 rounds; integers exactly up to 2^24: batchnorm's
+   num_batches_tracked), and applies the format's rules: header at most max_header bytes and
+   starting with '{', valid JSON, unique names, data_offsets in bounds, no overlap and no hole
+   (the tensors cover the data area exactly), end - begin = numel * dtype size. Like checkpoints,
+   everything is validated before the model changes; loading takes a table of the header's
+   entries from scratch memory (rewound before returning). */
+typedef struct tt_safetensors_opts {
+    tt_tensor **tensors;   /* NULL with n_tensors 0: every parameter of the context */
+    int n_tensors;
+    tt_tensor **buffers;   /* further named tensors (running statistics), or NULL */
+    int n_buffers;
+    const tt_meta_kv *meta; /* save: the "__metadata__" pairs */
+    int n_meta;
+    tt_meta_fn on_meta;    /* load: receives every "__metadata__" pair (NULL: ignored) */
+    void *meta_user;
+    int strict;            /* 1: a file tensor the model lacks is an error (default 1) */
+    size_t max_header;     /* largest JSON header accepted (default 100000000, as safetensors) */
+    tt_io_error error;     /* out: detail of the last failure */
+    size_t error_offset;   /* out: byte offset of the problem in the file */
+} tt_safetensors_opts;
+
+/* Defaults: every parameter, strict 1, max_header 100000000. */
+TT_API tt_safetensors_opts tt_safetensors_opts_init(void);
+/* Exact size of the file tt_safetensors_save_* would write now. */
+TT_API tt_result tt_safetensors_size(tt_ctx *ctx, tt_safetensors_opts *o, size_t *bytes);
+/* Stream the file to write(user, data, n) (no allocation). */
+TT_API tt_result tt_safetensors_save_stream(tt_ctx *ctx, tt_safetensors_opts *o, tt_write_fn write, void *user);
+/* Save into buf (cap bytes); *written (may be NULL) gets the size. */
+TT_API tt_result tt_safetensors_save_mem(tt_ctx *ctx, tt_safetensors_opts *o, void *buf, size_t cap, size_t *written);
+/* Validate len bytes, then copy every listed tensor's values. Nothing changes on error. */
+TT_API tt_result tt_safetensors_load_mem(tt_ctx *ctx, tt_safetensors_opts *o, const void *buf, size_t len);
+#ifndef TT_NO_STDIO
+/* Atomic file save (as tt_ckpt_save) and file load. */
+TT_API tt_result tt_safetensors_save(tt_ctx *ctx, tt_safetensors_opts *o, const char *path);
+TT_API tt_result tt_safetensors_load(tt_ctx *ctx, tt_safetensors_opts *o, const char *path);
+#endif
+
 #ifndef TT_NO_STDIO
 /* Test hook for atomic file writes: before each write of n bytes at file offset `offset`,
    accept() says how many of them the "disk" takes; fewer than n simulates a full disk. */
@@ -10651,6 +10693,670 @@ TT__DEF tt_result tt_ckpt_load(tt_ctx *ctx, tt_ckpt *ck, const char *path) {
 #endif /* TT_NO_STDIO */
 
 
+/* ---- safetensors ---- */
+
+#define TT__ST_MAX_DEPTH 64
+
+/* The model's list of tensors, through the checkpoint helpers. */
+static tt_ckpt tt__st_list(const tt_safetensors_opts *o) {
+    tt_ckpt ck;
+    memset(&ck, 0, sizeof ck);
+    ck.tensors = o->tensors; ck.n_tensors = o->n_tensors;
+    ck.buffers = o->buffers; ck.n_buffers = o->n_buffers;
+    return ck;
+}
+
+TT__DEF tt_safetensors_opts tt_safetensors_opts_init(void) {
+    tt_safetensors_opts o;
+    memset(&o, 0, sizeof o);
+    o.strict = 1;
+    o.max_header = 100000000u;
+    return o;
+}
+
+/* JSON string with the escapes JSON needs. */
+static void tt__w_jstr(tt__wr *w, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    tt__w(w, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') { char e[2]; e[0] = '\\'; e[1] = (char)c; tt__w(w, e, 2); }
+        else if (c < 0x20) { char e[6] = {'\\', 'u', '0', '0', 0, 0}; e[4] = hex[c >> 4]; e[5] = hex[c & 15]; tt__w(w, e, 6); }
+        else tt__w(w, &c, 1);
+    }
+    tt__w(w, "\"", 1);
+}
+static void tt__w_dec(tt__wr *w, uint64_t v) {
+    char t[24];
+    int n = 0;
+    do { t[23 - n++] = (char)('0' + (int)(v % 10u)); v /= 10u; } while (v);
+    tt__w(w, t + 24 - n, (size_t)n);
+}
+
+static void tt__st_emit_header(tt__wr *w, tt_ctx *ctx, const tt_safetensors_opts *o) {
+    tt_ckpt L = tt__st_list(o);
+    int n = tt__ck_count(ctx, &L), i, d, buf;
+    uint64_t off = 0;
+    tt__w(w, "{", 1);
+    if (o->n_meta > 0) {
+        tt__w(w, "\"__metadata__\":{", 16);
+        for (i = 0; i < o->n_meta; i++) {
+            if (i) tt__w(w, ",", 1);
+            tt__w_jstr(w, o->meta[i].key);
+            tt__w(w, ":", 1);
+            tt__w_jstr(w, o->meta[i].value);
+        }
+        tt__w(w, "}", 1);
+        if (n) tt__w(w, ",", 1);
+    }
+    for (i = 0; i < n; i++) {
+        tt_tensor *t = tt__ck_tensor(ctx, &L, i, &buf);
+        if (i) tt__w(w, ",", 1);
+        tt__w_jstr(w, t->name);
+        tt__w(w, ":{\"dtype\":\"F32\",\"shape\":[", 25);
+        for (d = 0; d < t->ndim; d++) {
+            if (d) tt__w(w, ",", 1);
+            tt__w_dec(w, (uint64_t)t->shape[d]);
+        }
+        tt__w(w, "],\"data_offsets\":[", 18);
+        tt__w_dec(w, off);
+        tt__w(w, ",", 1);
+        off += (uint64_t)t->numel * 4u;
+        tt__w_dec(w, off);
+        tt__w(w, "]}", 2);
+    }
+    tt__w(w, "}", 1);
+}
+
+/* Checks the save request; *hlen: padded header length, *total: file size. */
+static tt_result tt__st_check(tt_ctx *ctx, tt_safetensors_opts *o, const char *op, uint64_t *hlen, uint64_t *total) {
+    tt_ckpt L;
+    tt__wr cnt;
+    uint64_t data = 0;
+    int n, i, j, buf;
+    if (!o) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: opts is NULL", op);
+    o->error = TT_IO_OK; o->error_offset = 0;
+    if (o->n_tensors < 0 || o->n_buffers < 0 || o->n_meta < 0 || (o->n_tensors && !o->tensors) ||
+        (o->n_buffers && !o->buffers) || (o->n_meta && !o->meta))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: negative count or NULL list with a nonzero count", op);
+    L = tt__st_list(o);
+    n = tt__ck_count(ctx, &L);
+    for (i = 0; i < n; i++) {
+        tt_tensor *t = tt__ck_tensor(ctx, &L, i, &buf);
+        if (!t || !t->data || !t->name || !t->name[0] || strcmp(t->name, "__metadata__") == 0)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: tensor %d is NULL, unnamed or named __metadata__", op, i);
+        for (j = 0; j < i; j++)
+            if (strcmp(tt__ck_tensor(ctx, &L, j, &buf)->name, t->name) == 0)
+                return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: two tensors are named '%s'", op, t->name);
+        data += (uint64_t)t->numel * 4u;
+    }
+    for (i = 0; i < o->n_meta; i++)
+        if (!o->meta[i].key || !o->meta[i].value)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: metadata pair %d has a NULL key or value", op, i);
+    memset(&cnt, 0, sizeof cnt);
+    tt__st_emit_header(&cnt, ctx, o);
+    *hlen = (cnt.pos + 7u) & ~(uint64_t)7u;
+    *total = 8 + *hlen + data;
+    if (*total > (uint64_t)(size_t)-1) return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "%s: file too large", op);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_safetensors_size(tt_ctx *ctx, tt_safetensors_opts *o, size_t *bytes) {
+    uint64_t h, total;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!bytes) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_size: bytes is NULL");
+    if ((r = tt__st_check(ctx, o, "tt_safetensors_size", &h, &total)) != TT_OK) return r;
+    *bytes = (size_t)total;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_safetensors_save_stream(tt_ctx *ctx, tt_safetensors_opts *o, tt_write_fn write, void *user) {
+    uint64_t h, total;
+    tt__wr w, cnt;
+    tt_ckpt L;
+    tt_result r;
+    int i, n, buf;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!write) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_save: write function is NULL");
+    if ((r = tt__st_check(ctx, o, "tt_safetensors_save", &h, &total)) != TT_OK) return r;
+    memset(&w, 0, sizeof w);
+    w.fn = write; w.user = user;
+    tt__w64(&w, h);
+    memset(&cnt, 0, sizeof cnt);
+    tt__st_emit_header(&cnt, ctx, o);
+    tt__st_emit_header(&w, ctx, o);
+    while (cnt.pos < h) { tt__w(&w, " ", 1); cnt.pos++; }
+    L = tt__st_list(o);
+    n = tt__ck_count(ctx, &L);
+    for (i = 0; i < n; i++) {
+        tt_tensor *t = tt__ck_tensor(ctx, &L, i, &buf);
+        tt__wfloats(&w, t->data, t->numel);
+    }
+    if (w.failed)
+        return tt__io_fail(ctx, &o->error, &o->error_offset, TT_IO_WRITE_FAILED, (size_t)w.pos, TT_ERR_IO,
+                           "tt_safetensors_save: the output refused bytes at offset %z of %z", (size_t)w.pos, (size_t)total);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_safetensors_save_mem(tt_ctx *ctx, tt_safetensors_opts *o, void *buf, size_t cap, size_t *written) {
+    size_t need;
+    tt__memsink m;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_save_mem: buf is NULL");
+    if ((r = tt_safetensors_size(ctx, o, &need)) != TT_OK) return r;
+    if (need > cap)
+        return tt__io_fail(ctx, &o->error, &o->error_offset, TT_IO_TOO_LARGE, cap, TT_ERR_INVALID_ARGS,
+                           "tt_safetensors_save_mem: the file needs %z bytes, the buffer has %z", need, cap);
+    m.p = (unsigned char *)buf; m.cap = cap; m.n = 0;
+    if ((r = tt_safetensors_save_stream(ctx, o, tt__memsink_write, &m)) != TT_OK) return r;
+    if (written) *written = m.n;
+    return TT_OK;
+}
+
+/* ---- a small JSON reader for exactly the safetensors header ---- */
+
+typedef struct tt__js {
+    const unsigned char *p;
+    size_t n, i;       /* header bytes and position */
+    size_t base;       /* file offset of p[0] (8) */
+    const char *why;   /* first problem */
+    size_t at;
+} tt__js;
+
+static int tt__js_err(tt__js *j, const char *why) {
+    if (!j->why) { j->why = why; j->at = j->base + j->i; }
+    return 0;
+}
+static void tt__js_ws(tt__js *j) {
+    while (j->i < j->n && (j->p[j->i] == ' ' || j->p[j->i] == '\t' || j->p[j->i] == '\n' || j->p[j->i] == '\r')) j->i++;
+}
+static int tt__js_lit(tt__js *j, char c) {
+    tt__js_ws(j);
+    if (j->i < j->n && j->p[j->i] == (unsigned char)c) { j->i++; return 1; }
+    return 0;
+}
+static int tt__js_hex4(tt__js *j, unsigned *v) {
+    int k;
+    *v = 0;
+    if (j->n - j->i < 4) return tt__js_err(j, "\\u escape cut short");
+    for (k = 0; k < 4; k++) {
+        unsigned char c = j->p[j->i++];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                   : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 99u;
+        if (d == 99u) return tt__js_err(j, "bad hex digit in a \\u escape");
+        *v = *v * 16u + d;
+    }
+    return 1;
+}
+/* A string, decoded to UTF-8 into out (may be NULL: validate only); *len gets its length. */
+static int tt__js_string(tt__js *j, char *out, size_t *len) {
+    size_t k = 0;
+    tt__js_ws(j);
+    if (j->i >= j->n || j->p[j->i] != '"') return tt__js_err(j, "expected a string");
+    j->i++;
+    for (;;) {
+        unsigned char c;
+        unsigned cp;
+        if (j->i >= j->n) return tt__js_err(j, "unterminated string");
+        c = j->p[j->i++];
+        if (c == '"') break;
+        if (c < 0x20) return tt__js_err(j, "control character in a string");
+        if (c != '\\') { if (out) out[k] = (char)c; k++; continue; }
+        if (j->i >= j->n) return tt__js_err(j, "unterminated escape");
+        c = j->p[j->i++];
+        switch (c) {
+        case '"': case '\\': case '/': cp = c; break;
+        case 'b': cp = 8; break;
+        case 'f': cp = 12; break;
+        case 'n': cp = 10; break;
+        case 'r': cp = 13; break;
+        case 't': cp = 9; break;
+        case 'u':
+            if (!tt__js_hex4(j, &cp)) return 0;
+            if (cp >= 0xDC00u && cp <= 0xDFFFu) return tt__js_err(j, "lone low surrogate");
+            if (cp >= 0xD800u && cp <= 0xDBFFu) {
+                unsigned lo;
+                if (j->n - j->i < 2 || j->p[j->i] != '\\' || j->p[j->i + 1] != 'u') return tt__js_err(j, "lone high surrogate");
+                j->i += 2;
+                if (!tt__js_hex4(j, &lo)) return 0;
+                if (lo < 0xDC00u || lo > 0xDFFFu) return tt__js_err(j, "bad surrogate pair");
+                cp = 0x10000u + ((cp - 0xD800u) << 10) + (lo - 0xDC00u);
+            }
+            break;
+        default: return tt__js_err(j, "unknown escape");
+        }
+        if (cp == 0) return tt__js_err(j, "\\u0000 in a string");
+        if (cp < 0x80) { if (out) out[k] = (char)cp; k++; }
+        else if (cp < 0x800) {
+            if (out) { out[k] = (char)(0xC0 | (cp >> 6)); out[k + 1] = (char)(0x80 | (cp & 63)); }
+            k += 2;
+        } else if (cp < 0x10000) {
+            if (out) { out[k] = (char)(0xE0 | (cp >> 12)); out[k + 1] = (char)(0x80 | ((cp >> 6) & 63)); out[k + 2] = (char)(0x80 | (cp & 63)); }
+            k += 3;
+        } else {
+            if (out) {
+                out[k] = (char)(0xF0 | (cp >> 18)); out[k + 1] = (char)(0x80 | ((cp >> 12) & 63));
+                out[k + 2] = (char)(0x80 | ((cp >> 6) & 63)); out[k + 3] = (char)(0x80 | (cp & 63));
+            }
+            k += 4;
+        }
+    }
+    if (out) out[k] = 0;
+    if (len) *len = k;
+    return 1;
+}
+/* A non-negative integer without fraction or exponent. */
+static int tt__js_uint(tt__js *j, uint64_t *v) {
+    size_t start;
+    tt__js_ws(j);
+    start = j->i;
+    *v = 0;
+    while (j->i < j->n && j->p[j->i] >= '0' && j->p[j->i] <= '9') {
+        unsigned d = (unsigned)(j->p[j->i] - '0');
+        if (*v > (UINT64_MAX - d) / 10u) return tt__js_err(j, "integer too large");
+        *v = *v * 10u + d;
+        j->i++;
+    }
+    if (j->i == start) return tt__js_err(j, "expected a non-negative integer");
+    if (j->i - start > 1 && j->p[start] == '0') return tt__js_err(j, "integer with a leading zero");
+    if (j->i < j->n && (j->p[j->i] == '.' || j->p[j->i] == 'e' || j->p[j->i] == 'E'))
+        return tt__js_err(j, "expected an integer");
+    return 1;
+}
+/* Skip any JSON value (depth-limited). */
+static int tt__js_skip(tt__js *j, int depth) {
+    unsigned char c;
+    if (depth > TT__ST_MAX_DEPTH) return tt__js_err(j, "nesting too deep");
+    tt__js_ws(j);
+    if (j->i >= j->n) return tt__js_err(j, "expected a value");
+    c = j->p[j->i];
+    if (c == '"') return tt__js_string(j, NULL, NULL);
+    if (c == '{' || c == '[') {
+        char close = c == '{' ? '}' : ']';
+        j->i++;
+        if (tt__js_lit(j, close)) return 1;
+        do {
+            if (c == '{') {
+                if (!tt__js_string(j, NULL, NULL)) return 0;
+                if (!tt__js_lit(j, ':')) return tt__js_err(j, "expected ':'");
+            }
+            if (!tt__js_skip(j, depth + 1)) return 0;
+        } while (tt__js_lit(j, ','));
+        return tt__js_lit(j, close) ? 1 : tt__js_err(j, "expected ',' or a closing bracket");
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        if (c == '-') j->i++;
+        while (j->i < j->n && ((j->p[j->i] >= '0' && j->p[j->i] <= '9') || j->p[j->i] == '.' || j->p[j->i] == 'e' ||
+                               j->p[j->i] == 'E' || j->p[j->i] == '+' || j->p[j->i] == '-'))
+            j->i++;
+        return 1;
+    }
+    if (j->n - j->i >= 4 && (memcmp(j->p + j->i, "true", 4) == 0 || memcmp(j->p + j->i, "null", 4) == 0)) { j->i += 4; return 1; }
+    if (j->n - j->i >= 5 && memcmp(j->p + j->i, "false", 5) == 0) { j->i += 5; return 1; }
+    return tt__js_err(j, "unexpected character");
+}
+
+/* One tensor of the header. */
+typedef struct tt__st_ent {
+    const char *name;     /* decoded, in scratch */
+    size_t name_len, at;  /* at: file offset of the key */
+    int dtype;            /* index into tt__st_dtypes */
+    int ndim;
+    int shape[TT_MAX_DIMS];
+    size_t numel;
+    uint64_t begin, end;
+} tt__st_ent;
+
+static const char *const tt__st_dtypes[] = {"F32", "F16", "BF16", "F64", "I64", "I32"};
+static const int tt__st_dsize[] = {4, 2, 2, 8, 8, 4};
+#define TT__ST_NDTYPES 6
+
+/* Parses the header into names (header length + 1 bytes: every decoded string fits). ents NULL:
+   count the tensors into *count; else also fill ents (room for the count of the first pass, which
+   the second pass cannot exceed: it reads the same bytes). Metadata pairs go to on_meta if apply. */
+static int tt__st_parse(tt__js *j, tt__st_ent *ents, size_t *count, char *names, const tt_safetensors_opts *o, int apply) {
+    size_t k = 0, noff = 0;
+    int seen_meta = 0;
+    j->i = 0;
+    if (j->n == 0 || j->p[0] != '{') return tt__js_err(j, "header does not start with '{'");
+    j->i = 1;
+    if (!tt__js_lit(j, '}')) {
+        do {
+            size_t key_at, klen;
+            char *key = names + noff;
+            tt__js_ws(j);
+            key_at = j->base + j->i;
+            if (!tt__js_string(j, key, &klen)) return 0;
+            if (!tt__js_lit(j, ':')) return tt__js_err(j, "expected ':'");
+            tt__js_ws(j);
+            if (klen == 12 && memcmp(key, "__metadata__", 12) == 0) {
+                if (seen_meta++) return tt__js_err(j, "duplicate __metadata__");
+                if (!tt__js_lit(j, '{')) return tt__js_err(j, "__metadata__ is not an object");
+                if (tt__js_lit(j, '}')) continue;
+                do {
+                    size_t kl, vl;
+                    char *mk = names + noff + 13, *mv;
+                    if (!tt__js_string(j, mk, &kl)) return 0;
+                    if (!tt__js_lit(j, ':')) return tt__js_err(j, "expected ':'");
+                    mv = mk + kl + 1;
+                    tt__js_ws(j);
+                    if (j->i < j->n && j->p[j->i] != '"') return tt__js_err(j, "__metadata__ value is not a string");
+                    if (!tt__js_string(j, mv, &vl)) return 0;
+                    if (apply && o->on_meta) o->on_meta(o->meta_user, mk, mv);
+                } while (tt__js_lit(j, ','));
+                if (!tt__js_lit(j, '}')) return tt__js_err(j, "expected ',' or '}' in __metadata__");
+                continue;
+            }
+            {
+                tt__st_ent e;
+                int have = 0;
+                memset(&e, 0, sizeof e);
+                e.dtype = -1;
+                e.at = key_at;
+                if (!tt__js_lit(j, '{')) return tt__js_err(j, "tensor entry is not an object");
+                if (!tt__js_lit(j, '}')) {
+                    do {
+                        char fk[16];
+                        size_t fl;
+                        tt__js_ws(j);
+                        if (j->i < j->n && j->p[j->i] == '"') {
+                            /* field names we know are short: decode into fk when they fit */
+                            size_t save = j->i, tmp;
+                            if (!tt__js_string(j, NULL, &tmp)) return 0;
+                            j->i = save;
+                            if (tmp < sizeof fk) { if (!tt__js_string(j, fk, &fl)) return 0; }
+                            else { if (!tt__js_string(j, NULL, &fl)) return 0; fk[0] = 0; }
+                        } else return tt__js_err(j, "expected a field name");
+                        if (!tt__js_lit(j, ':')) return tt__js_err(j, "expected ':'");
+                        if (strcmp(fk, "dtype") == 0) {
+                            char dt[8];
+                            size_t dl, save, d;
+                            if (have & 1) return tt__js_err(j, "duplicate dtype");
+                            have |= 1;
+                            tt__js_ws(j);
+                            save = j->i;
+                            if (!tt__js_string(j, NULL, &dl)) return 0;
+                            if (dl >= sizeof dt) return tt__js_err(j, "unsupported dtype");
+                            j->i = save;
+                            tt__js_string(j, dt, &dl);
+                            for (d = 0; d < TT__ST_NDTYPES && strcmp(dt, tt__st_dtypes[d]) != 0; d++) {}
+                            if (d == TT__ST_NDTYPES) return tt__js_err(j, "unsupported dtype (F32, F16, BF16, F64, I64, I32 are read)");
+                            e.dtype = (int)d;
+                        } else if (strcmp(fk, "shape") == 0) {
+                            if (have & 2) return tt__js_err(j, "duplicate shape");
+                            have |= 2;
+                            if (!tt__js_lit(j, '[')) return tt__js_err(j, "shape is not an array");
+                            e.numel = 1;
+                            if (!tt__js_lit(j, ']')) {
+                                do {
+                                    uint64_t v;
+                                    if (e.ndim >= TT_MAX_DIMS) return tt__js_err(j, "more dimensions than TT_MAX_DIMS");
+                                    if (!tt__js_uint(j, &v)) return 0;
+                                    if (v > 0x7fffffffu) return tt__js_err(j, "dimension too large");
+                                    e.shape[e.ndim++] = (int)v;
+                                    if (v && e.numel > ((size_t)-1 / 8) / v) return tt__js_err(j, "tensor too large");
+                                    e.numel *= (size_t)v;
+                                } while (tt__js_lit(j, ','));
+                                if (!tt__js_lit(j, ']')) return tt__js_err(j, "expected ',' or ']' in shape");
+                            }
+                        } else if (strcmp(fk, "data_offsets") == 0) {
+                            if (have & 4) return tt__js_err(j, "duplicate data_offsets");
+                            have |= 4;
+                            if (!tt__js_lit(j, '[') || !tt__js_uint(j, &e.begin) || !tt__js_lit(j, ',') ||
+                                !tt__js_uint(j, &e.end) || !tt__js_lit(j, ']'))
+                                return tt__js_err(j, "data_offsets is not [begin, end]");
+                        } else if (!tt__js_skip(j, 1)) return 0;
+                    } while (tt__js_lit(j, ','));
+                    if (!tt__js_lit(j, '}')) return tt__js_err(j, "expected ',' or '}' in a tensor entry");
+                }
+                if (have != 7) return tt__js_err(j, "tensor entry lacks dtype, shape or data_offsets");
+                e.name = key;
+                e.name_len = klen;
+                noff += klen + 1;
+                if (ents) ents[k] = e;
+                k++;
+            }
+        } while (tt__js_lit(j, ','));
+        if (!tt__js_lit(j, '}')) return tt__js_err(j, "expected ',' or '}'");
+    }
+    tt__js_ws(j);
+    if (j->i != j->n) return tt__js_err(j, "bytes after the header object");
+    *count = k;
+    return 1;
+}
+
+/* Heap sort of entry pointers (no allocation, no libc qsort needed). */
+typedef int (*tt__st_less)(const tt__st_ent *a, const tt__st_ent *b);
+static int tt__st_by_name(const tt__st_ent *a, const tt__st_ent *b) {
+    size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+    int c = memcmp(a->name, b->name, n);
+    return c < 0 || (c == 0 && a->name_len < b->name_len);
+}
+static int tt__st_by_begin(const tt__st_ent *a, const tt__st_ent *b) {
+    return a->begin < b->begin || (a->begin == b->begin && a->end < b->end);
+}
+static void tt__st_sift(tt__st_ent **v, size_t root, size_t n, tt__st_less less) {
+    for (;;) {
+        size_t c = 2 * root + 1;
+        tt__st_ent *t;
+        if (c >= n) return;
+        if (c + 1 < n && less(v[c], v[c + 1])) c++;
+        if (!less(v[root], v[c])) return;
+        t = v[root]; v[root] = v[c]; v[c] = t;
+        root = c;
+    }
+}
+static void tt__st_sort(tt__st_ent **v, size_t n, tt__st_less less) {
+    size_t i;
+    if (n < 2) return;
+    for (i = n / 2; i-- > 0;) tt__st_sift(v, i, n, less);
+    for (i = n - 1; i > 0; i--) {
+        tt__st_ent *t = v[0]; v[0] = v[i]; v[i] = t;
+        tt__st_sift(v, 0, i, less);
+    }
+}
+
+static float tt__half_to_float(unsigned h) {
+    unsigned s = (h >> 15) & 1u, e = (h >> 10) & 31u, m = h & 1023u;
+    uint32_t u;
+    float f;
+    if (e == 0) {
+        f = (float)m * 5.9604644775390625e-8f;  /* m * 2^-24, exact */
+        return s ? -f : f;
+    }
+    if (e == 31) u = (s << 31) | 0x7F800000u | (m << 13);
+    else u = (s << 31) | ((e + 112u) << 23) | (m << 13);
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static float tt__st_value(const unsigned char *p, int dtype) {
+    uint32_t u;
+    float f;
+    switch (dtype) {
+    case 0: u = tt__get32(p); memcpy(&f, &u, 4); return f;
+    case 1: return tt__half_to_float(tt__get16(p));
+    case 2: u = (uint32_t)tt__get16(p) << 16; memcpy(&f, &u, 4); return f;
+    case 3: {
+        double d = tt__bits_f64(tt__get64(p));
+        if (d > FLT_MAX) return INFINITY;   /* out-of-range conversion is undefined in C */
+        if (d < -FLT_MAX) return -INFINITY;
+        return (float)d;
+    }
+    case 4: return (float)(int64_t)tt__get64(p);
+    default: return (float)(int32_t)tt__get32(p);
+    }
+}
+
+#define TT__STFAIL(o, e, at, code, ...) tt__io_fail(ctx, &(o)->error, &(o)->error_offset, e, at, code, __VA_ARGS__)
+
+TT__DEF tt_result tt_safetensors_load_mem(tt_ctx *ctx, tt_safetensors_opts *o, const void *buf, size_t len) {
+    const unsigned char *p = (const unsigned char *)buf;
+    uint64_t hl;
+    tt__js j;
+    size_t count = 0, i, mark, data_len;
+    tt__st_ent *ents, **v;
+    char *names;
+    tt_ckpt L;
+    int n, k, b;
+    char nm[52];
+    tt_result r = TT_OK;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!o) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_load: opts is NULL");
+    o->error = TT_IO_OK; o->error_offset = 0;
+    if (!buf && len) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_load: buf is NULL");
+    if (o->n_tensors < 0 || o->n_buffers < 0 || (o->n_tensors && !o->tensors) || (o->n_buffers && !o->buffers))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_load: negative count or NULL list with a nonzero count");
+    L = tt__st_list(o);
+    n = tt__ck_count(ctx, &L);
+    for (k = 0; k < n; k++) {
+        tt_tensor *t = tt__ck_tensor(ctx, &L, k, &b);
+        if (!t || !t->data || !t->name) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_load: tensor %d is NULL or unnamed", k);
+    }
+    if (len < 8) return TT__STFAIL(o, TT_IO_TRUNCATED, len, TT_ERR_FORMAT, "safetensors: truncated: %z bytes, the header length alone has 8", len);
+    hl = tt__get64(p);
+    if (hl > o->max_header)
+        return TT__STFAIL(o, TT_IO_TOO_LARGE, 0, TT_ERR_FORMAT, "safetensors: header length %z is over the limit %z",
+                          (size_t)(hl > (uint64_t)(size_t)-1 ? (size_t)-1 : hl), o->max_header);
+    if (hl > len - 8)
+        return TT__STFAIL(o, TT_IO_TRUNCATED, len, TT_ERR_FORMAT, "safetensors: truncated: header of %z bytes, the file has %z",
+                          (size_t)hl, len);
+    data_len = len - 8 - (size_t)hl;
+    memset(&j, 0, sizeof j);
+    j.p = p + 8; j.n = (size_t)hl; j.base = 8;
+    mark = tt_scratch_mark(ctx);
+    names = (char *)tt__scratch(ctx, "tt_safetensors_load", (size_t)hl + 1);
+    if (!names) return ctx->err;
+    if (!tt__st_parse(&j, NULL, &count, names, o, 0)) {
+        tt_scratch_rewind(ctx, mark);
+        return TT__STFAIL(o, TT_IO_MALFORMED, j.at, TT_ERR_FORMAT, "safetensors: bad header at offset %z: %s", j.at, j.why);
+    }
+    ents = (tt__st_ent *)tt__scratch(ctx, "tt_safetensors_load", (count ? count : 1) * (sizeof(tt__st_ent) + sizeof(tt__st_ent *)));
+    if (!ents) { tt_scratch_rewind(ctx, mark); return ctx->err; }
+    v = (tt__st_ent **)(ents + (count ? count : 1));
+    j.why = NULL;
+    tt__st_parse(&j, ents, &count, names, o, 0);
+    for (i = 0; i < count; i++) v[i] = &ents[i];
+    /* unique names */
+    tt__st_sort(v, count, tt__st_by_name);
+    for (i = 1; i < count; i++)
+        if (v[i]->name_len == v[i - 1]->name_len && memcmp(v[i]->name, v[i - 1]->name, v[i]->name_len) == 0) {
+            tt__io_name(nm, (const unsigned char *)v[i]->name, v[i]->name_len);
+            r = TT__STFAIL(o, TT_IO_MALFORMED, v[i]->at, TT_ERR_FORMAT, "safetensors: tensor '%s' appears twice (offset %z)", nm, v[i]->at);
+            goto done;
+        }
+    /* offsets: sizes, in bounds, contiguous from 0 to the end, no overlap */
+    tt__st_sort(v, count, tt__st_by_begin);
+    {
+        uint64_t pos = 0;
+        for (i = 0; i < count; i++) {
+            tt__st_ent *e = v[i];
+            tt__io_name(nm, (const unsigned char *)e->name, e->name_len);
+            if (e->end < e->begin || e->end - e->begin != (uint64_t)e->numel * (uint64_t)tt__st_dsize[e->dtype]) {
+                r = TT__STFAIL(o, TT_IO_MALFORMED, e->at, TT_ERR_FORMAT,
+                               "safetensors: tensor '%s' (offset %z): data_offsets do not hold %z %s values", nm, e->at, e->numel, tt__st_dtypes[e->dtype]);
+                goto done;
+            }
+            if (e->end > data_len) {
+                r = TT__STFAIL(o, TT_IO_TRUNCATED, e->at, TT_ERR_FORMAT,
+                               "safetensors: tensor '%s' (offset %z) ends past the end of the file", nm, e->at);
+                goto done;
+            }
+            if (e->begin != pos) {
+                r = TT__STFAIL(o, TT_IO_MALFORMED, e->at, TT_ERR_FORMAT, e->begin < pos
+                               ? "safetensors: tensor '%s' (offset %z) overlaps the previous tensor"
+                               : "safetensors: a hole before tensor '%s' (offset %z): the data must be covered exactly", nm, e->at);
+                goto done;
+            }
+            pos = e->end;
+        }
+        if (pos != data_len) {
+            r = TT__STFAIL(o, TT_IO_MALFORMED, 8 + (size_t)hl + (size_t)pos, TT_ERR_FORMAT,
+                           "safetensors: %z bytes after the last tensor (offset %z)", data_len - (size_t)pos, 8 + (size_t)hl + (size_t)pos);
+            goto done;
+        }
+    }
+    /* the model's tensors: present, same shape; strict: nothing else */
+    for (k = 0; k < n; k++) {
+        tt_tensor *t = tt__ck_tensor(ctx, &L, k, &b);
+        tt__st_ent *hit = NULL;
+        for (i = 0; i < count && !hit; i++)
+            if (ents[i].name_len == strlen(t->name) && memcmp(ents[i].name, t->name, ents[i].name_len) == 0) hit = &ents[i];
+        if (!hit) {
+            r = TT__STFAIL(o, TT_IO_MISSING, 8, TT_ERR_FORMAT, "safetensors: tensor '%s' of the model is missing from the file", t->name);
+            goto done;
+        }
+        if (hit->ndim != t->ndim || memcmp(hit->shape, t->shape, sizeof(int) * (size_t)t->ndim) != 0) {
+            tt_tensor fake;
+            memset(&fake, 0, sizeof fake);
+            fake.ndim = hit->ndim;
+            memcpy(fake.shape, hit->shape, sizeof fake.shape);
+            r = TT__STFAIL(o, TT_IO_SHAPE, hit->at, TT_ERR_SHAPE, "safetensors: tensor '%s' has shape %S in the file (offset %z), %S in the model",
+                           t->name, &fake, hit->at, t);
+            goto done;
+        }
+    }
+    if (o->strict)
+        for (i = 0; i < count; i++) {
+            int known = 0;
+            for (k = 0; k < n && !known; k++) {
+                const char *tn = tt__ck_tensor(ctx, &L, k, &b)->name;
+                known = ents[i].name_len == strlen(tn) && memcmp(ents[i].name, tn, ents[i].name_len) == 0;
+            }
+            if (!known) {
+                tt__io_name(nm, (const unsigned char *)ents[i].name, ents[i].name_len);
+                r = TT__STFAIL(o, TT_IO_EXTRA, ents[i].at, TT_ERR_FORMAT,
+                               "safetensors: the file has tensor '%s' (offset %z) that the model lacks (strict)", nm, ents[i].at);
+                goto done;
+            }
+        }
+    /* apply: metadata, then the values */
+    if (o->on_meta) {
+        j.why = NULL;
+        tt__st_parse(&j, ents, &count, names, o, 1);
+    }
+    for (k = 0; k < n; k++) {
+        tt_tensor *t = tt__ck_tensor(ctx, &L, k, &b);
+        for (i = 0; i < count; i++)
+            if (ents[i].name_len == strlen(t->name) && memcmp(ents[i].name, t->name, ents[i].name_len) == 0) {
+                const unsigned char *d = p + 8 + (size_t)hl + (size_t)ents[i].begin;
+                size_t e, ds = (size_t)tt__st_dsize[ents[i].dtype];
+                for (e = 0; e < t->numel; e++) t->data[e] = tt__st_value(d + e * ds, ents[i].dtype);
+                break;
+            }
+    }
+done:
+    tt_scratch_rewind(ctx, mark);
+    return r;
+}
+
+#ifndef TT_NO_STDIO
+static tt_result tt__st_produce(tt_ctx *ctx, void *arg, tt_write_fn write, void *user) {
+    return tt_safetensors_save_stream(ctx, (tt_safetensors_opts *)arg, write, user);
+}
+TT__DEF tt_result tt_safetensors_save(tt_ctx *ctx, tt_safetensors_opts *o, const char *path) {
+    size_t need;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((r = tt_safetensors_size(ctx, o, &need)) != TT_OK) return r;
+    return tt__atomic_write(ctx, "tt_safetensors_save", path, NULL, tt__st_produce, o, &o->error, &o->error_offset);
+}
+TT__DEF tt_result tt_safetensors_load(tt_ctx *ctx, tt_safetensors_opts *o, const char *path) {
+    unsigned char *p = NULL;
+    size_t n = 0;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!o) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_load: opts is NULL");
+    o->error = TT_IO_OK; o->error_offset = 0;
+    if ((r = tt__read_file(ctx, "tt_safetensors_load", path, &p, &n, &o->error, &o->error_offset)) != TT_OK) return r;
+    r = tt_safetensors_load_mem(ctx, o, p, n);
+    tt__free_file(ctx, p);
+    return r;
+}
+#endif
+
 /* ==================================================================================== >>end
    Private macros end here, so none leaks into the including file. */
 #undef TT__ALIGN
@@ -10660,6 +11366,9 @@ TT__DEF tt_result tt_ckpt_load(tt_ctx *ctx, tt_ckpt *ck, const char *path) {
 #undef TT__SCHED_REC
 #undef TT__SCHED_DEPTH
 #undef TT__CKFAIL
+#undef TT__STFAIL
+#undef TT__ST_MAX_DEPTH
+#undef TT__ST_NDTYPES
 #undef TT__POSIX_FILES
 #undef TT__ALOAD
 #undef TT__ASTORE
