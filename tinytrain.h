@@ -1326,6 +1326,160 @@ TT_API tt_result tt_ckpt_load(tt_ctx *ctx, tt_ckpt *ck, const char *path);
 #endif
 
 
+/* ==================================================================================== >>api_layers
+   Layers: thin structs over the functional ops, declared as in PyTorch. Each registers its
+   parameters (tt_param) and buffers (tt_buffer) under PyTorch's state_dict names ("fc1.weight",
+   "bn1.running_mean", "blocks.0.attn.qkv.weight") and initialises them as the module's
+   reset_parameters() does. The functional ops stay the primary API: a layer's forward is a few
+   calls to them, readable in the implementation (>>layers).
+
+       tt_nn nn;  tt_nn_init(&nn, &ctx);            // names and the list of buffers
+       tt_nn_linear fc1;  tt_nn_linear_init(&nn, &fc1, "fc1", 784, 128, 1);
+       tt_nn_batchnorm bn1;  tt_nn_batchnorm_init(&nn, &bn1, "bn1", 128);
+       ... h = tt_nn_linear_forward(&ctx, &fc1, x); h = tt_nn_batchnorm_forward(&ctx, &bn1, h);
+       ck.buffers = nn.buffers;  ck.n_buffers = nn.n_buffers;   // checkpoints, safetensors
+
+   Default initialisation (torch 2.x reset_parameters):
+     Linear, Conv1d, Conv2d   weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in =
+                              in_features, or in_channels / groups * kernel size (kaiming_uniform
+                              with a = sqrt(5) gives the same bound)
+     BatchNorm1d/2d           weight 1, bias 0; buffers running_mean 0, running_var 1,
+                              num_batches_tracked 0 (momentum 0.1, eps 1e-5)
+     LayerNorm, GroupNorm     weight 1, bias 0 (eps 1e-5)
+     RMSNorm                  weight 1 (eps: FLT_EPSILON, torch's eps=None)
+     Embedding                weight N(0, 1)
+     LSTM, GRU                every weight and bias U(-1/sqrt(hidden), 1/sqrt(hidden))
+     attention, block         their Linear and LayerNorm parts as above
+   Names: Linear/Conv weight, bias; norms weight, bias (+ running_mean, running_var,
+   num_batches_tracked); Embedding weight; LSTM/GRU weight_ih_l0, weight_hh_l0, bias_ih_l0,
+   bias_hh_l0; attention qkv.*, proj.*; block ln1.*, attn.*, ln2.*, mlp.fc.*, mlp.proj.*.
+   Errors: TT_ERR_INVALID_ARGS (sizes), TT_ERR_OUT_OF_MEMORY (parameter or persistent storage). */
+
+#define TT_NN_MAX_BUFFERS 256
+typedef struct tt_nn {
+    tt_ctx *ctx;
+    tt_tensor *buffers[TT_NN_MAX_BUFFERS];  /* every buffer the layers made, in order */
+    int n_buffers;
+} tt_nn;
+/* Start a model on ctx (no allocation). */
+TT_API tt_result tt_nn_init(tt_nn *nn, tt_ctx *ctx);
+/* "prefix.name" (or name alone if prefix is NULL or "") copied into persistent memory. */
+TT_API const char *tt_nn_name(tt_nn *nn, const char *prefix, const char *name);
+/* "prefix.index" ("blocks.0") in persistent memory. */
+TT_API const char *tt_nn_name_index(tt_nn *nn, const char *prefix, int index);
+
+/* Gains of torch.nn.init.calculate_gain. */
+typedef enum tt_nonlinearity {
+    TT_NL_LINEAR = 0,    /* 1 (also conv and sigmoid) */
+    TT_NL_SIGMOID,       /* 1 */
+    TT_NL_TANH,          /* 5/3 */
+    TT_NL_RELU,          /* sqrt(2) */
+    TT_NL_LEAKY_RELU,    /* sqrt(2 / (1 + a^2)) */
+    TT_NL_SELU           /* 3/4 */
+} tt_nonlinearity;
+typedef enum tt_fan_mode { TT_FAN_IN = 0, TT_FAN_OUT = 1 } tt_fan_mode;
+/* torch.nn.init.calculate_gain(nonlinearity, param) (param: leaky_relu's slope). */
+TT_API double tt_calculate_gain(tt_nonlinearity nl, double param);
+/* Initialisers that derive fan_in / fan_out from the shape as torch does: fan_in = shape[1] *
+   receptive field, fan_out = shape[0] * receptive field (receptive field = product of shape[2:]);
+   tensors need at least 2 dims (orthogonal: 2 or more, flattened to shape[0] rows).
+   xavier_normal: N(0, gain^2 * 2 / (fan_in + fan_out)).
+   kaiming_uniform: U(-b, b), b = gain(nl, a) * sqrt(3 / fan) (torch defaults a 0, fan_in,
+   leaky_relu).
+   orthogonal: gain * Q of the QR decomposition of a N(0, 1) matrix, signs fixed by diag(R)
+   (rows or columns orthonormal, whichever are fewer).
+   trunc_normal: N(mean, std^2) restricted to [a, b] (inverse-CDF sampling as torch; torch
+   defaults 0, 1, -2, 2). */
+TT_API tt_result tt_init_xavier_normal(tt_ctx *ctx, tt_tensor *t, double gain);
+TT_API tt_result tt_init_kaiming_uniform(tt_ctx *ctx, tt_tensor *t, double a, tt_fan_mode mode, tt_nonlinearity nl);
+TT_API tt_result tt_init_orthogonal(tt_ctx *ctx, tt_tensor *t, double gain);
+TT_API tt_result tt_init_trunc_normal(tt_ctx *ctx, tt_tensor *t, double mean, double std, double a, double b);
+
+/* nn.Linear(in, out, bias): x (..., in) -> (..., out). */
+typedef struct tt_nn_linear {
+    tt_tensor *weight, *bias;  /* (out, in), (out) or NULL */
+    int in_features, out_features;
+} tt_nn_linear;
+TT_API tt_result tt_nn_linear_init(tt_nn *nn, tt_nn_linear *m, const char *name, int in, int out, int bias);
+TT_API tt_tensor *tt_nn_linear_forward(tt_ctx *ctx, const tt_nn_linear *m, tt_tensor *x);
+
+/* nn.Conv1d / nn.Conv2d. opts NULL: stride 1, padding 0, dilation 1, groups 1. */
+typedef struct tt_nn_conv {
+    tt_tensor *weight, *bias;  /* (out, in/groups, k) or (out, in/groups, kh, kw); (out) or NULL */
+    int dims;                  /* 1 or 2 */
+    tt_conv_opts opts;
+} tt_nn_conv;
+TT_API tt_result tt_nn_conv1d_init(tt_nn *nn, tt_nn_conv *m, const char *name, int in, int out, int k,
+                                   const tt_conv_opts *opts, int bias);
+TT_API tt_result tt_nn_conv2d_init(tt_nn *nn, tt_nn_conv *m, const char *name, int in, int out, int kh, int kw,
+                                   const tt_conv_opts *opts, int bias);
+TT_API tt_tensor *tt_nn_conv_forward(tt_ctx *ctx, const tt_nn_conv *m, tt_tensor *x);
+
+/* nn.BatchNorm1d / nn.BatchNorm2d (x (N, C, ...)): training mode uses batch statistics and
+   updates the running ones and num_batches_tracked; eval mode uses the running ones. */
+typedef struct tt_nn_batchnorm {
+    tt_tensor *weight, *bias, *running_mean, *running_var, *num_batches_tracked;
+    float momentum, eps;       /* 0.1, 1e-5 */
+} tt_nn_batchnorm;
+TT_API tt_result tt_nn_batchnorm_init(tt_nn *nn, tt_nn_batchnorm *m, const char *name, int num_features);
+TT_API tt_tensor *tt_nn_batchnorm_forward(tt_ctx *ctx, tt_nn_batchnorm *m, tt_tensor *x);
+
+/* nn.LayerNorm(features) over the last dim, nn.GroupNorm(groups, channels), nn.RMSNorm(features). */
+typedef struct tt_nn_norm {
+    tt_tensor *weight, *bias;  /* bias NULL for RMSNorm */
+    int groups;                /* GroupNorm; 0 for LayerNorm, -1 for RMSNorm */
+    float eps;
+} tt_nn_norm;
+TT_API tt_result tt_nn_layernorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int features);
+TT_API tt_result tt_nn_groupnorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int groups, int channels);
+TT_API tt_result tt_nn_rmsnorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int features);
+TT_API tt_tensor *tt_nn_norm_forward(tt_ctx *ctx, const tt_nn_norm *m, tt_tensor *x);
+
+/* nn.Embedding(num, dim): ids of shape ids_shape -> (*ids_shape, dim). */
+typedef struct tt_nn_embedding {
+    tt_tensor *weight;         /* (num, dim) */
+} tt_nn_embedding;
+TT_API tt_result tt_nn_embedding_init(tt_nn *nn, tt_nn_embedding *m, const char *name, int num, int dim);
+TT_API tt_tensor *tt_nn_embedding_forward(tt_ctx *ctx, const tt_nn_embedding *m, int ndim, const int *ids_shape,
+                                          const int *ids);
+
+/* nn.Dropout(p): no parameters; the context's training flag and RNG decide. */
+typedef struct tt_nn_dropout {
+    float p;
+} tt_nn_dropout;
+TT_API tt_tensor *tt_nn_dropout_forward(tt_ctx *ctx, const tt_nn_dropout *m, tt_tensor *x);
+
+/* nn.LSTM / nn.GRU, one layer, batch_first = False: x (T, B, input) -> (T, B, hidden).
+   h0 (and c0) (B, hidden) may be NULL (zeros); h_n / c_n (may be NULL) receive the last state. */
+typedef struct tt_nn_rnn {
+    tt_tensor *weight_ih, *weight_hh, *bias_ih, *bias_hh;  /* (G*H, I), (G*H, H), (G*H); G = 4 LSTM, 3 GRU */
+    int input_size, hidden_size, lstm;
+} tt_nn_rnn;
+TT_API tt_result tt_nn_lstm_init(tt_nn *nn, tt_nn_rnn *m, const char *name, int input, int hidden, int bias);
+TT_API tt_result tt_nn_gru_init(tt_nn *nn, tt_nn_rnn *m, const char *name, int input, int hidden, int bias);
+TT_API tt_tensor *tt_nn_rnn_forward(tt_ctx *ctx, const tt_nn_rnn *m, tt_tensor *x, tt_tensor *h0, tt_tensor *c0,
+                                    tt_tensor **h_n, tt_tensor **c_n);
+
+/* Multi-head causal self-attention (GPT style): qkv = Linear(dim, 3 dim), heads of dim / n_head,
+   softmax(q k^T / sqrt(head dim)) v with a causal mask, proj = Linear(dim, dim). x (B, T, dim). */
+typedef struct tt_nn_attention {
+    tt_nn_linear qkv, proj;
+    int dim, n_head;
+} tt_nn_attention;
+TT_API tt_result tt_nn_attention_init(tt_nn *nn, tt_nn_attention *m, const char *name, int dim, int n_head);
+TT_API tt_tensor *tt_nn_attention_forward(tt_ctx *ctx, const tt_nn_attention *m, tt_tensor *x);
+
+/* Pre-norm transformer block: x + attn(ln1(x)), then + mlp.proj(gelu(mlp.fc(ln2(x)))), mlp
+   width 4 dim (exact erf GELU). */
+typedef struct tt_nn_block {
+    tt_nn_norm ln1, ln2;
+    tt_nn_attention attn;
+    tt_nn_linear fc, proj;
+} tt_nn_block;
+TT_API tt_result tt_nn_block_init(tt_nn *nn, tt_nn_block *m, const char *name, int dim, int n_head);
+TT_API tt_tensor *tt_nn_block_forward(tt_ctx *ctx, const tt_nn_block *m, tt_tensor *x);
+
+
 #ifdef __cplusplus
 }
 #endif
@@ -11356,6 +11510,439 @@ TT__DEF tt_result tt_safetensors_load(tt_ctx *ctx, tt_safetensors_opts *o, const
     return r;
 }
 #endif
+
+/* ==================================================================================== >>layers
+   Layers over the functional ops, and the initialisers they and users need. */
+
+TT__DEF tt_result tt_nn_init(tt_nn *nn, tt_ctx *ctx) {
+    if (!nn || !ctx) return TT_ERR_INVALID_ARGS;
+    memset(nn, 0, sizeof *nn);
+    nn->ctx = ctx;
+    return TT_OK;
+}
+
+TT__DEF const char *tt_nn_name(tt_nn *nn, const char *prefix, const char *name) {
+    size_t pl, nl;
+    char *s;
+    if (!nn || !nn->ctx) return NULL;
+    if (!name) { tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_name: name is NULL"); return NULL; }
+    pl = prefix ? strlen(prefix) : 0;
+    nl = strlen(name);
+    s = (char *)tt__persist(nn->ctx, "tt_nn_name", pl + nl + 2);
+    if (!s) return NULL;
+    if (pl) { memcpy(s, prefix, pl); s[pl++] = '.'; }
+    memcpy(s + pl, name, nl + 1);
+    return s;
+}
+
+TT__DEF const char *tt_nn_name_index(tt_nn *nn, const char *prefix, int index) {
+    char num[16];
+    int n = 0, i;
+    unsigned v = (unsigned)(index < 0 ? 0 : index);
+    char rev[16];
+    do { rev[n++] = (char)('0' + (int)(v % 10u)); v /= 10u; } while (v);
+    for (i = 0; i < n; i++) num[i] = rev[n - 1 - i];
+    num[n] = 0;
+    return tt_nn_name(nn, prefix, num);
+}
+
+static tt_tensor *tt__nn_param(tt_nn *nn, const char *prefix, const char *name, int ndim, const int *shape) {
+    const char *full = tt_nn_name(nn, prefix, name);
+    return full ? tt_param(nn->ctx, full, ndim, shape) : NULL;
+}
+static tt_tensor *tt__nn_buffer(tt_nn *nn, const char *prefix, const char *name, int ndim, const int *shape) {
+    const char *full;
+    tt_tensor *t;
+    if (nn->n_buffers >= TT_NN_MAX_BUFFERS) {
+        tt__fail(nn->ctx, TT_ERR_OUT_OF_MEMORY, "layers: more than %d buffers (TT_NN_MAX_BUFFERS)", TT_NN_MAX_BUFFERS);
+        return NULL;
+    }
+    full = tt_nn_name(nn, prefix, name);
+    t = full ? tt_buffer(nn->ctx, full, ndim, shape) : NULL;
+    if (t) nn->buffers[nn->n_buffers++] = t;
+    return t;
+}
+static tt_result tt__nn_check(tt_nn *nn, const void *m, const char *op) {
+    if (!nn || !nn->ctx) return TT_ERR_INVALID_ARGS;
+    if (!m) return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "%s: layer is NULL", op);
+    return TT_OK;
+}
+
+/* ---- initialisers ---- */
+
+TT__DEF double tt_calculate_gain(tt_nonlinearity nl, double param) {
+    switch (nl) {
+    case TT_NL_TANH: return 5.0 / 3.0;
+    case TT_NL_RELU: return sqrt(2.0);
+    case TT_NL_LEAKY_RELU: return sqrt(2.0 / (1.0 + param * param));
+    case TT_NL_SELU: return 0.75;
+    default: return 1.0;
+    }
+}
+
+static tt_result tt__fans(tt_ctx *ctx, const char *op, const tt_tensor *t, double *fan_in, double *fan_out) {
+    double rf = 1;
+    int d;
+    if (t->ndim < 2)
+        return tt__fail(ctx, TT_ERR_SHAPE, "%s: fan in and fan out need at least 2 dimensions, got %S", op, t);
+    for (d = 2; d < t->ndim; d++) rf *= (double)t->shape[d];
+    *fan_in = (double)t->shape[1] * rf;
+    *fan_out = (double)t->shape[0] * rf;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_init_xavier_normal(tt_ctx *ctx, tt_tensor *t, double gain) {
+    double fi, fo;
+    tt_result r;
+    if ((r = tt__check_init(ctx, "tt_init_xavier_normal", t)) != TT_OK) return r;
+    if ((r = tt__fans(ctx, "tt_init_xavier_normal", t, &fi, &fo)) != TT_OK) return r;
+    return tt_init_normal(ctx, t, 0.0f, (float)(gain * sqrt(2.0 / (fi + fo))));
+}
+
+TT__DEF tt_result tt_init_kaiming_uniform(tt_ctx *ctx, tt_tensor *t, double a, tt_fan_mode mode, tt_nonlinearity nl) {
+    double fi, fo, b;
+    tt_result r;
+    if ((r = tt__check_init(ctx, "tt_init_kaiming_uniform", t)) != TT_OK) return r;
+    if ((r = tt__fans(ctx, "tt_init_kaiming_uniform", t, &fi, &fo)) != TT_OK) return r;
+    if (mode != TT_FAN_IN && mode != TT_FAN_OUT) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_init_kaiming_uniform: bad fan mode");
+    b = tt_calculate_gain(nl, a) * sqrt(3.0 / (mode == TT_FAN_IN ? fi : fo));
+    return tt_init_uniform(ctx, t, (float)-b, (float)b);
+}
+
+TT__DEF tt_result tt_init_orthogonal(tt_ctx *ctx, tt_tensor *t, double gain) {
+    size_t rows, cols, m, n, i, j, k, mark;
+    double *a;
+    tt_result r;
+    if ((r = tt__check_init(ctx, "tt_init_orthogonal", t)) != TT_OK) return r;
+    if (t->ndim < 2) return tt__fail(ctx, TT_ERR_SHAPE, "tt_init_orthogonal: needs at least 2 dimensions, got %S", t);
+    if (t->numel == 0) return TT_OK;
+    rows = (size_t)t->shape[0];
+    cols = t->numel / rows;
+    m = rows > cols ? rows : cols;  /* a tall m x n matrix, column-major in a */
+    n = rows > cols ? cols : rows;
+    mark = tt_scratch_mark(ctx);
+    a = (double *)tt__scratch(ctx, "tt_init_orthogonal", m * n * sizeof(double));
+    if (!a) return ctx->err;
+    /* N(0,1) in torch's order: the (rows, cols) matrix row by row, transposed when rows < cols */
+    for (i = 0; i < rows; i++)
+        for (j = 0; j < cols; j++) {
+            double v = tt_rng_normal(&ctx->rng);
+            if (rows >= cols) a[j * m + i] = v; else a[i * m + j] = v;
+        }
+    /* modified Gram-Schmidt: Q with a positive diagonal of R, which is torch's Q * sign(diag R) */
+    for (k = 0; k < n; k++) {
+        double *q = a + k * m, norm = 0;
+        for (i = 0; i < m; i++) norm += q[i] * q[i];
+        norm = sqrt(norm);
+        for (i = 0; i < m; i++) q[i] = norm > 0 ? q[i] / norm : 0;
+        for (j = k + 1; j < n; j++) {
+            double *v = a + j * m, d = 0;
+            for (i = 0; i < m; i++) d += q[i] * v[i];
+            for (i = 0; i < m; i++) v[i] -= d * q[i];
+        }
+    }
+    for (i = 0; i < rows; i++)
+        for (j = 0; j < cols; j++)
+            t->data[i * cols + j] = (float)(gain * (rows >= cols ? a[j * m + i] : a[i * m + j]));
+    tt_scratch_rewind(ctx, mark);
+    return TT_OK;
+}
+
+/* erf^-1 in double: a starting guess refined by Newton steps on erf (C99 has erf). */
+static double tt__erfinv(double y) {
+    double x, w;
+    int i;
+    if (y <= -1.0) return -HUGE_VAL;
+    if (y >= 1.0) return HUGE_VAL;
+    w = -log((1.0 - y) * (1.0 + y));
+    if (w < 5.0) {
+        w -= 2.5;
+        x = 2.81022636e-08;
+        x = 3.43273939e-07 + x * w; x = -3.5233877e-06 + x * w; x = -4.39150654e-06 + x * w;
+        x = 0.00021858087 + x * w; x = -0.00125372503 + x * w; x = -0.00417768164 + x * w;
+        x = 0.246640727 + x * w; x = 1.50140941 + x * w;
+    } else {
+        w = sqrt(w) - 3.0;
+        x = -0.000200214257;
+        x = 0.000100950558 + x * w; x = 0.00134934322 + x * w; x = -0.00367342844 + x * w;
+        x = 0.00573950773 + x * w; x = -0.0076224613 + x * w; x = 0.00943887047 + x * w;
+        x = 1.00167406 + x * w; x = 2.83297682 + x * w;
+    }
+    x *= y;
+    for (i = 0; i < 2; i++) x -= (erf(x) - y) / (2.0 / sqrt(3.14159265358979323846) * exp(-x * x));
+    return x;
+}
+
+TT__DEF tt_result tt_init_trunc_normal(tt_ctx *ctx, tt_tensor *t, double mean, double std, double a, double b) {
+    double l, u;
+    size_t i;
+    tt_result r;
+    if ((r = tt__check_init(ctx, "tt_init_trunc_normal", t)) != TT_OK) return r;
+    if (!(std > 0) || !(a < b) || !tt__finite(mean) || !tt__finite(std))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_init_trunc_normal: needs std > 0 and a < b (got std %g, [%g, %g])", std, a, b);
+    l = 0.5 * (1.0 + erf((a - mean) / std / sqrt(2.0)));
+    u = 0.5 * (1.0 + erf((b - mean) / std / sqrt(2.0)));
+    for (i = 0; i < t->numel; i++) {
+        double v = (2 * l - 1) + (2 * u - 2 * l) * tt_rng_uniform(&ctx->rng);
+        v = tt__erfinv(v) * std * sqrt(2.0) + mean;
+        t->data[i] = (float)(v < a ? a : v > b ? b : v);
+    }
+    return TT_OK;
+}
+
+/* ---- Linear, Conv ---- */
+
+TT__DEF tt_result tt_nn_linear_init(tt_nn *nn, tt_nn_linear *m, const char *name, int in, int out, int bias) {
+    int ws[2], bs[1];
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_linear_init")) != TT_OK) return r;
+    if (in < 1 || out < 1) return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_linear_init '%s': sizes must be >= 1 (%d, %d)", name ? name : "", in, out);
+    memset(m, 0, sizeof *m);
+    m->in_features = in; m->out_features = out;
+    ws[0] = out; ws[1] = in; bs[0] = out;
+    if (!(m->weight = tt__nn_param(nn, name, "weight", 2, ws))) return nn->ctx->err;
+    tt_init_torch_default(nn->ctx, m->weight, in);
+    if (bias) {
+        if (!(m->bias = tt__nn_param(nn, name, "bias", 1, bs))) return nn->ctx->err;
+        tt_init_torch_default(nn->ctx, m->bias, in);
+        tt_set_no_decay(nn->ctx, m->bias, 1);
+    }
+    return TT_OK;
+}
+TT__DEF tt_tensor *tt_nn_linear_forward(tt_ctx *ctx, const tt_nn_linear *m, tt_tensor *x) {
+    if (!ctx || !m) return NULL;
+    return tt_linear(ctx, x, m->weight, m->bias);
+}
+
+static tt_result tt__nn_conv_init(tt_nn *nn, tt_nn_conv *m, const char *name, int dims, int in, int out, int kh, int kw,
+                                  const tt_conv_opts *opts, int bias) {
+    int ws[4], bs[1], g;
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_conv_init")) != TT_OK) return r;
+    memset(m, 0, sizeof *m);
+    if (opts) m->opts = *opts;
+    g = m->opts.groups ? m->opts.groups : 1;
+    if (in < 1 || out < 1 || kh < 1 || kw < 1 || g < 1 || in % g || out % g)
+        return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_conv%dd_init '%s': bad sizes (in %d, out %d, kernel %d, groups %d)", dims,
+                        name ? name : "", in, out, kh, g);
+    m->dims = dims;
+    ws[0] = out; ws[1] = in / g; ws[2] = kh; ws[3] = kw; bs[0] = out;
+    if (!(m->weight = tt__nn_param(nn, name, "weight", dims + 2, ws))) return nn->ctx->err;
+    tt_init_torch_default(nn->ctx, m->weight, in / g * kh * kw);
+    if (bias) {
+        if (!(m->bias = tt__nn_param(nn, name, "bias", 1, bs))) return nn->ctx->err;
+        tt_init_torch_default(nn->ctx, m->bias, in / g * kh * kw);
+        tt_set_no_decay(nn->ctx, m->bias, 1);
+    }
+    return TT_OK;
+}
+TT__DEF tt_result tt_nn_conv1d_init(tt_nn *nn, tt_nn_conv *m, const char *name, int in, int out, int k,
+                                    const tt_conv_opts *opts, int bias) {
+    return tt__nn_conv_init(nn, m, name, 1, in, out, k, 1, opts, bias);
+}
+TT__DEF tt_result tt_nn_conv2d_init(tt_nn *nn, tt_nn_conv *m, const char *name, int in, int out, int kh, int kw,
+                                    const tt_conv_opts *opts, int bias) {
+    return tt__nn_conv_init(nn, m, name, 2, in, out, kh, kw, opts, bias);
+}
+TT__DEF tt_tensor *tt_nn_conv_forward(tt_ctx *ctx, const tt_nn_conv *m, tt_tensor *x) {
+    if (!ctx || !m) return NULL;
+    return m->dims == 1 ? tt_conv1d(ctx, x, m->weight, m->bias, &m->opts) : tt_conv2d(ctx, x, m->weight, m->bias, &m->opts);
+}
+
+/* ---- norms ---- */
+
+TT__DEF tt_result tt_nn_batchnorm_init(tt_nn *nn, tt_nn_batchnorm *m, const char *name, int num_features) {
+    int s[1];
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_batchnorm_init")) != TT_OK) return r;
+    if (num_features < 1) return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_batchnorm_init: num_features must be >= 1");
+    memset(m, 0, sizeof *m);
+    s[0] = num_features;
+    m->momentum = 0.1f; m->eps = 1e-5f;
+    if (!(m->weight = tt__nn_param(nn, name, "weight", 1, s)) || !(m->bias = tt__nn_param(nn, name, "bias", 1, s)) ||
+        !(m->running_mean = tt__nn_buffer(nn, name, "running_mean", 1, s)) ||
+        !(m->running_var = tt__nn_buffer(nn, name, "running_var", 1, s)) ||
+        !(m->num_batches_tracked = tt__nn_buffer(nn, name, "num_batches_tracked", 0, NULL)))
+        return nn->ctx->err;
+    tt_init_const(nn->ctx, m->weight, 1.0f);
+    tt_init_const(nn->ctx, m->running_var, 1.0f);
+    tt_set_no_decay(nn->ctx, m->weight, 1);
+    tt_set_no_decay(nn->ctx, m->bias, 1);
+    return TT_OK;
+}
+TT__DEF tt_tensor *tt_nn_batchnorm_forward(tt_ctx *ctx, tt_nn_batchnorm *m, tt_tensor *x) {
+    tt_tensor *y;
+    if (!ctx || !m) return NULL;
+    y = tt_batchnorm(ctx, x, m->weight, m->bias, m->running_mean, m->running_var, m->momentum, m->eps);
+    if (y && ctx->training) m->num_batches_tracked->data[0] += 1.0f;
+    return y;
+}
+
+static tt_result tt__nn_norm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int features, int groups, int bias, float eps) {
+    int s[1];
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_norm_init")) != TT_OK) return r;
+    if (features < 1 || (groups > 0 && features % groups))
+        return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "norm layer '%s': %d features (groups %d)", name ? name : "", features, groups);
+    memset(m, 0, sizeof *m);
+    s[0] = features;
+    m->groups = groups; m->eps = eps;
+    if (!(m->weight = tt__nn_param(nn, name, "weight", 1, s))) return nn->ctx->err;
+    tt_init_const(nn->ctx, m->weight, 1.0f);
+    tt_set_no_decay(nn->ctx, m->weight, 1);
+    if (bias) {
+        if (!(m->bias = tt__nn_param(nn, name, "bias", 1, s))) return nn->ctx->err;
+        tt_set_no_decay(nn->ctx, m->bias, 1);
+    }
+    return TT_OK;
+}
+TT__DEF tt_result tt_nn_layernorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int features) {
+    return tt__nn_norm_init(nn, m, name, features, 0, 1, 1e-5f);
+}
+TT__DEF tt_result tt_nn_groupnorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int groups, int channels) {
+    if (groups < 1 && nn && nn->ctx) return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_groupnorm_init: groups must be >= 1");
+    return tt__nn_norm_init(nn, m, name, channels, groups, 1, 1e-5f);
+}
+TT__DEF tt_result tt_nn_rmsnorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int features) {
+    return tt__nn_norm_init(nn, m, name, features, -1, 0, FLT_EPSILON);
+}
+TT__DEF tt_tensor *tt_nn_norm_forward(tt_ctx *ctx, const tt_nn_norm *m, tt_tensor *x) {
+    if (!ctx || !m) return NULL;
+    if (m->groups > 0) return tt_groupnorm(ctx, x, m->groups, m->weight, m->bias, m->eps);
+    if (m->groups < 0) return tt_rmsnorm(ctx, x, m->weight, m->eps);
+    return tt_layernorm(ctx, x, 1, m->weight, m->bias, m->eps);
+}
+
+/* ---- Embedding, Dropout ---- */
+
+TT__DEF tt_result tt_nn_embedding_init(tt_nn *nn, tt_nn_embedding *m, const char *name, int num, int dim) {
+    int s[2];
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_embedding_init")) != TT_OK) return r;
+    if (num < 1 || dim < 1) return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_embedding_init: sizes must be >= 1");
+    s[0] = num; s[1] = dim;
+    if (!(m->weight = tt__nn_param(nn, name, "weight", 2, s))) return nn->ctx->err;
+    return tt_init_normal(nn->ctx, m->weight, 0.0f, 1.0f);
+}
+TT__DEF tt_tensor *tt_nn_embedding_forward(tt_ctx *ctx, const tt_nn_embedding *m, int ndim, const int *ids_shape, const int *ids) {
+    if (!ctx || !m) return NULL;
+    return tt_embedding(ctx, m->weight, ndim, ids_shape, ids);
+}
+TT__DEF tt_tensor *tt_nn_dropout_forward(tt_ctx *ctx, const tt_nn_dropout *m, tt_tensor *x) {
+    if (!ctx || !m) return NULL;
+    return tt_dropout(ctx, x, m->p);
+}
+
+/* ---- LSTM, GRU ---- */
+
+static tt_result tt__nn_rnn_init(tt_nn *nn, tt_nn_rnn *m, const char *name, int input, int hidden, int bias, int lstm) {
+    int G = lstm ? 4 : 3, s1[2], s2[2], s3[1];
+    float b;
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_rnn_init")) != TT_OK) return r;
+    if (input < 1 || hidden < 1) return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_%s_init: sizes must be >= 1", lstm ? "lstm" : "gru");
+    memset(m, 0, sizeof *m);
+    m->input_size = input; m->hidden_size = hidden; m->lstm = lstm;
+    s1[0] = G * hidden; s1[1] = input; s2[0] = G * hidden; s2[1] = hidden; s3[0] = G * hidden;
+    b = (float)(1.0 / sqrt((double)hidden));
+    if (!(m->weight_ih = tt__nn_param(nn, name, "weight_ih_l0", 2, s1)) || !(m->weight_hh = tt__nn_param(nn, name, "weight_hh_l0", 2, s2)))
+        return nn->ctx->err;
+    if (bias && (!(m->bias_ih = tt__nn_param(nn, name, "bias_ih_l0", 1, s3)) || !(m->bias_hh = tt__nn_param(nn, name, "bias_hh_l0", 1, s3))))
+        return nn->ctx->err;
+    tt_init_uniform(nn->ctx, m->weight_ih, -b, b);
+    tt_init_uniform(nn->ctx, m->weight_hh, -b, b);
+    if (bias) { tt_init_uniform(nn->ctx, m->bias_ih, -b, b); tt_init_uniform(nn->ctx, m->bias_hh, -b, b); }
+    return TT_OK;
+}
+TT__DEF tt_result tt_nn_lstm_init(tt_nn *nn, tt_nn_rnn *m, const char *name, int input, int hidden, int bias) {
+    return tt__nn_rnn_init(nn, m, name, input, hidden, bias, 1);
+}
+TT__DEF tt_result tt_nn_gru_init(tt_nn *nn, tt_nn_rnn *m, const char *name, int input, int hidden, int bias) {
+    return tt__nn_rnn_init(nn, m, name, input, hidden, bias, 0);
+}
+TT__DEF tt_tensor *tt_nn_rnn_forward(tt_ctx *ctx, const tt_nn_rnn *m, tt_tensor *x, tt_tensor *h0, tt_tensor *c0,
+                                     tt_tensor **h_n, tt_tensor **c_n) {
+    tt_tensor *h, *c = NULL, **hs;
+    int T, B, t, hs_shape[2], xs[2];
+    if (h_n) *h_n = NULL;
+    if (c_n) *c_n = NULL;
+    if (!ctx || !m || !tt__in(ctx, "tt_nn_rnn_forward", x)) return NULL;
+    if (x->ndim != 3 || x->shape[2] != m->input_size || x->shape[0] < 1) {
+        tt__fail(ctx, TT_ERR_SHAPE, "tt_nn_rnn_forward: x must be (T >= 1, B, %d), got %S", m->input_size, x);
+        return NULL;
+    }
+    T = x->shape[0]; B = x->shape[1];
+    hs_shape[0] = B; hs_shape[1] = m->hidden_size;
+    xs[0] = B; xs[1] = m->input_size;
+    h = h0 ? h0 : tt_tensor_new(ctx, 2, hs_shape);
+    if (m->lstm) c = c0 ? c0 : tt_tensor_new(ctx, 2, hs_shape);
+    hs = (tt_tensor **)tt__scratch(ctx, "tt_nn_rnn_forward", (size_t)T * sizeof(tt_tensor *));
+    if (!h || (m->lstm && !c) || !hs) return NULL;
+    for (t = 0; t < T; t++) {
+        tt_tensor *xt = tt_reshape(ctx, tt_slice(ctx, x, 0, t, t + 1, 1), 2, xs);
+        if (m->lstm) {
+            tt_tensor *hn = NULL, *cn = NULL;
+            if (tt_lstm_cell(ctx, xt, h, c, m->weight_ih, m->weight_hh, m->bias_ih, m->bias_hh, &hn, &cn) != TT_OK) return NULL;
+            h = hn; c = cn;
+        } else {
+            h = tt_gru_cell(ctx, xt, h, m->weight_ih, m->weight_hh, m->bias_ih, m->bias_hh);
+            if (!h) return NULL;
+        }
+        hs[t] = h;
+    }
+    if (h_n) *h_n = h;
+    if (c_n) *c_n = c;
+    return tt_stack(ctx, T, hs, 0);
+}
+
+/* ---- attention, transformer block ---- */
+
+TT__DEF tt_result tt_nn_attention_init(tt_nn *nn, tt_nn_attention *m, const char *name, int dim, int n_head) {
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_attention_init")) != TT_OK) return r;
+    if (dim < 1 || n_head < 1 || dim % n_head)
+        return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_attention_init: dim %d is not a multiple of n_head %d", dim, n_head);
+    memset(m, 0, sizeof *m);
+    m->dim = dim; m->n_head = n_head;
+    if ((r = tt_nn_linear_init(nn, &m->qkv, tt_nn_name(nn, name, "qkv"), dim, 3 * dim, 1)) != TT_OK) return r;
+    return tt_nn_linear_init(nn, &m->proj, tt_nn_name(nn, name, "proj"), dim, dim, 1);
+}
+TT__DEF tt_tensor *tt_nn_attention_forward(tt_ctx *ctx, const tt_nn_attention *m, tt_tensor *x) {
+    tt_tensor *qkv, *q, *k, *v, *y;
+    int B, T, C, H, s4[4], s3[3];
+    if (!ctx || !m || !tt__in(ctx, "tt_nn_attention_forward", x)) return NULL;
+    if (x->ndim != 3 || x->shape[2] != m->dim) {
+        tt__fail(ctx, TT_ERR_SHAPE, "tt_nn_attention_forward: x must be (B, T, %d), got %S", m->dim, x);
+        return NULL;
+    }
+    B = x->shape[0]; T = x->shape[1]; C = m->dim; H = m->n_head;
+    s4[0] = B; s4[1] = T; s4[2] = H; s4[3] = C / H;
+    s3[0] = B; s3[1] = T; s3[2] = C;
+    qkv = tt_nn_linear_forward(ctx, &m->qkv, x);
+    q = tt_transpose(ctx, tt_reshape(ctx, tt_slice(ctx, qkv, 2, 0, C, 1), 4, s4), 1, 2);
+    k = tt_transpose(ctx, tt_reshape(ctx, tt_slice(ctx, qkv, 2, C, 2 * C, 1), 4, s4), 1, 2);
+    v = tt_transpose(ctx, tt_reshape(ctx, tt_slice(ctx, qkv, 2, 2 * C, 3 * C, 1), 4, s4), 1, 2);
+    y = tt_attention(ctx, q, k, v, 1, 0.0f);
+    y = tt_reshape(ctx, tt_transpose(ctx, y, 1, 2), 3, s3);
+    return tt_nn_linear_forward(ctx, &m->proj, y);
+}
+
+TT__DEF tt_result tt_nn_block_init(tt_nn *nn, tt_nn_block *m, const char *name, int dim, int n_head) {
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_block_init")) != TT_OK) return r;
+    memset(m, 0, sizeof *m);
+    if ((r = tt_nn_layernorm_init(nn, &m->ln1, tt_nn_name(nn, name, "ln1"), dim)) != TT_OK) return r;
+    if ((r = tt_nn_attention_init(nn, &m->attn, tt_nn_name(nn, name, "attn"), dim, n_head)) != TT_OK) return r;
+    if ((r = tt_nn_layernorm_init(nn, &m->ln2, tt_nn_name(nn, name, "ln2"), dim)) != TT_OK) return r;
+    if ((r = tt_nn_linear_init(nn, &m->fc, tt_nn_name(nn, name, "mlp.fc"), dim, 4 * dim, 1)) != TT_OK) return r;
+    return tt_nn_linear_init(nn, &m->proj, tt_nn_name(nn, name, "mlp.proj"), 4 * dim, dim, 1);
+}
+TT__DEF tt_tensor *tt_nn_block_forward(tt_ctx *ctx, const tt_nn_block *m, tt_tensor *x) {
+    tt_tensor *h;
+    if (!ctx || !m) return NULL;
+    h = tt_add(ctx, x, tt_nn_attention_forward(ctx, &m->attn, tt_nn_norm_forward(ctx, &m->ln1, x)));
+    return tt_add(ctx, h, tt_nn_linear_forward(ctx, &m->proj, tt_gelu(ctx, tt_nn_linear_forward(ctx, &m->fc, tt_nn_norm_forward(ctx, &m->ln2, h)))));
+}
 
 /* ==================================================================================== >>end
    Private macros end here, so none leaks into the including file. */
