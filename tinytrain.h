@@ -1480,6 +1480,95 @@ TT_API tt_result tt_nn_block_init(tt_nn *nn, tt_nn_block *m, const char *name, i
 TT_API tt_tensor *tt_nn_block_forward(tt_ctx *ctx, const tt_nn_block *m, tt_tensor *x);
 
 
+/* ==================================================================================== >>api_progress
+   Watching training: a progress line, a CSV log of per-epoch metrics, SVG charts. The library
+   never prints by itself: these helpers write only where they are told to. */
+
+/* SVG line chart of one or more series (training / validation curves), no dependency: axes,
+   "nice" ticks (1-2-5 steps, or decades on a log scale), axis labels, a title, a legend, a
+   colour-blind-safe palette (Okabe-Ito), lines clipped to the plotting frame. NaN / Inf points
+   (and points <= 0 on a log scale) break the line. */
+typedef struct tt_chart_series {
+    const char *label;       /* legend text */
+    const double *y;         /* n values */
+    const double *x;         /* n values, or NULL for 1, 2, ..., n */
+    int n;
+} tt_chart_series;
+typedef struct tt_chart_opts {
+    const char *title, *xlabel, *ylabel;  /* may be NULL */
+    int width, height;       /* pixels (640, 400) */
+    int log_y;               /* 1: logarithmic y axis (loss curves) (0) */
+} tt_chart_opts;
+/* Defaults: 640 x 400, linear axes, no texts. */
+TT_API tt_chart_opts tt_chart_opts_init(void);
+/* Write the SVG to a byte sink (works without stdio). */
+TT_API tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, int n_series, const tt_chart_series *series,
+                                     tt_write_fn write, void *user);
+
+#ifndef TT_NO_STDIO
+/* Write the SVG file (atomically, as tt_ckpt_save). */
+TT_API tt_result tt_chart_svg(tt_ctx *ctx, const char *path, const tt_chart_opts *opts, int n_series,
+                              const tt_chart_series *series);
+
+/* Progress line:
+       epoch 3/10  step 120/469  loss 0.4123  1843 samples/s  ETA 1:42
+   On a terminal it is redrawn in place (carriage return) at most every redraw_s seconds; on
+   anything else (CI logs, files) a plain line is printed every line_s seconds and at the end of
+   each epoch. tt_progress_step costs a counter and an addition; the clock is read only every
+   few steps (the interval adapts to the step time). Output goes to `out` (a FILE *, stderr by
+   default) or, if line_fn is set, to line_fn(user, line, final) (final = 1 for the end-of-epoch
+   line). */
+typedef enum tt_progress_mode {
+    TT_PROGRESS_AUTO = 0,    /* redraw if out is a terminal, plain lines otherwise */
+    TT_PROGRESS_REDRAW,      /* always redraw in place */
+    TT_PROGRESS_LINES,       /* always plain periodic lines */
+    TT_PROGRESS_SILENT       /* nothing at all */
+} tt_progress_mode;
+typedef struct tt_progress {
+    int epochs;              /* total epochs, 0 if unknown */
+    int steps_per_epoch;     /* 0 if unknown */
+    int batch_size;          /* samples per step (samples/s) */
+    tt_progress_mode mode;
+    double redraw_s;         /* 0.1 */
+    double line_s;           /* 10 */
+    void *out;               /* FILE * (NULL: stderr) */
+    void (*line_fn)(void *user, const char *line, int final);
+    void *user;
+    double (*clock)(void *user);  /* seconds; NULL: the wall clock */
+    /* state (read-only) */
+    int epoch;               /* current epoch, from 0 */
+    long step;               /* steps in this epoch */
+    long next_check;         /* step at which the clock is read next */
+    long check_every;
+    long steps_total;        /* steps since tt_progress_init */
+    double loss_sum;         /* sum of this epoch's losses */
+    double t_start, t_epoch, t_check, t_shown;
+    int redraw, drawn;
+} tt_progress;
+/* Defaults for a run of `epochs` epochs of `steps_per_epoch` steps of `batch_size` samples. */
+TT_API tt_progress tt_progress_init(int epochs, int steps_per_epoch, int batch_size);
+/* Call before the first step of each epoch (epoch counts from 0). */
+TT_API void tt_progress_epoch_begin(tt_progress *p, int epoch);
+/* Call after each step with its loss. */
+TT_API void tt_progress_step(tt_progress *p, double loss);
+/* Call at the end of an epoch; extra (may be NULL) is appended, e.g. "val_loss 0.31  acc 89.2%". */
+TT_API void tt_progress_epoch_end(tt_progress *p, const char *extra);
+/* The current line (the text tt_progress prints) into buf. */
+TT_API void tt_progress_format(const tt_progress *p, double now, char *buf, size_t cap);
+
+/* CSV log of per-epoch metrics: a header row of column names, then one row per call
+   (values with 9 significant digits; NaN is written as an empty field). Lines end with "\n". */
+typedef struct tt_csv_log {
+    void *f;                 /* FILE * */
+    int n_cols;
+} tt_csv_log;
+TT_API tt_result tt_csv_log_open(tt_ctx *ctx, tt_csv_log *log, const char *path, int n_cols, const char *const *cols);
+TT_API tt_result tt_csv_log_row(tt_ctx *ctx, tt_csv_log *log, const double *values);
+/* Close the file (safe on a closed log). */
+TT_API tt_result tt_csv_log_close(tt_ctx *ctx, tt_csv_log *log);
+#endif
+
+
 #ifdef __cplusplus
 }
 #endif
@@ -11943,6 +12032,405 @@ TT__DEF tt_tensor *tt_nn_block_forward(tt_ctx *ctx, const tt_nn_block *m, tt_ten
     h = tt_add(ctx, x, tt_nn_attention_forward(ctx, &m->attn, tt_nn_norm_forward(ctx, &m->ln1, x)));
     return tt_add(ctx, h, tt_nn_linear_forward(ctx, &m->proj, tt_gelu(ctx, tt_nn_linear_forward(ctx, &m->fc, tt_nn_norm_forward(ctx, &m->ln2, h)))));
 }
+
+/* ==================================================================================== >>progress
+   SVG charts (over a byte sink), the progress line and the CSV log. */
+
+static void tt__wfmt(tt__wr *w, const char *fmt, ...) {
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    tt__vformat(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    tt__w(w, buf, strlen(buf));
+}
+static void tt__wxml(tt__wr *w, const char *s) {
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&': tt__w(w, "&amp;", 5); break;
+        case '<': tt__w(w, "&lt;", 4); break;
+        case '>': tt__w(w, "&gt;", 4); break;
+        case '"': tt__w(w, "&quot;", 6); break;
+        default: tt__w(w, s, 1);
+        }
+    }
+}
+/* a pixel coordinate with 2 decimals */
+static void tt__wpx(tt__wr *w, double v) {
+    char buf[32];
+    tt__buf b;
+    long long c = (long long)floor(v * 100.0 + 0.5);
+    b.p = buf; b.n = 0; b.cap = sizeof buf;
+    if (c < 0) { tt__putc(&b, '-'); c = -c; }
+    tt__putu(&b, (unsigned long long)(c / 100));
+    if (c % 100) {
+        tt__putc(&b, '.');
+        tt__putc(&b, (char)('0' + (int)(c % 100 / 10)));
+        if (c % 10) tt__putc(&b, (char)('0' + (int)(c % 10)));
+    }
+    tt__w(w, buf, b.n);
+}
+
+TT__DEF tt_chart_opts tt_chart_opts_init(void) {
+    tt_chart_opts o;
+    memset(&o, 0, sizeof o);
+    o.width = 640;
+    o.height = 400;
+    return o;
+}
+
+static double tt__nice_step(double range, int target) {
+    double raw = range / target, mag = pow(10.0, floor(log10(raw))), f = raw / mag;
+    return (f <= 1.0 ? 1.0 : f <= 2.0 ? 2.0 : f <= 5.0 ? 5.0 : 10.0) * mag;
+}
+
+static const char *const tt__palette[8] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"};
+
+TT__DEF tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, int n_series, const tt_chart_series *series,
+                                      tt_write_fn write, void *user) {
+    tt_chart_opts o = opts ? *opts : tt_chart_opts_init();
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY, xs, ys = 1, v;
+    double L = 72, R, T = o.title ? 40 : 20, B, pw, ph;
+    int s, i, any = 0;
+    tt__wr w;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!write || n_series < 0 || (n_series && !series) || o.width < 200 || o.height < 150)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: bad arguments (write NULL, series, or size under 200 x 150)");
+    for (s = 0; s < n_series; s++) {
+        if (series[s].n < 0 || (series[s].n && !series[s].y))
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: series %d has no values", s);
+        for (i = 0; i < series[s].n; i++) {
+            double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i];
+            if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) continue;
+            any = 1;
+            xmin = x < xmin ? x : xmin; xmax = x > xmax ? x : xmax;
+            ymin = y < ymin ? y : ymin; ymax = y > ymax ? y : ymax;
+        }
+    }
+    if (!any) { xmin = 0; xmax = 1; ymin = o.log_y ? 1 : 0; ymax = o.log_y ? 10 : 1; }
+    if (xmax == xmin) { xmin -= 1; xmax += 1; }
+    if (o.log_y) {
+        ymin = floor(log10(ymin)); ymax = ceil(log10(ymax));
+        if (ymax == ymin) ymax += 1;
+    } else {
+        if (ymax == ymin) { double d = fabs(ymin) > 0 ? fabs(ymin) * 0.1 : 1; ymin -= d; ymax += d; }
+        ys = tt__nice_step(ymax - ymin, 5);
+        ymin = floor(ymin / ys) * ys; ymax = ceil(ymax / ys) * ys;
+    }
+    xs = tt__nice_step(xmax - xmin, 6);
+    if (!series || !series[0].x) xs = xs < 1 ? 1 : xs;  /* epochs: whole numbers */
+    R = o.width - 20.0; B = o.height - 52.0;
+    pw = R - L; ph = B - T;
+#define TT__PX(x) (L + ((x) - xmin) / (xmax - xmin) * pw)
+#define TT__PY(y) (B - ((o.log_y ? log10(y) : (y)) - ymin) / (ymax - ymin) * ph)
+    memset(&w, 0, sizeof w);
+    w.fn = write; w.user = user;
+    tt__wfmt(&w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                 "font-family=\"sans-serif\" font-size=\"12\">\n", o.width, o.height, o.width, o.height);
+    tt__wfmt(&w, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", o.width, o.height);
+    tt__w(&w, "<defs><clipPath id=\"frame\"><rect x=\"", 36); tt__wpx(&w, L);
+    tt__w(&w, "\" y=\"", 5); tt__wpx(&w, T); tt__w(&w, "\" width=\"", 9); tt__wpx(&w, pw);
+    tt__w(&w, "\" height=\"", 10); tt__wpx(&w, ph); tt__w(&w, "\"/></clipPath></defs>\n", 22);
+    if (o.title) {
+        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, (L + R) / 2);
+        tt__w(&w, "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">", 64);
+        tt__wxml(&w, o.title); tt__w(&w, "</text>\n", 8);
+    }
+    /* grid, ticks and tick labels */
+    tt__w(&w, "<g stroke=\"#dddddd\" stroke-width=\"1\">\n", 38);
+    for (v = ceil(xmin / xs - 1e-9) * xs; v <= xmax + 1e-9 * xs; v += xs) {
+        tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, TT__PX(v)); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, TT__PX(v));
+        tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, T); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, B); tt__w(&w, "\"/>\n", 4);
+    }
+    for (v = ymin; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
+        double py = B - (v - ymin) / (ymax - ymin) * ph;
+        tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, L); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, R);
+        tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, py); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, py); tt__w(&w, "\"/>\n", 4);
+    }
+    tt__w(&w, "</g>\n<g fill=\"#333333\">\n", 24);
+    for (v = ceil(xmin / xs - 1e-9) * xs; v <= xmax + 1e-9 * xs; v += xs) {
+        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, TT__PX(v)); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, B + 16);
+        tt__wfmt(&w, "\" text-anchor=\"middle\">%g</text>\n", fabs(v) < 1e-9 * xs ? 0.0 : v);
+    }
+    for (v = ymin; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
+        double py = B - (v - ymin) / (ymax - ymin) * ph;
+        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, L - 6); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, py + 4);
+        tt__wfmt(&w, "\" text-anchor=\"end\">%g</text>\n", o.log_y ? pow(10.0, v) : fabs(v) < 1e-9 * ys ? 0.0 : v);
+    }
+    tt__w(&w, "</g>\n", 5);
+    /* frame and axis labels */
+    tt__w(&w, "<rect x=\"", 9); tt__wpx(&w, L); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, T); tt__w(&w, "\" width=\"", 9);
+    tt__wpx(&w, pw); tt__w(&w, "\" height=\"", 10); tt__wpx(&w, ph); tt__w(&w, "\" fill=\"none\" stroke=\"#333333\"/>\n", 33);
+    if (o.xlabel) {
+        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, (L + R) / 2); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, (double)o.height - 12);
+        tt__w(&w, "\" text-anchor=\"middle\">", 23); tt__wxml(&w, o.xlabel); tt__w(&w, "</text>\n", 8);
+    }
+    if (o.ylabel) {
+        tt__w(&w, "<text transform=\"translate(16,", 30); tt__wpx(&w, (T + B) / 2);
+        tt__w(&w, ") rotate(-90)\" text-anchor=\"middle\">", 36); tt__wxml(&w, o.ylabel);
+        if (o.log_y) tt__w(&w, " (log scale)", 12);
+        tt__w(&w, "</text>\n", 8);
+    }
+    /* the series, clipped to the frame */
+    tt__w(&w, "<g clip-path=\"url(#frame)\" fill=\"none\" stroke-width=\"2\">\n", 57);
+    for (s = 0; s < n_series; s++) {
+        int pen = 0;
+        tt__wfmt(&w, "<path stroke=\"%s\" d=\"", tt__palette[s % 8]);
+        for (i = 0; i < series[s].n; i++) {
+            double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i];
+            if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) { pen = 0; continue; }
+            tt__w(&w, pen ? " L" : " M", 2); tt__wpx(&w, TT__PX(x)); tt__w(&w, " ", 1); tt__wpx(&w, TT__PY(y));
+            pen = 1;
+        }
+        tt__w(&w, "\"/>\n", 4);
+        if (series[s].n == 1 && tt__finite(series[s].y[0])) { /* a lone point: a dot */
+            double x = series[s].x ? series[s].x[0] : 1.0;
+            tt__wfmt(&w, "<circle fill=\"%s\" r=\"3\" cx=\"", tt__palette[s % 8]); tt__wpx(&w, TT__PX(x));
+            tt__w(&w, "\" cy=\"", 6); tt__wpx(&w, TT__PY(series[s].y[0])); tt__w(&w, "\"/>\n", 4);
+        }
+    }
+    tt__w(&w, "</g>\n", 5);
+    /* legend, top right inside the frame */
+    if (n_series > 0) {
+        double lw = 0, lx, ly = T + 8;
+        for (s = 0; s < n_series; s++) {
+            double tw = series[s].label ? 7.0 * (double)strlen(series[s].label) : 0;
+            lw = tw > lw ? tw : lw;
+        }
+        lw += 40;
+        lx = R - lw - 8;
+        tt__w(&w, "<rect x=\"", 9); tt__wpx(&w, lx); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, ly); tt__w(&w, "\" width=\"", 9);
+        tt__wpx(&w, lw); tt__wfmt(&w, "\" height=\"%d\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999999\"/>\n", 18 * n_series + 8);
+        for (s = 0; s < n_series; s++) {
+            double yy = ly + 16 + 18.0 * s;
+            tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, lx + 8); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, lx + 30);
+            tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, yy - 4); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, yy - 4);
+            tt__wfmt(&w, "\" stroke=\"%s\" stroke-width=\"2\"/>\n", tt__palette[s % 8]);
+            tt__w(&w, "<text x=\"", 9); tt__wpx(&w, lx + 36); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, yy); tt__w(&w, "\">", 2);
+            tt__wxml(&w, series[s].label ? series[s].label : ""); tt__w(&w, "</text>\n", 8);
+        }
+    }
+    tt__w(&w, "</svg>\n", 7);
+#undef TT__PX
+#undef TT__PY
+    if (w.failed) return tt__fail(ctx, TT_ERR_IO, "tt_chart_svg: the output refused bytes at offset %z", (size_t)w.pos);
+    return TT_OK;
+}
+
+#ifndef TT_NO_STDIO
+#ifdef TT__POSIX_FILES
+#include <sys/time.h>
+#else
+#include <time.h>
+#endif
+
+typedef struct tt__chart_args {
+    const tt_chart_opts *opts;
+    int n;
+    const tt_chart_series *series;
+} tt__chart_args;
+static tt_result tt__chart_produce(tt_ctx *ctx, void *arg, tt_write_fn write, void *user) {
+    tt__chart_args *a = (tt__chart_args *)arg;
+    return tt_chart_svg_stream(ctx, a->opts, a->n, a->series, write, user);
+}
+TT__DEF tt_result tt_chart_svg(tt_ctx *ctx, const char *path, const tt_chart_opts *opts, int n_series,
+                               const tt_chart_series *series) {
+    tt__chart_args a;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    a.opts = opts; a.n = n_series; a.series = series;
+    return tt__atomic_write(ctx, "tt_chart_svg", path, NULL, tt__chart_produce, &a, NULL, NULL);
+}
+
+static double tt__wall_clock(void) {
+#ifdef TT__POSIX_FILES
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
+#else
+    return (double)time(NULL);
+#endif
+}
+static double tt__progress_now(const tt_progress *p) { return p->clock ? p->clock(p->user) : tt__wall_clock(); }
+
+TT__DEF tt_progress tt_progress_init(int epochs, int steps_per_epoch, int batch_size) {
+    tt_progress p;
+    memset(&p, 0, sizeof p);
+    p.epochs = epochs; p.steps_per_epoch = steps_per_epoch; p.batch_size = batch_size;
+    p.redraw_s = 0.1; p.line_s = 10.0;
+    p.check_every = 1;
+    return p;
+}
+
+static void tt__puttime(tt__buf *b, double s) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) { tt__putu(b, (unsigned long long)(t / 3600)); tt__putc(b, ':'); t %= 3600; if (t < 600) tt__putc(b, '0'); }
+    tt__putu(b, (unsigned long long)(t / 60));
+    tt__putc(b, ':');
+    if (t % 60 < 10) tt__putc(b, '0');
+    tt__putu(b, (unsigned long long)(t % 60));
+}
+
+TT__DEF void tt_progress_format(const tt_progress *p, double now, char *buf, size_t cap) {
+    tt__buf b;
+    double dt = now - p->t_epoch, rate = dt > 0 ? (double)p->step / dt : 0;
+    if (!cap) return;
+    b.p = buf; b.n = 0; b.cap = cap;
+    tt__puts(&b, "epoch "); tt__puti(&b, p->epoch + 1);
+    if (p->epochs > 0) { tt__putc(&b, '/'); tt__puti(&b, p->epochs); }
+    tt__puts(&b, "  step "); tt__puti(&b, p->step);
+    if (p->steps_per_epoch > 0) { tt__putc(&b, '/'); tt__puti(&b, p->steps_per_epoch); }
+    if (p->step > 0) {
+        double loss = p->loss_sum / (double)p->step;
+        char num[32];
+        tt__buf nb;
+        nb.p = num; nb.n = 0; nb.cap = sizeof num;
+        tt__putg(&nb, loss);
+        num[nb.n] = 0;
+        tt__puts(&b, "  loss "); tt__puts(&b, num);
+    }
+    if (rate > 0) {
+        tt__puts(&b, "  ");
+        tt__putu(&b, (unsigned long long)(rate * (p->batch_size > 0 ? p->batch_size : 1) + 0.5));
+        tt__puts(&b, p->batch_size > 0 ? " samples/s" : " steps/s");
+        if (p->steps_per_epoch > 0) {
+            double left = (double)(p->steps_per_epoch - p->step);
+            if (p->epochs > 0) left += (double)(p->epochs - p->epoch - 1) * p->steps_per_epoch;
+            if (left < 0) left = 0;
+            tt__puts(&b, "  ETA ");
+            tt__puttime(&b, left / rate);
+        }
+    }
+    buf[b.n < cap ? b.n : cap - 1] = 0;
+}
+
+static void tt__progress_emit(tt_progress *p, const char *line, int final) {
+    FILE *f = p->out ? (FILE *)p->out : stderr;
+    if (p->line_fn) { p->line_fn(p->user, line, final); return; }
+    if (p->redraw) {
+        fputs("\r", f);
+        fputs(line, f);
+        fputs("\033[K", f);
+        if (final) fputs("\n", f);
+    } else {
+        fputs(line, f);
+        fputs("\n", f);
+    }
+    fflush(f);
+    p->drawn = 1;
+}
+
+TT__DEF void tt_progress_epoch_begin(tt_progress *p, int epoch) {
+    double now;
+    if (!p) return;
+    if (p->mode == TT_PROGRESS_AUTO) {
+#ifdef TT__POSIX_FILES
+        FILE *f = p->out ? (FILE *)p->out : stderr;
+        p->redraw = !p->line_fn && ((f == stderr && isatty(2)) || (f == stdout && isatty(1)));
+#else
+        p->redraw = 0;
+#endif
+    } else p->redraw = p->mode == TT_PROGRESS_REDRAW;
+    now = tt__progress_now(p);
+    if (p->steps_total == 0 && p->t_start == 0) p->t_start = now;
+    p->epoch = epoch; p->step = 0; p->loss_sum = 0;
+    p->t_epoch = p->t_check = p->t_shown = now;
+    p->check_every = 1;
+    p->next_check = 1;
+}
+
+/* The clock is read every check_every steps, aiming at about 10 reads per redraw interval. */
+static void tt__progress_check(tt_progress *p) {
+    double now = tt__progress_now(p), since = now - p->t_check, interval = p->redraw ? p->redraw_s : p->line_s;
+    double per_step = since / (double)(p->check_every > 0 ? p->check_every : 1);
+    long want = per_step > 0 ? (long)(p->redraw_s / 10.0 / per_step) : p->check_every * 2;
+    p->check_every = want < 1 ? 1 : want > 1000 ? 1000 : want;
+    p->t_check = now;
+    p->next_check = p->step + p->check_every;
+    if (now - p->t_shown >= interval) {
+        char line[160];
+        tt_progress_format(p, now, line, sizeof line);
+        tt__progress_emit(p, line, 0);
+        p->t_shown = now;
+    }
+}
+
+TT__DEF void tt_progress_step(tt_progress *p, double loss) {
+    if (!p) return;
+    p->step++;
+    p->steps_total++;
+    p->loss_sum += loss;
+    if (p->step >= p->next_check && p->mode != TT_PROGRESS_SILENT) tt__progress_check(p);
+}
+
+TT__DEF void tt_progress_epoch_end(tt_progress *p, const char *extra) {
+    char line[320];
+    double now;
+    size_t n;
+    if (!p || p->mode == TT_PROGRESS_SILENT) return;
+    now = tt__progress_now(p);
+    tt_progress_format(p, now, line, 200);
+    n = strlen(line);
+    if (!p->redraw || p->line_fn) {
+        /* the final line of an epoch: elapsed time instead of an ETA */
+        char *eta = strstr(line, "  ETA ");
+        if (eta) { *eta = 0; n = strlen(line); }
+    }
+    if (extra && extra[0] && n + 2 < sizeof line) {
+        line[n] = ' '; line[n + 1] = ' ';
+        strncpy(line + n + 2, extra, sizeof line - n - 3);
+        line[sizeof line - 1] = 0;
+    }
+    tt__progress_emit(p, line, 1);
+}
+
+TT__DEF tt_result tt_csv_log_open(tt_ctx *ctx, tt_csv_log *log, const char *path, int n_cols, const char *const *cols) {
+    FILE *f;
+    int i;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!log || !path || n_cols < 1 || !cols) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_csv_log_open: bad arguments");
+    memset(log, 0, sizeof *log);
+    errno = 0;
+    f = fopen(path, "w");
+    if (!f) return tt__fail(ctx, TT_ERR_IO, "tt_csv_log_open: cannot create '%s': %s", path, strerror(errno));
+    for (i = 0; i < n_cols; i++) {
+        const char *c = cols[i] ? cols[i] : "";
+        if (i) fputc(',', f);
+        if (strpbrk(c, ",\"\n")) {
+            fputc('"', f);
+            for (; *c; c++) { if (*c == '"') fputc('"', f); fputc(*c, f); }
+            fputc('"', f);
+        } else fputs(c, f);
+    }
+    fputc('\n', f);
+    log->f = f;
+    log->n_cols = n_cols;
+    return ferror(f) ? tt__fail(ctx, TT_ERR_IO, "tt_csv_log_open: writing '%s' failed", path) : TT_OK;
+}
+
+TT__DEF tt_result tt_csv_log_row(tt_ctx *ctx, tt_csv_log *log, const double *values) {
+    FILE *f;
+    int i;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!log || !log->f || !values) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_csv_log_row: log not open or values NULL");
+    f = (FILE *)log->f;
+    for (i = 0; i < log->n_cols; i++) {
+        if (i) fputc(',', f);
+        if (values[i] == values[i]) fprintf(f, "%.9g", values[i]);
+    }
+    fputc('\n', f);
+    if (fflush(f) != 0 || ferror(f)) return tt__fail(ctx, TT_ERR_IO, "tt_csv_log_row: write failed: %s", strerror(errno));
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_csv_log_close(tt_ctx *ctx, tt_csv_log *log) {
+    int bad;
+    if (!log || !log->f) return TT_OK;
+    bad = fclose((FILE *)log->f) != 0;
+    log->f = NULL;
+    if (bad && ctx) return tt__fail(ctx, TT_ERR_IO, "tt_csv_log_close: closing the file failed");
+    return bad ? TT_ERR_IO : TT_OK;
+}
+#endif /* TT_NO_STDIO */
 
 /* ==================================================================================== >>end
    Private macros end here, so none leaks into the including file. */
