@@ -70,3 +70,12 @@ bench-train: $(BUILD)/bench_train
 
 $(BUILD)/bench_train: bench/bench_train.c tinytrain.h | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
+
+# ---- the embedded example for a Cortex-M4F (static memory, no malloc, no stdio) ----
+.PHONY: embedded-m4
+embedded-m4:
+	mkdir -p build/m4
+	arm-none-eabi-gcc $(WARN) -Os -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 --specs=nosys.specs \
+	  -ffunction-sections -fdata-sections -Wl,--gc-sections \
+	  -I. -o build/m4/embedded.elf examples/embedded.c -lm
+	arm-none-eabi-size build/m4/embedded.elf
