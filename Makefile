@@ -32,6 +32,8 @@ $(BUILD)/%: examples/%.c tinytrain.h | $(BUILD)
 
 # this test includes the example it checks
 $(BUILD)/test_optimizer_tour: examples/optimizer_tour.c
+$(BUILD)/test_fashion: examples/fashion_mlp.c examples/fashion_cnn.c examples/fashion_data.h
+$(BUILD)/fashion_mlp $(BUILD)/fashion_cnn: examples/fashion_data.h
 
 test: $(TEST_BIN)
 	@bash tests/summary.sh $(TEST_BIN)
