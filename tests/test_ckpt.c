@@ -549,6 +549,48 @@ static void test_static_memory(void) {
     tt_ctx_free(&ctx);
 }
 
+/* The batch iterator's epoch, position and shuffle seed; the permutation comes back with them. */
+static void test_batch_iterator(void) {
+    static tt_ctx a, b;
+    static unsigned char buf[4096];
+    tt_desc d = {0};
+    tt_batch_iter ia, ib, ic;
+    tt_batch ba, bb;
+    tt_ckpt ck = tt_ckpt_init();
+    size_t n;
+    int i, s[1] = {3};
+    d.seed = 5;
+    CHECK(tt_ctx_init(&a, &d) == TT_OK);
+    tt_param(&a, "w", 1, s);
+    CHECK(tt_batch_iter_init(&a, &ia, 50, 8, 1, 0, NULL) == TT_OK);
+    for (i = 0; i < 9; i++) tt_batch_iter_next(&ia, &ba);  /* into epoch 1 */
+    ck.iter = &ia;
+    CHECK(tt_ckpt_save_mem(&a, &ck, buf, sizeof buf, &n) == TT_OK);
+    d.seed = 77;
+    CHECK(tt_ctx_init(&b, &d) == TT_OK);
+    tt_param(&b, "w", 1, s);
+    CHECK(tt_batch_iter_init(&b, &ib, 50, 8, 1, 0, NULL) == TT_OK);
+    CHECK(ib.seed != ia.seed);
+    ck.iter = &ib;
+    CHECK_MSG(tt_ckpt_load_mem(&b, &ck, buf, n) == TT_OK, "%s", tt_error_message(&b));
+    CHECK(ib.epoch == ia.epoch && ib.pos == ia.pos && ib.seed == ia.seed);
+    for (i = 0; i < 20; i++) {
+        int ra = tt_batch_iter_next(&ia, &ba), rb = tt_batch_iter_next(&ib, &bb);
+        CHECK(ra == rb);
+        if (ra) CHECK(ba.count == bb.count && memcmp(ba.idx, bb.idx, sizeof(int) * (size_t)ba.count) == 0);
+    }
+    /* an iterator over another data set size is refused, nothing changes */
+    CHECK(tt_batch_iter_init(&b, &ic, 60, 8, 1, 0, NULL) == TT_OK);
+    {
+        tt_batch_iter before = ic;
+        ck.iter = &ic;
+        CHECK(tt_ckpt_load_mem(&b, &ck, buf, n) == TT_ERR_FORMAT && ck.error == TT_IO_MISMATCH);
+        CHECK(ic.seed == before.seed && ic.epoch == before.epoch && ic.pos == before.pos);
+    }
+    tt_ctx_free(&a);
+    tt_ctx_free(&b);
+}
+
 int main(void) {
     char tmpl[] = "/tmp/tt_ckpt_XXXXXX";
     if (!mkdtemp(tmpl)) { printf("FAIL setup: mkdtemp\n"); return 1; }
@@ -560,6 +602,7 @@ int main(void) {
     RUN(test_bad_files);
     RUN(test_files);
     RUN(test_static_memory);
+    RUN(test_batch_iterator);
     {
         char cmd[600];
         snprintf(cmd, sizeof cmd, "chmod -R u+w %s; rm -rf %s", g_dir, g_dir);
