@@ -39,8 +39,13 @@ $(BUILD)/fashion_mlp $(BUILD)/fashion_cnn: examples/fashion_data.h
 test: $(TEST_BIN)
 	@bash tests/summary.sh $(TEST_BIN)
 
-demo: $(BUILD)/spirals_svg
-	./$(BUILD)/spirals_svg
+# demo: Fashion-MNIST MLP (progress, accuracy, confusion matrix, curves, checkpoint, reload);
+# without the data set (status 2) it says how to get it and trains the spirals example instead.
+demo: $(BUILD)/demo $(BUILD)/spirals_svg
+	@./$(BUILD)/demo; rc=$$?; \
+	if [ $$rc -eq 2 ]; then echo "Fashion-MNIST not found: training the spirals example instead"; ./$(BUILD)/spirals_svg; \
+	else exit $$rc; fi
+$(BUILD)/demo: examples/fashion_data.h
 
 clean:
 	rm -rf build build-san

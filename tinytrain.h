@@ -12393,9 +12393,13 @@ TT__DEF tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, in
         tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, T); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, B); tt__w(&w, "\"/>\n", 4);
     }
     for (v = ymin; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
-        double py = B - (v - ymin) / (ymax - ymin) * ph;
-        tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, L); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, R);
-        tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, py); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, py); tt__w(&w, "\"/>\n", 4);
+        int k;
+        for (k = 0; k < (o.log_y && ymax - ymin <= 2 ? 3 : 1); k++) { /* log scale over <= 2 decades: 1, 2, 5 */
+            double vv = v + (k == 1 ? log10(2.0) : k == 2 ? log10(5.0) : 0), py = B - (vv - ymin) / (ymax - ymin) * ph;
+            if (vv > ymax + 1e-9) break;
+            tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, L); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, R);
+            tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, py); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, py); tt__w(&w, "\"/>\n", 4);
+        }
     }
     tt__w(&w, "</g>\n<g fill=\"#333333\">\n", 24);
     for (v = ceil(xmin / xs - 1e-9) * xs; v <= xmax + 1e-9 * xs; v += xs) {
@@ -12403,9 +12407,15 @@ TT__DEF tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, in
         tt__wfmt(&w, "\" text-anchor=\"middle\">%g</text>\n", fabs(v) < 1e-9 * xs ? 0.0 : v);
     }
     for (v = ymin; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
-        double py = B - (v - ymin) / (ymax - ymin) * ph;
-        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, L - 6); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, py + 4);
-        tt__wfmt(&w, "\" text-anchor=\"end\">%g</text>\n", o.log_y ? pow(10.0, v) : fabs(v) < 1e-9 * ys ? 0.0 : v);
+        int k;
+        for (k = 0; k < (o.log_y && ymax - ymin <= 2 ? 3 : 1); k++) {
+            double m = k == 1 ? 2.0 : k == 2 ? 5.0 : 1.0, vv = v + log10(m), py;
+            if (!o.log_y) vv = v;
+            if (vv > ymax + 1e-9) break;
+            py = B - (vv - ymin) / (ymax - ymin) * ph;
+            tt__w(&w, "<text x=\"", 9); tt__wpx(&w, L - 6); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, py + 4);
+            tt__wfmt(&w, "\" text-anchor=\"end\">%g</text>\n", o.log_y ? m * pow(10.0, v) : fabs(v) < 1e-9 * ys ? 0.0 : v);
+        }
     }
     tt__w(&w, "</g>\n", 5);
     /* frame and axis labels */
