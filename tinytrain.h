@@ -1402,6 +1402,7 @@ typedef struct tt_nn_linear {
     tt_tensor *weight, *bias;  /* (out, in), (out) or NULL */
     int in_features, out_features;
 } tt_nn_linear;
+/* Create the layer's parameters under name (name.weight, name.bias); forward pass. */
 TT_API tt_result tt_nn_linear_init(tt_nn *nn, tt_nn_linear *m, const char *name, int in, int out, int bias);
 TT_API tt_tensor *tt_nn_linear_forward(tt_ctx *ctx, const tt_nn_linear *m, tt_tensor *x);
 
@@ -1411,6 +1412,7 @@ typedef struct tt_nn_conv {
     int dims;                  /* 1 or 2 */
     tt_conv_opts opts;
 } tt_nn_conv;
+/* Create a Conv1d (kernel k) or Conv2d (kernel kh x kw) under name; forward pass of either. */
 TT_API tt_result tt_nn_conv1d_init(tt_nn *nn, tt_nn_conv *m, const char *name, int in, int out, int k,
                                    const tt_conv_opts *opts, int bias);
 TT_API tt_result tt_nn_conv2d_init(tt_nn *nn, tt_nn_conv *m, const char *name, int in, int out, int kh, int kw,
@@ -1423,6 +1425,7 @@ typedef struct tt_nn_batchnorm {
     tt_tensor *weight, *bias, *running_mean, *running_var, *num_batches_tracked;
     float momentum, eps;       /* 0.1, 1e-5 */
 } tt_nn_batchnorm;
+/* Create the parameters and buffers under name; forward pass (counts num_batches_tracked). */
 TT_API tt_result tt_nn_batchnorm_init(tt_nn *nn, tt_nn_batchnorm *m, const char *name, int num_features);
 TT_API tt_tensor *tt_nn_batchnorm_forward(tt_ctx *ctx, tt_nn_batchnorm *m, tt_tensor *x);
 
@@ -1432,6 +1435,7 @@ typedef struct tt_nn_norm {
     int groups;                /* GroupNorm; 0 for LayerNorm, -1 for RMSNorm */
     float eps;
 } tt_nn_norm;
+/* Create a LayerNorm, GroupNorm or RMSNorm under name; forward pass of any of them. */
 TT_API tt_result tt_nn_layernorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int features);
 TT_API tt_result tt_nn_groupnorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int groups, int channels);
 TT_API tt_result tt_nn_rmsnorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int features);
@@ -1441,6 +1445,7 @@ TT_API tt_tensor *tt_nn_norm_forward(tt_ctx *ctx, const tt_nn_norm *m, tt_tensor
 typedef struct tt_nn_embedding {
     tt_tensor *weight;         /* (num, dim) */
 } tt_nn_embedding;
+/* Create name.weight (num, dim) ~ N(0, 1); look ids up. */
 TT_API tt_result tt_nn_embedding_init(tt_nn *nn, tt_nn_embedding *m, const char *name, int num, int dim);
 TT_API tt_tensor *tt_nn_embedding_forward(tt_ctx *ctx, const tt_nn_embedding *m, int ndim, const int *ids_shape,
                                           const int *ids);
@@ -1449,6 +1454,7 @@ TT_API tt_tensor *tt_nn_embedding_forward(tt_ctx *ctx, const tt_nn_embedding *m,
 typedef struct tt_nn_dropout {
     float p;
 } tt_nn_dropout;
+/* Dropout with probability m->p in training mode, the identity in evaluation mode. */
 TT_API tt_tensor *tt_nn_dropout_forward(tt_ctx *ctx, const tt_nn_dropout *m, tt_tensor *x);
 
 /* nn.LSTM / nn.GRU, one layer, batch_first = False: x (T, B, input) -> (T, B, hidden).
@@ -1457,6 +1463,7 @@ typedef struct tt_nn_rnn {
     tt_tensor *weight_ih, *weight_hh, *bias_ih, *bias_hh;  /* (G*H, I), (G*H, H), (G*H); G = 4 LSTM, 3 GRU */
     int input_size, hidden_size, lstm;
 } tt_nn_rnn;
+/* Create an LSTM or a GRU under name; run it over the sequence. */
 TT_API tt_result tt_nn_lstm_init(tt_nn *nn, tt_nn_rnn *m, const char *name, int input, int hidden, int bias);
 TT_API tt_result tt_nn_gru_init(tt_nn *nn, tt_nn_rnn *m, const char *name, int input, int hidden, int bias);
 TT_API tt_tensor *tt_nn_rnn_forward(tt_ctx *ctx, const tt_nn_rnn *m, tt_tensor *x, tt_tensor *h0, tt_tensor *c0,
@@ -1468,6 +1475,7 @@ typedef struct tt_nn_attention {
     tt_nn_linear qkv, proj;
     int dim, n_head;
 } tt_nn_attention;
+/* Create name.qkv and name.proj; forward pass (causal). */
 TT_API tt_result tt_nn_attention_init(tt_nn *nn, tt_nn_attention *m, const char *name, int dim, int n_head);
 TT_API tt_tensor *tt_nn_attention_forward(tt_ctx *ctx, const tt_nn_attention *m, tt_tensor *x);
 
@@ -1478,6 +1486,7 @@ typedef struct tt_nn_block {
     tt_nn_attention attn;
     tt_nn_linear fc, proj;
 } tt_nn_block;
+/* Create name.ln1, name.attn, name.ln2, name.mlp.fc, name.mlp.proj; forward pass. */
 TT_API tt_result tt_nn_block_init(tt_nn *nn, tt_nn_block *m, const char *name, int dim, int n_head);
 TT_API tt_tensor *tt_nn_block_forward(tt_ctx *ctx, const tt_nn_block *m, tt_tensor *x);
 
@@ -1564,6 +1573,7 @@ typedef struct tt_csv_log {
     void *f;                 /* FILE * */
     int n_cols;
 } tt_csv_log;
+/* Create path and write the header row (n_cols names); append one row of n_cols values. */
 TT_API tt_result tt_csv_log_open(tt_ctx *ctx, tt_csv_log *log, const char *path, int n_cols, const char *const *cols);
 TT_API tt_result tt_csv_log_row(tt_ctx *ctx, tt_csv_log *log, const double *values);
 /* Close the file (safe on a closed log). */
@@ -10840,7 +10850,7 @@ static tt_result tt__ck_rest(tt__ck_load *L, int apply) {
         const unsigned char *p = L->p + S[TT__CK_ITER].off;
         struct tt_batch_iter *it = ck->iter;
         int64_t epoch;
-        uint32_t pos;
+        uint32_t ipos;
         if (!it->perm) return tt__fail(L->ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_load: batch iterator is not initialised");
         if (!S[TT__CK_ITER].off)
             return TT__CKFAIL(L, TT_IO_MISSING, 0, TT_ERR_FORMAT, "checkpoint: no batch iterator state in the file, it was asked for");
@@ -10853,13 +10863,13 @@ static tt_result tt__ck_rest(tt__ck_load *L, int apply) {
                               (unsigned)tt__get32(p), (unsigned)tt__get32(p + 4), (unsigned)tt__get32(p + 8), (unsigned)tt__get32(p + 12),
                               it->n, it->batch_size, S[TT__CK_ITER].off);
         epoch = (int64_t)tt__get64(p + 24);
-        pos = tt__get32(p + 32);
-        if (epoch < 0 || pos > (uint32_t)it->n)
+        ipos = tt__get32(p + 32);
+        if (epoch < 0 || ipos > (uint32_t)it->n)
             return TT__CKFAIL(L, TT_IO_MALFORMED, S[TT__CK_ITER].off + 24, TT_ERR_FORMAT, "checkpoint: iterator epoch or position out of range (offset %z)",
                               S[TT__CK_ITER].off + 24);
         if (apply) {
             it->seed = tt__get64(p + 16);
-            if ((r = tt_batch_iter_seek(L->ctx, it, epoch, (int)pos)) != TT_OK) return r;
+            if ((r = tt_batch_iter_seek(L->ctx, it, epoch, (int)ipos)) != TT_OK) return r;
         }
     }
     if (ck->extra) {
