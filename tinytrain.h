@@ -86,7 +86,8 @@
    FINDING YOUR WAY IN THIS FILE
        Sections start with greppable banners: ">>api_*" for declarations, then the
        implementation: >>config >>util >>rng >>ctx >>tensor >>autograd >>gradcheck >>matmul
-       >>ops_basic >>ops_math >>ops_shape >>ops_conv >>ops_nn >>loss >>optim >>sched >>data.
+       >>ops_basic >>ops_math >>ops_shape >>ops_conv >>ops_nn >>loss >>optim >>sched >>io (checkpoints,
+       safetensors, atomic files) >>layers >>progress (progress line, CSV log, SVG charts) >>data.
        Each op keeps its shape rule, forward and backward together; the comment at >>autograd
        says how an op is written, and tt_relu is the smallest complete example. Helpers shared
        by several op families live in the core: >>util (finiteness, option structs, sigmoid,

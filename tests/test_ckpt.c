@@ -464,7 +464,7 @@ static int dir_has_tmp(void) {
 static void test_files(void) {
     static model a;
     static unsigned char first[1 << 16], now[1 << 16];
-    size_t n1, n2, total = 0;
+    size_t n1 = 0, n2 = 0, total = 0;
     char path[300], bad[400];
     tt_ckpt ck;
     tt_save_hook hook;
