@@ -154,6 +154,7 @@ int main(int argc, char **argv) {
     tt_optim opt;
     tt_optim_desc od;
     tt_sched sched;
+    tt_sched_warmup_cosine_opts wo;
     tt_rng data_rng;
     tt_progress pr;
     tt_ckpt ck;
@@ -179,11 +180,12 @@ int main(int argc, char **argv) {
     if (tt_ctx_init(&ctx, &d) != TT_OK) return 1;
     tt_nn_init(&nn, &ctx);
     model_init(&nn, &m);
-    memset(&od, 0, sizeof od);
-    od.kind = TT_OPTIM_ADAMW;
-    od.hp.lr = 3e-3f;
-    if (tt_optim_init(&ctx, &opt, &od) != TT_OK ||
-        tt_sched_warmup_cosine(&ctx, &sched, 3e-3, steps / 10, steps, 0.1, 1e-4) != TT_OK) {
+    od = tt_optim_desc_init(TT_OPTIM_ADAMW);
+    od.hp.lr = 3e-3;
+    wo = tt_sched_warmup_cosine_opts_init(steps / 10, steps);
+    wo.start_factor = 0.1;
+    wo.eta_min = 1e-4;
+    if (tt_optim_init(&ctx, &opt, &od) != TT_OK || tt_sched_init_warmup_cosine(&ctx, &sched, 3e-3, &wo) != TT_OK) {
         fprintf(stderr, "charlm: %s\n", tt_error_message(&ctx));
         return 1;
     }

@@ -61,9 +61,8 @@ int main(void) {
     tt_init_torch_default(&ctx, b1, 2);
     tt_init_torch_default(&ctx, w2, 16);
     tt_init_torch_default(&ctx, b2, 16);
-    memset(&od, 0, sizeof od);
-    od.kind = TT_OPTIM_ADAM;
-    od.hp.lr = 0.05f;
+    od = tt_optim_desc_init(TT_OPTIM_ADAM);
+    od.hp.lr = 0.05;
     if (tt_optim_init(&ctx, &opt, &od) != TT_OK) return 3;
     for (step = 0; step < 300; step++) {
         tt_tensor *x, *y, *loss;

@@ -63,14 +63,19 @@ static int model_init(model *m, uint64_t seed, int use_bn, int optim_kind, int e
     tt_init_torch_default(&m->ctx, m->w2, 8);
     tt_init_torch_default(&m->ctx, m->b2, 8);
     tt_init_const(&m->ctx, m->rv, 1.0f);
-    memset(&od, 0, sizeof od);
     if (optim_kind == 0) {
-        od.kind = TT_OPTIM_SGD; od.hp.lr = 0.05f; od.hp.momentum = 0.9f; od.hp.nesterov = 1; od.hp.weight_decay = 1e-3f;
+        od = tt_optim_desc_init(TT_OPTIM_SGD);
+        od.hp.lr = 0.05; od.hp.momentum = 0.9f; od.hp.nesterov = 1; od.hp.weight_decay = 1e-3f;
     } else {
-        od.kind = TT_OPTIM_ADAMW; od.hp.lr = 0.01f;
+        od = tt_optim_desc_init(TT_OPTIM_ADAMW);
+        od.hp.lr = 0.01;
     }
     if (tt_optim_init(&m->ctx, &m->opt, &od) != TT_OK) return 0;
-    if (optim_kind == 1 && tt_sched_warmup_cosine(&m->ctx, &m->sched, 0.01, 5, 40, 0.1, 1e-4) != TT_OK) return 0;
+    if (optim_kind == 1) {
+        tt_sched_warmup_cosine_opts wo = tt_sched_warmup_cosine_opts_init(5, 40);
+        wo.start_factor = 0.1; wo.eta_min = 1e-4;
+        if (tt_sched_init_warmup_cosine(&m->ctx, &m->sched, 0.01, &wo) != TT_OK) return 0;
+    }
     perm_shuffle(m);
     return 1;
 }

@@ -29,10 +29,13 @@ static int fz_init(fz *f) {
     tt_init_uniform(&f->ctx, tt_param(&f->ctx, "fc.weight", 2, s1), -1, 1);
     tt_init_uniform(&f->ctx, tt_param(&f->ctx, "fc.bias", 1, s2), -1, 1);
     f->bufs[0] = tt_buffer(&f->ctx, "bn.running_mean", 1, s3);
-    memset(&od, 0, sizeof od);
-    od.kind = TT_OPTIM_ADAMW;
+    od = tt_optim_desc_init(TT_OPTIM_ADAMW);
     if (tt_optim_init(&f->ctx, &f->opt, &od) != TT_OK) return 0;
-    if (tt_sched_warmup_cosine(&f->ctx, &f->sched, 0.1, 2, 10, 0.5, 0.0) != TT_OK) return 0;
+    {
+        tt_sched_warmup_cosine_opts wo = tt_sched_warmup_cosine_opts_init(2, 10);
+        wo.start_factor = 0.5;
+        if (tt_sched_init_warmup_cosine(&f->ctx, &f->sched, 0.1, &wo) != TT_OK) return 0;
+    }
     return 1;
 }
 
