@@ -108,8 +108,13 @@ FORCE:
 test: $(IMPL_OBJ) $(SINGLE_BIN) $(CUDA_BIN) $(TEST_LOG)
 	@bash tests/summary.sh $(TEST_LOG)
 
-demo: $(BUILD)/spirals_svg
-	./$(BUILD)/spirals_svg
+# demo: Fashion-MNIST MLP (progress, accuracy, confusion matrix, curves, checkpoint, reload);
+# without the data set (status 2) it says how to get it and trains the spirals example instead.
+demo: $(BUILD)/demo $(BUILD)/spirals_svg
+	@./$(BUILD)/demo; rc=$$?; \
+	if [ $$rc -eq 2 ]; then echo "Fashion-MNIST not found: training the spirals example instead"; ./$(BUILD)/spirals_svg; \
+	else exit $$rc; fi
+$(BUILD)/demo: examples/fashion_data.h
 
 clean:
 	rm -rf build build-san
@@ -117,9 +122,14 @@ clean:
 # ---- matmul benchmarks and cross-checks (bench, test-neon) ----
 # bench: tinytrain vs OpenBLAS (benchmark only). OPENBLAS_CORETYPE=SkylakeX only on AVX-512 CPUs;
 # elsewhere OpenBLAS picks its own core (Zen / Haswell). OPENBLAS_THREAD_TIMEOUT: see bench_sgemm.c.
-bench: $(BUILD)/bench_sgemm
+bench: $(BUILD)/bench_sgemm $(BUILD)/bench_fashion
 	@if grep -qw avx512f /proc/cpuinfo; then OPENBLAS_CORETYPE=SkylakeX OPENBLAS_THREAD_TIMEOUT=20 ./$(BUILD)/bench_sgemm; \
 	else OPENBLAS_THREAD_TIMEOUT=20 ./$(BUILD)/bench_sgemm; fi
+	@python3 bench/bench_fashion.py ./$(BUILD)/bench_fashion 1 || echo "SKIP bench fashion: python3 not available"
+
+# one epoch of the Fashion-MNIST examples against PyTorch (bench/bench_fashion.py)
+$(BUILD)/bench_fashion: bench/bench_fashion.c examples/fashion_mlp.c examples/fashion_cnn.c examples/fashion_data.h tinytrain.h | $(BUILD)
+	$(CC) $(WARN) $(OPT) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
 
 $(BUILD)/bench_sgemm: bench/bench_sgemm.c tinytrain.h | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -I. -o $@ $< -lopenblas $(LDLIBS)
@@ -141,6 +151,15 @@ bench-train: $(BUILD)/bench_train
 
 $(BUILD)/bench_train: bench/bench_train.c tinytrain.h | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
+
+# ---- the embedded example for a Cortex-M4F (static memory, no malloc, no stdio) ----
+.PHONY: embedded-m4
+embedded-m4:
+	mkdir -p build/m4
+	arm-none-eabi-gcc $(WARN) -Os -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 --specs=nosys.specs \
+	  -ffunction-sections -fdata-sections -Wl,--gc-sections \
+	  -I. -o build/m4/embedded.elf examples/embedded.c -lm
+	arm-none-eabi-size build/m4/embedded.elf
 
 # ---- GPU (tinytrain_cuda.cu on a real NVIDIA GPU; tests/cuda/run_on_gpu.sh does the work) ----
 # test-cuda: build with nvcc, run tests/cuda/test_gpu.c and compute-sanitizer (memcheck, racecheck,

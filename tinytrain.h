@@ -94,7 +94,8 @@
    FINDING YOUR WAY IN THIS FILE
        Sections start with greppable banners: ">>api_*" for declarations, then the
        implementation: >>config >>util >>rng >>ctx >>tensor >>autograd >>gradcheck >>matmul
-       >>ops_basic >>ops_math >>ops_shape >>ops_conv >>ops_nn >>loss >>optim >>sched.
+       >>ops_basic >>ops_math >>ops_shape >>ops_conv >>ops_nn >>loss >>optim >>sched >>io (checkpoints,
+       safetensors, atomic files) >>layers >>progress (progress line, CSV log, SVG charts) >>data.
        Each op keeps its shape rule, forward and backward together; the comment at >>autograd
        says how an op is written, and tt_relu is the smallest complete example. Helpers shared
        by several op families live in the core: >>util (finiteness, option structs, sigmoid,
@@ -1358,6 +1359,625 @@ TT_API tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg);
 extern tt_result tt_cuda_attach(tt_ctx *ctx, int device);
 
 
+/* ==================================================================================== >>api_io
+   Checkpoints (save a run, resume it bit for bit) and atomic file writes.
+
+   A checkpoint holds everything that decides the rest of a run: parameter values, buffers
+   (batchnorm running statistics and the like), optimizer state, schedule state, the context
+   RNG, a step counter, user metadata (key/value strings) and an opaque "extra" record (for the
+   batch iterator's epoch, position and permutation, or anything else). The byte format is
+   explicit little-endian, versioned, with one CRC-32 per section: docs/checkpoint.md.
+
+       tt_ckpt ck = tt_ckpt_init();          // every parameter, the RNG, strict names
+       ck.optim = &opt;  ck.sched = &sched;  ck.step = step;
+       ck.buffers = bufs;  ck.n_buffers = 2;  // tt_buffer tensors are not enumerable: list them
+       if (tt_ckpt_save(&ctx, &ck, "run.ckpt") != TT_OK) puts(tt_error_message(&ctx));
+       ...  // new process: build the same model, optimizer and schedule, then
+       if (tt_ckpt_load(&ctx, &ck, "run.ckpt") == TT_OK) step = ck.step;
+
+   Loading checks everything (magic, version, every CRC, the section structure, every name,
+   shape and size against the file length) before it changes anything: on any error the model,
+   optimizer, schedule, RNG and extra buffer are exactly as before. The error is TT_ERR_FORMAT
+   (bad bytes), TT_ERR_SHAPE (a tensor's shape differs), TT_ERR_IO (files) or
+   TT_ERR_INVALID_ARGS; tt_ckpt.error says which problem precisely (tt_io_error) and
+   tt_ckpt.error_offset the byte offset, and the message names the section or tensor. */
+
+/* What went wrong in a checkpoint or safetensors read/write (detail of the tt_result). */
+typedef enum tt_io_error {
+    TT_IO_OK = 0,
+    TT_IO_TRUNCATED,      /* the bytes end before the structure they describe does */
+    TT_IO_BAD_MAGIC,      /* not a file of this kind */
+    TT_IO_BAD_VERSION,    /* a format version this build does not read */
+    TT_IO_BAD_CRC,        /* a section's CRC-32 does not match: corrupted bytes */
+    TT_IO_MALFORMED,      /* inconsistent structure: lengths, offsets, names, unknown section, JSON */
+    TT_IO_SHAPE,          /* a tensor has another shape in the file than in the model */
+    TT_IO_MISSING,        /* the model has a tensor (or asks for a section) that the file lacks */
+    TT_IO_EXTRA,          /* the file has a tensor that the model lacks (strict loading) */
+    TT_IO_MISMATCH,       /* optimizer / schedule / extra record does not fit the object given */
+    TT_IO_NO_DIR,         /* the directory of the path does not exist */
+    TT_IO_READ_ONLY,      /* no permission, or a read-only file system */
+    TT_IO_WRITE_FAILED,   /* a write, flush, sync or rename failed (disk full, I/O error) */
+    TT_IO_OPEN_FAILED,    /* the file cannot be opened or read */
+    TT_IO_TOO_LARGE       /* over a limit: output buffer, extra capacity, header size */
+} tt_io_error;
+/* Name of a tt_io_error ("truncated", "CRC mismatch", ...). */
+TT_API const char *tt_io_error_string(tt_io_error e);
+
+/* Byte sink for streamed saves: write n bytes, return how many were written (< n = failure). */
+typedef size_t (*tt_write_fn)(void *user, const void *data, size_t n);
+
+/* A metadata pair (UTF-8 strings, NUL-terminated). */
+typedef struct tt_meta_kv {
+    const char *key, *value;
+} tt_meta_kv;
+/* Called once per metadata pair while a load is applied; the strings live during the call. */
+typedef void (*tt_meta_fn)(void *user, const char *key, const char *value);
+
+typedef struct tt_ckpt {
+    tt_tensor **tensors;   /* tensors to save / restore by name; NULL with n_tensors 0: every */
+    int n_tensors;         /*   parameter of the context, in creation order */
+    tt_tensor **buffers;   /* further named tensors (tt_buffer: running statistics), or NULL */
+    int n_buffers;
+    tt_optim *optim;       /* optimizer whose state is saved / restored, or NULL */
+    tt_sched *sched;       /* schedule whose state is saved / restored, or NULL (composites:
+                              the children too); it must be built as for the saved run */
+    int rng;               /* 1: save / restore the context RNG (default 1) */
+    int strict;            /* 1: a file tensor the model lacks is an error (default 1); a model
+                              tensor missing from the file is always an error */
+    int64_t step;          /* saved; set by a load */
+    const tt_meta_kv *meta; /* saved: n_meta pairs */
+    int n_meta;
+    tt_meta_fn on_meta;    /* load: receives every stored pair (NULL: ignored) */
+    void *meta_user;
+    struct tt_batch_iter *iter; /* batch iterator whose epoch, position and shuffle seed are saved /
+                              restored (the permutation is recomputed), or NULL */
+    void *extra;           /* save: extra_bytes bytes stored as they are. load: buffer of */
+    size_t extra_bytes;    /*   extra_cap bytes that receives the record (extra_bytes is set to */
+    size_t extra_cap;      /*   its size, 0 if the file has none); NULL: not saved / ignored */
+    tt_io_error error;     /* out: detail of the last failure (TT_IO_OK after success) */
+    size_t error_offset;   /* out: byte offset in the file of the problem */
+} tt_ckpt;
+
+/* Defaults: every parameter, rng 1, strict 1, nothing else. */
+TT_API tt_ckpt tt_ckpt_init(void);
+/* Exact size in bytes of the checkpoint tt_ckpt_save_* would write now. */
+TT_API tt_result tt_ckpt_size(tt_ctx *ctx, tt_ckpt *ck, size_t *bytes);
+/* Stream the checkpoint to write(user, data, n) in pieces (no allocation except, with an
+   optimizer, its state copied through scratch memory, rewound afterwards). */
+TT_API tt_result tt_ckpt_save_stream(tt_ctx *ctx, tt_ckpt *ck, tt_write_fn write, void *user);
+/* Save into buf (cap bytes); *written (may be NULL) gets the size. TT_IO_TOO_LARGE if it does
+   not fit (tt_ckpt_size says how much is needed). */
+TT_API tt_result tt_ckpt_save_mem(tt_ctx *ctx, tt_ckpt *ck, void *buf, size_t cap, size_t *written);
+/* Validate len bytes, then restore everything ck names. Nothing changes on error. */
+TT_API tt_result tt_ckpt_load_mem(tt_ctx *ctx, tt_ckpt *ck, const void *buf, size_t len);
+
+/* SAFETENSORS: exchange parameters and buffers with PyTorch (safetensors.torch.save_file /
+   load_file, model.state_dict()). File: u64 little-endian header length N, N bytes of JSON
+   {"__metadata__": {"k": "v"}, "name": {"dtype": "F32", "shape": [..], "data_offsets": [b, e]}}
+   padded with spaces, then the tensor bytes (little-endian, row-major). Saving writes F32 and pads
+   the header to a multiple of 8 bytes. Loading accepts F32, F16, BF16, F64, I64 and I32 and
+   converts to float32 (F16/BF16 exactly; F64 rounds; integers exactly up to 2^24: batchnorm's
+   num_batches_tracked), and applies the format's rules: header at most max_header bytes and
+   starting with '{', valid JSON, unique names, data_offsets in bounds, no overlap and no hole
+   (the tensors cover the data area exactly), end - begin = numel * dtype size. Like checkpoints,
+   everything is validated before the model changes; loading takes a table of the header's
+   entries from scratch memory (rewound before returning). */
+typedef struct tt_safetensors_opts {
+    tt_tensor **tensors;   /* NULL with n_tensors 0: every parameter of the context */
+    int n_tensors;
+    tt_tensor **buffers;   /* further named tensors (running statistics), or NULL */
+    int n_buffers;
+    const tt_meta_kv *meta; /* save: the "__metadata__" pairs */
+    int n_meta;
+    tt_meta_fn on_meta;    /* load: receives every "__metadata__" pair (NULL: ignored) */
+    void *meta_user;
+    int strict;            /* 1: a file tensor the model lacks is an error (default 1) */
+    size_t max_header;     /* largest JSON header accepted (default 100000000, as safetensors) */
+    tt_io_error error;     /* out: detail of the last failure */
+    size_t error_offset;   /* out: byte offset of the problem in the file */
+} tt_safetensors_opts;
+
+/* Defaults: every parameter, strict 1, max_header 100000000. */
+TT_API tt_safetensors_opts tt_safetensors_opts_init(void);
+/* Exact size of the file tt_safetensors_save_* would write now. */
+TT_API tt_result tt_safetensors_size(tt_ctx *ctx, tt_safetensors_opts *o, size_t *bytes);
+/* Stream the file to write(user, data, n) (no allocation). */
+TT_API tt_result tt_safetensors_save_stream(tt_ctx *ctx, tt_safetensors_opts *o, tt_write_fn write, void *user);
+/* Save into buf (cap bytes); *written (may be NULL) gets the size. */
+TT_API tt_result tt_safetensors_save_mem(tt_ctx *ctx, tt_safetensors_opts *o, void *buf, size_t cap, size_t *written);
+/* Validate len bytes, then copy every listed tensor's values. Nothing changes on error. */
+TT_API tt_result tt_safetensors_load_mem(tt_ctx *ctx, tt_safetensors_opts *o, const void *buf, size_t len);
+#ifndef TT_NO_STDIO
+/* Atomic file save (as tt_ckpt_save) and file load. */
+TT_API tt_result tt_safetensors_save(tt_ctx *ctx, tt_safetensors_opts *o, const char *path);
+TT_API tt_result tt_safetensors_load(tt_ctx *ctx, tt_safetensors_opts *o, const char *path);
+#endif
+
+#ifndef TT_NO_STDIO
+/* Test hook for atomic file writes: before each write of n bytes at file offset `offset`,
+   accept() says how many of them the "disk" takes; fewer than n simulates a full disk. */
+typedef struct tt_save_hook {
+    size_t (*accept)(void *user, size_t offset, size_t n);
+    void *user;
+} tt_save_hook;
+/* Atomic save: writes "<path>.tmp-<pid>" in the same directory, flushes and fsyncs it, renames
+   it over path and fsyncs the directory; a failure at any point removes the temporary file and
+   leaves an existing file at path as it was. Errors: TT_ERR_IO with TT_IO_NO_DIR,
+   TT_IO_READ_ONLY or TT_IO_WRITE_FAILED and the system's reason in the message. */
+TT_API tt_result tt_ckpt_save(tt_ctx *ctx, tt_ckpt *ck, const char *path);
+/* tt_ckpt_save with a write hook (hook may be NULL). */
+TT_API tt_result tt_ckpt_save_hooked(tt_ctx *ctx, tt_ckpt *ck, const char *path, const tt_save_hook *hook);
+/* Read the file (one temporary buffer of its size from the context's allocator), then
+   tt_ckpt_load_mem. TT_ERR_IO / TT_IO_OPEN_FAILED if it cannot be read. */
+TT_API tt_result tt_ckpt_load(tt_ctx *ctx, tt_ckpt *ck, const char *path);
+#endif
+
+
+/* ==================================================================================== >>api_layers
+   Layers: thin structs over the functional ops, declared as in PyTorch. Each registers its
+   parameters (tt_param) and buffers (tt_buffer) under PyTorch's state_dict names ("fc1.weight",
+   "bn1.running_mean", "blocks.0.attn.qkv.weight") and initialises them as the module's
+   reset_parameters() does. The functional ops stay the primary API: a layer's forward is a few
+   calls to them, readable in the implementation (>>layers).
+
+       tt_nn nn;  tt_nn_init(&nn, &ctx);            // names and the list of buffers
+       tt_nn_linear fc1;  tt_nn_linear_init(&nn, &fc1, "fc1", 784, 128, 1);
+       tt_nn_batchnorm bn1;  tt_nn_batchnorm_init(&nn, &bn1, "bn1", 128);
+       ... h = tt_nn_linear_forward(&ctx, &fc1, x); h = tt_nn_batchnorm_forward(&ctx, &bn1, h);
+       ck.buffers = nn.buffers;  ck.n_buffers = nn.n_buffers;   // checkpoints, safetensors
+
+   Default initialisation (torch 2.x reset_parameters):
+     Linear, Conv1d, Conv2d   weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in =
+                              in_features, or in_channels / groups * kernel size (kaiming_uniform
+                              with a = sqrt(5) gives the same bound)
+     BatchNorm1d/2d           weight 1, bias 0; buffers running_mean 0, running_var 1,
+                              num_batches_tracked 0 (momentum 0.1, eps 1e-5)
+     LayerNorm, GroupNorm     weight 1, bias 0 (eps 1e-5)
+     RMSNorm                  weight 1 (eps: FLT_EPSILON, torch's eps=None)
+     Embedding                weight N(0, 1)
+     LSTM, GRU                every weight and bias U(-1/sqrt(hidden), 1/sqrt(hidden))
+     attention, block         their Linear and LayerNorm parts as above
+   Names: Linear/Conv weight, bias; norms weight, bias (+ running_mean, running_var,
+   num_batches_tracked); Embedding weight; LSTM/GRU weight_ih_l0, weight_hh_l0, bias_ih_l0,
+   bias_hh_l0; attention qkv.*, proj.*; block ln1.*, attn.*, ln2.*, mlp.fc.*, mlp.proj.*.
+   Errors: TT_ERR_INVALID_ARGS (sizes), TT_ERR_OUT_OF_MEMORY (parameter or persistent storage). */
+
+#define TT_NN_MAX_BUFFERS 256
+typedef struct tt_nn {
+    tt_ctx *ctx;
+    tt_tensor *buffers[TT_NN_MAX_BUFFERS];  /* every buffer the layers made, in order */
+    int n_buffers;
+} tt_nn;
+/* Start a model on ctx (no allocation). */
+TT_API tt_result tt_nn_init(tt_nn *nn, tt_ctx *ctx);
+/* "prefix.name" (or name alone if prefix is NULL or "") copied into persistent memory. */
+TT_API const char *tt_nn_name(tt_nn *nn, const char *prefix, const char *name);
+/* "prefix.index" ("blocks.0") in persistent memory. */
+TT_API const char *tt_nn_name_index(tt_nn *nn, const char *prefix, int index);
+
+/* Gains of torch.nn.init.calculate_gain. */
+typedef enum tt_nonlinearity {
+    TT_NL_LINEAR = 0,    /* 1 (also conv and sigmoid) */
+    TT_NL_SIGMOID,       /* 1 */
+    TT_NL_TANH,          /* 5/3 */
+    TT_NL_RELU,          /* sqrt(2) */
+    TT_NL_LEAKY_RELU,    /* sqrt(2 / (1 + a^2)) */
+    TT_NL_SELU           /* 3/4 */
+} tt_nonlinearity;
+typedef enum tt_fan_mode { TT_FAN_IN = 0, TT_FAN_OUT = 1 } tt_fan_mode;
+/* torch.nn.init.calculate_gain(nonlinearity, param) (param: leaky_relu's slope). */
+TT_API double tt_calculate_gain(tt_nonlinearity nl, double param);
+/* Initialisers that derive fan_in / fan_out from the shape as torch does: fan_in = shape[1] *
+   receptive field, fan_out = shape[0] * receptive field (receptive field = product of shape[2:]);
+   tensors need at least 2 dims (orthogonal: 2 or more, flattened to shape[0] rows).
+   xavier_normal: N(0, gain^2 * 2 / (fan_in + fan_out)).
+   kaiming_uniform: U(-b, b), b = gain(nl, a) * sqrt(3 / fan) (torch defaults a 0, fan_in,
+   leaky_relu).
+   orthogonal: gain * Q of the QR decomposition of a N(0, 1) matrix, signs fixed by diag(R)
+   (rows or columns orthonormal, whichever are fewer).
+   trunc_normal: N(mean, std^2) restricted to [a, b] (inverse-CDF sampling as torch; torch
+   defaults 0, 1, -2, 2). */
+TT_API tt_result tt_init_xavier_normal(tt_ctx *ctx, tt_tensor *t, double gain);
+TT_API tt_result tt_init_kaiming_uniform(tt_ctx *ctx, tt_tensor *t, double a, tt_fan_mode mode, tt_nonlinearity nl);
+TT_API tt_result tt_init_orthogonal(tt_ctx *ctx, tt_tensor *t, double gain);
+TT_API tt_result tt_init_trunc_normal(tt_ctx *ctx, tt_tensor *t, double mean, double std, double a, double b);
+
+/* nn.Linear(in, out, bias): x (..., in) -> (..., out). */
+typedef struct tt_nn_linear {
+    tt_tensor *weight, *bias;  /* (out, in), (out) or NULL */
+    int in_features, out_features;
+} tt_nn_linear;
+/* Create the layer's parameters under name (name.weight, name.bias); forward pass. */
+TT_API tt_result tt_nn_linear_init(tt_nn *nn, tt_nn_linear *m, const char *name, int in, int out, int bias);
+TT_API tt_tensor *tt_nn_linear_forward(tt_ctx *ctx, const tt_nn_linear *m, tt_tensor *x);
+
+/* nn.Conv1d / nn.Conv2d. opts NULL: stride 1, padding 0, dilation 1, groups 1. */
+typedef struct tt_nn_conv {
+    tt_tensor *weight, *bias;  /* (out, in/groups, k) or (out, in/groups, kh, kw); (out) or NULL */
+    int dims;                  /* 1 or 2 */
+    tt_conv_opts opts;
+} tt_nn_conv;
+/* Create a Conv1d (kernel k) or Conv2d (kernel kh x kw) under name; forward pass of either. */
+TT_API tt_result tt_nn_conv1d_init(tt_nn *nn, tt_nn_conv *m, const char *name, int in, int out, int k,
+                                   const tt_conv_opts *opts, int bias);
+TT_API tt_result tt_nn_conv2d_init(tt_nn *nn, tt_nn_conv *m, const char *name, int in, int out, int kh, int kw,
+                                   const tt_conv_opts *opts, int bias);
+TT_API tt_tensor *tt_nn_conv_forward(tt_ctx *ctx, const tt_nn_conv *m, tt_tensor *x);
+
+/* nn.BatchNorm1d / nn.BatchNorm2d (x (N, C, ...)): training mode uses batch statistics and
+   updates the running ones and num_batches_tracked; eval mode uses the running ones. */
+typedef struct tt_nn_batchnorm {
+    tt_tensor *weight, *bias, *running_mean, *running_var, *num_batches_tracked;
+    float momentum, eps;       /* 0.1, 1e-5 */
+} tt_nn_batchnorm;
+/* Create the parameters and buffers under name; forward pass (counts num_batches_tracked). */
+TT_API tt_result tt_nn_batchnorm_init(tt_nn *nn, tt_nn_batchnorm *m, const char *name, int num_features);
+TT_API tt_tensor *tt_nn_batchnorm_forward(tt_ctx *ctx, tt_nn_batchnorm *m, tt_tensor *x);
+
+/* nn.LayerNorm(features) over the last dim, nn.GroupNorm(groups, channels), nn.RMSNorm(features). */
+typedef struct tt_nn_norm {
+    tt_tensor *weight, *bias;  /* bias NULL for RMSNorm */
+    int groups;                /* GroupNorm; 0 for LayerNorm, -1 for RMSNorm */
+    float eps;
+} tt_nn_norm;
+/* Create a LayerNorm, GroupNorm or RMSNorm under name; forward pass of any of them. */
+TT_API tt_result tt_nn_layernorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int features);
+TT_API tt_result tt_nn_groupnorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int groups, int channels);
+TT_API tt_result tt_nn_rmsnorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int features);
+TT_API tt_tensor *tt_nn_norm_forward(tt_ctx *ctx, const tt_nn_norm *m, tt_tensor *x);
+
+/* nn.Embedding(num, dim): ids of shape ids_shape -> (*ids_shape, dim). */
+typedef struct tt_nn_embedding {
+    tt_tensor *weight;         /* (num, dim) */
+} tt_nn_embedding;
+/* Create name.weight (num, dim) ~ N(0, 1); look ids up. */
+TT_API tt_result tt_nn_embedding_init(tt_nn *nn, tt_nn_embedding *m, const char *name, int num, int dim);
+TT_API tt_tensor *tt_nn_embedding_forward(tt_ctx *ctx, const tt_nn_embedding *m, int ndim, const int *ids_shape,
+                                          const int *ids);
+
+/* nn.Dropout(p): no parameters; the context's training flag and RNG decide. */
+typedef struct tt_nn_dropout {
+    float p;
+} tt_nn_dropout;
+/* Dropout with probability m->p in training mode, the identity in evaluation mode. */
+TT_API tt_tensor *tt_nn_dropout_forward(tt_ctx *ctx, const tt_nn_dropout *m, tt_tensor *x);
+
+/* nn.LSTM / nn.GRU, one layer, batch_first = False: x (T, B, input) -> (T, B, hidden).
+   h0 (and c0) (B, hidden) may be NULL (zeros); h_n / c_n (may be NULL) receive the last state. */
+typedef struct tt_nn_rnn {
+    tt_tensor *weight_ih, *weight_hh, *bias_ih, *bias_hh;  /* (G*H, I), (G*H, H), (G*H); G = 4 LSTM, 3 GRU */
+    int input_size, hidden_size, lstm;
+} tt_nn_rnn;
+/* Create an LSTM or a GRU under name; run it over the sequence. */
+TT_API tt_result tt_nn_lstm_init(tt_nn *nn, tt_nn_rnn *m, const char *name, int input, int hidden, int bias);
+TT_API tt_result tt_nn_gru_init(tt_nn *nn, tt_nn_rnn *m, const char *name, int input, int hidden, int bias);
+TT_API tt_tensor *tt_nn_rnn_forward(tt_ctx *ctx, const tt_nn_rnn *m, tt_tensor *x, tt_tensor *h0, tt_tensor *c0,
+                                    tt_tensor **h_n, tt_tensor **c_n);
+
+/* Multi-head causal self-attention (GPT style): qkv = Linear(dim, 3 dim), heads of dim / n_head,
+   softmax(q k^T / sqrt(head dim)) v with a causal mask, proj = Linear(dim, dim). x (B, T, dim). */
+typedef struct tt_nn_attention {
+    tt_nn_linear qkv, proj;
+    int dim, n_head;
+} tt_nn_attention;
+/* Create name.qkv and name.proj; forward pass (causal). */
+TT_API tt_result tt_nn_attention_init(tt_nn *nn, tt_nn_attention *m, const char *name, int dim, int n_head);
+TT_API tt_tensor *tt_nn_attention_forward(tt_ctx *ctx, const tt_nn_attention *m, tt_tensor *x);
+
+/* Pre-norm transformer block: x + attn(ln1(x)), then + mlp.proj(gelu(mlp.fc(ln2(x)))), mlp
+   width 4 dim (exact erf GELU). */
+typedef struct tt_nn_block {
+    tt_nn_norm ln1, ln2;
+    tt_nn_attention attn;
+    tt_nn_linear fc, proj;
+} tt_nn_block;
+/* Create name.ln1, name.attn, name.ln2, name.mlp.fc, name.mlp.proj; forward pass. */
+TT_API tt_result tt_nn_block_init(tt_nn *nn, tt_nn_block *m, const char *name, int dim, int n_head);
+TT_API tt_tensor *tt_nn_block_forward(tt_ctx *ctx, const tt_nn_block *m, tt_tensor *x);
+
+
+/* ==================================================================================== >>api_progress
+   Watching training: a progress line, a CSV log of per-epoch metrics, SVG charts. The library
+   never prints by itself: these helpers write only where they are told to. */
+
+/* SVG line chart of one or more series (training / validation curves), no dependency: axes,
+   "nice" ticks (1-2-5 steps, or decades on a log scale), axis labels, a title, a legend, a
+   colour-blind-safe palette (Okabe-Ito), lines clipped to the plotting frame. NaN / Inf points
+   (and points <= 0 on a log scale) break the line. */
+typedef struct tt_chart_series {
+    const char *label;       /* legend text */
+    const double *y;         /* n values */
+    const double *x;         /* n values, or NULL for 1, 2, ..., n */
+    int n;
+} tt_chart_series;
+typedef struct tt_chart_opts {
+    const char *title, *xlabel, *ylabel;  /* may be NULL */
+    int width, height;       /* pixels (640, 400) */
+    int log_y;               /* 1: logarithmic y axis (loss curves) (0) */
+} tt_chart_opts;
+/* Defaults: 640 x 400, linear axes, no texts. */
+TT_API tt_chart_opts tt_chart_opts_init(void);
+/* Write the SVG to a byte sink (works without stdio). */
+TT_API tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, int n_series, const tt_chart_series *series,
+                                     tt_write_fn write, void *user);
+
+#ifndef TT_NO_STDIO
+/* Write the SVG file (atomically, as tt_ckpt_save). */
+TT_API tt_result tt_chart_svg(tt_ctx *ctx, const char *path, const tt_chart_opts *opts, int n_series,
+                              const tt_chart_series *series);
+
+/* Progress line:
+       epoch 3/10  step 120/469  loss 0.4123  1843 samples/s  ETA 1:42
+   On a terminal it is redrawn in place (carriage return) at most every redraw_s seconds; on
+   anything else (CI logs, files) a plain line is printed every line_s seconds and at the end of
+   each epoch. tt_progress_step costs a counter and an addition; the clock is read only every
+   few steps (the interval adapts to the step time). Output goes to `out` (a FILE *, stderr by
+   default) or, if line_fn is set, to line_fn(user, line, final) (final = 1 for the end-of-epoch
+   line). */
+typedef enum tt_progress_mode {
+    TT_PROGRESS_AUTO = 0,    /* redraw if out is a terminal, plain lines otherwise */
+    TT_PROGRESS_REDRAW,      /* always redraw in place */
+    TT_PROGRESS_LINES,       /* always plain periodic lines */
+    TT_PROGRESS_SILENT       /* nothing at all */
+} tt_progress_mode;
+typedef struct tt_progress {
+    int epochs;              /* total epochs, 0 if unknown */
+    int steps_per_epoch;     /* 0 if unknown */
+    int batch_size;          /* samples per step (samples/s) */
+    tt_progress_mode mode;
+    double redraw_s;         /* 0.1 */
+    double line_s;           /* 10 */
+    void *out;               /* FILE * (NULL: stderr) */
+    void (*line_fn)(void *user, const char *line, int final);
+    void *user;
+    double (*clock)(void *user);  /* seconds; NULL: the wall clock */
+    /* state (read-only) */
+    int epoch;               /* current epoch, from 0 */
+    long step;               /* steps in this epoch */
+    long next_check;         /* step at which the clock is read next */
+    long check_every;
+    long steps_total;        /* steps since tt_progress_init */
+    double loss_sum;         /* sum of this epoch's losses */
+    double t_start, t_epoch, t_check, t_shown;
+    int redraw, drawn;
+} tt_progress;
+/* Defaults for a run of `epochs` epochs of `steps_per_epoch` steps of `batch_size` samples. */
+TT_API tt_progress tt_progress_init(int epochs, int steps_per_epoch, int batch_size);
+/* Call before the first step of each epoch (epoch counts from 0). */
+TT_API void tt_progress_epoch_begin(tt_progress *p, int epoch);
+/* Call after each step with its loss. */
+TT_API void tt_progress_step(tt_progress *p, double loss);
+/* Call at the end of an epoch; extra (may be NULL) is appended, e.g. "val_loss 0.31  acc 89.2%". */
+TT_API void tt_progress_epoch_end(tt_progress *p, const char *extra);
+/* The current line (the text tt_progress prints) into buf. */
+TT_API void tt_progress_format(const tt_progress *p, double now, char *buf, size_t cap);
+
+/* CSV log of per-epoch metrics: a header row of column names, then one row per call
+   (values with 9 significant digits; NaN is written as an empty field). Lines end with "\n". */
+typedef struct tt_csv_log {
+    void *f;                 /* FILE * */
+    int n_cols;
+} tt_csv_log;
+/* Create path and write the header row (n_cols names); append one row of n_cols values. */
+TT_API tt_result tt_csv_log_open(tt_ctx *ctx, tt_csv_log *log, const char *path, int n_cols, const char *const *cols);
+TT_API tt_result tt_csv_log_row(tt_ctx *ctx, tt_csv_log *log, const double *values);
+/* Close the file (safe on a closed log). */
+TT_API tt_result tt_csv_log_close(tt_ctx *ctx, tt_csv_log *log);
+#endif
+
+
+/* ==================================================================================== >>api_data
+   Data: gzip (inflate), IDX and CSV readers; in-memory datasets, a mini-batch iterator with seeded
+   shuffling, and batch gathering with seeded augmentation.
+
+   READERS work on memory buffers (also with TT_NO_STDIO); the *_file wrappers read a whole file
+   with stdio (TT_ERR_IO naming the path and the reason) and call the buffer version. Every size
+   read from the input is checked against the buffer and against overflow; truncated, oversized
+   or malformed input fails with TT_ERR_FORMAT and a message naming the byte offset (and line and
+   column for CSV). A failing call leaves every caller-owned output untouched: readers check the
+   whole input before they write anything.
+   Memory follows the rest of the library: a size query first, then the caller's memory, or the
+   context's persistent region when the memory pointer is NULL. gzip decoding borrows a 32 KiB
+   window from the scratch region for the duration of the call (given back before it returns).
+   No reader calls an allocator. */
+
+/* ---- gzip (RFC 1952 members holding RFC 1951 deflate data: stored, fixed and dynamic Huffman
+   blocks). Header flags FTEXT, FHCRC (checked), FEXTRA, FNAME and FCOMMENT are understood;
+   CRC-32 and ISIZE of every member are checked. Concatenated members decode to the
+   concatenation of their contents (as gunzip); bytes after the last member are an error. */
+/* 1 if the buffer starts with the gzip magic bytes 1f 8b. */
+TT_API int tt_is_gzip(const void *src, size_t src_bytes);
+/* Decompressed size of a gzip buffer: decodes and checks everything, stores nothing. */
+TT_API tt_result tt_gunzip_size(tt_ctx *ctx, const void *src, size_t src_bytes, size_t *out_bytes);
+/* Decompress into dst (dst_bytes >= the decompressed size). The input is checked completely
+   (a first decoding pass) before dst is written, so a failure leaves dst untouched.
+   *out_bytes (may be NULL) receives the size. */
+TT_API tt_result tt_gunzip(tt_ctx *ctx, const void *src, size_t src_bytes, void *dst, size_t dst_bytes,
+                           size_t *out_bytes);
+
+/* ---- IDX (the MNIST family): magic 00 00 <type> <ndim>, then ndim big-endian uint32 sizes,
+   then the elements, big-endian, row-major. Plain or gzip (detected from the first bytes). */
+typedef enum tt_idx_type {
+    TT_IDX_U8 = 0x08, TT_IDX_I8 = 0x09, TT_IDX_I16 = 0x0B, TT_IDX_I32 = 0x0C, TT_IDX_F32 = 0x0D, TT_IDX_F64 = 0x0E
+} tt_idx_type;
+typedef struct tt_idx_info {
+    tt_idx_type type;
+    int ndim;                 /* 1 .. TT_MAX_DIMS */
+    int dims[TT_MAX_DIMS];    /* each 1 .. INT_MAX */
+    size_t count;             /* elements: product of dims */
+    size_t elem_bytes;        /* 1, 2, 4 or 8 */
+    size_t header_bytes;      /* 4 + 4 * ndim */
+    int gzip;                 /* 1 if the buffer is gzip-compressed */
+} tt_idx_info;
+/* Parse the header (for gzip only the first bytes are decoded; the read calls check the rest). */
+TT_API tt_result tt_idx_info_mem(tt_ctx *ctx, const void *src, size_t src_bytes, tt_idx_info *info);
+/* Elements of a uint8 IDX buffer, as stored (dst_count >= info.count). TT_ERR_FORMAT if the
+   element type is not uint8, or the data is not exactly header + count elements long. */
+TT_API tt_result tt_idx_read_u8_mem(tt_ctx *ctx, const void *src, size_t src_bytes, unsigned char *dst, size_t dst_count);
+/* Elements of any IDX type converted to float and multiplied by scale (1.0f / 255 scales
+   uint8 images to [0, 1]; 1 keeps the values). float64 is rounded to float. */
+TT_API tt_result tt_idx_read_f32_mem(tt_ctx *ctx, const void *src, size_t src_bytes, float scale, float *dst, size_t dst_count);
+/* Integer elements (uint8, int8, int16, int32: labels) as int. */
+TT_API tt_result tt_idx_read_int_mem(tt_ctx *ctx, const void *src, size_t src_bytes, int *dst, size_t dst_count);
+
+/* ---- CSV (RFC 4180 with the usual extensions): a delimiter of choice, an optional header row,
+   fields quoted with '"' that may hold delimiters, doubled quotes and line breaks, line ends
+   LF, CRLF or CR, a UTF-8 byte order mark skipped, blank lines skipped. Every row must have the
+   same number of fields. Feature fields are numbers (strtod syntax, surrounding spaces and tabs
+   ignored; the C locale's '.' decimal point) or missing: an empty field or one of
+   NA N/A n/a NaN nan -NaN -nan NULL null None #N/A <NA> ? (pandas' default set plus "?") reads as
+   NaN. One column may be the label: by index or by header name, read as class ids or as float
+   targets. Class labels are mapped to ids 0 .. n_classes-1: if every label is a non-negative
+   integer written with digits only, the id is its value (names "0", "1", ...); otherwise the
+   distinct labels sorted by their bytes (as scikit-learn's LabelEncoder on strings). A missing
+   class label is an error; a missing float target is NaN. */
+typedef enum tt_csv_label {
+    TT_CSV_LABEL_NONE = 0,   /* every column is a feature */
+    TT_CSV_LABEL_INDEX,      /* the column label_index (0-based) */
+    TT_CSV_LABEL_NAME        /* the column whose header field equals label_name (needs header) */
+} tt_csv_label;
+typedef struct tt_csv_opts {
+    char delimiter;          /* ',' */
+    int header;              /* 1: the first row names the columns (pandas header=0); 0: no header */
+    tt_csv_label label;      /* TT_CSV_LABEL_NONE */
+    int label_index;         /* 0 */
+    const char *label_name;  /* NULL */
+    int label_is_class;      /* 1: class ids (int); 0: float targets */
+} tt_csv_opts;
+/* The defaults above. */
+TT_API tt_csv_opts tt_csv_opts_init(void);
+/* A parsed CSV. Everything it points to lives in the memory given to tt_csv_read (or the
+   persistent region); nothing points into the input buffer. */
+typedef struct tt_csv {
+    int rows;                  /* data rows (header excluded) */
+    int cols;                  /* feature columns (the label column excluded) */
+    float *x;                  /* rows x cols, row-major, NaN where missing */
+    int *y;                    /* rows class ids (label_is_class), else NULL */
+    float *t;                  /* rows float targets (label, not label_is_class), else NULL */
+    int n_classes;             /* class labels: number of ids */
+    const char **class_names;  /* n_classes names: class_names[id] is the label text of id */
+    const char **col_names;    /* cols feature names from the header, or NULL without header */
+    const char *label_col_name;/* the label column's header name, or NULL */
+    int label_col;             /* the label column's index in the file, or -1 without label */
+    size_t n_missing;          /* feature fields read as NaN */
+} tt_csv;
+/* Bytes of memory tt_csv_read needs for this input (an upper bound; checks the whole input). */
+TT_API tt_result tt_csv_size(tt_ctx *ctx, const void *src, size_t src_bytes, const tt_csv_opts *opts, size_t *bytes);
+/* Parse into *out using mem (mem_bytes >= tt_csv_size, any alignment), or the persistent region
+   when mem is NULL. On failure *out and mem are untouched. */
+TT_API tt_result tt_csv_read(tt_ctx *ctx, const void *src, size_t src_bytes, const tt_csv_opts *opts, void *mem,
+                             size_t mem_bytes, tt_csv *out);
+
+#ifndef TT_NO_STDIO
+/* Whole-file helpers: read the file into the scratch region (rewound before returning) and call
+   the buffer version. tt_csv_read_file needs no size query: it takes its memory from the
+   persistent region. A missing or unreadable file is TT_ERR_IO with the path and the reason. */
+TT_API tt_result tt_idx_info_file(tt_ctx *ctx, const char *path, tt_idx_info *info);
+TT_API tt_result tt_idx_read_u8_file(tt_ctx *ctx, const char *path, unsigned char *dst, size_t dst_count);
+TT_API tt_result tt_idx_read_f32_file(tt_ctx *ctx, const char *path, float scale, float *dst, size_t dst_count);
+TT_API tt_result tt_idx_read_int_file(tt_ctx *ctx, const char *path, int *dst, size_t dst_count);
+TT_API tt_result tt_csv_read_file(tt_ctx *ctx, const char *path, const tt_csv_opts *opts, tt_csv *out);
+/* Read a whole file into the persistent region (*data, *bytes); for the readers above. */
+TT_API tt_result tt_read_file_persist(tt_ctx *ctx, const char *path, void **data, size_t *bytes);
+#endif
+
+/* ---- In-memory datasets.
+   A dataset is n samples of one shape (D features, or C x H x W for images) stored as float, or
+   as uint8 scaled to float (x * u8_scale) only when a batch is gathered (60,000 Fashion-MNIST
+   images: 47 MB as uint8, 188 MB as float), with integer class labels, float targets, or
+   neither. It either borrows the caller's arrays (tt_dataset_init) or owns storage taken from
+   the caller's memory or the persistent region (tt_dataset_alloc) that the caller then fills
+   (the IDX readers can read straight into it). */
+typedef enum tt_data_type { TT_DATA_F32 = 0, TT_DATA_U8 = 1 } tt_data_type;
+typedef enum tt_target_type { TT_TARGET_NONE = 0, TT_TARGET_CLASS = 1, TT_TARGET_FLOAT = 2 } tt_target_type;
+typedef struct tt_dataset_desc {
+    int n;                       /* samples, >= 1 */
+    int ndim;                    /* sample dims: 1 (D) or 3 (C, H, W); 2 means (H, W) */
+    int shape[3];                /* sample shape */
+    tt_data_type type;           /* TT_DATA_F32 */
+    float u8_scale;              /* TT_DATA_U8: gathered value = byte * u8_scale (1.0f / 255) */
+    tt_target_type target;       /* TT_TARGET_CLASS */
+    int n_classes;               /* TT_TARGET_CLASS: labels must lie in [0, n_classes) (10) */
+    int target_dim;              /* TT_TARGET_FLOAT: floats per sample (1) */
+} tt_dataset_desc;
+/* Defaults: one float feature, class labels of 10 classes, u8_scale 1/255; set n and shape. */
+TT_API tt_dataset_desc tt_dataset_desc_init(void);
+typedef struct tt_dataset {
+    tt_dataset_desc desc;
+    size_t sample_numel;         /* product of the sample shape */
+    float *x;                    /* TT_DATA_F32: n * sample_numel floats, else NULL */
+    unsigned char *x_u8;         /* TT_DATA_U8: n * sample_numel bytes, else NULL */
+    int *y;                      /* TT_TARGET_CLASS: n labels, else NULL */
+    float *t;                    /* TT_TARGET_FLOAT: n * target_dim floats, else NULL */
+} tt_dataset;
+/* Borrow the caller's arrays (x: float or uint8 as desc.type; targets: int labels or floats, or
+   NULL with TT_TARGET_NONE). They must outlive the dataset. Class labels are checked here. */
+TT_API tt_result tt_dataset_init(tt_ctx *ctx, tt_dataset *ds, const tt_dataset_desc *desc, void *x, void *targets);
+/* Bytes tt_dataset_alloc needs for desc. */
+TT_API tt_result tt_dataset_memory_size(const tt_dataset_desc *desc, size_t *bytes);
+/* Storage for desc from mem (mem_bytes >= tt_dataset_memory_size, 64-byte aligned), or from the
+   persistent region when mem is NULL; zero-filled, for the caller to fill ds->x / x_u8 / y / t.
+   Call tt_dataset_check after filling class labels. */
+TT_API tt_result tt_dataset_alloc(tt_ctx *ctx, tt_dataset *ds, const tt_dataset_desc *desc, void *mem, size_t mem_bytes);
+/* TT_ERR_INDEX naming the first sample whose class label is outside [0, n_classes). */
+TT_API tt_result tt_dataset_check(tt_ctx *ctx, const tt_dataset *ds);
+
+/* ---- Mini-batch iterator. Its whole state is this plain struct: to resume a run, save epoch,
+   pos and seed (the permutation of an epoch is a function of seed and epoch, and
+   tt_batch_iter_seek recomputes it), or save perm as well. */
+typedef struct tt_batch_iter {
+    int n;               /* samples */
+    int batch_size;      /* >= 1 */
+    int drop_last;       /* 1: the last short batch of an epoch is skipped (torch DataLoader) */
+    int shuffle;         /* 1: a new seeded permutation every epoch; 0: 0, 1, ..., n-1 */
+    uint64_t seed;       /* drawn from the context RNG at init */
+    int64_t epoch;       /* current epoch, from 0 */
+    int pos;             /* position in perm of the next sample of this epoch */
+    int *perm;           /* n sample indices of this epoch (caller memory or persistent) */
+} tt_batch_iter;
+/* One batch: count samples idx[0 .. count-1] (or, when idx is NULL, samples pos .. pos+count-1,
+   which is how to gather an evaluation range), and where it sits: epoch and pos, the position
+   of its first sample within the epoch. Augmentation draws from these, so a batch is the same
+   whenever it is gathered. */
+typedef struct tt_batch {
+    const int *idx;
+    int count;
+    int64_t epoch;
+    int pos;
+} tt_batch;
+/* perm_mem: n ints, or NULL for the persistent region. Draws the seed from the context RNG (so
+   a context seed gives the same order every run) and builds epoch 0's permutation. */
+TT_API tt_result tt_batch_iter_init(tt_ctx *ctx, tt_batch_iter *it, int n, int batch_size, int shuffle, int drop_last,
+                                    int *perm_mem);
+/* Next batch of the current epoch into *b: returns 1, or 0 when the epoch is over, after which
+   the iterator has moved to the next epoch (epoch + 1, pos 0, a new permutation). No allocation. */
+TT_API int tt_batch_iter_next(tt_batch_iter *it, tt_batch *b);
+/* Batches per epoch. */
+TT_API int tt_batch_iter_batches(const tt_batch_iter *it);
+/* Jump to (epoch, pos): recomputes the permutation of that epoch. 0 <= pos <= n. */
+TT_API tt_result tt_batch_iter_seek(tt_ctx *ctx, tt_batch_iter *it, int64_t epoch, int pos);
+
+/* ---- Augmentation applied while gathering image batches (samples of shape (C, H, W) or
+   (H, W)), as torchvision's RandomCrop(padding=crop_padding) then RandomHorizontalFlip(p=
+   flip_p), then additive Gaussian noise of standard deviation noise_std. Every random draw for
+   sample i of a batch comes from a generator seeded from (seed, batch epoch, batch pos + i), so
+   a batch is reproducible and independent of the order batches are gathered in. Every field is
+   taken literally: crop_padding 0, flip_p 0 and noise_std 0 each do nothing. */
+typedef struct tt_augment {
+    int crop_padding;    /* zero padding on every side, then a random crop of the original size */
+    float flip_p;        /* probability of a horizontal flip, in [0, 1] */
+    float noise_std;     /* >= 0 */
+    uint64_t seed;
+} tt_augment;
+/* No augmentation: every field zero. */
+TT_API tt_augment tt_augment_init(void);
+/* Gather a batch into new scratch tensors: *x of shape (count, sample shape) as float (uint8
+   scaled by u8_scale), and *labels (count ints in scratch; class datasets) or *targets (count x
+   target_dim; float-target datasets). Pointers not wanted may be NULL. aug NULL: none.
+   Scratch memory only: nothing is allocated from the heap. */
+TT_API tt_result tt_dataset_gather(tt_ctx *ctx, const tt_dataset *ds, const tt_batch *b, const tt_augment *aug,
+                                   tt_tensor **x, const int **labels, tt_tensor **targets);
+
 #ifdef __cplusplus
 }
 #endif
@@ -1389,6 +2009,7 @@ extern tt_result tt_cuda_attach(tt_ctx *ctx, int device);
 #endif
 
 #include <string.h>
+#include <stdlib.h> /* strtod (CSV reader) */
 #include <math.h>
 #include <float.h>
 #ifndef TT_NO_STDIO
@@ -10160,6 +10781,3803 @@ TT__DEF int tt_early_stop_update(tt_early_stop *es, double metric) {
 }
 
 
+/* ==================================================================================== >>io
+   Checkpoints: a streaming writer over a byte sink, a two-pass loader (validate everything, then
+   apply), atomic file writes. The format is described byte by byte in docs/checkpoint.md. */
+
+#if !defined(TT_NO_STDIO) && (defined(__unix__) || defined(__APPLE__))
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#define TT__POSIX_FILES 1
+#elif !defined(TT_NO_STDIO)
+#include <errno.h>
+#endif
+
+TT__DEF const char *tt_io_error_string(tt_io_error e) {
+    switch (e) {
+    case TT_IO_OK: return "ok";
+    case TT_IO_TRUNCATED: return "truncated";
+    case TT_IO_BAD_MAGIC: return "bad magic";
+    case TT_IO_BAD_VERSION: return "unsupported version";
+    case TT_IO_BAD_CRC: return "CRC mismatch";
+    case TT_IO_MALFORMED: return "malformed";
+    case TT_IO_SHAPE: return "shape mismatch";
+    case TT_IO_MISSING: return "missing";
+    case TT_IO_EXTRA: return "unexpected tensor";
+    case TT_IO_MISMATCH: return "does not fit";
+    case TT_IO_NO_DIR: return "no such directory";
+    case TT_IO_READ_ONLY: return "not writable";
+    case TT_IO_WRITE_FAILED: return "write failed";
+    case TT_IO_OPEN_FAILED: return "cannot open";
+    case TT_IO_TOO_LARGE: return "too large";
+    }
+    return "unknown";
+}
+
+/* ---- little-endian bytes ---- */
+static void tt__put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
+static void tt__put32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static void tt__put64(unsigned char *p, uint64_t v) { tt__put32(p, (uint32_t)v); tt__put32(p + 4, (uint32_t)(v >> 32)); }
+static unsigned tt__get16(const unsigned char *p) { return (unsigned)p[0] | ((unsigned)p[1] << 8); }
+static uint32_t tt__get32(const unsigned char *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t tt__get64(const unsigned char *p) { return (uint64_t)tt__get32(p) | ((uint64_t)tt__get32(p + 4) << 32); }
+static uint64_t tt__f64_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+static double tt__bits_f64(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
+
+/* Record an I/O failure: sets the detail slots and the context error. */
+static tt_result tt__io_fail(tt_ctx *ctx, tt_io_error *err, size_t *off, tt_io_error e, size_t at, tt_result code,
+                             const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    if (err) *err = e;
+    if (off) *off = at;
+    va_start(ap, fmt);
+    tt__vformat(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return tt__fail(ctx, code, "%s", msg);
+}
+
+/* A name from a file, made printable for a message (at most 48 characters). */
+static void tt__io_name(char *out, const unsigned char *p, size_t n) {
+    size_t i, m = n < 48 ? n : 48;
+    for (i = 0; i < m; i++) out[i] = (p[i] >= 32 && p[i] < 127) ? (char)p[i] : '?';
+    if (n > m) { out[m - 3] = '.'; out[m - 2] = '.'; out[m - 1] = '.'; }
+    out[m] = 0;
+}
+
+/* ---- writer: a sink plus a running position and CRC; fn NULL only counts ---- */
+typedef struct tt__wr {
+    tt_write_fn fn;
+    void *user;
+    uint64_t pos;
+    uint32_t crc;
+    int failed;
+} tt__wr;
+
+static void tt__w(tt__wr *w, const void *p, size_t n) {
+    if (w->failed || !n) return;
+    if (w->fn) {
+        w->crc = tt_crc32(w->crc, p, n);
+        if (w->fn(w->user, p, n) != n) w->failed = 1;
+    }
+    w->pos += n;
+}
+static void tt__w32(tt__wr *w, uint32_t v) { unsigned char b[4]; tt__put32(b, v); tt__w(w, b, 4); }
+static void tt__w64(tt__wr *w, uint64_t v) { unsigned char b[8]; tt__put64(b, v); tt__w(w, b, 8); }
+static void tt__wf64(tt__wr *w, double v) { tt__w64(w, tt__f64_bits(v)); }
+static void tt__wfloats(tt__wr *w, const float *x, size_t n) {
+    unsigned char b[1024];
+    size_t i, k;
+    if (!w->fn) { w->pos += (uint64_t)n * 4u; return; }
+    while (n) {
+        k = n < 256 ? n : 256;
+        for (i = 0; i < k; i++) { uint32_t u; memcpy(&u, x + i, 4); tt__put32(b + 4 * i, u); }
+        tt__w(w, b, 4 * k);
+        x += k; n -= k;
+    }
+}
+static void tt__wpad4(tt__wr *w) {
+    static const unsigned char z[4] = {0, 0, 0, 0};
+    tt__w(w, z, (size_t)((4u - (unsigned)(w->pos & 3u)) & 3u));
+}
+
+/* ---- checkpoint layout ---- */
+#define TT__CK_VERSION 1u
+#define TT__CK_HEADER 32u
+#define TT__TAG(a, b, c, d) ((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
+static const unsigned char tt__ck_magic[8] = {0x89, 'T', 'T', 'C', 'K', 0x0D, 0x0A, 0x1A};
+enum { TT__CK_TENS, TT__CK_OPTM, TT__CK_SCHD, TT__CK_RNG, TT__CK_STEP, TT__CK_META, TT__CK_XTRA, TT__CK_ITER, TT__CK_NSEC };
+static const uint32_t tt__ck_tags[TT__CK_NSEC] = {
+    TT__TAG('T', 'E', 'N', 'S'), TT__TAG('O', 'P', 'T', 'M'), TT__TAG('S', 'C', 'H', 'D'), TT__TAG('R', 'N', 'G', ' '),
+    TT__TAG('S', 'T', 'E', 'P'), TT__TAG('M', 'E', 'T', 'A'), TT__TAG('X', 'T', 'R', 'A'), TT__TAG('I', 'T', 'E', 'R')};
+static const char *const tt__ck_names[TT__CK_NSEC] = {"TENS", "OPTM", "SCHD", "RNG ", "STEP", "META", "XTRA", "ITER"};
+#define TT__SCHED_REC 64u  /* bytes of one schedule record */
+#define TT__SCHED_DEPTH 4
+static int tt__sched_has_children(const tt_sched *s) {
+    return s->kind == TT_SCHED_SEQUENTIAL || s->kind == TT_SCHED_CHAINED;
+}
+
+/* i-th tensor of a checkpoint (parameters, then buffers). */
+static int tt__ck_count(tt_ctx *ctx, const tt_ckpt *ck) {
+    return (ck->tensors ? ck->n_tensors : (ck->n_tensors ? 0 : ctx->n_param_tensors)) + (ck->buffers ? ck->n_buffers : 0);
+}
+static tt_tensor *tt__ck_tensor(tt_ctx *ctx, const tt_ckpt *ck, int i, int *is_buffer) {
+    int np = ck->tensors ? ck->n_tensors : ctx->n_param_tensors;
+    *is_buffer = i >= np;
+    if (i < np) return ck->tensors ? ck->tensors[i] : &ctx->params[i];
+    return ck->buffers[i - np];
+}
+
+typedef struct tt__ck_emit {
+    tt_ctx *ctx;
+    tt_ckpt *ck;
+    unsigned char *optim_blob; /* the optimizer's saved state (writing pass only) */
+} tt__ck_emit;
+
+static void tt__emit_tens(tt__wr *w, tt__ck_emit *e) {
+    int n = tt__ck_count(e->ctx, e->ck), i, d, buf;
+    uint64_t table = 4, off;
+    for (i = 0; i < n; i++) {
+        tt_tensor *t = tt__ck_tensor(e->ctx, e->ck, i, &buf);
+        table += 2 + strlen(t->name) + 2 + 4u * (unsigned)t->ndim + 8;
+    }
+    off = (table + 3u) & ~(uint64_t)3u;
+    tt__w32(w, (uint32_t)n);
+    for (i = 0; i < n; i++) {
+        tt_tensor *t = tt__ck_tensor(e->ctx, e->ck, i, &buf);
+        unsigned char h[4];
+        size_t nl = strlen(t->name);
+        tt__put16(h, (unsigned)nl);
+        tt__w(w, h, 2);
+        tt__w(w, t->name, nl);
+        h[0] = (unsigned char)buf; h[1] = (unsigned char)t->ndim;
+        tt__w(w, h, 2);
+        for (d = 0; d < t->ndim; d++) tt__w32(w, (uint32_t)t->shape[d]);
+        tt__w64(w, off);
+        off += (uint64_t)t->numel * 4u;
+    }
+    tt__wpad4(w);
+    for (i = 0; i < n; i++) {
+        tt_tensor *t = tt__ck_tensor(e->ctx, e->ck, i, &buf);
+        tt__wfloats(w, t->data, t->numel);
+    }
+}
+
+static void tt__emit_sched(tt__wr *w, const tt_sched *s, int depth) {
+    int i, nc = tt__sched_has_children(s) ? s->u.composite.n : 0;
+    double a = 0, b = 0;
+    int32_t c = 0, d = 0;
+    if (s->kind == TT_SCHED_COSINE_RESTARTS) { a = s->u.restarts.T_cur; b = s->u.restarts.T_i; }
+    if (s->kind == TT_SCHED_PLATEAU) {
+        a = s->u.plateau.best; c = s->u.plateau.num_bad_epochs; d = s->u.plateau.cooldown_counter;
+    }
+    tt__w32(w, (uint32_t)s->kind);
+    tt__w32(w, (uint32_t)nc);
+    tt__w32(w, (uint32_t)s->last_epoch);
+    tt__w32(w, (uint32_t)s->cycles_momentum);
+    tt__wf64(w, s->base_lr); tt__wf64(w, s->lr); tt__wf64(w, s->momentum);
+    tt__wf64(w, a); tt__wf64(w, b);
+    tt__w32(w, (uint32_t)c); tt__w32(w, (uint32_t)d);
+    if (depth < TT__SCHED_DEPTH)
+        for (i = 0; i < nc; i++) tt__emit_sched(w, s->u.composite.children[i], depth + 1);
+}
+
+static void tt__emit_section(tt__wr *w, int sec, tt__ck_emit *e) {
+    tt_ckpt *ck = e->ck;
+    int i;
+    switch (sec) {
+    case TT__CK_TENS: tt__emit_tens(w, e); break;
+    case TT__CK_OPTM:
+        tt__w32(w, (uint32_t)ck->optim->kind);
+        tt__w32(w, 0);
+        if (w->fn) tt__w(w, e->optim_blob, tt_optim_state_size(ck->optim));
+        else w->pos += tt_optim_state_size(ck->optim);
+        break;
+    case TT__CK_SCHD: tt__emit_sched(w, ck->sched, 0); break;
+    case TT__CK_RNG: for (i = 0; i < 4; i++) tt__w32(w, e->ctx->rng.s[i]); break;
+    case TT__CK_STEP: tt__w64(w, (uint64_t)ck->step); break;
+    case TT__CK_META:
+        tt__w32(w, (uint32_t)ck->n_meta);
+        for (i = 0; i < ck->n_meta; i++) {
+            size_t kl = strlen(ck->meta[i].key), vl = strlen(ck->meta[i].value);
+            tt__w32(w, (uint32_t)kl); tt__w(w, ck->meta[i].key, kl + 1);
+            tt__w32(w, (uint32_t)vl); tt__w(w, ck->meta[i].value, vl + 1);
+        }
+        break;
+    case TT__CK_XTRA: tt__w(w, ck->extra, ck->extra_bytes); break;
+    case TT__CK_ITER:
+        tt__w32(w, (uint32_t)ck->iter->n); tt__w32(w, (uint32_t)ck->iter->batch_size);
+        tt__w32(w, (uint32_t)ck->iter->shuffle); tt__w32(w, (uint32_t)ck->iter->drop_last);
+        tt__w64(w, ck->iter->seed); tt__w64(w, (uint64_t)ck->iter->epoch);
+        tt__w32(w, (uint32_t)ck->iter->pos); tt__w32(w, 0);
+        break;
+    }
+}
+
+static int tt__ck_has(const tt_ckpt *ck, int sec) {
+    switch (sec) {
+    case TT__CK_OPTM: return ck->optim != NULL;
+    case TT__CK_SCHD: return ck->sched != NULL;
+    case TT__CK_RNG: return ck->rng != 0;
+    case TT__CK_META: return ck->n_meta > 0;
+    case TT__CK_XTRA: return ck->extra != NULL;
+    case TT__CK_ITER: return ck->iter != NULL;
+    }
+    return 1;
+}
+
+/* Checks the save request; sets *bytes to the file size. */
+static tt_result tt__ck_check(tt_ctx *ctx, tt_ckpt *ck, const char *op, uint64_t *bytes, uint32_t *nsec) {
+    int n, i, j, sec;
+    uint64_t total = TT__CK_HEADER;
+    if (!ck) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: ck is NULL", op);
+    ck->error = TT_IO_OK; ck->error_offset = 0;
+    if (ck->n_tensors < 0 || ck->n_buffers < 0 || ck->n_meta < 0 || (ck->n_tensors && !ck->tensors) ||
+        (ck->n_buffers && !ck->buffers) || (ck->n_meta && !ck->meta))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: negative count or NULL list with a nonzero count", op);
+    n = tt__ck_count(ctx, ck);
+    for (i = 0; i < n; i++) {
+        tt_tensor *t = tt__ck_tensor(ctx, ck, i, &j);
+        if (!t || !t->data) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: tensor %d is NULL", op, i);
+        if (!t->name || !t->name[0] || strlen(t->name) > 65535)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: tensor %d has no name (or one over 65535 bytes)", op, i);
+        for (j = 0; j < i; j++) {
+            int b2;
+            if (strcmp(tt__ck_tensor(ctx, ck, j, &b2)->name, t->name) == 0)
+                return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: two tensors are named '%s'", op, t->name);
+        }
+    }
+    for (i = 0; i < ck->n_meta; i++)
+        if (!ck->meta[i].key || !ck->meta[i].value)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: metadata pair %d has a NULL key or value", op, i);
+    if (ck->optim && !ck->optim->kind) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: optimizer is not initialised", op);
+    if (ck->sched && ck->sched->kind == TT_SCHED_NONE)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: schedule is not initialised", op);
+    if (ck->iter && (!ck->iter->perm || ck->iter->n < 1))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: batch iterator is not initialised", op);
+    *nsec = 0;
+    for (sec = 0; sec < TT__CK_NSEC; sec++) {
+        tt__wr cnt;
+        tt__ck_emit e;
+        if (!tt__ck_has(ck, sec)) continue;
+        memset(&cnt, 0, sizeof cnt);
+        e.ctx = ctx; e.ck = ck; e.optim_blob = NULL;
+        tt__emit_section(&cnt, sec, &e);
+        total += 16 + ((cnt.pos + 3u) & ~(uint64_t)3u) + 4;
+        (*nsec)++;
+    }
+    if (total > (uint64_t)(size_t)-1) return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "%s: checkpoint too large", op);
+    *bytes = total;
+    return TT_OK;
+}
+
+TT__DEF tt_ckpt tt_ckpt_init(void) {
+    tt_ckpt ck;
+    memset(&ck, 0, sizeof ck);
+    ck.rng = 1;
+    ck.strict = 1;
+    return ck;
+}
+
+TT__DEF tt_result tt_ckpt_size(tt_ctx *ctx, tt_ckpt *ck, size_t *bytes) {
+    uint64_t total;
+    uint32_t nsec;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!bytes) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_size: bytes is NULL");
+    if ((r = tt__ck_check(ctx, ck, "tt_ckpt_size", &total, &nsec)) != TT_OK) return r;
+    *bytes = (size_t)total;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_ckpt_save_stream(tt_ctx *ctx, tt_ckpt *ck, tt_write_fn write, void *user) {
+    uint64_t total;
+    uint32_t nsec;
+    size_t mark;
+    unsigned char h[TT__CK_HEADER];
+    tt__wr w;
+    tt__ck_emit e;
+    tt_result r;
+    int sec;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!write) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_save: write function is NULL");
+    if ((r = tt__ck_check(ctx, ck, "tt_ckpt_save", &total, &nsec)) != TT_OK) return r;
+    mark = tt_scratch_mark(ctx);
+    e.ctx = ctx; e.ck = ck; e.optim_blob = NULL;
+    if (ck->optim) {
+        e.optim_blob = (unsigned char *)tt__scratch(ctx, "tt_ckpt_save", tt_optim_state_size(ck->optim));
+        if (!e.optim_blob) return ctx->err;
+        if ((r = tt_optim_state_save(ctx, ck->optim, e.optim_blob, tt_optim_state_size(ck->optim))) != TT_OK) {
+            tt_scratch_rewind(ctx, mark);
+            return r;
+        }
+    }
+    memset(&w, 0, sizeof w);
+    w.fn = write; w.user = user;
+    memcpy(h, tt__ck_magic, 8);
+    tt__put32(h + 8, TT__CK_VERSION);
+    tt__put32(h + 12, nsec);
+    tt__put64(h + 16, total);
+    tt__put32(h + 24, 0);
+    tt__put32(h + 28, tt_crc32(0, h, 28));
+    tt__w(&w, h, sizeof h);
+    for (sec = 0; sec < TT__CK_NSEC && !w.failed; sec++) {
+        tt__wr cnt;
+        uint32_t crc;
+        if (!tt__ck_has(ck, sec)) continue;
+        memset(&cnt, 0, sizeof cnt);
+        tt__emit_section(&cnt, sec, &e);
+        w.crc = 0;
+        tt__w32(&w, tt__ck_tags[sec]);
+        tt__w32(&w, 0);
+        tt__w64(&w, cnt.pos);
+        tt__emit_section(&w, sec, &e);
+        tt__wpad4(&w);
+        crc = w.crc;
+        tt__w32(&w, crc);
+    }
+    tt_scratch_rewind(ctx, mark);
+    if (w.failed)
+        return tt__io_fail(ctx, &ck->error, &ck->error_offset, TT_IO_WRITE_FAILED, (size_t)w.pos, TT_ERR_IO,
+                           "tt_ckpt_save: the output refused bytes at offset %z of %z", (size_t)w.pos, (size_t)total);
+    return TT_OK;
+}
+
+typedef struct tt__memsink {
+    unsigned char *p;
+    size_t cap, n;
+} tt__memsink;
+static size_t tt__memsink_write(void *user, const void *data, size_t n) {
+    tt__memsink *m = (tt__memsink *)user;
+    if (m->cap - m->n < n) return 0;
+    memcpy(m->p + m->n, data, n);
+    m->n += n;
+    return n;
+}
+
+TT__DEF tt_result tt_ckpt_save_mem(tt_ctx *ctx, tt_ckpt *ck, void *buf, size_t cap, size_t *written) {
+    size_t need;
+    tt__memsink m;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_save_mem: buf is NULL");
+    if ((r = tt_ckpt_size(ctx, ck, &need)) != TT_OK) return r;
+    if (need > cap)
+        return tt__io_fail(ctx, &ck->error, &ck->error_offset, TT_IO_TOO_LARGE, cap, TT_ERR_INVALID_ARGS,
+                           "tt_ckpt_save_mem: the checkpoint needs %z bytes, the buffer has %z", need, cap);
+    m.p = (unsigned char *)buf; m.cap = cap; m.n = 0;
+    if ((r = tt_ckpt_save_stream(ctx, ck, tt__memsink_write, &m)) != TT_OK) return r;
+    if (written) *written = m.n;
+    return TT_OK;
+}
+
+/* ---- loading ---- */
+
+typedef struct tt__ck_sec {
+    size_t off, len;   /* payload offset in the file and length; off 0 = absent */
+} tt__ck_sec;
+
+typedef struct tt__tent {    /* one entry of the tensor table */
+    const unsigned char *name;
+    size_t name_len, entry_off, data_off;  /* data_off: file offset of the data */
+    int kind, ndim;
+    int shape[TT_MAX_DIMS];
+    size_t numel;
+} tt__tent;
+
+/* Reads the entry at *pos of a TENS payload (p, len; file offset base); 0 if it does not fit. */
+static int tt__tent_read(const unsigned char *p, size_t len, size_t base, size_t *pos, tt__tent *e, int *why) {
+    size_t q = *pos, d;
+    uint64_t off;
+    *why = 0;
+    e->entry_off = base + q;
+    if (len - q < 2) return 0;
+    e->name_len = tt__get16(p + q); q += 2;
+    if (len - q < e->name_len + 2) return 0;
+    e->name = p + q; q += e->name_len;
+    e->kind = p[q]; e->ndim = p[q + 1]; q += 2;
+    if (e->ndim > TT_MAX_DIMS) { *why = 1; return 0; }
+    if (len - q < 4u * (size_t)e->ndim + 8) return 0;
+    e->numel = 1;
+    for (d = 0; d < (size_t)e->ndim; d++) {
+        uint32_t v = tt__get32(p + q + 4 * d);
+        if (v > 0x7fffffffu) { *why = 1; return 0; }
+        e->shape[d] = (int)v;
+        if (v && e->numel > ((size_t)-1 / 4) / v) { *why = 1; return 0; }
+        e->numel *= v;
+    }
+    q += 4u * (size_t)e->ndim;
+    off = tt__get64(p + q); q += 8;
+    if (off > len) { *why = 2; e->data_off = (size_t)-1; }
+    else e->data_off = base + (size_t)off;
+    *pos = q;
+    return 1;
+}
+
+static int tt__name_eq(const tt__tent *e, const char *name) {
+    size_t n = strlen(name);
+    return n == e->name_len && memcmp(e->name, name, n) == 0;
+}
+
+typedef struct tt__ck_load {
+    tt_ctx *ctx;
+    tt_ckpt *ck;
+    const unsigned char *p;   /* the whole file */
+    size_t len;
+    tt__ck_sec sec[TT__CK_NSEC];
+} tt__ck_load;
+
+#define TT__CKFAIL(L, e, at, code, ...) tt__io_fail((L)->ctx, &(L)->ck->error, &(L)->ck->error_offset, e, at, code, __VA_ARGS__)
+
+/* TENS: structure, then every model tensor against the table. apply: copy the data. */
+static tt_result tt__ck_tens(tt__ck_load *L, int apply) {
+    const unsigned char *p = L->p + L->sec[TT__CK_TENS].off;
+    size_t len = L->sec[TT__CK_TENS].len, base = L->sec[TT__CK_TENS].off, pos = 4, data, i, count;
+    int n = tt__ck_count(L->ctx, L->ck), k, why, buf;
+    tt__tent e;
+    char nm[52];
+    if (len < 4) return TT__CKFAIL(L, TT_IO_MALFORMED, base, TT_ERR_FORMAT, "checkpoint: tensor table shorter than its count (offset %z)", base);
+    count = tt__get32(p);
+    if (!apply) {
+        size_t expect;
+        for (i = 0; i < count; i++) {
+            if (!tt__tent_read(p, len, base, &pos, &e, &why))
+                return TT__CKFAIL(L, TT_IO_MALFORMED, e.entry_off, TT_ERR_FORMAT,
+                                  why ? "checkpoint: tensor entry %z has a bad rank or size (offset %z)"
+                                      : "checkpoint: tensor entry %z runs past the table (offset %z)", i, e.entry_off);
+            if (e.name_len == 0 || memchr(e.name, 0, e.name_len))
+                return TT__CKFAIL(L, TT_IO_MALFORMED, e.entry_off, TT_ERR_FORMAT, "checkpoint: tensor entry %z has an empty or invalid name (offset %z)", i, e.entry_off);
+        }
+        data = (pos + 3u) & ~(size_t)3u;
+        expect = data;
+        for (pos = 4, i = 0; i < count; i++) {
+            tt__tent_read(p, len, base, &pos, &e, &why);
+            tt__io_name(nm, e.name, e.name_len);
+            if (e.data_off != base + expect)
+                return TT__CKFAIL(L, TT_IO_MALFORMED, e.entry_off, TT_ERR_FORMAT,
+                                  "checkpoint: tensor '%s' (entry at offset %z): data offset is not where the previous tensor ends", nm, e.entry_off);
+            if ((len - expect) / 4 < e.numel)
+                return TT__CKFAIL(L, TT_IO_MALFORMED, e.entry_off, TT_ERR_FORMAT,
+                                  "checkpoint: tensor '%s' (entry at offset %z): %z floats run past the section end", nm, e.entry_off, e.numel);
+            expect += e.numel * 4;
+        }
+        if (expect != len)
+            return TT__CKFAIL(L, TT_IO_MALFORMED, base + expect, TT_ERR_FORMAT, "checkpoint: tensor section has %z bytes after the last tensor (offset %z)",
+                              len - expect, base + expect);
+    }
+    /* every model tensor: present once, same shape */
+    for (k = 0; k < n; k++) {
+        tt_tensor *t = tt__ck_tensor(L->ctx, L->ck, k, &buf);
+        tt__tent hit;
+        int found = 0;
+        memset(&hit, 0, sizeof hit);
+        for (pos = 4, i = 0; i < count; i++) {
+            tt__tent_read(p, len, base, &pos, &e, &why);
+            if (!tt__name_eq(&e, t->name)) continue;
+            if (found)
+                return TT__CKFAIL(L, TT_IO_MALFORMED, e.entry_off, TT_ERR_FORMAT, "checkpoint: tensor '%s' appears twice (offset %z)", t->name, e.entry_off);
+            found = 1; hit = e;
+        }
+        if (!found)
+            return TT__CKFAIL(L, TT_IO_MISSING, base, TT_ERR_FORMAT, "checkpoint: tensor '%s' of the model is missing from the file (tensor table at offset %z)",
+                              t->name, base);
+        if (hit.ndim != t->ndim || memcmp(hit.shape, t->shape, sizeof(int) * (size_t)t->ndim) != 0) {
+            tt_tensor fake;
+            memset(&fake, 0, sizeof fake);
+            fake.ndim = hit.ndim;
+            memcpy(fake.shape, hit.shape, sizeof hit.shape);
+            return TT__CKFAIL(L, TT_IO_SHAPE, hit.entry_off, TT_ERR_SHAPE, "checkpoint: tensor '%s' has shape %S in the file (offset %z), %S in the model",
+                              t->name, &fake, hit.entry_off, t);
+        }
+        if (apply) {
+            const unsigned char *d = L->p + hit.data_off;
+            size_t j;
+            for (j = 0; j < t->numel; j++) { uint32_t u = tt__get32(d + 4 * j); memcpy(t->data + j, &u, 4); }
+        }
+    }
+    if (!apply && L->ck->strict)
+        for (pos = 4, i = 0; i < count; i++) {
+            int known = 0;
+            tt__tent_read(p, len, base, &pos, &e, &why);
+            for (k = 0; k < n && !known; k++) known = tt__name_eq(&e, tt__ck_tensor(L->ctx, L->ck, k, &buf)->name);
+            if (!known) {
+                tt__io_name(nm, e.name, e.name_len);
+                return TT__CKFAIL(L, TT_IO_EXTRA, e.entry_off, TT_ERR_FORMAT,
+                                  "checkpoint: the file has tensor '%s' (offset %z) that the model lacks (strict)", nm, e.entry_off);
+            }
+        }
+    return TT_OK;
+}
+
+/* SCHD: one record per schedule (children after their parent). */
+static tt_result tt__ck_sched(tt__ck_load *L, tt_sched *s, size_t *pos, int depth, int apply) {
+    const unsigned char *p = L->p + *pos;
+    size_t end = L->sec[TT__CK_SCHD].off + L->sec[TT__CK_SCHD].len;
+    uint32_t kind, nc;
+    int i, want = tt__sched_has_children(s) ? s->u.composite.n : 0;
+    if (end - *pos < TT__SCHED_REC)
+        return TT__CKFAIL(L, TT_IO_MALFORMED, *pos, TT_ERR_FORMAT, "checkpoint: schedule record runs past its section (offset %z)", *pos);
+    kind = tt__get32(p); nc = tt__get32(p + 4);
+    if (kind != (uint32_t)s->kind || nc != (uint32_t)want)
+        return TT__CKFAIL(L, TT_IO_MISMATCH, *pos, TT_ERR_FORMAT,
+                          "checkpoint: saved schedule is kind %u with %u children, the given one %s with %d (offset %z)",
+                          (unsigned)kind, (unsigned)nc, tt__sched_name(s->kind), want, *pos);
+    if (apply) {
+        s->last_epoch = (int)tt__get32(p + 8);
+        s->cycles_momentum = (int)tt__get32(p + 12);
+        s->base_lr = tt__bits_f64(tt__get64(p + 16));
+        s->lr = tt__bits_f64(tt__get64(p + 24));
+        s->momentum = tt__bits_f64(tt__get64(p + 32));
+        if (s->kind == TT_SCHED_COSINE_RESTARTS) {
+            s->u.restarts.T_cur = tt__bits_f64(tt__get64(p + 40));
+            s->u.restarts.T_i = tt__bits_f64(tt__get64(p + 48));
+        }
+        if (s->kind == TT_SCHED_PLATEAU) {
+            s->u.plateau.best = tt__bits_f64(tt__get64(p + 40));
+            s->u.plateau.num_bad_epochs = (int)tt__get32(p + 56);
+            s->u.plateau.cooldown_counter = (int)tt__get32(p + 60);
+        }
+    }
+    *pos += TT__SCHED_REC;
+    if (depth >= TT__SCHED_DEPTH) return TT_OK;
+    for (i = 0; i < want; i++) {
+        tt_result r = tt__ck_sched(L, s->u.composite.children[i], pos, depth + 1, apply);
+        if (r != TT_OK) return r;
+    }
+    return TT_OK;
+}
+
+/* Everything but the tensors; apply: write the state. */
+static tt_result tt__ck_rest(tt__ck_load *L, int apply) {
+    tt_ckpt *ck = L->ck;
+    tt__ck_sec *S = L->sec;
+    size_t i, pos;
+    tt_result r;
+    if (ck->optim) {
+        const unsigned char *p = L->p + S[TT__CK_OPTM].off;
+        size_t len = S[TT__CK_OPTM].len;
+        if (!S[TT__CK_OPTM].off)
+            return TT__CKFAIL(L, TT_IO_MISSING, 0, TT_ERR_FORMAT, "checkpoint: no optimizer state in the file, one was asked for");
+        if (len < 8 || tt__get32(p) != (uint32_t)ck->optim->kind || len - 8 != tt_optim_state_size(ck->optim))
+            return TT__CKFAIL(L, TT_IO_MISMATCH, S[TT__CK_OPTM].off, TT_ERR_FORMAT,
+                              "checkpoint: optimizer state (offset %z, %z bytes) is not for this %s over these parameters",
+                              S[TT__CK_OPTM].off, len, tt_optim_name(ck->optim->kind));
+        if (!apply) {
+            /* the checks tt_optim_state_load makes, so that applying cannot fail */
+            tt__optim_hdr hd;
+            tt_optim_scalars sc;
+            memcpy(&hd, p + 8, sizeof hd);
+            memcpy(&sc, p + 8 + sizeof hd, sizeof sc);
+            if (hd.magic != TT__OPTIM_MAGIC || hd.version != TT__OPTIM_VERSION || hd.kind != (uint32_t)ck->optim->kind ||
+                hd.n_tensors != (uint32_t)ck->optim->n_tensors || hd.n != ck->optim->n ||
+                hd.state_floats != ck->optim->state_floats || hd.scalars_bytes != sizeof(tt_optim_scalars) ||
+                sc.step != hd.step || sc.step < 0)
+                return TT__CKFAIL(L, TT_IO_MISMATCH, S[TT__CK_OPTM].off + 8, TT_ERR_FORMAT,
+                                  "checkpoint: optimizer state (offset %z) does not fit this %s (other parameters, or another build)",
+                                  S[TT__CK_OPTM].off + 8, tt_optim_name(ck->optim->kind));
+        } else if ((r = tt_optim_state_load(L->ctx, ck->optim, p + 8, len - 8)) != TT_OK)
+            return r;
+    }
+    if (ck->sched) {
+        if (!S[TT__CK_SCHD].off)
+            return TT__CKFAIL(L, TT_IO_MISSING, 0, TT_ERR_FORMAT, "checkpoint: no schedule state in the file, one was asked for");
+        pos = S[TT__CK_SCHD].off;
+        if ((r = tt__ck_sched(L, ck->sched, &pos, 0, apply)) != TT_OK) return r;
+        if (pos != S[TT__CK_SCHD].off + S[TT__CK_SCHD].len)
+            return TT__CKFAIL(L, TT_IO_MISMATCH, pos, TT_ERR_FORMAT, "checkpoint: schedule section has more records than the given schedule (offset %z)", pos);
+    }
+    if (ck->rng) {
+        if (!S[TT__CK_RNG].off)
+            return TT__CKFAIL(L, TT_IO_MISSING, 0, TT_ERR_FORMAT, "checkpoint: no RNG state in the file, it was asked for");
+        if (S[TT__CK_RNG].len != 16)
+            return TT__CKFAIL(L, TT_IO_MALFORMED, S[TT__CK_RNG].off, TT_ERR_FORMAT, "checkpoint: RNG section (offset %z) is not 16 bytes", S[TT__CK_RNG].off);
+        if (apply)
+            for (i = 0; i < 4; i++) L->ctx->rng.s[i] = tt__get32(L->p + S[TT__CK_RNG].off + 4 * i);
+    }
+    if (!S[TT__CK_STEP].off || S[TT__CK_STEP].len != 8)
+        return TT__CKFAIL(L, S[TT__CK_STEP].off ? TT_IO_MALFORMED : TT_IO_MISSING, S[TT__CK_STEP].off, TT_ERR_FORMAT,
+                          "checkpoint: step section missing or not 8 bytes");
+    if (apply) ck->step = (int64_t)tt__get64(L->p + S[TT__CK_STEP].off);
+    if (S[TT__CK_META].off) {
+        const unsigned char *p = L->p + S[TT__CK_META].off;
+        size_t len = S[TT__CK_META].len, count, q = 4, k;
+        int ok = 1;
+        if (len < 4) return TT__CKFAIL(L, TT_IO_MALFORMED, S[TT__CK_META].off, TT_ERR_FORMAT, "checkpoint: metadata section too short");
+        count = tt__get32(p);
+        for (i = 0; i < count && ok; i++) {
+            const char *s[2];
+            for (k = 0; k < 2 && ok; k++) {
+                uint32_t n = 0;
+                if (len - q < 4) { ok = 0; break; }
+                n = tt__get32(p + q); q += 4;
+                if (len - q <= n || p[q + n] != 0 || memchr(p + q, 0, n)) { ok = 0; break; }
+                s[k] = (const char *)(p + q);
+                q += (size_t)n + 1;
+            }
+            if (ok && apply && ck->on_meta) ck->on_meta(ck->meta_user, s[0], s[1]);
+        }
+        if (!ok || q != len)
+            return TT__CKFAIL(L, TT_IO_MALFORMED, S[TT__CK_META].off + q, TT_ERR_FORMAT,
+                              "checkpoint: metadata pair malformed at offset %z", S[TT__CK_META].off + q);
+    }
+    if (ck->iter) {
+        const unsigned char *p = L->p + S[TT__CK_ITER].off;
+        struct tt_batch_iter *it = ck->iter;
+        int64_t epoch;
+        uint32_t ipos;
+        if (!it->perm) return tt__fail(L->ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_load: batch iterator is not initialised");
+        if (!S[TT__CK_ITER].off)
+            return TT__CKFAIL(L, TT_IO_MISSING, 0, TT_ERR_FORMAT, "checkpoint: no batch iterator state in the file, it was asked for");
+        if (S[TT__CK_ITER].len != 40)
+            return TT__CKFAIL(L, TT_IO_MALFORMED, S[TT__CK_ITER].off, TT_ERR_FORMAT, "checkpoint: iterator section (offset %z) is not 40 bytes", S[TT__CK_ITER].off);
+        if (tt__get32(p) != (uint32_t)it->n || tt__get32(p + 4) != (uint32_t)it->batch_size ||
+            tt__get32(p + 8) != (uint32_t)it->shuffle || tt__get32(p + 12) != (uint32_t)it->drop_last)
+            return TT__CKFAIL(L, TT_IO_MISMATCH, S[TT__CK_ITER].off, TT_ERR_FORMAT,
+                              "checkpoint: saved iterator has %u samples in batches of %u (shuffle %u, drop_last %u), the given one %d, %d (offset %z)",
+                              (unsigned)tt__get32(p), (unsigned)tt__get32(p + 4), (unsigned)tt__get32(p + 8), (unsigned)tt__get32(p + 12),
+                              it->n, it->batch_size, S[TT__CK_ITER].off);
+        epoch = (int64_t)tt__get64(p + 24);
+        ipos = tt__get32(p + 32);
+        if (epoch < 0 || ipos > (uint32_t)it->n)
+            return TT__CKFAIL(L, TT_IO_MALFORMED, S[TT__CK_ITER].off + 24, TT_ERR_FORMAT, "checkpoint: iterator epoch or position out of range (offset %z)",
+                              S[TT__CK_ITER].off + 24);
+        if (apply) {
+            it->seed = tt__get64(p + 16);
+            if ((r = tt_batch_iter_seek(L->ctx, it, epoch, (int)ipos)) != TT_OK) return r;
+        }
+    }
+    if (ck->extra) {
+        size_t n = S[TT__CK_XTRA].off ? S[TT__CK_XTRA].len : 0;
+        if (n > ck->extra_cap)
+            return TT__CKFAIL(L, TT_IO_TOO_LARGE, S[TT__CK_XTRA].off, TT_ERR_FORMAT,
+                              "checkpoint: extra record has %z bytes, the buffer %z (offset %z)", n, ck->extra_cap, S[TT__CK_XTRA].off);
+        if (apply) {
+            if (n) memcpy(ck->extra, L->p + S[TT__CK_XTRA].off, n);
+            ck->extra_bytes = n;
+        }
+    }
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_ckpt_load_mem(tt_ctx *ctx, tt_ckpt *ck, const void *buf, size_t len) {
+    tt__ck_load L;
+    const unsigned char *p = (const unsigned char *)buf;
+    size_t pos = TT__CK_HEADER, i;
+    uint32_t nsec;
+    uint64_t total;
+    tt_result r;
+    int s, k, buf_;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ck) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_load: ck is NULL");
+    ck->error = TT_IO_OK; ck->error_offset = 0;
+    if (!buf && len) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_load: buf is NULL");
+    if (ck->n_tensors < 0 || ck->n_buffers < 0 || (ck->n_tensors && !ck->tensors) || (ck->n_buffers && !ck->buffers) ||
+        (ck->extra && !ck->extra_cap && 0))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_load: negative count or NULL list with a nonzero count");
+    for (k = 0; k < tt__ck_count(ctx, ck); k++) {
+        tt_tensor *t = tt__ck_tensor(ctx, ck, k, &buf_);
+        if (!t || !t->data || !t->name) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_load: tensor %d is NULL or has no name", k);
+    }
+    memset(&L, 0, sizeof L);
+    L.ctx = ctx; L.ck = ck; L.p = p; L.len = len;
+    if (len < 8 || memcmp(p, tt__ck_magic, 8) != 0) {
+        if (len >= 8 || memcmp(p, tt__ck_magic, len) != 0)
+            return TT__CKFAIL(&L, TT_IO_BAD_MAGIC, 0, TT_ERR_FORMAT, "checkpoint: not a tinytrain checkpoint (bad magic at offset 0)");
+    }
+    if (len < TT__CK_HEADER)
+        return TT__CKFAIL(&L, TT_IO_TRUNCATED, len, TT_ERR_FORMAT, "checkpoint: truncated: %z bytes, the header alone has 32", len);
+    if (tt__get32(p + 28) != tt_crc32(0, p, 28))
+        return TT__CKFAIL(&L, TT_IO_BAD_CRC, 0, TT_ERR_FORMAT, "checkpoint: CRC mismatch in the file header (bytes 0..31)");
+    if (tt__get32(p + 8) != TT__CK_VERSION)
+        return TT__CKFAIL(&L, TT_IO_BAD_VERSION, 8, TT_ERR_FORMAT, "checkpoint: format version %u, this build reads version %u (offset 8)",
+                          (unsigned)tt__get32(p + 8), TT__CK_VERSION);
+    if (tt__get32(p + 24) != 0)
+        return TT__CKFAIL(&L, TT_IO_MALFORMED, 24, TT_ERR_FORMAT, "checkpoint: unknown flags %u in the header (offset 24)", (unsigned)tt__get32(p + 24));
+    nsec = tt__get32(p + 12);
+    total = tt__get64(p + 16);
+    if (total > len)
+        return TT__CKFAIL(&L, TT_IO_TRUNCATED, len, TT_ERR_FORMAT, "checkpoint: truncated: the file has %z bytes, its header says %z",
+                          len, (size_t)(total > (uint64_t)(size_t)-1 ? (size_t)-1 : total));
+    if (total < len)
+        return TT__CKFAIL(&L, TT_IO_MALFORMED, (size_t)total, TT_ERR_FORMAT, "checkpoint: %z bytes after the end its header gives (offset %z)",
+                          len - (size_t)total, (size_t)total);
+    for (i = 0; i < nsec; i++) {
+        uint32_t tag;
+        uint64_t plen;
+        size_t padded;
+        if (len - pos < 16)
+            return TT__CKFAIL(&L, pos == len ? TT_IO_MALFORMED : TT_IO_TRUNCATED, pos, TT_ERR_FORMAT,
+                              "checkpoint: section %z of %u starts at offset %z, past the end of the data", i, (unsigned)nsec, pos);
+        tag = tt__get32(p + pos);
+        plen = tt__get64(p + pos + 8);
+        if (plen > len - pos - 16 || ((plen + 3u) & ~(uint64_t)3u) + 4u > len - pos - 16)
+            return TT__CKFAIL(&L, TT_IO_MALFORMED, pos, TT_ERR_FORMAT, "checkpoint: section at offset %z claims %z bytes, more than the file holds",
+                              pos, (size_t)(plen > (uint64_t)(size_t)-1 ? (size_t)-1 : plen));
+        padded = (size_t)((plen + 3u) & ~(uint64_t)3u);
+        for (s = 0; s < TT__CK_NSEC && tt__ck_tags[s] != tag; s++) {}
+        {
+            char nm[8];
+            tt__io_name(nm, p + pos, 4);
+            if (tt__get32(p + pos + 16 + padded) != tt_crc32(0, p + pos, 16 + padded))
+                return TT__CKFAIL(&L, TT_IO_BAD_CRC, pos, TT_ERR_FORMAT, "checkpoint: CRC mismatch in section '%s' (offset %z, %z bytes)",
+                                  nm, pos, padded + 20);
+            if (s == TT__CK_NSEC)
+                return TT__CKFAIL(&L, TT_IO_MALFORMED, pos, TT_ERR_FORMAT, "checkpoint: unknown section '%s' at offset %z", nm, pos);
+        }
+        if (L.sec[s].off)
+            return TT__CKFAIL(&L, TT_IO_MALFORMED, pos, TT_ERR_FORMAT, "checkpoint: section '%s' appears twice (offset %z)", tt__ck_names[s], pos);
+        if (tt__get32(p + pos + 4) != 0)
+            return TT__CKFAIL(&L, TT_IO_MALFORMED, pos + 4, TT_ERR_FORMAT, "checkpoint: unknown flags in section '%s' (offset %z)", tt__ck_names[s], pos + 4);
+        for (k = 0; (size_t)k < padded - (size_t)plen; k++)
+            if (p[pos + 16 + (size_t)plen + (size_t)k])
+                return TT__CKFAIL(&L, TT_IO_MALFORMED, pos + 16 + (size_t)plen, TT_ERR_FORMAT, "checkpoint: nonzero padding in section '%s'", tt__ck_names[s]);
+        L.sec[s].off = pos + 16;
+        L.sec[s].len = (size_t)plen;
+        pos += 16 + padded + 4;
+    }
+    if (pos != len)
+        return TT__CKFAIL(&L, TT_IO_MALFORMED, pos, TT_ERR_FORMAT, "checkpoint: %z bytes after the last section (offset %z)", len - pos, pos);
+    if (!L.sec[TT__CK_TENS].off)
+        return TT__CKFAIL(&L, TT_IO_MISSING, 0, TT_ERR_FORMAT, "checkpoint: no tensor section");
+    /* pass 1: validate everything; pass 2: apply (cannot fail after pass 1) */
+    if ((r = tt__ck_tens(&L, 0)) != TT_OK) return r;
+    if ((r = tt__ck_rest(&L, 0)) != TT_OK) return r;
+    if ((r = tt__ck_rest(&L, 1)) != TT_OK) return r;
+    return tt__ck_tens(&L, 1);
+}
+
+#ifndef TT_NO_STDIO
+/* ---- atomic files ---- */
+
+typedef struct tt__filesink {
+#ifdef TT__POSIX_FILES
+    int fd;
+#else
+    FILE *f;
+#endif
+    const tt_save_hook *hook;
+    size_t pos;
+    int err;          /* errno of the failure, or -1 for a refusal by the hook */
+} tt__filesink;
+
+static size_t tt__filesink_write(void *user, const void *data, size_t n) {
+    tt__filesink *s = (tt__filesink *)user;
+    const unsigned char *p = (const unsigned char *)data;
+    size_t want = n, done = 0;
+    if (s->hook && s->hook->accept) {
+        want = s->hook->accept(s->hook->user, s->pos, n);
+        if (want > n) want = n;
+    }
+#ifdef TT__POSIX_FILES
+    while (done < want) {
+        ssize_t k = write(s->fd, p + done, want - done);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            s->err = errno;
+            break;
+        }
+        done += (size_t)k;
+    }
+#else
+    done = fwrite(p, 1, want, s->f);
+    if (done < want) s->err = errno ? errno : EIO;
+#endif
+    s->pos += done;
+    if (done < n && !s->err) s->err = -1;
+    return done;
+}
+
+static const char *tt__errno_text(int e) {
+    return e == -1 ? "no space left on the device (refused by the write hook)" : strerror(e);
+}
+
+static tt_io_error tt__errno_kind(int e) {
+    if (e == ENOENT || e == ENOTDIR) return TT_IO_NO_DIR;
+    if (e == EACCES || e == EPERM
+#ifdef EROFS
+        || e == EROFS
+#endif
+    )
+        return TT_IO_READ_ONLY;
+    return TT_IO_WRITE_FAILED;
+}
+
+typedef tt_result (*tt__produce_fn)(tt_ctx *ctx, void *arg, tt_write_fn write, void *user);
+
+/* Writes through produce() into a temporary file beside path, then renames it over path. */
+static tt_result tt__atomic_write(tt_ctx *ctx, const char *op, const char *path, const tt_save_hook *hook,
+                                  tt__produce_fn produce, void *arg, tt_io_error *err, size_t *err_off) {
+    char tmp[4096 + 32];
+    size_t pl, i;
+    tt__filesink s;
+    tt_result r, prev;
+    int e;
+    if (!path || !path[0]) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: path is NULL or empty", op);
+    pl = strlen(path);
+    if (pl > 4096) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: path longer than 4096 bytes", op);
+    memcpy(tmp, path, pl);
+    {
+        /* "<path>.tmp-<pid>" */
+        unsigned long id;
+        char num[24];
+        int n = 0;
+#ifdef TT__POSIX_FILES
+        id = (unsigned long)getpid();
+#else
+        id = 0;
+#endif
+        memcpy(tmp + pl, ".tmp-", 5);
+        do { num[n++] = (char)('0' + (int)(id % 10u)); id /= 10u; } while (id);
+        for (i = 0; i < (size_t)n; i++) tmp[pl + 5 + i] = num[n - 1 - (int)i];
+        tmp[pl + 5 + (size_t)n] = 0;
+    }
+    memset(&s, 0, sizeof s);
+    s.hook = hook;
+    errno = 0;
+#ifdef TT__POSIX_FILES
+    s.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (s.fd < 0) {
+#else
+    s.f = fopen(tmp, "wb");
+    if (!s.f) {
+#endif
+        e = errno;
+        return tt__io_fail(ctx, err, err_off, tt__errno_kind(e), 0, TT_ERR_IO, "%s: cannot create '%s': %s", op, tmp, strerror(e));
+    }
+    prev = ctx->err;
+    r = produce(ctx, arg, tt__filesink_write, &s);
+    if (r == TT_OK || s.err) {
+        if (!s.err) {
+#ifdef TT__POSIX_FILES
+            if (fsync(s.fd) != 0) s.err = errno;
+#else
+            if (fflush(s.f) != 0) s.err = errno ? errno : EIO;
+#endif
+        }
+    }
+#ifdef TT__POSIX_FILES
+    if (close(s.fd) != 0 && !s.err) s.err = errno;
+#else
+    if (fclose(s.f) != 0 && !s.err) s.err = errno ? errno : EIO;
+#endif
+    if (r == TT_OK && !s.err) {
+#ifndef TT__POSIX_FILES
+        remove(path); /* rename does not replace on every platform */
+#endif
+        if (rename(tmp, path) != 0) s.err = errno;
+    }
+    if (r != TT_OK || s.err) {
+        remove(tmp);
+        if (s.err) {
+            /* the produce error (if any) was about the sink; report the system's reason */
+            if (prev == TT_OK && ctx->err == TT_ERR_IO) tt_clear_error(ctx);
+            return tt__io_fail(ctx, err, err_off,
+                               s.err != -1 && tt__errno_kind(s.err) == TT_IO_READ_ONLY ? TT_IO_READ_ONLY : TT_IO_WRITE_FAILED,
+                               s.pos, TT_ERR_IO, "%s: writing '%s' failed after %z bytes: %s; '%s' is unchanged", op, tmp, s.pos,
+                               tt__errno_text(s.err), path);
+        }
+        return r;
+    }
+#ifdef TT__POSIX_FILES
+    {
+        /* make the rename itself durable */
+        char dir[4096 + 32];
+        const char *slash = strrchr(path, '/');
+        int fd;
+        if (slash) {
+            size_t dl = (size_t)(slash - path);
+            memcpy(dir, path, dl ? dl : 1);
+            dir[dl ? dl : 1] = 0;
+        } else {
+            dir[0] = '.'; dir[1] = 0;
+        }
+        fd = open(dir, O_RDONLY);
+        if (fd >= 0) { (void)fsync(fd); close(fd); }
+    }
+#endif
+    return TT_OK;
+}
+
+static tt_result tt__ck_produce(tt_ctx *ctx, void *arg, tt_write_fn write, void *user) {
+    return tt_ckpt_save_stream(ctx, (tt_ckpt *)arg, write, user);
+}
+
+TT__DEF tt_result tt_ckpt_save_hooked(tt_ctx *ctx, tt_ckpt *ck, const char *path, const tt_save_hook *hook) {
+    size_t need;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((r = tt_ckpt_size(ctx, ck, &need)) != TT_OK) return r;  /* argument errors before any file */
+    return tt__atomic_write(ctx, "tt_ckpt_save", path, hook, tt__ck_produce, ck, &ck->error, &ck->error_offset);
+}
+
+TT__DEF tt_result tt_ckpt_save(tt_ctx *ctx, tt_ckpt *ck, const char *path) {
+    return tt_ckpt_save_hooked(ctx, ck, path, NULL);
+}
+
+/* Reads a whole file into a buffer from the context's allocator. */
+static tt_result tt__io_read_file(tt_ctx *ctx, const char *op, const char *path, unsigned char **out, size_t *len,
+                               tt_io_error *err, size_t *err_off) {
+    FILE *f;
+    long n;
+    unsigned char *p;
+    int e;
+    if (!path) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: path is NULL", op);
+    errno = 0;
+    f = fopen(path, "rb");
+    if (!f) {
+        e = errno;
+        return tt__io_fail(ctx, err, err_off, TT_IO_OPEN_FAILED, 0, TT_ERR_IO, "%s: cannot open '%s': %s", op, path, strerror(e));
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        e = errno;
+        fclose(f);
+        return tt__io_fail(ctx, err, err_off, TT_IO_OPEN_FAILED, 0, TT_ERR_IO, "%s: cannot read '%s': %s", op, path, strerror(e));
+    }
+    p = (unsigned char *)(ctx->desc.allocator.alloc ? ctx->desc.allocator.alloc((size_t)n + 1, ctx->desc.allocator.user)
+                                                    : TT_MALLOC((size_t)n + 1));
+    if (!p) {
+        fclose(f);
+        return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "%s: no memory for the %z bytes of '%s'", op, (size_t)n, path);
+    }
+    if (fread(p, 1, (size_t)n, f) != (size_t)n) {
+        e = errno;
+        fclose(f);
+        if (ctx->desc.allocator.free) ctx->desc.allocator.free(p, ctx->desc.allocator.user); else TT_FREE(p);
+        return tt__io_fail(ctx, err, err_off, TT_IO_OPEN_FAILED, 0, TT_ERR_IO, "%s: reading '%s' failed: %s", op, path, strerror(e));
+    }
+    fclose(f);
+    *out = p;
+    *len = (size_t)n;
+    return TT_OK;
+}
+static void tt__io_free_file(tt_ctx *ctx, unsigned char *p) {
+    if (ctx->desc.allocator.free) ctx->desc.allocator.free(p, ctx->desc.allocator.user);
+    else TT_FREE(p);
+}
+
+TT__DEF tt_result tt_ckpt_load(tt_ctx *ctx, tt_ckpt *ck, const char *path) {
+    unsigned char *p = NULL;
+    size_t n = 0;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ck) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ckpt_load: ck is NULL");
+    ck->error = TT_IO_OK; ck->error_offset = 0;
+    if ((r = tt__io_read_file(ctx, "tt_ckpt_load", path, &p, &n, &ck->error, &ck->error_offset)) != TT_OK) return r;
+    r = tt_ckpt_load_mem(ctx, ck, p, n);
+    tt__io_free_file(ctx, p);
+    return r;
+}
+#endif /* TT_NO_STDIO */
+
+
+/* ---- safetensors ---- */
+
+#define TT__ST_MAX_DEPTH 64
+
+/* The model's list of tensors, through the checkpoint helpers. */
+static tt_ckpt tt__st_list(const tt_safetensors_opts *o) {
+    tt_ckpt ck;
+    memset(&ck, 0, sizeof ck);
+    ck.tensors = o->tensors; ck.n_tensors = o->n_tensors;
+    ck.buffers = o->buffers; ck.n_buffers = o->n_buffers;
+    return ck;
+}
+
+TT__DEF tt_safetensors_opts tt_safetensors_opts_init(void) {
+    tt_safetensors_opts o;
+    memset(&o, 0, sizeof o);
+    o.strict = 1;
+    o.max_header = 100000000u;
+    return o;
+}
+
+/* JSON string with the escapes JSON needs. */
+static void tt__w_jstr(tt__wr *w, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    tt__w(w, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') { char e[2]; e[0] = '\\'; e[1] = (char)c; tt__w(w, e, 2); }
+        else if (c < 0x20) { char e[6] = {'\\', 'u', '0', '0', 0, 0}; e[4] = hex[c >> 4]; e[5] = hex[c & 15]; tt__w(w, e, 6); }
+        else tt__w(w, &c, 1);
+    }
+    tt__w(w, "\"", 1);
+}
+static void tt__w_dec(tt__wr *w, uint64_t v) {
+    char t[24];
+    int n = 0;
+    do { t[23 - n++] = (char)('0' + (int)(v % 10u)); v /= 10u; } while (v);
+    tt__w(w, t + 24 - n, (size_t)n);
+}
+
+static void tt__st_emit_header(tt__wr *w, tt_ctx *ctx, const tt_safetensors_opts *o) {
+    tt_ckpt L = tt__st_list(o);
+    int n = tt__ck_count(ctx, &L), i, d, buf;
+    uint64_t off = 0;
+    tt__w(w, "{", 1);
+    if (o->n_meta > 0) {
+        tt__w(w, "\"__metadata__\":{", 16);
+        for (i = 0; i < o->n_meta; i++) {
+            if (i) tt__w(w, ",", 1);
+            tt__w_jstr(w, o->meta[i].key);
+            tt__w(w, ":", 1);
+            tt__w_jstr(w, o->meta[i].value);
+        }
+        tt__w(w, "}", 1);
+        if (n) tt__w(w, ",", 1);
+    }
+    for (i = 0; i < n; i++) {
+        tt_tensor *t = tt__ck_tensor(ctx, &L, i, &buf);
+        if (i) tt__w(w, ",", 1);
+        tt__w_jstr(w, t->name);
+        tt__w(w, ":{\"dtype\":\"F32\",\"shape\":[", 25);
+        for (d = 0; d < t->ndim; d++) {
+            if (d) tt__w(w, ",", 1);
+            tt__w_dec(w, (uint64_t)t->shape[d]);
+        }
+        tt__w(w, "],\"data_offsets\":[", 18);
+        tt__w_dec(w, off);
+        tt__w(w, ",", 1);
+        off += (uint64_t)t->numel * 4u;
+        tt__w_dec(w, off);
+        tt__w(w, "]}", 2);
+    }
+    tt__w(w, "}", 1);
+}
+
+/* Checks the save request; *hlen: padded header length, *total: file size. */
+static tt_result tt__st_check(tt_ctx *ctx, tt_safetensors_opts *o, const char *op, uint64_t *hlen, uint64_t *total) {
+    tt_ckpt L;
+    tt__wr cnt;
+    uint64_t data = 0;
+    int n, i, j, buf;
+    if (!o) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: opts is NULL", op);
+    o->error = TT_IO_OK; o->error_offset = 0;
+    if (o->n_tensors < 0 || o->n_buffers < 0 || o->n_meta < 0 || (o->n_tensors && !o->tensors) ||
+        (o->n_buffers && !o->buffers) || (o->n_meta && !o->meta))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: negative count or NULL list with a nonzero count", op);
+    L = tt__st_list(o);
+    n = tt__ck_count(ctx, &L);
+    for (i = 0; i < n; i++) {
+        tt_tensor *t = tt__ck_tensor(ctx, &L, i, &buf);
+        if (!t || !t->data || !t->name || !t->name[0] || strcmp(t->name, "__metadata__") == 0)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: tensor %d is NULL, unnamed or named __metadata__", op, i);
+        for (j = 0; j < i; j++)
+            if (strcmp(tt__ck_tensor(ctx, &L, j, &buf)->name, t->name) == 0)
+                return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: two tensors are named '%s'", op, t->name);
+        data += (uint64_t)t->numel * 4u;
+    }
+    for (i = 0; i < o->n_meta; i++)
+        if (!o->meta[i].key || !o->meta[i].value)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: metadata pair %d has a NULL key or value", op, i);
+    memset(&cnt, 0, sizeof cnt);
+    tt__st_emit_header(&cnt, ctx, o);
+    *hlen = (cnt.pos + 7u) & ~(uint64_t)7u;
+    *total = 8 + *hlen + data;
+    if (*total > (uint64_t)(size_t)-1) return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "%s: file too large", op);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_safetensors_size(tt_ctx *ctx, tt_safetensors_opts *o, size_t *bytes) {
+    uint64_t h, total;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!bytes) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_size: bytes is NULL");
+    if ((r = tt__st_check(ctx, o, "tt_safetensors_size", &h, &total)) != TT_OK) return r;
+    *bytes = (size_t)total;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_safetensors_save_stream(tt_ctx *ctx, tt_safetensors_opts *o, tt_write_fn write, void *user) {
+    uint64_t h, total;
+    tt__wr w, cnt;
+    tt_ckpt L;
+    tt_result r;
+    int i, n, buf;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!write) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_save: write function is NULL");
+    if ((r = tt__st_check(ctx, o, "tt_safetensors_save", &h, &total)) != TT_OK) return r;
+    memset(&w, 0, sizeof w);
+    w.fn = write; w.user = user;
+    tt__w64(&w, h);
+    memset(&cnt, 0, sizeof cnt);
+    tt__st_emit_header(&cnt, ctx, o);
+    tt__st_emit_header(&w, ctx, o);
+    while (cnt.pos < h) { tt__w(&w, " ", 1); cnt.pos++; }
+    L = tt__st_list(o);
+    n = tt__ck_count(ctx, &L);
+    for (i = 0; i < n; i++) {
+        tt_tensor *t = tt__ck_tensor(ctx, &L, i, &buf);
+        tt__wfloats(&w, t->data, t->numel);
+    }
+    if (w.failed)
+        return tt__io_fail(ctx, &o->error, &o->error_offset, TT_IO_WRITE_FAILED, (size_t)w.pos, TT_ERR_IO,
+                           "tt_safetensors_save: the output refused bytes at offset %z of %z", (size_t)w.pos, (size_t)total);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_safetensors_save_mem(tt_ctx *ctx, tt_safetensors_opts *o, void *buf, size_t cap, size_t *written) {
+    size_t need;
+    tt__memsink m;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_save_mem: buf is NULL");
+    if ((r = tt_safetensors_size(ctx, o, &need)) != TT_OK) return r;
+    if (need > cap)
+        return tt__io_fail(ctx, &o->error, &o->error_offset, TT_IO_TOO_LARGE, cap, TT_ERR_INVALID_ARGS,
+                           "tt_safetensors_save_mem: the file needs %z bytes, the buffer has %z", need, cap);
+    m.p = (unsigned char *)buf; m.cap = cap; m.n = 0;
+    if ((r = tt_safetensors_save_stream(ctx, o, tt__memsink_write, &m)) != TT_OK) return r;
+    if (written) *written = m.n;
+    return TT_OK;
+}
+
+/* ---- a small JSON reader for exactly the safetensors header ---- */
+
+typedef struct tt__js {
+    const unsigned char *p;
+    size_t n, i;       /* header bytes and position */
+    size_t base;       /* file offset of p[0] (8) */
+    const char *why;   /* first problem */
+    size_t at;
+} tt__js;
+
+static int tt__js_err(tt__js *j, const char *why) {
+    if (!j->why) { j->why = why; j->at = j->base + j->i; }
+    return 0;
+}
+static void tt__js_ws(tt__js *j) {
+    while (j->i < j->n && (j->p[j->i] == ' ' || j->p[j->i] == '\t' || j->p[j->i] == '\n' || j->p[j->i] == '\r')) j->i++;
+}
+static int tt__js_lit(tt__js *j, char c) {
+    tt__js_ws(j);
+    if (j->i < j->n && j->p[j->i] == (unsigned char)c) { j->i++; return 1; }
+    return 0;
+}
+static int tt__js_hex4(tt__js *j, unsigned *v) {
+    int k;
+    *v = 0;
+    if (j->n - j->i < 4) return tt__js_err(j, "\\u escape cut short");
+    for (k = 0; k < 4; k++) {
+        unsigned char c = j->p[j->i++];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                   : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 99u;
+        if (d == 99u) return tt__js_err(j, "bad hex digit in a \\u escape");
+        *v = *v * 16u + d;
+    }
+    return 1;
+}
+/* A string, decoded to UTF-8 into out (may be NULL: validate only); *len gets its length. */
+static int tt__js_string(tt__js *j, char *out, size_t *len) {
+    size_t k = 0;
+    tt__js_ws(j);
+    if (j->i >= j->n || j->p[j->i] != '"') return tt__js_err(j, "expected a string");
+    j->i++;
+    for (;;) {
+        unsigned char c;
+        unsigned cp;
+        if (j->i >= j->n) return tt__js_err(j, "unterminated string");
+        c = j->p[j->i++];
+        if (c == '"') break;
+        if (c < 0x20) return tt__js_err(j, "control character in a string");
+        if (c != '\\') { if (out) out[k] = (char)c; k++; continue; }
+        if (j->i >= j->n) return tt__js_err(j, "unterminated escape");
+        c = j->p[j->i++];
+        switch (c) {
+        case '"': case '\\': case '/': cp = c; break;
+        case 'b': cp = 8; break;
+        case 'f': cp = 12; break;
+        case 'n': cp = 10; break;
+        case 'r': cp = 13; break;
+        case 't': cp = 9; break;
+        case 'u':
+            if (!tt__js_hex4(j, &cp)) return 0;
+            if (cp >= 0xDC00u && cp <= 0xDFFFu) return tt__js_err(j, "lone low surrogate");
+            if (cp >= 0xD800u && cp <= 0xDBFFu) {
+                unsigned lo;
+                if (j->n - j->i < 2 || j->p[j->i] != '\\' || j->p[j->i + 1] != 'u') return tt__js_err(j, "lone high surrogate");
+                j->i += 2;
+                if (!tt__js_hex4(j, &lo)) return 0;
+                if (lo < 0xDC00u || lo > 0xDFFFu) return tt__js_err(j, "bad surrogate pair");
+                cp = 0x10000u + ((cp - 0xD800u) << 10) + (lo - 0xDC00u);
+            }
+            break;
+        default: return tt__js_err(j, "unknown escape");
+        }
+        if (cp == 0) return tt__js_err(j, "\\u0000 in a string");
+        if (cp < 0x80) { if (out) out[k] = (char)cp; k++; }
+        else if (cp < 0x800) {
+            if (out) { out[k] = (char)(0xC0 | (cp >> 6)); out[k + 1] = (char)(0x80 | (cp & 63)); }
+            k += 2;
+        } else if (cp < 0x10000) {
+            if (out) { out[k] = (char)(0xE0 | (cp >> 12)); out[k + 1] = (char)(0x80 | ((cp >> 6) & 63)); out[k + 2] = (char)(0x80 | (cp & 63)); }
+            k += 3;
+        } else {
+            if (out) {
+                out[k] = (char)(0xF0 | (cp >> 18)); out[k + 1] = (char)(0x80 | ((cp >> 12) & 63));
+                out[k + 2] = (char)(0x80 | ((cp >> 6) & 63)); out[k + 3] = (char)(0x80 | (cp & 63));
+            }
+            k += 4;
+        }
+    }
+    if (out) out[k] = 0;
+    if (len) *len = k;
+    return 1;
+}
+/* A non-negative integer without fraction or exponent. */
+static int tt__js_uint(tt__js *j, uint64_t *v) {
+    size_t start;
+    tt__js_ws(j);
+    start = j->i;
+    *v = 0;
+    while (j->i < j->n && j->p[j->i] >= '0' && j->p[j->i] <= '9') {
+        unsigned d = (unsigned)(j->p[j->i] - '0');
+        if (*v > (UINT64_MAX - d) / 10u) return tt__js_err(j, "integer too large");
+        *v = *v * 10u + d;
+        j->i++;
+    }
+    if (j->i == start) return tt__js_err(j, "expected a non-negative integer");
+    if (j->i - start > 1 && j->p[start] == '0') return tt__js_err(j, "integer with a leading zero");
+    if (j->i < j->n && (j->p[j->i] == '.' || j->p[j->i] == 'e' || j->p[j->i] == 'E'))
+        return tt__js_err(j, "expected an integer");
+    return 1;
+}
+/* Skip any JSON value (depth-limited). */
+static int tt__js_skip(tt__js *j, int depth) {
+    unsigned char c;
+    if (depth > TT__ST_MAX_DEPTH) return tt__js_err(j, "nesting too deep");
+    tt__js_ws(j);
+    if (j->i >= j->n) return tt__js_err(j, "expected a value");
+    c = j->p[j->i];
+    if (c == '"') return tt__js_string(j, NULL, NULL);
+    if (c == '{' || c == '[') {
+        char close = c == '{' ? '}' : ']';
+        j->i++;
+        if (tt__js_lit(j, close)) return 1;
+        do {
+            if (c == '{') {
+                if (!tt__js_string(j, NULL, NULL)) return 0;
+                if (!tt__js_lit(j, ':')) return tt__js_err(j, "expected ':'");
+            }
+            if (!tt__js_skip(j, depth + 1)) return 0;
+        } while (tt__js_lit(j, ','));
+        return tt__js_lit(j, close) ? 1 : tt__js_err(j, "expected ',' or a closing bracket");
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        if (c == '-') j->i++;
+        while (j->i < j->n && ((j->p[j->i] >= '0' && j->p[j->i] <= '9') || j->p[j->i] == '.' || j->p[j->i] == 'e' ||
+                               j->p[j->i] == 'E' || j->p[j->i] == '+' || j->p[j->i] == '-'))
+            j->i++;
+        return 1;
+    }
+    if (j->n - j->i >= 4 && (memcmp(j->p + j->i, "true", 4) == 0 || memcmp(j->p + j->i, "null", 4) == 0)) { j->i += 4; return 1; }
+    if (j->n - j->i >= 5 && memcmp(j->p + j->i, "false", 5) == 0) { j->i += 5; return 1; }
+    return tt__js_err(j, "unexpected character");
+}
+
+/* One tensor of the header. */
+typedef struct tt__st_ent {
+    const char *name;     /* decoded, in scratch */
+    size_t name_len, at;  /* at: file offset of the key */
+    int dtype;            /* index into tt__st_dtypes */
+    int ndim;
+    int shape[TT_MAX_DIMS];
+    size_t numel;
+    uint64_t begin, end;
+} tt__st_ent;
+
+static const char *const tt__st_dtypes[] = {"F32", "F16", "BF16", "F64", "I64", "I32"};
+static const int tt__st_dsize[] = {4, 2, 2, 8, 8, 4};
+#define TT__ST_NDTYPES 6
+
+/* Parses the header into names (header length + 1 bytes: every decoded string fits). ents NULL:
+   count the tensors into *count; else also fill ents (room for the count of the first pass, which
+   the second pass cannot exceed: it reads the same bytes). Metadata pairs go to on_meta if apply. */
+static int tt__st_parse(tt__js *j, tt__st_ent *ents, size_t *count, char *names, const tt_safetensors_opts *o, int apply) {
+    size_t k = 0, noff = 0;
+    int seen_meta = 0;
+    j->i = 0;
+    if (j->n == 0 || j->p[0] != '{') return tt__js_err(j, "header does not start with '{'");
+    j->i = 1;
+    if (!tt__js_lit(j, '}')) {
+        do {
+            size_t key_at, klen;
+            char *key = names + noff;
+            tt__js_ws(j);
+            key_at = j->base + j->i;
+            if (!tt__js_string(j, key, &klen)) return 0;
+            if (!tt__js_lit(j, ':')) return tt__js_err(j, "expected ':'");
+            tt__js_ws(j);
+            if (klen == 12 && memcmp(key, "__metadata__", 12) == 0) {
+                if (seen_meta++) return tt__js_err(j, "duplicate __metadata__");
+                if (!tt__js_lit(j, '{')) return tt__js_err(j, "__metadata__ is not an object");
+                if (tt__js_lit(j, '}')) continue;
+                do {
+                    size_t kl, vl;
+                    char *mk = names + noff + 13, *mv;
+                    if (!tt__js_string(j, mk, &kl)) return 0;
+                    if (!tt__js_lit(j, ':')) return tt__js_err(j, "expected ':'");
+                    mv = mk + kl + 1;
+                    tt__js_ws(j);
+                    if (j->i < j->n && j->p[j->i] != '"') return tt__js_err(j, "__metadata__ value is not a string");
+                    if (!tt__js_string(j, mv, &vl)) return 0;
+                    if (apply && o->on_meta) o->on_meta(o->meta_user, mk, mv);
+                } while (tt__js_lit(j, ','));
+                if (!tt__js_lit(j, '}')) return tt__js_err(j, "expected ',' or '}' in __metadata__");
+                continue;
+            }
+            {
+                tt__st_ent e;
+                int have = 0;
+                memset(&e, 0, sizeof e);
+                e.dtype = -1;
+                e.at = key_at;
+                if (!tt__js_lit(j, '{')) return tt__js_err(j, "tensor entry is not an object");
+                if (!tt__js_lit(j, '}')) {
+                    do {
+                        char fk[16];
+                        size_t fl;
+                        tt__js_ws(j);
+                        if (j->i < j->n && j->p[j->i] == '"') {
+                            /* field names we know are short: decode into fk when they fit */
+                            size_t save = j->i, tmp;
+                            if (!tt__js_string(j, NULL, &tmp)) return 0;
+                            j->i = save;
+                            if (tmp < sizeof fk) { if (!tt__js_string(j, fk, &fl)) return 0; }
+                            else { if (!tt__js_string(j, NULL, &fl)) return 0; fk[0] = 0; }
+                        } else return tt__js_err(j, "expected a field name");
+                        if (!tt__js_lit(j, ':')) return tt__js_err(j, "expected ':'");
+                        if (strcmp(fk, "dtype") == 0) {
+                            char dt[8];
+                            size_t dl, save, d;
+                            if (have & 1) return tt__js_err(j, "duplicate dtype");
+                            have |= 1;
+                            tt__js_ws(j);
+                            save = j->i;
+                            if (!tt__js_string(j, NULL, &dl)) return 0;
+                            if (dl >= sizeof dt) return tt__js_err(j, "unsupported dtype");
+                            j->i = save;
+                            tt__js_string(j, dt, &dl);
+                            for (d = 0; d < TT__ST_NDTYPES && strcmp(dt, tt__st_dtypes[d]) != 0; d++) {}
+                            if (d == TT__ST_NDTYPES) return tt__js_err(j, "unsupported dtype (F32, F16, BF16, F64, I64, I32 are read)");
+                            e.dtype = (int)d;
+                        } else if (strcmp(fk, "shape") == 0) {
+                            if (have & 2) return tt__js_err(j, "duplicate shape");
+                            have |= 2;
+                            if (!tt__js_lit(j, '[')) return tt__js_err(j, "shape is not an array");
+                            e.numel = 1;
+                            if (!tt__js_lit(j, ']')) {
+                                do {
+                                    uint64_t v;
+                                    if (e.ndim >= TT_MAX_DIMS) return tt__js_err(j, "more dimensions than TT_MAX_DIMS");
+                                    if (!tt__js_uint(j, &v)) return 0;
+                                    if (v > 0x7fffffffu) return tt__js_err(j, "dimension too large");
+                                    e.shape[e.ndim++] = (int)v;
+                                    if (v && e.numel > ((size_t)-1 / 8) / v) return tt__js_err(j, "tensor too large");
+                                    e.numel *= (size_t)v;
+                                } while (tt__js_lit(j, ','));
+                                if (!tt__js_lit(j, ']')) return tt__js_err(j, "expected ',' or ']' in shape");
+                            }
+                        } else if (strcmp(fk, "data_offsets") == 0) {
+                            if (have & 4) return tt__js_err(j, "duplicate data_offsets");
+                            have |= 4;
+                            if (!tt__js_lit(j, '[') || !tt__js_uint(j, &e.begin) || !tt__js_lit(j, ',') ||
+                                !tt__js_uint(j, &e.end) || !tt__js_lit(j, ']'))
+                                return tt__js_err(j, "data_offsets is not [begin, end]");
+                        } else if (!tt__js_skip(j, 1)) return 0;
+                    } while (tt__js_lit(j, ','));
+                    if (!tt__js_lit(j, '}')) return tt__js_err(j, "expected ',' or '}' in a tensor entry");
+                }
+                if (have != 7) return tt__js_err(j, "tensor entry lacks dtype, shape or data_offsets");
+                e.name = key;
+                e.name_len = klen;
+                noff += klen + 1;
+                if (ents) ents[k] = e;
+                k++;
+            }
+        } while (tt__js_lit(j, ','));
+        if (!tt__js_lit(j, '}')) return tt__js_err(j, "expected ',' or '}'");
+    }
+    tt__js_ws(j);
+    if (j->i != j->n) return tt__js_err(j, "bytes after the header object");
+    *count = k;
+    return 1;
+}
+
+/* Heap sort of entry pointers (no allocation, no libc qsort needed). */
+typedef int (*tt__st_less)(const tt__st_ent *a, const tt__st_ent *b);
+static int tt__st_by_name(const tt__st_ent *a, const tt__st_ent *b) {
+    size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+    int c = memcmp(a->name, b->name, n);
+    return c < 0 || (c == 0 && a->name_len < b->name_len);
+}
+static int tt__st_by_begin(const tt__st_ent *a, const tt__st_ent *b) {
+    return a->begin < b->begin || (a->begin == b->begin && a->end < b->end);
+}
+static void tt__st_sift(tt__st_ent **v, size_t root, size_t n, tt__st_less less) {
+    for (;;) {
+        size_t c = 2 * root + 1;
+        tt__st_ent *t;
+        if (c >= n) return;
+        if (c + 1 < n && less(v[c], v[c + 1])) c++;
+        if (!less(v[root], v[c])) return;
+        t = v[root]; v[root] = v[c]; v[c] = t;
+        root = c;
+    }
+}
+static void tt__st_sort(tt__st_ent **v, size_t n, tt__st_less less) {
+    size_t i;
+    if (n < 2) return;
+    for (i = n / 2; i-- > 0;) tt__st_sift(v, i, n, less);
+    for (i = n - 1; i > 0; i--) {
+        tt__st_ent *t = v[0]; v[0] = v[i]; v[i] = t;
+        tt__st_sift(v, 0, i, less);
+    }
+}
+
+static float tt__half_to_float(unsigned h) {
+    unsigned s = (h >> 15) & 1u, e = (h >> 10) & 31u, m = h & 1023u;
+    uint32_t u;
+    float f;
+    if (e == 0) {
+        f = (float)m * 5.9604644775390625e-8f;  /* m * 2^-24, exact */
+        return s ? -f : f;
+    }
+    if (e == 31) u = (s << 31) | 0x7F800000u | (m << 13);
+    else u = (s << 31) | ((e + 112u) << 23) | (m << 13);
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static float tt__st_value(const unsigned char *p, int dtype) {
+    uint32_t u;
+    float f;
+    switch (dtype) {
+    case 0: u = tt__get32(p); memcpy(&f, &u, 4); return f;
+    case 1: return tt__half_to_float(tt__get16(p));
+    case 2: u = (uint32_t)tt__get16(p) << 16; memcpy(&f, &u, 4); return f;
+    case 3: {
+        double d = tt__bits_f64(tt__get64(p));
+        if (d > FLT_MAX) return INFINITY;   /* out-of-range conversion is undefined in C */
+        if (d < -FLT_MAX) return -INFINITY;
+        return (float)d;
+    }
+    case 4: return (float)(int64_t)tt__get64(p);
+    default: return (float)(int32_t)tt__get32(p);
+    }
+}
+
+#define TT__STFAIL(o, e, at, code, ...) tt__io_fail(ctx, &(o)->error, &(o)->error_offset, e, at, code, __VA_ARGS__)
+
+TT__DEF tt_result tt_safetensors_load_mem(tt_ctx *ctx, tt_safetensors_opts *o, const void *buf, size_t len) {
+    const unsigned char *p = (const unsigned char *)buf;
+    uint64_t hl;
+    tt__js j;
+    size_t count = 0, i, mark, data_len;
+    tt__st_ent *ents, **v;
+    char *names;
+    tt_ckpt L;
+    int n, k, b;
+    char nm[52];
+    tt_result r = TT_OK;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!o) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_load: opts is NULL");
+    o->error = TT_IO_OK; o->error_offset = 0;
+    if (!buf && len) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_load: buf is NULL");
+    if (o->n_tensors < 0 || o->n_buffers < 0 || (o->n_tensors && !o->tensors) || (o->n_buffers && !o->buffers))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_load: negative count or NULL list with a nonzero count");
+    L = tt__st_list(o);
+    n = tt__ck_count(ctx, &L);
+    for (k = 0; k < n; k++) {
+        tt_tensor *t = tt__ck_tensor(ctx, &L, k, &b);
+        if (!t || !t->data || !t->name) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_load: tensor %d is NULL or unnamed", k);
+    }
+    if (len < 8) return TT__STFAIL(o, TT_IO_TRUNCATED, len, TT_ERR_FORMAT, "safetensors: truncated: %z bytes, the header length alone has 8", len);
+    hl = tt__get64(p);
+    if (hl > o->max_header)
+        return TT__STFAIL(o, TT_IO_TOO_LARGE, 0, TT_ERR_FORMAT, "safetensors: header length %z is over the limit %z",
+                          (size_t)(hl > (uint64_t)(size_t)-1 ? (size_t)-1 : hl), o->max_header);
+    if (hl > len - 8)
+        return TT__STFAIL(o, TT_IO_TRUNCATED, len, TT_ERR_FORMAT, "safetensors: truncated: header of %z bytes, the file has %z",
+                          (size_t)hl, len);
+    data_len = len - 8 - (size_t)hl;
+    memset(&j, 0, sizeof j);
+    j.p = p + 8; j.n = (size_t)hl; j.base = 8;
+    mark = tt_scratch_mark(ctx);
+    names = (char *)tt__scratch(ctx, "tt_safetensors_load", (size_t)hl + 1);
+    if (!names) return ctx->err;
+    if (!tt__st_parse(&j, NULL, &count, names, o, 0)) {
+        tt_scratch_rewind(ctx, mark);
+        return TT__STFAIL(o, TT_IO_MALFORMED, j.at, TT_ERR_FORMAT, "safetensors: bad header at offset %z: %s", j.at, j.why);
+    }
+    ents = (tt__st_ent *)tt__scratch(ctx, "tt_safetensors_load", (count ? count : 1) * (sizeof(tt__st_ent) + sizeof(tt__st_ent *)));
+    if (!ents) { tt_scratch_rewind(ctx, mark); return ctx->err; }
+    v = (tt__st_ent **)(ents + (count ? count : 1));
+    j.why = NULL;
+    tt__st_parse(&j, ents, &count, names, o, 0);
+    for (i = 0; i < count; i++) v[i] = &ents[i];
+    /* unique names */
+    tt__st_sort(v, count, tt__st_by_name);
+    for (i = 1; i < count; i++)
+        if (v[i]->name_len == v[i - 1]->name_len && memcmp(v[i]->name, v[i - 1]->name, v[i]->name_len) == 0) {
+            tt__io_name(nm, (const unsigned char *)v[i]->name, v[i]->name_len);
+            r = TT__STFAIL(o, TT_IO_MALFORMED, v[i]->at, TT_ERR_FORMAT, "safetensors: tensor '%s' appears twice (offset %z)", nm, v[i]->at);
+            goto done;
+        }
+    /* offsets: sizes, in bounds, contiguous from 0 to the end, no overlap */
+    tt__st_sort(v, count, tt__st_by_begin);
+    {
+        uint64_t pos = 0;
+        for (i = 0; i < count; i++) {
+            tt__st_ent *e = v[i];
+            tt__io_name(nm, (const unsigned char *)e->name, e->name_len);
+            if (e->end < e->begin || e->end - e->begin != (uint64_t)e->numel * (uint64_t)tt__st_dsize[e->dtype]) {
+                r = TT__STFAIL(o, TT_IO_MALFORMED, e->at, TT_ERR_FORMAT,
+                               "safetensors: tensor '%s' (offset %z): data_offsets do not hold %z %s values", nm, e->at, e->numel, tt__st_dtypes[e->dtype]);
+                goto done;
+            }
+            if (e->end > data_len) {
+                r = TT__STFAIL(o, TT_IO_TRUNCATED, e->at, TT_ERR_FORMAT,
+                               "safetensors: tensor '%s' (offset %z) ends past the end of the file", nm, e->at);
+                goto done;
+            }
+            if (e->begin != pos) {
+                r = TT__STFAIL(o, TT_IO_MALFORMED, e->at, TT_ERR_FORMAT, e->begin < pos
+                               ? "safetensors: tensor '%s' (offset %z) overlaps the previous tensor"
+                               : "safetensors: a hole before tensor '%s' (offset %z): the data must be covered exactly", nm, e->at);
+                goto done;
+            }
+            pos = e->end;
+        }
+        if (pos != data_len) {
+            r = TT__STFAIL(o, TT_IO_MALFORMED, 8 + (size_t)hl + (size_t)pos, TT_ERR_FORMAT,
+                           "safetensors: %z bytes after the last tensor (offset %z)", data_len - (size_t)pos, 8 + (size_t)hl + (size_t)pos);
+            goto done;
+        }
+    }
+    /* the model's tensors: present, same shape; strict: nothing else */
+    for (k = 0; k < n; k++) {
+        tt_tensor *t = tt__ck_tensor(ctx, &L, k, &b);
+        tt__st_ent *hit = NULL;
+        for (i = 0; i < count && !hit; i++)
+            if (ents[i].name_len == strlen(t->name) && memcmp(ents[i].name, t->name, ents[i].name_len) == 0) hit = &ents[i];
+        if (!hit) {
+            r = TT__STFAIL(o, TT_IO_MISSING, 8, TT_ERR_FORMAT, "safetensors: tensor '%s' of the model is missing from the file", t->name);
+            goto done;
+        }
+        if (hit->ndim != t->ndim || memcmp(hit->shape, t->shape, sizeof(int) * (size_t)t->ndim) != 0) {
+            tt_tensor fake;
+            memset(&fake, 0, sizeof fake);
+            fake.ndim = hit->ndim;
+            memcpy(fake.shape, hit->shape, sizeof fake.shape);
+            r = TT__STFAIL(o, TT_IO_SHAPE, hit->at, TT_ERR_SHAPE, "safetensors: tensor '%s' has shape %S in the file (offset %z), %S in the model",
+                           t->name, &fake, hit->at, t);
+            goto done;
+        }
+    }
+    if (o->strict)
+        for (i = 0; i < count; i++) {
+            int known = 0;
+            for (k = 0; k < n && !known; k++) {
+                const char *tn = tt__ck_tensor(ctx, &L, k, &b)->name;
+                known = ents[i].name_len == strlen(tn) && memcmp(ents[i].name, tn, ents[i].name_len) == 0;
+            }
+            if (!known) {
+                tt__io_name(nm, (const unsigned char *)ents[i].name, ents[i].name_len);
+                r = TT__STFAIL(o, TT_IO_EXTRA, ents[i].at, TT_ERR_FORMAT,
+                               "safetensors: the file has tensor '%s' (offset %z) that the model lacks (strict)", nm, ents[i].at);
+                goto done;
+            }
+        }
+    /* apply: metadata, then the values */
+    if (o->on_meta) {
+        j.why = NULL;
+        tt__st_parse(&j, ents, &count, names, o, 1);
+    }
+    for (k = 0; k < n; k++) {
+        tt_tensor *t = tt__ck_tensor(ctx, &L, k, &b);
+        for (i = 0; i < count; i++)
+            if (ents[i].name_len == strlen(t->name) && memcmp(ents[i].name, t->name, ents[i].name_len) == 0) {
+                const unsigned char *d = p + 8 + (size_t)hl + (size_t)ents[i].begin;
+                size_t e, ds = (size_t)tt__st_dsize[ents[i].dtype];
+                for (e = 0; e < t->numel; e++) t->data[e] = tt__st_value(d + e * ds, ents[i].dtype);
+                break;
+            }
+    }
+done:
+    tt_scratch_rewind(ctx, mark);
+    return r;
+}
+
+#ifndef TT_NO_STDIO
+static tt_result tt__st_produce(tt_ctx *ctx, void *arg, tt_write_fn write, void *user) {
+    return tt_safetensors_save_stream(ctx, (tt_safetensors_opts *)arg, write, user);
+}
+TT__DEF tt_result tt_safetensors_save(tt_ctx *ctx, tt_safetensors_opts *o, const char *path) {
+    size_t need;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((r = tt_safetensors_size(ctx, o, &need)) != TT_OK) return r;
+    return tt__atomic_write(ctx, "tt_safetensors_save", path, NULL, tt__st_produce, o, &o->error, &o->error_offset);
+}
+TT__DEF tt_result tt_safetensors_load(tt_ctx *ctx, tt_safetensors_opts *o, const char *path) {
+    unsigned char *p = NULL;
+    size_t n = 0;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!o) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_safetensors_load: opts is NULL");
+    o->error = TT_IO_OK; o->error_offset = 0;
+    if ((r = tt__io_read_file(ctx, "tt_safetensors_load", path, &p, &n, &o->error, &o->error_offset)) != TT_OK) return r;
+    r = tt_safetensors_load_mem(ctx, o, p, n);
+    tt__io_free_file(ctx, p);
+    return r;
+}
+#endif
+
+/* ==================================================================================== >>layers
+   Layers over the functional ops, and the initialisers they and users need. */
+
+TT__DEF tt_result tt_nn_init(tt_nn *nn, tt_ctx *ctx) {
+    if (!nn || !ctx) return TT_ERR_INVALID_ARGS;
+    memset(nn, 0, sizeof *nn);
+    nn->ctx = ctx;
+    return TT_OK;
+}
+
+TT__DEF const char *tt_nn_name(tt_nn *nn, const char *prefix, const char *name) {
+    size_t pl, nl;
+    char *s;
+    if (!nn || !nn->ctx) return NULL;
+    if (!name) { tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_name: name is NULL"); return NULL; }
+    pl = prefix ? strlen(prefix) : 0;
+    nl = strlen(name);
+    s = (char *)tt__persist(nn->ctx, "tt_nn_name", pl + nl + 2);
+    if (!s) return NULL;
+    if (pl) { memcpy(s, prefix, pl); s[pl++] = '.'; }
+    memcpy(s + pl, name, nl + 1);
+    return s;
+}
+
+TT__DEF const char *tt_nn_name_index(tt_nn *nn, const char *prefix, int index) {
+    char num[16];
+    int n = 0, i;
+    unsigned v = (unsigned)(index < 0 ? 0 : index);
+    char rev[16];
+    do { rev[n++] = (char)('0' + (int)(v % 10u)); v /= 10u; } while (v);
+    for (i = 0; i < n; i++) num[i] = rev[n - 1 - i];
+    num[n] = 0;
+    return tt_nn_name(nn, prefix, num);
+}
+
+static tt_tensor *tt__nn_param(tt_nn *nn, const char *prefix, const char *name, int ndim, const int *shape) {
+    const char *full = tt_nn_name(nn, prefix, name);
+    return full ? tt_param(nn->ctx, full, ndim, shape) : NULL;
+}
+static tt_tensor *tt__nn_buffer(tt_nn *nn, const char *prefix, const char *name, int ndim, const int *shape) {
+    const char *full;
+    tt_tensor *t;
+    if (nn->n_buffers >= TT_NN_MAX_BUFFERS) {
+        tt__fail(nn->ctx, TT_ERR_OUT_OF_MEMORY, "layers: more than %d buffers (TT_NN_MAX_BUFFERS)", TT_NN_MAX_BUFFERS);
+        return NULL;
+    }
+    full = tt_nn_name(nn, prefix, name);
+    t = full ? tt_buffer(nn->ctx, full, ndim, shape) : NULL;
+    if (t) nn->buffers[nn->n_buffers++] = t;
+    return t;
+}
+static tt_result tt__nn_check(tt_nn *nn, const void *m, const char *op) {
+    if (!nn || !nn->ctx) return TT_ERR_INVALID_ARGS;
+    if (!m) return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "%s: layer is NULL", op);
+    return TT_OK;
+}
+
+/* ---- initialisers ---- */
+
+TT__DEF double tt_calculate_gain(tt_nonlinearity nl, double param) {
+    switch (nl) {
+    case TT_NL_TANH: return 5.0 / 3.0;
+    case TT_NL_RELU: return sqrt(2.0);
+    case TT_NL_LEAKY_RELU: return sqrt(2.0 / (1.0 + param * param));
+    case TT_NL_SELU: return 0.75;
+    default: return 1.0;
+    }
+}
+
+static tt_result tt__fans(tt_ctx *ctx, const char *op, const tt_tensor *t, double *fan_in, double *fan_out) {
+    double rf = 1;
+    int d;
+    if (t->ndim < 2)
+        return tt__fail(ctx, TT_ERR_SHAPE, "%s: fan in and fan out need at least 2 dimensions, got %S", op, t);
+    for (d = 2; d < t->ndim; d++) rf *= (double)t->shape[d];
+    *fan_in = (double)t->shape[1] * rf;
+    *fan_out = (double)t->shape[0] * rf;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_init_xavier_normal(tt_ctx *ctx, tt_tensor *t, double gain) {
+    double fi, fo;
+    tt_result r;
+    if ((r = tt__check_init(ctx, "tt_init_xavier_normal", t)) != TT_OK) return r;
+    if ((r = tt__fans(ctx, "tt_init_xavier_normal", t, &fi, &fo)) != TT_OK) return r;
+    return tt_init_normal(ctx, t, 0.0f, (float)(gain * sqrt(2.0 / (fi + fo))));
+}
+
+TT__DEF tt_result tt_init_kaiming_uniform(tt_ctx *ctx, tt_tensor *t, double a, tt_fan_mode mode, tt_nonlinearity nl) {
+    double fi, fo, b;
+    tt_result r;
+    if ((r = tt__check_init(ctx, "tt_init_kaiming_uniform", t)) != TT_OK) return r;
+    if ((r = tt__fans(ctx, "tt_init_kaiming_uniform", t, &fi, &fo)) != TT_OK) return r;
+    if (mode != TT_FAN_IN && mode != TT_FAN_OUT) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_init_kaiming_uniform: bad fan mode");
+    b = tt_calculate_gain(nl, a) * sqrt(3.0 / (mode == TT_FAN_IN ? fi : fo));
+    return tt_init_uniform(ctx, t, (float)-b, (float)b);
+}
+
+TT__DEF tt_result tt_init_orthogonal(tt_ctx *ctx, tt_tensor *t, double gain) {
+    size_t rows, cols, m, n, i, j, k, mark;
+    double *a;
+    tt_result r;
+    if ((r = tt__check_init(ctx, "tt_init_orthogonal", t)) != TT_OK) return r;
+    if (t->ndim < 2) return tt__fail(ctx, TT_ERR_SHAPE, "tt_init_orthogonal: needs at least 2 dimensions, got %S", t);
+    if (t->numel == 0) return TT_OK;
+    rows = (size_t)t->shape[0];
+    cols = t->numel / rows;
+    m = rows > cols ? rows : cols;  /* a tall m x n matrix, column-major in a */
+    n = rows > cols ? cols : rows;
+    mark = tt_scratch_mark(ctx);
+    a = (double *)tt__scratch(ctx, "tt_init_orthogonal", m * n * sizeof(double));
+    if (!a) return ctx->err;
+    /* N(0,1) in torch's order: the (rows, cols) matrix row by row, transposed when rows < cols */
+    for (i = 0; i < rows; i++)
+        for (j = 0; j < cols; j++) {
+            double v = tt_rng_normal(&ctx->rng);
+            if (rows >= cols) a[j * m + i] = v; else a[i * m + j] = v;
+        }
+    /* modified Gram-Schmidt: Q with a positive diagonal of R, which is torch's Q * sign(diag R) */
+    for (k = 0; k < n; k++) {
+        double *q = a + k * m, norm = 0;
+        for (i = 0; i < m; i++) norm += q[i] * q[i];
+        norm = sqrt(norm);
+        for (i = 0; i < m; i++) q[i] = norm > 0 ? q[i] / norm : 0;
+        for (j = k + 1; j < n; j++) {
+            double *v = a + j * m, d = 0;
+            for (i = 0; i < m; i++) d += q[i] * v[i];
+            for (i = 0; i < m; i++) v[i] -= d * q[i];
+        }
+    }
+    for (i = 0; i < rows; i++)
+        for (j = 0; j < cols; j++)
+            t->data[i * cols + j] = (float)(gain * (rows >= cols ? a[j * m + i] : a[i * m + j]));
+    tt_scratch_rewind(ctx, mark);
+    return TT_OK;
+}
+
+/* erf^-1 in double: a starting guess refined by Newton steps on erf (C99 has erf). */
+static double tt__erfinv(double y) {
+    double x, w;
+    int i;
+    if (y <= -1.0) return -HUGE_VAL;
+    if (y >= 1.0) return HUGE_VAL;
+    w = -log((1.0 - y) * (1.0 + y));
+    if (w < 5.0) {
+        w -= 2.5;
+        x = 2.81022636e-08;
+        x = 3.43273939e-07 + x * w; x = -3.5233877e-06 + x * w; x = -4.39150654e-06 + x * w;
+        x = 0.00021858087 + x * w; x = -0.00125372503 + x * w; x = -0.00417768164 + x * w;
+        x = 0.246640727 + x * w; x = 1.50140941 + x * w;
+    } else {
+        w = sqrt(w) - 3.0;
+        x = -0.000200214257;
+        x = 0.000100950558 + x * w; x = 0.00134934322 + x * w; x = -0.00367342844 + x * w;
+        x = 0.00573950773 + x * w; x = -0.0076224613 + x * w; x = 0.00943887047 + x * w;
+        x = 1.00167406 + x * w; x = 2.83297682 + x * w;
+    }
+    x *= y;
+    for (i = 0; i < 2; i++) x -= (erf(x) - y) / (2.0 / sqrt(3.14159265358979323846) * exp(-x * x));
+    return x;
+}
+
+TT__DEF tt_result tt_init_trunc_normal(tt_ctx *ctx, tt_tensor *t, double mean, double std, double a, double b) {
+    double l, u;
+    size_t i;
+    tt_result r;
+    if ((r = tt__check_init(ctx, "tt_init_trunc_normal", t)) != TT_OK) return r;
+    if (!(std > 0) || !(a < b) || !tt__finite(mean) || !tt__finite(std))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_init_trunc_normal: needs std > 0 and a < b (got std %g, [%g, %g])", std, a, b);
+    l = 0.5 * (1.0 + erf((a - mean) / std / sqrt(2.0)));
+    u = 0.5 * (1.0 + erf((b - mean) / std / sqrt(2.0)));
+    for (i = 0; i < t->numel; i++) {
+        double v = (2 * l - 1) + (2 * u - 2 * l) * tt_rng_uniform(&ctx->rng);
+        v = tt__erfinv(v) * std * sqrt(2.0) + mean;
+        t->data[i] = (float)(v < a ? a : v > b ? b : v);
+    }
+    return TT_OK;
+}
+
+/* ---- Linear, Conv ---- */
+
+TT__DEF tt_result tt_nn_linear_init(tt_nn *nn, tt_nn_linear *m, const char *name, int in, int out, int bias) {
+    int ws[2], bs[1];
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_linear_init")) != TT_OK) return r;
+    if (in < 1 || out < 1) return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_linear_init '%s': sizes must be >= 1 (%d, %d)", name ? name : "", in, out);
+    memset(m, 0, sizeof *m);
+    m->in_features = in; m->out_features = out;
+    ws[0] = out; ws[1] = in; bs[0] = out;
+    if (!(m->weight = tt__nn_param(nn, name, "weight", 2, ws))) return nn->ctx->err;
+    tt_init_torch_default(nn->ctx, m->weight, in);
+    if (bias) {
+        if (!(m->bias = tt__nn_param(nn, name, "bias", 1, bs))) return nn->ctx->err;
+        tt_init_torch_default(nn->ctx, m->bias, in);
+    }
+    return TT_OK;
+}
+TT__DEF tt_tensor *tt_nn_linear_forward(tt_ctx *ctx, const tt_nn_linear *m, tt_tensor *x) {
+    if (!ctx || !m) return NULL;
+    return tt_linear(ctx, x, m->weight, m->bias);
+}
+
+static tt_result tt__nn_conv_init(tt_nn *nn, tt_nn_conv *m, const char *name, int dims, int in, int out, int kh, int kw,
+                                  const tt_conv_opts *opts, int bias) {
+    int ws[4], bs[1], g;
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_conv_init")) != TT_OK) return r;
+    memset(m, 0, sizeof *m);
+    if (opts) m->opts = *opts;
+    g = m->opts.groups ? m->opts.groups : 1;
+    if (in < 1 || out < 1 || kh < 1 || kw < 1 || g < 1 || in % g || out % g)
+        return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_conv%dd_init '%s': bad sizes (in %d, out %d, kernel %d, groups %d)", dims,
+                        name ? name : "", in, out, kh, g);
+    m->dims = dims;
+    ws[0] = out; ws[1] = in / g; ws[2] = kh; ws[3] = kw; bs[0] = out;
+    if (!(m->weight = tt__nn_param(nn, name, "weight", dims + 2, ws))) return nn->ctx->err;
+    tt_init_torch_default(nn->ctx, m->weight, in / g * kh * kw);
+    if (bias) {
+        if (!(m->bias = tt__nn_param(nn, name, "bias", 1, bs))) return nn->ctx->err;
+        tt_init_torch_default(nn->ctx, m->bias, in / g * kh * kw);
+    }
+    return TT_OK;
+}
+TT__DEF tt_result tt_nn_conv1d_init(tt_nn *nn, tt_nn_conv *m, const char *name, int in, int out, int k,
+                                    const tt_conv_opts *opts, int bias) {
+    return tt__nn_conv_init(nn, m, name, 1, in, out, k, 1, opts, bias);
+}
+TT__DEF tt_result tt_nn_conv2d_init(tt_nn *nn, tt_nn_conv *m, const char *name, int in, int out, int kh, int kw,
+                                    const tt_conv_opts *opts, int bias) {
+    return tt__nn_conv_init(nn, m, name, 2, in, out, kh, kw, opts, bias);
+}
+TT__DEF tt_tensor *tt_nn_conv_forward(tt_ctx *ctx, const tt_nn_conv *m, tt_tensor *x) {
+    if (!ctx || !m) return NULL;
+    return m->dims == 1 ? tt_conv1d(ctx, x, m->weight, m->bias, &m->opts) : tt_conv2d(ctx, x, m->weight, m->bias, &m->opts);
+}
+
+/* ---- norms ---- */
+
+TT__DEF tt_result tt_nn_batchnorm_init(tt_nn *nn, tt_nn_batchnorm *m, const char *name, int num_features) {
+    int s[1];
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_batchnorm_init")) != TT_OK) return r;
+    if (num_features < 1) return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_batchnorm_init: num_features must be >= 1");
+    memset(m, 0, sizeof *m);
+    s[0] = num_features;
+    m->momentum = 0.1f; m->eps = 1e-5f;
+    if (!(m->weight = tt__nn_param(nn, name, "weight", 1, s)) || !(m->bias = tt__nn_param(nn, name, "bias", 1, s)) ||
+        !(m->running_mean = tt__nn_buffer(nn, name, "running_mean", 1, s)) ||
+        !(m->running_var = tt__nn_buffer(nn, name, "running_var", 1, s)) ||
+        !(m->num_batches_tracked = tt__nn_buffer(nn, name, "num_batches_tracked", 0, NULL)))
+        return nn->ctx->err;
+    tt_init_const(nn->ctx, m->weight, 1.0f);
+    tt_init_const(nn->ctx, m->running_var, 1.0f);
+    return TT_OK;
+}
+TT__DEF tt_tensor *tt_nn_batchnorm_forward(tt_ctx *ctx, tt_nn_batchnorm *m, tt_tensor *x) {
+    tt_tensor *y;
+    if (!ctx || !m) return NULL;
+    y = tt_batchnorm(ctx, x, m->weight, m->bias, m->running_mean, m->running_var, m->momentum, m->eps);
+    if (y && ctx->training) m->num_batches_tracked->data[0] += 1.0f;
+    return y;
+}
+
+static tt_result tt__nn_norm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int features, int groups, int bias, float eps) {
+    int s[1];
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_norm_init")) != TT_OK) return r;
+    if (features < 1 || (groups > 0 && features % groups))
+        return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "norm layer '%s': %d features (groups %d)", name ? name : "", features, groups);
+    memset(m, 0, sizeof *m);
+    s[0] = features;
+    m->groups = groups; m->eps = eps;
+    if (!(m->weight = tt__nn_param(nn, name, "weight", 1, s))) return nn->ctx->err;
+    tt_init_const(nn->ctx, m->weight, 1.0f);
+    if (bias) {
+        if (!(m->bias = tt__nn_param(nn, name, "bias", 1, s))) return nn->ctx->err;
+    }
+    return TT_OK;
+}
+TT__DEF tt_result tt_nn_layernorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int features) {
+    return tt__nn_norm_init(nn, m, name, features, 0, 1, 1e-5f);
+}
+TT__DEF tt_result tt_nn_groupnorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int groups, int channels) {
+    if (groups < 1 && nn && nn->ctx) return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_groupnorm_init: groups must be >= 1");
+    return tt__nn_norm_init(nn, m, name, channels, groups, 1, 1e-5f);
+}
+TT__DEF tt_result tt_nn_rmsnorm_init(tt_nn *nn, tt_nn_norm *m, const char *name, int features) {
+    return tt__nn_norm_init(nn, m, name, features, -1, 0, FLT_EPSILON);
+}
+TT__DEF tt_tensor *tt_nn_norm_forward(tt_ctx *ctx, const tt_nn_norm *m, tt_tensor *x) {
+    if (!ctx || !m) return NULL;
+    if (m->groups > 0) return tt_groupnorm(ctx, x, m->groups, m->weight, m->bias, m->eps);
+    if (m->groups < 0) return tt_rmsnorm(ctx, x, m->weight, m->eps);
+    return tt_layernorm(ctx, x, 1, m->weight, m->bias, m->eps);
+}
+
+/* ---- Embedding, Dropout ---- */
+
+TT__DEF tt_result tt_nn_embedding_init(tt_nn *nn, tt_nn_embedding *m, const char *name, int num, int dim) {
+    int s[2];
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_embedding_init")) != TT_OK) return r;
+    if (num < 1 || dim < 1) return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_embedding_init: sizes must be >= 1");
+    s[0] = num; s[1] = dim;
+    if (!(m->weight = tt__nn_param(nn, name, "weight", 2, s))) return nn->ctx->err;
+    return tt_init_normal(nn->ctx, m->weight, 0.0f, 1.0f);
+}
+TT__DEF tt_tensor *tt_nn_embedding_forward(tt_ctx *ctx, const tt_nn_embedding *m, int ndim, const int *ids_shape, const int *ids) {
+    if (!ctx || !m) return NULL;
+    return tt_embedding(ctx, m->weight, ndim, ids_shape, ids);
+}
+TT__DEF tt_tensor *tt_nn_dropout_forward(tt_ctx *ctx, const tt_nn_dropout *m, tt_tensor *x) {
+    if (!ctx || !m) return NULL;
+    return tt_dropout(ctx, x, m->p);
+}
+
+/* ---- LSTM, GRU ---- */
+
+static tt_result tt__nn_rnn_init(tt_nn *nn, tt_nn_rnn *m, const char *name, int input, int hidden, int bias, int lstm) {
+    int G = lstm ? 4 : 3, s1[2], s2[2], s3[1];
+    float b;
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_rnn_init")) != TT_OK) return r;
+    if (input < 1 || hidden < 1) return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_%s_init: sizes must be >= 1", lstm ? "lstm" : "gru");
+    memset(m, 0, sizeof *m);
+    m->input_size = input; m->hidden_size = hidden; m->lstm = lstm;
+    s1[0] = G * hidden; s1[1] = input; s2[0] = G * hidden; s2[1] = hidden; s3[0] = G * hidden;
+    b = (float)(1.0 / sqrt((double)hidden));
+    if (!(m->weight_ih = tt__nn_param(nn, name, "weight_ih_l0", 2, s1)) || !(m->weight_hh = tt__nn_param(nn, name, "weight_hh_l0", 2, s2)))
+        return nn->ctx->err;
+    if (bias && (!(m->bias_ih = tt__nn_param(nn, name, "bias_ih_l0", 1, s3)) || !(m->bias_hh = tt__nn_param(nn, name, "bias_hh_l0", 1, s3))))
+        return nn->ctx->err;
+    tt_init_uniform(nn->ctx, m->weight_ih, -b, b);
+    tt_init_uniform(nn->ctx, m->weight_hh, -b, b);
+    if (bias) { tt_init_uniform(nn->ctx, m->bias_ih, -b, b); tt_init_uniform(nn->ctx, m->bias_hh, -b, b); }
+    return TT_OK;
+}
+TT__DEF tt_result tt_nn_lstm_init(tt_nn *nn, tt_nn_rnn *m, const char *name, int input, int hidden, int bias) {
+    return tt__nn_rnn_init(nn, m, name, input, hidden, bias, 1);
+}
+TT__DEF tt_result tt_nn_gru_init(tt_nn *nn, tt_nn_rnn *m, const char *name, int input, int hidden, int bias) {
+    return tt__nn_rnn_init(nn, m, name, input, hidden, bias, 0);
+}
+TT__DEF tt_tensor *tt_nn_rnn_forward(tt_ctx *ctx, const tt_nn_rnn *m, tt_tensor *x, tt_tensor *h0, tt_tensor *c0,
+                                     tt_tensor **h_n, tt_tensor **c_n) {
+    tt_tensor *h, *c = NULL, **hs;
+    int T, B, t, hs_shape[2], xs[2];
+    if (h_n) *h_n = NULL;
+    if (c_n) *c_n = NULL;
+    if (!ctx || !m || !tt__in(ctx, "tt_nn_rnn_forward", x)) return NULL;
+    if (x->ndim != 3 || x->shape[2] != m->input_size || x->shape[0] < 1) {
+        tt__fail(ctx, TT_ERR_SHAPE, "tt_nn_rnn_forward: x must be (T >= 1, B, %d), got %S", m->input_size, x);
+        return NULL;
+    }
+    T = x->shape[0]; B = x->shape[1];
+    hs_shape[0] = B; hs_shape[1] = m->hidden_size;
+    xs[0] = B; xs[1] = m->input_size;
+    h = h0 ? h0 : tt_tensor_new(ctx, 2, hs_shape);
+    if (m->lstm) c = c0 ? c0 : tt_tensor_new(ctx, 2, hs_shape);
+    hs = (tt_tensor **)tt__scratch(ctx, "tt_nn_rnn_forward", (size_t)T * sizeof(tt_tensor *));
+    if (!h || (m->lstm && !c) || !hs) return NULL;
+    for (t = 0; t < T; t++) {
+        tt_tensor *xt = tt_reshape(ctx, tt_slice(ctx, x, 0, t, t + 1, 1), 2, xs);
+        if (m->lstm) {
+            tt_tensor *hn = NULL, *cn = NULL;
+            if (tt_lstm_cell(ctx, xt, h, c, m->weight_ih, m->weight_hh, m->bias_ih, m->bias_hh, &hn, &cn) != TT_OK) return NULL;
+            h = hn; c = cn;
+        } else {
+            h = tt_gru_cell(ctx, xt, h, m->weight_ih, m->weight_hh, m->bias_ih, m->bias_hh);
+            if (!h) return NULL;
+        }
+        hs[t] = h;
+    }
+    if (h_n) *h_n = h;
+    if (c_n) *c_n = c;
+    return tt_stack(ctx, T, hs, 0);
+}
+
+/* ---- attention, transformer block ---- */
+
+TT__DEF tt_result tt_nn_attention_init(tt_nn *nn, tt_nn_attention *m, const char *name, int dim, int n_head) {
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_attention_init")) != TT_OK) return r;
+    if (dim < 1 || n_head < 1 || dim % n_head)
+        return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_attention_init: dim %d is not a multiple of n_head %d", dim, n_head);
+    memset(m, 0, sizeof *m);
+    m->dim = dim; m->n_head = n_head;
+    if ((r = tt_nn_linear_init(nn, &m->qkv, tt_nn_name(nn, name, "qkv"), dim, 3 * dim, 1)) != TT_OK) return r;
+    return tt_nn_linear_init(nn, &m->proj, tt_nn_name(nn, name, "proj"), dim, dim, 1);
+}
+TT__DEF tt_tensor *tt_nn_attention_forward(tt_ctx *ctx, const tt_nn_attention *m, tt_tensor *x) {
+    tt_tensor *qkv, *q, *k, *v, *y;
+    int B, T, C, H, s4[4], s3[3];
+    if (!ctx || !m || !tt__in(ctx, "tt_nn_attention_forward", x)) return NULL;
+    if (x->ndim != 3 || x->shape[2] != m->dim) {
+        tt__fail(ctx, TT_ERR_SHAPE, "tt_nn_attention_forward: x must be (B, T, %d), got %S", m->dim, x);
+        return NULL;
+    }
+    B = x->shape[0]; T = x->shape[1]; C = m->dim; H = m->n_head;
+    s4[0] = B; s4[1] = T; s4[2] = H; s4[3] = C / H;
+    s3[0] = B; s3[1] = T; s3[2] = C;
+    qkv = tt_nn_linear_forward(ctx, &m->qkv, x);
+    q = tt_transpose(ctx, tt_reshape(ctx, tt_slice(ctx, qkv, 2, 0, C, 1), 4, s4), 1, 2);
+    k = tt_transpose(ctx, tt_reshape(ctx, tt_slice(ctx, qkv, 2, C, 2 * C, 1), 4, s4), 1, 2);
+    v = tt_transpose(ctx, tt_reshape(ctx, tt_slice(ctx, qkv, 2, 2 * C, 3 * C, 1), 4, s4), 1, 2);
+    y = tt_attention(ctx, q, k, v, 1, 0.0f);
+    y = tt_reshape(ctx, tt_transpose(ctx, y, 1, 2), 3, s3);
+    return tt_nn_linear_forward(ctx, &m->proj, y);
+}
+
+TT__DEF tt_result tt_nn_block_init(tt_nn *nn, tt_nn_block *m, const char *name, int dim, int n_head) {
+    tt_result r;
+    if ((r = tt__nn_check(nn, m, "tt_nn_block_init")) != TT_OK) return r;
+    memset(m, 0, sizeof *m);
+    if ((r = tt_nn_layernorm_init(nn, &m->ln1, tt_nn_name(nn, name, "ln1"), dim)) != TT_OK) return r;
+    if ((r = tt_nn_attention_init(nn, &m->attn, tt_nn_name(nn, name, "attn"), dim, n_head)) != TT_OK) return r;
+    if ((r = tt_nn_layernorm_init(nn, &m->ln2, tt_nn_name(nn, name, "ln2"), dim)) != TT_OK) return r;
+    if ((r = tt_nn_linear_init(nn, &m->fc, tt_nn_name(nn, name, "mlp.fc"), dim, 4 * dim, 1)) != TT_OK) return r;
+    return tt_nn_linear_init(nn, &m->proj, tt_nn_name(nn, name, "mlp.proj"), 4 * dim, dim, 1);
+}
+TT__DEF tt_tensor *tt_nn_block_forward(tt_ctx *ctx, const tt_nn_block *m, tt_tensor *x) {
+    tt_tensor *h;
+    if (!ctx || !m) return NULL;
+    h = tt_add(ctx, x, tt_nn_attention_forward(ctx, &m->attn, tt_nn_norm_forward(ctx, &m->ln1, x)));
+    return tt_add(ctx, h, tt_nn_linear_forward(ctx, &m->proj, tt_gelu(ctx, tt_nn_linear_forward(ctx, &m->fc, tt_nn_norm_forward(ctx, &m->ln2, h)))));
+}
+
+/* ==================================================================================== >>progress
+   SVG charts (over a byte sink), the progress line and the CSV log. */
+
+static void tt__wfmt(tt__wr *w, const char *fmt, ...) {
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    tt__vformat(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    tt__w(w, buf, strlen(buf));
+}
+static void tt__wxml(tt__wr *w, const char *s) {
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&': tt__w(w, "&amp;", 5); break;
+        case '<': tt__w(w, "&lt;", 4); break;
+        case '>': tt__w(w, "&gt;", 4); break;
+        case '"': tt__w(w, "&quot;", 6); break;
+        default: tt__w(w, s, 1);
+        }
+    }
+}
+/* a pixel coordinate with 2 decimals */
+static void tt__wpx(tt__wr *w, double v) {
+    char buf[32];
+    tt__buf b;
+    long long c = (long long)floor(v * 100.0 + 0.5);
+    b.p = buf; b.n = 0; b.cap = sizeof buf;
+    if (c < 0) { tt__putc(&b, '-'); c = -c; }
+    tt__putu(&b, (unsigned long long)(c / 100));
+    if (c % 100) {
+        tt__putc(&b, '.');
+        tt__putc(&b, (char)('0' + (int)(c % 100 / 10)));
+        if (c % 10) tt__putc(&b, (char)('0' + (int)(c % 10)));
+    }
+    tt__w(w, buf, b.n);
+}
+
+TT__DEF tt_chart_opts tt_chart_opts_init(void) {
+    tt_chart_opts o;
+    memset(&o, 0, sizeof o);
+    o.width = 640;
+    o.height = 400;
+    return o;
+}
+
+static double tt__nice_step(double range, int target) {
+    double raw = range / target, mag = pow(10.0, floor(log10(raw))), f = raw / mag;
+    return (f <= 1.0 ? 1.0 : f <= 2.0 ? 2.0 : f <= 5.0 ? 5.0 : 10.0) * mag;
+}
+
+static const char *const tt__palette[8] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"};
+
+TT__DEF tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, int n_series, const tt_chart_series *series,
+                                      tt_write_fn write, void *user) {
+    tt_chart_opts o = opts ? *opts : tt_chart_opts_init();
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY, xs, ys = 1, v;
+    double L = 72, R, T = o.title ? 40 : 20, B, pw, ph;
+    int s, i, any = 0;
+    tt__wr w;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!write || n_series < 0 || (n_series && !series) || o.width < 200 || o.height < 150)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: bad arguments (write NULL, series, or size under 200 x 150)");
+    for (s = 0; s < n_series; s++) {
+        if (series[s].n < 0 || (series[s].n && !series[s].y))
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: series %d has no values", s);
+        for (i = 0; i < series[s].n; i++) {
+            double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i];
+            if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) continue;
+            any = 1;
+            xmin = x < xmin ? x : xmin; xmax = x > xmax ? x : xmax;
+            ymin = y < ymin ? y : ymin; ymax = y > ymax ? y : ymax;
+        }
+    }
+    if (!any) { xmin = 0; xmax = 1; ymin = o.log_y ? 1 : 0; ymax = o.log_y ? 10 : 1; }
+    if (xmax == xmin) { xmin -= 1; xmax += 1; }
+    if (o.log_y) {
+        ymin = floor(log10(ymin)); ymax = ceil(log10(ymax));
+        if (ymax == ymin) ymax += 1;
+    } else {
+        if (ymax == ymin) { double d = fabs(ymin) > 0 ? fabs(ymin) * 0.1 : 1; ymin -= d; ymax += d; }
+        ys = tt__nice_step(ymax - ymin, 5);
+        ymin = floor(ymin / ys) * ys; ymax = ceil(ymax / ys) * ys;
+    }
+    xs = tt__nice_step(xmax - xmin, 6);
+    if (!series || !series[0].x) xs = xs < 1 ? 1 : xs;  /* epochs: whole numbers */
+    R = o.width - 20.0; B = o.height - 52.0;
+    pw = R - L; ph = B - T;
+#define TT__PX(x) (L + ((x) - xmin) / (xmax - xmin) * pw)
+#define TT__PY(y) (B - ((o.log_y ? log10(y) : (y)) - ymin) / (ymax - ymin) * ph)
+    memset(&w, 0, sizeof w);
+    w.fn = write; w.user = user;
+    tt__wfmt(&w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                 "font-family=\"sans-serif\" font-size=\"12\">\n", o.width, o.height, o.width, o.height);
+    tt__wfmt(&w, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", o.width, o.height);
+    tt__w(&w, "<defs><clipPath id=\"frame\"><rect x=\"", 36); tt__wpx(&w, L);
+    tt__w(&w, "\" y=\"", 5); tt__wpx(&w, T); tt__w(&w, "\" width=\"", 9); tt__wpx(&w, pw);
+    tt__w(&w, "\" height=\"", 10); tt__wpx(&w, ph); tt__w(&w, "\"/></clipPath></defs>\n", 22);
+    if (o.title) {
+        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, (L + R) / 2);
+        tt__w(&w, "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">", 64);
+        tt__wxml(&w, o.title); tt__w(&w, "</text>\n", 8);
+    }
+    /* grid, ticks and tick labels */
+    tt__w(&w, "<g stroke=\"#dddddd\" stroke-width=\"1\">\n", 38);
+    for (v = ceil(xmin / xs - 1e-9) * xs; v <= xmax + 1e-9 * xs; v += xs) {
+        tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, TT__PX(v)); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, TT__PX(v));
+        tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, T); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, B); tt__w(&w, "\"/>\n", 4);
+    }
+    for (v = ymin; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
+        int k;
+        for (k = 0; k < (o.log_y && ymax - ymin <= 2 ? 3 : 1); k++) { /* log scale over <= 2 decades: 1, 2, 5 */
+            double vv = v + (k == 1 ? log10(2.0) : k == 2 ? log10(5.0) : 0), py = B - (vv - ymin) / (ymax - ymin) * ph;
+            if (vv > ymax + 1e-9) break;
+            tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, L); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, R);
+            tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, py); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, py); tt__w(&w, "\"/>\n", 4);
+        }
+    }
+    tt__w(&w, "</g>\n<g fill=\"#333333\">\n", 24);
+    for (v = ceil(xmin / xs - 1e-9) * xs; v <= xmax + 1e-9 * xs; v += xs) {
+        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, TT__PX(v)); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, B + 16);
+        tt__wfmt(&w, "\" text-anchor=\"middle\">%g</text>\n", fabs(v) < 1e-9 * xs ? 0.0 : v);
+    }
+    for (v = ymin; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
+        int k;
+        for (k = 0; k < (o.log_y && ymax - ymin <= 2 ? 3 : 1); k++) {
+            double m = k == 1 ? 2.0 : k == 2 ? 5.0 : 1.0, vv = v + log10(m), py;
+            if (!o.log_y) vv = v;
+            if (vv > ymax + 1e-9) break;
+            py = B - (vv - ymin) / (ymax - ymin) * ph;
+            tt__w(&w, "<text x=\"", 9); tt__wpx(&w, L - 6); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, py + 4);
+            tt__wfmt(&w, "\" text-anchor=\"end\">%g</text>\n", o.log_y ? m * pow(10.0, v) : fabs(v) < 1e-9 * ys ? 0.0 : v);
+        }
+    }
+    tt__w(&w, "</g>\n", 5);
+    /* frame and axis labels */
+    tt__w(&w, "<rect x=\"", 9); tt__wpx(&w, L); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, T); tt__w(&w, "\" width=\"", 9);
+    tt__wpx(&w, pw); tt__w(&w, "\" height=\"", 10); tt__wpx(&w, ph); tt__w(&w, "\" fill=\"none\" stroke=\"#333333\"/>\n", 33);
+    if (o.xlabel) {
+        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, (L + R) / 2); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, (double)o.height - 12);
+        tt__w(&w, "\" text-anchor=\"middle\">", 23); tt__wxml(&w, o.xlabel); tt__w(&w, "</text>\n", 8);
+    }
+    if (o.ylabel) {
+        tt__w(&w, "<text transform=\"translate(16,", 30); tt__wpx(&w, (T + B) / 2);
+        tt__w(&w, ") rotate(-90)\" text-anchor=\"middle\">", 36); tt__wxml(&w, o.ylabel);
+        if (o.log_y) tt__w(&w, " (log scale)", 12);
+        tt__w(&w, "</text>\n", 8);
+    }
+    /* the series, clipped to the frame */
+    tt__w(&w, "<g clip-path=\"url(#frame)\" fill=\"none\" stroke-width=\"2\">\n", 57);
+    for (s = 0; s < n_series; s++) {
+        int pen = 0;
+        tt__wfmt(&w, "<path stroke=\"%s\" d=\"", tt__palette[s % 8]);
+        for (i = 0; i < series[s].n; i++) {
+            double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i];
+            if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) { pen = 0; continue; }
+            tt__w(&w, pen ? " L" : " M", 2); tt__wpx(&w, TT__PX(x)); tt__w(&w, " ", 1); tt__wpx(&w, TT__PY(y));
+            pen = 1;
+        }
+        tt__w(&w, "\"/>\n", 4);
+        if (series[s].n == 1 && tt__finite(series[s].y[0])) { /* a lone point: a dot */
+            double x = series[s].x ? series[s].x[0] : 1.0;
+            tt__wfmt(&w, "<circle fill=\"%s\" r=\"3\" cx=\"", tt__palette[s % 8]); tt__wpx(&w, TT__PX(x));
+            tt__w(&w, "\" cy=\"", 6); tt__wpx(&w, TT__PY(series[s].y[0])); tt__w(&w, "\"/>\n", 4);
+        }
+    }
+    tt__w(&w, "</g>\n", 5);
+    /* legend, top right inside the frame */
+    if (n_series > 0) {
+        double lw = 0, lx, ly = T + 8;
+        for (s = 0; s < n_series; s++) {
+            double tw = series[s].label ? 7.0 * (double)strlen(series[s].label) : 0;
+            lw = tw > lw ? tw : lw;
+        }
+        lw += 40;
+        lx = R - lw - 8;
+        tt__w(&w, "<rect x=\"", 9); tt__wpx(&w, lx); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, ly); tt__w(&w, "\" width=\"", 9);
+        tt__wpx(&w, lw); tt__wfmt(&w, "\" height=\"%d\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999999\"/>\n", 18 * n_series + 8);
+        for (s = 0; s < n_series; s++) {
+            double yy = ly + 16 + 18.0 * s;
+            tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, lx + 8); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, lx + 30);
+            tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, yy - 4); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, yy - 4);
+            tt__wfmt(&w, "\" stroke=\"%s\" stroke-width=\"2\"/>\n", tt__palette[s % 8]);
+            tt__w(&w, "<text x=\"", 9); tt__wpx(&w, lx + 36); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, yy); tt__w(&w, "\">", 2);
+            tt__wxml(&w, series[s].label ? series[s].label : ""); tt__w(&w, "</text>\n", 8);
+        }
+    }
+    tt__w(&w, "</svg>\n", 7);
+#undef TT__PX
+#undef TT__PY
+    if (w.failed) return tt__fail(ctx, TT_ERR_IO, "tt_chart_svg: the output refused bytes at offset %z", (size_t)w.pos);
+    return TT_OK;
+}
+
+#ifndef TT_NO_STDIO
+#ifdef TT__POSIX_FILES
+#include <sys/time.h>
+#else
+#include <time.h>
+#endif
+
+typedef struct tt__chart_args {
+    const tt_chart_opts *opts;
+    int n;
+    const tt_chart_series *series;
+} tt__chart_args;
+static tt_result tt__chart_produce(tt_ctx *ctx, void *arg, tt_write_fn write, void *user) {
+    tt__chart_args *a = (tt__chart_args *)arg;
+    return tt_chart_svg_stream(ctx, a->opts, a->n, a->series, write, user);
+}
+TT__DEF tt_result tt_chart_svg(tt_ctx *ctx, const char *path, const tt_chart_opts *opts, int n_series,
+                               const tt_chart_series *series) {
+    tt__chart_args a;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    a.opts = opts; a.n = n_series; a.series = series;
+    return tt__atomic_write(ctx, "tt_chart_svg", path, NULL, tt__chart_produce, &a, NULL, NULL);
+}
+
+static double tt__wall_clock(void) {
+#ifdef TT__POSIX_FILES
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
+#else
+    return (double)time(NULL);
+#endif
+}
+static double tt__progress_now(const tt_progress *p) { return p->clock ? p->clock(p->user) : tt__wall_clock(); }
+
+TT__DEF tt_progress tt_progress_init(int epochs, int steps_per_epoch, int batch_size) {
+    tt_progress p;
+    memset(&p, 0, sizeof p);
+    p.epochs = epochs; p.steps_per_epoch = steps_per_epoch; p.batch_size = batch_size;
+    p.redraw_s = 0.1; p.line_s = 10.0;
+    p.check_every = 1;
+    return p;
+}
+
+static void tt__puttime(tt__buf *b, double s) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) { tt__putu(b, (unsigned long long)(t / 3600)); tt__putc(b, ':'); t %= 3600; if (t < 600) tt__putc(b, '0'); }
+    tt__putu(b, (unsigned long long)(t / 60));
+    tt__putc(b, ':');
+    if (t % 60 < 10) tt__putc(b, '0');
+    tt__putu(b, (unsigned long long)(t % 60));
+}
+
+TT__DEF void tt_progress_format(const tt_progress *p, double now, char *buf, size_t cap) {
+    tt__buf b;
+    double dt = now - p->t_epoch, rate = dt > 0 ? (double)p->step / dt : 0;
+    if (!cap) return;
+    b.p = buf; b.n = 0; b.cap = cap;
+    tt__puts(&b, "epoch "); tt__puti(&b, p->epoch + 1);
+    if (p->epochs > 0) { tt__putc(&b, '/'); tt__puti(&b, p->epochs); }
+    tt__puts(&b, "  step "); tt__puti(&b, p->step);
+    if (p->steps_per_epoch > 0) { tt__putc(&b, '/'); tt__puti(&b, p->steps_per_epoch); }
+    if (p->step > 0) {
+        double loss = p->loss_sum / (double)p->step;
+        char num[32];
+        tt__buf nb;
+        nb.p = num; nb.n = 0; nb.cap = sizeof num;
+        tt__putg(&nb, loss);
+        num[nb.n] = 0;
+        tt__puts(&b, "  loss "); tt__puts(&b, num);
+    }
+    if (rate > 0) {
+        tt__puts(&b, "  ");
+        tt__putu(&b, (unsigned long long)(rate * (p->batch_size > 0 ? p->batch_size : 1) + 0.5));
+        tt__puts(&b, p->batch_size > 0 ? " samples/s" : " steps/s");
+        if (p->steps_per_epoch > 0) {
+            double left = (double)(p->steps_per_epoch - p->step);
+            if (p->epochs > 0) left += (double)(p->epochs - p->epoch - 1) * p->steps_per_epoch;
+            if (left < 0) left = 0;
+            tt__puts(&b, "  ETA ");
+            tt__puttime(&b, left / rate);
+        }
+    }
+    buf[b.n < cap ? b.n : cap - 1] = 0;
+}
+
+static void tt__progress_emit(tt_progress *p, const char *line, int final) {
+    FILE *f = p->out ? (FILE *)p->out : stderr;
+    if (p->line_fn) { p->line_fn(p->user, line, final); return; }
+    if (p->redraw) {
+        fputs("\r", f);
+        fputs(line, f);
+        fputs("\033[K", f);
+        if (final) fputs("\n", f);
+    } else {
+        fputs(line, f);
+        fputs("\n", f);
+    }
+    fflush(f);
+    p->drawn = 1;
+}
+
+TT__DEF void tt_progress_epoch_begin(tt_progress *p, int epoch) {
+    double now;
+    if (!p) return;
+    if (p->mode == TT_PROGRESS_AUTO) {
+#ifdef TT__POSIX_FILES
+        FILE *f = p->out ? (FILE *)p->out : stderr;
+        p->redraw = !p->line_fn && ((f == stderr && isatty(2)) || (f == stdout && isatty(1)));
+#else
+        p->redraw = 0;
+#endif
+    } else p->redraw = p->mode == TT_PROGRESS_REDRAW;
+    now = tt__progress_now(p);
+    if (p->steps_total == 0 && p->t_start == 0) p->t_start = now;
+    p->epoch = epoch; p->step = 0; p->loss_sum = 0;
+    p->t_epoch = p->t_check = p->t_shown = now;
+    p->check_every = 1;
+    p->next_check = 1;
+}
+
+/* The clock is read every check_every steps, aiming at about 10 reads per redraw interval. */
+static void tt__progress_check(tt_progress *p) {
+    double now = tt__progress_now(p), since = now - p->t_check, interval = p->redraw ? p->redraw_s : p->line_s;
+    double per_step = since / (double)(p->check_every > 0 ? p->check_every : 1);
+    long want = per_step > 0 ? (long)(p->redraw_s / 10.0 / per_step) : p->check_every * 2;
+    p->check_every = want < 1 ? 1 : want > 1000 ? 1000 : want;
+    p->t_check = now;
+    p->next_check = p->step + p->check_every;
+    if (now - p->t_shown >= interval) {
+        char line[160];
+        tt_progress_format(p, now, line, sizeof line);
+        tt__progress_emit(p, line, 0);
+        p->t_shown = now;
+    }
+}
+
+TT__DEF void tt_progress_step(tt_progress *p, double loss) {
+    if (!p) return;
+    p->step++;
+    p->steps_total++;
+    p->loss_sum += loss;
+    if (p->step >= p->next_check && p->mode != TT_PROGRESS_SILENT) tt__progress_check(p);
+}
+
+TT__DEF void tt_progress_epoch_end(tt_progress *p, const char *extra) {
+    char line[320];
+    double now;
+    size_t n;
+    if (!p || p->mode == TT_PROGRESS_SILENT) return;
+    now = tt__progress_now(p);
+    tt_progress_format(p, now, line, 200);
+    n = strlen(line);
+    if (!p->redraw || p->line_fn) {
+        /* the final line of an epoch: elapsed time instead of an ETA */
+        char *eta = strstr(line, "  ETA ");
+        if (eta) { *eta = 0; n = strlen(line); }
+    }
+    if (extra && extra[0] && n + 2 < sizeof line) {
+        line[n] = ' '; line[n + 1] = ' ';
+        strncpy(line + n + 2, extra, sizeof line - n - 3);
+        line[sizeof line - 1] = 0;
+    }
+    tt__progress_emit(p, line, 1);
+}
+
+TT__DEF tt_result tt_csv_log_open(tt_ctx *ctx, tt_csv_log *log, const char *path, int n_cols, const char *const *cols) {
+    FILE *f;
+    int i;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!log || !path || n_cols < 1 || !cols) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_csv_log_open: bad arguments");
+    memset(log, 0, sizeof *log);
+    errno = 0;
+    f = fopen(path, "w");
+    if (!f) return tt__fail(ctx, TT_ERR_IO, "tt_csv_log_open: cannot create '%s': %s", path, strerror(errno));
+    for (i = 0; i < n_cols; i++) {
+        const char *c = cols[i] ? cols[i] : "";
+        if (i) fputc(',', f);
+        if (strpbrk(c, ",\"\n")) {
+            fputc('"', f);
+            for (; *c; c++) { if (*c == '"') fputc('"', f); fputc(*c, f); }
+            fputc('"', f);
+        } else fputs(c, f);
+    }
+    fputc('\n', f);
+    log->f = f;
+    log->n_cols = n_cols;
+    return ferror(f) ? tt__fail(ctx, TT_ERR_IO, "tt_csv_log_open: writing '%s' failed", path) : TT_OK;
+}
+
+TT__DEF tt_result tt_csv_log_row(tt_ctx *ctx, tt_csv_log *log, const double *values) {
+    FILE *f;
+    int i;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!log || !log->f || !values) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_csv_log_row: log not open or values NULL");
+    f = (FILE *)log->f;
+    for (i = 0; i < log->n_cols; i++) {
+        if (i) fputc(',', f);
+        if (values[i] == values[i]) fprintf(f, "%.9g", values[i]);
+    }
+    fputc('\n', f);
+    if (fflush(f) != 0 || ferror(f)) return tt__fail(ctx, TT_ERR_IO, "tt_csv_log_row: write failed: %s", strerror(errno));
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_csv_log_close(tt_ctx *ctx, tt_csv_log *log) {
+    int bad;
+    if (!log || !log->f) return TT_OK;
+    bad = fclose((FILE *)log->f) != 0;
+    log->f = NULL;
+    if (bad && ctx) return tt__fail(ctx, TT_ERR_IO, "tt_csv_log_close: closing the file failed");
+    return bad ? TT_ERR_IO : TT_OK;
+}
+#endif /* TT_NO_STDIO */
+
+/* ==================================================================================== >>data
+   Readers (gzip/inflate, IDX, CSV), datasets, the batch iterator, gathering and augmentation.
+
+   INFLATE follows Mark Adler's puff.c (the readable reference decoder of zlib's author):
+   canonical Huffman codes are decoded from counts of codes per length, bit by bit, with a
+   first-level table for codes of up to TT__INF_FAST bits. Output goes to a 32 KiB ring (the
+   deflate window) and is handed to a sink in chunks together with its offset in the stream, so
+   a caller can keep all of it, part of it (the IDX reader skips the header) or none (size
+   queries). Every read past the input sets a flag that stops decoding. */
+
+#define TT__INF_WIN 32768u
+#define TT__INF_FAST 9
+typedef void (*tt__sink_fn)(void *user, const unsigned char *p, size_t n, uint64_t offset);
+
+typedef struct tt__huff {
+    short count[16];      /* codes of each length */
+    short symbol[320];    /* symbols ordered by code */
+    unsigned short fast[1 << TT__INF_FAST]; /* bit-reversed code -> (len << 9) | symbol, 0: slow path */
+} tt__huff;
+
+typedef struct tt__inflate {
+    tt_ctx *ctx;
+    const char *op;
+    const unsigned char *src;
+    size_t n, at;         /* input and the next byte to read */
+    uint64_t bitbuf;
+    int bitcnt;
+    int bad;              /* input ran out or was invalid (message already recorded) */
+    unsigned char *win;   /* TT__INF_WIN ring */
+    uint64_t pos;         /* bytes output */
+    uint64_t member_start;/* pos at the start of the current member */
+    uint64_t flushed;     /* bytes handed to the sink and checksummed */
+    uint64_t stop;        /* stop once this many bytes are out */
+    uint32_t crc;
+    tt__sink_fn sink;
+    void *user;
+} tt__inflate;
+
+static void tt__inf_fail(tt__inflate *s, size_t at, const char *what) {
+    if (!s->bad)
+        tt__fail(s->ctx, TT_ERR_FORMAT, "%s: gzip data: %s at byte %z", s->op, what, at);
+    s->bad = 1;
+}
+
+/* need (<= 32) bits, least significant first. Past the end: flag and zeros. */
+static unsigned tt__inf_bits(tt__inflate *s, int need) {
+    unsigned v;
+    while (s->bitcnt < need) {
+        if (s->at >= s->n) {
+            tt__inf_fail(s, s->n, "unexpected end of input");
+            return 0;
+        }
+        s->bitbuf |= (uint64_t)s->src[s->at++] << s->bitcnt;
+        s->bitcnt += 8;
+    }
+    v = (unsigned)(s->bitbuf & ((1ull << need) - 1u));
+    s->bitbuf >>= need;
+    s->bitcnt -= need;
+    return v;
+}
+
+/* Hand out everything not yet handed out (CRC first). */
+static void tt__inf_flush(tt__inflate *s) {
+    while (s->flushed < s->pos) {
+        size_t start = (size_t)(s->flushed & (TT__INF_WIN - 1u));
+        size_t len = (size_t)TT__MIN(s->pos - s->flushed, (uint64_t)(TT__INF_WIN - start));
+        s->crc = tt_crc32(s->crc, s->win + start, len);
+        if (s->sink) s->sink(s->user, s->win + start, len, s->flushed);
+        s->flushed += len;
+    }
+}
+
+/* Build the code from lengths[0..n-1]. Returns 0 if complete, > 0 if incomplete, < 0 if
+   over-subscribed (puff's construct), and fills the fast table. */
+static int tt__huff_build(tt__huff *h, const short *length, int n) {
+    short offs[16];
+    int sym, len, left = 1;
+    memset(h->count, 0, sizeof h->count);
+    for (sym = 0; sym < n; sym++) h->count[length[sym]]++;
+    memset(h->fast, 0, sizeof h->fast);
+    if (h->count[0] == n) return 0; /* no codes: complete, but decoding will fail */
+    for (len = 1; len < 16; len++) {
+        left <<= 1;
+        left -= h->count[len];
+        if (left < 0) return left;
+    }
+    offs[1] = 0;
+    for (len = 1; len < 15; len++) offs[len + 1] = (short)(offs[len] + h->count[len]);
+    for (sym = 0; sym < n; sym++)
+        if (length[sym]) h->symbol[offs[length[sym]]++] = (short)sym;
+    /* fast table: walk the canonical codes of length <= TT__INF_FAST in order */
+    {
+        int code = 0, first = 0, index = 0;
+        for (len = 1; len <= TT__INF_FAST; len++) {
+            int c;
+            for (c = 0; c < h->count[len]; c++) {
+                int cc = code + c, rev = 0, b, fill;
+                for (b = 0; b < len; b++) rev |= ((cc >> b) & 1) << (len - 1 - b);
+                for (fill = rev; fill < (1 << TT__INF_FAST); fill += 1 << len)
+                    h->fast[fill] = (unsigned short)((len << 9) | h->symbol[index + c]);
+            }
+            index += h->count[len];
+            first += h->count[len];
+            code = (code + h->count[len]) << 1;
+        }
+        (void)first;
+    }
+    return left;
+}
+
+/* Decode one symbol; -1 (and the flag) for a code that is not in the table. */
+static int tt__huff_decode(tt__inflate *s, const tt__huff *h) {
+    int code = 0, first = 0, index = 0, len;
+    if (s->bitcnt < TT__INF_FAST) { /* top up without failing: the input may end early */
+        while (s->bitcnt <= 56 && s->at < s->n) {
+            s->bitbuf |= (uint64_t)s->src[s->at++] << s->bitcnt;
+            s->bitcnt += 8;
+        }
+    }
+    if (s->bitcnt >= TT__INF_FAST) {
+        unsigned e = h->fast[s->bitbuf & ((1u << TT__INF_FAST) - 1u)];
+        if (e) {
+            s->bitbuf >>= e >> 9;
+            s->bitcnt -= (int)(e >> 9);
+            return (int)(e & 511u);
+        }
+    }
+    for (len = 1; len < 16; len++) {
+        int count;
+        code |= (int)tt__inf_bits(s, 1);
+        if (s->bad) return -1;
+        count = h->count[len];
+        if (code - count < first) return h->symbol[index + (code - first)];
+        index += count;
+        first += count;
+        first <<= 1;
+        code <<= 1;
+    }
+    tt__inf_fail(s, s->at, "invalid Huffman code");
+    return -1;
+}
+
+static void tt__inf_put(tt__inflate *s, unsigned char c) {
+    s->win[s->pos & (TT__INF_WIN - 1u)] = c;
+    s->pos++;
+}
+
+/* Literal/length and distance symbols of one block until end-of-block. */
+static void tt__inf_codes(tt__inflate *s, const tt__huff *lencode, const tt__huff *distcode) {
+    static const short lbase[29] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
+                                    35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+    static const short lext[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+    static const short dbase[30] = {1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769,
+                                    1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+    static const short dext[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+    for (;;) {
+        int sym;
+        if (s->pos - s->flushed > TT__INF_WIN - 258u) tt__inf_flush(s);
+        if (s->pos >= s->stop) return;
+        sym = tt__huff_decode(s, lencode);
+        if (sym < 0 || s->bad) return;
+        if (sym < 256) {
+            tt__inf_put(s, (unsigned char)sym);
+        } else if (sym == 256) {
+            return;
+        } else {
+            unsigned len, dist;
+            size_t at = s->at;
+            sym -= 257;
+            if (sym >= 29) { tt__inf_fail(s, at, "invalid length code"); return; }
+            len = (unsigned)lbase[sym] + tt__inf_bits(s, lext[sym]);
+            sym = tt__huff_decode(s, distcode);
+            if (s->bad) return;
+            if (sym < 0 || sym >= 30) { tt__inf_fail(s, at, "invalid distance code"); return; }
+            dist = (unsigned)dbase[sym] + tt__inf_bits(s, dext[sym]);
+            if (s->bad) return;
+            if ((uint64_t)dist > s->pos - s->member_start) { tt__inf_fail(s, at, "distance too far back"); return; }
+            while (len--) tt__inf_put(s, s->win[(s->pos - dist) & (TT__INF_WIN - 1u)]);
+        }
+    }
+}
+
+static void tt__inf_stored(tt__inflate *s) {
+    unsigned len, nlen;
+    size_t at;
+    s->bitbuf = 0; /* discard the bits left in the current byte */
+    s->at -= (size_t)(s->bitcnt / 8); /* give back whole bytes read ahead */
+    s->bitcnt = 0;
+    at = s->at;
+    if (s->n - s->at < 4) { tt__inf_fail(s, s->n, "unexpected end of input"); return; }
+    len = s->src[s->at] | (unsigned)s->src[s->at + 1] << 8;
+    nlen = s->src[s->at + 2] | (unsigned)s->src[s->at + 3] << 8;
+    s->at += 4;
+    if (len != (~nlen & 0xffffu)) { tt__inf_fail(s, at, "stored block length check failed"); return; }
+    if (s->n - s->at < len) { tt__inf_fail(s, s->n, "unexpected end of input in a stored block"); return; }
+    while (len--) {
+        if (s->pos - s->flushed >= TT__INF_WIN) tt__inf_flush(s);
+        tt__inf_put(s, s->src[s->at++]);
+    }
+}
+
+static void tt__inf_fixed(tt__inflate *s, tt__huff *lc, tt__huff *dc) {
+    short lengths[320];
+    int i;
+    for (i = 0; i < 144; i++) lengths[i] = 8;
+    for (; i < 256; i++) lengths[i] = 9;
+    for (; i < 280; i++) lengths[i] = 7;
+    for (; i < 288; i++) lengths[i] = 8;
+    tt__huff_build(lc, lengths, 288);
+    for (i = 0; i < 30; i++) lengths[i] = 5;
+    tt__huff_build(dc, lengths, 30);
+    tt__inf_codes(s, lc, dc);
+}
+
+static void tt__inf_dynamic(tt__inflate *s, tt__huff *lc, tt__huff *dc) {
+    static const short order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+    short lengths[320];
+    int nlen, ndist, ncode, i, err;
+    size_t at = s->at;
+    nlen = (int)tt__inf_bits(s, 5) + 257;
+    ndist = (int)tt__inf_bits(s, 5) + 1;
+    ncode = (int)tt__inf_bits(s, 4) + 4;
+    if (s->bad) return;
+    if (nlen > 286 || ndist > 30) { tt__inf_fail(s, at, "bad dynamic block counts"); return; }
+    for (i = 0; i < ncode; i++) lengths[order[i]] = (short)tt__inf_bits(s, 3);
+    for (; i < 19; i++) lengths[order[i]] = 0;
+    if (s->bad) return;
+    if (tt__huff_build(lc, lengths, 19) != 0) { tt__inf_fail(s, at, "incomplete code-length code"); return; }
+    for (i = 0; i < nlen + ndist;) {
+        int sym = tt__huff_decode(s, lc), len = 0, rep;
+        if (sym < 0 || s->bad) return;
+        if (sym < 16) { lengths[i++] = (short)sym; continue; }
+        if (sym == 16) {
+            if (i == 0) { tt__inf_fail(s, s->at, "length repeat with no first length"); return; }
+            len = lengths[i - 1];
+            rep = 3 + (int)tt__inf_bits(s, 2);
+        } else if (sym == 17) rep = 3 + (int)tt__inf_bits(s, 3);
+        else rep = 11 + (int)tt__inf_bits(s, 7);
+        if (s->bad) return;
+        if (i + rep > nlen + ndist) { tt__inf_fail(s, s->at, "too many code lengths"); return; }
+        while (rep--) lengths[i++] = (short)len;
+    }
+    if (lengths[256] == 0) { tt__inf_fail(s, at, "no end-of-block code"); return; }
+    err = tt__huff_build(lc, lengths, nlen);
+    if (err && (err < 0 || nlen != lc->count[0] + lc->count[1])) { tt__inf_fail(s, at, "bad literal/length code"); return; }
+    err = tt__huff_build(dc, lengths + nlen, ndist);
+    if (err && (err < 0 || ndist != dc->count[0] + dc->count[1])) { tt__inf_fail(s, at, "bad distance code"); return; }
+    tt__inf_codes(s, lc, dc);
+}
+
+/* One raw deflate stream from s->at; leaves s->at after its last byte. */
+static void tt__inf_deflate(tt__inflate *s, tt__huff *lc, tt__huff *dc) {
+    int last;
+    s->bitbuf = 0;
+    s->bitcnt = 0;
+    do {
+        size_t at = s->at;
+        unsigned type;
+        last = (int)tt__inf_bits(s, 1);
+        type = tt__inf_bits(s, 2);
+        if (s->bad) return;
+        if (type == 0) tt__inf_stored(s);
+        else if (type == 1) tt__inf_fixed(s, lc, dc);
+        else if (type == 2) tt__inf_dynamic(s, lc, dc);
+        else tt__inf_fail(s, at, "invalid block type 3");
+        if (s->bad || s->pos >= s->stop) return;
+    } while (!last);
+    s->at -= (size_t)(s->bitcnt / 8); /* give back whole bytes read ahead */
+    s->bitbuf = 0;
+    s->bitcnt = 0;
+}
+
+static uint32_t tt__le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint32_t tt__be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* Skip a zero-terminated header string; 0 if it runs past the input. */
+static int tt__gz_skipz(tt__inflate *s) {
+    while (s->at < s->n)
+        if (s->src[s->at++] == 0) return 1;
+    return 0;
+}
+
+/* Decode every gzip member of src (or stop after `stop` output bytes), handing the output to
+   sink. *total receives the output size. */
+static tt_result tt__gunzip_run(tt_ctx *ctx, const char *op, const void *src, size_t n, uint64_t stop, tt__sink_fn sink,
+                                void *user, uint64_t *total) {
+    tt__inflate s;
+    tt__huff *codes;
+    size_t mark;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!src && n) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL buffer", op);
+    mark = tt_scratch_mark(ctx);
+    memset(&s, 0, sizeof s);
+    s.ctx = ctx; s.op = op; s.src = (const unsigned char *)src; s.n = n; s.stop = stop; s.sink = sink; s.user = user;
+    s.win = (unsigned char *)tt__scratch(ctx, op, TT__INF_WIN + 2 * sizeof(tt__huff));
+    if (!s.win) return TT_ERR_OUT_OF_MEMORY;
+    codes = (tt__huff *)(void *)(s.win + TT__INF_WIN);
+    do {
+        size_t start = s.at;
+        unsigned flg;
+        uint32_t crc, isize;
+        if (start > 0 && !tt_is_gzip(s.src + s.at, s.n - s.at)) { tt__inf_fail(&s, s.at, "unexpected data after the gzip member"); break; }
+        if (s.n - s.at < 10) { tt__inf_fail(&s, s.n, "truncated gzip header"); break; }
+        if (s.src[s.at] != 0x1f || s.src[s.at + 1] != 0x8b) { tt__inf_fail(&s, s.at, "not a gzip member (magic 1f 8b)"); break; }
+        if (s.src[s.at + 2] != 8) { tt__inf_fail(&s, s.at + 2, "compression method is not deflate"); break; }
+        flg = s.src[s.at + 3];
+        if (flg & 0xe0u) { tt__inf_fail(&s, s.at + 3, "reserved header flags set"); break; }
+        s.at += 10;
+        if (flg & 4u) { /* FEXTRA */
+            size_t xlen;
+            if (s.n - s.at < 2) { tt__inf_fail(&s, s.n, "truncated gzip header"); break; }
+            xlen = s.src[s.at] | (size_t)s.src[s.at + 1] << 8;
+            s.at += 2;
+            if (s.n - s.at < xlen) { tt__inf_fail(&s, s.n, "truncated gzip extra field"); break; }
+            s.at += xlen;
+        }
+        if ((flg & 8u) && !tt__gz_skipz(&s)) { tt__inf_fail(&s, s.n, "truncated gzip file name"); break; }
+        if ((flg & 16u) && !tt__gz_skipz(&s)) { tt__inf_fail(&s, s.n, "truncated gzip comment"); break; }
+        if (flg & 2u) { /* FHCRC: low 16 bits of the CRC-32 of the header */
+            if (s.n - s.at < 2) { tt__inf_fail(&s, s.n, "truncated gzip header"); break; }
+            if ((tt_crc32(0, s.src + start, s.at - start) & 0xffffu) != (s.src[s.at] | (unsigned)s.src[s.at + 1] << 8)) {
+                tt__inf_fail(&s, s.at, "header CRC mismatch");
+                break;
+            }
+            s.at += 2;
+        }
+        s.member_start = s.pos;
+        s.crc = 0;
+        tt__inf_deflate(&s, &codes[0], &codes[1]);
+        if (s.bad) break;
+        tt__inf_flush(&s);
+        if (s.pos >= s.stop) break;
+        if (s.n - s.at < 8) { tt__inf_fail(&s, s.n, "truncated gzip trailer"); break; }
+        crc = tt__le32(s.src + s.at);
+        isize = tt__le32(s.src + s.at + 4);
+        if (crc != s.crc) { tt__inf_fail(&s, s.at, "CRC-32 mismatch"); break; }
+        if (isize != (uint32_t)(s.pos - s.member_start)) { tt__inf_fail(&s, s.at + 4, "ISIZE mismatch"); break; }
+        s.at += 8;
+    } while (s.at < s.n);
+    tt_scratch_rewind(ctx, mark);
+    if (s.bad) return TT_ERR_FORMAT;
+    *total = s.pos;
+    return TT_OK;
+}
+
+TT__DEF int tt_is_gzip(const void *src, size_t n) {
+    const unsigned char *p = (const unsigned char *)src;
+    return p && n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
+static int tt__size_fits(uint64_t v, size_t *out) {
+    if (v > (uint64_t)(size_t)-1) return 0;
+    *out = (size_t)v;
+    return 1;
+}
+
+TT__DEF tt_result tt_gunzip_size(tt_ctx *ctx, const void *src, size_t n, size_t *out_bytes) {
+    uint64_t total;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!out_bytes) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_gunzip_size: NULL out_bytes");
+    r = tt__gunzip_run(ctx, "tt_gunzip_size", src, n, (uint64_t)-1, NULL, NULL, &total);
+    if (r != TT_OK) return r;
+    if (!tt__size_fits(total, out_bytes))
+        return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "tt_gunzip_size: output does not fit in size_t");
+    return TT_OK;
+}
+
+static void tt__sink_copy(void *user, const unsigned char *p, size_t n, uint64_t offset) {
+    memcpy((unsigned char *)user + offset, p, n);
+}
+
+TT__DEF tt_result tt_gunzip(tt_ctx *ctx, const void *src, size_t n, void *dst, size_t dst_bytes, size_t *out_bytes) {
+    uint64_t total;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!dst && dst_bytes) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_gunzip: NULL dst");
+    r = tt__gunzip_run(ctx, "tt_gunzip", src, n, (uint64_t)-1, NULL, NULL, &total);
+    if (r != TT_OK) return r;
+    if (total > (uint64_t)dst_bytes)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_gunzip: output is %z bytes, dst holds %z", (size_t)total, dst_bytes);
+    if (total) r = tt__gunzip_run(ctx, "tt_gunzip", src, n, (uint64_t)-1, tt__sink_copy, dst, &total);
+    if (r == TT_OK && out_bytes) *out_bytes = (size_t)total;
+    return r;
+}
+
+/* ---- IDX ---- */
+
+/* Parse an IDX header from the first `avail` bytes of the (decompressed) data. */
+static tt_result tt__idx_header(tt_ctx *ctx, const char *op, const unsigned char *p, size_t avail, tt_idx_info *info) {
+    size_t count = 1, esz, bytes;
+    int d, ndim;
+    if (avail < 4) return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX header truncated at byte %z (need 4 bytes)", op, avail);
+    if (p[0] != 0 || p[1] != 0) return tt__fail(ctx, TT_ERR_FORMAT, "%s: not an IDX file: bytes 0-1 are not zero", op);
+    switch (p[2]) {
+    case TT_IDX_U8: case TT_IDX_I8: esz = 1; break;
+    case TT_IDX_I16: esz = 2; break;
+    case TT_IDX_I32: case TT_IDX_F32: esz = 4; break;
+    case TT_IDX_F64: esz = 8; break;
+    default: return tt__fail(ctx, TT_ERR_FORMAT, "%s: unknown IDX element type %u at byte 2", op, (unsigned)p[2]);
+    }
+    ndim = p[3];
+    if (ndim < 1 || ndim > TT_MAX_DIMS)
+        return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX rank %d at byte 3 (1 .. %d supported)", op, ndim, TT_MAX_DIMS);
+    if (avail < 4 + 4 * (size_t)ndim)
+        return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX header truncated at byte %z (need %z bytes)", op, avail, 4 + 4 * (size_t)ndim);
+    memset(info, 0, sizeof *info);
+    for (d = 0; d < ndim; d++) {
+        uint32_t v = tt__be32(p + 4 + 4 * d);
+        if (v == 0 || v > 0x7fffffffu)
+            return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX dimension %d is %z at byte %d (1 .. 2^31-1)", op, d, (size_t)v, 4 + 4 * d);
+        if (!tt__mul_ok(count, v, &count))
+            return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX element count overflows at byte %d", op, 4 + 4 * d);
+        info->dims[d] = (int)v;
+    }
+    if (!tt__mul_ok(count, esz, &bytes) || bytes > (size_t)-1 - 64)
+        return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX data size overflows", op);
+    info->type = (tt_idx_type)p[2];
+    info->ndim = ndim;
+    info->count = count;
+    info->elem_bytes = esz;
+    info->header_bytes = 4 + 4 * (size_t)ndim;
+    return TT_OK;
+}
+
+typedef struct tt__hdr_sink {
+    unsigned char b[4 + 4 * TT_MAX_DIMS];
+    size_t n;
+} tt__hdr_sink;
+static void tt__sink_hdr(void *user, const unsigned char *p, size_t n, uint64_t offset) {
+    tt__hdr_sink *h = (tt__hdr_sink *)user;
+    while (n && offset < sizeof h->b) { h->b[offset++] = *p++; n--; h->n = (size_t)offset; }
+}
+
+TT__DEF tt_result tt_idx_info_mem(tt_ctx *ctx, const void *src, size_t n, tt_idx_info *info) {
+    static const char *op = "tt_idx_info";
+    tt_idx_info tmp;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((!src && n) || !info) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL argument", op);
+    if (tt_is_gzip(src, n)) {
+        tt__hdr_sink h;
+        uint64_t total;
+        h.n = 0;
+        r = tt__gunzip_run(ctx, op, src, n, sizeof h.b, tt__sink_hdr, &h, &total);
+        if (r != TT_OK) return r;
+        r = tt__idx_header(ctx, op, h.b, h.n, &tmp);
+        tmp.gzip = 1;
+    } else {
+        r = tt__idx_header(ctx, op, (const unsigned char *)src, n, &tmp);
+        tmp.gzip = 0;
+    }
+    if (r == TT_OK) *info = tmp;
+    return r;
+}
+
+/* Converts the element bytes of the data (offsets counted from the start of the IDX data,
+   header included) into dst. out: 0 uint8, 1 float (times scale), 2 int. */
+typedef struct tt__idx_sink {
+    const tt_idx_info *info;
+    int out;
+    void *dst;
+    float scale;
+    unsigned char part[8];
+    size_t npart, idx;
+} tt__idx_sink;
+
+static double tt__idx_value(tt_idx_type type, const unsigned char *b) {
+    switch (type) {
+    case TT_IDX_U8: return b[0];
+    case TT_IDX_I8: return (double)(signed char)b[0];
+    case TT_IDX_I16: return (double)(int16_t)(uint16_t)((unsigned)b[0] << 8 | b[1]);
+    case TT_IDX_I32: return (double)(int32_t)tt__be32(b);
+    case TT_IDX_F32: { uint32_t u = tt__be32(b); float f; memcpy(&f, &u, 4); return f; }
+    case TT_IDX_F64: {
+        uint64_t u = (uint64_t)tt__be32(b) << 32 | tt__be32(b + 4);
+        double v;
+        memcpy(&v, &u, 8);
+        return v;
+    }
+    }
+    return 0;
+}
+
+static void tt__sink_idx(void *user, const unsigned char *p, size_t n, uint64_t offset) {
+    tt__idx_sink *s = (tt__idx_sink *)user;
+    size_t esz = s->info->elem_bytes;
+    if (offset < s->info->header_bytes) {
+        size_t skip = (size_t)TT__MIN((uint64_t)n, s->info->header_bytes - offset);
+        p += skip;
+        n -= skip;
+    }
+    if (s->info->type == TT_IDX_U8 && s->out != 2) { /* the common case, one loop */
+        size_t k, m = TT__MIN(n, s->info->count - s->idx);
+        if (s->out == 0) memcpy((unsigned char *)s->dst + s->idx, p, m);
+        else
+            for (k = 0; k < m; k++) ((float *)s->dst)[s->idx + k] = (float)p[k] * s->scale;
+        s->idx += m;
+        return;
+    }
+    while (n && s->idx < s->info->count) {
+        s->part[s->npart++] = *p++;
+        n--;
+        if (s->npart == esz) {
+            double v = tt__idx_value(s->info->type, s->part);
+            if (s->out == 1) ((float *)s->dst)[s->idx] = (float)(v * s->scale);
+            else if (s->out == 2) ((int *)s->dst)[s->idx] = (int)v;
+            else ((unsigned char *)s->dst)[s->idx] = (unsigned char)v;
+            s->idx++;
+            s->npart = 0;
+        }
+    }
+}
+
+static tt_result tt__idx_read(tt_ctx *ctx, const char *op, const void *src, size_t n, int out, float scale, void *dst,
+                              size_t dst_count) {
+    tt_idx_info info;
+    tt__idx_sink sink;
+    uint64_t total, want;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!dst) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL dst", op);
+    r = tt_idx_info_mem(ctx, src, n, &info);
+    if (r != TT_OK) return r;
+    if (out == 0 && info.type != TT_IDX_U8)
+        return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX element type %u is not uint8 (0x08)", op, (unsigned)info.type);
+    if (out == 2 && (info.type == TT_IDX_F32 || info.type == TT_IDX_F64))
+        return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX element type %u is not an integer type", op, (unsigned)info.type);
+    if (out == 1 && !tt__finite(scale)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: scale is not finite", op);
+    want = (uint64_t)info.header_bytes + (uint64_t)info.count * info.elem_bytes;
+    if (info.gzip) {
+        r = tt__gunzip_run(ctx, op, src, n, (uint64_t)-1, NULL, NULL, &total); /* check everything first */
+        if (r != TT_OK) return r;
+    } else total = n;
+    if (total < want)
+        return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX data truncated: %z bytes, the header announces %z", op, (size_t)total,
+                        (size_t)want);
+    if (total > want)
+        return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX data has %z unexpected bytes from byte %z on", op, (size_t)(total - want),
+                        (size_t)want);
+    if (dst_count < info.count)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: dst holds %z elements, the file has %z", op, dst_count, info.count);
+    memset(&sink, 0, sizeof sink);
+    sink.info = &info; sink.out = out; sink.dst = dst; sink.scale = scale;
+    if (info.gzip) return tt__gunzip_run(ctx, op, src, n, (uint64_t)-1, tt__sink_idx, &sink, &total);
+    tt__sink_idx(&sink, (const unsigned char *)src, n, 0);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_idx_read_u8_mem(tt_ctx *ctx, const void *src, size_t n, unsigned char *dst, size_t dst_count) {
+    return tt__idx_read(ctx, "tt_idx_read_u8", src, n, 0, 1.0f, dst, dst_count);
+}
+TT__DEF tt_result tt_idx_read_f32_mem(tt_ctx *ctx, const void *src, size_t n, float scale, float *dst, size_t dst_count) {
+    return tt__idx_read(ctx, "tt_idx_read_f32", src, n, 1, scale, dst, dst_count);
+}
+TT__DEF tt_result tt_idx_read_int_mem(tt_ctx *ctx, const void *src, size_t n, int *dst, size_t dst_count) {
+    return tt__idx_read(ctx, "tt_idx_read_int", src, n, 2, 1.0f, dst, dst_count);
+}
+
+/* ---- CSV ----
+   One parser serves both passes: the first (plan) checks the whole input and measures it, the
+   second (fill) writes into memory laid out from the plan and cannot fail. */
+
+typedef struct tt__csv_field {
+    size_t start, end;   /* raw bytes (inside the quotes when quoted) */
+    size_t offset;       /* byte offset of the field's first character */
+    int quoted, escaped; /* escaped: holds doubled quotes */
+    int line, col;       /* 1-based */
+    int last;            /* last field of its row */
+} tt__csv_field;
+
+typedef struct tt__csv_plan {
+    size_t rows, ncols, cols;
+    int label_col;              /* -1: none */
+    int all_int;                /* every class label is digits only and < 65536 */
+    size_t max_int;
+    size_t label_bytes, header_bytes, n_missing;
+    size_t off_names, off_cols, off_x, off_y, off_rank, off_pool, total, n_names_bound;
+} tt__csv_plan;
+
+static int tt__csv_nl(char c) { return c == '\n' || c == '\r'; }
+
+/* Length of the unescaped text of f, copied to dst (when not NULL). */
+static size_t tt__csv_text(const char *p, const tt__csv_field *f, char *dst) {
+    size_t i, k = 0;
+    for (i = f->start; i < f->end; i++) {
+        if (f->escaped && p[i] == '"') i++; /* "" -> " */
+        if (dst) dst[k] = p[i];
+        k++;
+    }
+    return k;
+}
+
+static tt_result tt__csv_err(tt_ctx *ctx, const char *op, const char *src, const tt__csv_field *f, const char *what) {
+    char shown[32];
+    size_t k = 0, i;
+    for (i = f->start; i < f->end && k < sizeof shown - 4; i++) shown[k++] = (src[i] >= 32 && src[i] < 127) ? src[i] : '?';
+    if (i < f->end) { shown[k++] = '.'; shown[k++] = '.'; shown[k++] = '.'; }
+    shown[k] = 0;
+    return tt__fail(ctx, TT_ERR_FORMAT, "%s: line %d, column %d (byte %z): %s \"%s\"", op, f->line, f->col, f->offset, what, shown);
+}
+
+/* The field starting at *at (not at a row start of a blank line). */
+static tt_result tt__csv_field_next(tt_ctx *ctx, const char *op, const char *p, size_t n, char delim, size_t *at, int *line,
+                                    int col, tt__csv_field *f) {
+    size_t i = *at;
+    f->offset = i; f->line = *line; f->col = col; f->quoted = 0; f->escaped = 0;
+    if (i < n && p[i] == '"') {
+        f->quoted = 1;
+        f->start = ++i;
+        for (;;) {
+            if (i >= n) {
+                f->end = n;
+                return tt__csv_err(ctx, op, p, f, "unterminated quoted field");
+            }
+            if (p[i] == '"') {
+                if (i + 1 < n && p[i + 1] == '"') { f->escaped = 1; i += 2; continue; }
+                f->end = i++;
+                break;
+            }
+            if (p[i] == '\n' || (p[i] == '\r' && !(i + 1 < n && p[i + 1] == '\n'))) (*line)++;
+            i++;
+        }
+        if (i < n && p[i] != delim && !tt__csv_nl(p[i])) {
+            f->offset = i;
+            f->line = *line;
+            return tt__csv_err(ctx, op, p, f, "unexpected character after the closing quote of");
+        }
+    } else {
+        f->start = i;
+        while (i < n && p[i] != delim && !tt__csv_nl(p[i])) i++;
+        f->end = i;
+    }
+    if (i < n && p[i] == delim) {
+        f->last = 0;
+        i++;
+    } else {
+        f->last = 1;
+        if (i < n && p[i] == '\r') {
+            i++;
+            if (i < n && p[i] == '\n') i++;
+        } else if (i < n && p[i] == '\n') i++;
+        (*line)++;
+    }
+    *at = i;
+    return TT_OK;
+}
+
+/* Missing-value spellings (after trimming spaces and tabs; the empty field too). */
+static int tt__csv_is_na(const char *s, size_t n) {
+    static const char *na[] = {"NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None", "#N/A", "<NA>", "?"};
+    size_t k;
+    if (n == 0) return 1;
+    for (k = 0; k < sizeof na / sizeof na[0]; k++)
+        if (strlen(na[k]) == n && memcmp(na[k], s, n) == 0) return 1;
+    return 0;
+}
+
+/* Parse a numeric field: 1 and *v (NaN, *missing = 1, for a missing value), or 0 if it is not a
+   number. */
+static int tt__csv_number(const char *p, const tt__csv_field *f, float *v, int *missing) {
+    char buf[72], *end;
+    size_t n = tt__csv_text(p, f, NULL), a = 0;
+    double d;
+    *missing = 0;
+    if (n >= sizeof buf) return 0;
+    tt__csv_text(p, f, buf);
+    while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t')) n--;
+    while (a < n && (buf[a] == ' ' || buf[a] == '\t')) a++;
+    buf[n] = 0;
+    if (tt__csv_is_na(buf + a, n - a)) { *v = NAN; *missing = 1; return 1; }
+    d = strtod(buf + a, &end);
+    if (end != buf + n) return 0;
+    *v = (float)d;
+    return 1;
+}
+
+/* Pointer-aligned offset helper for the plan. */
+static int tt__plan_add(size_t *total, size_t *off, size_t count, size_t size) {
+    size_t bytes;
+    if (!tt__mul_ok(count, size, &bytes)) return 0;
+    *total = (*total + 7u) & ~(size_t)7u;
+    *off = *total;
+    if (*total + bytes < *total) return 0;
+    *total += bytes;
+    return 1;
+}
+
+/* Class-name lookup in the sorted name table (fill pass): index, or -(insert position) - 1. */
+static long tt__csv_find(const char **names, int count, const char *s) {
+    int lo = 0, hi = count;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(names[mid], s);
+        if (c == 0) return mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return -(long)lo - 1;
+}
+
+/* out == NULL: plan pass (checks everything, fills plan). Otherwise fill pass into base. */
+static tt_result tt__csv_parse(tt_ctx *ctx, const char *op, const char *p, size_t n, const tt_csv_opts *o,
+                               tt__csv_plan *plan, tt_csv *out, unsigned char *base) {
+    size_t at = 0, row = 0, pool = 0;
+    int line = 1, first = 1, *first_id = NULL, n_seen = 0;
+    char *pool_base = NULL;
+    const char **names = NULL;
+    tt_result r;
+    if (n >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF) at = 3;
+    if (!out) {
+        memset(plan, 0, sizeof *plan);
+        plan->label_col = o->label == TT_CSV_LABEL_INDEX ? o->label_index : -1;
+        plan->all_int = 1;
+    } else {
+        pool_base = (char *)base + plan->off_pool;
+        names = (const char **)(void *)(base + plan->off_names);
+        first_id = (int *)(void *)(base + plan->off_rank);
+    }
+    for (;;) {
+        tt__csv_field f;
+        int col = 0, header_row;
+        /* skip blank lines */
+        while (at < n && tt__csv_nl(p[at])) {
+            if (p[at] == '\r' && at + 1 < n && p[at + 1] == '\n') at++;
+            at++;
+            line++;
+        }
+        if (at >= n) break;
+        header_row = first && o->header;
+        do {
+            r = tt__csv_field_next(ctx, op, p, n, o->delimiter, &at, &line, col + 1, &f);
+            if (r != TT_OK) return r;
+            if (header_row) {
+                size_t len = tt__csv_text(p, &f, NULL);
+                if (memchr(p + f.start, 0, f.end - f.start)) return tt__csv_err(ctx, op, p, &f, "NUL byte in header field");
+                if (!out) {
+                    plan->header_bytes += len + 1;
+                    if (o->label == TT_CSV_LABEL_NAME && plan->label_col < 0 && len == strlen(o->label_name)) {
+                        char tmp[256];
+                        if (len < sizeof tmp) {
+                            tt__csv_text(p, &f, tmp);
+                            if (memcmp(tmp, o->label_name, len) == 0) plan->label_col = col;
+                        }
+                    }
+                } else {
+                    char *s = pool_base + pool;
+                    tt__csv_text(p, &f, s);
+                    s[len] = 0;
+                    pool += len + 1;
+                    if (col == plan->label_col) out->label_col_name = s;
+                    else out->col_names[col - (plan->label_col >= 0 && col > plan->label_col)] = s;
+                }
+            } else if (col == plan->label_col && o->label_is_class) {
+                size_t len = tt__csv_text(p, &f, NULL), k;
+                int digits = len > 0 && len <= 5;
+                if (memchr(p + f.start, 0, f.end - f.start)) return tt__csv_err(ctx, op, p, &f, "NUL byte in label");
+                {
+                    float dummy;
+                    int miss;
+                    if (tt__csv_number(p, &f, &dummy, &miss) && miss) return tt__csv_err(ctx, op, p, &f, "missing class label");
+                }
+                for (k = f.start; k < f.end && digits; k++) digits = p[k] >= '0' && p[k] <= '9';
+                if (!out) {
+                    plan->label_bytes += len + 1;
+                    if (digits && !f.escaped) {
+                        size_t v = 0;
+                        for (k = f.start; k < f.end; k++) v = v * 10 + (size_t)(p[k] - '0');
+                        if (v >= 65536) plan->all_int = 0;
+                        else if (v > plan->max_int) plan->max_int = v;
+                    } else plan->all_int = 0;
+                } else if (plan->all_int) {
+                    size_t v = 0;
+                    for (k = f.start; k < f.end; k++) v = v * 10 + (size_t)(p[k] - '0');
+                    out->y[row] = (int)v;
+                } else {
+                    char *s = pool_base + pool;
+                    long at_name;
+                    tt__csv_text(p, &f, s);
+                    s[len] = 0;
+                    at_name = tt__csv_find(names, out->n_classes, s);
+                    if (at_name >= 0) out->y[row] = first_id[at_name];
+                    else { /* a new class: insert in sorted order, remember its first-seen id */
+                        long ins = -at_name - 1;
+                        memmove(names + ins + 1, names + ins, (size_t)(out->n_classes - ins) * sizeof *names);
+                        memmove(first_id + ins + 1, first_id + ins, (size_t)(out->n_classes - ins) * sizeof *first_id);
+                        names[ins] = s;
+                        first_id[ins] = n_seen;
+                        out->y[row] = n_seen++;
+                        out->n_classes++;
+                        pool += len + 1;
+                    }
+                }
+            } else {
+                float v;
+                int miss;
+                if (!tt__csv_number(p, &f, &v, &miss))
+                    return tt__csv_err(ctx, op, p, &f, col == plan->label_col ? "target is not a number:" : "not a number:");
+                if (!out) {
+                    if (miss && col != plan->label_col) plan->n_missing++;
+                } else if (col == plan->label_col) out->t[row] = v;
+                else out->x[row * plan->cols + (size_t)(col - (plan->label_col >= 0 && col > plan->label_col))] = v;
+            }
+            col++;
+            if (!out && col > 1000000) return tt__csv_err(ctx, op, p, &f, "more than 1000000 columns at");
+        } while (!f.last);
+        if (first) {
+            first = 0;
+            if (!out) {
+                plan->ncols = (size_t)col;
+                if (o->label == TT_CSV_LABEL_INDEX && o->label_index >= col)
+                    return tt__fail(ctx, TT_ERR_FORMAT, "%s: label column %d, but the first row has %d columns", op,
+                                    o->label_index, col);
+                if (o->label == TT_CSV_LABEL_NAME && plan->label_col < 0)
+                    return tt__fail(ctx, TT_ERR_FORMAT, "%s: no column named \"%s\" in the header", op, o->label_name);
+                plan->cols = plan->ncols - (plan->label_col >= 0);
+            }
+            if (header_row) continue;
+        } else if (!out && (size_t)col != plan->ncols) {
+            return tt__fail(ctx, TT_ERR_FORMAT, "%s: line %d (byte %z): %d fields, expected %z", op, f.line, f.offset,
+                            col, plan->ncols);
+        }
+        row++;
+        if (!out && row >= 0x7fffffff) return tt__fail(ctx, TT_ERR_FORMAT, "%s: more than 2^31-2 rows", op);
+    }
+    if (first) return tt__fail(ctx, TT_ERR_FORMAT, "%s: no rows (empty input)", op);
+    if (out && o->label_is_class && plan->label_col >= 0) {
+        if (plan->all_int) { /* names "0", "1", ... */
+            size_t c;
+            out->n_classes = (int)plan->max_int + 1;
+            for (c = 0; c <= plan->max_int; c++) {
+                char *s = pool_base + pool;
+                tt__buf b;
+                b.p = s; b.n = 0; b.cap = 12;
+                tt__putu(&b, c);
+                s[b.n] = 0;
+                names[c] = s;
+                pool += b.n + 1;
+            }
+        } else { /* first-seen ids -> sorted ids */
+            int *rank = (int *)(void *)(base + plan->off_rank) + out->n_classes, c;
+            for (c = 0; c < out->n_classes; c++) rank[first_id[c]] = c;
+            for (row = 0; row < plan->rows; row++) out->y[row] = rank[out->y[row]];
+        }
+    }
+    if (!out) {
+        size_t total = 0, nnames;
+        plan->rows = row;
+        if (!o->label_is_class || plan->label_col < 0) plan->all_int = 0;
+        nnames = plan->label_col < 0 || !o->label_is_class ? 0 : plan->all_int ? plan->max_int + 1 : row;
+        plan->n_names_bound = nnames;
+        if (!tt__plan_add(&total, &plan->off_names, nnames, sizeof(char *)) ||
+            !tt__plan_add(&total, &plan->off_cols, o->header ? plan->cols : 0, sizeof(char *)) ||
+            !tt__plan_add(&total, &plan->off_x, row, plan->cols * sizeof(float)) ||
+            !tt__plan_add(&total, &plan->off_y, plan->label_col >= 0 ? row : 0, 4) ||
+            !tt__plan_add(&total, &plan->off_rank, plan->all_int ? 0 : 2 * nnames, sizeof(int)) ||
+            !tt__plan_add(&total, &plan->off_pool,
+                          plan->header_bytes + (plan->all_int ? 12 * nnames : plan->label_bytes), 1))
+            return tt__fail(ctx, TT_ERR_FORMAT, "%s: sizes overflow", op);
+        plan->total = total + 8; /* room to align the caller's pointer */
+    } else {
+        out->rows = (int)plan->rows;
+    }
+    return TT_OK;
+}
+
+TT__DEF tt_csv_opts tt_csv_opts_init(void) {
+    tt_csv_opts o;
+    memset(&o, 0, sizeof o);
+    o.delimiter = ',';
+    o.header = 1;
+    o.label = TT_CSV_LABEL_NONE;
+    o.label_index = 0;
+    o.label_name = NULL;
+    o.label_is_class = 1;
+    return o;
+}
+
+static tt_result tt__csv_plan_run(tt_ctx *ctx, const char *op, const void *src, size_t n, const tt_csv_opts *o,
+                                  tt__csv_plan *plan) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((!src && n) || !o) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL argument", op);
+    if (o->delimiter == '"' || o->delimiter == '\n' || o->delimiter == '\r' || o->delimiter == 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: the delimiter cannot be a quote, a line break or NUL", op);
+    if (!tt__in_range((int)o->label, TT_CSV_LABEL_NONE, TT_CSV_LABEL_NAME))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: unknown label mode %d", op, (int)o->label);
+    if (o->label == TT_CSV_LABEL_INDEX && o->label_index < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: label_index %d < 0", op, o->label_index);
+    if (o->label == TT_CSV_LABEL_NAME && (!o->label_name || !o->header))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: a label by name needs label_name and a header row", op);
+    return tt__csv_parse(ctx, op, (const char *)src, n, o, plan, NULL, NULL);
+}
+
+TT__DEF tt_result tt_csv_size(tt_ctx *ctx, const void *src, size_t n, const tt_csv_opts *opts, size_t *bytes) {
+    tt__csv_plan plan;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!bytes) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_csv_size: NULL bytes");
+    r = tt__csv_plan_run(ctx, "tt_csv_size", src, n, opts, &plan);
+    if (r == TT_OK) *bytes = plan.total;
+    return r;
+}
+
+TT__DEF tt_result tt_csv_read(tt_ctx *ctx, const void *src, size_t n, const tt_csv_opts *opts, void *mem, size_t mem_bytes,
+                              tt_csv *out) {
+    static const char *op = "tt_csv_read";
+    tt__csv_plan plan;
+    tt_csv res;
+    unsigned char *base;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!out) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL out", op);
+    r = tt__csv_plan_run(ctx, op, src, n, opts, &plan);
+    if (r != TT_OK) return r;
+    if (mem) {
+        if (mem_bytes < plan.total)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: memory holds %z bytes, needs %z (tt_csv_size)", op, mem_bytes, plan.total);
+        base = (unsigned char *)mem + ((8u - ((uintptr_t)mem & 7u)) & 7u);
+    } else {
+        base = (unsigned char *)tt__persist(ctx, op, plan.total);
+        if (!base) return TT_ERR_OUT_OF_MEMORY;
+    }
+    memset(&res, 0, sizeof res);
+    res.cols = (int)plan.cols;
+    res.x = (float *)(void *)(base + plan.off_x);
+    res.label_col = plan.label_col;
+    if (plan.label_col >= 0) {
+        if (opts->label_is_class) {
+            res.y = (int *)(void *)(base + plan.off_y);
+            res.class_names = (const char **)(void *)(base + plan.off_names);
+        } else res.t = (float *)(void *)(base + plan.off_y);
+    }
+    if (opts->header) res.col_names = (const char **)(void *)(base + plan.off_cols);
+    res.n_missing = plan.n_missing;
+    r = tt__csv_parse(ctx, op, (const char *)src, n, opts, &plan, &res, base);
+    if (r == TT_OK) *out = res;
+    return r;
+}
+
+/* ---- whole-file wrappers ---- */
+#ifndef TT_NO_STDIO
+#include <errno.h>
+/* Read path into the given arena (scratch or persist) via fopen/fread. */
+static tt_result tt__read_file(tt_ctx *ctx, const char *op, const char *path, int persist, unsigned char **data, size_t *bytes) {
+    FILE *f;
+    long len;
+    unsigned char *buf;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!path) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL path", op);
+    f = fopen(path, "rb");
+    if (!f) return tt__fail(ctx, TT_ERR_IO, "%s: cannot open %s: %s", op, path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        int e = errno;
+        fclose(f);
+        return tt__fail(ctx, TT_ERR_IO, "%s: cannot size %s: %s", op, path, strerror(e));
+    }
+    buf = (unsigned char *)(persist ? tt__persist(ctx, op, (size_t)len + 1) : tt__scratch(ctx, op, (size_t)len + 1));
+    if (!buf) { fclose(f); return TT_ERR_OUT_OF_MEMORY; }
+    if (len > 0 && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        int e = ferror(f) ? errno : 0;
+        fclose(f);
+        return tt__fail(ctx, TT_ERR_IO, "%s: cannot read %s: %s", op, path, e ? strerror(e) : "file shorter than its size");
+    }
+    fclose(f);
+    *data = buf;
+    *bytes = (size_t)len;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_read_file_persist(tt_ctx *ctx, const char *path, void **data, size_t *bytes) {
+    unsigned char *d;
+    size_t n;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!data || !bytes) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_read_file_persist: NULL argument");
+    r = tt__read_file(ctx, "tt_read_file_persist", path, 1, &d, &n);
+    if (r == TT_OK) { *data = d; *bytes = n; }
+    return r;
+}
+
+/* Read path into scratch, run one of the IDX readers (kind 0 info, 1 u8, 2 f32, 3 int), rewind. */
+static tt_result tt__idx_file(tt_ctx *ctx, const char *op, const char *path, int kind, void *dst, size_t count, float scale,
+                              tt_idx_info *info) {
+    size_t mark, n;
+    unsigned char *d;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    mark = tt_scratch_mark(ctx);
+    r = tt__read_file(ctx, op, path, 0, &d, &n);
+    if (r == TT_OK) {
+        if (kind == 0) r = tt_idx_info_mem(ctx, d, n, info);
+        else if (kind == 1) r = tt_idx_read_u8_mem(ctx, d, n, (unsigned char *)dst, count);
+        else if (kind == 2) r = tt_idx_read_f32_mem(ctx, d, n, scale, (float *)dst, count);
+        else r = tt_idx_read_int_mem(ctx, d, n, (int *)dst, count);
+    }
+    tt_scratch_rewind(ctx, mark);
+    return r;
+}
+TT__DEF tt_result tt_idx_info_file(tt_ctx *ctx, const char *path, tt_idx_info *info) {
+    return tt__idx_file(ctx, "tt_idx_info_file", path, 0, NULL, 0, 1.0f, info);
+}
+TT__DEF tt_result tt_idx_read_u8_file(tt_ctx *ctx, const char *path, unsigned char *dst, size_t dst_count) {
+    return tt__idx_file(ctx, "tt_idx_read_u8_file", path, 1, dst, dst_count, 1.0f, NULL);
+}
+TT__DEF tt_result tt_idx_read_f32_file(tt_ctx *ctx, const char *path, float scale, float *dst, size_t dst_count) {
+    return tt__idx_file(ctx, "tt_idx_read_f32_file", path, 2, dst, dst_count, scale, NULL);
+}
+TT__DEF tt_result tt_idx_read_int_file(tt_ctx *ctx, const char *path, int *dst, size_t dst_count) {
+    return tt__idx_file(ctx, "tt_idx_read_int_file", path, 3, dst, dst_count, 1.0f, NULL);
+}
+TT__DEF tt_result tt_csv_read_file(tt_ctx *ctx, const char *path, const tt_csv_opts *opts, tt_csv *out) {
+    size_t mark, n;
+    unsigned char *d;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    mark = tt_scratch_mark(ctx);
+    r = tt__read_file(ctx, "tt_csv_read_file", path, 0, &d, &n);
+    if (r == TT_OK) r = tt_csv_read(ctx, d, n, opts, NULL, 0, out);
+    tt_scratch_rewind(ctx, mark);
+    return r;
+}
+#endif /* TT_NO_STDIO */
+
+/* ---- datasets ---- */
+
+TT__DEF tt_dataset_desc tt_dataset_desc_init(void) {
+    tt_dataset_desc d;
+    memset(&d, 0, sizeof d);
+    d.n = 0;
+    d.ndim = 1;
+    d.shape[0] = 1; d.shape[1] = 1; d.shape[2] = 1;
+    d.type = TT_DATA_F32;
+    d.u8_scale = 1.0f / 255.0f;
+    d.target = TT_TARGET_CLASS;
+    d.n_classes = 10;
+    d.target_dim = 1;
+    return d;
+}
+
+/* Check desc; bytes of features and of targets. */
+static tt_result tt__dataset_sizes(tt_ctx *ctx, const char *op, const tt_dataset_desc *d, size_t *numel, size_t *xb, size_t *tb) {
+    size_t k = 1, tmp;
+    int i;
+    if (!d) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL desc", op);
+    if (d->n < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: n must be >= 1, got %d", op, d->n);
+    if (d->ndim < 1 || d->ndim > 3) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: sample ndim must be 1, 2 or 3, got %d", op, d->ndim);
+    for (i = 0; i < d->ndim; i++) {
+        if (d->shape[i] < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: sample shape[%d] = %d < 1", op, i, d->shape[i]);
+        if (!tt__mul_ok(k, (size_t)d->shape[i], &k) || k > 0x7fffffff)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: sample size overflows", op);
+    }
+    if (!tt__in_range((int)d->type, TT_DATA_F32, TT_DATA_U8)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: unknown data type", op);
+    if (d->type == TT_DATA_U8 && !tt__finite(d->u8_scale))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: u8_scale is not finite", op);
+    if (!tt__in_range((int)d->target, TT_TARGET_NONE, TT_TARGET_FLOAT))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: unknown target type", op);
+    if (d->target == TT_TARGET_CLASS && d->n_classes < 1)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: n_classes must be >= 1, got %d", op, d->n_classes);
+    if (d->target == TT_TARGET_FLOAT && d->target_dim < 1)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: target_dim must be >= 1, got %d", op, d->target_dim);
+    *numel = k;
+    if (!tt__mul_ok(k, (size_t)d->n, &tmp) || !tt__mul_ok(tmp, d->type == TT_DATA_U8 ? 1 : sizeof(float), xb))
+        return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "%s: dataset size overflows", op);
+    if (d->target == TT_TARGET_NONE) *tb = 0;
+    else if (!tt__mul_ok((size_t)d->n, d->target == TT_TARGET_CLASS ? sizeof(int) : (size_t)d->target_dim * sizeof(float), tb))
+        return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "%s: dataset size overflows", op);
+    return TT_OK;
+}
+
+static void tt__dataset_set(tt_dataset *ds, const tt_dataset_desc *d, size_t numel, void *x, void *t) {
+    memset(ds, 0, sizeof *ds);
+    ds->desc = *d;
+    ds->sample_numel = numel;
+    if (d->type == TT_DATA_U8) ds->x_u8 = (unsigned char *)x;
+    else ds->x = (float *)x;
+    if (d->target == TT_TARGET_CLASS) ds->y = (int *)t;
+    else if (d->target == TT_TARGET_FLOAT) ds->t = (float *)t;
+}
+
+TT__DEF tt_result tt_dataset_check(tt_ctx *ctx, const tt_dataset *ds) {
+    int i;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ds) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_dataset_check: NULL dataset");
+    if (ds->desc.target != TT_TARGET_CLASS) return TT_OK;
+    for (i = 0; i < ds->desc.n; i++)
+        if (ds->y[i] < 0 || ds->y[i] >= ds->desc.n_classes)
+            return tt__fail(ctx, TT_ERR_INDEX, "tt_dataset: sample %d has class label %d, outside [0, %d)", i, ds->y[i],
+                            ds->desc.n_classes);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_dataset_init(tt_ctx *ctx, tt_dataset *ds, const tt_dataset_desc *desc, void *x, void *targets) {
+    static const char *op = "tt_dataset_init";
+    size_t numel, xb, tb;
+    tt_dataset tmp;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ds) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL dataset", op);
+    r = tt__dataset_sizes(ctx, op, desc, &numel, &xb, &tb);
+    if (r != TT_OK) return r;
+    if (!x) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL features", op);
+    if (tb && !targets) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL targets", op);
+    tt__dataset_set(&tmp, desc, numel, x, targets);
+    r = tt_dataset_check(ctx, &tmp);
+    if (r == TT_OK) *ds = tmp;
+    return r;
+}
+
+TT__DEF tt_result tt_dataset_memory_size(const tt_dataset_desc *desc, size_t *bytes) {
+    size_t numel, xb, tb, a, b;
+    if (!desc || !bytes || tt__dataset_sizes(NULL, "", desc, &numel, &xb, &tb) != TT_OK) return TT_ERR_INVALID_ARGS;
+    a = tt__align_up(xb);
+    b = tt__align_up(tb);
+    if (a < xb || b < tb || a + b < a) return TT_ERR_OUT_OF_MEMORY;
+    *bytes = a + b;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_dataset_alloc(tt_ctx *ctx, tt_dataset *ds, const tt_dataset_desc *desc, void *mem, size_t mem_bytes) {
+    static const char *op = "tt_dataset_alloc";
+    size_t numel, xb, tb, total;
+    unsigned char *m;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ds) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL dataset", op);
+    r = tt__dataset_sizes(ctx, op, desc, &numel, &xb, &tb);
+    if (r != TT_OK) return r;
+    if (tt_dataset_memory_size(desc, &total) != TT_OK) return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "%s: size overflows", op);
+    if (mem) {
+        if (mem_bytes < total)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: memory holds %z bytes, needs %z (tt_dataset_memory_size)", op,
+                            mem_bytes, total);
+        if ((uintptr_t)mem & (TT__ALIGN - 1))
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: memory must be aligned to %d bytes", op, TT__ALIGN);
+        m = (unsigned char *)mem;
+    } else {
+        m = (unsigned char *)tt__persist(ctx, op, total);
+        if (!m) return TT_ERR_OUT_OF_MEMORY;
+    }
+    memset(m, 0, total);
+    tt__dataset_set(ds, desc, numel, m, tb ? m + tt__align_up(xb) : NULL);
+    return TT_OK;
+}
+
+/* ---- batch iterator ----
+   The permutation of epoch e is a Fisher-Yates shuffle driven by a generator seeded from
+   (seed, e); j is drawn in [0, i] by multiply-shift of a 32-bit draw. */
+
+static void tt__iter_perm(tt_batch_iter *it) {
+    int i;
+    for (i = 0; i < it->n; i++) it->perm[i] = i;
+    if (it->shuffle) {
+        tt_rng r;
+        tt_rng_seed(&r, it->seed ^ ((uint64_t)it->epoch * 0x9E3779B97F4A7C15ull));
+        for (i = it->n - 1; i > 0; i--) {
+            int j = (int)(((uint64_t)tt_rng_u32(&r) * (uint64_t)(i + 1)) >> 32), t = it->perm[i];
+            it->perm[i] = it->perm[j];
+            it->perm[j] = t;
+        }
+    }
+}
+
+TT__DEF tt_result tt_batch_iter_init(tt_ctx *ctx, tt_batch_iter *it, int n, int batch_size, int shuffle, int drop_last,
+                                     int *perm_mem) {
+    static const char *op = "tt_batch_iter_init";
+    tt_batch_iter tmp;
+    uint64_t hi;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!it) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL iterator", op);
+    if (n < 1 || batch_size < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: n (%d) and batch_size (%d) must be >= 1", op, n, batch_size);
+    if ((shuffle != 0 && shuffle != 1) || (drop_last != 0 && drop_last != 1))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: shuffle and drop_last must be 0 or 1", op);
+    memset(&tmp, 0, sizeof tmp);
+    tmp.n = n; tmp.batch_size = batch_size; tmp.shuffle = shuffle; tmp.drop_last = drop_last;
+    tmp.perm = perm_mem ? perm_mem : (int *)tt__persist(ctx, op, (size_t)n * sizeof(int));
+    if (!tmp.perm) return TT_ERR_OUT_OF_MEMORY;
+    hi = tt_rng_u32(&ctx->rng);
+    tmp.seed = hi << 32 | tt_rng_u32(&ctx->rng);
+    tt__iter_perm(&tmp);
+    *it = tmp;
+    return TT_OK;
+}
+
+TT__DEF int tt_batch_iter_batches(const tt_batch_iter *it) {
+    if (!it || it->batch_size < 1) return 0;
+    return it->drop_last ? it->n / it->batch_size : (it->n + it->batch_size - 1) / it->batch_size;
+}
+
+TT__DEF int tt_batch_iter_next(tt_batch_iter *it, tt_batch *b) {
+    int left;
+    if (!it || !b || !it->perm || it->batch_size < 1 || it->pos < 0) return 0;
+    left = it->n - it->pos;
+    if (left <= 0 || (it->drop_last && left < it->batch_size)) {
+        it->epoch++;
+        it->pos = 0;
+        tt__iter_perm(it);
+        return 0;
+    }
+    b->idx = it->perm + it->pos;
+    b->count = TT__MIN(left, it->batch_size);
+    b->epoch = it->epoch;
+    b->pos = it->pos;
+    it->pos += b->count;
+    return 1;
+}
+
+TT__DEF tt_result tt_batch_iter_seek(tt_ctx *ctx, tt_batch_iter *it, int64_t epoch, int pos) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!it || !it->perm) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_batch_iter_seek: iterator not initialised");
+    if (epoch < 0 || pos < 0 || pos > it->n)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_batch_iter_seek: epoch must be >= 0 and pos in [0, %d], got pos %d", it->n, pos);
+    it->epoch = epoch;
+    it->pos = pos;
+    tt__iter_perm(it);
+    return TT_OK;
+}
+
+/* ---- gathering and augmentation ---- */
+
+TT__DEF tt_augment tt_augment_init(void) {
+    tt_augment a;
+    memset(&a, 0, sizeof a);
+    return a;
+}
+
+/* Uniform integer in [0, m) by multiply-shift. */
+static int tt__rng_below(tt_rng *r, int m) { return (int)(((uint64_t)tt_rng_u32(r) * (uint64_t)m) >> 32); }
+
+TT__DEF tt_result tt_dataset_gather(tt_ctx *ctx, const tt_dataset *ds, const tt_batch *b, const tt_augment *aug, tt_tensor **x,
+                                    const int **labels, tt_tensor **targets) {
+    static const char *op = "tt_dataset_gather";
+    int shape[4], i, nd, C = 1, H = 1, W = 1, spatial = 0;
+    size_t k, numel;
+    tt_tensor *xt = NULL, *tg = NULL;
+    int *lab = NULL;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (ctx->err) return ctx->err;
+    if (!ds || !b || (!ds->x && !ds->x_u8)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL dataset or batch", op);
+    if (b->count < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: batch count %d < 1", op, b->count);
+    if (!b->idx && (b->pos < 0 || b->pos > ds->desc.n - b->count))
+        return tt__fail(ctx, TT_ERR_INDEX, "%s: samples %d .. %d outside [0, %d)", op, b->pos, b->pos + b->count - 1, ds->desc.n);
+    if (b->idx)
+        for (i = 0; i < b->count; i++)
+            if (b->idx[i] < 0 || b->idx[i] >= ds->desc.n)
+                return tt__fail(ctx, TT_ERR_INDEX, "%s: sample index %d outside [0, %d)", op, b->idx[i], ds->desc.n);
+    if (aug) {
+        if (aug->crop_padding < 0 || !(aug->flip_p >= 0.0f && aug->flip_p <= 1.0f) || !(aug->noise_std >= 0.0f) ||
+            !tt__finite(aug->noise_std))
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: augmentation needs crop_padding >= 0, flip_p in [0, 1], noise_std >= 0", op);
+        spatial = aug->crop_padding > 0 || aug->flip_p > 0.0f;
+        if (spatial && ds->desc.ndim < 2)
+            return tt__fail(ctx, TT_ERR_SHAPE, "%s: crop and flip need image samples ((C, H, W) or (H, W))", op);
+    }
+    nd = ds->desc.ndim;
+    shape[0] = b->count;
+    for (i = 0; i < nd; i++) shape[i + 1] = ds->desc.shape[i];
+    if (nd == 3) { C = shape[1]; H = shape[2]; W = shape[3]; }
+    else if (nd == 2) { H = shape[1]; W = shape[2]; }
+    numel = ds->sample_numel;
+    if (x) {
+        xt = tt_tensor_new(ctx, nd + 1, shape);
+        if (!xt) return ctx->err;
+    }
+    if (labels && ds->y) {
+        lab = (int *)tt__scratch(ctx, op, (size_t)b->count * sizeof(int));
+        if (!lab) return ctx->err;
+    }
+    if (targets && ds->t) {
+        int ts[2];
+        ts[0] = b->count; ts[1] = ds->desc.target_dim;
+        tg = tt_tensor_new(ctx, 2, ts);
+        if (!tg) return ctx->err;
+    }
+    for (i = 0; i < b->count; i++) {
+        int s = b->idx ? b->idx[i] : b->pos + i;
+        if (lab) lab[i] = ds->y[s];
+        if (tg) memcpy(tg->data + (size_t)i * ds->desc.target_dim, ds->t + (size_t)s * ds->desc.target_dim,
+                       (size_t)ds->desc.target_dim * sizeof(float));
+        if (!xt) continue;
+        {
+            float *o = xt->data + (size_t)i * numel;
+            const float *xf = ds->x ? ds->x + (size_t)s * numel : NULL;
+            const unsigned char *xu = ds->x_u8 ? ds->x_u8 + (size_t)s * numel : NULL;
+            float sc = ds->desc.u8_scale;
+            tt_rng r;
+            if (aug && (spatial || aug->noise_std > 0.0f)) {
+                uint64_t z = aug->seed ^ ((uint64_t)b->epoch * 0x9E3779B97F4A7C15ull);
+                z = tt__splitmix64(&z) ^ ((uint64_t)(b->pos + i) * 0xD1B54A32D192ED03ull);
+                tt_rng_seed(&r, z);
+            }
+            if (!spatial) {
+                if (xf) memcpy(o, xf, numel * sizeof(float));
+                else for (k = 0; k < numel; k++) o[k] = (float)xu[k] * sc;
+            } else {
+                int p = aug->crop_padding, top = 0, left = 0, flip = 0, c, yy, xx;
+                if (p > 0) { top = tt__rng_below(&r, 2 * p + 1); left = tt__rng_below(&r, 2 * p + 1); }
+                if (aug->flip_p > 0.0f) flip = tt_rng_uniform(&r) < aug->flip_p;
+                for (c = 0; c < C; c++)
+                    for (yy = 0; yy < H; yy++) {
+                        int sy = yy + top - p;
+                        float *orow = o + ((size_t)c * H + yy) * W;
+                        if (sy < 0 || sy >= H) { memset(orow, 0, (size_t)W * sizeof(float)); continue; }
+                        for (xx = 0; xx < W; xx++) {
+                            int sx = (flip ? W - 1 - xx : xx) + left - p;
+                            size_t at = ((size_t)c * H + sy) * W + (size_t)sx;
+                            orow[xx] = (sx < 0 || sx >= W) ? 0.0f : xf ? xf[at] : (float)xu[at] * sc;
+                        }
+                    }
+            }
+            if (aug && aug->noise_std > 0.0f)
+                for (k = 0; k < numel; k++) o[k] += aug->noise_std * tt_rng_normal(&r);
+        }
+    }
+    if (x) *x = xt;
+    if (labels) *labels = lab;
+    if (targets) *targets = tg;
+    return TT_OK;
+}
+
+
 /* ==================================================================================== >>backend
    The header's side of the backend seam (see >>api_backend). */
 
@@ -10333,6 +14751,16 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 /* ==================================================================================== >>end
    Private macros end here, so none leaks into the including file. */
 #undef TT__ALIGN
+#undef TT__CK_VERSION
+#undef TT__CK_HEADER
+#undef TT__TAG
+#undef TT__SCHED_REC
+#undef TT__SCHED_DEPTH
+#undef TT__CKFAIL
+#undef TT__STFAIL
+#undef TT__ST_MAX_DEPTH
+#undef TT__ST_NDTYPES
+#undef TT__POSIX_FILES
 #undef TT__ALOAD
 #undef TT__ASTORE
 #undef TT__DEF
@@ -10346,6 +14774,8 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 #undef TT__GEMM_SPIN
 #undef TT__GEMM_STACK_FLOATS
 #undef TT__GEMM_X86
+#undef TT__INF_FAST
+#undef TT__INF_WIN
 #undef TT__MAX
 #undef TT__MAX_IN
 #undef TT__MAYBE_UNUSED

@@ -9,10 +9,10 @@
    the predicted class. A ReLU network is piecewise linear, so the regions are bounded by
    straight pieces: with enough of them it follows the curved arms.
 
-   Usage:  ./build/spirals_svg               train and print a summary and a character map
-           ./build/spirals_svg spirals.svg   also write the picture to spirals.svg
+   Usage:  ./build/spirals_svg [out.svg]   train, print a summary and a character map, and write
+                                           the picture (default spirals.svg)
    The SVG is written by hand (a few fprintf calls): one <rect> per grid cell, one <circle> per
-   point. Open it in any web browser. */
+   point, a frame with ticks, a title with the accuracy and a legend. Open it in any web browser. */
 #define TINYTRAIN_IMPLEMENTATION
 #include "tinytrain.h"
 #include <math.h>
@@ -80,25 +80,56 @@ static int classify(tt_ctx *ctx, const mlp *m, int n, const float *pts, int *cls
     return pred ? 0 : -1;
 }
 
-static int write_svg(const char *path, const int *cells, const float *x, const int *y) {
+/* The picture: decision regions and training points in a frame with axes, ticks, a title with
+   the training accuracy, and a legend. */
+static int write_svg(const char *path, const int *cells, const float *x, const int *y, double accuracy) {
     FILE *f = fopen(path, "w");
-    const double cell = (double)SVG_PX / GRID;
+    const double cell = (double)SVG_PX / GRID, L = 56, T = 44, W = L + SVG_PX + 150, H = T + SVG_PX + 48;
+    double t;
     int r, c, k, bad;
     if (!f) return -1;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
-            SVG_PX, SVG_PX, SVG_PX, SVG_PX);
-    fprintf(f, "<!-- three spirals: decision regions of a 2-%d-%d-%d MLP trained by tinytrain -->\n", HIDDEN,
-            HIDDEN, CLASSES);
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+               "font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
+    fprintf(f, "<rect width=\"%.0f\" height=\"%.0f\" fill=\"white\"/>\n", W, H);
+    fprintf(f, "<text x=\"%.1f\" y=\"26\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">Three spirals: "
+               "decision regions of a 2-%d-%d-%d MLP (training accuracy %.1f%%)</text>\n", W / 2, HIDDEN, HIDDEN, CLASSES,
+            100.0 * accuracy);
+    fprintf(f, "<defs><clipPath id=\"frame\"><rect x=\"%.0f\" y=\"%.0f\" width=\"%d\" height=\"%d\"/></clipPath></defs>\n",
+            L, T, SVG_PX, SVG_PX);
+    fprintf(f, "<g clip-path=\"url(#frame)\">\n");
     /* regions: row 0 is the top (largest x2); cells slightly oversized to avoid hairline gaps */
     for (r = 0; r < GRID; r++)
         for (c = 0; c < GRID; c++)
-            fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"/>\n", c * cell,
-                    r * cell, cell + 0.5, cell + 0.5, REGION_COLOUR[cells[r * GRID + c]]);
+            fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"/>\n", L + c * cell,
+                    T + r * cell, cell + 0.5, cell + 0.5, REGION_COLOUR[cells[r * GRID + c]]);
     for (k = 0; k < N; k++) {
-        double px = (x[2 * k] + EXTENT) / (2 * EXTENT) * SVG_PX;
-        double py = (EXTENT - x[2 * k + 1]) / (2 * EXTENT) * SVG_PX;
+        double px = L + (x[2 * k] + EXTENT) / (2 * EXTENT) * SVG_PX;
+        double py = T + (EXTENT - x[2 * k + 1]) / (2 * EXTENT) * SVG_PX;
         fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3.5\" fill=\"%s\" stroke=\"black\" stroke-width=\"0.5\"/>\n",
                 px, py, POINT_COLOUR[y[k]]);
+    }
+    fprintf(f, "</g>\n<rect x=\"%.0f\" y=\"%.0f\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#333333\"/>\n", L, T,
+            SVG_PX, SVG_PX);
+    /* ticks every 0.5 on both axes */
+    for (t = -1.0; t <= 1.0 + 1e-9; t += 0.5) {
+        double px = L + (t + EXTENT) / (2 * EXTENT) * SVG_PX, py = T + (EXTENT - t) / (2 * EXTENT) * SVG_PX;
+        fprintf(f, "<line x1=\"%.2f\" x2=\"%.2f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#333333\"/>\n", px, px, T + SVG_PX,
+                T + SVG_PX + 5);
+        fprintf(f, "<text x=\"%.2f\" y=\"%.0f\" text-anchor=\"middle\">%g</text>\n", px, T + SVG_PX + 18, t);
+        fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.2f\" y2=\"%.2f\" stroke=\"#333333\"/>\n", L - 5, L, py, py);
+        fprintf(f, "<text x=\"%.0f\" y=\"%.2f\" text-anchor=\"end\">%g</text>\n", L - 8, py + 4, t);
+    }
+    fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">x1</text>\n", L + SVG_PX / 2.0, T + SVG_PX + 38);
+    fprintf(f, "<text transform=\"translate(16,%.1f) rotate(-90)\" text-anchor=\"middle\">x2</text>\n", T + SVG_PX / 2.0);
+    /* legend */
+    fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"130\" height=\"%d\" fill=\"white\" stroke=\"#999999\"/>\n", L + SVG_PX + 12,
+            T, 22 * CLASSES + 12);
+    for (k = 0; k < CLASSES; k++) {
+        double ly = T + 20 + 22.0 * k, lx = L + SVG_PX + 22;
+        fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"18\" height=\"14\" fill=\"%s\"/>\n", lx, ly - 11, REGION_COLOUR[k]);
+        fprintf(f, "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"3.5\" fill=\"%s\" stroke=\"black\" stroke-width=\"0.5\"/>\n", lx + 9,
+                ly - 4, POINT_COLOUR[k]);
+        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">class %d</text>\n", lx + 26, ly, k);
     }
     fprintf(f, "</svg>\n");
     bad = ferror(f); /* any failed write so far */
@@ -182,15 +213,16 @@ int main(int argc, char **argv) {
         for (r = 0; r < MAP_H; r++) printf("  %s\n", map[r]);
     }
 
-    if (argc > 1) {
-        if (write_svg(argv[1], cells, x, y)) {
-            printf("could not write %s\n", argv[1]);
+    {
+        const char *path = argc > 1 ? argv[1] : "spirals.svg";
+        if (classify(&ctx, &m, N, x, pred)) goto fail;
+        for (i = 0, right = 0; i < N; i++) right += pred[i] == y[i];
+        if (write_svg(path, cells, x, y, (double)right / N)) {
+            printf("could not write %s\n", path);
             tt_ctx_free(&ctx);
             return 1;
         }
-        printf("wrote %s (%d rects, %d circles)\n", argv[1], GRID * GRID, N);
-    } else {
-        printf("(give an output path, e.g. ./build/spirals_svg spirals.svg, to write the picture)\n");
+        printf("training accuracy %.1f%%; wrote %s (%d rects, %d circles)\n", 100.0 * right / N, path, GRID * GRID, N);
     }
     tt_ctx_free(&ctx);
     return 0;
