@@ -224,6 +224,7 @@ typedef struct tt_ctx {
     struct tt__gemm_state *gemm;  /* matmul workspace and thread pool */
     tt_result err;                /* first error since the last tt_clear_error */
     char err_msg[256];
+    char err_site[48];            /* op or public function that recorded err ("" if none) */
 } tt_ctx;
 
 /* Bytes of memory that tt_ctx_init needs for this desc (for tt_desc.memory). */
@@ -237,6 +238,11 @@ TT_API const char *tt_result_string(tt_result r);
 /* First error since the last clear (TT_OK if none), and its message ("" if none). */
 TT_API tt_result tt_error(const tt_ctx *ctx);
 TT_API const char *tt_error_message(const tt_ctx *ctx);
+/* The op or public function that recorded the sticky error ("" if none): the op name as it
+   appears in tape nodes and messages ("matmul", "cross_entropy", "conv2d") or the public
+   function ("tt_ctx_init", "tt_optim_step"). Messages may be reworded between versions; the
+   pair (tt_error, tt_error_site) is the stable identity of an error, and what tests check. */
+TT_API const char *tt_error_site(const tt_ctx *ctx);
 /* Forget the sticky error. */
 TT_API void tt_clear_error(tt_ctx *ctx);
 /* Runtime version string, e.g. "0.1.0". */
@@ -1341,7 +1347,9 @@ static void tt__log(tt_ctx *ctx, tt_log_level level, tt_result code, const char 
     if (ctx && ctx->desc.log) ctx->desc.log(ctx->desc.log_user, level, code, msg);
 }
 
-/* Record an error (the first one sticks) and log it. Returns code. */
+/* Record an error (the first one sticks) and log it. Returns code. Every message starts with
+   its site, the op or public function that fails ("%s: ..." with the op name, or
+   "tt_ctx_init: ..."); the site is that leading identifier, kept for tt_error_site. */
 static tt_result tt__fail(tt_ctx *ctx, tt_result code, const char *fmt, ...) {
     char msg[256];
     va_list ap;
@@ -1350,8 +1358,16 @@ static tt_result tt__fail(tt_ctx *ctx, tt_result code, const char *fmt, ...) {
     tt__vformat(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (ctx->err == TT_OK) {
+        size_t i = 0;
         ctx->err = code;
         memcpy(ctx->err_msg, msg, sizeof msg);
+        while (i + 1 < sizeof ctx->err_site &&
+               ((msg[i] >= 'a' && msg[i] <= 'z') || (msg[i] >= 'A' && msg[i] <= 'Z') ||
+                (msg[i] >= '0' && msg[i] <= '9') || msg[i] == '_')) {
+            ctx->err_site[i] = msg[i];
+            i++;
+        }
+        ctx->err_site[i] = 0;
     }
     tt__log(ctx, TT_LOG_ERROR, code, msg);
     return code;
@@ -1673,10 +1689,12 @@ TT__DEF void tt_ctx_free(tt_ctx *ctx) {
 
 TT__DEF tt_result tt_error(const tt_ctx *ctx) { return ctx ? ctx->err : TT_ERR_INVALID_ARGS; }
 TT__DEF const char *tt_error_message(const tt_ctx *ctx) { return ctx ? ctx->err_msg : "NULL context"; }
+TT__DEF const char *tt_error_site(const tt_ctx *ctx) { return ctx ? ctx->err_site : ""; }
 TT__DEF void tt_clear_error(tt_ctx *ctx) {
     if (!ctx) return;
     ctx->err = TT_OK;
     ctx->err_msg[0] = 0;
+    ctx->err_site[0] = 0;
 }
 
 /* ==================================================================================== >>tensor */
@@ -6429,6 +6447,9 @@ typedef struct tt__loss_save {
     size_t inner, outer;  /* unit layout, see above */
     size_t cls[3], div[3], npos[3];
     float *d[3];          /* derivative per position, NULL if input k gets no gradient */
+    unsigned char *unused0; /* NULL, or 1 per position of d[0] that the loss never reads (ignored
+                             targets, non-target classes of NLL): it gets no gradient at all, as in
+                             torch, even when the scale is inf (MEAN over zero counted targets) */
 } tt__loss_save;
 
 static void tt__loss_backward(tt_ctx *ctx, tt__node *n) {
@@ -6442,7 +6463,9 @@ static void tt__loss_backward(tt_ctx *ctx, tt__node *n) {
         float g0 = s->reduced ? y->grad[0] * s->scale : 0.0f;
         if (!x || !x->grad || !s->d[k]) continue;
         for (e = 0; e < s->npos[k]; e++) {
-            float g = s->reduced ? g0 : y->grad[((e / blk) % s->outer) * s->inner + e % s->inner];
+            float g;
+            if (k == 0 && s->unused0 && s->unused0[e]) continue;
+            g = s->reduced ? g0 : y->grad[((e / blk) % s->outer) * s->inner + e % s->inner];
             x->grad[e / s->div[k]] += g * s->d[k][e];
         }
     }
@@ -6641,6 +6664,7 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
     size_t N, C, S, u, c;
     tt__loss_run r;
     float *dx, eps;
+    unsigned char *unused = NULL;
     double wsum = 0, Wall = 0;
     tt__opts_or_zero(&o, opts, sizeof o);
     if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_ce_opts_ok(ctx, op, &o)) return NULL;
@@ -6663,6 +6687,12 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
     for (c = 0; c < C; c++) Wall += o.weight ? o.weight[c] : 1.0;
     if (!tt__loss_begin(ctx, op, &r, o.reduction, und, ushape, S, N, x, NULL, NULL)) return NULL;
     dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, C, 1);
+    if (dx) { /* positions never read: ignored samples; for NLL also the non-target classes */
+        unused = (unsigned char *)tt__scratch(ctx, op, x->numel + 1);
+        if (!unused) return NULL;
+        memset(unused, is_logits ? 0 : 1, x->numel);
+        r.s->unused0 = unused;
+    }
     for (u = 0; u < N * S; u++) {
         size_t n = u / S, s = u % S;
         const float *xr = x->data + n * C * S + s; /* class c at xr[c * S] */
@@ -6670,8 +6700,11 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
         double lse = 0, loss, wt;
         if (t == ignore) {
             r.l[u] = 0.0f;
-            continue; /* dx stays 0 */
+            if (unused)
+                for (c = 0; c < C; c++) unused[n * C * S + s + c * S] = 1;
+            continue;
         }
+        if (unused && !is_logits) unused[n * C * S + s + (size_t)t * S] = 0;
         wt = o.weight ? o.weight[t] : 1.0;
         wsum += wt;
         if (is_logits) lse = tt__logsumexp_d(xr, C, S); /* log p_c = x_c - lse */
@@ -7295,6 +7328,11 @@ TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, const int *targets, c
         scale = o.reduction == TT_REDUCTION_MEAN ? 1.0 / (double)(L > 0 ? L : 1) : 1.0;
         r.l[n] = (float)(nll * scale);
         if (!dlp || Tn == 0 || zeroed) continue; /* no gradient: none asked, empty input, or a zeroed loss */
+        if (nll == INFINITY) { /* impossible alignment, zero_infinity off: NaN for t < Tn, as torch */
+            for (t = 0; t < Tn; t++)
+                for (c = 0; c < C; c++) dlp[(t * N + n) * C + c] = NAN;
+            continue;
+        }
         /* backward: beta[t][s] = log P(suffix of l' from s, from time t) (includes lp at t) */
         for (t = Tn; t-- > 0;)
             for (s = Sx; s-- > 0;) {
