@@ -2284,8 +2284,8 @@ static tt_tensor *tt__node_in(const tt__node *n, int k) {
 /* Finish an op: anomaly check on the output. */
 static tt_tensor *tt__done(tt_ctx *ctx, tt_tensor *y) {
     if (y && ctx->anomaly && !tt__all_finite(y->data, y->numel)) {
-        tt__fail(ctx, TT_ERR_NONFINITE, "anomaly: op '%s' produced NaN/Inf in its output of shape %S",
-                 y->node ? y->node->op : "(untracked op)", y);
+        tt__fail(ctx, TT_ERR_NONFINITE, "%s: anomaly mode: the op produced NaN/Inf in its output of shape %S",
+                 y->node ? y->node->op : "anomaly", y);
         return NULL;
     }
     return y;
@@ -2342,8 +2342,8 @@ static tt_result tt__run_backward(tt_ctx *ctx, tt__node *from) {
             tt_tensor *x = tt__node_in(n, k);
             if (x && x->grad && !tt__all_finite(x->grad, x->numel))
                 r = tt__fail(ctx, TT_ERR_NONFINITE,
-                             "anomaly: backward of op '%s' produced NaN/Inf in the gradient of input %d (shape %S)",
-                             n->op, k, x);
+                             "%s: anomaly mode: the backward of op '%s' produced NaN/Inf in the gradient of input "
+                             "%d (shape %S)", n->op, n->op, k, x);
         }
     }
     ctx->grad_enabled = grad_was;
