@@ -3819,44 +3819,103 @@ TT__DEF tt_result tt_ctx_set_kernel(tt_ctx *ctx, tt_kernel kernel) {
 
 /* ==================================================================================== >>ops_basic */
 
-/* ---- vector helpers for hot elementwise loops ----
+/* ---- elementwise kernels: readable references, then their SIMD twins ----
+   Hot elementwise loops of the ops go through the table tt__ew (below). Each entry is a pair:
+   the scalar reference (tt__ew_ref_*, the definition, readable, and the fallback everywhere)
+   and its vector twin (tt__ew_sse_*), which performs exactly the same IEEE operations (add,
+   compare, max round the same 4-wide as one at a time), so both give the same bits; the test
+   test_simd_pairs runs every pair on the same inputs (signed zeros, NaN, infinities, vector
+   bodies and scalar tails) and compares bit patterns. To add a kernel: write the reference
+   here, its twin in the SIMD block, and one field in tt__ew_kernels and in each table
+   (tt__ew_ref_kernels, and tt__ew in both branches of the SIMD block); test_simd_pairs compares
+   tt__ew with tt__ew_ref_kernels field by field. */
+
+/* acc[i] += x[i] */
+static void tt__ew_ref_add_into(float *acc, const float *x, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) acc[i] += x[i];
+}
+/* acc[i] -= x[i] */
+static void tt__ew_ref_sub_into(float *acc, const float *x, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) acc[i] -= x[i];
+}
+/* y[i] = a[i] + b[i] */
+static void tt__ew_ref_add(float *y, const float *a, const float *b, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+/* y[i] = x[i] > 0 ? x[i] : 0 (NaN and -0 give +0) */
+static void tt__ew_ref_relu(float *y, const float *x, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+}
+/* gx[i] += gy[i] where x[i] > 0 (gx untouched elsewhere, -0 included) */
+static void tt__ew_ref_relu_backward(float *gx, const float *x, const float *gy, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (x[i] > 0) gx[i] += gy[i];
+}
+
+typedef struct tt__ew_kernels {
+    void (*add_into)(float *acc, const float *x, size_t n);
+    void (*sub_into)(float *acc, const float *x, size_t n);
+    void (*add)(float *y, const float *a, const float *b, size_t n);
+    void (*relu)(float *y, const float *x, size_t n);
+    void (*relu_backward)(float *gx, const float *x, const float *gy, size_t n);
+} tt__ew_kernels;
+static const tt__ew_kernels tt__ew_ref_kernels = {tt__ew_ref_add_into, tt__ew_ref_sub_into, tt__ew_ref_add,
+                                                  tt__ew_ref_relu, tt__ew_ref_relu_backward};
+
+/* ---- SIMD block: the vector twins ----
    The library is built with plain -O2, where gcc vectorises little and compiles `x > 0 ? x : 0`
    and `if (x > 0) g += d` as branches (mispredicted half the time on real activations). On
-   x86-64 (SSE2 is part of the base ISA) these helpers use 4-wide SSE2 with exactly the scalar
-   operations (IEEE add, mul, div, sqrt, max and compare round the same in both), so results are
-   bit-identical with the scalar loops, which remain the reference and the fallback. */
+   x86-64 (SSE2 is part of the base ISA) the twins run 4 wide and leave the tail to the
+   reference. TT_NO_SIMD (or another target) uses the references only. */
 #if !defined(TT_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__) && \
     defined(__x86_64__)
 #define TT__VEC_SSE 1
 #include <emmintrin.h>
-#endif
 
-/* acc[i] += x[i] for i < n (each element one IEEE add, so the same as the scalar loop) */
-static void tt__vec_add_into(float *acc, const float *x, size_t n) {
+static void tt__ew_sse_add_into(float *acc, const float *x, size_t n) {
     size_t i = 0;
-#ifdef TT__VEC_SSE
     for (; i + 4 <= n; i += 4) _mm_storeu_ps(acc + i, _mm_add_ps(_mm_loadu_ps(acc + i), _mm_loadu_ps(x + i)));
-#endif
-    for (; i < n; i++) acc[i] += x[i];
+    tt__ew_ref_add_into(acc + i, x + i, n - i);
 }
-
-/* acc[i] -= x[i] for i < n */
-static void tt__vec_sub_into(float *acc, const float *x, size_t n) {
+static void tt__ew_sse_sub_into(float *acc, const float *x, size_t n) {
     size_t i = 0;
-#ifdef TT__VEC_SSE
     for (; i + 4 <= n; i += 4) _mm_storeu_ps(acc + i, _mm_sub_ps(_mm_loadu_ps(acc + i), _mm_loadu_ps(x + i)));
-#endif
-    for (; i < n; i++) acc[i] -= x[i];
+    tt__ew_ref_sub_into(acc + i, x + i, n - i);
 }
-
-/* y[i] = a[i] + b[i] for i < n */
-static void tt__vec_add(float *y, const float *a, const float *b, size_t n) {
+static void tt__ew_sse_add(float *y, const float *a, const float *b, size_t n) {
     size_t i = 0;
-#ifdef TT__VEC_SSE
     for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, _mm_add_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
-#endif
-    for (; i < n; i++) y[i] = a[i] + b[i];
+    tt__ew_ref_add(y + i, a + i, b + i, n - i);
 }
+static void tt__ew_sse_relu(float *y, const float *x, size_t n) {
+    size_t i = 0;
+    __m128 z = _mm_setzero_ps();
+    /* maxps returns its second operand (+0) when x is NaN, -0 or below 0: x > 0 ? x : 0 */
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z));
+    tt__ew_ref_relu(y + i, x + i, n - i);
+}
+static void tt__ew_sse_relu_backward(float *gx, const float *x, const float *gy, size_t n) {
+    size_t i = 0;
+    __m128 z = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4) { /* select gx + gy where x > 0, else gx itself (no add: -0 stays -0) */
+        __m128 g = _mm_loadu_ps(gx + i), on = _mm_cmpgt_ps(_mm_loadu_ps(x + i), z);
+        __m128 s = _mm_add_ps(g, _mm_loadu_ps(gy + i));
+        _mm_storeu_ps(gx + i, _mm_or_ps(_mm_and_ps(on, s), _mm_andnot_ps(on, g)));
+    }
+    tt__ew_ref_relu_backward(gx + i, x + i, gy + i, n - i);
+}
+/* the kernels the ops use */
+static const tt__ew_kernels tt__ew = {tt__ew_sse_add_into, tt__ew_sse_sub_into, tt__ew_sse_add, tt__ew_sse_relu,
+                                      tt__ew_sse_relu_backward};
+#else
+static const tt__ew_kernels tt__ew = {tt__ew_ref_add_into, tt__ew_ref_sub_into, tt__ew_ref_add, tt__ew_ref_relu,
+                                      tt__ew_ref_relu_backward};
+#endif
 
 /* ---- broadcasting helpers ---- */
 
@@ -3987,7 +4046,7 @@ static int tt__rowcast_init(tt__rowcast *rc, const tt_tensor *a, const tt_tensor
 static void tt__bin_row(int op, float *y, const float *a, size_t sa, const float *b, size_t sb, size_t n) {
     size_t j;
     if (sa && sb) {
-        if (op == TT__BIN_ADD) { tt__vec_add(y, a, b, n); return; }
+        if (op == TT__BIN_ADD) { tt__ew.add(y, a, b, n); return; }
         if (op == TT__BIN_SUB) { for (j = 0; j < n; j++) y[j] = a[j] - b[j]; return; }
         if (op == TT__BIN_MUL) { for (j = 0; j < n; j++) y[j] = a[j] * b[j]; return; }
     }
@@ -4000,10 +4059,10 @@ static void tt__bin_row_backward(int op, const float *gy, const float *y, const 
                                  const float *b, float *gb, size_t sb, size_t n) {
     size_t j;
     if (op == TT__BIN_ADD || op == TT__BIN_SUB) { /* d = +-1: g * 1 = g and x + g * -1 = x - g exactly */
-        if (ga && sa) tt__vec_add_into(ga, gy, n);
+        if (ga && sa) tt__ew.add_into(ga, gy, n);
         else if (ga) for (j = 0; j < n; j++) ga[0] += gy[j];
-        if (gb && sb && op == TT__BIN_ADD) tt__vec_add_into(gb, gy, n);
-        else if (gb && sb) tt__vec_sub_into(gb, gy, n);
+        if (gb && sb && op == TT__BIN_ADD) tt__ew.add_into(gb, gy, n);
+        else if (gb && sb) tt__ew.sub_into(gb, gy, n);
         else if (gb && op == TT__BIN_ADD) for (j = 0; j < n; j++) gb[0] += gy[j];
         else if (gb) for (j = 0; j < n; j++) gb[0] -= gy[j];
         return;
@@ -4076,38 +4135,13 @@ TT__DEF tt_tensor *tt_add(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__
 TT__DEF tt_tensor *tt_mul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__binary(ctx, "mul", TT__BIN_MUL, a, b); }
 
 
-/* y[i] = x[i] > 0 ? x[i] : 0 (NaN and -0 give +0, as the scalar form) */
-static void tt__vec_relu(float *y, const float *x, size_t n) {
-    size_t i = 0;
-#ifdef TT__VEC_SSE
-    __m128 z = _mm_setzero_ps();
-    for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z)); /* x > 0 ? x : 0 */
-#endif
-    for (; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
-}
-
-/* gx[i] += gy[i] where x[i] > 0 (gx untouched elsewhere, -0 included) */
-static void tt__vec_relu_backward(float *gx, const float *x, const float *gy, size_t n) {
-    size_t i = 0;
-#ifdef TT__VEC_SSE
-    __m128 z = _mm_setzero_ps();
-    for (; i + 4 <= n; i += 4) {
-        __m128 g = _mm_loadu_ps(gx + i), on = _mm_cmpgt_ps(_mm_loadu_ps(x + i), z);
-        __m128 s = _mm_add_ps(g, _mm_loadu_ps(gy + i));
-        _mm_storeu_ps(gx + i, _mm_or_ps(_mm_and_ps(on, s), _mm_andnot_ps(on, g)));
-    }
-#endif
-    for (; i < n; i++)
-        if (x[i] > 0) gx[i] += gy[i];
-}
-
 /* ---- relu: the smallest complete op ---- */
 static void tt__relu_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
     (void)ctx;
     if (!x->grad) return;
     /* for each i: if (x->data[i] > 0) x->grad[i] += y->grad[i]; */
-    tt__vec_relu_backward(x->grad, x->data, y->grad, y->numel);
+    tt__ew.relu_backward(x->grad, x->data, y->grad, y->numel);
 }
 
 TT__DEF tt_tensor *tt_relu(tt_ctx *ctx, tt_tensor *x) {
@@ -4115,7 +4149,7 @@ TT__DEF tt_tensor *tt_relu(tt_ctx *ctx, tt_tensor *x) {
     if (!tt__in(ctx, "relu", x)) return NULL;
     y = tt__out(ctx, "relu", x->ndim, x->shape, x, NULL, NULL);
     if (!y) return NULL;
-    tt__vec_relu(y->data, x->data, x->numel); /* y->data[i] = x->data[i] > 0 ? x->data[i] : 0 */
+    tt__ew.relu(y->data, x->data, x->numel); /* y->data[i] = x->data[i] > 0 ? x->data[i] : 0 */
     if (y->node) y->node->backward = tt__relu_backward;
     return tt__done(ctx, y);
 }
@@ -4213,7 +4247,7 @@ TT__DEF tt_tensor *tt_matmul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) {
 /* Adds the column sums of g (rows, cols) into out (cols): the gradient of a broadcast bias. */
 static void tt__colsum_add(float *out, const float *g, size_t rows, size_t cols) {
     size_t r;
-    for (r = 0; r < rows; r++) tt__vec_add_into(out, g + r * cols, cols); /* out[j] += g[r * cols + j] */
+    for (r = 0; r < rows; r++) tt__ew.add_into(out, g + r * cols, cols); /* out[j] += g[r * cols + j] */
 }
 
 /* y (rows, out) = x (rows, in) W^T + b for W (out, in) and b (out) or NULL. The affine map of
@@ -4859,9 +4893,9 @@ static void tt__shape_walk(int mode, int nd, const int *shape, const size_t *st,
         if (s == 1) { /* contiguous rows (e.g. attention heads): copies and vector adds */
             switch (mode) {
             case TT__WALK_GATHER: memcpy(q, p, len * sizeof(float)); break;
-            case TT__WALK_GATHER_ADD: tt__vec_add_into(q, p, len); break;
+            case TT__WALK_GATHER_ADD: tt__ew.add_into(q, p, len); break;
             case TT__WALK_SCATTER: memcpy(p, q, len * sizeof(float)); break;
-            default: tt__vec_add_into(p, q, len); break;
+            default: tt__ew.add_into(p, q, len); break;
             }
         } else {
             switch (mode) {
@@ -4886,7 +4920,7 @@ static void tt__view_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
     (void)ctx;
     if (!x->grad) return;
-    tt__vec_add_into(x->grad, y->grad, y->numel); /* x->grad[i] += y->grad[i] */
+    tt__ew.add_into(x->grad, y->grad, y->numel); /* x->grad[i] += y->grad[i] */
 }
 
 /* A view of x with a new shape (same numel, checked by the caller): a header that shares x's
@@ -8063,7 +8097,7 @@ static void tt__upd_sgd(const tt__optim_job *j) {
     float mom = h->momentum, damp1 = (float)(1.0 - (double)h->dampening), lr = h->lr;
     size_t i = 0;
 #ifdef TT__VEC_SSE
-    /* The same operations as the loop below, 4 at a time (bit-identical; see tt__vec_relu). */
+    /* The same operations as the loop below, 4 at a time (bit-identical; see the SIMD block of >>ops_basic). */
     {
         float *x = j->x, *s0 = j->s0;
         const float *gp = j->g;
@@ -8103,7 +8137,7 @@ static void tt__upd_adam(const tt__optim_job *j) {
     float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
     size_t i = 0;
 #ifdef TT__VEC_SSE
-    /* The same operations as the loop below, 4 at a time (bit-identical; see tt__vec_relu). */
+    /* The same operations as the loop below, 4 at a time (bit-identical; see the SIMD block of >>ops_basic). */
     if (!h->amsgrad) {
         float *x = j->x, *s0 = j->s0, *s1 = j->s1;
         const float *gp = j->g;
