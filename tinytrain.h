@@ -7,7 +7,7 @@
 
    QUICK START
 
-       tt_desc desc = {0};                       // zero means "default" everywhere
+       tt_desc desc = {0};                       // zeroed: default sizes (see CONVENTIONS)
        tt_ctx ctx;
        if (tt_ctx_init(&ctx, &desc) != TT_OK) return 1;
        int ws[2] = {1, 2}, bs[1] = {1};
@@ -24,6 +24,26 @@
            tt_sgd_step_simple(&ctx, 0.1f);       // or any optimizer of the optimizer section
        }
        tt_ctx_free(&ctx);
+
+   CONVENTIONS
+       Defaults. Every options struct comes from its _init() function filled with PyTorch's
+       defaults: tt_conv_opts_init(), tt_pool_opts_init(kh, kw), tt_batchnorm_opts_init(),
+       tt_cross_entropy_opts_init(), tt_ctc_opts_init(), tt_kaiming_opts_init() and so on.
+       Change the fields you need; every value in the struct is taken literally (0 means zero,
+       never "the default", and there are no sentinel values), and a NULL options pointer means
+       the _init() values. An activation with a PyTorch default parameter has a plain call that
+       uses it and an _ex call that takes it: tt_elu(ctx, x) is alpha 1, tt_elu_ex(ctx, x, a).
+       docs/options.md lists every options struct with its _init() values next to PyTorch's.
+       The one exception is tt_desc: a zeroed tt_desc means "default sizes", because its fields
+       only size memory, threads and the matmul kernel and never change the maths.
+       Labels and indices. An int array of class labels, +-1 labels, lengths or indices is passed
+       with its length, the count first: tt_cross_entropy(ctx, logits, n, labels, opts). A count
+       that does not fit the input is TT_ERR_SHAPE (nothing is read past the array); a value out
+       of range is TT_ERR_INDEX. Indices that come out are ints too (tt_argmax).
+       Error identity. An error is identified by its code (tt_error) and its site (tt_error_site:
+       the op, "conv2d", or the public function, "tt_ctx_init"). Messages are for people and
+       may be reworded between versions; programs and tests check code and site.
+       Names. tt_ is public, tt__ private; options are tt_xxx_opts with tt_xxx_opts_init().
 
    CONFIGURATION MACROS (define before including the implementation)
 
@@ -89,9 +109,31 @@
        >>ops_basic >>ops_math >>ops_shape >>ops_conv >>ops_nn >>loss >>optim >>sched.
        Each op keeps its shape rule, forward and backward together; the comment at >>autograd
        says how an op is written, and tt_relu is the smallest complete example. Helpers shared
-       by several op families live in the core: >>util (finiteness, option structs, sigmoid,
-       softmax rows, log-sum-exp), >>tensor (axis checks, (outer, n, inner) axis views, per-
-       channel vector checks), >>ops_basic (broadcasting, column sums).
+       by several op families live in the core: >>util (finiteness, sigmoid, softmax rows,
+       log-sum-exp), >>tensor (axis checks, (outer, n, inner) axis views, per-channel vector
+       checks), >>ops_basic (broadcasting, column sums, the elementwise kernel pairs).
+
+   ADDING AN OP
+       1. Declare it, with a comment giving shapes, torch equivalent and errors, in the matching
+          >>api_ops_* section; options, if several, as a tt_xxx_opts struct with tt_xxx_opts_init()
+          returning torch's defaults.
+       2. Implement it in the matching >>ops_* section as >>autograd describes: check inputs
+          (tt__in, shape rules; every error through tt__fail with the op name first, which makes
+          it the error site), tt__out, forward, then a backward that ADDS into each input's grad,
+          and tt__done. A hot elementwise loop goes through the kernel table of >>ops_basic.
+       3. Test it: a PyTorch golden (tests/ref/gen_*.py writes the tests/ref/*_ref.h data), a
+          tt_gradcheck case, a fan-out case in tests/test_fanout.c, its NULL-argument call in
+          tests/test_robust.c; then a line in docs/ops.md and, for options, docs/options.md.
+   ADDING A LOSS
+       1. Declare it in >>api_loss (int labels as (n, labels); a reduction argument, or a field of
+          its options struct).
+       2. Implement it in >>loss with the shared machinery: tt__loss_begin (output and unit
+          layout), per-unit losses in r.l and their derivatives in tt__loss_d arrays during the
+          forward, tt__loss_end(divisor); the one backward, tt__loss_backward, applies the
+          reduction. Label counts via tt__loss_count_ok, ranges as TT_ERR_INDEX.
+       3. Test it: a new kind in tests/ref/gen_loss.py with its cases and one line in call_loss of
+          tests/test_loss.c (values and gradients against torch), an error case with its site,
+          a fan-out case, the robust call list, and the README loss table.
 */
 #ifndef TINYTRAIN_H
 #define TINYTRAIN_H
@@ -343,8 +385,8 @@ TT_API tt_result tt_init_torch_default(tt_ctx *ctx, tt_tensor *weight, tt_tensor
 typedef struct tt_xavier_opts {
     double gain;                  /* 1 */
 } tt_xavier_opts;
-TT_API tt_xavier_opts tt_xavier_opts_init(void);
-TT_API tt_result tt_init_xavier_uniform(tt_ctx *ctx, tt_tensor *t, const tt_xavier_opts *opts);
+TT_API tt_xavier_opts tt_xavier_opts_init(void); /* torch's defaults */
+TT_API tt_result tt_init_xavier_uniform(tt_ctx *ctx, tt_tensor *t, const tt_xavier_opts *opts); /* NULL: _init */
 /* kaiming_normal_ / kaiming_uniform_: std = gain / sqrt(fan), gain = tt_calculate_gain(
    nonlinearity, a), fan = fan_in or fan_out (mode); normal N(0, std^2), uniform U(-b, b) with
    b = sqrt(3) std. */
@@ -353,7 +395,8 @@ typedef struct tt_kaiming_opts {
     tt_fan_mode mode;             /* TT_FAN_IN */
     tt_nonlinearity nonlinearity; /* TT_NONLIN_LEAKY_RELU (with a = 0 the ReLU gain sqrt(2)) */
 } tt_kaiming_opts;
-TT_API tt_kaiming_opts tt_kaiming_opts_init(void);
+TT_API tt_kaiming_opts tt_kaiming_opts_init(void); /* torch's defaults */
+/* opts NULL means tt_kaiming_opts_init() */
 TT_API tt_result tt_init_kaiming_normal(tt_ctx *ctx, tt_tensor *t, const tt_kaiming_opts *opts);
 TT_API tt_result tt_init_kaiming_uniform(tt_ctx *ctx, tt_tensor *t, const tt_kaiming_opts *opts);
 /* Copy n floats into a tensor's data (n must equal numel). */
@@ -604,7 +647,7 @@ TT_API tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const i
 typedef struct tt_conv_opts {
     int stride[2], padding[2], dilation[2], groups;
 } tt_conv_opts;
-TT_API tt_conv_opts tt_conv_opts_init(void);
+TT_API tt_conv_opts tt_conv_opts_init(void); /* torch's defaults */
 /* x (N, Cin, H, W), w (Cout, Cin/groups, kH, kW), b (Cout) or NULL; opts may be NULL.
    -> (N, Cout, oH, oW). Computed as im2col (scratch) + tt_ctx_sgemm per batch item and group. */
 TT_API tt_tensor *tt_conv2d(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *b, const tt_conv_opts *opts);
@@ -623,8 +666,8 @@ typedef struct tt_pool_opts {
     int ceil_mode;            /* 0 (torch default): floor the output size; 1: ceil */
     int count_include_pad;    /* 1 (torch default): padded zeros count in average divisors */
 } tt_pool_opts;
-TT_API tt_pool_opts tt_pool_opts_init(int kernel_h, int kernel_w);
-TT_API tt_pool_opts tt_pool1d_opts_init(int kernel);
+TT_API tt_pool_opts tt_pool_opts_init(int kernel_h, int kernel_w); /* torch's defaults */
+TT_API tt_pool_opts tt_pool1d_opts_init(int kernel); /* torch's defaults */
 /* Max pooling (N, C, H, W) -> (N, C, oH, oW); the gradient goes to the first maximum of each
    window (a NaN counts as the maximum), as torch. */
 TT_API tt_tensor *tt_max_pool2d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts);
@@ -659,7 +702,7 @@ typedef struct tt_batchnorm_opts {
                                  must be NULL and the batch statistics are used in both modes
                                  (as torch with track_running_stats=False) */
 } tt_batchnorm_opts;
-TT_API tt_batchnorm_opts tt_batchnorm_opts_init(void);
+TT_API tt_batchnorm_opts tt_batchnorm_opts_init(void); /* torch's defaults */
 /* Batch norm over dim 1 of x (N, C, ...) (torch.nn.functional.batch_norm / nn.BatchNorm).
    running_mean/running_var are tensors of C floats (tt_buffer; torch initialises them to 0 and
    1). With batch statistics (training mode, or track_running_stats 0) it normalises with the
@@ -750,7 +793,7 @@ typedef struct tt_cross_entropy_opts {
                                  not used with probability targets, as torch) */
     float label_smoothing;    /* 0, in [0, 1] (must be 0 for tt_nll_loss) */
 } tt_cross_entropy_opts;
-TT_API tt_cross_entropy_opts tt_cross_entropy_opts_init(void);
+TT_API tt_cross_entropy_opts tt_cross_entropy_opts_init(void); /* torch's defaults */
 /* Cross-entropy with class indices. logits (N, C) or (N, C, d1, ...) or unbatched (C); target
    has n_target = N*d1*... entries (1 for unbatched) in [0, C) or ignore_index. MEAN divides by
    the sum of the weights of the non-ignored targets (their count without weights). As torch:
@@ -790,7 +833,7 @@ typedef struct tt_poisson_nll_opts {
     float eps;                /* 1e-8, >= 0: log(x + eps) when log_input is 0 */
     tt_reduction reduction;   /* MEAN */
 } tt_poisson_nll_opts;
-TT_API tt_poisson_nll_opts tt_poisson_nll_opts_init(void);
+TT_API tt_poisson_nll_opts tt_poisson_nll_opts_init(void); /* torch's defaults */
 /* Poisson NLL: log_input ? exp(x) - y x : x - y log(x + eps); full adds the Stirling term
    y log y - y + 0.5 log(2 pi y) where y > 1. */
 TT_API tt_tensor *tt_poisson_nll_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target,
@@ -801,7 +844,7 @@ typedef struct tt_gaussian_nll_opts {
     float eps;                /* 1e-6, >= 0: var is clamped to at least eps */
     tt_reduction reduction;   /* MEAN */
 } tt_gaussian_nll_opts;
-TT_API tt_gaussian_nll_opts tt_gaussian_nll_opts_init(void);
+TT_API tt_gaussian_nll_opts tt_gaussian_nll_opts_init(void); /* torch's defaults */
 /* Gaussian NLL: 0.5 (log v + (x - y)^2 / v), v = max(var, eps), + 0.5 log(2 pi) if full.
    var has input's shape, or input's shape without the last dim, or with the last dim 1, or is
    a scalar (ndim 0); it must be >= 0. As torch, the clamp is invisible to the gradient of var. */
@@ -829,7 +872,7 @@ typedef struct tt_multi_margin_opts {
     const float *weight;      /* NULL (all 1), or C class weights */
     tt_reduction reduction;   /* MEAN */
 } tt_multi_margin_opts;
-TT_API tt_multi_margin_opts tt_multi_margin_opts_init(void);
+TT_API tt_multi_margin_opts tt_multi_margin_opts_init(void); /* torch's defaults */
 /* Multi-class margin: sum_{i != y} w_y max(0, margin - x_y + x_i)^p / C per sample. input
    (N, C) or (C); target n_target = N labels (1 unbatched) in [0, C). */
 TT_API tt_tensor *tt_multi_margin_loss(tt_ctx *ctx, tt_tensor *input, size_t n_target, const int *target,
@@ -852,7 +895,7 @@ typedef struct tt_triplet_margin_opts {
     int swap;                 /* 0; 1 uses min(d(a, neg), d(pos, neg)) */
     tt_reduction reduction;   /* MEAN */
 } tt_triplet_margin_opts;
-TT_API tt_triplet_margin_opts tt_triplet_margin_opts_init(void);
+TT_API tt_triplet_margin_opts tt_triplet_margin_opts_init(void); /* torch's defaults */
 /* Triplet margin: max(d(a, pos) - d(a, neg) + margin, 0), d(u, v) = ||u - v + eps||_p as torch
    pairwise_distance. Inputs (N, D) or (D), same shape. */
 TT_API tt_tensor *tt_triplet_margin_loss(tt_ctx *ctx, tt_tensor *anchor, tt_tensor *positive, tt_tensor *negative,
@@ -869,7 +912,7 @@ typedef struct tt_ctc_opts {
                                  1-D targets); 1: padded rows (N, S), S = n_targets / N (torch's
                                  2-D targets) */
 } tt_ctc_opts;
-TT_API tt_ctc_opts tt_ctc_opts_init(void);
+TT_API tt_ctc_opts tt_ctc_opts_init(void); /* torch's defaults */
 /* Connectionist temporal classification (torch ctc_loss), log-space forward-backward.
    log_probs (T, N, C) (log-softmax outputs), input_lengths N ints in [0, T], target_lengths N
    ints >= 0 (n_lengths = N for both), labels in [0, C). NONE gives (N). The gradient is torch's:
