@@ -121,7 +121,7 @@
           (tt__in, shape rules; every error through tt__fail with the op name first, which makes
           it the error site), tt__out, forward, then a backward that ADDS into each input's grad,
           and tt__done. A hot elementwise loop goes through the kernel table of >>ops_basic.
-       3. Test it: a PyTorch golden (tests/ref/gen_*.py writes the tests/ref/*_ref.h data), a
+       3. Test it: a PyTorch golden (tests/ref/gen_NAME.py writes tests/ref/NAME_ref.h), a
           tt_gradcheck case, a fan-out case in tests/test_fanout.c, its NULL-argument call in
           tests/test_robust.c; then a line in docs/ops.md and, for options, docs/options.md.
    ADDING A LOSS

@@ -44,7 +44,7 @@ static tt_tensor *call_loss(tt_ctx *ctx, const loss_ref_case *c, tt_tensor **T) 
     tt_triplet_margin_opts to = tt_triplet_margin_opts_init();
     size_t n0 = (size_t)c->ni[0];
     ce.reduction = red;
-    if (c->iopt[0]) ce.ignore_index = c->iopt[1]; /* else torch's default -100 from _init */
+    ce.ignore_index = c->iopt[1]; /* the literal value torch used (-100 where it was the default) */
     ce.label_smoothing = c->fopt[0];
     po.log_input = c->iopt[0]; po.full = c->iopt[1]; po.eps = c->fopt[0]; po.reduction = red;
     go.full = c->iopt[0]; go.eps = c->fopt[0]; go.reduction = red;
@@ -75,7 +75,7 @@ static tt_tensor *call_loss(tt_ctx *ctx, const loss_ref_case *c, tt_tensor **T) 
         ctc.reduction = red;
         ctc.blank = c->iopt[0];
         ctc.zero_infinity = c->iopt[1];
-        ctc.targets_padded = c->iopt[2] > 0; /* the generator records the row length S of padded targets */
+        ctc.targets_padded = c->iopt[2];
         return tt_ctc_loss(ctx, T[0], n0, c->iv[0], (size_t)c->ni[1], c->iv[1], c->iv[2], &ctc);
     }
     return NULL;

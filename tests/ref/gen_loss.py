@@ -53,6 +53,10 @@ def add(name, kind, red, fn, tensors, grads, ints=(), iopt=(), fopt=(), nonfinit
         for i, leaf in enumerate(leaves):
             if leaf is not None and grads[i]:
                 gradsv[i] = leaf.grad.detach().clone()
+    if kind in ("CE", "NLL", "CE_PROBS"):
+        # iopt = [1, ignore_index] as given to torch, or [0, ...] when torch's default was used:
+        # the table records the literal value either way (tt_cross_entropy_opts.ignore_index)
+        iopt = [1, iopt[1]] if iopt and iopt[0] else [0, -100]
     cases.append(dict(name=name, kind=K[kind], red=REDS[red], tensors=leaves, grads=gradsv,
                       ints=[torch.as_tensor(v).flatten().tolist() for v in ints],
                       iopt=list(iopt), fopt=list(fopt), out=out.detach(), seed=seed))
@@ -314,7 +318,7 @@ def ctc_case(name, T, N, C, tl, il, red, blank=0, zero_inf=0, padded=0):
         lambda L: F.ctc_loss(L[0], tt, torch.tensor(il), torch.tensor(tl), blank=blank, reduction=red,
                              zero_infinity=bool(zero_inf)),
         [lp], [1], ints=[flat, torch.tensor(il), torch.tensor(tl)],
-        iopt=[blank, zero_inf, (max(tl) + 1) if padded else 0])
+        iopt=[blank, zero_inf, 1 if padded else 0])  # tt_ctc_opts fields: blank, zero_infinity, targets_padded
 
 
 for red in ALLRED:
