@@ -7,7 +7,7 @@
 
    QUICK START
 
-       tt_desc desc = {0};                       // zero means "default" everywhere
+       tt_desc desc = {0};                       // zeroed: default sizes (see CONVENTIONS)
        tt_ctx ctx;
        if (tt_ctx_init(&ctx, &desc) != TT_OK) return 1;
        int ws[2] = {1, 2}, bs[1] = {1};
@@ -24,6 +24,26 @@
            tt_sgd_step_simple(&ctx, 0.1f);       // or any optimizer of the optimizer section
        }
        tt_ctx_free(&ctx);
+
+   CONVENTIONS
+       Defaults. Every options struct comes from its _init() function filled with PyTorch's
+       defaults: tt_conv_opts_init(), tt_pool_opts_init(kh, kw), tt_batchnorm_opts_init(),
+       tt_cross_entropy_opts_init(), tt_ctc_opts_init(), tt_kaiming_opts_init() and so on.
+       Change the fields you need; every value in the struct is taken literally (0 means zero,
+       never "the default", and there are no sentinel values), and a NULL options pointer means
+       the _init() values. An activation with a PyTorch default parameter has a plain call that
+       uses it and an _ex call that takes it: tt_elu(ctx, x) is alpha 1, tt_elu_ex(ctx, x, a).
+       docs/options.md lists every options struct with its _init() values next to PyTorch's.
+       The one exception is tt_desc: a zeroed tt_desc means "default sizes", because its fields
+       only size memory, threads and the matmul kernel and never change the maths.
+       Labels and indices. An int array of class labels, +-1 labels, lengths or indices is passed
+       with its length, the count first: tt_cross_entropy(ctx, logits, n, labels, opts). A count
+       that does not fit the input is TT_ERR_SHAPE (nothing is read past the array); a value out
+       of range is TT_ERR_INDEX. Indices that come out are ints too (tt_argmax).
+       Error identity. An error is identified by its code (tt_error) and its site (tt_error_site:
+       the op, "conv2d", or the public function, "tt_ctx_init"). Messages are for people and
+       may be reworded between versions; programs and tests check code and site.
+       Names. tt_ is public, tt__ private; options are tt_xxx_opts with tt_xxx_opts_init().
 
    CONFIGURATION MACROS (define before including the implementation)
 
@@ -98,9 +118,31 @@
        safetensors, atomic files) >>layers >>progress (progress line, CSV log, SVG charts) >>data.
        Each op keeps its shape rule, forward and backward together; the comment at >>autograd
        says how an op is written, and tt_relu is the smallest complete example. Helpers shared
-       by several op families live in the core: >>util (finiteness, option structs, sigmoid,
-       softmax rows, log-sum-exp), >>tensor (axis checks, (outer, n, inner) axis views, per-
-       channel vector checks), >>ops_basic (broadcasting, column sums).
+       by several op families live in the core: >>util (finiteness, sigmoid, softmax rows,
+       log-sum-exp), >>tensor (axis checks, (outer, n, inner) axis views, per-channel vector
+       checks), >>ops_basic (broadcasting, column sums, the elementwise kernel pairs).
+
+   ADDING AN OP
+       1. Declare it, with a comment giving shapes, torch equivalent and errors, in the matching
+          >>api_ops_* section; options, if several, as a tt_xxx_opts struct with tt_xxx_opts_init()
+          returning torch's defaults.
+       2. Implement it in the matching >>ops_* section as >>autograd describes: check inputs
+          (tt__in, shape rules; every error through tt__fail with the op name first, which makes
+          it the error site), tt__out, forward, then a backward that ADDS into each input's grad,
+          and tt__done. A hot elementwise loop goes through the kernel table of >>ops_basic.
+       3. Test it: a PyTorch golden (tests/ref/gen_NAME.py writes tests/ref/NAME_ref.h), a
+          tt_gradcheck case, a fan-out case in tests/test_fanout.c, its NULL-argument call in
+          tests/test_robust.c; then a line in docs/ops.md and, for options, docs/options.md.
+   ADDING A LOSS
+       1. Declare it in >>api_loss (int labels as (n, labels); a reduction argument, or a field of
+          its options struct).
+       2. Implement it in >>loss with the shared machinery: tt__loss_begin (output and unit
+          layout), per-unit losses in r.l and their derivatives in tt__loss_d arrays during the
+          forward, tt__loss_end(divisor); the one backward, tt__loss_backward, applies the
+          reduction. Label counts via tt__loss_count_ok, ranges as TT_ERR_INDEX.
+       3. Test it: a new kind in tests/ref/gen_loss.py with its cases and one line in call_loss of
+          tests/test_loss.c (values and gradients against torch), an error case with its site,
+          a fan-out case, the robust call list, and the README loss table.
 */
 #ifndef TINYTRAIN_H
 #define TINYTRAIN_H
@@ -238,6 +280,7 @@ typedef struct tt_ctx {
     void *backend_state;          /* the backend's own state */
     tt_result err;                /* first error since the last tt_clear_error */
     char err_msg[256];
+    char err_site[48];            /* op or public function that recorded err ("" if none) */
 } tt_ctx;
 
 /* A tt_desc with every default written out: max_params 1 << 20 floats, max_param_tensors 256,
@@ -258,6 +301,11 @@ TT_API const char *tt_result_string(tt_result r);
 /* First error since the last clear (TT_OK if none), and its message ("" if none). */
 TT_API tt_result tt_error(const tt_ctx *ctx);
 TT_API const char *tt_error_message(const tt_ctx *ctx);
+/* The op or public function that recorded the sticky error ("" if none): the op name as it
+   appears in tape nodes and messages ("matmul", "cross_entropy", "conv2d") or the public
+   function ("tt_ctx_init", "tt_optim_step"). Messages may be reworded between versions; the
+   pair (tt_error, tt_error_site) is the stable identity of an error, and what tests check. */
+TT_API const char *tt_error_site(const tt_ctx *ctx);
 /* Forget the sticky error. */
 TT_API void tt_clear_error(tt_ctx *ctx);
 /* Runtime version string, e.g. "0.1.0". */
@@ -336,11 +384,44 @@ TT_API tt_tensor *tt_buffer(tt_ctx *ctx, const char *name, int ndim, const int *
 TT_API tt_result tt_init_const(tt_ctx *ctx, tt_tensor *t, float value);
 TT_API tt_result tt_init_uniform(tt_ctx *ctx, tt_tensor *t, float lo, float hi);
 TT_API tt_result tt_init_normal(tt_ctx *ctx, tt_tensor *t, float mean, float std);
-/* PyTorch's nn.Linear / nn.Conv default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
-TT_API tt_result tt_init_torch_default(tt_ctx *ctx, tt_tensor *t, int fan_in);
-/* Xavier/Glorot uniform and Kaiming/He normal (fan_in mode, gain for ReLU). */
-TT_API tt_result tt_init_xavier_uniform(tt_ctx *ctx, tt_tensor *t, int fan_in, int fan_out);
-TT_API tt_result tt_init_kaiming_normal(tt_ctx *ctx, tt_tensor *t, int fan_in);
+/* Initialisers as torch.nn.init: fan_in and fan_out come from the tensor's shape exactly as
+   torch's _calculate_fan_in_and_fan_out: dim 0 is the output size, dim 1 the input size, and
+   the product of the remaining dims (the receptive field) multiplies both. A tensor with fewer
+   than 2 dims has no fans (TT_ERR_SHAPE). Random draws come from the context RNG in order. */
+TT_API tt_result tt_init_fans(const tt_tensor *t, int *fan_in, int *fan_out);
+typedef enum tt_nonlinearity {
+    TT_NONLIN_LINEAR = 0,      /* gain 1 (also torch's conv1d/conv2d/... names) */
+    TT_NONLIN_SIGMOID,         /* 1 */
+    TT_NONLIN_TANH,            /* 5/3 */
+    TT_NONLIN_RELU,            /* sqrt(2) */
+    TT_NONLIN_LEAKY_RELU,      /* sqrt(2 / (1 + slope^2)) */
+    TT_NONLIN_SELU             /* 3/4 */
+} tt_nonlinearity;
+/* torch.nn.init.calculate_gain; param is the leaky_relu slope (ignored by the others). */
+TT_API double tt_calculate_gain(tt_nonlinearity nonlinearity, double param);
+typedef enum tt_fan_mode { TT_FAN_IN = 0, TT_FAN_OUT = 1 } tt_fan_mode;
+/* nn.Linear / nn.Conv*d reset_parameters: weight ~ kaiming_uniform(a = sqrt(5)), i.e.
+   U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with weight's fan_in, then bias (may be NULL) ~ the same
+   U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (0 bound when fan_in is 0), drawn after the weight. */
+TT_API tt_result tt_init_torch_default(tt_ctx *ctx, tt_tensor *weight, tt_tensor *bias);
+/* xavier_uniform_: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)). */
+typedef struct tt_xavier_opts {
+    double gain;                  /* 1 */
+} tt_xavier_opts;
+TT_API tt_xavier_opts tt_xavier_opts_init(void); /* torch's defaults */
+TT_API tt_result tt_init_xavier_uniform(tt_ctx *ctx, tt_tensor *t, const tt_xavier_opts *opts); /* NULL: _init */
+/* kaiming_normal_ / kaiming_uniform_: std = gain / sqrt(fan), gain = tt_calculate_gain(
+   nonlinearity, a), fan = fan_in or fan_out (mode); normal N(0, std^2), uniform U(-b, b) with
+   b = sqrt(3) std. */
+typedef struct tt_kaiming_opts {
+    double a;                     /* 0: negative slope for TT_NONLIN_LEAKY_RELU */
+    tt_fan_mode mode;             /* TT_FAN_IN */
+    tt_nonlinearity nonlinearity; /* TT_NONLIN_LEAKY_RELU (with a = 0 the ReLU gain sqrt(2)) */
+} tt_kaiming_opts;
+TT_API tt_kaiming_opts tt_kaiming_opts_init(void); /* torch's defaults */
+/* opts NULL means tt_kaiming_opts_init() */
+TT_API tt_result tt_init_kaiming_normal(tt_ctx *ctx, tt_tensor *t, const tt_kaiming_opts *opts);
+TT_API tt_result tt_init_kaiming_uniform(tt_ctx *ctx, tt_tensor *t, const tt_kaiming_opts *opts);
 /* Copy n floats into a tensor's data (n must equal numel). */
 TT_API tt_result tt_tensor_set(tt_ctx *ctx, tt_tensor *t, const float *data, size_t n);
 /* Number of parameter tensors, and the i-th one. */
@@ -479,10 +560,14 @@ TT_API tt_tensor *tt_abs(tt_ctx *ctx, tt_tensor *x);                    /* |x|; 
 /* min(max(x, lo), hi); gradient 1 where lo < x < hi, 0 at the bounds (as torch 2.15 with scalar
    bounds); lo > hi gives hi everywhere (torch). */
 TT_API tt_tensor *tt_clamp(tt_ctx *ctx, tt_tensor *x, float lo, float hi); /* -INFINITY/INFINITY for one side */
-/* x > 0 ? x : slope * x; gradient at 0 is slope (torch). */
-TT_API tt_tensor *tt_leaky_relu(tt_ctx *ctx, tt_tensor *x, float negative_slope); /* torch default 0.01 */
-/* x > 0 ? x : alpha * (e^x - 1); gradient at 0 is alpha (torch). */
-TT_API tt_tensor *tt_elu(tt_ctx *ctx, tt_tensor *x, float alpha);       /* torch default 1.0 */
+/* Activations with a parameter come in pairs: the plain call uses torch's default, the _ex call
+   takes the parameter (any value is taken literally; non-finite ones are errors).
+   x > 0 ? x : slope * x; gradient at 0 is slope (torch). tt_leaky_relu: slope 0.01. */
+TT_API tt_tensor *tt_leaky_relu(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_leaky_relu_ex(tt_ctx *ctx, tt_tensor *x, float negative_slope);
+/* x > 0 ? x : alpha * (e^x - 1); gradient at 0 is alpha (torch). tt_elu: alpha 1. */
+TT_API tt_tensor *tt_elu(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_elu_ex(tt_ctx *ctx, tt_tensor *x, float alpha);
 /* scale * elu(x, alpha) with torch's constants alpha = 1.67326..., scale = 1.05070... */
 TT_API tt_tensor *tt_selu(tt_ctx *ctx, tt_tensor *x);
 TT_API tt_tensor *tt_gelu(tt_ctx *ctx, tt_tensor *x);                   /* exact, erf form: x * Phi(x) */
@@ -490,11 +575,15 @@ TT_API tt_tensor *tt_gelu_tanh(tt_ctx *ctx, tt_tensor *x);              /* tanh 
 TT_API tt_tensor *tt_silu(tt_ctx *ctx, tt_tensor *x);                   /* x * sigmoid(x) (swish) */
 TT_API tt_tensor *tt_sigmoid(tt_ctx *ctx, tt_tensor *x);                /* 1 / (1 + e^-x) */
 TT_API tt_tensor *tt_tanh(tt_ctx *ctx, tt_tensor *x);                   /* hyperbolic tangent */
-/* log(1 + e^(beta x)) / beta, and x itself where beta * x > threshold. beta must be finite, != 0. */
-TT_API tt_tensor *tt_softplus(tt_ctx *ctx, tt_tensor *x, float beta, float threshold); /* torch 1, 20 */
+/* log(1 + e^(beta x)) / beta, and x itself where beta * x > threshold. beta must be finite, != 0.
+   tt_softplus: beta 1, threshold 20 (torch). */
+TT_API tt_tensor *tt_softplus(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_softplus_ex(tt_ctx *ctx, tt_tensor *x, float beta, float threshold);
 TT_API tt_tensor *tt_softsign(tt_ctx *ctx, tt_tensor *x);               /* x / (1 + |x|) */
-/* clamp to [min_val, max_val] (min_val <= max_val); gradient 0 at exactly min_val and max_val. */
-TT_API tt_tensor *tt_hardtanh(tt_ctx *ctx, tt_tensor *x, float min_val, float max_val); /* torch -1, 1 */
+/* clamp to [min_val, max_val] (min_val <= max_val); gradient 0 at exactly min_val and max_val.
+   tt_hardtanh: [-1, 1] (torch). */
+TT_API tt_tensor *tt_hardtanh(tt_ctx *ctx, tt_tensor *x);
+TT_API tt_tensor *tt_hardtanh_ex(tt_ctx *ctx, tt_tensor *x, float min_val, float max_val);
 TT_API tt_tensor *tt_mish(tt_ctx *ctx, tt_tensor *x);                   /* x * tanh(softplus(x)) */
 /* Reductions. keepdim != 0 keeps the reduced axis with size 1. Sums accumulate in double. */
 TT_API tt_tensor *tt_sum_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim); /* empty axis: 0 */
@@ -512,15 +601,18 @@ TT_API tt_tensor *tt_min(tt_ctx *ctx, tt_tensor *x);                    /* all e
    An empty axis with a non-empty output is TT_ERR_SHAPE. */
 TT_API tt_tensor *tt_max_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim);
 TT_API tt_tensor *tt_min_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim);
-/* Index of the first maximum along axis (first NaN if any), as floats; no gradient. */
-TT_API tt_tensor *tt_argmax(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim); /* indices as floats, no grad */
+/* Integer index of the first maximum along axis (first NaN if any), as torch.argmax(x, axis):
+   writes one index per position of x's shape without that axis (x->numel / size of axis of
+   them, row-major) into indices, which holds n_indices ints (fewer is TT_ERR_SHAPE). A scalar
+   x has one position (index 0). No gradient, no scratch memory. */
+TT_API tt_result tt_argmax(tt_ctx *ctx, tt_tensor *x, int axis, size_t n_indices, int *indices);
 /* Softmax / log-softmax along axis, max-subtracted (no overflow for large inputs). */
 TT_API tt_tensor *tt_softmax(tt_ctx *ctx, tt_tensor *x, int axis);
 TT_API tt_tensor *tt_log_softmax(tt_ctx *ctx, tt_tensor *x, int axis);
 
 
 /* ==================================================================================== >>api_ops_shape
-   Shape ops. Indices are plain int arrays. */
+   Shape ops. Index arrays carry their length (n_index, then the pointer). */
 
 /* PyTorch semantics throughout; axes may be negative (-1 = last). reshape and flatten return views
    (TT_VIEW: they share x's data, so writing one writes the other); every other op returns a new
@@ -548,14 +640,19 @@ TT_API tt_tensor *tt_stack(tt_ctx *ctx, int n, tt_tensor **xs, int axis);
 /* Constant padding as torch.nn.functional.pad: pads = (left, right) for the last dim, then the
    dim before it, ... (n_pads even, <= 2*ndim, entries >= 0). */
 TT_API tt_tensor *tt_pad(tt_ctx *ctx, tt_tensor *x, int n_pads, const int *pads, float value);
-/* Rows index[0..n) of x along axis (torch.index_select; repeats allowed, their gradients add). */
-TT_API tt_tensor *tt_index_select(tt_ctx *ctx, tt_tensor *x, int axis, int n, const int *index);
+/* Rows index[0..n_index) of x along axis (torch.index_select; repeats allowed, their gradients
+   add). */
+TT_API tt_tensor *tt_index_select(tt_ctx *ctx, tt_tensor *x, int axis, size_t n_index, const int *index);
 /* torch.gather: out[..i..] = x[..index[..i..]..] along axis; index has x->ndim dims, shape
-   index_shape (each dim <= x's except axis). */
-TT_API tt_tensor *tt_gather(tt_ctx *ctx, tt_tensor *x, int axis, const int *index, const int *index_shape);
-/* Embedding lookup: weight (num, dim), ids of shape ids_shape (ndim dims, 0 allowed) ->
-   (*ids_shape, dim). Backward adds each output row into its id's row (repeated ids accumulate). */
-TT_API tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const int *ids_shape, const int *ids);
+   index_shape (each dim <= x's except axis), and n_index = the product of index_shape entries
+   (another count is TT_ERR_SHAPE). */
+TT_API tt_tensor *tt_gather(tt_ctx *ctx, tt_tensor *x, int axis, const int *index_shape, size_t n_index,
+                            const int *index);
+/* Embedding lookup: weight (num, dim), ids of shape ids_shape (ndim dims, 0 allowed; n_ids =
+   the product of its entries) -> (*ids_shape, dim). Backward adds each output row into its id's
+   row (repeated ids accumulate). */
+TT_API tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const int *ids_shape, size_t n_ids,
+                               const int *ids);
 
 
 /* ==================================================================================== >>api_ops_conv
@@ -566,31 +663,39 @@ TT_API tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const i
    as torch does.
    Bad shapes give TT_ERR_SHAPE, bad options TT_ERR_INVALID_ARGS; the message names the op.
 
-   Convolution options. Zero fields mean torch defaults: stride 1, padding 0, dilation 1,
-   groups 1; negative values are errors. Index 0 is height (or length for 1-D), index 1 width.
-   Padding is zeros. Output size per dim: (in + 2*pad - dilation*(k-1) - 1) / stride + 1. */
+   Convolution options come from tt_conv_opts_init() (torch's defaults: stride 1, padding 0,
+   dilation 1, groups 1); every field is taken literally: stride, dilation and groups must be
+   >= 1, padding >= 0. A NULL opts pointer means tt_conv_opts_init(). Index 0 is height (or
+   length for 1-D), index 1 width. Padding is zeros (torch padding_mode 'zeros').
+   Output size per dim: (in + 2*pad - dilation*(k-1) - 1) / stride + 1. */
 typedef struct tt_conv_opts {
     int stride[2], padding[2], dilation[2], groups;
 } tt_conv_opts;
+TT_API tt_conv_opts tt_conv_opts_init(void); /* torch's defaults */
 /* x (N, Cin, H, W), w (Cout, Cin/groups, kH, kW), b (Cout) or NULL; opts may be NULL.
    -> (N, Cout, oH, oW). Computed as im2col (scratch) + tt_ctx_sgemm per batch item and group. */
 TT_API tt_tensor *tt_conv2d(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *b, const tt_conv_opts *opts);
 /* x (N, Cin, L), w (Cout, Cin/groups, k), b (Cout) or NULL -> (N, Cout, oL); opts index 0 used. */
 TT_API tt_tensor *tt_conv1d(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *b, const tt_conv_opts *opts);
-/* Pooling window (required, opts must not be NULL); index 0 is height (length for 1-D), index 1
-   width. kernel > 0; stride 0 means = kernel; padding (0..kernel/2) is -inf for max pooling and
-   zeros for average pooling; dilation 0 means 1 (max pooling only); ceil_mode as torch (the last
-   window must start inside the input or the left padding).
-   count_include_pad_off = 1 excludes padding from avg-pool divisors (torch count_include_pad=False). */
+/* Pooling options (required, opts must not be NULL) come from tt_pool_opts_init(kernel_h,
+   kernel_w) or, for 1-D pooling, tt_pool1d_opts_init(kernel): torch's defaults for that kernel
+   size (stride = kernel, padding 0, dilation 1, ceil_mode 0, count_include_pad 1). Every field
+   is taken literally. Index 0 is height (length for 1-D), index 1 width. kernel, stride and
+   dilation >= 1; padding (0..kernel/2) is -inf for max pooling and zeros for average pooling;
+   dilation is for max pooling only (average pooling needs 1); ceil_mode as torch (the last
+   window must start inside the input or the left padding); count_include_pad 0 leaves padding
+   out of average-pooling divisors. */
 typedef struct tt_pool_opts {
     int kernel[2], stride[2], padding[2], dilation[2];
-    int ceil_mode;
-    int count_include_pad_off;
+    int ceil_mode;            /* 0 (torch default): floor the output size; 1: ceil */
+    int count_include_pad;    /* 1 (torch default): padded zeros count in average divisors */
 } tt_pool_opts;
+TT_API tt_pool_opts tt_pool_opts_init(int kernel_h, int kernel_w); /* torch's defaults */
+TT_API tt_pool_opts tt_pool1d_opts_init(int kernel); /* torch's defaults */
 /* Max pooling (N, C, H, W) -> (N, C, oH, oW); the gradient goes to the first maximum of each
    window (a NaN counts as the maximum), as torch. */
 TT_API tt_tensor *tt_max_pool2d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts);
-/* Average pooling (N, C, H, W) -> (N, C, oH, oW), torch's divisor rules (count_include_pad_off,
+/* Average pooling (N, C, H, W) -> (N, C, oH, oW), torch's divisor rules (count_include_pad,
    ceil_mode windows that run past the padding are divided by their clipped size). */
 TT_API tt_tensor *tt_avg_pool2d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts);
 /* 1-D versions: (N, C, L) -> (N, C, oL), options at index 0. */
@@ -606,23 +711,39 @@ TT_API tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x);
 /* ==================================================================================== >>api_ops_nn
    Normalisation, dropout, attention, recurrent cells. */
 
-/* Batch norm over dim 1 of x (N, C, ...) (torch.nn.functional.batch_norm). weight/bias (C) may be
-   NULL. running_mean/running_var are tensors of C floats (tt_buffer; torch initialises them to 0
-   and 1) or both NULL. Training mode (ctx->training): normalises with the batch mean and biased
-   variance, needs more than one value per channel, and updates the running statistics as
-   running = (1 - momentum) * running + momentum * batch_stat with the UNBIASED batch variance.
-   Eval mode: normalises with the running statistics (they are then required).
-   momentum 0 means 0.1, eps 0 means 1e-5 (torch defaults); momentum must lie in [0, 1]. */
+/* Options of tt_batchnorm, from tt_batchnorm_opts_init() (torch.nn.BatchNorm defaults); every
+   field is taken literally. A NULL opts pointer means tt_batchnorm_opts_init(). */
+typedef struct tt_batchnorm_opts {
+    float eps;                /* 1e-5: added to the variance; >= 0 and finite */
+    float momentum;           /* 0.1: running = (1 - momentum) * running + momentum * batch_stat;
+                                 in [0, 1]; 0 freezes the running statistics (torch's
+                                 momentum=None, a cumulative average, is not provided) */
+    int affine;               /* 1: scale by weight and shift by bias (C each; either may be NULL,
+                                 meaning 1 and 0, as F.batch_norm); 0: no affine step, both must
+                                 be NULL */
+    int track_running_stats;  /* 1: running_mean/running_var (C each, both or neither) are updated
+                                 in training mode and required and used in eval mode; 0: both
+                                 must be NULL and the batch statistics are used in both modes
+                                 (as torch with track_running_stats=False) */
+} tt_batchnorm_opts;
+TT_API tt_batchnorm_opts tt_batchnorm_opts_init(void); /* torch's defaults */
+/* Batch norm over dim 1 of x (N, C, ...) (torch.nn.functional.batch_norm / nn.BatchNorm).
+   running_mean/running_var are tensors of C floats (tt_buffer; torch initialises them to 0 and
+   1). With batch statistics (training mode, or track_running_stats 0) it normalises with the
+   batch mean and biased variance and needs more than one value per channel; in training mode
+   the running statistics are updated with the UNBIASED batch variance. Eval mode with
+   track_running_stats normalises with the running statistics. */
 TT_API tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt_tensor *bias,
-                               tt_tensor *running_mean, tt_tensor *running_var, float momentum, float eps);
-/* Layer norm over the last norm_dims dims (1 .. x->ndim), biased variance; weight/bias have
-   exactly those dims or are NULL; eps 0 = 1e-5. */
+                               tt_tensor *running_mean, tt_tensor *running_var, const tt_batchnorm_opts *opts);
+/* The norms below take eps literally (>= 0 and finite; torch's default is named for each).
+   Layer norm over the last norm_dims dims (1 .. x->ndim), biased variance; weight/bias have
+   exactly those dims or are NULL. torch eps: 1e-5. */
 TT_API tt_tensor *tt_layernorm(tt_ctx *ctx, tt_tensor *x, int norm_dims, tt_tensor *weight, tt_tensor *bias, float eps);
 /* Group norm of x (N, C, ...) in `groups` groups of C/groups channels (C % groups == 0);
-   weight/bias (C) or NULL; eps 0 = 1e-5. */
+   weight/bias (C) or NULL. torch eps: 1e-5. */
 TT_API tt_tensor *tt_groupnorm(tt_ctx *ctx, tt_tensor *x, int groups, tt_tensor *weight, tt_tensor *bias, float eps);
-/* RMS norm over the last dim: x / sqrt(mean(x^2) + eps) * weight; weight (last dim) or NULL;
-   eps 0 = FLT_EPSILON (torch's default, finfo(float32).eps). */
+/* RMS norm over the last dim: x / sqrt(mean(x^2) + eps) * weight; weight (last dim) or NULL.
+   torch eps (None): FLT_EPSILON, finfo(float32).eps. */
 TT_API tt_tensor *tt_rmsnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, float eps);
 /* Inverted dropout: in training mode each element is zeroed with probability p (context RNG)
    and the others scaled by 1/(1-p); p == 1 gives zeros. In eval mode or with p == 0 it is the
@@ -631,21 +752,29 @@ TT_API tt_tensor *tt_dropout(tt_ctx *ctx, tt_tensor *x, float p);
 /* Scaled dot-product attention: q (B, H, T, D), k (B, H, S, D), v (B, H, S, Dv) -> (B, H, T, Dv)
    (any number of leading dims >= 0, equal in q, k and v). softmax(scale * q k^T) v, max-
    subtracted. causal keeps key j for query i only when j <= i: torch's is_causal, which uses the
-   top-left aligned lower triangle also when T != S. scale 0 means 1/sqrt(D). */
-TT_API tt_tensor *tt_attention(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tensor *v, int causal, float scale);
-/* LSTM cell (torch.nn.LSTMCell, gates i, f, g, o): x (B, I), h and c (B, H), w_ih (4H, I),
-   w_hh (4H, H), b_ih and b_hh (4H) or NULL. Sets *h_out and *c_out to new tensors (B, H):
-   c' = f * c + i * g, h' = o * tanh(c'). On error both are set to NULL. */
-TT_API tt_result tt_lstm_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *c, tt_tensor *w_ih,
-                              tt_tensor *w_hh, tt_tensor *b_ih, tt_tensor *b_hh, tt_tensor **h_out, tt_tensor **c_out);
-/* GRU cell (torch.nn.GRUCell, gates r, z, n): x (B, I), h (B, H), w_ih (3H, I), w_hh (3H, H),
-   biases (3H) or NULL. n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) * n + z * h. */
-TT_API tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *w_ih, tt_tensor *w_hh,
-                              tt_tensor *b_ih, tt_tensor *b_hh);
+   top-left aligned lower triangle also when T != S. tt_attention uses torch's default scale
+   1/sqrt(D) (D >= 1); tt_attention_ex takes the scale literally (finite). */
+TT_API tt_tensor *tt_attention(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tensor *v, int causal);
+TT_API tt_tensor *tt_attention_ex(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tensor *v, int causal, float scale);
+/* The weights of one recurrent cell, as torch names them: w_ih (G*H, I), w_hh (G*H, H), b_ih and
+   b_hh (G*H) or both NULL (torch bias=False); G = 4 gates for the LSTM, 3 for the GRU. */
+typedef struct tt_rnn_cell_weights {
+    tt_tensor *w_ih, *w_hh, *b_ih, *b_hh;
+} tt_rnn_cell_weights;
+/* The cells return alike: tt_result, new tensors (B, H) through the out pointers (set to NULL
+   on error). LSTM cell (torch.nn.LSTMCell, gates i, f, g, o): x (B, I), h and c (B, H);
+   c' = f * c + i * g, h' = o * tanh(c'). */
+TT_API tt_result tt_lstm_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *c, const tt_rnn_cell_weights *w,
+                              tt_tensor **h_out, tt_tensor **c_out);
+/* GRU cell (torch.nn.GRUCell, gates r, z, n): x (B, I), h (B, H).
+   n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) * n + z * h. */
+TT_API tt_result tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, const tt_rnn_cell_weights *w,
+                             tt_tensor **h_out);
 
 
 /* ==================================================================================== >>api_loss
-   Losses, as in torch.nn.functional. Targets given as class indices are int arrays. */
+   Losses, as in torch.nn.functional. Targets given as class indices are int arrays that carry
+   their length (n_target, then the pointer). */
 
 typedef enum tt_reduction {
     TT_REDUCTION_MEAN = 0,    /* default, as torch */
@@ -660,9 +789,13 @@ typedef enum tt_reduction {
    Gradients flow into every tensor called input (input1/input2, anchor/positive/negative, var).
    Real-valued targets are tensors; only the regression losses (L1, MSE, Huber, SmoothL1,
    Gaussian NLL) also give a gradient to the target, the others treat it as a constant.
-   Class labels and +-1 labels are int arrays. Class weights are float arrays of C entries that
-   are constants (no gradient). Bad reductions, hyperparameters or NULLs give
-   TT_ERR_INVALID_ARGS, bad shapes TT_ERR_SHAPE, labels out of range TT_ERR_INDEX. */
+   Class labels and +-1 labels are int arrays passed as (n_target, target): n_target must be
+   exactly the number of labels the input needs (a shorter or longer array is TT_ERR_SHAPE, never
+   a read past its end). Class weights are float arrays of C entries that are constants (no
+   gradient). Losses with several options take an options struct from its _init() function
+   (torch's defaults; every field literal; a NULL pointer means the _init() values). Bad
+   reductions, hyperparameters or NULLs give TT_ERR_INVALID_ARGS, bad shapes and label counts
+   TT_ERR_SHAPE, labels out of range TT_ERR_INDEX. */
 
 /* |input - target| (torch l1_loss). input and target have the same shape. */
 TT_API tt_tensor *tt_l1_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, tt_reduction reduction);
@@ -675,30 +808,34 @@ TT_API tt_tensor *tt_huber_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target
    beta 0 is the L1 loss. */
 TT_API tt_tensor *tt_smooth_l1_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, float beta, tt_reduction reduction);
 
-/* Options of tt_cross_entropy, tt_cross_entropy_probs and tt_nll_loss. A zeroed struct (or a
-   NULL pointer) means the torch defaults: mean, no weights, ignore_index -100, no smoothing. */
+/* Options of tt_cross_entropy, tt_cross_entropy_probs and tt_nll_loss, from
+   tt_cross_entropy_opts_init() (torch's defaults). */
 typedef struct tt_cross_entropy_opts {
-    tt_reduction reduction;   /* MEAN (default), SUM or NONE */
-    const float *weight;      /* C class weights, or NULL for all 1 */
-    int has_ignore_index;     /* 0: ignore_index is -100 (torch default); 1: use ignore_index */
-    int ignore_index;         /* class-index targets equal to it add nothing (not with probs) */
-    float label_smoothing;    /* in [0, 1]; 0 = none (must be 0 for tt_nll_loss) */
+    tt_reduction reduction;   /* MEAN */
+    const float *weight;      /* NULL (all 1), or C class weights */
+    int ignore_index;         /* -100: class-index targets equal to it add nothing (any int;
+                                 not used with probability targets, as torch) */
+    float label_smoothing;    /* 0, in [0, 1] (must be 0 for tt_nll_loss) */
 } tt_cross_entropy_opts;
+TT_API tt_cross_entropy_opts tt_cross_entropy_opts_init(void); /* torch's defaults */
 /* Cross-entropy with class indices. logits (N, C) or (N, C, d1, ...) or unbatched (C); target
-   has N*d1*... entries in [0, C) or ignore_index. opts NULL means torch defaults. MEAN divides
-   by the sum of the weights of the non-ignored targets (their count without weights): NaN if
-   every target is ignored, as torch. NONE returns shape (N, d1, ...), zero where ignored. */
-TT_API tt_tensor *tt_cross_entropy(tt_ctx *ctx, tt_tensor *logits, const int *target,
-                                   const struct tt_cross_entropy_opts *opts);
+   has n_target = N*d1*... entries (1 for unbatched) in [0, C) or ignore_index. MEAN divides by
+   the sum of the weights of the non-ignored targets (their count without weights). As torch:
+   if every target is ignored, MEAN is NaN and the input gradient is all zero; counted targets
+   whose weights sum to 0 give NaN gradients. NONE returns shape (N, d1, ...), zero where
+   ignored. */
+TT_API tt_tensor *tt_cross_entropy(tt_ctx *ctx, tt_tensor *logits, size_t n_target, const int *target,
+                                   const tt_cross_entropy_opts *opts);
 /* Cross-entropy with class probabilities: target has the shape of logits (rows need not sum
    to 1); label smoothing mixes it with the uniform distribution. MEAN divides by N*d1*...
-   ignore_index must not be set. No gradient flows to target. */
+   ignore_index is not used. No gradient flows to target. */
 TT_API tt_tensor *tt_cross_entropy_probs(tt_ctx *ctx, tt_tensor *logits, tt_tensor *target,
-                                         const struct tt_cross_entropy_opts *opts);
+                                         const tt_cross_entropy_opts *opts);
 /* Negative log-likelihood of log-probabilities (torch nll_loss): -w[t] * input[n, t]. Shapes,
-   weights, ignore_index and reductions as tt_cross_entropy; label_smoothing must be 0. */
-TT_API tt_tensor *tt_nll_loss(tt_ctx *ctx, tt_tensor *log_probs, const int *target,
-                              const struct tt_cross_entropy_opts *opts);
+   weights, ignore_index and reductions as tt_cross_entropy; label_smoothing must be 0. Only the
+   target positions get a gradient (as torch). */
+TT_API tt_tensor *tt_nll_loss(tt_ctx *ctx, tt_tensor *log_probs, size_t n_target, const int *target,
+                              const tt_cross_entropy_opts *opts);
 /* Binary cross-entropy of probabilities: -w [y log x + (1 - y) log(1 - x)], each log clamped at
    -100 (finite at x = 0 or 1), gradient w (x - y) / max(x (1 - x), 1e-12) as torch. input and
    target in [0, 1], same shape; weight NULL or broadcastable to input (a constant). */
@@ -713,24 +850,38 @@ TT_API tt_tensor *tt_bce_with_logits_loss(tt_ctx *ctx, tt_tensor *input, tt_tens
    elements (as torch); BATCHMEAN divides the sum by input's first dimension (true KL). */
 TT_API tt_tensor *tt_kl_div_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, int log_target,
                                  tt_reduction reduction);
+/* Options of tt_poisson_nll_loss, from tt_poisson_nll_opts_init() (torch's defaults). */
+typedef struct tt_poisson_nll_opts {
+    int log_input;            /* 1: input is log(rate); 0: input is the rate */
+    int full;                 /* 0; 1 adds the Stirling term */
+    float eps;                /* 1e-8, >= 0: log(x + eps) when log_input is 0 */
+    tt_reduction reduction;   /* MEAN */
+} tt_poisson_nll_opts;
+TT_API tt_poisson_nll_opts tt_poisson_nll_opts_init(void); /* torch's defaults */
 /* Poisson NLL: log_input ? exp(x) - y x : x - y log(x + eps); full adds the Stirling term
-   y log y - y + 0.5 log(2 pi y) where y > 1. torch defaults: log_input 1, full 0, eps 1e-8. */
-TT_API tt_tensor *tt_poisson_nll_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, int log_input, int full,
-                                      float eps, tt_reduction reduction);
+   y log y - y + 0.5 log(2 pi y) where y > 1. */
+TT_API tt_tensor *tt_poisson_nll_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target,
+                                      const tt_poisson_nll_opts *opts);
+/* Options of tt_gaussian_nll_loss, from tt_gaussian_nll_opts_init() (torch's defaults). */
+typedef struct tt_gaussian_nll_opts {
+    int full;                 /* 0; 1 adds 0.5 log(2 pi) */
+    float eps;                /* 1e-6, >= 0: var is clamped to at least eps */
+    tt_reduction reduction;   /* MEAN */
+} tt_gaussian_nll_opts;
+TT_API tt_gaussian_nll_opts tt_gaussian_nll_opts_init(void); /* torch's defaults */
 /* Gaussian NLL: 0.5 (log v + (x - y)^2 / v), v = max(var, eps), + 0.5 log(2 pi) if full.
    var has input's shape, or input's shape without the last dim, or with the last dim 1, or is
-   a scalar (ndim 0); it must be >= 0. As torch, the clamp is invisible to the gradient of var.
-   torch defaults: full 0, eps 1e-6. */
-TT_API tt_tensor *tt_gaussian_nll_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, tt_tensor *var, int full,
-                                       float eps, tt_reduction reduction);
+   a scalar (ndim 0); it must be >= 0. As torch, the clamp is invisible to the gradient of var. */
+TT_API tt_tensor *tt_gaussian_nll_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, tt_tensor *var,
+                                       const tt_gaussian_nll_opts *opts);
 /* Hinge embedding: x where label is 1, max(0, margin - x) where label is -1 (other labels get
-   both terms, as torch). target: input->numel ints. torch default margin 1.0. */
-TT_API tt_tensor *tt_hinge_embedding_loss(tt_ctx *ctx, tt_tensor *input, const int *target, float margin,
-                                          tt_reduction reduction);
-/* Margin ranking: max(0, -y (x1 - x2) + margin), y = +-1 labels (numel ints). input1 and input2
-   have the same shape. torch default margin 0. */
-TT_API tt_tensor *tt_margin_ranking_loss(tt_ctx *ctx, tt_tensor *input1, tt_tensor *input2, const int *target,
-                                         float margin, tt_reduction reduction);
+   both terms, as torch). n_target = input->numel. torch default margin 1.0. */
+TT_API tt_tensor *tt_hinge_embedding_loss(tt_ctx *ctx, tt_tensor *input, size_t n_target, const int *target,
+                                          float margin, tt_reduction reduction);
+/* Margin ranking: max(0, -y (x1 - x2) + margin), y = +-1 labels (n_target = numel). input1 and
+   input2 have the same shape. torch default margin 0. */
+TT_API tt_tensor *tt_margin_ranking_loss(tt_ctx *ctx, tt_tensor *input1, tt_tensor *input2, size_t n_target,
+                                         const int *target, float margin, tt_reduction reduction);
 /* Soft margin: log(1 + exp(-y x)), computed as softplus(-y x) so it stays finite for large |x|
    (torch overflows to inf there). target: tensor of input's shape (usually +-1). */
 TT_API tt_tensor *tt_soft_margin_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target, tt_reduction reduction);
@@ -738,41 +889,61 @@ TT_API tt_tensor *tt_soft_margin_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *
    per sample; input and target (N, C) or (C); weight NULL or C floats. NONE gives (N). */
 TT_API tt_tensor *tt_multilabel_soft_margin_loss(tt_ctx *ctx, tt_tensor *input, tt_tensor *target,
                                                  const float *weight, tt_reduction reduction);
+/* Options of tt_multi_margin_loss, from tt_multi_margin_opts_init() (torch's defaults). */
+typedef struct tt_multi_margin_opts {
+    int p;                    /* 1 (1 or 2) */
+    float margin;             /* 1 */
+    const float *weight;      /* NULL (all 1), or C class weights */
+    tt_reduction reduction;   /* MEAN */
+} tt_multi_margin_opts;
+TT_API tt_multi_margin_opts tt_multi_margin_opts_init(void); /* torch's defaults */
 /* Multi-class margin: sum_{i != y} w_y max(0, margin - x_y + x_i)^p / C per sample. input
-   (N, C) or (C); target N labels in [0, C); p 1 or 2; weight NULL or C floats. torch defaults
-   p 1, margin 1. */
-TT_API tt_tensor *tt_multi_margin_loss(tt_ctx *ctx, tt_tensor *input, const int *target, int p, float margin,
-                                       const float *weight, tt_reduction reduction);
+   (N, C) or (C); target n_target = N labels (1 unbatched) in [0, C). */
+TT_API tt_tensor *tt_multi_margin_loss(tt_ctx *ctx, tt_tensor *input, size_t n_target, const int *target,
+                                       const tt_multi_margin_opts *opts);
 /* Multilabel margin: sum_j sum_{i not a target} max(0, 1 - (x_{y_j} - x_i)) / C per sample.
-   input (N, C) or (C); target N*C ints per row: target labels, ended by the first -1 (or by the
-   end of the row). */
-TT_API tt_tensor *tt_multilabel_margin_loss(tt_ctx *ctx, tt_tensor *input, const int *target, tt_reduction reduction);
+   input (N, C) or (C); target n_target = N*C ints, C per row: target labels, ended by the first
+   -1 (or by the end of the row). */
+TT_API tt_tensor *tt_multilabel_margin_loss(tt_ctx *ctx, tt_tensor *input, size_t n_target, const int *target,
+                                            tt_reduction reduction);
 /* Cosine embedding: 1 - cos(x1, x2) for label 1, max(0, cos - margin) for label -1 (other
-   labels give 0). Inputs (N, D) or (D), same shape; 1e-12 is added to each squared norm as
-   ATen does. torch default margin 0. */
-TT_API tt_tensor *tt_cosine_embedding_loss(tt_ctx *ctx, tt_tensor *input1, tt_tensor *input2, const int *target,
-                                           float margin, tt_reduction reduction);
+   labels give 0). Inputs (N, D) or (D), same shape; n_target = N labels (1 for (D)); 1e-12 is
+   added to each squared norm as ATen does. torch default margin 0. */
+TT_API tt_tensor *tt_cosine_embedding_loss(tt_ctx *ctx, tt_tensor *input1, tt_tensor *input2, size_t n_target,
+                                           const int *target, float margin, tt_reduction reduction);
+/* Options of tt_triplet_margin_loss, from tt_triplet_margin_opts_init() (torch's defaults). */
+typedef struct tt_triplet_margin_opts {
+    float margin;             /* 1, > 0 */
+    float p;                  /* 2, > 0 and finite: the norm degree */
+    float eps;                /* 1e-6: added to u - v inside the norm */
+    int swap;                 /* 0; 1 uses min(d(a, neg), d(pos, neg)) */
+    tt_reduction reduction;   /* MEAN */
+} tt_triplet_margin_opts;
+TT_API tt_triplet_margin_opts tt_triplet_margin_opts_init(void); /* torch's defaults */
 /* Triplet margin: max(d(a, pos) - d(a, neg) + margin, 0), d(u, v) = ||u - v + eps||_p as torch
-   pairwise_distance; swap uses min(d(a, neg), d(pos, neg)). Inputs (N, D) or (D), same shape.
-   margin > 0, p > 0. torch defaults: margin 1, p 2, eps 1e-6, swap 0. */
+   pairwise_distance. Inputs (N, D) or (D), same shape. */
 TT_API tt_tensor *tt_triplet_margin_loss(tt_ctx *ctx, tt_tensor *anchor, tt_tensor *positive, tt_tensor *negative,
-                                         float margin, float p, float eps, int swap, tt_reduction reduction);
+                                         const tt_triplet_margin_opts *opts);
 
-/* Options of tt_ctc_loss; zeroed (or NULL) = torch defaults. */
+/* Options of tt_ctc_loss, from tt_ctc_opts_init() (torch's defaults). */
 typedef struct tt_ctc_opts {
-    tt_reduction reduction;   /* MEAN (default: each loss / max(target length, 1), then batch mean) */
-    int blank;                /* blank label (default 0) */
-    int zero_infinity;        /* 1: infinite losses (impossible alignments) and their gradients become 0 */
-    int target_stride;        /* 0: targets concatenated (sum of target_lengths ints); S > 0: padded
-                                 (N, S), row n starts at n * S */
+    tt_reduction reduction;   /* MEAN: each loss / max(target length, 1), then the batch mean */
+    int blank;                /* 0: the blank label */
+    int zero_infinity;        /* 0; 1: infinite losses (impossible alignments) and their gradients
+                                 become 0. With 0 the loss is inf and, as torch, that sample's
+                                 gradient is NaN for t < its input length. */
+    int targets_padded;       /* 0: targets concatenated, n_targets = sum of target_lengths (torch's
+                                 1-D targets); 1: padded rows (N, S), S = n_targets / N (torch's
+                                 2-D targets) */
 } tt_ctc_opts;
+TT_API tt_ctc_opts tt_ctc_opts_init(void); /* torch's defaults */
 /* Connectionist temporal classification (torch ctc_loss), log-space forward-backward.
    log_probs (T, N, C) (log-softmax outputs), input_lengths N ints in [0, T], target_lengths N
-   ints >= 0, labels in [0, C). NONE gives (N). The gradient is torch's: exp(log_probs) -
-   posterior, which is the true gradient once it flows back through a log-softmax; it is zero
-   for t >= input_length. */
-TT_API tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *log_probs, const int *targets, const int *input_lengths,
-                              const int *target_lengths, const tt_ctc_opts *opts);
+   ints >= 0 (n_lengths = N for both), labels in [0, C). NONE gives (N). The gradient is torch's:
+   exp(log_probs) - posterior, which is the true gradient once it flows back through a
+   log-softmax; it is zero for t >= input_length. */
+TT_API tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *log_probs, size_t n_targets, const int *targets, size_t n_lengths,
+                              const int *input_lengths, const int *target_lengths, const tt_ctc_opts *opts);
 
 
 /* ==================================================================================== >>api_optim
@@ -1555,30 +1726,15 @@ TT_API const char *tt_nn_name(tt_nn *nn, const char *prefix, const char *name);
 /* "prefix.index" ("blocks.0") in persistent memory. */
 TT_API const char *tt_nn_name_index(tt_nn *nn, const char *prefix, int index);
 
-/* Gains of torch.nn.init.calculate_gain. */
-typedef enum tt_nonlinearity {
-    TT_NL_LINEAR = 0,    /* 1 (also conv and sigmoid) */
-    TT_NL_SIGMOID,       /* 1 */
-    TT_NL_TANH,          /* 5/3 */
-    TT_NL_RELU,          /* sqrt(2) */
-    TT_NL_LEAKY_RELU,    /* sqrt(2 / (1 + a^2)) */
-    TT_NL_SELU           /* 3/4 */
-} tt_nonlinearity;
-typedef enum tt_fan_mode { TT_FAN_IN = 0, TT_FAN_OUT = 1 } tt_fan_mode;
-/* torch.nn.init.calculate_gain(nonlinearity, param) (param: leaky_relu's slope). */
-TT_API double tt_calculate_gain(tt_nonlinearity nl, double param);
 /* Initialisers that derive fan_in / fan_out from the shape as torch does: fan_in = shape[1] *
    receptive field, fan_out = shape[0] * receptive field (receptive field = product of shape[2:]);
    tensors need at least 2 dims (orthogonal: 2 or more, flattened to shape[0] rows).
    xavier_normal: N(0, gain^2 * 2 / (fan_in + fan_out)).
-   kaiming_uniform: U(-b, b), b = gain(nl, a) * sqrt(3 / fan) (torch defaults a 0, fan_in,
-   leaky_relu).
    orthogonal: gain * Q of the QR decomposition of a N(0, 1) matrix, signs fixed by diag(R)
    (rows or columns orthonormal, whichever are fewer).
    trunc_normal: N(mean, std^2) restricted to [a, b] (inverse-CDF sampling as torch; torch
    defaults 0, 1, -2, 2). */
 TT_API tt_result tt_init_xavier_normal(tt_ctx *ctx, tt_tensor *t, double gain);
-TT_API tt_result tt_init_kaiming_uniform(tt_ctx *ctx, tt_tensor *t, double a, tt_fan_mode mode, tt_nonlinearity nl);
 TT_API tt_result tt_init_orthogonal(tt_ctx *ctx, tt_tensor *t, double gain);
 TT_API tt_result tt_init_trunc_normal(tt_ctx *ctx, tt_tensor *t, double mean, double std, double a, double b);
 
@@ -1633,7 +1789,7 @@ typedef struct tt_nn_embedding {
 /* Create name.weight (num, dim) ~ N(0, 1); look ids up. */
 TT_API tt_result tt_nn_embedding_init(tt_nn *nn, tt_nn_embedding *m, const char *name, int num, int dim);
 TT_API tt_tensor *tt_nn_embedding_forward(tt_ctx *ctx, const tt_nn_embedding *m, int ndim, const int *ids_shape,
-                                          const int *ids);
+                                          size_t n_ids, const int *ids);
 
 /* nn.Dropout(p): no parameters; the context's training flag and RNG decide. */
 typedef struct tt_nn_dropout {
@@ -2153,7 +2309,9 @@ static void tt__log(tt_ctx *ctx, tt_log_level level, tt_result code, const char 
     if (ctx && ctx->desc.log) ctx->desc.log(ctx->desc.log_user, level, code, msg);
 }
 
-/* Record an error (the first one sticks) and log it. Returns code. */
+/* Record an error (the first one sticks) and log it. Returns code. Every message starts with
+   its site, the op or public function that fails ("%s: ..." with the op name, or
+   "tt_ctx_init: ..."); the site is that leading identifier, kept for tt_error_site. */
 static tt_result tt__fail(tt_ctx *ctx, tt_result code, const char *fmt, ...) {
     char msg[256];
     va_list ap;
@@ -2162,8 +2320,16 @@ static tt_result tt__fail(tt_ctx *ctx, tt_result code, const char *fmt, ...) {
     tt__vformat(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (ctx->err == TT_OK) {
+        size_t i = 0;
         ctx->err = code;
         memcpy(ctx->err_msg, msg, sizeof msg);
+        while (i + 1 < sizeof ctx->err_site &&
+               ((msg[i] >= 'a' && msg[i] <= 'z') || (msg[i] >= 'A' && msg[i] <= 'Z') ||
+                (msg[i] >= '0' && msg[i] <= '9') || msg[i] == '_')) {
+            ctx->err_site[i] = msg[i];
+            i++;
+        }
+        ctx->err_site[i] = 0;
     }
     tt__log(ctx, TT_LOG_ERROR, code, msg);
     return code;
@@ -2239,13 +2405,6 @@ static int tt__all_finite(const float *x, size_t n) {
 /* lo <= v <= hi for an enum read from the user. A function, not an inline comparison, because
    compilers with short enums (-fshort-enums, ARM EABI) warn that "(int)e < 0" is always false. */
 static int tt__in_range(int v, int lo, int hi) { return v >= lo && v <= hi; }
-
-/* Option structs are zero-means-default: a NULL pointer reads as an all-zero struct.
-   Copies *opts (size bytes) into o, or zeroes o. */
-static void tt__opts_or_zero(void *o, const void *opts, size_t size) {
-    if (opts) memcpy(o, opts, size);
-    else memset(o, 0, size);
-}
 
 /* ---- small numeric kernels shared by the ops (math, nn, loss) ---- */
 
@@ -2504,10 +2663,12 @@ TT__DEF void tt_ctx_free(tt_ctx *ctx) {
 
 TT__DEF tt_result tt_error(const tt_ctx *ctx) { return ctx ? ctx->err : TT_ERR_INVALID_ARGS; }
 TT__DEF const char *tt_error_message(const tt_ctx *ctx) { return ctx ? ctx->err_msg : "NULL context"; }
+TT__DEF const char *tt_error_site(const tt_ctx *ctx) { return ctx ? ctx->err_site : ""; }
 TT__DEF void tt_clear_error(tt_ctx *ctx) {
     if (!ctx) return;
     ctx->err = TT_OK;
     ctx->err_msg[0] = 0;
+    ctx->err_site[0] = 0;
 }
 
 /* ==================================================================================== >>tensor */
@@ -2796,24 +2957,111 @@ TT__DEF tt_result tt_init_normal(tt_ctx *ctx, tt_tensor *t, float mean, float st
     return tt__bk_push(ctx, t->data, t->numel * sizeof(float));
 }
 
-TT__DEF tt_result tt_init_torch_default(tt_ctx *ctx, tt_tensor *t, int fan_in) {
-    float bound;
-    if (fan_in <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_init_torch_default: fan_in must be > 0, got %d", fan_in);
-    bound = 1.0f / sqrtf((float)fan_in);
-    return tt_init_uniform(ctx, t, -bound, bound);
+/* torch.nn.init._calculate_fan_in_and_fan_out */
+TT__DEF tt_result tt_init_fans(const tt_tensor *t, int *fan_in, int *fan_out) {
+    size_t rf = 1, fi, fo;
+    int d;
+    if (!t || !fan_in || !fan_out) return TT_ERR_INVALID_ARGS;
+    if (t->ndim < 2) return TT_ERR_SHAPE;
+    for (d = 2; d < t->ndim; d++) rf *= (size_t)t->shape[d];
+    fi = (size_t)t->shape[1] * rf;
+    fo = (size_t)t->shape[0] * rf;
+    if (fi > 0x7fffffffu || fo > 0x7fffffffu) return TT_ERR_SHAPE;
+    *fan_in = (int)fi;
+    *fan_out = (int)fo;
+    return TT_OK;
 }
 
-TT__DEF tt_result tt_init_xavier_uniform(tt_ctx *ctx, tt_tensor *t, int fan_in, int fan_out) {
-    float bound;
-    if (fan_in <= 0 || fan_out <= 0)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_init_xavier_uniform: fans must be > 0, got %d and %d", fan_in, fan_out);
-    bound = sqrtf(6.0f / (float)(fan_in + fan_out));
-    return tt_init_uniform(ctx, t, -bound, bound);
+TT__DEF double tt_calculate_gain(tt_nonlinearity nonlinearity, double param) {
+    switch (nonlinearity) {
+    case TT_NONLIN_LINEAR: case TT_NONLIN_SIGMOID: return 1.0;
+    case TT_NONLIN_TANH: return 5.0 / 3.0;
+    case TT_NONLIN_RELU: return sqrt(2.0);
+    case TT_NONLIN_LEAKY_RELU: return sqrt(2.0 / (1.0 + param * param));
+    case TT_NONLIN_SELU: return 3.0 / 4.0;
+    }
+    return 1.0;
 }
 
-TT__DEF tt_result tt_init_kaiming_normal(tt_ctx *ctx, tt_tensor *t, int fan_in) {
-    if (fan_in <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_init_kaiming_normal: fan_in must be > 0, got %d", fan_in);
-    return tt_init_normal(ctx, t, 0.0f, sqrtf(2.0f / (float)fan_in));
+TT__DEF tt_xavier_opts tt_xavier_opts_init(void) {
+    tt_xavier_opts o;
+    o.gain = 1.0;
+    return o;
+}
+TT__DEF tt_kaiming_opts tt_kaiming_opts_init(void) {
+    tt_kaiming_opts o;
+    o.a = 0.0;
+    o.mode = TT_FAN_IN;
+    o.nonlinearity = TT_NONLIN_LEAKY_RELU;
+    return o;
+}
+
+/* The fans of t for initialiser op; sets the error when t has none. */
+static tt_result tt__init_fans(tt_ctx *ctx, const char *op, tt_tensor *t, int *fan_in, int *fan_out) {
+    tt_result r = tt__check_init(ctx, op, t);
+    if (r != TT_OK) return r;
+    if (tt_init_fans(t, fan_in, fan_out) != TT_OK)
+        return tt__fail(ctx, TT_ERR_SHAPE, "%s: fan in and fan out need a tensor of at least 2 dims, got %S", op, t);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_init_torch_default(tt_ctx *ctx, tt_tensor *weight, tt_tensor *bias) {
+    const char *op = "tt_init_torch_default";
+    int fi = 0, fo = 0;
+    double bound;
+    tt_result r = tt__init_fans(ctx, op, weight, &fi, &fo);
+    if (r != TT_OK) return r;
+    if (fi == 0) return tt__fail(ctx, TT_ERR_SHAPE, "%s: weight %S has fan_in 0", op, weight);
+    /* kaiming_uniform_(a = sqrt(5)): gain sqrt(2 / 6), bound = sqrt(3) * gain / sqrt(fan_in) */
+    bound = sqrt(3.0) * (sqrt(2.0 / 6.0) / sqrt((double)fi));
+    r = tt_init_uniform(ctx, weight, (float)-bound, (float)bound);
+    if (r != TT_OK || !bias) return r;
+    bound = 1.0 / sqrt((double)fi);
+    return tt_init_uniform(ctx, bias, (float)-bound, (float)bound);
+}
+
+TT__DEF tt_result tt_init_xavier_uniform(tt_ctx *ctx, tt_tensor *t, const tt_xavier_opts *opts) {
+    const char *op = "tt_init_xavier_uniform";
+    tt_xavier_opts o = opts ? *opts : tt_xavier_opts_init();
+    int fi, fo;
+    double a;
+    tt_result r = tt__init_fans(ctx, op, t, &fi, &fo);
+    if (r != TT_OK) return r;
+    if (fi + fo == 0 || !(o.gain >= 0) || !tt__finite(o.gain))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: need fan_in + fan_out > 0 and a finite gain >= 0 (tensor %S, "
+                        "gain %g)", op, t, o.gain);
+    a = sqrt(3.0) * (o.gain * sqrt(2.0 / (double)(fi + fo)));
+    return tt_init_uniform(ctx, t, (float)-a, (float)a);
+}
+
+/* kaiming std, or an error */
+static tt_result tt__kaiming_std(tt_ctx *ctx, const char *op, tt_tensor *t, const tt_kaiming_opts *opts, double *std) {
+    tt_kaiming_opts o = opts ? *opts : tt_kaiming_opts_init();
+    int fi, fo, fan;
+    tt_result r = tt__init_fans(ctx, op, t, &fi, &fo);
+    if (r != TT_OK) return r;
+    if (!tt__in_range((int)o.mode, TT_FAN_IN, TT_FAN_OUT) ||
+        !tt__in_range((int)o.nonlinearity, TT_NONLIN_LINEAR, TT_NONLIN_SELU) || !tt__finite(o.a))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: unknown mode %d or nonlinearity %d, or a non-finite a", op,
+                        (int)o.mode, (int)o.nonlinearity);
+    fan = o.mode == TT_FAN_IN ? fi : fo;
+    if (fan == 0) return tt__fail(ctx, TT_ERR_SHAPE, "%s: tensor %S has fan 0 in the chosen mode", op, t);
+    *std = tt_calculate_gain(o.nonlinearity, o.a) / sqrt((double)fan);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_init_kaiming_normal(tt_ctx *ctx, tt_tensor *t, const tt_kaiming_opts *opts) {
+    double std = 0;
+    tt_result r = tt__kaiming_std(ctx, "tt_init_kaiming_normal", t, opts, &std);
+    return r != TT_OK ? r : tt_init_normal(ctx, t, 0.0f, (float)std);
+}
+
+TT__DEF tt_result tt_init_kaiming_uniform(tt_ctx *ctx, tt_tensor *t, const tt_kaiming_opts *opts) {
+    double std = 0, b;
+    tt_result r = tt__kaiming_std(ctx, "tt_init_kaiming_uniform", t, opts, &std);
+    if (r != TT_OK) return r;
+    b = sqrt(3.0) * std;
+    return tt_init_uniform(ctx, t, (float)-b, (float)b);
 }
 
 TT__DEF tt_result tt_tensor_set(tt_ctx *ctx, tt_tensor *t, const float *data, size_t n) {
@@ -2903,8 +3151,8 @@ static tt_tensor *tt__done(tt_ctx *ctx, tt_tensor *y) {
         return NULL;
     }
     if (y && ctx->anomaly && !tt__all_finite(y->data, y->numel)) {
-        tt__fail(ctx, TT_ERR_NONFINITE, "anomaly: op '%s' produced NaN/Inf in its output of shape %S",
-                 y->node ? y->node->op : "(untracked op)", y);
+        tt__fail(ctx, TT_ERR_NONFINITE, "%s: anomaly mode: the op produced NaN/Inf in its output of shape %S",
+                 y->node ? y->node->op : "anomaly", y);
         return NULL;
     }
     return y;
@@ -2961,8 +3209,8 @@ static tt_result tt__run_backward(tt_ctx *ctx, tt__node *from) {
             tt_tensor *x = tt__node_in(n, k);
             if (x && x->grad && !tt__all_finite(x->grad, x->numel))
                 r = tt__fail(ctx, TT_ERR_NONFINITE,
-                             "anomaly: backward of op '%s' produced NaN/Inf in the gradient of input %d (shape %S)",
-                             n->op, k, x);
+                             "%s: anomaly mode: the backward of op '%s' produced NaN/Inf in the gradient of input "
+                             "%d (shape %S)", n->op, n->op, k, x);
         }
     }
     ctx->grad_enabled = grad_was;
@@ -4455,44 +4703,103 @@ TT__DEF tt_result tt_ctx_set_kernel(tt_ctx *ctx, tt_kernel kernel) {
 
 /* ==================================================================================== >>ops_basic */
 
-/* ---- vector helpers for hot elementwise loops ----
+/* ---- elementwise kernels: readable references, then their SIMD twins ----
+   Hot elementwise loops of the ops go through the table tt__ew (below). Each entry is a pair:
+   the scalar reference (tt__ew_ref_*, the definition, readable, and the fallback everywhere)
+   and its vector twin (tt__ew_sse_*), which performs exactly the same IEEE operations (add,
+   compare, max round the same 4-wide as one at a time), so both give the same bits; the test
+   test_simd_pairs runs every pair on the same inputs (signed zeros, NaN, infinities, vector
+   bodies and scalar tails) and compares bit patterns. To add a kernel: write the reference
+   here, its twin in the SIMD block, and one field in tt__ew_kernels and in each table
+   (tt__ew_ref_kernels, and tt__ew in both branches of the SIMD block); test_simd_pairs compares
+   tt__ew with tt__ew_ref_kernels field by field. */
+
+/* acc[i] += x[i] */
+static void tt__ew_ref_add_into(float *acc, const float *x, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) acc[i] += x[i];
+}
+/* acc[i] -= x[i] */
+static void tt__ew_ref_sub_into(float *acc, const float *x, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) acc[i] -= x[i];
+}
+/* y[i] = a[i] + b[i] */
+static void tt__ew_ref_add(float *y, const float *a, const float *b, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+/* y[i] = x[i] > 0 ? x[i] : 0 (NaN and -0 give +0) */
+static void tt__ew_ref_relu(float *y, const float *x, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+}
+/* gx[i] += gy[i] where x[i] > 0 (gx untouched elsewhere, -0 included) */
+static void tt__ew_ref_relu_backward(float *gx, const float *x, const float *gy, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (x[i] > 0) gx[i] += gy[i];
+}
+
+typedef struct tt__ew_kernels {
+    void (*add_into)(float *acc, const float *x, size_t n);
+    void (*sub_into)(float *acc, const float *x, size_t n);
+    void (*add)(float *y, const float *a, const float *b, size_t n);
+    void (*relu)(float *y, const float *x, size_t n);
+    void (*relu_backward)(float *gx, const float *x, const float *gy, size_t n);
+} tt__ew_kernels;
+static const tt__ew_kernels tt__ew_ref_kernels = {tt__ew_ref_add_into, tt__ew_ref_sub_into, tt__ew_ref_add,
+                                                  tt__ew_ref_relu, tt__ew_ref_relu_backward};
+
+/* ---- SIMD block: the vector twins ----
    The library is built with plain -O2, where gcc vectorises little and compiles `x > 0 ? x : 0`
    and `if (x > 0) g += d` as branches (mispredicted half the time on real activations). On
-   x86-64 (SSE2 is part of the base ISA) these helpers use 4-wide SSE2 with exactly the scalar
-   operations (IEEE add, mul, div, sqrt, max and compare round the same in both), so results are
-   bit-identical with the scalar loops, which remain the reference and the fallback. */
+   x86-64 (SSE2 is part of the base ISA) the twins run 4 wide and leave the tail to the
+   reference. TT_NO_SIMD (or another target) uses the references only. */
 #if !defined(TT_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__) && \
     defined(__x86_64__)
 #define TT__VEC_SSE 1
 #include <emmintrin.h>
-#endif
 
-/* acc[i] += x[i] for i < n (each element one IEEE add, so the same as the scalar loop) */
-static void tt__vec_add_into(float *acc, const float *x, size_t n) {
+static void tt__ew_sse_add_into(float *acc, const float *x, size_t n) {
     size_t i = 0;
-#ifdef TT__VEC_SSE
     for (; i + 4 <= n; i += 4) _mm_storeu_ps(acc + i, _mm_add_ps(_mm_loadu_ps(acc + i), _mm_loadu_ps(x + i)));
-#endif
-    for (; i < n; i++) acc[i] += x[i];
+    tt__ew_ref_add_into(acc + i, x + i, n - i);
 }
-
-/* acc[i] -= x[i] for i < n */
-static void tt__vec_sub_into(float *acc, const float *x, size_t n) {
+static void tt__ew_sse_sub_into(float *acc, const float *x, size_t n) {
     size_t i = 0;
-#ifdef TT__VEC_SSE
     for (; i + 4 <= n; i += 4) _mm_storeu_ps(acc + i, _mm_sub_ps(_mm_loadu_ps(acc + i), _mm_loadu_ps(x + i)));
-#endif
-    for (; i < n; i++) acc[i] -= x[i];
+    tt__ew_ref_sub_into(acc + i, x + i, n - i);
 }
-
-/* y[i] = a[i] + b[i] for i < n */
-static void tt__vec_add(float *y, const float *a, const float *b, size_t n) {
+static void tt__ew_sse_add(float *y, const float *a, const float *b, size_t n) {
     size_t i = 0;
-#ifdef TT__VEC_SSE
     for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, _mm_add_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
-#endif
-    for (; i < n; i++) y[i] = a[i] + b[i];
+    tt__ew_ref_add(y + i, a + i, b + i, n - i);
 }
+static void tt__ew_sse_relu(float *y, const float *x, size_t n) {
+    size_t i = 0;
+    __m128 z = _mm_setzero_ps();
+    /* maxps returns its second operand (+0) when x is NaN, -0 or below 0: x > 0 ? x : 0 */
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z));
+    tt__ew_ref_relu(y + i, x + i, n - i);
+}
+static void tt__ew_sse_relu_backward(float *gx, const float *x, const float *gy, size_t n) {
+    size_t i = 0;
+    __m128 z = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4) { /* select gx + gy where x > 0, else gx itself (no add: -0 stays -0) */
+        __m128 g = _mm_loadu_ps(gx + i), on = _mm_cmpgt_ps(_mm_loadu_ps(x + i), z);
+        __m128 s = _mm_add_ps(g, _mm_loadu_ps(gy + i));
+        _mm_storeu_ps(gx + i, _mm_or_ps(_mm_and_ps(on, s), _mm_andnot_ps(on, g)));
+    }
+    tt__ew_ref_relu_backward(gx + i, x + i, gy + i, n - i);
+}
+/* the kernels the ops use */
+static const tt__ew_kernels tt__ew = {tt__ew_sse_add_into, tt__ew_sse_sub_into, tt__ew_sse_add, tt__ew_sse_relu,
+                                      tt__ew_sse_relu_backward};
+#else
+static const tt__ew_kernels tt__ew = {tt__ew_ref_add_into, tt__ew_ref_sub_into, tt__ew_ref_add, tt__ew_ref_relu,
+                                      tt__ew_ref_relu_backward};
+#endif
 
 /* ---- broadcasting helpers ---- */
 
@@ -4623,7 +4930,7 @@ static int tt__rowcast_init(tt__rowcast *rc, const tt_tensor *a, const tt_tensor
 static void tt__bin_row(int op, float *y, const float *a, size_t sa, const float *b, size_t sb, size_t n) {
     size_t j;
     if (sa && sb) {
-        if (op == TT__BIN_ADD) { tt__vec_add(y, a, b, n); return; }
+        if (op == TT__BIN_ADD) { tt__ew.add(y, a, b, n); return; }
         if (op == TT__BIN_SUB) { for (j = 0; j < n; j++) y[j] = a[j] - b[j]; return; }
         if (op == TT__BIN_MUL) { for (j = 0; j < n; j++) y[j] = a[j] * b[j]; return; }
     }
@@ -4636,10 +4943,10 @@ static void tt__bin_row_backward(int op, const float *gy, const float *y, const 
                                  const float *b, float *gb, size_t sb, size_t n) {
     size_t j;
     if (op == TT__BIN_ADD || op == TT__BIN_SUB) { /* d = +-1: g * 1 = g and x + g * -1 = x - g exactly */
-        if (ga && sa) tt__vec_add_into(ga, gy, n);
+        if (ga && sa) tt__ew.add_into(ga, gy, n);
         else if (ga) for (j = 0; j < n; j++) ga[0] += gy[j];
-        if (gb && sb && op == TT__BIN_ADD) tt__vec_add_into(gb, gy, n);
-        else if (gb && sb) tt__vec_sub_into(gb, gy, n);
+        if (gb && sb && op == TT__BIN_ADD) tt__ew.add_into(gb, gy, n);
+        else if (gb && sb) tt__ew.sub_into(gb, gy, n);
         else if (gb && op == TT__BIN_ADD) for (j = 0; j < n; j++) gb[0] += gy[j];
         else if (gb) for (j = 0; j < n; j++) gb[0] -= gy[j];
         return;
@@ -4713,38 +5020,13 @@ TT__DEF tt_tensor *tt_add(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__
 TT__DEF tt_tensor *tt_mul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__binary(ctx, "mul", TT__BIN_MUL, a, b); }
 
 
-/* y[i] = x[i] > 0 ? x[i] : 0 (NaN and -0 give +0, as the scalar form) */
-static void tt__vec_relu(float *y, const float *x, size_t n) {
-    size_t i = 0;
-#ifdef TT__VEC_SSE
-    __m128 z = _mm_setzero_ps();
-    for (; i + 4 <= n; i += 4) _mm_storeu_ps(y + i, _mm_max_ps(_mm_loadu_ps(x + i), z)); /* x > 0 ? x : 0 */
-#endif
-    for (; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
-}
-
-/* gx[i] += gy[i] where x[i] > 0 (gx untouched elsewhere, -0 included) */
-static void tt__vec_relu_backward(float *gx, const float *x, const float *gy, size_t n) {
-    size_t i = 0;
-#ifdef TT__VEC_SSE
-    __m128 z = _mm_setzero_ps();
-    for (; i + 4 <= n; i += 4) {
-        __m128 g = _mm_loadu_ps(gx + i), on = _mm_cmpgt_ps(_mm_loadu_ps(x + i), z);
-        __m128 s = _mm_add_ps(g, _mm_loadu_ps(gy + i));
-        _mm_storeu_ps(gx + i, _mm_or_ps(_mm_and_ps(on, s), _mm_andnot_ps(on, g)));
-    }
-#endif
-    for (; i < n; i++)
-        if (x[i] > 0) gx[i] += gy[i];
-}
-
 /* ---- relu: the smallest complete op ---- */
 static void tt__relu_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
     (void)ctx;
     if (!x->grad) return;
     /* for each i: if (x->data[i] > 0) x->grad[i] += y->grad[i]; */
-    tt__vec_relu_backward(x->grad, x->data, y->grad, y->numel);
+    tt__ew.relu_backward(x->grad, x->data, y->grad, y->numel);
 }
 
 TT__DEF tt_tensor *tt_relu(tt_ctx *ctx, tt_tensor *x) {
@@ -4753,7 +5035,7 @@ TT__DEF tt_tensor *tt_relu(tt_ctx *ctx, tt_tensor *x) {
     y = tt__out(ctx, "relu", x->ndim, x->shape, x, NULL, NULL);
     if (!y) return NULL;
     if (ctx->backend) return tt__bk_op(ctx, y, TT_BOP_RELU, x, NULL, NULL, 0); /* runs on the backend */
-    tt__vec_relu(y->data, x->data, x->numel); /* y->data[i] = x->data[i] > 0 ? x->data[i] : 0 */
+    tt__ew.relu(y->data, x->data, x->numel); /* y->data[i] = x->data[i] > 0 ? x->data[i] : 0 */
     if (y->node) y->node->backward = tt__relu_backward;
     return tt__done(ctx, y);
 }
@@ -4852,7 +5134,7 @@ TT__DEF tt_tensor *tt_matmul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) {
 /* Adds the column sums of g (rows, cols) into out (cols): the gradient of a broadcast bias. */
 static void tt__colsum_add(float *out, const float *g, size_t rows, size_t cols) {
     size_t r;
-    for (r = 0; r < rows; r++) tt__vec_add_into(out, g + r * cols, cols); /* out[j] += g[r * cols + j] */
+    for (r = 0; r < rows; r++) tt__ew.add_into(out, g + r * cols, cols); /* out[j] += g[r * cols + j] */
 }
 
 /* y (rows, out) = x (rows, in) W^T + b for W (out, in) and b (out) or NULL. The affine map of
@@ -5114,7 +5396,8 @@ TT__DEF tt_tensor *tt_clamp(tt_ctx *ctx, tt_tensor *x, float lo, float hi) {
     return tt__unary(ctx, "clamp", TT__U_CLAMP, x, lo, hi);
 }
 
-TT__DEF tt_tensor *tt_hardtanh(tt_ctx *ctx, tt_tensor *x, float min_val, float max_val) {
+TT__DEF tt_tensor *tt_hardtanh(tt_ctx *ctx, tt_tensor *x) { return tt_hardtanh_ex(ctx, x, -1.0f, 1.0f); }
+TT__DEF tt_tensor *tt_hardtanh_ex(tt_ctx *ctx, tt_tensor *x, float min_val, float max_val) {
     if (!tt__in(ctx, "hardtanh", x) || !tt__math_param_ok(ctx, "hardtanh", x, "min_val", min_val, min_val == min_val) ||
         !tt__math_param_ok(ctx, "hardtanh", x, "max_val", max_val, max_val == max_val))
         return NULL;
@@ -5126,19 +5409,22 @@ TT__DEF tt_tensor *tt_hardtanh(tt_ctx *ctx, tt_tensor *x, float min_val, float m
     return tt__unary(ctx, "hardtanh", TT__U_CLAMP, x, min_val, max_val); /* hardtanh is clamp */
 }
 
-TT__DEF tt_tensor *tt_leaky_relu(tt_ctx *ctx, tt_tensor *x, float negative_slope) {
+TT__DEF tt_tensor *tt_leaky_relu(tt_ctx *ctx, tt_tensor *x) { return tt_leaky_relu_ex(ctx, x, 0.01f); }
+TT__DEF tt_tensor *tt_leaky_relu_ex(tt_ctx *ctx, tt_tensor *x, float negative_slope) {
     if (!tt__in(ctx, "leaky_relu", x) ||
         !tt__math_param_ok(ctx, "leaky_relu", x, "negative_slope", negative_slope, tt__finite(negative_slope)))
         return NULL;
     return tt__unary(ctx, "leaky_relu", TT__U_LEAKY_RELU, x, negative_slope, 0);
 }
 
-TT__DEF tt_tensor *tt_elu(tt_ctx *ctx, tt_tensor *x, float alpha) {
+TT__DEF tt_tensor *tt_elu(tt_ctx *ctx, tt_tensor *x) { return tt_elu_ex(ctx, x, 1.0f); }
+TT__DEF tt_tensor *tt_elu_ex(tt_ctx *ctx, tt_tensor *x, float alpha) {
     if (!tt__in(ctx, "elu", x) || !tt__math_param_ok(ctx, "elu", x, "alpha", alpha, tt__finite(alpha))) return NULL;
     return tt__unary(ctx, "elu", TT__U_ELU, x, alpha, 0);
 }
 
-TT__DEF tt_tensor *tt_softplus(tt_ctx *ctx, tt_tensor *x, float beta, float threshold) {
+TT__DEF tt_tensor *tt_softplus(tt_ctx *ctx, tt_tensor *x) { return tt_softplus_ex(ctx, x, 1.0f, 20.0f); }
+TT__DEF tt_tensor *tt_softplus_ex(tt_ctx *ctx, tt_tensor *x, float beta, float threshold) {
     if (!tt__in(ctx, "softplus", x) ||
         !tt__math_param_ok(ctx, "softplus", x, "beta", beta, tt__finite(beta) && beta != 0.0f) ||
         !tt__math_param_ok(ctx, "softplus", x, "threshold", threshold, threshold == threshold))
@@ -5354,9 +5640,8 @@ static void tt__extreme_axis_backward(tt_ctx *ctx, tt__node *n) {
             x->grad[(o * len + (size_t)sel[o * inner + k]) * inner + k] += y->grad[o * inner + k];
 }
 
-/* max/min along an axis (want = 0: values with gradient) or argmax (want = 1: indices as floats) */
-static tt_tensor *tt__extreme_axis(tt_ctx *ctx, const char *op, tt_tensor *x, int axis, int keepdim, int is_max,
-                                   int want_index) {
+/* max/min along an axis (values with gradient to the first extreme element) */
+static tt_tensor *tt__extreme_axis(tt_ctx *ctx, const char *op, tt_tensor *x, int axis, int keepdim, int is_max) {
     int ax, nd, shape[TT_MAX_DIMS];
     size_t outer, len, inner, o, j, k;
     tt_tensor *y;
@@ -5369,8 +5654,7 @@ static tt_tensor *tt__extreme_axis(tt_ctx *ctx, const char *op, tt_tensor *x, in
         tt__fail(ctx, TT_ERR_SHAPE, "%s: axis %d of input %S has size 0 (nothing to reduce)", op, axis, x);
         return NULL;
     }
-    /* indices never carry a gradient: no input is passed, so no tape node is made */
-    y = tt__out(ctx, op, nd, shape, want_index ? NULL : x, NULL, NULL);
+    y = tt__out(ctx, op, nd, shape, x, NULL, NULL);
     if (!y) return NULL;
     if (y->node) {
         sel = (int *)tt__scratch(ctx, op, sizeof(int) * (y->numel ? y->numel : 1));
@@ -5384,7 +5668,7 @@ static tt_tensor *tt__extreme_axis(tt_ctx *ctx, const char *op, tt_tensor *x, in
                 float v = x->data[(o * len + j) * inner + k];
                 if (tt__better(v, best, is_max)) { best = v; bj = j; }
             }
-            y->data[o * inner + k] = want_index ? (float)bj : best;
+            y->data[o * inner + k] = best;
             if (sel) sel[o * inner + k] = (int)bj;
         }
     if (y->node) {
@@ -5396,13 +5680,34 @@ static tt_tensor *tt__extreme_axis(tt_ctx *ctx, const char *op, tt_tensor *x, in
 }
 
 TT__DEF tt_tensor *tt_max_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim) {
-    return tt__extreme_axis(ctx, "max_axis", x, axis, keepdim, 1, 0);
+    return tt__extreme_axis(ctx, "max_axis", x, axis, keepdim, 1);
 }
 TT__DEF tt_tensor *tt_min_axis(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim) {
-    return tt__extreme_axis(ctx, "min_axis", x, axis, keepdim, 0, 0);
+    return tt__extreme_axis(ctx, "min_axis", x, axis, keepdim, 0);
 }
-TT__DEF tt_tensor *tt_argmax(tt_ctx *ctx, tt_tensor *x, int axis, int keepdim) {
-    return tt__extreme_axis(ctx, "argmax", x, axis, keepdim, 1, 1);
+TT__DEF tt_result tt_argmax(tt_ctx *ctx, tt_tensor *x, int axis, size_t n_indices, int *indices) {
+    const char *op = "argmax";
+    int ax;
+    size_t outer, len, inner, o, j, k;
+    if (!tt__in(ctx, op, x) || !tt__math_axis(ctx, op, x, axis, &ax)) return ctx ? ctx->err : TT_ERR_INVALID_ARGS;
+    tt__axis_split(x, ax, &outer, &len, &inner);
+    if (len == 0 && outer * inner > 0)
+        return tt__fail(ctx, TT_ERR_SHAPE, "%s: axis %d of input %S has size 0 (nothing to reduce)", op, axis, x);
+    if (!indices && outer * inner > 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: indices is NULL", op);
+    if (n_indices < outer * inner)
+        return tt__fail(ctx, TT_ERR_SHAPE, "%s: indices holds %z ints, input %S needs %z along axis %d", op, n_indices, x,
+                        outer * inner, axis);
+    for (o = 0; o < outer; o++)
+        for (k = 0; k < inner; k++) {
+            size_t bj = 0;
+            float best = x->data[o * len * inner + k];
+            for (j = 1; j < len; j++) {
+                float v = x->data[(o * len + j) * inner + k];
+                if (tt__better(v, best, 1)) { best = v; bj = j; }
+            }
+            indices[o * inner + k] = (int)bj;
+        }
+    return TT_OK;
 }
 
 /* ---- softmax and log_softmax along an axis ----
@@ -5500,9 +5805,9 @@ static void tt__shape_walk(int mode, int nd, const int *shape, const size_t *st,
         if (s == 1) { /* contiguous rows (e.g. attention heads): copies and vector adds */
             switch (mode) {
             case TT__WALK_GATHER: memcpy(q, p, len * sizeof(float)); break;
-            case TT__WALK_GATHER_ADD: tt__vec_add_into(q, p, len); break;
+            case TT__WALK_GATHER_ADD: tt__ew.add_into(q, p, len); break;
             case TT__WALK_SCATTER: memcpy(p, q, len * sizeof(float)); break;
-            default: tt__vec_add_into(p, q, len); break;
+            default: tt__ew.add_into(p, q, len); break;
             }
         } else {
             switch (mode) {
@@ -5527,7 +5832,7 @@ static void tt__view_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
     (void)ctx;
     if (!x->grad) return;
-    tt__vec_add_into(x->grad, y->grad, y->numel); /* x->grad[i] += y->grad[i] */
+    tt__ew.add_into(x->grad, y->grad, y->numel); /* x->grad[i] += y->grad[i] */
 }
 
 /* A view of x with a new shape (same numel, checked by the caller): a header that shares x's
@@ -5923,16 +6228,17 @@ static void tt__index_select_backward(tt_ctx *ctx, tt__node *n) {
     if (x->grad) tt__index_rows(x, n->i[0], (size_t)n->i[1], (const int *)n->saved, x->grad, n->out->grad, 1);
 }
 
-TT__DEF tt_tensor *tt_index_select(tt_ctx *ctx, tt_tensor *x, int axis, int n, const int *index) {
-    int shape[TT_MAX_DIMS], a, d;
+TT__DEF tt_tensor *tt_index_select(tt_ctx *ctx, tt_tensor *x, int axis, size_t n_index, const int *index) {
+    int shape[TT_MAX_DIMS], a, d, n;
     tt_tensor *y;
     if (!tt__in(ctx, "index_select", x)) return NULL;
     if (!tt__axis(ctx, "index_select", "axis", axis, x->ndim, x, &a)) return NULL;
-    if (n < 0 || (n > 0 && !index)) {
-        tt__fail(ctx, TT_ERR_INVALID_ARGS, "index_select: need n >= 0 indices and an index array, got n %d%s", n,
-                 index ? "" : " and index NULL");
+    if (n_index > 0x7fffffffu || (n_index > 0 && !index)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "index_select: need at most 2^31 - 1 indices and an index array, got %z%s",
+                 n_index, index ? "" : " and index NULL");
         return NULL;
     }
+    n = (int)n_index;
     if (!tt__check_ids(ctx, "index_select", "index", index, (size_t)n, x->shape[a], x, a)) return NULL;
     for (d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
     shape[a] = n;
@@ -5976,13 +6282,18 @@ static void tt__gather_backward(tt_ctx *ctx, tt__node *n) {
     if (x->grad) tt__gather_run(x, n->out, n->i[0], (const int *)n->saved, x->grad, n->out->grad, 1);
 }
 
-TT__DEF tt_tensor *tt_gather(tt_ctx *ctx, tt_tensor *x, int axis, const int *index, const int *index_shape) {
+TT__DEF tt_tensor *tt_gather(tt_ctx *ctx, tt_tensor *x, int axis, const int *index_shape, size_t n_index,
+                             const int *index) {
     int a, d;
     size_t numel;
     tt_tensor *y;
     if (!tt__in(ctx, "gather", x)) return NULL;
     if (!tt__axis(ctx, "gather", "axis", axis, x->ndim, x, &a)) return NULL;
     if (!tt__check_shape(ctx, "gather", x->ndim, index_shape, &numel)) return NULL;
+    if (n_index != numel) {
+        tt__fail(ctx, TT_ERR_SHAPE, "gather: index has %z entries, its shape needs %z", n_index, numel);
+        return NULL;
+    }
     for (d = 0; d < x->ndim; d++)
         if (d != a && index_shape[d] > x->shape[d]) {
             tt__fail(ctx, TT_ERR_SHAPE, "gather: index size %d on dimension %d exceeds %S (only axis %d may be larger)",
@@ -6019,7 +6330,8 @@ static void tt__embedding_backward(tt_ctx *ctx, tt__node *n) {
     }
 }
 
-TT__DEF tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const int *ids_shape, const int *ids) {
+TT__DEF tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const int *ids_shape, size_t n_ids,
+                                const int *ids) {
     int shape[TT_MAX_DIMS], d;
     size_t count, dim, i;
     tt_tensor *y;
@@ -6034,6 +6346,10 @@ TT__DEF tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const 
         return NULL;
     }
     if (!tt__check_shape(ctx, "embedding", ndim, ids_shape, &count)) return NULL;
+    if (n_ids != count) {
+        tt__fail(ctx, TT_ERR_SHAPE, "embedding: ids has %z entries, its shape needs %z", n_ids, count);
+        return NULL;
+    }
     if (count > 0 && !ids) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "embedding: ids is NULL");
         return NULL;
@@ -6114,12 +6430,34 @@ static int tt__conv_save(tt_ctx *ctx, const char *op, tt_tensor *y, const tt__co
 }
 
 /* Stride / dilation / groups: 0 means 1 (the default), negative is an error. */
+TT__DEF tt_conv_opts tt_conv_opts_init(void) {
+    tt_conv_opts o;
+    o.stride[0] = 1; o.stride[1] = 1;
+    o.padding[0] = 0; o.padding[1] = 0;
+    o.dilation[0] = 1; o.dilation[1] = 1;
+    o.groups = 1;
+    return o;
+}
+
+TT__DEF tt_pool_opts tt_pool_opts_init(int kernel_h, int kernel_w) {
+    tt_pool_opts o;
+    o.kernel[0] = kernel_h; o.kernel[1] = kernel_w;
+    o.stride[0] = kernel_h; o.stride[1] = kernel_w; /* torch: stride=None means the kernel size */
+    o.padding[0] = 0; o.padding[1] = 0;
+    o.dilation[0] = 1; o.dilation[1] = 1;
+    o.ceil_mode = 0;
+    o.count_include_pad = 1;
+    return o;
+}
+TT__DEF tt_pool_opts tt_pool1d_opts_init(int kernel) { return tt_pool_opts_init(kernel, kernel); }
+
+/* A stride, dilation or groups value: >= 1, taken literally. */
 static int tt__conv_opt(tt_ctx *ctx, const char *op, const char *what, int v, int *out) {
-    if (v < 0) {
-        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s must be positive (0 means default), got %d", op, what, v);
+    if (v < 1) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s must be >= 1, got %d", op, what, v);
         return 0;
     }
-    *out = v ? v : 1;
+    *out = v;
     return 1;
 }
 
@@ -6129,7 +6467,7 @@ static int tt__conv_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const
     long long eh, ew;
     int wi = nsp == 2 ? 1 : 0; /* opts index of the width (length) */
     if (!tt__conv_input(ctx, op, x, nsp, g)) return 0;
-    tt__opts_or_zero(&opt, o, sizeof opt);
+    opt = o ? *o : tt_conv_opts_init();
     o = &opt;
     if (w->ndim != nsp + 2) {
         tt__fail(ctx, TT_ERR_SHAPE, "%s: weight %S must have %d dims (Cout, Cin/groups, %s)", op, w, nsp + 2,
@@ -6334,14 +6672,10 @@ static int tt__pool_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: kernel size must be positive, got %d", op, g->kh < 1 ? g->kh : g->kw);
         return 0;
     }
-    /* stride 0 means = kernel */
-    if (o->stride[wi] < 0 || (nsp == 2 && o->stride[0] < 0)) {
-        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: stride must be positive (0 means kernel size), got %d", op,
-                 o->stride[wi] < 0 ? o->stride[wi] : o->stride[0]);
+    g->sh = 1;
+    if (!tt__conv_opt(ctx, op, "stride", o->stride[wi], &g->sw) ||
+        (nsp == 2 && !tt__conv_opt(ctx, op, "stride", o->stride[0], &g->sh)))
         return 0;
-    }
-    g->sw = o->stride[wi] ? o->stride[wi] : g->kw;
-    g->sh = nsp == 2 ? (o->stride[0] ? o->stride[0] : g->kh) : 1;
     g->pw = o->padding[wi];
     g->ph = nsp == 2 ? o->padding[0] : 0;
     if (g->ph < 0 || g->pw < 0 || g->ph > g->kh / 2 || g->pw > g->kw / 2) {
@@ -6357,7 +6691,7 @@ static int tt__pool_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const
         return 0;
     }
     g->ceil_mode = o->ceil_mode != 0;
-    g->count_include_pad = !o->count_include_pad_off;
+    g->count_include_pad = o->count_include_pad != 0;
     oh = tt__pool_out_size(g->h, g->kh, g->ph, g->sh, g->dh, g->ceil_mode);
     ow = tt__pool_out_size(g->w, g->kw, g->pw, g->sw, g->dw, g->ceil_mode);
     if (oh < 1 || ow < 1) {
@@ -6595,14 +6929,22 @@ TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
    saves what it needs (per-row statistics, masks, probabilities, gate activations) and one
    closed-form backward. Statistics are accumulated in double. Private helpers: tt__nn_. */
 
-/* eps: 0 means the default; negative or non-finite is an error. Returns 0 on error. */
-static int tt__nn_eps(tt_ctx *ctx, const char *op, float *eps, float def) {
-    if (*eps == 0.0f) *eps = def;
-    if (!(*eps > 0.0f) || *eps > FLT_MAX) {
-        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: eps must be >= 0 and finite (0 = default), got %g", op, (double)*eps);
+/* eps is taken literally: negative or non-finite is an error. Returns 0 on error. */
+static int tt__nn_eps(tt_ctx *ctx, const char *op, float eps) {
+    if (!(eps >= 0.0f) || eps > FLT_MAX) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: eps must be >= 0 and finite, got %g", op, (double)eps);
         return 0;
     }
     return 1;
+}
+
+TT__DEF tt_batchnorm_opts tt_batchnorm_opts_init(void) {
+    tt_batchnorm_opts o;
+    o.eps = 1e-5f;
+    o.momentum = 0.1f;
+    o.affine = 1;
+    o.track_running_stats = 1;
+    return o;
 }
 
 /* ------------------------------------------------------------------------------ batchnorm */
@@ -6651,13 +6993,28 @@ static void tt__nn_batchnorm_backward(tt_ctx *ctx, tt__node *nd) {
 }
 
 TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt_tensor *bias,
-                                tt_tensor *running_mean, tt_tensor *running_var, float momentum, float eps) {
+                                tt_tensor *running_mean, tt_tensor *running_var, const tt_batchnorm_opts *opts) {
     const char *op = "batchnorm";
     tt__nn_bn_saved st, *sv;
     tt_tensor *y;
     size_t n, c, l, m;
-    int training;
+    int training, update;
+    tt_batchnorm_opts o = opts ? *opts : tt_batchnorm_opts_init();
+    float momentum = o.momentum, eps = o.eps;
     if (!tt__in(ctx, op, x)) return NULL;
+    if (!o.affine && (weight || bias)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: affine 0 takes no weight or bias (set affine 1 to use them)", op);
+        return NULL;
+    }
+    if (!o.track_running_stats && (running_mean || running_var)) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: track_running_stats 0 takes no running_mean / running_var", op);
+        return NULL;
+    }
+    if (o.track_running_stats && !ctx->training && !running_mean) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: eval mode with track_running_stats needs running_mean and running_var "
+                 "(input %S)", op, x);
+        return NULL;
+    }
     if (x->ndim < 2) {
         tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S needs at least 2 dims (N, C, ...)", op, x);
         return NULL;
@@ -6673,13 +7030,13 @@ TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt
                  running_mean, running_var, x->shape[1], x);
         return NULL;
     }
-    if (momentum == 0.0f) momentum = 0.1f;
     if (!(momentum >= 0.0f && momentum <= 1.0f)) {
-        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: momentum must lie in [0, 1] (0 = default 0.1), got %g", op, (double)momentum);
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: momentum must lie in [0, 1], got %g", op, (double)momentum);
         return NULL;
     }
-    if (!tt__nn_eps(ctx, op, &eps, 1e-5f)) return NULL;
-    training = ctx->training;
+    if (!tt__nn_eps(ctx, op, eps)) return NULL;
+    training = ctx->training || !o.track_running_stats; /* normalise with the batch statistics */
+    update = ctx->training && running_mean != NULL;
     st.n = (size_t)x->shape[0];
     st.c = (size_t)x->shape[1];
     st.l = tt_shape_numel(x->ndim - 2, x->shape + 2);
@@ -6687,10 +7044,6 @@ TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt
     m = st.n * st.l;
     if (training && m <= 1) {
         tt__fail(ctx, TT_ERR_SHAPE, "%s: expected more than 1 value per channel when training, got input %S", op, x);
-        return NULL;
-    }
-    if (!training && !running_mean) {
-        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: eval mode needs running_mean and running_var (input %S)", op, x);
         return NULL;
     }
     y = tt__out(ctx, op, x->ndim, x->shape, x, weight, bias);
@@ -6715,7 +7068,7 @@ TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt
             var = sq / (double)m; /* biased: used for normalising */
             mean = (float)dm;
             invstd = (float)(1.0 / sqrt(var + (double)eps));
-            if (running_mean) {
+            if (update) {
                 /* torch: running = (1 - momentum) * running + momentum * stat, unbiased variance */
                 running_mean->data[c] = (1.0f - momentum) * running_mean->data[c] + momentum * mean;
                 running_var->data[c] = (1.0f - momentum) * running_var->data[c] + momentum * (float)(sq / (double)(m - 1));
@@ -6873,7 +7226,7 @@ TT__DEF tt_tensor *tt_layernorm(tt_ctx *ctx, tt_tensor *x, int norm_dims, tt_ten
             return NULL;
         }
     }
-    if (!tt__nn_eps(ctx, op, &eps, 1e-5f)) return NULL;
+    if (!tt__nn_eps(ctx, op, eps)) return NULL;
     if (ctx->backend) { /* runs on the backend */
         tt_backend_call c;
         size_t m = tt_shape_numel(norm_dims, x->shape + first), rows = m ? x->numel / m : 0;
@@ -6906,7 +7259,7 @@ TT__DEF tt_tensor *tt_groupnorm(tt_ctx *ctx, tt_tensor *x, int groups, tt_tensor
     }
     if (!tt__vec_ok(ctx, op, "weight", weight, x, x->shape[1]) || !tt__vec_ok(ctx, op, "bias", bias, x, x->shape[1]))
         return NULL;
-    if (!tt__nn_eps(ctx, op, &eps, 1e-5f)) return NULL;
+    if (!tt__nn_eps(ctx, op, eps)) return NULL;
     l = tt_shape_numel(x->ndim - 2, x->shape + 2);
     cpg = (size_t)(x->shape[1] / groups);
     return tt__nn_rownorm(ctx, op, x, weight, bias, eps, cpg * l, (size_t)groups, cpg, l);
@@ -6952,7 +7305,7 @@ TT__DEF tt_tensor *tt_rmsnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, floa
         return NULL;
     }
     if (!tt__vec_ok(ctx, op, "weight", weight, x, x->shape[x->ndim - 1])) return NULL;
-    if (!tt__nn_eps(ctx, op, &eps, FLT_EPSILON)) return NULL;
+    if (!tt__nn_eps(ctx, op, eps)) return NULL;
     y = tt__out(ctx, op, x->ndim, x->shape, x, weight, NULL);
     if (!y) return NULL;
     sv = (tt__nn_rms_saved *)tt__scratch(ctx, op, sizeof *sv);
@@ -7054,7 +7407,16 @@ static void tt__nn_attention_backward(tt_ctx *ctx, tt__node *nd) {
     }
 }
 
-TT__DEF tt_tensor *tt_attention(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tensor *v, int causal, float scale) {
+TT__DEF tt_tensor *tt_attention(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tensor *v, int causal) {
+    if (!tt__in(ctx, "attention", q)) return NULL;
+    if (q->ndim < 1 || q->shape[q->ndim - 1] == 0) {
+        tt__fail(ctx, TT_ERR_SHAPE, "attention: head dim of q %S is 0: give a scale (tt_attention_ex)", q);
+        return NULL;
+    }
+    return tt_attention_ex(ctx, q, k, v, causal, (float)(1.0 / sqrt((double)q->shape[q->ndim - 1])));
+}
+
+TT__DEF tt_tensor *tt_attention_ex(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tensor *v, int causal, float scale) {
     const char *op = "attention";
     tt__nn_attn_saved *a;
     tt_tensor *y;
@@ -7072,13 +7434,6 @@ TT__DEF tt_tensor *tt_attention(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_tens
     if (k->shape[nd - 2] == 0 && q->shape[nd - 2] > 0) {
         tt__fail(ctx, TT_ERR_SHAPE, "%s: no keys (k %S) for %d queries", op, k, q->shape[nd - 2]);
         return NULL;
-    }
-    if (scale == 0.0f) {
-        if (q->shape[nd - 1] == 0) {
-            tt__fail(ctx, TT_ERR_SHAPE, "%s: head dim of q %S is 0: give a scale", op, q);
-            return NULL;
-        }
-        scale = (float)(1.0 / sqrt((double)q->shape[nd - 1]));
     }
     if (!tt__finite(scale)) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: scale must be finite, got %g", op, (double)scale);
@@ -7198,10 +7553,10 @@ static void tt__nn_lstm_h_backward(tt_ctx *ctx, tt__node *nd) {
         }
 }
 
-TT__DEF tt_result tt_lstm_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *c, tt_tensor *w_ih, tt_tensor *w_hh,
-                               tt_tensor *b_ih, tt_tensor *b_hh, tt_tensor **h_out, tt_tensor **c_out) {
+TT__DEF tt_result tt_lstm_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *c, const tt_rnn_cell_weights *w,
+                               tt_tensor **h_out, tt_tensor **c_out) {
     const char *op = "lstm_cell";
-    tt_tensor *in[6], *gates, *cn, *hn;
+    tt_tensor *in[6], *gates, *cn, *hn, *w_ih, *w_hh, *b_ih, *b_hh;
     int gshape[2];
     size_t bs, hs, r, j;
     float *tmp;
@@ -7209,6 +7564,8 @@ TT__DEF tt_result tt_lstm_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tenso
     if (h_out) *h_out = NULL;
     if (c_out) *c_out = NULL;
     if (!h_out || !c_out) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: h_out and c_out must not be NULL", op);
+    if (!w) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: weights are NULL", op);
+    w_ih = w->w_ih; w_hh = w->w_hh; b_ih = w->b_ih; b_hh = w->b_hh;
     if (!tt__nn_cell_check(ctx, op, 4, x, h, w_ih, w_hh, b_ih, b_hh) || !tt__in(ctx, op, c))
         return ctx->err != TT_OK ? ctx->err : TT_ERR_INVALID_ARGS;
     if (!tt_same_shape(c, h))
@@ -7277,8 +7634,8 @@ static void tt__nn_gru_backward(tt_ctx *ctx, tt__node *nd) {
     tt__affine_bwd(ctx, dgh, h->shape[0], h, w_hh, b_hh);
 }
 
-TT__DEF tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *w_ih, tt_tensor *w_hh, tt_tensor *b_ih,
-                               tt_tensor *b_hh) {
+static tt_tensor *tt__nn_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tensor *w_ih, tt_tensor *w_hh,
+                                  tt_tensor *b_ih, tt_tensor *b_hh) {
     const char *op = "gru_cell";
     tt_tensor *in[6], *y;
     float *gi, *gh, *sv;
@@ -7314,6 +7671,16 @@ TT__DEF tt_tensor *tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_tenso
 }
 #endif /* TT_NO_RNN */
 
+TT__DEF tt_result tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, const tt_rnn_cell_weights *w,
+                              tt_tensor **h_out) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (h_out) *h_out = NULL;
+    if (!h_out) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "gru_cell: h_out must not be NULL");
+    if (!w) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "gru_cell: weights are NULL");
+    *h_out = tt__nn_gru_cell(ctx, x, h, w->w_ih, w->w_hh, w->b_ih, w->b_hh);
+    return *h_out ? TT_OK : (ctx->err != TT_OK ? ctx->err : TT_ERR_INVALID_ARGS);
+}
+
 
 /* ==================================================================================== >>loss */
 
@@ -7332,6 +7699,9 @@ typedef struct tt__loss_save {
     size_t inner, outer;  /* unit layout, see above */
     size_t cls[3], div[3], npos[3];
     float *d[3];          /* derivative per position, NULL if input k gets no gradient */
+    unsigned char *unused0; /* NULL, or 1 per position of d[0] that the loss never reads (ignored
+                             targets, non-target classes of NLL): it gets no gradient at all, as in
+                             torch, even when the scale is inf (MEAN over zero counted targets) */
 } tt__loss_save;
 
 static void tt__loss_backward(tt_ctx *ctx, tt__node *n) {
@@ -7345,7 +7715,9 @@ static void tt__loss_backward(tt_ctx *ctx, tt__node *n) {
         float g0 = s->reduced ? y->grad[0] * s->scale : 0.0f;
         if (!x || !x->grad || !s->d[k]) continue;
         for (e = 0; e < s->npos[k]; e++) {
-            float g = s->reduced ? g0 : y->grad[((e / blk) % s->outer) * s->inner + e % s->inner];
+            float g;
+            if (k == 0 && s->unused0 && s->unused0[e]) continue;
+            g = s->reduced ? g0 : y->grad[((e / blk) % s->outer) * s->inner + e % s->inner];
             x->grad[e / s->div[k]] += g * s->d[k][e];
         }
     }
@@ -7446,6 +7818,64 @@ static int tt__loss_labels_ok(tt_ctx *ctx, const char *op, const int *t) {
     return 0;
 }
 
+/* An int array that carries its length: exactly `need` entries for this input. */
+static int tt__loss_count_ok(tt_ctx *ctx, const char *op, const char *what, size_t have, size_t need,
+                             const tt_tensor *x) {
+    if (have == need) return 1;
+    tt__fail(ctx, TT_ERR_SHAPE, "%s: %s has %z entries, input %S needs %z", op, what, have, x, need);
+    return 0;
+}
+
+/* ---- option structs: torch's defaults, every field taken literally ---- */
+TT__DEF tt_cross_entropy_opts tt_cross_entropy_opts_init(void) {
+    tt_cross_entropy_opts o;
+    o.reduction = TT_REDUCTION_MEAN;
+    o.weight = NULL;
+    o.ignore_index = -100;
+    o.label_smoothing = 0.0f;
+    return o;
+}
+TT__DEF tt_poisson_nll_opts tt_poisson_nll_opts_init(void) {
+    tt_poisson_nll_opts o;
+    o.log_input = 1;
+    o.full = 0;
+    o.eps = 1e-8f;
+    o.reduction = TT_REDUCTION_MEAN;
+    return o;
+}
+TT__DEF tt_gaussian_nll_opts tt_gaussian_nll_opts_init(void) {
+    tt_gaussian_nll_opts o;
+    o.full = 0;
+    o.eps = 1e-6f;
+    o.reduction = TT_REDUCTION_MEAN;
+    return o;
+}
+TT__DEF tt_multi_margin_opts tt_multi_margin_opts_init(void) {
+    tt_multi_margin_opts o;
+    o.p = 1;
+    o.margin = 1.0f;
+    o.weight = NULL;
+    o.reduction = TT_REDUCTION_MEAN;
+    return o;
+}
+TT__DEF tt_triplet_margin_opts tt_triplet_margin_opts_init(void) {
+    tt_triplet_margin_opts o;
+    o.margin = 1.0f;
+    o.p = 2.0f;
+    o.eps = 1e-6f;
+    o.swap = 0;
+    o.reduction = TT_REDUCTION_MEAN;
+    return o;
+}
+TT__DEF tt_ctc_opts tt_ctc_opts_init(void) {
+    tt_ctc_opts o;
+    o.reduction = TT_REDUCTION_MEAN;
+    o.blank = 0;
+    o.zero_infinity = 0;
+    o.targets_padded = 0;
+    return o;
+}
+
 /* Stable log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)). */
 static float tt__loss_logsigmoid(float x) { return (x < 0 ? x : 0.0f) - log1pf(expf(-fabsf(x))); }
 
@@ -7539,23 +7969,25 @@ static int tt__loss_ce_opts_ok(tt_ctx *ctx, const char *op, const tt_cross_entro
 static tt_tensor *tt__bk_class_index(tt_ctx *ctx, const char *op, tt_tensor *x, const int *target, const tt_cross_entropy_opts *o,
                                      int is_logits, size_t N, size_t C, size_t S, int ignore); /* >>backend */
 /* is_logits: cross-entropy (log-softmax inside); else NLL on log-probabilities. */
-static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x, const int *target,
+static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x, size_t n_target, const int *target,
                                        const tt_cross_entropy_opts *opts, int is_logits) {
-    tt_cross_entropy_opts o;
+    tt_cross_entropy_opts o = opts ? *opts : tt_cross_entropy_opts_init();
     int und, ushape[TT_MAX_DIMS], ignore;
     size_t N, C, S, u, c;
     tt__loss_run r;
     float *dx, eps;
+    unsigned char *unused = NULL;
     double wsum = 0, Wall = 0;
-    tt__opts_or_zero(&o, opts, sizeof o);
     if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_ce_opts_ok(ctx, op, &o)) return NULL;
     if (!is_logits && o.label_smoothing != 0.0f) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: label_smoothing must be 0 (got %g); use tt_cross_entropy", op,
                  (double)o.label_smoothing);
         return NULL;
     }
-    if (!tt__loss_class_layout(ctx, op, x, &N, &C, &S, &und, ushape)) return NULL;
-    ignore = o.has_ignore_index ? o.ignore_index : -100;
+    if (!tt__loss_class_layout(ctx, op, x, &N, &C, &S, &und, ushape) ||
+        !tt__loss_count_ok(ctx, op, "target", n_target, N * S, x))
+        return NULL;
+    ignore = o.ignore_index;
     for (u = 0; u < N * S; u++) {
         int t = target[u];
         if (t != ignore && (t < 0 || (size_t)t >= C)) {
@@ -7569,6 +8001,12 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
     for (c = 0; c < C; c++) Wall += o.weight ? o.weight[c] : 1.0;
     if (!tt__loss_begin(ctx, op, &r, o.reduction, und, ushape, S, N, x, NULL, NULL)) return NULL;
     dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, C, 1);
+    if (dx) { /* positions never read: ignored samples; for NLL also the non-target classes */
+        unused = (unsigned char *)tt__scratch(ctx, op, x->numel + 1);
+        if (!unused) return NULL;
+        memset(unused, is_logits ? 0 : 1, x->numel);
+        r.s->unused0 = unused;
+    }
     for (u = 0; u < N * S; u++) {
         size_t n = u / S, s = u % S;
         const float *xr = x->data + n * C * S + s; /* class c at xr[c * S] */
@@ -7576,8 +8014,11 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
         double lse = 0, loss, wt;
         if (t == ignore) {
             r.l[u] = 0.0f;
-            continue; /* dx stays 0 */
+            if (unused)
+                for (c = 0; c < C; c++) unused[n * C * S + s + c * S] = 1;
+            continue;
         }
+        if (unused && !is_logits) unused[n * C * S + s + (size_t)t * S] = 0;
         wt = o.weight ? o.weight[t] : 1.0;
         wsum += wt;
         if (is_logits) lse = tt__logsumexp_d(xr, C, S); /* log p_c = x_c - lse */
@@ -7606,30 +8047,25 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
     return tt__loss_end(ctx, &r, wsum);
 }
 
-TT__DEF tt_tensor *tt_cross_entropy(tt_ctx *ctx, tt_tensor *logits, const int *target,
-                                    const struct tt_cross_entropy_opts *opts) {
-    return tt__loss_class_index(ctx, "cross_entropy", logits, target, opts, 1);
+TT__DEF tt_tensor *tt_cross_entropy(tt_ctx *ctx, tt_tensor *logits, size_t n_target, const int *target,
+                                    const tt_cross_entropy_opts *opts) {
+    return tt__loss_class_index(ctx, "cross_entropy", logits, n_target, target, opts, 1);
 }
-TT__DEF tt_tensor *tt_nll_loss(tt_ctx *ctx, tt_tensor *log_probs, const int *target,
-                               const struct tt_cross_entropy_opts *opts) {
-    return tt__loss_class_index(ctx, "nll_loss", log_probs, target, opts, 0);
+TT__DEF tt_tensor *tt_nll_loss(tt_ctx *ctx, tt_tensor *log_probs, size_t n_target, const int *target,
+                               const tt_cross_entropy_opts *opts) {
+    return tt__loss_class_index(ctx, "nll_loss", log_probs, n_target, target, opts, 0);
 }
 
 TT__DEF tt_tensor *tt_cross_entropy_probs(tt_ctx *ctx, tt_tensor *x, tt_tensor *target,
-                                          const struct tt_cross_entropy_opts *opts) {
+                                          const tt_cross_entropy_opts *opts) {
     const char *op = "cross_entropy_probs";
-    tt_cross_entropy_opts o;
+    tt_cross_entropy_opts o = opts ? *opts : tt_cross_entropy_opts_init();
     int und, ushape[TT_MAX_DIMS];
     size_t N, C, S, u, c;
     tt__loss_run r;
     float *dx;
     double eps;
-    tt__opts_or_zero(&o, opts, sizeof o);
     if (!tt__in(ctx, op, x) || !tt__in(ctx, op, target) || !tt__loss_ce_opts_ok(ctx, op, &o)) return NULL;
-    if (o.has_ignore_index) {
-        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: ignore_index is not supported with probability targets", op);
-        return NULL;
-    }
     if (!tt_same_shape(x, target)) {
         tt__fail(ctx, TT_ERR_SHAPE, "%s: logits %S and target probabilities %S must have the same shape", op, x, target);
         return NULL;
@@ -7761,9 +8197,12 @@ TT__DEF tt_tensor *tt_kl_div_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, int l
     return tt__loss_end(ctx, &r, div);
 }
 
-TT__DEF tt_tensor *tt_poisson_nll_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, int log_input, int full, float eps,
-                                       tt_reduction red) {
+TT__DEF tt_tensor *tt_poisson_nll_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, const tt_poisson_nll_opts *opts) {
     const char *op = "poisson_nll_loss";
+    tt_poisson_nll_opts o = opts ? *opts : tt_poisson_nll_opts_init();
+    int log_input = o.log_input, full = o.full;
+    float eps = o.eps;
+    tt_reduction red = o.reduction;
     tt__loss_run r;
     float *dx;
     size_t i;
@@ -7786,9 +8225,13 @@ TT__DEF tt_tensor *tt_poisson_nll_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, 
     return tt__loss_end(ctx, &r, (double)x->numel);
 }
 
-TT__DEF tt_tensor *tt_gaussian_nll_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, tt_tensor *var, int full, float eps,
-                                        tt_reduction red) {
+TT__DEF tt_tensor *tt_gaussian_nll_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t, tt_tensor *var,
+                                        const tt_gaussian_nll_opts *opts) {
     const char *op = "gaussian_nll_loss";
+    tt_gaussian_nll_opts o = opts ? *opts : tt_gaussian_nll_opts_init();
+    int full = o.full;
+    float eps = o.eps;
+    tt_reduction red = o.reduction;
     tt__loss_run r;
     float *dx, *dt, *dv;
     size_t i, vdiv;
@@ -7828,13 +8271,14 @@ TT__DEF tt_tensor *tt_gaussian_nll_loss(tt_ctx *ctx, tt_tensor *x, tt_tensor *t,
     return tt__loss_end(ctx, &r, (double)x->numel);
 }
 
-TT__DEF tt_tensor *tt_hinge_embedding_loss(tt_ctx *ctx, tt_tensor *x, const int *target, float margin,
-                                           tt_reduction red) {
+TT__DEF tt_tensor *tt_hinge_embedding_loss(tt_ctx *ctx, tt_tensor *x, size_t n_target, const int *target,
+                                           float margin, tt_reduction red) {
     const char *op = "hinge_embedding_loss";
     tt__loss_run r;
     float *dx;
     size_t i;
-    if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_reduction_ok(ctx, op, red, 0))
+    if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_reduction_ok(ctx, op, red, 0) ||
+        !tt__loss_count_ok(ctx, op, "target", n_target, x->numel, x))
         return NULL;
     if (!tt__loss_begin(ctx, op, &r, red, x->ndim, x->shape, 1, x->numel, x, NULL, NULL)) return NULL;
     dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, 1, 1);
@@ -7848,8 +8292,8 @@ TT__DEF tt_tensor *tt_hinge_embedding_loss(tt_ctx *ctx, tt_tensor *x, const int 
     return tt__loss_end(ctx, &r, (double)x->numel);
 }
 
-TT__DEF tt_tensor *tt_margin_ranking_loss(tt_ctx *ctx, tt_tensor *x1, tt_tensor *x2, const int *target, float margin,
-                                          tt_reduction red) {
+TT__DEF tt_tensor *tt_margin_ranking_loss(tt_ctx *ctx, tt_tensor *x1, tt_tensor *x2, size_t n_target,
+                                          const int *target, float margin, tt_reduction red) {
     const char *op = "margin_ranking_loss";
     tt__loss_run r;
     float *d1, *d2;
@@ -7861,6 +8305,7 @@ TT__DEF tt_tensor *tt_margin_ranking_loss(tt_ctx *ctx, tt_tensor *x1, tt_tensor 
         tt__fail(ctx, TT_ERR_SHAPE, "%s: input1 %S and input2 %S must have the same shape", op, x1, x2);
         return NULL;
     }
+    if (!tt__loss_count_ok(ctx, op, "target", n_target, x1->numel, x1)) return NULL;
     if (!tt__loss_begin(ctx, op, &r, red, x1->ndim, x1->shape, 1, x1->numel, x1, x2, NULL)) return NULL;
     d1 = tt__loss_d(ctx, op, &r, 0, x1, x1->numel, 1, 1);
     d2 = tt__loss_d(ctx, op, &r, 1, x2, x1->numel, 1, 1);
@@ -7921,15 +8366,20 @@ TT__DEF tt_tensor *tt_multilabel_soft_margin_loss(tt_ctx *ctx, tt_tensor *x, tt_
     return tt__loss_end(ctx, &r, (double)N);
 }
 
-TT__DEF tt_tensor *tt_multi_margin_loss(tt_ctx *ctx, tt_tensor *x, const int *target, int p, float margin,
-                                        const float *weight, tt_reduction red) {
+TT__DEF tt_tensor *tt_multi_margin_loss(tt_ctx *ctx, tt_tensor *x, size_t n_target, const int *target,
+                                        const tt_multi_margin_opts *opts) {
     const char *op = "multi_margin_loss";
+    tt_multi_margin_opts o = opts ? *opts : tt_multi_margin_opts_init();
+    int p = o.p;
+    float margin = o.margin;
+    const float *weight = o.weight;
+    tt_reduction red = o.reduction;
     tt__loss_run r;
     float *dx;
     size_t N, C, n, c;
     int und, ushape[1];
     if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_reduction_ok(ctx, op, red, 0) ||
-        !tt__loss_rows(ctx, op, x, &N, &C, &und, ushape))
+        !tt__loss_rows(ctx, op, x, &N, &C, &und, ushape) || !tt__loss_count_ok(ctx, op, "target", n_target, N, x))
         return NULL;
     if (p != 1 && p != 2) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: p must be 1 or 2, got %d", op, p);
@@ -7962,7 +8412,8 @@ TT__DEF tt_tensor *tt_multi_margin_loss(tt_ctx *ctx, tt_tensor *x, const int *ta
     return tt__loss_end(ctx, &r, (double)N);
 }
 
-TT__DEF tt_tensor *tt_multilabel_margin_loss(tt_ctx *ctx, tt_tensor *x, const int *target, tt_reduction red) {
+TT__DEF tt_tensor *tt_multilabel_margin_loss(tt_ctx *ctx, tt_tensor *x, size_t n_target, const int *target,
+                                             tt_reduction red) {
     const char *op = "multilabel_margin_loss";
     tt__loss_run r;
     float *dx;
@@ -7970,7 +8421,7 @@ TT__DEF tt_tensor *tt_multilabel_margin_loss(tt_ctx *ctx, tt_tensor *x, const in
     size_t N, C, n, c, j;
     int und, ushape[1];
     if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_reduction_ok(ctx, op, red, 0) ||
-        !tt__loss_rows(ctx, op, x, &N, &C, &und, ushape))
+        !tt__loss_rows(ctx, op, x, &N, &C, &und, ushape) || !tt__loss_count_ok(ctx, op, "target", n_target, N * C, x))
         return NULL;
     for (n = 0; n < N; n++)
         for (j = 0; j < C && target[n * C + j] != -1; j++)
@@ -8006,15 +8457,16 @@ TT__DEF tt_tensor *tt_multilabel_margin_loss(tt_ctx *ctx, tt_tensor *x, const in
     return tt__loss_end(ctx, &r, (double)N);
 }
 
-TT__DEF tt_tensor *tt_cosine_embedding_loss(tt_ctx *ctx, tt_tensor *x1, tt_tensor *x2, const int *target, float margin,
-                                            tt_reduction red) {
+TT__DEF tt_tensor *tt_cosine_embedding_loss(tt_ctx *ctx, tt_tensor *x1, tt_tensor *x2, size_t n_target,
+                                            const int *target, float margin, tt_reduction red) {
     const char *op = "cosine_embedding_loss";
     tt__loss_run r;
     float *d1, *d2;
     size_t N, D, n, i;
     int und, ushape[1];
     if (!tt__in(ctx, op, x1) || !tt__in(ctx, op, x2) || !tt__loss_labels_ok(ctx, op, target) ||
-        !tt__loss_reduction_ok(ctx, op, red, 0) || !tt__loss_rows(ctx, op, x1, &N, &D, &und, ushape))
+        !tt__loss_reduction_ok(ctx, op, red, 0) || !tt__loss_rows(ctx, op, x1, &N, &D, &und, ushape) ||
+        !tt__loss_count_ok(ctx, op, "target", n_target, N, x1))
         return NULL;
     if (!tt_same_shape(x1, x2)) {
         tt__fail(ctx, TT_ERR_SHAPE, "%s: input1 %S and input2 %S must have the same shape", op, x1, x2);
@@ -8061,8 +8513,12 @@ static double tt__loss_pdist(const float *u, const float *v, size_t D, double p,
 }
 
 TT__DEF tt_tensor *tt_triplet_margin_loss(tt_ctx *ctx, tt_tensor *anchor, tt_tensor *positive, tt_tensor *negative,
-                                          float margin, float p, float eps, int swap, tt_reduction red) {
+                                          const tt_triplet_margin_opts *opts) {
     const char *op = "triplet_margin_loss";
+    tt_triplet_margin_opts o = opts ? *opts : tt_triplet_margin_opts_init();
+    float margin = o.margin, p = o.p, eps = o.eps;
+    int swap = o.swap;
+    tt_reduction red = o.reduction;
     tt__loss_run r;
     float *da, *dp, *dn;
     double *g;
@@ -8122,16 +8578,15 @@ static double tt__loss_lse2(double a, double b) {
     return m + log(exp(a - m) + exp(b - m));
 }
 
-TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, const int *targets, const int *input_lengths,
-                               const int *target_lengths, const tt_ctc_opts *opts) {
+TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, size_t n_targets, const int *targets, size_t n_lengths,
+                               const int *input_lengths, const int *target_lengths, const tt_ctc_opts *opts) {
     const char *op = "ctc_loss";
-    tt_ctc_opts o;
+    tt_ctc_opts o = opts ? *opts : tt_ctc_opts_init();
     tt__loss_run r;
     float *dlp;
     double *alpha, *beta, div = 0;
-    size_t T, N, C, n, off, maxL = 0;
+    size_t T, N, C, n, off, maxL = 0, stride = 0, total = 0;
     int ushape[1];
-    tt__opts_or_zero(&o, opts, sizeof o);
     if (!tt__in(ctx, op, lp) || !tt__loss_reduction_ok(ctx, op, o.reduction, 0)) return NULL;
     if (!targets || !input_lengths || !target_lengths) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: targets, input_lengths and target_lengths must not be NULL", op);
@@ -8142,26 +8597,54 @@ TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, const int *targets, c
         return NULL;
     }
     T = (size_t)lp->shape[0]; N = (size_t)lp->shape[1]; C = (size_t)lp->shape[2];
-    if (o.blank < 0 || (size_t)o.blank >= C || o.target_stride < 0) {
-        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: blank %d must be in [0, %z) and target_stride %d >= 0", op, o.blank, C,
-                 o.target_stride);
+    if (o.blank < 0 || (size_t)o.blank >= C) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: blank %d must be in [0, %z)", op, o.blank, C);
+        return NULL;
+    }
+    if (o.targets_padded != 0 && o.targets_padded != 1) {
+        tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: targets_padded must be 0 (concatenated) or 1 (padded rows), got %d", op,
+                 o.targets_padded);
+        return NULL;
+    }
+    if (!tt__loss_count_ok(ctx, op, "input_lengths / target_lengths", n_lengths, N, lp)) return NULL;
+    if (o.targets_padded) {
+        if (N == 0 ? n_targets != 0 : n_targets % N != 0) {
+            tt__fail(ctx, TT_ERR_SHAPE, "%s: padded targets hold %z labels, not a whole number of rows for %z samples", op,
+                     n_targets, N);
+            return NULL;
+        }
+        stride = N ? n_targets / N : 0;
+    }
+    for (n = 0; n < N; n++) {
+        if (input_lengths[n] < 0 || (size_t)input_lengths[n] > T) {
+            tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: sample %z: input length %d must be in [0, %z]", op, n, input_lengths[n], T);
+            return NULL;
+        }
+        if (target_lengths[n] < 0 || (o.targets_padded && (size_t)target_lengths[n] > stride)) {
+            if (o.targets_padded)
+                tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: sample %z: target length %d must be in [0, %z] (the padded row "
+                         "length)", op, n, target_lengths[n], stride);
+            else
+                tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: sample %z: target length %d must be >= 0", op, n, target_lengths[n]);
+            return NULL;
+        }
+        total += (size_t)target_lengths[n];
+    }
+    if (!o.targets_padded && total != n_targets) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: concatenated targets hold %z labels, target_lengths add up to %z", op, n_targets,
+                 total);
         return NULL;
     }
     for (n = 0, off = 0; n < N; n++) {
         int L = target_lengths[n], j;
-        if (input_lengths[n] < 0 || (size_t)input_lengths[n] > T || L < 0 || (o.target_stride && L > o.target_stride)) {
-            tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: sample %z: input length %d must be in [0, %z], target length %d in "
-                     "[0, target_stride]", op, n, input_lengths[n], T, L);
-            return NULL;
-        }
-        if (o.target_stride) off = n * (size_t)o.target_stride;
+        if (o.targets_padded) off = n * stride;
         for (j = 0; j < L; j++)
             if (targets[off + (size_t)j] < 0 || (size_t)targets[off + (size_t)j] >= C) {
                 tt__fail(ctx, TT_ERR_INDEX, "%s: label %d at position %d of sample %z is out of range for %z classes", op,
                          targets[off + (size_t)j], j, n, C);
                 return NULL;
             }
-        if (!o.target_stride) off += (size_t)L;
+        if (!o.targets_padded) off += (size_t)L;
         if ((size_t)L > maxL) maxL = (size_t)L;
     }
     alpha = (double *)tt__scratch(ctx, op, sizeof(double) * (T * (2 * maxL + 1) + 1));
@@ -8175,9 +8658,9 @@ TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, const int *targets, c
         const int *tg;
         double nll, scale;
         int zeroed;
-        if (o.target_stride) off = n * (size_t)o.target_stride;
+        if (o.targets_padded) off = n * stride;
         tg = targets + off;
-        if (!o.target_stride) off += L;
+        if (!o.targets_padded) off += L;
 #define TT__LP(t, c) ((double)lp->data[((t) * N + n) * C + (size_t)(c)])
 #define TT__LAB(s) ((s) % 2 == 0 ? o.blank : tg[(s) / 2])
         /* forward: alpha[t][s] = log P(prefix of the extended label l' up to s, at time t) */
@@ -8202,6 +8685,11 @@ TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, const int *targets, c
         scale = o.reduction == TT_REDUCTION_MEAN ? 1.0 / (double)(L > 0 ? L : 1) : 1.0;
         r.l[n] = (float)(nll * scale);
         if (!dlp || Tn == 0 || zeroed) continue; /* no gradient: none asked, empty input, or a zeroed loss */
+        if (nll == INFINITY) { /* impossible alignment, zero_infinity off: NaN for t < Tn, as torch */
+            for (t = 0; t < Tn; t++)
+                for (c = 0; c < C; c++) dlp[(t * N + n) * C + c] = NAN;
+            continue;
+        }
         /* backward: beta[t][s] = log P(suffix of l' from s, from time t) (includes lp at t) */
         for (t = Tn; t-- > 0;)
             for (s = Sx; s-- > 0;) {
@@ -8942,8 +9430,9 @@ static tt_result tt__upd_muon(tt_ctx *ctx, const tt__optim_job *j) {
 }
 
 /* ---- SIMD twins ----
-   4-wide SSE2 versions of reference updates, with exactly the reference's operations (see
-   tt__vec_add_into: IEEE add, mul, div and sqrt round the same), so results are bit-identical.
+   4-wide SSE2 versions of reference updates, with exactly the reference's operations (see the
+   SIMD block of >>ops_basic: IEEE add, mul, div and sqrt round the same), so results are
+   bit-identical.
    A twin processes a prefix of the tensor (a multiple of 4 elements) and returns its length; the
    reference then does the rest. It may return 0 for configurations it does not cover. Only
    element-wise updates (no per-tensor reduction) can have one. Registered in tt__optim_table
@@ -12478,16 +12967,6 @@ static tt_result tt__nn_check(tt_nn *nn, const void *m, const char *op) {
 
 /* ---- initialisers ---- */
 
-TT__DEF double tt_calculate_gain(tt_nonlinearity nl, double param) {
-    switch (nl) {
-    case TT_NL_TANH: return 5.0 / 3.0;
-    case TT_NL_RELU: return sqrt(2.0);
-    case TT_NL_LEAKY_RELU: return sqrt(2.0 / (1.0 + param * param));
-    case TT_NL_SELU: return 0.75;
-    default: return 1.0;
-    }
-}
-
 static tt_result tt__fans(tt_ctx *ctx, const char *op, const tt_tensor *t, double *fan_in, double *fan_out) {
     double rf = 1;
     int d;
@@ -12500,21 +12979,11 @@ static tt_result tt__fans(tt_ctx *ctx, const char *op, const tt_tensor *t, doubl
 }
 
 TT__DEF tt_result tt_init_xavier_normal(tt_ctx *ctx, tt_tensor *t, double gain) {
-    double fi, fo;
+    double fi = 0, fo = 0;
     tt_result r;
     if ((r = tt__check_init(ctx, "tt_init_xavier_normal", t)) != TT_OK) return r;
     if ((r = tt__fans(ctx, "tt_init_xavier_normal", t, &fi, &fo)) != TT_OK) return r;
     return tt_init_normal(ctx, t, 0.0f, (float)(gain * sqrt(2.0 / (fi + fo))));
-}
-
-TT__DEF tt_result tt_init_kaiming_uniform(tt_ctx *ctx, tt_tensor *t, double a, tt_fan_mode mode, tt_nonlinearity nl) {
-    double fi, fo, b;
-    tt_result r;
-    if ((r = tt__check_init(ctx, "tt_init_kaiming_uniform", t)) != TT_OK) return r;
-    if ((r = tt__fans(ctx, "tt_init_kaiming_uniform", t, &fi, &fo)) != TT_OK) return r;
-    if (mode != TT_FAN_IN && mode != TT_FAN_OUT) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_init_kaiming_uniform: bad fan mode");
-    b = tt_calculate_gain(nl, a) * sqrt(3.0 / (mode == TT_FAN_IN ? fi : fo));
-    return tt_init_uniform(ctx, t, (float)-b, (float)b);
 }
 
 TT__DEF tt_result tt_init_orthogonal(tt_ctx *ctx, tt_tensor *t, double gain) {
@@ -12609,12 +13078,8 @@ TT__DEF tt_result tt_nn_linear_init(tt_nn *nn, tt_nn_linear *m, const char *name
     m->in_features = in; m->out_features = out;
     ws[0] = out; ws[1] = in; bs[0] = out;
     if (!(m->weight = tt__nn_param(nn, name, "weight", 2, ws))) return nn->ctx->err;
-    tt_init_torch_default(nn->ctx, m->weight, in);
-    if (bias) {
-        if (!(m->bias = tt__nn_param(nn, name, "bias", 1, bs))) return nn->ctx->err;
-        tt_init_torch_default(nn->ctx, m->bias, in);
-    }
-    return TT_OK;
+    if (bias && !(m->bias = tt__nn_param(nn, name, "bias", 1, bs))) return nn->ctx->err;
+    return tt_init_torch_default(nn->ctx, m->weight, m->bias);
 }
 TT__DEF tt_tensor *tt_nn_linear_forward(tt_ctx *ctx, const tt_nn_linear *m, tt_tensor *x) {
     if (!ctx || !m) return NULL;
@@ -12627,20 +13092,16 @@ static tt_result tt__nn_conv_init(tt_nn *nn, tt_nn_conv *m, const char *name, in
     tt_result r;
     if ((r = tt__nn_check(nn, m, "tt_nn_conv_init")) != TT_OK) return r;
     memset(m, 0, sizeof *m);
-    if (opts) m->opts = *opts;
-    g = m->opts.groups ? m->opts.groups : 1;
+    m->opts = opts ? *opts : tt_conv_opts_init();
+    g = m->opts.groups;
     if (in < 1 || out < 1 || kh < 1 || kw < 1 || g < 1 || in % g || out % g)
         return tt__fail(nn->ctx, TT_ERR_INVALID_ARGS, "tt_nn_conv%dd_init '%s': bad sizes (in %d, out %d, kernel %d, groups %d)", dims,
                         name ? name : "", in, out, kh, g);
     m->dims = dims;
     ws[0] = out; ws[1] = in / g; ws[2] = kh; ws[3] = kw; bs[0] = out;
     if (!(m->weight = tt__nn_param(nn, name, "weight", dims + 2, ws))) return nn->ctx->err;
-    tt_init_torch_default(nn->ctx, m->weight, in / g * kh * kw);
-    if (bias) {
-        if (!(m->bias = tt__nn_param(nn, name, "bias", 1, bs))) return nn->ctx->err;
-        tt_init_torch_default(nn->ctx, m->bias, in / g * kh * kw);
-    }
-    return TT_OK;
+    if (bias && !(m->bias = tt__nn_param(nn, name, "bias", 1, bs))) return nn->ctx->err;
+    return tt_init_torch_default(nn->ctx, m->weight, m->bias);
 }
 TT__DEF tt_result tt_nn_conv1d_init(tt_nn *nn, tt_nn_conv *m, const char *name, int in, int out, int k,
                                     const tt_conv_opts *opts, int bias) {
@@ -12676,8 +13137,11 @@ TT__DEF tt_result tt_nn_batchnorm_init(tt_nn *nn, tt_nn_batchnorm *m, const char
 }
 TT__DEF tt_tensor *tt_nn_batchnorm_forward(tt_ctx *ctx, tt_nn_batchnorm *m, tt_tensor *x) {
     tt_tensor *y;
+    tt_batchnorm_opts o = tt_batchnorm_opts_init();
     if (!ctx || !m) return NULL;
-    y = tt_batchnorm(ctx, x, m->weight, m->bias, m->running_mean, m->running_var, m->momentum, m->eps);
+    o.eps = m->eps;
+    o.momentum = m->momentum;
+    y = tt_batchnorm(ctx, x, m->weight, m->bias, m->running_mean, m->running_var, &o);
     if (y && ctx->training) m->num_batches_tracked->data[0] += 1.0f;
     return y;
 }
@@ -12726,9 +13190,10 @@ TT__DEF tt_result tt_nn_embedding_init(tt_nn *nn, tt_nn_embedding *m, const char
     if (!(m->weight = tt__nn_param(nn, name, "weight", 2, s))) return nn->ctx->err;
     return tt_init_normal(nn->ctx, m->weight, 0.0f, 1.0f);
 }
-TT__DEF tt_tensor *tt_nn_embedding_forward(tt_ctx *ctx, const tt_nn_embedding *m, int ndim, const int *ids_shape, const int *ids) {
+TT__DEF tt_tensor *tt_nn_embedding_forward(tt_ctx *ctx, const tt_nn_embedding *m, int ndim, const int *ids_shape,
+                                           size_t n_ids, const int *ids) {
     if (!ctx || !m) return NULL;
-    return tt_embedding(ctx, m->weight, ndim, ids_shape, ids);
+    return tt_embedding(ctx, m->weight, ndim, ids_shape, n_ids, ids);
 }
 TT__DEF tt_tensor *tt_nn_dropout_forward(tt_ctx *ctx, const tt_nn_dropout *m, tt_tensor *x) {
     if (!ctx || !m) return NULL;
@@ -12764,6 +13229,7 @@ TT__DEF tt_result tt_nn_gru_init(tt_nn *nn, tt_nn_rnn *m, const char *name, int 
 }
 TT__DEF tt_tensor *tt_nn_rnn_forward(tt_ctx *ctx, const tt_nn_rnn *m, tt_tensor *x, tt_tensor *h0, tt_tensor *c0,
                                      tt_tensor **h_n, tt_tensor **c_n) {
+    tt_rnn_cell_weights w;
     tt_tensor *h, *c = NULL, **hs;
     int T, B, t, hs_shape[2], xs[2];
     if (h_n) *h_n = NULL;
@@ -12773,6 +13239,7 @@ TT__DEF tt_tensor *tt_nn_rnn_forward(tt_ctx *ctx, const tt_nn_rnn *m, tt_tensor 
         tt__fail(ctx, TT_ERR_SHAPE, "tt_nn_rnn_forward: x must be (T >= 1, B, %d), got %S", m->input_size, x);
         return NULL;
     }
+    w.w_ih = m->weight_ih; w.w_hh = m->weight_hh; w.b_ih = m->bias_ih; w.b_hh = m->bias_hh;
     T = x->shape[0]; B = x->shape[1];
     hs_shape[0] = B; hs_shape[1] = m->hidden_size;
     xs[0] = B; xs[1] = m->input_size;
@@ -12784,11 +13251,12 @@ TT__DEF tt_tensor *tt_nn_rnn_forward(tt_ctx *ctx, const tt_nn_rnn *m, tt_tensor 
         tt_tensor *xt = tt_reshape(ctx, tt_slice(ctx, x, 0, t, t + 1, 1), 2, xs);
         if (m->lstm) {
             tt_tensor *hn = NULL, *cn = NULL;
-            if (tt_lstm_cell(ctx, xt, h, c, m->weight_ih, m->weight_hh, m->bias_ih, m->bias_hh, &hn, &cn) != TT_OK) return NULL;
+            if (tt_lstm_cell(ctx, xt, h, c, &w, &hn, &cn) != TT_OK) return NULL;
             h = hn; c = cn;
         } else {
-            h = tt_gru_cell(ctx, xt, h, m->weight_ih, m->weight_hh, m->bias_ih, m->bias_hh);
-            if (!h) return NULL;
+            tt_tensor *hn = NULL;
+            if (tt_gru_cell(ctx, xt, h, &w, &hn) != TT_OK) return NULL;
+            h = hn;
         }
         hs[t] = h;
     }
@@ -12824,7 +13292,7 @@ TT__DEF tt_tensor *tt_nn_attention_forward(tt_ctx *ctx, const tt_nn_attention *m
     q = tt_transpose(ctx, tt_reshape(ctx, tt_slice(ctx, qkv, 2, 0, C, 1), 4, s4), 1, 2);
     k = tt_transpose(ctx, tt_reshape(ctx, tt_slice(ctx, qkv, 2, C, 2 * C, 1), 4, s4), 1, 2);
     v = tt_transpose(ctx, tt_reshape(ctx, tt_slice(ctx, qkv, 2, 2 * C, 3 * C, 1), 4, s4), 1, 2);
-    y = tt_attention(ctx, q, k, v, 1, 0.0f);
+    y = tt_attention(ctx, q, k, v, 1);
     y = tt_reshape(ctx, tt_transpose(ctx, y, 1, 2), 3, s3);
     return tt_nn_linear_forward(ctx, &m->proj, y);
 }

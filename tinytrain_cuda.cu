@@ -425,10 +425,7 @@ static __global__ void ttg__xent_bwd(float *dx, const float *x, const int *tgt, 
     if (row >= N) return;
     t = tgt[row];
     g = gy[0] / div;
-    if (t == ignore) { /* no gradient, but 0 * g as the CPU computes it: NaN when every row is ignored (div 0) */
-        for (c = lane; c < C; c += 32) dx[(size_t)row * C + c] += 0.0f * g;
-        return; /* the whole warp leaves together */
-    }
+    if (t == ignore) return; /* no gradient at all, as torch and the CPU (zero even when every row is ignored) */
     xr = x + (size_t)row * C;
     for (c = lane; c < C; c += 32) m = ttg__nanmax(m, xr[c]);
     m = ttg__warp_max_all(m);

@@ -40,6 +40,7 @@ typedef struct model {
     tt_tensor *rm, *rv;      /* cnn batchnorm buffers */
     float *x;                /* input data */
     int *ids, *y;            /* token ids (tf), targets */
+    size_t ny;               /* number of targets */
     int kind;                /* 0 mlp, 1 cnn, 2 tf */
     tt_tensor *loss;         /* of the last step */
 } model;
@@ -49,7 +50,7 @@ static tt_tensor *P(model *m, const char *name, int ndim, int s0, int s1, int s2
     tt_tensor *t;
     s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3;
     t = tt_param(&m->ctx, name, ndim, s);
-    if (t) tt_init_torch_default(&m->ctx, t, fan_in);
+    if (t) tt_init_uniform(&m->ctx, t, -1.0f / sqrtf((float)fan_in), 1.0f / sqrtf((float)fan_in)); /* torch's bound */
     m->p[m->np++] = t;
     return t;
 }
@@ -81,6 +82,7 @@ static int setup(model *m, const char *name, int threads) {
         P(m, "w2", 2, 128, 256, 0, 0, 256); P(m, "b2", 1, 128, 0, 0, 0, 256);
         P(m, "w3", 2, 10, 128, 0, 0, 128); P(m, "b3", 1, 10, 0, 0, 0, 128);
         m->x = (float *)malloc(sizeof(float) * MB * 784);
+        m->ny = MB;
         m->y = (int *)malloc(sizeof(int) * MB);
         fill(&r, m->x, (size_t)MB * 784);
         for (i = 0; i < MB; i++) m->y[i] = (int)(tt_rng_u32(&r) % 10);
@@ -98,6 +100,7 @@ static int setup(model *m, const char *name, int threads) {
         m->rv = tt_buffer(&m->ctx, "rv", 1, cs);
         if (m->rv) tt_init_const(&m->ctx, m->rv, 1.0f);
         m->x = (float *)malloc(sizeof(float) * CB * 28 * 28);
+        m->ny = CB;
         m->y = (int *)malloc(sizeof(int) * CB);
         fill(&r, m->x, (size_t)CB * 28 * 28);
         for (i = 0; i < CB; i++) m->y[i] = (int)(tt_rng_u32(&r) % 10);
@@ -118,6 +121,7 @@ static int setup(model *m, const char *name, int threads) {
         for (i = 0; i < m->np; i++) /* layernorm scales 1, shifts 0 */
             if (m->p[i] && m->p[i]->name[0] == 'l') tt_init_const(&m->ctx, m->p[i], m->p[i]->name[2] == 'w' ? 1.0f : 0.0f);
         m->ids = (int *)malloc(sizeof(int) * TB * TT_);
+        m->ny = (size_t)TB * TT_;
         m->y = (int *)malloc(sizeof(int) * TB * TT_);
         for (i = 0; i < TB * TT_; i++) { m->ids[i] = (int)(tt_rng_u32(&r) % TV); m->y[i] = (int)(tt_rng_u32(&r) % TV); }
         od = tt_optim_desc_init(TT_OPTIM_ADAMW); od.hp.lr = 1e-3;
@@ -147,33 +151,30 @@ static int step(model *m) {
         logits = tt_linear(ctx, h, p[4], p[5]);
     } else if (m->kind == 1) {
         int xs[4] = {CB, 1, 28, 28};
-        tt_conv_opts pad1;
-        tt_pool_opts pool2;
-        memset(&pad1, 0, sizeof pad1);
-        memset(&pool2, 0, sizeof pool2);
+        tt_conv_opts pad1 = tt_conv_opts_init();
+        tt_pool_opts pool2 = tt_pool_opts_init(2, 2);
         pad1.padding[0] = pad1.padding[1] = 1;
-        pool2.kernel[0] = pool2.kernel[1] = 2;
         x = tt_tensor_from(ctx, 4, xs, m->x);
         h = tt_conv2d(ctx, x, p[0], p[1], &pad1);
-        h = tt_max_pool2d(ctx, tt_relu(ctx, tt_batchnorm(ctx, h, p[2], p[3], m->rm, m->rv, 0.0f, 0.0f)), &pool2);
+        h = tt_max_pool2d(ctx, tt_relu(ctx, tt_batchnorm(ctx, h, p[2], p[3], m->rm, m->rv, NULL)), &pool2);
         h = tt_relu(ctx, tt_conv2d(ctx, h, p[4], p[5], &pad1));
         h = tt_global_avg_pool2d(ctx, h);
         logits = tt_linear(ctx, h, p[6], p[7]);
     } else {
         int ids[2] = {TB, TT_}, sBT_C[2] = {TB * TT_, TC}, perm[4] = {0, 2, 1, 3};
-        x = tt_add(ctx, tt_embedding(ctx, p[0], 2, ids, m->ids), p[1]);
+        x = tt_add(ctx, tt_embedding(ctx, p[0], 2, ids, (size_t)TB * TT_, m->ids), p[1]);
         x = tt_reshape(ctx, x, 2, sBT_C);
-        h = tt_layernorm(ctx, x, 1, p[2], p[3], 0.0f);
+        h = tt_layernorm(ctx, x, 1, p[2], p[3], 1e-5f);
         a = tt_attention(ctx, heads(ctx, tt_linear(ctx, h, p[4], p[5])), heads(ctx, tt_linear(ctx, h, p[6], p[7])),
-                         heads(ctx, tt_linear(ctx, h, p[8], p[9])), 1, 0.0f);
+                         heads(ctx, tt_linear(ctx, h, p[8], p[9])), 1);
         a = tt_reshape(ctx, tt_permute(ctx, a, perm), 2, sBT_C);
         x = tt_add(ctx, x, tt_linear(ctx, a, p[10], p[11]));
-        h = tt_linear(ctx, tt_gelu(ctx, tt_linear(ctx, tt_layernorm(ctx, x, 1, p[12], p[13], 0.0f), p[14], p[15])),
+        h = tt_linear(ctx, tt_gelu(ctx, tt_linear(ctx, tt_layernorm(ctx, x, 1, p[12], p[13], 1e-5f), p[14], p[15])),
                       p[16], p[17]);
         x = tt_add(ctx, x, h);
-        logits = tt_linear(ctx, tt_layernorm(ctx, x, 1, p[18], p[19], 0.0f), p[20], p[21]);
+        logits = tt_linear(ctx, tt_layernorm(ctx, x, 1, p[18], p[19], 1e-5f), p[20], p[21]);
     }
-    loss = m->loss = tt_cross_entropy(ctx, logits, m->y, NULL);
+    loss = m->loss = tt_cross_entropy(ctx, logits, m->ny, m->y, NULL);
     tt_zero_grad(ctx);
     if (!loss || tt_backward(ctx, loss) != TT_OK) return 0;
     return tt_optim_step(ctx, &m->opt) == TT_OK;

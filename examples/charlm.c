@@ -73,8 +73,8 @@ static tt_tensor *forward(tt_ctx *ctx, model *m, int b, int t, const int *ids) {
     tt_tensor *x;
     ids_shape[0] = b; ids_shape[1] = t;
     for (i = 0; i < t; i++) pos[i] = i;
-    x = tt_nn_embedding_forward(ctx, &m->tok, 2, ids_shape, ids);
-    x = tt_add(ctx, x, tt_nn_embedding_forward(ctx, &m->pos, 1, &t, pos));
+    x = tt_nn_embedding_forward(ctx, &m->tok, 2, ids_shape, (size_t)b * (size_t)t, ids);
+    x = tt_add(ctx, x, tt_nn_embedding_forward(ctx, &m->pos, 1, &t, (size_t)t, pos));
     for (i = 0; i < LAYERS; i++) x = tt_nn_block_forward(ctx, &m->blocks[i], x);
     return tt_nn_linear_forward(ctx, &m->head, tt_nn_norm_forward(ctx, &m->ln_f, x));
 }
@@ -88,7 +88,7 @@ static tt_tensor *batch_loss(tt_ctx *ctx, model *m, const unsigned char *s, cons
         for (j = 0; j < T; j++) { x[i * T + j] = s[start[i] + (size_t)j]; y[i * T + j] = s[start[i] + (size_t)j + 1]; }
     logits = forward(ctx, m, b, T, x);
     flat[0] = b * T; flat[1] = V;
-    return tt_cross_entropy(ctx, tt_reshape(ctx, logits, 2, flat), y, NULL);
+    return tt_cross_entropy(ctx, tt_reshape(ctx, logits, 2, flat), (size_t)b * T, y, NULL);
 }
 
 static double val_loss(tt_ctx *ctx, model *m, const unsigned char *s, size_t lo, size_t hi) {

@@ -52,11 +52,11 @@ static double mean_loss(tt_ctx *ctx, const tt_dataset *ds, net *m) {
         tt_tensor *x, *l;
         const int *y;
         tt_cross_entropy_opts o;
-        memset(&o, 0, sizeof o);
+        o = tt_cross_entropy_opts_init();
         o.reduction = TT_REDUCTION_SUM;
         b.idx = NULL; b.pos = start; b.epoch = 0;
         b.count = ds->desc.n - start < 100 ? ds->desc.n - start : 100;
-        if (tt_dataset_gather(ctx, ds, &b, NULL, &x, &y, NULL) != TT_OK || !(l = tt_cross_entropy(ctx, net_forward(ctx, x, m), y, &o)))
+        if (tt_dataset_gather(ctx, ds, &b, NULL, &x, &y, NULL) != TT_OK || !(l = tt_cross_entropy(ctx, net_forward(ctx, x, m), b.count, y, &o)))
             return NAN;
         sum += l->data[0];
         tt_scratch_rewind(ctx, mark);
@@ -106,7 +106,7 @@ int main(int argc, char **argv) {
             const int *y;
             tt_scratch_reset(&ctx);
             if (tt_dataset_gather(&ctx, &fd.train, &b, NULL, &x, &y, NULL) != TT_OK ||
-                !(loss = tt_cross_entropy(&ctx, net_forward(&ctx, x, &m), y, NULL))) break;
+                !(loss = tt_cross_entropy(&ctx, net_forward(&ctx, x, &m), b.count, y, NULL))) break;
             tt_zero_grad(&ctx);
             if (tt_backward(&ctx, loss) != TT_OK || tt_optim_step(&ctx, &opt) != TT_OK) break;
             loss_sum += loss->data[0];

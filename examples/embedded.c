@@ -57,10 +57,8 @@ int main(void) {
     b1 = tt_param(&ctx, "fc1.bias", 1, s2);
     w2 = tt_param(&ctx, "fc2.weight", 2, s3);
     b2 = tt_param(&ctx, "fc2.bias", 1, s4);
-    tt_init_torch_default(&ctx, w1, 2);
-    tt_init_torch_default(&ctx, b1, 2);
-    tt_init_torch_default(&ctx, w2, 16);
-    tt_init_torch_default(&ctx, b2, 16);
+    tt_init_torch_default(&ctx, w1, b1);
+    tt_init_torch_default(&ctx, w2, b2);
     od = tt_optim_desc_init(TT_OPTIM_ADAM);
     od.hp.lr = 0.05;
     if (tt_optim_init(&ctx, &opt, &od) != TT_OK) return 3;

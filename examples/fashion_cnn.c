@@ -17,6 +17,7 @@
    Needs the data set: apt-get install dataset-fashion-mnist, or the four files in data/. */
 #define _POSIX_C_SOURCE 200809L
 #define TINYTRAIN_IMPLEMENTATION
+#include <math.h>
 #include "tinytrain.h"
 #include "fashion_data.h"
 
@@ -30,16 +31,10 @@ static tt_tensor *cnn_block(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *
                             tt_tensor *rm, tt_tensor *rv) {
     tt_conv_opts co;
     tt_pool_opts po;
-    memset(&co, 0, sizeof co);
-    co.stride[0] = co.stride[1] = 1;
+    co = tt_conv_opts_init();
     co.padding[0] = co.padding[1] = 1;
-    co.dilation[0] = co.dilation[1] = 1;
-    co.groups = 1;
-    memset(&po, 0, sizeof po);
-    po.kernel[0] = po.kernel[1] = 2;
-    po.stride[0] = po.stride[1] = 2;
-    po.dilation[0] = po.dilation[1] = 1;
-    x = tt_batchnorm(ctx, tt_conv2d(ctx, x, w, b, &co), bw, bb, rm, rv, 0.1f, 1e-5f);
+    po = tt_pool_opts_init(2, 2);
+    x = tt_batchnorm(ctx, tt_conv2d(ctx, x, w, b, &co), bw, bb, rm, rv, NULL);
     return tt_max_pool2d(ctx, tt_relu(ctx, x), &po);
 }
 
@@ -56,7 +51,8 @@ static tt_tensor *cnn_param(tt_ctx *ctx, const char *name, int ndim, int d0, int
     tt_tensor *t;
     s[0] = d0; s[1] = d1; s[2] = d2; s[3] = d3;
     t = tt_param(ctx, name, ndim, s);
-    tt_init_torch_default(ctx, t, fan_in);
+    /* torch's Linear/Conv default for weight and bias alike: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+    tt_init_uniform(ctx, t, (float)(-1.0 / sqrt((double)fan_in)), (float)(1.0 / sqrt((double)fan_in)));
     return t;
 }
 
@@ -118,7 +114,7 @@ static int fashion_cnn_run(const fashion_data *fd, const fashion_cfg *cfg, int a
             const int *y;
             tt_scratch_reset(&ctx);
             if (tt_dataset_gather(&ctx, &fd->train, &b, augment ? &aug : NULL, &x, &y, NULL) != TT_OK ||
-                !(loss = tt_cross_entropy(&ctx, cnn_forward(&ctx, x, &m), y, NULL))) { ok = 0; break; }
+                !(loss = tt_cross_entropy(&ctx, cnn_forward(&ctx, x, &m), b.count, y, NULL))) { ok = 0; break; }
             tt_zero_grad(&ctx);
             if (tt_backward(&ctx, loss) != TT_OK || tt_optim_step(&ctx, &opt) != TT_OK) { ok = 0; break; }
             loss_sum += loss->data[0];

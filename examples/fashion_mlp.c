@@ -37,8 +37,7 @@ static void mlp_layer(tt_ctx *ctx, const char *wn, const char *bn, int in, int o
     ws[0] = out; ws[1] = in; bs[0] = out;
     *w = tt_param(ctx, wn, 2, ws);
     *b = tt_param(ctx, bn, 1, bs);
-    tt_init_torch_default(ctx, *w, in);
-    tt_init_torch_default(ctx, *b, in);
+    tt_init_torch_default(ctx, *w, *b);
 }
 
 /* Train and evaluate; 0 on success. */
@@ -77,7 +76,7 @@ static int fashion_mlp_run(const fashion_data *fd, const fashion_cfg *cfg, fashi
             const int *y;
             tt_scratch_reset(&ctx);
             if (tt_dataset_gather(&ctx, &fd->train, &b, NULL, &x, &y, NULL) != TT_OK ||
-                !(loss = tt_cross_entropy(&ctx, mlp_forward(&ctx, x, &m), y, NULL))) { ok = 0; break; }
+                !(loss = tt_cross_entropy(&ctx, mlp_forward(&ctx, x, &m), b.count, y, NULL))) { ok = 0; break; }
             tt_zero_grad(&ctx);
             if (tt_backward(&ctx, loss) != TT_OK || tt_optim_step(&ctx, &opt) != TT_OK) { ok = 0; break; }
             loss_sum += loss->data[0];

@@ -46,7 +46,7 @@ static const int LABELS[B] = {0, 2, 1, 1, 0};
 static tt_tensor *mlp_loss(tt_ctx *ctx, tt_tensor **in, void *user) {
     tt_tensor *h = tt_tanh(ctx, tt_linear(ctx, in[0], in[1], in[2]));
     tt_tensor *logits = tt_linear(ctx, h, in[3], in[4]);
-    return tt_cross_entropy(ctx, logits, (const int *)user, NULL); /* a scalar */
+    return tt_cross_entropy(ctx, logits, B, (const int *)user, NULL); /* a scalar */
 }
 
 /* ---- 2. single ops: which one is chosen by user ---- */
@@ -58,7 +58,7 @@ static tt_tensor *one_op(tt_ctx *ctx, tt_tensor **in, void *user) {
     case TANH: return tt_tanh(ctx, in[0]);
     case EXP: return tt_exp(ctx, in[0]);
     case GELU: return tt_gelu(ctx, in[0]);
-    case SOFTPLUS: return tt_softplus(ctx, in[0], 1.0f, 20.0f);
+    case SOFTPLUS: return tt_softplus(ctx, in[0]);
     case LOG_SOFTMAX: return tt_log_softmax(ctx, in[0], -1);
     case MUL_BCAST: return tt_mul(ctx, in[0], in[1]); /* (3, 4) * (4): broadcasting */
     case MATMUL: return tt_matmul(ctx, in[0], in[1]);

@@ -169,7 +169,7 @@ static tt_tensor *tour_objective(tt_ctx *ctx, tour_run *run) {
     int two[1] = {2}, ids[2] = {0, 1};
     tt_tensor *p = run->param, *v, *x, *y, *f;
     if (run->opt->kind == TT_OPTIM_SPARSE_ADAM)
-        p = tt_embedding(ctx, p, 1, two, ids);   /* rows 0 and 1 of the (2, 1) table */
+        p = tt_embedding(ctx, p, 1, two, 2, ids); /* rows 0 and 1 of the (2, 1) table */
     v = tt_reshape(ctx, p, 1, two);             /* whatever the parameter's shape: (x, y) */
     x = tt_slice(ctx, v, 0, 0, 1, 1);
     y = tt_slice(ctx, v, 0, 1, 2, 1);

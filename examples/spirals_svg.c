@@ -60,8 +60,7 @@ static tt_tensor *linear_param(tt_ctx *ctx, const char *name, int out, int in, t
     ws[0] = out; ws[1] = in; bs[0] = out;
     w = tt_param(ctx, name, 2, ws);
     *bias = tt_param(ctx, name, 1, bs);
-    tt_init_torch_default(ctx, w, in); /* as torch.nn.Linear */
-    tt_init_torch_default(ctx, *bias, in);
+    tt_init_torch_default(ctx, w, *bias); /* as torch.nn.Linear: fan_in from w's shape */
     return w;
 }
 
@@ -69,15 +68,13 @@ static tt_tensor *linear_param(tt_ctx *ctx, const char *name, int out, int in, t
    afterwards, so it can be called between training steps or after them. */
 static int classify(tt_ctx *ctx, const mlp *m, int n, const float *pts, int *cls) {
     size_t mark = tt_scratch_mark(ctx);
-    int xs[2], i, old = tt_set_grad_enabled(ctx, 0);
-    tt_tensor *pred;
+    int xs[2], old = tt_set_grad_enabled(ctx, 0);
+    tt_result r;
     xs[0] = n; xs[1] = 2;
-    pred = tt_argmax(ctx, forward(ctx, m, tt_tensor_from(ctx, 2, xs, pts)), 1, 0);
-    if (pred)
-        for (i = 0; i < n; i++) cls[i] = (int)pred->data[i];
+    r = tt_argmax(ctx, forward(ctx, m, tt_tensor_from(ctx, 2, xs, pts)), 1, (size_t)n, cls);
     tt_set_grad_enabled(ctx, old);
     tt_scratch_rewind(ctx, mark);
-    return pred ? 0 : -1;
+    return r == TT_OK ? 0 : -1;
 }
 
 /* The picture: decision regions and training points in a frame with axes, ticks, a title with
@@ -166,7 +163,7 @@ int main(int argc, char **argv) {
     for (step = 0; step <= STEPS; step++) {
         tt_tensor *loss;
         tt_scratch_reset(&ctx);
-        loss = tt_cross_entropy(&ctx, forward(&ctx, &m, tt_tensor_from(&ctx, 2, xs, x)), y, NULL);
+        loss = tt_cross_entropy(&ctx, forward(&ctx, &m, tt_tensor_from(&ctx, 2, xs, x)), N, y, NULL);
         tt_zero_grad(&ctx);
         if (tt_backward(&ctx, loss) != TT_OK) goto fail;
         if (step % 300 == 0) {

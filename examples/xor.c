@@ -98,12 +98,10 @@ int main(void) {
     lin.w1 = lin.b1 = NULL;
     lin.w2 = tt_param(&ctx, "lin_w", 2, sl);
     lin.b2 = tt_param(&ctx, "lin_b", 1, s1b);
-    tt_init_torch_default(&ctx, mlp.w1, 2); /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as nn.Linear */
-    tt_init_torch_default(&ctx, mlp.b1, 2);
-    tt_init_torch_default(&ctx, mlp.w2, HIDDEN);
-    tt_init_torch_default(&ctx, mlp.b2, HIDDEN);
-    tt_init_torch_default(&ctx, lin.w2, 2);
-    tt_init_torch_default(&ctx, lin.b2, 2);
+    /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as nn.Linear, fan_in from the weight's shape */
+    tt_init_torch_default(&ctx, mlp.w1, mlp.b1);
+    tt_init_torch_default(&ctx, mlp.w2, mlp.b2);
+    tt_init_torch_default(&ctx, lin.w2, lin.b2);
     if (tt_error(&ctx) != TT_OK) {
         printf("setup failed: %s\n", tt_error_message(&ctx));
         return 1;

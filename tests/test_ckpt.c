@@ -57,11 +57,9 @@ static int model_init(model *m, uint64_t seed, int use_bn, int optim_kind, int e
     m->rv = tt_buffer(&m->ctx, "bn1.running_var", 1, s8);
     if (!m->b2 || !m->rv) return 0;
     m->bufs[0] = m->rm; m->bufs[1] = m->rv;
-    tt_init_torch_default(&m->ctx, m->w1, 4);
-    tt_init_torch_default(&m->ctx, m->b1, 4);
+    tt_init_torch_default(&m->ctx, m->w1, m->b1);
     tt_init_const(&m->ctx, m->g, 1.0f);
-    tt_init_torch_default(&m->ctx, m->w2, 8);
-    tt_init_torch_default(&m->ctx, m->b2, 8);
+    tt_init_torch_default(&m->ctx, m->w2, m->b2);
     tt_init_const(&m->ctx, m->rv, 1.0f);
     if (optim_kind == 0) {
         od = tt_optim_desc_init(TT_OPTIM_SGD);
@@ -86,6 +84,7 @@ static int model_step(model *m) {
     float x[4 * 4];
     int y[4], i, j, xs[2] = {4, 4};
     tt_tensor *h, *loss;
+    tt_batchnorm_opts bn = tt_batchnorm_opts_init();
     for (i = 0; i < 4; i++) {
         unsigned s = m->perm[m->pos + (unsigned)i];
         for (j = 0; j < 4; j++) x[i * 4 + j] = (float)sin(0.7 * s + 1.3 * j) * 2.0f;
@@ -93,10 +92,10 @@ static int model_step(model *m) {
     }
     tt_scratch_reset(c);
     h = tt_linear(c, tt_tensor_from(c, 2, xs, x), m->w1, m->b1);
-    if (m->use_bn) h = tt_batchnorm(c, h, m->g, m->be, m->rm, m->rv, 0.1f, 1e-5f);
+    if (m->use_bn) h = tt_batchnorm(c, h, m->g, m->be, m->rm, m->rv, &bn);
     h = tt_relu(c, h);
     if (m->use_bn) h = tt_dropout(c, h, 0.3f);
-    loss = tt_cross_entropy(c, tt_linear(c, h, m->w2, m->b2), y, NULL);
+    loss = tt_cross_entropy(c, tt_linear(c, h, m->w2, m->b2), 4, y, NULL);
     tt_zero_grad(c);
     if (tt_backward(c, loss) != TT_OK) return 0;
     if (m->optim_kind == 1) tt_optim_set_lr(c, &m->opt, 0, (float)tt_sched_lr(&m->sched));

@@ -33,12 +33,13 @@ static void test_shape_error_message(void) {
     b = tt_tensor_new(&ctx, 2, sb);
     CHECK(tt_add(&ctx, a, b) == NULL);
     CHECK(tt_error(&ctx) == TT_ERR_SHAPE);
-    CHECK(strstr(tt_error_message(&ctx), "add") != NULL);
-    CHECK(strstr(tt_error_message(&ctx), "[2,3]") != NULL);
-    CHECK(strstr(tt_error_message(&ctx), "[4,3]") != NULL);
-    /* NULL after an error propagates silently and keeps the first message */
+    CHECK(strcmp(tt_error_site(&ctx), "add") == 0);
+    CHECK(tt_error_message(&ctx)[0] != 0); /* worded for people (names the shapes); not compared */
+    /* NULL after an error propagates silently and keeps the first error and its site */
     CHECK(tt_relu(&ctx, NULL) == NULL);
-    CHECK(strstr(tt_error_message(&ctx), "add") != NULL);
+    CHECK(tt_error(&ctx) == TT_ERR_SHAPE && strcmp(tt_error_site(&ctx), "add") == 0);
+    tt_clear_error(&ctx);
+    CHECK(tt_error(&ctx) == TT_OK && strcmp(tt_error_site(&ctx), "") == 0);
     tt_ctx_free(&ctx);
 }
 
@@ -77,7 +78,7 @@ static void test_accumulation_and_modes(void) {
     /* backward on a non-scalar is refused with a message */
     tt_zero_grad(&ctx);
     CHECK(tt_backward(&ctx, tt_mul(&ctx, w, x)) == TT_ERR_STATE);
-    CHECK(strstr(tt_error_message(&ctx), "[2,2]") != NULL);
+    CHECK(strcmp(tt_error_site(&ctx), "tt_backward") == 0);
     for (i = 0; i < 4; i++) CHECK(w->grad[i] == 0 && w->data[i] == wv[i]);
     tt_ctx_free(&ctx);
 }
@@ -98,14 +99,14 @@ static void test_anomaly_mode(void) {
     CHECK(tt_set_anomaly_mode(&ctx, 1) == 0);
     q = tt__binary(&ctx, "div", TT__BIN_DIV, a, b);
     CHECK(q == NULL && tt_error(&ctx) == TT_ERR_NONFINITE);
-    CHECK(strstr(tt_error_message(&ctx), "'div'") != NULL);
+    CHECK(strcmp(tt_error_site(&ctx), "div") == 0);
     tt_clear_error(&ctx);
     /* backward anomaly: d/dx x^0.5 at x = 0 is inf while the forward value 0 is finite */
     b = tt_requires_grad(&ctx, tt_tensor_from(&ctx, 1, s1, z));
     q = tt_sum(&ctx, tt__binary(&ctx, "pow", TT__BIN_POW, b, tt_scalar(&ctx, 0.5f)));
     CHECK(q != NULL && tt_error(&ctx) == TT_OK);
     CHECK(tt_backward(&ctx, q) == TT_ERR_NONFINITE);
-    CHECK(strstr(tt_error_message(&ctx), "backward of op 'pow'") != NULL);
+    CHECK(strcmp(tt_error_site(&ctx), "pow") == 0);
     tt_ctx_free(&ctx);
 }
 
@@ -120,7 +121,7 @@ static void test_bad_arguments(void) {
     CHECK(tt_ctx_init(&ctx, NULL) == TT_ERR_INVALID_ARGS);
     d.threads = -1;
     CHECK(tt_ctx_init(&ctx, &d) == TT_ERR_INVALID_ARGS);
-    CHECK(strstr(tt_error_message(&ctx), "threads") != NULL);
+    CHECK(strcmp(tt_error_site(&ctx), "tt_ctx_init") == 0);
     d.threads = 0;
     d.allocator.alloc = NULL;
     d.allocator.free = dummy_free;
@@ -134,7 +135,7 @@ static void test_bad_arguments(void) {
     CHECK(tt_tensor_from(&ctx, 2, ok, NULL) == NULL && tt_error(&ctx) == TT_ERR_INVALID_ARGS);
     tt_clear_error(&ctx);
     CHECK(tt_matmul(&ctx, tt_tensor_new(&ctx, 2, ok), tt_tensor_new(&ctx, 2, ok)) == NULL);
-    CHECK(tt_error(&ctx) == TT_ERR_SHAPE && strstr(tt_error_message(&ctx), "matmul") != NULL);
+    CHECK(tt_error(&ctx) == TT_ERR_SHAPE && strcmp(tt_error_site(&ctx), "matmul") == 0);
     tt_clear_error(&ctx);
     CHECK(tt_init_uniform(&ctx, tt_tensor_new(&ctx, 2, ok), 1.0f, 0.0f) == TT_ERR_INVALID_ARGS);
     CHECK(tt_backward(&ctx, NULL) == TT_ERR_INVALID_ARGS); /* sticky error is returned first */

@@ -349,7 +349,7 @@ static void test_layernorm_against_cpu(void) {
             tt_tensor *xc = tt_requires_grad(&p.cpu, tt_tensor_from(&p.cpu, nd, &sh[1], v.data()));
             tt_tensor *xg = tt_requires_grad(&p.gpu, tt_tensor_from(&p.gpu, nd, &sh[1], v.data()));
             tt_tensor *kc = tt_tensor_from(&p.cpu, nd, &sh[1], gw.data()), *kg = tt_tensor_from(&p.gpu, nd, &sh[1], gw.data());
-            tt_tensor *yc = tt_layernorm(&p.cpu, xc, 1, wc, bc, 0.0f), *yg = tt_layernorm(&p.gpu, xg, 1, wg, bg, 0.0f);
+            tt_tensor *yc = tt_layernorm(&p.cpu, xc, 1, wc, bc, 1e-5f), *yg = tt_layernorm(&p.gpu, xg, 1, wg, bg, 1e-5f);
             CHECK_MSG(same_tensor(&p.gpu, yg, yc, 0, 2e-6, 2e-6, "layernorm"), "m %d affine %d", m, affine);
             CHECK(tt_backward(&p.cpu, tt_sum(&p.cpu, tt_mul(&p.cpu, yc, kc))) == TT_OK);
             CHECK_MSG(tt_backward(&p.gpu, tt_sum(&p.gpu, tt_mul(&p.gpu, yg, kg))) == TT_OK, "%s", tt_error_message(&p.gpu));
@@ -375,7 +375,7 @@ static void test_embedding_against_cpu(void) {
     fill(k.data(), k.size(), 70);
     int ks[3] = {5, 7, 37};
     for (int rep = 0; rep < 2; rep++) { /* twice: the gradient accumulates onto the first */
-        tt_tensor *yc = tt_embedding(&p.cpu, wc, 2, idshape, ids), *yg = tt_embedding(&p.gpu, wg, 2, idshape, ids);
+        tt_tensor *yc = tt_embedding(&p.cpu, wc, 2, idshape, 35, ids), *yg = tt_embedding(&p.gpu, wg, 2, idshape, 35, ids);
         CHECK(same_tensor(&p.gpu, yg, yc, 0, 0, 0, "embedding"));
         CHECK(tt_backward(&p.cpu, tt_sum(&p.cpu, tt_mul(&p.cpu, yc, tt_tensor_from(&p.cpu, 3, ks, k.data())))) == TT_OK);
         CHECK_MSG(tt_backward(&p.gpu, tt_sum(&p.gpu, tt_mul(&p.gpu, yg, tt_tensor_from(&p.gpu, 3, ks, k.data())))) == TT_OK, "%s",
@@ -398,15 +398,13 @@ static void test_cross_entropy_against_cpu(void) {
             fill(x.data(), x.size(), 4 + C);
             for (int i = 0; i < (int)x.size(); i++) x[i] *= 4.0f;
             for (int i = 0; i < N; i++) t[i] = (i * 7) % C;
-            tt_cross_entropy_opts o;
-            memset(&o, 0, sizeof o);
+            tt_cross_entropy_opts o = tt_cross_entropy_opts_init();
             o.reduction = red ? TT_REDUCTION_SUM : TT_REDUCTION_MEAN;
-            o.has_ignore_index = 1;
             o.ignore_index = N > 3 ? t[2] : -100; /* some rows ignored */
             CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
             tt_tensor *xc = tt_requires_grad(&p.cpu, tt_tensor_from(&p.cpu, 2, xs, x.data()));
             tt_tensor *xg = tt_requires_grad(&p.gpu, tt_tensor_from(&p.gpu, 2, xs, x.data()));
-            tt_tensor *lc = tt_cross_entropy(&p.cpu, xc, t.data(), &o), *lg = tt_cross_entropy(&p.gpu, xg, t.data(), &o);
+            tt_tensor *lc = tt_cross_entropy(&p.cpu, xc, t.size(), t.data(), &o), *lg = tt_cross_entropy(&p.gpu, xg, t.size(), t.data(), &o);
             CHECK(same_tensor(&p.gpu, lg, lc, 0, 2e-6, 2e-6, "cross_entropy"));
             CHECK(tt_backward(&p.cpu, lc) == TT_OK);
             CHECK_MSG(tt_backward(&p.gpu, lg) == TT_OK, "%s", tt_error_message(&p.gpu));
@@ -469,10 +467,9 @@ static int train_mlp(int gpu, tt_optim_kind kind, int in, int h1, int h2, int ou
     int s[][2] = {{h1, in}, {h1, 0}, {h2, h1}, {h2, 0}, {out, h2}, {out, 0}};
     int fan[] = {in, in, h1, h1, h2, h2};
     tt_tensor *P[6];
-    for (int i = 0; i < 6; i++) {
-        P[i] = tt_param(&ctx, "p", i % 2 ? 1 : 2, s[i]);
-        tt_init_torch_default(&ctx, P[i], fan[i]);
-    }
+    for (int i = 0; i < 6; i++) P[i] = tt_param(&ctx, "p", i % 2 ? 1 : 2, s[i]);
+    for (int i = 0; i < 6; i += 2) tt_init_torch_default(&ctx, P[i], P[i + 1]); /* fan_in from the weight */
+    (void)fan;
     od = tt_optim_desc_init(kind);
     od.hp.lr = kind == TT_OPTIM_SGD ? 0.05f : 1e-2f;
     od.hp.momentum = kind == TT_OPTIM_SGD ? 0.9f : 0.0f;
@@ -488,7 +485,7 @@ static int train_mlp(int gpu, tt_optim_kind kind, int in, int h1, int h2, int ou
         tt_tensor *h = tt_tensor_from(&ctx, 2, xs, x.data());
         h = tt_relu(&ctx, tt_linear(&ctx, h, P[0], P[1]));
         h = tt_relu(&ctx, tt_linear(&ctx, h, P[2], P[3]));
-        tt_tensor *loss = tt_cross_entropy(&ctx, tt_linear(&ctx, h, P[4], P[5]), y.data(), NULL);
+        tt_tensor *loss = tt_cross_entropy(&ctx, tt_linear(&ctx, h, P[4], P[5]), y.size(), y.data(), NULL);
         tt_zero_grad(&ctx);
         if (tt_backward(&ctx, loss) != TT_OK || tt_optim_step(&ctx, &opt) != TT_OK ||
             tt_tensor_to_host(&ctx, loss, &losses[st], 1) != TT_OK) {
@@ -559,10 +556,9 @@ static void test_errors(void) {
     tt_clear_error(&ctx);
     CHECK(tt_sigmoid(&ctx, w) == NULL && tt_error(&ctx) == TT_ERR_UNSUPPORTED);
     tt_clear_error(&ctx);
-    tt_cross_entropy_opts o;
-    memset(&o, 0, sizeof o);
+    tt_cross_entropy_opts o = tt_cross_entropy_opts_init();
     o.label_smoothing = 0.1f;
-    CHECK(tt_cross_entropy(&ctx, w, t, &o) == NULL && tt_error(&ctx) == TT_ERR_UNSUPPORTED);
+    CHECK(tt_cross_entropy(&ctx, w, 3, t, &o) == NULL && tt_error(&ctx) == TT_ERR_UNSUPPORTED);
     CHECK_MSG(strstr(tt_error_message(&ctx), "cross_entropy") != NULL, "%s", tt_error_message(&ctx));
     tt_clear_error(&ctx);
     CHECK(tt_optim_step(&ctx, &opt) == TT_ERR_UNSUPPORTED);

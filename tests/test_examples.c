@@ -195,12 +195,9 @@ static void test_xor_mlp_learns_linear_cannot(void) {
     b2 = tt_param(&ctx, "b2", 1, s0);
     lw = tt_param(&ctx, "lw", 2, sl);
     lb = tt_param(&ctx, "lb", 1, s0);
-    tt_init_torch_default(&ctx, w1, 2);
-    tt_init_torch_default(&ctx, b1, 2);
-    tt_init_torch_default(&ctx, w2, 4);
-    tt_init_torch_default(&ctx, b2, 4);
-    tt_init_torch_default(&ctx, lw, 2);
-    tt_init_torch_default(&ctx, lb, 2);
+    tt_init_torch_default(&ctx, w1, b1);
+    tt_init_torch_default(&ctx, w2, b2);
+    tt_init_torch_default(&ctx, lw, lb);
     CHECK(tt_error(&ctx) == TT_OK);
 
     /* the linear model: the loss's only stationary point is w = 0, b = 0, i.e. p = 0.5 for all;
@@ -239,25 +236,26 @@ static float spirals_accuracy(int hidden, int steps) {
         s1[0] = hidden; s1[1] = 2; sb1[0] = hidden; s2[0] = hidden; s2[1] = hidden; s3[1] = hidden;
         w1 = tt_param(&ctx, "w1", 2, s1); b1 = tt_param(&ctx, "b1", 1, sb1);
         w2 = tt_param(&ctx, "w2", 2, s2); b2 = tt_param(&ctx, "b2", 1, sb1);
-        tt_init_torch_default(&ctx, w1, 2); tt_init_torch_default(&ctx, b1, 2);
-        tt_init_torch_default(&ctx, w2, hidden); tt_init_torch_default(&ctx, b2, hidden);
+        tt_init_torch_default(&ctx, w1, b1);
+        tt_init_torch_default(&ctx, w2, b2);
     } else {
         s3[1] = 2;
         w1 = b1 = NULL;
     }
     w3 = tt_param(&ctx, "w3", 2, s3); b3 = tt_param(&ctx, "b3", 1, sb3);
-    tt_init_torch_default(&ctx, w3, s3[1]); tt_init_torch_default(&ctx, b3, s3[1]);
+    tt_init_torch_default(&ctx, w3, b3);
     for (step = 0; step <= steps; step++) {
         tt_tensor *h;
         tt_scratch_reset(&ctx);
         h = tt_tensor_from(&ctx, 2, xs, x);
         if (w1) h = tt_relu(&ctx, tt_linear(&ctx, tt_relu(&ctx, tt_linear(&ctx, h, w1, b1)), w2, b2));
         logits = tt_linear(&ctx, h, w3, b3);
-        if (step < steps && isnan(gd(&ctx, tt_cross_entropy(&ctx, logits, y, NULL), 0.5f))) break;
+        if (step < steps && isnan(gd(&ctx, tt_cross_entropy(&ctx, logits, N, y, NULL), 0.5f))) break;
     }
     if (tt_error(&ctx) == TT_OK && logits) {
-        tt_tensor *pred = tt_argmax(&ctx, logits, 1, 0);
-        for (i = 0; pred && i < N; i++) right += (int)pred->data[i] == y[i];
+        int pred[N];
+        if (tt_argmax(&ctx, logits, 1, N, pred) == TT_OK)
+            for (i = 0; i < N; i++) right += pred[i] == y[i];
     }
     c = tt_error(&ctx) == TT_OK;
     tt_ctx_free(&ctx);
@@ -276,7 +274,7 @@ static const int GC_LABELS[4] = {2, 0, 1, 2};
 
 static tt_tensor *gc_mlp_loss(tt_ctx *ctx, tt_tensor **in, void *user) {
     return tt_cross_entropy(ctx, tt_linear(ctx, tt_tanh(ctx, tt_linear(ctx, in[0], in[1], in[2])), in[3], in[4]),
-                            (const int *)user, NULL);
+                            4, (const int *)user, NULL);
 }
 static tt_tensor *gc_square_wrong(tt_ctx *ctx, tt_tensor **in, void *user) {
     (void)user;

@@ -39,10 +39,8 @@ static void make_mlp(tt_ctx *ctx, tt_tensor **w1, tt_tensor **b1, tt_tensor **w2
     *b1 = tt_param(ctx, "b1", 1, sb1);
     *w2 = tt_param(ctx, "w2", 2, s2);
     *b2 = tt_param(ctx, "b2", 1, sb2);
-    tt_init_torch_default(ctx, *w1, 5);
-    tt_init_torch_default(ctx, *b1, 5);
-    tt_init_torch_default(ctx, *w2, 16);
-    tt_init_torch_default(ctx, *b2, 16);
+    tt_init_torch_default(ctx, *w1, *b1);
+    tt_init_torch_default(ctx, *w2, *b2);
 }
 
 static void test_zero_allocations_per_step_mlp(void) {
@@ -89,29 +87,26 @@ static void make_cnn(tt_ctx *ctx, cnn *m) {
     m->c2b = tt_param(ctx, "c2b", 1, c8);
     m->fcw = tt_param(ctx, "fcw", 2, fc);
     m->fcb = tt_param(ctx, "fcb", 1, c4);
-    tt_init_torch_default(ctx, m->c1w, 9);
-    tt_init_torch_default(ctx, m->c2w, 54);
-    tt_init_torch_default(ctx, m->fcw, 8);
+    tt_init_torch_default(ctx, m->c1w, NULL);
+    tt_init_torch_default(ctx, m->c2w, NULL);
+    tt_init_torch_default(ctx, m->fcw, NULL);
     tt_init_const(ctx, m->bnw, 1.0f);
     tt_init_const(ctx, m->rv, 1.0f);
 }
 
 static tt_result cnn_step(tt_ctx *ctx, const cnn *m, const float *x, const int *y, float *loss_out) {
     int xs[4] = {4, 1, 12, 12};
-    tt_pool_opts pool;
-    tt_conv_opts pad;
+    tt_pool_opts pool = tt_pool_opts_init(2, 2);
+    tt_conv_opts pad = tt_conv_opts_init();
     tt_tensor *h, *loss;
-    memset(&pool, 0, sizeof pool);
-    pool.kernel[0] = pool.kernel[1] = 2;
-    memset(&pad, 0, sizeof pad);
     pad.padding[0] = pad.padding[1] = 1;
     tt_scratch_reset(ctx);
     h = tt_conv2d(ctx, tt_tensor_from(ctx, 4, xs, x), m->c1w, m->c1b, &pad);
-    h = tt_batchnorm(ctx, h, m->bnw, m->bnb, m->rm, m->rv, 0.0f, 0.0f);
+    h = tt_batchnorm(ctx, h, m->bnw, m->bnb, m->rm, m->rv, NULL);
     h = tt_max_pool2d(ctx, tt_relu(ctx, h), &pool);
     h = tt_relu(ctx, tt_conv2d(ctx, h, m->c2w, m->c2b, NULL));
     h = tt_linear(ctx, tt_global_avg_pool2d(ctx, h), m->fcw, m->fcb);
-    loss = tt_cross_entropy(ctx, h, y, NULL);
+    loss = tt_cross_entropy(ctx, h, 4, y, NULL);
     if (!loss) return tt_error(ctx);
     *loss_out = loss->data[0];
     tt_zero_grad(ctx);

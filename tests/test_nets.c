@@ -61,7 +61,7 @@ static void test_golden_mlp(void) {
     b2 = param_from(&ctx, "b2", 1, b2s, mlp_b2);
     x = tt_tensor_from(&ctx, 2, xs, mlp_x);
     logits = tt_linear(&ctx, tt_relu(&ctx, tt_linear(&ctx, x, w1, b1)), w2, b2);
-    loss = tt_cross_entropy(&ctx, logits, mlp_y, NULL);
+    loss = tt_cross_entropy(&ctx, logits, sizeof mlp_y / sizeof mlp_y[0], mlp_y, NULL);
     CHECK(loss != NULL && tt_backward(&ctx, loss) == TT_OK);
     CHECK_ARRAY("logits", logits, mlp_logits);
     CHECK_ARRAY("loss", loss, mlp_loss);
@@ -78,13 +78,10 @@ static void test_golden_cnn(void) {
     int xs[4] = {4, 3, 10, 10}, c1s[4] = {8, 3, 3, 3}, c8[1] = {8}, c2s[4] = {12, 8, 3, 3}, c12[1] = {12};
     int fcs[2] = {5, 12}, c5[1] = {5};
     tt_tensor *c1w, *c1b, *bnw, *bnb, *c2w, *c2b, *fcw, *fcb, *rm, *rv, *x, *h, *logits, *loss;
-    tt_conv_opts pad1;
-    tt_pool_opts pool2;
+    tt_conv_opts pad1 = tt_conv_opts_init();
+    tt_pool_opts pool2 = tt_pool_opts_init(2, 2);
     init_ctx(&ctx);
-    memset(&pad1, 0, sizeof pad1);
     pad1.padding[0] = pad1.padding[1] = 1;
-    memset(&pool2, 0, sizeof pool2);
-    pool2.kernel[0] = pool2.kernel[1] = 2;
     c1w = param_from(&ctx, "c1w", 4, c1s, cnn_c1w);
     c1b = param_from(&ctx, "c1b", 1, c8, cnn_c1b);
     bnw = param_from(&ctx, "bnw", 1, c8, cnn_bn_weight_init);
@@ -98,11 +95,11 @@ static void test_golden_cnn(void) {
     tt_init_const(&ctx, rv, 1.0f);
     x = tt_tensor_from(&ctx, 4, xs, cnn_x);
     h = tt_conv2d(&ctx, x, c1w, c1b, &pad1);
-    h = tt_max_pool2d(&ctx, tt_relu(&ctx, tt_batchnorm(&ctx, h, bnw, bnb, rm, rv, 0.0f, 0.0f)), &pool2);
+    h = tt_max_pool2d(&ctx, tt_relu(&ctx, tt_batchnorm(&ctx, h, bnw, bnb, rm, rv, NULL)), &pool2);
     h = tt_relu(&ctx, tt_conv2d(&ctx, h, c2w, c2b, NULL));
     h = tt_global_avg_pool2d(&ctx, h);
     logits = tt_linear(&ctx, h, fcw, fcb);
-    loss = tt_cross_entropy(&ctx, logits, cnn_y, NULL);
+    loss = tt_cross_entropy(&ctx, logits, sizeof cnn_y / sizeof cnn_y[0], cnn_y, NULL);
     CHECK(loss != NULL && tt_backward(&ctx, loss) == TT_OK);
     CHECK_ARRAY("logits", logits, cnn_logits);
     CHECK_ARRAY("loss", loss, cnn_loss);
@@ -160,17 +157,17 @@ static void test_golden_transformer(void) {
     hb = param_from(&ctx, "hb", 1, sV, tf_head_bias);
     (void)sBTC;
     /* x: (B, T, C) = tok[idx] + pos, then flattened to (B*T, C) rows */
-    x = tt_add(&ctx, tt_embedding(&ctx, tok, 2, ids, tf_idx), pos);
+    x = tt_add(&ctx, tt_embedding(&ctx, tok, 2, ids, sizeof tf_idx / sizeof tf_idx[0], tf_idx), pos);
     x = tt_reshape(&ctx, x, 2, sBT_C);
-    h = tt_layernorm(&ctx, x, 1, l1w, l1b, 0.0f);
+    h = tt_layernorm(&ctx, x, 1, l1w, l1b, 1e-5f);
     a = tt_attention(&ctx, heads(&ctx, tt_linear(&ctx, h, qw, qb)), heads(&ctx, tt_linear(&ctx, h, kw, kb)),
-                     heads(&ctx, tt_linear(&ctx, h, vw, vb)), 1, 0.0f);
+                     heads(&ctx, tt_linear(&ctx, h, vw, vb)), 1);
     a = tt_reshape(&ctx, tt_permute(&ctx, a, perm), 2, sBT_C);
     x = tt_add(&ctx, x, tt_linear(&ctx, a, pw, pb));
-    h = tt_linear(&ctx, tt_gelu(&ctx, tt_linear(&ctx, tt_layernorm(&ctx, x, 1, l2w, l2b, 0.0f), fw, fb)), f2w, f2b);
+    h = tt_linear(&ctx, tt_gelu(&ctx, tt_linear(&ctx, tt_layernorm(&ctx, x, 1, l2w, l2b, 1e-5f), fw, fb)), f2w, f2b);
     x = tt_add(&ctx, x, h);
-    logits = tt_linear(&ctx, tt_layernorm(&ctx, x, 1, lfw, lfb, 0.0f), hw, hb);
-    loss = tt_cross_entropy(&ctx, logits, tf_tgt, NULL);
+    logits = tt_linear(&ctx, tt_layernorm(&ctx, x, 1, lfw, lfb, 1e-5f), hw, hb);
+    loss = tt_cross_entropy(&ctx, logits, sizeof tf_tgt / sizeof tf_tgt[0], tf_tgt, NULL);
     CHECK(loss != NULL && tt_backward(&ctx, loss) == TT_OK);
     CHECK(logits && logits->ndim == 2 && logits->shape[0] == sBTV[0] && logits->shape[1] == sBTV[1]);
     CHECK_ARRAY("logits", logits, tf_logits);

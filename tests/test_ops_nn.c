@@ -8,6 +8,7 @@
 #define TINYTRAIN_IMPLEMENTATION
 #include "../tinytrain.h"
 #include "test.h"
+#include <float.h>
 #include <stdlib.h>
 #include "ref/ops_nn_ref.h"
 
@@ -59,16 +60,22 @@ enum { OP_BN, OP_LN, OP_GN, OP_RMS, OP_ATT, OP_LSTM_HC, OP_LSTM_H, OP_LSTM_C, OP
 static tt_tensor *gc_fn(tt_ctx *ctx, tt_tensor **in, void *user) {
     gc_cfg *c = (gc_cfg *)user;
     tt_tensor *w = c->has_w ? in[1] : NULL, *b = c->has_b ? in[1 + c->has_w] : NULL, *h = NULL, *cc = NULL;
+    tt_rnn_cell_weights wts;
     switch (c->op) {
-    case OP_BN: return tt_batchnorm(ctx, in[0], w, b, c->rm, c->rv, 0, 0);
-    case OP_LN: return tt_layernorm(ctx, in[0], c->arg, w, b, 0);
-    case OP_GN: return tt_groupnorm(ctx, in[0], c->arg, w, b, 0);
-    case OP_RMS: return tt_rmsnorm(ctx, in[0], w, 0);
-    case OP_ATT: return tt_attention(ctx, in[0], in[1], in[2], c->arg, c->scale);
-    case OP_GRU: return tt_gru_cell(ctx, in[0], in[1], in[2], in[3], c->has_b ? in[4] : NULL, c->has_b ? in[5] : NULL);
+    case OP_BN: return tt_batchnorm(ctx, in[0], w, b, c->rm, c->rv, NULL);
+    case OP_LN: return tt_layernorm(ctx, in[0], c->arg, w, b, 1e-5f);
+    case OP_GN: return tt_groupnorm(ctx, in[0], c->arg, w, b, 1e-5f);
+    case OP_RMS: return tt_rmsnorm(ctx, in[0], w, FLT_EPSILON);
+    case OP_ATT:
+        return c->scale != 0.0f ? tt_attention_ex(ctx, in[0], in[1], in[2], c->arg, c->scale)
+                                : tt_attention(ctx, in[0], in[1], in[2], c->arg);
+    case OP_GRU:
+        wts.w_ih = in[2]; wts.w_hh = in[3]; wts.b_ih = c->has_b ? in[4] : NULL; wts.b_hh = c->has_b ? in[5] : NULL;
+        return tt_gru_cell(ctx, in[0], in[1], &wts, &h) == TT_OK ? h : NULL;
     case OP_DROP: return tt_dropout(ctx, in[0], c->scale);
     default:
-        if (tt_lstm_cell(ctx, in[0], in[1], in[2], in[3], in[4], c->has_b ? in[5] : NULL, c->has_b ? in[6] : NULL, &h, &cc) != TT_OK)
+        wts.w_ih = in[3]; wts.w_hh = in[4]; wts.b_ih = c->has_b ? in[5] : NULL; wts.b_hh = c->has_b ? in[6] : NULL;
+        if (tt_lstm_cell(ctx, in[0], in[1], in[2], &wts, &h, &cc) != TT_OK)
             return NULL;
         if (c->op == OP_LSTM_H) return h;
         if (c->op == OP_LSTM_C) return cc;
@@ -272,6 +279,7 @@ static void test_golden_batchnorm(void) {
     tt_ctx ctx;
     int s3[3] = {4, 3, 5}, c = 3, s2[2] = {6, 4}, c2 = 4;
     tt_tensor *x, *w, *b, *rm, *rv, *y;
+    tt_batchnorm_opts bo;
     init_ctx(&ctx);
     rm = tt_buffer(&ctx, "rm", 1, &c);
     rv = tt_buffer(&ctx, "rv", 1, &c);
@@ -283,7 +291,7 @@ static void test_golden_batchnorm(void) {
     tt_tensor_set(&ctx, b, bn_b, 3);
     /* step 1: training, gradients */
     x = mk(&ctx, 3, s3, bn_x1, 1);
-    y = tt_batchnorm(&ctx, x, w, b, rm, rv, 0, 0);
+    y = tt_batchnorm(&ctx, x, w, b, rm, rv, NULL);
     CHECK(y != NULL);
     if (!y) { tt_ctx_free(&ctx); return; }
     check_arr("bn y1", y->data, bn_y1, 60);
@@ -297,7 +305,7 @@ static void test_golden_batchnorm(void) {
     tt_scratch_reset(&ctx);
     tt_zero_grad(&ctx);
     x = mk(&ctx, 3, s3, bn_x2, 1);
-    y = tt_batchnorm(&ctx, x, w, b, rm, rv, 0, 0);
+    y = tt_batchnorm(&ctx, x, w, b, rm, rv, NULL);
     CHECK(y != NULL);
     if (y) check_arr("bn y2", y->data, bn_y2, 60);
     check_arr("bn running_mean step 2", rm->data, bn_rm2, 3);
@@ -306,7 +314,7 @@ static void test_golden_batchnorm(void) {
     tt_scratch_reset(&ctx);
     tt_set_training(&ctx, 0);
     x = mk(&ctx, 3, s3, bn_x2, 1);
-    y = tt_batchnorm(&ctx, x, w, b, rm, rv, 0, 0);
+    y = tt_batchnorm(&ctx, x, w, b, rm, rv, NULL);
     CHECK(y != NULL);
     if (y) {
         check_arr("bn eval y", y->data, bn_ye, 60);
@@ -323,7 +331,11 @@ static void test_golden_batchnorm(void) {
     rv = tt_buffer(&ctx, "rv2", 1, &c2);
     tt_init_const(&ctx, rv, 1.0f);
     x = mk(&ctx, 2, s2, bn2_x, 1);
-    y = tt_batchnorm(&ctx, x, NULL, NULL, rm, rv, 0.3f, 1e-3f);
+    bo = tt_batchnorm_opts_init();
+    bo.momentum = 0.3f;
+    bo.eps = 1e-3f;
+    bo.affine = 0;
+    y = tt_batchnorm(&ctx, x, NULL, NULL, rm, rv, &bo);
     CHECK(y != NULL);
     if (y) {
         check_arr("bn2 y", y->data, bn2_y, 24);
@@ -342,7 +354,7 @@ static void test_golden_norms(void) {
     tt_tensor *x, *w, *b, *y;
     init_ctx(&ctx);
     x = mk(&ctx, 3, ls, ln_x, 1); w = mk(&ctx, 2, ls + 1, ln_w, 1); b = mk(&ctx, 2, ls + 1, ln_b, 1);
-    y = tt_layernorm(&ctx, x, 2, w, b, 0);
+    y = tt_layernorm(&ctx, x, 2, w, b, 1e-5f);
     if (y && tt_backward_seed(&ctx, y, ln_gy) == TT_OK) {
         check_arr("ln y", y->data, ln_y, 60);
         check_arr("ln dx", x->grad, ln_dx, 60);
@@ -350,13 +362,13 @@ static void test_golden_norms(void) {
         check_arr("ln db", b->grad, ln_db, 20);
     } else CHECK_MSG(0, "layernorm failed: %s", tt_error_message(&ctx));
     x = mk(&ctx, 2, l2, ln2_x, 1);
-    y = tt_layernorm(&ctx, x, 1, NULL, NULL, 0);
+    y = tt_layernorm(&ctx, x, 1, NULL, NULL, 1e-5f);
     if (y && tt_backward_seed(&ctx, y, ln2_gy) == TT_OK) {
         check_arr("ln2 y", y->data, ln2_y, 35);
         check_arr("ln2 dx", x->grad, ln2_dx, 35);
     } else CHECK_MSG(0, "layernorm failed: %s", tt_error_message(&ctx));
     x = mk(&ctx, 4, gs, gn_x, 1); w = mk(&ctx, 1, &c6, gn_w, 1); b = mk(&ctx, 1, &c6, gn_b, 1);
-    y = tt_groupnorm(&ctx, x, 3, w, b, 0);
+    y = tt_groupnorm(&ctx, x, 3, w, b, 1e-5f);
     if (y && tt_backward_seed(&ctx, y, gn_gy) == TT_OK) {
         check_arr("gn y", y->data, gn_y, 72);
         check_arr("gn dx", x->grad, gn_dx, 72);
@@ -364,7 +376,7 @@ static void test_golden_norms(void) {
         check_arr("gn db", b->grad, gn_db, 6);
     } else CHECK_MSG(0, "groupnorm failed: %s", tt_error_message(&ctx));
     x = mk(&ctx, 3, rs, rms_x, 1); w = mk(&ctx, 1, &c7, rms_w, 1);
-    y = tt_rmsnorm(&ctx, x, w, 0);
+    y = tt_rmsnorm(&ctx, x, w, FLT_EPSILON); /* torch's eps=None */
     if (y && tt_backward_seed(&ctx, y, rms_gy) == TT_OK) {
         check_arr("rms y", y->data, rms_y, 84);
         check_arr("rms dx", x->grad, rms_dx, 84);
@@ -388,7 +400,8 @@ static void test_golden_attention(void) {
         tt_tensor *q, *k, *v, *y;
         qs[2] = cfg[i][1]; qs[3] = cfg[i][3]; ks[2] = cfg[i][2]; ks[3] = cfg[i][3]; vs[2] = cfg[i][2]; vs[3] = cfg[i][4];
         q = mk(&ctx, 4, qs, ref[i][0], 1); k = mk(&ctx, 4, ks, ref[i][1], 1); v = mk(&ctx, 4, vs, ref[i][2], 1);
-        y = tt_attention(&ctx, q, k, v, cfg[i][0], scales[i]);
+        y = scales[i] != 0.0f ? tt_attention_ex(&ctx, q, k, v, cfg[i][0], scales[i]) /* 0: torch's scale=None */
+                              : tt_attention(&ctx, q, k, v, cfg[i][0]);
         if (y && tt_backward_seed(&ctx, y, ref[i][4]) == TT_OK) {
             check_arr("attention y", y->data, ref[i][3], y->numel);
             check_arr("attention dq", q->grad, ref[i][5], q->numel);
@@ -403,11 +416,13 @@ static void test_golden_cells(void) {
     tt_ctx ctx;
     int xs[2] = {3, 5}, hs[2] = {3, 4}, w4i[2] = {16, 5}, w4h[2] = {16, 4}, b4 = 16, w3i[2] = {12, 5}, w3h[2] = {12, 4}, b3 = 12;
     tt_tensor *x, *h, *c, *wih, *whh, *bih, *bhh, *h1 = NULL, *c1 = NULL, *loss;
+    tt_rnn_cell_weights wts;
     init_ctx(&ctx);
     x = mk(&ctx, 2, xs, lstm_x, 1); h = mk(&ctx, 2, hs, lstm_h, 1); c = mk(&ctx, 2, hs, lstm_c, 1);
     wih = mk(&ctx, 2, w4i, lstm_wih, 1); whh = mk(&ctx, 2, w4h, lstm_whh, 1);
     bih = mk(&ctx, 1, &b4, lstm_bih, 1); bhh = mk(&ctx, 1, &b4, lstm_bhh, 1);
-    CHECK(tt_lstm_cell(&ctx, x, h, c, wih, whh, bih, bhh, &h1, &c1) == TT_OK);
+    wts.w_ih = wih; wts.w_hh = whh; wts.b_ih = bih; wts.b_hh = bhh;
+    CHECK(tt_lstm_cell(&ctx, x, h, c, &wts, &h1, &c1) == TT_OK);
     loss = tt_add(&ctx, tt_sum(&ctx, tt_mul(&ctx, h1, mk(&ctx, 2, hs, lstm_gh, 0))),
                   tt_sum(&ctx, tt_mul(&ctx, c1, mk(&ctx, 2, hs, lstm_gc, 0))));
     if (loss && tt_backward(&ctx, loss) == TT_OK) {
@@ -424,7 +439,8 @@ static void test_golden_cells(void) {
     x = mk(&ctx, 2, xs, gru_x, 1); h = mk(&ctx, 2, hs, gru_h, 1);
     wih = mk(&ctx, 2, w3i, gru_wih, 1); whh = mk(&ctx, 2, w3h, gru_whh, 1);
     bih = mk(&ctx, 1, &b3, gru_bih, 1); bhh = mk(&ctx, 1, &b3, gru_bhh, 1);
-    h1 = tt_gru_cell(&ctx, x, h, wih, whh, bih, bhh);
+    wts.w_ih = wih; wts.w_hh = whh; wts.b_ih = bih; wts.b_hh = bhh;
+    CHECK(tt_gru_cell(&ctx, x, h, &wts, &h1) == TT_OK);
     if (h1 && tt_backward_seed(&ctx, h1, gru_gy) == TT_OK) {
         check_arr("gru h1", h1->data, gru_h1, 12);
         check_arr("gru dx", x->grad, gru_dx, 15);
@@ -515,10 +531,12 @@ static void test_batchnorm_momentum_and_noaffine_stats(void) {
     int s[2] = {4, 1}, c = 1;
     float xd[4] = {1, 2, 3, 6};
     tt_tensor *rm, *rv, *y;
+    tt_batchnorm_opts bo = tt_batchnorm_opts_init();
     init_ctx(&ctx);
     rm = tt_buffer(&ctx, "rm", 1, &c);
     rv = tt_buffer(&ctx, "rv", 1, &c);
-    y = tt_batchnorm(&ctx, tt_tensor_from(&ctx, 2, s, xd), NULL, NULL, rm, rv, 1.0f, 0);
+    bo.momentum = 1.0f;
+    y = tt_batchnorm(&ctx, tt_tensor_from(&ctx, 2, s, xd), NULL, NULL, rm, rv, &bo);
     CHECK(y != NULL);
     CHECK_CLOSE(rm->data[0], 3.0, 1e-6, 0);
     CHECK_CLOSE(rv->data[0], 14.0 / 3.0, 1e-6, 1e-6); /* (4+1+0+9)/3 */
@@ -534,7 +552,7 @@ static void test_attention_causal_rows(void) {
     tt_tensor *y, *v;
     init_ctx(&ctx);
     v = tt_tensor_randn(&ctx, 4, vs, 0, 1);
-    y = tt_attention(&ctx, tt_tensor_randn(&ctx, 4, qs, 0, 1), tt_tensor_randn(&ctx, 4, ks, 0, 1), v, 1, 0);
+    y = tt_attention(&ctx, tt_tensor_randn(&ctx, 4, qs, 0, 1), tt_tensor_randn(&ctx, 4, ks, 0, 1), v, 1);
     CHECK(y != NULL);
     if (y) {
         CHECK_CLOSE(y->data[0], v->data[0], 1e-6, 1e-6);
@@ -545,12 +563,13 @@ static void test_attention_causal_rows(void) {
 
 /* ================================================================ errors */
 
-#define EXPECT_ERR(call, code, word)                                                            \
+#define EXPECT_ERR(call, code, site)                                                            \
     do {                                                                                        \
         tt_clear_error(&ctx);                                                                   \
         CHECK((call) == NULL);                                                                  \
         CHECK_MSG(tt_error(&ctx) == (code), "%s: got %s", #call, tt_result_string(tt_error(&ctx))); \
-        CHECK_MSG(strstr(tt_error_message(&ctx), word) != NULL, "message '%s'", tt_error_message(&ctx)); \
+        CHECK_MSG(strcmp(tt_error_site(&ctx), site) == 0, "%s: site '%s' (%s)", #call, tt_error_site(&ctx), \
+                  tt_error_message(&ctx));                                                      \
     } while (0)
 
 static void test_errors(void) {
@@ -558,6 +577,8 @@ static void test_errors(void) {
     int s1[1] = {5}, s3[3] = {4, 3, 5}, c3 = 3, c2 = 2, one[2] = {1, 3};
     int q4[4] = {1, 2, 3, 4}, k4[4] = {1, 2, 5, 4}, kbad[4] = {1, 2, 5, 3}, vbad[4] = {1, 2, 4, 3};
     tt_tensor *x, *w3, *w2, *rm, *rv, *ho, *co;
+    tt_batchnorm_opts bo = tt_batchnorm_opts_init();
+    tt_rnn_cell_weights wts;
     float rm_before;
     init_ctx(&ctx);
     x = tt_tensor_randn(&ctx, 3, s3, 0, 1);
@@ -568,42 +589,56 @@ static void test_errors(void) {
     rm->data[0] = 0.25f;
     rm_before = rm->data[0];
     /* batchnorm */
-    EXPECT_ERR(tt_batchnorm(&ctx, tt_tensor_new(&ctx, 1, s1), NULL, NULL, NULL, NULL, 0, 0), TT_ERR_SHAPE, "batchnorm");
-    EXPECT_ERR(tt_batchnorm(&ctx, x, w2, NULL, rm, rv, 0, 0), TT_ERR_SHAPE, "[2]");
-    EXPECT_ERR(tt_batchnorm(&ctx, x, NULL, w2, rm, rv, 0, 0), TT_ERR_SHAPE, "bias");
-    EXPECT_ERR(tt_batchnorm(&ctx, x, NULL, NULL, rm, NULL, 0, 0), TT_ERR_INVALID_ARGS, "running_var");
-    EXPECT_ERR(tt_batchnorm(&ctx, x, NULL, NULL, rm, rv, 1.5f, 0), TT_ERR_INVALID_ARGS, "momentum");
-    EXPECT_ERR(tt_batchnorm(&ctx, x, NULL, NULL, rm, rv, 0, -1.0f), TT_ERR_INVALID_ARGS, "eps");
-    EXPECT_ERR(tt_batchnorm(&ctx, x, NULL, NULL, rm, rv, 0, NAN), TT_ERR_INVALID_ARGS, "eps");
-    EXPECT_ERR(tt_batchnorm(&ctx, tt_tensor_new(&ctx, 2, one), NULL, NULL, NULL, NULL, 0, 0), TT_ERR_SHAPE,
-               "more than 1 value per channel");
+    EXPECT_ERR(tt_batchnorm(&ctx, tt_tensor_new(&ctx, 1, s1), NULL, NULL, NULL, NULL, NULL), TT_ERR_SHAPE, "batchnorm");
+    EXPECT_ERR(tt_batchnorm(&ctx, x, w2, NULL, rm, rv, NULL), TT_ERR_SHAPE, "batchnorm");
+    EXPECT_ERR(tt_batchnorm(&ctx, x, NULL, w2, rm, rv, NULL), TT_ERR_SHAPE, "batchnorm");
+    EXPECT_ERR(tt_batchnorm(&ctx, x, NULL, NULL, rm, NULL, NULL), TT_ERR_INVALID_ARGS, "batchnorm");
+    bo.momentum = 1.5f;
+    EXPECT_ERR(tt_batchnorm(&ctx, x, NULL, NULL, rm, rv, &bo), TT_ERR_INVALID_ARGS, "batchnorm");
+    bo.momentum = -0.0f; /* a literal zero (negative or not) is valid: frozen statistics */
+    tt_clear_error(&ctx);
+    CHECK(tt_batchnorm(&ctx, x, NULL, NULL, rm, rv, &bo) != NULL && rm->data[0] == rm_before);
+    bo = tt_batchnorm_opts_init();
+    bo.eps = -1.0f;
+    EXPECT_ERR(tt_batchnorm(&ctx, x, NULL, NULL, rm, rv, &bo), TT_ERR_INVALID_ARGS, "batchnorm");
+    bo.eps = NAN;
+    EXPECT_ERR(tt_batchnorm(&ctx, x, NULL, NULL, rm, rv, &bo), TT_ERR_INVALID_ARGS, "batchnorm");
+    bo = tt_batchnorm_opts_init();
+    bo.affine = 0;
+    EXPECT_ERR(tt_batchnorm(&ctx, x, w3, NULL, rm, rv, &bo), TT_ERR_INVALID_ARGS, "batchnorm");
+    bo = tt_batchnorm_opts_init();
+    bo.track_running_stats = 0;
+    EXPECT_ERR(tt_batchnorm(&ctx, x, NULL, NULL, rm, rv, &bo), TT_ERR_INVALID_ARGS, "batchnorm");
+    EXPECT_ERR(tt_batchnorm(&ctx, tt_tensor_new(&ctx, 2, one), NULL, NULL, NULL, NULL, NULL), TT_ERR_SHAPE,
+               "batchnorm");
     CHECK(rm->data[0] == rm_before); /* errors leave the running stats alone */
     tt_set_training(&ctx, 0);
-    EXPECT_ERR(tt_batchnorm(&ctx, x, NULL, NULL, NULL, NULL, 0, 0), TT_ERR_INVALID_ARGS, "eval");
+    EXPECT_ERR(tt_batchnorm(&ctx, x, NULL, NULL, NULL, NULL, NULL), TT_ERR_INVALID_ARGS, "batchnorm");
     tt_set_training(&ctx, 1);
     /* layernorm / groupnorm / rmsnorm */
-    EXPECT_ERR(tt_layernorm(&ctx, x, 0, NULL, NULL, 0), TT_ERR_SHAPE, "norm_dims");
-    EXPECT_ERR(tt_layernorm(&ctx, x, 4, NULL, NULL, 0), TT_ERR_SHAPE, "layernorm");
-    EXPECT_ERR(tt_layernorm(&ctx, x, 1, w3, NULL, 0), TT_ERR_SHAPE, "weight");
-    EXPECT_ERR(tt_layernorm(&ctx, x, 1, NULL, NULL, -1e-5f), TT_ERR_INVALID_ARGS, "eps");
-    EXPECT_ERR(tt_groupnorm(&ctx, x, 2, NULL, NULL, 0), TT_ERR_INVALID_ARGS, "groups");
-    EXPECT_ERR(tt_groupnorm(&ctx, x, 0, NULL, NULL, 0), TT_ERR_INVALID_ARGS, "groupnorm");
-    EXPECT_ERR(tt_groupnorm(&ctx, x, 3, w2, NULL, 0), TT_ERR_SHAPE, "weight");
-    EXPECT_ERR(tt_rmsnorm(&ctx, x, w3, 0), TT_ERR_SHAPE, "rmsnorm");
+    EXPECT_ERR(tt_layernorm(&ctx, x, 0, NULL, NULL, 1e-5f), TT_ERR_SHAPE, "layernorm");
+    EXPECT_ERR(tt_layernorm(&ctx, x, 4, NULL, NULL, 1e-5f), TT_ERR_SHAPE, "layernorm");
+    EXPECT_ERR(tt_layernorm(&ctx, x, 1, w3, NULL, 1e-5f), TT_ERR_SHAPE, "layernorm");
+    EXPECT_ERR(tt_layernorm(&ctx, x, 1, NULL, NULL, -1e-5f), TT_ERR_INVALID_ARGS, "layernorm");
+    EXPECT_ERR(tt_groupnorm(&ctx, x, 2, NULL, NULL, 1e-5f), TT_ERR_INVALID_ARGS, "groupnorm");
+    EXPECT_ERR(tt_groupnorm(&ctx, x, 0, NULL, NULL, 1e-5f), TT_ERR_INVALID_ARGS, "groupnorm");
+    EXPECT_ERR(tt_groupnorm(&ctx, x, 3, w2, NULL, 1e-5f), TT_ERR_SHAPE, "groupnorm");
+    EXPECT_ERR(tt_rmsnorm(&ctx, x, w3, FLT_EPSILON), TT_ERR_SHAPE, "rmsnorm");
+    EXPECT_ERR(tt_rmsnorm(&ctx, x, NULL, INFINITY), TT_ERR_INVALID_ARGS, "rmsnorm");
     /* dropout */
     EXPECT_ERR(tt_dropout(&ctx, x, -0.1f), TT_ERR_INVALID_ARGS, "dropout");
-    EXPECT_ERR(tt_dropout(&ctx, x, 1.5f), TT_ERR_INVALID_ARGS, "p must");
+    EXPECT_ERR(tt_dropout(&ctx, x, 1.5f), TT_ERR_INVALID_ARGS, "dropout");
     EXPECT_ERR(tt_dropout(&ctx, x, NAN), TT_ERR_INVALID_ARGS, "dropout");
     /* attention */
-    EXPECT_ERR(tt_attention(&ctx, tt_tensor_new(&ctx, 4, q4), tt_tensor_new(&ctx, 4, kbad), tt_tensor_new(&ctx, 4, k4), 0, 0),
-               TT_ERR_SHAPE, "[1,2,5,3]");
-    EXPECT_ERR(tt_attention(&ctx, tt_tensor_new(&ctx, 4, q4), tt_tensor_new(&ctx, 4, k4), tt_tensor_new(&ctx, 4, vbad), 1, 0),
+    EXPECT_ERR(tt_attention(&ctx, tt_tensor_new(&ctx, 4, q4), tt_tensor_new(&ctx, 4, kbad), tt_tensor_new(&ctx, 4, k4), 0),
                TT_ERR_SHAPE, "attention");
-    EXPECT_ERR(tt_attention(&ctx, tt_tensor_new(&ctx, 4, q4), tt_tensor_new(&ctx, 4, k4), tt_tensor_new(&ctx, 4, k4), 0, INFINITY),
-               TT_ERR_INVALID_ARGS, "scale");
-    EXPECT_ERR(tt_attention(&ctx, tt_tensor_new(&ctx, 4, q4), NULL, tt_tensor_new(&ctx, 4, k4), 0, 0), TT_ERR_INVALID_ARGS,
+    EXPECT_ERR(tt_attention(&ctx, tt_tensor_new(&ctx, 4, q4), tt_tensor_new(&ctx, 4, k4), tt_tensor_new(&ctx, 4, vbad), 1),
+               TT_ERR_SHAPE, "attention");
+    EXPECT_ERR(tt_attention_ex(&ctx, tt_tensor_new(&ctx, 4, q4), tt_tensor_new(&ctx, 4, k4), tt_tensor_new(&ctx, 4, k4), 0,
+                               INFINITY), TT_ERR_INVALID_ARGS, "attention");
+    EXPECT_ERR(tt_attention(&ctx, tt_tensor_new(&ctx, 4, q4), NULL, tt_tensor_new(&ctx, 4, k4), 0), TT_ERR_INVALID_ARGS,
                "attention");
-    /* cells */
+    /* cells: both return a tt_result and their outputs through pointers */
     {
         int xs[2] = {2, 3}, hs[2] = {2, 4}, wi[2] = {16, 3}, wh[2] = {16, 4}, wbad[2] = {12, 4}, b16 = 16, b12 = 12;
         tt_tensor *xx = tt_tensor_new(&ctx, 2, xs), *hh = tt_tensor_new(&ctx, 2, hs);
@@ -611,27 +646,79 @@ static void test_errors(void) {
         tt_tensor *b1 = tt_tensor_new(&ctx, 1, &b16), *bb = tt_tensor_new(&ctx, 1, &b12);
         tt_clear_error(&ctx);
         ho = co = x;
-        CHECK(tt_lstm_cell(&ctx, xx, hh, hh, wih, whb, b1, b1, &ho, &co) == TT_ERR_SHAPE);
+        wts.w_ih = wih; wts.w_hh = whb; wts.b_ih = b1; wts.b_hh = b1;
+        CHECK(tt_lstm_cell(&ctx, xx, hh, hh, &wts, &ho, &co) == TT_ERR_SHAPE);
         CHECK(ho == NULL && co == NULL);
-        CHECK(strstr(tt_error_message(&ctx), "lstm_cell") != NULL);
+        CHECK(strcmp(tt_error_site(&ctx), "lstm_cell") == 0);
         tt_clear_error(&ctx);
-        CHECK(tt_lstm_cell(&ctx, xx, hh, hh, wih, whh, bb, b1, &ho, &co) == TT_ERR_SHAPE);
+        wts.w_hh = whh; wts.b_ih = bb;
+        CHECK(tt_lstm_cell(&ctx, xx, hh, hh, &wts, &ho, &co) == TT_ERR_SHAPE);
         tt_clear_error(&ctx);
-        CHECK(tt_lstm_cell(&ctx, xx, hh, xx, wih, whh, b1, b1, &ho, &co) == TT_ERR_SHAPE);
+        wts.b_ih = b1;
+        CHECK(tt_lstm_cell(&ctx, xx, hh, xx, &wts, &ho, &co) == TT_ERR_SHAPE);
         tt_clear_error(&ctx);
-        CHECK(tt_lstm_cell(&ctx, xx, hh, hh, wih, whh, b1, b1, NULL, &co) == TT_ERR_INVALID_ARGS);
+        CHECK(tt_lstm_cell(&ctx, xx, hh, hh, &wts, NULL, &co) == TT_ERR_INVALID_ARGS);
         tt_clear_error(&ctx);
-        CHECK(tt_lstm_cell(&ctx, xx, hh, hh, wih, whh, NULL, NULL, &ho, &co) == TT_OK && ho && co);
-        EXPECT_ERR(tt_gru_cell(&ctx, xx, hh, tt_tensor_new(&ctx, 2, wbad), whb, b1, NULL), TT_ERR_SHAPE, "gru_cell");
-        EXPECT_ERR(tt_gru_cell(&ctx, xx, xx, wih, whh, NULL, NULL), TT_ERR_SHAPE, "gru_cell");
+        CHECK(tt_lstm_cell(&ctx, xx, hh, hh, NULL, &ho, &co) == TT_ERR_INVALID_ARGS);
+        tt_clear_error(&ctx);
+        wts.b_ih = wts.b_hh = NULL;
+        CHECK(tt_lstm_cell(&ctx, xx, hh, hh, &wts, &ho, &co) == TT_OK && ho && co);
+        ho = x;
+        wts.w_ih = tt_tensor_new(&ctx, 2, wbad); wts.w_hh = whb; wts.b_ih = b1;
+        CHECK(tt_gru_cell(&ctx, xx, hh, &wts, &ho) == TT_ERR_SHAPE && ho == NULL);
+        CHECK(strcmp(tt_error_site(&ctx), "gru_cell") == 0);
+        tt_clear_error(&ctx);
+        wts.w_ih = wih; wts.w_hh = whh; wts.b_ih = NULL;
+        CHECK(tt_gru_cell(&ctx, xx, xx, &wts, &ho) == TT_ERR_SHAPE && strcmp(tt_error_site(&ctx), "gru_cell") == 0);
+        tt_clear_error(&ctx);
+        CHECK(tt_gru_cell(&ctx, xx, hh, &wts, NULL) == TT_ERR_INVALID_ARGS);
     }
-    /* a NULL input after an error is silent and keeps the first message */
+    /* a NULL input after an error is silent and keeps the first error and its site */
     tt_clear_error(&ctx);
-    CHECK(tt_layernorm(&ctx, x, 0, NULL, NULL, 0) == NULL);
-    CHECK(tt_rmsnorm(&ctx, NULL, NULL, 0) == NULL);
-    CHECK(tt_gru_cell(&ctx, NULL, NULL, NULL, NULL, NULL, NULL) == NULL);
-    CHECK(tt_lstm_cell(&ctx, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &ho, &co) == TT_ERR_SHAPE);
-    CHECK(strstr(tt_error_message(&ctx), "norm_dims") != NULL);
+    CHECK(tt_layernorm(&ctx, x, 0, NULL, NULL, 1e-5f) == NULL);
+    CHECK(tt_rmsnorm(&ctx, NULL, NULL, FLT_EPSILON) == NULL);
+    memset(&wts, 0, sizeof wts);
+    CHECK(tt_gru_cell(&ctx, NULL, NULL, &wts, &ho) == TT_ERR_SHAPE && ho == NULL);
+    CHECK(tt_lstm_cell(&ctx, NULL, NULL, NULL, &wts, &ho, &co) == TT_ERR_SHAPE);
+    CHECK(strcmp(tt_error_site(&ctx), "layernorm") == 0);
+    tt_ctx_free(&ctx);
+}
+
+/* BatchNorm options: _init() is torch's nn.BatchNorm (eps 1e-5, momentum 0.1, affine,
+   track_running_stats); momentum 0 freezes the running statistics (it used to mean 0.1);
+   track_running_stats 0 uses batch statistics in eval mode too. Expected values are computed
+   here from the definition in double. */
+static void test_batchnorm_opts(void) {
+    tt_ctx ctx;
+    int s[2] = {4, 1}, c = 1;
+    float xd[4] = {1, 2, 3, 6};
+    tt_batchnorm_opts bo = tt_batchnorm_opts_init();
+    tt_tensor *rm, *rv, *y;
+    CHECK(bo.eps == 1e-5f && bo.momentum == 0.1f && bo.affine == 1 && bo.track_running_stats == 1);
+    init_ctx(&ctx);
+    rm = tt_buffer(&ctx, "rm", 1, &c);
+    rv = tt_buffer(&ctx, "rv", 1, &c);
+    rm->data[0] = 0.5f;
+    rv->data[0] = 2.0f;
+    bo.momentum = 0.0f;
+    y = tt_batchnorm(&ctx, tt_tensor_from(&ctx, 2, s, xd), NULL, NULL, rm, rv, &bo);
+    CHECK(y != NULL && rm->data[0] == 0.5f && rv->data[0] == 2.0f);
+    if (y) CHECK_CLOSE(y->data[3], 3.0 / sqrt(3.5 + 1e-5), 1e-6, 1e-6); /* still the batch statistics */
+    y = tt_batchnorm(&ctx, tt_tensor_from(&ctx, 2, s, xd), NULL, NULL, rm, rv, NULL); /* default momentum 0.1 */
+    CHECK(y != NULL);
+    CHECK_CLOSE(rm->data[0], 0.9 * 0.5 + 0.1 * 3.0, 1e-6, 1e-6);
+    CHECK_CLOSE(rv->data[0], 0.9 * 2.0 + 0.1 * 14.0 / 3.0, 1e-6, 1e-6);
+    tt_set_training(&ctx, 0);
+    bo = tt_batchnorm_opts_init();
+    bo.track_running_stats = 0;
+    y = tt_batchnorm(&ctx, tt_tensor_from(&ctx, 2, s, xd), NULL, NULL, NULL, NULL, &bo);
+    CHECK(y != NULL);
+    if (y) CHECK_CLOSE(y->data[0], -2.0 / sqrt(3.5 + 1e-5), 1e-6, 1e-6);
+    bo.eps = 0.0f; /* literal: no default substituted */
+    y = tt_batchnorm(&ctx, tt_tensor_from(&ctx, 2, s, xd), NULL, NULL, NULL, NULL, &bo);
+    if (y) CHECK_CLOSE(y->data[0], -2.0 / sqrt(3.5), 1e-6, 1e-6);
+    tt_set_training(&ctx, 1);
+    CHECK(tt_error(&ctx) == TT_OK);
     tt_ctx_free(&ctx);
 }
 
@@ -651,5 +738,6 @@ int main(void) {
     RUN(test_batchnorm_momentum_and_noaffine_stats);
     RUN(test_attention_causal_rows);
     RUN(test_errors);
+    RUN(test_batchnorm_opts);
     TEST_EXIT();
 }

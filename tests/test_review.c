@@ -17,12 +17,17 @@ static void init_ctx(tt_ctx *ctx) {
 /* a loss through attention, a GRU cell and a conv: their backwards all take scratch */
 static tt_tensor *build_loss(tt_ctx *ctx, tt_tensor *q, tt_tensor *w_ih, tt_tensor *w_hh, tt_tensor *cw) {
     int hs[2] = {3, 4}, xs[4] = {1, 1, 5, 6};
-    tt_tensor *a = tt_attention(ctx, q, q, q, 1, 0.0f);                 /* (3, 5, 4) */
+    tt_tensor *a = tt_attention(ctx, q, q, q, 1);                       /* (3, 5, 4) */
     tt_tensor *x = tt_reshape(ctx, tt_slice(ctx, a, 1, 0, 1, 1), 2, hs); /* (3, 4) */
-    tt_tensor *h = tt_gru_cell(ctx, x, tt_tensor_new(ctx, 2, hs), w_ih, w_hh, NULL, NULL);
+    tt_rnn_cell_weights wts = {NULL, NULL, NULL, NULL};
+    tt_tensor *h = NULL;
     int flat[1] = {60};
-    tt_tensor *img = tt_reshape(ctx, tt_slice(ctx, tt_reshape(ctx, a, 1, flat), 0, 0, 30, 1), 4, xs);
-    tt_tensor *c = tt_conv2d(ctx, img, cw, NULL, NULL);
+    tt_tensor *img, *c;
+    wts.w_ih = w_ih;
+    wts.w_hh = w_hh;
+    tt_gru_cell(ctx, x, tt_tensor_new(ctx, 2, hs), &wts, &h);
+    img = tt_reshape(ctx, tt_slice(ctx, tt_reshape(ctx, a, 1, flat), 0, 0, 30, 1), 4, xs);
+    c = tt_conv2d(ctx, img, cw, NULL, NULL);
     return tt_add(ctx, tt_sum(ctx, h), tt_sum(ctx, c));
 }
 
@@ -68,7 +73,7 @@ static void test_backward_after_rewind(void) {
     CHECK(y != NULL);
     tt_scratch_rewind(&ctx, mark); /* drops y's nodes */
     CHECK(tt_backward(&ctx, y) == TT_ERR_STATE);
-    CHECK(strstr(tt_error_message(&ctx), "tt_scratch_rewind") != NULL);
+    CHECK(strcmp(tt_error_site(&ctx), "tt_backward") == 0); /* its message names tt_scratch_rewind */
     tt_ctx_free(&ctx);
 }
 
@@ -77,8 +82,8 @@ static void test_backward_after_rewind(void) {
         tt_clear_error(&ctx);                                                                             \
         CHECK_MSG((call) == NULL && tt_error(&ctx) == TT_ERR_INVALID_ARGS, "%s: code %d", #call,          \
                   (int)tt_error(&ctx));                                                                   \
-        CHECK_MSG(strstr(tt_error_message(&ctx), op) && strstr(tt_error_message(&ctx), "axis"),           \
-                  "%s: message '%s'", #call, tt_error_message(&ctx));                                     \
+        CHECK_MSG(strcmp(tt_error_site(&ctx), op) == 0, "%s: site '%s' (message '%s')", #call,            \
+                  tt_error_site(&ctx), tt_error_message(&ctx));                                           \
     } while (0)
 
 static void test_bad_axis_code(void) {
@@ -112,7 +117,7 @@ static void test_attention_softmax_agree(void) {
     k = tt_tensor_randn(&ctx, 2, ks, 0, 1);
     eye = tt_tensor_new(&ctx, 2, is);
     for (i = 0; i < 5; i++) eye->data[i * 5 + i] = 1.0f;
-    p = tt_attention(&ctx, q, k, eye, 0, 0.5f);
+    p = tt_attention_ex(&ctx, q, k, eye, 0, 0.5f);
     ref = tt_softmax(&ctx, tt_scale(&ctx, tt_matmul(&ctx, q, tt_transpose(&ctx, k, 0, 1)), 0.5f), 1);
     CHECK(p != NULL && ref != NULL);
     if (p && ref)

@@ -39,12 +39,10 @@ static int net_init(net *m, uint64_t seed) {
     m->nbt = tt_buffer(&m->ctx, "bn1.num_batches_tracked", 0, NULL);
     if (!m->nbt) return 0;
     m->bufs[0] = m->rm; m->bufs[1] = m->rv; m->bufs[2] = m->nbt;
-    tt_init_torch_default(&m->ctx, m->w1, 4);
-    tt_init_torch_default(&m->ctx, m->b1, 4);
+    tt_init_torch_default(&m->ctx, m->w1, m->b1);
     tt_init_uniform(&m->ctx, m->g, 0.5f, 1.5f);
     tt_init_uniform(&m->ctx, m->be, -0.2f, 0.2f);
-    tt_init_torch_default(&m->ctx, m->w2, 8);
-    tt_init_torch_default(&m->ctx, m->b2, 8);
+    tt_init_torch_default(&m->ctx, m->w2, m->b2);
     for (i = 0; i < 8; i++) { m->rm->data[i] = 0.05f * (float)(i - 3); m->rv->data[i] = 0.5f + 0.125f * (float)i; }
     m->nbt->data[0] = 7.0f;
     return 1;
@@ -67,7 +65,7 @@ static int net_forward(net *m, const uint32_t *xbits, float *out) {
     tt_set_training(c, 0);
     tt_scratch_reset(c);
     h = tt_linear(c, tt_tensor_from(c, 2, xs, x), m->w1, m->b1);
-    h = tt_relu(c, tt_batchnorm(c, h, m->g, m->be, m->rm, m->rv, 0.1f, 1e-5f));
+    h = tt_relu(c, tt_batchnorm(c, h, m->g, m->be, m->rm, m->rv, NULL));
     h = tt_linear(c, h, m->w2, m->b2);
     if (!h) return 0;
     memcpy(out, h->data, 15 * sizeof(float));

@@ -72,10 +72,9 @@ static int train(int gpu, tt_optim_kind kind, float *losses, int steps) {
     memset(&d, 0, sizeof d);
     d.seed = 3;
     if (tt_ctx_init(&ctx, &d) != TT_OK) return 0;
-    for (i = 0; i < 6; i++) {
-        P[i] = tt_param(&ctx, "p", i % 2 ? 1 : 2, s[i]);
-        tt_init_torch_default(&ctx, P[i], fan[i]);
-    }
+    for (i = 0; i < 6; i++) P[i] = tt_param(&ctx, "p", i % 2 ? 1 : 2, s[i]);
+    for (i = 0; i < 6; i += 2) tt_init_torch_default(&ctx, P[i], P[i + 1]); /* fan_in from the weight */
+    (void)fan;
     od = tt_optim_desc_init(kind);
     od.hp.lr = kind == TT_OPTIM_SGD ? 0.05f : 1e-3f;
     od.hp.momentum = kind == TT_OPTIM_SGD ? 0.9f : 0.0f;
@@ -93,7 +92,7 @@ static int train(int gpu, tt_optim_kind kind, float *losses, int steps) {
         h = tt_tensor_from(&ctx, 2, xs, x);
         h = tt_relu(&ctx, tt_linear(&ctx, h, P[0], P[1]));
         h = tt_relu(&ctx, tt_linear(&ctx, h, P[2], P[3]));
-        loss = tt_cross_entropy(&ctx, tt_linear(&ctx, h, P[4], P[5]), y, NULL);
+        loss = tt_cross_entropy(&ctx, tt_linear(&ctx, h, P[4], P[5]), 64, y, NULL);
         tt_zero_grad(&ctx);
         if (tt_backward(&ctx, loss) != TT_OK || tt_optim_step(&ctx, &opt) != TT_OK ||
             tt_tensor_to_host(&ctx, loss, &losses[st], 1) != TT_OK) {

@@ -31,9 +31,11 @@ def ri(lo, hi, shape):
     return torch.randint(lo, hi, shape, generator=g)
 
 
-def add(name, kind, red, fn, tensors, grads, ints=(), iopt=(), fopt=()):
+def add(name, kind, red, fn, tensors, grads, ints=(), iopt=(), fopt=(), nonfinite_grad=False):
     """tensors: up to 4 float tensors (None = absent); grads: which ones get golden gradients;
-    fn(list of leaf tensors) -> output."""
+    fn(list of leaf tensors) -> output. Gradients are recorded only for a finite output unless
+    nonfinite_grad (the edge cases whose torch gradient is itself the golden: NaN loss with a zero
+    gradient, inf loss with a NaN gradient)."""
     leaves = []
     for t, gr in zip(tensors, grads):
         if t is None:
@@ -46,11 +48,15 @@ def add(name, kind, red, fn, tensors, grads, ints=(), iopt=(), fopt=()):
     out = fn(leaves)
     seed = ru(*out.shape, lo=-1.0, hi=1.0) if out.dim() > 0 else torch.tensor(0.75)
     gradsv = [None] * len(leaves)
-    if any(grads) and torch.isfinite(out).all():
+    if any(grads) and (nonfinite_grad or torch.isfinite(out).all()):
         (out * seed).sum().backward()
         for i, leaf in enumerate(leaves):
             if leaf is not None and grads[i]:
                 gradsv[i] = leaf.grad.detach().clone()
+    if kind in ("CE", "NLL", "CE_PROBS"):
+        # iopt = [1, ignore_index] as given to torch, or [0, ...] when torch's default was used:
+        # the table records the literal value either way (tt_cross_entropy_opts.ignore_index)
+        iopt = [1, iopt[1]] if iopt and iopt[0] else [0, -100]
     cases.append(dict(name=name, kind=K[kind], red=REDS[red], tensors=leaves, grads=gradsv,
                       ints=[torch.as_tensor(v).flatten().tolist() for v in ints],
                       iopt=list(iopt), fopt=list(fopt), out=out.detach(), seed=seed))
@@ -312,7 +318,7 @@ def ctc_case(name, T, N, C, tl, il, red, blank=0, zero_inf=0, padded=0):
         lambda L: F.ctc_loss(L[0], tt, torch.tensor(il), torch.tensor(tl), blank=blank, reduction=red,
                              zero_infinity=bool(zero_inf)),
         [lp], [1], ints=[flat, torch.tensor(il), torch.tensor(tl)],
-        iopt=[blank, zero_inf, (max(tl) + 1) if padded else 0])
+        iopt=[blank, zero_inf, 1 if padded else 0])  # tt_ctc_opts fields: blank, zero_infinity, targets_padded
 
 
 for red in ALLRED:
@@ -322,6 +328,55 @@ for red in ALLRED:
     ctc_case(f"ctc_{red}_empty_target", 6, 2, 4, [0, 2], [6, 5], red)
     ctc_case(f"ctc_{red}_zero_inf", 6, 2, 4, [2, 5], [6, 4], red, zero_inf=1)  # sample 1 impossible
 ctc_case("ctc_none_inf", 6, 2, 4, [2, 5], [6, 4], "none")
+
+# ---- edge cases whose golden gradient is non-finite or comes with a non-finite loss ----
+# MEAN with every target ignored: loss NaN (0 / 0), input gradient all zero (ignored targets
+# contribute exactly nothing, not 0 * inf); batched, (N, C, d), unbatched (C), NLL, smoothing.
+xa = rn(3, 4)
+ta = torch.tensor([1, 1, 1])
+add("ce_all_ignored_grad", "CE", "mean", lambda L: F.cross_entropy(L[0], ta, ignore_index=1), [xa], [1],
+    ints=[ta], iopt=[1, 1], nonfinite_grad=True)
+add("ce_all_ignored_grad_ls", "CE", "mean",
+    lambda L: F.cross_entropy(L[0], ta, ignore_index=1, label_smoothing=0.1), [xa], [1], ints=[ta], iopt=[1, 1],
+    fopt=[0.1], nonfinite_grad=True)
+tdef = torch.tensor([-100, -100, -100])
+add("ce_all_ignored_grad_default", "CE", "mean", lambda L: F.cross_entropy(L[0], tdef), [xa], [1], ints=[tdef],
+    iopt=[0, 0], nonfinite_grad=True)
+add("nll_all_ignored_grad", "NLL", "mean", lambda L: F.nll_loss(L[0], ta, ignore_index=1),
+    [torch.log_softmax(xa, 1)], [1], ints=[ta], iopt=[1, 1], nonfinite_grad=True)
+x3 = rn(2, 4, 3)
+t3 = torch.full((2, 3), 2)
+add("ce_all_ignored_grad_3d", "CE", "mean", lambda L: F.cross_entropy(L[0], t3, ignore_index=2), [x3], [1],
+    ints=[t3], iopt=[1, 2], nonfinite_grad=True)
+xu = rn(5)
+tu = torch.tensor(2)
+add("ce_unbatched_ignored_grad", "CE", "mean", lambda L: F.cross_entropy(L[0], tu, ignore_index=2), [xu], [1],
+    ints=[tu], iopt=[1, 2], nonfinite_grad=True)
+add("nll_unbatched_ignored_grad", "NLL", "mean", lambda L: F.nll_loss(L[0], tu, ignore_index=2),
+    [torch.log_softmax(xu, 0)], [1], ints=[tu], iopt=[1, 2], nonfinite_grad=True)
+# zero class weights on counted targets are not ignored targets: 0 / 0 gives torch a NaN gradient
+wz = torch.tensor([1.0, 0.0, 0.0, 1.0])
+tz = torch.tensor([1, 2, 1])
+add("nll_zero_weight_grad", "NLL", "mean", lambda L: F.nll_loss(L[0], tz, weight=L[1]),
+    [torch.log_softmax(xa, 1), wz], [1, 0], ints=[tz], iopt=[0, 0], nonfinite_grad=True)
+add("ce_zero_weight_grad", "CE", "mean", lambda L: F.cross_entropy(L[0], tz, weight=L[1]), [xa, wz], [1, 0],
+    ints=[tz], iopt=[0, 0], nonfinite_grad=True)
+
+
+# CTC with zero_infinity off and an impossible alignment: loss inf, and torch's gradient of that
+# sample is NaN for every t < input_length (0 after it); the other samples are unaffected.
+def ctc_inf_case(name, red, il):
+    lp = torch.log_softmax(rn(6, 3, 4), 2)
+    tl = [2, 5, 1]
+    flat = torch.tensor([1, 2, 3, 1, 2, 3, 1, 2])
+    add(name, "CTC", red,
+        lambda L: F.ctc_loss(L[0], flat, torch.tensor(il), torch.tensor(tl), reduction=red),
+        [lp], [1], ints=[flat, torch.tensor(il), torch.tensor(tl)], iopt=[0, 0, 0], nonfinite_grad=True)
+
+
+for red in ALLRED:
+    ctc_inf_case(f"ctc_{red}_inf_grad", red, [6, 4, 5])
+ctc_inf_case("ctc_sum_inf_grad_empty_input", "sum", [6, 0, 5])
 
 
 # ---- emit ----
