@@ -31,7 +31,7 @@
        TT_STATIC                   make every function static (private to one translation unit)
        TT_API                      decoration of public functions (default: extern)
        TT_NO_STDIO                 never include <stdio.h> (messages use a built-in formatter;
-                                   future FILE-based helpers are left out with it)
+                                   the *_file reader wrappers are left out with it)
        TT_NO_SIMD                  only the portable scalar kernels (no intrinsics at all)
        TT_NO_THREADS               no pthreads: every kernel runs on the calling thread
        TT_MAX_DIMS                 most dimensions a tensor may have (default 6)
