@@ -2106,7 +2106,8 @@ typedef struct tt_batch {
 TT_API tt_result tt_batch_iter_init(tt_ctx *ctx, tt_batch_iter *it, int n, int batch_size, int shuffle, int drop_last,
                                     int *perm_mem);
 /* Next batch of the current epoch into *b: returns 1, or 0 when the epoch is over, after which
-   the iterator has moved to the next epoch (epoch + 1, pos 0, a new permutation). No allocation. */
+   the iterator has moved to the next epoch (epoch + 1, pos 0, a new permutation). b->idx points
+   into it->perm: gather the batch before the next call. No allocation. */
 TT_API int tt_batch_iter_next(tt_batch_iter *it, tt_batch *b);
 /* Batches per epoch. */
 TT_API int tt_batch_iter_batches(const tt_batch_iter *it);
@@ -15039,6 +15040,9 @@ TT__DEF tt_result tt_dataset_gather(tt_ctx *ctx, const tt_dataset *ds, const tt_
                 for (k = 0; k < numel; k++) o[k] += aug->noise_std * tt_rng_normal(&r);
         }
     }
+    /* a device backend mirrors scratch: hand it what was written here */
+    if (xt && tt__bk_push(ctx, xt->data, xt->numel * sizeof(float)) != TT_OK) return ctx->err;
+    if (tg && tt__bk_push(ctx, tg->data, tg->numel * sizeof(float)) != TT_OK) return ctx->err;
     if (x) *x = xt;
     if (labels) *labels = lab;
     if (targets) *targets = tg;

@@ -66,7 +66,6 @@ static void cnn_bn(tt_ctx *ctx, const char *w, const char *b, const char *m, con
     *tv = tt_buffer(ctx, v, 1, s);
     tt_init_const(ctx, *tw, 1.0f);
     tt_init_const(ctx, *tv, 1.0f);
-    tt_param_set_decay(ctx, *tw, 0);
 }
 
 static int fashion_cnn_run(const fashion_data *fd, const fashion_cfg *cfg, int augment, fashion_result *res) {
@@ -98,7 +97,7 @@ static int fashion_cnn_run(const fashion_data *fd, const fashion_cfg *cfg, int a
     m.f2w = cnn_param(&ctx, "fc2.weight", 2, 10, 128, 0, 0, 128);
     m.f2b = cnn_param(&ctx, "fc2.bias", 1, 10, 0, 0, 0, 128);
     if (augment) { aug.crop_padding = 2; aug.flip_p = 0.5f; aug.seed = cfg->seed + 1; }
-    if (!fashion_adam(&ctx, &opt, 1e-3f) ||
+    if (!fashion_adam(&ctx, &opt, 1e-3) ||
         tt_batch_iter_init(&ctx, &it, fd->train.desc.n, 64, 1, 0, NULL) != TT_OK) {
         fprintf(stderr, "setup failed: %s\n", tt_error_message(&ctx));
         tt_ctx_free(&ctx);
@@ -107,7 +106,7 @@ static int fashion_cnn_run(const fashion_data *fd, const fashion_cfg *cfg, int a
     for (epoch = 0; epoch < cfg->epochs && ok; epoch++) {
         double t0 = fashion_now(), loss_sum = 0;
         long n_loss = 0;
-        tt_optim_set_lr(&ctx, &opt, 0, fashion_lr(1e-3f, epoch, cfg->epochs));
+        tt_optim_set_lr(&ctx, &opt, 0, fashion_lr(1e-3, epoch, cfg->epochs));
         tt_set_training(&ctx, 1);
         while (tt_batch_iter_next(&it, &b)) {
             tt_tensor *x, *loss;

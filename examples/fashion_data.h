@@ -187,14 +187,13 @@ static void fashion_print_confusion(int conf[10][10]) {
 
 /* Learning rate of an epoch: cosine annealing from lr0 towards 0 over the run, stepped once per
    epoch (torch's CosineAnnealingLR(T_max=epochs, eta_min=0) with scheduler.step() per epoch). */
-static float fashion_lr(float lr0, int epoch, int epochs) {
-    return (float)(0.5 * lr0 * (1.0 + cos(3.141592653589793 * epoch / epochs)));
+static double fashion_lr(double lr0, int epoch, int epochs) {
+    return 0.5 * lr0 * (1.0 + cos(3.141592653589793 * epoch / epochs));
 }
 
 /* Adam with torch's defaults and learning rate lr over every parameter of the context. */
-static int fashion_adam(tt_ctx *ctx, tt_optim *opt, float lr) {
-    tt_optim_desc od;
-    od = tt_optim_desc_init(TT_OPTIM_ADAM);
+static int fashion_adam(tt_ctx *ctx, tt_optim *opt, double lr) {
+    tt_optim_desc od = tt_optim_desc_init(TT_OPTIM_ADAM);
     od.hp.lr = lr;
     return tt_optim_init(ctx, opt, &od) == TT_OK;
 }

@@ -61,7 +61,7 @@ static int fashion_mlp_run(const fashion_data *fd, const fashion_cfg *cfg, fashi
     mlp_layer(&ctx, "fc1.weight", "fc1.bias", 784, 256, &m.w1, &m.b1);
     mlp_layer(&ctx, "fc2.weight", "fc2.bias", 256, 128, &m.w2, &m.b2);
     mlp_layer(&ctx, "fc3.weight", "fc3.bias", 128, 10, &m.w3, &m.b3);
-    if (!fashion_adam(&ctx, &opt, 1e-3f) ||
+    if (!fashion_adam(&ctx, &opt, 1e-3) ||
         tt_batch_iter_init(&ctx, &it, fd->train.desc.n, 64, 1, 0, NULL) != TT_OK) {
         fprintf(stderr, "setup failed: %s\n", tt_error_message(&ctx));
         tt_ctx_free(&ctx);
@@ -70,7 +70,7 @@ static int fashion_mlp_run(const fashion_data *fd, const fashion_cfg *cfg, fashi
     for (epoch = 0; epoch < cfg->epochs && ok; epoch++) {
         double t0 = fashion_now(), loss_sum = 0;
         long n_loss = 0;
-        tt_optim_set_lr(&ctx, &opt, 0, fashion_lr(1e-3f, epoch, cfg->epochs));
+        tt_optim_set_lr(&ctx, &opt, 0, fashion_lr(1e-3, epoch, cfg->epochs));
         while (tt_batch_iter_next(&it, &b)) {
             tt_tensor *x, *loss;
             const int *y;

@@ -32,6 +32,7 @@ static size_t expected(int which, unsigned char *out) {
     if (which == 0) { sample_bytes(out, 40000, 7); return 40000; }
     if (which == 1) { sample_bytes(out, 3000, 11); return 3000; }
     if (which == 2) { sample_bytes(out, 3000, 11); sample_bytes(out + 3000, 5000, 13); return 8000; }
+    if (which == 4) { memset(out, 0, 5000); sample_bytes(out + 5000, 3000, 11); return 8000; }
     return 0;
 }
 
