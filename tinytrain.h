@@ -11149,11 +11149,13 @@ static void tt__put_fixed_right(tt__buf *b, double v, int digits, size_t w) {
     tmp[t.n] = 0;
     tt__put_right(b, tmp, w);
 }
-static void tt__put_count_right(tt__buf *b, size_t v, size_t w) {
+/* A support count; as_float writes it as Python prints a float ("12.0"). */
+static void tt__put_count_right(tt__buf *b, size_t v, size_t w, int as_float) {
     char tmp[32];
     tt__buf t;
     t.p = tmp; t.n = 0; t.cap = sizeof tmp;
     tt__putu(&t, (unsigned long long)v);
+    if (as_float) tt__puts(&t, ".0");
     tmp[t.n] = 0;
     tt__put_right(b, tmp, w);
 }
@@ -11163,9 +11165,12 @@ static void tt__put_count_right(tt__buf *b, size_t v, size_t w) {
    C+4: macro avg, C+5: weighted avg) into b, with its newline. */
 static void tt__report_line(tt__buf *b, int line, const int *y_true, const int *y_pred, size_t n, int C,
                             const tt_report_opts *o, size_t width) {
-    size_t tp, pr, tr;
+    size_t tp, pr, tr, i;
     double p, r, f;
-    int ill[3];
+    int ill[3], float_support = 1;
+    /* sklearn quirk, reproduced: with no correct prediction at all, multilabel_confusion_matrix
+       builds its counts as floats and the support column prints as "12.0" */
+    for (i = 0; i < n && float_support; i++) float_support = y_true[i] != y_pred[i];
     if (line == 0) {
         tt__put_right(b, "", width);
         tt__puts(b, " ");
@@ -11188,7 +11193,7 @@ static void tt__report_line(tt__buf *b, int line, const int *y_true, const int *
         tt__puts(b, " ");
         tt__put_fixed_right(b, f, o->digits, 9);
         tt__puts(b, " ");
-        tt__put_count_right(b, tr, 9);
+        tt__put_count_right(b, tr, 9, float_support);
         tt__putc(b, '\n');
     } else {
         tt_prf_opts po = tt_prf_opts_init();
@@ -11214,7 +11219,7 @@ static void tt__report_line(tt__buf *b, int line, const int *y_true, const int *
             tt__put_fixed_right(b, av[2], o->digits, 9);
         }
         tt__puts(b, " ");
-        tt__put_count_right(b, n, 9);
+        tt__put_count_right(b, n, 9, float_support);
         tt__putc(b, '\n');
     }
 }
