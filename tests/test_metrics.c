@@ -22,7 +22,7 @@ static int same_double(double a, double b, double rtol) {
 typedef struct cls_case { const int *yt, *yp; size_t n; int C; const double *acc, *bal, *none, *avg; const size_t *cm, *sup; const char *rep, *rep4; } cls_case;
 #define CLS(i) { ref_cls##i##_true, ref_cls##i##_pred, REF_CLS##i##_N, REF_CLS##i##_C, ref_cls##i##_acc, ref_cls##i##_bal, \
                  ref_cls##i##_prf_none, ref_cls##i##_prf_avg, ref_cls##i##_cm, ref_cls##i##_support, ref_cls##i##_report, ref_cls##i##_report4 }
-static const cls_case cls_cases[REF_N_CLS_CASES] = {CLS(0), CLS(1), CLS(2), CLS(3), CLS(4), CLS(5)};
+static const cls_case cls_cases[REF_N_CLS_CASES] = {CLS(0), CLS(1), CLS(2), CLS(3), CLS(4), CLS(5), CLS(6)};
 
 static void test_accuracy_confusion_balanced(void) {
     int i;

@@ -75,6 +75,9 @@ yt = rng.randint(0, 2, 30)
 yp = np.where(rng.rand(30) < 0.7, yt, 1 - yt)
 cls_cases.append(("binary", 2, yt, yp))
 cls_cases.append(("allwrong", 3, np.array([0, 0, 1, 1, 2]), np.array([1, 1, 2, 2, 0])))
+# every prediction the other class: with zero_division nan the weighted average keeps only
+# entries of weight 0 (sklearn falls back to the plain mean)
+cls_cases.append(("shifted", 2, np.zeros(6, int), np.ones(6, int)))
 
 out.append("#define REF_N_CLS_CASES %d" % len(cls_cases))
 out.append("#define REF_N_BETAS %d" % len(BETAS))

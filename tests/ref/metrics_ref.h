@@ -3,7 +3,7 @@
 #define METRICS_REF_H
 #include <math.h>
 #include <stddef.h>
-#define REF_N_CLS_CASES 6
+#define REF_N_CLS_CASES 7
 #define REF_N_BETAS 3
 static const double ref_betas[3] = {1, 0.5, 2};
 static const int ref_cls0_true[50] = {3, 3, 2, 1, 0, 0, 0, 1, 3, 1, 3, 1, 2, 2, 3, 2, 0, 0, 2, 2, 2, 0, 0, 0, 1, 0, 1, 3, 2, 2, 3, 2, 0, 3, 0, 1, 2, 2, 2, 3, 3, 3, 0, 1, 3, 0, 3, 2, 3, 0};
@@ -78,6 +78,18 @@ static const char ref_cls5_report[] = "              precision    recall  f1-sco
 static const char ref_cls5_report4[] = "              precision    recall  f1-score   support\n\n     class_a     0.0000    0.0000    0.0000       2.0\n     class_b     0.0000    0.0000    0.0000       2.0\n     class_c     0.0000    0.0000    0.0000       1.0\n\n    accuracy                         0.0000       5.0\n   macro avg     0.0000    0.0000    0.0000       5.0\nweighted avg     0.0000    0.0000    0.0000       5.0\n";
 #define REF_CLS5_N 5
 #define REF_CLS5_C 3
+static const int ref_cls6_true[6] = {0, 0, 0, 0, 0, 0};
+static const int ref_cls6_pred[6] = {1, 1, 1, 1, 1, 1};
+static const double ref_cls6_acc[1] = {0};
+static const double ref_cls6_bal[1] = {0};
+static const size_t ref_cls6_cm[4] = {0, 6, 0, 0};
+static const size_t ref_cls6_support[2] = {6, 0};
+static const double ref_cls6_prf_none[72] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, NAN, 0, 0, NAN, 0, 0, NAN, 0, 0, NAN, 0, 0, NAN, 0, 0, NAN, 0, 0};
+static const double ref_cls6_prf_avg[144] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0.5, 0.5, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0.5, 0.5, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0.5, 0.5, 0, 1, 0, 0, 0, NAN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NAN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NAN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+static const char ref_cls6_report[] = "              precision    recall  f1-score   support\n\n           0       0.00      0.00      0.00       6.0\n           1       0.00      0.00      0.00       0.0\n\n    accuracy                           0.00       6.0\n   macro avg       0.00      0.00      0.00       6.0\nweighted avg       0.00      0.00      0.00       6.0\n";
+static const char ref_cls6_report4[] = "              precision    recall  f1-score   support\n\n     class_a        nan    0.0000    0.0000       6.0\n     class_b     0.0000       nan    0.0000       0.0\n\n    accuracy                         0.0000       6.0\n   macro avg     0.0000    0.0000    0.0000       6.0\nweighted avg     0.0000    0.0000    0.0000       6.0\n";
+#define REF_CLS6_N 6
+#define REF_CLS6_C 2
 static const int ref_rep_true[25] = {1, 2, 1, 1, 0, 2, 1, 2, 1, 1, 1, 1, 1, 0, 0, 0, 2, 1, 0, 1, 2, 2, 2, 1, 1};
 static const int ref_rep_pred[25] = {0, 0, 2, 1, 2, 0, 0, 2, 2, 1, 2, 1, 0, 2, 2, 2, 0, 0, 2, 0, 2, 0, 0, 1, 2};
 static const char ref_rep_long[] = "                            precision    recall  f1-score   support\n\n                    setosa   0.000000  0.000000  0.000000         5\nversicolor-and-a-long-name   1.000000  0.307692  0.470588        13\n                         v   0.181818  0.285714  0.222222         7\n\n                  accuracy                       0.240000        25\n                 macro avg   0.393939  0.197802  0.230937        25\n              weighted avg   0.570909  0.240000  0.306928        25\n";
