@@ -86,7 +86,7 @@
    FINDING YOUR WAY IN THIS FILE
        Sections start with greppable banners: ">>api_*" for declarations, then the
        implementation: >>config >>util >>rng >>ctx >>tensor >>autograd >>gradcheck >>matmul
-       >>ops_basic >>ops_math >>ops_shape >>ops_conv >>ops_nn >>loss >>optim >>sched.
+       >>ops_basic >>ops_math >>ops_shape >>ops_conv >>ops_nn >>loss >>optim >>sched >>data >>prep >>metrics.
        Each op keeps its shape rule, forward and backward together; the comment at >>autograd
        says how an op is written, and tt_relu is the smallest complete example. Helpers shared
        by several op families live in the core: >>util (finiteness, option structs, sigmoid,
@@ -1174,6 +1174,218 @@ TT_API tt_result tt_early_stop_init(tt_ctx *ctx, tt_early_stop *es, int patience
 TT_API int tt_early_stop_update(tt_early_stop *es, double metric);
 
 
+/* ==================================================================================== >>api_data
+   Data: gzip (inflate), IDX and CSV readers; in-memory datasets, a mini-batch iterator with seeded
+   shuffling, and batch gathering with seeded augmentation.
+
+   READERS work on memory buffers (also with TT_NO_STDIO); the *_file wrappers read a whole file
+   with stdio (TT_ERR_IO naming the path and the reason) and call the buffer version. Every size
+   read from the input is checked against the buffer and against overflow; truncated, oversized
+   or malformed input fails with TT_ERR_FORMAT and a message naming the byte offset (and line and
+   column for CSV). A failing call leaves every caller-owned output untouched: readers check the
+   whole input before they write anything.
+   Memory follows the rest of the library: a size query first, then the caller's memory, or the
+   context's persistent region when the memory pointer is NULL. gzip decoding borrows a 32 KiB
+   window from the scratch region for the duration of the call (given back before it returns).
+   No reader calls an allocator. */
+
+/* ---- gzip (RFC 1952 members holding RFC 1951 deflate data: stored, fixed and dynamic Huffman
+   blocks). Header flags FTEXT, FHCRC (checked), FEXTRA, FNAME and FCOMMENT are understood;
+   CRC-32 and ISIZE of every member are checked. Concatenated members decode to the
+   concatenation of their contents (as gunzip); bytes after the last member are an error. */
+/* 1 if the buffer starts with the gzip magic bytes 1f 8b. */
+TT_API int tt_is_gzip(const void *src, size_t src_bytes);
+/* Decompressed size of a gzip buffer: decodes and checks everything, stores nothing. */
+TT_API tt_result tt_gunzip_size(tt_ctx *ctx, const void *src, size_t src_bytes, size_t *out_bytes);
+/* Decompress into dst (dst_bytes >= the decompressed size). The input is checked completely
+   (a first decoding pass) before dst is written, so a failure leaves dst untouched.
+   *out_bytes (may be NULL) receives the size. */
+TT_API tt_result tt_gunzip(tt_ctx *ctx, const void *src, size_t src_bytes, void *dst, size_t dst_bytes,
+                           size_t *out_bytes);
+
+/* ---- IDX (the MNIST family): magic 00 00 <type> <ndim>, then ndim big-endian uint32 sizes,
+   then the elements, big-endian, row-major. Plain or gzip (detected from the first bytes). */
+typedef enum tt_idx_type {
+    TT_IDX_U8 = 0x08, TT_IDX_I8 = 0x09, TT_IDX_I16 = 0x0B, TT_IDX_I32 = 0x0C, TT_IDX_F32 = 0x0D, TT_IDX_F64 = 0x0E
+} tt_idx_type;
+typedef struct tt_idx_info {
+    tt_idx_type type;
+    int ndim;                 /* 1 .. TT_MAX_DIMS */
+    int dims[TT_MAX_DIMS];    /* each 1 .. INT_MAX */
+    size_t count;             /* elements: product of dims */
+    size_t elem_bytes;        /* 1, 2, 4 or 8 */
+    size_t header_bytes;      /* 4 + 4 * ndim */
+    int gzip;                 /* 1 if the buffer is gzip-compressed */
+} tt_idx_info;
+/* Parse the header (for gzip only the first bytes are decoded; the read calls check the rest). */
+TT_API tt_result tt_idx_info_mem(tt_ctx *ctx, const void *src, size_t src_bytes, tt_idx_info *info);
+/* Elements of a uint8 IDX buffer, as stored (dst_count >= info.count). TT_ERR_FORMAT if the
+   element type is not uint8, or the data is not exactly header + count elements long. */
+TT_API tt_result tt_idx_read_u8_mem(tt_ctx *ctx, const void *src, size_t src_bytes, unsigned char *dst, size_t dst_count);
+/* Elements of any IDX type converted to float and multiplied by scale (1.0f / 255 scales
+   uint8 images to [0, 1]; 1 keeps the values). float64 is rounded to float. */
+TT_API tt_result tt_idx_read_f32_mem(tt_ctx *ctx, const void *src, size_t src_bytes, float scale, float *dst, size_t dst_count);
+/* Integer elements (uint8, int8, int16, int32: labels) as int. */
+TT_API tt_result tt_idx_read_int_mem(tt_ctx *ctx, const void *src, size_t src_bytes, int *dst, size_t dst_count);
+
+/* ---- CSV (RFC 4180 with the usual extensions): a delimiter of choice, an optional header row,
+   fields quoted with '"' that may hold delimiters, doubled quotes and line breaks, line ends
+   LF, CRLF or CR, a UTF-8 byte order mark skipped, blank lines skipped. Every row must have the
+   same number of fields. Feature fields are numbers (strtod syntax, surrounding spaces and tabs
+   ignored; the C locale's '.' decimal point) or missing: an empty field or one of
+   NA N/A n/a NaN nan -NaN -nan NULL null None #N/A <NA> ? (pandas' default set plus "?") reads as
+   NaN. One column may be the label: by index or by header name, read as class ids or as float
+   targets. Class labels are mapped to ids 0 .. n_classes-1: if every label is a non-negative
+   integer written with digits only, the id is its value (names "0", "1", ...); otherwise the
+   distinct labels sorted by their bytes (as scikit-learn's LabelEncoder on strings). A missing
+   class label is an error; a missing float target is NaN. */
+typedef enum tt_csv_label {
+    TT_CSV_LABEL_NONE = 0,   /* every column is a feature */
+    TT_CSV_LABEL_INDEX,      /* the column label_index (0-based) */
+    TT_CSV_LABEL_NAME        /* the column whose header field equals label_name (needs header) */
+} tt_csv_label;
+typedef struct tt_csv_opts {
+    char delimiter;          /* ',' */
+    int header;              /* 1: the first row names the columns (pandas header=0); 0: no header */
+    tt_csv_label label;      /* TT_CSV_LABEL_NONE */
+    int label_index;         /* 0 */
+    const char *label_name;  /* NULL */
+    int label_is_class;      /* 1: class ids (int); 0: float targets */
+} tt_csv_opts;
+/* The defaults above. */
+TT_API tt_csv_opts tt_csv_opts_init(void);
+/* A parsed CSV. Everything it points to lives in the memory given to tt_csv_read (or the
+   persistent region); nothing points into the input buffer. */
+typedef struct tt_csv {
+    int rows;                  /* data rows (header excluded) */
+    int cols;                  /* feature columns (the label column excluded) */
+    float *x;                  /* rows x cols, row-major, NaN where missing */
+    int *y;                    /* rows class ids (label_is_class), else NULL */
+    float *t;                  /* rows float targets (label, not label_is_class), else NULL */
+    int n_classes;             /* class labels: number of ids */
+    const char **class_names;  /* n_classes names: class_names[id] is the label text of id */
+    const char **col_names;    /* cols feature names from the header, or NULL without header */
+    const char *label_col_name;/* the label column's header name, or NULL */
+    int label_col;             /* the label column's index in the file, or -1 without label */
+    size_t n_missing;          /* feature fields read as NaN */
+} tt_csv;
+/* Bytes of memory tt_csv_read needs for this input (an upper bound; checks the whole input). */
+TT_API tt_result tt_csv_size(tt_ctx *ctx, const void *src, size_t src_bytes, const tt_csv_opts *opts, size_t *bytes);
+/* Parse into *out using mem (mem_bytes >= tt_csv_size, any alignment), or the persistent region
+   when mem is NULL. On failure *out and mem are untouched. */
+TT_API tt_result tt_csv_read(tt_ctx *ctx, const void *src, size_t src_bytes, const tt_csv_opts *opts, void *mem,
+                             size_t mem_bytes, tt_csv *out);
+
+#ifndef TT_NO_STDIO
+/* Whole-file helpers: read the file into the scratch region (rewound before returning) and call
+   the buffer version. tt_csv_read_file needs no size query: it takes its memory from the
+   persistent region. A missing or unreadable file is TT_ERR_IO with the path and the reason. */
+TT_API tt_result tt_idx_info_file(tt_ctx *ctx, const char *path, tt_idx_info *info);
+TT_API tt_result tt_idx_read_u8_file(tt_ctx *ctx, const char *path, unsigned char *dst, size_t dst_count);
+TT_API tt_result tt_idx_read_f32_file(tt_ctx *ctx, const char *path, float scale, float *dst, size_t dst_count);
+TT_API tt_result tt_idx_read_int_file(tt_ctx *ctx, const char *path, int *dst, size_t dst_count);
+TT_API tt_result tt_csv_read_file(tt_ctx *ctx, const char *path, const tt_csv_opts *opts, tt_csv *out);
+/* Read a whole file into the persistent region (*data, *bytes); for the readers above. */
+TT_API tt_result tt_read_file_persist(tt_ctx *ctx, const char *path, void **data, size_t *bytes);
+#endif
+
+/* ---- In-memory datasets.
+   A dataset is n samples of one shape (D features, or C x H x W for images) stored as float, or
+   as uint8 scaled to float (x * u8_scale) only when a batch is gathered (60,000 Fashion-MNIST
+   images: 47 MB as uint8, 188 MB as float), with integer class labels, float targets, or
+   neither. It either borrows the caller's arrays (tt_dataset_init) or owns storage taken from
+   the caller's memory or the persistent region (tt_dataset_alloc) that the caller then fills
+   (the IDX readers can read straight into it). */
+typedef enum tt_data_type { TT_DATA_F32 = 0, TT_DATA_U8 = 1 } tt_data_type;
+typedef enum tt_target_type { TT_TARGET_NONE = 0, TT_TARGET_CLASS = 1, TT_TARGET_FLOAT = 2 } tt_target_type;
+typedef struct tt_dataset_desc {
+    int n;                       /* samples, >= 1 */
+    int ndim;                    /* sample dims: 1 (D) or 3 (C, H, W); 2 means (H, W) */
+    int shape[3];                /* sample shape */
+    tt_data_type type;           /* TT_DATA_F32 */
+    float u8_scale;              /* TT_DATA_U8: gathered value = byte * u8_scale (1.0f / 255) */
+    tt_target_type target;       /* TT_TARGET_CLASS */
+    int n_classes;               /* TT_TARGET_CLASS: labels must lie in [0, n_classes) (10) */
+    int target_dim;              /* TT_TARGET_FLOAT: floats per sample (1) */
+} tt_dataset_desc;
+/* Defaults: one float feature, class labels of 10 classes, u8_scale 1/255; set n and shape. */
+TT_API tt_dataset_desc tt_dataset_desc_init(void);
+typedef struct tt_dataset {
+    tt_dataset_desc desc;
+    size_t sample_numel;         /* product of the sample shape */
+    float *x;                    /* TT_DATA_F32: n * sample_numel floats, else NULL */
+    unsigned char *x_u8;         /* TT_DATA_U8: n * sample_numel bytes, else NULL */
+    int *y;                      /* TT_TARGET_CLASS: n labels, else NULL */
+    float *t;                    /* TT_TARGET_FLOAT: n * target_dim floats, else NULL */
+} tt_dataset;
+/* Borrow the caller's arrays (x: float or uint8 as desc.type; targets: int labels or floats, or
+   NULL with TT_TARGET_NONE). They must outlive the dataset. Class labels are checked here. */
+TT_API tt_result tt_dataset_init(tt_ctx *ctx, tt_dataset *ds, const tt_dataset_desc *desc, void *x, void *targets);
+/* Bytes tt_dataset_alloc needs for desc. */
+TT_API tt_result tt_dataset_memory_size(const tt_dataset_desc *desc, size_t *bytes);
+/* Storage for desc from mem (mem_bytes >= tt_dataset_memory_size, 64-byte aligned), or from the
+   persistent region when mem is NULL; zero-filled, for the caller to fill ds->x / x_u8 / y / t.
+   Call tt_dataset_check after filling class labels. */
+TT_API tt_result tt_dataset_alloc(tt_ctx *ctx, tt_dataset *ds, const tt_dataset_desc *desc, void *mem, size_t mem_bytes);
+/* TT_ERR_INDEX naming the first sample whose class label is outside [0, n_classes). */
+TT_API tt_result tt_dataset_check(tt_ctx *ctx, const tt_dataset *ds);
+
+/* ---- Mini-batch iterator. Its whole state is this plain struct: to resume a run, save epoch,
+   pos and seed (the permutation of an epoch is a function of seed and epoch, and
+   tt_batch_iter_seek recomputes it), or save perm as well. */
+typedef struct tt_batch_iter {
+    int n;               /* samples */
+    int batch_size;      /* >= 1 */
+    int drop_last;       /* 1: the last short batch of an epoch is skipped (torch DataLoader) */
+    int shuffle;         /* 1: a new seeded permutation every epoch; 0: 0, 1, ..., n-1 */
+    uint64_t seed;       /* drawn from the context RNG at init */
+    int64_t epoch;       /* current epoch, from 0 */
+    int pos;             /* position in perm of the next sample of this epoch */
+    int *perm;           /* n sample indices of this epoch (caller memory or persistent) */
+} tt_batch_iter;
+/* One batch: count samples idx[0 .. count-1] (or, when idx is NULL, samples pos .. pos+count-1,
+   which is how to gather an evaluation range), and where it sits: epoch and pos, the position
+   of its first sample within the epoch. Augmentation draws from these, so a batch is the same
+   whenever it is gathered. */
+typedef struct tt_batch {
+    const int *idx;
+    int count;
+    int64_t epoch;
+    int pos;
+} tt_batch;
+/* perm_mem: n ints, or NULL for the persistent region. Draws the seed from the context RNG (so
+   a context seed gives the same order every run) and builds epoch 0's permutation. */
+TT_API tt_result tt_batch_iter_init(tt_ctx *ctx, tt_batch_iter *it, int n, int batch_size, int shuffle, int drop_last,
+                                    int *perm_mem);
+/* Next batch of the current epoch into *b: returns 1, or 0 when the epoch is over, after which
+   the iterator has moved to the next epoch (epoch + 1, pos 0, a new permutation). No allocation. */
+TT_API int tt_batch_iter_next(tt_batch_iter *it, tt_batch *b);
+/* Batches per epoch. */
+TT_API int tt_batch_iter_batches(const tt_batch_iter *it);
+/* Jump to (epoch, pos): recomputes the permutation of that epoch. 0 <= pos <= n. */
+TT_API tt_result tt_batch_iter_seek(tt_ctx *ctx, tt_batch_iter *it, int64_t epoch, int pos);
+
+/* ---- Augmentation applied while gathering image batches (samples of shape (C, H, W) or
+   (H, W)), as torchvision's RandomCrop(padding=crop_padding) then RandomHorizontalFlip(p=
+   flip_p), then additive Gaussian noise of standard deviation noise_std. Every random draw for
+   sample i of a batch comes from a generator seeded from (seed, batch epoch, batch pos + i), so
+   a batch is reproducible and independent of the order batches are gathered in. Every field is
+   taken literally: crop_padding 0, flip_p 0 and noise_std 0 each do nothing. */
+typedef struct tt_augment {
+    int crop_padding;    /* zero padding on every side, then a random crop of the original size */
+    float flip_p;        /* probability of a horizontal flip, in [0, 1] */
+    float noise_std;     /* >= 0 */
+    uint64_t seed;
+} tt_augment;
+/* No augmentation: every field zero. */
+TT_API tt_augment tt_augment_init(void);
+/* Gather a batch into new scratch tensors: *x of shape (count, sample shape) as float (uint8
+   scaled by u8_scale), and *labels (count ints in scratch; class datasets) or *targets (count x
+   target_dim; float-target datasets). Pointers not wanted may be NULL. aug NULL: none.
+   Scratch memory only: nothing is allocated from the heap. */
+TT_API tt_result tt_dataset_gather(tt_ctx *ctx, const tt_dataset *ds, const tt_batch *b, const tt_augment *aug,
+                                   tt_tensor **x, const int **labels, tt_tensor **targets);
+
 /* ==================================================================================== >>api_prep
    Splits, k-fold, scalers, imputers, one-hot: plain arrays in and out, independent of the
    autograd, following scikit-learn (model_selection, preprocessing, impute) rule for rule.
@@ -1519,6 +1731,7 @@ TT_API tt_result tt_classification_report_save(tt_ctx *ctx, const char *path, co
 #endif
 
 #include <string.h>
+#include <stdlib.h> /* strtod (CSV reader) */
 #include <math.h>
 #include <float.h>
 #ifndef TT_NO_STDIO
@@ -9923,12 +10136,1335 @@ TT__DEF int tt_early_stop_update(tt_early_stop *es, double metric) {
 }
 
 
+/* ==================================================================================== >>data
+   Readers (gzip/inflate, IDX, CSV), datasets, the batch iterator, gathering and augmentation.
+
+   INFLATE follows Mark Adler's puff.c (the readable reference decoder of zlib's author):
+   canonical Huffman codes are decoded from counts of codes per length, bit by bit, with a
+   first-level table for codes of up to TT__INF_FAST bits. Output goes to a 32 KiB ring (the
+   deflate window) and is handed to a sink in chunks together with its offset in the stream, so
+   a caller can keep all of it, part of it (the IDX reader skips the header) or none (size
+   queries). Every read past the input sets a flag that stops decoding. */
+
+#define TT__INF_WIN 32768u
+#define TT__INF_FAST 9
+typedef void (*tt__sink_fn)(void *user, const unsigned char *p, size_t n, uint64_t offset);
+
+typedef struct tt__huff {
+    short count[16];      /* codes of each length */
+    short symbol[320];    /* symbols ordered by code */
+    unsigned short fast[1 << TT__INF_FAST]; /* bit-reversed code -> (len << 9) | symbol, 0: slow path */
+} tt__huff;
+
+typedef struct tt__inflate {
+    tt_ctx *ctx;
+    const char *op;
+    const unsigned char *src;
+    size_t n, at;         /* input and the next byte to read */
+    uint64_t bitbuf;
+    int bitcnt;
+    int bad;              /* input ran out or was invalid (message already recorded) */
+    unsigned char *win;   /* TT__INF_WIN ring */
+    uint64_t pos;         /* bytes output */
+    uint64_t member_start;/* pos at the start of the current member */
+    uint64_t flushed;     /* bytes handed to the sink and checksummed */
+    uint64_t stop;        /* stop once this many bytes are out */
+    uint32_t crc;
+    tt__sink_fn sink;
+    void *user;
+} tt__inflate;
+
+static void tt__inf_fail(tt__inflate *s, size_t at, const char *what) {
+    if (!s->bad)
+        tt__fail(s->ctx, TT_ERR_FORMAT, "%s: gzip data: %s at byte %z", s->op, what, at);
+    s->bad = 1;
+}
+
+/* need (<= 32) bits, least significant first. Past the end: flag and zeros. */
+static unsigned tt__inf_bits(tt__inflate *s, int need) {
+    unsigned v;
+    while (s->bitcnt < need) {
+        if (s->at >= s->n) {
+            tt__inf_fail(s, s->n, "unexpected end of input");
+            return 0;
+        }
+        s->bitbuf |= (uint64_t)s->src[s->at++] << s->bitcnt;
+        s->bitcnt += 8;
+    }
+    v = (unsigned)(s->bitbuf & ((1ull << need) - 1u));
+    s->bitbuf >>= need;
+    s->bitcnt -= need;
+    return v;
+}
+
+/* Hand out everything not yet handed out (CRC first). */
+static void tt__inf_flush(tt__inflate *s) {
+    while (s->flushed < s->pos) {
+        size_t start = (size_t)(s->flushed & (TT__INF_WIN - 1u));
+        size_t len = (size_t)TT__MIN(s->pos - s->flushed, (uint64_t)(TT__INF_WIN - start));
+        s->crc = tt_crc32(s->crc, s->win + start, len);
+        if (s->sink) s->sink(s->user, s->win + start, len, s->flushed);
+        s->flushed += len;
+    }
+}
+
+/* Build the code from lengths[0..n-1]. Returns 0 if complete, > 0 if incomplete, < 0 if
+   over-subscribed (puff's construct), and fills the fast table. */
+static int tt__huff_build(tt__huff *h, const short *length, int n) {
+    short offs[16];
+    int sym, len, left = 1;
+    memset(h->count, 0, sizeof h->count);
+    for (sym = 0; sym < n; sym++) h->count[length[sym]]++;
+    memset(h->fast, 0, sizeof h->fast);
+    if (h->count[0] == n) return 0; /* no codes: complete, but decoding will fail */
+    for (len = 1; len < 16; len++) {
+        left <<= 1;
+        left -= h->count[len];
+        if (left < 0) return left;
+    }
+    offs[1] = 0;
+    for (len = 1; len < 15; len++) offs[len + 1] = (short)(offs[len] + h->count[len]);
+    for (sym = 0; sym < n; sym++)
+        if (length[sym]) h->symbol[offs[length[sym]]++] = (short)sym;
+    /* fast table: walk the canonical codes of length <= TT__INF_FAST in order */
+    {
+        int code = 0, first = 0, index = 0;
+        for (len = 1; len <= TT__INF_FAST; len++) {
+            int c;
+            for (c = 0; c < h->count[len]; c++) {
+                int cc = code + c, rev = 0, b, fill;
+                for (b = 0; b < len; b++) rev |= ((cc >> b) & 1) << (len - 1 - b);
+                for (fill = rev; fill < (1 << TT__INF_FAST); fill += 1 << len)
+                    h->fast[fill] = (unsigned short)((len << 9) | h->symbol[index + c]);
+            }
+            index += h->count[len];
+            first += h->count[len];
+            code = (code + h->count[len]) << 1;
+        }
+        (void)first;
+    }
+    return left;
+}
+
+/* Decode one symbol; -1 (and the flag) for a code that is not in the table. */
+static int tt__huff_decode(tt__inflate *s, const tt__huff *h) {
+    int code = 0, first = 0, index = 0, len;
+    if (s->bitcnt < TT__INF_FAST) { /* top up without failing: the input may end early */
+        while (s->bitcnt <= 56 && s->at < s->n) {
+            s->bitbuf |= (uint64_t)s->src[s->at++] << s->bitcnt;
+            s->bitcnt += 8;
+        }
+    }
+    if (s->bitcnt >= TT__INF_FAST) {
+        unsigned e = h->fast[s->bitbuf & ((1u << TT__INF_FAST) - 1u)];
+        if (e) {
+            s->bitbuf >>= e >> 9;
+            s->bitcnt -= (int)(e >> 9);
+            return (int)(e & 511u);
+        }
+    }
+    for (len = 1; len < 16; len++) {
+        int count;
+        code |= (int)tt__inf_bits(s, 1);
+        if (s->bad) return -1;
+        count = h->count[len];
+        if (code - count < first) return h->symbol[index + (code - first)];
+        index += count;
+        first += count;
+        first <<= 1;
+        code <<= 1;
+    }
+    tt__inf_fail(s, s->at, "invalid Huffman code");
+    return -1;
+}
+
+static void tt__inf_put(tt__inflate *s, unsigned char c) {
+    s->win[s->pos & (TT__INF_WIN - 1u)] = c;
+    s->pos++;
+}
+
+/* Literal/length and distance symbols of one block until end-of-block. */
+static void tt__inf_codes(tt__inflate *s, const tt__huff *lencode, const tt__huff *distcode) {
+    static const short lbase[29] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
+                                    35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+    static const short lext[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+    static const short dbase[30] = {1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769,
+                                    1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+    static const short dext[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+    for (;;) {
+        int sym;
+        if (s->pos - s->flushed > TT__INF_WIN - 258u) tt__inf_flush(s);
+        if (s->pos >= s->stop) return;
+        sym = tt__huff_decode(s, lencode);
+        if (sym < 0 || s->bad) return;
+        if (sym < 256) {
+            tt__inf_put(s, (unsigned char)sym);
+        } else if (sym == 256) {
+            return;
+        } else {
+            unsigned len, dist;
+            size_t at = s->at;
+            sym -= 257;
+            if (sym >= 29) { tt__inf_fail(s, at, "invalid length code"); return; }
+            len = (unsigned)lbase[sym] + tt__inf_bits(s, lext[sym]);
+            sym = tt__huff_decode(s, distcode);
+            if (s->bad) return;
+            if (sym < 0 || sym >= 30) { tt__inf_fail(s, at, "invalid distance code"); return; }
+            dist = (unsigned)dbase[sym] + tt__inf_bits(s, dext[sym]);
+            if (s->bad) return;
+            if ((uint64_t)dist > s->pos - s->member_start) { tt__inf_fail(s, at, "distance too far back"); return; }
+            while (len--) tt__inf_put(s, s->win[(s->pos - dist) & (TT__INF_WIN - 1u)]);
+        }
+    }
+}
+
+static void tt__inf_stored(tt__inflate *s) {
+    unsigned len, nlen;
+    size_t at;
+    s->bitbuf = 0; /* discard the bits left in the current byte */
+    s->at -= (size_t)(s->bitcnt / 8); /* give back whole bytes read ahead */
+    s->bitcnt = 0;
+    at = s->at;
+    if (s->n - s->at < 4) { tt__inf_fail(s, s->n, "unexpected end of input"); return; }
+    len = s->src[s->at] | (unsigned)s->src[s->at + 1] << 8;
+    nlen = s->src[s->at + 2] | (unsigned)s->src[s->at + 3] << 8;
+    s->at += 4;
+    if (len != (~nlen & 0xffffu)) { tt__inf_fail(s, at, "stored block length check failed"); return; }
+    if (s->n - s->at < len) { tt__inf_fail(s, s->n, "unexpected end of input in a stored block"); return; }
+    while (len--) {
+        if (s->pos - s->flushed >= TT__INF_WIN) tt__inf_flush(s);
+        tt__inf_put(s, s->src[s->at++]);
+    }
+}
+
+static void tt__inf_fixed(tt__inflate *s, tt__huff *lc, tt__huff *dc) {
+    short lengths[320];
+    int i;
+    for (i = 0; i < 144; i++) lengths[i] = 8;
+    for (; i < 256; i++) lengths[i] = 9;
+    for (; i < 280; i++) lengths[i] = 7;
+    for (; i < 288; i++) lengths[i] = 8;
+    tt__huff_build(lc, lengths, 288);
+    for (i = 0; i < 30; i++) lengths[i] = 5;
+    tt__huff_build(dc, lengths, 30);
+    tt__inf_codes(s, lc, dc);
+}
+
+static void tt__inf_dynamic(tt__inflate *s, tt__huff *lc, tt__huff *dc) {
+    static const short order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+    short lengths[320];
+    int nlen, ndist, ncode, i, err;
+    size_t at = s->at;
+    nlen = (int)tt__inf_bits(s, 5) + 257;
+    ndist = (int)tt__inf_bits(s, 5) + 1;
+    ncode = (int)tt__inf_bits(s, 4) + 4;
+    if (s->bad) return;
+    if (nlen > 286 || ndist > 30) { tt__inf_fail(s, at, "bad dynamic block counts"); return; }
+    for (i = 0; i < ncode; i++) lengths[order[i]] = (short)tt__inf_bits(s, 3);
+    for (; i < 19; i++) lengths[order[i]] = 0;
+    if (s->bad) return;
+    if (tt__huff_build(lc, lengths, 19) != 0) { tt__inf_fail(s, at, "incomplete code-length code"); return; }
+    for (i = 0; i < nlen + ndist;) {
+        int sym = tt__huff_decode(s, lc), len = 0, rep;
+        if (sym < 0 || s->bad) return;
+        if (sym < 16) { lengths[i++] = (short)sym; continue; }
+        if (sym == 16) {
+            if (i == 0) { tt__inf_fail(s, s->at, "length repeat with no first length"); return; }
+            len = lengths[i - 1];
+            rep = 3 + (int)tt__inf_bits(s, 2);
+        } else if (sym == 17) rep = 3 + (int)tt__inf_bits(s, 3);
+        else rep = 11 + (int)tt__inf_bits(s, 7);
+        if (s->bad) return;
+        if (i + rep > nlen + ndist) { tt__inf_fail(s, s->at, "too many code lengths"); return; }
+        while (rep--) lengths[i++] = (short)len;
+    }
+    if (lengths[256] == 0) { tt__inf_fail(s, at, "no end-of-block code"); return; }
+    err = tt__huff_build(lc, lengths, nlen);
+    if (err && (err < 0 || nlen != lc->count[0] + lc->count[1])) { tt__inf_fail(s, at, "bad literal/length code"); return; }
+    err = tt__huff_build(dc, lengths + nlen, ndist);
+    if (err && (err < 0 || ndist != dc->count[0] + dc->count[1])) { tt__inf_fail(s, at, "bad distance code"); return; }
+    tt__inf_codes(s, lc, dc);
+}
+
+/* One raw deflate stream from s->at; leaves s->at after its last byte. */
+static void tt__inf_deflate(tt__inflate *s, tt__huff *lc, tt__huff *dc) {
+    int last;
+    s->bitbuf = 0;
+    s->bitcnt = 0;
+    do {
+        size_t at = s->at;
+        unsigned type;
+        last = (int)tt__inf_bits(s, 1);
+        type = tt__inf_bits(s, 2);
+        if (s->bad) return;
+        if (type == 0) tt__inf_stored(s);
+        else if (type == 1) tt__inf_fixed(s, lc, dc);
+        else if (type == 2) tt__inf_dynamic(s, lc, dc);
+        else tt__inf_fail(s, at, "invalid block type 3");
+        if (s->bad || s->pos >= s->stop) return;
+    } while (!last);
+    s->at -= (size_t)(s->bitcnt / 8); /* give back whole bytes read ahead */
+    s->bitbuf = 0;
+    s->bitcnt = 0;
+}
+
+static uint32_t tt__le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint32_t tt__be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* Skip a zero-terminated header string; 0 if it runs past the input. */
+static int tt__gz_skipz(tt__inflate *s) {
+    while (s->at < s->n)
+        if (s->src[s->at++] == 0) return 1;
+    return 0;
+}
+
+/* Decode every gzip member of src (or stop after `stop` output bytes), handing the output to
+   sink. *total receives the output size. */
+static tt_result tt__gunzip_run(tt_ctx *ctx, const char *op, const void *src, size_t n, uint64_t stop, tt__sink_fn sink,
+                                void *user, uint64_t *total) {
+    tt__inflate s;
+    tt__huff *codes;
+    size_t mark;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!src && n) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL buffer", op);
+    mark = tt_scratch_mark(ctx);
+    memset(&s, 0, sizeof s);
+    s.ctx = ctx; s.op = op; s.src = (const unsigned char *)src; s.n = n; s.stop = stop; s.sink = sink; s.user = user;
+    s.win = (unsigned char *)tt__scratch(ctx, op, TT__INF_WIN + 2 * sizeof(tt__huff));
+    if (!s.win) return TT_ERR_OUT_OF_MEMORY;
+    codes = (tt__huff *)(void *)(s.win + TT__INF_WIN);
+    do {
+        size_t start = s.at;
+        unsigned flg;
+        uint32_t crc, isize;
+        if (start > 0 && !tt_is_gzip(s.src + s.at, s.n - s.at)) { tt__inf_fail(&s, s.at, "unexpected data after the gzip member"); break; }
+        if (s.n - s.at < 10) { tt__inf_fail(&s, s.n, "truncated gzip header"); break; }
+        if (s.src[s.at] != 0x1f || s.src[s.at + 1] != 0x8b) { tt__inf_fail(&s, s.at, "not a gzip member (magic 1f 8b)"); break; }
+        if (s.src[s.at + 2] != 8) { tt__inf_fail(&s, s.at + 2, "compression method is not deflate"); break; }
+        flg = s.src[s.at + 3];
+        if (flg & 0xe0u) { tt__inf_fail(&s, s.at + 3, "reserved header flags set"); break; }
+        s.at += 10;
+        if (flg & 4u) { /* FEXTRA */
+            size_t xlen;
+            if (s.n - s.at < 2) { tt__inf_fail(&s, s.n, "truncated gzip header"); break; }
+            xlen = s.src[s.at] | (size_t)s.src[s.at + 1] << 8;
+            s.at += 2;
+            if (s.n - s.at < xlen) { tt__inf_fail(&s, s.n, "truncated gzip extra field"); break; }
+            s.at += xlen;
+        }
+        if ((flg & 8u) && !tt__gz_skipz(&s)) { tt__inf_fail(&s, s.n, "truncated gzip file name"); break; }
+        if ((flg & 16u) && !tt__gz_skipz(&s)) { tt__inf_fail(&s, s.n, "truncated gzip comment"); break; }
+        if (flg & 2u) { /* FHCRC: low 16 bits of the CRC-32 of the header */
+            if (s.n - s.at < 2) { tt__inf_fail(&s, s.n, "truncated gzip header"); break; }
+            if ((tt_crc32(0, s.src + start, s.at - start) & 0xffffu) != (s.src[s.at] | (unsigned)s.src[s.at + 1] << 8)) {
+                tt__inf_fail(&s, s.at, "header CRC mismatch");
+                break;
+            }
+            s.at += 2;
+        }
+        s.member_start = s.pos;
+        s.crc = 0;
+        tt__inf_deflate(&s, &codes[0], &codes[1]);
+        if (s.bad) break;
+        tt__inf_flush(&s);
+        if (s.pos >= s.stop) break;
+        if (s.n - s.at < 8) { tt__inf_fail(&s, s.n, "truncated gzip trailer"); break; }
+        crc = tt__le32(s.src + s.at);
+        isize = tt__le32(s.src + s.at + 4);
+        if (crc != s.crc) { tt__inf_fail(&s, s.at, "CRC-32 mismatch"); break; }
+        if (isize != (uint32_t)(s.pos - s.member_start)) { tt__inf_fail(&s, s.at + 4, "ISIZE mismatch"); break; }
+        s.at += 8;
+    } while (s.at < s.n);
+    tt_scratch_rewind(ctx, mark);
+    if (s.bad) return TT_ERR_FORMAT;
+    *total = s.pos;
+    return TT_OK;
+}
+
+TT__DEF int tt_is_gzip(const void *src, size_t n) {
+    const unsigned char *p = (const unsigned char *)src;
+    return p && n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
+static int tt__size_fits(uint64_t v, size_t *out) {
+    if (v > (uint64_t)(size_t)-1) return 0;
+    *out = (size_t)v;
+    return 1;
+}
+
+TT__DEF tt_result tt_gunzip_size(tt_ctx *ctx, const void *src, size_t n, size_t *out_bytes) {
+    uint64_t total;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!out_bytes) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_gunzip_size: NULL out_bytes");
+    r = tt__gunzip_run(ctx, "tt_gunzip_size", src, n, (uint64_t)-1, NULL, NULL, &total);
+    if (r != TT_OK) return r;
+    if (!tt__size_fits(total, out_bytes))
+        return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "tt_gunzip_size: output does not fit in size_t");
+    return TT_OK;
+}
+
+static void tt__sink_copy(void *user, const unsigned char *p, size_t n, uint64_t offset) {
+    memcpy((unsigned char *)user + offset, p, n);
+}
+
+TT__DEF tt_result tt_gunzip(tt_ctx *ctx, const void *src, size_t n, void *dst, size_t dst_bytes, size_t *out_bytes) {
+    uint64_t total;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!dst && dst_bytes) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_gunzip: NULL dst");
+    r = tt__gunzip_run(ctx, "tt_gunzip", src, n, (uint64_t)-1, NULL, NULL, &total);
+    if (r != TT_OK) return r;
+    if (total > (uint64_t)dst_bytes)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_gunzip: output is %z bytes, dst holds %z", (size_t)total, dst_bytes);
+    if (total) r = tt__gunzip_run(ctx, "tt_gunzip", src, n, (uint64_t)-1, tt__sink_copy, dst, &total);
+    if (r == TT_OK && out_bytes) *out_bytes = (size_t)total;
+    return r;
+}
+
+/* ---- IDX ---- */
+
+/* Parse an IDX header from the first `avail` bytes of the (decompressed) data. */
+static tt_result tt__idx_header(tt_ctx *ctx, const char *op, const unsigned char *p, size_t avail, tt_idx_info *info) {
+    size_t count = 1, esz, bytes;
+    int d, ndim;
+    if (avail < 4) return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX header truncated at byte %z (need 4 bytes)", op, avail);
+    if (p[0] != 0 || p[1] != 0) return tt__fail(ctx, TT_ERR_FORMAT, "%s: not an IDX file: bytes 0-1 are not zero", op);
+    switch (p[2]) {
+    case TT_IDX_U8: case TT_IDX_I8: esz = 1; break;
+    case TT_IDX_I16: esz = 2; break;
+    case TT_IDX_I32: case TT_IDX_F32: esz = 4; break;
+    case TT_IDX_F64: esz = 8; break;
+    default: return tt__fail(ctx, TT_ERR_FORMAT, "%s: unknown IDX element type %u at byte 2", op, (unsigned)p[2]);
+    }
+    ndim = p[3];
+    if (ndim < 1 || ndim > TT_MAX_DIMS)
+        return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX rank %d at byte 3 (1 .. %d supported)", op, ndim, TT_MAX_DIMS);
+    if (avail < 4 + 4 * (size_t)ndim)
+        return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX header truncated at byte %z (need %z bytes)", op, avail, 4 + 4 * (size_t)ndim);
+    memset(info, 0, sizeof *info);
+    for (d = 0; d < ndim; d++) {
+        uint32_t v = tt__be32(p + 4 + 4 * d);
+        if (v == 0 || v > 0x7fffffffu)
+            return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX dimension %d is %z at byte %d (1 .. 2^31-1)", op, d, (size_t)v, 4 + 4 * d);
+        if (!tt__mul_ok(count, v, &count))
+            return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX element count overflows at byte %d", op, 4 + 4 * d);
+        info->dims[d] = (int)v;
+    }
+    if (!tt__mul_ok(count, esz, &bytes) || bytes > (size_t)-1 - 64)
+        return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX data size overflows", op);
+    info->type = (tt_idx_type)p[2];
+    info->ndim = ndim;
+    info->count = count;
+    info->elem_bytes = esz;
+    info->header_bytes = 4 + 4 * (size_t)ndim;
+    return TT_OK;
+}
+
+typedef struct tt__hdr_sink {
+    unsigned char b[4 + 4 * TT_MAX_DIMS];
+    size_t n;
+} tt__hdr_sink;
+static void tt__sink_hdr(void *user, const unsigned char *p, size_t n, uint64_t offset) {
+    tt__hdr_sink *h = (tt__hdr_sink *)user;
+    while (n && offset < sizeof h->b) { h->b[offset++] = *p++; n--; h->n = (size_t)offset; }
+}
+
+TT__DEF tt_result tt_idx_info_mem(tt_ctx *ctx, const void *src, size_t n, tt_idx_info *info) {
+    static const char *op = "tt_idx_info";
+    tt_idx_info tmp;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((!src && n) || !info) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL argument", op);
+    if (tt_is_gzip(src, n)) {
+        tt__hdr_sink h;
+        uint64_t total;
+        h.n = 0;
+        r = tt__gunzip_run(ctx, op, src, n, sizeof h.b, tt__sink_hdr, &h, &total);
+        if (r != TT_OK) return r;
+        r = tt__idx_header(ctx, op, h.b, h.n, &tmp);
+        tmp.gzip = 1;
+    } else {
+        r = tt__idx_header(ctx, op, (const unsigned char *)src, n, &tmp);
+        tmp.gzip = 0;
+    }
+    if (r == TT_OK) *info = tmp;
+    return r;
+}
+
+/* Converts the element bytes of the data (offsets counted from the start of the IDX data,
+   header included) into dst. out: 0 uint8, 1 float (times scale), 2 int. */
+typedef struct tt__idx_sink {
+    const tt_idx_info *info;
+    int out;
+    void *dst;
+    float scale;
+    unsigned char part[8];
+    size_t npart, idx;
+} tt__idx_sink;
+
+static double tt__idx_value(tt_idx_type type, const unsigned char *b) {
+    switch (type) {
+    case TT_IDX_U8: return b[0];
+    case TT_IDX_I8: return (double)(signed char)b[0];
+    case TT_IDX_I16: return (double)(int16_t)(uint16_t)((unsigned)b[0] << 8 | b[1]);
+    case TT_IDX_I32: return (double)(int32_t)tt__be32(b);
+    case TT_IDX_F32: { uint32_t u = tt__be32(b); float f; memcpy(&f, &u, 4); return f; }
+    case TT_IDX_F64: {
+        uint64_t u = (uint64_t)tt__be32(b) << 32 | tt__be32(b + 4);
+        double v;
+        memcpy(&v, &u, 8);
+        return v;
+    }
+    }
+    return 0;
+}
+
+static void tt__sink_idx(void *user, const unsigned char *p, size_t n, uint64_t offset) {
+    tt__idx_sink *s = (tt__idx_sink *)user;
+    size_t esz = s->info->elem_bytes;
+    if (offset < s->info->header_bytes) {
+        size_t skip = (size_t)TT__MIN((uint64_t)n, s->info->header_bytes - offset);
+        p += skip;
+        n -= skip;
+    }
+    if (s->info->type == TT_IDX_U8 && s->out != 2) { /* the common case, one loop */
+        size_t k, m = TT__MIN(n, s->info->count - s->idx);
+        if (s->out == 0) memcpy((unsigned char *)s->dst + s->idx, p, m);
+        else
+            for (k = 0; k < m; k++) ((float *)s->dst)[s->idx + k] = (float)p[k] * s->scale;
+        s->idx += m;
+        return;
+    }
+    while (n && s->idx < s->info->count) {
+        s->part[s->npart++] = *p++;
+        n--;
+        if (s->npart == esz) {
+            double v = tt__idx_value(s->info->type, s->part);
+            if (s->out == 1) ((float *)s->dst)[s->idx] = (float)(v * s->scale);
+            else if (s->out == 2) ((int *)s->dst)[s->idx] = (int)v;
+            else ((unsigned char *)s->dst)[s->idx] = (unsigned char)v;
+            s->idx++;
+            s->npart = 0;
+        }
+    }
+}
+
+static tt_result tt__idx_read(tt_ctx *ctx, const char *op, const void *src, size_t n, int out, float scale, void *dst,
+                              size_t dst_count) {
+    tt_idx_info info;
+    tt__idx_sink sink;
+    uint64_t total, want;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!dst) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL dst", op);
+    r = tt_idx_info_mem(ctx, src, n, &info);
+    if (r != TT_OK) return r;
+    if (out == 0 && info.type != TT_IDX_U8)
+        return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX element type %u is not uint8 (0x08)", op, (unsigned)info.type);
+    if (out == 2 && (info.type == TT_IDX_F32 || info.type == TT_IDX_F64))
+        return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX element type %u is not an integer type", op, (unsigned)info.type);
+    if (out == 1 && !tt__finite(scale)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: scale is not finite", op);
+    want = (uint64_t)info.header_bytes + (uint64_t)info.count * info.elem_bytes;
+    if (info.gzip) {
+        r = tt__gunzip_run(ctx, op, src, n, (uint64_t)-1, NULL, NULL, &total); /* check everything first */
+        if (r != TT_OK) return r;
+    } else total = n;
+    if (total < want)
+        return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX data truncated: %z bytes, the header announces %z", op, (size_t)total,
+                        (size_t)want);
+    if (total > want)
+        return tt__fail(ctx, TT_ERR_FORMAT, "%s: IDX data has %z unexpected bytes from byte %z on", op, (size_t)(total - want),
+                        (size_t)want);
+    if (dst_count < info.count)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: dst holds %z elements, the file has %z", op, dst_count, info.count);
+    memset(&sink, 0, sizeof sink);
+    sink.info = &info; sink.out = out; sink.dst = dst; sink.scale = scale;
+    if (info.gzip) return tt__gunzip_run(ctx, op, src, n, (uint64_t)-1, tt__sink_idx, &sink, &total);
+    tt__sink_idx(&sink, (const unsigned char *)src, n, 0);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_idx_read_u8_mem(tt_ctx *ctx, const void *src, size_t n, unsigned char *dst, size_t dst_count) {
+    return tt__idx_read(ctx, "tt_idx_read_u8", src, n, 0, 1.0f, dst, dst_count);
+}
+TT__DEF tt_result tt_idx_read_f32_mem(tt_ctx *ctx, const void *src, size_t n, float scale, float *dst, size_t dst_count) {
+    return tt__idx_read(ctx, "tt_idx_read_f32", src, n, 1, scale, dst, dst_count);
+}
+TT__DEF tt_result tt_idx_read_int_mem(tt_ctx *ctx, const void *src, size_t n, int *dst, size_t dst_count) {
+    return tt__idx_read(ctx, "tt_idx_read_int", src, n, 2, 1.0f, dst, dst_count);
+}
+
+/* ---- CSV ----
+   One parser serves both passes: the first (plan) checks the whole input and measures it, the
+   second (fill) writes into memory laid out from the plan and cannot fail. */
+
+typedef struct tt__csv_field {
+    size_t start, end;   /* raw bytes (inside the quotes when quoted) */
+    size_t offset;       /* byte offset of the field's first character */
+    int quoted, escaped; /* escaped: holds doubled quotes */
+    int line, col;       /* 1-based */
+    int last;            /* last field of its row */
+} tt__csv_field;
+
+typedef struct tt__csv_plan {
+    size_t rows, ncols, cols;
+    int label_col;              /* -1: none */
+    int all_int;                /* every class label is digits only and < 65536 */
+    size_t max_int;
+    size_t label_bytes, header_bytes, n_missing;
+    size_t off_names, off_cols, off_x, off_y, off_rank, off_pool, total, n_names_bound;
+} tt__csv_plan;
+
+static int tt__csv_nl(char c) { return c == '\n' || c == '\r'; }
+
+/* Length of the unescaped text of f, copied to dst (when not NULL). */
+static size_t tt__csv_text(const char *p, const tt__csv_field *f, char *dst) {
+    size_t i, k = 0;
+    for (i = f->start; i < f->end; i++) {
+        if (f->escaped && p[i] == '"') i++; /* "" -> " */
+        if (dst) dst[k] = p[i];
+        k++;
+    }
+    return k;
+}
+
+static tt_result tt__csv_err(tt_ctx *ctx, const char *op, const char *src, const tt__csv_field *f, const char *what) {
+    char shown[32];
+    size_t k = 0, i;
+    for (i = f->start; i < f->end && k < sizeof shown - 4; i++) shown[k++] = (src[i] >= 32 && src[i] < 127) ? src[i] : '?';
+    if (i < f->end) { shown[k++] = '.'; shown[k++] = '.'; shown[k++] = '.'; }
+    shown[k] = 0;
+    return tt__fail(ctx, TT_ERR_FORMAT, "%s: line %d, column %d (byte %z): %s \"%s\"", op, f->line, f->col, f->offset, what, shown);
+}
+
+/* The field starting at *at (not at a row start of a blank line). */
+static tt_result tt__csv_field_next(tt_ctx *ctx, const char *op, const char *p, size_t n, char delim, size_t *at, int *line,
+                                    int col, tt__csv_field *f) {
+    size_t i = *at;
+    f->offset = i; f->line = *line; f->col = col; f->quoted = 0; f->escaped = 0;
+    if (i < n && p[i] == '"') {
+        f->quoted = 1;
+        f->start = ++i;
+        for (;;) {
+            if (i >= n) {
+                f->end = n;
+                return tt__csv_err(ctx, op, p, f, "unterminated quoted field");
+            }
+            if (p[i] == '"') {
+                if (i + 1 < n && p[i + 1] == '"') { f->escaped = 1; i += 2; continue; }
+                f->end = i++;
+                break;
+            }
+            if (p[i] == '\n' || (p[i] == '\r' && !(i + 1 < n && p[i + 1] == '\n'))) (*line)++;
+            i++;
+        }
+        if (i < n && p[i] != delim && !tt__csv_nl(p[i])) {
+            f->offset = i;
+            f->line = *line;
+            return tt__csv_err(ctx, op, p, f, "unexpected character after the closing quote of");
+        }
+    } else {
+        f->start = i;
+        while (i < n && p[i] != delim && !tt__csv_nl(p[i])) i++;
+        f->end = i;
+    }
+    if (i < n && p[i] == delim) {
+        f->last = 0;
+        i++;
+    } else {
+        f->last = 1;
+        if (i < n && p[i] == '\r') {
+            i++;
+            if (i < n && p[i] == '\n') i++;
+        } else if (i < n && p[i] == '\n') i++;
+        (*line)++;
+    }
+    *at = i;
+    return TT_OK;
+}
+
+/* Missing-value spellings (after trimming spaces and tabs; the empty field too). */
+static int tt__csv_is_na(const char *s, size_t n) {
+    static const char *na[] = {"NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None", "#N/A", "<NA>", "?"};
+    size_t k;
+    if (n == 0) return 1;
+    for (k = 0; k < sizeof na / sizeof na[0]; k++)
+        if (strlen(na[k]) == n && memcmp(na[k], s, n) == 0) return 1;
+    return 0;
+}
+
+/* Parse a numeric field: 1 and *v (NaN, *missing = 1, for a missing value), or 0 if it is not a
+   number. */
+static int tt__csv_number(const char *p, const tt__csv_field *f, float *v, int *missing) {
+    char buf[72], *end;
+    size_t n = tt__csv_text(p, f, NULL), a = 0;
+    double d;
+    *missing = 0;
+    if (n >= sizeof buf) return 0;
+    tt__csv_text(p, f, buf);
+    while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t')) n--;
+    while (a < n && (buf[a] == ' ' || buf[a] == '\t')) a++;
+    buf[n] = 0;
+    if (tt__csv_is_na(buf + a, n - a)) { *v = NAN; *missing = 1; return 1; }
+    d = strtod(buf + a, &end);
+    if (end != buf + n) return 0;
+    *v = (float)d;
+    return 1;
+}
+
+/* Pointer-aligned offset helper for the plan. */
+static int tt__plan_add(size_t *total, size_t *off, size_t count, size_t size) {
+    size_t bytes;
+    if (!tt__mul_ok(count, size, &bytes)) return 0;
+    *total = (*total + 7u) & ~(size_t)7u;
+    *off = *total;
+    if (*total + bytes < *total) return 0;
+    *total += bytes;
+    return 1;
+}
+
+/* Class-name lookup in the sorted name table (fill pass): index, or -(insert position) - 1. */
+static long tt__csv_find(const char **names, int count, const char *s) {
+    int lo = 0, hi = count;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(names[mid], s);
+        if (c == 0) return mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return -(long)lo - 1;
+}
+
+/* out == NULL: plan pass (checks everything, fills plan). Otherwise fill pass into base. */
+static tt_result tt__csv_parse(tt_ctx *ctx, const char *op, const char *p, size_t n, const tt_csv_opts *o,
+                               tt__csv_plan *plan, tt_csv *out, unsigned char *base) {
+    size_t at = 0, row = 0, pool = 0;
+    int line = 1, first = 1, *first_id = NULL, n_seen = 0;
+    char *pool_base = NULL;
+    const char **names = NULL;
+    tt_result r;
+    if (n >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF) at = 3;
+    if (!out) {
+        memset(plan, 0, sizeof *plan);
+        plan->label_col = o->label == TT_CSV_LABEL_INDEX ? o->label_index : -1;
+        plan->all_int = 1;
+    } else {
+        pool_base = (char *)base + plan->off_pool;
+        names = (const char **)(void *)(base + plan->off_names);
+        first_id = (int *)(void *)(base + plan->off_rank);
+    }
+    for (;;) {
+        tt__csv_field f;
+        int col = 0, header_row;
+        /* skip blank lines */
+        while (at < n && tt__csv_nl(p[at])) {
+            if (p[at] == '\r' && at + 1 < n && p[at + 1] == '\n') at++;
+            at++;
+            line++;
+        }
+        if (at >= n) break;
+        header_row = first && o->header;
+        do {
+            r = tt__csv_field_next(ctx, op, p, n, o->delimiter, &at, &line, col + 1, &f);
+            if (r != TT_OK) return r;
+            if (header_row) {
+                size_t len = tt__csv_text(p, &f, NULL);
+                if (memchr(p + f.start, 0, f.end - f.start)) return tt__csv_err(ctx, op, p, &f, "NUL byte in header field");
+                if (!out) {
+                    plan->header_bytes += len + 1;
+                    if (o->label == TT_CSV_LABEL_NAME && plan->label_col < 0 && len == strlen(o->label_name)) {
+                        char tmp[256];
+                        if (len < sizeof tmp) {
+                            tt__csv_text(p, &f, tmp);
+                            if (memcmp(tmp, o->label_name, len) == 0) plan->label_col = col;
+                        }
+                    }
+                } else {
+                    char *s = pool_base + pool;
+                    tt__csv_text(p, &f, s);
+                    s[len] = 0;
+                    pool += len + 1;
+                    if (col == plan->label_col) out->label_col_name = s;
+                    else out->col_names[col - (plan->label_col >= 0 && col > plan->label_col)] = s;
+                }
+            } else if (col == plan->label_col && o->label_is_class) {
+                size_t len = tt__csv_text(p, &f, NULL), k;
+                int digits = len > 0 && len <= 5;
+                if (memchr(p + f.start, 0, f.end - f.start)) return tt__csv_err(ctx, op, p, &f, "NUL byte in label");
+                {
+                    float dummy;
+                    int miss;
+                    if (tt__csv_number(p, &f, &dummy, &miss) && miss) return tt__csv_err(ctx, op, p, &f, "missing class label");
+                }
+                for (k = f.start; k < f.end && digits; k++) digits = p[k] >= '0' && p[k] <= '9';
+                if (!out) {
+                    plan->label_bytes += len + 1;
+                    if (digits && !f.escaped) {
+                        size_t v = 0;
+                        for (k = f.start; k < f.end; k++) v = v * 10 + (size_t)(p[k] - '0');
+                        if (v >= 65536) plan->all_int = 0;
+                        else if (v > plan->max_int) plan->max_int = v;
+                    } else plan->all_int = 0;
+                } else if (plan->all_int) {
+                    size_t v = 0;
+                    for (k = f.start; k < f.end; k++) v = v * 10 + (size_t)(p[k] - '0');
+                    out->y[row] = (int)v;
+                } else {
+                    char *s = pool_base + pool;
+                    long at_name;
+                    tt__csv_text(p, &f, s);
+                    s[len] = 0;
+                    at_name = tt__csv_find(names, out->n_classes, s);
+                    if (at_name >= 0) out->y[row] = first_id[at_name];
+                    else { /* a new class: insert in sorted order, remember its first-seen id */
+                        long ins = -at_name - 1;
+                        memmove(names + ins + 1, names + ins, (size_t)(out->n_classes - ins) * sizeof *names);
+                        memmove(first_id + ins + 1, first_id + ins, (size_t)(out->n_classes - ins) * sizeof *first_id);
+                        names[ins] = s;
+                        first_id[ins] = n_seen;
+                        out->y[row] = n_seen++;
+                        out->n_classes++;
+                        pool += len + 1;
+                    }
+                }
+            } else {
+                float v;
+                int miss;
+                if (!tt__csv_number(p, &f, &v, &miss))
+                    return tt__csv_err(ctx, op, p, &f, col == plan->label_col ? "target is not a number:" : "not a number:");
+                if (!out) {
+                    if (miss && col != plan->label_col) plan->n_missing++;
+                } else if (col == plan->label_col) out->t[row] = v;
+                else out->x[row * plan->cols + (size_t)(col - (plan->label_col >= 0 && col > plan->label_col))] = v;
+            }
+            col++;
+            if (!out && col > 1000000) return tt__csv_err(ctx, op, p, &f, "more than 1000000 columns at");
+        } while (!f.last);
+        if (first) {
+            first = 0;
+            if (!out) {
+                plan->ncols = (size_t)col;
+                if (o->label == TT_CSV_LABEL_INDEX && o->label_index >= col)
+                    return tt__fail(ctx, TT_ERR_FORMAT, "%s: label column %d, but the first row has %d columns", op,
+                                    o->label_index, col);
+                if (o->label == TT_CSV_LABEL_NAME && plan->label_col < 0)
+                    return tt__fail(ctx, TT_ERR_FORMAT, "%s: no column named \"%s\" in the header", op, o->label_name);
+                plan->cols = plan->ncols - (plan->label_col >= 0);
+            }
+            if (header_row) continue;
+        } else if (!out && (size_t)col != plan->ncols) {
+            return tt__fail(ctx, TT_ERR_FORMAT, "%s: line %d (byte %z): %d fields, expected %z", op, f.line, f.offset,
+                            col, plan->ncols);
+        }
+        row++;
+        if (!out && row >= 0x7fffffff) return tt__fail(ctx, TT_ERR_FORMAT, "%s: more than 2^31-2 rows", op);
+    }
+    if (first) return tt__fail(ctx, TT_ERR_FORMAT, "%s: no rows (empty input)", op);
+    if (out && o->label_is_class && plan->label_col >= 0) {
+        if (plan->all_int) { /* names "0", "1", ... */
+            size_t c;
+            out->n_classes = (int)plan->max_int + 1;
+            for (c = 0; c <= plan->max_int; c++) {
+                char *s = pool_base + pool;
+                tt__buf b;
+                b.p = s; b.n = 0; b.cap = 12;
+                tt__putu(&b, c);
+                s[b.n] = 0;
+                names[c] = s;
+                pool += b.n + 1;
+            }
+        } else { /* first-seen ids -> sorted ids */
+            int *rank = (int *)(void *)(base + plan->off_rank) + out->n_classes, c;
+            for (c = 0; c < out->n_classes; c++) rank[first_id[c]] = c;
+            for (row = 0; row < plan->rows; row++) out->y[row] = rank[out->y[row]];
+        }
+    }
+    if (!out) {
+        size_t total = 0, nnames;
+        plan->rows = row;
+        if (!o->label_is_class || plan->label_col < 0) plan->all_int = 0;
+        nnames = plan->label_col < 0 || !o->label_is_class ? 0 : plan->all_int ? plan->max_int + 1 : row;
+        plan->n_names_bound = nnames;
+        if (!tt__plan_add(&total, &plan->off_names, nnames, sizeof(char *)) ||
+            !tt__plan_add(&total, &plan->off_cols, o->header ? plan->cols : 0, sizeof(char *)) ||
+            !tt__plan_add(&total, &plan->off_x, row, plan->cols * sizeof(float)) ||
+            !tt__plan_add(&total, &plan->off_y, plan->label_col >= 0 ? row : 0, 4) ||
+            !tt__plan_add(&total, &plan->off_rank, plan->all_int ? 0 : 2 * nnames, sizeof(int)) ||
+            !tt__plan_add(&total, &plan->off_pool,
+                          plan->header_bytes + (plan->all_int ? 12 * nnames : plan->label_bytes), 1))
+            return tt__fail(ctx, TT_ERR_FORMAT, "%s: sizes overflow", op);
+        plan->total = total + 8; /* room to align the caller's pointer */
+    } else {
+        out->rows = (int)plan->rows;
+    }
+    return TT_OK;
+}
+
+TT__DEF tt_csv_opts tt_csv_opts_init(void) {
+    tt_csv_opts o;
+    memset(&o, 0, sizeof o);
+    o.delimiter = ',';
+    o.header = 1;
+    o.label = TT_CSV_LABEL_NONE;
+    o.label_index = 0;
+    o.label_name = NULL;
+    o.label_is_class = 1;
+    return o;
+}
+
+static tt_result tt__csv_plan_run(tt_ctx *ctx, const char *op, const void *src, size_t n, const tt_csv_opts *o,
+                                  tt__csv_plan *plan) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((!src && n) || !o) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL argument", op);
+    if (o->delimiter == '"' || o->delimiter == '\n' || o->delimiter == '\r' || o->delimiter == 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: the delimiter cannot be a quote, a line break or NUL", op);
+    if (!tt__in_range((int)o->label, TT_CSV_LABEL_NONE, TT_CSV_LABEL_NAME))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: unknown label mode %d", op, (int)o->label);
+    if (o->label == TT_CSV_LABEL_INDEX && o->label_index < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: label_index %d < 0", op, o->label_index);
+    if (o->label == TT_CSV_LABEL_NAME && (!o->label_name || !o->header))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: a label by name needs label_name and a header row", op);
+    return tt__csv_parse(ctx, op, (const char *)src, n, o, plan, NULL, NULL);
+}
+
+TT__DEF tt_result tt_csv_size(tt_ctx *ctx, const void *src, size_t n, const tt_csv_opts *opts, size_t *bytes) {
+    tt__csv_plan plan;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!bytes) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_csv_size: NULL bytes");
+    r = tt__csv_plan_run(ctx, "tt_csv_size", src, n, opts, &plan);
+    if (r == TT_OK) *bytes = plan.total;
+    return r;
+}
+
+TT__DEF tt_result tt_csv_read(tt_ctx *ctx, const void *src, size_t n, const tt_csv_opts *opts, void *mem, size_t mem_bytes,
+                              tt_csv *out) {
+    static const char *op = "tt_csv_read";
+    tt__csv_plan plan;
+    tt_csv res;
+    unsigned char *base;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!out) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL out", op);
+    r = tt__csv_plan_run(ctx, op, src, n, opts, &plan);
+    if (r != TT_OK) return r;
+    if (mem) {
+        if (mem_bytes < plan.total)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: memory holds %z bytes, needs %z (tt_csv_size)", op, mem_bytes, plan.total);
+        base = (unsigned char *)mem + ((8u - ((uintptr_t)mem & 7u)) & 7u);
+    } else {
+        base = (unsigned char *)tt__persist(ctx, op, plan.total);
+        if (!base) return TT_ERR_OUT_OF_MEMORY;
+    }
+    memset(&res, 0, sizeof res);
+    res.cols = (int)plan.cols;
+    res.x = (float *)(void *)(base + plan.off_x);
+    res.label_col = plan.label_col;
+    if (plan.label_col >= 0) {
+        if (opts->label_is_class) {
+            res.y = (int *)(void *)(base + plan.off_y);
+            res.class_names = (const char **)(void *)(base + plan.off_names);
+        } else res.t = (float *)(void *)(base + plan.off_y);
+    }
+    if (opts->header) res.col_names = (const char **)(void *)(base + plan.off_cols);
+    res.n_missing = plan.n_missing;
+    r = tt__csv_parse(ctx, op, (const char *)src, n, opts, &plan, &res, base);
+    if (r == TT_OK) *out = res;
+    return r;
+}
+
+/* ---- whole-file wrappers ---- */
+#ifndef TT_NO_STDIO
+#include <errno.h>
+/* Read path into the given arena (scratch or persist) via fopen/fread. */
+static tt_result tt__read_file(tt_ctx *ctx, const char *op, const char *path, int persist, unsigned char **data, size_t *bytes) {
+    FILE *f;
+    long len;
+    unsigned char *buf;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!path) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL path", op);
+    f = fopen(path, "rb");
+    if (!f) return tt__fail(ctx, TT_ERR_IO, "%s: cannot open %s: %s", op, path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        int e = errno;
+        fclose(f);
+        return tt__fail(ctx, TT_ERR_IO, "%s: cannot size %s: %s", op, path, strerror(e));
+    }
+    buf = (unsigned char *)(persist ? tt__persist(ctx, op, (size_t)len + 1) : tt__scratch(ctx, op, (size_t)len + 1));
+    if (!buf) { fclose(f); return TT_ERR_OUT_OF_MEMORY; }
+    if (len > 0 && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        int e = ferror(f) ? errno : 0;
+        fclose(f);
+        return tt__fail(ctx, TT_ERR_IO, "%s: cannot read %s: %s", op, path, e ? strerror(e) : "file shorter than its size");
+    }
+    fclose(f);
+    *data = buf;
+    *bytes = (size_t)len;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_read_file_persist(tt_ctx *ctx, const char *path, void **data, size_t *bytes) {
+    unsigned char *d;
+    size_t n;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!data || !bytes) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_read_file_persist: NULL argument");
+    r = tt__read_file(ctx, "tt_read_file_persist", path, 1, &d, &n);
+    if (r == TT_OK) { *data = d; *bytes = n; }
+    return r;
+}
+
+/* Read path into scratch, run one of the IDX readers (kind 0 info, 1 u8, 2 f32, 3 int), rewind. */
+static tt_result tt__idx_file(tt_ctx *ctx, const char *op, const char *path, int kind, void *dst, size_t count, float scale,
+                              tt_idx_info *info) {
+    size_t mark, n;
+    unsigned char *d;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    mark = tt_scratch_mark(ctx);
+    r = tt__read_file(ctx, op, path, 0, &d, &n);
+    if (r == TT_OK) {
+        if (kind == 0) r = tt_idx_info_mem(ctx, d, n, info);
+        else if (kind == 1) r = tt_idx_read_u8_mem(ctx, d, n, (unsigned char *)dst, count);
+        else if (kind == 2) r = tt_idx_read_f32_mem(ctx, d, n, scale, (float *)dst, count);
+        else r = tt_idx_read_int_mem(ctx, d, n, (int *)dst, count);
+    }
+    tt_scratch_rewind(ctx, mark);
+    return r;
+}
+TT__DEF tt_result tt_idx_info_file(tt_ctx *ctx, const char *path, tt_idx_info *info) {
+    return tt__idx_file(ctx, "tt_idx_info_file", path, 0, NULL, 0, 1.0f, info);
+}
+TT__DEF tt_result tt_idx_read_u8_file(tt_ctx *ctx, const char *path, unsigned char *dst, size_t dst_count) {
+    return tt__idx_file(ctx, "tt_idx_read_u8_file", path, 1, dst, dst_count, 1.0f, NULL);
+}
+TT__DEF tt_result tt_idx_read_f32_file(tt_ctx *ctx, const char *path, float scale, float *dst, size_t dst_count) {
+    return tt__idx_file(ctx, "tt_idx_read_f32_file", path, 2, dst, dst_count, scale, NULL);
+}
+TT__DEF tt_result tt_idx_read_int_file(tt_ctx *ctx, const char *path, int *dst, size_t dst_count) {
+    return tt__idx_file(ctx, "tt_idx_read_int_file", path, 3, dst, dst_count, 1.0f, NULL);
+}
+TT__DEF tt_result tt_csv_read_file(tt_ctx *ctx, const char *path, const tt_csv_opts *opts, tt_csv *out) {
+    size_t mark, n;
+    unsigned char *d;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    mark = tt_scratch_mark(ctx);
+    r = tt__read_file(ctx, "tt_csv_read_file", path, 0, &d, &n);
+    if (r == TT_OK) r = tt_csv_read(ctx, d, n, opts, NULL, 0, out);
+    tt_scratch_rewind(ctx, mark);
+    return r;
+}
+#endif /* TT_NO_STDIO */
+
+/* ---- datasets ---- */
+
+TT__DEF tt_dataset_desc tt_dataset_desc_init(void) {
+    tt_dataset_desc d;
+    memset(&d, 0, sizeof d);
+    d.n = 0;
+    d.ndim = 1;
+    d.shape[0] = 1; d.shape[1] = 1; d.shape[2] = 1;
+    d.type = TT_DATA_F32;
+    d.u8_scale = 1.0f / 255.0f;
+    d.target = TT_TARGET_CLASS;
+    d.n_classes = 10;
+    d.target_dim = 1;
+    return d;
+}
+
+/* Check desc; bytes of features and of targets. */
+static tt_result tt__dataset_sizes(tt_ctx *ctx, const char *op, const tt_dataset_desc *d, size_t *numel, size_t *xb, size_t *tb) {
+    size_t k = 1, tmp;
+    int i;
+    if (!d) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL desc", op);
+    if (d->n < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: n must be >= 1, got %d", op, d->n);
+    if (d->ndim < 1 || d->ndim > 3) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: sample ndim must be 1, 2 or 3, got %d", op, d->ndim);
+    for (i = 0; i < d->ndim; i++) {
+        if (d->shape[i] < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: sample shape[%d] = %d < 1", op, i, d->shape[i]);
+        if (!tt__mul_ok(k, (size_t)d->shape[i], &k) || k > 0x7fffffff)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: sample size overflows", op);
+    }
+    if (!tt__in_range((int)d->type, TT_DATA_F32, TT_DATA_U8)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: unknown data type", op);
+    if (d->type == TT_DATA_U8 && !tt__finite(d->u8_scale))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: u8_scale is not finite", op);
+    if (!tt__in_range((int)d->target, TT_TARGET_NONE, TT_TARGET_FLOAT))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: unknown target type", op);
+    if (d->target == TT_TARGET_CLASS && d->n_classes < 1)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: n_classes must be >= 1, got %d", op, d->n_classes);
+    if (d->target == TT_TARGET_FLOAT && d->target_dim < 1)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: target_dim must be >= 1, got %d", op, d->target_dim);
+    *numel = k;
+    if (!tt__mul_ok(k, (size_t)d->n, &tmp) || !tt__mul_ok(tmp, d->type == TT_DATA_U8 ? 1 : sizeof(float), xb))
+        return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "%s: dataset size overflows", op);
+    if (d->target == TT_TARGET_NONE) *tb = 0;
+    else if (!tt__mul_ok((size_t)d->n, d->target == TT_TARGET_CLASS ? sizeof(int) : (size_t)d->target_dim * sizeof(float), tb))
+        return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "%s: dataset size overflows", op);
+    return TT_OK;
+}
+
+static void tt__dataset_set(tt_dataset *ds, const tt_dataset_desc *d, size_t numel, void *x, void *t) {
+    memset(ds, 0, sizeof *ds);
+    ds->desc = *d;
+    ds->sample_numel = numel;
+    if (d->type == TT_DATA_U8) ds->x_u8 = (unsigned char *)x;
+    else ds->x = (float *)x;
+    if (d->target == TT_TARGET_CLASS) ds->y = (int *)t;
+    else if (d->target == TT_TARGET_FLOAT) ds->t = (float *)t;
+}
+
+TT__DEF tt_result tt_dataset_check(tt_ctx *ctx, const tt_dataset *ds) {
+    int i;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ds) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_dataset_check: NULL dataset");
+    if (ds->desc.target != TT_TARGET_CLASS) return TT_OK;
+    for (i = 0; i < ds->desc.n; i++)
+        if (ds->y[i] < 0 || ds->y[i] >= ds->desc.n_classes)
+            return tt__fail(ctx, TT_ERR_INDEX, "tt_dataset: sample %d has class label %d, outside [0, %d)", i, ds->y[i],
+                            ds->desc.n_classes);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_dataset_init(tt_ctx *ctx, tt_dataset *ds, const tt_dataset_desc *desc, void *x, void *targets) {
+    static const char *op = "tt_dataset_init";
+    size_t numel, xb, tb;
+    tt_dataset tmp;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ds) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL dataset", op);
+    r = tt__dataset_sizes(ctx, op, desc, &numel, &xb, &tb);
+    if (r != TT_OK) return r;
+    if (!x) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL features", op);
+    if (tb && !targets) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL targets", op);
+    tt__dataset_set(&tmp, desc, numel, x, targets);
+    r = tt_dataset_check(ctx, &tmp);
+    if (r == TT_OK) *ds = tmp;
+    return r;
+}
+
+TT__DEF tt_result tt_dataset_memory_size(const tt_dataset_desc *desc, size_t *bytes) {
+    size_t numel, xb, tb, a, b;
+    if (!desc || !bytes || tt__dataset_sizes(NULL, "", desc, &numel, &xb, &tb) != TT_OK) return TT_ERR_INVALID_ARGS;
+    a = tt__align_up(xb);
+    b = tt__align_up(tb);
+    if (a < xb || b < tb || a + b < a) return TT_ERR_OUT_OF_MEMORY;
+    *bytes = a + b;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_dataset_alloc(tt_ctx *ctx, tt_dataset *ds, const tt_dataset_desc *desc, void *mem, size_t mem_bytes) {
+    static const char *op = "tt_dataset_alloc";
+    size_t numel, xb, tb, total;
+    unsigned char *m;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ds) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL dataset", op);
+    r = tt__dataset_sizes(ctx, op, desc, &numel, &xb, &tb);
+    if (r != TT_OK) return r;
+    if (tt_dataset_memory_size(desc, &total) != TT_OK) return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "%s: size overflows", op);
+    if (mem) {
+        if (mem_bytes < total)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: memory holds %z bytes, needs %z (tt_dataset_memory_size)", op,
+                            mem_bytes, total);
+        if ((uintptr_t)mem & (TT__ALIGN - 1))
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: memory must be aligned to %d bytes", op, TT__ALIGN);
+        m = (unsigned char *)mem;
+    } else {
+        m = (unsigned char *)tt__persist(ctx, op, total);
+        if (!m) return TT_ERR_OUT_OF_MEMORY;
+    }
+    memset(m, 0, total);
+    tt__dataset_set(ds, desc, numel, m, tb ? m + tt__align_up(xb) : NULL);
+    return TT_OK;
+}
+
+/* ---- batch iterator ----
+   The permutation of epoch e is a Fisher-Yates shuffle driven by a generator seeded from
+   (seed, e); j is drawn in [0, i] by multiply-shift of a 32-bit draw. */
+
+static void tt__iter_perm(tt_batch_iter *it) {
+    int i;
+    for (i = 0; i < it->n; i++) it->perm[i] = i;
+    if (it->shuffle) {
+        tt_rng r;
+        tt_rng_seed(&r, it->seed ^ ((uint64_t)it->epoch * 0x9E3779B97F4A7C15ull));
+        for (i = it->n - 1; i > 0; i--) {
+            int j = (int)(((uint64_t)tt_rng_u32(&r) * (uint64_t)(i + 1)) >> 32), t = it->perm[i];
+            it->perm[i] = it->perm[j];
+            it->perm[j] = t;
+        }
+    }
+}
+
+TT__DEF tt_result tt_batch_iter_init(tt_ctx *ctx, tt_batch_iter *it, int n, int batch_size, int shuffle, int drop_last,
+                                     int *perm_mem) {
+    static const char *op = "tt_batch_iter_init";
+    tt_batch_iter tmp;
+    uint64_t hi;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!it) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL iterator", op);
+    if (n < 1 || batch_size < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: n (%d) and batch_size (%d) must be >= 1", op, n, batch_size);
+    if ((shuffle != 0 && shuffle != 1) || (drop_last != 0 && drop_last != 1))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: shuffle and drop_last must be 0 or 1", op);
+    memset(&tmp, 0, sizeof tmp);
+    tmp.n = n; tmp.batch_size = batch_size; tmp.shuffle = shuffle; tmp.drop_last = drop_last;
+    tmp.perm = perm_mem ? perm_mem : (int *)tt__persist(ctx, op, (size_t)n * sizeof(int));
+    if (!tmp.perm) return TT_ERR_OUT_OF_MEMORY;
+    hi = tt_rng_u32(&ctx->rng);
+    tmp.seed = hi << 32 | tt_rng_u32(&ctx->rng);
+    tt__iter_perm(&tmp);
+    *it = tmp;
+    return TT_OK;
+}
+
+TT__DEF int tt_batch_iter_batches(const tt_batch_iter *it) {
+    if (!it || it->batch_size < 1) return 0;
+    return it->drop_last ? it->n / it->batch_size : (it->n + it->batch_size - 1) / it->batch_size;
+}
+
+TT__DEF int tt_batch_iter_next(tt_batch_iter *it, tt_batch *b) {
+    int left;
+    if (!it || !b || !it->perm || it->batch_size < 1 || it->pos < 0) return 0;
+    left = it->n - it->pos;
+    if (left <= 0 || (it->drop_last && left < it->batch_size)) {
+        it->epoch++;
+        it->pos = 0;
+        tt__iter_perm(it);
+        return 0;
+    }
+    b->idx = it->perm + it->pos;
+    b->count = TT__MIN(left, it->batch_size);
+    b->epoch = it->epoch;
+    b->pos = it->pos;
+    it->pos += b->count;
+    return 1;
+}
+
+TT__DEF tt_result tt_batch_iter_seek(tt_ctx *ctx, tt_batch_iter *it, int64_t epoch, int pos) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!it || !it->perm) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_batch_iter_seek: iterator not initialised");
+    if (epoch < 0 || pos < 0 || pos > it->n)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_batch_iter_seek: epoch must be >= 0 and pos in [0, %d], got pos %d", it->n, pos);
+    it->epoch = epoch;
+    it->pos = pos;
+    tt__iter_perm(it);
+    return TT_OK;
+}
+
+/* ---- gathering and augmentation ---- */
+
+TT__DEF tt_augment tt_augment_init(void) {
+    tt_augment a;
+    memset(&a, 0, sizeof a);
+    return a;
+}
+
+/* Uniform integer in [0, m) by multiply-shift. */
+static int tt__rng_below(tt_rng *r, int m) { return (int)(((uint64_t)tt_rng_u32(r) * (uint64_t)m) >> 32); }
+
+TT__DEF tt_result tt_dataset_gather(tt_ctx *ctx, const tt_dataset *ds, const tt_batch *b, const tt_augment *aug, tt_tensor **x,
+                                    const int **labels, tt_tensor **targets) {
+    static const char *op = "tt_dataset_gather";
+    int shape[4], i, nd, C = 1, H = 1, W = 1, spatial = 0;
+    size_t k, numel;
+    tt_tensor *xt = NULL, *tg = NULL;
+    int *lab = NULL;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (ctx->err) return ctx->err;
+    if (!ds || !b || (!ds->x && !ds->x_u8)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL dataset or batch", op);
+    if (b->count < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: batch count %d < 1", op, b->count);
+    if (!b->idx && (b->pos < 0 || b->pos > ds->desc.n - b->count))
+        return tt__fail(ctx, TT_ERR_INDEX, "%s: samples %d .. %d outside [0, %d)", op, b->pos, b->pos + b->count - 1, ds->desc.n);
+    if (b->idx)
+        for (i = 0; i < b->count; i++)
+            if (b->idx[i] < 0 || b->idx[i] >= ds->desc.n)
+                return tt__fail(ctx, TT_ERR_INDEX, "%s: sample index %d outside [0, %d)", op, b->idx[i], ds->desc.n);
+    if (aug) {
+        if (aug->crop_padding < 0 || !(aug->flip_p >= 0.0f && aug->flip_p <= 1.0f) || !(aug->noise_std >= 0.0f) ||
+            !tt__finite(aug->noise_std))
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: augmentation needs crop_padding >= 0, flip_p in [0, 1], noise_std >= 0", op);
+        spatial = aug->crop_padding > 0 || aug->flip_p > 0.0f;
+        if (spatial && ds->desc.ndim < 2)
+            return tt__fail(ctx, TT_ERR_SHAPE, "%s: crop and flip need image samples ((C, H, W) or (H, W))", op);
+    }
+    nd = ds->desc.ndim;
+    shape[0] = b->count;
+    for (i = 0; i < nd; i++) shape[i + 1] = ds->desc.shape[i];
+    if (nd == 3) { C = shape[1]; H = shape[2]; W = shape[3]; }
+    else if (nd == 2) { H = shape[1]; W = shape[2]; }
+    numel = ds->sample_numel;
+    if (x) {
+        xt = tt_tensor_new(ctx, nd + 1, shape);
+        if (!xt) return ctx->err;
+    }
+    if (labels && ds->y) {
+        lab = (int *)tt__scratch(ctx, op, (size_t)b->count * sizeof(int));
+        if (!lab) return ctx->err;
+    }
+    if (targets && ds->t) {
+        int ts[2];
+        ts[0] = b->count; ts[1] = ds->desc.target_dim;
+        tg = tt_tensor_new(ctx, 2, ts);
+        if (!tg) return ctx->err;
+    }
+    for (i = 0; i < b->count; i++) {
+        int s = b->idx ? b->idx[i] : b->pos + i;
+        if (lab) lab[i] = ds->y[s];
+        if (tg) memcpy(tg->data + (size_t)i * ds->desc.target_dim, ds->t + (size_t)s * ds->desc.target_dim,
+                       (size_t)ds->desc.target_dim * sizeof(float));
+        if (!xt) continue;
+        {
+            float *o = xt->data + (size_t)i * numel;
+            const float *xf = ds->x ? ds->x + (size_t)s * numel : NULL;
+            const unsigned char *xu = ds->x_u8 ? ds->x_u8 + (size_t)s * numel : NULL;
+            float sc = ds->desc.u8_scale;
+            tt_rng r;
+            if (aug && (spatial || aug->noise_std > 0.0f)) {
+                uint64_t z = aug->seed ^ ((uint64_t)b->epoch * 0x9E3779B97F4A7C15ull);
+                z = tt__splitmix64(&z) ^ ((uint64_t)(b->pos + i) * 0xD1B54A32D192ED03ull);
+                tt_rng_seed(&r, z);
+            }
+            if (!spatial) {
+                if (xf) memcpy(o, xf, numel * sizeof(float));
+                else for (k = 0; k < numel; k++) o[k] = (float)xu[k] * sc;
+            } else {
+                int p = aug->crop_padding, top = 0, left = 0, flip = 0, c, yy, xx;
+                if (p > 0) { top = tt__rng_below(&r, 2 * p + 1); left = tt__rng_below(&r, 2 * p + 1); }
+                if (aug->flip_p > 0.0f) flip = tt_rng_uniform(&r) < aug->flip_p;
+                for (c = 0; c < C; c++)
+                    for (yy = 0; yy < H; yy++) {
+                        int sy = yy + top - p;
+                        float *orow = o + ((size_t)c * H + yy) * W;
+                        if (sy < 0 || sy >= H) { memset(orow, 0, (size_t)W * sizeof(float)); continue; }
+                        for (xx = 0; xx < W; xx++) {
+                            int sx = (flip ? W - 1 - xx : xx) + left - p;
+                            size_t at = ((size_t)c * H + sy) * W + (size_t)sx;
+                            orow[xx] = (sx < 0 || sx >= W) ? 0.0f : xf ? xf[at] : (float)xu[at] * sc;
+                        }
+                    }
+            }
+            if (aug && aug->noise_std > 0.0f)
+                for (k = 0; k < numel; k++) o[k] += aug->noise_std * tt_rng_normal(&r);
+        }
+    }
+    if (x) *x = xt;
+    if (labels) *labels = lab;
+    if (targets) *targets = tg;
+    return TT_OK;
+}
+
+
 /* ==================================================================================== >>prep
    Splits, k-fold, scalers, imputers (declared at >>api_prep). Each function checks all of its
    arguments before it writes any output. */
 
 /* Uniform integer in [0, k), k >= 1 (Lemire's multiply-shift; 64 bits of randomness above 2^32). */
-static size_t tt__rng_below(tt_rng *rng, size_t k) {
+static size_t tt__rng_index(tt_rng *rng, size_t k) {
     if ((uint64_t)k <= 0xFFFFFFFFull) return (size_t)(((uint64_t)tt_rng_u32(rng) * (uint64_t)k) >> 32);
     {
         uint64_t r = ((uint64_t)tt_rng_u32(rng) << 32) | tt_rng_u32(rng);
@@ -9939,7 +11475,7 @@ static size_t tt__rng_below(tt_rng *rng, size_t k) {
 static void tt__shuffle_idx(tt_rng *rng, size_t *a, size_t n) {
     size_t i;
     for (i = n; i > 1; i--) {
-        size_t j = tt__rng_below(rng, i), t = a[i - 1];
+        size_t j = tt__rng_index(rng, i), t = a[i - 1];
         a[i - 1] = a[j];
         a[j] = t;
     }
@@ -9947,7 +11483,7 @@ static void tt__shuffle_idx(tt_rng *rng, size_t *a, size_t n) {
 static void tt__shuffle_int(tt_rng *rng, int *a, size_t n) {
     size_t i;
     for (i = n; i > 1; i--) {
-        size_t j = tt__rng_below(rng, i);
+        size_t j = tt__rng_index(rng, i);
         int t = a[i - 1];
         a[i - 1] = a[j];
         a[j] = t;
@@ -10353,7 +11889,7 @@ TT__DEF tt_result tt_stratified_kfold(tt_ctx *ctx, tt_rng *rng, const int *label
             }
             if (rng)
                 for (j = cnt; j > 1; j--) {
-                    size_t t = tt__rng_below(rng, j);
+                    size_t t = tt__rng_index(rng, j);
                     int tmp = fold[p[j - 1]];
                     fold[p[j - 1]] = fold[p[t]];
                     fold[p[t]] = tmp;
@@ -11341,6 +12877,8 @@ TT__DEF tt_result tt_classification_report_save(tt_ctx *ctx, const char *path, c
 #undef TT__GEMM_SPIN
 #undef TT__GEMM_STACK_FLOATS
 #undef TT__GEMM_X86
+#undef TT__INF_FAST
+#undef TT__INF_WIN
 #undef TT__MAX
 #undef TT__MAX_IN
 #undef TT__MAYBE_UNUSED
