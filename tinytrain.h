@@ -1683,7 +1683,9 @@ TT_API tt_result tt_r2(tt_ctx *ctx, const float *y_true, const float *y_pred, si
           macro avg       0.50      0.56      0.49         5
        weighted avg       0.70      0.60      0.61         5
 
-   Numbers are rounded as Python's format() does (correctly rounded, ties to even). */
+   Numbers are rounded as Python's format() does (correctly rounded, ties to even). sklearn's
+   own quirk is reproduced too: when no prediction at all is correct, its counts become floats
+   and the support column reads "12.0". */
 typedef struct tt_report_opts {
     const char *const *target_names;  /* n_classes names, or NULL for "0", "1", ... */
     int digits;                       /* default 2 (0..15) */
