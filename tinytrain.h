@@ -1424,6 +1424,7 @@ typedef struct tt_size {
     tt_size_kind kind;
     double value;
 } tt_size;
+/* A size as a fraction of the samples, or as a count of samples. */
 TT_API tt_size tt_size_fraction(double fraction);
 TT_API tt_size tt_size_count(size_t count);
 
@@ -1460,9 +1461,13 @@ typedef struct tt_split3_opts {
     int shuffle;         /* default 1 */
     int stratify;        /* default 0 */
 } tt_split3_opts;
+/* Defaults: test fraction 0.2, validation fraction 0.25 of the rest, shuffle, no stratify. */
 TT_API tt_split3_opts tt_split3_opts_init(void);
+/* n_train, n_val and n_test of the two passes, or the first pass's error. */
 TT_API tt_result tt_split3_sizes(tt_ctx *ctx, size_t n, tt_size test_size, tt_size val_size, size_t *n_train,
                                  size_t *n_val, size_t *n_test);
+/* The split itself: indices into the three outputs (sizes from tt_split3_sizes); labels and
+   n_classes as tt_train_test_split; work: tt_split_work_count(n, n_classes). */
 TT_API tt_result tt_train_val_test_split(tt_ctx *ctx, tt_rng *rng, size_t n, const int *labels, int n_classes,
                                          const tt_split3_opts *opts, size_t *train_idx, size_t *n_train,
                                          size_t *val_idx, size_t *n_val, size_t *test_idx, size_t *n_test,
@@ -1534,8 +1539,10 @@ typedef struct tt_minmax_scaler {
     double *scale;                /* [n_features] scale_ */
     double *min;                  /* [n_features] min_ */
 } tt_minmax_scaler;
+/* A scaler over the caller's arrays with sklearn's default range (0, 1). */
 TT_API tt_minmax_scaler tt_minmax_scaler_init(size_t n_features, double *data_min, double *data_max, double *scale,
                                               double *min);
+/* Fit on n_rows rows (range_min < range_max, else an error); apply to any rows (out may be x). */
 TT_API tt_result tt_minmax_scaler_fit(tt_ctx *ctx, tt_minmax_scaler *s, const float *x, size_t n_rows);
 TT_API tt_result tt_minmax_scaler_apply(tt_ctx *ctx, const tt_minmax_scaler *s, const float *x, size_t n_rows,
                                         float *out);
@@ -1559,6 +1566,7 @@ typedef struct tt_imputer {
     int keep_empty_features;      /* default 0 */
     double *statistics;           /* [n_features] statistics_ (the fill value of each feature) */
 } tt_imputer;
+/* An imputer over the caller's statistics array (fill_value 0, keep_empty_features 0). */
 TT_API tt_imputer tt_imputer_init(size_t n_features, tt_impute_strategy strategy, double *statistics);
 /* work: n_rows floats for MEDIAN and MOST_FREQUENT (a sorted copy of one column), else NULL. */
 TT_API tt_result tt_imputer_fit(tt_ctx *ctx, tt_imputer *imp, const float *x, size_t n_rows, float *work);
@@ -1613,6 +1621,7 @@ typedef struct tt_prf_opts {
     double beta;                     /* default 1 (F1); +inf gives recall, 0 precision */
     tt_zero_division zero_division;  /* default WARN */
 } tt_prf_opts;
+/* sklearn's defaults: average BINARY, pos_label 1, beta 1, zero_division WARN. */
 TT_API tt_prf_opts tt_prf_opts_init(void);
 
 /* Fraction of y_pred[i] == y_true[i]. */
@@ -1691,6 +1700,7 @@ typedef struct tt_report_opts {
     int digits;                       /* default 2 (0..15) */
     tt_zero_division zero_division;   /* default WARN */
 } tt_report_opts;
+/* sklearn's defaults: names "0", "1", ..., 2 digits, zero_division WARN. */
 TT_API tt_report_opts tt_report_opts_init(void);
 /* Writes the report and a terminating NUL into buf (cap bytes); *len (if not NULL) receives
    its length without the NUL. buf NULL with cap 0 only computes *len. A buffer that is too
@@ -12886,6 +12896,8 @@ TT__DEF tt_result tt_classification_report_save(tt_ctx *ctx, const char *path, c
 #undef TT__MAYBE_UNUSED
 #undef TT__MIN
 #undef TT__OPTIM_MAGIC
+#undef TT__REPORT_LINE_MAX
+#undef TT__REPORT_NAME_MAX
 #undef TT__OPTIM_VERSION
 #undef TT__PAUSE
 #undef TT__S_MR
