@@ -11477,7 +11477,7 @@ TT__DEF tt_result tt_dataset_gather(tt_ctx *ctx, const tt_dataset *ds, const tt_
 
 /* Uniform integer in [0, k), k >= 1 (Lemire's multiply-shift; 64 bits of randomness above 2^32). */
 static size_t tt__rng_index(tt_rng *rng, size_t k) {
-    if ((uint64_t)k <= 0xFFFFFFFFull) return (size_t)(((uint64_t)tt_rng_u32(rng) * (uint64_t)k) >> 32);
+    if ((k >> 16 >> 16) == 0) return (size_t)(((uint64_t)tt_rng_u32(rng) * (uint64_t)k) >> 32);
     {
         uint64_t r = ((uint64_t)tt_rng_u32(rng) << 32) | tt_rng_u32(rng);
         return (size_t)(r % (uint64_t)k);
@@ -12810,7 +12810,7 @@ TT__DEF tt_result tt_classification_report(tt_ctx *ctx, const int *y_true, const
                                            size_t *len) {
     static const char *op = "tt_classification_report";
     tt_report_opts o = opts ? *opts : tt_report_opts_init();
-    size_t width, total = 0;
+    size_t width = 0, total = 0;
     int line;
     tt_result r;
     char tmp[TT__REPORT_LINE_MAX];
@@ -12838,7 +12838,7 @@ TT__DEF tt_result tt_classification_report_fprint(tt_ctx *ctx, FILE *f, const in
                                                   size_t n, int n_classes, const tt_report_opts *opts) {
     static const char *op = "tt_classification_report_fprint";
     tt_report_opts o = opts ? *opts : tt_report_opts_init();
-    size_t width;
+    size_t width = 0;
     int line;
     tt_result r;
     char tmp[TT__REPORT_LINE_MAX];
@@ -12859,7 +12859,7 @@ TT__DEF tt_result tt_classification_report_save(tt_ctx *ctx, const char *path, c
                                                 const tt_report_opts *opts) {
     static const char *op = "tt_classification_report_save";
     tt_report_opts o = opts ? *opts : tt_report_opts_init();
-    size_t width;
+    size_t width = 0;
     FILE *f;
     tt_result r;
     if (!path) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL path", op);
