@@ -526,6 +526,63 @@ static void test_rows_and_one_hot(void) {
     tt_clear_error(&ctx);
 }
 
+/* Every new function given NULL pointers (and a NULL ctx) returns an error, never crashes. */
+static void test_null_arguments(void) {
+    int y[2] = {0, 1}, f[2];
+    float x[4] = {0, 1, 2, 3};
+    size_t idx[2], a, b, w[16];
+    double v, st[2];
+    tt_split_opts so = tt_split_opts_init();
+    tt_split3_opts s3 = tt_split3_opts_init();
+    tt_standard_scaler sc = tt_standard_scaler_init(2, NULL, NULL, NULL);
+    tt_minmax_scaler mm = tt_minmax_scaler_init(2, NULL, NULL, NULL, NULL);
+    tt_imputer im = tt_imputer_init(2, TT_IMPUTE_MEDIAN, st);
+    tt_ctx *c;
+    int pass;
+    for (pass = 0; pass < 2; pass++) {
+        c = pass ? NULL : &ctx;
+        CHECK(tt_split_sizes(c, 10, so.test_size, so.train_size, NULL, &b) != TT_OK);
+        CHECK(tt_train_test_split(c, NULL, 2, y, 2, &so, idx, &a, idx, &b, w) != TT_OK); /* shuffle without rng */
+        CHECK(tt_train_test_split(c, NULL, 2, y, 2, NULL, idx, &a, idx, &b, w) != TT_OK);
+        CHECK(tt_train_val_test_split(c, NULL, 2, y, 2, &s3, idx, &a, idx, &b, idx, &b, NULL) != TT_OK);
+        CHECK(tt_kfold(c, NULL, 2, 2, NULL) != TT_OK);
+        CHECK(tt_stratified_kfold(c, NULL, NULL, 2, 2, 2, f, w) != TT_OK);
+        CHECK(tt_fold_indices(c, NULL, 2, 0, idx, &a, idx, &b) != TT_OK);
+        CHECK(tt_take_rows(c, NULL, 2, 2, idx, 1, x) != TT_OK);
+        CHECK(tt_take_labels(c, y, 2, NULL, 1, f) != TT_OK);
+        CHECK(tt_complete_rows(c, x, 2, 2, NULL, &a) != TT_OK);
+        CHECK(tt_one_hot_encode(c, NULL, 2, 2, x) != TT_OK);
+        CHECK(tt_standard_scaler_fit(c, &sc, x, 2) != TT_OK);
+        CHECK(tt_standard_scaler_fit(c, NULL, x, 2) != TT_OK);
+        CHECK(tt_standard_scaler_apply(c, &sc, x, 2, x) != TT_OK);
+        CHECK(tt_minmax_scaler_fit(c, &mm, x, 2) != TT_OK);
+        CHECK(tt_minmax_scaler_apply(c, &mm, x, 2, x) != TT_OK);
+        CHECK(tt_imputer_fit(c, &im, x, 2, NULL) != TT_OK); /* median needs its workspace */
+        CHECK(tt_imputer_fit(c, &im, NULL, 2, (float *)x) != TT_OK);
+        CHECK(tt_imputer_apply(c, NULL, x, 2, x) != TT_OK);
+        CHECK(tt_accuracy(c, y, NULL, 2, &v) != TT_OK);
+        CHECK(tt_top_k_accuracy(c, y, NULL, 2, 2, 1, &v) != TT_OK);
+        CHECK(tt_confusion_matrix(c, y, y, 2, 2, NULL) != TT_OK);
+        CHECK(tt_precision_recall_fscore(c, NULL, y, 2, 2, NULL, &v, &v, &v, NULL) != TT_OK);
+        CHECK(tt_balanced_accuracy(c, y, y, 2, 2, NULL) != TT_OK);
+        CHECK(tt_roc_auc_binary(c, y, x, 2, NULL, &v) != TT_OK);
+        CHECK(tt_average_precision_binary(c, y, NULL, 2, w, &v) != TT_OK);
+        CHECK(tt_roc_auc_ovr(c, y, x, 2, 2, TT_AVERAGE_MACRO, w, NULL) != TT_OK);
+        CHECK(tt_average_precision_ovr(c, y, x, 2, 2, TT_AVERAGE_NONE, w, &v) != TT_OK);
+        CHECK(tt_log_loss(c, NULL, x, 2, 2, &v) != TT_OK);
+        CHECK(tt_mean_squared_error(c, x, NULL, 2, &v) != TT_OK);
+        CHECK(tt_mean_absolute_error(c, x, x, 2, NULL) != TT_OK);
+        CHECK(tt_root_mean_squared_error(c, NULL, x, 2, &v) != TT_OK);
+        CHECK(tt_r2(c, x, NULL, 2, &v) != TT_OK);
+        CHECK(tt_classification_report(c, y, NULL, 2, 2, NULL, NULL, 0, &a) != TT_OK);
+        CHECK(tt_classification_report(c, y, y, 2, 2, NULL, NULL, 5, &a) != TT_OK);
+        CHECK(tt_classification_report_fprint(c, NULL, y, y, 2, 2, NULL) != TT_OK);
+        CHECK(tt_classification_report_save(c, NULL, y, y, 2, 2, NULL) != TT_OK);
+        tt_clear_error(&ctx);
+    }
+    CHECK(tt_imputer_n_out(NULL) == 0);
+}
+
 int main(void) {
     tt_desc d;
     memset(&d, 0, sizeof d);
@@ -548,6 +605,7 @@ int main(void) {
     RUN(test_minmax_scaler);
     RUN(test_imputer);
     RUN(test_rows_and_one_hot);
+    RUN(test_null_arguments);
     tt_ctx_free(&ctx);
     TEST_EXIT();
 }
