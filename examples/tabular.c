@@ -42,6 +42,7 @@ typedef struct tab_settings {
     float l2;            /* penalty l2 * sum(W^2) on the weight matrices */
     uint64_t seed;
     int verbose;
+    const tt_allocator *allocator; /* for the models' contexts; NULL: the default (malloc) */
 } tab_settings;
 static tab_settings tab_default_settings(void) {
     tab_settings s;
@@ -53,6 +54,7 @@ static tab_settings tab_default_settings(void) {
     s.l2 = 1e-3f;
     s.seed = 42;
     s.verbose = 1;
+    s.allocator = NULL;
     return s;
 }
 
@@ -134,6 +136,7 @@ static int tab_train(tab_model *m, int kind, const tab_split *tr, const tab_spli
     desc.persist_bytes = 1 << 16;
     desc.scratch_bytes = 1 << 20;
     desc.seed = st->seed;
+    if (st->allocator) desc.allocator = *st->allocator;
     memset(m, 0, sizeof *m);
     m->kind = kind;
     if (tt_ctx_init(&m->ctx, &desc) != TT_OK) return -1;
