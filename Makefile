@@ -32,6 +32,8 @@ $(BUILD)/%: examples/%.c tinytrain.h | $(BUILD)
 
 # this test includes the example it checks
 $(BUILD)/test_optimizer_tour: examples/optimizer_tour.c
+$(BUILD)/test_fashion: examples/fashion_mlp.c examples/fashion_cnn.c examples/fashion_data.h
+$(BUILD)/fashion_mlp $(BUILD)/fashion_cnn: examples/fashion_data.h
 
 test: $(TEST_BIN)
 	@bash tests/summary.sh $(TEST_BIN)
@@ -45,9 +47,14 @@ clean:
 # ---- matmul benchmarks and cross-checks (bench, test-neon) ----
 # bench: tinytrain vs OpenBLAS (benchmark only). OPENBLAS_CORETYPE=SkylakeX only on AVX-512 CPUs;
 # elsewhere OpenBLAS picks its own core (Zen / Haswell). OPENBLAS_THREAD_TIMEOUT: see bench_sgemm.c.
-bench: $(BUILD)/bench_sgemm
+bench: $(BUILD)/bench_sgemm $(BUILD)/bench_fashion
 	@if grep -qw avx512f /proc/cpuinfo; then OPENBLAS_CORETYPE=SkylakeX OPENBLAS_THREAD_TIMEOUT=20 ./$(BUILD)/bench_sgemm; \
 	else OPENBLAS_THREAD_TIMEOUT=20 ./$(BUILD)/bench_sgemm; fi
+	@python3 bench/bench_fashion.py ./$(BUILD)/bench_fashion 1 || echo "SKIP bench fashion: python3 not available"
+
+# one epoch of the Fashion-MNIST examples against PyTorch (bench/bench_fashion.py)
+$(BUILD)/bench_fashion: bench/bench_fashion.c examples/fashion_mlp.c examples/fashion_cnn.c examples/fashion_data.h tinytrain.h | $(BUILD)
+	$(CC) $(WARN) $(OPT) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
 
 $(BUILD)/bench_sgemm: bench/bench_sgemm.c tinytrain.h | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -I. -o $@ $< -lopenblas $(LDLIBS)
