@@ -70,7 +70,7 @@ static void cnn_bn(tt_ctx *ctx, const char *w, const char *b, const char *m, con
     *tv = tt_buffer(ctx, v, 1, s);
     tt_init_const(ctx, *tw, 1.0f);
     tt_init_const(ctx, *tv, 1.0f);
-    tt_set_no_decay(ctx, *tw, 1);
+    tt_param_set_decay(ctx, *tw, 0);
 }
 
 static int fashion_cnn_run(const fashion_data *fd, const fashion_cfg *cfg, int augment, fashion_result *res) {

@@ -193,9 +193,7 @@ static float fashion_lr(float lr0, int epoch, int epochs) {
 
 /* Adam with torch's defaults and learning rate lr over every parameter of the context. */
 static int fashion_adam(tt_ctx *ctx, tt_optim *opt, float lr) {
-    tt_optim_desc od;
-    memset(&od, 0, sizeof od);
-    od.kind = TT_OPTIM_ADAM;
+    tt_optim_desc od = tt_optim_desc_init(TT_OPTIM_ADAM);
     od.hp.lr = lr;
     return tt_optim_init(ctx, opt, &od) == TT_OK;
 }

@@ -153,7 +153,7 @@ static int tab_train(tab_model *m, int kind, const tab_split *tr, const tab_spli
         m->b2 = tt_param(&m->ctx, "b2", 1, shape);
         tt_init_torch_default(&m->ctx, m->w2, HIDDEN);
         tt_init_torch_default(&m->ctx, m->b2, HIDDEN);
-        tt_early_stop_init(&m->ctx, &es, st->patience, st->min_delta, 0);
+        tt_early_stop_init(&m->ctx, &es, st->patience, st->min_delta, TT_METRIC_MIN);
         best = (float *)malloc(m->ctx.n_params * sizeof(float));
         if (!best) return -1;
     }
