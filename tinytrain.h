@@ -1732,7 +1732,9 @@ TT_API tt_result tt_average_precision_binary(tt_ctx *ctx, const int *y_true, con
 /* One-vs-rest over n_classes >= 2 score columns, averaged with TT_AVERAGE_MACRO or _WEIGHTED
    (by class support; classes absent from y_true weigh 0). ROC-AUC requires each row of scores
    to sum to 1 (numpy allclose: |sum - 1| <= 1e-8 + 1e-5), as sklearn; a class absent from
-   y_true makes the macro ROC-AUC NaN (with a warning), as sklearn. */
+   y_true makes the macro ROC-AUC NaN (with a warning), as sklearn. For average precision such a
+   class scores 0 (sklearn's value on label_binarize(y_true, classes=range(n_classes)); its
+   multiclass entry point raises an error instead). */
 TT_API tt_result tt_roc_auc_ovr(tt_ctx *ctx, const int *y_true, const float *scores, size_t n, int n_classes,
                                 tt_average average, size_t *work, double *out);
 TT_API tt_result tt_average_precision_ovr(tt_ctx *ctx, const int *y_true, const float *scores, size_t n,
