@@ -115,7 +115,7 @@
        Sections start with greppable banners: ">>api_*" for declarations, then the
        implementation: >>config >>util >>rng >>ctx >>tensor >>autograd >>gradcheck >>matmul
        >>ops_basic >>ops_math >>ops_shape >>ops_conv >>ops_nn >>loss >>optim >>sched >>io (checkpoints,
-       safetensors, atomic files) >>layers >>progress (progress line, CSV log, SVG charts) >>data.
+       safetensors, atomic files) >>layers >>progress (progress line, CSV log, SVG charts) >>data >>prep >>metrics.
        Each op keeps its shape rule, forward and backward together; the comment at >>autograd
        says how an op is written, and tt_relu is the smallest complete example. Helpers shared
        by several op families live in the core: >>util (finiteness, sigmoid, softmax rows,
@@ -2134,6 +2134,341 @@ TT_API tt_augment tt_augment_init(void);
    Scratch memory only: nothing is allocated from the heap. */
 TT_API tt_result tt_dataset_gather(tt_ctx *ctx, const tt_dataset *ds, const tt_batch *b, const tt_augment *aug,
                                    tt_tensor **x, const int **labels, tt_tensor **targets);
+
+/* ==================================================================================== >>api_prep
+   Splits, k-fold, scalers, imputers, one-hot: plain arrays in and out, independent of the
+   autograd, following scikit-learn (model_selection, preprocessing, impute) rule for rule.
+     - Every output and workspace is the caller's (sizes are stated, or given by a *_count query);
+       nothing is allocated. ctx only receives error messages and warnings: it may be NULL (the
+       functions then return the code without a message).
+     - Feature matrices are row-major float, n_rows x n_features. Labels are int in
+       [0, n_classes). Sample indices are size_t.
+     - Shuffling draws from the tt_rng you pass (&ctx->rng for the context's generator, or your
+       own tt_rng_seed()ed one): same seed, same split. The permutations are tinytrain's own, so
+       they differ from scikit-learn's for a given random_state; the sizes, per-class counts and
+       fold assignments without shuffling are the same.
+
+   SPLIT SIZES (sklearn _validate_shuffle_split)
+       A size is a fraction in (0, 1) or a count in [1, n); TT_SIZE_NONE leaves it open.
+       n_test = ceil(test_fraction * n) (rounded up), n_train = floor(train_fraction * n)
+       (rounded down); an open size is the complement of the other; both open: test is 0.25.
+       Errors (TT_ERR_INVALID_ARGS, sklearn's wording): a size out of range, two fractions that
+       sum over 1, n_train + n_test > n, an empty train set. With stratify: a present class with
+       fewer than 2 members, n_train or n_test smaller than the number of present classes, and
+       shuffle 0 (not implemented in sklearn either).
+   STRATIFICATION (sklearn StratifiedShuffleSplit)
+       Per-class train counts are _approximate_mode(class_counts, n_train): floor of the exact
+       share, then the remaining samples go to the classes with the largest fractional parts.
+       Test counts are _approximate_mode(class_counts - train_counts, n_test). sklearn breaks a
+       tie between equal fractional parts at random (from random_state); tinytrain breaks it
+       deterministically in favour of the smaller class id, so on ties a class may get one
+       sample more or less than in a given sklearn run (never a different total). */
+
+typedef enum tt_size_kind {
+    TT_SIZE_NONE = 0,      /* not given: the complement of the other size */
+    TT_SIZE_FRACTION = 1,  /* value in (0, 1) */
+    TT_SIZE_COUNT = 2      /* value an integer in [1, n) */
+} tt_size_kind;
+typedef struct tt_size {
+    tt_size_kind kind;
+    double value;
+} tt_size;
+/* A size as a fraction of the samples, or as a count of samples. */
+TT_API tt_size tt_size_fraction(double fraction);
+TT_API tt_size tt_size_count(size_t count);
+
+typedef struct tt_split_opts {
+    tt_size test_size;   /* default NONE (sklearn test_size=None) */
+    tt_size train_size;  /* default NONE (sklearn train_size=None) */
+    int shuffle;         /* default 1 */
+    int stratify;        /* default 0; 1 keeps class proportions (needs labels) */
+} tt_split_opts;
+/* sklearn's train_test_split defaults: both sizes NONE (test 0.25), shuffle, no stratify. */
+TT_API tt_split_opts tt_split_opts_init(void);
+
+/* n_train and n_test for n samples, or an error, exactly as sklearn computes them. */
+TT_API tt_result tt_split_sizes(tt_ctx *ctx, size_t n, tt_size test_size, tt_size train_size, size_t *n_train,
+                                size_t *n_test);
+/* size_t elements of workspace that the split functions need for n samples. */
+TT_API size_t tt_split_work_count(size_t n, int n_classes);
+/* Train/test split of the samples 0..n-1 (sklearn train_test_split). labels ([n], classes in
+   [0, n_classes)) are needed only with stratify (may be NULL otherwise; n_classes then unused).
+   train_idx and test_idx receive n_train and n_test indices (sizes from tt_split_sizes); with
+   shuffle 0 they are 0..n_train-1 and n_train..n_train+n_test-1. work: tt_split_work_count. */
+TT_API tt_result tt_train_test_split(tt_ctx *ctx, tt_rng *rng, size_t n, const int *labels, int n_classes,
+                                     const tt_split_opts *opts, size_t *train_idx, size_t *n_train,
+                                     size_t *test_idx, size_t *n_test, size_t *work);
+
+/* Train/validation/test split: two train_test_split passes, as
+       rest, test  = train_test_split(all,  test_size=test_size)
+       train, val  = train_test_split(rest, test_size=val_size)
+   so a val fraction is a fraction of what remains after the test set (test 0.2 and val 0.25
+   give 60/20/20). Each pass follows the rules above (stratified per pass when asked). */
+typedef struct tt_split3_opts {
+    tt_size test_size;   /* default fraction 0.2 */
+    tt_size val_size;    /* default fraction 0.25 (of the rest) */
+    int shuffle;         /* default 1 */
+    int stratify;        /* default 0 */
+} tt_split3_opts;
+/* Defaults: test fraction 0.2, validation fraction 0.25 of the rest, shuffle, no stratify. */
+TT_API tt_split3_opts tt_split3_opts_init(void);
+/* n_train, n_val and n_test of the two passes, or the first pass's error. */
+TT_API tt_result tt_split3_sizes(tt_ctx *ctx, size_t n, tt_size test_size, tt_size val_size, size_t *n_train,
+                                 size_t *n_val, size_t *n_test);
+/* The split itself: indices into the three outputs (sizes from tt_split3_sizes); labels and
+   n_classes as tt_train_test_split; work: tt_split_work_count(n, n_classes). */
+TT_API tt_result tt_train_val_test_split(tt_ctx *ctx, tt_rng *rng, size_t n, const int *labels, int n_classes,
+                                         const tt_split3_opts *opts, size_t *train_idx, size_t *n_train,
+                                         size_t *val_idx, size_t *n_val, size_t *test_idx, size_t *n_test,
+                                         size_t *work);
+
+/* K-fold (sklearn KFold): fold[i] in [0, k) is the test fold of sample i. Fold sizes are n / k,
+   the first n % k folds one larger; without shuffling (rng NULL) fold f is a contiguous block.
+   With rng the assignment is shuffled. 2 <= k <= n. */
+TT_API tt_result tt_kfold(tt_ctx *ctx, tt_rng *rng, size_t n, int k, int *fold);
+/* Stratified k-fold (sklearn StratifiedKFold._make_test_folds): classes are taken in order of
+   first appearance, the samples sorted by class are dealt round robin to the folds to get the
+   per-class fold counts, and each class's samples get their folds in blocks in index order
+   (the block order is shuffled with rng; rng NULL: exactly sklearn's shuffle=False folds).
+   Errors: k < 2, k > n, every class smaller than k; a class smaller than k only warns.
+   work: n + 3 * n_classes size_t. */
+TT_API tt_result tt_stratified_kfold(tt_ctx *ctx, tt_rng *rng, const int *labels, size_t n, int n_classes, int k,
+                                     int *fold, size_t *work);
+/* The train (fold != f) and test (fold == f) indices of fold f, both in increasing order.
+   train_idx and test_idx need room for n indices in the worst case (either may be NULL). */
+TT_API tt_result tt_fold_indices(tt_ctx *ctx, const int *fold, size_t n, int f, size_t *train_idx, size_t *n_train,
+                                 size_t *test_idx, size_t *n_test);
+
+/* out[i] = x[idx[i]] (rows of n_cols floats / labels) for i < n_idx; indices checked against
+   n_rows. out must not overlap x. */
+TT_API tt_result tt_take_rows(tt_ctx *ctx, const float *x, size_t n_rows, size_t n_cols, const size_t *idx,
+                              size_t n_idx, float *out);
+TT_API tt_result tt_take_labels(tt_ctx *ctx, const int *y, size_t n, const size_t *idx, size_t n_idx, int *out);
+
+/* Indices of the rows with no NaN (pandas dropna): keep_idx needs room for n_rows. Then
+   tt_take_rows / tt_take_labels with them drop the incomplete rows. */
+TT_API tt_result tt_complete_rows(tt_ctx *ctx, const float *x, size_t n_rows, size_t n_cols, size_t *keep_idx,
+                                  size_t *n_keep);
+
+/* One-hot rows: out[i * n_classes + c] = (labels[i] == c) (sklearn OneHotEncoder on labels,
+   torch.nn.functional.one_hot). */
+TT_API tt_result tt_one_hot_encode(tt_ctx *ctx, const int *labels, size_t n, int n_classes, float *out);
+
+/* Standardize (sklearn StandardScaler): z = (x - mean) / scale. Fit ignores NaN (as sklearn)
+   and keeps NaN in apply. mean and var are computed in double (var is the population
+   variance, ddof 0); scale = sqrt(var), except 1 for a constant feature (sklearn's
+   _is_constant_feature: var <= n*eps*var + (n*mean*eps)^2) and 1 everywhere when with_std is
+   0. A feature with no non-NaN value gets mean, var and scale NaN. The arrays are
+   the caller's ([n_features] each) and are the fitted state: read, save or set them. */
+typedef struct tt_standard_scaler {
+    size_t n_features;
+    int with_mean;   /* 1: subtract the mean (sklearn default) */
+    int with_std;    /* 1: divide by the std (sklearn default) */
+    double *mean;    /* [n_features] mean_ */
+    double *var;     /* [n_features] var_ */
+    double *scale;   /* [n_features] scale_ (1 where with_std is 0) */
+} tt_standard_scaler;
+/* A scaler over the caller's arrays with sklearn's defaults (with_mean = with_std = 1). */
+TT_API tt_standard_scaler tt_standard_scaler_init(size_t n_features, double *mean, double *var, double *scale);
+TT_API tt_result tt_standard_scaler_fit(tt_ctx *ctx, tt_standard_scaler *s, const float *x, size_t n_rows);
+/* out may be x. */
+TT_API tt_result tt_standard_scaler_apply(tt_ctx *ctx, const tt_standard_scaler *s, const float *x, size_t n_rows,
+                                          float *out);
+
+/* Min-max scaling to [range_min, range_max] (sklearn MinMaxScaler, clip=False):
+       scale = (range_max - range_min) / (data_max - data_min), min = range_min - data_min * scale,
+       out = x * scale + min,
+   with a data range below 10 * FLT_EPSILON (constant feature) treated as 1 (so a constant
+   feature maps to range_min). NaN ignored by fit, kept by apply. */
+typedef struct tt_minmax_scaler {
+    size_t n_features;
+    double range_min, range_max;  /* feature_range, default (0, 1) */
+    double *data_min;             /* [n_features] data_min_ */
+    double *data_max;             /* [n_features] data_max_ */
+    double *scale;                /* [n_features] scale_ */
+    double *min;                  /* [n_features] min_ */
+} tt_minmax_scaler;
+/* A scaler over the caller's arrays with sklearn's default range (0, 1). */
+TT_API tt_minmax_scaler tt_minmax_scaler_init(size_t n_features, double *data_min, double *data_max, double *scale,
+                                              double *min);
+/* Fit on n_rows rows (range_min < range_max, else an error); apply to any rows (out may be x). */
+TT_API tt_result tt_minmax_scaler_fit(tt_ctx *ctx, tt_minmax_scaler *s, const float *x, size_t n_rows);
+TT_API tt_result tt_minmax_scaler_apply(tt_ctx *ctx, const tt_minmax_scaler *s, const float *x, size_t n_rows,
+                                        float *out);
+
+/* Imputation of missing values (NaN) per feature (sklearn SimpleImputer, missing_values=nan):
+   MEAN, MEDIAN (mean of the two middle values for an even count), MOST_FREQUENT (the smallest
+   of equally frequent values), CONSTANT (fill_value). A feature with no observed value in the
+   fit data ("empty"): with keep_empty_features 0 (sklearn default) its statistic is NaN and
+   apply drops the column, as sklearn does, so the output has tt_imputer_n_out() columns; with
+   keep_empty_features 1 it is kept and filled with 0 (fill_value for CONSTANT). */
+typedef enum tt_impute_strategy {
+    TT_IMPUTE_MEAN = 0,
+    TT_IMPUTE_MEDIAN = 1,
+    TT_IMPUTE_MOST_FREQUENT = 2,
+    TT_IMPUTE_CONSTANT = 3
+} tt_impute_strategy;
+typedef struct tt_imputer {
+    size_t n_features;
+    tt_impute_strategy strategy;  /* default MEAN */
+    double fill_value;            /* CONSTANT only, default 0 */
+    int keep_empty_features;      /* default 0 */
+    double *statistics;           /* [n_features] statistics_ (the fill value of each feature) */
+} tt_imputer;
+/* An imputer over the caller's statistics array (fill_value 0, keep_empty_features 0). */
+TT_API tt_imputer tt_imputer_init(size_t n_features, tt_impute_strategy strategy, double *statistics);
+/* work: n_rows floats for MEDIAN and MOST_FREQUENT (a sorted copy of one column), else NULL. */
+TT_API tt_result tt_imputer_fit(tt_ctx *ctx, tt_imputer *imp, const float *x, size_t n_rows, float *work);
+/* Columns of the output: n_features less the dropped empty features. */
+TT_API size_t tt_imputer_n_out(const tt_imputer *imp);
+/* out: n_rows x tt_imputer_n_out(); out may be x only when no column is dropped. */
+TT_API tt_result tt_imputer_apply(tt_ctx *ctx, const tt_imputer *imp, const float *x, size_t n_rows, float *out);
+
+/* ==================================================================================== >>api_metrics
+   Classification and regression metrics as scikit-learn computes them (sklearn.metrics, the
+   installed 1.9 for the tests), from plain arrays: class predictions (int), scores or
+   probabilities (float, row-major n x n_classes) and targets. Results are double. ctx only
+   receives errors and warnings and may be NULL. No workspace is needed except for the
+   ranking metrics (ROC-AUC, average precision: n size_t).
+     - Classes are 0..n_classes-1, all of them, as sklearn with labels=range(n_classes): a class
+       absent from both y_true and y_pred still has a row in per-class results and counts in
+       the macro average (pass the number of classes the model has).
+     - Empty input (n == 0) is an error (sklearn: "Found empty input array"); so are labels
+       outside [0, n_classes) (TT_ERR_INDEX) and non-finite scores (TT_ERR_NONFINITE).
+     - A metric that sklearn defines as NaN with a warning (ROC-AUC with one class in y_true,
+       R^2 of one sample) gives NaN and a TT_LOG_WARN message, not an error.
+   scikit-learn names: tt_accuracy accuracy_score, tt_top_k_accuracy top_k_accuracy_score,
+   tt_confusion_matrix confusion_matrix, tt_precision_recall_fscore
+   precision_recall_fscore_support (precision_score, recall_score, f1_score, fbeta_score),
+   tt_balanced_accuracy balanced_accuracy_score, tt_roc_auc_binary / tt_roc_auc_ovr
+   roc_auc_score, tt_average_precision_binary / _ovr average_precision_score, tt_log_loss
+   log_loss, tt_mean_squared_error, tt_mean_absolute_error, tt_root_mean_squared_error, tt_r2
+   r2_score, tt_classification_report classification_report. */
+#ifndef TT_NO_STDIO
+#include <stdio.h>
+#endif
+
+typedef enum tt_average {
+    TT_AVERAGE_NONE = 0,      /* per class: outputs have n_classes entries */
+    TT_AVERAGE_BINARY = 1,    /* the pos_label class only (n_classes must be 2) */
+    TT_AVERAGE_MICRO = 2,     /* from the summed counts */
+    TT_AVERAGE_MACRO = 3,     /* unweighted mean over classes (NaN entries skipped) */
+    TT_AVERAGE_WEIGHTED = 4   /* mean weighted by support (NaN entries skipped) */
+} tt_average;
+/* sklearn zero_division: the value of a ratio with a zero denominator. WARN gives 0 and logs a
+   warning (sklearn's default); ZERO / ONE / NAN give 0, 1, NaN silently. */
+typedef enum tt_zero_division {
+    TT_ZERO_DIVISION_WARN = 0,
+    TT_ZERO_DIVISION_ZERO = 1,
+    TT_ZERO_DIVISION_ONE = 2,
+    TT_ZERO_DIVISION_NAN = 3
+} tt_zero_division;
+
+typedef struct tt_prf_opts {
+    tt_average average;              /* default BINARY (sklearn average='binary') */
+    int pos_label;                   /* default 1 (BINARY only) */
+    double beta;                     /* default 1 (F1); +inf gives recall, 0 precision */
+    tt_zero_division zero_division;  /* default WARN */
+} tt_prf_opts;
+/* sklearn's defaults: average BINARY, pos_label 1, beta 1, zero_division WARN. */
+TT_API tt_prf_opts tt_prf_opts_init(void);
+
+/* Fraction of y_pred[i] == y_true[i]. */
+TT_API tt_result tt_accuracy(tt_ctx *ctx, const int *y_true, const int *y_pred, size_t n, double *out);
+/* Fraction of samples whose true class is among the k highest scores of its row (scores
+   n x n_classes). Ties as sklearn (a stable ascending sort, reversed): among equal scores the
+   larger class id ranks higher. 1 <= k; k >= n_classes gives 1. */
+TT_API tt_result tt_top_k_accuracy(tt_ctx *ctx, const int *y_true, const float *scores, size_t n, int n_classes,
+                                   int k, double *out);
+/* cm[t * n_classes + p] = number of samples with true class t predicted as p. */
+TT_API tt_result tt_confusion_matrix(tt_ctx *ctx, const int *y_true, const int *y_pred, size_t n, int n_classes,
+                                     size_t *cm);
+/* Precision tp/(tp+fp), recall tp/(tp+fn), F-beta (1+b^2)tp/((1+b^2)tp + b^2 fn + fp) per
+   class or averaged (opts->average). Each of precision, recall, fscore (n_classes entries with
+   AVERAGE_NONE, else 1) and support (n_classes entries always: true count per class) may be
+   NULL. opts NULL means tt_prf_opts_init(). O(n * n_classes) time, no workspace. */
+TT_API tt_result tt_precision_recall_fscore(tt_ctx *ctx, const int *y_true, const int *y_pred, size_t n,
+                                            int n_classes, const tt_prf_opts *opts, double *precision,
+                                            double *recall, double *fscore, size_t *support);
+/* Mean recall over the classes present in y_true (sklearn balanced_accuracy_score,
+   adjusted=False; a predicted class absent from y_true is skipped with a warning). */
+TT_API tt_result tt_balanced_accuracy(tt_ctx *ctx, const int *y_true, const int *y_pred, size_t n, int n_classes,
+                                      double *out);
+
+/* size_t elements of workspace for the ranking metrics on n samples (n). */
+TT_API size_t tt_ranking_work_count(size_t n);
+/* Binary ROC-AUC (y_true in {0, 1}, 1 positive; score: higher means positive). Tied scores
+   form one threshold, so a positive and a negative with equal scores count 1/2 (the
+   trapezoid of sklearn's roc_curve). One class only in y_true: NaN and a warning. */
+TT_API tt_result tt_roc_auc_binary(tt_ctx *ctx, const int *y_true, const float *score, size_t n, size_t *work,
+                                   double *out);
+/* Average precision, sklearn's step sum AP = sum_k (R_k - R_{k-1}) P_k over the distinct
+   thresholds from high to low (not the trapezoid). No positive: 0 (sklearn warns and sets
+   recall to 1, which gives 0). */
+TT_API tt_result tt_average_precision_binary(tt_ctx *ctx, const int *y_true, const float *score, size_t n,
+                                             size_t *work, double *out);
+/* One-vs-rest over n_classes >= 2 score columns, averaged with TT_AVERAGE_MACRO or _WEIGHTED
+   (by class support; classes absent from y_true weigh 0). ROC-AUC requires each row of scores
+   to sum to 1 (numpy allclose: |sum - 1| <= 1e-8 + 1e-5), as sklearn; a class absent from
+   y_true makes the macro ROC-AUC NaN (with a warning), as sklearn. For average precision such a
+   class scores 0 (sklearn's value on label_binarize(y_true, classes=range(n_classes)); its
+   multiclass entry point raises an error instead). */
+TT_API tt_result tt_roc_auc_ovr(tt_ctx *ctx, const int *y_true, const float *scores, size_t n, int n_classes,
+                                tt_average average, size_t *work, double *out);
+TT_API tt_result tt_average_precision_ovr(tt_ctx *ctx, const int *y_true, const float *scores, size_t n,
+                                          int n_classes, tt_average average, size_t *work, double *out);
+/* Mean of -log p[i, y_true[i]] over the rows of probs (n x n_classes, n_classes >= 2), each
+   probability first clipped to [FLT_EPSILON, 1 - FLT_EPSILON] (sklearn >= 1.5 clips to the eps
+   of the input dtype: float32 here). A value outside [0, 1] is an error; rows that do not sum
+   to 1 (rtol sqrt(FLT_EPSILON)) only warn and are not renormalised, as sklearn 1.9. */
+TT_API tt_result tt_log_loss(tt_ctx *ctx, const int *y_true, const float *probs, size_t n, int n_classes,
+                             double *out);
+/* Regression metrics over n values (sums in double). R^2 = 1 - SS_res / SS_tot; with a
+   constant y_true it is 1 for a perfect prediction, else 0 (sklearn force_finite=True); one
+   sample: NaN and a warning. */
+TT_API tt_result tt_mean_squared_error(tt_ctx *ctx, const float *y_true, const float *y_pred, size_t n, double *out);
+TT_API tt_result tt_mean_absolute_error(tt_ctx *ctx, const float *y_true, const float *y_pred, size_t n, double *out);
+TT_API tt_result tt_root_mean_squared_error(tt_ctx *ctx, const float *y_true, const float *y_pred, size_t n,
+                                            double *out);
+TT_API tt_result tt_r2(tt_ctx *ctx, const float *y_true, const float *y_pred, size_t n, double *out);
+
+/* Classification report, character for character sklearn's classification_report(y_true,
+   y_pred, labels=range(n_classes), target_names, digits, zero_division):
+
+                     precision    recall  f1-score   support
+
+                  0       0.50      1.00      0.67         1
+                  ...
+           accuracy                           0.60         5
+          macro avg       0.50      0.56      0.49         5
+       weighted avg       0.70      0.60      0.61         5
+
+   Numbers are rounded as Python's format() does (correctly rounded, ties to even). sklearn's
+   own quirk is reproduced too: when no prediction at all is correct, its counts become floats
+   and the support column reads "12.0". */
+typedef struct tt_report_opts {
+    const char *const *target_names;  /* n_classes names, or NULL for "0", "1", ... */
+    int digits;                       /* default 2 (0..15) */
+    tt_zero_division zero_division;   /* default WARN */
+} tt_report_opts;
+/* sklearn's defaults: names "0", "1", ..., 2 digits, zero_division WARN. */
+TT_API tt_report_opts tt_report_opts_init(void);
+/* Writes the report and a terminating NUL into buf (cap bytes); *len (if not NULL) receives
+   its length without the NUL. buf NULL with cap 0 only computes *len. A buffer that is too
+   small is an error (TT_ERR_INVALID_ARGS, naming the size needed) and buf is left unchanged.
+   A target name may be up to 200 bytes. opts NULL means tt_report_opts_init(). */
+TT_API tt_result tt_classification_report(tt_ctx *ctx, const int *y_true, const int *y_pred, size_t n,
+                                          int n_classes, const tt_report_opts *opts, char *buf, size_t cap,
+                                          size_t *len);
+#ifndef TT_NO_STDIO
+/* The same report written to a stdio stream, or to a file (created or truncated) at path;
+   a failed open or write gives TT_ERR_IO with the path and reason. */
+TT_API tt_result tt_classification_report_fprint(tt_ctx *ctx, FILE *f, const int *y_true, const int *y_pred,
+                                                 size_t n, int n_classes, const tt_report_opts *opts);
+TT_API tt_result tt_classification_report_save(tt_ctx *ctx, const char *path, const int *y_true,
+                                               const int *y_pred, size_t n, int n_classes,
+                                               const tt_report_opts *opts);
+#endif
 
 #ifdef __cplusplus
 }
@@ -15050,6 +15385,1408 @@ TT__DEF tt_result tt_dataset_gather(tt_ctx *ctx, const tt_dataset *ds, const tt_
 }
 
 
+/* ==================================================================================== >>prep
+   Splits, k-fold, scalers, imputers (declared at >>api_prep). Each function checks all of its
+   arguments before it writes any output. */
+
+/* Uniform integer in [0, k), k >= 1 (Lemire's multiply-shift; 64 bits of randomness above 2^32). */
+static size_t tt__rng_index(tt_rng *rng, size_t k) {
+    if ((k >> 16 >> 16) == 0) return (size_t)(((uint64_t)tt_rng_u32(rng) * (uint64_t)k) >> 32);
+    {
+        uint64_t r = ((uint64_t)tt_rng_u32(rng) << 32) | tt_rng_u32(rng);
+        return (size_t)(r % (uint64_t)k);
+    }
+}
+/* Fisher-Yates shuffles. */
+static void tt__shuffle_idx(tt_rng *rng, size_t *a, size_t n) {
+    size_t i;
+    for (i = n; i > 1; i--) {
+        size_t j = tt__rng_index(rng, i), t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}
+static void tt__shuffle_int(tt_rng *rng, int *a, size_t n) {
+    size_t i;
+    for (i = n; i > 1; i--) {
+        size_t j = tt__rng_index(rng, i);
+        int t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}
+
+/* Heapsort of n floats, ascending (no NaN). In place, no memory. */
+static void tt__sort_floats(float *a, size_t n) {
+    size_t start = n / 2, end = n;
+    while (end > 1) {
+        size_t root, child;
+        float t;
+        if (start > 0) start--;
+        else { end--; t = a[end]; a[end] = a[0]; a[0] = t; }
+        for (root = start; (child = 2 * root + 1) < end; root = child) {
+            if (child + 1 < end && a[child] < a[child + 1]) child++;
+            if (a[root] < a[child]) { t = a[root]; a[root] = a[child]; a[child] = t; }
+            else break;
+        }
+    }
+}
+/* Heapsort of indices by key[idx * stride], ascending (equal keys in no particular order). */
+static void tt__sort_idx(size_t *a, size_t n, const float *key, size_t stride) {
+    size_t start = n / 2, end = n;
+    while (end > 1) {
+        size_t root, child, t;
+        if (start > 0) start--;
+        else { end--; t = a[end]; a[end] = a[0]; a[0] = t; }
+        for (root = start; (child = 2 * root + 1) < end; root = child) {
+            if (child + 1 < end && key[a[child] * stride] < key[a[child + 1] * stride]) child++;
+            if (key[a[root] * stride] < key[a[child] * stride]) { t = a[root]; a[root] = a[child]; a[child] = t; }
+            else break;
+        }
+    }
+}
+
+/* Labels in [0, n_classes): TT_OK or an error naming the first bad one. */
+static tt_result tt__check_labels(tt_ctx *ctx, const char *op, const char *what, const int *y, size_t n,
+                                  int n_classes) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (y[i] < 0 || y[i] >= n_classes)
+            return tt__fail(ctx, TT_ERR_INDEX, "%s: %s[%z] = %d is not a class in [0, %d)", op, what, i, y[i],
+                            n_classes);
+    return TT_OK;
+}
+
+TT__DEF tt_size tt_size_fraction(double fraction) {
+    tt_size s;
+    s.kind = TT_SIZE_FRACTION;
+    s.value = fraction;
+    return s;
+}
+TT__DEF tt_size tt_size_count(size_t count) {
+    tt_size s;
+    s.kind = TT_SIZE_COUNT;
+    s.value = (double)count;
+    return s;
+}
+TT__DEF tt_split_opts tt_split_opts_init(void) {
+    tt_split_opts o;
+    memset(&o, 0, sizeof o);
+    o.test_size.kind = TT_SIZE_NONE;
+    o.train_size.kind = TT_SIZE_NONE;
+    o.shuffle = 1;
+    o.stratify = 0;
+    return o;
+}
+TT__DEF tt_split3_opts tt_split3_opts_init(void) {
+    tt_split3_opts o;
+    memset(&o, 0, sizeof o);
+    o.test_size = tt_size_fraction(0.2);
+    o.val_size = tt_size_fraction(0.25);
+    o.shuffle = 1;
+    o.stratify = 0;
+    return o;
+}
+
+static void tt__size_str(tt__buf *b, tt_size s) {
+    if (s.kind == TT_SIZE_NONE) tt__puts(b, "None");
+    else if (s.kind == TT_SIZE_COUNT) tt__putu(b, (unsigned long long)s.value);
+    else tt__putg(b, s.value);
+}
+
+/* sklearn model_selection._split._validate_shuffle_split, step for step. */
+TT__DEF tt_result tt_split_sizes(tt_ctx *ctx, size_t n, tt_size test_size, tt_size train_size, size_t *n_train,
+                                 size_t *n_test) {
+    static const char *op = "tt_split_sizes";
+    double nt = 0, nr = 0;
+    int i;
+    char a[40], bb[40];
+    tt__buf ba, bs;
+    if (!n_train || !n_test) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL output", op);
+    for (i = 0; i < 2; i++) {
+        tt_size s = i ? train_size : test_size;
+        const char *name = i ? "train_size" : "test_size";
+        if (!tt__in_range((int)s.kind, TT_SIZE_NONE, TT_SIZE_COUNT))
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s has an unknown kind %d", op, name, (int)s.kind);
+        if (s.kind == TT_SIZE_COUNT && (s.value != floor(s.value) || s.value >= (double)n || s.value <= 0))
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                            "%s: %s=%g should be either positive and smaller than the number of samples %z or "
+                            "a float in the (0, 1) range", op, name, s.value, n);
+        if (s.kind == TT_SIZE_FRACTION && !(s.value > 0 && s.value < 1))
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                            "%s: %s=%g should be either positive and smaller than the number of samples %z or "
+                            "a float in the (0, 1) range", op, name, s.value, n);
+    }
+    if (test_size.kind == TT_SIZE_NONE && train_size.kind == TT_SIZE_NONE) test_size = tt_size_fraction(0.25);
+    if (train_size.kind == TT_SIZE_FRACTION && test_size.kind == TT_SIZE_FRACTION &&
+        train_size.value + test_size.value > 1)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                        "%s: the sum of test_size and train_size = %g, should be in the (0, 1) range; reduce "
+                        "test_size and/or train_size", op, train_size.value + test_size.value);
+    if (test_size.kind == TT_SIZE_FRACTION) nt = ceil(test_size.value * (double)n);
+    else if (test_size.kind == TT_SIZE_COUNT) nt = test_size.value;
+    if (train_size.kind == TT_SIZE_FRACTION) nr = floor(train_size.value * (double)n);
+    else if (train_size.kind == TT_SIZE_COUNT) nr = train_size.value;
+    if (train_size.kind == TT_SIZE_NONE) nr = (double)n - nt;
+    else if (test_size.kind == TT_SIZE_NONE) nt = (double)n - nr;
+    if (nr + nt > (double)n)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                        "%s: the sum of train_size and test_size = %z, should be smaller than the number of "
+                        "samples %z; reduce test_size and/or train_size", op, (size_t)(nr + nt), n);
+    if (nr == 0) {
+        ba.p = a; ba.n = 0; ba.cap = sizeof a;
+        bs.p = bb; bs.n = 0; bs.cap = sizeof bb;
+        tt__size_str(&ba, test_size);
+        tt__size_str(&bs, train_size);
+        a[ba.n] = 0;
+        bb[bs.n] = 0;
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                        "%s: with n_samples=%z, test_size=%s and train_size=%s, the resulting train set will "
+                        "be empty", op, n, a, bb);
+    }
+    *n_train = (size_t)nr;
+    *n_test = (size_t)nt;
+    return TT_OK;
+}
+
+TT__DEF size_t tt_split_work_count(size_t n, int n_classes) {
+    size_t c = n_classes > 0 ? (size_t)n_classes : 0;
+    return 3 * n + 4 * c + 4;
+}
+
+/* sklearn _approximate_mode(class_counts, n_draws): floor of each share, then one more for the
+   largest fractional parts, group by group from the largest value down; within a group of
+   equal fractional parts the smaller class ids come first (sklearn: a random choice). Only
+   classes with present[c] take part (sklearn works on np.unique's classes). */
+static double tt__share(size_t count, double total, size_t n_draws) {
+    return (double)count / total * (double)n_draws;  /* numpy: class_counts / sum * n_draws */
+}
+static void tt__approximate_mode(const size_t *counts, const size_t *present, int n_classes,
+                                 size_t n_draws, size_t *out) {
+    double total = 0, level = INFINITY;
+    size_t floored = 0, need;
+    int c;
+    for (c = 0; c < n_classes; c++)
+        if (present[c]) total += (double)counts[c];
+    for (c = 0; c < n_classes; c++) {
+        out[c] = present[c] ? (size_t)floor(tt__share(counts[c], total, n_draws)) : 0;
+        floored += out[c];
+    }
+    need = n_draws > floored ? n_draws - floored : 0;
+    while (need > 0) {
+        double best = -1;
+        for (c = 0; c < n_classes; c++) {
+            double v, rem;
+            if (!present[c]) continue;
+            v = tt__share(counts[c], total, n_draws);
+            rem = v - floor(v);
+            if (rem < level && rem > best) best = rem;
+        }
+        if (best < 0) break;
+        for (c = 0; c < n_classes && need > 0; c++) {
+            double v, rem;
+            if (!present[c]) continue;
+            v = tt__share(counts[c], total, n_draws);
+            rem = v - floor(v);
+            if (rem == best) { out[c]++; need--; }
+        }
+        level = best;
+    }
+}
+
+/* One train/test split of m samples; sample i is ids[i] (i itself when ids is NULL) with label
+   labels[ids[i]]. Checks everything first, then writes n_train / n_test ids. work: m + 4C. */
+static tt_result tt__split_core(tt_ctx *ctx, const char *op, tt_rng *rng, size_t m, const size_t *ids,
+                                const int *labels, int n_classes, int shuffle, int stratify, size_t n_train,
+                                size_t n_test, size_t *train_idx, size_t *test_idx, size_t *work) {
+    size_t i;
+    if (!stratify) {
+        if (!shuffle) {
+            for (i = 0; i < n_train; i++) train_idx[i] = ids ? ids[i] : i;
+            for (i = 0; i < n_test; i++) test_idx[i] = ids ? ids[n_train + i] : n_train + i;
+            return TT_OK;
+        }
+        for (i = 0; i < m; i++) work[i] = i;
+        tt__shuffle_idx(rng, work, m);
+        /* sklearn ShuffleSplit: test = permutation[:n_test], train = permutation[n_test:n_test + n_train] */
+        for (i = 0; i < n_test; i++) test_idx[i] = ids ? ids[work[i]] : work[i];
+        for (i = 0; i < n_train; i++) train_idx[i] = ids ? ids[work[n_test + i]] : work[n_test + i];
+        return TT_OK;
+    } else {
+        size_t C = (size_t)n_classes, *counts = work, *ntr = work + C, *nte = work + 2 * C, *start = work + 3 * C;
+        size_t *sorted = work + 4 * C, n_present = 0, min_count = (size_t)-1, c, at, a, b;
+        for (c = 0; c < C; c++) counts[c] = 0;
+        for (i = 0; i < m; i++) counts[labels[ids ? ids[i] : i]]++;
+        for (c = 0; c < C; c++)
+            if (counts[c]) { n_present++; if (counts[c] < min_count) min_count = counts[c]; }
+        if (min_count < 2)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                            "%s: the least populated class in y has only 1 member, which is too few; the minimum "
+                            "number of groups for any class cannot be less than 2", op);
+        if (n_train < n_present)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                            "%s: the train_size = %z should be greater or equal to the number of classes = %z", op,
+                            n_train, n_present);
+        if (n_test < n_present)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                            "%s: the test_size = %z should be greater or equal to the number of classes = %z", op,
+                            n_test, n_present);
+        tt__approximate_mode(counts, counts, n_classes, n_train, ntr);
+        for (c = 0; c < C; c++) start[c] = counts[c] - ntr[c]; /* what is left for the test draw */
+        tt__approximate_mode(start, counts, n_classes, n_test, nte);
+        /* stable counting sort of the positions by class (sklearn: argsort(kind="mergesort")) */
+        for (c = 0, at = 0; c < C; c++) { start[c] = at; at += counts[c]; }
+        for (i = 0; i < m; i++) sorted[start[labels[ids ? ids[i] : i]]++] = i;
+        for (c = 0, at = 0, a = 0, b = 0; c < C; c++) {
+            size_t *seg = sorted + at, j;
+            tt__shuffle_idx(rng, seg, counts[c]);
+            for (j = 0; j < ntr[c]; j++) train_idx[a++] = seg[j];
+            for (j = 0; j < nte[c]; j++) test_idx[b++] = seg[ntr[c] + j];
+            at += counts[c];
+        }
+        tt__shuffle_idx(rng, train_idx, a);
+        tt__shuffle_idx(rng, test_idx, b);
+        if (ids) {
+            for (i = 0; i < a; i++) train_idx[i] = ids[train_idx[i]];
+            for (i = 0; i < b; i++) test_idx[i] = ids[test_idx[i]];
+        }
+        return TT_OK;
+    }
+}
+
+static tt_result tt__split_args(tt_ctx *ctx, const char *op, tt_rng *rng, size_t n, const int *labels,
+                                int n_classes, int shuffle, int stratify, const void *out1, const void *out2,
+                                const void *out3, const size_t *work) {
+    if (!out1 || !out2 || !out3 || !work)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL output or workspace", op);
+    if ((shuffle || stratify) && !rng) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: shuffling needs an rng", op);
+    if (stratify) {
+        if (!shuffle)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                            "%s: stratified train/test split is not implemented for shuffle=False", op);
+        if (!labels) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: stratify needs labels", op);
+        if (n_classes < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: n_classes = %d", op, n_classes);
+        return tt__check_labels(ctx, op, "labels", labels, n, n_classes);
+    }
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_train_test_split(tt_ctx *ctx, tt_rng *rng, size_t n, const int *labels, int n_classes,
+                                      const tt_split_opts *opts, size_t *train_idx, size_t *n_train,
+                                      size_t *test_idx, size_t *n_test, size_t *work) {
+    static const char *op = "tt_train_test_split";
+    tt_result r;
+    size_t ntr, nte;
+    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL opts (use tt_split_opts_init)", op);
+    if (!n_train || !n_test) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL output", op);
+    r = tt__split_args(ctx, op, rng, n, labels, n_classes, opts->shuffle, opts->stratify, train_idx, test_idx,
+                       test_idx, work);
+    if (r) return r;
+    r = tt_split_sizes(ctx, n, opts->test_size, opts->train_size, &ntr, &nte);
+    if (r) return r;
+    r = tt__split_core(ctx, op, rng, n, NULL, labels, n_classes, opts->shuffle, opts->stratify, ntr, nte, train_idx,
+                       test_idx, work);
+    if (r) return r;
+    *n_train = ntr;
+    *n_test = nte;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_split3_sizes(tt_ctx *ctx, size_t n, tt_size test_size, tt_size val_size, size_t *n_train,
+                                  size_t *n_val, size_t *n_test) {
+    size_t rest, nte, ntr, nva;
+    tt_size none;
+    tt_result r;
+    if (!n_train || !n_val || !n_test) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_split3_sizes: NULL output");
+    none.kind = TT_SIZE_NONE;
+    none.value = 0;
+    if ((r = tt_split_sizes(ctx, n, test_size, none, &rest, &nte)) != TT_OK) return r;
+    if ((r = tt_split_sizes(ctx, rest, val_size, none, &ntr, &nva)) != TT_OK) return r;
+    *n_train = ntr;
+    *n_val = nva;
+    *n_test = nte;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_train_val_test_split(tt_ctx *ctx, tt_rng *rng, size_t n, const int *labels, int n_classes,
+                                          const tt_split3_opts *opts, size_t *train_idx, size_t *n_train,
+                                          size_t *val_idx, size_t *n_val, size_t *test_idx, size_t *n_test,
+                                          size_t *work) {
+    static const char *op = "tt_train_val_test_split";
+    size_t rest, nte, ntr, nva, i;
+    tt_size none;
+    tt_result r;
+    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL opts (use tt_split3_opts_init)", op);
+    if (!n_train || !n_val || !n_test) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL output", op);
+    r = tt__split_args(ctx, op, rng, n, labels, n_classes, opts->shuffle, opts->stratify, train_idx, val_idx,
+                       test_idx, work);
+    if (r) return r;
+    none.kind = TT_SIZE_NONE;
+    none.value = 0;
+    if ((r = tt_split_sizes(ctx, n, opts->test_size, none, &rest, &nte)) != TT_OK) return r;
+    if ((r = tt_split_sizes(ctx, rest, opts->val_size, none, &ntr, &nva)) != TT_OK) return r;
+    /* pass 1 into the workspace (rest at work[0..n), test at work[n..2n)), pass 2 into the outputs */
+    r = tt__split_core(ctx, op, rng, n, NULL, labels, n_classes, opts->shuffle, opts->stratify, rest, nte, work,
+                       work + n, work + 2 * n);
+    if (r) return r;
+    r = tt__split_core(ctx, op, rng, rest, work, labels, n_classes, opts->shuffle, opts->stratify, ntr, nva,
+                       train_idx, val_idx, work + 2 * n);
+    if (r) return r;
+    for (i = 0; i < nte; i++) test_idx[i] = work[n + i];
+    *n_train = ntr;
+    *n_val = nva;
+    *n_test = nte;
+    return TT_OK;
+}
+
+static tt_result tt__kfold_args(tt_ctx *ctx, const char *op, size_t n, int k, const int *fold) {
+    if (!fold) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL fold output", op);
+    if (k < 2)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                        "%s: k-fold cross-validation requires at least one train/test split by setting "
+                        "n_splits=2 or more, got n_splits=%d", op, k);
+    if ((size_t)k > n)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                        "%s: cannot have number of splits n_splits=%d greater than the number of samples: "
+                        "n_samples=%z", op, k, n);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_kfold(tt_ctx *ctx, tt_rng *rng, size_t n, int k, int *fold) {
+    size_t base, extra, at = 0;
+    int f;
+    tt_result r = tt__kfold_args(ctx, "tt_kfold", n, k, fold);
+    if (r) return r;
+    base = n / (size_t)k;
+    extra = n % (size_t)k;
+    for (f = 0; f < k; f++) {
+        size_t sz = base + ((size_t)f < extra ? 1 : 0), j;
+        for (j = 0; j < sz; j++) fold[at++] = f;
+    }
+    /* shuffling the fold labels is shuffling the sample order before cutting the blocks */
+    if (rng) tt__shuffle_int(rng, fold, n);
+    return TT_OK;
+}
+
+/* Positions p in [0, x) with p % k == f. */
+static size_t tt__count_mod(size_t x, size_t k, size_t f) { return x > f ? (x - f - 1) / k + 1 : 0; }
+
+TT__DEF tt_result tt_stratified_kfold(tt_ctx *ctx, tt_rng *rng, const int *labels, size_t n, int n_classes, int k,
+                                      int *fold, size_t *work) {
+    static const char *op = "tt_stratified_kfold";
+    size_t C, *counts, *enc, *start, *pos, i, c, n_enc = 0, min_count = (size_t)-1, max_count = 0;
+    tt_result r = tt__kfold_args(ctx, op, n, k, fold);
+    if (r) return r;
+    if (!labels || !work) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL labels or workspace", op);
+    if (n_classes < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: n_classes = %d", op, n_classes);
+    if ((r = tt__check_labels(ctx, op, "labels", labels, n, n_classes)) != TT_OK) return r;
+    C = (size_t)n_classes;
+    counts = work;
+    enc = work + C;      /* enc[e] = class id of the e-th class to appear */
+    start = work + 2 * C; /* start of each class id in the class-sorted order */
+    pos = work + 3 * C;   /* sample positions grouped by class id, index order within a class */
+    for (c = 0; c < C; c++) counts[c] = 0;
+    for (i = 0; i < n; i++) {
+        if (counts[labels[i]] == 0) enc[n_enc++] = (size_t)labels[i];
+        counts[labels[i]]++;
+    }
+    for (c = 0; c < C; c++)
+        if (counts[c]) {
+            if (counts[c] < min_count) min_count = counts[c];
+            if (counts[c] > max_count) max_count = counts[c];
+        }
+    if (max_count < (size_t)k)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                        "%s: n_splits=%d cannot be greater than the number of members in each class", op, k);
+    if (min_count < (size_t)k)
+        tt__warn(ctx, "%s: the least populated class in y has only %z members, which is less than n_splits=%d", op,
+                 min_count, k);
+    for (c = 0, i = 0; c < C; c++) { start[c] = i; i += counts[c]; }
+    for (i = 0; i < n; i++) pos[start[labels[i]]++] = i;
+    for (c = 0, i = 0; c < C; c++) { start[c] = i; i += counts[c]; }
+    {
+        size_t e, s = 0; /* s: where the e-th class begins in y sorted by appearance order */
+        for (e = 0; e < n_enc; e++) {
+            size_t cl = enc[e], cnt = counts[cl], *p = pos + start[cl], j = 0;
+            int f;
+            for (f = 0; f < k; f++) {
+                size_t nf = tt__count_mod(s + cnt, (size_t)k, (size_t)f) - tt__count_mod(s, (size_t)k, (size_t)f), q;
+                for (q = 0; q < nf; q++) fold[p[j++]] = f;
+            }
+            if (rng)
+                for (j = cnt; j > 1; j--) {
+                    size_t t = tt__rng_index(rng, j);
+                    int tmp = fold[p[j - 1]];
+                    fold[p[j - 1]] = fold[p[t]];
+                    fold[p[t]] = tmp;
+                }
+            s += cnt;
+        }
+    }
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_fold_indices(tt_ctx *ctx, const int *fold, size_t n, int f, size_t *train_idx, size_t *n_train,
+                                  size_t *test_idx, size_t *n_test) {
+    size_t i, a = 0, b = 0;
+    if (!fold || !n_train || !n_test) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_fold_indices: NULL argument");
+    if (f < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_fold_indices: fold %d < 0", f);
+    for (i = 0; i < n; i++) {
+        if (fold[i] == f) { if (test_idx) test_idx[b] = i; b++; }
+        else { if (train_idx) train_idx[a] = i; a++; }
+    }
+    *n_train = a;
+    *n_test = b;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_take_rows(tt_ctx *ctx, const float *x, size_t n_rows, size_t n_cols, const size_t *idx,
+                               size_t n_idx, float *out) {
+    size_t i;
+    if ((!x && n_rows) || (!idx && n_idx) || (!out && n_idx))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_take_rows: NULL argument");
+    for (i = 0; i < n_idx; i++)
+        if (idx[i] >= n_rows)
+            return tt__fail(ctx, TT_ERR_INDEX, "tt_take_rows: idx[%z] = %z is not a row of %z", i, idx[i], n_rows);
+    for (i = 0; i < n_idx; i++)
+        if (n_cols) memcpy(out + i * n_cols, x + idx[i] * n_cols, n_cols * sizeof(float));
+    return TT_OK;
+}
+TT__DEF tt_result tt_take_labels(tt_ctx *ctx, const int *y, size_t n, const size_t *idx, size_t n_idx, int *out) {
+    size_t i;
+    if ((!y && n) || (!idx && n_idx) || (!out && n_idx))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_take_labels: NULL argument");
+    for (i = 0; i < n_idx; i++)
+        if (idx[i] >= n) return tt__fail(ctx, TT_ERR_INDEX, "tt_take_labels: idx[%z] = %z is not in [0, %z)", i, idx[i], n);
+    for (i = 0; i < n_idx; i++) out[i] = y[idx[i]];
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_complete_rows(tt_ctx *ctx, const float *x, size_t n_rows, size_t n_cols, size_t *keep_idx,
+                                   size_t *n_keep) {
+    size_t i, j, k = 0;
+    if ((!x && n_rows && n_cols) || !keep_idx || !n_keep)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_complete_rows: NULL argument");
+    for (i = 0; i < n_rows; i++) {
+        for (j = 0; j < n_cols; j++)
+            if (x[i * n_cols + j] != x[i * n_cols + j]) break;
+        if (j == n_cols) keep_idx[k++] = i;
+    }
+    *n_keep = k;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_one_hot_encode(tt_ctx *ctx, const int *labels, size_t n, int n_classes, float *out) {
+    size_t i;
+    tt_result r;
+    if ((!labels || !out) && n) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_one_hot_encode: NULL argument");
+    if (n_classes < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_one_hot_encode: n_classes = %d", n_classes);
+    if ((r = tt__check_labels(ctx, "tt_one_hot_encode", "labels", labels, n, n_classes)) != TT_OK) return r;
+    for (i = 0; i < n; i++) {
+        memset(out + i * (size_t)n_classes, 0, (size_t)n_classes * sizeof(float));
+        out[i * (size_t)n_classes + (size_t)labels[i]] = 1.0f;
+    }
+    return TT_OK;
+}
+
+/* ---- scalers ---- */
+
+static tt_result tt__matrix_args(tt_ctx *ctx, const char *op, size_t n_features, const float *x, size_t n_rows,
+                                 const void *out) {
+    size_t total;
+    if (n_features == 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: n_features is 0", op);
+    if (!tt__mul_ok(n_rows, n_features, &total)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: size overflow", op);
+    if (!x && n_rows) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL x", op);
+    if (!out && n_rows) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL output", op);
+    return TT_OK;
+}
+
+TT__DEF tt_standard_scaler tt_standard_scaler_init(size_t n_features, double *mean, double *var, double *scale) {
+    tt_standard_scaler s;
+    s.n_features = n_features;
+    s.with_mean = 1;
+    s.with_std = 1;
+    s.mean = mean;
+    s.var = var;
+    s.scale = scale;
+    return s;
+}
+
+/* sklearn _incremental_mean_and_var on one batch (nan-aware, float64 accumulators):
+   mean = sum / count; var = (sum((x - mean)^2) - sum(x - mean)^2 / count) / count. */
+TT__DEF tt_result tt_standard_scaler_fit(tt_ctx *ctx, tt_standard_scaler *s, const float *x, size_t n_rows) {
+    static const char *op = "tt_standard_scaler_fit";
+    size_t d, i, j;
+    tt_result r;
+    if (!s || !s->mean || !s->var || !s->scale) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL scaler array", op);
+    if ((r = tt__matrix_args(ctx, op, s->n_features, x, n_rows, s)) != TT_OK) return r;
+    if (n_rows == 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: found array with 0 sample(s)", op);
+    d = s->n_features;
+    for (j = 0; j < d; j++) {
+        double sum = 0, cnt = 0, mean, corr = 0, sq = 0, var, eps = DBL_EPSILON;
+        for (i = 0; i < n_rows; i++) {
+            float v = x[i * d + j];
+            if (v == v) { sum += v; cnt += 1; }
+        }
+        if (cnt == 0) { s->mean[j] = s->var[j] = s->scale[j] = NAN; continue; }
+        mean = sum / cnt;
+        for (i = 0; i < n_rows; i++) {
+            float v = x[i * d + j];
+            if (v == v) { double t = (double)v - mean; corr += t; sq += t * t; }
+        }
+        var = (sq - corr * corr / cnt) / cnt;
+        s->mean[j] = mean;
+        s->var[j] = var;
+        /* _is_constant_feature: var <= n * eps * var + (n * mean * eps)^2 */
+        if (!s->with_std || var <= cnt * eps * var + (cnt * mean * eps) * (cnt * mean * eps)) s->scale[j] = 1.0;
+        else s->scale[j] = sqrt(var);
+    }
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_standard_scaler_apply(tt_ctx *ctx, const tt_standard_scaler *s, const float *x, size_t n_rows,
+                                           float *out) {
+    static const char *op = "tt_standard_scaler_apply";
+    size_t d, i, j;
+    tt_result r;
+    if (!s || !s->mean || !s->scale) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL scaler array", op);
+    if ((r = tt__matrix_args(ctx, op, s->n_features, x, n_rows, out)) != TT_OK) return r;
+    d = s->n_features;
+    for (i = 0; i < n_rows; i++)
+        for (j = 0; j < d; j++) {
+            double v = x[i * d + j];
+            if (s->with_mean) v -= s->mean[j];
+            if (s->with_std) v /= s->scale[j];
+            out[i * d + j] = (float)v;
+        }
+    return TT_OK;
+}
+
+TT__DEF tt_minmax_scaler tt_minmax_scaler_init(size_t n_features, double *data_min, double *data_max, double *scale,
+                                               double *min) {
+    tt_minmax_scaler s;
+    s.n_features = n_features;
+    s.range_min = 0;
+    s.range_max = 1;
+    s.data_min = data_min;
+    s.data_max = data_max;
+    s.scale = scale;
+    s.min = min;
+    return s;
+}
+
+TT__DEF tt_result tt_minmax_scaler_fit(tt_ctx *ctx, tt_minmax_scaler *s, const float *x, size_t n_rows) {
+    static const char *op = "tt_minmax_scaler_fit";
+    size_t d, i, j;
+    tt_result r;
+    if (!s || !s->data_min || !s->data_max || !s->scale || !s->min)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL scaler array", op);
+    if ((r = tt__matrix_args(ctx, op, s->n_features, x, n_rows, s)) != TT_OK) return r;
+    if (!(s->range_min < s->range_max))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                        "%s: minimum of desired feature range must be smaller than maximum; got (%g, %g)", op,
+                        s->range_min, s->range_max);
+    if (n_rows == 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: found array with 0 sample(s)", op);
+    d = s->n_features;
+    for (j = 0; j < d; j++) {
+        double lo = INFINITY, hi = -INFINITY, range;
+        int any = 0;
+        for (i = 0; i < n_rows; i++) {
+            float v = x[i * d + j];
+            if (v == v) { any = 1; if (v < lo) lo = v; if (v > hi) hi = v; }
+        }
+        if (!any) lo = hi = NAN;
+        range = hi - lo;
+        if (range < 10.0 * FLT_EPSILON) range = 1.0; /* _handle_zeros_in_scale, float32 eps */
+        s->data_min[j] = lo;
+        s->data_max[j] = hi;
+        s->scale[j] = (s->range_max - s->range_min) / range;
+        s->min[j] = s->range_min - lo * s->scale[j];
+    }
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_minmax_scaler_apply(tt_ctx *ctx, const tt_minmax_scaler *s, const float *x, size_t n_rows,
+                                         float *out) {
+    static const char *op = "tt_minmax_scaler_apply";
+    size_t d, i, j;
+    tt_result r;
+    if (!s || !s->scale || !s->min) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL scaler array", op);
+    if ((r = tt__matrix_args(ctx, op, s->n_features, x, n_rows, out)) != TT_OK) return r;
+    d = s->n_features;
+    for (i = 0; i < n_rows; i++)
+        for (j = 0; j < d; j++) out[i * d + j] = (float)((double)x[i * d + j] * s->scale[j] + s->min[j]);
+    return TT_OK;
+}
+
+/* ---- imputer ---- */
+
+TT__DEF tt_imputer tt_imputer_init(size_t n_features, tt_impute_strategy strategy, double *statistics) {
+    tt_imputer m;
+    m.n_features = n_features;
+    m.strategy = strategy;
+    m.fill_value = 0;
+    m.keep_empty_features = 0;
+    m.statistics = statistics;
+    return m;
+}
+
+TT__DEF tt_result tt_imputer_fit(tt_ctx *ctx, tt_imputer *imp, const float *x, size_t n_rows, float *work) {
+    static const char *op = "tt_imputer_fit";
+    size_t d, i, j;
+    tt_result r;
+    if (!imp || !imp->statistics) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL imputer or statistics", op);
+    if (!tt__in_range((int)imp->strategy, TT_IMPUTE_MEAN, TT_IMPUTE_CONSTANT))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: unknown strategy %d", op, (int)imp->strategy);
+    if ((r = tt__matrix_args(ctx, op, imp->n_features, x, n_rows, imp)) != TT_OK) return r;
+    if (n_rows == 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: found array with 0 sample(s)", op);
+    if ((imp->strategy == TT_IMPUTE_MEDIAN || imp->strategy == TT_IMPUTE_MOST_FREQUENT) && !work)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: median and most_frequent need a workspace of n_rows floats", op);
+    if (imp->strategy == TT_IMPUTE_CONSTANT && imp->fill_value != imp->fill_value)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: fill_value is NaN", op);
+    d = imp->n_features;
+    for (j = 0; j < d; j++) {
+        size_t cnt = 0;
+        double stat = 0;
+        for (i = 0; i < n_rows; i++) {
+            float v = x[i * d + j];
+            if (v == v) {
+                if (work) work[cnt] = v;
+                stat += v;
+                cnt++;
+            }
+        }
+        if (cnt == 0) {
+            /* an empty feature: NaN (dropped by apply), or 0 / fill_value when kept */
+            imp->statistics[j] = !imp->keep_empty_features ? NAN
+                                 : imp->strategy == TT_IMPUTE_CONSTANT ? imp->fill_value : 0.0;
+            continue;
+        }
+        switch (imp->strategy) {
+        case TT_IMPUTE_MEAN: stat /= (double)cnt; break;
+        case TT_IMPUTE_MEDIAN:
+            tt__sort_floats(work, cnt);
+            stat = cnt % 2 ? (double)work[cnt / 2] : ((double)work[cnt / 2 - 1] + (double)work[cnt / 2]) / 2.0;
+            break;
+        case TT_IMPUTE_MOST_FREQUENT: {
+            size_t a = 0, best_n = 0;
+            tt__sort_floats(work, cnt);
+            while (a < cnt) { /* runs of equal values, ascending: a strictly longer run wins */
+                size_t b = a;
+                while (b < cnt && work[b] == work[a]) b++;
+                if (b - a > best_n) { best_n = b - a; stat = work[a]; }
+                a = b;
+            }
+            break;
+        }
+        case TT_IMPUTE_CONSTANT: stat = imp->fill_value; break;
+        }
+        imp->statistics[j] = stat;
+    }
+    return TT_OK;
+}
+
+TT__DEF size_t tt_imputer_n_out(const tt_imputer *imp) {
+    size_t j, k = 0;
+    if (!imp || !imp->statistics) return 0;
+    for (j = 0; j < imp->n_features; j++)
+        if (imp->statistics[j] == imp->statistics[j]) k++;
+    return k;
+}
+
+TT__DEF tt_result tt_imputer_apply(tt_ctx *ctx, const tt_imputer *imp, const float *x, size_t n_rows, float *out) {
+    static const char *op = "tt_imputer_apply";
+    size_t d, i, j, w;
+    tt_result r;
+    if (!imp || !imp->statistics) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL imputer or statistics", op);
+    if ((r = tt__matrix_args(ctx, op, imp->n_features, x, n_rows, out)) != TT_OK) return r;
+    d = imp->n_features;
+    w = tt_imputer_n_out(imp);
+    if (w != d && out == x)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %z empty feature(s) are dropped, so out cannot be x", op,
+                        d - w);
+    for (i = 0; i < n_rows; i++) {
+        size_t k = 0;
+        for (j = 0; j < d; j++) {
+            double st = imp->statistics[j];
+            float v = x[i * d + j];
+            if (st != st) continue;
+            out[i * w + k++] = v == v ? v : (float)st;
+        }
+    }
+    return TT_OK;
+}
+
+/* ==================================================================================== >>metrics
+   Classification and regression metrics (declared at >>api_metrics). Counts are exact integers;
+   ratios and sums are double. */
+#ifndef TT_NO_STDIO
+#include <errno.h>
+#endif
+
+static tt_result tt__cls_args(tt_ctx *ctx, const char *op, const int *y_true, const int *y_pred, size_t n,
+                              int n_classes) {
+    tt_result r;
+    if (n == 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: found empty input array (n = 0) while a minimum of 1 sample "
+                        "is required", op);
+    if (!y_true || !y_pred) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL input", op);
+    if (n_classes < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: n_classes = %d", op, n_classes);
+    if ((r = tt__check_labels(ctx, op, "y_true", y_true, n, n_classes)) != TT_OK) return r;
+    return tt__check_labels(ctx, op, "y_pred", y_pred, n, n_classes);
+}
+
+TT__DEF tt_prf_opts tt_prf_opts_init(void) {
+    tt_prf_opts o;
+    memset(&o, 0, sizeof o);
+    o.average = TT_AVERAGE_BINARY;
+    o.pos_label = 1;
+    o.beta = 1.0;
+    o.zero_division = TT_ZERO_DIVISION_WARN;
+    return o;
+}
+
+TT__DEF tt_result tt_accuracy(tt_ctx *ctx, const int *y_true, const int *y_pred, size_t n, double *out) {
+    size_t i, hit = 0;
+    if (n == 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_accuracy: found empty input array (n = 0) while a minimum of "
+                        "1 sample is required");
+    if (!y_true || !y_pred || !out) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_accuracy: NULL argument");
+    for (i = 0; i < n; i++) hit += y_true[i] == y_pred[i];
+    *out = (double)hit / (double)n;
+    return TT_OK;
+}
+
+static tt_result tt__scores_args(tt_ctx *ctx, const char *op, const int *y_true, const float *s, size_t n,
+                                 size_t cols, int n_classes) {
+    size_t total;
+    tt_result r;
+    if (n == 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: found empty input array (n = 0) while a minimum of 1 sample "
+                        "is required", op);
+    if (!y_true || !s) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL input", op);
+    if (!tt__mul_ok(n, cols, &total)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: size overflow", op);
+    if ((r = tt__check_labels(ctx, op, "y_true", y_true, n, n_classes)) != TT_OK) return r;
+    if (!tt__all_finite(s, total))
+        return tt__fail(ctx, TT_ERR_NONFINITE, "%s: the scores contain NaN or infinity", op);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_top_k_accuracy(tt_ctx *ctx, const int *y_true, const float *scores, size_t n, int n_classes,
+                                    int k, double *out) {
+    static const char *op = "tt_top_k_accuracy";
+    size_t i, hit = 0, C;
+    tt_result r;
+    if (n_classes < 2) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: n_classes = %d (need 2 or more)", op, n_classes);
+    if (k < 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: k = %d (need 1 or more)", op, k);
+    if (!out) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL output", op);
+    if ((r = tt__scores_args(ctx, op, y_true, scores, n, (size_t)n_classes, n_classes)) != TT_OK) return r;
+    C = (size_t)n_classes;
+    if (k >= n_classes) tt__warn(ctx, "%s: k (%d) >= n_classes (%d) will result in a perfect score", op, k, n_classes);
+    for (i = 0; i < n; i++) {
+        const float *row = scores + i * C;
+        int t = y_true[i], c, ahead = 0;
+        /* classes ranked above t: a higher score, or an equal score and a larger id */
+        for (c = 0; c < n_classes; c++)
+            if (row[c] > row[t] || (row[c] == row[t] && c > t)) ahead++;
+        hit += ahead < k;
+    }
+    *out = (double)hit / (double)n;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_confusion_matrix(tt_ctx *ctx, const int *y_true, const int *y_pred, size_t n, int n_classes,
+                                      size_t *cm) {
+    size_t i, total;
+    tt_result r;
+    if (!cm) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_confusion_matrix: NULL output");
+    if ((r = tt__cls_args(ctx, "tt_confusion_matrix", y_true, y_pred, n, n_classes)) != TT_OK) return r;
+    if (!tt__mul_ok((size_t)n_classes, (size_t)n_classes, &total))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_confusion_matrix: size overflow");
+    for (i = 0; i < total; i++) cm[i] = 0;
+    for (i = 0; i < n; i++) cm[(size_t)y_true[i] * (size_t)n_classes + (size_t)y_pred[i]]++;
+    return TT_OK;
+}
+
+/* tp, predicted and true counts of class c (one pass). */
+static void tt__class_counts(const int *y_true, const int *y_pred, size_t n, int c, size_t *tp, size_t *pred,
+                             size_t *tru) {
+    size_t i, a = 0, b = 0, d = 0;
+    for (i = 0; i < n; i++) {
+        int t = y_true[i] == c, p = y_pred[i] == c;
+        a += t && p;
+        b += p;
+        d += t;
+    }
+    *tp = a;
+    *pred = b;
+    *tru = d;
+}
+
+static double tt__zd_value(tt_zero_division zd) {
+    return zd == TT_ZERO_DIVISION_ONE ? 1.0 : zd == TT_ZERO_DIVISION_NAN ? NAN : 0.0;
+}
+
+/* sklearn _prf_divide: num / den, or the zero_division value when den is 0 (*warned set). */
+static double tt__prf_div(double num, double den, tt_zero_division zd, int *ill) {
+    if (den == 0) { *ill = 1; return tt__zd_value(zd); }
+    return num / den;
+}
+
+/* Precision, recall and F-beta from counts (sklearn's formulas; F as (1+b^2)tp / (b^2 true + pred)). */
+static void tt__prf(double tp, double pred, double tru, double beta, tt_zero_division zd, double *p, double *r,
+                    double *f, int ill[3]) {
+    double b2 = beta * beta;
+    *p = tt__prf_div(tp, pred, zd, &ill[0]);
+    *r = tt__prf_div(tp, tru, zd, &ill[1]);
+    if (beta > DBL_MAX) *f = *r;
+    else if (beta == 0) *f = *p;
+    else *f = tt__prf_div((1 + b2) * tp, b2 * tru + pred, zd, &ill[2]);
+}
+
+/* sklearn _nanaverage: the (weighted) mean of the non-NaN values; NaN if there are none; all
+   weights zero falls back to the plain mean. */
+typedef struct tt__nanavg {
+    double sum, wsum, wtot, cnt;
+} tt__nanavg;
+static void tt__nanavg_add(tt__nanavg *a, double v, double w) {
+    if (v != v) return;
+    a->sum += v;
+    a->wsum += w * v;
+    a->wtot += w;
+    a->cnt += 1;
+}
+static double tt__nanavg_get(const tt__nanavg *a, int weighted) {
+    if (a->cnt == 0) return NAN;
+    if (weighted && a->wtot != 0) return a->wsum / a->wtot;
+    return a->sum / a->cnt;
+}
+
+TT__DEF tt_result tt_precision_recall_fscore(tt_ctx *ctx, const int *y_true, const int *y_pred, size_t n,
+                                             int n_classes, const tt_prf_opts *opts, double *precision,
+                                             double *recall, double *fscore, size_t *support) {
+    static const char *op = "tt_precision_recall_fscore";
+    tt_prf_opts o = opts ? *opts : tt_prf_opts_init();
+    int ill[3] = {0, 0, 0}, c;
+    tt_result r;
+    if (!tt__in_range((int)o.average, TT_AVERAGE_NONE, TT_AVERAGE_WEIGHTED))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: unknown average %d", op, (int)o.average);
+    if (!tt__in_range((int)o.zero_division, TT_ZERO_DIVISION_WARN, TT_ZERO_DIVISION_NAN))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: unknown zero_division %d", op, (int)o.zero_division);
+    if (!(o.beta >= 0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: beta = %g (need beta >= 0)", op, o.beta);
+    if ((r = tt__cls_args(ctx, op, y_true, y_pred, n, n_classes)) != TT_OK) return r;
+    if (o.average == TT_AVERAGE_BINARY) {
+        if (n_classes != 2)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: target is multiclass (n_classes = %d) but average is "
+                            "BINARY; choose MICRO, MACRO, WEIGHTED or NONE", op, n_classes);
+        if (o.pos_label < 0 || o.pos_label > 1)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: pos_label=%d is not a valid label; it should be 0 or 1",
+                            op, o.pos_label);
+    }
+    if (support)
+        for (c = 0; c < n_classes; c++) {
+            size_t tp, pr, tr;
+            tt__class_counts(y_true, y_pred, n, c, &tp, &pr, &tr);
+            support[c] = tr;
+        }
+    if (o.average == TT_AVERAGE_BINARY || o.average == TT_AVERAGE_MICRO) {
+        double tp = 0, pr = 0, tr = 0, p, rc, f;
+        for (c = 0; c < n_classes; c++) {
+            size_t a, b, d;
+            if (o.average == TT_AVERAGE_BINARY && c != o.pos_label) continue;
+            tt__class_counts(y_true, y_pred, n, c, &a, &b, &d);
+            tp += (double)a; pr += (double)b; tr += (double)d;
+        }
+        tt__prf(tp, pr, tr, o.beta, o.zero_division, &p, &rc, &f, ill);
+        if (precision) precision[0] = p;
+        if (recall) recall[0] = rc;
+        if (fscore) fscore[0] = f;
+    } else {
+        tt__nanavg ap, ar, af;
+        memset(&ap, 0, sizeof ap); memset(&ar, 0, sizeof ar); memset(&af, 0, sizeof af);
+        for (c = 0; c < n_classes; c++) {
+            size_t a, b, d;
+            double p, rc, f;
+            tt__class_counts(y_true, y_pred, n, c, &a, &b, &d);
+            tt__prf((double)a, (double)b, (double)d, o.beta, o.zero_division, &p, &rc, &f, ill);
+            if (o.average == TT_AVERAGE_NONE) {
+                if (precision) precision[c] = p;
+                if (recall) recall[c] = rc;
+                if (fscore) fscore[c] = f;
+            } else {
+                tt__nanavg_add(&ap, p, (double)d);
+                tt__nanavg_add(&ar, rc, (double)d);
+                tt__nanavg_add(&af, f, (double)d);
+            }
+        }
+        if (o.average != TT_AVERAGE_NONE) {
+            int w = o.average == TT_AVERAGE_WEIGHTED;
+            if (precision) precision[0] = tt__nanavg_get(&ap, w);
+            if (recall) recall[0] = tt__nanavg_get(&ar, w);
+            if (fscore) fscore[0] = tt__nanavg_get(&af, w);
+        }
+    }
+    if (o.zero_division == TT_ZERO_DIVISION_WARN) {
+        if (ill[0]) tt__warn(ctx, "%s: precision is ill-defined and being set to 0.0 for a label with no predicted "
+                             "samples", op);
+        if (ill[1]) tt__warn(ctx, "%s: recall is ill-defined and being set to 0.0 for a label with no true samples",
+                             op);
+    }
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_balanced_accuracy(tt_ctx *ctx, const int *y_true, const int *y_pred, size_t n, int n_classes,
+                                       double *out) {
+    static const char *op = "tt_balanced_accuracy";
+    double sum = 0, cnt = 0;
+    int c, extra = 0;
+    tt_result r;
+    if (!out) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL output", op);
+    if ((r = tt__cls_args(ctx, op, y_true, y_pred, n, n_classes)) != TT_OK) return r;
+    for (c = 0; c < n_classes; c++) {
+        size_t tp, pr, tr;
+        tt__class_counts(y_true, y_pred, n, c, &tp, &pr, &tr);
+        if (tr) { sum += (double)tp / (double)tr; cnt += 1; }
+        else if (pr) extra = 1;
+    }
+    if (extra) tt__warn(ctx, "%s: y_pred contains classes not in y_true", op);
+    *out = sum / cnt;
+    return TT_OK;
+}
+
+/* ---- ranking metrics ---- */
+
+TT__DEF size_t tt_ranking_work_count(size_t n) { return n; }
+
+/* ROC-AUC (which 0) or average precision (which 1) of "class == pos" against score column
+   s[i * stride], from one descending pass over the distinct thresholds. Returns NaN for an
+   undefined AUC and sets *no_pos / *one_class for the warnings. */
+static double tt__rank_metric(const int *y, int pos, const float *s, size_t stride, size_t n, size_t *idx, int which,
+                              int *undefined) {
+    size_t i, P = 0, N, tp = 0, fp = 0, tp_prev = 0, fp_prev = 0;
+    double acc = 0;
+    for (i = 0; i < n; i++) P += y[i] == pos;
+    N = n - P;
+    *undefined = which == 0 ? (P == 0 || N == 0) : P == 0;
+    if (*undefined) return which == 0 ? NAN : 0.0;
+    for (i = 0; i < n; i++) idx[i] = i;
+    tt__sort_idx(idx, n, s, stride);
+    i = n;
+    while (i > 0) {
+        float thr = s[idx[i - 1] * stride];
+        while (i > 0 && s[idx[i - 1] * stride] == thr) {  /* one threshold: all tied scores */
+            if (y[idx[i - 1]] == pos) tp++;
+            else fp++;
+            i--;
+        }
+        if (which == 0) /* trapezoid between (fp_prev, tp_prev) and (fp, tp), normalised */
+            acc += ((double)fp / (double)N - (double)fp_prev / (double)N) *
+                   ((double)tp / (double)P + (double)tp_prev / (double)P) / 2.0;
+        else /* step: (R_k - R_{k-1}) * P_k */
+            acc += ((double)tp / (double)P - (double)tp_prev / (double)P) * ((double)tp / (double)(tp + fp));
+        tp_prev = tp;
+        fp_prev = fp;
+    }
+    return acc;
+}
+
+static tt_result tt__binary_rank(tt_ctx *ctx, const char *op, const int *y_true, const float *score, size_t n,
+                                 size_t *work, double *out, int which) {
+    int undefined;
+    tt_result r;
+    if (!work || !out) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL workspace or output", op);
+    if ((r = tt__scores_args(ctx, op, y_true, score, n, 1, 2)) != TT_OK) return r;
+    *out = tt__rank_metric(y_true, 1, score, 1, n, work, which, &undefined);
+    if (undefined) {
+        if (which == 0) tt__warn(ctx, "%s: only one class is present in y_true; ROC AUC score is not defined", op);
+        else tt__warn(ctx, "%s: no positive class found in y_true, recall is set to one for all thresholds", op);
+    }
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_roc_auc_binary(tt_ctx *ctx, const int *y_true, const float *score, size_t n, size_t *work,
+                                    double *out) {
+    return tt__binary_rank(ctx, "tt_roc_auc_binary", y_true, score, n, work, out, 0);
+}
+TT__DEF tt_result tt_average_precision_binary(tt_ctx *ctx, const int *y_true, const float *score, size_t n,
+                                              size_t *work, double *out) {
+    return tt__binary_rank(ctx, "tt_average_precision_binary", y_true, score, n, work, out, 1);
+}
+
+static tt_result tt__ovr_rank(tt_ctx *ctx, const char *op, const int *y_true, const float *scores, size_t n,
+                              int n_classes, tt_average average, size_t *work, double *out, int which) {
+    double wsum = 0, acc = 0;
+    int c, any_undefined = 0;
+    size_t i;
+    tt_result r;
+    if (!work || !out) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL workspace or output", op);
+    if (n_classes < 2) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: n_classes = %d (need 2 or more)", op, n_classes);
+    if (average != TT_AVERAGE_MACRO && average != TT_AVERAGE_WEIGHTED)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: average must be MACRO or WEIGHTED", op);
+    if ((r = tt__scores_args(ctx, op, y_true, scores, n, (size_t)n_classes, n_classes)) != TT_OK) return r;
+    if (which == 0)
+        for (i = 0; i < n; i++) {
+            double s = 0;
+            for (c = 0; c < n_classes; c++) s += scores[i * (size_t)n_classes + (size_t)c];
+            if (!(fabs(1.0 - s) <= 1e-8 + 1e-5 * fabs(s)))
+                return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: target scores need to be probabilities for multiclass "
+                                "roc_auc, i.e. they should sum up to 1.0 over classes (row %z sums to %g)", op, i, s);
+        }
+    for (c = 0; c < n_classes; c++) {
+        int undefined;
+        double v = tt__rank_metric(y_true, c, scores + c, (size_t)n_classes, n, work, which, &undefined), w = 0;
+        size_t k;
+        any_undefined |= undefined;
+        for (k = 0; k < n; k++) w += y_true[k] == c;
+        if (average == TT_AVERAGE_WEIGHTED) {
+            if (w == 0) v = 0; /* sklearn: scores with 0 weight are forced to 0 */
+            acc += w * v;
+            wsum += w;
+        } else {
+            acc += v;
+            wsum += 1;
+        }
+    }
+    if (any_undefined)
+        tt__warn(ctx, which == 0 ? "%s: a class is absent from y_true (or is all of it); its ROC AUC is not defined"
+                                 : "%s: a class has no positive sample in y_true; its average precision is 0", op);
+    *out = acc / wsum;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_roc_auc_ovr(tt_ctx *ctx, const int *y_true, const float *scores, size_t n, int n_classes,
+                                 tt_average average, size_t *work, double *out) {
+    return tt__ovr_rank(ctx, "tt_roc_auc_ovr", y_true, scores, n, n_classes, average, work, out, 0);
+}
+TT__DEF tt_result tt_average_precision_ovr(tt_ctx *ctx, const int *y_true, const float *scores, size_t n,
+                                           int n_classes, tt_average average, size_t *work, double *out) {
+    return tt__ovr_rank(ctx, "tt_average_precision_ovr", y_true, scores, n, n_classes, average, work, out, 1);
+}
+
+TT__DEF tt_result tt_log_loss(tt_ctx *ctx, const int *y_true, const float *probs, size_t n, int n_classes,
+                              double *out) {
+    static const char *op = "tt_log_loss";
+    size_t i, C, total;
+    double sum = 0;
+    int warned = 0;
+    tt_result r;
+    if (!out) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL output", op);
+    if (n_classes < 2) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: n_classes = %d (need 2 or more)", op, n_classes);
+    if ((r = tt__scores_args(ctx, op, y_true, probs, n, (size_t)n_classes, n_classes)) != TT_OK) return r;
+    C = (size_t)n_classes;
+    total = n * C;
+    for (i = 0; i < total; i++) {
+        if (probs[i] > 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: y_prob contains values greater than 1: %g", op, (double)probs[i]);
+        if (probs[i] < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: y_prob contains values lower than 0: %g", op, (double)probs[i]);
+    }
+    for (i = 0; i < n; i++) {
+        double s = 0, p;
+        size_t c;
+        for (c = 0; c < C; c++) s += probs[i * C + c];
+        if (!warned && !(fabs(s - 1.0) <= 1e-8 + sqrt((double)FLT_EPSILON) * 1.0)) {
+            tt__warn(ctx, "%s: the y_prob values do not sum to one; make sure to pass probabilities", op);
+            warned = 1;
+        }
+        p = probs[i * C + (size_t)y_true[i]];
+        if (p < FLT_EPSILON) p = FLT_EPSILON;
+        if (p > 1.0 - FLT_EPSILON) p = 1.0 - FLT_EPSILON;
+        sum -= log(p);
+    }
+    *out = sum / (double)n;
+    return TT_OK;
+}
+
+static tt_result tt__reg_args(tt_ctx *ctx, const char *op, const float *y_true, const float *y_pred, size_t n,
+                              const double *out) {
+    if (!out) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL output", op);
+    if (n == 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: found array with 0 sample(s) while a minimum of 1 is "
+                        "required", op);
+    if (!y_true || !y_pred) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL input", op);
+    if (!tt__all_finite(y_true, n) || !tt__all_finite(y_pred, n))
+        return tt__fail(ctx, TT_ERR_NONFINITE, "%s: input contains NaN or infinity", op);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_mean_squared_error(tt_ctx *ctx, const float *y_true, const float *y_pred, size_t n,
+                                        double *out) {
+    size_t i;
+    double s = 0;
+    tt_result r = tt__reg_args(ctx, "tt_mean_squared_error", y_true, y_pred, n, out);
+    if (r) return r;
+    for (i = 0; i < n; i++) { double d = (double)y_true[i] - (double)y_pred[i]; s += d * d; }
+    *out = s / (double)n;
+    return TT_OK;
+}
+TT__DEF tt_result tt_mean_absolute_error(tt_ctx *ctx, const float *y_true, const float *y_pred, size_t n,
+                                         double *out) {
+    size_t i;
+    double s = 0;
+    tt_result r = tt__reg_args(ctx, "tt_mean_absolute_error", y_true, y_pred, n, out);
+    if (r) return r;
+    for (i = 0; i < n; i++) s += fabs((double)y_true[i] - (double)y_pred[i]);
+    *out = s / (double)n;
+    return TT_OK;
+}
+TT__DEF tt_result tt_root_mean_squared_error(tt_ctx *ctx, const float *y_true, const float *y_pred, size_t n,
+                                             double *out) {
+    tt_result r = tt_mean_squared_error(ctx, y_true, y_pred, n, out);
+    if (r == TT_OK) *out = sqrt(*out);
+    return r;
+}
+TT__DEF tt_result tt_r2(tt_ctx *ctx, const float *y_true, const float *y_pred, size_t n, double *out) {
+    size_t i;
+    double mean = 0, num = 0, den = 0;
+    tt_result r = tt__reg_args(ctx, "tt_r2", y_true, y_pred, n, out);
+    if (r) return r;
+    if (n < 2) {
+        tt__warn(ctx, "tt_r2: R^2 score is not well-defined with less than two samples");
+        *out = NAN;
+        return TT_OK;
+    }
+    for (i = 0; i < n; i++) mean += y_true[i];
+    mean /= (double)n;
+    for (i = 0; i < n; i++) {
+        double d = (double)y_true[i] - (double)y_pred[i], e = (double)y_true[i] - mean;
+        num += d * d;
+        den += e * e;
+    }
+    /* sklearn force_finite: a constant y_true gives 1 (perfect) or 0 */
+    if (den == 0) *out = num == 0 ? 1.0 : 0.0;
+    else *out = 1.0 - num / den;
+    return TT_OK;
+}
+
+/* ---- classification report ---- */
+
+TT__DEF tt_report_opts tt_report_opts_init(void) {
+    tt_report_opts o;
+    memset(&o, 0, sizeof o);
+    o.target_names = NULL;
+    o.digits = 2;
+    o.zero_division = TT_ZERO_DIVISION_WARN;
+    return o;
+}
+
+/* v rounded to `digits` decimals as Python's format(v, ".Nf"): the exact binary value is rounded
+   to nearest, ties to even. v * 10^digits is formed exactly as hi + lo (fma) so the rounding
+   decision never suffers from the product's own rounding. */
+static void tt__put_fixed(tt__buf *b, double v, int digits) {
+    double p = 1, hi, lo, fl, diff;
+    unsigned long long q, ip, pw = 1;
+    int i, neg = 0;
+    if (v != v) { tt__puts(b, "nan"); return; }
+    if (v < 0) { neg = 1; v = -v; }
+    if (v > DBL_MAX) { tt__puts(b, neg ? "-inf" : "inf"); return; }
+    for (i = 0; i < digits; i++) { p *= 10; pw *= 10; }
+    hi = v * p;
+    if (hi >= 9e15) { tt__puts(b, "(too large)"); return; }
+    lo = fma(v, p, -hi);
+    fl = floor(hi);
+    diff = (hi - (fl + 0.5)) + lo; /* exact sign of v * 10^d - (fl + 1/2) */
+    q = (unsigned long long)fl;
+    if (diff > 0 || (diff == 0 && (q & 1u))) q++;
+    if (neg) tt__putc(b, '-'); /* Python keeps the sign of -0.00 too */
+    ip = q / pw;
+    tt__putu(b, ip);
+    if (digits > 0) {
+        char tmp[20];
+        unsigned long long f = q % pw;
+        tt__putc(b, '.');
+        for (i = digits - 1; i >= 0; i--) { tmp[i] = (char)('0' + (int)(f % 10u)); f /= 10u; }
+        for (i = 0; i < digits; i++) tt__putc(b, tmp[i]);
+    }
+}
+/* s right-aligned in a field of width w. */
+static void tt__put_right(tt__buf *b, const char *s, size_t w) {
+    size_t l = strlen(s);
+    while (l < w) { tt__putc(b, ' '); w--; }
+    tt__puts(b, s);
+}
+static void tt__put_fixed_right(tt__buf *b, double v, int digits, size_t w) {
+    char tmp[48];
+    tt__buf t;
+    t.p = tmp; t.n = 0; t.cap = sizeof tmp;
+    tt__put_fixed(&t, v, digits);
+    tmp[t.n] = 0;
+    tt__put_right(b, tmp, w);
+}
+/* A support count; as_float writes it as Python prints a float ("12.0"). */
+static void tt__put_count_right(tt__buf *b, size_t v, size_t w, int as_float) {
+    char tmp[32];
+    tt__buf t;
+    t.p = tmp; t.n = 0; t.cap = sizeof tmp;
+    tt__putu(&t, (unsigned long long)v);
+    if (as_float) tt__puts(&t, ".0");
+    tmp[t.n] = 0;
+    tt__put_right(b, tmp, w);
+}
+
+#define TT__REPORT_NAME_MAX 200
+/* Line `line` of the report (0: header, 1: blank, 2..C+1: classes, C+2: blank, C+3: accuracy,
+   C+4: macro avg, C+5: weighted avg) into b, with its newline. */
+static void tt__report_line(tt__buf *b, int line, const int *y_true, const int *y_pred, size_t n, int C,
+                            const tt_report_opts *o, size_t width) {
+    size_t tp, pr, tr, i;
+    double p, r, f;
+    int ill[3], float_support = 1;
+    /* sklearn quirk, reproduced: with no correct prediction at all, multilabel_confusion_matrix
+       builds its counts as floats and the support column prints as "12.0" */
+    for (i = 0; i < n && float_support; i++) float_support = y_true[i] != y_pred[i];
+    if (line == 0) {
+        tt__put_right(b, "", width);
+        tt__puts(b, " ");
+        tt__puts(b, " precision    recall  f1-score   support\n");
+    } else if (line == 1 || line == C + 2) {
+        tt__putc(b, '\n');
+    } else if (line < C + 2) {
+        int c = line - 2;
+        char name[24];
+        const char *nm = name;
+        if (o->target_names) nm = o->target_names[c];
+        else { tt__buf t; t.p = name; t.n = 0; t.cap = sizeof name; tt__puti(&t, c); name[t.n] = 0; }
+        tt__class_counts(y_true, y_pred, n, c, &tp, &pr, &tr);
+        tt__prf((double)tp, (double)pr, (double)tr, 1.0, o->zero_division, &p, &r, &f, ill);
+        tt__put_right(b, nm, width);
+        tt__puts(b, "  ");
+        tt__put_fixed_right(b, p, o->digits, 9);
+        tt__puts(b, " ");
+        tt__put_fixed_right(b, r, o->digits, 9);
+        tt__puts(b, " ");
+        tt__put_fixed_right(b, f, o->digits, 9);
+        tt__puts(b, " ");
+        tt__put_count_right(b, tr, 9, float_support);
+        tt__putc(b, '\n');
+    } else {
+        tt_prf_opts po = tt_prf_opts_init();
+        double av[3];
+        po.zero_division = o->zero_division;
+        po.average = line == C + 3 ? TT_AVERAGE_MICRO : line == C + 4 ? TT_AVERAGE_MACRO : TT_AVERAGE_WEIGHTED;
+        tt_precision_recall_fscore(NULL, y_true, y_pred, n, C, &po, &av[0], &av[1], &av[2], NULL);
+        if (line == C + 3) {
+            tt__put_right(b, "accuracy", width);
+            tt__puts(b, "  ");
+            tt__put_right(b, "", 9);
+            tt__puts(b, " ");
+            tt__put_right(b, "", 9);
+            tt__puts(b, " ");
+            tt__put_fixed_right(b, av[2], o->digits, 9);
+        } else {
+            tt__put_right(b, line == C + 4 ? "macro avg" : "weighted avg", width);
+            tt__puts(b, "  ");
+            tt__put_fixed_right(b, av[0], o->digits, 9);
+            tt__puts(b, " ");
+            tt__put_fixed_right(b, av[1], o->digits, 9);
+            tt__puts(b, " ");
+            tt__put_fixed_right(b, av[2], o->digits, 9);
+        }
+        tt__puts(b, " ");
+        tt__put_count_right(b, n, 9, float_support);
+        tt__putc(b, '\n');
+    }
+}
+
+static tt_result tt__report_args(tt_ctx *ctx, const char *op, const int *y_true, const int *y_pred, size_t n, int C,
+                                 const tt_report_opts *o, size_t *width) {
+    size_t w = 12; /* len("weighted avg") */
+    int c;
+    tt_result r;
+    if (o->digits < 0 || o->digits > 15)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: digits = %d (0..15)", op, o->digits);
+    if (!tt__in_range((int)o->zero_division, TT_ZERO_DIVISION_WARN, TT_ZERO_DIVISION_NAN))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: unknown zero_division %d", op, (int)o->zero_division);
+    if ((r = tt__cls_args(ctx, op, y_true, y_pred, n, C)) != TT_OK) return r;
+    for (c = 0; c < C; c++) {
+        size_t l;
+        if (o->target_names) {
+            if (!o->target_names[c]) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: target_names[%d] is NULL", op, c);
+            l = strlen(o->target_names[c]);
+            if (l > TT__REPORT_NAME_MAX)
+                return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: target_names[%d] is longer than %d bytes", op, c,
+                                TT__REPORT_NAME_MAX);
+        } else {
+            int v = c;
+            l = 1;
+            while (v >= 10) { v /= 10; l++; }
+        }
+        if (l > w) w = l;
+    }
+    if ((size_t)o->digits > w) w = (size_t)o->digits;
+    *width = w;
+    return TT_OK;
+}
+
+/* The longest line: a name field of up to 200 bytes and four 9-wide numbers (nan/inf fit). */
+#define TT__REPORT_LINE_MAX (TT__REPORT_NAME_MAX + 4 * 12 + 8)
+
+TT__DEF tt_result tt_classification_report(tt_ctx *ctx, const int *y_true, const int *y_pred, size_t n,
+                                           int n_classes, const tt_report_opts *opts, char *buf, size_t cap,
+                                           size_t *len) {
+    static const char *op = "tt_classification_report";
+    tt_report_opts o = opts ? *opts : tt_report_opts_init();
+    size_t width = 0, total = 0;
+    int line;
+    tt_result r;
+    char tmp[TT__REPORT_LINE_MAX];
+    tt__buf lb;
+    if (!buf && cap) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL buffer with cap %z", op, cap);
+    if ((r = tt__report_args(ctx, op, y_true, y_pred, n, n_classes, &o, &width)) != TT_OK) return r;
+    for (line = 0; line < n_classes + 6; line++) { /* measure */
+        lb.p = tmp; lb.n = 0; lb.cap = sizeof tmp;
+        tt__report_line(&lb, line, y_true, y_pred, n, n_classes, &o, width);
+        total += lb.n;
+    }
+    if (len) *len = total;
+    if (!buf) return TT_OK;
+    if (cap <= total)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: buffer of %z bytes is too small (need %z)", op, cap, total + 1);
+    lb.p = buf; lb.n = 0; lb.cap = cap;
+    for (line = 0; line < n_classes + 6; line++)
+        tt__report_line(&lb, line, y_true, y_pred, n, n_classes, &o, width);
+    buf[lb.n] = 0;
+    return TT_OK;
+}
+
+#ifndef TT_NO_STDIO
+TT__DEF tt_result tt_classification_report_fprint(tt_ctx *ctx, FILE *f, const int *y_true, const int *y_pred,
+                                                  size_t n, int n_classes, const tt_report_opts *opts) {
+    static const char *op = "tt_classification_report_fprint";
+    tt_report_opts o = opts ? *opts : tt_report_opts_init();
+    size_t width = 0;
+    int line;
+    tt_result r;
+    char tmp[TT__REPORT_LINE_MAX];
+    tt__buf lb;
+    if (!f) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL FILE", op);
+    if ((r = tt__report_args(ctx, op, y_true, y_pred, n, n_classes, &o, &width)) != TT_OK) return r;
+    for (line = 0; line < n_classes + 6; line++) {
+        lb.p = tmp; lb.n = 0; lb.cap = sizeof tmp;
+        tt__report_line(&lb, line, y_true, y_pred, n, n_classes, &o, width);
+        if (fwrite(tmp, 1, lb.n, f) != lb.n)
+            return tt__fail(ctx, TT_ERR_IO, "%s: write failed: %s", op, strerror(errno));
+    }
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_classification_report_save(tt_ctx *ctx, const char *path, const int *y_true,
+                                                const int *y_pred, size_t n, int n_classes,
+                                                const tt_report_opts *opts) {
+    static const char *op = "tt_classification_report_save";
+    tt_report_opts o = opts ? *opts : tt_report_opts_init();
+    size_t width = 0;
+    FILE *f;
+    tt_result r;
+    if (!path) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: NULL path", op);
+    if ((r = tt__report_args(ctx, op, y_true, y_pred, n, n_classes, &o, &width)) != TT_OK) return r;
+    f = fopen(path, "w");
+    if (!f) return tt__fail(ctx, TT_ERR_IO, "%s: cannot open '%s' for writing: %s", op, path, strerror(errno));
+    r = tt_classification_report_fprint(ctx, f, y_true, y_pred, n, n_classes, &o);
+    if (fclose(f) != 0 && r == TT_OK)
+        r = tt__fail(ctx, TT_ERR_IO, "%s: cannot write '%s': %s", op, path, strerror(errno));
+    return r;
+}
+#endif
+
 /* ==================================================================================== >>backend
    The header's side of the backend seam (see >>api_backend). */
 
@@ -15253,6 +16990,8 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 #undef TT__MAYBE_UNUSED
 #undef TT__MIN
 #undef TT__OPTIM_MAGIC
+#undef TT__REPORT_LINE_MAX
+#undef TT__REPORT_NAME_MAX
 #undef TT__OPTIM_INIT_MARK
 #undef TT__VEC
 #undef TT__OPTIM_VERSION
