@@ -221,6 +221,7 @@ typedef struct tt_ctx {
     unsigned gen;                 /* step counter: bumped by tt_scratch_reset, stamped in tensors */
     int grads_zero;               /* 1: every parameter gradient is zero (set by tt_zero_grad) */
     struct tt_tensor *scratch_last; /* newest scratch tensor header (linked list backwards) */
+    int late_grads;               /* tt_requires_grad gave a scratch tensor its grad in this step */
     tt_rng rng;
     int grad_enabled;             /* 0 inside no-grad regions */
     int training;                 /* 1 = training mode (dropout, batchnorm) */
@@ -1785,11 +1786,20 @@ static int tt__check_shape(tt_ctx *ctx, const char *op, int ndim, const int *sha
             return 0;
         }
         if (!shape[i]) zero = 1;
-        /* the nonzero dimensions must multiply to a float count whose byte size fits a size_t,
-           even when another dimension is 0: every partial product of a shape then fits too */
         else if (!tt__mul_ok(n, (size_t)shape[i], &n) || n > (size_t)-1 / sizeof(float)) {
             tt__fail(ctx, TT_ERR_SHAPE, "%s: shape too large (dimensions %d and before multiply past %z elements)", op, i,
                      (size_t)-1 / sizeof(float));
+            return 0;
+        }
+    }
+    /* An empty shape (a 0 dimension) needs no memory, but ops loop over its other dimensions:
+       they must multiply to at most the floats the largest region holds, so that no loop over
+       an empty tensor runs longer than one over a full tensor (and partial products fit). */
+    if (zero) {
+        size_t most = TT__MAX(TT__MAX(ctx->desc.scratch_bytes, ctx->desc.persist_bytes) / sizeof(float), ctx->desc.max_params);
+        if (n > most) {
+            tt__fail(ctx, TT_ERR_SHAPE, "%s: empty shape too large: its nonzero dimensions multiply to %z elements, more "
+                                        "than any memory region of the context holds (%z floats)", op, n, most);
             return 0;
         }
     }
@@ -1929,6 +1939,9 @@ TT__DEF tt_tensor *tt_tensor_randn(tt_ctx *ctx, int ndim, const int *shape, floa
 TT__DEF tt_tensor *tt_requires_grad(tt_ctx *ctx, tt_tensor *t) {
     if (!ctx) return NULL;
     if (!tt__in(ctx, "tt_requires_grad", t)) return NULL;
+    /* the grad may lie above a tt_scratch_mark taken after t was made: tt__rewind must then
+       look at the older headers too */
+    if (!t->grad) ctx->late_grads = 1;
     if (tt__ensure_grad(ctx, "tt_requires_grad", t) != TT_OK) return NULL;
     t->flags |= TT_REQUIRES_GRAD;
     return t;
@@ -2170,6 +2183,7 @@ TT__DEF void tt_scratch_reset(tt_ctx *ctx) {
     ctx->tape_last = NULL;
     ctx->n_nodes = 0;
     ctx->scratch_last = NULL;
+    ctx->late_grads = 0;
     /* every scratch tensor made so far stops matching (0 and TT__GEN_PERSIST are never a step) */
     if (++ctx->gen == TT__GEN_PERSIST) ctx->gen = 1;
 }
@@ -2177,13 +2191,22 @@ TT__DEF void tt_scratch_reset(tt_ctx *ctx) {
 TT__DEF size_t tt_scratch_mark(const tt_ctx *ctx) { return ctx ? ctx->scratch.used : 0; }
 
 /* Rewind scratch to mark (<= used): tape nodes and tensor headers above it are dropped, and each
-   dropped header is marked freed (gen 0), so a pointer kept to it is refused (tt__live). */
-static void tt__rewind(tt_ctx *ctx, size_t mark) {
+   dropped header is marked freed (gen 0), so a pointer kept to it is refused (tt__live). late:
+   also drop grads that tt_requires_grad took above the mark for older tensors. */
+static void tt__rewind(tt_ctx *ctx, size_t mark, int late) {
     unsigned char *top = ctx->scratch.base + mark;
+    tt_tensor *t;
     while (ctx->scratch_last && (unsigned char *)ctx->scratch_last >= top) {
         ctx->scratch_last->gen = 0;
         ctx->scratch_last = ctx->scratch_last->older;
     }
+    /* an older tensor whose grad (tt_requires_grad) was taken above the mark loses it */
+    if (late && ctx->late_grads)
+        for (t = ctx->scratch_last; t; t = t->older)
+            if (t->grad && (unsigned char *)t->grad >= top && (unsigned char *)t->grad < ctx->scratch.base + ctx->scratch.size) {
+                t->grad = NULL;
+                t->flags &= ~(unsigned)TT_REQUIRES_GRAD;
+            }
     ctx->scratch.used = mark;
     /* drop tape nodes that lived above the mark */
     while (ctx->tape_last && (size_t)((unsigned char *)ctx->tape_last - ctx->scratch.base) >= mark) {
@@ -2194,7 +2217,7 @@ static void tt__rewind(tt_ctx *ctx, size_t mark) {
 
 TT__DEF void tt_scratch_rewind(tt_ctx *ctx, size_t mark) {
     if (!ctx || mark > ctx->scratch.used) return;
-    tt__rewind(ctx, mark);
+    tt__rewind(ctx, mark, 1);
 }
 
 /* 1 if node n is on the current tape (not dropped by tt_scratch_rewind / tt_scratch_reset). */
@@ -2224,7 +2247,7 @@ static tt_result tt__run_backward(tt_ctx *ctx, tt__node *from) {
         int k;
         if (!n->backward) continue; /* an op that failed half-way */
         n->backward(ctx, n);
-        tt__rewind(ctx, mark);
+        tt__rewind(ctx, mark, 0); /* backward functions allocate no grads */
         if ((r = ctx->err) != TT_OK || !ctx->anomaly) continue;
         for (k = 0; k < n->n_ins && r == TT_OK; k++) {
             tt_tensor *x = tt__node_in(n, k);
@@ -2295,7 +2318,7 @@ TT__DEF tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *see
         else if (ctx->n_params) memset(ctx->param_grad, 0, ctx->n_params * sizeof(float));
         ctx->grads_zero = was_zero;
     }
-    tt__rewind(ctx, base);
+    tt__rewind(ctx, base, 0);
     return r;
 }
 
@@ -4810,8 +4833,11 @@ static void tt__view_backward(tt_ctx *ctx, tt__node *n) {
    which allocates data. The view needs its own grad because tt_backward zeroes the grad of every
    op output before it runs, which must not wipe x's. */
 static tt_tensor *tt__view_out(tt_ctx *ctx, const char *op, tt_tensor *x, int ndim, const int *shape) {
-    tt_tensor *y = tt__header(ctx, op);
+    tt_tensor *y;
+    size_t numel;
     int d;
+    if (!tt__check_shape(ctx, op, ndim, shape, &numel)) return NULL; /* an empty shape's bound */
+    y = tt__header(ctx, op);
     if (!y) return NULL;
     y->data = x->data;
     y->ndim = ndim;

@@ -164,6 +164,28 @@ static void test_rewind_keeps_older_tensors(void) {
     tt_ctx_free(&ctx);
 }
 
+/* Found by fuzz_api: tt_requires_grad on a tensor made before a mark takes its grad above the
+   mark; after tt_scratch_rewind the grad pointed into memory given to the next tensors, and a
+   backward wrote into their data. The rewind now takes that grad away. */
+static void test_rewind_drops_late_grad(void) {
+    tt_ctx ctx;
+    int s4[1] = {4};
+    size_t mark, i;
+    tt_tensor *a, *b;
+    if (!small_ctx(&ctx, 1 << 16)) { CHECK(0); return; }
+    tt_scratch_reset(&ctx);
+    a = tt_tensor_full(&ctx, 1, s4, 3.0f);
+    mark = tt_scratch_mark(&ctx);
+    CHECK(tt_requires_grad(&ctx, a) == a && a->grad != NULL);
+    tt_scratch_rewind(&ctx, mark);
+    CHECK(a->grad == NULL && !(a->flags & TT_REQUIRES_GRAD));
+    b = tt_tensor_full(&ctx, 1, s4, 1.0f);
+    CHECK(tt_requires_grad(&ctx, a) == a); /* a gets a fresh grad */
+    CHECK(tt_backward(&ctx, tt_sum(&ctx, tt_mul(&ctx, a, b))) == TT_OK);
+    for (i = 0; i < 4; i++) CHECK(b->data[i] == 1.0f && a->grad[i] == 1.0f && a->data[i] == 3.0f);
+    tt_ctx_free(&ctx);
+}
+
 /* Parameters and buffers are never stale; tensors of another context are refused. */
 static void test_params_live_foreign_refused(void) {
     tt_ctx a, b;
@@ -473,6 +495,31 @@ static void test_shape_numel_saturates(void) {
     if (!small_ctx(&ctx, 1 << 12)) { CHECK(0); return; }
     /* an empty tensor whose other dimensions multiply past SIZE_MAX / 4 is refused */
     CHECK(tt_tensor_new(&ctx, 4, huge_empty) == NULL && tt_error(&ctx) == TT_ERR_SHAPE);
+    tt_clear_error(&ctx);
+    tt_ctx_free(&ctx);
+}
+
+/* Found by fuzz_api: cross_entropy on logits [2^31-1, 2^31-1, 0, 2^31-1] looped 2^62 times over
+   the empty tensor. An empty shape's nonzero dimensions may now multiply to at most the floats
+   of the largest memory region. */
+static void test_empty_shape_bounded(void) {
+    int big[4] = {INT_MAX, INT_MAX, 0, INT_MAX}, fits[3] = {4, 0, 5}, edge[2] = {0, 16384}, over[2] = {0, 16385};
+    int mid[4] = {INT_MAX, 2, 0, 3};
+    tt_ctx ctx;
+    tt_tensor *t;
+    if (!small_ctx(&ctx, 1 << 12)) { CHECK(0); return; } /* largest region: persist, 1 << 16 bytes */
+    CHECK(tt_tensor_new(&ctx, 4, big) == NULL && tt_error(&ctx) == TT_ERR_SHAPE);
+    tt_clear_error(&ctx);
+    CHECK(tt_tensor_new(&ctx, 4, mid) == NULL && tt_error(&ctx) == TT_ERR_SHAPE);
+    CHECK_MSG(has(tt_error_message(&ctx), "empty shape too large"), "%s", tt_error_message(&ctx));
+    tt_clear_error(&ctx);
+    t = tt_tensor_new(&ctx, 3, fits);
+    CHECK(t && t->numel == 0 && t->shape[2] == 5);
+    CHECK(tt_tensor_new(&ctx, 2, edge) != NULL);
+    /* a view cannot make one either (found by fuzz_api: reshape of a [4, 0] tensor) */
+    CHECK(tt_reshape(&ctx, t, 4, big) == NULL && tt_error(&ctx) == TT_ERR_SHAPE);
+    tt_clear_error(&ctx);
+    CHECK(tt_tensor_new(&ctx, 2, over) == NULL && tt_error(&ctx) == TT_ERR_SHAPE);
     tt_ctx_free(&ctx);
 }
 
@@ -494,6 +541,7 @@ int main(int argc, char **argv) {
     RUN1(test_stale_loss_after_next_forward);
     RUN1(test_stale_input_refused_by_every_op);
     RUN1(test_rewind_keeps_older_tensors);
+    RUN1(test_rewind_drops_late_grad);
     RUN1(test_params_live_foreign_refused);
     RUN1(test_format_bad_ndim);
     RUN1(test_optimizer_other_context_refused);
@@ -504,6 +552,7 @@ int main(int argc, char **argv) {
     RUN1(test_conv_output_size_too_large);
     RUN1(test_sgemm_naive_alpha_zero);
     RUN1(test_shape_numel_saturates);
+    RUN1(test_empty_shape_bounded);
     RUN1(test_threads_above_max_refused);
     TEST_EXIT();
 }
