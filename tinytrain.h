@@ -66,6 +66,18 @@
        Errors never modify the inputs of the failing call. tt_set_anomaly_mode() additionally
        reports the first op that produces NaN or Inf, forward or backward.
 
+   MISUSE THAT IS DETECTED
+       - Stale tensors: a scratch tensor kept past tt_scratch_reset(), or made after the mark of
+         a tt_scratch_rewind(), is refused by every op, initialiser and tt_backward() with
+         TT_ERR_STATE ("... from an earlier step ..."); it is never read. Tensors made before a
+         rewind's mark stay valid; parameters and buffers never go stale. Each tensor header
+         carries its context and step (tt_tensor.owner, .gen): a few compares per op input. A
+         kept pointer equal to a tensor made in the current step names that tensor.
+       - Ownership: tensors and optimizers of another context are refused (TT_ERR_STATE).
+       - tt_backward() is all or nothing: when the backward pass fails, parameter gradients are
+         left exactly as they were and the message says "backward pass failed at op '...'".
+       - Computed sizes never wrap: too-large outputs are TT_ERR_SHAPE, tt_shape_numel saturates.
+
    THREADS
        A context is used by one thread at a time; different contexts are independent. With
        tt_desc.threads > 1 the context owns a small pthread pool used by the matrix multiply for
@@ -337,21 +349,30 @@ TT_API tt_tensor *tt_param_at(tt_ctx *ctx, int i);
 
 /* ==================================================================================== >>api_autograd */
 
-/* Start a step: rewind scratch memory and the tape. Every scratch tensor becomes invalid. */
+/* Start a step: rewind scratch memory and the tape. Every scratch tensor becomes invalid: given to
+   any call afterwards it is refused with TT_ERR_STATE. */
 TT_API void tt_scratch_reset(tt_ctx *ctx);
 /* Save a scratch position (to evaluate inside a step without growing scratch). */
 TT_API size_t tt_scratch_mark(const tt_ctx *ctx);
-/* Rewind scratch to a saved position: tensors and tape nodes made after the mark are freed. */
+/* Rewind scratch to a saved position: tensors and tape nodes made after the mark are freed (and
+   refused afterwards), tensors made before it stay valid; a grad that tt_requires_grad gave an
+   older tensor after the mark is freed too (the tensor stops requiring grad). */
 TT_API void tt_scratch_rewind(tt_ctx *ctx, size_t mark);
 /* Backpropagate from a scalar: d(loss)/d(x) is added to x->grad for every tensor x that
    requires grad. Parameter gradients accumulate across calls until tt_zero_grad; intermediate
    gradients are recomputed on every call, so calling it twice adds the gradient twice. Scratch
    taken by backward temporaries is given back before it returns. A loss whose graph was freed
-   by tt_scratch_rewind / tt_scratch_reset is refused with TT_ERR_STATE. */
+   by tt_scratch_rewind / tt_scratch_reset is refused with TT_ERR_STATE.
+   All or nothing: if the backward pass fails (anomaly mode, scratch full in a backward
+   temporary), every parameter gradient is left as it was and the message reads "tt_backward:
+   backward pass failed at op '<op>' (...): <cause>". To do this the parameter gradients are copied
+   to scratch first (4 bytes per parameter of scratch), except when they are known to be zero
+   (tt_zero_grad since the last backward): then nothing is copied and zeros are restored. Write
+   into parameter gradients yourself only after tt_backward, or a failing backward zeroes them. */
 TT_API tt_result tt_backward(tt_ctx *ctx, tt_tensor *loss);
 /* Backpropagate from any tensor with an explicit output gradient (numel floats). */
 TT_API tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *seed);
-/* Zero every parameter gradient (one memset). */
+/* Zero every parameter gradient (one memset); the next tt_backward then needs no copy of them. */
 TT_API void tt_zero_grad(tt_ctx *ctx);
 /* Enable/disable graph recording (no-grad mode). Returns the previous setting. */
 TT_API int tt_set_grad_enabled(tt_ctx *ctx, int enabled);
@@ -1871,7 +1892,10 @@ static tt_tensor *tt__tensor_alloc(tt_ctx *ctx, const char *op, int ndim, const 
     t = tt__header(ctx, op);
     if (!t) return NULL;
     t->data = tt__scratch_floats(ctx, op, numel ? numel : 1);
-    if (!t->data) return NULL;
+    if (!t->data) {
+        t->gen = 0; /* a half-made header is never live (a kept pointer to its address is refused) */
+        return NULL;
+    }
     if (zero) memset(t->data, 0, numel * sizeof(float));
     t->ndim = ndim;
     for (i = 0; i < ndim; i++) t->shape[i] = shape[i];

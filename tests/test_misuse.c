@@ -186,6 +186,22 @@ static void test_rewind_drops_late_grad(void) {
     tt_ctx_free(&ctx);
 }
 
+/* Found by fuzz_api: a tensor creation that ran out of scratch after taking its header left a
+   header of the current step with no shape at the old address of a kept tensor, which was then
+   accepted (ndim 0, numel 0). */
+static void test_half_made_header_not_live(void) {
+    tt_ctx ctx;
+    int s1[1] = {1}, big[1] = {100000};
+    tt_tensor *old;
+    if (!small_ctx(&ctx, 2048)) { CHECK(0); return; }
+    old = tt_tensor_new(&ctx, 1, s1);
+    tt_scratch_reset(&ctx);
+    CHECK(tt_tensor_new(&ctx, 1, big) == NULL && tt_error(&ctx) == TT_ERR_OUT_OF_MEMORY); /* header at old's address */
+    tt_clear_error(&ctx);
+    CHECK(tt_requires_grad(&ctx, old) == NULL && tt_error(&ctx) == TT_ERR_STATE);
+    tt_ctx_free(&ctx);
+}
+
 /* Parameters and buffers are never stale; tensors of another context are refused. */
 static void test_params_live_foreign_refused(void) {
     tt_ctx a, b;
@@ -542,6 +558,7 @@ int main(int argc, char **argv) {
     RUN1(test_stale_input_refused_by_every_op);
     RUN1(test_rewind_keeps_older_tensors);
     RUN1(test_rewind_drops_late_grad);
+    RUN1(test_half_made_header_not_live);
     RUN1(test_params_live_foreign_refused);
     RUN1(test_format_bad_ndim);
     RUN1(test_optimizer_other_context_refused);
