@@ -789,30 +789,51 @@ TT_API tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *log_probs, const int *targ
 /* Optimizers numerically the same as torch.optim (plus Lion and LAMB from their authors' code).
 
    Usage:
-       tt_optim opt;                                   // caller-owned, no heap
-       tt_optim_desc od = {0};                         // zero means the PyTorch default
-       od.kind = TT_OPTIM_ADAMW;
-       od.hp.lr = 3e-4f;
+       tt_optim opt;                                       // caller-owned, no heap
+       tt_optim_desc od = tt_optim_desc_init(TT_OPTIM_ADAMW);  // PyTorch's defaults for AdamW
+       od.hp.lr = 3e-4f;                                   // every field is taken literally:
+       od.hp.weight_decay = 0.0f;                          //   0 means zero
        if (tt_optim_init(&ctx, &opt, &od) != TT_OK) ...   // state taken once from persist memory
        ... each step: forward, tt_zero_grad, tt_backward, then tt_optim_step(&ctx, &opt);
 
+   - tt_optim_desc_init(kind) returns the descriptor with torch's defaults of that optimizer (listed
+     beside tt_optim_kind and in docs/options.md); change fields, then call tt_optim_init. Every
+     value is used as written: there is no "zero means default". A descriptor that did not come
+     from tt_optim_desc_init (e.g. `= {0}`) is rejected, since its zeros would be literal.
    - The optimizer covers the parameters that exist when tt_optim_init is called (create the model
-     first), restricted to the groups in desc.group_mask (0 = every group). Its state arrays have
-     the layout of ctx->param_data, so most updates are one flat loop.
+     first), restricted to the groups whose bit is set in desc.group_mask (all groups by default).
+     Its state arrays have the layout of ctx->param_data, so most updates are one flat loop.
    - Every covered parameter is updated on every step; a parameter that got no gradient is treated
      as having a zero gradient (torch skips parameters whose .grad is None).
-   - Hyperparameters: a zero field means the PyTorch default of that optimizer. To ask for a
-     literal zero where the default is not zero (AdamW weight_decay, beta1 = 0, ...), write
-     TT_OPTIM_ZERO. Boolean switches are tri-state: 0 = default, 1 = on, -1 = off.
-   - Parameter groups: a parameter's `group` (tt_param_set_group) selects desc.groups[group];
-     each non-zero field there overrides desc.hp (like a torch param-group dict). TT_NO_DECAY on a
-     parameter turns its weight decay off.
+   - Parameter groups (torch param groups): a parameter's `group` (tt_param_set_group) selects its
+     hyperparameters: desc.groups[g] when bit g of desc.group_hp is set, else desc.hp.
+     tt_optim_desc_group(&od, g) copies desc.hp into groups[g], sets the bit and returns it, so
+     `tt_optim_desc_group(&od, 1)->lr = 0.01f;` is torch's {"params": ..., "lr": 0.01}. TT_NO_DECAY
+     on a parameter turns its weight decay off.
+   - Schedules: tt_optim_attach_sched makes every step take the lr (and, for OneCycle / Cyclic, the
+     momentum or Adam beta1) from a schedule and advance it, as torch's opt.step(); sched.step().
    - Errors (bad hyperparameters, Muon on a non-2-D parameter) are TT_ERR_INVALID_ARGS with a
-     message naming the parameter, like torch's ValueError. */
+     message naming the parameter, like torch's ValueError. tt_optim_step refuses to run
+     (TT_ERR_STATE) while the context holds an error: gradients computed after a failure are not
+     trustworthy (tt_clear_error first).
+
+   How to add an optimizer (one enum value, one table row, one update function):
+     1. add TT_OPTIM_FOO before TT_OPTIM_KIND_COUNT_ below (any new hyperparameter goes into
+        tt_optim_hparams);
+     2. in >>optim write the scalar reference `static tt_result tt__upd_foo(tt_ctx *, const
+        tt__optim_job *)` (one tensor: j->x parameters, j->g gradients, j->s[0..] state, j->h the
+        group's hyperparameters, j->t the step), a defaults function and, if it has hyperparameters
+        of its own, a check function;
+     3. add its row to tt__optim_table, in enum order:
+          {TT_OPTIM_FOO, "Foo", tt__def_foo, tt__chk_foo, 2, TT__MOM_BETA1, NULL, tt__upd_foo, NULL, NULL},
+        (kind, name, defaults, check, state arrays of n floats, what a momentum-cycling schedule
+        sets, per-step scalars hook, update, optional SIMD twin, after-step hook). The table's
+        length is checked at compile time and each row's kind at tt_optim_init, so a missing or
+        misplaced row cannot silently run another optimizer's update or state layout. A SIMD twin
+        goes into the "SIMD twins" block and is checked bit for bit against the reference by
+        tests/test_trainbench.c, which walks the table. */
 
 #define TT_OPTIM_MAX_GROUPS 8
-/* "Zero, not the default" for hyperparameter fields (a negative zero: it is zero in arithmetic). */
-#define TT_OPTIM_ZERO (-0.0f)
 
 typedef enum tt_optim_kind {
     TT_OPTIM_SGD = 1,      /* torch.optim.SGD        lr 1e-3, momentum 0, dampening 0, nesterov off */
@@ -841,15 +862,16 @@ typedef enum tt_muon_adjust {
     TT_MUON_ADJUST_MATCH_RMS_ADAMW  /* lr * 0.2 * sqrt(max(rows, cols)) */
 } tt_muon_adjust;
 
-/* Hyperparameters of one group. Zero = default of the optimizer kind (see tt_optim_kind). */
+/* Hyperparameters of one group, taken literally (tt_optim_desc_init fills torch's defaults; the
+   value in brackets is the default where an optimizer uses the field). Switches are 0 or 1. */
 typedef struct tt_optim_hparams {
-    float lr;
+    double lr;            /* a Python float in torch: scalar factors use it in double */
     float weight_decay;   /* L2 (coupled) or decoupled, depending on the optimizer */
-    float momentum;       /* SGD, RMSprop, Muon */
-    float dampening;      /* SGD */
+    float momentum;       /* SGD (0), RMSprop (0), Muon (0.95) */
+    float dampening;      /* SGD (0) */
     float beta1, beta2;   /* Adam family, Lion, LAMB (Adamax/NAdam/RAdam/SparseAdam too) */
-    float eps;            /* every optimizer that has one; Adafactor: eps1 (default FLT_EPSILON) */
-    float eps2;           /* Adafactor eps2 (default 1e-3) */
+    float eps;            /* every optimizer that has one; Adafactor: eps1 (FLT_EPSILON, torch None) */
+    float eps2;           /* Adafactor eps2 (1e-3) */
     float alpha;          /* RMSprop smoothing (0.99), ASGD power (0.75) */
     float rho;            /* Adadelta (0.9) */
     float lr_decay;       /* Adagrad (0) */
@@ -862,34 +884,35 @@ typedef struct tt_optim_hparams {
     float ns_a, ns_b, ns_c; /* Muon Newton-Schulz coefficients (3.4445, -4.775, 2.0315) */
     int ns_steps;         /* Muon Newton-Schulz iterations (5) */
     tt_muon_adjust muon_adjust; /* Muon lr adjustment (original) */
-    float max_grad_norm;  /* LAMB global gradient clipping (1.0; TT_OPTIM_ZERO disables) */
-    /* tri-state switches: 0 = default, 1 = on, -1 = off */
-    int nesterov;         /* SGD (off), Muon (on) */
-    int centered;         /* RMSprop (off) */
-    int amsgrad;          /* Adam, AdamW (off) */
-    int decoupled_weight_decay; /* Adam (off), AdamW (on, cannot be turned off), NAdam, RAdam (off) */
-    int maximize;         /* every optimizer except Muon (off) */
-    int trust_clip;       /* LAMB (off) */
-    int always_adapt;     /* LAMB: trust ratio even with weight_decay 0 (off) */
-    int bias_correction;  /* LAMB (on) */
+    float max_grad_norm;  /* LAMB global gradient clipping (1.0; INFINITY: no clipping, timm None) */
+    int nesterov;         /* SGD (0), Muon (1) */
+    int centered;         /* RMSprop (0) */
+    int amsgrad;          /* Adam, AdamW (0) */
+    int decoupled_weight_decay; /* Adam, NAdam, RAdam (0); AdamW (1, must stay 1: use Adam for 0) */
+    int maximize;         /* every optimizer except Muon (0) */
+    int trust_clip;       /* LAMB (0) */
+    int always_adapt;     /* LAMB: trust ratio even with weight_decay 0 (0) */
+    int bias_correction;  /* LAMB (1) */
 } tt_optim_hparams;
 
 typedef struct tt_optim_desc {
     tt_optim_kind kind;
-    tt_optim_hparams hp;                           /* every group */
-    tt_optim_hparams groups[TT_OPTIM_MAX_GROUPS];  /* per-group overrides (non-zero fields) */
-    unsigned group_mask;    /* bit g set: update the parameters of group g (0 = all groups) */
+    tt_optim_hparams hp;                           /* every group without its own */
+    tt_optim_hparams groups[TT_OPTIM_MAX_GROUPS];  /* groups[g]: group g's own hyperparameters ... */
+    unsigned group_hp;      /* ... used when bit g is set (tt_optim_desc_group sets it) (none) */
+    unsigned group_mask;    /* bit g set: update the parameters of group g (all groups) */
     int skip_nonfinite;     /* 1: a step whose gradients hold NaN/Inf changes nothing and is
-                               counted in tt_optim.n_skipped (and logged as a warning) */
-    /* LBFGS only. Like torch it has a single group: it uses desc.hp (groups[] and group_mask are
-       ignored) and works on every parameter as one flat vector. All its memory (history,
-       direction, line-search vectors) is taken at init; the closure may reset scratch memory. */
+                               counted in tt_optim.n_skipped (and logged as a warning) (0) */
+    /* LBFGS only. Like torch it has a single group: it uses desc.hp (groups[], group_hp and
+       group_mask are ignored) and works on every parameter as one flat vector. All its memory
+       (history, direction, line-search vectors) is taken at init; the closure may reset scratch. */
     int max_iter;           /* 20 */
-    int max_eval;           /* max_iter * 5 / 4 */
+    int max_eval;           /* 25 (torch None = max_iter * 5 / 4: set it too when changing max_iter) */
     float tolerance_grad;   /* 1e-7 */
     float tolerance_change; /* 1e-9 */
     int history_size;       /* 100: 2 * history_size * n_params floats of persistent memory */
-    int strong_wolfe;       /* 1: strong-Wolfe line search ("strong_wolfe"), 0: fixed step */
+    int strong_wolfe;       /* 1: line_search_fn="strong_wolfe"; 0: fixed step (torch None) (0) */
+    unsigned init_mark;     /* set by tt_optim_desc_init; do not change */
 } tt_optim_desc;
 
 /* Scalar state (steps, ASGD/NAdam per-group scalars, LBFGS bookkeeping). */
@@ -903,12 +926,15 @@ typedef struct tt_optim_scalars {
     double t, h_diag, prev_loss;           /* LBFGS */
 } tt_optim_scalars;
 
-/* The optimizer. Caller-owned; fill it with tt_optim_init; read-only afterwards. */
+struct tt_sched;
+
+/* The optimizer. Caller-owned; fill it with tt_optim_init; read-only afterwards (change lr and
+   momentum through tt_optim_set_lr / tt_optim_set_momentum or an attached schedule). */
 typedef struct tt_optim {
     tt_optim_kind kind;
     tt_optim_desc desc;                   /* as given, for reference */
-    tt_optim_hparams hp[TT_OPTIM_MAX_GROUPS]; /* resolved hyperparameters of each group */
-    unsigned group_mask;                  /* resolved (never 0) */
+    tt_optim_hparams hp[TT_OPTIM_MAX_GROUPS]; /* hyperparameters of each group */
+    unsigned group_mask;                  /* groups updated */
     size_t n;                             /* floats of ctx->param_data covered */
     int n_tensors;                        /* parameter tensors that existed at init */
     int n_state;                          /* state arrays of n floats */
@@ -918,6 +944,7 @@ typedef struct tt_optim {
     tt_optim_scalars sc;
     int64_t n_skipped;                    /* steps skipped for non-finite gradients */
     int last_skipped;                     /* 1 if the last step was skipped */
+    struct tt_sched *sched[TT_OPTIM_MAX_GROUPS]; /* schedule driving each group, or NULL */
     const struct tt_ctx *owner;           /* the context given to tt_optim_init: every other is refused */
 } tt_optim;
 
@@ -925,19 +952,39 @@ typedef struct tt_optim {
    backward, return the loss. It may call tt_scratch_reset. A set context error aborts the step. */
 typedef double (*tt_closure_fn)(tt_ctx *ctx, void *user);
 
+/* Descriptor with torch's defaults for `kind` (every group, every switch; see tt_optim_kind). */
+TT_API tt_optim_desc tt_optim_desc_init(tt_optim_kind kind);
+/* Give group g (0 .. TT_OPTIM_MAX_GROUPS-1) its own hyperparameters: copies desc->hp into
+   desc->groups[g], sets bit g of desc->group_hp and returns &desc->groups[g] (NULL for a bad
+   group). Call it after setting the shared hyperparameters in desc->hp. */
+TT_API tt_optim_hparams *tt_optim_desc_group(tt_optim_desc *desc, int group);
 /* Put a parameter in an optimizer group (0 .. TT_OPTIM_MAX_GROUPS-1); set before tt_optim_init. */
 TT_API tt_result tt_param_set_group(tt_ctx *ctx, tt_tensor *param, int group);
-/* Validate desc, resolve defaults, allocate the state (once, persistent memory). */
+/* Validate desc, allocate the state (once, persistent memory). */
 TT_API tt_result tt_optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc);
 /* One update from the current gradients (ctx->param_grad). No allocation. LBFGS needs
-   tt_optim_step_closure instead. Gradients are not modified. */
+   tt_optim_step_closure instead. Gradients are not modified. TT_ERR_STATE while the context
+   holds an error. With an attached schedule: the schedule's lr (and momentum) are applied first,
+   and the schedule is stepped after the update (not after a skipped step). */
 TT_API tt_result tt_optim_step(tt_ctx *ctx, tt_optim *opt);
 /* torch's opt.step(closure): calls closure (once, or as often as LBFGS needs) and updates.
    *loss (optional) receives the first loss the closure returned. */
 TT_API tt_result tt_optim_step_closure(tt_ctx *ctx, tt_optim *opt, tt_closure_fn closure, void *user, double *loss);
-/* Learning rate of a group (schedules use these). set validates lr >= 0. */
-TT_API tt_result tt_optim_set_lr(tt_ctx *ctx, tt_optim *opt, int group, float lr);
-TT_API float tt_optim_get_lr(const tt_optim *opt, int group);
+/* Learning rate of a group (torch param_groups[g]["lr"]); set validates lr >= 0 and finite.
+   LBFGS has one group: any group sets it. */
+TT_API tt_result tt_optim_set_lr(tt_ctx *ctx, tt_optim *opt, int group, double lr);
+TT_API double tt_optim_get_lr(const tt_optim *opt, int group);
+/* What torch's momentum-cycling schedules write: `momentum` (SGD, RMSprop, Muon) or beta1 of
+   `betas` (Adam, AdamW, Adamax, NAdam, RAdam, SparseAdam, Lion, LAMB) of a group.
+   TT_ERR_INVALID_ARGS for an optimizer that has neither (torch's "optimizer must support
+   momentum or beta1"). */
+TT_API tt_result tt_optim_set_momentum(tt_ctx *ctx, tt_optim *opt, int group, double momentum);
+/* Attach a schedule to the groups in group_mask (sched NULL detaches them): before each step
+   those groups get its lr (and, if it cycles momentum, its momentum as above), and after each
+   step it is stepped once (tt_sched_step; a ReduceLROnPlateau is only read: step it with
+   tt_sched_step_metric). torch schedules keep one base lr per group: give groups with different
+   lrs their own tt_sched. The schedule stays caller-owned and must outlive its use. */
+TT_API tt_result tt_optim_attach_sched(tt_ctx *ctx, tt_optim *opt, struct tt_sched *sched, unsigned group_mask);
 /* Human-readable name ("AdamW") of an optimizer kind. */
 TT_API const char *tt_optim_name(tt_optim_kind kind);
 /* ASGD: the averaged parameter values ("ax") of a parameter tensor, or NULL (not ASGD, not covered). */
@@ -955,11 +1002,14 @@ TT_API tt_result tt_optim_state_load(tt_ctx *ctx, tt_optim *opt, const void *buf
    Learning-rate schedules, regularization, clipping, early stopping. */
 
 /* LEARNING-RATE SCHEDULES
-   A tt_sched is a small caller-owned object, independent of any optimizer: it holds base_lr and
-   the current lr. Use it as in PyTorch, stepping after the optimizer:
+   A tt_sched is a small caller-owned object: it holds base_lr and the current lr (and momentum).
+   Attach it to an optimizer and every tt_optim_step uses its lr and then steps it, as PyTorch's
+   opt.step(); sched.step():
        tt_sched s;
        tt_sched_init_cosine(&ctx, &s, 0.1, 100, 0.0);       // CosineAnnealingLR(T_max=100)
-       for (step...) { ...; my_optimizer_step(&ctx, (float)tt_sched_lr(&s)); tt_sched_step(&ctx, &s); }
+       tt_optim_attach_sched(&ctx, &opt, &s, 1u);           // drives group 0
+       for (step...) { ...; tt_optim_step(&ctx, &opt); }    // lr from s, then tt_sched_step(&s)
+   It can also be used alone: read tt_sched_lr(&s), call tt_sched_step(&ctx, &s) yourself.
    Every init performs torch's construction step (last_epoch -1 -> 0), so tt_sched_lr() is the
    lr for the first optimizer step. Values are computed in double with torch's recursive
    ("chainable") formulas, so a sequence of tt_sched_step() calls reproduces what torch's
@@ -999,63 +1049,76 @@ typedef enum tt_cyclic_mode {
     TT_CYCLIC_EXP_RANGE = 2     /* 'exp_range': amplitude * gamma^iteration */
 } tt_cyclic_mode;
 
-/* OPTION STRUCTS (CyclicLR, OneCycleLR, ReduceLROnPlateau) follow the library's convention: a
-   zero field means torch's default (in brackets below), so a zeroed struct with the required
-   fields set is the torch default schedule:
-       tt_cyclic_opts o = {0};  o.base_lr = 0.01;  o.max_lr = 0.1;   // CyclicLR(opt, 0.01, 0.1)
-   - To ask for a literal zero where the default is not zero, write TT_OPTIM_ZERO (a negative
-     zero) in a double field (pct_start, base_momentum, factor, threshold, eps, ...) or
-     TT_SCHED_ZERO_INT in an int field (patience, step_size_down).
-   - Switches are tri-state: 0 = default, 1 = on, -1 = off (cycle_momentum, three_phase,
-     mode_max, threshold_abs); other values are rejected.
-   - Required fields (marked "required") are taken as written; 0 there is a literal zero.
-   - The schedule keeps the resolved options (defaults filled in, switches 1 / -1, literal zeros
-     as 0) in its u.cyclic.o / u.one_cycle.o / u.plateau.o. */
-#define TT_SCHED_ZERO_INT (-2147483647 - 1) /* "zero, not the default" for int option fields */
+/* OPTION STRUCTS (CyclicLR, OneCycleLR, ReduceLROnPlateau, warmup-cosine) come from their
+   tt_sched_*_opts_init function, filled with torch's defaults (in brackets below); the required
+   values are its arguments. Every field is then taken literally (0 is zero, switches are 0 or 1):
+       tt_sched_cyclic_opts o = tt_sched_cyclic_opts_init(0.01, 0.1);  // CyclicLR(opt, 0.01, 0.1)
+       o.step_size_up = o.step_size_down = 500;
+   Where torch has None meaning "derived from another argument" (CyclicLR step_size_down = None:
+   equal to step_size_up), the init function writes the derived default: change both fields. */
 
 /* CyclicLR options. */
-typedef struct tt_cyclic_opts {
-    double base_lr, max_lr;          /* required: lower and upper lr of the cycle */
+typedef struct tt_sched_cyclic_opts {
+    double base_lr, max_lr;          /* lower and upper lr of the cycle (arguments of the init) */
     int step_size_up;                /* steps of the rising half (2000) */
-    int step_size_down;              /* steps of the falling half (0: = step_size_up, torch None;
-                                        TT_SCHED_ZERO_INT: 0, a sawtooth) */
-    tt_cyclic_mode mode;             /* TT_CYCLIC_TRIANGULAR (= 0) */
+    int step_size_down;              /* steps of the falling half (2000: torch None = step_size_up;
+                                        0 is a sawtooth) */
+    tt_cyclic_mode mode;             /* TT_CYCLIC_TRIANGULAR */
     double gamma;                    /* exp_range factor (1.0) */
-    int cycle_momentum;              /* momentum cycles inversely to the lr (on; -1 turns it off) */
+    int cycle_momentum;              /* 1: momentum (or Adam beta1) cycles inversely to the lr (1) */
     double base_momentum, max_momentum; /* (0.8, 0.9) */
-} tt_cyclic_opts;
+} tt_sched_cyclic_opts;
 
 typedef enum tt_anneal {
     TT_ANNEAL_COS = 0,               /* 'cos' (default) */
     TT_ANNEAL_LINEAR = 1             /* 'linear' */
 } tt_anneal;
 
-/* OneCycleLR options (zero = torch default, see OPTION STRUCTS above). */
-typedef struct tt_one_cycle_opts {
-    double max_lr;                   /* required */
-    int total_steps;                 /* required, or 0 and then epochs * steps_per_epoch */
-    int epochs, steps_per_epoch;
-    double pct_start;                /* fraction of steps rising (0.3; TT_OPTIM_ZERO: 0, as torch) */
-    tt_anneal anneal_strategy;       /* TT_ANNEAL_COS (= 0) */
-    int cycle_momentum;              /* (on; -1 turns it off) */
+/* OneCycleLR options. */
+typedef struct tt_sched_one_cycle_opts {
+    double max_lr;                   /* argument of the init */
+    int total_steps;                 /* argument of the init (torch: total_steps, or epochs *
+                                        steps_per_epoch: pass the product) */
+    double pct_start;                /* fraction of steps rising (0.3) */
+    tt_anneal anneal_strategy;       /* TT_ANNEAL_COS */
+    int cycle_momentum;              /* 1: momentum (or Adam beta1) cycles (1) */
     double base_momentum, max_momentum; /* (0.85, 0.95) */
     double div_factor;               /* initial lr = max_lr / div_factor (25) */
     double final_div_factor;         /* min lr = initial lr / final_div_factor (1e4) */
-    int three_phase;                 /* (off; 1 turns it on) */
-} tt_one_cycle_opts;
+    int three_phase;                 /* 1: torch three_phase=True (0) */
+} tt_sched_one_cycle_opts;
 
-/* ReduceLROnPlateau options (zero = torch default, see OPTION STRUCTS above; all-zero or a
-   NULL pointer is ReduceLROnPlateau(opt)). */
-typedef struct tt_plateau_opts {
-    int mode_max;                    /* 1: 'max' (higher metric is better); 0 / -1: 'min' (default) */
+/* Whether a lower or a higher metric is better (ReduceLROnPlateau mode, early stopping). */
+typedef enum tt_metric_mode {
+    TT_METRIC_MIN = 0,               /* 'min': lower is better */
+    TT_METRIC_MAX = 1                /* 'max': higher is better */
+} tt_metric_mode;
+
+/* ReduceLROnPlateau threshold_mode. */
+typedef enum tt_threshold_mode {
+    TT_THRESHOLD_REL = 0,            /* 'rel': best * (1 -+ threshold) */
+    TT_THRESHOLD_ABS = 1             /* 'abs': best -+ threshold */
+} tt_threshold_mode;
+
+/* ReduceLROnPlateau options. */
+typedef struct tt_sched_plateau_opts {
+    tt_metric_mode mode;             /* (TT_METRIC_MIN) */
     double factor;                   /* new lr = lr * factor (0.1); must be < 1 */
-    int patience;                    /* bad epochs tolerated before reducing (10; TT_SCHED_ZERO_INT: 0) */
+    int patience;                    /* bad epochs tolerated before reducing (10) */
     double threshold;                /* significance of an improvement (1e-4) */
-    int threshold_abs;               /* 1: 'abs'; 0 / -1: 'rel' (default) */
+    tt_threshold_mode threshold_mode; /* (TT_THRESHOLD_REL) */
     int cooldown;                    /* epochs to wait after a reduction (0) */
     double min_lr;                   /* lower bound of the lr (0) */
     double eps;                      /* reductions smaller than eps are skipped (1e-8) */
-} tt_plateau_opts;
+} tt_sched_plateau_opts;
+
+/* Linear warmup into cosine annealing (torch SequentialLR([LinearLR, CosineAnnealingLR])). */
+typedef struct tt_sched_warmup_cosine_opts {
+    int warmup_steps;                /* argument of the init; 0: plain cosine */
+    int total_steps;                 /* argument of the init; cosine T_max = total - warmup */
+    double start_factor;             /* LinearLR start_factor (1/3, torch's default) */
+    double eta_min;                  /* CosineAnnealingLR eta_min (0) */
+} tt_sched_warmup_cosine_opts;
 
 /* The schedule object. Read it through tt_sched_lr / tt_sched_momentum; the fields are public
    for inspection (last_epoch is torch's last_epoch: steps taken since init). */
@@ -1063,8 +1126,8 @@ typedef struct tt_sched {
     tt_sched_kind kind;
     double base_lr;                  /* torch base_lrs[0] (initial_lr) */
     double lr;                       /* current lr */
-    double momentum;                 /* current momentum (when has_momentum) */
-    int has_momentum;                /* cyclic / one-cycle with cycle_momentum */
+    double momentum;                 /* current momentum (when cycles_momentum) */
+    int cycles_momentum;             /* 1: cyclic / one-cycle with cycle_momentum (or a composite of one) */
     int last_epoch;
     union {
         struct { tt_sched_lambda_fn fn; void *user; } lambda;          /* LAMBDA, MULTIPLICATIVE */
@@ -1076,14 +1139,14 @@ typedef struct tt_sched {
         struct { int total_iters; double power; } polynomial;
         struct { int T_max; double eta_min; } cosine;
         struct { int T_0, T_mult; double eta_min, T_cur, T_i; } restarts;
-        struct { tt_cyclic_opts o; double total_size, step_ratio; } cyclic;
+        struct { tt_sched_cyclic_opts o; double total_size, step_ratio; } cyclic;
         struct {
-            tt_one_cycle_opts o;
+            tt_sched_one_cycle_opts o;
             int total_steps, n_phases;
             double initial_lr, min_lr;
             double end_step[3], start_lr[3], end_lr[3], start_mom[3], end_mom[3];
         } one_cycle;
-        struct { tt_plateau_opts o; double best; int num_bad_epochs, cooldown_counter; } plateau;
+        struct { tt_sched_plateau_opts o; double best; int num_bad_epochs, cooldown_counter; } plateau;
         struct { int n; struct tt_sched *children[TT_SCHED_MAX_CHILDREN];
                  int milestones[TT_SCHED_MAX_CHILDREN - 1]; } composite;  /* SEQUENTIAL, CHAINED */
         struct { int warmup_steps, T_max; double start_factor, eta_min; } warmup_cosine;
@@ -1116,20 +1179,19 @@ TT_API tt_result tt_sched_init_cosine(tt_ctx *ctx, tt_sched *s, double base_lr, 
    Fractional epochs: tt_sched_step_to(). */
 TT_API tt_result tt_sched_init_cosine_restarts(tt_ctx *ctx, tt_sched *s, double base_lr, int T_0, int T_mult,
                                                double eta_min);
-/* torch's CyclicLR defaults for the given lr range: a zeroed struct with base_lr and max_lr set. */
-TT_API tt_cyclic_opts tt_cyclic_defaults(double base_lr, double max_lr);
-/* CyclicLR. base_lr of the schedule is opts->base_lr; momentum cycles unless
-   opts->cycle_momentum is -1. */
-TT_API tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_cyclic_opts *opts);
-/* torch's OneCycleLR defaults: a zeroed struct with max_lr and total_steps set. */
-TT_API tt_one_cycle_opts tt_one_cycle_defaults(double max_lr, int total_steps);
+/* torch's CyclicLR defaults for the lr range [base_lr, max_lr]. */
+TT_API tt_sched_cyclic_opts tt_sched_cyclic_opts_init(double base_lr, double max_lr);
+/* CyclicLR. base_lr of the schedule is opts->base_lr. */
+TT_API tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_sched_cyclic_opts *opts);
+/* torch's OneCycleLR defaults for max_lr over total_steps steps. */
+TT_API tt_sched_one_cycle_opts tt_sched_one_cycle_opts_init(double max_lr, int total_steps);
 /* OneCycleLR (two or three phases, cos or linear). base_lr is max_lr / div_factor. Like torch,
    total_steps steps may be taken; the next tt_sched_step fails with TT_ERR_STATE. */
-TT_API tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one_cycle_opts *opts);
-/* torch's ReduceLROnPlateau defaults: a zeroed struct. */
-TT_API tt_plateau_opts tt_plateau_defaults(void);
-/* ReduceLROnPlateau (opts NULL: defaults). Step it with tt_sched_step_metric, not tt_sched_step. */
-TT_API tt_result tt_sched_init_plateau(tt_ctx *ctx, tt_sched *s, double base_lr, const tt_plateau_opts *opts);
+TT_API tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_sched_one_cycle_opts *opts);
+/* torch's ReduceLROnPlateau defaults. */
+TT_API tt_sched_plateau_opts tt_sched_plateau_opts_init(void);
+/* ReduceLROnPlateau. Step it with tt_sched_step_metric, not tt_sched_step. */
+TT_API tt_result tt_sched_init_plateau(tt_ctx *ctx, tt_sched *s, double base_lr, const tt_sched_plateau_opts *opts);
 /* SequentialLR: children[0] until milestones[0], then children[1], ... (n children, n - 1 strictly
    increasing milestones >= 1). The children are (re)started by this call and must not be stepped
    directly afterwards; the lr starts from children[0]->base_lr (torch's initial_lr), so give every
@@ -1139,12 +1201,13 @@ TT_API tt_result tt_sched_init_sequential(tt_ctx *ctx, tt_sched *s, int n, tt_sc
 /* ChainedScheduler: every step steps all n children in order on the same lr, so their factors
    compose multiplicatively. Same rules for the children as tt_sched_init_sequential. */
 TT_API tt_result tt_sched_init_chained(tt_ctx *ctx, tt_sched *s, int n, tt_sched **children);
+/* Warmup-cosine defaults: start_factor 1/3 (torch LinearLR), eta_min 0. */
+TT_API tt_sched_warmup_cosine_opts tt_sched_warmup_cosine_opts_init(int warmup_steps, int total_steps);
 /* Linear warmup into cosine in one object: identical to torch's
    SequentialLR([LinearLR(start_factor, 1.0, warmup_steps),
                  CosineAnnealingLR(total_steps - warmup_steps, eta_min)], milestones=[warmup_steps]).
    warmup_steps 0 is plain cosine. */
-TT_API tt_result tt_sched_warmup_cosine(tt_ctx *ctx, tt_sched *s, double base_lr, int warmup_steps,
-                                        int total_steps, double start_factor, double eta_min);
+TT_API tt_result tt_sched_init_warmup_cosine(tt_ctx *ctx, tt_sched *s, double base_lr, const tt_sched_warmup_cosine_opts *opts);
 
 /* Advance one step (torch scheduler.step(), called after the optimizer step). On error (e.g.
    one-cycle past total_steps, plateau without a metric) the schedule is left unchanged. */
@@ -1171,27 +1234,35 @@ TT_API tt_tensor *tt_l1_penalty(tt_ctx *ctx, float coef, int n, tt_tensor **para
 /* coef * sum p^2 as a scalar autograd op. coef = weight_decay / 2 gives the gradient of SGD's
    coupled weight decay. */
 TT_API tt_tensor *tt_l2_penalty(tt_ctx *ctx, float coef, int n, tt_tensor **params);
-/* torch.nn.utils.clip_grad_norm_: total = (sum over all gradients of |g|^p)^(1/p) (norm_type p > 0,
-   or INFINITY for max |g|); every gradient is scaled by min(1, max_norm / (total + 1e-6)).
+/* Options of tt_clip_grad_norm (torch.nn.utils.clip_grad_norm_'s arguments). */
+typedef struct tt_clip_grad_norm_opts {
+    double max_norm;                 /* argument of the init (torch: required) */
+    double norm_type;                /* p of the p-norm, > 0, or INFINITY for max |g| (2.0) */
+    int error_if_nonfinite;          /* 1: a NaN/Inf total norm is an error (0) */
+} tt_clip_grad_norm_opts;
+/* torch's defaults for clipping to max_norm. */
+TT_API tt_clip_grad_norm_opts tt_clip_grad_norm_opts_init(double max_norm);
+/* torch.nn.utils.clip_grad_norm_: total = (sum over all gradients of |g|^p)^(1/p) (p = norm_type,
+   or max |g| for INFINITY); every gradient is scaled by min(1, max_norm / (total + 1e-6)).
    *total_norm (may be NULL) receives the norm before clipping. With error_if_nonfinite a NaN/Inf
    norm fails with TT_ERR_NONFINITE and leaves the gradients alone; without it they are scaled
    anyway (and become NaN), as in torch. Tensors without a gradient are skipped. */
-TT_API tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, double max_norm, double norm_type,
-                                   int error_if_nonfinite, double *total_norm);
+TT_API tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, const tt_clip_grad_norm_opts *opts,
+                                   double *total_norm);
 /* torch.nn.utils.clip_grad_value_: clamp every gradient to [-clip_value, clip_value].
    *total_norm (may be NULL) receives the L2 norm of the gradients before clipping. */
 TT_API tt_result tt_clip_grad_value(tt_ctx *ctx, int n, tt_tensor **params, double clip_value, double *total_norm);
-/* Flag (no_decay 1) or unflag a parameter as TT_NO_DECAY: optimizers skip its weight decay and
-   the penalties above skip it. */
-TT_API tt_result tt_set_no_decay(tt_ctx *ctx, tt_tensor *param, int no_decay);
+/* decay 0: optimizers skip the parameter's weight decay and the penalties above skip it (flag
+   TT_NO_DECAY); decay 1 (every parameter's initial state): both apply. */
+TT_API tt_result tt_param_set_decay(tt_ctx *ctx, tt_tensor *param, int decay);
 /* 1 if every parameter gradient of the context is finite (no NaN/Inf), else 0. */
 TT_API int tt_grads_finite(const tt_ctx *ctx);
 
 /* Early stopping on a validation metric (as Keras / Lightning EarlyStopping): an epoch improves
-   if metric < best - min_delta ('min') or metric > best + min_delta ('max'); training should
-   stop once `patience` epochs in a row did not improve. Epochs count from 0. */
+   if metric < best - min_delta (TT_METRIC_MIN) or metric > best + min_delta (TT_METRIC_MAX);
+   training should stop once `patience` epochs in a row did not improve. Epochs count from 0. */
 typedef struct tt_early_stop {
-    int mode_max;          /* 0: lower is better, 1: higher is better */
+    tt_metric_mode mode;
     int patience;
     double min_delta;
     double best;           /* best metric so far (+-inf before the first update) */
@@ -1201,7 +1272,7 @@ typedef struct tt_early_stop {
     int should_stop;       /* sticky once set */
 } tt_early_stop;
 /* patience >= 0, min_delta >= 0. */
-TT_API tt_result tt_early_stop_init(tt_ctx *ctx, tt_early_stop *es, int patience, double min_delta, int mode_max);
+TT_API tt_result tt_early_stop_init(tt_ctx *ctx, tt_early_stop *es, int patience, double min_delta, tt_metric_mode mode);
 /* Feed one epoch's metric; returns 1 if training should stop now (and from then on), else 0.
    NaN never counts as an improvement. */
 TT_API int tt_early_stop_update(tt_early_stop *es, double metric);
@@ -7562,19 +7633,13 @@ TT__DEF tt_tensor *tt_ctc_loss(tt_ctx *ctx, tt_tensor *lp, const int *targets, c
 
 /* Every update below follows torch's `_single_tensor_<name>` code, operation by operation, in
    float32; scalar factors (bias corrections, step sizes) are computed in double like Python floats
-   and rounded to float where torch hands them to a float kernel. */
+   and rounded to float where torch hands them to a float kernel.
+   Layout: hyperparameter defaults and checks, the scalar reference update of each optimizer, the
+   SIMD twins, then tt__optim_table (one row per optimizer) and the generic init / step. */
 
 #define TT__OPTIM_MAGIC 0x504f5454u   /* "TTOP" */
 #define TT__OPTIM_VERSION 1u
-
-static const char *const tt__optim_names[TT_OPTIM_KIND_COUNT_] = {
-    "?", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Adamax", "NAdam", "RAdam",
-    "ASGD", "Rprop", "LBFGS", "Adafactor", "SparseAdam", "Muon", "Lion", "LAMB"};
-
-TT__DEF const char *tt_optim_name(tt_optim_kind kind) {
-    if ((int)kind <= 0 || kind >= TT_OPTIM_KIND_COUNT_) return "unknown optimizer";
-    return tt__optim_names[kind];
-}
+#define TT__OPTIM_INIT_MARK 0x4f505444u /* tt_optim_desc.init_mark */
 
 TT__DEF tt_result tt_param_set_group(tt_ctx *ctx, tt_tensor *param, int group) {
     if (!ctx) return TT_ERR_INVALID_ARGS;
@@ -7587,264 +7652,164 @@ TT__DEF tt_result tt_param_set_group(tt_ctx *ctx, tt_tensor *param, int group) {
     return TT_OK;
 }
 
-/* ---- hyperparameter resolution: a field is "set" if it is not +0 (TT_OPTIM_ZERO is -0) ---- */
-static int tt__optim_isset(float v) {
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    return u != 0;
-}
-static float tt__optim_pickf(float grp, float all, float def) {
-    if (tt__optim_isset(grp)) return grp + 0.0f; /* -0 + 0 = +0 */
-    if (tt__optim_isset(all)) return all + 0.0f;
-    return def;
-}
-static int tt__optim_picki(int grp, int all, int def) { return grp ? grp : all ? all : def; }
-static int tt__optim_pickb(int grp, int all, int def) { return tt__optim_picki(grp, all, def ? 1 : -1) > 0; }
+/* ---- defaults: torch's constructor signatures (timm / automl for LAMB and Lion) ---- */
 
-/* The torch defaults of one optimizer kind. */
-static void tt__optim_defaults(tt_optim_kind k, tt_optim_hparams *d) {
-    memset(d, 0, sizeof *d);
-    d->lr = 1e-3f;
-    d->beta1 = 0.9f; d->beta2 = 0.999f; d->eps = 1e-8f;
-    d->alpha = 0.99f; d->rho = 0.9f; d->momentum_decay = 4e-3f;
-    d->lambd = 1e-4f; d->t0 = 1e6f;
-    d->eta_minus = 0.5f; d->eta_plus = 1.2f; d->step_min = 1e-6f; d->step_max = 50.0f;
-    d->beta2_decay = -0.8f; d->d = 1.0f; d->eps2 = 1e-3f;
-    d->ns_a = 3.4445f; d->ns_b = -4.7750f; d->ns_c = 2.0315f; d->ns_steps = 5;
-    d->max_grad_norm = 1.0f;
-    d->bias_correction = 1;
-    switch (k) {
-    case TT_OPTIM_ADAMW: d->weight_decay = 1e-2f; d->decoupled_weight_decay = 1; break;
-    case TT_OPTIM_ADAGRAD: d->lr = 1e-2f; d->eps = 1e-10f; break;
-    case TT_OPTIM_RMSPROP: d->lr = 1e-2f; break;
-    case TT_OPTIM_ADADELTA: d->lr = 1.0f; d->eps = 1e-6f; break;
-    case TT_OPTIM_ADAMAX: case TT_OPTIM_NADAM: d->lr = 2e-3f; break;
-    case TT_OPTIM_ASGD: d->lr = 1e-2f; d->alpha = 0.75f; break;
-    case TT_OPTIM_RPROP: d->lr = 1e-2f; break;
-    case TT_OPTIM_LBFGS: d->lr = 1.0f; break;
-    case TT_OPTIM_ADAFACTOR: d->lr = 1e-2f; d->eps = FLT_EPSILON; break;
-    case TT_OPTIM_MUON: d->weight_decay = 0.1f; d->momentum = 0.95f; d->nesterov = 1; d->eps = 1e-7f; break;
-    case TT_OPTIM_LION: d->lr = 1e-4f; d->beta2 = 0.99f; break;
-    case TT_OPTIM_LAMB: d->eps = 1e-6f; d->weight_decay = 0.01f; break;
-    default: break;
-    }
+static void tt__def_sgd(tt_optim_hparams *h) { h->lr = 1e-3; }
+static void tt__def_adam(tt_optim_hparams *h) { h->lr = 1e-3; h->beta1 = 0.9f; h->beta2 = 0.999f; h->eps = 1e-8f; }
+static void tt__def_adamw(tt_optim_hparams *h) { tt__def_adam(h); h->weight_decay = 1e-2f; h->decoupled_weight_decay = 1; }
+static void tt__def_adagrad(tt_optim_hparams *h) { h->lr = 1e-2; h->eps = 1e-10f; }
+static void tt__def_rmsprop(tt_optim_hparams *h) { h->lr = 1e-2; h->alpha = 0.99f; h->eps = 1e-8f; }
+static void tt__def_adadelta(tt_optim_hparams *h) { h->lr = 1.0; h->rho = 0.9f; h->eps = 1e-6f; }
+static void tt__def_adamax(tt_optim_hparams *h) { tt__def_adam(h); h->lr = 2e-3; }
+static void tt__def_nadam(tt_optim_hparams *h) { tt__def_adam(h); h->lr = 2e-3; h->momentum_decay = 4e-3f; }
+static void tt__def_radam(tt_optim_hparams *h) { tt__def_adam(h); }
+static void tt__def_asgd(tt_optim_hparams *h) { h->lr = 1e-2; h->lambd = 1e-4f; h->alpha = 0.75f; h->t0 = 1e6f; }
+static void tt__def_rprop(tt_optim_hparams *h) {
+    h->lr = 1e-2; h->eta_minus = 0.5f; h->eta_plus = 1.2f; h->step_min = 1e-6f; h->step_max = 50.0f;
+}
+static void tt__def_lbfgs(tt_optim_hparams *h) { h->lr = 1.0; }
+static void tt__def_adafactor(tt_optim_hparams *h) {
+    h->lr = 1e-2; h->beta2_decay = -0.8f; h->eps = FLT_EPSILON; h->eps2 = 1e-3f; h->d = 1.0f;
+}
+static void tt__def_sparse_adam(tt_optim_hparams *h) { tt__def_adam(h); }
+static void tt__def_muon(tt_optim_hparams *h) {
+    h->lr = 1e-3; h->weight_decay = 0.1f; h->momentum = 0.95f; h->nesterov = 1; h->eps = 1e-7f;
+    h->ns_a = 3.4445f; h->ns_b = -4.7750f; h->ns_c = 2.0315f; h->ns_steps = 5;
+}
+static void tt__def_lion(tt_optim_hparams *h) { h->lr = 1e-4; h->beta1 = 0.9f; h->beta2 = 0.99f; }
+static void tt__def_lamb(tt_optim_hparams *h) {
+    tt__def_adam(h); h->eps = 1e-6f; h->weight_decay = 0.01f; h->max_grad_norm = 1.0f; h->bias_correction = 1;
 }
 
-static void tt__optim_resolve(tt_optim_kind k, const tt_optim_hparams *g, const tt_optim_hparams *a,
-                              tt_optim_hparams *o) {
-    tt_optim_hparams d;
-    tt__optim_defaults(k, &d);
-#define TT__PF(f) o->f = tt__optim_pickf(g->f, a->f, d.f)
-#define TT__PB(f) o->f = tt__optim_pickb(g->f, a->f, d.f)
-    TT__PF(lr); TT__PF(weight_decay); TT__PF(momentum); TT__PF(dampening); TT__PF(beta1); TT__PF(beta2);
-    TT__PF(eps); TT__PF(eps2); TT__PF(alpha); TT__PF(rho); TT__PF(lr_decay); TT__PF(initial_accumulator_value);
-    TT__PF(momentum_decay); TT__PF(lambd); TT__PF(t0); TT__PF(eta_minus); TT__PF(eta_plus);
-    TT__PF(step_min); TT__PF(step_max); TT__PF(beta2_decay); TT__PF(d); TT__PF(ns_a); TT__PF(ns_b);
-    TT__PF(ns_c); TT__PF(max_grad_norm);
-    TT__PB(nesterov); TT__PB(centered); TT__PB(amsgrad); TT__PB(decoupled_weight_decay); TT__PB(maximize);
-    TT__PB(trust_clip); TT__PB(always_adapt); TT__PB(bias_correction);
-#undef TT__PF
-#undef TT__PB
-    o->ns_steps = tt__optim_picki(g->ns_steps, a->ns_steps, d.ns_steps);
-    o->muon_adjust = g->muon_adjust ? g->muon_adjust : a->muon_adjust;
-    if (k == TT_OPTIM_ADAMW) o->decoupled_weight_decay = 1;
-}
+/* ---- checks: torch's constructor ValueErrors -> TT_ERR_INVALID_ARGS ---- */
 
-/* Validate one group's hyperparameters like torch's constructors (ValueError -> INVALID_ARGS). */
-static tt_result tt__optim_check(tt_ctx *ctx, tt_optim_kind k, int grp, const tt_optim_hparams *h,
-                                 const tt_optim_desc *desc) {
-    const char *nm = tt_optim_name(k);
 #define TT__BAD(cond, what, val)                                                                           \
     if (cond)                                                                                              \
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init (%s, group %d): invalid %s: %g", nm, grp, \
                         what, (double)(val))
+#define TT__BAD_SWITCH(f) TT__BAD(h->f != 0 && h->f != 1, #f " (must be 0 or 1)", h->f)
+
+/* Every optimizer. */
+static tt_result tt__chk_common(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h) {
     TT__BAD(!(h->lr >= 0) || h->lr > FLT_MAX, "learning rate (lr must be >= 0)", h->lr);
     TT__BAD(!(h->weight_decay >= 0) || h->weight_decay > FLT_MAX, "weight_decay (must be >= 0)", h->weight_decay);
     TT__BAD(!(h->eps >= 0) || h->eps > FLT_MAX, "eps (must be >= 0)", h->eps);
-    switch (k) {
-    case TT_OPTIM_SGD:
-        TT__BAD(!(h->momentum >= 0), "momentum (must be >= 0)", h->momentum);
-        TT__BAD(!(h->dampening >= 0) || h->dampening > FLT_MAX, "dampening (must be >= 0)", h->dampening);
-        TT__BAD(h->nesterov && !(h->momentum > 0), "nesterov (requires momentum > 0), momentum", h->momentum);
-        TT__BAD(h->nesterov && h->dampening != 0, "nesterov (requires dampening = 0), dampening", h->dampening);
-        break;
-    case TT_OPTIM_ADAM: case TT_OPTIM_ADAMW: case TT_OPTIM_ADAMAX: case TT_OPTIM_NADAM: case TT_OPTIM_RADAM:
-    case TT_OPTIM_SPARSE_ADAM: case TT_OPTIM_LAMB:
-        TT__BAD(!(h->beta1 >= 0 && h->beta1 < 1), "beta1 (must be in [0, 1))", h->beta1);
-        TT__BAD(!(h->beta2 >= 0 && h->beta2 < 1), "beta2 (must be in [0, 1))", h->beta2);
-        if (k == TT_OPTIM_NADAM) TT__BAD(!(h->momentum_decay >= 0), "momentum_decay (must be >= 0)", h->momentum_decay);
-        if (k == TT_OPTIM_LAMB) TT__BAD(!(h->max_grad_norm >= 0), "max_grad_norm (must be >= 0)", h->max_grad_norm);
-        if (k == TT_OPTIM_SPARSE_ADAM) TT__BAD(h->weight_decay != 0, "weight_decay (SparseAdam has none)", h->weight_decay);
-        break;
-    case TT_OPTIM_LION:
-        TT__BAD(!(h->beta1 >= 0 && h->beta1 <= 1), "beta1 (must be in [0, 1])", h->beta1);
-        TT__BAD(!(h->beta2 >= 0 && h->beta2 <= 1), "beta2 (must be in [0, 1])", h->beta2);
-        break;
-    case TT_OPTIM_ADAGRAD:
-        TT__BAD(!(h->lr_decay >= 0), "lr_decay (must be >= 0)", h->lr_decay);
-        TT__BAD(!(h->initial_accumulator_value >= 0), "initial_accumulator_value (must be >= 0)",
-                h->initial_accumulator_value);
-        break;
-    case TT_OPTIM_RMSPROP:
-        TT__BAD(!(h->momentum >= 0), "momentum (must be >= 0)", h->momentum);
-        TT__BAD(!(h->alpha >= 0), "alpha (must be >= 0)", h->alpha);
-        break;
-    case TT_OPTIM_ADADELTA:
-        TT__BAD(!(h->rho >= 0 && h->rho <= 1), "rho (must be in [0, 1])", h->rho);
-        break;
-    case TT_OPTIM_ASGD:
-        TT__BAD(!(h->lambd >= 0) || h->lambd > FLT_MAX, "lambd (must be >= 0)", h->lambd);
-        TT__BAD(!(h->alpha == h->alpha) || h->alpha > FLT_MAX || h->alpha < -FLT_MAX, "alpha (must be finite)", h->alpha);
-        TT__BAD(!(h->t0 == h->t0), "t0 (must not be NaN)", h->t0);
-        break;
-    case TT_OPTIM_RPROP:
-        TT__BAD(!(h->eta_minus > 0 && h->eta_minus < 1), "eta_minus (need 0 < eta_minus < 1)", h->eta_minus);
-        TT__BAD(!(h->eta_plus > 1) || h->eta_plus > FLT_MAX, "eta_plus (need eta_plus > 1)", h->eta_plus);
-        TT__BAD(!(h->step_min >= 0), "step_min (must be >= 0)", h->step_min);
-        TT__BAD(!(h->step_max >= h->step_min), "step_max (must be >= step_min)", h->step_max);
-        break;
-    case TT_OPTIM_ADAFACTOR:
-        TT__BAD(!(h->beta2_decay <= 0), "beta2_decay (must be <= 0)", h->beta2_decay);
-        TT__BAD(!(h->eps2 >= 0), "eps2 (must be >= 0)", h->eps2);
-        TT__BAD(!(h->d >= 1) || h->d > FLT_MAX, "d, the clipping threshold (must be >= 1)", h->d);
-        break;
-    case TT_OPTIM_MUON:
-        TT__BAD(!(h->momentum >= 0), "momentum (must be >= 0)", h->momentum);
-        TT__BAD(h->ns_steps < 0 || h->ns_steps >= 100, "ns_steps (must be in 0..99)", h->ns_steps);
-        TT__BAD(h->maximize, "maximize (Muon has no maximize)", h->maximize);
-        TT__BAD((int)h->muon_adjust < 0 || h->muon_adjust > TT_MUON_ADJUST_MATCH_RMS_ADAMW, "muon_adjust",
-                (int)h->muon_adjust);
-        break;
-    case TT_OPTIM_LBFGS:
-        TT__BAD(desc->max_iter < 0, "max_iter (must be >= 1)", desc->max_iter);
-        TT__BAD(desc->max_eval < 0, "max_eval (must be >= 1)", desc->max_eval);
-        TT__BAD(desc->history_size < 0, "history_size (must be >= 1)", desc->history_size);
-        TT__BAD(desc->tolerance_grad < 0, "tolerance_grad (must be >= 0)", desc->tolerance_grad);
-        TT__BAD(desc->tolerance_change < 0, "tolerance_change (must be >= 0)", desc->tolerance_change);
-        break;
-    default: break;
-    }
-    if (k == TT_OPTIM_ADAMW && (desc->hp.decoupled_weight_decay < 0 || desc->groups[grp].decoupled_weight_decay < 0))
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init (AdamW, group %d): decoupled_weight_decay cannot be off", grp);
-#undef TT__BAD
+    TT__BAD_SWITCH(nesterov); TT__BAD_SWITCH(centered); TT__BAD_SWITCH(amsgrad);
+    TT__BAD_SWITCH(decoupled_weight_decay); TT__BAD_SWITCH(maximize); TT__BAD_SWITCH(trust_clip);
+    TT__BAD_SWITCH(always_adapt); TT__BAD_SWITCH(bias_correction);
     return TT_OK;
 }
+static tt_result tt__chk_sgd(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)desc;
+    TT__BAD(!(h->momentum >= 0), "momentum (must be >= 0)", h->momentum);
+    TT__BAD(!(h->dampening >= 0) || h->dampening > FLT_MAX, "dampening (must be >= 0)", h->dampening);
+    TT__BAD(h->nesterov && !(h->momentum > 0), "nesterov (requires momentum > 0), momentum", h->momentum);
+    TT__BAD(h->nesterov && h->dampening != 0, "nesterov (requires dampening = 0), dampening", h->dampening);
+    return TT_OK;
+}
+static tt_result tt__chk_betas(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h) {
+    TT__BAD(!(h->beta1 >= 0 && h->beta1 < 1), "beta1 (must be in [0, 1))", h->beta1);
+    TT__BAD(!(h->beta2 >= 0 && h->beta2 < 1), "beta2 (must be in [0, 1))", h->beta2);
+    return TT_OK;
+}
+static tt_result tt__chk_adam(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)desc;
+    return tt__chk_betas(ctx, nm, grp, h);
+}
+static tt_result tt__chk_adamw(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)desc;
+    if (!h->decoupled_weight_decay)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                        "tt_optim_init (AdamW, group %d): decoupled_weight_decay cannot be 0 (use Adam for L2 decay)", grp);
+    return tt__chk_betas(ctx, nm, grp, h);
+}
+static tt_result tt__chk_nadam(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)desc;
+    TT__BAD(!(h->momentum_decay >= 0), "momentum_decay (must be >= 0)", h->momentum_decay);
+    return tt__chk_betas(ctx, nm, grp, h);
+}
+static tt_result tt__chk_sparse_adam(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)desc;
+    TT__BAD(h->weight_decay != 0, "weight_decay (SparseAdam has none)", h->weight_decay);
+    return tt__chk_betas(ctx, nm, grp, h);
+}
+static tt_result tt__chk_lamb(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)desc;
+    TT__BAD(!(h->max_grad_norm >= 0), "max_grad_norm (must be >= 0; INFINITY: no clipping)", h->max_grad_norm);
+    return tt__chk_betas(ctx, nm, grp, h);
+}
+static tt_result tt__chk_lion(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)desc;
+    TT__BAD(!(h->beta1 >= 0 && h->beta1 <= 1), "beta1 (must be in [0, 1])", h->beta1);
+    TT__BAD(!(h->beta2 >= 0 && h->beta2 <= 1), "beta2 (must be in [0, 1])", h->beta2);
+    return TT_OK;
+}
+static tt_result tt__chk_adagrad(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)desc;
+    TT__BAD(!(h->lr_decay >= 0), "lr_decay (must be >= 0)", h->lr_decay);
+    TT__BAD(!(h->initial_accumulator_value >= 0), "initial_accumulator_value (must be >= 0)", h->initial_accumulator_value);
+    return TT_OK;
+}
+static tt_result tt__chk_rmsprop(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)desc;
+    TT__BAD(!(h->momentum >= 0), "momentum (must be >= 0)", h->momentum);
+    TT__BAD(!(h->alpha >= 0), "alpha (must be >= 0)", h->alpha);
+    return TT_OK;
+}
+static tt_result tt__chk_adadelta(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)desc;
+    TT__BAD(!(h->rho >= 0 && h->rho <= 1), "rho (must be in [0, 1])", h->rho);
+    return TT_OK;
+}
+static tt_result tt__chk_asgd(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)desc;
+    TT__BAD(!(h->lambd >= 0) || h->lambd > FLT_MAX, "lambd (must be >= 0)", h->lambd);
+    TT__BAD(!(h->alpha == h->alpha) || h->alpha > FLT_MAX || h->alpha < -FLT_MAX, "alpha (must be finite)", h->alpha);
+    TT__BAD(!(h->t0 == h->t0), "t0 (must not be NaN)", h->t0);
+    return TT_OK;
+}
+static tt_result tt__chk_rprop(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)desc;
+    TT__BAD(!(h->eta_minus > 0 && h->eta_minus < 1), "eta_minus (need 0 < eta_minus < 1)", h->eta_minus);
+    TT__BAD(!(h->eta_plus > 1) || h->eta_plus > FLT_MAX, "eta_plus (need eta_plus > 1)", h->eta_plus);
+    TT__BAD(!(h->step_min >= 0), "step_min (must be >= 0)", h->step_min);
+    TT__BAD(!(h->step_max >= h->step_min), "step_max (must be >= step_min)", h->step_max);
+    return TT_OK;
+}
+static tt_result tt__chk_adafactor(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)desc;
+    TT__BAD(!(h->beta2_decay <= 0), "beta2_decay (must be <= 0)", h->beta2_decay);
+    TT__BAD(!(h->eps2 >= 0), "eps2 (must be >= 0)", h->eps2);
+    TT__BAD(!(h->d >= 1) || h->d > FLT_MAX, "d, the clipping threshold (must be >= 1)", h->d);
+    return TT_OK;
+}
+static tt_result tt__chk_muon(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)desc;
+    TT__BAD(!(h->momentum >= 0), "momentum (must be >= 0)", h->momentum);
+    TT__BAD(h->ns_steps < 0 || h->ns_steps >= 100, "ns_steps (must be in 0..99)", h->ns_steps);
+    TT__BAD(h->maximize, "maximize (Muon has no maximize)", h->maximize);
+    TT__BAD((int)h->muon_adjust < 0 || h->muon_adjust > TT_MUON_ADJUST_MATCH_RMS_ADAMW, "muon_adjust", (int)h->muon_adjust);
+    return TT_OK;
+}
+static tt_result tt__chk_lbfgs(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc) {
+    (void)h;
+    TT__BAD(desc->max_iter < 1, "max_iter (must be >= 1)", desc->max_iter);
+    TT__BAD(desc->max_eval < 1, "max_eval (must be >= 1)", desc->max_eval);
+    TT__BAD(desc->history_size < 1, "history_size (must be >= 1)", desc->history_size);
+    TT__BAD(!(desc->tolerance_grad >= 0), "tolerance_grad (must be >= 0)", desc->tolerance_grad);
+    TT__BAD(!(desc->tolerance_change >= 0), "tolerance_change (must be >= 0)", desc->tolerance_change);
+    TT__BAD(desc->strong_wolfe != 0 && desc->strong_wolfe != 1, "strong_wolfe (must be 0 or 1)", desc->strong_wolfe);
+    return TT_OK;
+}
+#undef TT__BAD
+#undef TT__BAD_SWITCH
 
+/* Whether the optimizer updates parameter p (its group is in group_mask). */
 static int tt__optim_covers(const tt_optim *opt, const tt_tensor *p) {
     return p->group >= 0 && p->group < TT_OPTIM_MAX_GROUPS && ((opt->group_mask >> p->group) & 1u);
 }
 
-/* State arrays of n floats per optimizer kind. */
-static int tt__optim_nstate(tt_optim_kind k) {
-    switch (k) {
-    case TT_OPTIM_ADAM: case TT_OPTIM_ADAMW: case TT_OPTIM_RMSPROP: return 3;
-    case TT_OPTIM_ADADELTA: case TT_OPTIM_ADAMAX: case TT_OPTIM_NADAM: case TT_OPTIM_RADAM:
-    case TT_OPTIM_RPROP: case TT_OPTIM_ADAFACTOR: case TT_OPTIM_SPARSE_ADAM: case TT_OPTIM_LAMB: return 2;
-    case TT_OPTIM_LBFGS: return 0;
-    default: return 1;
-    }
-}
-
-/* LBFGS flat vectors (each n floats) kept after the history: */
-enum { TT__LB_D, TT__LB_G, TT__LB_PREVG, TT__LB_X, TT__LB_GPREV, TT__LB_BG0, TT__LB_BG1, TT__LB_GNEW, TT__LB_Q, TT__LB_NVEC };
-
-static tt_result tt__optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc);
-static tt_result tt__optim_ready(tt_ctx *ctx, tt_optim *opt, const char *op);
-
-TT__DEF tt_result tt_optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc) {
-    tt_result r = tt__optim_init(ctx, opt, desc);
-    if (r != TT_OK && opt) opt->kind = (tt_optim_kind)0; /* a failed init leaves an unusable optimizer */
-    return r;
-}
-
-static tt_result tt__optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc) {
-    int g, i;
-    size_t n, floats, bytes;
-    if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (!opt || !desc) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init: opt or desc is NULL");
-    if ((int)desc->kind <= 0 || desc->kind >= TT_OPTIM_KIND_COUNT_)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init: unknown optimizer kind %d", (int)desc->kind);
-    memset(opt, 0, sizeof *opt);
-    opt->owner = ctx;
-    opt->kind = desc->kind;
-    opt->desc = *desc;
-    opt->group_mask = desc->group_mask && desc->kind != TT_OPTIM_LBFGS ? desc->group_mask : (1u << TT_OPTIM_MAX_GROUPS) - 1u;
-    if (opt->group_mask >> TT_OPTIM_MAX_GROUPS)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init (%s): group_mask %u names groups >= %d",
-                        tt_optim_name(desc->kind), desc->group_mask, TT_OPTIM_MAX_GROUPS);
-    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) {
-        /* LBFGS has a single group: desc.hp */
-        const tt_optim_hparams *grp = desc->kind == TT_OPTIM_LBFGS ? &desc->groups[0] : &desc->groups[g];
-        tt_result r;
-        tt__optim_resolve(desc->kind, grp, &desc->hp, &opt->hp[g]);
-        if (!((opt->group_mask >> g) & 1u)) continue;
-        r = tt__optim_check(ctx, desc->kind, g, &opt->hp[g], desc);
-        if (r != TT_OK) return r;
-    }
-    opt->n = ctx->n_params;
-    opt->n_tensors = ctx->n_param_tensors;
-    if (ctx->n_params == 0) tt__warn(ctx, "tt_optim_init (%s): the context has no parameters", tt_optim_name(desc->kind));
-    for (i = 0; i < opt->n_tensors; i++) {
-        const tt_tensor *p = &ctx->params[i];
-        if (!tt__optim_covers(opt, p)) continue;
-        if (desc->kind == TT_OPTIM_MUON && p->ndim != 2)
-            return tt__fail(ctx, TT_ERR_INVALID_ARGS,
-                            "tt_optim_init (Muon): parameter '%s' %S is not 2-D; Muon only supports 2-D parameters "
-                            "(put the others in a group excluded by group_mask)", p->name ? p->name : "", p);
-    }
-    n = opt->n;
-    opt->n_state = tt__optim_nstate(desc->kind);
-    floats = (size_t)opt->n_state * n;
-    if (desc->kind == TT_OPTIM_LBFGS) {
-        tt_optim_desc *od = &opt->desc;
-        if (!od->max_iter) od->max_iter = 20;
-        if (!od->max_eval) od->max_eval = od->max_iter * 5 / 4;
-        if (!tt__optim_isset(od->tolerance_grad)) od->tolerance_grad = 1e-7f;
-        if (!tt__optim_isset(od->tolerance_change)) od->tolerance_change = 1e-9f;
-        od->tolerance_grad += 0.0f;
-        od->tolerance_change += 0.0f;
-        if (!od->history_size) od->history_size = 100;
-        /* 2 history arrays (y, s) of history_size * n, ro and al, the flat work vectors */
-        floats = (2 * (size_t)od->history_size + TT__LB_NVEC) * n + 2 * (size_t)od->history_size;
-        if (n && floats / n < 2 * (size_t)od->history_size)
-            return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "tt_optim_init (LBFGS): history too large");
-    }
-    if (!tt__mul_ok(floats ? floats : 1, sizeof(float), &bytes))
-        return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "tt_optim_init (%s): state too large", tt_optim_name(desc->kind));
-    opt->state = (float *)tt__persist(ctx, "tt_optim_init", bytes);
-    if (!opt->state) return ctx->err;
-    memset(opt->state, 0, bytes);
-    opt->state_floats = floats;
-    for (i = 0; i < opt->n_state && i < 4; i++) opt->s[i] = opt->state + (size_t)i * n;
-    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) opt->sc.mu_product[g] = 1.0f;
-    return TT_OK;
-}
-
-TT__DEF tt_result tt_optim_set_lr(tt_ctx *ctx, tt_optim *opt, int group, float lr) {
-    if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (!opt || !opt->kind) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_set_lr: optimizer is NULL or not initialised");
-    if (tt__optim_ready(ctx, opt, "tt_optim_set_lr") != TT_OK) return ctx->err;
-    if (group < 0 || group >= TT_OPTIM_MAX_GROUPS)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_set_lr: group %d outside 0..%d", group, TT_OPTIM_MAX_GROUPS - 1);
-    if (!(lr >= 0) || lr > FLT_MAX)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_set_lr: invalid learning rate (lr must be >= 0): %g", (double)lr);
-    if (opt->kind == TT_OPTIM_LBFGS) { int g; for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) opt->hp[g].lr = lr; }
-    else opt->hp[group].lr = lr;
-    return TT_OK;
-}
-
-TT__DEF float tt_optim_get_lr(const tt_optim *opt, int group) {
-    if (!opt || group < 0 || group >= TT_OPTIM_MAX_GROUPS) return 0.0f;
-    return opt->hp[group].lr;
-}
-
-TT__DEF const float *tt_optim_asgd_average(const tt_optim *opt, const tt_tensor *param) {
-    if (!opt || !param || opt->kind != TT_OPTIM_ASGD || !(param->flags & TT_PARAM)) return NULL;
-    if (param->offset + param->numel > opt->n || !tt__optim_covers(opt, param)) return NULL;
-    return opt->s[0] + param->offset;
-}
-
-/* ---- element-wise updates: one parameter tensor (x, g: numel floats, s0..s2 its state) ---- */
+/* ---- element-wise updates: one parameter tensor (x, g: n floats, s0..s2 its state) ---- */
 
 /* torch.lerp: a + w (b - a) for |w| < 0.5, else b - (b - a)(1 - w). */
 static float tt__lerp(float a, float b, float w) {
@@ -7863,33 +7828,17 @@ typedef struct tt__optim_job {
     const float *g;
     float *s0, *s1, *s2;
     size_t n;
+    const tt_tensor *p;          /* the parameter (shape: Adafactor, SparseAdam, Muon) */
+    const tt_optim_scalars *sc;  /* per-group scalars (NAdam, ASGD) */
+    float clip;                  /* LAMB: global gradient-norm divisor (1: none) */
 } tt__optim_job;
 
-static void tt__upd_sgd(const tt__optim_job *j) {
+static tt_result tt__upd_sgd(tt_ctx *ctx, const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
-    float mom = h->momentum, damp1 = (float)(1.0 - (double)h->dampening), lr = h->lr;
-    size_t i = 0;
-#ifdef TT__VEC_SSE
-    /* The same operations as the loop below, 4 at a time (bit-identical; see tt__vec_relu). */
-    {
-        float *x = j->x, *s0 = j->s0;
-        const float *gp = j->g;
-        int wd = j->wd != 0, first = j->t == 1, nes = h->nesterov;
-        __m128 vgs = _mm_set1_ps(j->gsign), vwd = _mm_set1_ps(j->wd), vmom = _mm_set1_ps(mom);
-        __m128 vdamp = _mm_set1_ps(damp1), vlr = _mm_set1_ps(-lr);
-        for (; i + 4 <= j->n; i += 4) {
-            __m128 g = _mm_mul_ps(vgs, _mm_loadu_ps(gp + i)), xv = _mm_loadu_ps(x + i);
-            if (wd) g = _mm_add_ps(g, _mm_mul_ps(vwd, xv));
-            if (mom != 0) {
-                __m128 b = first ? g : _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(s0 + i), vmom), _mm_mul_ps(vdamp, g));
-                _mm_storeu_ps(s0 + i, b);
-                g = nes ? _mm_add_ps(g, _mm_mul_ps(vmom, b)) : b;
-            }
-            _mm_storeu_ps(x + i, _mm_add_ps(xv, _mm_mul_ps(vlr, g)));
-        }
-    }
-#endif
-    for (; i < j->n; i++) {
+    float mom = h->momentum, damp1 = (float)(1.0 - (double)h->dampening), lr = (float)h->lr;
+    size_t i;
+    (void)ctx;
+    for (i = 0; i < j->n; i++) {
         float g = j->gsign * j->g[i];
         if (j->wd != 0) g = g + j->wd * j->x[i];
         if (mom != 0) {
@@ -7899,58 +7848,48 @@ static void tt__upd_sgd(const tt__optim_job *j) {
         }
         j->x[i] = j->x[i] + (-lr) * g;
     }
+    return TT_OK;
 }
 
-/* Adam, AdamW (decoupled), with amsgrad. */
-static void tt__upd_adam(const tt__optim_job *j) {
+/* Adam, AdamW (decoupled), with amsgrad. The scalars are shared with the SIMD twin. */
+typedef struct tt__adam_k { float step_size, bc2s, w1, b2, w2, decay; } tt__adam_k;
+static tt__adam_k tt__adam_scalars(const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
     double bc1 = 1.0 - pow((double)h->beta1, (double)j->t), bc2 = 1.0 - pow((double)h->beta2, (double)j->t);
-    float step_size = (float)((double)h->lr / bc1), bc2s = (float)sqrt(bc2);
-    float w1 = (float)(1.0 - (double)h->beta1), b2 = h->beta2, w2 = (float)(1.0 - (double)h->beta2);
-    float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
-    size_t i = 0;
-#ifdef TT__VEC_SSE
-    /* The same operations as the loop below, 4 at a time (bit-identical; see tt__vec_relu). */
-    if (!h->amsgrad) {
-        float *x = j->x, *s0 = j->s0, *s1 = j->s1;
-        const float *gp = j->g;
-        int dec = j->wd != 0 && h->decoupled_weight_decay, cpl = j->wd != 0 && !h->decoupled_weight_decay;
-        int near = w1 < 0.5f && w1 > -0.5f; /* tt__lerp's branch, fixed for the loop */
-        __m128 vgs = _mm_set1_ps(j->gsign), vwd = _mm_set1_ps(j->wd), vdec = _mm_set1_ps(decay);
-        __m128 vw1 = _mm_set1_ps(w1), v1w1 = _mm_set1_ps(1.0f - w1), vb2 = _mm_set1_ps(b2), vw2 = _mm_set1_ps(w2);
-        __m128 vbc = _mm_set1_ps(bc2s), veps = _mm_set1_ps(h->eps), vstep = _mm_set1_ps(-step_size);
-        for (; i + 4 <= j->n; i += 4) {
-            __m128 g = _mm_mul_ps(vgs, _mm_loadu_ps(gp + i)), xv = _mm_loadu_ps(x + i), a, m, v, den;
-            if (dec) xv = _mm_mul_ps(xv, vdec);
-            if (cpl) g = _mm_add_ps(g, _mm_mul_ps(vwd, xv));
-            a = _mm_loadu_ps(s0 + i);
-            m = near ? _mm_add_ps(a, _mm_mul_ps(vw1, _mm_sub_ps(g, a))) : _mm_sub_ps(g, _mm_mul_ps(_mm_sub_ps(g, a), v1w1));
-            v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(s1 + i), vb2), _mm_mul_ps(vw2, _mm_mul_ps(g, g)));
-            den = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(v), vbc), veps);
-            _mm_storeu_ps(s0 + i, m);
-            _mm_storeu_ps(s1 + i, v);
-            _mm_storeu_ps(x + i, _mm_add_ps(xv, _mm_div_ps(_mm_mul_ps(vstep, m), den)));
-        }
-    }
-#endif
-    for (; i < j->n; i++) {
+    tt__adam_k k;
+    k.step_size = (float)(h->lr / bc1);
+    k.bc2s = (float)sqrt(bc2);
+    k.w1 = (float)(1.0 - (double)h->beta1);
+    k.b2 = h->beta2;
+    k.w2 = (float)(1.0 - (double)h->beta2);
+    k.decay = (float)(1.0 - h->lr * (double)j->wd);
+    return k;
+}
+static tt_result tt__upd_adam(tt_ctx *ctx, const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    tt__adam_k k = tt__adam_scalars(j);
+    size_t i;
+    (void)ctx;
+    for (i = 0; i < j->n; i++) {
         float g = j->gsign * j->g[i], m, v, den;
         if (j->wd != 0) {
-            if (h->decoupled_weight_decay) j->x[i] *= decay;
+            if (h->decoupled_weight_decay) j->x[i] *= k.decay;
             else g = g + j->wd * j->x[i];
         }
-        m = j->s0[i] = tt__lerp(j->s0[i], g, w1);
-        v = j->s1[i] = j->s1[i] * b2 + w2 * (g * g);
+        m = j->s0[i] = tt__lerp(j->s0[i], g, k.w1);
+        v = j->s1[i] = j->s1[i] * k.b2 + k.w2 * (g * g);
         if (h->amsgrad) v = j->s2[i] = TT__MAX(j->s2[i], v); /* max over the raw second moment */
-        den = sqrtf(v) / bc2s + h->eps;
-        j->x[i] = j->x[i] + (-step_size) * m / den;
+        den = sqrtf(v) / k.bc2s + h->eps;
+        j->x[i] = j->x[i] + (-k.step_size) * m / den;
     }
+    return TT_OK;
 }
 
-static void tt__upd_adagrad(const tt__optim_job *j) {
+static tt_result tt__upd_adagrad(tt_ctx *ctx, const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
-    float clr = (float)((double)h->lr / (1.0 + (double)(j->t - 1) * (double)h->lr_decay));
+    float clr = (float)(h->lr / (1.0 + (double)(j->t - 1) * (double)h->lr_decay));
     size_t i;
+    (void)ctx;
     if (j->t == 1)
         for (i = 0; i < j->n; i++) j->s0[i] = h->initial_accumulator_value;
     for (i = 0; i < j->n; i++) {
@@ -7959,12 +7898,14 @@ static void tt__upd_adagrad(const tt__optim_job *j) {
         s = j->s0[i] = j->s0[i] + g * g;
         j->x[i] = j->x[i] + (-clr) * g / (sqrtf(s) + h->eps);
     }
+    return TT_OK;
 }
 
-static void tt__upd_rmsprop(const tt__optim_job *j) {
+static tt_result tt__upd_rmsprop(tt_ctx *ctx, const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
-    float a = h->alpha, wa = (float)(1.0 - (double)h->alpha), lr = h->lr;
+    float a = h->alpha, wa = (float)(1.0 - (double)h->alpha), lr = (float)h->lr;
     size_t i;
+    (void)ctx;
     for (i = 0; i < j->n; i++) {
         float g = j->gsign * j->g[i], v, avg;
         if (j->wd != 0) g = g + j->wd * j->x[i];
@@ -7982,27 +7923,31 @@ static void tt__upd_rmsprop(const tt__optim_job *j) {
             j->x[i] = j->x[i] + (-lr) * g / avg;
         }
     }
+    return TT_OK;
 }
 
-static void tt__upd_adadelta(const tt__optim_job *j) {
+static tt_result tt__upd_adadelta(tt_ctx *ctx, const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
-    float rho = h->rho, w = (float)(1.0 - (double)h->rho);
+    float rho = h->rho, w = (float)(1.0 - (double)h->rho), lr = (float)h->lr;
     size_t i;
+    (void)ctx;
     for (i = 0; i < j->n; i++) {
         float g = j->gsign * j->g[i], v, delta;
         if (j->wd != 0) g = g + j->wd * j->x[i];
         v = j->s0[i] = j->s0[i] * rho + w * (g * g);
         delta = sqrtf(j->s1[i] + h->eps) / sqrtf(v + h->eps) * g;
         j->s1[i] = j->s1[i] * rho + w * (delta * delta);
-        j->x[i] = j->x[i] + (-h->lr) * delta;
+        j->x[i] = j->x[i] + (-lr) * delta;
     }
+    return TT_OK;
 }
 
-static void tt__upd_adamax(const tt__optim_job *j) {
+static tt_result tt__upd_adamax(tt_ctx *ctx, const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
-    float clr = (float)((double)h->lr / (1.0 - pow((double)h->beta1, (double)j->t)));
+    float clr = (float)(h->lr / (1.0 - pow((double)h->beta1, (double)j->t)));
     float w1 = (float)(1.0 - (double)h->beta1);
     size_t i;
+    (void)ctx;
     for (i = 0; i < j->n; i++) {
         float g = j->gsign * j->g[i], m, u;
         if (j->wd != 0) g = g + j->wd * j->x[i];
@@ -8010,20 +7955,23 @@ static void tt__upd_adamax(const tt__optim_job *j) {
         u = j->s1[i] = TT__MAX(j->s1[i] * h->beta2, fabsf(g) + h->eps); /* eps inside the max */
         j->x[i] = j->x[i] + (-clr) * m / u;
     }
+    return TT_OK;
 }
 
 /* NAdam; mu_product is a float32 per group (torch keeps a float32 0-d tensor per parameter). */
-static void tt__upd_nadam(const tt__optim_job *j, float mu_product) {
+static tt_result tt__upd_nadam(tt_ctx *ctx, const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
+    float mu_product = j->sc->mu_product[j->grp];
     double t = (double)j->t, bc2 = 1.0 - pow((double)h->beta2, t);
     double mu = (double)h->beta1 * (1.0 - 0.5 * pow(0.96, t * (double)h->momentum_decay));
     double mu_next = (double)h->beta1 * (1.0 - 0.5 * pow(0.96, (t + 1.0) * (double)h->momentum_decay));
     double mpn = (double)mu_product * mu_next;
-    float c_g = (float)(-(double)h->lr * (1.0 - mu) / (1.0 - (double)mu_product));
-    float c_m = (float)((-(double)h->lr * mu_next) / (1.0 - mpn));
+    float c_g = (float)(-h->lr * (1.0 - mu) / (1.0 - (double)mu_product));
+    float c_m = (float)((-h->lr * mu_next) / (1.0 - mpn));
     float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - (double)h->beta2), fbc2 = (float)bc2;
-    float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+    float decay = (float)(1.0 - h->lr * (double)j->wd);
     size_t i;
+    (void)ctx;
     for (i = 0; i < j->n; i++) {
         float g = j->gsign * j->g[i], m, v, den;
         if (j->wd != 0) {
@@ -8036,19 +7984,31 @@ static void tt__upd_nadam(const tt__optim_job *j, float mu_product) {
         j->x[i] = j->x[i] + c_g * g / den;
         j->x[i] = j->x[i] + c_m * m / den;
     }
+    return TT_OK;
+}
+/* NAdam's per-step scalar: mu_product *= mu_t (every group). */
+static void tt__pre_nadam(tt_ctx *ctx, tt_optim *opt, tt__optim_job *proto) {
+    int g;
+    (void)ctx; (void)proto;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) {
+        const tt_optim_hparams *h = &opt->hp[g];
+        double mu = (double)h->beta1 * (1.0 - 0.5 * pow(0.96, (double)opt->sc.step * (double)h->momentum_decay));
+        opt->sc.mu_product[g] = opt->sc.mu_product[g] * (float)mu;
+    }
 }
 
-static void tt__upd_radam(const tt__optim_job *j) {
+static tt_result tt__upd_radam(tt_ctx *ctx, const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
     double t = (double)j->t, b2 = (double)h->beta2;
     double bc1 = 1.0 - pow((double)h->beta1, t), bc2 = 1.0 - pow(b2, t);
     double rho_inf = 2.0 / (1.0 - b2) - 1.0, rho_t = rho_inf - 2.0 * t * pow(b2, t) / bc2;
     int rect = rho_t > 5.0;
     float fr = rect ? (float)sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) : 1.0f;
-    float fbc1 = (float)bc1, sbc2 = (float)sqrt(bc2), lr = h->lr;
+    float fbc1 = (float)bc1, sbc2 = (float)sqrt(bc2), lr = (float)h->lr;
     float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - b2);
-    float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+    float decay = (float)(1.0 - h->lr * (double)j->wd);
     size_t i;
+    (void)ctx;
     for (i = 0; i < j->n; i++) {
         float g = j->gsign * j->g[i], m, v, u;
         if (j->wd != 0) {
@@ -8061,13 +8021,16 @@ static void tt__upd_radam(const tt__optim_job *j) {
         if (rect) u = u * (sbc2 / (sqrtf(v) + h->eps)) * fr; /* eps on the uncorrected sqrt(v) */
         j->x[i] = j->x[i] - u;
     }
+    return TT_OK;
 }
 
 /* ASGD; eta and mu are float32 per group like torch's 0-d tensors; s0 = ax (the average). */
-static void tt__upd_asgd(const tt__optim_job *j, float eta, float mu) {
+static tt_result tt__upd_asgd(tt_ctx *ctx, const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
+    float eta = j->sc->eta[j->grp], mu = j->sc->mu[j->grp];
     float decay = (float)(1.0 - (double)h->lambd * (double)eta);
     size_t i;
+    (void)ctx;
     for (i = 0; i < j->n; i++) {
         float g = j->gsign * j->g[i];
         if (j->wd != 0) g = g + j->wd * j->x[i];
@@ -8076,14 +8039,33 @@ static void tt__upd_asgd(const tt__optim_job *j, float eta, float mu) {
         if (mu != 1.0f) j->s0[i] = j->s0[i] + (j->x[i] - j->s0[i]) * mu;
         else j->s0[i] = j->x[i];
     }
+    return TT_OK;
+}
+/* ASGD's per-step scalars: eta = lr, mu = 1 on the first step ... */
+static void tt__pre_asgd(tt_ctx *ctx, tt_optim *opt, tt__optim_job *proto) {
+    int g;
+    (void)ctx; (void)proto;
+    if (opt->sc.step != 1) return;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) { opt->sc.eta[g] = (float)opt->hp[g].lr; opt->sc.mu[g] = 1.0f; }
+}
+/* ... and after it eta_t = lr / (1 + lambd lr t)^alpha, mu_t = 1 / max(1, t - t0), as float32. */
+static void tt__post_asgd(tt_optim *opt) {
+    int g;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) {
+        const tt_optim_hparams *h = &opt->hp[g];
+        double t = (double)opt->sc.step;
+        opt->sc.eta[g] = (float)(h->lr / pow(1.0 + (double)h->lambd * h->lr * t, (double)h->alpha));
+        opt->sc.mu[g] = (float)(1.0 / TT__MAX(1.0, t - (double)h->t0));
+    }
 }
 
 /* Rprop (iRprop-): s0 = previous gradient, s1 = per-element step size (starts at lr). */
-static void tt__upd_rprop(const tt__optim_job *j) {
+static tt_result tt__upd_rprop(tt_ctx *ctx, const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
     size_t i;
+    (void)ctx;
     if (j->t == 1)
-        for (i = 0; i < j->n; i++) j->s1[i] = h->lr;
+        for (i = 0; i < j->n; i++) j->s1[i] = (float)h->lr;
     for (i = 0; i < j->n; i++) {
         float g = j->gsign * j->g[i], s = tt__signf(g * j->s0[i]);
         float f = s > 0 ? h->eta_plus : s < 0 ? h->eta_minus : 1.0f;
@@ -8094,16 +8076,19 @@ static void tt__upd_rprop(const tt__optim_job *j) {
         j->x[i] = j->x[i] + (-1.0f) * (tt__signf(g) * st);
         j->s0[i] = g;
     }
+    return TT_OK;
 }
 
 /* SparseAdam: a "row" (slice along dim 0; the whole tensor for a scalar) whose gradient is all
    zero is absent from the sparse gradient: its moments and values are left alone ("lazy Adam"). */
-static void tt__upd_sparse_adam(const tt__optim_job *j, const tt_tensor *p) {
+static tt_result tt__upd_sparse_adam(tt_ctx *ctx, const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
+    const tt_tensor *p = j->p;
     size_t rows = p->ndim > 0 ? (size_t)p->shape[0] : 1, rl = rows ? j->n / rows : 0, r, i;
     double bc1 = 1.0 - pow((double)h->beta1, (double)j->t), bc2 = 1.0 - pow((double)h->beta2, (double)j->t);
-    float step_size = (float)((double)h->lr * sqrt(bc2) / bc1);
+    float step_size = (float)(h->lr * sqrt(bc2) / bc1);
     float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - (double)h->beta2);
+    (void)ctx;
     for (r = 0; r < rows; r++) {
         size_t b = r * rl;
         int present = 0;
@@ -8119,35 +8104,39 @@ static void tt__upd_sparse_adam(const tt__optim_job *j, const tt_tensor *p) {
             j->x[i] = j->x[i] + (-step_size) * (m / (sqrtf(v) + h->eps));
         }
     }
+    return TT_OK;
 }
 
 /* Lion (google/automl lion_pytorch.py): sign of the interpolated momentum, momentum after. */
-static void tt__upd_lion(const tt__optim_job *j) {
+static tt_result tt__upd_lion(tt_ctx *ctx, const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
-    float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+    float decay = (float)(1.0 - h->lr * (double)j->wd), lr = (float)h->lr;
     float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - (double)h->beta2);
     size_t i;
+    (void)ctx;
     for (i = 0; i < j->n; i++) {
         float g = j->gsign * j->g[i];
         float c = j->s0[i] * h->beta1 + g * w1;
         j->x[i] = j->x[i] * decay;
-        j->x[i] = j->x[i] + (-h->lr) * tt__signf(c);
+        j->x[i] = j->x[i] + (-lr) * tt__signf(c);
         j->s0[i] = j->s0[i] * h->beta2 + g * w2;
     }
+    return TT_OK;
 }
 
-/* LAMB (timm lamb.py); clip = the global-norm divisor (1 if no clipping). Two passes over the
+/* LAMB (timm lamb.py); j->clip = the global-norm divisor (1 if no clipping). Two passes over the
    tensor: the Adam direction u is recomputed from the updated moments rather than stored. */
-static void tt__upd_lamb(const tt__optim_job *j, float clip) {
+static tt_result tt__upd_lamb(tt_ctx *ctx, const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
     double t = (double)j->t;
     float bc1 = h->bias_correction ? (float)(1.0 - pow((double)h->beta1, t)) : 1.0f;
     float sbc2 = h->bias_correction ? (float)sqrt(1.0 - pow((double)h->beta2, t)) : 1.0f;
-    float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - (double)h->beta2), ratio = 1.0f;
+    float w1 = (float)(1.0 - (double)h->beta1), w2 = (float)(1.0 - (double)h->beta2), ratio = 1.0f, lr = (float)h->lr;
     double wn = 0, un = 0;
     size_t i;
+    (void)ctx;
     for (i = 0; i < j->n; i++) {
-        float g = j->gsign * j->g[i] / clip;
+        float g = j->gsign * j->g[i] / j->clip;
         j->s0[i] = j->s0[i] * h->beta1 + g * w1;
         j->s1[i] = j->s1[i] * h->beta2 + w2 * (g * g);
     }
@@ -8166,8 +8155,24 @@ static void tt__upd_lamb(const tt__optim_job *j, float clip) {
         float u = (j->s0[i] / bc1) / (sqrtf(j->s1[i]) / sbc2 + h->eps);
         if (j->wd != 0) u = u + j->wd * j->x[i];
         u = u * ratio;
-        j->x[i] = j->x[i] + (-h->lr) * u;
+        j->x[i] = j->x[i] + (-lr) * u;
     }
+    return TT_OK;
+}
+/* LAMB's per-step scalar (timm): one global gradient norm over every covered parameter;
+   gradients are divided by norm / max_grad_norm when the norm exceeds max_grad_norm. */
+static void tt__pre_lamb(tt_ctx *ctx, tt_optim *opt, tt__optim_job *proto) {
+    double s = 0;
+    float gn, mx = opt->hp[0].max_grad_norm;
+    int ti;
+    for (ti = 0; ti < opt->n_tensors; ti++) {
+        const tt_tensor *p = &ctx->params[ti];
+        size_t i;
+        if (!tt__optim_covers(opt, p)) continue;
+        for (i = 0; i < p->numel; i++) s += (double)ctx->param_grad[p->offset + i] * ctx->param_grad[p->offset + i];
+    }
+    gn = (float)sqrt(s);
+    if (gn > mx) proto->clip = gn / mx;
 }
 
 /* Adafactor (torch _single_tensor_adafactor). Factored over the last two dims (rows R in s0,
@@ -8185,9 +8190,10 @@ static float tt__adafactor_u(const tt__optim_job *j, size_t i, size_t nr, size_t
     return 1.0f / sqrtf(v) * g;
 }
 
-static void tt__upd_adafactor(tt_ctx *ctx, const tt__optim_job *j, const tt_tensor *p) {
+static tt_result tt__upd_adafactor(tt_ctx *ctx, const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
-    double t = (double)j->t, w = pow(t, (double)h->beta2_decay), rho = TT__MIN((double)h->lr, 1.0 / sqrt(t));
+    const tt_tensor *p = j->p;
+    double t = (double)j->t, w = pow(t, (double)h->beta2_decay), rho = TT__MIN(h->lr, 1.0 / sqrt(t));
     double xn = 0, un = 0, alpha, denom;
     float fw = (float)w, eps1 = h->eps;
     size_t i, nr = 0, nc = 0, nb = 1, b, r, c;
@@ -8196,7 +8202,7 @@ static void tt__upd_adafactor(tt_ctx *ctx, const tt__optim_job *j, const tt_tens
     for (i = 0; i < j->n; i++) xn += (double)j->x[i] * j->x[i];
     alpha = TT__MAX((double)h->eps2, (double)(float)sqrt(xn) / sqrt((double)(j->n ? j->n : 1))) * rho;
     if (j->wd != 0) {
-        float decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+        float decay = (float)(1.0 - h->lr * (double)j->wd);
         for (i = 0; i < j->n; i++) j->x[i] *= decay;
     }
     if (p->ndim > 1) {
@@ -8206,7 +8212,7 @@ static void tt__upd_adafactor(tt_ctx *ctx, const tt__optim_job *j, const tt_tens
         if (nb > 1) {
             /* per-batch mean of R: a few floats of scratch (rewound by the caller) */
             rmean = tt__scratch_floats(ctx, "tt_optim_step (Adafactor)", nb);
-            if (!rmean) return;
+            if (!rmean) return ctx->err;
         }
         for (b = 0; b < nb; b++) {
             double rs = 0;
@@ -8243,6 +8249,7 @@ static void tt__upd_adafactor(tt_ctx *ctx, const tt__optim_job *j, const tt_tens
         float a = (float)(-alpha / denom);
         for (i = 0; i < j->n; i++) j->x[i] = j->x[i] + a * tt__adafactor_u(j, i, nr, nc, rmean, eps1);
     }
+    return TT_OK;
 }
 
 /* Round a float to bfloat16 (round to nearest even), kept in a float. */
@@ -8276,8 +8283,9 @@ static void tt__bf16_gemm(size_t m, size_t n, size_t k, const float *a, size_t a
 
 /* Muon for one 2-D tensor; s0 = momentum buffer. Newton-Schulz runs on bfloat16-rounded values
    (every op result rounded to bf16) like torch, which computes it in torch.bfloat16. */
-static tt_result tt__upd_muon(tt_ctx *ctx, const tt__optim_job *j, const tt_tensor *p) {
+static tt_result tt__upd_muon(tt_ctx *ctx, const tt__optim_job *j) {
     const tt_optim_hparams *h = j->h;
+    const tt_tensor *p = j->p;
     size_t rows = (size_t)p->shape[0], cols = (size_t)p->shape[1], m, k, i, jj, it;
     int tr = rows > cols;
     float mom = h->momentum, w = (float)(1.0 - (double)h->momentum), nrm;
@@ -8314,7 +8322,7 @@ static tt_result tt__upd_muon(tt_ctx *ctx, const tt__optim_job *j, const tt_tens
     else
         adj = sqrt(TT__MAX(1.0, (double)rows / (double)cols));
     {
-        float decay = (float)(1.0 - (double)h->lr * (double)j->wd), a = (float)(-(double)h->lr * adj);
+        float decay = (float)(1.0 - h->lr * (double)j->wd), a = (float)(-h->lr * adj);
         for (i = 0; i < rows; i++)
             for (jj = 0; jj < cols; jj++) {
                 size_t e = i * cols + jj;
@@ -8326,26 +8334,351 @@ static tt_result tt__upd_muon(tt_ctx *ctx, const tt__optim_job *j, const tt_tens
     return TT_OK;
 }
 
+/* ---- SIMD twins ----
+   4-wide SSE2 versions of reference updates, with exactly the reference's operations (see
+   tt__vec_add_into: IEEE add, mul, div and sqrt round the same), so results are bit-identical.
+   A twin processes a prefix of the tensor (a multiple of 4 elements) and returns its length; the
+   reference then does the rest. It may return 0 for configurations it does not cover. Only
+   element-wise updates (no per-tensor reduction) can have one. Registered in tt__optim_table
+   (column vec); tests/test_trainbench.c compares every registered pair bit for bit. */
+#ifdef TT__VEC_SSE
+static size_t tt__vec_sgd(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    float mom = h->momentum, damp1 = (float)(1.0 - (double)h->dampening), lr = (float)h->lr;
+    float *x = j->x, *s0 = j->s0;
+    const float *gp = j->g;
+    int wd = j->wd != 0, first = j->t == 1, nes = h->nesterov;
+    __m128 vgs = _mm_set1_ps(j->gsign), vwd = _mm_set1_ps(j->wd), vmom = _mm_set1_ps(mom);
+    __m128 vdamp = _mm_set1_ps(damp1), vlr = _mm_set1_ps(-lr);
+    size_t i = 0;
+    for (; i + 4 <= j->n; i += 4) {
+        __m128 g = _mm_mul_ps(vgs, _mm_loadu_ps(gp + i)), xv = _mm_loadu_ps(x + i);
+        if (wd) g = _mm_add_ps(g, _mm_mul_ps(vwd, xv));
+        if (mom != 0) {
+            __m128 b = first ? g : _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(s0 + i), vmom), _mm_mul_ps(vdamp, g));
+            _mm_storeu_ps(s0 + i, b);
+            g = nes ? _mm_add_ps(g, _mm_mul_ps(vmom, b)) : b;
+        }
+        _mm_storeu_ps(x + i, _mm_add_ps(xv, _mm_mul_ps(vlr, g)));
+    }
+    return i;
+}
+
+/* Adam / AdamW without amsgrad. */
+static size_t tt__vec_adam(const tt__optim_job *j) {
+    const tt_optim_hparams *h = j->h;
+    tt__adam_k k;
+    float *x = j->x, *s0 = j->s0, *s1 = j->s1;
+    const float *gp = j->g;
+    int dec, cpl, near;
+    __m128 vgs, vwd, vdec, vw1, v1w1, vb2, vw2, vbc, veps, vstep;
+    size_t i = 0;
+    if (h->amsgrad) return 0;
+    k = tt__adam_scalars(j);
+    dec = j->wd != 0 && h->decoupled_weight_decay;
+    cpl = j->wd != 0 && !h->decoupled_weight_decay;
+    near = k.w1 < 0.5f && k.w1 > -0.5f; /* tt__lerp's branch, fixed for the loop */
+    vgs = _mm_set1_ps(j->gsign); vwd = _mm_set1_ps(j->wd); vdec = _mm_set1_ps(k.decay);
+    vw1 = _mm_set1_ps(k.w1); v1w1 = _mm_set1_ps(1.0f - k.w1); vb2 = _mm_set1_ps(k.b2); vw2 = _mm_set1_ps(k.w2);
+    vbc = _mm_set1_ps(k.bc2s); veps = _mm_set1_ps(h->eps); vstep = _mm_set1_ps(-k.step_size);
+    for (; i + 4 <= j->n; i += 4) {
+        __m128 g = _mm_mul_ps(vgs, _mm_loadu_ps(gp + i)), xv = _mm_loadu_ps(x + i), a, m, v, den;
+        if (dec) xv = _mm_mul_ps(xv, vdec);
+        if (cpl) g = _mm_add_ps(g, _mm_mul_ps(vwd, xv));
+        a = _mm_loadu_ps(s0 + i);
+        m = near ? _mm_add_ps(a, _mm_mul_ps(vw1, _mm_sub_ps(g, a))) : _mm_sub_ps(g, _mm_mul_ps(_mm_sub_ps(g, a), v1w1));
+        v = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(s1 + i), vb2), _mm_mul_ps(vw2, _mm_mul_ps(g, g)));
+        den = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(v), vbc), veps);
+        _mm_storeu_ps(s0 + i, m);
+        _mm_storeu_ps(s1 + i, v);
+        _mm_storeu_ps(x + i, _mm_add_ps(xv, _mm_div_ps(_mm_mul_ps(vstep, m), den)));
+    }
+    return i;
+}
+#define TT__VEC(f) f
+#else
+#define TT__VEC(f) NULL
+#endif
+
+/* ---- the optimizer table ---- */
+
+/* What a momentum-cycling schedule (OneCycleLR, CyclicLR) writes (torch: "momentum" in
+   optimizer.defaults, else beta1 of "betas"). */
+enum { TT__MOM_NONE, TT__MOM_MOMENTUM, TT__MOM_BETA1 };
+
+typedef struct tt__optim_row {
+    tt_optim_kind kind;   /* must equal the row's index (checked at init) */
+    const char *name;
+    void (*defaults)(tt_optim_hparams *h);
+    tt_result (*check)(tt_ctx *ctx, const char *nm, int grp, const tt_optim_hparams *h, const tt_optim_desc *desc);
+    int n_state;          /* state arrays of n floats (LBFGS: its own layout) */
+    int momentum_field;   /* TT__MOM_* */
+    void (*prestep)(tt_ctx *ctx, tt_optim *opt, tt__optim_job *proto); /* per-step scalars, or NULL */
+    tt_result (*update)(tt_ctx *ctx, const tt__optim_job *j);          /* one tensor; NULL: closure only */
+    size_t (*vec)(const tt__optim_job *j);                             /* SIMD twin of update, or NULL */
+    void (*poststep)(tt_optim *opt);                                   /* after all tensors, or NULL */
+} tt__optim_row;
+
+static const tt__optim_row tt__optim_table[] = {
+    {(tt_optim_kind)0, "?", NULL, NULL, 0, TT__MOM_NONE, NULL, NULL, NULL, NULL},
+    {TT_OPTIM_SGD, "SGD", tt__def_sgd, tt__chk_sgd, 1, TT__MOM_MOMENTUM, NULL, tt__upd_sgd, TT__VEC(tt__vec_sgd), NULL},
+    {TT_OPTIM_ADAM, "Adam", tt__def_adam, tt__chk_adam, 3, TT__MOM_BETA1, NULL, tt__upd_adam, TT__VEC(tt__vec_adam), NULL},
+    {TT_OPTIM_ADAMW, "AdamW", tt__def_adamw, tt__chk_adamw, 3, TT__MOM_BETA1, NULL, tt__upd_adam, TT__VEC(tt__vec_adam), NULL},
+    {TT_OPTIM_ADAGRAD, "Adagrad", tt__def_adagrad, tt__chk_adagrad, 1, TT__MOM_NONE, NULL, tt__upd_adagrad, NULL, NULL},
+    {TT_OPTIM_RMSPROP, "RMSprop", tt__def_rmsprop, tt__chk_rmsprop, 3, TT__MOM_MOMENTUM, NULL, tt__upd_rmsprop, NULL, NULL},
+    {TT_OPTIM_ADADELTA, "Adadelta", tt__def_adadelta, tt__chk_adadelta, 2, TT__MOM_NONE, NULL, tt__upd_adadelta, NULL, NULL},
+    {TT_OPTIM_ADAMAX, "Adamax", tt__def_adamax, tt__chk_adam, 2, TT__MOM_BETA1, NULL, tt__upd_adamax, NULL, NULL},
+    {TT_OPTIM_NADAM, "NAdam", tt__def_nadam, tt__chk_nadam, 2, TT__MOM_BETA1, tt__pre_nadam, tt__upd_nadam, NULL, NULL},
+    {TT_OPTIM_RADAM, "RAdam", tt__def_radam, tt__chk_adam, 2, TT__MOM_BETA1, NULL, tt__upd_radam, NULL, NULL},
+    {TT_OPTIM_ASGD, "ASGD", tt__def_asgd, tt__chk_asgd, 1, TT__MOM_NONE, tt__pre_asgd, tt__upd_asgd, NULL, tt__post_asgd},
+    {TT_OPTIM_RPROP, "Rprop", tt__def_rprop, tt__chk_rprop, 2, TT__MOM_NONE, NULL, tt__upd_rprop, NULL, NULL},
+    {TT_OPTIM_LBFGS, "LBFGS", tt__def_lbfgs, tt__chk_lbfgs, 0, TT__MOM_NONE, NULL, NULL, NULL, NULL},
+    {TT_OPTIM_ADAFACTOR, "Adafactor", tt__def_adafactor, tt__chk_adafactor, 2, TT__MOM_NONE, NULL, tt__upd_adafactor, NULL, NULL},
+    {TT_OPTIM_SPARSE_ADAM, "SparseAdam", tt__def_sparse_adam, tt__chk_sparse_adam, 2, TT__MOM_BETA1, NULL, tt__upd_sparse_adam, NULL, NULL},
+    {TT_OPTIM_MUON, "Muon", tt__def_muon, tt__chk_muon, 1, TT__MOM_MOMENTUM, NULL, tt__upd_muon, NULL, NULL},
+    {TT_OPTIM_LION, "Lion", tt__def_lion, tt__chk_lion, 1, TT__MOM_BETA1, NULL, tt__upd_lion, NULL, NULL},
+    {TT_OPTIM_LAMB, "LAMB", tt__def_lamb, tt__chk_lamb, 2, TT__MOM_BETA1, tt__pre_lamb, tt__upd_lamb, NULL, NULL},
+};
+/* one row per kind: a missing row fails to compile here */
+typedef char tt__optim_table_is_complete[(sizeof tt__optim_table / sizeof tt__optim_table[0]) == TT_OPTIM_KIND_COUNT_ ? 1 : -1];
+
+/* The row of a valid kind, else NULL. */
+static const tt__optim_row *tt__optim_row_of(tt_optim_kind kind) {
+    if ((int)kind <= 0 || kind >= TT_OPTIM_KIND_COUNT_) return NULL;
+    return &tt__optim_table[kind];
+}
+
+TT__DEF const char *tt_optim_name(tt_optim_kind kind) {
+    const tt__optim_row *row = tt__optim_row_of(kind);
+    return row ? row->name : "unknown optimizer";
+}
+
+TT__DEF tt_optim_desc tt_optim_desc_init(tt_optim_kind kind) {
+    tt_optim_desc d;
+    const tt__optim_row *row = tt__optim_row_of(kind);
+    int g;
+    memset(&d, 0, sizeof d);
+    d.kind = kind;
+    if (row && row->defaults) row->defaults(&d.hp);
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) d.groups[g] = d.hp;
+    d.group_mask = (1u << TT_OPTIM_MAX_GROUPS) - 1u;
+    d.max_iter = 20;
+    d.max_eval = 25;
+    d.tolerance_grad = 1e-7f;
+    d.tolerance_change = 1e-9f;
+    d.history_size = 100;
+    d.init_mark = TT__OPTIM_INIT_MARK;
+    return d;
+}
+
+TT__DEF tt_optim_hparams *tt_optim_desc_group(tt_optim_desc *desc, int group) {
+    if (!desc || group < 0 || group >= TT_OPTIM_MAX_GROUPS) return NULL;
+    desc->groups[group] = desc->hp;
+    desc->group_hp |= 1u << group;
+    return &desc->groups[group];
+}
+
+/* LBFGS flat vectors (each n floats) kept after the history: */
+enum { TT__LB_D, TT__LB_G, TT__LB_PREVG, TT__LB_X, TT__LB_GPREV, TT__LB_BG0, TT__LB_BG1, TT__LB_GNEW, TT__LB_Q, TT__LB_NVEC };
+
+static tt_result tt__optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc);
+
+TT__DEF tt_result tt_optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc) {
+    tt_result r = tt__optim_init(ctx, opt, desc);
+    if (r != TT_OK && opt) opt->kind = (tt_optim_kind)0; /* a failed init leaves an unusable optimizer */
+    return r;
+}
+
+static tt_result tt__optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc *desc) {
+    const tt__optim_row *row;
+    const char *nm;
+    int g, i;
+    size_t n, floats, bytes;
+    unsigned all = (1u << TT_OPTIM_MAX_GROUPS) - 1u;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!opt || !desc) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init: opt or desc is NULL");
+    row = tt__optim_row_of(desc->kind);
+    if (!row) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init: unknown optimizer kind %d", (int)desc->kind);
+    nm = row->name;
+    if (row->kind != desc->kind || !row->defaults || !row->check || (!row->update && desc->kind != TT_OPTIM_LBFGS))
+        return tt__fail(ctx, TT_ERR_STATE, "tt_optim_init: the optimizer table row of kind %d (%s) is incomplete or out of order",
+                        (int)desc->kind, nm);
+    if (desc->init_mark != TT__OPTIM_INIT_MARK)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                        "tt_optim_init (%s): desc was not made by tt_optim_desc_init (every field is taken literally, "
+                        "so a zeroed desc would mean lr 0): start from tt_optim_desc_init(kind)", nm);
+    if (desc->group_mask > all || (desc->group_hp > all))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init (%s): group_mask %u / group_hp %u name groups >= %d",
+                        nm, desc->group_mask, desc->group_hp, TT_OPTIM_MAX_GROUPS);
+    if (desc->kind != TT_OPTIM_LBFGS && desc->group_mask == 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init (%s): group_mask is 0, the optimizer would update nothing", nm);
+    memset(opt, 0, sizeof *opt);
+    opt->owner = ctx;
+    opt->kind = desc->kind;
+    opt->desc = *desc;
+    opt->group_mask = desc->kind == TT_OPTIM_LBFGS ? all : desc->group_mask;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) {
+        tt_result r;
+        /* LBFGS has a single group: desc.hp */
+        int own = desc->kind != TT_OPTIM_LBFGS && ((desc->group_hp >> g) & 1u);
+        opt->hp[g] = own ? desc->groups[g] : desc->hp;
+        if (!((opt->group_mask >> g) & 1u)) continue;
+        if ((r = tt__chk_common(ctx, nm, g, &opt->hp[g])) != TT_OK) return r;
+        if ((r = row->check(ctx, nm, g, &opt->hp[g], desc)) != TT_OK) return r;
+    }
+    opt->n = ctx->n_params;
+    opt->n_tensors = ctx->n_param_tensors;
+    if (ctx->n_params == 0) tt__warn(ctx, "tt_optim_init (%s): the context has no parameters", nm);
+    for (i = 0; i < opt->n_tensors; i++) {
+        const tt_tensor *p = &ctx->params[i];
+        if (!tt__optim_covers(opt, p)) continue;
+        if (desc->kind == TT_OPTIM_MUON && p->ndim != 2)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS,
+                            "tt_optim_init (Muon): parameter '%s' %S is not 2-D; Muon only supports 2-D parameters "
+                            "(put the others in a group excluded by group_mask)", p->name ? p->name : "", p);
+    }
+    n = opt->n;
+    opt->n_state = row->n_state;
+    floats = (size_t)opt->n_state * n;
+    if (desc->kind == TT_OPTIM_LBFGS) {
+        size_t hs = (size_t)desc->history_size;
+        /* 2 history arrays (y, s) of history_size * n, ro and al, the flat work vectors */
+        floats = (2 * hs + TT__LB_NVEC) * n + 2 * hs;
+        if (n && floats / n < 2 * hs)
+            return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "tt_optim_init (LBFGS): history too large");
+    }
+    if (!tt__mul_ok(floats ? floats : 1, sizeof(float), &bytes))
+        return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "tt_optim_init (%s): state too large", nm);
+    opt->state = (float *)tt__persist(ctx, "tt_optim_init", bytes);
+    if (!opt->state) return ctx->err;
+    memset(opt->state, 0, bytes);
+    opt->state_floats = floats;
+    for (i = 0; i < opt->n_state && i < 4; i++) opt->s[i] = opt->state + (size_t)i * n;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) opt->sc.mu_product[g] = 1.0f;
+    return TT_OK;
+}
+
+static tt_result tt__optim_group_arg(tt_ctx *ctx, const tt_optim *opt, int group, const char *op) {
+    if (!opt || !opt->kind) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: optimizer is NULL or not initialised", op);
+    if (opt->owner != ctx)
+        return tt__fail(ctx, TT_ERR_STATE, "%s: the optimizer was initialised on another context", op);
+    if (group < 0 || group >= TT_OPTIM_MAX_GROUPS)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: group %d outside 0..%d", op, group, TT_OPTIM_MAX_GROUPS - 1);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_optim_set_lr(tt_ctx *ctx, tt_optim *opt, int group, double lr) {
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((r = tt__optim_group_arg(ctx, opt, group, "tt_optim_set_lr")) != TT_OK) return r;
+    if (!(lr >= 0) || lr > FLT_MAX)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_set_lr: invalid learning rate (lr must be >= 0): %g", lr);
+    if (opt->kind == TT_OPTIM_LBFGS) { int g; for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) opt->hp[g].lr = lr; }
+    else opt->hp[group].lr = lr;
+    return TT_OK;
+}
+
+TT__DEF double tt_optim_get_lr(const tt_optim *opt, int group) {
+    if (!opt || group < 0 || group >= TT_OPTIM_MAX_GROUPS) return 0.0;
+    return opt->hp[group].lr;
+}
+
+TT__DEF tt_result tt_optim_set_momentum(tt_ctx *ctx, tt_optim *opt, int group, double momentum) {
+    const tt__optim_row *row;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if ((r = tt__optim_group_arg(ctx, opt, group, "tt_optim_set_momentum")) != TT_OK) return r;
+    row = tt__optim_row_of(opt->kind);
+    if (!row || row->momentum_field == TT__MOM_NONE)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_set_momentum: %s has no momentum or beta1 (optimizer must support "
+                        "momentum or beta1 to cycle momentum)", tt_optim_name(opt->kind));
+    if (!tt__finite(momentum) || momentum < 0 || (row->momentum_field == TT__MOM_BETA1 && momentum > 1))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_set_momentum (%s): invalid %s %g", row->name,
+                        row->momentum_field == TT__MOM_BETA1 ? "beta1" : "momentum", momentum);
+    if (row->momentum_field == TT__MOM_BETA1) opt->hp[group].beta1 = (float)momentum;
+    else opt->hp[group].momentum = (float)momentum;
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_optim_attach_sched(tt_ctx *ctx, tt_optim *opt, struct tt_sched *sched, unsigned group_mask) {
+    const tt__optim_row *row;
+    int g;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!opt || !opt->kind) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_attach_sched: optimizer is NULL or not initialised");
+    if (group_mask == 0 || group_mask >> TT_OPTIM_MAX_GROUPS)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_attach_sched: group_mask %u must name groups 0..%d", group_mask,
+                        TT_OPTIM_MAX_GROUPS - 1);
+    if (sched && (sched->kind <= TT_SCHED_NONE || sched->kind > TT_SCHED_WARMUP_COSINE))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_attach_sched: schedule is not initialised");
+    row = tt__optim_row_of(opt->kind);
+    if (sched && sched->cycles_momentum && (!row || row->momentum_field == TT__MOM_NONE))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_attach_sched: the schedule cycles momentum but %s has no "
+                        "momentum or beta1 (set cycle_momentum to 0)", tt_optim_name(opt->kind));
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++)
+        if ((group_mask >> g) & 1u) opt->sched[g] = sched;
+    return TT_OK;
+}
+
+/* Before a step: each attached schedule's lr (and momentum) into its groups. */
+static tt_result tt__optim_sched_apply(tt_ctx *ctx, tt_optim *opt) {
+    double m;
+    int g;
+    tt_result r;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) {
+        const tt_sched *s = opt->sched[g];
+        if (!s) continue;
+        if ((r = tt_optim_set_lr(ctx, opt, g, tt_sched_lr(s))) != TT_OK) return r;
+        if (tt_sched_momentum(s, &m) && (r = tt_optim_set_momentum(ctx, opt, g, m)) != TT_OK) return r;
+    }
+    return TT_OK;
+}
+/* After a step: advance every attached schedule once (ReduceLROnPlateau waits for its metric). */
+static tt_result tt__optim_sched_advance(tt_ctx *ctx, tt_optim *opt) {
+    int g, k;
+    tt_result r;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) {
+        tt_sched *s = opt->sched[g];
+        int seen = 0;
+        if (!s || s->kind == TT_SCHED_PLATEAU) continue;
+        for (k = 0; k < g; k++) seen |= opt->sched[k] == s;
+        if (!seen && (r = tt_sched_step(ctx, s)) != TT_OK) return r;
+    }
+    return TT_OK;
+}
+
+TT__DEF const float *tt_optim_asgd_average(const tt_optim *opt, const tt_tensor *param) {
+    if (!opt || !param || opt->kind != TT_OPTIM_ASGD || !(param->flags & TT_PARAM)) return NULL;
+    if (param->offset + param->numel > opt->n || !tt__optim_covers(opt, param)) return NULL;
+    return opt->s[0] + param->offset;
+}
+
 static tt_result tt__optim_ready(tt_ctx *ctx, tt_optim *opt, const char *op) {
-    if (!opt || (int)opt->kind <= 0 || opt->kind >= TT_OPTIM_KIND_COUNT_ || (!opt->state && opt->n))
+    if (!opt || !tt__optim_row_of(opt->kind) || (!opt->state && opt->n))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: optimizer is NULL or not initialised", op);
     if (opt->owner != ctx)
         return tt__fail(ctx, TT_ERR_STATE, "%s: the optimizer was initialised on another context (its state and "
                                            "parameter layout belong to that one)", op);
     if (opt->n > ctx->n_params || opt->n_tensors > ctx->n_param_tensors)
         return tt__fail(ctx, TT_ERR_STATE, "%s: the optimizer does not belong to this context", op);
+    if (ctx->err != TT_OK)
+        return tt__fail(ctx, TT_ERR_STATE, "%s: refused: the context holds an error (%s); clear it with tt_clear_error first",
+                        op, tt_error_message(ctx));
     return TT_OK;
 }
 
+/* The generic step: per-step scalars, then every covered tensor through the row's update (its
+   SIMD twin first, when it has one), then the after-step hook. */
 TT__DEF tt_result tt_optim_step(tt_ctx *ctx, tt_optim *opt) {
-    int ti, g;
-    float lamb_clip = 1.0f;
+    const tt__optim_row *row;
+    tt__optim_job proto;
+    int ti;
     size_t mark;
     tt_result res = TT_OK;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if ((res = tt__optim_ready(ctx, opt, "tt_optim_step")) != TT_OK) return res;
-    if (opt->kind == TT_OPTIM_LBFGS)
-        return tt__fail(ctx, TT_ERR_STATE, "tt_optim_step: LBFGS needs a closure; use tt_optim_step_closure");
+    row = tt__optim_row_of(opt->kind);
+    if (!row->update)
+        return tt__fail(ctx, TT_ERR_STATE, "tt_optim_step: %s needs a closure; use tt_optim_step_closure", row->name);
     opt->last_skipped = 0;
     if (opt->desc.skip_nonfinite) {
         for (ti = 0; ti < opt->n_tensors; ti++) {
@@ -8354,81 +8687,48 @@ TT__DEF tt_result tt_optim_step(tt_ctx *ctx, tt_optim *opt) {
                 opt->last_skipped = 1;
                 opt->n_skipped++;
                 tt__warn(ctx, "tt_optim_step (%s): gradient of '%s' is not finite; step skipped",
-                         tt_optim_name(opt->kind), p->name ? p->name : "");
+                         row->name, p->name ? p->name : "");
                 return TT_OK;
             }
         }
     }
+    if ((res = tt__optim_sched_apply(ctx, opt)) != TT_OK) return res;
     opt->sc.step++;
-    if (opt->kind == TT_OPTIM_LAMB) {
-        /* timm: one global gradient norm over every parameter the optimizer covers */
-        double s = 0;
-        float gn, mx = opt->hp[0].max_grad_norm;
-        for (ti = 0; ti < opt->n_tensors; ti++) {
-            const tt_tensor *p = &ctx->params[ti];
-            size_t i;
-            if (!tt__optim_covers(opt, p)) continue;
-            for (i = 0; i < p->numel; i++) s += (double)ctx->param_grad[p->offset + i] * ctx->param_grad[p->offset + i];
-        }
-        gn = (float)sqrt(s);
-        if (mx > 0 && gn > mx) lamb_clip = gn / mx;
-    }
-    if (opt->kind == TT_OPTIM_NADAM || opt->kind == TT_OPTIM_ASGD) {
-        for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) {
-            const tt_optim_hparams *h = &opt->hp[g];
-            if (opt->sc.step == 1) { opt->sc.eta[g] = h->lr; opt->sc.mu[g] = 1.0f; }
-            if (opt->kind == TT_OPTIM_NADAM) {
-                double mu = (double)h->beta1 * (1.0 - 0.5 * pow(0.96, (double)opt->sc.step * (double)h->momentum_decay));
-                opt->sc.mu_product[g] = opt->sc.mu_product[g] * (float)mu;
-            }
-        }
-    }
+    memset(&proto, 0, sizeof proto);
+    proto.clip = 1.0f;
+    proto.t = opt->sc.step;
+    proto.sc = &opt->sc;
+    if (row->prestep) row->prestep(ctx, opt, &proto);
     mark = tt_scratch_mark(ctx);
     for (ti = 0; ti < opt->n_tensors && res == TT_OK; ti++) {
         tt_tensor *p = &ctx->params[ti];
-        tt__optim_job j;
-        size_t o = p->offset;
+        tt__optim_job j = proto;
+        size_t o = p->offset, done;
         if (!tt__optim_covers(opt, p) || p->numel == 0) continue;
         j.grp = p->group;
         j.h = &opt->hp[p->group];
         j.wd = (p->flags & TT_NO_DECAY) ? 0.0f : j.h->weight_decay;
         j.gsign = j.h->maximize ? -1.0f : 1.0f;
-        j.t = opt->sc.step;
         j.x = ctx->param_data + o;
         j.g = ctx->param_grad + o;
         j.s0 = opt->s[0] ? opt->s[0] + o : NULL;
         j.s1 = opt->s[1] ? opt->s[1] + o : NULL;
         j.s2 = opt->s[2] ? opt->s[2] + o : NULL;
         j.n = p->numel;
-        switch (opt->kind) {
-        case TT_OPTIM_SGD: tt__upd_sgd(&j); break;
-        case TT_OPTIM_ADAM: case TT_OPTIM_ADAMW: tt__upd_adam(&j); break;
-        case TT_OPTIM_ADAGRAD: tt__upd_adagrad(&j); break;
-        case TT_OPTIM_RMSPROP: tt__upd_rmsprop(&j); break;
-        case TT_OPTIM_ADADELTA: tt__upd_adadelta(&j); break;
-        case TT_OPTIM_ADAMAX: tt__upd_adamax(&j); break;
-        case TT_OPTIM_NADAM: tt__upd_nadam(&j, opt->sc.mu_product[j.grp]); break;
-        case TT_OPTIM_RADAM: tt__upd_radam(&j); break;
-        case TT_OPTIM_ASGD: tt__upd_asgd(&j, opt->sc.eta[j.grp], opt->sc.mu[j.grp]); break;
-        case TT_OPTIM_RPROP: tt__upd_rprop(&j); break;
-        case TT_OPTIM_ADAFACTOR: tt__upd_adafactor(ctx, &j, p); res = ctx->err; break;
-        case TT_OPTIM_SPARSE_ADAM: tt__upd_sparse_adam(&j, p); break;
-        case TT_OPTIM_MUON: res = tt__upd_muon(ctx, &j, p); break;
-        case TT_OPTIM_LION: tt__upd_lion(&j); break;
-        case TT_OPTIM_LAMB: tt__upd_lamb(&j, lamb_clip); break;
-        default: break;
+        j.p = p;
+        done = row->vec ? row->vec(&j) : 0;
+        if (done < j.n) {
+            /* the reference does the rest (element-wise updates only have a twin) */
+            j.x += done; j.g += done; j.n -= done;
+            if (j.s0) j.s0 += done;
+            if (j.s1) j.s1 += done;
+            if (j.s2) j.s2 += done;
+            res = row->update(ctx, &j);
         }
         tt_scratch_rewind(ctx, mark);
     }
-    if (opt->kind == TT_OPTIM_ASGD) {
-        /* eta_t = lr / (1 + lambd lr t)^alpha, mu_t = 1 / max(1, t - t0), stored as float32 */
-        for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) {
-            const tt_optim_hparams *h = &opt->hp[g];
-            double t = (double)opt->sc.step;
-            opt->sc.eta[g] = (float)((double)h->lr / pow(1.0 + (double)h->lambd * (double)h->lr * t, (double)h->alpha));
-            opt->sc.mu[g] = (float)(1.0 / TT__MAX(1.0, t - (double)h->t0));
-        }
-    }
+    if (row->poststep) row->poststep(opt);
+    if (res == TT_OK) res = tt__optim_sched_advance(ctx, opt);
     return res;
 }
 
@@ -8704,12 +9004,15 @@ TT__DEF tt_result tt_optim_step_closure(tt_ctx *ctx, tt_optim *opt, tt_closure_f
     if ((r = tt__optim_ready(ctx, opt, "tt_optim_step_closure")) != TT_OK) return r;
     if (!closure) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_step_closure: closure is NULL");
     if (opt->kind == TT_OPTIM_LBFGS) {
+        if ((r = tt__optim_sched_apply(ctx, opt)) != TT_OK) return r;
         if (opt->n_tensors == 0) {
             f = closure(ctx, user);
             if (loss) *loss = f;
-            return ctx->err;
+            r = ctx->err;
+        } else {
+            r = tt__lbfgs_step(ctx, opt, closure, user, loss);
         }
-        return tt__lbfgs_step(ctx, opt, closure, user, loss);
+        return r == TT_OK ? tt__optim_sched_advance(ctx, opt) : r;
     }
     f = closure(ctx, user);
     if (ctx->err != TT_OK) return ctx->err;
@@ -8926,7 +9229,7 @@ static tt_result tt__sched_get(tt_ctx *ctx, tt_sched *s, double lr, int initial,
         return TT_OK;
     }
     case TT_SCHED_CYCLIC: {
-        const tt_cyclic_opts *o = &s->u.cyclic.o;
+        const tt_sched_cyclic_opts *o = &s->u.cyclic.o;
         double total = s->u.cyclic.total_size, ratio = s->u.cyclic.step_ratio;
         double cycle = floor(1 + t / total), x = 1.0 + t / total - cycle, scale, f;
         scale = x <= ratio ? x / ratio : (x - 1) / (ratio - 1);
@@ -8934,7 +9237,7 @@ static tt_result tt__sched_get(tt_ctx *ctx, tt_sched *s, double lr, int initial,
         else if (o->mode == TT_CYCLIC_TRIANGULAR2) f = 1 / pow(2.0, cycle - 1);
         else f = pow(o->gamma, (double)t); /* exp_range scales by iterations */
         *out = o->base_lr + (o->max_lr - o->base_lr) * scale * f;
-        if (o->cycle_momentum > 0) s->momentum = o->max_momentum - (o->max_momentum - o->base_momentum) * scale * f;
+        if (o->cycle_momentum) s->momentum = o->max_momentum - (o->max_momentum - o->base_momentum) * scale * f;
         return TT_OK;
     }
     case TT_SCHED_ONE_CYCLE: {
@@ -8953,7 +9256,7 @@ static tt_result tt__sched_get(tt_ctx *ctx, tt_sched *s, double lr, int initial,
                                     i + 1, s->u.one_cycle.o.pct_start, s->u.one_cycle.total_steps);
                 pct = (t - start_step) / (end_step - start_step);
                 *out = tt__sched_anneal(how, s->u.one_cycle.start_lr[i], s->u.one_cycle.end_lr[i], pct);
-                if (s->u.one_cycle.o.cycle_momentum > 0)
+                if (s->u.one_cycle.o.cycle_momentum)
                     s->momentum = tt__sched_anneal(how, s->u.one_cycle.start_mom[i], s->u.one_cycle.end_mom[i], pct);
                 return TT_OK;
             }
@@ -8970,7 +9273,7 @@ static tt_result tt__sched_start(tt_ctx *ctx, tt_sched *s, double lr_in, double 
 
 /* Shared by composites: momentum of the active child (sequential) or the last cycling one. */
 static void tt__sched_take_momentum(tt_sched *s, const tt_sched *child) {
-    if (child->has_momentum) { s->momentum = child->momentum; s->has_momentum = 1; }
+    if (child->cycles_momentum) { s->momentum = child->momentum; s->cycles_momentum = 1; }
 }
 
 /* SequentialLR milestone: _update_lr(0). */
@@ -8997,7 +9300,7 @@ static tt_result tt__sched_start(tt_ctx *ctx, tt_sched *s, double lr_in, double 
         s->u.restarts.T_cur = 0;
         break;
     case TT_SCHED_PLATEAU: /* no construction step in torch */
-        s->u.plateau.best = s->u.plateau.o.mode_max > 0 ? -INFINITY : INFINITY;
+        s->u.plateau.best = s->u.plateau.o.mode == TT_METRIC_MAX ? -INFINITY : INFINITY;
         s->u.plateau.num_bad_epochs = 0;
         s->u.plateau.cooldown_counter = 0;
         *out = s->lr = s->base_lr;
@@ -9007,12 +9310,12 @@ static tt_result tt__sched_start(tt_ctx *ctx, tt_sched *s, double lr_in, double 
         for (i = 0; i < s->u.composite.n; i++)
             if ((r = tt__sched_start(ctx, s->u.composite.children[i], s->base_lr, &dummy)) != TT_OK) return r;
         if ((r = tt__sched_start(ctx, s->u.composite.children[0], s->base_lr, out)) != TT_OK) return r;
-        s->has_momentum = 0;
+        s->cycles_momentum = 0;
         tt__sched_take_momentum(s, s->u.composite.children[0]);
         s->lr = *out;
         return TT_OK;
     case TT_SCHED_CHAINED:
-        s->has_momentum = 0;
+        s->cycles_momentum = 0;
         lr = s->base_lr;
         for (i = 0; i < s->u.composite.n; i++) {
             if ((r = tt__sched_start(ctx, s->u.composite.children[i], lr, &lr)) != TT_OK) return r;
@@ -9050,14 +9353,14 @@ static tt_result tt__sched_advance(tt_ctx *ctx, tt_sched *s, double lr_in, doubl
                                                                  : tt__sched_advance(ctx, child, lr_in, out);
         if (r != TT_OK) return r;
         s->last_epoch = t;
-        s->has_momentum = 0;
+        s->cycles_momentum = 0;
         tt__sched_take_momentum(s, child);
         s->lr = *out;
         return TT_OK;
     }
     case TT_SCHED_CHAINED: {
         double lr = lr_in;
-        s->has_momentum = 0;
+        s->cycles_momentum = 0;
         for (i = 0; i < s->u.composite.n; i++) {
             if ((r = tt__sched_advance(ctx, s->u.composite.children[i], lr, &lr)) != TT_OK) return r;
             tt__sched_take_momentum(s, s->u.composite.children[i]);
@@ -9110,8 +9413,8 @@ static tt_result tt__sched_begin(tt_ctx *ctx, const char *op, tt_sched *s, tt_sc
 static tt_result tt__sched_finish(tt_ctx *ctx, tt_sched *s, tt_sched *t) {
     tt_result r;
     double lr;
-    t->has_momentum = (t->kind == TT_SCHED_CYCLIC && t->u.cyclic.o.cycle_momentum > 0) ||
-                      (t->kind == TT_SCHED_ONE_CYCLE && t->u.one_cycle.o.cycle_momentum > 0);
+    t->cycles_momentum = (t->kind == TT_SCHED_CYCLIC && t->u.cyclic.o.cycle_momentum) ||
+                         (t->kind == TT_SCHED_ONE_CYCLE && t->u.one_cycle.o.cycle_momentum);
     if ((r = tt__sched_start(ctx, t, t->base_lr, &lr)) != TT_OK) return r;
     *s = *t;
     return TT_OK;
@@ -9249,59 +9552,49 @@ TT__DEF tt_result tt_sched_init_cosine_restarts(tt_ctx *ctx, tt_sched *s, double
     return tt__sched_finish(ctx, s, &t);
 }
 
-/* ---- option structs: a zero field means torch's default ----
-   A double field is "set" unless it is +0 (TT_OPTIM_ZERO, -0, asks for a literal zero; the same
-   test as the optimizer section's), an int field unless it is 0 (TT_SCHED_ZERO_INT asks for 0).
-   Switches: 0 = default, 1 = on, -1 = off; resolved to 1 or -1. */
-static double tt__sched_pick(double v, double def) {
-    uint64_t u;
-    memcpy(&u, &v, sizeof u);
-    return u != 0 ? v + 0.0 : def; /* -0 + 0 = +0 */
-}
-static int tt__sched_picki(int v, int def) { return v == TT_SCHED_ZERO_INT ? 0 : v != 0 ? v : def; }
-static tt_result tt__sched_switch(tt_ctx *ctx, const char *op, const char *name, int v, int def, int *out) {
-    if (v < -1 || v > 1)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s must be 0 (default), 1 (on) or -1 (off), got %d", op, name, v);
-    *out = v != 0 ? v : def ? 1 : -1;
+/* ---- option structs: torch's defaults from the *_opts_init functions, fields literal ---- */
+
+static tt_result tt__sched_switch(tt_ctx *ctx, const char *op, const char *name, int v) {
+    if (v != 0 && v != 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: %s must be 0 or 1, got %d", op, name, v);
     return TT_OK;
 }
 
-TT__DEF tt_cyclic_opts tt_cyclic_defaults(double base_lr, double max_lr) {
-    tt_cyclic_opts o;
-    memset(&o, 0, sizeof o); /* zero = torch's default */
+TT__DEF tt_sched_cyclic_opts tt_sched_cyclic_opts_init(double base_lr, double max_lr) {
+    tt_sched_cyclic_opts o;
+    memset(&o, 0, sizeof o);
     o.base_lr = base_lr;
     o.max_lr = max_lr;
+    o.step_size_up = 2000;
+    o.step_size_down = 2000;
+    o.mode = TT_CYCLIC_TRIANGULAR;
+    o.gamma = 1.0;
+    o.cycle_momentum = 1;
+    o.base_momentum = 0.8;
+    o.max_momentum = 0.9;
     return o;
 }
 
-TT__DEF tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_cyclic_opts *opts) {
+TT__DEF tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_sched_cyclic_opts *opts) {
     const char *op = "CyclicLR";
     tt_result r;
     tt_sched t;
-    tt_cyclic_opts o;
+    tt_sched_cyclic_opts o;
     double up, down;
     if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: opts is NULL (zero it and set base_lr, max_lr)");
+    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: opts is NULL (use tt_sched_cyclic_opts_init)");
     o = *opts;
-    o.base_lr = opts->base_lr + 0.0;
-    o.max_lr = opts->max_lr + 0.0;
     if ((r = tt__sched_begin(ctx, op, s, &t, TT_SCHED_CYCLIC, o.base_lr)) != TT_OK) return r;
     if (!tt__finite(o.max_lr) || o.max_lr < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: max_lr must be finite and >= 0, got %g", o.max_lr);
-    o.step_size_up = tt__sched_picki(opts->step_size_up, 2000);
     if (o.step_size_up <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_up must be > 0, got %d", o.step_size_up);
-    o.step_size_down = tt__sched_picki(opts->step_size_down, o.step_size_up); /* torch None: = up */
     if (o.step_size_down < 0)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_down must be >= 0 (0: same as step_size_up), got %d", o.step_size_down);
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: step_size_down must be >= 0, got %d", o.step_size_down);
     if (!tt__in_range((int)o.mode, 0, TT_CYCLIC_EXP_RANGE))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: mode %d is invalid", (int)o.mode);
-    o.gamma = tt__sched_pick(opts->gamma, 1.0);
     if (!tt__finite(o.gamma) || o.gamma <= 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: gamma must be > 0, got %g", o.gamma);
-    if ((r = tt__sched_switch(ctx, op, "cycle_momentum", opts->cycle_momentum, 1, &o.cycle_momentum)) != TT_OK) return r;
-    o.base_momentum = tt__sched_pick(opts->base_momentum, 0.8);
-    o.max_momentum = tt__sched_pick(opts->max_momentum, 0.9);
-    if (o.cycle_momentum > 0 && (!tt__finite(o.base_momentum) || !tt__finite(o.max_momentum)))
+    if ((r = tt__sched_switch(ctx, op, "cycle_momentum", o.cycle_momentum)) != TT_OK) return r;
+    if (o.cycle_momentum && (!tt__finite(o.base_momentum) || !tt__finite(o.max_momentum)))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "CyclicLR: base_momentum and max_momentum must be finite");
     t.u.cyclic.o = o;
     up = (double)o.step_size_up;
@@ -9311,27 +9604,32 @@ TT__DEF tt_result tt_sched_init_cyclic(tt_ctx *ctx, tt_sched *s, const tt_cyclic
     return tt__sched_finish(ctx, s, &t);
 }
 
-TT__DEF tt_one_cycle_opts tt_one_cycle_defaults(double max_lr, int total_steps) {
-    tt_one_cycle_opts o;
-    memset(&o, 0, sizeof o); /* zero = torch's default */
+TT__DEF tt_sched_one_cycle_opts tt_sched_one_cycle_opts_init(double max_lr, int total_steps) {
+    tt_sched_one_cycle_opts o;
+    memset(&o, 0, sizeof o);
     o.max_lr = max_lr;
     o.total_steps = total_steps;
+    o.pct_start = 0.3;
+    o.anneal_strategy = TT_ANNEAL_COS;
+    o.cycle_momentum = 1;
+    o.base_momentum = 0.85;
+    o.max_momentum = 0.95;
+    o.div_factor = 25.0;
+    o.final_div_factor = 1e4;
+    o.three_phase = 0;
     return o;
 }
 
-TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one_cycle_opts *opts) {
+TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_sched_one_cycle_opts *opts) {
     const char *op = "OneCycleLR";
     tt_result r;
     tt_sched t;
-    tt_one_cycle_opts o;
+    tt_sched_one_cycle_opts o;
     int T;
     double pct, init_lr, max_lr, min_lr, bm, mm;
     if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: opts is NULL (zero it and set max_lr, total_steps)");
+    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: opts is NULL (use tt_sched_one_cycle_opts_init)");
     o = *opts;
-    o.max_lr = opts->max_lr + 0.0;
-    o.div_factor = tt__sched_pick(opts->div_factor, 25.0);
-    o.final_div_factor = tt__sched_pick(opts->final_div_factor, 1e4);
     if (!tt__finite(o.max_lr) || o.max_lr < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: max_lr must be finite and >= 0, got %g", o.max_lr);
     if (!tt__finite(o.div_factor) || o.div_factor <= 0)
@@ -9339,30 +9637,17 @@ TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one
     if (!tt__finite(o.final_div_factor) || o.final_div_factor <= 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: final_div_factor must be > 0, got %g", o.final_div_factor);
     if ((r = tt__sched_begin(ctx, op, s, &t, TT_SCHED_ONE_CYCLE, o.max_lr / o.div_factor)) != TT_OK) return r;
-    if (o.total_steps != 0) {
-        if (o.total_steps < 0)
-            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected positive integer total_steps, but got %d", o.total_steps);
-        T = o.total_steps;
-    } else if (o.epochs != 0 || o.steps_per_epoch != 0) {
-        if (o.epochs <= 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected positive integer epochs, but got %d", o.epochs);
-        if (o.steps_per_epoch <= 0)
-            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected positive integer steps_per_epoch, but got %d", o.steps_per_epoch);
-        if (o.epochs > 0x7fffffff / o.steps_per_epoch)
-            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: epochs * steps_per_epoch overflows");
-        T = o.epochs * o.steps_per_epoch;
-    } else {
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: you must define either total_steps OR (epochs AND steps_per_epoch)");
-    }
-    pct = o.pct_start = tt__sched_pick(opts->pct_start, 0.3);
+    if (o.total_steps <= 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected positive integer total_steps, but got %d", o.total_steps);
+    T = o.total_steps;
+    pct = o.pct_start;
     if (!(pct >= 0 && pct <= 1))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: expected float between 0 and 1 pct_start, but got %g", pct);
     if (!tt__in_range((int)o.anneal_strategy, 0, TT_ANNEAL_LINEAR))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: anneal_strategy must be cos or linear, got %d", (int)o.anneal_strategy);
-    if ((r = tt__sched_switch(ctx, op, "cycle_momentum", opts->cycle_momentum, 1, &o.cycle_momentum)) != TT_OK) return r;
-    if ((r = tt__sched_switch(ctx, op, "three_phase", opts->three_phase, 0, &o.three_phase)) != TT_OK) return r;
-    o.base_momentum = tt__sched_pick(opts->base_momentum, 0.85);
-    o.max_momentum = tt__sched_pick(opts->max_momentum, 0.95);
-    if (o.cycle_momentum > 0 && (!tt__finite(o.base_momentum) || !tt__finite(o.max_momentum)))
+    if ((r = tt__sched_switch(ctx, op, "cycle_momentum", o.cycle_momentum)) != TT_OK) return r;
+    if ((r = tt__sched_switch(ctx, op, "three_phase", o.three_phase)) != TT_OK) return r;
+    if (o.cycle_momentum && (!tt__finite(o.base_momentum) || !tt__finite(o.max_momentum)))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "OneCycleLR: base_momentum and max_momentum must be finite");
     t.u.one_cycle.o = o;
     t.u.one_cycle.total_steps = T;
@@ -9377,7 +9662,7 @@ TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one
     t.u.one_cycle.end_step[0] = pct * T - 1;
     t.u.one_cycle.start_lr[0] = init_lr; t.u.one_cycle.end_lr[0] = max_lr;
     t.u.one_cycle.start_mom[0] = mm; t.u.one_cycle.end_mom[0] = bm;
-    if (o.three_phase > 0) {
+    if (o.three_phase) {
         t.u.one_cycle.n_phases = 3;
         t.u.one_cycle.end_step[1] = 2 * pct * T - 2;   /* max -> initial (base -> max) */
         t.u.one_cycle.start_lr[1] = max_lr; t.u.one_cycle.end_lr[1] = init_lr;
@@ -9394,29 +9679,34 @@ TT__DEF tt_result tt_sched_init_one_cycle(tt_ctx *ctx, tt_sched *s, const tt_one
     return tt__sched_finish(ctx, s, &t);
 }
 
-TT__DEF tt_plateau_opts tt_plateau_defaults(void) {
-    tt_plateau_opts o;
-    memset(&o, 0, sizeof o); /* zero = torch's default */
+TT__DEF tt_sched_plateau_opts tt_sched_plateau_opts_init(void) {
+    tt_sched_plateau_opts o;
+    memset(&o, 0, sizeof o);
+    o.mode = TT_METRIC_MIN;
+    o.factor = 0.1;
+    o.patience = 10;
+    o.threshold = 1e-4;
+    o.threshold_mode = TT_THRESHOLD_REL;
+    o.cooldown = 0;
+    o.min_lr = 0.0;
+    o.eps = 1e-8;
     return o;
 }
 
-TT__DEF tt_result tt_sched_init_plateau(tt_ctx *ctx, tt_sched *s, double base_lr, const tt_plateau_opts *opts) {
+TT__DEF tt_result tt_sched_init_plateau(tt_ctx *ctx, tt_sched *s, double base_lr, const tt_sched_plateau_opts *opts) {
     const char *op = "ReduceLROnPlateau";
     tt_result r;
     tt_sched t;
-    tt_plateau_opts in = opts ? *opts : tt_plateau_defaults(), o;
-    if ((r = tt__sched_begin(ctx, op, s, &t, TT_SCHED_PLATEAU, base_lr + 0.0)) != TT_OK) return r;
-    o = in;
-    o.factor = tt__sched_pick(in.factor, 0.1);
-    o.patience = tt__sched_picki(in.patience, 10);
-    o.threshold = tt__sched_pick(in.threshold, 1e-4);
-    o.cooldown = tt__sched_picki(in.cooldown, 0);
-    o.min_lr = tt__sched_pick(in.min_lr, 0.0);
-    o.eps = tt__sched_pick(in.eps, 1e-8);
+    tt_sched_plateau_opts o;
+    if ((r = tt__sched_begin(ctx, op, s, &t, TT_SCHED_PLATEAU, base_lr)) != TT_OK) return r;
+    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: opts is NULL (use tt_sched_plateau_opts_init)");
+    o = *opts;
     if (!(o.factor < 1.0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: factor should be < 1.0, got %g", o.factor);
     if (!(o.factor >= 0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: factor should be >= 0, got %g", o.factor);
-    if ((r = tt__sched_switch(ctx, op, "mode_max", in.mode_max, 0, &o.mode_max)) != TT_OK) return r;
-    if ((r = tt__sched_switch(ctx, op, "threshold_abs", in.threshold_abs, 0, &o.threshold_abs)) != TT_OK) return r;
+    if (!tt__in_range((int)o.mode, 0, TT_METRIC_MAX))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: mode %d is unknown (min or max)", (int)o.mode);
+    if (!tt__in_range((int)o.threshold_mode, 0, TT_THRESHOLD_ABS))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: threshold_mode %d is unknown (rel or abs)", (int)o.threshold_mode);
     if (o.patience < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: patience must be >= 0, got %d", o.patience);
     if (o.cooldown < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "ReduceLROnPlateau: cooldown must be >= 0, got %d", o.cooldown);
     if (!tt__finite(o.threshold) || o.threshold < 0)
@@ -9496,24 +9786,38 @@ TT__DEF tt_result tt_sched_init_chained(tt_ctx *ctx, tt_sched *s, int n, tt_sche
     return tt__sched_finish_composite(ctx, s, &t);
 }
 
-TT__DEF tt_result tt_sched_warmup_cosine(tt_ctx *ctx, tt_sched *s, double base_lr, int warmup_steps, int total_steps,
-                                         double start_factor, double eta_min) {
+TT__DEF tt_sched_warmup_cosine_opts tt_sched_warmup_cosine_opts_init(int warmup_steps, int total_steps) {
+    tt_sched_warmup_cosine_opts o;
+    memset(&o, 0, sizeof o);
+    o.warmup_steps = warmup_steps;
+    o.total_steps = total_steps;
+    o.start_factor = 1.0 / 3.0;
+    o.eta_min = 0.0;
+    return o;
+}
+
+TT__DEF tt_result tt_sched_init_warmup_cosine(tt_ctx *ctx, tt_sched *s, double base_lr, const tt_sched_warmup_cosine_opts *opts) {
+    const char *op = "tt_sched_init_warmup_cosine";
     tt_sched t;
     tt_result r;
-    if ((r = tt__sched_begin(ctx, "tt_sched_warmup_cosine", s, &t, TT_SCHED_WARMUP_COSINE, base_lr)) != TT_OK) return r;
+    int warmup_steps, total_steps;
+    if ((r = tt__sched_begin(ctx, op, s, &t, TT_SCHED_WARMUP_COSINE, base_lr)) != TT_OK) return r;
+    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: opts is NULL (use tt_sched_warmup_cosine_opts_init)", op);
+    warmup_steps = opts->warmup_steps;
+    total_steps = opts->total_steps;
     if (warmup_steps < 0)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: warmup_steps must be >= 0, got %d", warmup_steps);
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: warmup_steps must be >= 0, got %d", op, warmup_steps);
     if (total_steps <= warmup_steps || total_steps - warmup_steps > 0x3fffffff)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: total_steps (%d) must exceed warmup_steps (%d): T_max must be > 0",
-                        total_steps, warmup_steps);
-    if (!(start_factor > 0 && start_factor <= 1))
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: start_factor expected in (0, 1], got %g", start_factor);
-    if (!tt__finite(eta_min) || eta_min < 0)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_warmup_cosine: eta_min must be finite and >= 0, got %g", eta_min);
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: total_steps (%d) must exceed warmup_steps (%d): T_max must be > 0",
+                        op, total_steps, warmup_steps);
+    if (!(opts->start_factor > 0 && opts->start_factor <= 1))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: start_factor expected in (0, 1], got %g", op, opts->start_factor);
+    if (!tt__finite(opts->eta_min) || opts->eta_min < 0)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: eta_min must be finite and >= 0, got %g", op, opts->eta_min);
     t.u.warmup_cosine.warmup_steps = warmup_steps;
     t.u.warmup_cosine.T_max = total_steps - warmup_steps;
-    t.u.warmup_cosine.start_factor = start_factor;
-    t.u.warmup_cosine.eta_min = eta_min;
+    t.u.warmup_cosine.start_factor = opts->start_factor;
+    t.u.warmup_cosine.eta_min = opts->eta_min;
     return tt__sched_finish(ctx, s, &t);
 }
 
@@ -9549,7 +9853,7 @@ TT__DEF tt_result tt_sched_step(tt_ctx *ctx, tt_sched *s) {
 
 TT__DEF tt_result tt_sched_step_metric(tt_ctx *ctx, tt_sched *s, double a) {
     tt_result r;
-    tt_plateau_opts *o;
+    tt_sched_plateau_opts *o;
     double best;
     int better;
     if ((r = tt__sched_check_use(ctx, "tt_sched_step_metric", s)) != TT_OK) return r;
@@ -9557,8 +9861,10 @@ TT__DEF tt_result tt_sched_step_metric(tt_ctx *ctx, tt_sched *s, double a) {
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sched_step_metric: %s takes no metric (use tt_sched_step)", tt__sched_name(s->kind));
     o = &s->u.plateau.o;
     best = s->u.plateau.best;
-    if (o->mode_max < 0) better = o->threshold_abs > 0 ? a < best - o->threshold : a < best * (1.0 - o->threshold);
-    else better = o->threshold_abs > 0 ? a > best + o->threshold : a > best * (o->threshold + 1.0);
+    if (o->mode == TT_METRIC_MIN)
+        better = o->threshold_mode == TT_THRESHOLD_ABS ? a < best - o->threshold : a < best * (1.0 - o->threshold);
+    else
+        better = o->threshold_mode == TT_THRESHOLD_ABS ? a > best + o->threshold : a > best * (o->threshold + 1.0);
     s->last_epoch++;
     if (better) {
         s->u.plateau.best = a;
@@ -9622,7 +9928,7 @@ TT__DEF tt_result tt_sched_step_to(tt_ctx *ctx, tt_sched *s, double epoch) {
 TT__DEF double tt_sched_lr(const tt_sched *s) { return s ? s->lr : 0.0; }
 
 TT__DEF int tt_sched_momentum(const tt_sched *s, double *momentum) {
-    if (!s || !s->has_momentum) return 0;
+    if (!s || !s->cycles_momentum) return 0;
     if (momentum) *momentum = s->momentum;
     return 1;
 }
@@ -9730,14 +10036,29 @@ static double tt__grad_norm(tt_tensor **list, int count, double p) {
     return pow(acc, 1.0 / p);
 }
 
-TT__DEF tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, double max_norm, double norm_type,
-                                    int error_if_nonfinite, double *total_norm) {
+TT__DEF tt_clip_grad_norm_opts tt_clip_grad_norm_opts_init(double max_norm) {
+    tt_clip_grad_norm_opts o;
+    memset(&o, 0, sizeof o);
+    o.max_norm = max_norm;
+    o.norm_type = 2.0;
+    o.error_if_nonfinite = 0;
+    return o;
+}
+
+TT__DEF tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, const tt_clip_grad_norm_opts *opts,
+                                    double *total_norm) {
     const char *op = "tt_clip_grad_norm";
     tt_tensor **list;
-    int k, count = 0;
-    double total, coef;
+    int k, count = 0, error_if_nonfinite;
+    double total, coef, max_norm, norm_type;
     size_t mark, i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: opts is NULL (use tt_clip_grad_norm_opts_init)", op);
+    max_norm = opts->max_norm;
+    norm_type = opts->norm_type;
+    error_if_nonfinite = opts->error_if_nonfinite;
+    if (error_if_nonfinite != 0 && error_if_nonfinite != 1)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: error_if_nonfinite must be 0 or 1, got %d", op, error_if_nonfinite);
     if (!(max_norm >= 0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: max_norm must be >= 0, got %g", op, max_norm);
     if (!(norm_type > 0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: norm_type must be > 0 or INFINITY, got %g", op, norm_type);
     mark = tt_scratch_mark(ctx);
@@ -9749,7 +10070,7 @@ TT__DEF tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, doub
         tt_scratch_rewind(ctx, mark);
         return tt__fail(ctx, TT_ERR_NONFINITE,
                         "%s: the total norm of order %g for gradients is non-finite (%g), so it cannot be clipped "
-                        "(pass error_if_nonfinite = 0 to scale anyway)", op, norm_type, total);
+                        "(set error_if_nonfinite to 0 to scale anyway)", op, norm_type, total);
     }
     coef = max_norm / (total + 1e-6);
     if (coef > 1.0) coef = 1.0; /* NaN stays NaN, as torch.clamp */
@@ -9789,13 +10110,14 @@ TT__DEF tt_result tt_clip_grad_value(tt_ctx *ctx, int n, tt_tensor **params, dou
     return TT_OK;
 }
 
-TT__DEF tt_result tt_set_no_decay(tt_ctx *ctx, tt_tensor *param, int no_decay) {
+TT__DEF tt_result tt_param_set_decay(tt_ctx *ctx, tt_tensor *param, int decay) {
     if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (!param) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_set_no_decay: param is NULL");
+    if (!param) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_param_set_decay: param is NULL");
     if (!(param->flags & TT_PARAM))
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_set_no_decay: tensor of shape %S is not a parameter (tt_param)", param);
-    if (no_decay) param->flags |= TT_NO_DECAY;
-    else param->flags &= ~(unsigned)TT_NO_DECAY;
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_param_set_decay: tensor of shape %S is not a parameter (tt_param)", param);
+    if (decay != 0 && decay != 1) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_param_set_decay: decay must be 0 or 1, got %d", decay);
+    if (decay) param->flags &= ~(unsigned)TT_NO_DECAY;
+    else param->flags |= TT_NO_DECAY;
     return TT_OK;
 }
 
@@ -9806,19 +10128,19 @@ TT__DEF int tt_grads_finite(const tt_ctx *ctx) {
 
 /* ---- early stopping ---- */
 
-TT__DEF tt_result tt_early_stop_init(tt_ctx *ctx, tt_early_stop *es, int patience, double min_delta, int mode_max) {
+TT__DEF tt_result tt_early_stop_init(tt_ctx *ctx, tt_early_stop *es, int patience, double min_delta, tt_metric_mode mode) {
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!es) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: es is NULL");
     if (patience < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: patience must be >= 0, got %d", patience);
     if (!tt__finite(min_delta) || min_delta < 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: min_delta must be finite and >= 0, got %g", min_delta);
-    if (mode_max != 0 && mode_max != 1)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: mode_max must be 0 (min) or 1 (max), got %d", mode_max);
+    if (!tt__in_range((int)mode, 0, TT_METRIC_MAX))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_early_stop_init: mode must be TT_METRIC_MIN or TT_METRIC_MAX, got %d", (int)mode);
     memset(es, 0, sizeof *es);
-    es->mode_max = mode_max;
+    es->mode = mode;
     es->patience = patience;
     es->min_delta = min_delta;
-    es->best = mode_max ? -INFINITY : INFINITY;
+    es->best = mode == TT_METRIC_MAX ? -INFINITY : INFINITY;
     es->best_epoch = -1;
     return TT_OK;
 }
@@ -9826,7 +10148,7 @@ TT__DEF tt_result tt_early_stop_init(tt_ctx *ctx, tt_early_stop *es, int patienc
 TT__DEF int tt_early_stop_update(tt_early_stop *es, double metric) {
     int improved;
     if (!es) return 0;
-    improved = es->mode_max ? metric > es->best + es->min_delta : metric < es->best - es->min_delta;
+    improved = es->mode == TT_METRIC_MAX ? metric > es->best + es->min_delta : metric < es->best - es->min_delta;
     if (improved) {
         es->best = metric;
         es->best_epoch = es->epoch;
@@ -9861,6 +10183,8 @@ TT__DEF int tt_early_stop_update(tt_early_stop *es, double metric) {
 #undef TT__MAYBE_UNUSED
 #undef TT__MIN
 #undef TT__OPTIM_MAGIC
+#undef TT__OPTIM_INIT_MARK
+#undef TT__VEC
 #undef TT__OPTIM_VERSION
 #undef TT__PAUSE
 #undef TT__S_MR

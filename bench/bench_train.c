@@ -79,8 +79,8 @@ static int setup(model *m, const char *name, int threads) {
         m->y = (int *)malloc(sizeof(int) * MB);
         fill(&r, m->x, (size_t)MB * 784);
         for (i = 0; i < MB; i++) m->y[i] = (int)(tt_rng_u32(&r) % 10);
-        if (!strcmp(name, "mlp_sgdm")) { od.kind = TT_OPTIM_SGD; od.hp.lr = 0.01f; od.hp.momentum = 0.9f; }
-        else { od.kind = TT_OPTIM_ADAMW; od.hp.lr = 1e-3f; }
+        if (!strcmp(name, "mlp_sgdm")) { od = tt_optim_desc_init(TT_OPTIM_SGD); od.hp.lr = 0.01; od.hp.momentum = 0.9f; }
+        else { od = tt_optim_desc_init(TT_OPTIM_ADAMW); od.hp.lr = 1e-3; }
     } else if (!strcmp(name, "cnn")) {
         int cs[1] = {16};
         m->kind = 1;
@@ -96,7 +96,7 @@ static int setup(model *m, const char *name, int threads) {
         m->y = (int *)malloc(sizeof(int) * CB);
         fill(&r, m->x, (size_t)CB * 28 * 28);
         for (i = 0; i < CB; i++) m->y[i] = (int)(tt_rng_u32(&r) % 10);
-        od.kind = TT_OPTIM_SGD; od.hp.lr = 0.01f; od.hp.momentum = 0.9f;
+        od = tt_optim_desc_init(TT_OPTIM_SGD); od.hp.lr = 0.01; od.hp.momentum = 0.9f;
     } else if (!strcmp(name, "tf")) {
         m->kind = 2;
         P(m, "tok", 2, TV, TC, 0, 0, 1); P(m, "pos", 2, TT_, TC, 0, 0, 1);
@@ -115,7 +115,7 @@ static int setup(model *m, const char *name, int threads) {
         m->ids = (int *)malloc(sizeof(int) * TB * TT_);
         m->y = (int *)malloc(sizeof(int) * TB * TT_);
         for (i = 0; i < TB * TT_; i++) { m->ids[i] = (int)(tt_rng_u32(&r) % TV); m->y[i] = (int)(tt_rng_u32(&r) % TV); }
-        od.kind = TT_OPTIM_ADAMW; od.hp.lr = 1e-3f;
+        od = tt_optim_desc_init(TT_OPTIM_ADAMW); od.hp.lr = 1e-3;
     } else {
         fprintf(stderr, "unknown case %s\n", name);
         return 0;

@@ -238,10 +238,9 @@ static int tour_run_one(tour_run *run) {
     run->param = tt_param(&ctx, "xy", ndim, shape);
     if (run->param) tt_tensor_set(&ctx, run->param, start, 2);
 
-    memset(&od, 0, sizeof od);           /* zero = PyTorch defaults */
-    od.kind = run->opt->kind;
+    od = tt_optim_desc_init(run->opt->kind); /* PyTorch's defaults of that optimizer */
     od.hp.lr = run->lr;
-    od.hp.momentum = run->opt->momentum;
+    if (od.kind == TT_OPTIM_SGD) od.hp.momentum = run->opt->momentum;
     if (od.kind == TT_OPTIM_LBFGS) {   /* one iteration per step, up to 25 evaluations in the line search */
         od.max_iter = 1; od.max_eval = 25; od.strong_wolfe = 1;
     }

@@ -254,8 +254,7 @@ static void test_optimizer_other_context_refused(void) {
     tt_init_const(&b, pb, 1.0f);
     for (i = 0; i < pb->numel; i++) pb->grad[i] = 1.0f;
     memcpy(before, pb->data, sizeof before);
-    memset(&od, 0, sizeof od);
-    od.kind = TT_OPTIM_ADAM;
+    od = tt_optim_desc_init(TT_OPTIM_ADAM);
     CHECK(tt_optim_init(&a, &opt, &od) == TT_OK);
     CHECK(tt_optim_step(&b, &opt) == TT_ERR_STATE);
     CHECK_MSG(has(tt_error_message(&b), "another context"), "%s", tt_error_message(&b));

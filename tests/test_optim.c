@@ -1,5 +1,6 @@
 /* Optimizers: golden trajectories from PyTorch (tests/ref/gen_optim.py -> tests/ref/optim_ref.h),
-   parameter groups, state save/restore, non-finite skipping, error paths. */
+   including large-eps configurations and attached schedules, parameter groups, literal zeros,
+   state save/restore, non-finite skipping, the sticky-error refusal, error paths. */
 #define TINYTRAIN_IMPLEMENTATION
 #include "../tinytrain.h"
 #include "test.h"
@@ -56,11 +57,10 @@ static void set_grads(tt_ctx *ctx, const problem *P, int step, int masked) {
         }
 }
 
+/* torch's defaults, then the constructor arguments of the configuration. */
 static void make_desc(const optim_ref_cfg *c, tt_optim_desc *od) {
-    memset(od, 0, sizeof *od);
-    od->kind = c->kind;
-    od->hp = c->hp;
-    if (c->groups) od->groups[1] = c->g1;
+    *od = tt_optim_desc_init(c->kind);
+    c->set(od);
 }
 
 /* Tolerance per element: |c - ref| <= atol + rtol |ref|. rtol 1e-5 (~80 float ulps) covers the
@@ -83,11 +83,41 @@ static int compare(const char *name, int step, const float *got, const uint32_t 
     return !bad;
 }
 
-static void run_cfg(const optim_ref_cfg *c) {
+/* The schedule a SCHED_CONFIGS entry of gen_optim.py attaches (same arguments as torch). */
+static int make_sched(tt_ctx *ctx, const char *name, tt_sched *s) {
+    if (!strcmp(name, "adam_onecycle")) {
+        tt_sched_one_cycle_opts o = tt_sched_one_cycle_opts_init(0.1, OPTIM_REF_NSTEPS);
+        return tt_sched_init_one_cycle(ctx, s, &o) == TT_OK;
+    }
+    if (!strcmp(name, "adamw_onecycle3_linear")) {
+        tt_sched_one_cycle_opts o = tt_sched_one_cycle_opts_init(0.08, OPTIM_REF_NSTEPS);
+        o.three_phase = 1;
+        o.anneal_strategy = TT_ANNEAL_LINEAR;
+        o.base_momentum = 0.8;
+        o.max_momentum = 0.9;
+        return tt_sched_init_one_cycle(ctx, s, &o) == TT_OK;
+    }
+    if (!strcmp(name, "sgd_cyclic")) {
+        tt_sched_cyclic_opts o = tt_sched_cyclic_opts_init(0.01, 0.1);
+        o.step_size_up = 5;
+        o.step_size_down = 7;
+        return tt_sched_init_cyclic(ctx, s, &o) == TT_OK;
+    }
+    if (!strcmp(name, "rmsprop_cyclic")) {
+        tt_sched_cyclic_opts o = tt_sched_cyclic_opts_init(0.001, 0.01);
+        o.step_size_up = o.step_size_down = 4;
+        return tt_sched_init_cyclic(ctx, s, &o) == TT_OK;
+    }
+    if (!strcmp(name, "nadam_cosine")) return tt_sched_init_cosine(ctx, s, 0.05, 20, 0.001) == TT_OK;
+    return 0;
+}
+
+static void run_cfg(const optim_ref_cfg *c, int with_sched) {
     tt_ctx ctx;
     problem P;
     tt_optim opt;
     tt_optim_desc od;
+    tt_sched sched;
     int step, ok = 1;
     double worst = 0, atol = 1e-5, rtol = 1e-5;
     memset(&P, 0, sizeof P);
@@ -107,6 +137,10 @@ static void run_cfg(const optim_ref_cfg *c) {
         atol = 1e-5; rtol = 1e-4;
     }
     CHECK_MSG(tt_optim_init(&ctx, &opt, &od) == TT_OK, "%s: %s", c->name, tt_error_message(&ctx));
+    if (with_sched) {
+        CHECK_MSG(make_sched(&ctx, c->name, &sched), "%s: schedule: %s", c->name, tt_error_message(&ctx));
+        CHECK(tt_optim_attach_sched(&ctx, &opt, &sched, 1u) == TT_OK);
+    }
     for (step = 1; step <= OPTIM_REF_NSTEPS && ok; step++) {
         set_grads(&ctx, &P, step, c->masked);
         CHECK_MSG(tt_optim_step(&ctx, &opt) == TT_OK, "%s: %s", c->name, tt_error_message(&ctx));
@@ -124,7 +158,14 @@ static void run_cfg(const optim_ref_cfg *c) {
 
 static void test_torch_trajectories(void) {
     size_t i;
-    for (i = 0; i < sizeof optim_ref_cfgs / sizeof optim_ref_cfgs[0]; i++) run_cfg(&optim_ref_cfgs[i]);
+    for (i = 0; i < sizeof optim_ref_cfgs / sizeof optim_ref_cfgs[0]; i++) run_cfg(&optim_ref_cfgs[i], 0);
+}
+
+/* Schedules attached with tt_optim_attach_sched against torch's opt.step(); sched.step(): the
+   lr every step, and OneCycleLR / CyclicLR cycling Adam's beta1 and SGD's / RMSprop's momentum. */
+static void test_attached_schedules(void) {
+    size_t i;
+    for (i = 0; i < sizeof optim_ref_sched_cfgs / sizeof optim_ref_sched_cfgs[0]; i++) run_cfg(&optim_ref_sched_cfgs[i], 1);
 }
 
 /* ---- LBFGS on Rosenbrock ---- */
@@ -208,10 +249,10 @@ static void test_lbfgs(void) {
         tt_param(&ctx, "a", 2, s1);
         tt_param(&ctx, "b", 1, s2);
         for (k = 0; k < OPTIM_REF_LBFGS_N; k++) ctx.param_data[k] = f32(optim_ref_lbfgs_init[k]);
-        memset(&od, 0, sizeof od);
-        od.kind = TT_OPTIM_LBFGS;
+        od = tt_optim_desc_init(TT_OPTIM_LBFGS);
         od.hp.lr = L->lr;
         od.max_iter = L->max_iter;
+        od.max_eval = L->max_eval;
         od.history_size = L->history_size;
         od.strong_wolfe = L->strong_wolfe;
         CHECK(tt_optim_init(&ctx, &opt, &od) == TT_OK);
@@ -257,10 +298,9 @@ static void test_state_roundtrip(void) {
         size_t sz;
         int step;
         memset(&P1, 0, sizeof P1); memset(&P2, 0, sizeof P2);
-        memset(&od, 0, sizeof od);
-        od.kind = kinds[ki];
-        od.hp.lr = 0.02f;
-        od.hp.momentum = 0.9f;
+        od = tt_optim_desc_init(kinds[ki]);
+        od.hp.lr = 0.02;
+        if (kinds[ki] == TT_OPTIM_SGD) od.hp.momentum = 0.9f;
         CHECK(setup_problem(&c1, &P1, 0) && setup_problem(&c2, &P2, 0));
         CHECK(tt_optim_init(&c1, &o1, &od) == TT_OK);
         CHECK(tt_optim_init(&c2, &o2, &od) == TT_OK);
@@ -291,8 +331,7 @@ static void test_state_roundtrip(void) {
         tt_clear_error(&c2);
         {
             tt_optim o3;
-            tt_optim_desc od3 = od;
-            od3.kind = kinds[ki] == TT_OPTIM_SGD ? TT_OPTIM_ADAM : TT_OPTIM_SGD;
+            tt_optim_desc od3 = tt_optim_desc_init(kinds[ki] == TT_OPTIM_SGD ? TT_OPTIM_ADAM : TT_OPTIM_SGD);
             CHECK(tt_optim_init(&c2, &o3, &od3) == TT_OK);
             CHECK(tt_optim_state_load(&c2, &o3, buf, sz) == TT_ERR_FORMAT);
             CHECK(strstr(tt_error_message(&c2), "state is for") != NULL);
@@ -318,9 +357,9 @@ static void test_lbfgs_state_roundtrip(void) {
     desc.max_params = 64;
     desc.persist_bytes = 1 << 20;
     desc.scratch_bytes = 1 << 16;
-    memset(&od, 0, sizeof od);
-    od.kind = TT_OPTIM_LBFGS;
+    od = tt_optim_desc_init(TT_OPTIM_LBFGS);
     od.max_iter = 3;
+    od.max_eval = 3;
     od.history_size = 4;
     od.strong_wolfe = 1;
     for (i = 0; i < 2; i++) {
@@ -356,10 +395,11 @@ static void test_lr_groups_and_skip(void) {
     float before[OPTIM_REF_P0_N];
     memset(&P, 0, sizeof P);
     CHECK(setup_problem(&ctx, &P, 0));
-    memset(&od, 0, sizeof od);
-    od.kind = TT_OPTIM_ADAMW;
-    od.hp.lr = 0.1f;
-    od.groups[2].lr = 0.5f;
+    od = tt_optim_desc_init(TT_OPTIM_ADAMW);
+    od.hp.lr = 0.1;
+    CHECK(tt_optim_desc_group(&od, 2) == &od.groups[2] && (od.group_hp & 4u));
+    od.groups[2].lr = 0.5;
+    CHECK(tt_optim_desc_group(&od, TT_OPTIM_MAX_GROUPS) == NULL && tt_optim_desc_group(&od, -1) == NULL);
     od.group_mask = 1u | 4u;   /* groups 0 and 2 only */
     od.skip_nonfinite = 1;
     CHECK(tt_param_set_group(&ctx, P.p[1], 2) == TT_OK);
@@ -367,12 +407,12 @@ static void test_lr_groups_and_skip(void) {
     CHECK(tt_param_set_group(&ctx, P.p[2], TT_OPTIM_MAX_GROUPS) == TT_ERR_INVALID_ARGS);
     tt_clear_error(&ctx);
     CHECK(tt_optim_init(&ctx, &opt, &od) == TT_OK);
-    CHECK(tt_optim_get_lr(&opt, 0) == 0.1f);
-    CHECK(tt_optim_get_lr(&opt, 2) == 0.5f);
-    CHECK(opt.hp[0].weight_decay == 1e-2f); /* AdamW default */
-    CHECK(tt_optim_set_lr(&ctx, &opt, 0, 0.05f) == TT_OK);
-    CHECK(tt_optim_get_lr(&opt, 0) == 0.05f);
-    CHECK(tt_optim_set_lr(&ctx, &opt, 0, -1.0f) == TT_ERR_INVALID_ARGS);
+    CHECK(tt_optim_get_lr(&opt, 0) == 0.1);
+    CHECK(tt_optim_get_lr(&opt, 2) == 0.5);
+    CHECK(opt.hp[0].weight_decay == 1e-2f && opt.hp[2].weight_decay == 1e-2f); /* AdamW default */
+    CHECK(tt_optim_set_lr(&ctx, &opt, 0, 0.05) == TT_OK);
+    CHECK(tt_optim_get_lr(&opt, 0) == 0.05);
+    CHECK(tt_optim_set_lr(&ctx, &opt, 0, -1.0) == TT_ERR_INVALID_ARGS);
     CHECK(strstr(tt_error_message(&ctx), "lr") != NULL);
     tt_clear_error(&ctx);
     memcpy(before, ctx.param_data, sizeof before);
@@ -403,8 +443,7 @@ static int init_fails(tt_optim_kind kind, const tt_optim_hparams *hp, const char
     int ok;
     memset(&P, 0, sizeof P);
     if (!setup_problem(&ctx, &P, 0)) return 0;
-    memset(&od, 0, sizeof od);
-    od.kind = kind;
+    od = tt_optim_desc_init(kind);
     od.hp = *hp;
     ok = tt_optim_init(&ctx, &opt, &od) == TT_ERR_INVALID_ARGS && strstr(tt_error_message(&ctx), word) != NULL;
     if (!ok) printf("  expected an error naming '%s' for %s, got: '%s'\n", word, tt_optim_name(kind), tt_error_message(&ctx));
@@ -418,7 +457,7 @@ static void test_errors(void) {
     problem P;
     tt_optim opt;
     tt_optim_desc od;
-#define BAD(kind, field, val, word) do { memset(&h, 0, sizeof h); h.field = val; CHECK(init_fails(kind, &h, word)); } while (0)
+#define BAD(kind, field, val, word) do { h = tt_optim_desc_init(kind).hp; h.field = val; CHECK(init_fails(kind, &h, word)); } while (0)
     BAD(TT_OPTIM_SGD, lr, -0.1f, "lr");
     BAD(TT_OPTIM_ADAM, lr, NAN, "lr");
     BAD(TT_OPTIM_ADAM, beta1, 1.0f, "beta1");
@@ -437,19 +476,18 @@ static void test_errors(void) {
     BAD(TT_OPTIM_NADAM, momentum_decay, -1.0f, "momentum_decay");
     BAD(TT_OPTIM_LION, beta1, 1.5f, "beta1");
     BAD(TT_OPTIM_MUON, ns_steps, 100, "ns_steps");
-    memset(&h, 0, sizeof h); h.momentum = 0.9f; h.dampening = 0.1f; h.nesterov = 1;
+    BAD(TT_OPTIM_ADAM, amsgrad, 2, "amsgrad");           /* switches are 0 or 1 */
+    BAD(TT_OPTIM_ADAMW, decoupled_weight_decay, 0, "decoupled");
+    h = tt_optim_desc_init(TT_OPTIM_SGD).hp; h.momentum = 0.9f; h.dampening = 0.1f; h.nesterov = 1;
     CHECK(init_fails(TT_OPTIM_SGD, &h, "dampening"));
-    memset(&h, 0, sizeof h); h.decoupled_weight_decay = -1;
-    CHECK(init_fails(TT_OPTIM_ADAMW, &h, "decoupled"));
-    memset(&h, 0, sizeof h);
+    h = tt_optim_desc_init(TT_OPTIM_MUON).hp;
     CHECK(init_fails(TT_OPTIM_MUON, &h, "2-D"));   /* problem 0 has 1-D and 3-D parameters */
     CHECK(init_fails((tt_optim_kind)99, &h, "unknown"));
 #undef BAD
     /* LBFGS without closure, step on NULL, closure NULL */
     memset(&P, 0, sizeof P);
     CHECK(setup_problem(&ctx, &P, 0));
-    memset(&od, 0, sizeof od);
-    od.kind = TT_OPTIM_LBFGS;
+    od = tt_optim_desc_init(TT_OPTIM_LBFGS);
     od.history_size = 2;
     CHECK(tt_optim_init(&ctx, &opt, &od) == TT_OK);
     CHECK(tt_optim_step(&ctx, &opt) == TT_ERR_STATE);
@@ -461,7 +499,7 @@ static void test_errors(void) {
     tt_clear_error(&ctx);
     /* Muon restricted to the 2-D group works */
     CHECK(tt_param_set_group(&ctx, P.p[0], 1) == TT_OK);
-    od.kind = TT_OPTIM_MUON;
+    od = tt_optim_desc_init(TT_OPTIM_MUON);
     od.group_mask = 2u;
     CHECK(tt_optim_init(&ctx, &opt, &od) == TT_OK);
     set_grads(&ctx, &P, 1, 0);
@@ -470,23 +508,120 @@ static void test_errors(void) {
     tt_ctx_free(&ctx);
 }
 
-/* TT_OPTIM_ZERO means a literal zero where the default is not zero. */
-static void test_zero_sentinel(void) {
+/* Every field is literal: AdamW with weight_decay 0 (torch default 0.01) and a zero gradient
+   leaves the weights unchanged (before tt_optim_desc_init, a 0 meant "default" and the weights
+   decayed); beta1 0 in one group stays 0. A zeroed desc is rejected rather than run with lr 0. */
+static void test_explicit_zero(void) {
     tt_ctx ctx;
     problem P;
     tt_optim opt;
     tt_optim_desc od;
+    float before[OPTIM_REF_P0_N];
+    int step;
     memset(&P, 0, sizeof P);
     CHECK(setup_problem(&ctx, &P, 0));
+    od = tt_optim_desc_init(TT_OPTIM_ADAMW);
+    CHECK(od.hp.weight_decay == 1e-2f && od.hp.lr == 1e-3 && od.hp.beta1 == 0.9f && od.hp.decoupled_weight_decay == 1);
+    od.hp.weight_decay = 0.0f;
+    tt_optim_desc_group(&od, 1)->beta1 = 0.0f;
+    CHECK(tt_optim_init(&ctx, &opt, &od) == TT_OK);
+    CHECK(opt.hp[0].weight_decay == 0.0f && opt.hp[1].weight_decay == 0.0f);
+    CHECK(opt.hp[0].beta1 == 0.9f && opt.hp[1].beta1 == 0.0f);
+    memcpy(before, ctx.param_data, sizeof before);
+    for (step = 0; step < 3; step++) {
+        tt_zero_grad(&ctx);
+        CHECK(tt_optim_step(&ctx, &opt) == TT_OK);
+    }
+    CHECK_MSG(memcmp(before, ctx.param_data, sizeof before) == 0, "AdamW with weight_decay 0 moved the weights");
+    /* a desc not made by tt_optim_desc_init */
     memset(&od, 0, sizeof od);
     od.kind = TT_OPTIM_ADAMW;
-    od.hp.weight_decay = TT_OPTIM_ZERO;
-    od.groups[1].beta1 = TT_OPTIM_ZERO;
-    CHECK(tt_optim_init(&ctx, &opt, &od) == TT_OK);
-    CHECK(opt.hp[0].weight_decay == 0.0f && !signbit(opt.hp[0].weight_decay));
-    CHECK(opt.hp[0].beta1 == 0.9f && opt.hp[1].beta1 == 0.0f && opt.hp[0].lr == 1e-3f);
-    CHECK(opt.hp[0].decoupled_weight_decay == 1);
+    CHECK(tt_optim_init(&ctx, &opt, &od) == TT_ERR_INVALID_ARGS);
+    CHECK(strstr(tt_error_message(&ctx), "tt_optim_desc_init") != NULL);
+    tt_clear_error(&ctx);
+    /* group_mask 0 would update nothing */
+    od = tt_optim_desc_init(TT_OPTIM_SGD);
+    od.group_mask = 0;
+    CHECK(tt_optim_init(&ctx, &opt, &od) == TT_ERR_INVALID_ARGS);
     tt_ctx_free(&ctx);
+}
+
+/* tt_optim_step refuses to run while the context holds an error; momentum / beta1 setting. */
+static void test_sticky_error_and_momentum(void) {
+    tt_ctx ctx;
+    problem P;
+    tt_optim opt;
+    tt_optim_desc od;
+    tt_sched s;
+    tt_sched_one_cycle_opts oc;
+    float before[OPTIM_REF_P0_N];
+    memset(&P, 0, sizeof P);
+    CHECK(setup_problem(&ctx, &P, 0));
+    od = tt_optim_desc_init(TT_OPTIM_SGD);
+    od.hp.lr = 0.1;
+    CHECK(tt_optim_init(&ctx, &opt, &od) == TT_OK);
+    set_grads(&ctx, &P, 1, 0);
+    memcpy(before, ctx.param_data, sizeof before);
+    CHECK(tt_param_set_group(&ctx, P.p[0], 99) == TT_ERR_INVALID_ARGS); /* sets the sticky error */
+    CHECK(tt_optim_step(&ctx, &opt) == TT_ERR_STATE);
+    CHECK(memcmp(before, ctx.param_data, sizeof before) == 0 && opt.sc.step == 0);
+    CHECK(tt_error(&ctx) == TT_ERR_INVALID_ARGS); /* the first error is kept */
+    tt_clear_error(&ctx);
+    CHECK(tt_optim_step(&ctx, &opt) == TT_OK && opt.sc.step == 1);
+    /* momentum: SGD's momentum, Adam's beta1, none for Adagrad */
+    CHECK(tt_optim_set_momentum(&ctx, &opt, 0, 0.5) == TT_OK && opt.hp[0].momentum == 0.5f);
+    od = tt_optim_desc_init(TT_OPTIM_ADAM);
+    CHECK(tt_optim_init(&ctx, &opt, &od) == TT_OK);
+    CHECK(tt_optim_set_momentum(&ctx, &opt, 3, 0.85) == TT_OK && opt.hp[3].beta1 == 0.85f && opt.hp[0].beta1 == 0.9f);
+    CHECK(tt_optim_set_momentum(&ctx, &opt, 0, 1.5) == TT_ERR_INVALID_ARGS);
+    tt_clear_error(&ctx);
+    od = tt_optim_desc_init(TT_OPTIM_ADAGRAD);
+    CHECK(tt_optim_init(&ctx, &opt, &od) == TT_OK);
+    CHECK(tt_optim_set_momentum(&ctx, &opt, 0, 0.9) == TT_ERR_INVALID_ARGS);
+    tt_clear_error(&ctx);
+    oc = tt_sched_one_cycle_opts_init(0.1, 10);
+    CHECK(tt_sched_init_one_cycle(&ctx, &s, &oc) == TT_OK);
+    CHECK(tt_optim_attach_sched(&ctx, &opt, &s, 1u) == TT_ERR_INVALID_ARGS); /* cycles momentum */
+    CHECK(strstr(tt_error_message(&ctx), "momentum") != NULL);
+    tt_clear_error(&ctx);
+    oc.cycle_momentum = 0;
+    CHECK(tt_sched_init_one_cycle(&ctx, &s, &oc) == TT_OK);
+    CHECK(tt_optim_attach_sched(&ctx, &opt, &s, 1u) == TT_OK);
+    CHECK(tt_optim_attach_sched(&ctx, &opt, &s, 0u) == TT_ERR_INVALID_ARGS);
+    tt_clear_error(&ctx);
+    set_grads(&ctx, &P, 1, 0);
+    CHECK(tt_optim_step(&ctx, &opt) == TT_OK);
+    CHECK(fabs(tt_optim_get_lr(&opt, 0) - 0.1 / 25) < 1e-15 && s.last_epoch == 1); /* lr used, then stepped */
+    CHECK(tt_optim_get_lr(&opt, 1) == 1e-2);                           /* group 1 not driven */
+    CHECK(tt_optim_attach_sched(&ctx, &opt, NULL, 1u) == TT_OK && opt.sched[0] == NULL);
+    tt_ctx_free(&ctx);
+}
+
+/* Every row of the optimizer table: its defaults pass its own checks, its state has the size the
+   table states, and one step runs (Muon on the 2-D problem, LBFGS through a closure). */
+static void test_every_kind_defaults(void) {
+    int k;
+    for (k = 1; k < TT_OPTIM_KIND_COUNT_; k++) {
+        tt_ctx ctx;
+        problem P;
+        tt_optim opt;
+        tt_optim_desc od = tt_optim_desc_init((tt_optim_kind)k);
+        rosen R = {0};
+        memset(&P, 0, sizeof P);
+        CHECK(setup_problem(&ctx, &P, k == TT_OPTIM_MUON));
+        CHECK_MSG(tt_optim_init(&ctx, &opt, &od) == TT_OK, "%s: %s", tt_optim_name((tt_optim_kind)k), tt_error_message(&ctx));
+        CHECK(opt.n_state == tt__optim_table[k].n_state && tt__optim_table[k].kind == (tt_optim_kind)k);
+        if (k == TT_OPTIM_LBFGS) {
+            CHECK(tt_optim_step(&ctx, &opt) == TT_ERR_STATE); /* needs a closure */
+            tt_clear_error(&ctx);
+            CHECK(tt_optim_step_closure(&ctx, &opt, rosen_closure, &R, NULL) == TT_OK && R.evals > 0);
+        } else {
+            set_grads(&ctx, &P, 1, 0);
+            CHECK_MSG(tt_optim_step(&ctx, &opt) == TT_OK, "%s: %s", tt_optim_name((tt_optim_kind)k), tt_error_message(&ctx));
+        }
+        tt_ctx_free(&ctx);
+    }
+    CHECK(strcmp(tt_optim_name(TT_OPTIM_KIND_COUNT_), "unknown optimizer") == 0);
 }
 
 /* No scratch growth and no state growth across steps (allocation happens once at init). */
@@ -502,8 +637,7 @@ static void test_no_allocation_per_step(void) {
         int step;
         memset(&P, 0, sizeof P);
         CHECK(setup_problem(&ctx, &P, 0));
-        memset(&od, 0, sizeof od);
-        od.kind = kinds[ki];
+        od = tt_optim_desc_init(kinds[ki]);
         CHECK(tt_optim_init(&ctx, &opt, &od) == TT_OK);
         pu = ctx.persist.used;
         su = ctx.scratch.used;
@@ -518,12 +652,15 @@ static void test_no_allocation_per_step(void) {
 
 int main(void) {
     RUN(test_torch_trajectories);
+    RUN(test_attached_schedules);
     RUN(test_lbfgs);
     RUN(test_state_roundtrip);
     RUN(test_lbfgs_state_roundtrip);
     RUN(test_lr_groups_and_skip);
     RUN(test_errors);
-    RUN(test_zero_sentinel);
+    RUN(test_explicit_zero);
+    RUN(test_sticky_error_and_momentum);
+    RUN(test_every_kind_defaults);
     RUN(test_no_allocation_per_step);
     TEST_EXIT();
 }

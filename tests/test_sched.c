@@ -121,18 +121,18 @@ static void test_cosine_schedules(void) {
 static void test_cyclic(void) {
     tt_ctx ctx;
     tt_sched s;
-    tt_cyclic_opts o;
+    tt_sched_cyclic_opts o;
     const int N = REF_SCHED_STEPS;
     init_ctx(&ctx);
-    o = tt_cyclic_defaults(0.01, 0.1);
-    o.step_size_up = 3;
+    o = tt_sched_cyclic_opts_init(0.01, 0.1);
+    o.step_size_up = o.step_size_down = 3;
     CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
     check_sched(&ctx, &s, ref_cyclic_tri_lr, ref_cyclic_tri_mom, N, "CyclicLR triangular");
     o.step_size_up = 2;
     o.step_size_down = 5;
     CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
     check_sched(&ctx, &s, ref_cyclic_tri_asym_lr, ref_cyclic_tri_asym_mom, N, "CyclicLR asymmetric");
-    o = tt_cyclic_defaults(0.001, 0.1);
+    o = tt_sched_cyclic_opts_init(0.001, 0.1);
     o.step_size_up = 2;
     o.step_size_down = 3;
     o.mode = TT_CYCLIC_TRIANGULAR2;
@@ -140,14 +140,14 @@ static void test_cyclic(void) {
     o.max_momentum = 0.95;
     CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
     check_sched(&ctx, &s, ref_cyclic_tri2_lr, ref_cyclic_tri2_mom, N, "CyclicLR triangular2");
-    o = tt_cyclic_defaults(0.01, 0.1);
-    o.step_size_up = 4;
+    o = tt_sched_cyclic_opts_init(0.01, 0.1);
+    o.step_size_up = o.step_size_down = 4;
     o.mode = TT_CYCLIC_EXP_RANGE;
     o.gamma = 0.97;
     CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
     check_sched(&ctx, &s, ref_cyclic_exp_lr, ref_cyclic_exp_mom, N, "CyclicLR exp_range");
-    /* without momentum cycling (tri-state switch: -1 = off) */
-    o.cycle_momentum = -1;
+    /* without momentum cycling */
+    o.cycle_momentum = 0;
     CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
     CHECK(tt_sched_momentum(&s, NULL) == 0);
     CHECK(tt_error(&ctx) == TT_OK);
@@ -157,10 +157,10 @@ static void test_cyclic(void) {
 static void test_one_cycle(void) {
     tt_ctx ctx;
     tt_sched s, before;
-    tt_one_cycle_opts o;
+    tt_sched_one_cycle_opts o;
     const int N = REF_SCHED_STEPS;
     init_ctx(&ctx);
-    o = tt_one_cycle_defaults(1.0, N);
+    o = tt_sched_one_cycle_opts_init(1.0, N);
     CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
     check_sched(&ctx, &s, ref_onecycle_cos_lr, ref_onecycle_cos_mom, N, "OneCycleLR cos");
     /* like torch, step total_steps + 1 raises; the schedule is unchanged */
@@ -169,18 +169,16 @@ static void test_one_cycle(void) {
     CHECK(strstr(tt_error_message(&ctx), "OneCycleLR") != NULL);
     CHECK(memcmp(&before, &s, sizeof s) == 0);
     tt_clear_error(&ctx);
-    o = tt_one_cycle_defaults(0.5, N);
+    o = tt_sched_one_cycle_opts_init(0.5, N);
     o.anneal_strategy = TT_ANNEAL_LINEAR;
     o.pct_start = 0.25;
     CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
     check_sched(&ctx, &s, ref_onecycle_lin_lr, ref_onecycle_lin_mom, N, "OneCycleLR linear");
-    o = tt_one_cycle_defaults(1.0, N);
+    o = tt_sched_one_cycle_opts_init(1.0, N);
     o.three_phase = 1;
     CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
     check_sched(&ctx, &s, ref_onecycle_3cos_lr, ref_onecycle_3cos_mom, N, "OneCycleLR three-phase cos");
-    o = tt_one_cycle_defaults(0.2, 0);
-    o.epochs = 4;
-    o.steps_per_epoch = 10;
+    o = tt_sched_one_cycle_opts_init(0.2, 4 * 10); /* torch epochs=4, steps_per_epoch=10 */
     o.anneal_strategy = TT_ANNEAL_LINEAR;
     o.three_phase = 1;
     o.div_factor = 10.0;
@@ -189,7 +187,7 @@ static void test_one_cycle(void) {
     o.max_momentum = 0.9;
     CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
     check_sched(&ctx, &s, ref_onecycle_3lin_lr, ref_onecycle_3lin_mom, N, "OneCycleLR three-phase linear");
-    o = tt_one_cycle_defaults(1.0, 13);
+    o = tt_sched_one_cycle_opts_init(1.0, 13);
     CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
     check_sched(&ctx, &s, ref_onecycle_13_lr, NULL, 12, "OneCycleLR T=13 (reference vector)");
     CHECK(tt_error(&ctx) == TT_OK);
@@ -211,28 +209,28 @@ static void check_plateau(tt_ctx *ctx, tt_sched *s, const double *metrics, const
 static void test_plateau(void) {
     tt_ctx ctx;
     tt_sched s;
-    tt_plateau_opts o;
+    tt_sched_plateau_opts o;
     init_ctx(&ctx);
-    o = tt_plateau_defaults();
+    o = tt_sched_plateau_opts_init();
     o.patience = 2;
     o.factor = 0.5;
     CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, &o) == TT_OK);
     check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_min_lr, "plateau min rel");
-    o = tt_plateau_defaults();
-    o.mode_max = 1;
+    o = tt_sched_plateau_opts_init();
+    o.mode = TT_METRIC_MAX;
     o.threshold = 0.005;
-    o.threshold_abs = 1;
+    o.threshold_mode = TT_THRESHOLD_ABS;
     o.patience = 1;
     o.cooldown = 2;
     o.factor = 0.3;
     o.min_lr = 0.002;
     CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, &o) == TT_OK);
     check_plateau(&ctx, &s, ref_plateau_metrics2, ref_plateau_max_abs_lr, "plateau max abs cooldown min_lr");
-    o = tt_plateau_defaults();
-    o.mode_max = 1;
+    o = tt_sched_plateau_opts_init();
+    o.mode = TT_METRIC_MAX;
     o.threshold = 0.01;
     o.factor = 0.9;
-    o.patience = TT_SCHED_ZERO_INT; /* a literal 0 (plain 0 means torch's 10) */
+    o.patience = 0;
     o.eps = 0.005;
     CHECK(tt_sched_init_plateau(&ctx, &s, 0.05, &o) == TT_OK);
     check_plateau(&ctx, &s, ref_plateau_metrics2, ref_plateau_eps_lr, "plateau eps");
@@ -248,6 +246,7 @@ static void test_plateau(void) {
 static void test_composites(void) {
     tt_ctx ctx;
     tt_sched s, a, b, c, *ch[3];
+    tt_sched_warmup_cosine_opts wo;
     int ms[2];
     const int N = REF_SCHED_STEPS;
     init_ctx(&ctx);
@@ -283,11 +282,16 @@ static void test_composites(void) {
     CHECK(tt_sched_init_chained(&ctx, &s, 3, ch) == TT_OK);
     check_sched(&ctx, &s, ref_chain3_lr, NULL, N, "ChainedScheduler linear*cosine*step");
     /* the one-liner */
-    CHECK(tt_sched_warmup_cosine(&ctx, &s, 0.1, 6, 40, 0.01, 1e-4) == TT_OK);
-    check_sched(&ctx, &s, ref_warmup_cosine_lr, NULL, N, "tt_sched_warmup_cosine");
+    wo = tt_sched_warmup_cosine_opts_init(6, 40);
+    CHECK(wo.start_factor == 1.0 / 3.0 && wo.eta_min == 0.0); /* torch LinearLR / CosineAnnealingLR defaults */
+    wo.start_factor = 0.01;
+    wo.eta_min = 1e-4;
+    CHECK(tt_sched_init_warmup_cosine(&ctx, &s, 0.1, &wo) == TT_OK);
+    check_sched(&ctx, &s, ref_warmup_cosine_lr, NULL, N, "tt_sched_init_warmup_cosine");
     /* warmup 0 is plain cosine */
-    CHECK(tt_sched_warmup_cosine(&ctx, &s, 0.1, 0, 10, 0.5, 0.0) == TT_OK);
-    check_sched(&ctx, &s, ref_cosine2_lr, NULL, N, "tt_sched_warmup_cosine without warmup");
+    wo = tt_sched_warmup_cosine_opts_init(0, 10);
+    CHECK(tt_sched_init_warmup_cosine(&ctx, &s, 0.1, &wo) == TT_OK);
+    check_sched(&ctx, &s, ref_cosine2_lr, NULL, N, "tt_sched_init_warmup_cosine without warmup");
     CHECK(tt_error(&ctx) == TT_OK);
     tt_ctx_free(&ctx);
 }
@@ -295,11 +299,11 @@ static void test_composites(void) {
 static void test_momentum_in_composite(void) {
     tt_ctx ctx;
     tt_sched s, a, b, *ch[2];
-    tt_cyclic_opts o;
+    tt_sched_cyclic_opts o;
     double m = 0;
     init_ctx(&ctx);
-    o = tt_cyclic_defaults(0.01, 0.1);
-    o.step_size_up = 3;
+    o = tt_sched_cyclic_opts_init(0.01, 0.1);
+    o.step_size_up = o.step_size_down = 3;
     CHECK(tt_sched_init_cyclic(&ctx, &a, &o) == TT_OK);
     CHECK(tt_sched_init_exponential(&ctx, &b, 0.01, 1.0) == TT_OK);
     ch[0] = &a; ch[1] = &b;
@@ -325,9 +329,10 @@ static void expect_bad(tt_ctx *ctx, tt_result r, const tt_sched *s, const tt_sch
 static void test_sched_errors(void) {
     tt_ctx ctx;
     tt_sched s, before, a, b, p, *ch[2];
-    tt_cyclic_opts co;
-    tt_one_cycle_opts oo;
-    tt_plateau_opts po;
+    tt_sched_cyclic_opts co;
+    tt_sched_one_cycle_opts oo;
+    tt_sched_plateau_opts po;
+    tt_sched_warmup_cosine_opts wo;
     int ms_bad[3] = {5, 3, 8}, ms_neg[1] = {-1}, sq_bad[1] = {0};
     init_ctx(&ctx);
     CHECK(tt_sched_init_exponential(&ctx, &s, 0.1, 0.9) == TT_OK);
@@ -354,48 +359,54 @@ static void test_sched_errors(void) {
     expect_bad(&ctx, tt_sched_init_cosine_restarts(&ctx, &s, 0.1, 5, 0, 0.0), &s, &before, "T_mult");
     expect_bad(&ctx, tt_sched_init_lambda(&ctx, &s, 0.1, NULL, NULL), &s, &before, "lr_lambda");
     expect_bad(&ctx, tt_sched_init_multiplicative(&ctx, &s, 0.1, NULL, NULL), &s, &before, "lr_lambda");
-    co = tt_cyclic_defaults(0.01, 0.1);
+    co = tt_sched_cyclic_opts_init(0.01, 0.1);
     co.step_size_up = -1;
     expect_bad(&ctx, tt_sched_init_cyclic(&ctx, &s, &co), &s, &before, "step_size_up");
-    co.step_size_up = TT_SCHED_ZERO_INT; /* a literal 0 */
+    co.step_size_up = 0;
     expect_bad(&ctx, tt_sched_init_cyclic(&ctx, &s, &co), &s, &before, "step_size_up");
-    co = tt_cyclic_defaults(0.01, 0.1);
+    co = tt_sched_cyclic_opts_init(0.01, 0.1);
     co.mode = (tt_cyclic_mode)7;
     expect_bad(&ctx, tt_sched_init_cyclic(&ctx, &s, &co), &s, &before, "mode");
     expect_bad(&ctx, tt_sched_init_cyclic(&ctx, &s, NULL), &s, &before, "opts");
-    oo = tt_one_cycle_defaults(1.0, 100);
+    oo = tt_sched_one_cycle_opts_init(1.0, 100);
     oo.pct_start = 1.5;
     expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &oo), &s, &before, "pct_start");
     oo.pct_start = -0.1;
     expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &oo), &s, &before, "pct_start");
-    oo = tt_one_cycle_defaults(1.0, -5);
+    oo = tt_sched_one_cycle_opts_init(1.0, -5);
     expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &oo), &s, &before, "total_steps");
-    oo = tt_one_cycle_defaults(1.0, 0);
+    oo = tt_sched_one_cycle_opts_init(1.0, 0);
     expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &oo), &s, &before, "total_steps");
-    oo.epochs = 3;
-    expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &oo), &s, &before, "steps_per_epoch");
-    oo = tt_one_cycle_defaults(1.0, 100);
-    oo.div_factor = TT_OPTIM_ZERO; /* a literal 0 (plain 0 means 25) */
+    oo = tt_sched_one_cycle_opts_init(1.0, 100);
+    oo.div_factor = 0;
     expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &oo), &s, &before, "div_factor");
     /* pct_start 0: phase 1 ends at step -1... torch divides by zero at step 0 */
-    oo = tt_one_cycle_defaults(1.0, 100);
+    oo = tt_sched_one_cycle_opts_init(1.0, 100);
     oo.pct_start = 0.01;
     expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &oo), &s, &before, "zero length");
-    po = tt_plateau_defaults();
+    po = tt_sched_plateau_opts_init();
     po.factor = 1.0;
     expect_bad(&ctx, tt_sched_init_plateau(&ctx, &s, 0.1, &po), &s, &before, "factor");
-    po = tt_plateau_defaults();
+    po = tt_sched_plateau_opts_init();
     po.patience = -1;
     expect_bad(&ctx, tt_sched_init_plateau(&ctx, &s, 0.1, &po), &s, &before, "patience");
-    po = tt_plateau_defaults();
-    po.mode_max = 2;
+    po = tt_sched_plateau_opts_init();
+    po.mode = (tt_metric_mode)2;
     expect_bad(&ctx, tt_sched_init_plateau(&ctx, &s, 0.1, &po), &s, &before, "mode");
-    expect_bad(&ctx, tt_sched_warmup_cosine(&ctx, &s, 0.1, 10, 10, 0.1, 0.0), &s, &before, "T_max");
-    expect_bad(&ctx, tt_sched_warmup_cosine(&ctx, &s, 0.1, -1, 10, 0.1, 0.0), &s, &before, "warmup_steps");
+    expect_bad(&ctx, tt_sched_init_plateau(&ctx, &s, 0.1, NULL), &s, &before, "opts");
+    wo = tt_sched_warmup_cosine_opts_init(10, 10);
+    expect_bad(&ctx, tt_sched_init_warmup_cosine(&ctx, &s, 0.1, &wo), &s, &before, "T_max");
+    wo = tt_sched_warmup_cosine_opts_init(-1, 10);
+    expect_bad(&ctx, tt_sched_init_warmup_cosine(&ctx, &s, 0.1, &wo), &s, &before, "warmup_steps");
+    wo = tt_sched_warmup_cosine_opts_init(2, 10);
+    wo.start_factor = 0.0;
+    expect_bad(&ctx, tt_sched_init_warmup_cosine(&ctx, &s, 0.1, &wo), &s, &before, "start_factor");
+    expect_bad(&ctx, tt_sched_init_warmup_cosine(&ctx, &s, 0.1, NULL), &s, &before, "opts");
     /* composites */
     CHECK(tt_sched_init_linear(&ctx, &a, 0.1, 0.5, 1.0, 4) == TT_OK);
     CHECK(tt_sched_init_cosine(&ctx, &b, 0.1, 10, 0.0) == TT_OK);
-    CHECK(tt_sched_init_plateau(&ctx, &p, 0.1, NULL) == TT_OK);
+    po = tt_sched_plateau_opts_init();
+    CHECK(tt_sched_init_plateau(&ctx, &p, 0.1, &po) == TT_OK);
     ch[0] = &a; ch[1] = &b;
     expect_bad(&ctx, tt_sched_init_sequential(&ctx, &s, 2, ch, sq_bad), &s, &before, "milestones");
     expect_bad(&ctx, tt_sched_init_sequential(&ctx, &s, 2, ch, NULL), &s, &before, "milestones");
@@ -493,7 +504,7 @@ static void test_penalty_values(void) {
     y = tt_l2_penalty(&ctx, 0.1f, 0, NULL);
     if (y) CHECK_CLOSE(y->data[0], 3.05, 0, 1e-6);
     /* bias flagged: it is skipped */
-    CHECK(tt_set_no_decay(&ctx, b, 1) == TT_OK);
+    CHECK(tt_param_set_decay(&ctx, b, 0) == TT_OK);
     CHECK(b->flags & TT_NO_DECAY);
     y = tt_l2_penalty(&ctx, 0.1f, 0, NULL);
     if (y) CHECK_CLOSE(y->data[0], 3.0, 0, 1e-6);
@@ -508,7 +519,7 @@ static void test_penalty_values(void) {
     if (y) CHECK_CLOSE(y->data[0], 2.0, 0, 1e-6);
     CHECK(tt_backward(&ctx, y) == TT_OK);
     CHECK(b->grad[0] == 2.0f && b->grad[1] == -2.0f && b->grad[2] == 0.0f);
-    CHECK(tt_set_no_decay(&ctx, b, 0) == TT_OK);
+    CHECK(tt_param_set_decay(&ctx, b, 1) == TT_OK);
     CHECK(!(b->flags & TT_NO_DECAY));
     /* errors */
     CHECK(tt_l1_penalty(&ctx, NAN, 0, NULL) == NULL);
@@ -521,7 +532,7 @@ static void test_penalty_values(void) {
     CHECK(tt_l2_penalty(&ctx, 1.0f, 1, list) == NULL);
     CHECK(tt_error(&ctx) == TT_ERR_INVALID_ARGS);
     tt_clear_error(&ctx);
-    CHECK(tt_set_no_decay(&ctx, tt_scalar(&ctx, 1.0f), 1) == TT_ERR_INVALID_ARGS);
+    CHECK(tt_param_set_decay(&ctx, tt_scalar(&ctx, 1.0f), 0) == TT_ERR_INVALID_ARGS);
     tt_clear_error(&ctx);
     tt_ctx_free(&ctx);
 }
@@ -550,33 +561,47 @@ static void check_grads(tt_ctx *ctx, const float *ref, const char *name) {
         }
 }
 
+static void clip_case(tt_ctx *ctx, int n, tt_tensor **params, double max_norm, double p, int err,
+                      double ref_norm, const float *ref_out, const char *name) {
+    tt_clip_grad_norm_opts o = tt_clip_grad_norm_opts_init(max_norm);
+    double norm = 0;
+    o.norm_type = p;
+    o.error_if_nonfinite = err;
+    load_grads(ctx);
+    CHECK_MSG(tt_clip_grad_norm(ctx, n, params, &o, &norm) == TT_OK, "%s: %s", name, tt_error_message(ctx));
+    CHECK_MSG(fabs(norm - ref_norm) <= 1e-6 * fabs(ref_norm), "%s: norm %.9g, torch %.9g", name, norm, ref_norm);
+    check_grads(ctx, ref_out, name);
+}
+
+/* Goldens from torch.nn.utils.clip_grad_norm_ for p = 0.5, 1, 2, 3, inf (clipping and not). */
 static void test_clip_grad_norm(void) {
     tt_ctx ctx;
     double norm = 0;
+    tt_clip_grad_norm_opts o = tt_clip_grad_norm_opts_init(1.0);
     init_ctx(&ctx);
     setup_clip(&ctx);
-    load_grads(&ctx);
-    CHECK(tt_clip_grad_norm(&ctx, 0, NULL, 1.0, 2.0, 0, &norm) == TT_OK);
-    CHECK_CLOSE(norm, ref_clip_l2_norm, 0, 1e-6);
-    check_grads(&ctx, ref_clip_l2_out, "clip l2");
-    load_grads(&ctx);
-    CHECK(tt_clip_grad_norm(&ctx, 3, clip_params, 100.0, 2.0, 1, &norm) == TT_OK);
-    CHECK_CLOSE(norm, ref_clip_l2_noclip_norm, 0, 1e-6);
-    check_grads(&ctx, ref_clip_l2_noclip_out, "clip l2 (no clipping)");
-    load_grads(&ctx);
-    CHECK(tt_clip_grad_norm(&ctx, 3, clip_params, 0.5, INFINITY, 0, &norm) == TT_OK);
-    CHECK_CLOSE(norm, ref_clip_inf_norm, 0, 1e-6);
-    check_grads(&ctx, ref_clip_inf_out, "clip inf");
-    load_grads(&ctx);
-    CHECK(tt_clip_grad_norm(&ctx, 3, clip_params, 2.0, 1.0, 0, &norm) == TT_OK);
-    CHECK_CLOSE(norm, ref_clip_l1_norm, 0, 1e-6);
-    check_grads(&ctx, ref_clip_l1_out, "clip l1");
+    CHECK(o.max_norm == 1.0 && o.norm_type == 2.0 && o.error_if_nonfinite == 0); /* torch's defaults */
+    clip_case(&ctx, 0, NULL, 1.0, 2.0, 0, ref_clip_l2_norm, ref_clip_l2_out, "clip l2");
+    clip_case(&ctx, 3, clip_params, 100.0, 2.0, 1, ref_clip_l2_noclip_norm, ref_clip_l2_noclip_out, "clip l2 (no clipping)");
+    clip_case(&ctx, 3, clip_params, 0.5, INFINITY, 0, ref_clip_inf_norm, ref_clip_inf_out, "clip inf");
+    clip_case(&ctx, 3, clip_params, 2.0, 1.0, 0, ref_clip_l1_norm, ref_clip_l1_out, "clip l1");
+    clip_case(&ctx, 3, clip_params, 1.0, 3.0, 0, ref_clip_p3_norm, ref_clip_p3_out, "clip p=3");
+    clip_case(&ctx, 0, NULL, 100.0, 3.0, 1, ref_clip_p3_noclip_norm, ref_clip_p3_noclip_out, "clip p=3 (no clipping)");
+    clip_case(&ctx, 3, clip_params, 20.0, 0.5, 0, ref_clip_p05_norm, ref_clip_p05_out, "clip p=0.5");
     load_grads(&ctx);
     CHECK(tt_clip_grad_value(&ctx, 0, NULL, 0.5, &norm) == TT_OK);
     CHECK_CLOSE(norm, ref_clip_l2_noclip_norm, 0, 1e-6);
     check_grads(&ctx, ref_clip_value_out, "clip value");
     CHECK(tt_error(&ctx) == TT_OK);
     tt_ctx_free(&ctx);
+}
+
+/* tt_clip_grad_norm with the options of torch's positional arguments. */
+static tt_result clip_opts(tt_ctx *ctx, int n, tt_tensor **params, double max_norm, double p, int err, double *norm) {
+    tt_clip_grad_norm_opts o = tt_clip_grad_norm_opts_init(max_norm);
+    o.norm_type = p;
+    o.error_if_nonfinite = err;
+    return tt_clip_grad_norm(ctx, n, params, &o, norm);
 }
 
 static void test_clip_nonfinite_and_errors(void) {
@@ -590,31 +615,36 @@ static void test_clip_nonfinite_and_errors(void) {
     ctx.param_grad[7] = NAN;
     CHECK(tt_grads_finite(&ctx) == 0);
     g1 = ctx.param_grad[1];
-    CHECK(tt_clip_grad_norm(&ctx, 0, NULL, 1.0, 2.0, 1, &norm) == TT_ERR_NONFINITE);
+    CHECK(clip_opts(&ctx, 0, NULL, 1.0, 2.0, 1, &norm) == TT_ERR_NONFINITE);
     CHECK(norm != norm);
     CHECK(strstr(tt_error_message(&ctx), "non-finite") != NULL);
     CHECK(ctx.param_grad[1] == g1); /* untouched on error */
     tt_clear_error(&ctx);
     /* without error_if_nonfinite torch scales by NaN */
-    CHECK(tt_clip_grad_norm(&ctx, 0, NULL, 1.0, 2.0, 0, &norm) == TT_OK);
+    CHECK(clip_opts(&ctx, 0, NULL, 1.0, 2.0, 0, &norm) == TT_OK);
     CHECK(ctx.param_grad[1] != ctx.param_grad[1]);
     load_grads(&ctx);
     ctx.param_grad[3] = INFINITY;
     CHECK(tt_grads_finite(&ctx) == 0);
-    CHECK(tt_clip_grad_norm(&ctx, 0, NULL, 1.0, INFINITY, 1, &norm) == TT_ERR_NONFINITE);
+    CHECK(clip_opts(&ctx, 0, NULL, 1.0, INFINITY, 1, &norm) == TT_ERR_NONFINITE);
     tt_clear_error(&ctx);
-    CHECK(tt_clip_grad_norm(&ctx, 0, NULL, -1.0, 2.0, 0, NULL) == TT_ERR_INVALID_ARGS);
+    CHECK(clip_opts(&ctx, 0, NULL, -1.0, 2.0, 0, NULL) == TT_ERR_INVALID_ARGS);
     CHECK(strstr(tt_error_message(&ctx), "max_norm") != NULL);
     tt_clear_error(&ctx);
-    CHECK(tt_clip_grad_norm(&ctx, 0, NULL, 1.0, 0.0, 0, NULL) == TT_ERR_INVALID_ARGS);
+    CHECK(clip_opts(&ctx, 0, NULL, 1.0, 0.0, 0, NULL) == TT_ERR_INVALID_ARGS);
     CHECK(strstr(tt_error_message(&ctx), "norm_type") != NULL);
     tt_clear_error(&ctx);
     CHECK(tt_clip_grad_value(&ctx, 0, NULL, -0.5, NULL) == TT_ERR_INVALID_ARGS);
     CHECK(strstr(tt_error_message(&ctx), "clip_value") != NULL);
     tt_clear_error(&ctx);
-    CHECK(tt_clip_grad_norm(&ctx, -1, clip_params, 1.0, 2.0, 0, NULL) == TT_ERR_INVALID_ARGS);
+    CHECK(clip_opts(&ctx, -1, clip_params, 1.0, 2.0, 0, NULL) == TT_ERR_INVALID_ARGS);
     tt_clear_error(&ctx);
-    CHECK(tt_clip_grad_norm(NULL, 0, NULL, 1.0, 2.0, 0, NULL) == TT_ERR_INVALID_ARGS);
+    CHECK(clip_opts(NULL, 0, NULL, 1.0, 2.0, 0, NULL) == TT_ERR_INVALID_ARGS);
+    CHECK(clip_opts(&ctx, 0, NULL, 1.0, 2.0, 2, NULL) == TT_ERR_INVALID_ARGS); /* a switch is 0 or 1 */
+    CHECK(strstr(tt_error_message(&ctx), "error_if_nonfinite") != NULL);
+    tt_clear_error(&ctx);
+    CHECK(tt_clip_grad_norm(&ctx, 0, NULL, NULL, NULL) == TT_ERR_INVALID_ARGS);
+    tt_clear_error(&ctx);
     CHECK(tt_grads_finite(NULL) == 0);
     /* the scratch used for the parameter list is given back */
     CHECK(ctx.scratch.used == 0);
@@ -631,7 +661,7 @@ static void test_early_stop(void) {
     int i, stop = 0;
     init_ctx(&ctx);
     /* min mode, patience 2, min_delta 0.05: 0.79 is not better than 0.8 by 0.05 */
-    CHECK(tt_early_stop_init(&ctx, &es, 2, 0.05, 0) == TT_OK);
+    CHECK(tt_early_stop_init(&ctx, &es, 2, 0.05, TT_METRIC_MIN) == TT_OK);
     for (i = 0; i < 8 && !stop; i++) stop = tt_early_stop_update(&es, loss[i]);
     /* epochs 0 (1.0) and 1 (0.8) improve; 2 (0.79) and 3 (0.85) do not -> stop after epoch 3 */
     CHECK(stop == 1 && i == 4);
@@ -639,172 +669,110 @@ static void test_early_stop(void) {
     CHECK(es.best == 0.8);
     CHECK(tt_early_stop_update(&es, 0.1) == 1); /* sticky */
     /* max mode, patience 3, no min_delta */
-    CHECK(tt_early_stop_init(&ctx, &es, 3, 0.0, 1) == TT_OK);
+    CHECK(tt_early_stop_init(&ctx, &es, 3, 0.0, TT_METRIC_MAX) == TT_OK);
     stop = 0;
     for (i = 0; i < 6 && !stop; i++) stop = tt_early_stop_update(&es, acc[i]);
     CHECK(stop == 0 && es.best_epoch == 5 && es.best == 0.9 && es.bad_epochs == 0);
     /* NaN never improves; patience 0 stops at the first non-improvement */
-    CHECK(tt_early_stop_init(&ctx, &es, 0, 0.0, 0) == TT_OK);
+    CHECK(tt_early_stop_init(&ctx, &es, 0, 0.0, TT_METRIC_MIN) == TT_OK);
     CHECK(tt_early_stop_update(&es, 1.0) == 0);
     CHECK(tt_early_stop_update(&es, NAN) == 1);
     CHECK(es.best_epoch == 0);
     /* errors */
-    CHECK(tt_early_stop_init(&ctx, &es, -1, 0.0, 0) == TT_ERR_INVALID_ARGS);
+    CHECK(tt_early_stop_init(&ctx, &es, -1, 0.0, TT_METRIC_MIN) == TT_ERR_INVALID_ARGS);
     CHECK(strstr(tt_error_message(&ctx), "patience") != NULL);
     tt_clear_error(&ctx);
-    CHECK(tt_early_stop_init(&ctx, &es, 1, -0.1, 0) == TT_ERR_INVALID_ARGS);
+    CHECK(tt_early_stop_init(&ctx, &es, 1, -0.1, TT_METRIC_MIN) == TT_ERR_INVALID_ARGS);
     CHECK(strstr(tt_error_message(&ctx), "min_delta") != NULL);
     tt_clear_error(&ctx);
-    CHECK(tt_early_stop_init(&ctx, NULL, 1, 0.0, 0) == TT_ERR_INVALID_ARGS);
+    CHECK(tt_early_stop_init(&ctx, NULL, 1, 0.0, TT_METRIC_MIN) == TT_ERR_INVALID_ARGS);
     CHECK(tt_early_stop_update(NULL, 1.0) == 0);
     tt_ctx_free(&ctx);
 }
 
-/* Zero-means-default option structs: a zeroed struct with only the required fields set is
-   torch's default schedule (same goldens, same tolerance LR_RTOL/LR_ATOL as above), and
-   TT_OPTIM_ZERO / TT_SCHED_ZERO_INT give literal zeros. */
-static void test_opts_zero_means_default(void) {
+/* Option structs: the *_opts_init functions give torch's defaults (the same goldens as torch's
+   default schedules, tolerance LR_RTOL/LR_ATOL as above), and every field is literal: zeros
+   where torch's default is not zero need no special value; switches are 0 or 1. */
+static void test_opts_literal(void) {
     tt_ctx ctx;
-    tt_sched s, s2, before;
+    tt_sched s, before;
     const int N = REF_SCHED_STEPS;
     init_ctx(&ctx);
     {
-        tt_cyclic_opts o = {0};
-        o.base_lr = 0.01;
-        o.max_lr = 0.1;                           /* CyclicLR(opt, 0.01, 0.1): step_size_up 2000 */
+        tt_sched_cyclic_opts o = tt_sched_cyclic_opts_init(0.01, 0.1); /* CyclicLR(opt, 0.01, 0.1) */
+        CHECK(o.step_size_up == 2000 && o.step_size_down == 2000 && o.mode == TT_CYCLIC_TRIANGULAR);
+        CHECK(o.gamma == 1.0 && o.cycle_momentum == 1 && o.base_momentum == 0.8 && o.max_momentum == 0.9);
         CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
-        CHECK(s.u.cyclic.o.step_size_up == 2000 && s.u.cyclic.o.step_size_down == 2000);
-        CHECK(s.u.cyclic.o.gamma == 1.0 && s.u.cyclic.o.cycle_momentum == 1);
-        CHECK(s.u.cyclic.o.base_momentum == 0.8 && s.u.cyclic.o.max_momentum == 0.9);
-        o = tt_cyclic_defaults(0.01, 0.1);        /* the defaults function is the same struct */
-        CHECK(tt_sched_init_cyclic(&ctx, &s2, &o) == TT_OK);
-        CHECK(memcmp(&s, &s2, sizeof s) == 0);
-        check_sched(&ctx, &s, ref_cyclic_default_lr, ref_cyclic_default_mom, N, "CyclicLR zeroed opts");
-        memset(&o, 0, sizeof o);
-        o.base_lr = 0.01; o.max_lr = 0.1; o.step_size_up = 3;
-        o.cycle_momentum = 1;                     /* on = the default */
-        CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
-        check_sched(&ctx, &s, ref_cyclic_tri_lr, ref_cyclic_tri_mom, N, "CyclicLR cycle_momentum 1");
-        o.cycle_momentum = -1;
+        check_sched(&ctx, &s, ref_cyclic_default_lr, ref_cyclic_default_mom, N, "CyclicLR defaults");
+        o.step_size_up = 3;
+        o.step_size_down = 0;                     /* torch step_size_down=0 (sawtooth) */
+        o.cycle_momentum = 0;
         CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
         CHECK(tt_sched_momentum(&s, NULL) == 0);
-        check_sched(&ctx, &s, ref_cyclic_tri_lr, NULL, N, "CyclicLR cycle_momentum -1");
-        o.cycle_momentum = 0;
-        o.step_size_down = TT_SCHED_ZERO_INT;     /* torch step_size_down=0 (sawtooth), not None */
+        check_sched(&ctx, &s, ref_cyclic_down0_lr, NULL, N, "CyclicLR step_size_down 0");
+        o.cycle_momentum = 1;
+        o.base_lr = 0.0;
+        o.base_momentum = 0.0;                    /* a literal 0 momentum */
+        o.step_size_down = 3;                     /* torch None: = step_size_up */
         CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
-        check_sched(&ctx, &s, ref_cyclic_down0_lr, ref_cyclic_down0_mom, N, "CyclicLR step_size_down literal 0");
-        o.step_size_down = 0;
-        o.base_lr = 0.0;                          /* required field: 0 is a literal 0 */
-        o.base_momentum = TT_OPTIM_ZERO;          /* literal 0 momentum */
-        CHECK(tt_sched_init_cyclic(&ctx, &s, &o) == TT_OK);
-        CHECK(s.u.cyclic.o.base_momentum == 0.0 && !signbit(s.u.cyclic.o.base_momentum));
-        check_sched(&ctx, &s, ref_cyclic_zeros_lr, ref_cyclic_zeros_mom, N, "CyclicLR base_lr 0, base_momentum TT_OPTIM_ZERO");
+        check_sched(&ctx, &s, ref_cyclic_zeros_lr, ref_cyclic_zeros_mom, N, "CyclicLR base_lr 0, base_momentum 0");
         before = s;
         o.cycle_momentum = 2;
         expect_bad(&ctx, tt_sched_init_cyclic(&ctx, &s, &o), &s, &before, "cycle_momentum");
-        o.cycle_momentum = -2;
+        o.cycle_momentum = -1;
         expect_bad(&ctx, tt_sched_init_cyclic(&ctx, &s, &o), &s, &before, "cycle_momentum");
         o.cycle_momentum = 0;
-        o.gamma = TT_OPTIM_ZERO;                  /* a literal gamma 0 is rejected (must be > 0) */
+        o.gamma = 0.0;                            /* a literal gamma 0 is rejected (must be > 0) */
         expect_bad(&ctx, tt_sched_init_cyclic(&ctx, &s, &o), &s, &before, "gamma");
     }
     {
-        tt_one_cycle_opts o = {0};
-        o.max_lr = 1.0;
-        o.total_steps = N;                        /* OneCycleLR(opt, 1.0, total_steps=N) */
+        tt_sched_one_cycle_opts o = tt_sched_one_cycle_opts_init(1.0, N); /* OneCycleLR(opt, 1.0, total_steps=N) */
+        CHECK(o.pct_start == 0.3 && o.div_factor == 25.0 && o.final_div_factor == 1e4 && o.three_phase == 0);
+        CHECK(o.base_momentum == 0.85 && o.max_momentum == 0.95 && o.cycle_momentum == 1 && o.anneal_strategy == TT_ANNEAL_COS);
         CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
-        CHECK(s.u.one_cycle.o.pct_start == 0.3 && s.u.one_cycle.o.div_factor == 25.0);
-        CHECK(s.u.one_cycle.o.final_div_factor == 1e4 && s.u.one_cycle.o.three_phase == -1);
-        CHECK(s.u.one_cycle.o.base_momentum == 0.85 && s.u.one_cycle.o.max_momentum == 0.95);
-        o = tt_one_cycle_defaults(1.0, N);
-        CHECK(tt_sched_init_one_cycle(&ctx, &s2, &o) == TT_OK);
-        CHECK(memcmp(&s, &s2, sizeof s) == 0);
-        check_sched(&ctx, &s, ref_onecycle_cos_lr, ref_onecycle_cos_mom, N, "OneCycleLR zeroed opts");
-        o.three_phase = -1;                       /* off = the default */
-        o.cycle_momentum = 1;                     /* on = the default */
-        CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
-        check_sched(&ctx, &s, ref_onecycle_cos_lr, ref_onecycle_cos_mom, N, "OneCycleLR explicit switches");
+        check_sched(&ctx, &s, ref_onecycle_cos_lr, ref_onecycle_cos_mom, N, "OneCycleLR defaults");
         o.three_phase = 1;
-        CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
-        check_sched(&ctx, &s, ref_onecycle_3cos_lr, ref_onecycle_3cos_mom, N, "OneCycleLR three_phase 1");
-        o.cycle_momentum = -1;
+        o.cycle_momentum = 0;
         CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
         CHECK(tt_sched_momentum(&s, NULL) == 0);
-        check_sched(&ctx, &s, ref_onecycle_3cos_lr, NULL, N, "OneCycleLR cycle_momentum -1");
-        memset(&o, 0, sizeof o);
-        o.max_lr = 1.0;
-        o.total_steps = 13;
-        CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
-        check_sched(&ctx, &s, ref_onecycle_13_lr, NULL, 12, "OneCycleLR zeroed opts T=13");
+        check_sched(&ctx, &s, ref_onecycle_3cos_lr, NULL, N, "OneCycleLR cycle_momentum 0");
         /* pct_start 0 (torch accepts it: the rising phase is empty) and base_momentum 0 */
-        o.total_steps = N;
-        o.pct_start = TT_OPTIM_ZERO;
-        o.base_momentum = TT_OPTIM_ZERO;
+        o = tt_sched_one_cycle_opts_init(1.0, N);
+        o.pct_start = 0.0;
+        o.base_momentum = 0.0;
         CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
-        CHECK(s.u.one_cycle.o.pct_start == 0.0 && s.u.one_cycle.o.base_momentum == 0.0);
-        check_sched(&ctx, &s, ref_onecycle_zeros_lr, ref_onecycle_zeros_mom, N, "OneCycleLR pct_start, base_momentum TT_OPTIM_ZERO");
-        /* the epochs * steps_per_epoch golden from a zeroed struct */
-        memset(&o, 0, sizeof o);
-        o.max_lr = 0.2; o.epochs = 4; o.steps_per_epoch = 10;
-        o.anneal_strategy = TT_ANNEAL_LINEAR; o.three_phase = 1;
-        o.div_factor = 10.0; o.final_div_factor = 100.0; o.base_momentum = 0.8; o.max_momentum = 0.9;
-        CHECK(tt_sched_init_one_cycle(&ctx, &s, &o) == TT_OK);
-        check_sched(&ctx, &s, ref_onecycle_3lin_lr, ref_onecycle_3lin_mom, N, "OneCycleLR zeroed, three-phase linear");
+        check_sched(&ctx, &s, ref_onecycle_zeros_lr, ref_onecycle_zeros_mom, N, "OneCycleLR pct_start 0, base_momentum 0");
         before = s;
-        memset(&o, 0, sizeof o);
-        o.max_lr = 1.0; o.total_steps = N;
         o.three_phase = 2;
         expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &o), &s, &before, "three_phase");
         o.three_phase = 0;
         o.cycle_momentum = 5;
         expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &o), &s, &before, "cycle_momentum");
         o.cycle_momentum = 0;
-        o.final_div_factor = TT_OPTIM_ZERO;       /* torch: division by zero */
+        o.final_div_factor = 0.0;                 /* torch: division by zero */
         expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &o), &s, &before, "final_div_factor");
-        o.final_div_factor = 0;
-        o.div_factor = TT_OPTIM_ZERO;
-        expect_bad(&ctx, tt_sched_init_one_cycle(&ctx, &s, &o), &s, &before, "div_factor");
     }
     {
-        tt_plateau_opts o = {0};                  /* ReduceLROnPlateau(opt): patience 10, ... */
+        tt_sched_plateau_opts o = tt_sched_plateau_opts_init(); /* ReduceLROnPlateau(opt) */
+        CHECK(o.factor == 0.1 && o.patience == 10 && o.threshold == 1e-4 && o.eps == 1e-8 && o.cooldown == 0);
+        CHECK(o.mode == TT_METRIC_MIN && o.threshold_mode == TT_THRESHOLD_REL && o.min_lr == 0.0);
         CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, &o) == TT_OK);
-        CHECK(s.u.plateau.o.factor == 0.1 && s.u.plateau.o.patience == 10 && s.u.plateau.o.threshold == 1e-4);
-        CHECK(s.u.plateau.o.eps == 1e-8 && s.u.plateau.o.mode_max == -1 && s.u.plateau.o.threshold_abs == -1);
-        check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_default_lr, "plateau zeroed opts");
-        CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, NULL) == TT_OK);
-        check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_default_lr, "plateau NULL opts");
-        o = tt_plateau_defaults();
-        CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, &o) == TT_OK);
-        check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_default_lr, "plateau tt_plateau_defaults");
-        /* switches: -1 is the default ('min', 'rel') */
-        o.mode_max = -1; o.threshold_abs = -1; o.patience = 2; o.factor = 0.5;
-        CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, &o) == TT_OK);
-        check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_min_lr, "plateau switches -1");
-        memset(&o, 0, sizeof o);
-        o.mode_max = 1; o.threshold = 0.005; o.threshold_abs = 1; o.patience = 1;
-        o.cooldown = 2; o.factor = 0.3; o.min_lr = 0.002;
-        CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, &o) == TT_OK);
-        check_plateau(&ctx, &s, ref_plateau_metrics2, ref_plateau_max_abs_lr, "plateau zeroed, max abs");
+        check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_default_lr, "plateau defaults");
         /* literal zeros: patience 0, threshold 0, eps 0 */
-        memset(&o, 0, sizeof o);
-        o.patience = TT_SCHED_ZERO_INT; o.threshold = TT_OPTIM_ZERO; o.eps = TT_OPTIM_ZERO; o.factor = 0.5;
+        o.patience = 0; o.threshold = 0.0; o.eps = 0.0; o.factor = 0.5;
         CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, &o) == TT_OK);
-        CHECK(s.u.plateau.o.patience == 0 && s.u.plateau.o.threshold == 0.0 && s.u.plateau.o.eps == 0.0);
         check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_zeros_lr, "plateau literal zeros");
         /* factor 0 (torch allows it): the lr drops to min_lr = 0 */
-        memset(&o, 0, sizeof o);
-        o.patience = 3; o.factor = TT_OPTIM_ZERO;
+        o = tt_sched_plateau_opts_init();
+        o.patience = 3; o.factor = 0.0;
         CHECK(tt_sched_init_plateau(&ctx, &s, 0.1, &o) == TT_OK);
-        check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_factor0_lr, "plateau factor TT_OPTIM_ZERO");
+        check_plateau(&ctx, &s, ref_plateau_metrics1, ref_plateau_factor0_lr, "plateau factor 0");
         CHECK(tt_sched_lr(&s) == 0.0 && !signbit(tt_sched_lr(&s)));
         before = s;
-        memset(&o, 0, sizeof o);
-        o.threshold_abs = 2;
-        expect_bad(&ctx, tt_sched_init_plateau(&ctx, &s, 0.1, &o), &s, &before, "threshold_abs");
-        o.threshold_abs = 0;
-        o.mode_max = -3;
-        expect_bad(&ctx, tt_sched_init_plateau(&ctx, &s, 0.1, &o), &s, &before, "mode_max");
-        o.mode_max = 0;
+        o = tt_sched_plateau_opts_init();
+        o.threshold_mode = (tt_threshold_mode)2;
+        expect_bad(&ctx, tt_sched_init_plateau(&ctx, &s, 0.1, &o), &s, &before, "threshold_mode");
+        o = tt_sched_plateau_opts_init();
         o.cooldown = -1;
         expect_bad(&ctx, tt_sched_init_plateau(&ctx, &s, 0.1, &o), &s, &before, "cooldown");
     }
@@ -821,7 +789,7 @@ int main(void) {
     RUN(test_composites);
     RUN(test_momentum_in_composite);
     RUN(test_sched_errors);
-    RUN(test_opts_zero_means_default);
+    RUN(test_opts_literal);
     RUN(test_penalty_gradcheck);
     RUN(test_penalty_values);
     RUN(test_clip_grad_norm);

@@ -327,8 +327,8 @@ static void run(world *w, rd *r) {
     case 34: { /* optimizer init on this context */
         tt_optim_desc od;
         int k = pick(r, 2);
-        memset(&od, 0, sizeof od);
-        od.kind = (tt_optim_kind)(1 + pick(r, 4));
+        od = tt_optim_desc_init((tt_optim_kind)(1 + pick(r, 4)));
+        od.hp.lr = fval(r);
         res = tt_optim_init(ctx, &w->opt[k], &od);
         w->opt_ok[k] = res == TT_OK;
         grads = 0;

@@ -6,6 +6,13 @@ parameters are recorded (as float32 bit patterns). Lion and LAMB have no torch c
 reference below is written from the authors' code (google/automl lion_pytorch.py, timm lamb.py).
 LBFGS runs on a Rosenbrock function with the same float32 gradient formula as the C test.
 
+Hyperparameters are written as C statements applied to tt_optim_desc_init(kind): only the
+arguments given to the torch constructor are set, so torch's defaults are checked too.
+The *_eps configurations use a large eps (1e-2 .. 1e-1) so that where eps enters the update
+(inside or outside a square root, before or after the bias correction) changes the result.
+SCHED_CONFIGS attach a torch lr scheduler (stepped after every opt.step()); OneCycleLR and
+CyclicLR also cycle SGD's momentum / Adam's beta1.
+
 Run:  python3 tests/ref/gen_optim.py > tests/ref/optim_ref.h
 """
 import math
@@ -134,6 +141,7 @@ class Lamb:
 
 
 O = torch.optim
+L = torch.optim.lr_scheduler
 # name, C kind, torch class (or Lion/Lamb), problem, kwargs, options
 CONFIGS = [
     ('sgd', 'SGD', O.SGD, 0, dict(lr=0.05), {}),
@@ -181,55 +189,94 @@ CONFIGS = [
     # two groups: params 0,2 in group 0; params 1,3 in group 1; param 3 TT_NO_DECAY (weight_decay 0)
     ('adam_groups', 'ADAM', O.Adam, 0, dict(lr=0.05, weight_decay=0.1), dict(groups=dict(lr=0.01, weight_decay=0.2, amsgrad=True))),
     ('sgd_groups', 'SGD', O.SGD, 0, dict(lr=0.05, momentum=0.9, weight_decay=0.01), dict(groups=dict(lr=0.02, momentum=0.5, weight_decay=0.05))),
+    # large eps: where eps enters the update matters
+    ('rmsprop_eps', 'RMSPROP', O.RMSprop, 0, dict(lr=0.01, eps=0.05), {}),
+    ('rmsprop_centered_eps', 'RMSPROP', O.RMSprop, 0, dict(lr=0.01, eps=0.1, centered=True, momentum=0.5), {}),
+    ('adagrad_eps', 'ADAGRAD', O.Adagrad, 0, dict(lr=0.1, eps=0.05), {}),
+    ('adadelta_eps', 'ADADELTA', O.Adadelta, 0, dict(lr=0.5, eps=0.02), {}),
+    ('adam_eps', 'ADAM', O.Adam, 0, dict(lr=0.05, eps=0.05), {}),
+    ('adam_amsgrad_eps', 'ADAM', O.Adam, 0, dict(lr=0.05, eps=0.1, amsgrad=True), {}),
+    ('adamw_eps', 'ADAMW', O.AdamW, 0, dict(lr=0.05, eps=0.03), {}),
+    ('adamax_eps', 'ADAMAX', O.Adamax, 0, dict(lr=0.05, eps=0.05), {}),
+    ('nadam_eps', 'NADAM', O.NAdam, 0, dict(lr=0.05, eps=0.05), {}),
+    ('radam_eps', 'RADAM', O.RAdam, 0, dict(lr=0.05, eps=0.1), {}),
+    ('sparse_adam_eps', 'SPARSE_ADAM', O.SparseAdam, 0, dict(lr=0.05, eps=0.05), dict(masked=1)),
+    ('adafactor_eps', 'ADAFACTOR', O.Adafactor, 0, dict(lr=0.05, eps=(0.05, 1e-3)), {}),
+    ('lamb_eps', 'LAMB', Lamb, 0, dict(lr=0.02, eps=0.05), {}),
+    # explicit zeros where torch's default is not zero
+    ('adamw_wd_zero', 'ADAMW', O.AdamW, 0, dict(lr=0.05, weight_decay=0.0), {}),
+    ('muon_wd_zero', 'MUON', O.Muon, 1, dict(lr=0.02, weight_decay=0.0), {}),
 ]
 
-FLOAT_FIELDS = ['lr', 'weight_decay', 'momentum', 'dampening', 'eps', 'alpha', 'rho', 'lr_decay',
+# name, C kind, torch class, optimizer kwargs, scheduler (class, kwargs); one group, problem 0
+SCHED_CONFIGS = [
+    ('adam_onecycle', 'ADAM', O.Adam, dict(lr=0.05), (L.OneCycleLR, dict(max_lr=0.1, total_steps=NSTEPS))),
+    ('adamw_onecycle3_linear', 'ADAMW', O.AdamW, dict(lr=0.05, weight_decay=0.05),
+     (L.OneCycleLR, dict(max_lr=0.08, total_steps=NSTEPS, three_phase=True, anneal_strategy='linear', base_momentum=0.8, max_momentum=0.9))),
+    ('sgd_cyclic', 'SGD', O.SGD, dict(lr=0.05, momentum=0.9), (L.CyclicLR, dict(base_lr=0.01, max_lr=0.1, step_size_up=5, step_size_down=7))),
+    ('rmsprop_cyclic', 'RMSPROP', O.RMSprop, dict(lr=0.01, momentum=0.5), (L.CyclicLR, dict(base_lr=0.001, max_lr=0.01, step_size_up=4))),
+    ('nadam_cosine', 'NADAM', O.NAdam, dict(lr=0.05), (L.CosineAnnealingLR, dict(T_max=20, eta_min=0.001))),
+]
+
+FLOAT_FIELDS = ['weight_decay', 'momentum', 'dampening', 'eps', 'alpha', 'rho', 'lr_decay',
                 'initial_accumulator_value', 'momentum_decay', 'lambd', 't0', 'beta2_decay', 'd']
 BOOL_FIELDS = ['nesterov', 'centered', 'amsgrad', 'decoupled_weight_decay', 'maximize', 'trust_clip',
                'always_adapt', 'bias_correction']
 
 
 def cf(v):
-    v = float(v)
-    if v == 0:
-        return 'TT_OPTIM_ZERO'
-    r = '%.9g' % v
+    r = '%.9g' % float(v)
     return r + ('f' if ('.' in r or 'e' in r) else '.0f')
 
 
-def c_hparams(kw, opts):
+def cd(v):
+    r = '%.17g' % float(v)
+    return r if ('.' in r or 'e' in r) else r + '.0'
+
+
+def c_assign(h, kw, opts):
+    """C statements setting the torch constructor arguments kw on the hparams pointer h."""
     f = []
     for k, v in kw.items():
         if k == 'eps' and isinstance(v, tuple):
-            continue
-        if k in FLOAT_FIELDS:
-            f.append('.%s = %s' % (k, cf(v)))
+            f.append('%s->eps = %s; %s->eps2 = %s;' % (h, cf(v[0]), h, cf(v[1])))
+        elif k == 'lr':
+            f.append('%s->lr = %s;' % (h, cd(v)))
+        elif k in FLOAT_FIELDS:
+            f.append('%s->%s = %s;' % (h, k, cf(v)))
         elif k in BOOL_FIELDS:
-            f.append('.%s = %d' % (k, 1 if v else -1))
+            f.append('%s->%s = %d;' % (h, k, 1 if v else 0))
         elif k == 'betas':
-            f.append('.beta1 = %s, .beta2 = %s' % (cf(v[0]), cf(v[1])))
+            f.append('%s->beta1 = %s; %s->beta2 = %s;' % (h, cf(v[0]), h, cf(v[1])))
         elif k == 'etas':
-            f.append('.eta_minus = %s, .eta_plus = %s' % (cf(v[0]), cf(v[1])))
+            f.append('%s->eta_minus = %s; %s->eta_plus = %s;' % (h, cf(v[0]), h, cf(v[1])))
         elif k == 'step_sizes':
-            f.append('.step_min = %s, .step_max = %s' % (cf(v[0]), cf(v[1])))
+            f.append('%s->step_min = %s; %s->step_max = %s;' % (h, cf(v[0]), h, cf(v[1])))
         elif k == 'ns_steps':
-            f.append('.ns_steps = %d' % v)
+            f.append('%s->ns_steps = %d;' % (h, v))
         elif k == 'adjust_lr_fn':
-            f.append('.muon_adjust = TT_MUON_ADJUST_MATCH_RMS_ADAMW')
+            f.append('%s->muon_adjust = TT_MUON_ADJUST_MATCH_RMS_ADAMW;' % h)
         else:
             raise ValueError(k)
-    if 'eps' in kw and isinstance(kw['eps'], tuple):
-        f.append('.eps = %s, .eps2 = %s' % (cf(kw['eps'][0]), cf(kw['eps'][1])))
     if 'max_grad_norm' in opts:
-        f.append('.max_grad_norm = %s' % ('TT_OPTIM_ZERO' if opts['max_grad_norm'] is None else cf(opts['max_grad_norm'])))
-    return '{' + ', '.join(f) + '}' if f else '{.lr = 0.0f}'
+        f.append('%s->max_grad_norm = %s;' % (h, 'INFINITY' if opts['max_grad_norm'] is None else cf(opts['max_grad_norm'])))
+    return f
+
+
+def c_setter(name, kw, opts):
+    body = ['tt_optim_hparams *h = &d->hp;'] + c_assign('h', kw, opts)
+    if 'groups' in opts:
+        body.append('{ tt_optim_hparams *g1 = tt_optim_desc_group(d, 1);')
+        body += ['  ' + x for x in c_assign('g1', opts['groups'], {})]
+        body.append('}')
+    return 'static void optim_ref_set_%s(tt_optim_desc *d) {\n    %s\n    (void)h;\n}\n' % (name, '\n    '.join(body))
 
 
 def bits(a):
     return np.asarray(a, np.float32).view(np.uint32)
 
 
-def run_config(cls, P, kw, opts):
+def run_config(cls, P, kw, opts, sched=None):
     flat = torch.from_numpy(P['init'].copy())
     params = [t.clone().requires_grad_(True) for t in split(flat, P['shapes'])]
     if 'groups' in opts:
@@ -247,12 +294,15 @@ def run_config(cls, P, kw, opts):
         opt = Lamb(groups, opts.get('max_grad_norm', 1.0))
     else:
         opt = cls(groups) if 'groups' in opts else cls(params, **kw)
+    sch = sched[0](opt, **sched[1]) if sched else None
     traj, axs = [], []
     for step in range(1, NSTEPS + 1):
         gs = grads(P, params, step, opts.get('masked', 0))
         for p, g in zip(params, gs):
             p.grad = g.to_sparse(1) if opts.get('masked', 0) else g
         opt.step()
+        if sch is not None:
+            sch.step()
         traj.append(np.concatenate([p.detach().numpy().ravel() for p in params]))
         if opts.get('ax'):
             axs.append(np.concatenate([opt.state[p]['ax'].numpy().ravel() for p in params]))
@@ -340,26 +390,32 @@ def main():
             o.write(emit_u32('optim_ref_p%d_%s' % (k, f), P[f]))
     o.write(emit_u32('optim_ref_k', ksteps))
     o.write('\ntypedef struct optim_ref_cfg {\n    const char *name;\n    tt_optim_kind kind;\n    int prob, masked, groups;\n'
-            '    tt_optim_hparams hp, g1;\n    const uint32_t *traj, *ax;\n} optim_ref_cfg;\n\n')
+            '    void (*set)(tt_optim_desc *d);\n    const uint32_t *traj, *ax;\n} optim_ref_cfg;\n\n')
     rows = []
     for name, kind, cls, pk, kw, opts in CONFIGS:
         traj, ax = run_config(cls, prob[pk], kw, opts)
         o.write(emit_u32('optim_ref_traj_%s' % name, traj))
         if ax is not None:
             o.write(emit_u32('optim_ref_ax_%s' % name, ax))
-        g1 = dict(kw)
-        g1.update(opts.get('groups', {}))
-        rows.append('    {"%s", TT_OPTIM_%s, %d, %d, %d, %s, %s, optim_ref_traj_%s, %s},' % (
-            name, kind, pk, opts.get('masked', 0), 1 if 'groups' in opts else 0, c_hparams(kw, opts),
-            c_hparams(opts['groups'], {}) if 'groups' in opts else '{.lr = 0.0f}', name,
+        o.write(c_setter(name, kw, opts))
+        rows.append('    {"%s", TT_OPTIM_%s, %d, %d, %d, optim_ref_set_%s, optim_ref_traj_%s, %s},' % (
+            name, kind, pk, opts.get('masked', 0), 1 if 'groups' in opts else 0, name, name,
             ('optim_ref_ax_%s' % name) if ax is not None else 'NULL'))
     o.write('static const optim_ref_cfg optim_ref_cfgs[] = {\n%s\n};\n\n' % '\n'.join(rows))
+    # attached schedules: the C test builds the same schedule by name
+    rows = []
+    for name, kind, cls, kw, sched in SCHED_CONFIGS:
+        traj, _ = run_config(cls, prob[0], kw, {}, sched)
+        o.write(emit_u32('optim_ref_traj_%s' % name, traj))
+        o.write(c_setter(name, kw, {}))
+        rows.append('    {"%s", TT_OPTIM_%s, 0, 0, 0, optim_ref_set_%s, optim_ref_traj_%s, NULL},' % (name, kind, name, name))
+    o.write('static const optim_ref_cfg optim_ref_sched_cfgs[] = {\n%s\n};\n\n' % '\n'.join(rows))
     # LBFGS
     o.write('#define OPTIM_REF_LBFGS_STEPS %d\n#define OPTIM_REF_LBFGS_N %d\n' % (LBFGS_STEPS, len(LBFGS_INIT)))
     o.write(emit_u32('optim_ref_lbfgs_init', LBFGS_INIT))
     o.write(emit_u32('optim_ref_quad_a', QA))
     o.write(emit_u32('optim_ref_quad_c', QC))
-    o.write('typedef struct optim_ref_lbfgs {\n    const char *name;\n    int fn;\n    float lr;\n    int max_iter, history_size, strong_wolfe;\n'
+    o.write('typedef struct optim_ref_lbfgs {\n    const char *name;\n    int fn;\n    double lr;\n    int max_iter, max_eval, history_size, strong_wolfe;\n'
             '    const uint32_t *traj;\n    const double *loss;\n} optim_ref_lbfgs;\n')
     rows = []
     for name, fn, kw in LBFGS_CONFIGS:
@@ -367,8 +423,9 @@ def main():
         o.write(emit_u32('optim_ref_lbfgs_traj_%s' % name, traj))
         o.write('static const double optim_ref_lbfgs_loss_%s[%d] = {%s};\n' % (
             name, len(losses), ', '.join('%.17g' % v for v in losses)))
-        rows.append('    {"%s", %d, %s, %d, %d, %d, optim_ref_lbfgs_traj_%s, optim_ref_lbfgs_loss_%s},' % (
-            name, fn, cf(kw.get('lr', 1.0)) if kw.get('lr', 1.0) != 1.0 else '0', kw.get('max_iter', 20),
+        mi = kw.get('max_iter', 20)
+        rows.append('    {"%s", %d, %s, %d, %d, %d, %d, optim_ref_lbfgs_traj_%s, optim_ref_lbfgs_loss_%s},' % (
+            name, fn, cd(kw.get('lr', 1.0)), mi, kw.get('max_eval', mi * 5 // 4),
             kw.get('history_size', 100), 1 if kw.get('line_search_fn') else 0, name, name))
     o.write('static const optim_ref_lbfgs optim_ref_lbfgs_cfgs[] = {\n%s\n};\n' % '\n'.join(rows))
     o.write('#endif\n')

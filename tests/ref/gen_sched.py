@@ -102,7 +102,7 @@ run("plateau_max_abs", lambda o: L.ReduceLROnPlateau(o, mode="max", threshold=0.
 run("plateau_eps", lambda o: L.ReduceLROnPlateau(o, mode="max", threshold=0.01, factor=0.9, patience=0,
                                                  eps=0.005), base_lr=0.05, metrics=M2)
 
-# --- zero-means-default option structs: torch defaults, and literal zeros (TT_OPTIM_ZERO) ---
+# --- option structs: torch defaults, and literal zeros ---
 run("cyclic_default", lambda o: L.CyclicLR(o, 0.01, 0.1), momentum=True)  # step_size_up 2000
 run("cyclic_down0", lambda o: L.CyclicLR(o, 0.01, 0.1, step_size_up=3, step_size_down=0), momentum=True)
 run("cyclic_zeros", lambda o: L.CyclicLR(o, 0.0, 0.1, step_size_up=3, base_momentum=0.0), momentum=True)
@@ -128,7 +128,7 @@ run("chain", lambda o: L.ChainedScheduler([L.ConstantLR(o, factor=0.1, total_ite
 run("chain3", lambda o: L.ChainedScheduler([L.LinearLR(o, start_factor=0.2, total_iters=6),
                                             L.CosineAnnealingLR(o, T_max=12, eta_min=0.0),
                                             L.StepLR(o, step_size=10, gamma=0.5)]))
-# tt_sched_warmup_cosine(base 0.1, warmup 6, total 40, start 0.01, eta_min 1e-4)
+# tt_sched_init_warmup_cosine(base 0.1, warmup 6, total 40, start 0.01, eta_min 1e-4)
 run("warmup_cosine", lambda o: L.SequentialLR(
     o, [L.LinearLR(o, start_factor=0.01, end_factor=1.0, total_iters=6),
         L.CosineAnnealingLR(o, T_max=34, eta_min=1e-4)], milestones=[6]))
@@ -153,6 +153,10 @@ clip_case("l2", 1.0, 2.0)
 clip_case("l2_noclip", 100.0, 2.0)
 clip_case("inf", 0.5, math.inf)
 clip_case("l1", 2.0, 1.0)
+# p-norms other than 1, 2, inf (norm of the per-tensor norms, as torch)
+clip_case("p3", 1.0, 3.0)
+clip_case("p05", 20.0, 0.5)
+clip_case("p3_noclip", 100.0, 3.0)
 ps = [torch.nn.Parameter(torch.zeros(*s)) for s in shapes]
 for p, g in zip(ps, grads):
     p.grad = g.clone()
