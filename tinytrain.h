@@ -2198,7 +2198,8 @@ TT__DEF tt_result tt_tensor_set(tt_ctx *ctx, tt_tensor *t, const float *data, si
 
 /* ==================================================================================== >>autograd
    How an op is written (see tt_relu for the smallest example):
-     1. validate inputs with tt__in(): NULL after an error propagates silently;
+     1. validate inputs with tt__in(): NULL after an error propagates silently, a tensor from an
+        earlier step or another context is refused (TT_ERR_STATE); optional inputs: tt__in_opt();
      2. y = tt__out(ctx, op, ndim, shape, a, b, c): allocates y (uninitialised data) and,
         when grad mode is on and one of the inputs a, b, c (NULL for unused) requires grad, a
         zeroed y->grad and a tape node (tt__out_n takes an array of any length);
