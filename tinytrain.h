@@ -94,6 +94,18 @@
        Errors never modify the inputs of the failing call. tt_set_anomaly_mode() additionally
        reports the first op that produces NaN or Inf, forward or backward.
 
+   MISUSE THAT IS DETECTED
+       - Stale tensors: a scratch tensor kept past tt_scratch_reset(), or made after the mark of
+         a tt_scratch_rewind(), is refused by every op, initialiser and tt_backward() with
+         TT_ERR_STATE ("... from an earlier step ..."); it is never read. Tensors made before a
+         rewind's mark stay valid; parameters and buffers never go stale. Each tensor header
+         carries its context and step (tt_tensor.owner, .gen): a few compares per op input. A
+         kept pointer equal to a tensor made in the current step names that tensor.
+       - Ownership: tensors and optimizers of another context are refused (TT_ERR_STATE).
+       - tt_backward() is all or nothing: when the backward pass fails, parameter gradients are
+         left exactly as they were and the message says "backward pass failed at op '...'".
+       - Computed sizes never wrap: too-large outputs are TT_ERR_SHAPE, tt_shape_numel saturates.
+
    THREADS
        A context is used by one thread at a time; different contexts are independent. With
        tt_desc.threads > 1 the context owns a small pthread pool used by the matrix multiply for
@@ -170,6 +182,8 @@
 #ifndef TT_MAX_DIMS
 #define TT_MAX_DIMS 6
 #endif
+/* Most matmul threads a context may have (tt_desc.threads above it is refused). */
+#define TT_MAX_THREADS 64
 
 #ifdef __cplusplus
 extern "C" {
@@ -233,7 +247,7 @@ typedef struct tt_desc {
     size_t persist_bytes;   /* optimizer state and other long-lived data (default 16 MiB) */
     size_t scratch_bytes;   /* activations + tape per step (default 64 MiB) */
     uint64_t seed;          /* RNG seed (default 0 is a valid seed: same as seed 0) */
-    int threads;            /* matmul threads (default 1) */
+    int threads;            /* matmul threads, 1..TT_MAX_THREADS (default 1) */
     tt_kernel kernel;       /* matmul kernel (default AUTO) */
     int small_matmul_workspace; /* 1: only ~50 KiB matmul workspace per thread instead of ~1.5 MiB
                                (no packed path: large products are slower; for small devices) */
@@ -270,6 +284,10 @@ typedef struct tt_ctx {
     tt_arena scratch;             /* activations, tape; rewound every step */
     struct tt__node *tape_last;   /* newest node of the tape (linked list backwards) */
     int n_nodes;
+    unsigned gen;                 /* step counter: bumped by tt_scratch_reset, stamped in tensors */
+    int grads_zero;               /* 1: every parameter gradient is zero (set by tt_zero_grad) */
+    struct tt_tensor *scratch_last; /* newest scratch tensor header (linked list backwards) */
+    int late_grads;               /* tt_requires_grad gave a scratch tensor its grad in this step */
     tt_rng rng;
     int grad_enabled;             /* 0 inside no-grad regions */
     int training;                 /* 1 = training mode (dropout, batchnorm) */
@@ -348,6 +366,10 @@ typedef struct tt_tensor {
     size_t offset;            /* parameters: index of data[0] in ctx->param_data */
     int group;                /* parameters: optimizer parameter group (default 0) */
     const char *name;         /* parameters: name given to tt_param (not copied) */
+    /* library bookkeeping, set when the tensor is made (read-only for you): */
+    unsigned gen;                /* scratch tensors: the step (tt_scratch_reset count) that made it */
+    const struct tt_ctx *owner;  /* the context that made it */
+    struct tt_tensor *older;     /* scratch tensors: the previous scratch tensor of the step */
 } tt_tensor;
 
 /* New scratch tensor filled with zeros. ndim 0 makes a scalar (shape may be NULL). */
@@ -366,7 +388,8 @@ TT_API tt_tensor *tt_requires_grad(tt_ctx *ctx, tt_tensor *t);
 TT_API tt_tensor *tt_detach(tt_ctx *ctx, tt_tensor *t);
 /* Copy t into a new scratch tensor, cut from the graph. */
 TT_API tt_tensor *tt_clone(tt_ctx *ctx, tt_tensor *t);
-/* Element count of a shape; 1 for ndim 0. */
+/* Element count of a shape; 1 for ndim 0, negative dimensions count as 0. Saturates: SIZE_MAX
+   when the product does not fit a size_t (no tensor can have that many elements). */
 TT_API size_t tt_shape_numel(int ndim, const int *shape);
 /* 1 if the two tensors have the same shape. */
 TT_API int tt_same_shape(const tt_tensor *a, const tt_tensor *b);
@@ -430,21 +453,31 @@ TT_API tt_tensor *tt_param_at(tt_ctx *ctx, int i);
 
 /* ==================================================================================== >>api_autograd */
 
-/* Start a step: rewind scratch memory and the tape. Every scratch tensor becomes invalid. */
+/* Start a step: rewind scratch memory and the tape. Every scratch tensor becomes invalid: given to
+   any call afterwards it is refused with TT_ERR_STATE. */
 TT_API void tt_scratch_reset(tt_ctx *ctx);
 /* Save a scratch position (to evaluate inside a step without growing scratch). */
 TT_API size_t tt_scratch_mark(const tt_ctx *ctx);
-/* Rewind scratch to a saved position: tensors and tape nodes made after the mark are freed. */
+/* Rewind scratch to a saved position: tensors and tape nodes made after the mark are freed (and
+   refused afterwards), tensors made before it stay valid; a grad that tt_requires_grad gave an
+   older tensor after the mark is freed too (the tensor stops requiring grad). */
 TT_API void tt_scratch_rewind(tt_ctx *ctx, size_t mark);
 /* Backpropagate from a scalar: d(loss)/d(x) is added to x->grad for every tensor x that
    requires grad. Parameter gradients accumulate across calls until tt_zero_grad; intermediate
    gradients are recomputed on every call, so calling it twice adds the gradient twice. Scratch
    taken by backward temporaries is given back before it returns. A loss whose graph was freed
-   by tt_scratch_rewind / tt_scratch_reset is refused with TT_ERR_STATE. */
+   by tt_scratch_rewind / tt_scratch_reset is refused with TT_ERR_STATE.
+   All or nothing: if the backward pass fails (anomaly mode, scratch full in a backward
+   temporary), every parameter gradient is left as it was and the message reads "tt_backward:
+   backward pass failed at op '<op>' (...): <cause>". To do this the parameter gradients are copied
+   to scratch first (4 bytes per parameter of scratch), except when they are known to be zero
+   (tt_zero_grad since the last backward): then nothing is copied and zeros are restored. Write
+   into parameter gradients yourself only after tt_backward, or a failing backward zeroes them.
+   With a GPU backend only the known-zero case is covered (device gradients are not copied). */
 TT_API tt_result tt_backward(tt_ctx *ctx, tt_tensor *loss);
 /* Backpropagate from any tensor with an explicit output gradient (numel floats). */
 TT_API tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *seed);
-/* Zero every parameter gradient (one memset). */
+/* Zero every parameter gradient (one memset); the next tt_backward then needs no copy of them. */
 TT_API void tt_zero_grad(tt_ctx *ctx);
 /* Enable/disable graph recording (no-grad mode). Returns the previous setting. */
 TT_API int tt_set_grad_enabled(tt_ctx *ctx, int enabled);
@@ -1108,6 +1141,7 @@ typedef struct tt_optim {
     int64_t n_skipped;                    /* steps skipped for non-finite gradients */
     int last_skipped;                     /* 1 if the last step was skipped */
     struct tt_sched *sched[TT_OPTIM_MAX_GROUPS]; /* schedule driving each group, or NULL */
+    const struct tt_ctx *owner;           /* the context given to tt_optim_init: every other is refused */
 } tt_optim;
 
 /* Loss closure for LBFGS (and tt_optim_step_closure): zero the gradients, run forward and
@@ -2542,7 +2576,11 @@ typedef struct tt__node {
     int i[8];                    /* integer arguments */
     float f[4];                  /* float arguments */
     void *saved;                 /* op-specific saved data (scratch) */
+    unsigned gen;                /* ctx->gen when recorded */
 } tt__node;
+
+/* tt_tensor.gen of parameters and buffers (never stale); 0 marks a freed scratch header. */
+#define TT__GEN_PERSIST 0xFFFFFFFFu
 
 /* ==================================================================================== >>util
    Messages (a tiny formatter so no stdio is needed), errors, arenas. */
@@ -2612,6 +2650,7 @@ static void tt__putg(tt__buf *b, double v) {
 static void tt__putshape(tt__buf *b, const tt_tensor *t) {
     int i;
     if (!t) { tt__puts(b, "NULL"); return; }
+    if (t->ndim < 0 || t->ndim > TT_MAX_DIMS) { tt__puts(b, "[?]"); return; } /* never trust a bad header */
     tt__putc(b, '[');
     for (i = 0; i < t->ndim; i++) {
         if (i) tt__putc(b, ',');
@@ -2639,6 +2678,13 @@ static void tt__vformat(char *out, size_t cap, const char *fmt, va_list ap) {
         }
     }
     if (cap) out[b.n < cap ? b.n : cap - 1] = 0;
+}
+
+static void tt__format(char *out, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    tt__vformat(out, cap, fmt, ap);
+    va_end(ap);
 }
 
 static void tt__log(tt_ctx *ctx, tt_log_level level, tt_result code, const char *msg) {
@@ -2921,7 +2967,8 @@ TT__DEF tt_result tt_ctx_memory_size(const tt_desc *desc, size_t *bytes) {
     tt_desc d;
     size_t off[7];
     if (!desc || !bytes) return TT_ERR_INVALID_ARGS;
-    if (desc->threads < 0 || desc->max_param_tensors < 0 || (unsigned)desc->kernel >= (unsigned)TT_KERNEL_COUNT_)
+    if (desc->threads < 0 || desc->threads > TT_MAX_THREADS || desc->max_param_tensors < 0 ||
+        (unsigned)desc->kernel >= (unsigned)TT_KERNEL_COUNT_)
         return TT_ERR_INVALID_ARGS;
     tt__resolve_desc(&d, desc);
     if (!tt__layout(&d, off)) return TT_ERR_OUT_OF_MEMORY;
@@ -2937,7 +2984,9 @@ TT__DEF tt_result tt_ctx_init(tt_ctx *ctx, const tt_desc *desc) {
     memset(ctx, 0, sizeof *ctx);
     if (!desc) return TT_ERR_INVALID_ARGS;
     tt__resolve_desc(&ctx->desc, desc);
-    if (desc->threads < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_init: threads must be >= 0, got %d", desc->threads);
+    if (desc->threads < 0 || desc->threads > TT_MAX_THREADS)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_init: threads must be 0..%d (TT_MAX_THREADS; 0 means 1), got %d",
+                        TT_MAX_THREADS, desc->threads);
     if (desc->max_param_tensors < 0) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_init: max_param_tensors must be >= 0");
     if ((unsigned)desc->kernel >= (unsigned)TT_KERNEL_COUNT_)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_init: unknown kernel %d", (int)desc->kernel);
@@ -2974,6 +3023,8 @@ TT__DEF tt_result tt_ctx_init(tt_ctx *ctx, const tt_desc *desc) {
     ctx->scratch.size = ctx->desc.scratch_bytes;
     ctx->grad_enabled = 1;
     ctx->training = 1;
+    ctx->gen = 1;
+    ctx->grads_zero = 1;
     tt_rng_seed(&ctx->rng, ctx->desc.seed);
     r = tt__gemm_init(ctx, m + off[3]);
     if (r != TT_OK) {
@@ -3009,10 +3060,53 @@ TT__DEF void tt_clear_error(tt_ctx *ctx) {
 
 /* ==================================================================================== >>tensor */
 
+/* Stale-tensor detection. Every tensor header carries the context that made it (owner) and a
+   generation (gen): parameters and buffers TT__GEN_PERSIST, scratch tensors ctx->gen of the step
+   that made them. tt_scratch_reset bumps ctx->gen, so every older scratch tensor stops matching;
+   tt_scratch_rewind sets gen 0 in each header above its mark (it walks the list of the step's
+   headers, newest first, as it drops tape nodes). A header in this context's scratch region must
+   lie below the fill level and match both; anything else must be a parameter or buffer of this
+   context. The header fields are only compared (never trusted) until the check passes, and the
+   scratch block stays mapped, so a stale pointer is refused with a message instead of being read.
+   One limit: a pointer equal to a tensor made in the current step names that tensor. */
+static int tt__live(const tt_ctx *ctx, const tt_tensor *t) {
+    uintptr_t p = (uintptr_t)t, b = (uintptr_t)ctx->scratch.base;
+    if (p - b < ctx->scratch.size)
+        return p - b + sizeof *t <= ctx->scratch.used && t->gen == ctx->gen && t->owner == ctx;
+    return t->gen == TT__GEN_PERSIST && t->owner == ctx;
+}
+
+/* The error for a tensor that fails tt__live (its header is not read). */
+static int tt__stale(tt_ctx *ctx, const char *op, const tt_tensor *t) {
+    uintptr_t p = (uintptr_t)t, b = (uintptr_t)ctx->scratch.base;
+    if (p - b < ctx->scratch.size)
+        tt__fail(ctx, TT_ERR_STATE, "%s: a tensor from an earlier step was given (its memory was freed by "
+                                    "tt_scratch_reset or tt_scratch_rewind); make it again in this step", op);
+    else
+        tt__fail(ctx, TT_ERR_STATE, "%s: a tensor that this context did not make was given (from another context, "
+                                    "or not made by tinytrain)", op);
+    return 0;
+}
+
+/* Input check: returns 1 if usable. A NULL input after an earlier error is silent; a tensor from
+   an earlier step or another context is TT_ERR_STATE (tt__live). */
+static int tt__in(tt_ctx *ctx, const char *op, const tt_tensor *t) {
+    if (!ctx) return 0;
+    if (t) return tt__live(ctx, t) ? 1 : tt__stale(ctx, op, t);
+    if (ctx->err == TT_OK) tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: input is NULL", op);
+    return 0;
+}
+
+/* An optional input: NULL is fine, anything else must pass tt__in. */
+static int tt__in_opt(tt_ctx *ctx, const char *op, const tt_tensor *t) { return !t || tt__in(ctx, op, t); }
+
 TT__DEF size_t tt_shape_numel(int ndim, const int *shape) {
     size_t n = 1;
     int i;
-    for (i = 0; i < ndim; i++) n *= (size_t)(shape[i] > 0 ? shape[i] : 0);
+    for (i = 0; i < ndim; i++) {
+        if (shape[i] <= 0) return 0;
+        if (!tt__mul_ok(n, (size_t)shape[i], &n)) n = (size_t)-1; /* saturate (a later 0 still gives 0) */
+    }
     return n;
 }
 
@@ -3027,7 +3121,7 @@ TT__DEF int tt_same_shape(const tt_tensor *a, const tt_tensor *b) {
 /* Validate a shape given by the caller; numel out. */
 static int tt__check_shape(tt_ctx *ctx, const char *op, int ndim, const int *shape, size_t *numel) {
     size_t n = 1;
-    int i;
+    int i, zero = 0;
     if (ndim < 0 || ndim > TT_MAX_DIMS) {
         tt__fail(ctx, TT_ERR_SHAPE, "%s: ndim %d outside 0..%d", op, ndim, TT_MAX_DIMS);
         return 0;
@@ -3041,12 +3135,25 @@ static int tt__check_shape(tt_ctx *ctx, const char *op, int ndim, const int *sha
             tt__fail(ctx, TT_ERR_SHAPE, "%s: dimension %d is negative (%d)", op, i, shape[i]);
             return 0;
         }
-        if (!tt__mul_ok(n, (size_t)shape[i], &n)) {
-            tt__fail(ctx, TT_ERR_SHAPE, "%s: shape too large", op);
+        if (!shape[i]) zero = 1;
+        else if (!tt__mul_ok(n, (size_t)shape[i], &n) || n > (size_t)-1 / sizeof(float)) {
+            tt__fail(ctx, TT_ERR_SHAPE, "%s: shape too large (dimensions %d and before multiply past %z elements)", op, i,
+                     (size_t)-1 / sizeof(float));
             return 0;
         }
     }
-    *numel = n;
+    /* An empty shape (a 0 dimension) needs no memory, but ops loop over its other dimensions:
+       they must multiply to at most the floats the largest region holds, so that no loop over
+       an empty tensor runs longer than one over a full tensor (and partial products fit). */
+    if (zero) {
+        size_t most = TT__MAX(TT__MAX(ctx->desc.scratch_bytes, ctx->desc.persist_bytes) / sizeof(float), ctx->desc.max_params);
+        if (n > most) {
+            tt__fail(ctx, TT_ERR_SHAPE, "%s: empty shape too large: its nonzero dimensions multiply to %z elements, more "
+                                        "than any memory region of the context holds (%z floats)", op, n, most);
+            return 0;
+        }
+    }
+    *numel = zero ? 0 : n;
     return 1;
 }
 
@@ -3085,9 +3192,24 @@ static void tt__axis_split(const tt_tensor *x, int ax, size_t *outer, size_t *n,
 
 /* An optional per-channel tensor (weight, bias) of input x: NULL or 1-D of n elements. */
 static int tt__vec_ok(tt_ctx *ctx, const char *op, const char *what, const tt_tensor *t, const tt_tensor *x, int n) {
-    if (!t || (t->ndim == 1 && t->shape[0] == n)) return 1;
+    if (!t) return 1;
+    if (!tt__in(ctx, op, t)) return 0;
+    if (t->ndim == 1 && t->shape[0] == n) return 1;
     tt__fail(ctx, TT_ERR_SHAPE, "%s: %s %S must have shape [%d] for input %S", op, what, t, n, x);
     return 0;
+}
+
+/* A zeroed scratch tensor header, stamped with the current step and linked into the list of
+   the step's headers (so tt_scratch_rewind can mark those above its mark as freed). */
+static tt_tensor *tt__header(tt_ctx *ctx, const char *op) {
+    tt_tensor *t = (tt_tensor *)tt__scratch(ctx, op, sizeof(tt_tensor));
+    if (!t) return NULL;
+    memset(t, 0, sizeof *t);
+    t->gen = ctx->gen;
+    t->owner = ctx;
+    t->older = ctx->scratch_last;
+    ctx->scratch_last = t;
+    return t;
 }
 
 /* A scratch tensor header + data (uninitialised data unless zero). */
@@ -3096,12 +3218,17 @@ static tt_tensor *tt__tensor_alloc(tt_ctx *ctx, const char *op, int ndim, const 
     size_t numel;
     int i;
     if (!tt__check_shape(ctx, op, ndim, shape, &numel)) return NULL;
-    t = (tt_tensor *)tt__scratch(ctx, op, sizeof(tt_tensor));
+    t = tt__header(ctx, op);
     if (!t) return NULL;
-    memset(t, 0, sizeof *t);
     t->data = tt__scratch_floats(ctx, op, numel ? numel : 1);
-    if (!t->data) return NULL;
-    if (zero && tt__bk_zero(ctx, t->data, numel * sizeof(float)) != TT_OK) return NULL;
+    if (!t->data) {
+        t->gen = 0; /* a half-made header is never live (a kept pointer to its address is refused) */
+        return NULL;
+    }
+    if (zero && tt__bk_zero(ctx, t->data, numel * sizeof(float)) != TT_OK) {
+        t->gen = 0;
+        return NULL;
+    }
     t->ndim = ndim;
     for (i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->numel = numel;
@@ -3168,10 +3295,10 @@ TT__DEF tt_tensor *tt_tensor_randn(tt_ctx *ctx, int ndim, const int *shape, floa
 
 TT__DEF tt_tensor *tt_requires_grad(tt_ctx *ctx, tt_tensor *t) {
     if (!ctx) return NULL;
-    if (!t) {
-        if (ctx->err == TT_OK) tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_requires_grad: tensor is NULL");
-        return NULL;
-    }
+    if (!tt__in(ctx, "tt_requires_grad", t)) return NULL;
+    /* the grad may lie above a tt_scratch_mark taken after t was made: tt__rewind must then
+       look at the older headers too */
+    if (!t->grad) ctx->late_grads = 1;
     if (tt__ensure_grad(ctx, "tt_requires_grad", t) != TT_OK) return NULL;
     t->flags |= TT_REQUIRES_GRAD;
     return t;
@@ -3183,9 +3310,13 @@ TT__DEF tt_tensor *tt_detach(tt_ctx *ctx, tt_tensor *t) {
         if (ctx && ctx->err == TT_OK) tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_detach: tensor is NULL");
         return NULL;
     }
-    d = (tt_tensor *)tt__scratch(ctx, "tt_detach", sizeof(tt_tensor));
+    if (!tt__in(ctx, "tt_detach", t)) return NULL;
+    d = tt__header(ctx, "tt_detach");
     if (!d) return NULL;
-    *d = *t;
+    d->data = t->data;
+    d->ndim = t->ndim;
+    memcpy(d->shape, t->shape, sizeof d->shape);
+    d->numel = t->numel;
     d->grad = NULL;
     d->node = NULL;
     d->flags = TT_VIEW;
@@ -3194,8 +3325,8 @@ TT__DEF tt_tensor *tt_detach(tt_ctx *ctx, tt_tensor *t) {
 }
 
 TT__DEF tt_tensor *tt_clone(tt_ctx *ctx, tt_tensor *t) {
-    if (!ctx || !t) {
-        if (ctx && ctx->err == TT_OK) tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_clone: tensor is NULL");
+    if (!ctx || !tt__in(ctx, "tt_clone", t)) {
+        if (ctx && !t && ctx->err == TT_OK) tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_clone: tensor is NULL");
         return NULL;
     }
     return tt_tensor_from(ctx, t->ndim, t->shape, t->data);
@@ -3229,6 +3360,8 @@ TT__DEF tt_tensor *tt_param(tt_ctx *ctx, const char *name, int ndim, const int *
     for (i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->numel = numel;
     t->flags = TT_REQUIRES_GRAD | TT_PARAM;
+    t->gen = TT__GEN_PERSIST;
+    t->owner = ctx;
     t->offset = ctx->n_params;
     t->name = name;
     ctx->n_params += numel;
@@ -3252,6 +3385,8 @@ TT__DEF tt_tensor *tt_buffer(tt_ctx *ctx, const char *name, int ndim, const int 
     for (i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->numel = numel;
     t->name = name;
+    t->gen = TT__GEN_PERSIST;
+    t->owner = ctx;
     return t;
 }
 
@@ -3264,6 +3399,10 @@ TT__DEF tt_tensor *tt_param_at(tt_ctx *ctx, int i) {
 static tt_result tt__check_init(tt_ctx *ctx, const char *op, tt_tensor *t) {
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!t) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: tensor is NULL", op);
+    if (!tt__live(ctx, t)) {
+        tt__stale(ctx, op, t);
+        return TT_ERR_STATE;
+    }
     return TT_OK;
 }
 
@@ -3411,7 +3550,8 @@ TT__DEF tt_result tt_tensor_set(tt_ctx *ctx, tt_tensor *t, const float *data, si
 
 /* ==================================================================================== >>autograd
    How an op is written (see tt_relu for the smallest example):
-     1. validate inputs with tt__in(): NULL after an error propagates silently;
+     1. validate inputs with tt__in(): NULL after an error propagates silently, a tensor from an
+        earlier step or another context is refused (TT_ERR_STATE); optional inputs: tt__in_opt();
      2. y = tt__out(ctx, op, ndim, shape, a, b, c): allocates y (uninitialised data) and,
         when grad mode is on and one of the inputs a, b, c (NULL for unused) requires grad, a
         zeroed y->grad and a tape node (tt__out_n takes an array of any length);
@@ -3420,13 +3560,7 @@ TT__DEF tt_result tt_tensor_set(tt_ctx *ctx, tt_tensor *t, const float *data, si
      4. return tt__done(ctx, y) (anomaly check).
    A backward function reads n->out->grad and ADDS into n->in[k]->grad where that is non-NULL. */
 
-/* Input check: returns 1 if usable. A NULL input after an earlier error is silent. */
-static int tt__in(tt_ctx *ctx, const char *op, const tt_tensor *t) {
-    if (!ctx) return 0;
-    if (t) return 1;
-    if (ctx->err == TT_OK) tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: input is NULL", op);
-    return 0;
-}
+/* tt__in (input check, with the stale-tensor test) is in >>tensor. */
 
 static int tt__needs_grad(const tt_ctx *ctx, const tt_tensor *t) {
     return ctx->grad_enabled && t && (t->flags & TT_REQUIRES_GRAD);
@@ -3445,6 +3579,7 @@ static int tt__record(tt_ctx *ctx, const char *op, tt_tensor *y, int n_in, tt_te
     if (!n || tt__ensure_grad(ctx, op, y) != TT_OK) return 0;
     memset(n, 0, sizeof *n);
     n->op = op;
+    n->gen = ctx->gen;
     n->out = y;
     for (k = 0; k < n_in && k < TT__MAX_IN; k++) n->in[k] = in[k];
     if (n_in > TT__MAX_IN) {
@@ -3499,18 +3634,42 @@ TT__DEF void tt_scratch_reset(tt_ctx *ctx) {
     ctx->scratch.used = 0;
     ctx->tape_last = NULL;
     ctx->n_nodes = 0;
+    ctx->scratch_last = NULL;
+    ctx->late_grads = 0;
+    /* every scratch tensor made so far stops matching (0 and TT__GEN_PERSIST are never a step) */
+    if (++ctx->gen == TT__GEN_PERSIST) ctx->gen = 1;
 }
 
 TT__DEF size_t tt_scratch_mark(const tt_ctx *ctx) { return ctx ? ctx->scratch.used : 0; }
 
-TT__DEF void tt_scratch_rewind(tt_ctx *ctx, size_t mark) {
-    if (!ctx || mark > ctx->scratch.used) return;
+/* Rewind scratch to mark (<= used): tape nodes and tensor headers above it are dropped, and each
+   dropped header is marked freed (gen 0), so a pointer kept to it is refused (tt__live). late:
+   also drop grads that tt_requires_grad took above the mark for older tensors. */
+static void tt__rewind(tt_ctx *ctx, size_t mark, int late) {
+    unsigned char *top = ctx->scratch.base + mark;
+    tt_tensor *t;
+    while (ctx->scratch_last && (unsigned char *)ctx->scratch_last >= top) {
+        ctx->scratch_last->gen = 0;
+        ctx->scratch_last = ctx->scratch_last->older;
+    }
+    /* an older tensor whose grad (tt_requires_grad) was taken above the mark loses it */
+    if (late && ctx->late_grads)
+        for (t = ctx->scratch_last; t; t = t->older)
+            if (t->grad && (unsigned char *)t->grad >= top && (unsigned char *)t->grad < ctx->scratch.base + ctx->scratch.size) {
+                t->grad = NULL;
+                t->flags &= ~(unsigned)TT_REQUIRES_GRAD;
+            }
     ctx->scratch.used = mark;
     /* drop tape nodes that lived above the mark */
     while (ctx->tape_last && (size_t)((unsigned char *)ctx->tape_last - ctx->scratch.base) >= mark) {
         ctx->tape_last = ctx->tape_last->prev;
         ctx->n_nodes--;
     }
+}
+
+TT__DEF void tt_scratch_rewind(tt_ctx *ctx, size_t mark) {
+    if (!ctx || mark > ctx->scratch.used) return;
+    tt__rewind(ctx, mark, 1);
 }
 
 /* 1 if node n is on the current tape (not dropped by tt_scratch_rewind / tt_scratch_reset). */
@@ -3530,16 +3689,17 @@ static int tt__on_tape(const tt_ctx *ctx, const tt__node *n) {
 enum { TT__GRAD_WRITTEN = 1 << 30 };
 
 static tt_result tt__run_backward(tt_ctx *ctx, tt__node *from) {
-    tt__node *n;
+    tt__node *n, *at = NULL;
     int grad_was = ctx->grad_enabled;
     tt_result r = TT_OK;
     ctx->grad_enabled = 0;
     for (n = from; n && r == TT_OK; n = n->prev) {
+        at = n;
         size_t mark = ctx->scratch.used;
         int k;
         if (!n->backward) continue; /* an op that failed half-way */
         n->backward(ctx, n);
-        ctx->scratch.used = mark;
+        tt__rewind(ctx, mark, 0); /* backward functions allocate no grads */
         if ((r = ctx->err) != TT_OK || !ctx->anomaly) continue;
         for (k = 0; k < n->n_ins && r == TT_OK; k++) {
             tt_tensor *x = tt__node_in(n, k);
@@ -3550,20 +3710,31 @@ static tt_result tt__run_backward(tt_ctx *ctx, tt__node *from) {
         }
     }
     ctx->grad_enabled = grad_was;
+    if (r != TT_OK && at) {
+        /* say that the failure happened in the backward pass, and of which op */
+        char msg[sizeof ctx->err_msg];
+        memcpy(msg, ctx->err_msg, sizeof msg);
+        tt__format(ctx->err_msg, sizeof ctx->err_msg,
+                   "tt_backward: backward pass failed at op '%s' (parameter gradients left as they were): %s", at->op, msg);
+    }
     return r;
 }
 
 TT__DEF tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *seed) {
     tt__node *n;
-    size_t i;
+    size_t i, base;
+    float *snap = NULL;
+    int was_zero;
+    tt_result r;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (ctx->err != TT_OK) return ctx->err;
     if (!out) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_backward: tensor is NULL");
+    if (!tt__in(ctx, "tt_backward", out)) return ctx->err;
     if (!seed) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_backward: seed is NULL");
     if (!(out->flags & TT_REQUIRES_GRAD) || !out->grad)
         return tt__fail(ctx, TT_ERR_STATE, "tt_backward: tensor of shape %S does not require grad (no parameter or "
                                            "grad-tracking input reaches it, or it was built in no-grad mode)", out);
-    if (out->node && !tt__on_tape(ctx, out->node))
+    if (out->node && (out->node->gen != ctx->gen || !tt__on_tape(ctx, out->node)))
         return tt__fail(ctx, TT_ERR_STATE, "tt_backward: the graph of tensor %S was freed by tt_scratch_reset or "
                                            "tt_scratch_rewind", out);
     /* intermediate gradients restart from zero, so a second call adds the same amount again.
@@ -3574,6 +3745,23 @@ TT__DEF tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *see
             return ctx->err;
         n->out->flags |= TT__GRAD_WRITTEN;
     }
+    /* All or nothing: a failing backward (anomaly, scratch full in a backward temporary) must
+       leave the parameter gradients as they were. They are copied to scratch first and copied
+       back on failure, unless they are known to be zero (tt_zero_grad since the last backward):
+       then zeroing restores them and the usual loop (zero_grad, forward, backward) copies nothing. */
+    base = ctx->scratch.used;
+    if (ctx->n_params && !ctx->grads_zero && !ctx->backend) { /* device gradients: not kept (see tt_backward) */
+        size_t need = ctx->n_params * sizeof(float);
+        snap = (float *)tt__arena_alloc(&ctx->scratch, need);
+        if (!snap)
+            return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY,
+                            "tt_backward: scratch memory full (need %z bytes to keep the accumulated parameter gradients "
+                            "until the backward pass succeeds, %z of %z used); raise tt_desc.scratch_bytes or call "
+                            "tt_zero_grad before the forward pass", need, ctx->scratch.used, ctx->scratch.size);
+        memcpy(snap, ctx->param_grad, need);
+    }
+    was_zero = ctx->grads_zero;
+    ctx->grads_zero = 0;
     if (ctx->backend) { /* upload the seed into scratch, add it on the device */
         tt_backend_call c;
         float *tmp = tt__scratch_floats(ctx, "tt_backward", out->numel);
@@ -3587,7 +3775,14 @@ TT__DEF tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *see
     }
     /* the tape is in creation order, so walking back from out's node visits every node that
        can reach out after all of its consumers */
-    return tt__run_backward(ctx, out->node);
+    r = tt__run_backward(ctx, out->node);
+    if (r != TT_OK) {
+        if (snap) memcpy(ctx->param_grad, snap, ctx->n_params * sizeof(float));
+        else if (ctx->n_params && was_zero) (void)tt__bk_zero(ctx, ctx->param_grad, ctx->n_params * sizeof(float));
+        ctx->grads_zero = was_zero;
+    }
+    tt__rewind(ctx, base, 0);
+    return r;
 }
 
 TT__DEF tt_result tt_backward(tt_ctx *ctx, tt_tensor *loss) {
@@ -3595,13 +3790,16 @@ TT__DEF tt_result tt_backward(tt_ctx *ctx, tt_tensor *loss) {
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (ctx->err != TT_OK) return ctx->err;
     if (!loss) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_backward: loss is NULL");
+    if (!tt__in(ctx, "tt_backward", loss)) return ctx->err;
     if (loss->numel != 1)
         return tt__fail(ctx, TT_ERR_STATE, "tt_backward: loss must have one element, got shape %S (use tt_backward_seed)", loss);
     return tt_backward_seed(ctx, loss, &one);
 }
 
 TT__DEF void tt_zero_grad(tt_ctx *ctx) {
-    if (ctx && ctx->n_params) tt__bk_zero(ctx, ctx->param_grad, ctx->n_params * sizeof(float));
+    if (!ctx) return;
+    if (ctx->n_params && tt__bk_zero(ctx, ctx->param_grad, ctx->n_params * sizeof(float)) != TT_OK) return;
+    ctx->grads_zero = 1;
 }
 
 /* set a 0/1 switch of the context, returning the old value */
@@ -3818,7 +4016,7 @@ typedef struct tt__gemm_kern {
 #define TT__GEMM_NC 1024
 #define TT__GEMM_MR_MAX 8
 #define TT__GEMM_NR_MAX 32
-#define TT__GEMM_MAX_THREADS 64
+#define TT__GEMM_MAX_THREADS TT_MAX_THREADS
 /* The x86 kernels prefetch their C tile when kc >= this: with a few k steps (k = 10: the dX of
    a 10-class layer) there is no time to hide it and the prefetches cost ~5%. */
 #define TT__GEMM_PREFETCH_KC 32
@@ -4930,6 +5128,11 @@ TT__DEF tt_result tt_sgemm_naive(int ta, int tb, int m, int n, int k, float alph
     int i, j, p;
     tt_result r = tt__sgemm_check(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
     if (r != TT_OK) return r;
+    if (alpha == 0.0f || k == 0) { /* C = beta * C: A and B are not read (BLAS rule, as the fast kernels) */
+        for (i = 0; i < m; i++)
+            for (j = 0; j < n; j++) c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
+        return TT_OK;
+    }
     for (i = 0; i < m; i++)
         for (j = 0; j < n; j++) {
             /* dot product of row i of op(A) and column j of op(B) */
@@ -5423,13 +5626,17 @@ static void tt__matmul_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *a = n->in[0], *b = n->in[1], *y = n->out;
     int m = n->i[0], k = n->i[1], nn = n->i[2], obd = y->ndim - 2;
     size_t nb = tt_shape_numel(obd, y->shape), bi;
-    if (m == 0 || nn == 0) return;
+    if (m == 0 || nn == 0 || k == 0) return; /* an empty dY, dA or dB: nothing to add (as torch) */
     for (bi = 0; bi < nb; bi++) {
         size_t ia = tt__batch_index(a, y->shape, obd, bi), ib = tt__batch_index(b, y->shape, obd, bi);
         const float *gy = y->grad + bi * (size_t)m * nn;
         /* dA = dY B^T ; dB = A^T dY (accumulate: beta = 1) */
-        if (a->grad) tt_ctx_sgemm(ctx, 0, 1, m, k, nn, 1.0f, gy, nn, b->data + ib * (size_t)k * nn, nn, 1.0f, a->grad + ia * (size_t)m * k, k);
-        if (b->grad) tt_ctx_sgemm(ctx, 1, 0, k, nn, m, 1.0f, a->data + ia * (size_t)m * k, k, gy, nn, 1.0f, b->grad + ib * (size_t)k * nn, nn);
+        if (a->grad &&
+            tt_ctx_sgemm(ctx, 0, 1, m, k, nn, 1.0f, gy, nn, b->data + ib * (size_t)k * nn, nn, 1.0f, a->grad + ia * (size_t)m * k, k) != TT_OK)
+            return;
+        if (b->grad &&
+            tt_ctx_sgemm(ctx, 1, 0, k, nn, m, 1.0f, a->data + ia * (size_t)m * k, k, gy, nn, 1.0f, b->grad + ib * (size_t)k * nn, nn) != TT_OK)
+            return;
     }
 }
 
@@ -5501,11 +5708,15 @@ static void tt__linear_backward(tt_ctx *ctx, tt__node *n) {
 TT__DEF tt_tensor *tt_linear(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor *b) {
     int shape[TT_MAX_DIMS], rows, i;
     tt_tensor *y;
-    if (!tt__in(ctx, "linear", x) || !tt__in(ctx, "linear", w)) return NULL;
+    if (!tt__in(ctx, "linear", x) || !tt__in(ctx, "linear", w) || !tt__in_opt(ctx, "linear", b)) return NULL;
     if (x->ndim < 1 || w->ndim != 2 || x->shape[x->ndim - 1] != w->shape[1] ||
         (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))) {
         tt__fail(ctx, TT_ERR_SHAPE, "linear: x %S, weight %S, bias %S do not fit (need x (...,in), weight (out,in), bias (out))",
                  x, w, b);
+        return NULL;
+    }
+    if (tt_shape_numel(x->ndim - 1, x->shape) > 0x7fffffff) {
+        tt__fail(ctx, TT_ERR_SHAPE, "linear: input %S has too many rows (more than 2147483647)", x);
         return NULL;
     }
     rows = (int)tt_shape_numel(x->ndim - 1, x->shape); /* x as (rows, in) */
@@ -6176,10 +6387,12 @@ static void tt__view_backward(tt_ctx *ctx, tt__node *n) {
    which allocates data. The view needs its own grad because tt_backward zeroes the grad of every
    op output before it runs, which must not wipe x's. */
 static tt_tensor *tt__view_out(tt_ctx *ctx, const char *op, tt_tensor *x, int ndim, const int *shape) {
-    tt_tensor *y = (tt_tensor *)tt__scratch(ctx, op, sizeof(tt_tensor));
+    tt_tensor *y;
+    size_t numel;
     int d;
+    if (!tt__check_shape(ctx, op, ndim, shape, &numel)) return NULL; /* an empty shape's bound */
+    y = tt__header(ctx, op);
     if (!y) return NULL;
-    memset(y, 0, sizeof *y);
     y->data = x->data;
     y->ndim = ndim;
     for (d = 0; d < ndim; d++) y->shape[d] = shape[d];
@@ -6250,7 +6463,14 @@ TT__DEF tt_tensor *tt_flatten(tt_ctx *ctx, tt_tensor *x, int start_dim) {
     if (!tt__axis(ctx, "flatten", "start_dim", start_dim, x->ndim, x, &s)) return NULL;
     for (d = 0; d < s; d++) shape[d] = x->shape[d];
     shape[s] = -1;
-    if (tt_shape_numel(s, x->shape) == 0) shape[s] = (int)tt_shape_numel(x->ndim - s, x->shape + s);
+    if (tt_shape_numel(s, x->shape) == 0) { /* -1 cannot be inferred from 0 elements: count the flattened dims */
+        size_t tail = tt_shape_numel(x->ndim - s, x->shape + s);
+        if (tail > 0x7fffffff) {
+            tt__fail(ctx, TT_ERR_SHAPE, "flatten: the flattened dimension of %S is too large (%z)", x, tail);
+            return NULL;
+        }
+        shape[s] = (int)tail;
+    }
     return tt__reshape(ctx, "flatten", x, s + 1, shape);
 }
 
@@ -6800,7 +7020,7 @@ static int tt__conv_opt(tt_ctx *ctx, const char *op, const char *what, int v, in
 static int tt__conv_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const tt_tensor *w, const tt_tensor *b,
                           const tt_conv_opts *o, int nsp, tt__conv_geom *g) {
     tt_conv_opts opt;
-    long long eh, ew;
+    long long eh, ew, oh, ow;
     int wi = nsp == 2 ? 1 : 0; /* opts index of the width (length) */
     if (!tt__conv_input(ctx, op, x, nsp, g)) return 0;
     opt = o ? *o : tt_conv_opts_init();
@@ -6845,8 +7065,16 @@ static int tt__conv_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const
                  "(padding %dx%d)", op, w, (int)TT__MIN(eh, 2147483647LL), (int)TT__MIN(ew, 2147483647LL), x, g->ph, g->pw);
         return 0;
     }
-    g->oh = (int)(((long long)g->h + 2LL * g->ph - eh) / g->sh + 1);
-    g->ow = (int)(((long long)g->w + 2LL * g->pw - ew) / g->sw + 1);
+    /* the output sizes are computed in 64 bits and must fit a tensor dimension (int) */
+    oh = ((long long)g->h + 2LL * g->ph - eh) / g->sh + 1;
+    ow = ((long long)g->w + 2LL * g->pw - ew) / g->sw + 1;
+    if (oh > 2147483647LL || ow > 2147483647LL) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: output size too large for input %S (padding %dx%d, stride %dx%d): a dimension "
+                 "would exceed 2147483647", op, x, g->ph, g->pw, g->sh, g->sw);
+        return 0;
+    }
+    g->oh = (int)oh;
+    g->ow = (int)ow;
     if (g->oh <= 0 || g->ow <= 0) { /* cannot happen after the check above; kept as a guard */
         tt__fail(ctx, TT_ERR_SHAPE, "%s: output size %dx%d for input %S is not positive", op, g->oh, g->ow, x);
         return 0;
@@ -7035,6 +7263,10 @@ static int tt__pool_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const
         tt__fail(ctx, TT_ERR_SHAPE, "%s: input %S is too small for kernel %dx%d (dilation %dx%d, padding %dx%d): "
                  "output size would be %d", op, x, g->kh, g->kw, g->dh, g->dw, g->ph, g->pw,
                  (int)(bad < -1000000000LL ? -1000000000LL : bad));
+        return 0;
+    }
+    if (oh > 2147483647LL || ow > 2147483647LL) {
+        tt__fail(ctx, TT_ERR_SHAPE, "%s: output size too large for input %S: a dimension would exceed 2147483647", op, x);
         return 0;
     }
     g->oh = (int)oh;
@@ -7357,6 +7589,7 @@ TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt
     }
     if (!tt__vec_ok(ctx, op, "weight", weight, x, x->shape[1]) || !tt__vec_ok(ctx, op, "bias", bias, x, x->shape[1]))
         return NULL;
+    if (!tt__in_opt(ctx, op, running_mean) || !tt__in_opt(ctx, op, running_var)) return NULL;
     if ((running_mean == NULL) != (running_var == NULL)) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: give both running_mean and running_var or neither", op);
         return NULL;
@@ -7554,6 +7787,7 @@ TT__DEF tt_tensor *tt_layernorm(tt_ctx *ctx, tt_tensor *x, int norm_dims, tt_ten
         const tt_tensor *t = k ? bias : weight;
         int ok = 1, i;
         if (!t) continue;
+        if (!tt__in(ctx, op, t)) return NULL;
         if (t->ndim != norm_dims) ok = 0;
         for (i = 0; ok && i < norm_dims; i++) ok = t->shape[i] == x->shape[first + i];
         if (!ok) {
@@ -8433,6 +8667,7 @@ TT__DEF tt_tensor *tt_cross_entropy_probs(tt_ctx *ctx, tt_tensor *x, tt_tensor *
 static int tt__loss_bcast_ok(tt_ctx *ctx, const char *op, const char *what, const tt_tensor *x, const tt_tensor *w) {
     int nd, shape[TT_MAX_DIMS];
     if (!w) return 1;
+    if (!tt__in(ctx, op, w)) return 0;
     if (!tt__broadcast_shape(x, w, &nd, shape) || nd != x->ndim || memcmp(shape, x->shape, sizeof(int) * (size_t)nd)) {
         tt__fail(ctx, TT_ERR_SHAPE, "%s: %s %S does not broadcast to input %S", op, what, w, x);
         return 0;
@@ -9945,6 +10180,7 @@ static tt_result tt__optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc 
     if (desc->kind != TT_OPTIM_LBFGS && desc->group_mask == 0)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_init (%s): group_mask is 0, the optimizer would update nothing", nm);
     memset(opt, 0, sizeof *opt);
+    opt->owner = ctx;
     opt->kind = desc->kind;
     opt->desc = *desc;
     opt->group_mask = desc->kind == TT_OPTIM_LBFGS ? all : desc->group_mask;
@@ -9991,6 +10227,8 @@ static tt_result tt__optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc 
 
 static tt_result tt__optim_group_arg(tt_ctx *ctx, const tt_optim *opt, int group, const char *op) {
     if (!opt || !opt->kind) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: optimizer is NULL or not initialised", op);
+    if (opt->owner != ctx)
+        return tt__fail(ctx, TT_ERR_STATE, "%s: the optimizer was initialised on another context", op);
     if (group < 0 || group >= TT_OPTIM_MAX_GROUPS)
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: group %d outside 0..%d", op, group, TT_OPTIM_MAX_GROUPS - 1);
     return TT_OK;
@@ -10084,6 +10322,9 @@ TT__DEF const float *tt_optim_asgd_average(const tt_optim *opt, const tt_tensor 
 static tt_result tt__optim_ready(tt_ctx *ctx, tt_optim *opt, const char *op) {
     if (!opt || !tt__optim_row_of(opt->kind) || (!opt->state && opt->n))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: optimizer is NULL or not initialised", op);
+    if (opt->owner != ctx)
+        return tt__fail(ctx, TT_ERR_STATE, "%s: the optimizer was initialised on another context (its state and "
+                                           "parameter layout belong to that one)", op);
     if (opt->n > ctx->n_params || opt->n_tensors > ctx->n_param_tensors)
         return tt__fail(ctx, TT_ERR_STATE, "%s: the optimizer does not belong to this context", op);
     if (ctx->err != TT_OK)
@@ -10480,6 +10721,7 @@ TT__DEF tt_result tt_optim_state_save(tt_ctx *ctx, const tt_optim *opt, void *bu
     unsigned char *p = (unsigned char *)buf;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!opt || !opt->kind || !buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_save: opt or buf is NULL");
+    if (tt__optim_ready(ctx, (tt_optim *)opt, "tt_optim_state_save") != TT_OK) return ctx->err;
     if (bytes < tt_optim_state_size(opt))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_save: buffer has %z bytes, needs %z", bytes,
                         tt_optim_state_size(opt));
@@ -10501,6 +10743,7 @@ TT__DEF tt_result tt_optim_state_load(tt_ctx *ctx, tt_optim *opt, const void *bu
     const unsigned char *p = (const unsigned char *)buf;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!opt || !opt->kind || !buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_load: opt or buf is NULL");
+    if (tt__optim_ready(ctx, opt, "tt_optim_state_load") != TT_OK) return ctx->err;
     if (bytes < sizeof hd) return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: buffer too small (%z bytes)", bytes);
     memcpy(&hd, p, sizeof hd);
     if (hd.magic != TT__OPTIM_MAGIC || hd.version != TT__OPTIM_VERSION)
