@@ -17051,7 +17051,8 @@ static tt_result tt__bk_zero(tt_ctx *ctx, void *p, size_t bytes) {
 
 /* the host copy of these bytes changed: mirror them to the device */
 static tt_result tt__bk_push(tt_ctx *ctx, void *p, size_t bytes) {
-    if (!ctx->backend || !bytes || ctx->err != TT_OK) return ctx->err;
+    if (!ctx->backend || !bytes) return TT_OK;  /* a CPU context: nothing to mirror */
+    if (ctx->err != TT_OK) return ctx->err;
     return ctx->backend->upload(ctx, p, p, bytes);
 }
 
