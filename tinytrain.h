@@ -183,6 +183,13 @@ typedef struct tt_desc {
     tt_kernel kernel;       /* matmul kernel (default AUTO) */
     int small_matmul_workspace; /* 1: only ~50 KiB matmul workspace per thread instead of ~1.5 MiB
                                (no packed path: large products are slower; for small devices) */
+    int flush_denormals;    /* 1: run the context's work with subnormal floats flushed to zero
+                               (flush-to-zero and denormals-are-zero: MXCSR FTZ|DAZ on x86-64, FPCR.FZ
+                               on aarch64; tt_ctx_init gives TT_ERR_UNSUPPORTED elsewhere). Default 0:
+                               results match PyTorch. Faster when values decay into the subnormal
+                               range (Adam's state on real data); results then differ wherever a
+                               value is subnormal. The caller's floating-point mode is never left
+                               changed: see tt_fp_flush_supported for what runs flushed. */
     tt_allocator allocator; /* default TT_MALLOC / TT_FREE */
     tt_log_fn log;          /* default: silent */
     void *log_user;
@@ -239,6 +246,16 @@ TT_API tt_result tt_error(const tt_ctx *ctx);
 TT_API const char *tt_error_message(const tt_ctx *ctx);
 /* Forget the sticky error. */
 TT_API void tt_clear_error(tt_ctx *ctx);
+/* 1 when tt_desc.flush_denormals can be honoured in this build (x86-64 with gcc, clang or MSVC;
+   aarch64 with gcc or clang), else 0. With the flag, flush-to-zero and denormals-are-zero are set
+   on entry and the caller's mode restored before return, on the calling thread, around: the
+   elementwise unary and binary ops (tt_add, tt_mul, tt_neg, tt_scale, tt_add_scalar, the activations
+   of the unary helper), tt_ctx_sgemm and every op built on it (linear, matmul, conv, attention
+   products), tt_backward / tt_backward_seed (every backward function) and tt_optim_step (also when
+   tt_optim_step_closure calls it; not the closure, not L-BFGS). The matmul worker threads set it
+   around every job they run and restore their mode after. Other forward ops run in the caller's
+   mode. Nothing stays changed in any thread between calls. */
+TT_API int tt_fp_flush_supported(void);
 /* Runtime version string, e.g. "0.1.0". */
 TT_API const char *tt_version(void);
 /* CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320: the checksum of gzip, zlib and PNG) of
@@ -1597,6 +1614,60 @@ TT__DEF uint32_t tt_crc32(uint32_t crc, const void *data, size_t n) {
     return ~crc;
 }
 
+/* ---- floating-point mode: flush-to-zero / denormals-are-zero (tt_desc.flush_denormals) ----
+   tt__fp_enter(ctx) sets FTZ|DAZ when the context asks for it and returns the previous mode;
+   tt__fp_leave(ctx, saved) puts that mode back. Pairs nest (an inner pair restores the mode the
+   outer one set). With the flag off both do nothing, so default results never depend on this. */
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(__TINYC__)
+#include <xmmintrin.h>
+#define TT__FP_FLUSH 1
+static unsigned long long tt__fp_get(void) { return _mm_getcsr(); }
+static void tt__fp_set(unsigned long long m) { _mm_setcsr((unsigned)m); }
+/* back to the saved control bits, keeping the exception flags (bits 0-5) raised meanwhile */
+static void tt__fp_restore(unsigned long long m) { _mm_setcsr(((unsigned)m & ~0x3fu) | (_mm_getcsr() & 0x3fu)); }
+static unsigned long long tt__fp_flush_bits(unsigned long long m) { return m | 0x8040u; } /* FTZ bit 15, DAZ bit 6 */
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+#define TT__FP_FLUSH 1
+static unsigned long long tt__fp_get(void) {
+    unsigned long long m;
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(m));
+    return m;
+}
+static void tt__fp_set(unsigned long long m) { __asm__ __volatile__("msr fpcr, %0" : : "r"(m)); }
+static void tt__fp_restore(unsigned long long m) { tt__fp_set(m); } /* FPCR holds no flags (FPSR does) */
+static unsigned long long tt__fp_flush_bits(unsigned long long m) { return m | (1ull << 24); } /* FPCR.FZ */
+#endif
+
+TT__DEF int tt_fp_flush_supported(void) {
+#ifdef TT__FP_FLUSH
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+static unsigned long long tt__fp_enter_flag(int flush) {
+#ifdef TT__FP_FLUSH
+    unsigned long long m;
+    if (!flush) return 0;
+    m = tt__fp_get();
+    tt__fp_set(tt__fp_flush_bits(m));
+    return m;
+#else
+    (void)flush;
+    return 0;
+#endif
+}
+static void tt__fp_leave_flag(int flush, unsigned long long saved) {
+#ifdef TT__FP_FLUSH
+    if (flush) tt__fp_restore(saved);
+#else
+    (void)flush; (void)saved;
+#endif
+}
+#define tt__fp_enter(ctx) tt__fp_enter_flag((ctx) && (ctx)->desc.flush_denormals)
+#define tt__fp_leave(ctx, saved) tt__fp_leave_flag((ctx) && (ctx)->desc.flush_denormals, saved)
+
 /* ==================================================================================== >>rng
    xoshiro128+ seeded through splitmix64: fast, small, identical on every platform. */
 
@@ -1694,6 +1765,11 @@ TT__DEF tt_result tt_ctx_init(tt_ctx *ctx, const tt_desc *desc) {
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_init: unknown kernel %d", (int)desc->kernel);
     if ((desc->allocator.alloc == NULL) != (desc->allocator.free == NULL))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_init: allocator needs both alloc and free");
+    if (desc->flush_denormals != 0 && desc->flush_denormals != 1)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_init: flush_denormals must be 0 or 1, got %d", desc->flush_denormals);
+    if (desc->flush_denormals && !tt_fp_flush_supported())
+        return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: flush_denormals is not available on this CPU or compiler "
+                                                 "(x86-64 and aarch64 only)");
     if (!tt__layout(&ctx->desc, off))
         return tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "tt_ctx_init: requested sizes overflow");
     if (desc->memory) {
@@ -2224,7 +2300,12 @@ TT__DEF tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *see
     for (i = 0; i < out->numel; i++) out->grad[i] += seed[i];
     /* the tape is in creation order, so walking back from out's node visits every node that
        can reach out after all of its consumers */
-    return tt__run_backward(ctx, out->node);
+    {
+        unsigned long long fp = tt__fp_enter(ctx);
+        tt_result r = tt__run_backward(ctx, out->node);
+        tt__fp_leave(ctx, fp);
+        return r;
+    }
 }
 
 TT__DEF tt_result tt_backward(tt_ctx *ctx, tt_tensor *loss) {
@@ -3360,6 +3441,7 @@ struct tt__gemm_state {
     int path;               /* TT__GEMM_PATH_*, AUTO unless a test forces one */
     int threads;            /* threads with a workspace (1 .. desc.threads) */
     int active;             /* threads used now (tt_ctx_set_threads) */
+    int flush;              /* tt_desc.flush_denormals: workers set FTZ|DAZ around each job */
     float *pa[TT__GEMM_MAX_THREADS], *pb[TT__GEMM_MAX_THREADS];
     /* the current parallel job: C split into parts of whole tiles */
     tt__gemm_args job;
@@ -3475,9 +3557,13 @@ static void *tt__gemm_worker_main(void *arg) {
         if (TT__ALOAD(&st->quit)) break;
         /* a claimed part always belongs to the current job: a new job starts only when every
            part of the previous one is finished */
-        while ((t = tt__gemm_claim(st)) >= 0) {
-            tt__gemm_part(st, t, w->index);
-            tt__gemm_finished(st);
+        {
+            unsigned long long fp = tt__fp_enter_flag(st->flush);
+            while ((t = tt__gemm_claim(st)) >= 0) {
+                tt__gemm_part(st, t, w->index);
+                tt__gemm_finished(st);
+            }
+            tt__fp_leave_flag(st->flush, fp);
         }
     }
     return NULL;
@@ -3491,6 +3577,7 @@ static tt_result tt__gemm_init(tt_ctx *ctx, void *mem) {
     memset(st, 0, sizeof *st);
     ctx->gemm = st;
     st->threads = tt__gemm_nthreads(&ctx->desc);
+    st->flush = ctx->desc.flush_denormals;
     for (t = 0; t < st->threads; t++) {
         if (ctx->desc.small_matmul_workspace) { /* light path only: B sliver, then A panel */
             st->pb[t] = (float *)p;
@@ -3588,8 +3675,8 @@ TT__DEF tt_result tt_sgemm(int ta, int tb, int m, int n, int k, float alpha, con
     return TT_OK;
 }
 
-TT__DEF tt_result tt_ctx_sgemm(tt_ctx *ctx, int ta, int tb, int m, int n, int k, float alpha, const float *a,
-                               int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+static tt_result tt__ctx_sgemm_run(tt_ctx *ctx, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                                   int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     struct tt__gemm_state *st;
     tt__gemm_args g;
     int parts;
@@ -3640,6 +3727,14 @@ TT__DEF tt_result tt_ctx_sgemm(tt_ctx *ctx, int ta, int tb, int m, int n, int k,
     { int t; for (t = 0; t < parts; t++) tt__gemm_part(st, t, 0); }
 #endif
     return TT_OK;
+}
+
+TT__DEF tt_result tt_ctx_sgemm(tt_ctx *ctx, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                               int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    unsigned long long fp = tt__fp_enter(ctx);
+    tt_result r = tt__ctx_sgemm_run(ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    tt__fp_leave(ctx, fp);
+    return r;
 }
 
 TT__DEF tt_result tt_ctx_set_threads(tt_ctx *ctx, int threads) {
@@ -3896,7 +3991,7 @@ static void tt__binary_backward(tt_ctx *ctx, tt__node *n) {
     }
 }
 
-static tt_tensor *tt__binary(tt_ctx *ctx, const char *op, int kind, tt_tensor *a, tt_tensor *b) {
+static tt_tensor *tt__binary_run(tt_ctx *ctx, const char *op, int kind, tt_tensor *a, tt_tensor *b) {
     int nd, shape[TT_MAX_DIMS];
     tt__rowcast rc;
     tt_tensor *y;
@@ -3921,6 +4016,13 @@ static tt_tensor *tt__binary(tt_ctx *ctx, const char *op, int kind, tt_tensor *a
         y->node->backward = tt__binary_backward;
     }
     return tt__done(ctx, y);
+}
+
+static tt_tensor *tt__binary(tt_ctx *ctx, const char *op, int kind, tt_tensor *a, tt_tensor *b) {
+    unsigned long long fp = tt__fp_enter(ctx);
+    tt_tensor *y = tt__binary_run(ctx, op, kind, a, b);
+    tt__fp_leave(ctx, fp);
+    return y;
 }
 
 TT__DEF tt_tensor *tt_add(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__binary(ctx, "add", TT__BIN_ADD, a, b); }
@@ -4247,7 +4349,7 @@ static void tt__unary_backward(tt_ctx *ctx, tt__node *n) {
         x->grad[i] += y->grad[i] * tt__unary_df(kind, x->data[i], y->data[i], n->f[0], n->f[1]);
 }
 
-static tt_tensor *tt__unary(tt_ctx *ctx, const char *op, int kind, tt_tensor *x, float p0, float p1) {
+static tt_tensor *tt__unary_run(tt_ctx *ctx, const char *op, int kind, tt_tensor *x, float p0, float p1) {
     tt_tensor *y;
     size_t i;
     if (!tt__in(ctx, op, x)) return NULL;
@@ -4275,6 +4377,13 @@ static tt_tensor *tt__unary(tt_ctx *ctx, const char *op, int kind, tt_tensor *x,
         y->node->backward = tt__unary_backward;
     }
     return tt__done(ctx, y);
+}
+
+static tt_tensor *tt__unary(tt_ctx *ctx, const char *op, int kind, tt_tensor *x, float p0, float p1) {
+    unsigned long long fp = tt__fp_enter(ctx);
+    tt_tensor *y = tt__unary_run(ctx, op, kind, x, p0, p1);
+    tt__fp_leave(ctx, fp);
+    return y;
 }
 
 /* Hyperparameter check shared by the activations: names the op, the parameter and the shape. */
@@ -8432,7 +8541,7 @@ static tt_result tt__optim_ready(tt_ctx *ctx, tt_optim *opt, const char *op) {
 
 /* The generic step: per-step scalars, then every covered tensor through the row's update (its
    SIMD twin first, when it has one), then the after-step hook. */
-TT__DEF tt_result tt_optim_step(tt_ctx *ctx, tt_optim *opt) {
+static tt_result tt__optim_step_run(tt_ctx *ctx, tt_optim *opt) {
     const tt__optim_row *row;
     tt__optim_job proto;
     int ti;
@@ -8759,6 +8868,14 @@ static tt_result tt__lbfgs_step(tt_ctx *ctx, tt_optim *opt, tt_closure_fn fn, vo
     sc->t = t;
     sc->prev_loss = prev_loss;
     return TT_OK;
+}
+
+/* the update runs with the context's floating-point mode (tt_desc.flush_denormals) */
+TT__DEF tt_result tt_optim_step(tt_ctx *ctx, tt_optim *opt) {
+    unsigned long long fp = tt__fp_enter(ctx);
+    tt_result r = tt__optim_step_run(ctx, opt);
+    tt__fp_leave(ctx, fp);
+    return r;
 }
 
 TT__DEF tt_result tt_optim_step_closure(tt_ctx *ctx, tt_optim *opt, tt_closure_fn closure, void *user, double *loss) {
@@ -9930,6 +10047,9 @@ TT__DEF int tt_early_stop_update(tt_early_stop *es, double metric) {
 #undef TT__ALOAD
 #undef TT__ASTORE
 #undef TT__DEF
+#undef TT__FP_FLUSH
+#undef tt__fp_enter
+#undef tt__fp_leave
 #undef TT__GEMM_KC
 #undef TT__GEMM_MAX_THREADS
 #undef TT__GEMM_MC
