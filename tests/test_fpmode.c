@@ -19,6 +19,12 @@ static unsigned long long fp_mode(void) {
     return m;
 }
 #endif
+#ifdef HAVE_MODE
+static unsigned long long g_mode0; /* the mode at program start: no test may change it */
+#define MODE_UNCHANGED() CHECK(fp_mode() == g_mode0)
+#else
+#define MODE_UNCHANGED() ((void)0)
+#endif
 
 static int ctx_open(tt_ctx *ctx, int flush, int threads) {
     tt_desc d;
@@ -60,11 +66,15 @@ static void test_flush_subnormal_results(void) {
         tz = tt_tensor_from(&ctx, 1, one, &zero);
         y = tt_mul(&ctx, ta, ta); /* FTZ: a subnormal result is flushed */
         CHECK(y && y->data[0] == want);
+        MODE_UNCHANGED();
         y = tt_add(&ctx, ts, tz); /* DAZ: a subnormal input reads as zero */
         CHECK(y && y->data[0] == want);
+        MODE_UNCHANGED();
         y = tt_scale(&ctx, ta, a); /* unary helper */
         CHECK(y && y->data[0] == want);
+        MODE_UNCHANGED();
         CHECK(tt_ctx_sgemm(&ctx, 0, 0, 1, 1, 1, 1.0f, &a, 1, &a, 1, 0.0f, &c, 1) == TT_OK);
+        MODE_UNCHANGED();
         CHECK_MSG(c == want, "flush %d: sgemm gave %g", flush, (double)c);
         tt_ctx_free(&ctx);
     }
@@ -146,7 +156,7 @@ static void test_flush_mode_restored(void) {
     static float p[1 << 12];
     size_t n;
     int threads;
-    unsigned long long before = fp_mode();
+    unsigned long long before = g_mode0;
     for (threads = 1; threads <= 2; threads++) {
         CHECK_MSG(mlp_train(1, threads, p, &n, 1), "threads %d: a call left the mode changed or failed", threads);
         CHECK(fp_mode() == before);
@@ -176,12 +186,16 @@ static void test_flush_bit_identical(void) {
     for (threads = 1; threads <= 2; threads++) {
         CHECK(mlp_train(0, threads, p0, &n0, 0));
         CHECK(mlp_train(1, threads, p1, &n1, 0));
+        MODE_UNCHANGED();
         CHECK(n0 == n1 && n0 > 0);
         CHECK_MSG(same_bits(p0, p1, n0), "threads %d: parameters differ with flush_denormals", threads);
     }
 }
 
 int main(void) {
+#ifdef HAVE_MODE
+    g_mode0 = fp_mode();
+#endif
     RUN(test_flush_desc_checks);
     if (!tt_fp_flush_supported()) {
         SKIP("test_flush_*", "no flush-to-zero on this target (x86-64 and aarch64 only)");
