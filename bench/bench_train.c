@@ -1,8 +1,9 @@
 /* Training-step benchmark, tinytrain side (bench/bench_train_torch.py is the PyTorch side; `make
    bench-train` runs both alternately and combines medians with bench/bench_train.sh).
 
-   Usage: bench_train [threads [seconds [case]]]
+   Usage: bench_train [--flush-denormals] [threads [seconds [case]]]
    For every case (or just `case`) prints one line "RESULT <case> <threads> <steps/s>".
+   --flush-denormals runs with tt_desc.flush_denormals = 1 and names the cases <case>_ftz.
    A step is the full training step: tt_scratch_reset, forward, loss, tt_zero_grad, tt_backward,
    tt_optim_step. Inputs and targets are fixed random data made once (as the PyTorch side).
 
@@ -56,6 +57,8 @@ static void fill(tt_rng *r, float *v, size_t n) {
 
 enum { MB = 64, CB = 32, TB = 8, TT_ = 64, TC = 128, TH = 4, TV = 256 };
 
+static int flush_denormals; /* --flush-denormals */
+
 static int setup(model *m, const char *name, int threads) {
     tt_desc d;
     tt_optim_desc od;
@@ -67,6 +70,7 @@ static int setup(model *m, const char *name, int threads) {
     d.scratch_bytes = (size_t)256 << 20;
     d.persist_bytes = (size_t)32 << 20;
     d.threads = threads;
+    d.flush_denormals = flush_denormals;
     if (tt_ctx_init(&m->ctx, &d) != TT_OK) return 0;
     tt_rng_seed(&r, 1);
     memset(&od, 0, sizeof od);
@@ -176,9 +180,17 @@ static int step(model *m) {
 
 int main(int argc, char **argv) {
     static const char *cases[] = {"mlp_sgdm", "mlp_adamw", "cnn", "tf"};
-    int threads = argc > 1 ? atoi(argv[1]) : 1, c;
-    double seconds = argc > 2 ? atof(argv[2]) : 1.0;
-    const char *only = argc > 3 ? argv[3] : NULL;
+    int threads, c;
+    double seconds;
+    const char *only;
+    if (argc > 1 && !strcmp(argv[1], "--flush-denormals")) {
+        flush_denormals = 1;
+        argv++;
+        argc--;
+    }
+    threads = argc > 1 ? atoi(argv[1]) : 1;
+    seconds = argc > 2 ? atof(argv[2]) : 1.0;
+    only = argc > 3 ? argv[3] : NULL;
     for (c = 0; c < 4; c++) {
         model m;
         int n = 0, i;
@@ -195,7 +207,7 @@ int main(int argc, char **argv) {
             n++;
             t = now() - t0;
         } while (t < seconds || n < 3);
-        printf("RESULT %s %d %.3f\n", cases[c], threads, n / t);
+        printf("RESULT %s%s %d %.3f\n", cases[c], flush_denormals ? "_ftz" : "", threads, n / t);
         fflush(stdout);
         free(m.x); free(m.y); free(m.ids);
         tt_ctx_free(&m.ctx);
