@@ -4255,9 +4255,11 @@ TT__DEF tt_tensor *tt_minimum(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return 
    e^r = 1 + r + r^2 P(r) (Cephes expf's degree-5 P). x is clamped to [-104, 89] first (exp(-104)
    rounds to 0 and exp(89) overflows, so the clamp changes no result) and 2^n is applied as two
    factors 2^(n>>1) * 2^(n - (n>>1)), so overflow gives inf and subnormal results are rounded once.
-   NaN gives NaN. Error: at most 1 ulp from the correctly rounded result over every float input
-   (tests/test_vexp.c: all special cases and a dense sample of the whole range; max measured 1).
-   libm's expf is correctly rounded or within 1 ulp too, so the two differ by at most 2 ulp. */
+   NaN gives NaN. Stated bound: 1 ulp from exp(x) (ulp of the correctly rounded result; 2^-149
+   for subnormal results). tests/test_vexp.c checks it against double exp on every 251st float
+   bit pattern of all 2^32, +-4096 floats around each threshold and the special cases: worst
+   measured 0.97 ulp. libm's expf (the scalar reference) is within 1 ulp too, so the two differ
+   by at most 2 ulp (tested). PyTorch's goldens for exp (rtol 1e-6, about 8 ulp) still hold. */
 #ifdef TT__GEMM_X86
 __attribute__((target("avx2,fma")))
 static void tt__vexp_avx2_8(float *y, const float *x) {
