@@ -77,7 +77,10 @@
        splitmix64) is integer-only, and dropout and initialisers draw from the context's RNG in a
        fixed order. The scalar, AVX2, AVX-512 and NEON matrix kernels round differently from each
        other (FMA and summation order), so results differ between kernels in the last bits; see
-       the matmul section for thread counts. The library is never built with fast-math.
+       the matmul section for thread counts. With the AVX2 or AVX-512 kernel, tt_exp, tt_sigmoid
+       and tt_silu use a vectorised exp (within 1 ulp of exp; sigmoid and silu within 4 ulp of
+       their libm form), with TT_KERNEL_SCALAR libm's expf: the last bits differ between the two.
+       The library is never built with fast-math.
 
    SUBNORMAL FLOATS (tt_desc.flush_denormals)
        Off by default, so results match PyTorch bit for bit in the formulas. With
