@@ -14,7 +14,7 @@ ifeq ($(SAN),1)
 endif
 
 TEST_SRC    := $(wildcard tests/test_*.c)
-TEST_BIN    := $(patsubst tests/%.c,$(BUILD)/%,$(TEST_SRC))
+TEST_BIN    := $(patsubst tests/%.c,$(BUILD)/%,$(TEST_SRC)) $(BUILD)/test_cuda_harness
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/%,$(EXAMPLE_SRC))
 
@@ -29,6 +29,11 @@ $(BUILD)/test_%: tests/test_%.c tinytrain.h tests/test.h | $(BUILD)
 
 $(BUILD)/%: examples/%.c tinytrain.h | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
+
+# tinytrain_cuda.cu's kernels on the CPU execution harness (C++17: fibers for GPU threads)
+CXX ?= c++
+$(BUILD)/test_cuda_harness: tests/test_cuda_harness.cc tinytrain.h tinytrain_cuda.cu tests/cuda/harness.h tests/test.h | $(BUILD)
+	$(CXX) -std=c++17 -Wall -Wextra -Werror $(OPT) $(SANFLAGS) -I. -o $@ $< -lm
 
 # this test includes the example it checks
 $(BUILD)/test_optimizer_tour: examples/optimizer_tour.c
@@ -69,3 +74,15 @@ bench-train: $(BUILD)/bench_train
 
 $(BUILD)/bench_train: bench/bench_train.c tinytrain.h | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
+
+# ---- GPU (tinytrain_cuda.cu on a real NVIDIA GPU; tests/cuda/run_on_gpu.sh does the work) ----
+# test-cuda: build with nvcc, run tests/cuda/test_gpu.c and compute-sanitizer (memcheck, racecheck,
+# synccheck); bench-cuda: SGEMM vs cuBLAS and training steps vs PyTorch CUDA. Both print
+# "skipped: no GPU" on a machine without one. cuda-build: the nvcc compile gate alone (CI).
+.PHONY: test-cuda bench-cuda cuda-build
+test-cuda:
+	@bash tests/cuda/run_on_gpu.sh test
+bench-cuda:
+	@bash tests/cuda/run_on_gpu.sh bench
+cuda-build:
+	@bash tests/cuda/run_on_gpu.sh build

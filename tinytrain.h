@@ -245,6 +245,8 @@ typedef struct tt_ctx {
     int anomaly;                  /* check every op output/grad for NaN/Inf */
     tt_kernel kernel;             /* resolved matmul kernel */
     struct tt__gemm_state *gemm;  /* matmul workspace and thread pool */
+    const struct tt_backend *backend; /* NULL: the CPU; else where data lives (see >>api_backend) */
+    void *backend_state;          /* the backend's own state */
     tt_result err;                /* first error since the last tt_clear_error */
     char err_msg[256];
 } tt_ctx;
@@ -1277,6 +1279,95 @@ TT_API tt_result tt_early_stop_init(tt_ctx *ctx, tt_early_stop *es, int patience
    NaN never counts as an improvement. */
 TT_API int tt_early_stop_update(tt_early_stop *es, double metric);
 
+/* ==================================================================================== >>api_backend
+   Backends: where a context's floats live and which kernels run (the GPU companion,
+   tinytrain_cuda.cu, is one; see its top-of-file manual).
+
+   The header keeps tensor headers, shapes, the tape and every check; a backend keeps a device
+   copy of the context's whole memory block at the same offsets, so a tensor's data pointer
+   (a host-block address p) names device address dev_base + (p - host block start). Host floats
+   are then a stale shadow: read results with tt_tensor_to_host / tt_ctx_params_to_host.
+   The header calls the backend for: zeroing (new tensors, gradients, tt_zero_grad), uploads
+   (tt_tensor_from, tt_scalar, tt_tensor_set, tt_init_*, tt_param, tt_buffer, tt_optim_init),
+   the ops named in backend->ops (through `run`, forward and backward), and optimizer updates
+   (`update`, one call per parameter tensor); tt_optim_state_save / _load download / upload
+   the state. Every other op fails with TT_ERR_UNSUPPORTED naming it (the check is in tt__out_n,
+   which every op's output goes through), as do anomaly mode, skip_nonfinite, optimizers the
+   backend does not list, gradient clipping and tt_gradcheck.
+   Keeping it working: a new op either runs on the CPU only (nothing to do: the gate refuses
+   it on a backend) or gets a TT_BOP_* code, a hook after its tt__out (see tt_relu) and a case
+   in the backend. A host loop over t->data outside an op must not run on a backend context. */
+
+typedef enum tt_backend_op {
+    TT_BOP_RELU = 1, TT_BOP_RELU_BWD,     /* in[0] x */
+    TT_BOP_LINEAR, TT_BOP_LINEAR_BWD,     /* in x, w, b (b may be NULL); i[0] rows */
+    TT_BOP_CROSS_ENTROPY, TT_BOP_CROSS_ENTROPY_BWD, /* in[0] logits (N, C); i: N, C, ignore_index;
+                                             f[0]: divisor (counted targets, or 1 for SUM);
+                                             p[0]: int targets, p[1]: N floats of scratch */
+    TT_BOP_SUM, TT_BOP_SUM_BWD,           /* in[0] x */
+    TT_BOP_BINARY, TT_BOP_BINARY_BWD,     /* in a, b broadcast to out; i[0]: 0 add, 1 sub, 2 mul, 3 div */
+    TT_BOP_SOFTMAX, TT_BOP_SOFTMAX_BWD,   /* in[0] x; i: outer, len, inner (rows of len, inner apart), log_form */
+    TT_BOP_LAYERNORM, TT_BOP_LAYERNORM_BWD, /* in x, w, b (w, b may be NULL); i: rows, m; f[0] eps;
+                                             p[0]: 2 * rows floats of scratch (mean, invstd) */
+    TT_BOP_GELU, TT_BOP_GELU_BWD,         /* in[0] x; i[0]: 0 erf form, 1 tanh form */
+    TT_BOP_EMBEDDING, TT_BOP_EMBEDDING_BWD, /* in[0] weight (num, dim); i: count, dim, segments; p[0]: ints
+                                             ids[count], order[count] (positions sorted by id, stable),
+                                             seg_start[count + 1] (segments + 1 used), seg_id[segments] */
+    TT_BOP_ADD_INTO                       /* p[0][0..n) += p[1][0..n) */
+} tt_backend_op;
+/* Forward codes are odd; the backward of op is op + 1 (called with the same fields). */
+
+typedef struct tt_backend_call {
+    int op;                  /* tt_backend_op */
+    tt_tensor *out;
+    tt_tensor *in[3];
+    int i[4];
+    float f[2];
+    void *p[2];              /* host-block addresses */
+    size_t n;
+} tt_backend_call;
+
+/* One parameter tensor's optimizer update (the arrays are host-block addresses). */
+typedef struct tt_backend_update {
+    tt_optim_kind kind;
+    const tt_optim_hparams *h;
+    float wd, gsign;         /* weight decay of this tensor, -1 with maximize */
+    int64_t t;               /* step, 1 on the first */
+    float *x;
+    const float *g;
+    float *s0, *s1, *s2;     /* state arrays or NULL */
+    size_t n;
+} tt_backend_update;
+
+typedef struct tt_backend {
+    const char *name;
+    const char *const *ops;  /* op names (as in error messages) it runs; NULL-terminated */
+    tt_result (*zero)(tt_ctx *ctx, void *at, size_t bytes);
+    tt_result (*upload)(tt_ctx *ctx, void *at, const void *src, size_t bytes);
+    tt_result (*download)(tt_ctx *ctx, void *dst, const void *at, size_t bytes);
+    tt_result (*run)(tt_ctx *ctx, const tt_backend_call *call);
+    int (*optim_supported)(tt_optim_kind kind);
+    tt_result (*update)(tt_ctx *ctx, const tt_backend_update *u);
+    void (*release)(tt_ctx *ctx);   /* called by tt_ctx_free */
+} tt_backend;
+
+/* Put the context on GPU `device` (0 = the first). Needs tinytrain_cuda.cu linked and TT_CUDA
+   defined where the implementation is compiled; otherwise, or without a usable GPU, returns
+   TT_ERR_UNSUPPORTED with a message. Call it after creating the parameters and the optimizer:
+   it copies the whole context memory to the device. */
+TT_API tt_result tt_ctx_use_gpu(tt_ctx *ctx, int device);
+/* Copy n == t->numel floats of t's data (or gradient) to dst; works on every context. */
+TT_API tt_result tt_tensor_to_host(tt_ctx *ctx, const tt_tensor *t, float *dst, size_t n);
+TT_API tt_result tt_tensor_grad_to_host(tt_ctx *ctx, const tt_tensor *t, float *dst, size_t n);
+/* Refresh the host copies of parameters, gradients and persistent memory (optimizer state,
+   buffers) from the device; a no-op on a CPU context. Do it before reading parameter values
+   on the host (checkpoints, metrics computed by hand). */
+TT_API tt_result tt_ctx_params_to_host(tt_ctx *ctx);
+/* For backends: set the context's sticky error (if none is set) and log it. Returns code. */
+TT_API tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg);
+/* Defined by tinytrain_cuda.cu (what tt_ctx_use_gpu calls with TT_CUDA). */
+TT_API tt_result tt_cuda_attach(tt_ctx *ctx, int device);
+
 
 #ifdef __cplusplus
 }
@@ -1727,6 +1818,12 @@ TT__DEF float tt_rng_normal(tt_rng *rng) {
 static size_t tt__gemm_state_bytes(const tt_desc *d);       /* >>matmul */
 static tt_result tt__gemm_init(tt_ctx *ctx, void *mem);      /* >>matmul */
 static void tt__gemm_free(tt_ctx *ctx);                      /* >>matmul */
+static tt_result tt__bk_zero(tt_ctx *ctx, void *p, size_t bytes);  /* >>backend */
+static tt_result tt__bk_push(tt_ctx *ctx, void *p, size_t bytes);  /* >>backend */
+static int tt__bk_allows(tt_ctx *ctx, const char *op);             /* >>backend */
+static tt_tensor *tt__bk_op(tt_ctx *ctx, tt_tensor *y, int op, tt_tensor *a, tt_tensor *b, tt_tensor *c, int i0); /* >>backend */
+static tt_tensor *tt__bk_forward(tt_ctx *ctx, tt_tensor *y, tt_backend_call *c);                                 /* >>backend */
+static tt_tensor *tt__bk_embedding(tt_ctx *ctx, tt_tensor *y, tt_tensor *w, const int *ids, size_t count);       /* >>backend */
 
 static void tt__resolve_desc(tt_desc *d, const tt_desc *in) {
     *d = *in;
@@ -1824,6 +1921,8 @@ TT__DEF tt_result tt_ctx_init(tt_ctx *ctx, const tt_desc *desc) {
 
 TT__DEF void tt_ctx_free(tt_ctx *ctx) {
     if (!ctx) return;
+    if (ctx->backend && ctx->backend->release) ctx->backend->release(ctx);
+    ctx->backend = NULL;
     if (ctx->gemm) tt__gemm_free(ctx);
     if (ctx->owns_block && ctx->block) {
         if (ctx->desc.allocator.free) ctx->desc.allocator.free(ctx->block, ctx->desc.allocator.user);
@@ -1936,7 +2035,7 @@ static tt_tensor *tt__tensor_alloc(tt_ctx *ctx, const char *op, int ndim, const 
     memset(t, 0, sizeof *t);
     t->data = tt__scratch_floats(ctx, op, numel ? numel : 1);
     if (!t->data) return NULL;
-    if (zero) memset(t->data, 0, numel * sizeof(float));
+    if (zero && tt__bk_zero(ctx, t->data, numel * sizeof(float)) != TT_OK) return NULL;
     t->ndim = ndim;
     for (i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->numel = numel;
@@ -1947,8 +2046,7 @@ static tt_result tt__ensure_grad(tt_ctx *ctx, const char *op, tt_tensor *t) {
     if (t->grad) return TT_OK;
     t->grad = tt__scratch_floats(ctx, op, t->numel ? t->numel : 1);
     if (!t->grad) return ctx->err;
-    memset(t->grad, 0, t->numel * sizeof(float));
-    return TT_OK;
+    return tt__bk_zero(ctx, t->grad, t->numel * sizeof(float));
 }
 
 TT__DEF tt_tensor *tt_tensor_new(tt_ctx *ctx, int ndim, const int *shape) {
@@ -1965,6 +2063,7 @@ TT__DEF tt_tensor *tt_tensor_from(tt_ctx *ctx, int ndim, const int *shape, const
     }
     t = tt__tensor_alloc(ctx, "tt_tensor_from", ndim, shape, 0);
     if (t) memcpy(t->data, data, t->numel * sizeof(float));
+    if (t && tt__bk_push(ctx, t->data, t->numel * sizeof(float)) != TT_OK) return NULL;
     return t;
 }
 
@@ -1973,6 +2072,7 @@ TT__DEF tt_tensor *tt_scalar(tt_ctx *ctx, float value) {
     if (!ctx) return NULL;
     t = tt__tensor_alloc(ctx, "tt_scalar", 0, NULL, 0);
     if (t) t->data[0] = value;
+    if (t && tt__bk_push(ctx, t->data, sizeof(float)) != TT_OK) return NULL;
     return t;
 }
 
@@ -2057,6 +2157,8 @@ TT__DEF tt_tensor *tt_param(tt_ctx *ctx, const char *name, int ndim, const int *
     t->grad = ctx->param_grad + ctx->n_params;
     memset(t->data, 0, numel * sizeof(float));
     memset(t->grad, 0, numel * sizeof(float));
+    if (tt__bk_push(ctx, t->data, numel * sizeof(float)) != TT_OK || tt__bk_push(ctx, t->grad, numel * sizeof(float)) != TT_OK)
+        return NULL;
     t->ndim = ndim;
     for (i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->numel = numel;
@@ -2079,6 +2181,7 @@ TT__DEF tt_tensor *tt_buffer(tt_ctx *ctx, const char *name, int ndim, const int 
     t->data = (float *)tt__persist(ctx, "tt_buffer", (numel ? numel : 1) * sizeof(float));
     if (!t->data) return NULL;
     memset(t->data, 0, numel * sizeof(float));
+    if (tt__bk_push(ctx, t->data, numel * sizeof(float)) != TT_OK) return NULL;
     t->ndim = ndim;
     for (i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->numel = numel;
@@ -2103,7 +2206,7 @@ TT__DEF tt_result tt_init_const(tt_ctx *ctx, tt_tensor *t, float value) {
     tt_result r = tt__check_init(ctx, "tt_init_const", t);
     if (r != TT_OK) return r;
     for (i = 0; i < t->numel; i++) t->data[i] = value;
-    return TT_OK;
+    return tt__bk_push(ctx, t->data, t->numel * sizeof(float));
 }
 
 TT__DEF tt_result tt_init_uniform(tt_ctx *ctx, tt_tensor *t, float lo, float hi) {
@@ -2112,7 +2215,7 @@ TT__DEF tt_result tt_init_uniform(tt_ctx *ctx, tt_tensor *t, float lo, float hi)
     if (r != TT_OK) return r;
     if (!(lo <= hi)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_init_uniform: need lo <= hi, got %g and %g", (double)lo, (double)hi);
     for (i = 0; i < t->numel; i++) t->data[i] = lo + (hi - lo) * tt_rng_uniform(&ctx->rng);
-    return TT_OK;
+    return tt__bk_push(ctx, t->data, t->numel * sizeof(float));
 }
 
 TT__DEF tt_result tt_init_normal(tt_ctx *ctx, tt_tensor *t, float mean, float std) {
@@ -2121,7 +2224,7 @@ TT__DEF tt_result tt_init_normal(tt_ctx *ctx, tt_tensor *t, float mean, float st
     if (r != TT_OK) return r;
     if (!(std >= 0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_init_normal: std must be >= 0, got %g", (double)std);
     for (i = 0; i < t->numel; i++) t->data[i] = mean + std * tt_rng_normal(&ctx->rng);
-    return TT_OK;
+    return tt__bk_push(ctx, t->data, t->numel * sizeof(float));
 }
 
 TT__DEF tt_result tt_init_torch_default(tt_ctx *ctx, tt_tensor *t, int fan_in) {
@@ -2150,7 +2253,7 @@ TT__DEF tt_result tt_tensor_set(tt_ctx *ctx, tt_tensor *t, const float *data, si
     if (!data) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_tensor_set: data is NULL");
     if (n != t->numel) return tt__fail(ctx, TT_ERR_SHAPE, "tt_tensor_set: %z values for a tensor of shape %S", n, t);
     memcpy(t->data, data, n * sizeof(float));
-    return TT_OK;
+    return tt__bk_push(ctx, t->data, n * sizeof(float));
 }
 
 /* ==================================================================================== >>autograd
@@ -2207,7 +2310,7 @@ static int tt__record(tt_ctx *ctx, const char *op, tt_tensor *y, int n_in, tt_te
 
 /* Allocate an op output (uninitialised data) and record it (tt__record). */
 static tt_tensor *tt__out_n(tt_ctx *ctx, const char *op, int ndim, const int *shape, int n_in, tt_tensor **in) {
-    tt_tensor *y = tt__tensor_alloc(ctx, op, ndim, shape, 0);
+    tt_tensor *y = tt__bk_allows(ctx, op) ? tt__tensor_alloc(ctx, op, ndim, shape, 0) : NULL;
     if (!y || !tt__record(ctx, op, y, n_in, in)) return NULL;
     return y;
 }
@@ -2226,6 +2329,10 @@ static tt_tensor *tt__node_in(const tt__node *n, int k) {
 
 /* Finish an op: anomaly check on the output. */
 static tt_tensor *tt__done(tt_ctx *ctx, tt_tensor *y) {
+    if (y && ctx->anomaly && ctx->backend) {
+        tt__fail(ctx, TT_ERR_UNSUPPORTED, "anomaly mode does not run on the %s backend", ctx->backend->name);
+        return NULL;
+    }
     if (y && ctx->anomaly && !tt__all_finite(y->data, y->numel)) {
         tt__fail(ctx, TT_ERR_NONFINITE, "anomaly: op '%s' produced NaN/Inf in its output of shape %S",
                  y->node ? y->node->op : "(untracked op)", y);
@@ -2310,10 +2417,21 @@ TT__DEF tt_result tt_backward_seed(tt_ctx *ctx, tt_tensor *out, const float *see
        tt__record allocates them zeroed, so only those a backward has already written into
        (marked TT__GRAD_WRITTEN) need clearing: the first backward after a forward skips the memset. */
     for (n = ctx->tape_last; n; n = n->prev) {
-        if (n->out->flags & TT__GRAD_WRITTEN) memset(n->out->grad, 0, n->out->numel * sizeof(float));
+        if ((n->out->flags & TT__GRAD_WRITTEN) && tt__bk_zero(ctx, n->out->grad, n->out->numel * sizeof(float)) != TT_OK)
+            return ctx->err;
         n->out->flags |= TT__GRAD_WRITTEN;
     }
-    for (i = 0; i < out->numel; i++) out->grad[i] += seed[i];
+    if (ctx->backend) { /* upload the seed into scratch, add it on the device */
+        tt_backend_call c;
+        float *tmp = tt__scratch_floats(ctx, "tt_backward", out->numel);
+        if (!tmp) return ctx->err;
+        memcpy(tmp, seed, out->numel * sizeof(float));
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_ADD_INTO; c.p[0] = out->grad; c.p[1] = tmp; c.n = out->numel;
+        if (tt__bk_push(ctx, tmp, out->numel * sizeof(float)) != TT_OK || ctx->backend->run(ctx, &c) != TT_OK) return ctx->err;
+    } else {
+        for (i = 0; i < out->numel; i++) out->grad[i] += seed[i];
+    }
     /* the tape is in creation order, so walking back from out's node visits every node that
        can reach out after all of its consumers */
     {
@@ -2335,7 +2453,7 @@ TT__DEF tt_result tt_backward(tt_ctx *ctx, tt_tensor *loss) {
 }
 
 TT__DEF void tt_zero_grad(tt_ctx *ctx) {
-    if (ctx && ctx->n_params) memset(ctx->param_grad, 0, ctx->n_params * sizeof(float));
+    if (ctx && ctx->n_params) tt__bk_zero(ctx, ctx->param_grad, ctx->n_params * sizeof(float));
 }
 
 /* set a 0/1 switch of the context, returning the old value */
@@ -2369,6 +2487,7 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
     int k;
     tt_result result = TT_OK;
     if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (ctx->backend) return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_gradcheck: does not run on the %s backend", ctx->backend->name);
     if (ctx->err != TT_OK) return ctx->err;
     if (!fn || n_inputs <= 0 || !inputs) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_gradcheck: need fn and at least one input");
     for (k = 0; k < n_inputs; k++)
@@ -4019,6 +4138,7 @@ static tt_tensor *tt__binary_run(tt_ctx *ctx, const char *op, int kind, tt_tenso
     }
     y = tt__out(ctx, op, nd, shape, a, b, NULL);
     if (!y) return NULL;
+    if (ctx->backend) return tt__bk_op(ctx, y, TT_BOP_BINARY, a, b, NULL, kind); /* i[0]: 0 add 1 sub 2 mul 3 div */
     if (tt__rowcast_init(&rc, a, b, y)) { /* same shape, row vector, scalar: no odometer */
         for (i = 0; i < rc.rows; i++)
             tt__bin_row(kind, y->data + i * rc.n, a->data + i * rc.ra, rc.sa, b->data + i * rc.rb, rc.sb, rc.n);
@@ -4084,6 +4204,7 @@ TT__DEF tt_tensor *tt_relu(tt_ctx *ctx, tt_tensor *x) {
     if (!tt__in(ctx, "relu", x)) return NULL;
     y = tt__out(ctx, "relu", x->ndim, x->shape, x, NULL, NULL);
     if (!y) return NULL;
+    if (ctx->backend) return tt__bk_op(ctx, y, TT_BOP_RELU, x, NULL, NULL, 0); /* runs on the backend */
     tt__vec_relu(y->data, x->data, x->numel); /* y->data[i] = x->data[i] > 0 ? x->data[i] : 0 */
     if (y->node) y->node->backward = tt__relu_backward;
     return tt__done(ctx, y);
@@ -4106,6 +4227,7 @@ TT__DEF tt_tensor *tt_sum(tt_ctx *ctx, tt_tensor *x) {
     if (!tt__in(ctx, "sum", x)) return NULL;
     y = tt__out(ctx, "sum", 0, NULL, x, NULL, NULL);
     if (!y) return NULL;
+    if (ctx->backend) return tt__bk_op(ctx, y, TT_BOP_SUM, x, NULL, NULL, 0);
     for (i = 0; i < x->numel; i++) s += x->data[i];
     y->data[0] = (float)s;
     if (y->node) y->node->backward = tt__sum_backward;
@@ -4225,6 +4347,7 @@ TT__DEF tt_tensor *tt_linear(tt_ctx *ctx, tt_tensor *x, tt_tensor *w, tt_tensor 
     shape[x->ndim - 1] = w->shape[0];
     y = tt__out(ctx, "linear", x->ndim, shape, x, w, b);
     if (!y) return NULL;
+    if (ctx->backend) return tt__bk_op(ctx, y, TT_BOP_LINEAR, x, w, b, rows);
     if (tt__affine_fwd(ctx, y->data, x->data, rows, w, b) != TT_OK) return NULL;
     if (y->node) {
         y->node->i[0] = rows;
@@ -4238,6 +4361,15 @@ TT__DEF tt_result tt_sgd_step_simple(tt_ctx *ctx, float lr) {
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!(lr >= 0)) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_sgd_step_simple: lr must be >= 0, got %g", (double)lr);
     if (ctx->n_params == 0) tt__warn(ctx, "tt_sgd_step_simple: the context has no parameters");
+    if (ctx->backend) {
+        tt_optim_hparams h;
+        tt_backend_update u;
+        memset(&h, 0, sizeof h); memset(&u, 0, sizeof u);
+        h.lr = lr;
+        u.kind = TT_OPTIM_SGD; u.h = &h; u.gsign = 1.0f; u.t = 1;
+        u.x = ctx->param_data; u.g = ctx->param_grad; u.n = ctx->n_params;
+        return ctx->n_params ? ctx->backend->update(ctx, &u) : TT_OK;
+    }
     for (i = 0; i < ctx->n_params; i++) ctx->param_data[i] -= lr * ctx->param_grad[i];
     return TT_OK;
 }
@@ -4432,6 +4564,13 @@ static tt_tensor *tt__unary_run(tt_ctx *ctx, const char *op, int kind, tt_tensor
     if (!tt__in(ctx, op, x)) return NULL;
     y = tt__out(ctx, op, x->ndim, x->shape, x, NULL, NULL);
     if (!y) return NULL;
+    if (ctx->backend) { /* of the element-wise family only gelu runs on a backend (tt__out refused the rest) */
+        if (kind != TT__U_GELU && kind != TT__U_GELU_TANH) {
+            tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: does not run on the %s backend", op, ctx->backend->name);
+            return NULL;
+        }
+        return tt__bk_op(ctx, y, TT_BOP_GELU, x, NULL, NULL, kind == TT__U_GELU_TANH);
+    }
     if (kind == TT__U_GELU) { /* as tt__unary_f, without the per-element switch */
         float *yd = y->data, *e1 = NULL;
         const float *xd = x->data;
@@ -4824,6 +4963,14 @@ static tt_tensor *tt__softmax(tt_ctx *ctx, const char *op, tt_tensor *x, int axi
     y = tt__out(ctx, op, x->ndim, x->shape, x, NULL, NULL);
     if (!y) return NULL;
     tt__axis_split(x, ax, &outer, &len, &inner);
+    if (ctx->backend) { /* runs on the backend: one kernel */
+        tt_backend_call c;
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_SOFTMAX;
+        c.in[0] = x;
+        c.i[0] = (int)outer; c.i[1] = (int)len; c.i[2] = (int)inner; c.i[3] = log_form;
+        return tt__bk_forward(ctx, y, &c);
+    }
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             size_t at = o * len * inner + k; /* row start; its elements are inner apart */
@@ -5429,6 +5576,7 @@ TT__DEF tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const 
     shape[ndim] = weight->shape[1];
     y = tt__out(ctx, "embedding", ndim + 1, shape, weight, NULL, NULL);
     if (!y) return NULL;
+    if (ctx->backend) return tt__bk_embedding(ctx, y, weight, ids, count);
     dim = (size_t)weight->shape[1];
     for (i = 0; i < count; i++) memcpy(y->data + i * dim, weight->data + (size_t)ids[i] * dim, dim * sizeof(float));
     if (y->node) {
@@ -6257,6 +6405,20 @@ TT__DEF tt_tensor *tt_layernorm(tt_ctx *ctx, tt_tensor *x, int norm_dims, tt_ten
         }
     }
     if (!tt__nn_eps(ctx, op, &eps, 1e-5f)) return NULL;
+    if (ctx->backend) { /* runs on the backend */
+        tt_backend_call c;
+        size_t m = tt_shape_numel(norm_dims, x->shape + first), rows = m ? x->numel / m : 0;
+        tt_tensor *y = tt__out(ctx, op, x->ndim, x->shape, x, weight, bias);
+        float *st = y ? tt__scratch_floats(ctx, op, 2 * rows + 1) : NULL;
+        if (!st) return NULL;
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_LAYERNORM;
+        c.in[0] = x; c.in[1] = weight; c.in[2] = bias;
+        c.i[0] = (int)rows; c.i[1] = (int)m;
+        c.f[0] = eps;
+        c.p[0] = st;
+        return tt__bk_forward(ctx, y, &c);
+    }
     return tt__nn_rownorm(ctx, op, x, weight, bias, eps, tt_shape_numel(norm_dims, x->shape + first), 1, 0, 1);
 }
 
@@ -6903,6 +7065,8 @@ static int tt__loss_ce_opts_ok(tt_ctx *ctx, const char *op, const tt_cross_entro
     return 1;
 }
 
+static tt_tensor *tt__bk_class_index(tt_ctx *ctx, const char *op, tt_tensor *x, const int *target, const tt_cross_entropy_opts *o,
+                                     int is_logits, size_t N, size_t C, size_t S, int ignore); /* >>backend */
 /* is_logits: cross-entropy (log-softmax inside); else NLL on log-probabilities. */
 static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x, const int *target,
                                        const tt_cross_entropy_opts *opts, int is_logits) {
@@ -6929,6 +7093,7 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
             return NULL;
         }
     }
+    if (ctx->backend) return tt__bk_class_index(ctx, op, x, target, &o, is_logits, N, C, S, ignore);
     eps = o.label_smoothing;
     for (c = 0; c < C; c++) Wall += o.weight ? o.weight[c] : 1.0;
     if (!tt__loss_begin(ctx, op, &r, o.reduction, und, ushape, S, N, x, NULL, NULL)) return NULL;
@@ -8523,7 +8688,7 @@ static tt_result tt__optim_init(tt_ctx *ctx, tt_optim *opt, const tt_optim_desc 
     opt->state_floats = floats;
     for (i = 0; i < opt->n_state && i < 4; i++) opt->s[i] = opt->state + (size_t)i * n;
     for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) opt->sc.mu_product[g] = 1.0f;
-    return TT_OK;
+    return tt__bk_push(ctx, opt->state, bytes);
 }
 
 static tt_result tt__optim_group_arg(tt_ctx *ctx, const tt_optim *opt, int group, const char *op) {
@@ -8642,6 +8807,9 @@ static tt_result tt__optim_step_run(tt_ctx *ctx, tt_optim *opt) {
     row = tt__optim_row_of(opt->kind);
     if (!row->update)
         return tt__fail(ctx, TT_ERR_STATE, "tt_optim_step: %s needs a closure; use tt_optim_step_closure", row->name);
+    if (ctx->backend && (!ctx->backend->optim_supported(opt->kind) || opt->desc.skip_nonfinite))
+        return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_optim_step: %s%s does not run on the %s backend", row->name,
+                        opt->desc.skip_nonfinite ? " with skip_nonfinite" : "", ctx->backend->name);
     opt->last_skipped = 0;
     if (opt->desc.skip_nonfinite) {
         for (ti = 0; ti < opt->n_tensors; ti++) {
@@ -8679,6 +8847,13 @@ static tt_result tt__optim_step_run(tt_ctx *ctx, tt_optim *opt) {
         j.s2 = opt->s[2] ? opt->s[2] + o : NULL;
         j.n = p->numel;
         j.p = p;
+        if (ctx->backend) { /* the same update, as one kernel on the backend */
+            tt_backend_update u;
+            u.kind = opt->kind; u.h = j.h; u.wd = j.wd; u.gsign = j.gsign; u.t = j.t;
+            u.x = j.x; u.g = j.g; u.s0 = j.s0; u.s1 = j.s1; u.s2 = j.s2; u.n = j.n;
+            res = ctx->backend->update(ctx, &u);
+            continue;
+        }
         done = row->vec ? row->vec(&j) : 0;
         if (done < j.n) {
             /* the reference does the rest (element-wise updates only have a twin) */
@@ -9012,6 +9187,8 @@ TT__DEF tt_result tt_optim_state_save(tt_ctx *ctx, const tt_optim *opt, void *bu
     if (bytes < tt_optim_state_size(opt))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_save: buffer has %z bytes, needs %z", bytes,
                         tt_optim_state_size(opt));
+    if (ctx->backend && ctx->backend->download(ctx, opt->state, opt->state, opt->state_floats * sizeof(float)) != TT_OK)
+        return ctx->err;
     memset(&hd, 0, sizeof hd);
     hd.magic = TT__OPTIM_MAGIC; hd.version = TT__OPTIM_VERSION; hd.kind = (uint32_t)opt->kind;
     hd.n_tensors = (uint32_t)opt->n_tensors; hd.n = opt->n; hd.state_floats = opt->state_floats;
@@ -9049,7 +9226,7 @@ TT__DEF tt_result tt_optim_state_load(tt_ctx *ctx, tt_optim *opt, const void *bu
         return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: inconsistent step count");
     opt->sc = sc;
     if (opt->state_floats) memcpy(opt->state, p + sizeof hd + sizeof sc, opt->state_floats * sizeof(float));
-    return TT_OK;
+    return tt__bk_push(ctx, opt->state, opt->state_floats * sizeof(float));
 }
 
 
@@ -10022,6 +10199,7 @@ TT__DEF tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, cons
     double total, coef, max_norm, norm_type;
     size_t mark, i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (ctx->backend) return tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: does not run on the %s backend yet", op, ctx->backend->name);
     if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: opts is NULL (use tt_clip_grad_norm_opts_init)", op);
     max_norm = opts->max_norm;
     norm_type = opts->norm_type;
@@ -10059,6 +10237,7 @@ TT__DEF tt_result tt_clip_grad_value(tt_ctx *ctx, int n, tt_tensor **params, dou
     float c;
     size_t mark, i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (ctx->backend) return tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: does not run on the %s backend yet", op, ctx->backend->name);
     if (!(clip_value >= 0) || !tt__finite(clip_value))
         return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: clip_value must be finite and >= 0, got %g", op, clip_value);
     mark = tt_scratch_mark(ctx);
@@ -10128,6 +10307,176 @@ TT__DEF int tt_early_stop_update(tt_early_stop *es, double metric) {
     }
     es->epoch++;
     return es->should_stop;
+}
+
+
+/* ==================================================================================== >>backend
+   The header's side of the backend seam (see >>api_backend). */
+
+/* 1 if op runs on the context's backend (or there is none); else fails naming the op */
+static int tt__bk_allows(tt_ctx *ctx, const char *op) {
+    const char *const *o;
+    if (!ctx->backend) return 1;
+    for (o = ctx->backend->ops; o && *o; o++)
+        if (!strcmp(*o, op)) return 1;
+    tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: this op does not run on the %s backend (see its list of ops)", op, ctx->backend->name);
+    return 0;
+}
+
+/* zero bytes at a host-block address: on the device when there is a backend */
+static tt_result tt__bk_zero(tt_ctx *ctx, void *p, size_t bytes) {
+    if (!ctx->backend) { memset(p, 0, bytes); return TT_OK; }
+    return bytes ? ctx->backend->zero(ctx, p, bytes) : TT_OK;
+}
+
+/* the host copy of these bytes changed: mirror them to the device */
+static tt_result tt__bk_push(tt_ctx *ctx, void *p, size_t bytes) {
+    if (!ctx->backend || !bytes || ctx->err != TT_OK) return ctx->err;
+    return ctx->backend->upload(ctx, p, p, bytes);
+}
+
+static void tt__bk_backward(tt_ctx *ctx, tt__node *n) {
+    tt_backend_call c;
+    memset(&c, 0, sizeof c);
+    c.op = n->i[7] + 1;
+    c.out = n->out;
+    c.in[0] = n->in[0]; c.in[1] = n->in[1]; c.in[2] = n->in[2];
+    memcpy(c.i, n->i, sizeof c.i);
+    c.f[0] = n->f[0]; c.f[1] = n->f[1];
+    c.p[0] = n->saved;
+    ctx->backend->run(ctx, &c);
+}
+
+/* Run op c->op on the backend for output y (made by tt__out) and record its backward. */
+static tt_tensor *tt__bk_forward(tt_ctx *ctx, tt_tensor *y, tt_backend_call *c) {
+    c->out = y;
+    if (ctx->backend->run(ctx, c) != TT_OK) return NULL;
+    if (y->node) {
+        memcpy(y->node->i, c->i, sizeof c->i);
+        y->node->i[7] = c->op;
+        y->node->f[0] = c->f[0]; y->node->f[1] = c->f[1];
+        y->node->saved = c->p[0];
+        y->node->backward = tt__bk_backward;
+    }
+    return tt__done(ctx, y);
+}
+
+static tt_tensor *tt__bk_op(tt_ctx *ctx, tt_tensor *y, int op, tt_tensor *a, tt_tensor *b, tt_tensor *c, int i0) {
+    tt_backend_call call;
+    memset(&call, 0, sizeof call);
+    call.op = op;
+    call.in[0] = a; call.in[1] = b; call.in[2] = c;
+    call.i[0] = i0;
+    return tt__bk_forward(ctx, y, &call);
+}
+
+/* cross-entropy with class indices on the backend: (N, C) logits, MEAN or SUM, no weights or
+   smoothing. The targets are copied into scratch (and so onto the device). */
+static tt_tensor *tt__bk_class_index(tt_ctx *ctx, const char *op, tt_tensor *x, const int *target, const tt_cross_entropy_opts *o,
+                                     int is_logits, size_t N, size_t C, size_t S, int ignore) {
+    tt_backend_call c;
+    tt_tensor *y;
+    int *tg;
+    float *rows;
+    size_t u, counted = 0;
+    if (!is_logits || o->weight || o->label_smoothing != 0.0f || o->reduction == TT_REDUCTION_NONE || S != 1 || x->ndim != 2) {
+        tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: on the %s backend only cross_entropy of (N, C) logits with MEAN or SUM "
+                                          "reduction, no class weights and no label smoothing runs", op, ctx->backend->name);
+        return NULL;
+    }
+    y = tt__out(ctx, op, 0, NULL, x, NULL, NULL);
+    tg = y ? (int *)tt__scratch(ctx, op, sizeof(int) * (N ? N : 1)) : NULL;
+    rows = tg ? tt__scratch_floats(ctx, op, N ? N : 1) : NULL;
+    if (!rows) return NULL;
+    memcpy(tg, target, sizeof(int) * N);
+    if (tt__bk_push(ctx, tg, sizeof(int) * N) != TT_OK) return NULL;
+    for (u = 0; u < N; u++) counted += target[u] != ignore;
+    memset(&c, 0, sizeof c);
+    c.op = TT_BOP_CROSS_ENTROPY;
+    c.in[0] = x;
+    c.i[0] = (int)N; c.i[1] = (int)C; c.i[2] = ignore;
+    c.f[0] = o->reduction == TT_REDUCTION_MEAN ? (float)counted : 1.0f; /* torch: mean over counted targets */
+    c.p[0] = tg; c.p[1] = rows;
+    return tt__bk_forward(ctx, y, &c);
+}
+
+/* embedding on the backend. For a deterministic backward without float atomics the positions
+   are sorted by id here (a stable counting sort, O(count + num) on the host, where the ids
+   already are): the kernel then sums each id's gradient rows in increasing position order (a
+   segment sum), the CPU's order. */
+static tt_tensor *tt__bk_embedding(tt_ctx *ctx, tt_tensor *y, tt_tensor *w, const int *ids, size_t count) {
+    const char *op = "embedding";
+    size_t num = (size_t)w->shape[0], i, nseg = 0, mark;
+    int *buf, *order, *seg_start, *seg_id, *cnt;
+    tt_backend_call c;
+    if (count > 0x7fffffff) { tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: too many ids for the backend", op); return NULL; }
+    buf = (int *)tt__scratch(ctx, op, sizeof(int) * (3 * count + 2 + (count < num ? count : num)));
+    if (!buf) return NULL;
+    order = buf + count; seg_start = order + count; seg_id = seg_start + count + 1;
+    memcpy(buf, ids, sizeof(int) * count);
+    mark = ctx->scratch.used;
+    cnt = (int *)tt__scratch(ctx, op, sizeof(int) * (num + 1)); /* temporary: given back below */
+    if (!cnt) return NULL;
+    memset(cnt, 0, sizeof(int) * (num + 1));
+    for (i = 0; i < count; i++) cnt[ids[i] + 1]++;
+    for (i = 0; i < num; i++) cnt[i + 1] += cnt[i];        /* cnt[v]: first slot of id v */
+    for (i = 0; i < num; i++)
+        if (cnt[i + 1] > cnt[i]) { seg_start[nseg] = cnt[i]; seg_id[nseg] = (int)i; nseg++; }
+    seg_start[nseg] = (int)count;
+    for (i = 0; i < count; i++) order[cnt[ids[i]]++] = (int)i; /* stable: positions stay in order */
+    ctx->scratch.used = mark;
+    if (tt__bk_push(ctx, buf, sizeof(int) * (3 * count + 1 + nseg)) != TT_OK) return NULL;
+    memset(&c, 0, sizeof c);
+    c.op = TT_BOP_EMBEDDING;
+    c.in[0] = w;
+    c.i[0] = (int)count; c.i[1] = w->shape[1]; c.i[2] = (int)nseg;
+    c.p[0] = buf;
+    return tt__bk_forward(ctx, y, &c);
+}
+
+TT__DEF tt_result tt_ctx_use_gpu(tt_ctx *ctx, int device) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (ctx->anomaly) return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_use_gpu: anomaly mode does not run on the GPU; turn it off first");
+#ifdef TT_CUDA
+    return tt_cuda_attach(ctx, device);
+#else
+    (void)device;
+    return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_use_gpu: this build has no GPU backend (compile tinytrain_cuda.cu "
+                                             "with nvcc, link it, and define TT_CUDA where the implementation is compiled)");
+#endif
+}
+
+static tt_result tt__to_host(tt_ctx *ctx, const char *op, const tt_tensor *t, const float *src, float *dst, size_t n) {
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!t || !dst) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: tensor or destination is NULL", op);
+    if (!src) return tt__fail(ctx, TT_ERR_STATE, "%s: tensor %S has no gradient", op, t);
+    if (n != t->numel) return tt__fail(ctx, TT_ERR_SHAPE, "%s: room for %z floats, tensor %S has %z", op, n, t, t->numel);
+    if (!n) return TT_OK;
+    if (!ctx->backend) { memcpy(dst, src, n * sizeof(float)); return TT_OK; }
+    return ctx->backend->download(ctx, dst, src, n * sizeof(float));
+}
+TT__DEF tt_result tt_tensor_to_host(tt_ctx *ctx, const tt_tensor *t, float *dst, size_t n) {
+    return tt__to_host(ctx, "tt_tensor_to_host", t, t ? t->data : NULL, dst, n);
+}
+TT__DEF tt_result tt_tensor_grad_to_host(tt_ctx *ctx, const tt_tensor *t, float *dst, size_t n) {
+    return tt__to_host(ctx, "tt_tensor_grad_to_host", t, t ? t->grad : NULL, dst, n);
+}
+
+TT__DEF tt_result tt_ctx_params_to_host(tt_ctx *ctx) {
+    tt_result r = TT_OK;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!ctx->backend) return TT_OK;
+    if (ctx->n_params) {
+        r = ctx->backend->download(ctx, ctx->param_data, ctx->param_data, ctx->n_params * sizeof(float));
+        if (r == TT_OK) r = ctx->backend->download(ctx, ctx->param_grad, ctx->param_grad, ctx->n_params * sizeof(float));
+    }
+    if (r == TT_OK && ctx->persist.used) r = ctx->backend->download(ctx, ctx->persist.base, ctx->persist.base, ctx->persist.used);
+    return r;
+}
+
+TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) {
+    if (!ctx) return code;
+    return tt__fail(ctx, code, "%s", msg ? msg : "");
 }
 
 

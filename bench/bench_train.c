@@ -1,9 +1,13 @@
 /* Training-step benchmark, tinytrain side (bench/bench_train_torch.py is the PyTorch side; `make
    bench-train` runs both alternately and combines medians with bench/bench_train.sh).
 
-   Usage: bench_train [--flush-denormals] [threads [seconds [case]]]
+   Usage: bench_train [--gpu] [--flush-denormals] [threads [seconds [case]]]
    For every case (or just `case`) prints one line "RESULT <case> <threads> <steps/s>".
    --flush-denormals runs with tt_desc.flush_denormals = 1 and names the cases <case>_ftz.
+   --gpu puts each context on the GPU (tt_ctx_use_gpu: needs tinytrain_cuda.cu linked and TT_CUDA
+   defined, see `make bench-cuda`); a case with an op that does not run there prints
+   "SKIP <case>: <why>". With --gpu every step ends by reading the loss (one synchronisation),
+   as bench_train_torch.py --gpu does with loss.item().
    A step is the full training step: tt_scratch_reset, forward, loss, tt_zero_grad, tt_backward,
    tt_optim_step. Inputs and targets are fixed random data made once (as the PyTorch side).
 
@@ -38,6 +42,7 @@ typedef struct model {
     float *x;                /* input data */
     int *ids, *y;            /* token ids (tf), targets */
     int kind;                /* 0 mlp, 1 cnn, 2 tf */
+    tt_tensor *loss;         /* of the last step */
 } model;
 
 static tt_tensor *P(model *m, const char *name, int ndim, int s0, int s1, int s2, int s3, int fan_in) {
@@ -172,7 +177,7 @@ static int step(model *m) {
         x = tt_add(ctx, x, h);
         logits = tt_linear(ctx, tt_layernorm(ctx, x, 1, p[18], p[19], 0.0f), p[20], p[21]);
     }
-    loss = tt_cross_entropy(ctx, logits, m->y, NULL);
+    loss = m->loss = tt_cross_entropy(ctx, logits, m->y, NULL);
     tt_zero_grad(ctx);
     if (!loss || tt_backward(ctx, loss) != TT_OK) return 0;
     return tt_optim_step(ctx, &m->opt) == TT_OK;
@@ -180,17 +185,18 @@ static int step(model *m) {
 
 int main(int argc, char **argv) {
     static const char *cases[] = {"mlp_sgdm", "mlp_adamw", "cnn", "tf"};
-    int threads, c;
+    int gpu = 0, c, a = 1;
+    int threads;
     double seconds;
     const char *only;
-    if (argc > 1 && !strcmp(argv[1], "--flush-denormals")) {
-        flush_denormals = 1;
-        argv++;
-        argc--;
+    for (; a < argc && argv[a][0] == '-' && argv[a][1] == '-'; a++) {
+        if (!strcmp(argv[a], "--gpu")) gpu = 1;
+        else if (!strcmp(argv[a], "--flush-denormals")) flush_denormals = 1;
+        else { printf("ERROR unknown option %s\n", argv[a]); return 1; }
     }
-    threads = argc > 1 ? atoi(argv[1]) : 1;
-    seconds = argc > 2 ? atof(argv[2]) : 1.0;
-    only = argc > 3 ? argv[3] : NULL;
+    threads = argc > a ? atoi(argv[a]) : 1;
+    seconds = argc > a + 1 ? atof(argv[a + 1]) : 1.0;
+    only = argc > a + 2 ? argv[a + 2] : NULL;
     for (c = 0; c < 4; c++) {
         model m;
         int n = 0, i;
@@ -200,11 +206,21 @@ int main(int argc, char **argv) {
             printf("ERROR %s: %s\n", cases[c], tt_error_message(&m.ctx));
             return 1;
         }
+        if (gpu && (tt_ctx_use_gpu(&m.ctx, 0) != TT_OK || !step(&m))) {
+            printf("SKIP %s: %s\n", cases[c], tt_error_message(&m.ctx));
+            free(m.x); free(m.y); free(m.ids);
+            tt_ctx_free(&m.ctx);
+            continue;
+        }
         for (i = 0; i < 3; i++) step(&m); /* warm-up */
         t0 = now();
         do {
             if (!step(&m)) { printf("ERROR %s: %s\n", cases[c], tt_error_message(&m.ctx)); return 1; }
             n++;
+            if (gpu) { /* wait for the queued work: read the loss */
+                float l;
+                if (tt_tensor_to_host(&m.ctx, m.loss, &l, 1) != TT_OK) { printf("ERROR %s: %s\n", cases[c], tt_error_message(&m.ctx)); return 1; }
+            }
             t = now() - t0;
         } while (t < seconds || n < 3);
         printf("RESULT %s%s %d %.3f\n", cases[c], flush_denormals ? "_ftz" : "", threads, n / t);

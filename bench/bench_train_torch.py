@@ -2,7 +2,9 @@
 """Training-step benchmark, PyTorch side (CPU, float32). Same cases and shapes as
 bench/bench_train.c; `make bench-train` runs both alternately (bench/bench_train.sh).
 
-Usage: bench_train_torch.py [threads [seconds [case]]]
+Usage: bench_train_torch.py [--gpu] [threads [seconds [case]]]
+--gpu: model and data on CUDA (eager); every step ends with loss.item() (one synchronisation),
+as bench_train --gpu reads its loss.
 Prints "RESULT <case> <threads> <steps/s>" per case. A step: zero_grad, forward, loss, backward,
 optimizer step (foreach implementation, torch's CPU default). Exits 3 if torch is missing.
 """
@@ -62,7 +64,7 @@ class Block(nn.Module):
         return self.head(self.lnf(x))
 
 
-def setup(name):
+def setup(name, dev):
     torch.manual_seed(1)
     if name.startswith("mlp"):
         m, x, y = MLP(), torch.randn(MB, 784), torch.randint(0, 10, (MB,))
@@ -74,25 +76,34 @@ def setup(name):
         opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
     else:
         opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+    m.to(dev)
     m.train()
-    return m, x, y, opt
+    return m, x.to(dev), y.to(dev), opt
 
 
 def main():
-    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
-    only = sys.argv[3] if len(sys.argv) > 3 else None
+    gpu = len(sys.argv) > 1 and sys.argv[1] == "--gpu"
+    args = sys.argv[2:] if gpu else sys.argv[1:]
+    threads = int(args[0]) if len(args) > 0 else 1
+    seconds = float(args[1]) if len(args) > 1 else 1.0
+    only = args[2] if len(args) > 2 else None
+    if gpu and not torch.cuda.is_available():
+        print("SKIP torch: no CUDA device")
+        sys.exit(3)
+    dev = torch.device("cuda" if gpu else "cpu")
     torch.set_num_threads(threads)
     for name in ("mlp_sgdm", "mlp_adamw", "cnn", "tf"):
         if only and name != only:
             continue
-        m, x, y, opt = setup(name)
+        m, x, y, opt = setup(name, dev)
 
         def step():
             opt.zero_grad()
             loss = F.cross_entropy(m(x), y)
             loss.backward()
             opt.step()
+            if gpu:
+                loss.item()
 
         for _ in range(3):
             step()

@@ -1,0 +1,635 @@
+/* tinytrain_cuda.cu through the CPU execution harness (tests/cuda/harness.h): every kernel
+   against tinytrain.h's CPU code on odd sizes, a few training steps against the CPU's losses,
+   the backend's error paths, and the harness's own ability to catch a missing __syncthreads,
+   an out-of-bounds shared index, a divergent barrier and a bad shuffle.
+
+   Tolerances (float32 rounding, |x| ~ 1):
+   - SGEMM: |gpu - naive| <= 1e-5 + 1e-5 |naive|: both sum k <= 131 products of values in [-1, 1];
+     the orders differ (FMA vs separate multiply-add), and the float32 rounding error of such a
+     sum is at most about k * 2^-24 * sum |a b| ~ 131 * 6e-8 * 40 = 3e-4 in the worst case but in
+     practice (random signs) ~ sqrt(k) * 6e-8 * |c| ~ 1e-6. A wrong index (one row or column
+     off) gives errors of order 1.
+   - element-wise ops, cross-entropy, optimizer updates: the same formulas in float, so 1e-6
+     relative (cross-entropy: the CPU uses double inside, the GPU float; 2e-6).
+   - training: per-step losses within 1e-4 relative over 6 steps (the matmul rounding
+     differences above, ~1e-6, compound through the updates; a missing or wrong gradient term
+     changes the loss by more than 1e-3 after one step). */
+#define TINYTRAIN_IMPLEMENTATION
+#define TT_CUDA
+#include "tinytrain.h"
+#include "tests/test.h"
+#include "tests/cuda/harness.h"
+#include "tinytrain_cuda.cu"
+#include <stdlib.h>
+
+static float frand(uint64_t *s) { return (float)((double)(tth::rnd(s) >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
+static void fill(float *v, size_t n, uint64_t seed) {
+    for (size_t i = 0; i < n; i++) v[i] = frand(&seed);
+}
+static float *dalloc(size_t n) { /* "device" memory (the harness's cudaMalloc) */
+    void *p = NULL;
+    cudaMalloc(&p, n * sizeof(float) + 16);
+    return (float *)p;
+}
+
+/* ---------------------------------------------------------------- the harness catches bugs */
+
+template <int SYNC> static __global__ void k_reverse(float *out, const float *in, int n) {
+    TT_SHARED(float, s, 64);
+    int t = (int)threadIdx.x;
+    s[t] = in[t];
+    if (SYNC) __syncthreads();
+    out[t] = s[n - 1 - t];
+}
+/* two rounds through the same shared array: the barrier after the read is what stops round 2's
+   writes from overwriting values another thread has not read yet */
+template <int SYNC2> static __global__ void k_two_rounds(float *out, const float *in, int n) {
+    TT_SHARED(float, s, 64);
+    int t = (int)threadIdx.x, r;
+    float acc = 0;
+    for (r = 0; r < 2; r++) {
+        s[t] = in[r * n + t];
+        __syncthreads();
+        acc += s[n - 1 - t];
+        if (SYNC2) __syncthreads();
+    }
+    out[t] = acc;
+}
+static __global__ void k_oob(float *out, int n) {
+    TT_SHARED(float, s, 48);
+    int t = (int)threadIdx.x;
+    s[t + 1] = 1.0f; /* thread 47 writes s[48] */
+    __syncthreads();
+    if (t + 1 < n) out[t] = s[t + 1];
+}
+static __global__ void k_divergent(float *out) {
+    if (threadIdx.x < 5) __syncthreads();
+    out[threadIdx.x] = 1.0f;
+}
+static __global__ void k_warp_sum(float *out, const float *in, int n) {
+    int t = (int)threadIdx.x;
+    float v = t < n ? in[t] : 0.0f;
+    v = ttg__warp_sum(v);
+    if ((t & 31) == 0) out[t >> 5] = v;
+    unsigned b = __ballot_sync(TTG__FULL, t < n);
+    if ((t & 31) == 0) out[8 + (t >> 5)] = (float)__builtin_popcount(b);
+}
+static __global__ void k_partial_mask(float *out) {
+    out[threadIdx.x] = __shfl_sync(0x0000ffffu, 1.0f, 0); /* lanes 16..31 execute it but are left out */
+}
+
+static void test_harness_catches_missing_syncthreads(void) {
+    const int n = 48;
+    float in[2 * 48], out[48];
+    fill(in, 2 * n, 1);
+    for (int sync = 1; sync >= 0; sync--) {
+        for (int sch = 0; sch < 3; sch++) {
+            tth::reset();
+            tth::S.schedule = (tth::Schedule)sch;
+            int wrong = 0;
+            if (sync) TT_LAUNCH(k_reverse<1>, dim3(1), dim3(n), 0, out, in, n);
+            else TT_LAUNCH(k_reverse<0>, dim3(1), dim3(n), 0, out, in, n);
+            for (int i = 0; i < n; i++) wrong += !(out[i] == in[n - 1 - i]);
+            if (sync) {
+                CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+                CHECK(wrong == 0);
+            } else {
+                /* the race detector names it under every schedule; FORWARD order also shows wrong data */
+                CHECK_MSG(tth::S.fault.find("race") != std::string::npos, "schedule %d: fault '%s'", sch, tth::S.fault.c_str());
+                CHECK(cudaGetLastError() == cudaErrorLaunchFailure);
+                if (sch == tth::FORWARD) CHECK(wrong > 0);
+            }
+        }
+    }
+    /* the missing barrier at the end of a loop iteration (write-after-read) */
+    tth::reset();
+    TT_LAUNCH(k_two_rounds<1>, dim3(1), dim3(n), 0, out, in, n);
+    CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+    for (int i = 0; i < n; i++) CHECK(out[i] == in[n - 1 - i] + in[n + n - 1 - i]);
+    tth::reset();
+    TT_LAUNCH(k_two_rounds<0>, dim3(1), dim3(n), 0, out, in, n);
+    CHECK_MSG(tth::S.fault.find("race") != std::string::npos, "fault '%s'", tth::S.fault.c_str());
+    tth::S.schedule = tth::SHUFFLED;
+    tth::reset();
+}
+
+static void test_harness_catches_shared_out_of_bounds(void) {
+    float out[48];
+    tth::reset();
+    TT_LAUNCH(k_oob, dim3(2), dim3(48), 0, out, 48);
+    CHECK_MSG(tth::S.fault.find("shared array 's'") != std::string::npos && tth::S.fault.find("index 48") != std::string::npos,
+              "fault '%s'", tth::S.fault.c_str());
+    CHECK(cudaGetLastError() == cudaErrorLaunchFailure);
+    tth::reset();
+}
+
+static void test_harness_catches_divergent_barrier_and_bad_masks(void) {
+    float out[64];
+    tth::reset();
+    TT_LAUNCH(k_divergent, dim3(1), dim3(40), 0, out);
+    CHECK_MSG(tth::S.fault.find("divergent") != std::string::npos, "fault '%s'", tth::S.fault.c_str());
+    tth::reset();
+    TT_LAUNCH(k_partial_mask, dim3(1), dim3(32), 0, out);
+    CHECK_MSG(tth::S.fault.find("mask") != std::string::npos, "fault '%s'", tth::S.fault.c_str());
+    tth::reset();
+}
+
+static void test_harness_warp_shuffles_and_votes(void) {
+    float in[256], out[16];
+    const int n = 200; /* warps 0..5 full, warp 6 partly (8 lanes), warp 7 none */
+    fill(in, 256, 2);
+    for (int sch = 0; sch < 3; sch++) {
+        tth::reset();
+        tth::S.schedule = (tth::Schedule)sch;
+        TT_LAUNCH(k_warp_sum, dim3(1), dim3(256), 0, out, in, n);
+        CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+        for (int w = 0; w < 8; w++) {
+            double s = 0; /* the shuffle tree's order: compare with a tolerance */
+            for (int l = 0; l < 32; l++) s += w * 32 + l < n ? in[w * 32 + l] : 0.0f;
+            CHECK_CLOSE(out[w], s, 1e-5, 1e-5);
+            CHECK(out[8 + w] == (float)(w * 32 + 32 <= n ? 32 : w * 32 < n ? n - w * 32 : 0));
+        }
+    }
+    tth::S.schedule = tth::SHUFFLED;
+}
+
+/* ---------------------------------------------------------------- SGEMM */
+
+static int sgemm_case(int ta, int tb, int m, int n, int k, int pad, float alpha, float beta) {
+    int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad, bad = 0;
+    size_t na = (size_t)(ta ? k : m) * lda, nb = (size_t)(tb ? n : k) * ldb, nc = (size_t)m * ldc;
+    float *a = dalloc(na), *b = dalloc(nb), *c = dalloc(nc), *ref = (float *)malloc(nc * sizeof(float) + 4);
+    fill(a, na, 10 + m); fill(b, nb, 20 + n); fill(c, nc, 30 + k);
+    if (beta == 0.0f) c[0] = NAN; /* beta 0 ignores C, NaN included */
+    memcpy(ref, c, nc * sizeof(float));
+    tth::reset();
+    CHECK(tt_cuda_sgemm_raw(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == TT_OK);
+    CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+    tt_sgemm_naive(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, ref, ldc);
+    for (int i = 0; i < m && bad < 3; i++)
+        for (int j = 0; j < n; j++) {
+            double g = c[(size_t)i * ldc + j], r = ref[(size_t)i * ldc + j];
+            if (!(fabs(g - r) <= 1e-5 + 1e-5 * fabs(r))) {
+                if (bad++ < 3) printf("  sgemm ta=%d tb=%d %dx%dx%d pad %d: C[%d][%d] = %.8g, naive %.8g\n", ta, tb, m, n, k, pad, i, j, g, r);
+            }
+        }
+    for (int i = 0; i < m; i++) /* the padding between rows is never written */
+        for (int j = n; j < ldc; j++) bad += memcmp(&c[(size_t)i * ldc + j], &ref[(size_t)i * ldc + j], 4) != 0;
+    cudaFree(a); cudaFree(b); cudaFree(c); free(ref);
+    return bad;
+}
+
+static void test_sgemm_all_transposes_odd_sizes(void) {
+    static const int sizes[][3] = {{67, 131, 45}, {1, 1, 1}, {129, 3, 17}, {5, 133, 9}, {130, 129, 44}, {33, 40, 8}};
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (const auto &s : sizes)
+                for (int pad = 0; pad < 2; pad++) /* pad 0: 16-byte loads where ld % 4 == 0; pad 1: element loads */
+                    CHECK_MSG(sgemm_case(ta, tb, s[0], s[1], s[2], pad * 3, pad ? 0.5f : 1.0f, pad ? -1.5f : 0.0f) == 0,
+                              "ta=%d tb=%d %dx%dx%d pad=%d", ta, tb, s[0], s[1], s[2], pad * 3);
+    CHECK(sgemm_case(0, 0, 7, 9, 0, 1, 1.0f, 2.0f) == 0);   /* k = 0: C = beta C */
+    CHECK(sgemm_case(1, 0, 7, 9, 5, 0, 0.0f, 0.0f) == 0);   /* alpha = 0, beta = 0: zeros, NaN cleared */
+    /* the same products under the other two thread orders */
+    tth::S.schedule = tth::FORWARD;
+    CHECK(sgemm_case(1, 1, 67, 131, 45, 0, 1.0f, 0.0f) == 0);
+    tth::S.schedule = tth::REVERSE;
+    CHECK(sgemm_case(0, 1, 67, 131, 45, 1, 1.0f, 1.0f) == 0);
+    tth::S.schedule = tth::SHUFFLED;
+}
+
+/* ---------------------------------------------------------------- ops, losses, optimizers through the seam */
+
+typedef struct pair {
+    tt_ctx cpu, gpu;
+} pair;
+
+static int pair_init(pair *p) {
+    tt_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_params = 1 << 16;
+    d.persist_bytes = 1 << 20;
+    d.scratch_bytes = 8 << 20;
+    d.seed = 7;
+    if (tt_ctx_init(&p->cpu, &d) != TT_OK || tt_ctx_init(&p->gpu, &d) != TT_OK) return 0;
+    return 1;
+}
+static void pair_free(pair *p) {
+    tt_ctx_free(&p->cpu);
+    tt_ctx_free(&p->gpu);
+}
+
+/* compare a GPU tensor's data (or grad) with the CPU one's */
+static int same_tensor(tt_ctx *g, tt_tensor *tg, tt_tensor *tc, int grad, double atol, double rtol, const char *what) {
+    if (!tg || !tc) { printf("  %s: missing tensor (%s)\n", what, tt_error_message(g)); return 0; }
+    std::vector<float> h(tg->numel);
+    tt_result r = grad ? tt_tensor_grad_to_host(g, tg, h.data(), h.size()) : tt_tensor_to_host(g, tg, h.data(), h.size());
+    if (r != TT_OK) { printf("  %s: %s\n", what, tt_error_message(g)); return 0; }
+    const float *c = grad ? tc->grad : tc->data;
+    for (size_t i = 0; i < h.size(); i++)
+        if (!(fabs((double)h[i] - c[i]) <= atol + rtol * fabs((double)c[i])) && !(h[i] != h[i] && c[i] != c[i])) {
+            printf("  %s%s[%zu]: gpu %.9g cpu %.9g\n", what, grad ? ".grad" : "", i, (double)h[i], (double)c[i]);
+            return 0;
+        }
+    return 1;
+}
+
+static void test_ops_linear_relu_sum_against_cpu(void) {
+    pair p;
+    CHECK(pair_init(&p));
+    int ws[2] = {37, 29}, bs[1] = {37}, xs[2] = {21, 29};
+    std::vector<float> x(21 * 29);
+    fill(x.data(), x.size(), 3);
+    tt_tensor *wc = tt_param(&p.cpu, "w", 2, ws), *bc = tt_param(&p.cpu, "b", 1, bs);
+    tt_tensor *wg = tt_param(&p.gpu, "w", 2, ws), *bg = tt_param(&p.gpu, "b", 1, bs);
+    tt_init_uniform(&p.cpu, wc, -0.5f, 0.5f); tt_init_uniform(&p.cpu, bc, -0.5f, 0.5f);
+    tt_init_uniform(&p.gpu, wg, -0.5f, 0.5f); tt_init_uniform(&p.gpu, bg, -0.5f, 0.5f);
+    CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
+    tt_tensor *xc = tt_requires_grad(&p.cpu, tt_tensor_from(&p.cpu, 2, xs, x.data()));
+    tt_tensor *xg = tt_requires_grad(&p.gpu, tt_tensor_from(&p.gpu, 2, xs, x.data()));
+    tt_tensor *yc = tt_linear(&p.cpu, xc, wc, bc), *yg = tt_linear(&p.gpu, xg, wg, bg);
+    tt_tensor *rc = tt_relu(&p.cpu, yc), *rg = tt_relu(&p.gpu, yg);
+    tt_tensor *ec = tt_gelu(&p.cpu, yc), *eg = tt_gelu(&p.gpu, yg), *tc = tt_gelu_tanh(&p.cpu, yc), *tg = tt_gelu_tanh(&p.gpu, yg);
+    CHECK(same_tensor(&p.gpu, eg, ec, 0, 1e-6, 1e-6, "gelu"));
+    CHECK(same_tensor(&p.gpu, tg, tc, 0, 1e-6, 1e-6, "gelu_tanh"));
+    tt_tensor *sc = tt_sum(&p.cpu, tt_add(&p.cpu, tt_add(&p.cpu, rc, ec), tc));
+    tt_tensor *sg = tt_sum(&p.gpu, tt_add(&p.gpu, tt_add(&p.gpu, rg, eg), tg));
+    CHECK(same_tensor(&p.gpu, yg, yc, 0, 1e-5, 1e-5, "linear"));
+    CHECK(same_tensor(&p.gpu, rg, rc, 0, 1e-5, 1e-5, "relu"));
+    CHECK(same_tensor(&p.gpu, sg, sc, 0, 1e-4, 1e-5, "sum"));
+    CHECK(same_tensor(&p.gpu, eg, ec, 1, 0, 0, "gelu out"));
+    CHECK(tt_backward(&p.cpu, sc) == TT_OK);
+    CHECK_MSG(tt_backward(&p.gpu, sg) == TT_OK, "%s", tt_error_message(&p.gpu));
+    CHECK(same_tensor(&p.gpu, rg, rc, 1, 0, 0, "relu out"));
+    CHECK(same_tensor(&p.gpu, yg, yc, 1, 1e-6, 1e-6, "linear out"));
+    CHECK(same_tensor(&p.gpu, xg, xc, 1, 1e-5, 1e-5, "x"));
+    CHECK(same_tensor(&p.gpu, wg, wc, 1, 1e-5, 1e-5, "w"));
+    CHECK(same_tensor(&p.gpu, bg, bc, 1, 0, 0, "b")); /* column sums in the CPU's order: same bits */
+    CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+    pair_free(&p);
+}
+
+static void test_binary_broadcast_against_cpu(void) {
+    static const int shapes[][2][4] = { /* {ndim, d0, d1, d2} of a and of b */
+        {{3, 5, 1, 7}, {2, 3, 1, 0}}, {{2, 13, 9, 0}, {2, 13, 9, 0}}, {{0, 0, 0, 0}, {2, 4, 5, 0}},
+        {{2, 6, 7, 0}, {1, 7, 0, 0}}, {{3, 2, 33, 1}, {3, 1, 1, 35}}};
+    tt_tensor *(*ops[4])(tt_ctx *, tt_tensor *, tt_tensor *) = {tt_add, tt_sub, tt_mul, tt_div};
+    for (int op = 0; op < 4; op++)
+        for (const auto &sh : shapes) {
+            pair p;
+            CHECK(pair_init(&p));
+            CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
+            tt_tensor *in[2][2];
+            for (int w = 0; w < 2; w++) {
+                int nd = sh[w][0];
+                size_t n = tt_shape_numel(nd, &sh[w][1]);
+                std::vector<float> v(n);
+                fill(v.data(), n, 40 + w);
+                if (op == 3 && w == 1) for (float &x : v) x = x < 0 ? x - 0.5f : x + 0.5f; /* away from 0 */
+                in[0][w] = tt_requires_grad(&p.cpu, tt_tensor_from(&p.cpu, nd, &sh[w][1], v.data()));
+                in[1][w] = tt_requires_grad(&p.gpu, tt_tensor_from(&p.gpu, nd, &sh[w][1], v.data()));
+            }
+            tt_tensor *yc = ops[op](&p.cpu, in[0][0], in[0][1]), *yg = ops[op](&p.gpu, in[1][0], in[1][1]);
+            CHECK(same_tensor(&p.gpu, yg, yc, 0, 0, 0, "binary")); /* one float operation: same bits */
+            tt_tensor *sc = tt_sum(&p.cpu, yc), *sg = tt_sum(&p.gpu, yg);
+            CHECK(tt_backward(&p.cpu, sc) == TT_OK);
+            CHECK_MSG(tt_backward(&p.gpu, sg) == TT_OK, "%s", tt_error_message(&p.gpu));
+            CHECK_MSG(same_tensor(&p.gpu, in[1][0], in[0][0], 1, 1e-6, 1e-6, "a") &&
+                          same_tensor(&p.gpu, in[1][1], in[0][1], 1, 1e-6, 1e-6, "b"),
+                      "op %d, a ndim %d, b ndim %d", op, sh[0][0], sh[1][0]);
+            pair_free(&p);
+        }
+    CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+}
+
+static void test_softmax_against_cpu(void) {
+    static const int shapes[][4] = {{3, 5, 37, 3}, {2, 9, 70, 0}, {1, 1, 0, 0}};
+    for (int lf = 0; lf < 2; lf++)
+        for (const auto &sh : shapes)
+            for (int axis = -1; axis < sh[0] - 1; axis++) {
+                pair p;
+                CHECK(pair_init(&p));
+                CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
+                size_t n = tt_shape_numel(sh[0], &sh[1]);
+                std::vector<float> v(n), gw(n);
+                fill(v.data(), n, 50); fill(gw.data(), n, 51);
+                for (float &x : v) x *= 5.0f;
+                tt_tensor *xc = tt_requires_grad(&p.cpu, tt_tensor_from(&p.cpu, sh[0], &sh[1], v.data()));
+                tt_tensor *xg = tt_requires_grad(&p.gpu, tt_tensor_from(&p.gpu, sh[0], &sh[1], v.data()));
+                tt_tensor *wc = tt_tensor_from(&p.cpu, sh[0], &sh[1], gw.data()), *wg = tt_tensor_from(&p.gpu, sh[0], &sh[1], gw.data());
+                tt_tensor *yc = lf ? tt_log_softmax(&p.cpu, xc, axis) : tt_softmax(&p.cpu, xc, axis);
+                tt_tensor *yg = lf ? tt_log_softmax(&p.gpu, xg, axis) : tt_softmax(&p.gpu, xg, axis);
+                CHECK_MSG(same_tensor(&p.gpu, yg, yc, 0, 1e-6, 1e-6, lf ? "log_softmax" : "softmax"), "axis %d", axis);
+                CHECK(tt_backward(&p.cpu, tt_sum(&p.cpu, tt_mul(&p.cpu, yc, wc))) == TT_OK);
+                CHECK_MSG(tt_backward(&p.gpu, tt_sum(&p.gpu, tt_mul(&p.gpu, yg, wg))) == TT_OK, "%s", tt_error_message(&p.gpu));
+                CHECK_MSG(same_tensor(&p.gpu, xg, xc, 1, 2e-6, 1e-5, "x"), "axis %d log %d", axis, lf);
+                pair_free(&p);
+            }
+    CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+}
+
+static void test_layernorm_against_cpu(void) {
+    static const int shapes[][4] = {{2, 13, 37, 1}, {3, 3, 5, 70}, {2, 9, 1, 1}};
+    for (int affine = 0; affine < 2; affine++)
+        for (const auto &sh : shapes) {
+            pair p;
+            CHECK(pair_init(&p));
+            int nd = sh[0], m = sh[nd], wshape[1] = {m};
+            size_t n = tt_shape_numel(nd, &sh[1]);
+            std::vector<float> v(n), gw(n), wv(m), bv(m);
+            fill(v.data(), n, 60); fill(gw.data(), n, 61); fill(wv.data(), m, 62); fill(bv.data(), m, 63);
+            for (float &x : v) x = 3.0f * x + 1.0f;
+            tt_tensor *wc = NULL, *bc = NULL, *wg = NULL, *bg = NULL;
+            if (affine) {
+                wc = tt_param(&p.cpu, "w", 1, wshape); bc = tt_param(&p.cpu, "b", 1, wshape);
+                wg = tt_param(&p.gpu, "w", 1, wshape); bg = tt_param(&p.gpu, "b", 1, wshape);
+                tt_tensor_set(&p.cpu, wc, wv.data(), m); tt_tensor_set(&p.cpu, bc, bv.data(), m);
+                tt_tensor_set(&p.gpu, wg, wv.data(), m); tt_tensor_set(&p.gpu, bg, bv.data(), m);
+            }
+            CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
+            tt_tensor *xc = tt_requires_grad(&p.cpu, tt_tensor_from(&p.cpu, nd, &sh[1], v.data()));
+            tt_tensor *xg = tt_requires_grad(&p.gpu, tt_tensor_from(&p.gpu, nd, &sh[1], v.data()));
+            tt_tensor *kc = tt_tensor_from(&p.cpu, nd, &sh[1], gw.data()), *kg = tt_tensor_from(&p.gpu, nd, &sh[1], gw.data());
+            tt_tensor *yc = tt_layernorm(&p.cpu, xc, 1, wc, bc, 0.0f), *yg = tt_layernorm(&p.gpu, xg, 1, wg, bg, 0.0f);
+            CHECK_MSG(same_tensor(&p.gpu, yg, yc, 0, 2e-6, 2e-6, "layernorm"), "m %d affine %d", m, affine);
+            CHECK(tt_backward(&p.cpu, tt_sum(&p.cpu, tt_mul(&p.cpu, yc, kc))) == TT_OK);
+            CHECK_MSG(tt_backward(&p.gpu, tt_sum(&p.gpu, tt_mul(&p.gpu, yg, kg))) == TT_OK, "%s", tt_error_message(&p.gpu));
+            CHECK_MSG(same_tensor(&p.gpu, xg, xc, 1, 1e-5, 1e-5, "x"), "m %d", m);
+            if (affine) {
+                CHECK(same_tensor(&p.gpu, wg, wc, 1, 1e-5, 1e-5, "w"));
+                CHECK(same_tensor(&p.gpu, bg, bc, 1, 0, 0, "b")); /* column sums of dy in row order: same bits */
+            }
+            pair_free(&p);
+        }
+    CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+}
+
+static void test_embedding_against_cpu(void) {
+    pair p;
+    CHECK(pair_init(&p));
+    int ws[2] = {11, 37}, idshape[2] = {5, 7}, ids[35];
+    for (int i = 0; i < 35; i++) ids[i] = (i * i + 3 * i) % 11 == 4 ? 2 : (i * 7) % 10; /* repeats; id 10 never */
+    tt_tensor *wc = tt_param(&p.cpu, "w", 2, ws), *wg = tt_param(&p.gpu, "w", 2, ws);
+    tt_init_uniform(&p.cpu, wc, -1, 1); tt_init_uniform(&p.gpu, wg, -1, 1);
+    CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
+    std::vector<float> k(35 * 37);
+    fill(k.data(), k.size(), 70);
+    int ks[3] = {5, 7, 37};
+    for (int rep = 0; rep < 2; rep++) { /* twice: the gradient accumulates onto the first */
+        tt_tensor *yc = tt_embedding(&p.cpu, wc, 2, idshape, ids), *yg = tt_embedding(&p.gpu, wg, 2, idshape, ids);
+        CHECK(same_tensor(&p.gpu, yg, yc, 0, 0, 0, "embedding"));
+        CHECK(tt_backward(&p.cpu, tt_sum(&p.cpu, tt_mul(&p.cpu, yc, tt_tensor_from(&p.cpu, 3, ks, k.data())))) == TT_OK);
+        CHECK_MSG(tt_backward(&p.gpu, tt_sum(&p.gpu, tt_mul(&p.gpu, yg, tt_tensor_from(&p.gpu, 3, ks, k.data())))) == TT_OK, "%s",
+                  tt_error_message(&p.gpu));
+        CHECK(same_tensor(&p.gpu, wg, wc, 1, 0, 0, "weight")); /* same additions in the same order: same bits */
+    }
+    CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+    pair_free(&p);
+}
+
+static void test_cross_entropy_against_cpu(void) {
+    static const int shapes[][2] = {{21, 10}, {3, 77}, {9, 1}};
+    for (int red = 0; red < 2; red++)
+        for (const auto &s : shapes) {
+            pair p;
+            CHECK(pair_init(&p));
+            int N = s[0], C = s[1], xs[2] = {N, C};
+            std::vector<float> x((size_t)N * C);
+            std::vector<int> t((size_t)N);
+            fill(x.data(), x.size(), 4 + C);
+            for (int i = 0; i < (int)x.size(); i++) x[i] *= 4.0f;
+            for (int i = 0; i < N; i++) t[i] = (i * 7) % C;
+            tt_cross_entropy_opts o;
+            memset(&o, 0, sizeof o);
+            o.reduction = red ? TT_REDUCTION_SUM : TT_REDUCTION_MEAN;
+            o.has_ignore_index = 1;
+            o.ignore_index = N > 3 ? t[2] : -100; /* some rows ignored */
+            CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
+            tt_tensor *xc = tt_requires_grad(&p.cpu, tt_tensor_from(&p.cpu, 2, xs, x.data()));
+            tt_tensor *xg = tt_requires_grad(&p.gpu, tt_tensor_from(&p.gpu, 2, xs, x.data()));
+            tt_tensor *lc = tt_cross_entropy(&p.cpu, xc, t.data(), &o), *lg = tt_cross_entropy(&p.gpu, xg, t.data(), &o);
+            CHECK(same_tensor(&p.gpu, lg, lc, 0, 2e-6, 2e-6, "cross_entropy"));
+            CHECK(tt_backward(&p.cpu, lc) == TT_OK);
+            CHECK_MSG(tt_backward(&p.gpu, lg) == TT_OK, "%s", tt_error_message(&p.gpu));
+            CHECK(same_tensor(&p.gpu, xg, xc, 1, 2e-6, 2e-6, "logits"));
+            pair_free(&p);
+        }
+}
+
+static void test_optimizers_against_cpu(void) {
+    struct cfg { tt_optim_kind k; float mom, wd; int nesterov, amsgrad, centered; float damp; } cfgs[] = {
+        {TT_OPTIM_SGD, 0, 0, 0, 0, 0, 0},        {TT_OPTIM_SGD, 0.9f, 0.01f, 1, 0, 0, 0}, {TT_OPTIM_SGD, 0.9f, 0, 0, 0, 0, 0},
+        {TT_OPTIM_ADAM, 0, 0, 0, 0, 0, 0},       {TT_OPTIM_ADAM, 0, 0.1f, 0, 1, 0, 0},    {TT_OPTIM_ADAMW, 0, 0, 0, 0, 0, 0},
+        {TT_OPTIM_ADAMW, 0, 0.05f, 0, 1, 0, 0},  {TT_OPTIM_RMSPROP, 0, 0, 0, 0, 0, 0},   {TT_OPTIM_RMSPROP, 0.5f, 0.01f, 0, 0, 1, 0},
+        {TT_OPTIM_ADAGRAD, 0, 0.01f, 0, 0, 0, 0}, {TT_OPTIM_LION, 0, 0.1f, 0, 0, 0, 0},      {TT_OPTIM_SGD, 0.9f, 0, 0, 0, 0, 0.3f},
+    };
+    for (const auto &c : cfgs) {
+        pair p;
+        tt_optim oc, og;
+        tt_optim_desc od;
+        CHECK(pair_init(&p));
+        int s1[2] = {13, 7}, s2[1] = {33};
+        tt_tensor *pc[2] = {tt_param(&p.cpu, "a", 2, s1), tt_param(&p.cpu, "b", 1, s2)};
+        tt_tensor *pg[2] = {tt_param(&p.gpu, "a", 2, s1), tt_param(&p.gpu, "b", 1, s2)};
+        pc[1]->flags |= TT_NO_DECAY; pg[1]->flags |= TT_NO_DECAY;
+        for (int i = 0; i < 2; i++) { tt_init_uniform(&p.cpu, pc[i], -1, 1); tt_init_uniform(&p.gpu, pg[i], -1, 1); }
+        od = tt_optim_desc_init(c.k);
+        od.hp.lr = 0.01f; od.hp.momentum = c.mom; od.hp.weight_decay = c.wd ? c.wd : 0.0f;
+        od.hp.nesterov = c.nesterov; od.hp.dampening = c.damp; od.hp.amsgrad = c.amsgrad; od.hp.centered = c.centered;
+        CHECK(tt_optim_init(&p.cpu, &oc, &od) == TT_OK);
+        CHECK(tt_optim_init(&p.gpu, &og, &od) == TT_OK);
+        CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
+        for (int step = 0; step < 3; step++) {
+            std::vector<float> g(p.cpu.n_params);
+            fill(g.data(), g.size(), 100 + step);
+            memcpy(p.cpu.param_grad, g.data(), g.size() * sizeof(float));
+            p.gpu.backend->upload(&p.gpu, p.gpu.param_grad, g.data(), g.size() * sizeof(float));
+            CHECK(tt_optim_step(&p.cpu, &oc) == TT_OK);
+            CHECK_MSG(tt_optim_step(&p.gpu, &og) == TT_OK, "%s", tt_error_message(&p.gpu));
+        }
+        for (int i = 0; i < 2; i++)
+            CHECK_MSG(same_tensor(&p.gpu, pg[i], pc[i], 0, 1e-7, 1e-6, tt_optim_name(c.k)), "%s mom %g wd %g", tt_optim_name(c.k),
+                      (double)c.mom, (double)c.wd);
+        pair_free(&p);
+    }
+}
+
+/* ---------------------------------------------------------------- training steps */
+
+/* MLP in-h1-h2-out, relu, cross-entropy, on the CPU or (harness) GPU; losses per step */
+static int train_mlp(int gpu, tt_optim_kind kind, int in, int h1, int h2, int out, int batch, int steps, float *losses) {
+    tt_ctx ctx;
+    tt_desc d;
+    tt_optim opt;
+    tt_optim_desc od;
+    memset(&d, 0, sizeof d);
+    d.max_params = 1 << 20;
+    d.scratch_bytes = 32 << 20;
+    d.seed = 3;
+    if (tt_ctx_init(&ctx, &d) != TT_OK) return 0;
+    int s[][2] = {{h1, in}, {h1, 0}, {h2, h1}, {h2, 0}, {out, h2}, {out, 0}};
+    int fan[] = {in, in, h1, h1, h2, h2};
+    tt_tensor *P[6];
+    for (int i = 0; i < 6; i++) {
+        P[i] = tt_param(&ctx, "p", i % 2 ? 1 : 2, s[i]);
+        tt_init_torch_default(&ctx, P[i], fan[i]);
+    }
+    od = tt_optim_desc_init(kind);
+    od.hp.lr = kind == TT_OPTIM_SGD ? 0.05f : 1e-2f;
+    od.hp.momentum = kind == TT_OPTIM_SGD ? 0.9f : 0.0f;
+    if (tt_optim_init(&ctx, &opt, &od) != TT_OK) return 0;
+    if (gpu && tt_ctx_use_gpu(&ctx, 0) != TT_OK) { printf("  %s\n", tt_error_message(&ctx)); return 0; }
+    std::vector<float> x((size_t)batch * in);
+    std::vector<int> y((size_t)batch);
+    for (int st = 0; st < steps; st++) {
+        int xs[2] = {batch, in};
+        fill(x.data(), x.size(), 500 + st % 2); /* two batches, alternating */
+        for (int i = 0; i < batch; i++) y[i] = (i * 3 + st % 2) % out;
+        tt_scratch_reset(&ctx);
+        tt_tensor *h = tt_tensor_from(&ctx, 2, xs, x.data());
+        h = tt_relu(&ctx, tt_linear(&ctx, h, P[0], P[1]));
+        h = tt_relu(&ctx, tt_linear(&ctx, h, P[2], P[3]));
+        tt_tensor *loss = tt_cross_entropy(&ctx, tt_linear(&ctx, h, P[4], P[5]), y.data(), NULL);
+        tt_zero_grad(&ctx);
+        if (tt_backward(&ctx, loss) != TT_OK || tt_optim_step(&ctx, &opt) != TT_OK ||
+            tt_tensor_to_host(&ctx, loss, &losses[st], 1) != TT_OK) {
+            printf("  %s\n", tt_error_message(&ctx));
+            tt_ctx_free(&ctx);
+            return 0;
+        }
+    }
+    tt_ctx_free(&ctx);
+    return 1;
+}
+
+static void test_mlp_training_steps_match_cpu(void) {
+    tt_optim_kind kinds[] = {TT_OPTIM_SGD, TT_OPTIM_ADAMW, TT_OPTIM_ADAM};
+    for (tt_optim_kind k : kinds) {
+        float lc[6], lg[6];
+        CHECK(train_mlp(0, k, 37, 29, 19, 10, 21, 6, lc));
+        CHECK(train_mlp(1, k, 37, 29, 19, 10, 21, 6, lg));
+        for (int i = 0; i < 6; i++) CHECK_CLOSE(lg[i], lc[i], 0, 1e-4);
+        CHECK(lc[5] < lc[1]); /* it learns (same batch every other step) */
+    }
+    CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+}
+
+/* bench_train's MLP shape (784-256-128-10, batch 64), two steps of SGD with momentum */
+static void test_mlp_bench_shape_two_steps(void) {
+    float lc[2], lg[2];
+    CHECK(train_mlp(0, TT_OPTIM_SGD, 784, 256, 128, 10, 64, 2, lc));
+    CHECK(train_mlp(1, TT_OPTIM_SGD, 784, 256, 128, 10, 64, 2, lg));
+    for (int i = 0; i < 2; i++) CHECK_CLOSE(lg[i], lc[i], 0, 1e-4);
+}
+
+/* ---------------------------------------------------------------- errors */
+
+static void test_errors(void) {
+    tt_ctx ctx;
+    tt_desc d;
+    memset(&d, 0, sizeof d);
+    d.scratch_bytes = 1 << 20;
+    /* no GPU */
+    tth::S.device_count = 0;
+    CHECK(tt_ctx_init(&ctx, &d) == TT_OK);
+    CHECK(tt_ctx_use_gpu(&ctx, 0) == TT_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(tt_error_message(&ctx), "no CUDA-capable device") != NULL, "%s", tt_error_message(&ctx));
+    CHECK(ctx.backend == NULL);
+    tt_ctx_free(&ctx);
+    tth::S.device_count = 1;
+    /* device memory exhausted: the third cudaMalloc-family call (the device block) fails */
+    tth::S.fail_malloc_after = 0;
+    CHECK(tt_ctx_init(&ctx, &d) == TT_OK);
+    CHECK(tt_ctx_use_gpu(&ctx, 0) == TT_ERR_OUT_OF_MEMORY);
+    CHECK_MSG(strstr(tt_error_message(&ctx), "out of memory") != NULL, "%s", tt_error_message(&ctx));
+    tt_ctx_free(&ctx);
+    tth::S.fail_malloc_after = -1;
+    /* unsupported ops, losses, optimizers name themselves */
+    CHECK(tt_ctx_init(&ctx, &d) == TT_OK);
+    int s2[2] = {3, 4}, t[3] = {0, 1, 2};
+    tt_tensor *w = tt_param(&ctx, "w", 2, s2);
+    tt_optim opt;
+    tt_optim_desc od;
+    od = tt_optim_desc_init(TT_OPTIM_NADAM);
+    CHECK(tt_optim_init(&ctx, &opt, &od) == TT_OK);
+    CHECK(tt_ctx_use_gpu(&ctx, 0) == TT_OK);
+    CHECK(tt_ctx_use_gpu(&ctx, 0) == TT_ERR_STATE); /* twice */
+    tt_clear_error(&ctx);
+    CHECK(tt_pow(&ctx, w, w) == NULL && tt_error(&ctx) == TT_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(tt_error_message(&ctx), "pow") && strstr(tt_error_message(&ctx), "cuda"), "%s", tt_error_message(&ctx));
+    tt_clear_error(&ctx);
+    CHECK(tt_sigmoid(&ctx, w) == NULL && tt_error(&ctx) == TT_ERR_UNSUPPORTED);
+    tt_clear_error(&ctx);
+    tt_cross_entropy_opts o;
+    memset(&o, 0, sizeof o);
+    o.label_smoothing = 0.1f;
+    CHECK(tt_cross_entropy(&ctx, w, t, &o) == NULL && tt_error(&ctx) == TT_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(tt_error_message(&ctx), "cross_entropy") != NULL, "%s", tt_error_message(&ctx));
+    tt_clear_error(&ctx);
+    CHECK(tt_optim_step(&ctx, &opt) == TT_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(tt_error_message(&ctx), "NAdam") != NULL, "%s", tt_error_message(&ctx));
+    tt_clear_error(&ctx);
+    tt_tensor *plist[1] = {w};
+    tt_clip_grad_norm_opts co = tt_clip_grad_norm_opts_init(1.0);
+    CHECK(tt_clip_grad_norm(&ctx, 1, plist, &co, NULL) == TT_ERR_UNSUPPORTED);
+    tt_clear_error(&ctx);
+    CHECK(tt_clip_grad_value(&ctx, 1, plist, 1.0, NULL) == TT_ERR_UNSUPPORTED);
+    tt_clear_error(&ctx);
+    tt_set_anomaly_mode(&ctx, 1);
+    CHECK(tt_relu(&ctx, w) == NULL && tt_error(&ctx) == TT_ERR_UNSUPPORTED);
+    tt_set_anomaly_mode(&ctx, 0);
+    tt_clear_error(&ctx);
+    /* a kernel fault surfaces at the next download as a tinytrain error carrying CUDA's text */
+    tth::S.fault = "shared array 'x': access at index 9 outside [0, 8)";
+    tth::S.last_error = cudaErrorLaunchFailure;
+    float v[12];
+    CHECK(tt_tensor_to_host(&ctx, w, v, 12) == TT_ERR_STATE);
+    CHECK_MSG(strstr(tt_error_message(&ctx), "CUDA error") && strstr(tt_error_message(&ctx), "index 9"), "%s", tt_error_message(&ctx));
+    tth::reset();
+    tt_clear_error(&ctx);
+    CHECK(tt_tensor_to_host(&ctx, w, v, 5) == TT_ERR_SHAPE);
+    tt_ctx_free(&ctx);
+    CHECK(ctx.backend == NULL);
+}
+
+/* parameters written on the device come back with tt_ctx_params_to_host; the host copy is
+   otherwise untouched (data moves only through the explicit calls) */
+static void test_params_to_host(void) {
+    tt_ctx ctx;
+    tt_desc d;
+    memset(&d, 0, sizeof d);
+    d.scratch_bytes = 1 << 20;
+    CHECK(tt_ctx_init(&ctx, &d) == TT_OK);
+    int s[1] = {19};
+    tt_tensor *p = tt_param(&ctx, "p", 1, s);
+    tt_init_const(&ctx, p, 2.0f);
+    CHECK(tt_ctx_use_gpu(&ctx, 0) == TT_OK);
+    std::vector<float> g(19, 1.0f);
+    ctx.backend->upload(&ctx, p->grad, g.data(), g.size() * sizeof(float));
+    CHECK(tt_sgd_step_simple(&ctx, 0.5f) == TT_OK);
+    CHECK(p->data[3] == 2.0f);
+    CHECK(tt_ctx_params_to_host(&ctx) == TT_OK);
+    CHECK(p->data[3] == 1.5f && p->data[18] == 1.5f);
+    tt_zero_grad(&ctx);
+    CHECK(tt_ctx_params_to_host(&ctx) == TT_OK && p->grad[0] == 0.0f);
+    tt_ctx_free(&ctx);
+}
+
+int main(void) {
+    RUN(test_harness_catches_missing_syncthreads);
+    RUN(test_harness_catches_shared_out_of_bounds);
+    RUN(test_harness_catches_divergent_barrier_and_bad_masks);
+    RUN(test_harness_warp_shuffles_and_votes);
+    RUN(test_sgemm_all_transposes_odd_sizes);
+    RUN(test_ops_linear_relu_sum_against_cpu);
+    RUN(test_binary_broadcast_against_cpu);
+    RUN(test_softmax_against_cpu);
+    RUN(test_layernorm_against_cpu);
+    RUN(test_embedding_against_cpu);
+    RUN(test_cross_entropy_against_cpu);
+    RUN(test_optimizers_against_cpu);
+    RUN(test_mlp_training_steps_match_cpu);
+    RUN(test_mlp_bench_shape_two_steps);
+    RUN(test_errors);
+    RUN(test_params_to_host);
+    TEST_EXIT();
+}

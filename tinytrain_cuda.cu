@@ -1,0 +1,1070 @@
+/* tinytrain_cuda.cu - tinytrain's training on an NVIDIA GPU - MIT or public domain (as tinytrain.h)
+
+   WHAT THIS IS
+       The optional CUDA companion of tinytrain.h. Compile it with nvcc, link it, and one call puts
+       a context on the GPU; the same C training code (the same tt_* calls, the same tape, the
+       same optimizers) then runs there. Tensor headers, shapes, the tape and every error check
+       stay in tinytrain.h; this file only decides where the floats live and which kernel runs.
+
+   BUILD
+       nvcc -O2 -arch=sm_80 -fmad=false -c tinytrain_cuda.cu              (or sm_90, ...)
+       cc -O2 -DTT_CUDA -c main.c        (main.c: #define TINYTRAIN_IMPLEMENTATION, #include "tinytrain.h")
+       nvcc -o main main.o tinytrain_cuda.o                               (links cudart)
+     TT_CUDA, defined where the implementation is compiled, makes tt_ctx_use_gpu call this file;
+     without it tt_ctx_use_gpu returns TT_ERR_UNSUPPORTED. -DTT_CUDA_CUBLAS (here, plus -lcublas)
+     adds the cuBLAS matrix multiply, used only after tt_cuda_use_cublas(ctx, 1).
+     -fmad=false stops nvcc from fusing a*b+c in the element-wise kernels, so that they round as
+     the header's scalar loops do (the matrix multiply uses explicit fmaf either way).
+
+   USE
+       tt_ctx_init(&ctx, &desc); create parameters, initialise them, tt_optim_init(...);
+       if (tt_ctx_use_gpu(&ctx, 0) != TT_OK) puts(tt_error_message(&ctx));
+       each step: tt_scratch_reset, tt_tensor_from (uploads the batch through pinned staging),
+           forward, loss, tt_zero_grad, tt_backward, tt_optim_step  -- all on the GPU;
+       tt_tensor_to_host(&ctx, loss, &v, 1) reads the loss (the one synchronisation of a step);
+       tt_ctx_params_to_host(&ctx) before reading parameter values on the host (checkpoints).
+     tt_ctx_use_gpu copies the context's whole memory block to a device block of the same size:
+     parameters, gradients, optimizer state and scratch sit at the same offsets as on the host
+     (zeroing gradients and optimizer steps stay flat kernels). The host block keeps the tensor
+     headers and the tape; its float data is a stale shadow until a download refreshes it.
+
+   WHAT RUNS ON THE GPU (everything else fails with TT_ERR_UNSUPPORTED naming the op)
+       ops:        tt_linear, tt_relu, tt_gelu, tt_gelu_tanh, tt_sum, tt_add / tt_sub / tt_mul / tt_div (broadcasting),
+                   tt_softmax, tt_log_softmax (any axis), tt_layernorm, tt_embedding (backward:
+                   sorted segment sums, no atomics)
+       losses:     tt_cross_entropy with class indices, (N, C) input, MEAN or SUM, no class
+                   weights, no label smoothing (ignore_index is honoured)
+       optimizers: SGD (momentum, dampening, nesterov, weight decay), Adam, AdamW (amsgrad too),
+                   RMSprop, Adagrad, Lion; tt_sgd_step_simple. Not: skip_nonfinite.
+       memory:     tt_tensor_new/from, tt_scalar, tt_param, tt_buffer, tt_init_*, tt_tensor_set,
+                   tt_zero_grad, tt_backward, tt_tensor_to_host, tt_ctx_params_to_host,
+                   tt_optim_state_save / _load (download / upload the state).
+       Not on the GPU (TT_ERR_UNSUPPORTED): anomaly mode, tt_clip_grad_norm / _value,
+       tt_gradcheck, and every op, loss and optimizer not listed above.
+     Kernels here without a header op wired to them yet: the tiled SGEMM is also exported for
+     raw device pointers (tt_cuda_sgemm_raw, used by the benchmark).
+
+   DETERMINISM
+       No float atomics anywhere: every sum runs in a fixed order that does not depend on the
+       launch configuration or on timing, so the same inputs give the same bits run to run.
+       The SGEMM accumulates every C element over k in increasing order with fmaf (the CPU's
+       AVX2 kernel also uses FMA but in another order: results agree to float32 rounding, not
+       bit for bit). Reductions (cross-entropy, sum) are fixed trees. Bias gradients are column
+       sums in row order, like the CPU's. Optimizer updates are the header's formulas.
+       TF32 is never used unless asked for (tt_cuda_set_tf32), as PyTorch's default.
+
+   ERRORS
+       Every CUDA error becomes a tinytrain error on the context (sticky, like every other):
+       cudaErrorMemoryAllocation -> TT_ERR_OUT_OF_MEMORY, no device / driver -> TT_ERR_UNSUPPORTED,
+       anything else -> TT_ERR_STATE, with the CUDA error string in the message. Nothing exits
+       or prints. Kernel faults are reported at the next synchronisation (a download).
+
+   HOW IT IS TESTED (no GPU needed)
+       tests/cuda/harness.h compiles this file as C++ with a CPU shim for the CUDA built-ins:
+       every GPU thread is a fiber, __syncthreads is a real barrier, warp shuffles exchange among
+       groups of 32, blocks run one by one with the threads in forward, reverse or shuffled order;
+       shared memory is bounds-checked and race-checked. tests/test_cuda_harness.cc (in make test)
+       checks each kernel against tinytrain.h's CPU code on odd sizes and a few training steps
+       against the CPU's losses, and shows that the harness catches a missing __syncthreads and
+       an out-of-bounds shared index. On a GPU, tests/cuda/run_on_gpu.sh builds, tests, runs
+       compute-sanitizer and the benchmarks.
+
+   READING ORDER
+       >>portability (one launch macro for nvcc and the harness), >>gemm (the tiled SGEMM),
+       >>elementwise, >>reduce (warp shuffles), >>xent, >>optim, >>backend (the seam). */
+
+#include "tinytrain.h"
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+/* ==================================================================================== >>portability
+   The same source runs under nvcc and under the CPU harness (tests/cuda/harness.h, which defines
+   TT_CUDA_HARNESS and provides the built-ins and runtime calls used below). */
+#ifdef TT_CUDA_HARNESS
+#define TT_LAUNCH(kernel, grid, block, stream, ...) ((void)(stream), tth::launch(grid, block, kernel, __VA_ARGS__))
+#define TT_SHARED(T, name, n) static tth::SharedArray<T, (size_t)(n)> name(#name)
+#define TT_LDS4(arr, i) (arr).ld4(i)
+static inline float4 ttg__ld4(const float *p) {
+    if (((uintptr_t)p & 15) != 0) tth::set_fault("misaligned 16-byte global load");
+    return make_float4(p[0], p[1], p[2], p[3]);
+}
+#else
+#include <cuda_runtime.h>
+#ifdef TT_CUDA_CUBLAS
+#include <cublas_v2.h>
+#endif
+#define TT_LAUNCH(kernel, grid, block, stream, ...) kernel<<<grid, block, 0, stream>>>(__VA_ARGS__)
+#define TT_SHARED(T, name, n) __shared__ __align__(16) T name[n]
+#define TT_LDS4(arr, i) (*reinterpret_cast<const float4 *>(&(arr)[i]))
+static __device__ __forceinline__ float4 ttg__ld4(const float *p) { return *reinterpret_cast<const float4 *>(p); }
+#endif
+
+#define TTG__FULL 0xffffffffu
+#define TTG__THREADS 256 /* threads per block of the element-wise and reduction kernels */
+
+static unsigned ttg__blocks(size_t n) { /* blocks for a grid-stride loop over n elements */
+    size_t b = (n + TTG__THREADS - 1) / TTG__THREADS;
+    return (unsigned)(b < 1 ? 1 : b > 4096 ? 4096 : b);
+}
+
+/* ==================================================================================== >>gemm
+   C = alpha * op(A) * op(B) + beta * C, row-major, op(X) = X or X^T.
+
+   Each block computes a 128 x 128 tile of C with 256 threads (8 warps); K is walked in slices of
+   8. For every slice the block copies the 128 x 8 slice of op(A) and the 8 x 128 slice of op(B)
+   into shared memory (16-byte global loads where rows are 16-byte aligned, element loads with
+   zero fill at the edges), waits (__syncthreads), and every thread multiplies out of shared
+   memory into an 8 x 8 block of registers (register blocking: 16 floats loaded per 64 FMAs).
+
+   Warp tiling: warp w owns a 32 x 64 region of the tile (4 warps down, 2 across); inside it lane
+   l owns rows {lm*4..lm*4+3, 16+lm*4..} and columns {ln*4..ln*4+3, 32+ln*4..} (lm = l/8,
+   ln = l%8), so a warp's 16-byte shared loads hit 8 distinct addresses of B (no bank conflicts)
+   and 4 of A (broadcasts). Both slices are stored k-major (S[k * 128 + row]), so those loads
+   are contiguous whatever the transposes were.
+
+   Each C element is summed over k in increasing order with fmaf: fixed, launch-independent. */
+enum { TTG__GM = 128, TTG__GN = 128, TTG__GK = 8, TTG__GT = 256 };
+
+/* Copy the TTG__GK x 128 slice of op(X) starting at row r0, column k0 into s[k * 128 + r].
+   Element (r, k) of op(X) is X[r * ld + k] when k runs along memory (kc), else X[k * ld + r].
+   vec: X is 16-byte aligned and ld a multiple of 4, so 4 consecutive floats can be one load. */
+template <class SH>
+static __device__ void ttg__gemm_load(SH &s, const float *X, int ld, int R, int K, int r0, int k0, int kc, int vec) {
+    int t = (int)threadIdx.x, j;
+    float v[4];
+    if (kc) { /* thread t: row t/2, k = 4 consecutive from (t%2)*4 */
+        int r = t >> 1, kk = (t & 1) * 4, gr = r0 + r, gk = k0 + kk;
+        if (vec && gr < R && gk + 3 < K) {
+            float4 q = ttg__ld4(X + (size_t)gr * ld + gk);
+            v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+        } else {
+            for (j = 0; j < 4; j++) v[j] = (gr < R && gk + j < K) ? X[(size_t)gr * ld + gk + j] : 0.0f;
+        }
+        for (j = 0; j < 4; j++) s[(kk + j) * TTG__GM + r] = v[j];
+    } else { /* thread t: k = t/32, rows 4 consecutive from (t%32)*4 */
+        int kk = t >> 5, r = (t & 31) * 4, gk = k0 + kk, gr = r0 + r;
+        if (vec && gk < K && gr + 3 < R) {
+            float4 q = ttg__ld4(X + (size_t)gk * ld + gr);
+            v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+        } else {
+            for (j = 0; j < 4; j++) v[j] = (gk < K && gr + j < R) ? X[(size_t)gk * ld + gr + j] : 0.0f;
+        }
+        for (j = 0; j < 4; j++) s[kk * TTG__GM + r + j] = v[j];
+    }
+}
+
+static __global__ void __launch_bounds__(256)
+ttg__sgemm_kernel(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, int va, const float *B,
+                 int ldb, int vb, float beta, float *C, int ldc) {
+    TT_SHARED(float, As, TTG__GK * TTG__GM);
+    TT_SHARED(float, Bs, TTG__GK * TTG__GN);
+    int t = (int)threadIdx.x, w = t >> 5, l = t & 31;
+    int rowA = (w >> 1) * 32 + (l >> 3) * 4; /* this thread's rows: rowA+0..3, rowA+16..19 */
+    int colB = (w & 1) * 64 + (l & 7) * 4;   /* its columns: colB+0..3, colB+32..35 */
+    int m0 = (int)blockIdx.y * TTG__GM, n0 = (int)blockIdx.x * TTG__GN, k0, kk, i, j;
+    float acc[8][8];
+    for (i = 0; i < 8; i++)
+        for (j = 0; j < 8; j++) acc[i][j] = 0.0f;
+    for (k0 = 0; k0 < K; k0 += TTG__GK) {
+        /* op(A) rows are M, contiguous along k unless transposed; op(B)^T rows are N,
+           contiguous along k only when B is transposed */
+        ttg__gemm_load(As, A, lda, M, K, m0, k0, !ta, va);
+        ttg__gemm_load(Bs, B, ldb, N, K, n0, k0, tb, vb);
+        __syncthreads();
+        for (kk = 0; kk < TTG__GK; kk++) {
+            float4 a0 = TT_LDS4(As, kk * TTG__GM + rowA), a1 = TT_LDS4(As, kk * TTG__GM + rowA + 16);
+            float4 b0 = TT_LDS4(Bs, kk * TTG__GN + colB), b1 = TT_LDS4(Bs, kk * TTG__GN + colB + 32);
+            float a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+            float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+            for (i = 0; i < 8; i++)
+                for (j = 0; j < 8; j++) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+        }
+        __syncthreads(); /* everyone is done reading before the next slice overwrites */
+    }
+    for (i = 0; i < 8; i++) {
+        int gi = m0 + rowA + (i < 4 ? i : 12 + i);
+        if (gi >= M) continue;
+        for (j = 0; j < 8; j++) {
+            int gj = n0 + colB + (j < 4 ? j : 28 + j);
+            if (gj < N) {
+                float *c = C + (size_t)gi * ldc + gj;
+                *c = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *c;
+            }
+        }
+    }
+}
+
+/* C = beta * C (k == 0 or alpha == 0: A and B are not read, as in BLAS); beta 0 writes zeros */
+static __global__ void ttg__scale_matrix(int M, int N, float beta, float *C, int ldc) {
+    size_t n = (size_t)M * N, i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float *c = C + (i / (size_t)N) * ldc + i % (size_t)N;
+        *c = beta == 0.0f ? 0.0f : beta * *c;
+    }
+}
+
+static cudaError_t ttg__sgemm_launch(cudaStream_t st, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                                    int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    if (m <= 0 || n <= 0) return cudaSuccess;
+    if (k <= 0 || alpha == 0.0f) {
+        TT_LAUNCH(ttg__scale_matrix, dim3(ttg__blocks((size_t)m * n)), dim3(TTG__THREADS), st, m, n, beta, c, ldc);
+    } else {
+        dim3 grid((unsigned)((n + TTG__GN - 1) / TTG__GN), (unsigned)((m + TTG__GM - 1) / TTG__GM));
+        int va = (lda % 4 == 0) && ((uintptr_t)a % 16 == 0), vb = (ldb % 4 == 0) && ((uintptr_t)b % 16 == 0);
+        TT_LAUNCH(ttg__sgemm_kernel, grid, dim3(TTG__GT), st, ta, tb, m, n, k, alpha, a, lda, va, b, ldb, vb, beta, c, ldc);
+    }
+    return cudaGetLastError();
+}
+
+/* ==================================================================================== >>elementwise
+   Grid-stride loops: thread i handles i, i + (all threads), ...; the result of each element does
+   not depend on which thread computed it. */
+
+static __global__ void ttg__relu_fwd(float *y, const float *x, size_t n) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+static __global__ void ttg__relu_bwd(float *gx, const float *x, const float *gy, size_t n) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        if (x[i] > 0.0f) gx[i] += gy[i];
+}
+/* gelu, exact (erf) or tanh form, as torch.nn.functional.gelu; backward recomputes from x */
+#define TTG__SQRT1_2 0.70710678118654752440f      /* 1/sqrt(2) */
+#define TTG__INV_SQRT_2PI 0.39894228040143267794f /* 1/sqrt(2 pi) */
+#define TTG__SQRT_2_PI 0.79788456080286535588f    /* sqrt(2/pi) */
+#define TTG__GELU_KAPPA 0.044715f
+static __global__ void ttg__gelu_fwd(float *y, const float *x, size_t n, int tanh_form) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float v = x[i];
+        y[i] = tanh_form ? 0.5f * v * (1.0f + tanhf(TTG__SQRT_2_PI * (v + TTG__GELU_KAPPA * v * v * v)))
+                         : 0.5f * v * (1.0f + erff(v * TTG__SQRT1_2));
+    }
+}
+static __global__ void ttg__gelu_bwd(float *gx, const float *x, const float *gy, size_t n, int tanh_form) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float v = x[i], d;
+        if (tanh_form) {
+            float t = tanhf(TTG__SQRT_2_PI * (v + TTG__GELU_KAPPA * v * v * v));
+            d = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * TTG__SQRT_2_PI * (1.0f + 3.0f * TTG__GELU_KAPPA * v * v);
+        } else {
+            d = 0.5f * (1.0f + erff(v * TTG__SQRT1_2)) + v * expf(-0.5f * v * v) * TTG__INV_SQRT_2PI; /* Phi + x phi */
+        }
+        gx[i] += gy[i] * d;
+    }
+}
+/* dst += src */
+static __global__ void ttg__add_into(float *dst, const float *src, size_t n) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) dst[i] += src[i];
+}
+/* dst[i] += *g (the gradient of a sum is its output gradient everywhere) */
+static __global__ void ttg__add_scalar_from(float *dst, const float *g, size_t n) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) dst[i] += g[0];
+}
+/* y (rows, cols) = b broadcast over rows: the bias of tt_linear before the product is added */
+static __global__ void ttg__fill_rows(float *y, const float *b, int rows, int cols) {
+    size_t n = (size_t)rows * cols, i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) y[i] = b[i % (size_t)cols];
+}
+/* out[j] += sum over r of g[r * cols + j], r in increasing order (the CPU's order: same bits).
+   One thread per column; neighbouring threads read neighbouring floats (coalesced). */
+static __global__ void ttg__colsum_add(float *out, const float *g, int rows, int cols) {
+    int j = (int)(blockIdx.x * blockDim.x + threadIdx.x), r;
+    float s;
+    if (j >= cols) return;
+    s = out[j];
+    for (r = 0; r < rows; r++) s += g[(size_t)r * cols + j];
+    out[j] = s;
+}
+
+/* ---- broadcasting binary ops: add, sub, mul, div (NumPy rules, as tt_add) ----
+   The shapes of a and b are right-aligned with the output's nd dims; a dim of size 1 is
+   broadcast (its stride is 0). Forward: one thread per output element. Backward: one thread
+   per INPUT element, which adds up the gradients of every output element it was broadcast to,
+   in increasing output order (the CPU's order): no atomics, and a broadcast bias's gradient is
+   as deterministic as everything else. */
+typedef struct ttg__bshape {
+    int nd, kind;                 /* kind: 0 add, 1 sub, 2 mul, 3 div */
+    long long shape[TT_MAX_DIMS]; /* output shape */
+    long long sa[TT_MAX_DIMS], sb[TT_MAX_DIMS]; /* element strides of a and b per output dim (0: broadcast) */
+} ttg__bshape;
+
+static __device__ __forceinline__ float ttg__bin(int kind, float a, float b) {
+    return kind == 0 ? a + b : kind == 1 ? a - b : kind == 2 ? a * b : a / b;
+}
+
+static __global__ void ttg__binary_fwd(ttg__bshape s, float *y, const float *a, const float *b, size_t n) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        size_t r = i, oa = 0, ob = 0;
+        int d;
+        for (d = s.nd - 1; d >= 0; d--) { /* unravel the output index, innermost dim first */
+            size_t c = r % (size_t)s.shape[d];
+            r /= (size_t)s.shape[d];
+            oa += c * (size_t)s.sa[d];
+            ob += c * (size_t)s.sb[d];
+        }
+        y[i] = ttg__bin(s.kind, a[oa], b[ob]);
+    }
+}
+
+/* gx += d(out)/d(x) * gy for input x (which = 0: a, 1: b) of numel nx */
+static __global__ void ttg__binary_bwd(ttg__bshape s, int which, float *gx, const float *gy, const float *a, const float *b,
+                                       size_t nx) {
+    const long long *sx = which ? s.sb : s.sa;
+    size_t e;
+    for (e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < nx; e += (size_t)gridDim.x * blockDim.x) {
+        long long fixed[TT_MAX_DIMS];
+        size_t r = e, count = 1, k;
+        int d;
+        float acc = gx[e];
+        for (d = s.nd - 1; d >= 0; d--) { /* x's own coordinates (its broadcast dims have size 1) */
+            long long size = sx[d] ? s.shape[d] : 1;
+            fixed[d] = (long long)(r % (size_t)size);
+            r /= (size_t)size;
+            if (!sx[d]) count *= (size_t)s.shape[d];
+        }
+        for (k = 0; k < count; k++) { /* every output element x was broadcast to, in increasing order */
+            size_t q = k, o = 0, stride = 1, oa = 0, ob = 0;
+            float av, bv, g, dd;
+            for (d = s.nd - 1; d >= 0; d--) {
+                long long c = fixed[d];
+                if (!sx[d]) { c = (long long)(q % (size_t)s.shape[d]); q /= (size_t)s.shape[d]; }
+                o += (size_t)c * stride;
+                stride *= (size_t)s.shape[d];
+                oa += (size_t)c * (size_t)s.sa[d];
+                ob += (size_t)c * (size_t)s.sb[d];
+            }
+            av = a[oa]; bv = b[ob]; g = gy[o];
+            switch (s.kind) { /* tt__bin_df */
+            case 0: dd = 1.0f; break;
+            case 1: dd = which ? -1.0f : 1.0f; break;
+            case 2: dd = which ? av : bv; break;
+            default: dd = which ? -av / (bv * bv) : 1.0f / bv; break;
+            }
+            acc += g * dd;
+        }
+        gx[e] = acc;
+    }
+}
+
+/* ==================================================================================== >>reduce
+   Sums with warp primitives: a warp adds its 32 values in 5 shuffle steps (lane i takes lane
+   i+16's value, then i+8's, ...); a block combines its warps' sums through shared memory. */
+
+static __device__ __forceinline__ float ttg__warp_sum(float v) {
+    int o;
+    for (o = 16; o > 0; o >>= 1) v += __shfl_down_sync(TTG__FULL, v, o);
+    return v; /* complete in lane 0 */
+}
+/* max that keeps NaN (fmaxf would drop it): a NaN logit makes the row NaN, as on the CPU */
+static __device__ __forceinline__ float ttg__nanmax(float m, float v) { return (v > m || v != v) ? v : m; }
+static __device__ __forceinline__ float ttg__warp_max_all(float v) {
+    int o;
+    for (o = 16; o > 0; o >>= 1) v = ttg__nanmax(v, __shfl_xor_sync(TTG__FULL, v, o));
+    return v; /* in every lane */
+}
+static __device__ __forceinline__ float ttg__warp_sum_all(float v) {
+    int o;
+    for (o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(TTG__FULL, v, o);
+    return v;
+}
+
+/* out[0] = (sum of v[0..n)) / div, by one block of TTG__THREADS threads: thread t adds v[t],
+   v[t + 256], ... in order, warps reduce by shuffles, warp 0 adds the 8 warp sums. */
+static __global__ void __launch_bounds__(256) ttg__sum_div(float *out, const float *v, size_t n, float div) {
+    TT_SHARED(float, part, TTG__THREADS / 32);
+    int t = (int)threadIdx.x;
+    size_t i;
+    float s = 0.0f;
+    for (i = (size_t)t; i < n; i += TTG__THREADS) s += v[i];
+    s = ttg__warp_sum(s);
+    if ((t & 31) == 0) part[t >> 5] = s;
+    __syncthreads();
+    if (t < 32) {
+        s = t < TTG__THREADS / 32 ? (float)part[t] : 0.0f;
+        s = ttg__warp_sum(s);
+        if (t == 0) out[0] = s / div;
+    }
+}
+
+/* ==================================================================================== >>xent
+   Cross-entropy with class indices on (N, C) logits: one warp per row. The warp finds the row's
+   max and sum of exp(x - max) by shuffles (log-sum-exp, max-subtracted as the CPU does), lane 0
+   writes the row's loss; ttg__sum_div then reduces the rows in a fixed order. The backward
+   recomputes the softmax (nothing saved) and writes (p - onehot) * dL/dloss / div. */
+
+static __global__ void ttg__xent_rows(float *loss, const float *x, const int *tgt, int N, int C, int ignore) {
+    int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = (int)(threadIdx.x & 31), c;
+    const float *xr;
+    float m = -INFINITY, s = 0.0f;
+    if (row >= N) return; /* whole warps only: N rows need ceil(N/8) blocks of 8 warps */
+    xr = x + (size_t)row * C;
+    for (c = lane; c < C; c += 32) m = ttg__nanmax(m, xr[c]);
+    m = ttg__warp_max_all(m);
+    for (c = lane; c < C; c += 32) s += expf(xr[c] - m);
+    s = ttg__warp_sum_all(s);
+    if (lane == 0) {
+        int t = tgt[row];
+        loss[row] = t == ignore ? 0.0f : (m + logf(s)) - xr[t];
+    }
+}
+
+static __global__ void ttg__xent_bwd(float *dx, const float *x, const int *tgt, const float *gy, int N, int C, int ignore,
+                                    float div) {
+    int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = (int)(threadIdx.x & 31), c, t;
+    const float *xr;
+    float m = -INFINITY, s = 0.0f, g;
+    if (row >= N) return;
+    t = tgt[row];
+    g = gy[0] / div;
+    if (t == ignore) { /* no gradient, but 0 * g as the CPU computes it: NaN when every row is ignored (div 0) */
+        for (c = lane; c < C; c += 32) dx[(size_t)row * C + c] += 0.0f * g;
+        return; /* the whole warp leaves together */
+    }
+    xr = x + (size_t)row * C;
+    for (c = lane; c < C; c += 32) m = ttg__nanmax(m, xr[c]);
+    m = ttg__warp_max_all(m);
+    for (c = lane; c < C; c += 32) s += expf(xr[c] - m);
+    s = ttg__warp_sum_all(s);
+    for (c = lane; c < C; c += 32) {
+        float p = expf(xr[c] - m) / s;
+        dx[(size_t)row * C + c] += g * (p - (c == t ? 1.0f : 0.0f));
+    }
+}
+
+/* ---- softmax / log-softmax along any axis: rows of len elements, inner apart ----
+   One warp per row (outer * inner rows): max and sum of exp by shuffles, as the cross-entropy.
+   Backward: softmax  dx += y (dy - sum(dy y)); log-softmax  dx += dy - exp(y) sum(dy). */
+static __global__ void ttg__softmax_fwd(float *y, const float *x, int rows, int len, int inner, int log_form) {
+    int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = (int)(threadIdx.x & 31), c;
+    size_t base;
+    float m = -INFINITY, s = 0.0f;
+    if (row >= rows) return; /* whole warps */
+    base = (size_t)(row / inner) * len * inner + (size_t)(row % inner);
+    for (c = lane; c < len; c += 32) m = ttg__nanmax(m, x[base + (size_t)c * inner]);
+    m = ttg__warp_max_all(m);
+    for (c = lane; c < len; c += 32) s += expf(x[base + (size_t)c * inner] - m);
+    s = ttg__warp_sum_all(s);
+    for (c = lane; c < len; c += 32) {
+        size_t at = base + (size_t)c * inner;
+        y[at] = log_form ? (x[at] - m) - logf(s) : expf(x[at] - m) / s;
+    }
+}
+static __global__ void ttg__softmax_bwd(float *dx, const float *y, const float *dy, int rows, int len, int inner, int log_form) {
+    int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = (int)(threadIdx.x & 31), c;
+    size_t base;
+    float s = 0.0f;
+    if (row >= rows) return;
+    base = (size_t)(row / inner) * len * inner + (size_t)(row % inner);
+    for (c = lane; c < len; c += 32) {
+        size_t at = base + (size_t)c * inner;
+        s += log_form ? dy[at] : dy[at] * y[at];
+    }
+    s = ttg__warp_sum_all(s);
+    for (c = lane; c < len; c += 32) {
+        size_t at = base + (size_t)c * inner;
+        dx[at] += log_form ? dy[at] - expf(y[at]) * s : y[at] * (dy[at] - s);
+    }
+}
+
+/* ---- layer norm over the last m elements of each row ----
+   Forward: one warp per row; mean, then the biased variance around it (two passes, as the CPU),
+   y = (x - mean) * invstd * w + b; mean and invstd are kept for the backward.
+   Backward: dx (warp per row) = invstd * (g - mean(g) - xhat * mean(g xhat)), g = dy * w;
+   dw, db (thread per column) = column sums over rows of dy * xhat and dy, in row order. */
+static __global__ void ttg__ln_fwd(float *y, float *stats, const float *x, const float *w, const float *b, int rows, int m,
+                                   float eps) {
+    int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = (int)(threadIdx.x & 31), j;
+    const float *xr;
+    float s = 0.0f, q = 0.0f, mean, invstd;
+    if (row >= rows) return;
+    xr = x + (size_t)row * m;
+    for (j = lane; j < m; j += 32) s += xr[j];
+    mean = ttg__warp_sum_all(s) / (float)m;
+    for (j = lane; j < m; j += 32) q += (xr[j] - mean) * (xr[j] - mean);
+    invstd = 1.0f / sqrtf(ttg__warp_sum_all(q) / (float)m + eps);
+    for (j = lane; j < m; j += 32)
+        y[(size_t)row * m + j] = (xr[j] - mean) * invstd * (w ? w[j] : 1.0f) + (b ? b[j] : 0.0f);
+    if (lane == 0) { stats[row] = mean; stats[rows + row] = invstd; }
+}
+static __global__ void ttg__ln_bwd_x(float *dx, const float *x, const float *w, const float *dy, const float *stats, int rows,
+                                     int m) {
+    int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = (int)(threadIdx.x & 31), j;
+    float sg = 0.0f, sgx = 0.0f, mean, invstd, mg, mgx;
+    size_t base;
+    if (row >= rows) return;
+    base = (size_t)row * m;
+    mean = stats[row]; invstd = stats[rows + row];
+    for (j = lane; j < m; j += 32) {
+        float g = dy[base + j] * (w ? w[j] : 1.0f);
+        sg += g;
+        sgx += g * ((x[base + j] - mean) * invstd);
+    }
+    mg = ttg__warp_sum_all(sg) / (float)m;
+    mgx = ttg__warp_sum_all(sgx) / (float)m;
+    for (j = lane; j < m; j += 32) {
+        float xhat = (x[base + j] - mean) * invstd;
+        dx[base + j] += invstd * (dy[base + j] * (w ? w[j] : 1.0f) - mg - xhat * mgx);
+    }
+}
+static __global__ void ttg__ln_bwd_wb(float *dw, float *db, const float *x, const float *dy, const float *stats, int rows, int m) {
+    int j = (int)(blockIdx.x * blockDim.x + threadIdx.x), r;
+    if (j >= m) return;
+    for (r = 0; r < rows; r++) {
+        size_t at = (size_t)r * m + j;
+        if (dw) dw[j] += dy[at] * ((x[at] - stats[r]) * stats[rows + r]);
+        if (db) db[j] += dy[at];
+    }
+}
+
+/* ---- embedding: gather forward, sorted segment sums backward ----
+   The host sorted the positions by id (stable) into segments, one per distinct id; the backward
+   has one thread per (segment, column) adding that id's gradient rows in increasing position
+   order: every weight-gradient element is written by one thread, no atomics, the CPU's order. */
+static __global__ void ttg__embed_fwd(float *y, const float *w, const int *ids, int count, int dim) {
+    size_t n = (size_t)count * dim, i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        y[i] = w[(size_t)ids[i / (size_t)dim] * dim + i % (size_t)dim];
+}
+static __global__ void ttg__embed_bwd(float *gw, const float *gy, const int *order, const int *seg_start, const int *seg_id,
+                                      int nseg, int dim) {
+    int seg = (int)blockIdx.y, j = (int)(blockIdx.x * blockDim.x + threadIdx.x), k;
+    float acc;
+    float *g;
+    if (seg >= nseg || j >= dim) return;
+    g = gw + (size_t)seg_id[seg] * dim + j;
+    acc = *g;
+    for (k = seg_start[seg]; k < seg_start[seg + 1]; k++) acc += gy[(size_t)order[k] * dim + j];
+    *g = acc;
+}
+
+/* ==================================================================================== >>optim
+   Fused updates: one kernel per optimizer reads the gradient and state of an element once and
+   writes the parameter and state once. The formulas are the header's (>>optim), operation for
+   operation; hyperparameters arrive precomputed by the host as the CPU loop computes them. */
+
+typedef struct ttg__upd {
+    float lr, wd, gsign, mom, damp1, eps;
+    float w1, b1, b2, w2, step_size, bc2s, decay, alpha, wa, clr, init_acc;
+    int first, nesterov, decoupled, amsgrad, centered, kind;
+} ttg__upd;
+
+static __device__ __forceinline__ float ttg__lerp_d(float a, float b, float w) {
+    return (w < 0.5f && w > -0.5f) ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+}
+
+static __global__ void ttg__update(ttg__upd u, float *x, const float *gp, float *s0, float *s1, float *s2, size_t n) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float g = u.gsign * gp[i];
+        switch (u.kind) {
+        case TT_OPTIM_SGD:
+            if (u.wd != 0) g = g + u.wd * x[i];
+            if (u.mom != 0) {
+                float b = u.first ? g : s0[i] * u.mom + u.damp1 * g; /* buffer = grad on step 1 */
+                s0[i] = b;
+                g = u.nesterov ? g + u.mom * b : b;
+            }
+            x[i] = x[i] + (-u.lr) * g;
+            break;
+        case TT_OPTIM_ADAM: case TT_OPTIM_ADAMW: {
+            float m, v, den;
+            if (u.wd != 0) {
+                if (u.decoupled) x[i] *= u.decay;
+                else g = g + u.wd * x[i];
+            }
+            m = s0[i] = ttg__lerp_d(s0[i], g, u.w1);
+            v = s1[i] = s1[i] * u.b2 + u.w2 * (g * g);
+            if (u.amsgrad) v = s2[i] = s2[i] > v ? s2[i] : v;
+            den = sqrtf(v) / u.bc2s + u.eps;
+            x[i] = x[i] + (-u.step_size) * m / den;
+            break;
+        }
+        case TT_OPTIM_ADAGRAD: {
+            float s;
+            if (u.first) s0[i] = u.init_acc;
+            if (u.wd != 0) g = g + u.wd * x[i];
+            s = s0[i] = s0[i] + g * g;
+            x[i] = x[i] + (-u.clr) * g / (sqrtf(s) + u.eps);
+            break;
+        }
+        case TT_OPTIM_RMSPROP: {
+            float v, avg;
+            if (u.wd != 0) g = g + u.wd * x[i];
+            v = s0[i] = s0[i] * u.alpha + u.wa * (g * g);
+            if (u.centered) {
+                float ga = s1[i] = ttg__lerp_d(s1[i], g, u.wa);
+                avg = sqrtf(v + (-1.0f) * (ga * ga)) + u.eps;
+            } else {
+                avg = sqrtf(v) + u.eps;
+            }
+            if (u.mom > 0) {
+                float b = s2[i] = s2[i] * u.mom + g / avg;
+                x[i] = x[i] + (-u.lr) * b;
+            } else {
+                x[i] = x[i] + (-u.lr) * g / avg;
+            }
+            break;
+        }
+        case TT_OPTIM_LION: {
+            float c = s0[i] * u.b1 + g * u.w1;
+            x[i] = x[i] * u.decay;
+            x[i] = x[i] + (-u.lr) * (float)((c > 0) - (c < 0));
+            s0[i] = s0[i] * u.b2 + g * u.w2;
+            break;
+        }
+        default: break;
+        }
+    }
+}
+
+/* ==================================================================================== >>backend
+   The seam (see >>api_backend in tinytrain.h): the header keeps headers, shapes, the tape and the
+   checks, and calls these functions for memory and compute. Device addresses are host-block
+   addresses shifted by one constant: dev(p) = dev_base + (p - host_base). */
+
+typedef struct ttg__cuda {
+    unsigned char *host_base, *dev_base;
+    size_t bytes;
+    cudaStream_t stream;
+    float *staging;          /* pinned host memory for uploads */
+    size_t staging_bytes;
+    int device, tf32, cublas;
+#ifdef TT_CUDA_CUBLAS
+    cublasHandle_t blas;
+#endif
+    char name[64];
+} ttg__cuda;
+
+enum { TTG__STAGING = 4 << 20 };
+
+static ttg__cuda *ttg__g(tt_ctx *ctx) { return (ttg__cuda *)ctx->backend_state; }
+
+static tt_result ttg__cuda_fail(tt_ctx *ctx, const char *what, cudaError_t e) {
+    char msg[256];
+    tt_result code = e == cudaErrorMemoryAllocation ? TT_ERR_OUT_OF_MEMORY
+                     : e == cudaErrorNoDevice       ? TT_ERR_UNSUPPORTED
+#ifndef TT_CUDA_HARNESS
+                     : e == cudaErrorInsufficientDriver ? TT_ERR_UNSUPPORTED
+#endif
+                     : e == cudaErrorInvalidValue ? TT_ERR_INVALID_ARGS
+                                                  : TT_ERR_STATE;
+    size_t n = strlen(what), m;
+    const char *es = cudaGetErrorString(e);
+    if (n > 100) n = 100;
+    memcpy(msg, what, n);
+    memcpy(msg + n, ": CUDA error: ", 14);
+    n += 14;
+    m = strlen(es);
+    if (m > sizeof msg - 1 - n) m = sizeof msg - 1 - n;
+    memcpy(msg + n, es, m);
+    msg[n + m] = 0;
+    return tt_backend_fail(ctx, code, msg);
+}
+#define TTG__CK(ctx, what, expr)                                                                                         \
+    do {                                                                                                                \
+        cudaError_t e_ = (expr);                                                                                        \
+        if (e_ != cudaSuccess) return ttg__cuda_fail(ctx, what, e_);                                                     \
+    } while (0)
+
+/* device address of a host-block address; NULL (with an error) if it is not in the block */
+static float *ttg__dev(tt_ctx *ctx, const void *p, const char *op) {
+    ttg__cuda *g = ttg__g(ctx);
+    const unsigned char *q = (const unsigned char *)p;
+    if (!p) return NULL;
+    if (q < g->host_base || q >= g->host_base + g->bytes) {
+        char msg[160];
+        strcpy(msg, op);
+        strcat(msg, ": a tensor's data is not in the context's memory (only context tensors run on the GPU)");
+        tt_backend_fail(ctx, TT_ERR_INVALID_ARGS, msg);
+        return NULL;
+    }
+    return (float *)(g->dev_base + (q - g->host_base));
+}
+
+static tt_result ttg__cuda_zero(tt_ctx *ctx, void *at, size_t bytes) {
+    float *d = ttg__dev(ctx, at, "zero");
+    if (!d) return ctx->err;
+    TTG__CK(ctx, "cudaMemsetAsync", cudaMemsetAsync(d, 0, bytes, ttg__g(ctx)->stream));
+    return TT_OK;
+}
+
+/* host -> device through the pinned staging buffer (pageable memory would make the copy
+   synchronous anyway; pinned memory lets the DMA engine read it directly) */
+static tt_result ttg__cuda_upload(tt_ctx *ctx, void *at, const void *src, size_t bytes) {
+    ttg__cuda *g = ttg__g(ctx);
+    unsigned char *d = (unsigned char *)ttg__dev(ctx, at, "upload");
+    const unsigned char *s = (const unsigned char *)src;
+    if (!d) return ctx->err;
+    while (bytes) {
+        size_t n = bytes < g->staging_bytes ? bytes : g->staging_bytes;
+        TTG__CK(ctx, "cudaStreamSynchronize", cudaStreamSynchronize(g->stream)); /* staging free again */
+        memcpy(g->staging, s, n);
+        TTG__CK(ctx, "cudaMemcpyAsync (upload)", cudaMemcpyAsync(d, g->staging, n, cudaMemcpyHostToDevice, g->stream));
+        d += n; s += n; bytes -= n;
+    }
+    return TT_OK;
+}
+
+static tt_result ttg__cuda_download(tt_ctx *ctx, void *dst, const void *at, size_t bytes) {
+    ttg__cuda *g = ttg__g(ctx);
+    float *d = ttg__dev(ctx, at, "download");
+    if (!d) return ctx->err;
+    TTG__CK(ctx, "kernel", cudaGetLastError());
+    TTG__CK(ctx, "cudaMemcpyAsync (download)", cudaMemcpyAsync(dst, d, bytes, cudaMemcpyDeviceToHost, g->stream));
+    TTG__CK(ctx, "cudaStreamSynchronize", cudaStreamSynchronize(g->stream));
+    return TT_OK;
+}
+
+static tt_result ttg__cuda_gemm(tt_ctx *ctx, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                               const float *b, int ldb, float beta, float *c, int ldc) {
+    ttg__cuda *g = ttg__g(ctx);
+#ifdef TT_CUDA_CUBLAS
+    if (g->cublas && m > 0 && n > 0 && k > 0) {
+        /* row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T */
+        cublasStatus_t st = cublasSgemm(g->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k,
+                                        &alpha, b, ldb, a, lda, &beta, c, ldc);
+        if (st != CUBLAS_STATUS_SUCCESS) return tt_backend_fail(ctx, TT_ERR_STATE, "cublasSgemm failed");
+        return TT_OK;
+    }
+#endif
+    TTG__CK(ctx, "sgemm", ttg__sgemm_launch(g->stream, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
+    return TT_OK;
+}
+
+static tt_result ttg__cuda_run(tt_ctx *ctx, const tt_backend_call *c) {
+    ttg__cuda *g = ttg__g(ctx);
+    tt_tensor *y = c->out, *x = c->in[0];
+    switch (c->op) {
+    case TT_BOP_RELU: {
+        float *dy = ttg__dev(ctx, y->data, "relu"), *dx = ttg__dev(ctx, x->data, "relu");
+        if (!dy || !dx) return ctx->err;
+        TT_LAUNCH(ttg__relu_fwd, dim3(ttg__blocks(y->numel)), dim3(TTG__THREADS), g->stream, dy, dx, y->numel);
+        break;
+    }
+    case TT_BOP_RELU_BWD: {
+        if (!x->grad) return TT_OK;
+        TT_LAUNCH(ttg__relu_bwd, dim3(ttg__blocks(y->numel)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "relu"), ttg__dev(ctx, x->data, "relu"),
+                  ttg__dev(ctx, y->grad, "relu"), y->numel);
+        break;
+    }
+    case TT_BOP_SUM: {
+        TT_LAUNCH(ttg__sum_div, dim3(1), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, y->data, "sum"), ttg__dev(ctx, x->data, "sum"),
+                  x->numel, 1.0f);
+        break;
+    }
+    case TT_BOP_SUM_BWD: {
+        if (!x->grad) return TT_OK;
+        TT_LAUNCH(ttg__add_scalar_from, dim3(ttg__blocks(x->numel)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "sum"), ttg__dev(ctx, y->grad, "sum"), x->numel);
+        break;
+    }
+    case TT_BOP_LINEAR: { /* y (rows, out) = x (rows, in) W^T + b */
+        tt_tensor *w = c->in[1], *b = c->in[2];
+        int rows = c->i[0], in = w->shape[1], out = w->shape[0];
+        float *dy = ttg__dev(ctx, y->data, "linear");
+        if (!dy) return ctx->err;
+        if (b) TT_LAUNCH(ttg__fill_rows, dim3(ttg__blocks((size_t)rows * out)), dim3(TTG__THREADS), g->stream, dy, ttg__dev(ctx, b->data, "linear"), rows, out);
+        return ttg__cuda_gemm(ctx, 0, 1, rows, out, in, 1.0f, ttg__dev(ctx, x->data, "linear"), in > 1 ? in : 1,
+                             ttg__dev(ctx, w->data, "linear"), in > 1 ? in : 1, b ? 1.0f : 0.0f, dy, out > 1 ? out : 1);
+    }
+    case TT_BOP_LINEAR_BWD: {
+        tt_tensor *w = c->in[1], *b = c->in[2];
+        int rows = c->i[0], in = w->shape[1], out = w->shape[0], lin = in > 1 ? in : 1, lout = out > 1 ? out : 1;
+        const float *gy = ttg__dev(ctx, y->grad, "linear");
+        tt_result r = TT_OK;
+        if (rows == 0) return TT_OK;
+        /* dX += dY W ; dW += dY^T X ; db += column sums of dY */
+        if (x->grad) r = ttg__cuda_gemm(ctx, 0, 0, rows, in, out, 1.0f, gy, lout, ttg__dev(ctx, w->data, "linear"), lin, 1.0f,
+                                       ttg__dev(ctx, x->grad, "linear"), lin);
+        if (r == TT_OK && w->grad)
+            r = ttg__cuda_gemm(ctx, 1, 0, out, in, rows, 1.0f, gy, lout, ttg__dev(ctx, x->data, "linear"), lin, 1.0f,
+                              ttg__dev(ctx, w->grad, "linear"), lin);
+        if (r == TT_OK && b && b->grad)
+            TT_LAUNCH(ttg__colsum_add, dim3((unsigned)((out + TTG__THREADS - 1) / TTG__THREADS)), dim3(TTG__THREADS), g->stream,
+                      ttg__dev(ctx, b->grad, "linear"), gy, rows, out);
+        if (r != TT_OK) return r;
+        break;
+    }
+    case TT_BOP_CROSS_ENTROPY: { /* i: N, C, ignore_index, reduction; f[0]: divisor; p[0]: targets */
+        int N = c->i[0], C = c->i[1];
+        float *rows = ttg__dev(ctx, c->p[1], "cross_entropy");
+        if (!rows) return ctx->err;
+        TT_LAUNCH(ttg__xent_rows, dim3((unsigned)((N + 7) / 8)), dim3(TTG__THREADS), g->stream, rows,
+                  ttg__dev(ctx, x->data, "cross_entropy"), (const int *)ttg__dev(ctx, c->p[0], "cross_entropy"), N, C, c->i[2]);
+        TT_LAUNCH(ttg__sum_div, dim3(1), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, y->data, "cross_entropy"), rows, (size_t)N,
+                  c->f[0]);
+        break;
+    }
+    case TT_BOP_CROSS_ENTROPY_BWD: {
+        int N = c->i[0], C = c->i[1];
+        if (!x->grad) return TT_OK;
+        TT_LAUNCH(ttg__xent_bwd, dim3((unsigned)((N + 7) / 8)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "cross_entropy"),
+                  ttg__dev(ctx, x->data, "cross_entropy"), (const int *)ttg__dev(ctx, c->p[0], "cross_entropy"),
+                  ttg__dev(ctx, y->grad, "cross_entropy"), N, C, c->i[2], c->f[0]);
+        break;
+    }
+    case TT_BOP_BINARY: case TT_BOP_BINARY_BWD: {
+        tt_tensor *a = c->in[0], *b = c->in[1];
+        ttg__bshape s;
+        int d;
+        memset(&s, 0, sizeof s);
+        s.nd = y->ndim;
+        s.kind = c->i[0];
+        if (s.kind < 0 || s.kind > 3) return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "binary op: only add, sub, mul, div run on the GPU");
+        for (d = 0; d < y->ndim; d++) s.shape[d] = y->shape[d] > 0 ? y->shape[d] : 1;
+        for (int w = 0; w < 2; w++) { /* right-aligned contiguous strides, 0 where broadcast */
+            tt_tensor *t = w ? b : a;
+            long long st = 1, *out = w ? s.sb : s.sa;
+            for (d = y->ndim - 1; d >= 0; d--) {
+                int td = d - (y->ndim - t->ndim);
+                int size = td >= 0 ? t->shape[td] : 1;
+                out[d] = size == 1 ? 0 : st;
+                st *= size;
+            }
+        }
+        if (c->op == TT_BOP_BINARY) {
+            if (y->numel)
+                TT_LAUNCH(ttg__binary_fwd, dim3(ttg__blocks(y->numel)), dim3(TTG__THREADS), g->stream, s, ttg__dev(ctx, y->data, "binary"),
+                          ttg__dev(ctx, a->data, "binary"), ttg__dev(ctx, b->data, "binary"), y->numel);
+        } else if (y->numel) {
+            for (int w = 0; w < 2; w++) {
+                tt_tensor *t = w ? b : a;
+                if (!t->grad || !t->numel) continue;
+                TT_LAUNCH(ttg__binary_bwd, dim3(ttg__blocks(t->numel)), dim3(TTG__THREADS), g->stream, s, w, ttg__dev(ctx, t->grad, "binary"),
+                          ttg__dev(ctx, y->grad, "binary"), ttg__dev(ctx, a->data, "binary"), ttg__dev(ctx, b->data, "binary"), t->numel);
+            }
+        }
+        break;
+    }
+    case TT_BOP_SOFTMAX: case TT_BOP_SOFTMAX_BWD: { /* i: outer, len, inner, log_form */
+        int rows = c->i[0] * c->i[2];
+        dim3 grid((unsigned)((rows + 7) / 8 > 0 ? (rows + 7) / 8 : 1));
+        if (!rows || !c->i[1]) return TT_OK;
+        if (c->op == TT_BOP_SOFTMAX)
+            TT_LAUNCH(ttg__softmax_fwd, grid, dim3(TTG__THREADS), g->stream, ttg__dev(ctx, y->data, "softmax"),
+                      ttg__dev(ctx, x->data, "softmax"), rows, c->i[1], c->i[2], c->i[3]);
+        else if (x->grad)
+            TT_LAUNCH(ttg__softmax_bwd, grid, dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "softmax"),
+                      ttg__dev(ctx, y->data, "softmax"), ttg__dev(ctx, y->grad, "softmax"), rows, c->i[1], c->i[2], c->i[3]);
+        break;
+    }
+    case TT_BOP_LAYERNORM: case TT_BOP_LAYERNORM_BWD: { /* in x, w, b; i: rows, m; f[0] eps; p[0] 2 * rows floats */
+        tt_tensor *w = c->in[1], *b = c->in[2];
+        int rows = c->i[0], m = c->i[1];
+        dim3 grid((unsigned)((rows + 7) / 8 > 0 ? (rows + 7) / 8 : 1));
+        float *st = ttg__dev(ctx, c->p[0], "layernorm");
+        const float *dw = w ? ttg__dev(ctx, w->data, "layernorm") : NULL;
+        if (!rows || !m) return TT_OK;
+        if (c->op == TT_BOP_LAYERNORM) {
+            TT_LAUNCH(ttg__ln_fwd, grid, dim3(TTG__THREADS), g->stream, ttg__dev(ctx, y->data, "layernorm"), st,
+                      ttg__dev(ctx, x->data, "layernorm"), dw, b ? ttg__dev(ctx, b->data, "layernorm") : NULL, rows, m, c->f[0]);
+            break;
+        }
+        if (x->grad)
+            TT_LAUNCH(ttg__ln_bwd_x, grid, dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "layernorm"),
+                      ttg__dev(ctx, x->data, "layernorm"), dw, ttg__dev(ctx, y->grad, "layernorm"), st, rows, m);
+        if ((w && w->grad) || (b && b->grad))
+            TT_LAUNCH(ttg__ln_bwd_wb, dim3((unsigned)((m + TTG__THREADS - 1) / TTG__THREADS)), dim3(TTG__THREADS), g->stream,
+                      w && w->grad ? ttg__dev(ctx, w->grad, "layernorm") : NULL, b && b->grad ? ttg__dev(ctx, b->grad, "layernorm") : NULL,
+                      ttg__dev(ctx, x->data, "layernorm"), ttg__dev(ctx, y->grad, "layernorm"), st, rows, m);
+        break;
+    }
+    case TT_BOP_EMBEDDING: case TT_BOP_EMBEDDING_BWD: { /* i: count, dim, segments; p[0]: the int arrays */
+        int count = c->i[0], dim = c->i[1], nseg = c->i[2];
+        const int *ib = (const int *)ttg__dev(ctx, c->p[0], "embedding");
+        if (!ib || !count || !dim) return ctx->err;
+        if (c->op == TT_BOP_EMBEDDING) {
+            TT_LAUNCH(ttg__embed_fwd, dim3(ttg__blocks((size_t)count * dim)), dim3(TTG__THREADS), g->stream,
+                      ttg__dev(ctx, y->data, "embedding"), ttg__dev(ctx, x->data, "embedding"), ib, count, dim);
+        } else if (x->grad && nseg) {
+            dim3 grid((unsigned)((dim + TTG__THREADS - 1) / TTG__THREADS), (unsigned)nseg);
+            if (nseg > 65535) return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "embedding: more than 65535 distinct ids in one batch");
+            TT_LAUNCH(ttg__embed_bwd, grid, dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "embedding"),
+                      ttg__dev(ctx, y->grad, "embedding"), ib + count, ib + 2 * count, ib + 3 * count + 1, nseg, dim);
+        }
+        break;
+    }
+    case TT_BOP_GELU:
+        TT_LAUNCH(ttg__gelu_fwd, dim3(ttg__blocks(y->numel)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, y->data, "gelu"),
+                  ttg__dev(ctx, x->data, "gelu"), y->numel, c->i[0]);
+        break;
+    case TT_BOP_GELU_BWD:
+        if (!x->grad) return TT_OK;
+        TT_LAUNCH(ttg__gelu_bwd, dim3(ttg__blocks(y->numel)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "gelu"),
+                  ttg__dev(ctx, x->data, "gelu"), ttg__dev(ctx, y->grad, "gelu"), y->numel, c->i[0]);
+        break;
+    case TT_BOP_ADD_INTO: { /* p[0][0..n) += p[1][0..n) */
+        TT_LAUNCH(ttg__add_into, dim3(ttg__blocks(c->n)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, c->p[0], "add_into"), ttg__dev(ctx, c->p[1], "add_into"), c->n);
+        break;
+    }
+    default: return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "GPU backend: unknown op code");
+    }
+    if (ctx->err != TT_OK) return ctx->err;
+    TTG__CK(ctx, "kernel launch", cudaGetLastError());
+    return TT_OK;
+}
+
+static int ttg__cuda_optim_supported(tt_optim_kind k) {
+    return k == TT_OPTIM_SGD || k == TT_OPTIM_ADAM || k == TT_OPTIM_ADAMW || k == TT_OPTIM_ADAGRAD || k == TT_OPTIM_RMSPROP ||
+           k == TT_OPTIM_LION;
+}
+
+static tt_result ttg__cuda_update(tt_ctx *ctx, const tt_backend_update *j) {
+    ttg__cuda *g = ttg__g(ctx);
+    const tt_optim_hparams *h = j->h;
+    ttg__upd u;
+    memset(&u, 0, sizeof u);
+    u.kind = (int)j->kind;
+    u.lr = h->lr; u.wd = j->wd; u.gsign = j->gsign; u.eps = h->eps;
+    u.first = j->t == 1; u.nesterov = h->nesterov > 0; u.decoupled = h->decoupled_weight_decay > 0;
+    u.amsgrad = h->amsgrad > 0; u.centered = h->centered > 0;
+    u.mom = h->momentum; u.damp1 = (float)(1.0 - (double)h->dampening);
+    u.b1 = h->beta1; u.b2 = h->beta2;
+    u.decay = (float)(1.0 - (double)h->lr * (double)j->wd);
+    if (j->kind == TT_OPTIM_ADAM || j->kind == TT_OPTIM_ADAMW) { /* as ttg__upd_adam computes them */
+        double bc1 = 1.0 - pow((double)h->beta1, (double)j->t), bc2 = 1.0 - pow((double)h->beta2, (double)j->t);
+        u.step_size = (float)((double)h->lr / bc1);
+        u.bc2s = (float)sqrt(bc2);
+        u.w1 = (float)(1.0 - (double)h->beta1);
+        u.w2 = (float)(1.0 - (double)h->beta2);
+    } else if (j->kind == TT_OPTIM_LION) {
+        u.w1 = (float)(1.0 - (double)h->beta1);
+        u.w2 = (float)(1.0 - (double)h->beta2);
+    }
+    u.alpha = h->alpha; u.wa = (float)(1.0 - (double)h->alpha);
+    u.clr = (float)((double)h->lr / (1.0 + (double)(j->t - 1) * (double)h->lr_decay));
+    u.init_acc = h->initial_accumulator_value;
+    TT_LAUNCH(ttg__update, dim3(ttg__blocks(j->n)), dim3(TTG__THREADS), g->stream, u, ttg__dev(ctx, j->x, "optim"), (const float *)ttg__dev(ctx, j->g, "optim"),
+              ttg__dev(ctx, j->s0, "optim"), ttg__dev(ctx, j->s1, "optim"), ttg__dev(ctx, j->s2, "optim"), j->n);
+    if (ctx->err != TT_OK) return ctx->err;
+    TTG__CK(ctx, "optimizer kernel", cudaGetLastError());
+    return TT_OK;
+}
+
+static void ttg__cuda_release(tt_ctx *ctx) {
+    ttg__cuda *g = ttg__g(ctx);
+    if (!g) return;
+    cudaStreamSynchronize(g->stream);
+#ifdef TT_CUDA_CUBLAS
+    if (g->blas) cublasDestroy(g->blas);
+#endif
+    if (g->stream) cudaStreamDestroy(g->stream);
+    cudaFree(g->dev_base);
+    cudaFreeHost(g->staging);
+    cudaFreeHost(g);
+    ctx->backend = NULL;
+    ctx->backend_state = NULL;
+}
+
+static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", "layernorm", "embedding", "gelu", "gelu_tanh", NULL};
+
+static const tt_backend ttg__cuda_backend = {
+    "cuda",          ttg__cuda_ops,     ttg__cuda_zero,   ttg__cuda_upload,          ttg__cuda_download,
+    ttg__cuda_run,    ttg__cuda_optim_supported, ttg__cuda_update, ttg__cuda_release,
+};
+
+extern "C" tt_result tt_cuda_attach(tt_ctx *ctx, int device) {
+    ttg__cuda *g = NULL;
+    void *p = NULL;
+    size_t bytes, used;
+    int n = 0;
+    cudaDeviceProp prop;
+    cudaError_t e;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (ctx->backend) return tt_backend_fail(ctx, TT_ERR_STATE, "tt_ctx_use_gpu: the context already uses a backend");
+    if (!ctx->param_data) return tt_backend_fail(ctx, TT_ERR_STATE, "tt_ctx_use_gpu: the context is not initialised");
+    e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        if (e == cudaSuccess) e = cudaErrorNoDevice;
+        return ttg__cuda_fail(ctx, "tt_ctx_use_gpu: no GPU", e);
+    }
+    if (device < 0 || device >= n) return tt_backend_fail(ctx, TT_ERR_INVALID_ARGS, "tt_ctx_use_gpu: no such device");
+    TTG__CK(ctx, "tt_ctx_use_gpu: cudaSetDevice", cudaSetDevice(device));
+    TTG__CK(ctx, "tt_ctx_use_gpu: cudaGetDeviceProperties", cudaGetDeviceProperties(&prop, device));
+    if (tt_ctx_memory_size(&ctx->desc, &bytes) != TT_OK) return tt_backend_fail(ctx, TT_ERR_STATE, "tt_ctx_use_gpu: bad desc");
+    TTG__CK(ctx, "tt_ctx_use_gpu: cudaMallocHost", cudaMallocHost(&p, sizeof(ttg__cuda)));
+    g = (ttg__cuda *)p;
+    memset(g, 0, sizeof *g);
+    g->host_base = (unsigned char *)ctx->param_data; /* the block starts with the parameter data */
+    g->bytes = bytes;
+    g->device = device;
+    {
+        size_t nl = strlen(prop.name) < sizeof g->name - 1 ? strlen(prop.name) : sizeof g->name - 1;
+        memcpy(g->name, prop.name, nl);
+        g->name[nl] = 0;
+    }
+    if ((e = cudaMallocHost(&p, TTG__STAGING)) != cudaSuccess) { cudaFreeHost(g); return ttg__cuda_fail(ctx, "tt_ctx_use_gpu: cudaMallocHost", e); }
+    g->staging = (float *)p;
+    g->staging_bytes = TTG__STAGING;
+    if ((e = cudaMalloc(&p, bytes)) != cudaSuccess) {
+        cudaFreeHost(g->staging); cudaFreeHost(g);
+        return ttg__cuda_fail(ctx, "tt_ctx_use_gpu: cudaMalloc of the device block", e);
+    }
+    g->dev_base = (unsigned char *)p;
+    if ((e = cudaStreamCreate(&g->stream)) != cudaSuccess) {
+        cudaFree(g->dev_base); cudaFreeHost(g->staging); cudaFreeHost(g);
+        return ttg__cuda_fail(ctx, "tt_ctx_use_gpu: cudaStreamCreate", e);
+    }
+#ifdef TT_CUDA_CUBLAS
+    if (cublasCreate(&g->blas) != CUBLAS_STATUS_SUCCESS) {
+        cudaStreamDestroy(g->stream); cudaFree(g->dev_base); cudaFreeHost(g->staging); cudaFreeHost(g);
+        return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_use_gpu: cublasCreate failed");
+    }
+    cublasSetStream(g->blas, g->stream);
+    cublasSetMathMode(g->blas, CUBLAS_DEFAULT_MATH); /* FP32, no TF32 */
+#endif
+    ctx->backend = &ttg__cuda_backend;
+    ctx->backend_state = g;
+    /* everything that exists so far: parameters, gradients, headers, workspaces, persistent
+       memory (optimizer state, buffers) and the scratch in use */
+    used = (size_t)(ctx->scratch.base + ctx->scratch.used - g->host_base);
+    if (ttg__cuda_upload(ctx, g->host_base, g->host_base, used) != TT_OK) {
+        tt_result r = ctx->err;
+        ttg__cuda_release(ctx);
+        return r;
+    }
+    return TT_OK;
+}
+
+/* The name of the GPU a context runs on ("" if none). */
+extern "C" const char *tt_cuda_device_name(tt_ctx *ctx) {
+    return ctx && ctx->backend == &ttg__cuda_backend ? ttg__g(ctx)->name : "";
+}
+
+extern "C" tt_result tt_cuda_set_tf32(tt_ctx *ctx, int on) {
+    if (!ctx || ctx->backend != &ttg__cuda_backend) return TT_ERR_INVALID_ARGS;
+#ifdef TT_CUDA_CUBLAS
+    ttg__g(ctx)->tf32 = on != 0;
+    cublasSetMathMode(ttg__g(ctx)->blas, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+    return TT_OK;
+#else
+    (void)on;
+    return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "tt_cuda_set_tf32: TF32 needs the cuBLAS path (build with -DTT_CUDA_CUBLAS)");
+#endif
+}
+
+extern "C" tt_result tt_cuda_use_cublas(tt_ctx *ctx, int on) {
+    if (!ctx || ctx->backend != &ttg__cuda_backend) return TT_ERR_INVALID_ARGS;
+#ifdef TT_CUDA_CUBLAS
+    ttg__g(ctx)->cublas = on != 0;
+    return TT_OK;
+#else
+    (void)on;
+    return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "tt_cuda_use_cublas: this build has no cuBLAS path (build with -DTT_CUDA_CUBLAS)");
+#endif
+}
+
+/* The hand-written SGEMM on raw device pointers, on the default stream (benchmarks, tests).
+   Returns TT_OK or TT_ERR_STATE (launch error). */
+extern "C" tt_result tt_cuda_sgemm_raw(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                                      const float *b, int ldb, float beta, float *c, int ldc) {
+    return ttg__sgemm_launch(0, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == cudaSuccess ? TT_OK : TT_ERR_STATE;
+}
