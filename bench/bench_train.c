@@ -1,8 +1,9 @@
 /* Training-step benchmark, tinytrain side (bench/bench_train_torch.py is the PyTorch side; `make
    bench-train` runs both alternately and combines medians with bench/bench_train.sh).
 
-   Usage: bench_train [--gpu] [threads [seconds [case]]]
+   Usage: bench_train [--gpu] [--flush-denormals] [threads [seconds [case]]]
    For every case (or just `case`) prints one line "RESULT <case> <threads> <steps/s>".
+   --flush-denormals runs with tt_desc.flush_denormals = 1 and names the cases <case>_ftz.
    --gpu puts each context on the GPU (tt_ctx_use_gpu: needs tinytrain_cuda.cu linked and TT_CUDA
    defined, see `make bench-cuda`); a case with an op that does not run there prints
    "SKIP <case>: <why>". With --gpu every step ends by reading the loss (one synchronisation),
@@ -62,6 +63,8 @@ static void fill(tt_rng *r, float *v, size_t n) {
 
 enum { MB = 64, CB = 32, TB = 8, TT_ = 64, TC = 128, TH = 4, TV = 256 };
 
+static int flush_denormals; /* --flush-denormals */
+
 static int setup(model *m, const char *name, int threads) {
     tt_desc d;
     tt_optim_desc od;
@@ -73,6 +76,7 @@ static int setup(model *m, const char *name, int threads) {
     d.scratch_bytes = (size_t)256 << 20;
     d.persist_bytes = (size_t)32 << 20;
     d.threads = threads;
+    d.flush_denormals = flush_denormals;
     if (tt_ctx_init(&m->ctx, &d) != TT_OK) return 0;
     tt_rng_seed(&r, 1);
     memset(&od, 0, sizeof od);
@@ -182,10 +186,15 @@ static int step(model *m) {
 
 int main(int argc, char **argv) {
     static const char *cases[] = {"mlp_sgdm", "mlp_adamw", "cnn", "tf"};
-    int gpu = argc > 1 && !strcmp(argv[1], "--gpu"), c;
-    int threads, a = 1 + gpu;
+    int gpu = 0, c, a = 1;
+    int threads;
     double seconds;
     const char *only;
+    for (; a < argc && argv[a][0] == '-' && argv[a][1] == '-'; a++) {
+        if (!strcmp(argv[a], "--gpu")) gpu = 1;
+        else if (!strcmp(argv[a], "--flush-denormals")) flush_denormals = 1;
+        else { printf("ERROR unknown option %s\n", argv[a]); return 1; }
+    }
     threads = argc > a ? atoi(argv[a]) : 1;
     seconds = argc > a + 1 ? atof(argv[a + 1]) : 1.0;
     only = argc > a + 2 ? argv[a + 2] : NULL;
@@ -215,7 +224,7 @@ int main(int argc, char **argv) {
             }
             t = now() - t0;
         } while (t < seconds || n < 3);
-        printf("RESULT %s %d %.3f\n", cases[c], threads, n / t);
+        printf("RESULT %s%s %d %.3f\n", cases[c], flush_denormals ? "_ftz" : "", threads, n / t);
         fflush(stdout);
         free(m.x); free(m.y); free(m.ids);
         tt_ctx_free(&m.ctx);

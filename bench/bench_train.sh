@@ -3,7 +3,9 @@
 # (bench/bench_train_torch.py) alternately, ROUNDS rounds per thread count, each case SECONDS
 # seconds per round, then prints per case and thread count the medians as
 #   BENCH {"name": ..., "ours": steps/s, "ref": steps/s, "ratio": ours/ref, "unit": "steps/s"}
-# Usage: bench/bench_train.sh path/to/bench_train   (env: ROUNDS=3 SECONDS_PER=1 THREADS="1 2")
+# Usage: bench/bench_train.sh path/to/bench_train   (env: ROUNDS=3 SECONDS_PER=1 THREADS="1 2"
+#        FLUSH=1 also runs tinytrain with tt_desc.flush_denormals as cases <case>_ftz, which have
+#        no PyTorch figure and print as SKIP lines with ours only)
 BIN=${1:-build/bench_train}
 ROUNDS=${ROUNDS:-3}
 SECONDS_PER=${SECONDS_PER:-1}
@@ -25,6 +27,9 @@ r=1
 while [ "$r" -le "$ROUNDS" ]; do
     for t in $THREADS; do
         "$BIN" "$t" "$SECONDS_PER" | sed 's/^RESULT/OURS/' >>"$TMP" || exit 1
+        if [ "${FLUSH:-0}" = 1 ]; then
+            "$BIN" --flush-denormals "$t" "$SECONDS_PER" | sed 's/^RESULT/OURS/' >>"$TMP" || exit 1
+        fi
         if [ "$have_torch" = 1 ]; then
             "$PY" bench/bench_train_torch.py "$t" "$SECONDS_PER" | sed 's/^RESULT/REF/' >>"$TMP" || exit 1
         fi
