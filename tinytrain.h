@@ -7,7 +7,8 @@
 
    QUICK START
 
-       tt_desc desc = {0};                       // zeroed: default sizes (see CONVENTIONS)
+       #include <stdio.h>
+       tt_desc desc = tt_desc_init();            // default sizes (a zeroed tt_desc is the same)
        tt_ctx ctx;
        if (tt_ctx_init(&ctx, &desc) != TT_OK) return 1;
        int ws[2] = {1, 2}, bs[1] = {1};
@@ -22,6 +23,7 @@
            tt_zero_grad(&ctx);
            if (tt_backward(&ctx, loss) != TT_OK) { puts(tt_error_message(&ctx)); break; }
            tt_sgd_step_simple(&ctx, 0.1f);       // or any optimizer of the optimizer section
+           if (step % 20 == 0) printf("step %d loss %.4f\n", step, loss->data[0]);
        }
        tt_ctx_free(&ctx);
 
@@ -525,11 +527,13 @@ TT_API int tt_set_anomaly_mode(tt_ctx *ctx, int on);
    s = sum(w * out) (in double), so every output element is tested. Each input that requires
    grad is perturbed element by element by +-eps; the difference quotient and the comparison are
    computed in double. An element passes if |analytic - numeric| <= atol + rtol * |numeric|.
-   Defaults (zero fields): eps 1e-2 (relative to max(1,|x|)), atol 1e-3, rtol 1e-2. */
+   Options from tt_gradcheck_opts_init(): eps 1e-2 (relative to max(1,|x|)), atol 1e-3, rtol
+   1e-2, taken literally (eps > 0, atol and rtol >= 0); NULL opts means those values. */
 typedef tt_tensor *(*tt_gradcheck_fn)(tt_ctx *ctx, tt_tensor **inputs, void *user);
 typedef struct tt_gradcheck_opts {
     double eps, atol, rtol;
 } tt_gradcheck_opts;
+TT_API tt_gradcheck_opts tt_gradcheck_opts_init(void);
 typedef struct tt_gradcheck_report {
     double max_abs_err;       /* worst |analytic - numeric| */
     double max_rel_err;       /* worst |analytic - numeric| / max(|numeric|, 1e-8)... */
@@ -3919,6 +3923,14 @@ static double tt__weighted_sum(const tt_tensor *out, const float *w) {
     return s;
 }
 
+TT__DEF tt_gradcheck_opts tt_gradcheck_opts_init(void) {
+    tt_gradcheck_opts o;
+    o.eps = 1e-2;
+    o.atol = 1e-3;
+    o.rtol = 1e-2;
+    return o;
+}
+
 TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt_tensor **inputs, void *user,
                                const tt_gradcheck_opts *opts, tt_gradcheck_report *report) {
     tt_gradcheck_report rep;
@@ -3939,9 +3951,13 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
     for (k = 0; k < n_inputs; k++)
         if (!inputs[k]) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_gradcheck: input %d is NULL", k);
     if (opts) {
-        if (opts->eps > 0) eps = opts->eps;
-        if (opts->atol > 0) atol = opts->atol;
-        if (opts->rtol > 0) rtol = opts->rtol;
+        if (!(opts->eps > 0) || !(opts->atol >= 0) || !(opts->rtol >= 0) || opts->eps > 1e30 || opts->atol > 1e300 ||
+            opts->rtol > 1e300)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_gradcheck: needs eps > 0 and atol, rtol >= 0 (finite); got eps %g, atol %g, rtol %g",
+                            opts->eps, opts->atol, opts->rtol);
+        eps = opts->eps;
+        atol = opts->atol;
+        rtol = opts->rtol;
     }
     memset(&rep, 0, sizeof rep);
     rep.worst_excess = -1e300;

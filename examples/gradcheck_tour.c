@@ -166,7 +166,7 @@ int main(void) {
         int s[1] = {4}, i;
         tt_result r = TT_OK;
         tt_tensor *x = tt_requires_grad(&ctx, tt_tensor_from(&ctx, 1, s, xs));
-        memset(&opts, 0, sizeof opts);
+        opts = tt_gradcheck_opts_init();
         for (i = 0; i < 4; i++) {
             opts.eps = steps[i];
             r = check_op(&ctx, names[i], EXP, x, NULL, &opts);

@@ -325,10 +325,21 @@ static void test_gradcheck_tour_claims(void) {
     s[0] = 4;
     x = tt_requires_grad(&ctx, tt_tensor_from(&ctx, 1, s, big));
     CHECK(tt_gradcheck(&ctx, gc_exp, 1, &x, NULL, NULL, &rep) == TT_OK);
-    memset(&opts, 0, sizeof opts);
+    opts = tt_gradcheck_opts_init();
     opts.eps = 1e-7;
     CHECK(tt_gradcheck(&ctx, gc_exp, 1, &x, NULL, &opts, &rep) == TT_ERR_GRADCHECK);
     CHECK(tt_error(&ctx) == TT_OK);
+    /* options are literal: tolerances of zero mean zero (float32 differences then fail), and an
+       eps of zero is refused instead of being replaced by the default */
+    opts = tt_gradcheck_opts_init();
+    CHECK(opts.eps == 1e-2 && opts.atol == 1e-3 && opts.rtol == 1e-2);
+    opts.atol = 0;
+    opts.rtol = 0;
+    CHECK(tt_gradcheck(&ctx, gc_exp, 1, &x, NULL, &opts, &rep) == TT_ERR_GRADCHECK);
+    opts = tt_gradcheck_opts_init();
+    opts.eps = 0;
+    CHECK(tt_gradcheck(&ctx, gc_exp, 1, &x, NULL, &opts, &rep) == TT_ERR_INVALID_ARGS);
+    tt_clear_error(&ctx);
     tt_ctx_free(&ctx);
 }
 

@@ -118,7 +118,7 @@ static int gradcheck_case(const char *name, conv_case *c, int xnd, const int *xs
     tt_result r;
     int n_in = 1, ok;
     if (!init_ctx(&ctx)) return 0;
-    memset(&o, 0, sizeof o); /* defaults: eps 1e-2, atol 1e-3, rtol 1e-2 (conv/avg are linear in each input) */
+    o = tt_gradcheck_opts_init(); /* eps 1e-2, atol 1e-3, rtol 1e-2 (conv/avg are linear in each input) */
     in[0] = tt_requires_grad(&ctx, tt_tensor_randn(&ctx, xnd, xs, 0, 1));
     in[1] = in[2] = NULL;
     if (c->op == OP_MAX2D || c->op == OP_MAX1D) {
