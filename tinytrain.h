@@ -533,6 +533,7 @@ typedef tt_tensor *(*tt_gradcheck_fn)(tt_ctx *ctx, tt_tensor **inputs, void *use
 typedef struct tt_gradcheck_opts {
     double eps, atol, rtol;
 } tt_gradcheck_opts;
+/* eps 1e-2, atol 1e-3, rtol 1e-2 (see above) */
 TT_API tt_gradcheck_opts tt_gradcheck_opts_init(void);
 typedef struct tt_gradcheck_report {
     double max_abs_err;       /* worst |analytic - numeric| */
@@ -8453,8 +8454,6 @@ static tt_tensor *tt__nn_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, tt_te
     }
     return tt__done(ctx, y);
 }
-#endif /* TT_NO_RNN */
-
 TT__DEF tt_result tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, const tt_rnn_cell_weights *w,
                               tt_tensor **h_out) {
     if (!ctx) return TT_ERR_INVALID_ARGS;
@@ -8464,6 +8463,7 @@ TT__DEF tt_result tt_gru_cell(tt_ctx *ctx, tt_tensor *x, tt_tensor *h, const tt_
     *h_out = tt__nn_gru_cell(ctx, x, h, w->w_ih, w->w_hh, w->b_ih, w->b_hh);
     return *h_out ? TT_OK : (ctx->err != TT_OK ? ctx->err : TT_ERR_INVALID_ARGS);
 }
+#endif /* TT_NO_RNN */
 
 
 /* ==================================================================================== >>loss */
@@ -13887,6 +13887,7 @@ TT__DEF tt_tensor *tt_nn_linear_forward(tt_ctx *ctx, const tt_nn_linear *m, tt_t
     return tt_linear(ctx, x, m->weight, m->bias);
 }
 
+#ifndef TT_NO_CONV /* layers built on the cut ops (see FEATURE CUTS) */
 static tt_result tt__nn_conv_init(tt_nn *nn, tt_nn_conv *m, const char *name, int dims, int in, int out, int kh, int kw,
                                   const tt_conv_opts *opts, int bias) {
     int ws[4], bs[1], g;
@@ -13916,6 +13917,7 @@ TT__DEF tt_tensor *tt_nn_conv_forward(tt_ctx *ctx, const tt_nn_conv *m, tt_tenso
     if (!ctx || !m) return NULL;
     return m->dims == 1 ? tt_conv1d(ctx, x, m->weight, m->bias, &m->opts) : tt_conv2d(ctx, x, m->weight, m->bias, &m->opts);
 }
+#endif /* TT_NO_CONV */
 
 /* ---- norms ---- */
 
@@ -14003,6 +14005,7 @@ TT__DEF tt_tensor *tt_nn_dropout_forward(tt_ctx *ctx, const tt_nn_dropout *m, tt
 
 /* ---- LSTM, GRU ---- */
 
+#ifndef TT_NO_RNN /* layers built on the cut ops (see FEATURE CUTS) */
 static tt_result tt__nn_rnn_init(tt_nn *nn, tt_nn_rnn *m, const char *name, int input, int hidden, int bias, int lstm) {
     int G = lstm ? 4 : 3, s1[2], s2[2], s3[1];
     float b;
@@ -14065,6 +14068,7 @@ TT__DEF tt_tensor *tt_nn_rnn_forward(tt_ctx *ctx, const tt_nn_rnn *m, tt_tensor 
     if (c_n) *c_n = c;
     return tt_stack(ctx, T, hs, 0);
 }
+#endif /* TT_NO_RNN */
 
 /* ---- attention, transformer block ---- */
 
@@ -17457,6 +17461,7 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 #undef TT__MAX
 #undef TT__MAX_IN
 #undef TT__MAYBE_UNUSED
+#undef TT__GEN_PERSIST
 #undef TT__MIN
 #undef TT__OPTIM_MAGIC
 #undef TT__REPORT_LINE_MAX
