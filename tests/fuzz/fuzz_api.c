@@ -275,14 +275,19 @@ static void run(world *w, rd *r) {
         break;
     }
     case 22: refuse = must_refuse(w, a, c); y = tt_layernorm(ctx, T(a), pick(r, 3), NULL, NULL, 0.0f); produced = 2; break;
-    case 23: refuse = must_refuse(w, a, c); y = tt_attention(ctx, T(a), T(a), T(a), pick(r, 2), 0.0f); produced = 2; break;
+    case 23: refuse = must_refuse(w, a, c); y = tt_attention(ctx, T(a), T(a), T(a), pick(r, 2)); produced = 2; break;
     case 24: refuse = must_refuse(w, a, c); y = tt_dropout(ctx, T(a), fval(r)); produced = 2; break;
     case 25: {
         int tg[64], i;
         for (i = 0; i < 64; i++) tg[i] = pick(r, 6) - 1;
         refuse = must_refuse(w, a, c);
         if (a && !refuse && a->c == c && !stale(w, a) && a->t->numel > 64) break; /* targets for <= 64 rows */
-        y = tt_cross_entropy(ctx, T(a), tg, NULL);
+        {
+            /* the label count a caller would pass: rows of a batched input, 1 for an unbatched one */
+            tt_tensor *ta = T(a);
+            size_t nt = ta && ta->ndim >= 2 && ta->shape[0] >= 0 && ta->shape[0] <= 64 ? (size_t)ta->shape[0] : 1;
+            y = tt_cross_entropy(ctx, ta, nt, tg, NULL);
+        }
         produced = 2;
         break;
     }

@@ -98,12 +98,13 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     ck.strict = (int)(size & 1);
     if (tt_ckpt_load_mem(&f.ctx, &ck, copy, size) != TT_OK) {
         static unsigned char after_o[1 << 12];
+        if (ck.error == TT_IO_OK || !tt_error_message(&f.ctx)[0]) abort(); /* errors carry a detail and a message */
+        tt_clear_error(&f.ctx); /* the optimizer's state is read only from a context without an error */
         tt_optim_state_save(&f.ctx, &f.opt, after_o, sizeof after_o);
         if (memcmp(before_p, f.ctx.param_data, n) || memcmp(before_b, f.bufs[0]->data, 16) ||
             memcmp(before_o, after_o, tt_optim_state_size(&f.opt)) || memcmp(&s0, &f.sched, sizeof s0) ||
             memcmp(&r0, &f.ctx.rng, sizeof r0) || memcmp(ex, ex0, sizeof ex))
             abort(); /* a failed load changed the model */
-        if (ck.error == TT_IO_OK || !tt_error_message(&f.ctx)[0]) abort(); /* errors carry a detail and a message */
     }
     tt_clear_error(&f.ctx);
     free(copy);
