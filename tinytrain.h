@@ -13768,23 +13768,11 @@ static tt_result tt__nn_check(tt_nn *nn, const void *m, const char *op) {
 
 /* ---- initialisers ---- */
 
-static tt_result tt__fans(tt_ctx *ctx, const char *op, const tt_tensor *t, double *fan_in, double *fan_out) {
-    double rf = 1;
-    int d;
-    if (t->ndim < 2)
-        return tt__fail(ctx, TT_ERR_SHAPE, "%s: fan in and fan out need at least 2 dimensions, got %S", op, t);
-    for (d = 2; d < t->ndim; d++) rf *= (double)t->shape[d];
-    *fan_in = (double)t->shape[1] * rf;
-    *fan_out = (double)t->shape[0] * rf;
-    return TT_OK;
-}
-
 TT__DEF tt_result tt_init_xavier_normal(tt_ctx *ctx, tt_tensor *t, double gain) {
-    double fi = 0, fo = 0;
-    tt_result r;
-    if ((r = tt__check_init(ctx, "tt_init_xavier_normal", t)) != TT_OK) return r;
-    if ((r = tt__fans(ctx, "tt_init_xavier_normal", t, &fi, &fo)) != TT_OK) return r;
-    return tt_init_normal(ctx, t, 0.0f, (float)(gain * sqrt(2.0 / (fi + fo))));
+    int fi = 0, fo = 0;
+    tt_result r = tt__init_fans(ctx, "tt_init_xavier_normal", t, &fi, &fo);
+    if (r != TT_OK) return r;
+    return tt_init_normal(ctx, t, 0.0f, (float)(gain * sqrt(2.0 / ((double)fi + (double)fo))));
 }
 
 TT__DEF tt_result tt_init_orthogonal(tt_ctx *ctx, tt_tensor *t, double gain) {
