@@ -5907,10 +5907,10 @@ TT__DEF tt_tensor *tt_minimum(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return 
    measured 0.97 ulp. libm's expf (the scalar reference) is within 1 ulp too, so the two differ
    by at most 2 ulp (tested). PyTorch's goldens for exp (rtol 1e-6, about 8 ulp) still hold. */
 #ifdef TT__GEMM_X86
-__attribute__((target("avx2,fma")))
-static void tt__vexp_avx2_8(float *y, const float *x) {
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 tt__vexp_avx2(__m256 v) {
     const __m256 lo = _mm256_set1_ps(-104.0f), hi = _mm256_set1_ps(89.0f);
-    __m256 v = _mm256_loadu_ps(x), nanm = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    __m256 nanm = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
     __m256 t = _mm256_min_ps(hi, _mm256_max_ps(lo, v)); /* NaN lanes are patched at the end */
     __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -5930,31 +5930,230 @@ static void tt__vexp_avx2_8(float *y, const float *x) {
     n2 = _mm256_sub_epi32(ni, n1);
     p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23)));
     p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23)));
-    _mm256_storeu_ps(y, _mm256_blendv_ps(p, v, nanm));
+    return _mm256_blendv_ps(p, v, nanm);
 }
+
+__attribute__((target("avx2,fma")))
+static void tt__vexp_avx2_8(float *y, const float *x) { _mm256_storeu_ps(y, tt__vexp_avx2(_mm256_loadu_ps(x))); }
+
+/* ---- vectorised erf and tanh (AVX2 + FMA; the scalar reference is libm's erff / tanhf) ----
+   Both work on a = |x| and put the sign back at the end (odd functions; -0 stays -0).
+   erf:  a < 0.875:  erf = a + a Q(a^2), Q a degree-6 polynomial (least squares on Chebyshev
+                     nodes, relative error 3e-9 before rounding);
+         a >= 0.875: erf = 1 - exp(R(a)), R(a) ~ log(erfc(a)) a degree-8 polynomial in
+                     a - 0.875 fitted with erfc(a) as the weight (the error of exp(R) counts
+                     times erfc); a is clamped to 4, where exp(R) < 2^-25 so erf rounds to 1
+                     (as it does from 3.92 on); inf gives 1, NaN gives NaN.
+   tanh: a < 0.75:   tanh = a + a^3 P(a^2), P of degree 6;
+         a >= 0.75:  tanh = 1 - 2 / (exp(2a) + 1) (exp overflows to inf from a = 44.4: 1).
+   Stated bound: 2 ulp from the function (ulp of the correctly rounded float result; 2^-149 for
+   subnormal results). tests/test_vexp.c checks it against double erf / tanh on every 61st float
+   bit pattern, +-4096 floats around each branch point and the special cases; an exhaustive run
+   over all 2^32 floats measured 1.02 ulp (erf, at 0.935) and 1.05 ulp (tanh, at 0.869). libm's
+   erff and tanhf are within 1 and 2.2 ulp (measured), so the fast and the scalar path differ by
+   at most 4 ulp (tested). */
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 tt__verf_avx2(__m256 x) {
+    const __m256 sm = _mm256_set1_ps(-0.0f), c = _mm256_set1_ps(0.875f);
+    __m256 s = _mm256_and_ps(x, sm), a = _mm256_andnot_ps(sm, x), t = _mm256_mul_ps(a, a), q, u, r;
+    q = _mm256_fmadd_ps(_mm256_set1_ps(8.694667795e-05f), t, _mm256_set1_ps(-8.215559847e-04f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(5.207134257e-03f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(-2.686173980e-02f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(1.128373582e-01f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(-3.761263625e-01f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(1.283791669e-01f));
+    q = _mm256_fmadd_ps(a, q, a); /* NaN stays here */
+    u = _mm256_sub_ps(_mm256_min_ps(_mm256_max_ps(a, c), _mm256_set1_ps(4.0f)), c);
+    r = _mm256_fmadd_ps(_mm256_set1_ps(-7.557962055e-07f), u, _mm256_set1_ps(-1.621756276e-05f));
+    r = _mm256_fmadd_ps(r, u, _mm256_set1_ps(2.926789967e-04f));
+    r = _mm256_fmadd_ps(r, u, _mm256_set1_ps(-2.212595188e-03f));
+    r = _mm256_fmadd_ps(r, u, _mm256_set1_ps(1.135363516e-02f));
+    r = _mm256_fmadd_ps(r, u, _mm256_set1_ps(-4.690344203e-02f));
+    r = _mm256_fmadd_ps(r, u, _mm256_set1_ps(-8.265408202e-01f));
+    r = _mm256_fmadd_ps(r, u, _mm256_set1_ps(-2.430219761e+00f));
+    r = _mm256_fmadd_ps(r, u, _mm256_set1_ps(-1.532824436e+00f));
+    r = _mm256_sub_ps(_mm256_set1_ps(1.0f), tt__vexp_avx2(r));
+    return _mm256_or_ps(_mm256_blendv_ps(q, r, _mm256_cmp_ps(a, c, _CMP_GE_OQ)), s);
+}
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 tt__vtanh_avx2(__m256 x) {
+    const __m256 sm = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    __m256 s = _mm256_and_ps(x, sm), a = _mm256_andnot_ps(sm, x), t = _mm256_mul_ps(a, a), p, e;
+    p = _mm256_fmadd_ps(_mm256_set1_ps(-6.330923865e-04f), t, _mm256_set1_ps(2.970198991e-03f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-8.596964600e-03f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(2.180443977e-02f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-5.395958531e-02f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.333327785e-01f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-3.333333212e-01f));
+    p = _mm256_fmadd_ps(_mm256_mul_ps(a, t), p, a); /* NaN stays here */
+    e = tt__vexp_avx2(_mm256_add_ps(a, a));
+    e = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+    return _mm256_or_ps(_mm256_blendv_ps(p, e, _mm256_cmp_ps(a, _mm256_set1_ps(0.75f), _CMP_GE_OQ)), s);
+}
+
+__attribute__((target("avx2,fma")))
+static void tt__verf_avx2_8(float *y, const float *x) { _mm256_storeu_ps(y, tt__verf_avx2(_mm256_loadu_ps(x))); }
+__attribute__((target("avx2,fma")))
+static void tt__vtanh_avx2_8(float *y, const float *x) { _mm256_storeu_ps(y, tt__vtanh_avx2(_mm256_loadu_ps(x))); }
+/* ---- vectorised exp in double (AVX2 + FMA; the scalar reference is libm's exp) ----
+   For the losses' double-precision log-sum-exp. Same scheme as tt__vexp_avx2: x clamped to
+   [-746, 710] (the clamp changes no result: exp(-746) rounds to 0, exp(710) overflows),
+   n = round(x / ln 2), r = x - n ln 2 with a two-part ln 2 (the high part has 32 bits, n ln2_hi is
+   exact), e^r = 1 + (r + r^2 P(r)) with P the Taylor series to r^13 / 13! (truncation below
+   5e-18 relative for |r| <= ln2/2), 2^n applied as two factors. NaN gives NaN. Stated bound: 2 ulp
+   (double) from libm's exp (tests/test_vexp.c; measured 1). The losses round the results to
+   float, where this is below 1e-15 relative: a float result differs from the libm path only
+   when it lies within that of a rounding boundary (then by 1 float ulp). */
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256d tt__vexpd_avx2(__m256d v) {
+    static const double c[12] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0,
+                                 1.0 / 6.0, 0.5};
+    __m256d nanm = _mm256_cmp_pd(v, v, _CMP_UNORD_Q);
+    __m256d t = _mm256_min_pd(_mm256_set1_pd(710.0), _mm256_max_pd(_mm256_set1_pd(-746.0), v));
+    __m256d n = _mm256_round_pd(_mm256_mul_pd(t, _mm256_set1_pd(1.4426950408889634074)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), t);
+    __m256d p;
+    __m256i ni, n1, n2;
+    int k;
+    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
+    p = _mm256_set1_pd(c[0]);
+    for (k = 1; k < 12; k++) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(c[k]));
+    p = _mm256_add_pd(_mm256_fmadd_pd(p, _mm256_mul_pd(r, r), r), _mm256_set1_pd(1.0));
+    ni = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n)); /* -1076 .. 1025 */
+    n1 = _mm256_srai_epi32(ni, 1); /* n >> 1: the low half shifts, the high half (sign bits) stays */
+    n2 = _mm256_sub_epi64(ni, n1);
+    p = _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n1, _mm256_set1_epi64x(1023)), 52)));
+    p = _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n2, _mm256_set1_epi64x(1023)), 52)));
+    return _mm256_blendv_pd(p, v, nanm);
+}
+
+__attribute__((target("avx2,fma")))
+static void tt__vexpd_avx2_4(double *y, const double *x) { _mm256_storeu_pd(y, tt__vexpd_avx2(_mm256_loadu_pd(x))); }
 #endif
 
-/* y[i] = exp(x[i]); y may equal x. Vectorised when the context's matmul kernel is AVX2 or
-   AVX-512 (so the CPU has AVX2 + FMA; TT_KERNEL_SCALAR keeps libm). The tail goes through a
-   padded block, so an element's result does not depend on its position. */
-static void tt__vec_exp(const tt_ctx *ctx, float *y, const float *x, size_t n) {
+/* 1 when the context's matmul kernel is AVX2 or AVX-512 (so the CPU has AVX2 + FMA) and the
+   vectorised exp / erf / tanh are used; 0 keeps libm (TT_KERNEL_SCALAR, other CPUs, TT_NO_SIMD). */
+static int tt__vmath(const tt_ctx *ctx) {
+#ifdef TT__GEMM_X86
+    return ctx->kernel == TT_KERNEL_AVX2 || ctx->kernel == TT_KERNEL_AVX512;
+#else
+    (void)ctx;
+    return 0;
+#endif
+}
+
+enum { TT__VM_EXP, TT__VM_ERF, TT__VM_TANH };
+
+/* y[i] = f(x[i]) for f = exp, erf or tanh (TT__VM_*); y may equal x. Vectorised when
+   tt__vmath(ctx), else libm. The tail goes through a padded block, so an element's result does
+   not depend on its position. */
+static void tt__vec_math(const tt_ctx *ctx, int f, float *y, const float *x, size_t n) {
     size_t i = 0;
 #ifdef TT__GEMM_X86
-    if (ctx->kernel == TT_KERNEL_AVX2 || ctx->kernel == TT_KERNEL_AVX512) {
+    if (tt__vmath(ctx)) {
+        void (*k8)(float *, const float *) = f == TT__VM_EXP ? tt__vexp_avx2_8 : f == TT__VM_ERF ? tt__verf_avx2_8 : tt__vtanh_avx2_8;
         float bx[8], by[8];
-        for (; i + 8 <= n; i += 8) tt__vexp_avx2_8(y + i, x + i);
+        for (; i + 8 <= n; i += 8) k8(y + i, x + i);
         if (i < n) {
             size_t k, m = n - i;
             for (k = 0; k < 8; k++) bx[k] = k < m ? x[i + k] : 0.0f;
-            tt__vexp_avx2_8(by, bx);
+            k8(by, bx);
             for (k = 0; k < m; k++) y[i + k] = by[k];
         }
         return;
     }
-#else
-    (void)ctx;
 #endif
-    for (; i < n; i++) y[i] = expf(x[i]);
+    for (; i < n; i++) y[i] = f == TT__VM_EXP ? expf(x[i]) : f == TT__VM_ERF ? erff(x[i]) : tanhf(x[i]);
+}
+
+static void tt__vec_exp(const tt_ctx *ctx, float *y, const float *x, size_t n) { tt__vec_math(ctx, TT__VM_EXP, y, x, n); }
+
+/* y[i] = exp(x[i]) in double, vectorised when tt__vmath(ctx) (else libm's exp); y may equal x */
+static void tt__vec_expd(const tt_ctx *ctx, double *y, const double *x, size_t n) {
+    size_t i = 0;
+#ifdef TT__GEMM_X86
+    if (tt__vmath(ctx)) {
+        double bx[4], by[4];
+        size_t k, m;
+        for (; i + 4 <= n; i += 4) tt__vexpd_avx2_4(y + i, x + i);
+        if (i == n) return;
+        m = n - i;
+        for (k = 0; k < 4; k++) bx[k] = k < m ? x[i + k] : 0.0;
+        tt__vexpd_avx2_4(by, bx);
+        for (k = 0; k < m; k++) y[i + k] = by[k];
+        return;
+    }
+#endif
+    for (; i < n; i++) y[i] = exp(x[i]);
+}
+
+/* tt__logsumexp_d (>>util) for a contiguous row with tt__vec_expd: the same operations in the
+   same order; tmp holds n doubles. */
+static double tt__logsumexp_dv(const tt_ctx *ctx, const float *x, size_t n, double *tmp) {
+    double m = -INFINITY, z = 0;
+    size_t j;
+    for (j = 0; j < n; j++)
+        if (x[j] > m) m = x[j];
+    for (j = 0; j < n; j++) tmp[j] = (double)x[j] - m;
+    tt__vec_expd(ctx, tmp, tmp, n);
+    for (j = 0; j < n; j++) z += tmp[j];
+    return m + log(z);
+}
+
+/* tt__softmax_row and tt__softmax_row_backward (>>util, the scalar reference) with the
+   vectorised exp for contiguous rows (stride 1) when tt__vmath(ctx): the same operations in the
+   same order (max, x - max, exp, sequential double sum, ...), only expf is replaced, so each
+   element is within the exp bound of the scalar kernel (tested in tests/test_vexp.c).
+   Other strides and contexts call the scalar kernels. */
+static void tt__softmax_row_v(const tt_ctx *ctx, const float *x, float *y, size_t n, size_t stride, int log_form) {
+    float m = -INFINITY, log_s, e[64];
+    double s = 0;
+    size_t j, b, k, len;
+    if (stride != 1 || !tt__vmath(ctx)) {
+        tt__softmax_row(x, y, n, stride, log_form);
+        return;
+    }
+    for (j = 0; j < n; j++)
+        if (x[j] > m || x[j] != x[j]) m = x[j];
+    for (b = 0; b < n; b += len) {
+        len = n - b < 64 ? n - b : 64;
+        for (k = 0; k < len; k++) e[k] = x[b + k] - m;
+        tt__vec_exp(ctx, e, e, len);
+        for (k = 0; k < len; k++) {
+            s += e[k];
+            if (!log_form) y[b + k] = e[k];
+        }
+    }
+    if (log_form) {
+        log_s = (float)log(s);
+        for (j = 0; j < n; j++) y[j] = (x[j] - m) - log_s;
+    } else {
+        for (j = 0; j < n; j++) y[j] = (float)((double)y[j] / s);
+    }
+}
+
+static void tt__softmax_row_backward_v(const tt_ctx *ctx, const float *y, const float *dy, float *dx, size_t n,
+                                       size_t stride, int log_form, int accumulate) {
+    float e[64];
+    double s = 0;
+    size_t j, b, k, len;
+    if (stride != 1 || !log_form || !tt__vmath(ctx)) { /* softmax's backward has no exp */
+        tt__softmax_row_backward(y, dy, dx, n, stride, log_form, accumulate);
+        return;
+    }
+    for (j = 0; j < n; j++) s += (double)dy[j];
+    for (b = 0; b < n; b += len) {
+        len = n - b < 64 ? n - b : 64;
+        tt__vec_exp(ctx, e, y + b, len);
+        for (k = 0; k < len; k++) {
+            float g = dy[b + k] - e[k] * (float)s;
+            if (accumulate) dx[b + k] += g;
+            else dx[b + k] = g;
+        }
+    }
 }
 
 /* ---- unary ops: one forward f(x) and one derivative f'(x) per kind ----
@@ -6050,19 +6249,98 @@ static float tt__unary_df(int kind, float x, float y, float p0, float p1) {
     }
 }
 
+/* ---- gelu / gelu_tanh fast paths: tt__unary_f / tt__unary_df's formulas, the same float
+   operations in the same order, 8 lanes at a time; only erff / tanhf / expf are replaced by the
+   vectorised functions above, so the results are within their bounds of the scalar loops (and
+   bit-identical with the scalar formulas evaluated with the vectorised erf / tanh / exp: tested
+   in tests/test_vexp.c). Each kernel takes 8 elements of each of its arrays; tt__run8 runs it
+   over n elements with the tail in padded blocks (p[k] NULL: array k unused). */
+#ifdef TT__GEMM_X86
+__attribute__((target("avx2,fma")))
+static void tt__gelu_fwd_8(float **p) { /* x, y, e1 = 1 + erf(x / sqrt 2) (NULL: not kept) */
+    __m256 v = _mm256_loadu_ps(p[0]);
+    __m256 e = _mm256_add_ps(_mm256_set1_ps(1.0f), tt__verf_avx2(_mm256_mul_ps(v, _mm256_set1_ps(TT__SQRT1_2))));
+    if (p[2]) _mm256_storeu_ps(p[2], e);
+    _mm256_storeu_ps(p[1], _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), e));
+}
+
+__attribute__((target("avx2,fma")))
+static void tt__gelu_bwd_8(float **p) { /* x, e1, gy, gx: gx += gy (0.5 e1 + x exp(-x^2/2) / sqrt(2 pi)) */
+    __m256 v = _mm256_loadu_ps(p[0]);
+    __m256 ex = tt__vexp_avx2(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(-0.5f), v), v));
+    __m256 d = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_loadu_ps(p[1])),
+                             _mm256_mul_ps(_mm256_mul_ps(v, ex), _mm256_set1_ps(TT__INV_SQRT_2PI)));
+    _mm256_storeu_ps(p[3], _mm256_add_ps(_mm256_loadu_ps(p[3]), _mm256_mul_ps(_mm256_loadu_ps(p[2]), d)));
+}
+
+__attribute__((target("avx2,fma")))
+static void tt__gelu_tanh_fwd_8(float **p) { /* x, y, t = tanh(sqrt(2/pi) (x + 0.044715 x^3)) (NULL: not kept) */
+    __m256 v = _mm256_loadu_ps(p[0]);
+    __m256 c = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(TT__GELU_KAPPA), v), v), v);
+    __m256 t = tt__vtanh_avx2(_mm256_mul_ps(_mm256_set1_ps(TT__SQRT_2_PI), _mm256_add_ps(v, c)));
+    if (p[2]) _mm256_storeu_ps(p[2], t);
+    _mm256_storeu_ps(p[1], _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(_mm256_set1_ps(1.0f), t)));
+}
+
+__attribute__((target("avx2,fma")))
+static void tt__gelu_tanh_bwd_8(float **p) { /* x, t, gy, gx */
+    const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    __m256 v = _mm256_loadu_ps(p[0]), t = _mm256_loadu_ps(p[1]);
+    __m256 a = _mm256_mul_ps(half, _mm256_add_ps(one, t));
+    __m256 b = _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_sub_ps(one, _mm256_mul_ps(t, t)));
+    __m256 k = _mm256_add_ps(one, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(3.0f * TT__GELU_KAPPA), v), v));
+    __m256 d = _mm256_add_ps(a, _mm256_mul_ps(_mm256_mul_ps(b, _mm256_set1_ps(TT__SQRT_2_PI)), k));
+    _mm256_storeu_ps(p[3], _mm256_add_ps(_mm256_loadu_ps(p[3]), _mm256_mul_ps(_mm256_loadu_ps(p[2]), d)));
+}
+
+/* Runs k over n elements of the np arrays p[0..np-1]; out has bit k set for arrays k writes. */
+static void tt__run8(void (*k)(float **), float **p, int np, unsigned out, size_t n) {
+    float buf[4][8], *q[4];
+    size_t i, m, e;
+    int a;
+    for (i = 0; i + 8 <= n; i += 8) {
+        for (a = 0; a < np; a++) q[a] = p[a] ? p[a] + i : NULL;
+        k(q);
+    }
+    if (i == n) return;
+    m = n - i;
+    for (a = 0; a < np; a++) {
+        q[a] = p[a] ? buf[a] : NULL;
+        for (e = 0; p[a] && e < 8; e++) buf[a][e] = e < m ? p[a][i + e] : 0.0f;
+    }
+    k(q);
+    for (a = 0; a < np; a++)
+        for (e = 0; p[a] && (out >> a & 1u) && e < m; e++) p[a][i + e] = buf[a][e];
+}
+#endif
+
 static void tt__unary_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
     int kind = n->i[0];
     size_t i;
-    (void)ctx;
     if (!x->grad) return;
-    if (kind == TT__U_GELU) { /* hot in transformers: the same formula without the per-element switch */
-        float *gx = x->grad;
-        const float *xd = x->data, *gy = y->grad, *e1 = (const float *)n->saved; /* 1 + erf(x / sqrt 2) */
-        for (i = 0; i < y->numel; i++) {
-            float v = xd[i];
-            gx[i] += gy[i] * (0.5f * e1[i] + v * expf(-0.5f * v * v) * TT__INV_SQRT_2PI);
+    if (kind == TT__U_GELU || kind == TT__U_GELU_TANH) {
+        /* hot in transformers: the formula without the per-element switch; saved holds
+           1 + erf(x / sqrt 2) (gelu) or tanh(sqrt(2/pi) (x + 0.044715 x^3)) (gelu_tanh) */
+        float *gx = x->grad, *xd = x->data, *gy = y->grad, *sv = (float *)n->saved;
+#ifdef TT__GEMM_X86
+        if (tt__vmath(ctx)) {
+            float *p[4];
+            p[0] = xd; p[1] = sv; p[2] = gy; p[3] = gx;
+            tt__run8(kind == TT__U_GELU ? tt__gelu_bwd_8 : tt__gelu_tanh_bwd_8, p, 4, 8u, y->numel);
+            return;
         }
+#endif
+        if (kind == TT__U_GELU)
+            for (i = 0; i < y->numel; i++) {
+                float v = xd[i];
+                gx[i] += gy[i] * (0.5f * sv[i] + v * expf(-0.5f * v * v) * TT__INV_SQRT_2PI);
+            }
+        else
+            for (i = 0; i < y->numel; i++) {
+                float v = xd[i], t = sv[i];
+                gx[i] += gy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * TT__SQRT_2_PI * (1.0f + 3.0f * TT__GELU_KAPPA * v * v));
+            }
         return;
     }
     for (i = 0; i < y->numel; i++)
@@ -6082,20 +6360,34 @@ static tt_tensor *tt__unary_run(tt_ctx *ctx, const char *op, int kind, tt_tensor
         }
         return tt__bk_op(ctx, y, TT_BOP_GELU, x, NULL, NULL, kind == TT__U_GELU_TANH);
     }
-    if (kind == TT__U_GELU) { /* as tt__unary_f, without the per-element switch */
-        float *yd = y->data, *e1 = NULL;
-        const float *xd = x->data;
-        /* with a tape node, keep 1 + erf(x / sqrt 2) so backward needs no second erff (the same
-           float value, so the gradient is bit-identical with recomputing it) */
-        if (y->node && !(e1 = tt__scratch_floats(ctx, op, x->numel ? x->numel : 1))) return NULL;
-        for (i = 0; i < x->numel; i++) {
-            float e = 1.0f + erff(xd[i] * TT__SQRT1_2);
-            if (e1) e1[i] = e;
-            yd[i] = 0.5f * xd[i] * e;
-        }
-        if (y->node) y->node->saved = e1;
-    } else if (kind == TT__U_EXP) {
-        tt__vec_exp(ctx, y->data, x->data, x->numel);
+    if (kind == TT__U_GELU || kind == TT__U_GELU_TANH) { /* as tt__unary_f, without the per-element switch */
+        float *yd = y->data, *sv = NULL, *xd = x->data;
+        /* with a tape node, keep 1 + erf(x / sqrt 2) (gelu) or the tanh (gelu_tanh) so backward
+           needs no second erff / tanhf (the same float value, so the gradient is bit-identical
+           with recomputing it) */
+        if (y->node && !(sv = tt__scratch_floats(ctx, op, x->numel ? x->numel : 1))) return NULL;
+#ifdef TT__GEMM_X86
+        if (tt__vmath(ctx)) {
+            float *p[3];
+            p[0] = xd; p[1] = yd; p[2] = sv;
+            tt__run8(kind == TT__U_GELU ? tt__gelu_fwd_8 : tt__gelu_tanh_fwd_8, p, 3, 6u, x->numel);
+        } else
+#endif
+        if (kind == TT__U_GELU)
+            for (i = 0; i < x->numel; i++) {
+                float e = 1.0f + erff(xd[i] * TT__SQRT1_2);
+                if (sv) sv[i] = e;
+                yd[i] = 0.5f * xd[i] * e;
+            }
+        else
+            for (i = 0; i < x->numel; i++) {
+                float v = xd[i], t = tanhf(TT__SQRT_2_PI * (v + TT__GELU_KAPPA * v * v * v));
+                if (sv) sv[i] = t;
+                yd[i] = 0.5f * v * (1.0f + t);
+            }
+        if (y->node) y->node->saved = sv;
+    } else if (kind == TT__U_EXP || kind == TT__U_TANH) {
+        tt__vec_math(ctx, kind == TT__U_EXP ? TT__VM_EXP : TT__VM_TANH, y->data, x->data, x->numel);
     } else if (kind == TT__U_SIGMOID || kind == TT__U_SILU) {
         /* tt__unary_f's formulas 1 / (1 + exp(-x)) and x / (1 + exp(-x)) with the vectorised exp:
            within 4 ulp of the libm form (tests/test_vexp.c, measured 3; goldens rtol 1e-6 hold) */
@@ -6485,7 +6777,7 @@ static void tt__softmax_backward(tt_ctx *ctx, tt__node *n) {
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             size_t at = o * len * inner + k;
-            tt__softmax_row_backward(y->data + at, y->grad + at, x->grad + at, len, inner, n->i[1], 1);
+            tt__softmax_row_backward_v(ctx, y->data + at, y->grad + at, x->grad + at, len, inner, n->i[1], 1);
         }
 }
 
@@ -6508,7 +6800,7 @@ static tt_tensor *tt__softmax(tt_ctx *ctx, const char *op, tt_tensor *x, int axi
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             size_t at = o * len * inner + k; /* row start; its elements are inner apart */
-            tt__softmax_row(x->data + at, y->data + at, len, inner, log_form);
+            tt__softmax_row_v(ctx, x->data + at, y->data + at, len, inner, log_form);
         }
     if (y->node) {
         y->node->i[0] = ax;
@@ -8249,7 +8541,7 @@ TT__DEF tt_tensor *tt_attention_ex(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_t
         for (i = 0; i < a->t; i++) {
             float *pr = p + (size_t)i * a->s;
             int allowed = a->causal ? TT__MIN(i + 1, a->s) : a->s; /* keys 0..allowed-1 */
-            tt__softmax_row(pr, pr, (size_t)allowed, 1, 0);
+            tt__softmax_row_v(ctx, pr, pr, (size_t)allowed, 1, 0);
             for (j = allowed; j < a->s; j++) pr[j] = 0.0f;
         }
         if (tt_ctx_sgemm(ctx, 0, 0, a->t, a->dv, a->s, 1.0f, p, s1, v->data + h * (size_t)a->s * a->dv, dv1, 0.0f,
@@ -8498,6 +8790,14 @@ static void tt__loss_backward(tt_ctx *ctx, tt__node *n) {
         size_t e, blk = s->cls[k] * s->inner;
         float g0 = s->reduced ? y->grad[0] * s->scale : 0.0f;
         if (!x || !x->grad || !s->d[k]) continue;
+        if (s->reduced && s->div[k] == 1) { /* the common case without the per-element index arithmetic */
+            const unsigned char *un = k == 0 ? s->unused0 : NULL;
+            const float *d = s->d[k];
+            float *gx = x->grad;
+            for (e = 0; e < s->npos[k]; e++)
+                if (!un || !un[e]) gx[e] += g0 * d[e];
+            continue;
+        }
         for (e = 0; e < s->npos[k]; e++) {
             float g;
             if (k == 0 && s->unused0 && s->unused0[e]) continue;
@@ -8761,7 +9061,7 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
     tt__loss_run r;
     float *dx, eps;
     unsigned char *unused = NULL;
-    double wsum = 0, Wall = 0;
+    double wsum = 0, Wall = 0, *ev = NULL;
     if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_ce_opts_ok(ctx, op, &o)) return NULL;
     if (!is_logits && o.label_smoothing != 0.0f) {
         tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: label_smoothing must be 0 (got %g); use tt_cross_entropy", op,
@@ -8784,6 +9084,9 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
     eps = o.label_smoothing;
     for (c = 0; c < C; c++) Wall += o.weight ? o.weight[c] : 1.0;
     if (!tt__loss_begin(ctx, op, &r, o.reduction, und, ushape, S, N, x, NULL, NULL)) return NULL;
+    /* contiguous class rows: exp in double 4 lanes at a time (tt__vec_expd) through ev */
+    if (is_logits && S == 1 && tt__vmath(ctx) && !(ev = (double *)tt__scratch(ctx, op, sizeof(double) * (C + 1))))
+        return NULL;
     dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, C, 1);
     if (dx) { /* positions never read: ignored samples; for NLL also the non-target classes */
         unused = (unsigned char *)tt__scratch(ctx, op, x->numel + 1);
@@ -8805,7 +9108,7 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
         if (unused && !is_logits) unused[n * C * S + s + (size_t)t * S] = 0;
         wt = o.weight ? o.weight[t] : 1.0;
         wsum += wt;
-        if (is_logits) lse = tt__logsumexp_d(xr, C, S); /* log p_c = x_c - lse */
+        if (is_logits) lse = ev ? tt__logsumexp_dv(ctx, xr, C, ev) : tt__logsumexp_d(xr, C, S); /* log p_c = x_c - lse */
         loss = -(1.0 - eps) * wt * ((double)xr[(size_t)t * S] - lse);
         if (eps != 0.0f) {
             double sm = 0;
@@ -8815,10 +9118,14 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
         r.l[u] = (float)loss;
         if (dx) {
             float *dr = dx + n * C * S + s;
+            if (ev) {
+                for (c = 0; c < C; c++) ev[c] = (double)xr[c] - lse;
+                tt__vec_expd(ctx, ev, ev, C);
+            }
             for (c = 0; c < C; c++) {
                 double wc = o.weight ? o.weight[c] : 1.0, g;
                 if (is_logits) {
-                    double p = exp((double)xr[c * S] - lse);
+                    double p = ev ? ev[c] : exp((double)xr[c * S] - lse);
                     g = (1.0 - eps) * wt * (p - (c == (size_t)t ? 1.0 : 0.0)) + eps / (double)C * (Wall * p - wc);
                 } else {
                     g = c == (size_t)t ? -wt : 0.0;

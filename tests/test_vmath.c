@@ -1,0 +1,441 @@
+/* The vectorised erf and tanh (AVX2 + FMA) against libm in double (erf, tanh rounded to float
+   are the reference), the double-precision exp used by the losses against libm's exp, and the
+   fast paths built on them against their scalar references:
+   - erf, tanh: within 2 ulp of the correctly rounded result (ulp of the reference float; 2^-149
+     for subnormal results). Inputs: every 509th float bit pattern over all 2^32 (8.4 million),
+     +-4096 floats around each branch point (erf 0.875 and the clamp at 4, tanh 0.75), around 0,
+     1 and the point where the result rounds to 1, and the specials (+-0 keep their sign, +-inf,
+     NaN, denormals, FLT_MAX). An exhaustive run over all 2^32 floats measured 1.02 ulp (erf)
+     and 1.05 ulp (tanh).
+   - libm's erff / tanhf (the scalar path) and the fast path: within 3 (erf) and 5 (tanh) ulp of
+     each other (each side within its own bound of the exact value: libm measured 1 and 2.2 ulp).
+   - exp in double: within 2 ulp (double) of libm's exp over [-750, 715] and the specials.
+   - gelu, gelu_tanh forward and backward, tanh, softmax and log_softmax forward and backward,
+     and cross-entropy: with an AVX2 context bit-identical to the scalar formula evaluated with
+     the vectorised erf / tanh / exp (recomputed here element by element), and close to the
+     scalar-kernel context (libm) within an error model: erf / tanh within 5 ulp (3e-7 absolute,
+     |f| < 1) and exp within 2 ulp of libm's, each times its factor in the formula (so
+     0.5 |x| 3e-7 for gelu's y; cancellation near gelu's and tanh's flat parts is allowed for);
+     softmax within 4 ulp per element (exp 1 ulp each side, then the division) and its backward
+     within what that error of y gives, cross-entropy loss within 1e-6 relative and gradients within 1 ulp (the double
+     exps differ by at most 2 double ulps, the float results by one rounding).
+   - the shared loss backward's fast path (reduced, no broadcast) gives the bits of the general
+     path (reduction NONE, then sum). */
+#define TINYTRAIN_IMPLEMENTATION
+#include "tinytrain.h"
+#include "tests/test.h"
+#include <float.h>
+#include <stdint.h>
+
+#if !defined(TT_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__) && defined(__x86_64__)
+#define HAVE_VMATH 1
+#endif
+
+#ifdef HAVE_VMATH
+static float from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static uint32_t to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+/* error of got in ulps of the correctly rounded ref (2^-149 below FLT_MIN) */
+static double ulp_err(double ref, float got) {
+    float rf = (float)ref;
+    int e;
+    if (ref != ref) return got != got ? 0 : 1e9;
+    if (isinf(rf) || isinf(got) || got != got) return got == rf ? 0 : 1e9;
+    if (fabs(ref) < FLT_MIN) return fabs((double)got - ref) / ldexp(1.0, -149);
+    frexp((double)rf, &e);
+    return fabs((double)got - ref) / ldexp(1.0, e - 24);
+}
+
+/* error of got in ulps of want (float) */
+static double ulps(float got, float want) {
+    int e;
+    if (want != want) return got != got ? 0 : 1e9;
+    if (isinf(want) || isinf(got)) return got == want ? 0 : 1e9;
+    if (fabsf(want) < FLT_MIN) return fabs((double)got - want) / ldexp(1.0, -149);
+    frexp((double)want, &e);
+    return fabs((double)got - want) / ldexp(1.0, e - 24);
+}
+
+typedef struct { double worst[2]; float wx[2]; long n; } stats;
+
+static void check_block(stats *s, const float *x, int n) {
+    float xb[8], ye[8], yt[8];
+    int i;
+    for (i = 0; i < 8; i++) xb[i] = i < n ? x[i] : 0.0f;
+    tt__verf_avx2_8(ye, xb);
+    tt__vtanh_avx2_8(yt, xb);
+    for (i = 0; i < n; i++) {
+        double e0 = ulp_err(erf((double)xb[i]), ye[i]), e1 = ulp_err(tanh((double)xb[i]), yt[i]);
+        if (e0 > s->worst[0]) { s->worst[0] = e0; s->wx[0] = xb[i]; }
+        if (e1 > s->worst[1]) { s->worst[1] = e1; s->wx[1] = xb[i]; }
+        s->n++;
+    }
+}
+
+static void sweep_around(stats *s, float c, int k) {
+    float buf[8];
+    int i, m = 0, sg;
+    for (sg = 0; sg < 2; sg++) {
+        uint32_t u = to_bits(sg ? -c : c);
+        for (i = -k; i <= k; i++) {
+            buf[m++] = from_bits(u + (uint32_t)i);
+            if (m == 8) { check_block(s, buf, 8); m = 0; }
+        }
+    }
+    if (m) check_block(s, buf, m);
+}
+
+static void test_erf_tanh_whole_range(void) {
+    stats s;
+    float buf[8];
+    uint64_t u;
+    int m = 0;
+    memset(&s, 0, sizeof s);
+    for (u = 0; u < ((uint64_t)1 << 32); u += 509) {
+        buf[m++] = from_bits((uint32_t)u);
+        if (m == 8) { check_block(&s, buf, 8); m = 0; }
+    }
+    if (m) check_block(&s, buf, m);
+    sweep_around(&s, 0.875f, 4096);      /* erf: the two branches */
+    sweep_around(&s, 4.0f, 4096);        /* erf: the clamp */
+    sweep_around(&s, 3.9192059f, 4096);  /* erf rounds to 1 from here */
+    sweep_around(&s, 0.75f, 4096);       /* tanh: the two branches */
+    sweep_around(&s, 9.01091290f, 4096); /* tanh rounds to 1 */
+    sweep_around(&s, 44.3614197f, 4096); /* tanh: exp(2x) overflows */
+    sweep_around(&s, 1.0f, 4096);
+    sweep_around(&s, FLT_MIN, 4096);     /* normal / subnormal */
+    sweep_around(&s, from_bits(4096), 4096); /* the smallest subnormals (and +0 / -0) */
+    CHECK_MSG(s.worst[0] <= 2.0, "erf: worst %.3f ulp at x = %.9g (%ld inputs)", s.worst[0], (double)s.wx[0], s.n);
+    CHECK_MSG(s.worst[1] <= 2.0, "tanh: worst %.3f ulp at x = %.9g (%ld inputs)", s.worst[1], (double)s.wx[1], s.n);
+    printf("  erf: %ld inputs, worst %.3f ulp at x = %.9g\n", s.n, s.worst[0], (double)s.wx[0]);
+    printf("  tanh: %ld inputs, worst %.3f ulp at x = %.9g\n", s.n, s.worst[1], (double)s.wx[1]);
+}
+
+static void test_erf_tanh_specials(void) {
+    float x[8], y[8];
+    int f;
+    x[0] = 0.0f; x[1] = -0.0f; x[2] = INFINITY; x[3] = -INFINITY;
+    x[4] = NAN; x[5] = FLT_MAX; x[6] = -FLT_MAX; x[7] = from_bits(1); /* the smallest subnormal */
+    for (f = 0; f < 2; f++) {
+        if (f == 0) tt__verf_avx2_8(y, x);
+        else tt__vtanh_avx2_8(y, x);
+        CHECK(y[0] == 0.0f && !signbit(y[0]));
+        CHECK(y[1] == 0.0f && signbit(y[1]));
+        CHECK(y[2] == 1.0f && y[3] == -1.0f);
+        CHECK(y[4] != y[4]);
+        CHECK(y[5] == 1.0f && y[6] == -1.0f);
+        CHECK_MSG(to_bits(y[7]) == to_bits((float)(f ? tanh(ldexp(1.0, -149)) : erf(ldexp(1.0, -149)))),
+                  "%s(2^-149) = %a", f ? "tanh" : "erf", (double)y[7]);
+    }
+    x[0] = -NAN; x[1] = 3.9192059f; x[2] = 100.0f; x[3] = -5.0f;
+    x[4] = 0.875f; x[5] = nextafterf(0.875f, 0.0f); x[6] = 0.75f; x[7] = nextafterf(0.75f, 0.0f);
+    tt__verf_avx2_8(y, x);
+    CHECK(y[0] != y[0] && y[2] == 1.0f && y[3] == -1.0f);
+    CHECK(ulp_err(erf((double)x[1]), y[1]) <= 2.0 && ulp_err(erf((double)x[4]), y[4]) <= 2.0 &&
+          ulp_err(erf((double)x[5]), y[5]) <= 2.0);
+    tt__vtanh_avx2_8(y, x);
+    CHECK(y[0] != y[0] && y[2] == 1.0f && y[3] == (float)tanh(-5.0));
+    CHECK(ulp_err(tanh((double)x[6]), y[6]) <= 2.0 && ulp_err(tanh((double)x[7]), y[7]) <= 2.0);
+}
+
+/* libm (the scalar path) against the fast path through tt__vec_math; tails give block bits */
+static void test_erf_tanh_vs_libm(void) {
+    enum { N = 4099 };
+    static float x[N], y[N];
+    tt_ctx ctx;
+    tt_desc d;
+    tt_rng r;
+    int i, f;
+    tt_rng_seed(&r, 5);
+    for (i = 0; i < N; i++) x[i] = (tt_rng_uniform(&r) * 2.0f - 1.0f) * (i % 3 ? 4.0f : 12.0f);
+    memset(&d, 0, sizeof d);
+    d.kernel = TT_KERNEL_AVX2;
+    if (tt_ctx_init(&ctx, &d) != TT_OK) { CHECK(0); return; }
+    for (f = 0; f < 2; f++) {
+        double worst = 0;
+        int kind = f ? TT__VM_TANH : TT__VM_ERF;
+        float t[8], yt[8];
+        tt__vec_math(&ctx, kind, y, x, N);
+        for (i = 0; i < N; i++) {
+            double e = ulps(y[i], f ? tanhf(x[i]) : erff(x[i]));
+            if (e > worst) worst = e;
+        }
+        CHECK_MSG(worst <= (f ? 5.0 : 3.0), "%s: worst %.3f ulp against libm", f ? "tanh" : "erf", worst);
+        for (i = 1; i <= 7; i++) {
+            memcpy(t, x + 16, sizeof t);
+            tt__vec_math(&ctx, kind, yt, t, (size_t)i);
+            CHECK_MSG(same_bits(yt, y + 16, (size_t)i), "tail of %d", i);
+        }
+    }
+    tt_ctx_free(&ctx);
+}
+
+/* exp in double against libm */
+static void test_expd(void) {
+    double x[4], y[4], worst = 0, wx = 0;
+    long i, m = 0;
+    for (i = 0; i <= 4000000; i++) {
+        x[m++] = -750.0 + 1465.0 * (double)i / 4000000.0 + (double)(i % 7) * 1e-9;
+        if (m == 4 || i == 4000000) {
+            long k;
+            tt__vexpd_avx2_4(y, x);
+            for (k = 0; k < m; k++) {
+                double ref = exp(x[k]), ulp, e;
+                int ex;
+                if (isinf(ref) || ref == 0) { e = y[k] == ref ? 0 : 1e9; }
+                else {
+                    if (ref < DBL_MIN) ulp = ldexp(1.0, -1074);
+                    else { frexp(ref, &ex); ulp = ldexp(1.0, ex - 53); }
+                    e = fabs(y[k] - ref) / ulp;
+                }
+                if (e > worst) { worst = e; wx = x[k]; }
+            }
+            m = 0;
+        }
+    }
+    CHECK_MSG(worst <= 2.0, "expd: worst %.3f ulp at %.17g", worst, wx);
+    printf("  exp (double): worst %.3f ulp against libm at x = %.17g\n", worst, wx);
+    x[0] = -INFINITY; x[1] = INFINITY; x[2] = NAN; x[3] = -0.0;
+    tt__vexpd_avx2_4(y, x);
+    CHECK(y[0] == 0.0 && isinf(y[1]) && y[1] > 0 && y[2] != y[2] && y[3] == 1.0);
+    x[0] = 709.78; x[1] = 709.79; x[2] = -745.0; x[3] = -745.2;
+    tt__vexpd_avx2_4(y, x);
+    CHECK(y[0] == exp(709.78) || fabs(y[0] - exp(709.78)) <= 2 * ldexp(1.0, 1023 - 52));
+    CHECK(isinf(y[1]) && y[2] == exp(-745.0) && y[3] == 0.0);
+}
+
+static void test_ctx(tt_ctx *ctx, tt_kernel k) {
+    tt_desc d;
+    memset(&d, 0, sizeof d);
+    d.kernel = k;
+    d.scratch_bytes = (size_t)16 << 20;
+    CHECK(tt_ctx_init(ctx, &d) == TT_OK);
+}
+
+/* float helpers: the scalar formulas of tt__unary_f / tt__unary_df with the vector functions */
+static float verf1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__verf_avx2_8(y, b); return y[0]; }
+static float vtanh1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__vtanh_avx2_8(y, b); return y[0]; }
+static float vexp1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__vexp_avx2_8(y, b); return y[0]; }
+
+/* the same bits, or both NaN (NaN payloads may differ with the order of operands) */
+static int same_or_nan(float a, float b) { return to_bits(a) == to_bits(b) || (a != a && b != b); }
+static int close_or_same(float a, float b) { return a == b || (a != a && b != b); }
+
+enum { GN = 1000 };
+#define SQRT1_2 0.70710678118654752440f      /* the header's constants (it #undefs its own) */
+#define INV_SQRT_2PI 0.39894228040143267794f
+#define SQRT_2_PI 0.79788456080286535588f
+#define KAPPA 0.044715f
+
+/* gelu, gelu_tanh, tanh on both paths: forward and x->grad after backward with dy = x / 3 */
+static void gelu_run(tt_kernel kern, int kind, const float *xv, float *y, float *gx) {
+    tt_ctx ctx;
+    int sh[1] = {GN};
+    tt_tensor *x, *out;
+    static float dy[GN];
+    int i;
+    for (i = 0; i < GN; i++) dy[i] = xv[i] * (1.0f / 3.0f);
+    test_ctx(&ctx, kern);
+    x = tt_param(&ctx, "x", 1, sh);
+    if (!x) { CHECK(0); tt_ctx_free(&ctx); return; }
+    memcpy(x->data, xv, sizeof(float) * GN);
+    out = kind == 0 ? tt_gelu(&ctx, x) : kind == 1 ? tt_gelu_tanh(&ctx, x) : tt_tanh(&ctx, x);
+    CHECK(out && tt_backward_seed(&ctx, out, dy) == TT_OK);
+    if (out) memcpy(y, out->data, sizeof(float) * GN);
+    memcpy(gx, x->grad, sizeof(float) * GN);
+    tt_ctx_free(&ctx);
+}
+
+static void test_gelu_paths(void) {
+    static float xv[GN], yf[GN], gf[GN], ys[GN], gs[GN];
+    tt_rng r;
+    int i, kind;
+    tt_rng_seed(&r, 9);
+    for (i = 0; i < GN; i++) xv[i] = tt_rng_normal(&r) * (i % 2 ? 1.0f : 4.0f);
+    xv[0] = 0.0f; xv[1] = -0.0f; xv[2] = 20.0f; xv[3] = -20.0f; xv[4] = 1e-30f; xv[5] = -0.875f * 1.41421356f;
+    xv[6] = NAN; xv[7] = INFINITY; xv[8] = -INFINITY; xv[9] = 1e-40f; xv[10] = -1e-40f; xv[11] = 7.0f;
+    for (kind = 0; kind < 3; kind++) {
+        int bad = 0, far = 0;
+        gelu_run(TT_KERNEL_AVX2, kind, xv, yf, gf);
+        gelu_run(TT_KERNEL_SCALAR, kind, xv, ys, gs);
+        for (i = 0; i < GN; i++) {
+            float v = xv[i], y, g, dy = v * (1.0f / 3.0f);
+            if (kind == 0) {
+                float e = 1.0f + verf1(v * SQRT1_2);
+                y = 0.5f * v * e;
+                g = 0.0f + dy * (0.5f * e + v * vexp1(-0.5f * v * v) * INV_SQRT_2PI);
+            } else if (kind == 1) {
+                float t = vtanh1(SQRT_2_PI * (v + KAPPA * v * v * v));
+                y = 0.5f * v * (1.0f + t);
+                g = 0.0f + dy * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * SQRT_2_PI *
+                                 (1.0f + 3.0f * KAPPA * v * v));
+            } else {
+                y = vtanh1(v);
+                g = 0.0f + dy * (1.0f - y * y);
+            }
+            if (!same_or_nan(y, yf[i]) || !same_or_nan(g, gf[i])) bad++;
+            if (close_or_same(yf[i], ys[i]) && close_or_same(gf[i], gs[i])) continue;
+            /* error model: erf / tanh differ from libm's by E = 5 ulp <= 3e-7 absolute (|f| < 1),
+               exp by 2 ulp <= 2.4e-7 relative; each enters through its factor in the formula */
+            {
+                float E = 3e-7f, a = fabsf(v), tol_y, tol_g;
+                tol_y = (kind < 2 ? 0.5f * a : 1.0f) * E + E * fabsf(ys[i]) + 1e-30f;
+                tol_g = fabsf(dy) * (kind == 0 ? 0.5f * E + a * 0.4f * 2.4e-7f
+                                     : kind == 1 ? 0.5f * E + 0.5f * a * 2.0f * E * 0.8f * (1.0f + 0.134f * v * v)
+                                                 : 2.0f * E) + E * fabsf(gs[i]) + 1e-30f;
+                if (!(fabsf(yf[i] - ys[i]) <= tol_y && fabsf(gf[i] - gs[i]) <= tol_g)) {
+                if (!far) printf("  kind %d x %.9g: y %.9g vs %.9g, g %.9g vs %.9g\n", kind, (double)v, (double)yf[i],
+                                 (double)ys[i], (double)gf[i], (double)gs[i]);
+                far++;
+                }
+            }
+        }
+        CHECK_MSG(bad == 0, "kind %d: %d elements differ from the formula with the vector functions", kind, bad);
+        CHECK_MSG(far == 0, "kind %d: %d elements differ from the libm path beyond the error model", kind, far);
+    }
+}
+
+/* softmax / log_softmax rows (attention's contiguous rows included) */
+static void test_softmax_paths(void) {
+    enum { R = 7, C = 150 };
+    static float xv[R * C], yf[R * C], ys[R * C], gf[R * C], gs[R * C], dyv[R * C];
+    tt_rng r;
+    int i, lf, k;
+    tt_rng_seed(&r, 11);
+    for (i = 0; i < R * C; i++) xv[i] = tt_rng_normal(&r) * 5.0f;
+    for (i = 0; i < R * C; i++) dyv[i] = tt_rng_normal(&r);
+    xv[3] = -INFINITY; xv[C + 5] = 80.0f; xv[2 * C] = -100.0f;
+    for (i = 0; i < C; i++) xv[6 * C + i] = -INFINITY; /* a fully masked row: NaN on both paths */
+    xv[6 * C + 7] = -INFINITY;
+    for (lf = 0; lf < 2; lf++) {
+        int sh[2] = {R, C};
+        double worst = 0;
+        int bad = 0;
+        for (k = 0; k < 2; k++) {
+            tt_ctx ctx;
+            tt_tensor *x, *y;
+            test_ctx(&ctx, k ? TT_KERNEL_SCALAR : TT_KERNEL_AVX2);
+            x = tt_param(&ctx, "x", 2, sh);
+            if (!x) { CHECK(0); tt_ctx_free(&ctx); return; }
+            memcpy(x->data, xv, sizeof xv);
+            y = lf ? tt_log_softmax(&ctx, x, 1) : tt_softmax(&ctx, x, 1);
+            CHECK(y && tt_backward_seed(&ctx, y, dyv) == TT_OK);
+            memcpy(k ? ys : yf, y->data, sizeof xv);
+            memcpy(k ? gs : gf, x->grad, sizeof xv);
+            tt_ctx_free(&ctx);
+        }
+        for (i = 0; i < R * C; i++) {
+            double e = ulps(yf[i], ys[i]);
+            if (e > worst) worst = e;
+            if (lf && fabsf(gf[i] - gs[i]) > 1e-6f * (fabsf(gs[i]) + 1.0f)) bad++;
+            if (!lf && to_bits(gf[i]) != to_bits(gs[i]) && !(gf[i] != gf[i] && gs[i] != gs[i])) {
+                /* softmax's backward y (dy - sum(dy y)) has no exp: it differs only through y,
+                   each y_j within 4 ulp (4.8e-7 relative) */
+                int row = i / C, j;
+                double sy = 0, ds = 0, tol;
+                for (j = 0; j < C; j++) {
+                    sy += (double)dyv[row * C + j] * ys[row * C + j];
+                    ds += fabs((double)dyv[row * C + j]) * 4.8e-7 * fabs((double)ys[row * C + j]);
+                }
+                tol = 4.8e-7 * fabs((double)ys[i]) * fabs(dyv[i] - sy) + fabs((double)ys[i]) * ds + 2.4e-7 * fabs((double)gs[i]) + 1e-30;
+                if (fabs((double)gf[i] - gs[i]) > tol) bad++;
+            }
+        }
+        if (lf) {   /* log_softmax: the same absolute error as log of the sum, relative to |y| >= 1e-7 */
+            worst = 0;
+            for (i = 0; i < R * C; i++) {
+                double e = ys[i] != ys[i] ? (yf[i] != yf[i] ? 0 : 1e9) : fabs((double)yf[i] - ys[i]) / (fabs((double)ys[i]) + 1.0);
+                if (e > worst) worst = e;
+            }
+            CHECK_MSG(worst <= 2.4e-7, "log_softmax: worst %.3g", worst);
+        } else {
+            CHECK_MSG(worst <= 4.0, "softmax: worst %.3f ulp from the libm path", worst);
+        }
+        CHECK_MSG(bad == 0, "%s backward: %d elements differ", lf ? "log_softmax" : "softmax", bad);
+    }
+    {   /* bit-identity with the scalar formula on the vector exp: one row */
+        float yv[C], m = -INFINITY;
+        double s = 0;
+        tt_ctx ctx;
+        test_ctx(&ctx, TT_KERNEL_AVX2);
+        tt__softmax_row_v(&ctx, xv + C, yv, C, 1, 0);
+        for (i = 0; i < C; i++) if (xv[C + i] > m) m = xv[C + i];
+        for (i = 0; i < C; i++) s += vexp1(xv[C + i] - m);
+        for (i = 0; i < C; i++) CHECK(to_bits(yv[i]) == to_bits((float)((double)vexp1(xv[C + i] - m) / s)));
+        tt_ctx_free(&ctx);
+    }
+}
+
+/* cross-entropy: fast vs scalar path; and the loss backward's fast path against the general one */
+static void test_cross_entropy_paths(void) {
+    enum { N = 37, C = 259 };
+    static float xv[N * C], gf[N * C], gs[N * C];
+    static int t[N];
+    float lf = 0, ls = 0;
+    tt_rng r;
+    int i, k, sh[2] = {N, C};
+    tt_rng_seed(&r, 13);
+    for (i = 0; i < N * C; i++) xv[i] = tt_rng_normal(&r) * 3.0f;
+    for (i = 0; i < N; i++) t[i] = (int)(tt_rng_u32(&r) % C);
+    xv[5] = 60.0f; xv[C + 2] = -INFINITY;
+    for (k = 0; k < 2; k++) {
+        tt_ctx ctx;
+        tt_tensor *x, *l;
+        test_ctx(&ctx, k ? TT_KERNEL_SCALAR : TT_KERNEL_AVX2);
+        x = tt_param(&ctx, "x", 2, sh);
+        if (!x) { CHECK(0); tt_ctx_free(&ctx); return; }
+        memcpy(x->data, xv, sizeof xv);
+        l = tt_cross_entropy(&ctx, x, N, t, NULL);
+        CHECK(l && tt_backward(&ctx, l) == TT_OK);
+        if (l) *(k ? &ls : &lf) = l->data[0];
+        memcpy(k ? gs : gf, x->grad, sizeof xv);
+        tt_ctx_free(&ctx);
+    }
+    CHECK_MSG(fabsf(lf - ls) <= 1e-6f * fabsf(ls), "loss %.9g vs %.9g", (double)lf, (double)ls);
+    {
+        double worst = 0;
+        for (i = 0; i < N * C; i++) {
+            double e = ulps(gf[i], gs[i]);
+            if (e > worst) worst = e;
+        }
+        CHECK_MSG(worst <= 1.0, "cross-entropy gradient: worst %.3f ulp from the libm path", worst);
+    }
+    {   /* SUM (fast backward) against NONE + sum (general backward): the same bits */
+        float g2[N * C];
+        tt_ctx ctx;
+        tt_tensor *x, *l;
+        tt_cross_entropy_opts o = tt_cross_entropy_opts_init();
+        for (k = 0; k < 2; k++) {
+            test_ctx(&ctx, TT_KERNEL_AVX2);
+            x = tt_param(&ctx, "x", 2, sh);
+            if (!x) { CHECK(0); tt_ctx_free(&ctx); return; }
+            memcpy(x->data, xv, sizeof xv);
+            t[3] = -100; /* an ignored sample */
+            o.reduction = k ? TT_REDUCTION_NONE : TT_REDUCTION_SUM;
+            l = tt_cross_entropy(&ctx, x, N, t, &o);
+            if (k) l = tt_sum(&ctx, l);
+            CHECK(l && tt_backward(&ctx, l) == TT_OK);
+            memcpy(k ? g2 : gf, x->grad, sizeof xv);
+            tt_ctx_free(&ctx);
+        }
+        CHECK(same_bits(gf, g2, N * C));
+    }
+}
+#endif
+
+int main(void) {
+#ifdef HAVE_VMATH
+    if (tt__x86_level() >= 1) {
+        RUN(test_erf_tanh_specials);
+        RUN(test_erf_tanh_whole_range);
+        RUN(test_erf_tanh_vs_libm);
+        RUN(test_expd);
+        RUN(test_gelu_paths);
+        RUN(test_softmax_paths);
+        RUN(test_cross_entropy_paths);
+        TEST_EXIT();
+    }
+#endif
+    SKIP("test_vmath", "no AVX2 + FMA in this build or on this CPU");
+    return 0;
+}
