@@ -8179,16 +8179,81 @@ typedef struct tt__nn_rows_saved {
     float *mean, *invstd;
 } tt__nn_rows_saved;
 
+/* Layernorm's row sums, four rows at a time (AVX2): each row's double sums keep their own lane and
+   the scalar loop's order and operations (convert, add; sub, mul, add; no FMA), so the results
+   are bit-identical with the row-by-row loops, with four independent dependency chains instead
+   of one (the sequential double adds were latency-bound). Rows x, x + m, x + 2m, x + 3m.
+   Forward: dm = sum(x) / m and sq = sum((x - dm)^2) per row. */
+#ifdef TT__GEMM_X86
+__attribute__((target("avx2,fma")))
+static void tt__rownorm_stats4(const float *x, size_t m, double *dm, double *sq) {
+    __m256d s = _mm256_setzero_pd(), q = _mm256_setzero_pd(), d;
+    size_t j;
+    for (j = 0; j < m; j++) s = _mm256_add_pd(s, _mm256_cvtps_pd(_mm_setr_ps(x[j], x[m + j], x[2 * m + j], x[3 * m + j])));
+    d = _mm256_div_pd(s, _mm256_set1_pd((double)m));
+    for (j = 0; j < m; j++) {
+        __m256d v = _mm256_sub_pd(_mm256_cvtps_pd(_mm_setr_ps(x[j], x[m + j], x[2 * m + j], x[3 * m + j])), d);
+        q = _mm256_add_pd(q, _mm256_mul_pd(v, v));
+    }
+    _mm256_storeu_pd(dm, d);
+    _mm256_storeu_pd(sq, q);
+}
+
+/* Backward with affine (weight w, its gradient gw, bias gradient gb; no groups): the scalar
+   loop's float operations per element, the two double sums per row in lanes, and gw[j], gb[j]
+   accumulated over the four rows in row order (as four passes of the scalar loop would). */
+__attribute__((target("avx2,fma")))
+static void tt__rownorm_bwd4(const float *x, const float *gy, size_t m, const float *mean, const float *invstd,
+                             const float *w, float *gw, float *gb, double *sum_g, double *sum_gx) {
+    __m128 mu = _mm_loadu_ps(mean), is = _mm_loadu_ps(invstd);
+    __m256d sg = _mm256_setzero_pd(), sgx = _mm256_setzero_pd();
+    float gp[4], px[4];
+    size_t j;
+    for (j = 0; j < m; j++) {
+        __m128 xv = _mm_setr_ps(x[j], x[m + j], x[2 * m + j], x[3 * m + j]);
+        __m128 gv = _mm_setr_ps(gy[j], gy[m + j], gy[2 * m + j], gy[3 * m + j]);
+        __m128 xhat = _mm_mul_ps(_mm_sub_ps(xv, mu), is), g = _mm_mul_ps(gv, _mm_set1_ps(w[j]));
+        sg = _mm256_add_pd(sg, _mm256_cvtps_pd(g));
+        sgx = _mm256_add_pd(sgx, _mm256_mul_pd(_mm256_cvtps_pd(g), _mm256_cvtps_pd(xhat)));
+        _mm_storeu_ps(px, _mm_mul_ps(gv, xhat));
+        _mm_storeu_ps(gp, gv);
+        gw[j] = (((gw[j] + px[0]) + px[1]) + px[2]) + px[3];
+        gb[j] = (((gb[j] + gp[0]) + gp[1]) + gp[2]) + gp[3];
+    }
+    _mm256_storeu_pd(sum_g, sg);
+    _mm256_storeu_pd(sum_gx, sgx);
+}
+#endif
+
 static void tt__nn_rownorm_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2], *y = nd->out;
     const tt__nn_rows_saved *s = (const tt__nn_rows_saved *)nd->saved;
     size_t r, j;
-    (void)ctx;
     for (r = 0; r < s->rows; r++) {
         const float *xp = x->data + r * s->m, *gp = y->grad + r * s->m;
         size_t woff = (r % s->groups) * s->per_group;
         float mean = s->mean[r], invstd = s->invstd[r];
         double sum_g = 0, sum_g_xhat = 0; /* sums of dxhat = dy * w and of dxhat * xhat */
+#ifdef TT__GEMM_X86
+        if (s->groups == 1 && s->wdiv == 1 && w && b && w->grad && b->grad && r + 4 <= s->rows && tt__vmath(ctx)) {
+            /* four rows: their sums in lanes (bit-identical, see tt__rownorm_bwd4), then dx per row */
+            double sg[4], sgx[4];
+            size_t k;
+            tt__rownorm_bwd4(xp, gp, s->m, s->mean + r, s->invstd + r, w->data, w->grad, b->grad, sg, sgx);
+            for (k = 0; x->grad && k < 4; k++) {
+                const float *xk = xp + k * s->m, *gk = gp + k * s->m, *wp = w->data;
+                float mk = s->mean[r + k], ik = s->invstd[r + k];
+                float mg = (float)(sg[k] / (double)s->m), mgx = (float)(sgx[k] / (double)s->m);
+                float *dxp = x->grad + (r + k) * s->m;
+                for (j = 0; j < s->m; j++) {
+                    float xhat = (xk[j] - mk) * ik;
+                    dxp[j] += ik * (gk[j] * wp[j] - mg - xhat * mgx);
+                }
+            }
+            r += 3;
+            continue;
+        }
+#endif
         if (s->wdiv == 1 && w && b && w->grad && b->grad) {
             /* layernorm with trained affine: the loops below without index division or tests */
             const float *wp = w->data + woff;
@@ -8239,6 +8304,9 @@ static tt_tensor *tt__nn_rownorm(tt_ctx *ctx, const char *op, tt_tensor *x, tt_t
     tt__nn_rows_saved *sv;
     tt_tensor *y;
     size_t r, j;
+#ifdef TT__GEMM_X86
+    double st_dm[4] = {0, 0, 0, 0}, st_sq[4] = {0, 0, 0, 0};
+#endif
     y = tt__out(ctx, op, x->ndim, x->shape, x, w, b);
     if (!y) return NULL;
     sv = (tt__nn_rows_saved *)tt__scratch(ctx, op, sizeof *sv);
@@ -8257,9 +8325,19 @@ static tt_tensor *tt__nn_rownorm(tt_ctx *ctx, const char *op, tt_tensor *x, tt_t
         size_t woff = (r % groups) * per_group;
         double sum = 0, sq = 0, dm;
         float mean, invstd;
-        for (j = 0; j < m; j++) sum += xp[j];
-        dm = sum / (double)m;
-        for (j = 0; j < m; j++) sq += (xp[j] - dm) * (xp[j] - dm);
+#ifdef TT__GEMM_X86
+        if (r % 4 == 0 && r + 4 <= sv->rows && m > 0 && tt__vmath(ctx)) /* the next four rows' sums (bit-identical) */
+            tt__rownorm_stats4(xp, m, st_dm, st_sq);
+        if (r / 4 * 4 + 4 <= sv->rows && m > 0 && tt__vmath(ctx)) {
+            dm = st_dm[r % 4];
+            sq = st_sq[r % 4];
+        } else
+#endif
+        {
+            for (j = 0; j < m; j++) sum += xp[j];
+            dm = sum / (double)m;
+            for (j = 0; j < m; j++) sq += (xp[j] - dm) * (xp[j] - dm);
+        }
         mean = (float)dm;
         invstd = (float)(1.0 / sqrt(sq / (double)m + (double)eps)); /* biased variance */
         sv->mean[r] = mean;
@@ -9121,6 +9199,14 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
             if (ev) {
                 for (c = 0; c < C; c++) ev[c] = (double)xr[c] - lse;
                 tt__vec_expd(ctx, ev, ev, C);
+                if (!o.weight && eps == 0.0f) {
+                    /* the general formula below with wt = 1, eps = 0 is exactly p - [c == t]:
+                       (1 - 0) * 1 * v = v, v + 0 * finite = v (v is never -0 here: p >= 0, p - 1
+                       with p = 1 gives +0), and a NaN stays NaN */
+                    for (c = 0; c < C; c++) dr[c] = (float)ev[c];
+                    dr[t] = (float)(ev[t] - 1.0);
+                    continue;
+                }
             }
             for (c = 0; c < C; c++) {
                 double wc = o.weight ? o.weight[c] : 1.0, g;

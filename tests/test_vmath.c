@@ -420,6 +420,27 @@ static void test_cross_entropy_paths(void) {
         }
         CHECK(same_bits(gf, g2, N * C));
     }
+    {   /* no weight (the shortcut p - [c == t]) against weights of 1 (the general formula) */
+        static float wts[C], g1[N * C];
+        float l1 = 0, l2 = 0;
+        tt_ctx ctx;
+        tt_tensor *x, *l;
+        tt_cross_entropy_opts o = tt_cross_entropy_opts_init();
+        for (i = 0; i < C; i++) wts[i] = 1.0f;
+        for (k = 0; k < 2; k++) {
+            test_ctx(&ctx, TT_KERNEL_AVX2);
+            x = tt_param(&ctx, "x", 2, sh);
+            if (!x) { CHECK(0); tt_ctx_free(&ctx); return; }
+            memcpy(x->data, xv, sizeof xv);
+            o.weight = k ? wts : NULL;
+            l = tt_cross_entropy(&ctx, x, N, t, &o);
+            CHECK(l && tt_backward(&ctx, l) == TT_OK);
+            if (l) *(k ? &l2 : &l1) = l->data[0];
+            memcpy(k ? g1 : gf, x->grad, sizeof xv);
+            tt_ctx_free(&ctx);
+        }
+        CHECK(same_bits(gf, g1, N * C) && l1 == l2);
+    }
 }
 #endif
 
