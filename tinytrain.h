@@ -6091,16 +6091,37 @@ static void tt__vec_expd(const tt_ctx *ctx, double *y, const double *x, size_t n
 }
 
 /* tt__logsumexp_d (>>util) for a contiguous row with tt__vec_expd: the same operations in the
-   same order; tmp holds n doubles. */
-static double tt__logsumexp_dv(const tt_ctx *ctx, const float *x, size_t n, double *tmp) {
-    double m = -INFINITY, z = 0;
+   same order; tmp holds n doubles and keeps exp(x[j] - max), *z their sum. */
+static double tt__logsumexp_dv(const tt_ctx *ctx, const float *x, size_t n, double *tmp, double *z) {
+    double m = -INFINITY;
     size_t j;
     for (j = 0; j < n; j++)
         if (x[j] > m) m = x[j];
     for (j = 0; j < n; j++) tmp[j] = (double)x[j] - m;
     tt__vec_expd(ctx, tmp, tmp, n);
-    for (j = 0; j < n; j++) z += tmp[j];
-    return m + log(z);
+    *z = 0;
+    for (j = 0; j < n; j++) *z += tmp[j];
+    return m + log(*z);
+}
+
+/* y[j] = (float)((double)y[j] / s): 4 lanes of the same IEEE double division (bit-identical) */
+#ifdef TT__GEMM_X86
+__attribute__((target("avx2,fma")))
+static void tt__div_by_d_avx2(float *y, size_t n, double s) {
+    __m256d d = _mm256_set1_pd(s);
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) _mm_storeu_ps(y + j, _mm256_cvtpd_ps(_mm256_div_pd(_mm256_cvtps_pd(_mm_loadu_ps(y + j)), d)));
+    for (; j < n; j++) y[j] = (float)((double)y[j] / s);
+}
+#endif
+
+static void tt__div_by_d(float *y, size_t n, double s) { /* only called when tt__vmath */
+#ifdef TT__GEMM_X86
+    tt__div_by_d_avx2(y, n, s);
+#else
+    size_t j;
+    for (j = 0; j < n; j++) y[j] = (float)((double)y[j] / s);
+#endif
 }
 
 /* tt__softmax_row and tt__softmax_row_backward (>>util, the scalar reference) with the
@@ -6131,7 +6152,7 @@ static void tt__softmax_row_v(const tt_ctx *ctx, const float *x, float *y, size_
         log_s = (float)log(s);
         for (j = 0; j < n; j++) y[j] = (x[j] - m) - log_s;
     } else {
-        for (j = 0; j < n; j++) y[j] = (float)((double)y[j] / s);
+        tt__div_by_d(y, n, s);
     }
 }
 
@@ -9176,7 +9197,7 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
         size_t n = u / S, s = u % S;
         const float *xr = x->data + n * C * S + s; /* class c at xr[c * S] */
         int t = target[u];
-        double lse = 0, loss, wt;
+        double lse = 0, loss, wt, z = 1;
         if (t == ignore) {
             r.l[u] = 0.0f;
             if (unused)
@@ -9186,7 +9207,7 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
         if (unused && !is_logits) unused[n * C * S + s + (size_t)t * S] = 0;
         wt = o.weight ? o.weight[t] : 1.0;
         wsum += wt;
-        if (is_logits) lse = ev ? tt__logsumexp_dv(ctx, xr, C, ev) : tt__logsumexp_d(xr, C, S); /* log p_c = x_c - lse */
+        if (is_logits) lse = ev ? tt__logsumexp_dv(ctx, xr, C, ev, &z) : tt__logsumexp_d(xr, C, S); /* log p_c = x_c - lse */
         loss = -(1.0 - eps) * wt * ((double)xr[(size_t)t * S] - lse);
         if (eps != 0.0f) {
             double sm = 0;
@@ -9197,8 +9218,10 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
         if (dx) {
             float *dr = dx + n * C * S + s;
             if (ev) {
-                for (c = 0; c < C; c++) ev[c] = (double)xr[c] - lse;
-                tt__vec_expd(ctx, ev, ev, C);
+                /* p_c = exp(x_c - max) / z, from the log-sum-exp pass, instead of a second
+                   exp(x_c - lse): equal up to a few double roundings (1e-15 relative), so the
+                   float gradient is the same or 1 ulp apart (tests/test_vmath.c) */
+                for (c = 0; c < C; c++) ev[c] /= z;
                 if (!o.weight && eps == 0.0f) {
                     /* the general formula below with wt = 1, eps = 0 is exactly p - [c == t]:
                        (1 - 0) * 1 * v = v, v + 0 * finite = v (v is never -0 here: p >= 0, p - 1

@@ -17,10 +17,13 @@
      |f| < 1) and exp within 2 ulp of libm's, each times its factor in the formula (so
      0.5 |x| 3e-7 for gelu's y; cancellation near gelu's and tanh's flat parts is allowed for);
      softmax within 4 ulp per element (exp 1 ulp each side, then the division) and its backward
-     within what that error of y gives, cross-entropy loss within 1e-6 relative and gradients within 1 ulp (the double
-     exps differ by at most 2 double ulps, the float results by one rounding).
+     within what that error of y gives; cross-entropy loss within 1e-6 relative and gradients
+     within 1 ulp (the fast path's p = exp(x - max) / sum, in double with the vectorised exp, and
+     the scalar path's exp(x - lse) agree to about 1e-15 relative, so the float results differ
+     by one rounding at most).
    - the shared loss backward's fast path (reduced, no broadcast) gives the bits of the general
-     path (reduction NONE, then sum). */
+     path (reduction NONE, then sum); cross-entropy without weights (the shortcut p - [c == t])
+     gives the bits of the general formula with weights of 1. */
 #define TINYTRAIN_IMPLEMENTATION
 #include "tinytrain.h"
 #include "tests/test.h"
