@@ -6034,11 +6034,104 @@ __attribute__((target("avx2,fma")))
 static void tt__vexpd_avx2_4(double *y, const double *x) { _mm256_storeu_pd(y, tt__vexpd_avx2(_mm256_loadu_pd(x))); }
 #endif
 
-/* 1 when the context's matmul kernel is AVX2 or AVX-512 (so the CPU has AVX2 + FMA) and the
-   vectorised exp / erf / tanh are used; 0 keeps libm (TT_KERNEL_SCALAR, other CPUs, TT_NO_SIMD). */
+#ifdef TT__GEMM_X86 /* 8 floats: the names the NEON code below shares */
+static void tt__vexp8(float *y, const float *x) { tt__vexp_avx2_8(y, x); }
+static void tt__verf8(float *y, const float *x) { tt__verf_avx2_8(y, x); }
+static void tt__vtanh8(float *y, const float *x) { tt__vtanh_avx2_8(y, x); }
+#endif
+
+/* The same three functions for aarch64 NEON, 4 lanes: the AVX2 code's operations one for one
+   (the same fused multiply-adds, round-to-nearest-even, clamps and bit tricks), so they give the
+   same results as the AVX2 functions and the same bounds (tests/test_vmath.c runs under
+   qemu-aarch64 in `make test-neon`). */
+#ifdef TT__GEMM_NEON
+static float32x4_t tt__vexp_neon(float32x4_t v) {
+    uint32x4_t nanm = vmvnq_u32(vceqq_f32(v, v));
+    float32x4_t t = vminq_f32(vdupq_n_f32(89.0f), vmaxq_f32(vdupq_n_f32(-104.0f), v));
+    float32x4_t n = vrndnq_f32(vmulq_f32(t, vdupq_n_f32(1.44269504088896341f)));
+    float32x4_t r = vfmsq_f32(t, n, vdupq_n_f32(0.693359375f)), p, r2;
+    int32x4_t ni, n1, n2;
+    r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+    r2 = vmulq_f32(r, r);
+    p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), vdupq_n_f32(1.9875691500e-4f), r);
+    p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
+    p = vaddq_f32(vfmaq_f32(r, p, r2), vdupq_n_f32(1.0f));
+    ni = vcvtq_s32_f32(n);
+    n1 = vshrq_n_s32(ni, 1);
+    n2 = vsubq_s32(ni, n1);
+    p = vmulq_f32(p, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, vdupq_n_s32(127)), 23)));
+    p = vmulq_f32(p, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, vdupq_n_s32(127)), 23)));
+    return vbslq_f32(nanm, v, p);
+}
+
+static float32x4_t tt__verf_neon(float32x4_t x) {
+    const float32x4_t c = vdupq_n_f32(0.875f);
+    uint32x4_t s = vandq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(0x80000000u));
+    float32x4_t a = vabsq_f32(x), t = vmulq_f32(a, a), q, u, r;
+    q = vfmaq_f32(vdupq_n_f32(-8.215559847e-04f), vdupq_n_f32(8.694667795e-05f), t);
+    q = vfmaq_f32(vdupq_n_f32(5.207134257e-03f), q, t);
+    q = vfmaq_f32(vdupq_n_f32(-2.686173980e-02f), q, t);
+    q = vfmaq_f32(vdupq_n_f32(1.128373582e-01f), q, t);
+    q = vfmaq_f32(vdupq_n_f32(-3.761263625e-01f), q, t);
+    q = vfmaq_f32(vdupq_n_f32(1.283791669e-01f), q, t);
+    q = vfmaq_f32(a, a, q);
+    u = vsubq_f32(vminq_f32(vmaxq_f32(a, c), vdupq_n_f32(4.0f)), c);
+    r = vfmaq_f32(vdupq_n_f32(-1.621756276e-05f), vdupq_n_f32(-7.557962055e-07f), u);
+    r = vfmaq_f32(vdupq_n_f32(2.926789967e-04f), r, u);
+    r = vfmaq_f32(vdupq_n_f32(-2.212595188e-03f), r, u);
+    r = vfmaq_f32(vdupq_n_f32(1.135363516e-02f), r, u);
+    r = vfmaq_f32(vdupq_n_f32(-4.690344203e-02f), r, u);
+    r = vfmaq_f32(vdupq_n_f32(-8.265408202e-01f), r, u);
+    r = vfmaq_f32(vdupq_n_f32(-2.430219761e+00f), r, u);
+    r = vfmaq_f32(vdupq_n_f32(-1.532824436e+00f), r, u);
+    r = vsubq_f32(vdupq_n_f32(1.0f), tt__vexp_neon(r));
+    r = vbslq_f32(vcgeq_f32(a, c), r, q);
+    return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(r), s));
+}
+
+static float32x4_t tt__vtanh_neon(float32x4_t x) {
+    const float32x4_t one = vdupq_n_f32(1.0f);
+    uint32x4_t s = vandq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(0x80000000u));
+    float32x4_t a = vabsq_f32(x), t = vmulq_f32(a, a), p, e;
+    p = vfmaq_f32(vdupq_n_f32(2.970198991e-03f), vdupq_n_f32(-6.330923865e-04f), t);
+    p = vfmaq_f32(vdupq_n_f32(-8.596964600e-03f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(2.180443977e-02f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(-5.395958531e-02f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(1.333327785e-01f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(-3.333333212e-01f), p, t);
+    p = vfmaq_f32(a, vmulq_f32(a, t), p);
+    e = tt__vexp_neon(vaddq_f32(a, a));
+    e = vsubq_f32(one, vdivq_f32(vdupq_n_f32(2.0f), vaddq_f32(e, one)));
+    e = vbslq_f32(vcgeq_f32(a, vdupq_n_f32(0.75f)), e, p);
+    return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(e), s));
+}
+
+static void tt__vexp8(float *y, const float *x) {
+    vst1q_f32(y, tt__vexp_neon(vld1q_f32(x)));
+    vst1q_f32(y + 4, tt__vexp_neon(vld1q_f32(x + 4)));
+}
+static void tt__verf8(float *y, const float *x) {
+    vst1q_f32(y, tt__verf_neon(vld1q_f32(x)));
+    vst1q_f32(y + 4, tt__verf_neon(vld1q_f32(x + 4)));
+}
+static void tt__vtanh8(float *y, const float *x) {
+    vst1q_f32(y, tt__vtanh_neon(vld1q_f32(x)));
+    vst1q_f32(y + 4, tt__vtanh_neon(vld1q_f32(x + 4)));
+}
+#endif
+
+/* 1 when the vectorised exp / erf / tanh are used: the context's matmul kernel is AVX2 or
+   AVX-512 (so the CPU has AVX2 + FMA) or NEON; 0 keeps libm (TT_KERNEL_SCALAR, other CPUs,
+   TT_NO_SIMD). The other fast paths of this chapter and of >>ops_nn / >>loss that test it are
+   x86-only (inside #ifdef TT__GEMM_X86). */
 static int tt__vmath(const tt_ctx *ctx) {
-#ifdef TT__GEMM_X86
+#if defined(TT__GEMM_X86)
     return ctx->kernel == TT_KERNEL_AVX2 || ctx->kernel == TT_KERNEL_AVX512;
+#elif defined(TT__GEMM_NEON)
+    return ctx->kernel == TT_KERNEL_NEON;
 #else
     (void)ctx;
     return 0;
@@ -6052,9 +6145,9 @@ enum { TT__VM_EXP, TT__VM_ERF, TT__VM_TANH };
    not depend on its position. */
 static void tt__vec_math(const tt_ctx *ctx, int f, float *y, const float *x, size_t n) {
     size_t i = 0;
-#ifdef TT__GEMM_X86
+#if defined(TT__GEMM_X86) || defined(TT__GEMM_NEON)
     if (tt__vmath(ctx)) {
-        void (*k8)(float *, const float *) = f == TT__VM_EXP ? tt__vexp_avx2_8 : f == TT__VM_ERF ? tt__verf_avx2_8 : tt__vtanh_avx2_8;
+        void (*k8)(float *, const float *) = f == TT__VM_EXP ? tt__vexp8 : f == TT__VM_ERF ? tt__verf8 : tt__vtanh8;
         float bx[8], by[8];
         for (; i + 8 <= n; i += 8) k8(y + i, x + i);
         if (i < n) {
@@ -6074,6 +6167,7 @@ static void tt__vec_exp(const tt_ctx *ctx, float *y, const float *x, size_t n) {
 /* y[i] = exp(x[i]) in double, vectorised when tt__vmath(ctx) (else libm's exp); y may equal x */
 static void tt__vec_expd(const tt_ctx *ctx, double *y, const double *x, size_t n) {
     size_t i = 0;
+    (void)ctx;
 #ifdef TT__GEMM_X86
     if (tt__vmath(ctx)) {
         double bx[4], by[4];
@@ -6339,6 +6433,7 @@ static void tt__unary_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
     int kind = n->i[0];
     size_t i;
+    (void)ctx;
     if (!x->grad) return;
     if (kind == TT__U_GELU || kind == TT__U_GELU_TANH) {
         /* hot in transformers: the formula without the per-element switch; saved holds
@@ -8250,6 +8345,7 @@ static void tt__nn_rownorm_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2], *y = nd->out;
     const tt__nn_rows_saved *s = (const tt__nn_rows_saved *)nd->saved;
     size_t r, j;
+    (void)ctx;
     for (r = 0; r < s->rows; r++) {
         const float *xp = x->data + r * s->m, *gp = y->grad + r * s->m;
         size_t woff = (r % s->groups) * s->per_group;

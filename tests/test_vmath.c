@@ -30,8 +30,14 @@
 #include <float.h>
 #include <stdint.h>
 
+/* the header's conditions for TT__GEMM_X86 / TT__GEMM_NEON (it #undefs its own at the end) */
 #if !defined(TT_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__) && defined(__x86_64__)
 #define HAVE_VMATH 1
+#define FAST_KERNEL TT_KERNEL_AVX2
+#endif
+#if !defined(TT_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && !defined(__TINYC__) && defined(__aarch64__)
+#define HAVE_VMATH 1
+#define FAST_KERNEL TT_KERNEL_NEON
 #endif
 
 #ifdef HAVE_VMATH
@@ -65,8 +71,8 @@ static void check_block(stats *s, const float *x, int n) {
     float xb[8], ye[8], yt[8];
     int i;
     for (i = 0; i < 8; i++) xb[i] = i < n ? x[i] : 0.0f;
-    tt__verf_avx2_8(ye, xb);
-    tt__vtanh_avx2_8(yt, xb);
+    tt__verf8(ye, xb);
+    tt__vtanh8(yt, xb);
     for (i = 0; i < n; i++) {
         double e0 = ulp_err(erf((double)xb[i]), ye[i]), e1 = ulp_err(tanh((double)xb[i]), yt[i]);
         if (e0 > s->worst[0]) { s->worst[0] = e0; s->wx[0] = xb[i]; }
@@ -120,8 +126,8 @@ static void test_erf_tanh_specials(void) {
     x[0] = 0.0f; x[1] = -0.0f; x[2] = INFINITY; x[3] = -INFINITY;
     x[4] = NAN; x[5] = FLT_MAX; x[6] = -FLT_MAX; x[7] = from_bits(1); /* the smallest subnormal */
     for (f = 0; f < 2; f++) {
-        if (f == 0) tt__verf_avx2_8(y, x);
-        else tt__vtanh_avx2_8(y, x);
+        if (f == 0) tt__verf8(y, x);
+        else tt__vtanh8(y, x);
         CHECK(y[0] == 0.0f && !signbit(y[0]));
         CHECK(y[1] == 0.0f && signbit(y[1]));
         CHECK(y[2] == 1.0f && y[3] == -1.0f);
@@ -132,11 +138,11 @@ static void test_erf_tanh_specials(void) {
     }
     x[0] = -NAN; x[1] = 3.9192059f; x[2] = 100.0f; x[3] = -5.0f;
     x[4] = 0.875f; x[5] = nextafterf(0.875f, 0.0f); x[6] = 0.75f; x[7] = nextafterf(0.75f, 0.0f);
-    tt__verf_avx2_8(y, x);
+    tt__verf8(y, x);
     CHECK(y[0] != y[0] && y[2] == 1.0f && y[3] == -1.0f);
     CHECK(ulp_err(erf((double)x[1]), y[1]) <= 2.0 && ulp_err(erf((double)x[4]), y[4]) <= 2.0 &&
           ulp_err(erf((double)x[5]), y[5]) <= 2.0);
-    tt__vtanh_avx2_8(y, x);
+    tt__vtanh8(y, x);
     CHECK(y[0] != y[0] && y[2] == 1.0f && y[3] == (float)tanh(-5.0));
     CHECK(ulp_err(tanh((double)x[6]), y[6]) <= 2.0 && ulp_err(tanh((double)x[7]), y[7]) <= 2.0);
 }
@@ -152,7 +158,7 @@ static void test_erf_tanh_vs_libm(void) {
     tt_rng_seed(&r, 5);
     for (i = 0; i < N; i++) x[i] = (tt_rng_uniform(&r) * 2.0f - 1.0f) * (i % 3 ? 4.0f : 12.0f);
     memset(&d, 0, sizeof d);
-    d.kernel = TT_KERNEL_AVX2;
+    d.kernel = FAST_KERNEL;
     if (tt_ctx_init(&ctx, &d) != TT_OK) { CHECK(0); return; }
     for (f = 0; f < 2; f++) {
         double worst = 0;
@@ -173,6 +179,20 @@ static void test_erf_tanh_vs_libm(void) {
     tt_ctx_free(&ctx);
 }
 
+static void test_ctx(tt_ctx *ctx, tt_kernel k) {
+    tt_desc d;
+    memset(&d, 0, sizeof d);
+    d.kernel = k;
+    d.scratch_bytes = (size_t)16 << 20;
+    CHECK(tt_ctx_init(ctx, &d) == TT_OK);
+}
+
+/* float helpers: the scalar formulas of tt__unary_f / tt__unary_df with the vector functions */
+static float vexp1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__vexp8(y, b); return y[0]; }
+
+#ifdef __x86_64__ /* the AVX2-only parts: exp in double, gelu's fused kernels */
+static float verf1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__verf8(y, b); return y[0]; }
+static float vtanh1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__vtanh8(y, b); return y[0]; }
 /* exp in double against libm */
 static void test_expd(void) {
     double x[4], y[4], worst = 0, wx = 0;
@@ -206,19 +226,6 @@ static void test_expd(void) {
     CHECK(y[0] == exp(709.78) || fabs(y[0] - exp(709.78)) <= 2 * ldexp(1.0, 1023 - 52));
     CHECK(isinf(y[1]) && y[2] == exp(-745.0) && y[3] == 0.0);
 }
-
-static void test_ctx(tt_ctx *ctx, tt_kernel k) {
-    tt_desc d;
-    memset(&d, 0, sizeof d);
-    d.kernel = k;
-    d.scratch_bytes = (size_t)16 << 20;
-    CHECK(tt_ctx_init(ctx, &d) == TT_OK);
-}
-
-/* float helpers: the scalar formulas of tt__unary_f / tt__unary_df with the vector functions */
-static float verf1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__verf_avx2_8(y, b); return y[0]; }
-static float vtanh1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__vtanh_avx2_8(y, b); return y[0]; }
-static float vexp1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__vexp_avx2_8(y, b); return y[0]; }
 
 /* the same bits, or both NaN (NaN payloads may differ with the order of operands) */
 static int same_or_nan(float a, float b) { return to_bits(a) == to_bits(b) || (a != a && b != b); }
@@ -259,7 +266,7 @@ static void test_gelu_paths(void) {
     xv[6] = NAN; xv[7] = INFINITY; xv[8] = -INFINITY; xv[9] = 1e-40f; xv[10] = -1e-40f; xv[11] = 7.0f;
     for (kind = 0; kind < 3; kind++) {
         int bad = 0, far = 0;
-        gelu_run(TT_KERNEL_AVX2, kind, xv, yf, gf);
+        gelu_run(FAST_KERNEL, kind, xv, yf, gf);
         gelu_run(TT_KERNEL_SCALAR, kind, xv, ys, gs);
         for (i = 0; i < GN; i++) {
             float v = xv[i], y, g, dy = v * (1.0f / 3.0f);
@@ -298,6 +305,8 @@ static void test_gelu_paths(void) {
     }
 }
 
+#endif
+
 /* softmax / log_softmax rows (attention's contiguous rows included) */
 static void test_softmax_paths(void) {
     enum { R = 7, C = 150 };
@@ -317,7 +326,7 @@ static void test_softmax_paths(void) {
         for (k = 0; k < 2; k++) {
             tt_ctx ctx;
             tt_tensor *x, *y;
-            test_ctx(&ctx, k ? TT_KERNEL_SCALAR : TT_KERNEL_AVX2);
+            test_ctx(&ctx, k ? TT_KERNEL_SCALAR : FAST_KERNEL);
             x = tt_param(&ctx, "x", 2, sh);
             if (!x) { CHECK(0); tt_ctx_free(&ctx); return; }
             memcpy(x->data, xv, sizeof xv);
@@ -360,7 +369,7 @@ static void test_softmax_paths(void) {
         float yv[C], m = -INFINITY;
         double s = 0;
         tt_ctx ctx;
-        test_ctx(&ctx, TT_KERNEL_AVX2);
+        test_ctx(&ctx, FAST_KERNEL);
         tt__softmax_row_v(&ctx, xv + C, yv, C, 1, 0);
         for (i = 0; i < C; i++) if (xv[C + i] > m) m = xv[C + i];
         for (i = 0; i < C; i++) s += vexp1(xv[C + i] - m);
@@ -384,7 +393,7 @@ static void test_cross_entropy_paths(void) {
     for (k = 0; k < 2; k++) {
         tt_ctx ctx;
         tt_tensor *x, *l;
-        test_ctx(&ctx, k ? TT_KERNEL_SCALAR : TT_KERNEL_AVX2);
+        test_ctx(&ctx, k ? TT_KERNEL_SCALAR : FAST_KERNEL);
         x = tt_param(&ctx, "x", 2, sh);
         if (!x) { CHECK(0); tt_ctx_free(&ctx); return; }
         memcpy(x->data, xv, sizeof xv);
@@ -409,7 +418,7 @@ static void test_cross_entropy_paths(void) {
         tt_tensor *x, *l;
         tt_cross_entropy_opts o = tt_cross_entropy_opts_init();
         for (k = 0; k < 2; k++) {
-            test_ctx(&ctx, TT_KERNEL_AVX2);
+            test_ctx(&ctx, FAST_KERNEL);
             x = tt_param(&ctx, "x", 2, sh);
             if (!x) { CHECK(0); tt_ctx_free(&ctx); return; }
             memcpy(x->data, xv, sizeof xv);
@@ -431,7 +440,7 @@ static void test_cross_entropy_paths(void) {
         tt_cross_entropy_opts o = tt_cross_entropy_opts_init();
         for (i = 0; i < C; i++) wts[i] = 1.0f;
         for (k = 0; k < 2; k++) {
-            test_ctx(&ctx, TT_KERNEL_AVX2);
+            test_ctx(&ctx, FAST_KERNEL);
             x = tt_param(&ctx, "x", 2, sh);
             if (!x) { CHECK(0); tt_ctx_free(&ctx); return; }
             memcpy(x->data, xv, sizeof xv);
@@ -449,12 +458,17 @@ static void test_cross_entropy_paths(void) {
 
 int main(void) {
 #ifdef HAVE_VMATH
-    if (tt__x86_level() >= 1) {
+#ifdef __x86_64__
+    if (tt__x86_level() >= 1)
+#endif
+    {
         RUN(test_erf_tanh_specials);
         RUN(test_erf_tanh_whole_range);
         RUN(test_erf_tanh_vs_libm);
+#ifdef __x86_64__
         RUN(test_expd);
         RUN(test_gelu_paths);
+#endif
         RUN(test_softmax_paths);
         RUN(test_cross_entropy_paths);
         TEST_EXIT();
