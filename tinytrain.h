@@ -5907,6 +5907,13 @@ TT__DEF tt_tensor *tt_minimum(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return 
    measured 0.97 ulp. libm's expf (the scalar reference) is within 1 ulp too, so the two differ
    by at most 2 ulp (tested). PyTorch's goldens for exp (rtol 1e-6, about 8 ulp) still hold. */
 #ifdef TT__GEMM_X86
+/* TT__KEEP(v): v is materialised in a register, so the compiler cannot fuse the multiply that
+   made it with a following add (GCC contracts a * b + c into an FMA by default outside strict
+   ISO modes, -std=gnu*, in these FMA-enabled functions). The fast paths below state the same
+   float operations as their scalar references; without it a GNU-mode build would round
+   differently (still within the bounds, but not bit-identical). Emits no instruction. */
+#define TT__KEEP(v) __asm__("" : "+x"(v))
+
 __attribute__((target("avx2,fma"), always_inline))
 static inline __m256 tt__vexp_avx2(__m256 v) {
     const __m256 lo = _mm256_set1_ps(-104.0f), hi = _mm256_set1_ps(89.0f);
@@ -5930,6 +5937,7 @@ static inline __m256 tt__vexp_avx2(__m256 v) {
     n2 = _mm256_sub_epi32(ni, n1);
     p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23)));
     p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23)));
+    TT__KEEP(p);
     return _mm256_blendv_ps(p, v, nanm);
 }
 
@@ -6027,6 +6035,7 @@ static inline __m256d tt__vexpd_avx2(__m256d v) {
     n2 = _mm256_sub_epi64(ni, n1);
     p = _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n1, _mm256_set1_epi64x(1023)), 52)));
     p = _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n2, _mm256_set1_epi64x(1023)), 52)));
+    TT__KEEP(p);
     return _mm256_blendv_pd(p, v, nanm);
 }
 
@@ -6383,16 +6392,21 @@ __attribute__((target("avx2,fma")))
 static void tt__gelu_bwd_8(float **p) { /* x, e1, gy, gx: gx += gy (0.5 e1 + x exp(-x^2/2) / sqrt(2 pi)) */
     __m256 v = _mm256_loadu_ps(p[0]);
     __m256 ex = tt__vexp_avx2(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(-0.5f), v), v));
-    __m256 d = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_loadu_ps(p[1])),
-                             _mm256_mul_ps(_mm256_mul_ps(v, ex), _mm256_set1_ps(TT__INV_SQRT_2PI)));
-    _mm256_storeu_ps(p[3], _mm256_add_ps(_mm256_loadu_ps(p[3]), _mm256_mul_ps(_mm256_loadu_ps(p[2]), d)));
+    __m256 h = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_loadu_ps(p[1]));
+    __m256 q = _mm256_mul_ps(_mm256_mul_ps(v, ex), _mm256_set1_ps(TT__INV_SQRT_2PI)), d;
+    TT__KEEP(h);
+    TT__KEEP(q);
+    d = _mm256_mul_ps(_mm256_loadu_ps(p[2]), _mm256_add_ps(h, q));
+    TT__KEEP(d);
+    _mm256_storeu_ps(p[3], _mm256_add_ps(_mm256_loadu_ps(p[3]), d));
 }
 
 __attribute__((target("avx2,fma")))
 static void tt__gelu_tanh_fwd_8(float **p) { /* x, y, t = tanh(sqrt(2/pi) (x + 0.044715 x^3)) (NULL: not kept) */
     __m256 v = _mm256_loadu_ps(p[0]);
-    __m256 c = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(TT__GELU_KAPPA), v), v), v);
-    __m256 t = tt__vtanh_avx2(_mm256_mul_ps(_mm256_set1_ps(TT__SQRT_2_PI), _mm256_add_ps(v, c)));
+    __m256 c = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(TT__GELU_KAPPA), v), v), v), t;
+    TT__KEEP(c);
+    t = tt__vtanh_avx2(_mm256_mul_ps(_mm256_set1_ps(TT__SQRT_2_PI), _mm256_add_ps(v, c)));
     if (p[2]) _mm256_storeu_ps(p[2], t);
     _mm256_storeu_ps(p[1], _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(_mm256_set1_ps(1.0f), t)));
 }
@@ -6401,11 +6415,18 @@ __attribute__((target("avx2,fma")))
 static void tt__gelu_tanh_bwd_8(float **p) { /* x, t, gy, gx */
     const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
     __m256 v = _mm256_loadu_ps(p[0]), t = _mm256_loadu_ps(p[1]);
-    __m256 a = _mm256_mul_ps(half, _mm256_add_ps(one, t));
-    __m256 b = _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_sub_ps(one, _mm256_mul_ps(t, t)));
-    __m256 k = _mm256_add_ps(one, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(3.0f * TT__GELU_KAPPA), v), v));
-    __m256 d = _mm256_add_ps(a, _mm256_mul_ps(_mm256_mul_ps(b, _mm256_set1_ps(TT__SQRT_2_PI)), k));
-    _mm256_storeu_ps(p[3], _mm256_add_ps(_mm256_loadu_ps(p[3]), _mm256_mul_ps(_mm256_loadu_ps(p[2]), d)));
+    __m256 a = _mm256_mul_ps(half, _mm256_add_ps(one, t)), tt = _mm256_mul_ps(t, t), kx, b, k, d;
+    TT__KEEP(tt);
+    b = _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_sub_ps(one, tt));
+    kx = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(3.0f * TT__GELU_KAPPA), v), v);
+    TT__KEEP(kx);
+    k = _mm256_add_ps(one, kx);
+    b = _mm256_mul_ps(_mm256_mul_ps(b, _mm256_set1_ps(TT__SQRT_2_PI)), k);
+    TT__KEEP(a);
+    TT__KEEP(b);
+    d = _mm256_mul_ps(_mm256_loadu_ps(p[2]), _mm256_add_ps(a, b));
+    TT__KEEP(d);
+    _mm256_storeu_ps(p[3], _mm256_add_ps(_mm256_loadu_ps(p[3]), d));
 }
 
 /* Runs k over n elements of the np arrays p[0..np-1]; out has bit k set for arrays k writes. */
@@ -8309,7 +8330,9 @@ static void tt__rownorm_stats4(const float *x, size_t m, double *dm, double *sq)
     d = _mm256_div_pd(s, _mm256_set1_pd((double)m));
     for (j = 0; j < m; j++) {
         __m256d v = _mm256_sub_pd(_mm256_cvtps_pd(_mm_setr_ps(x[j], x[m + j], x[2 * m + j], x[3 * m + j])), d);
-        q = _mm256_add_pd(q, _mm256_mul_pd(v, v));
+        v = _mm256_mul_pd(v, v);
+        TT__KEEP(v);
+        q = _mm256_add_pd(q, v);
     }
     _mm256_storeu_pd(dm, d);
     _mm256_storeu_pd(sq, q);
@@ -8329,9 +8352,13 @@ static void tt__rownorm_bwd4(const float *x, const float *gy, size_t m, const fl
         __m128 xv = _mm_setr_ps(x[j], x[m + j], x[2 * m + j], x[3 * m + j]);
         __m128 gv = _mm_setr_ps(gy[j], gy[m + j], gy[2 * m + j], gy[3 * m + j]);
         __m128 xhat = _mm_mul_ps(_mm_sub_ps(xv, mu), is), g = _mm_mul_ps(gv, _mm_set1_ps(w[j]));
+        __m256d gx = _mm256_mul_pd(_mm256_cvtps_pd(g), _mm256_cvtps_pd(xhat));
+        __m128 pv = _mm_mul_ps(gv, xhat);
+        TT__KEEP(gx);
+        TT__KEEP(pv);
         sg = _mm256_add_pd(sg, _mm256_cvtps_pd(g));
-        sgx = _mm256_add_pd(sgx, _mm256_mul_pd(_mm256_cvtps_pd(g), _mm256_cvtps_pd(xhat)));
-        _mm_storeu_ps(px, _mm_mul_ps(gv, xhat));
+        sgx = _mm256_add_pd(sgx, gx);
+        _mm_storeu_ps(px, pv);
         _mm_storeu_ps(gp, gv);
         gw[j] = (((gw[j] + px[0]) + px[1]) + px[2]) + px[3];
         gb[j] = (((gb[j] + gp[0]) + gp[1]) + gp[2]) + gp[3];
@@ -17957,6 +17984,7 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 #undef TT__GEMM_STACK_FLOATS
 #undef TT__GEMM_X86
 #undef TT__INF_FAST
+#undef TT__KEEP
 #undef TT__INF_WIN
 #undef TT__MAX
 #undef TT__MAX_IN
