@@ -8373,6 +8373,41 @@ static void tt__rownorm_bwd4(const float *x, const float *gy, size_t m, const fl
     _mm256_storeu_pd(sum_g, sg);
     _mm256_storeu_pd(sum_gx, sgx);
 }
+
+/* The per-element float loops of layernorm with affine, 8 lanes: y = (x - mean) * invstd * w + b
+   and dx += invstd * (dy * w - mg - xhat * mgx); the scalar loops' operations in their order
+   (TT__KEEP: no FMA), so bit-identical; the tail runs the scalar expressions. */
+__attribute__((target("avx2,fma")))
+static void tt__rownorm_y8(const float *x, float *y, size_t m, float mean, float invstd, const float *w, const float *b) {
+    __m256 mu = _mm256_set1_ps(mean), is = _mm256_set1_ps(invstd);
+    size_t j = 0;
+    for (; j + 8 <= m; j += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), mu), is), _mm256_loadu_ps(w + j));
+        TT__KEEP(v);
+        _mm256_storeu_ps(y + j, _mm256_add_ps(v, _mm256_loadu_ps(b + j)));
+    }
+    for (; j < m; j++) y[j] = (x[j] - mean) * invstd * w[j] + b[j];
+}
+
+__attribute__((target("avx2,fma")))
+static void tt__rownorm_dx8(const float *x, const float *gy, float *dx, size_t m, float mean, float invstd,
+                            const float *w, float mg, float mgx) {
+    __m256 mu = _mm256_set1_ps(mean), is = _mm256_set1_ps(invstd), vmg = _mm256_set1_ps(mg), vmgx = _mm256_set1_ps(mgx);
+    size_t j = 0;
+    for (; j + 8 <= m; j += 8) {
+        __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), mu), is);
+        __m256 g = _mm256_mul_ps(_mm256_loadu_ps(gy + j), _mm256_loadu_ps(w + j)), u = _mm256_mul_ps(xhat, vmgx), d;
+        TT__KEEP(g);
+        TT__KEEP(u);
+        d = _mm256_mul_ps(is, _mm256_sub_ps(_mm256_sub_ps(g, vmg), u));
+        TT__KEEP(d);
+        _mm256_storeu_ps(dx + j, _mm256_add_ps(_mm256_loadu_ps(dx + j), d));
+    }
+    for (; j < m; j++) {
+        float xhat = (x[j] - mean) * invstd;
+        dx[j] += invstd * (gy[j] * w[j] - mg - xhat * mgx);
+    }
+}
 #endif
 
 static void tt__nn_rownorm_backward(tt_ctx *ctx, tt__node *nd) {
@@ -8395,11 +8430,7 @@ static void tt__nn_rownorm_backward(tt_ctx *ctx, tt__node *nd) {
                 const float *xk = xp + k * s->m, *gk = gp + k * s->m, *wp = w->data;
                 float mk = s->mean[r + k], ik = s->invstd[r + k];
                 float mg = (float)(sg[k] / (double)s->m), mgx = (float)(sgx[k] / (double)s->m);
-                float *dxp = x->grad + (r + k) * s->m;
-                for (j = 0; j < s->m; j++) {
-                    float xhat = (xk[j] - mk) * ik;
-                    dxp[j] += ik * (gk[j] * wp[j] - mg - xhat * mgx);
-                }
+                tt__rownorm_dx8(xk, gk, x->grad + (r + k) * s->m, s->m, mk, ik, wp, mg, mgx);
             }
             r += 3;
             continue;
@@ -8495,6 +8526,12 @@ static tt_tensor *tt__nn_rownorm(tt_ctx *ctx, const char *op, tt_tensor *x, tt_t
         sv->invstd[r] = invstd;
         if (w && b && sv->wdiv == 1) { /* layernorm with affine: no index division (same values) */
             const float *wp = w->data + woff, *bp = b->data + woff;
+#ifdef TT__GEMM_X86
+            if (tt__vmath(ctx)) {
+                tt__rownorm_y8(xp, yp, m, mean, invstd, wp, bp);
+                continue;
+            }
+#endif
             for (j = 0; j < m; j++) yp[j] = (xp[j] - mean) * invstd * wp[j] + bp[j];
             continue;
         }
