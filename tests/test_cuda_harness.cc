@@ -654,8 +654,8 @@ static void test_conv_against_cpu(void) {
     tt_conv_opts o = tt_conv_opts_init();
     { /* stride, padding and dilation different per dim, bias */
         int xs[4] = {3, 5, 11, 9}, ws[4] = {7, 5, 3, 2};
-        o.stride[0] = 2; o.stride[1] = 1; o.padding[0] = 1; o.padding[1] = 0; o.dilation[0] = 1; o.dilation[1] = 2;
-        conv_case(tt_conv2d, 4, xs, ws, 1, &o, "conv2d stride 2x1 pad 1x0 dilation 1x2");
+        o.stride[0] = 2; o.stride[1] = 1; o.padding[0] = 1; o.padding[1] = 0; o.dilation[0] = 2; o.dilation[1] = 3;
+        conv_case(tt_conv2d, 4, xs, ws, 1, &o, "conv2d stride 2x1 pad 1x0 dilation 2x3");
     }
     { /* groups, no bias, 3x3 padding 1 (the CNN's shape) */
         int xs[4] = {2, 6, 7, 10}, ws[4] = {9, 2, 3, 3};
