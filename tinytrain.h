@@ -1564,10 +1564,12 @@ enum {
     TT_BOP_BATCHNORM, TT_BOP_BATCHNORM_BWD, /* in x, w, b (w, b may be NULL); i: n, c, l (x as (n, c, l)),
                                                batch (1: the statistics came from the batch); p[0]: 5 * c
                                                floats: mean, invstd, unbiased variance, 2 * c for the backward */
-    TT_BOP_BN_STATS                         /* no backward. in x, running_mean, running_var (or NULL); i: n, c, l,
+    TT_BOP_BN_STATS,                        /* no backward. in x, running_mean, running_var (or NULL); i: n, c, l,
                                                mode (0: batch statistics, 1: batch statistics and update the
                                                running ones, 2: the running statistics); f: eps, momentum;
                                                p[0]: the batchnorm block above (mean, invstd, unbiased var) */
+    TT_BOP_ADAPTIVE_AVG_POOL = 111, TT_BOP_ADAPTIVE_AVG_POOL_BWD, /* in[0] x; p[0]: the geometry (oh, ow: the output size) */
+    TT_BOP_GLOBAL_AVG_POOL, TT_BOP_GLOBAL_AVG_POOL_BWD /* in[0] x; i: planes (n * c), plane size (h * w) */
 };
 
 typedef struct tt_backend_call {
@@ -7706,7 +7708,9 @@ TT__DEF tt_tensor *tt_adaptive_avg_pool2d(tt_ctx *ctx, tt_tensor *x, int out_h, 
     g.oh = out_h; g.ow = out_w;
     tt__conv_out_shape(x, 2, g.c, &g, shape);
     y = tt__out(ctx, op, x->ndim, shape, x, NULL, NULL);
-    if (!y || !tt__conv_save(ctx, op, y, &g)) return NULL;
+    if (!y) return NULL;
+    if (ctx->backend) return tt__conv_bk(ctx, op, y, TT_BOP_ADAPTIVE_AVG_POOL, x, NULL, NULL, &g, 0);
+    if (!tt__conv_save(ctx, op, y, &g)) return NULL;
     planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
     for (plane = 0; plane < planes; plane++) {
         const float *xp = x->data + plane * ip_n;
@@ -7748,6 +7752,18 @@ TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
     y = tt__out(ctx, op, x->ndim - 2, x->shape, x, NULL, NULL); /* (N, C) or (C) */
     if (!y) return NULL;
     ip_n = (size_t)g.h * g.w;
+    if (ctx->backend) { /* runs on the backend */
+        tt_backend_call c;
+        if (y->numel > 0x7fffffff || ip_n > 0x7fffffff) {
+            tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: input %S too large for the %s backend", op, x, ctx->backend->name);
+            return NULL;
+        }
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_GLOBAL_AVG_POOL;
+        c.in[0] = x;
+        c.i[0] = (int)y->numel; c.i[1] = (int)ip_n;
+        return tt__bk_forward(ctx, y, &c);
+    }
     for (plane = 0; plane < y->numel; plane++) {
         double s = 0;
         for (i = 0; i < ip_n; i++) s += x->data[plane * ip_n + i];

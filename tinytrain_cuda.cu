@@ -32,6 +32,13 @@
        ops:        tt_linear, tt_relu, tt_gelu, tt_gelu_tanh, tt_sum, tt_add / tt_sub / tt_mul / tt_div (broadcasting),
                    tt_softmax, tt_log_softmax (any axis), tt_layernorm, tt_embedding (backward:
                    sorted segment sums, no atomics)
+                   tt_conv1d, tt_conv2d (every option the CPU op takes: stride, padding,
+                   dilation, groups, bias or none; im2col + the tiled SGEMM), tt_max_pool1d/2d,
+                   tt_avg_pool1d/2d, tt_adaptive_avg_pool2d, tt_global_avg_pool2d (every
+                   option; backward gathers, no atomics), tt_batchnorm
+                   (training with the running statistics updated as torch: momentum, unbiased
+                   variance; eval; track_running_stats 0; affine 0), and the views (tt_reshape,
+                   tt_flatten, ...: their backward adds on the device)
        losses:     tt_cross_entropy with class indices, (N, C) input, MEAN or SUM, no class
                    weights, no label smoothing (ignore_index is honoured)
        optimizers: SGD (momentum, dampening, nesterov, weight decay), Adam, AdamW (amsgrad too),
@@ -40,7 +47,8 @@
                    tt_zero_grad, tt_backward, tt_tensor_to_host, tt_ctx_params_to_host,
                    tt_optim_state_save / _load (download / upload the state).
        Not on the GPU (TT_ERR_UNSUPPORTED): anomaly mode, tt_clip_grad_norm / _value,
-       tt_gradcheck, and every op, loss and optimizer not listed above.
+       tt_gradcheck, and every op, loss and optimizer not listed above (among the CNN ops:
+       tt_groupnorm).
      Kernels here without a header op wired to them yet: the tiled SGEMM is also exported for
      raw device pointers (tt_cuda_sgemm_raw, used by the benchmark).
 
@@ -49,7 +57,9 @@
        launch configuration or on timing, so the same inputs give the same bits run to run.
        The SGEMM accumulates every C element over k in increasing order with fmaf (the CPU's
        AVX2 kernel also uses FMA but in another order: results agree to float32 rounding, not
-       bit for bit). Reductions (cross-entropy, sum) are fixed trees. Bias gradients are column
+       bit for bit). Reductions (cross-entropy, sum) are fixed trees. Batch norm statistics
+       and conv bias gradients are per-channel sums in double (fixed block trees), as the CPU
+       sums in double; pooling and col2im backward gather in the CPU's order (same bits). Bias gradients are column
        sums in row order, like the CPU's. Optimizer updates are the header's formulas.
        TF32 is never used unless asked for (tt_cuda_set_tf32), as PyTorch's default.
 
@@ -71,7 +81,8 @@
 
    READING ORDER
        >>portability (one launch macro for nvcc and the harness), >>gemm (the tiled SGEMM),
-       >>elementwise, >>reduce (warp shuffles), >>xent, >>optim, >>backend (the seam). */
+       >>elementwise, >>reduce (warp shuffles), >>xent, >>optim, >>backend (the seam).
+       >>cnn: convolution, pooling, batch norm (their host side: ttg__cnn_run in >>backend). */
 
 #include "tinytrain.h"
 #include <stddef.h>
@@ -809,6 +820,63 @@ static __global__ void ttg__avgpool_bwd(float *dx, const float *dy, ttg__geom g,
     }
 }
 
+/* adaptive average pooling: output row oy averages input rows floor(oy*h/oh) .. ceil((oy+1)*h/oh) - 1
+   (tt__adaptive_window); the windows covering input row iy are those with floor(iy*oh/h) <= oy <=
+   ceil((iy+1)*oh/h) - 1 (the backward still checks each) */
+static __device__ void ttg__adaptive_window(const ttg__geom &g, int oy, int ox, int *y0, int *y1, int *x0, int *x1) {
+    *y0 = (int)(((long long)oy * g.h) / g.oh);
+    *y1 = (int)(((long long)(oy + 1) * g.h + g.oh - 1) / g.oh);
+    *x0 = (int)(((long long)ox * g.w) / g.ow);
+    *x1 = (int)(((long long)(ox + 1) * g.w + g.ow - 1) / g.ow);
+}
+
+static __global__ void ttg__adaptive_fwd(float *y, const float *x, ttg__geom g, size_t total) {
+    size_t op = (size_t)g.oh * g.ow, o;
+    for (o = blockIdx.x * (size_t)blockDim.x + threadIdx.x; o < total; o += (size_t)gridDim.x * blockDim.x) {
+        const float *xp = x + (o / op) * ((size_t)g.h * g.w);
+        int oy = (int)(o % op / (size_t)g.ow), ox = (int)(o % (size_t)g.ow), iy, ix, y0, y1, x0, x1;
+        float s = 0.0f;
+        ttg__adaptive_window(g, oy, ox, &y0, &y1, &x0, &x1);
+        for (iy = y0; iy < y1; iy++)
+            for (ix = x0; ix < x1; ix++) s += xp[(size_t)iy * g.w + ix];
+        y[o] = s / (float)((y1 - y0) * (x1 - x0));
+    }
+}
+
+static __global__ void ttg__adaptive_bwd(float *dx, const float *dy, ttg__geom g, size_t total) {
+    size_t ip = (size_t)g.h * g.w, op = (size_t)g.oh * g.ow, e;
+    for (e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
+        size_t base = (e / ip) * op;
+        int pos = (int)(e % ip), iy = pos / g.w, ix = pos % g.w, oy, ox, y0, y1, x0, x1;
+        int oy0 = (int)(((long long)iy * g.oh) / g.h), oy1 = (int)(((long long)(iy + 1) * g.oh + g.h - 1) / g.h) - 1;
+        int ox0 = (int)(((long long)ix * g.ow) / g.w), ox1 = (int)(((long long)(ix + 1) * g.ow + g.w - 1) / g.w) - 1;
+        float acc = dx[e];
+        for (oy = oy0; oy <= oy1 && oy < g.oh; oy++)
+            for (ox = ox0; ox <= ox1 && ox < g.ow; ox++) {
+                ttg__adaptive_window(g, oy, ox, &y0, &y1, &x0, &x1);
+                if (iy >= y0 && iy < y1 && ix >= x0 && ix < x1)
+                    acc += dy[base + (size_t)oy * g.ow + ox] / (float)((y1 - y0) * (x1 - x0));
+            }
+        dx[e] = acc;
+    }
+}
+
+/* global average pooling: one block per plane, the mean in double (as the CPU) */
+static __global__ void __launch_bounds__(256) ttg__global_avg_fwd(float *y, const float *x, int ip) {
+    TT_SHARED(double, part, TTG__THREADS);
+    const float *xp = x + (size_t)blockIdx.x * ip;
+    int t = (int)threadIdx.x, i;
+    double s = 0;
+    for (i = t; i < ip; i += TTG__THREADS) s += xp[i];
+    s = ttg__block_sum_d(part, s);
+    if (t == 0) y[blockIdx.x] = (float)(s / (double)ip);
+}
+static __global__ void ttg__global_avg_bwd(float *dx, const float *dy, int ip, size_t total) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x)
+        dx[i] += dy[i / (size_t)ip] / (float)ip;
+}
+
 /* ---- batch norm over dim 1 of x viewed as (n, c, l); blk: mean[c], invstd[c], uvar[c],
    mean(dy)[c], mean(dy xhat)[c] ---- */
 
@@ -1107,6 +1175,27 @@ static tt_result ttg__cnn_run(tt_ctx *ctx, const tt_backend_call *c) {
                       ttg__dev(ctx, y->grad, "avg_pool"), q, x->numel);
         break;
     }
+    case TT_BOP_ADAPTIVE_AVG_POOL: case TT_BOP_ADAPTIVE_AVG_POOL_BWD: {
+        ttg__geom q = ttg__geom_of(c->p[0]);
+        if (!y->numel) return TT_OK;
+        if (c->op == TT_BOP_ADAPTIVE_AVG_POOL)
+            TT_LAUNCH(ttg__adaptive_fwd, dim3(ttg__blocks(y->numel)), blk, g->stream, ttg__dev(ctx, y->data, "adaptive_avg_pool2d"),
+                      ttg__dev(ctx, x->data, "adaptive_avg_pool2d"), q, y->numel);
+        else if (x->grad)
+            TT_LAUNCH(ttg__adaptive_bwd, dim3(ttg__blocks(x->numel)), blk, g->stream, ttg__dev(ctx, x->grad, "adaptive_avg_pool2d"),
+                      ttg__dev(ctx, y->grad, "adaptive_avg_pool2d"), q, x->numel);
+        break;
+    }
+    case TT_BOP_GLOBAL_AVG_POOL: case TT_BOP_GLOBAL_AVG_POOL_BWD: { /* i: planes, plane size */
+        if (!c->i[0] || !c->i[1]) return TT_OK;
+        if (c->op == TT_BOP_GLOBAL_AVG_POOL)
+            TT_LAUNCH(ttg__global_avg_fwd, dim3((unsigned)c->i[0]), blk, g->stream, ttg__dev(ctx, y->data, "global_avg_pool2d"),
+                      ttg__dev(ctx, x->data, "global_avg_pool2d"), c->i[1]);
+        else if (x->grad)
+            TT_LAUNCH(ttg__global_avg_bwd, dim3(ttg__blocks(x->numel)), blk, g->stream, ttg__dev(ctx, x->grad, "global_avg_pool2d"),
+                      ttg__dev(ctx, y->grad, "global_avg_pool2d"), c->i[1], x->numel);
+        break;
+    }
     case TT_BOP_BN_STATS: { /* in x, running_mean, running_var; i: n, c, l, mode; f: eps, momentum */
         tt_tensor *rm = c->in[1], *rv = c->in[2];
         if (!c->i[1]) return TT_OK;
@@ -1307,6 +1396,7 @@ static tt_result ttg__cuda_run(tt_ctx *ctx, const tt_backend_call *c) {
     }
     case TT_BOP_CONV: case TT_BOP_CONV_BWD: case TT_BOP_MAX_POOL: case TT_BOP_MAX_POOL_BWD: case TT_BOP_AVG_POOL:
     case TT_BOP_AVG_POOL_BWD: case TT_BOP_BATCHNORM: case TT_BOP_BATCHNORM_BWD: case TT_BOP_BN_STATS:
+    case TT_BOP_ADAPTIVE_AVG_POOL: case TT_BOP_ADAPTIVE_AVG_POOL_BWD: case TT_BOP_GLOBAL_AVG_POOL: case TT_BOP_GLOBAL_AVG_POOL_BWD:
         return ttg__cnn_run(ctx, c);
     default: return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "GPU backend: unknown op code");
     }
@@ -1367,7 +1457,7 @@ static void ttg__cuda_release(tt_ctx *ctx) {
     ctx->backend_state = NULL;
 }
 
-static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", "layernorm", "embedding", "gelu", "gelu_tanh", "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "batchnorm", NULL};
+static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", "layernorm", "embedding", "gelu", "gelu_tanh", "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "batchnorm", "adaptive_avg_pool2d", "global_avg_pool2d", NULL};
 
 static const tt_backend ttg__cuda_backend = {
     "cuda",          ttg__cuda_ops,     ttg__cuda_zero,   ttg__cuda_upload,          ttg__cuda_download,

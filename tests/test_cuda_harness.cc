@@ -788,6 +788,32 @@ static void test_batchnorm_against_cpu(void) {
     CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
 }
 
+static tt_tensor *adaptive_5x3(tt_ctx *c, tt_tensor *x, const tt_pool_opts *) { return tt_adaptive_avg_pool2d(c, x, 5, 3); }
+static tt_tensor *adaptive_2x4(tt_ctx *c, tt_tensor *x, const tt_pool_opts *) { return tt_adaptive_avg_pool2d(c, x, 2, 4); }
+static tt_tensor *global_avg(tt_ctx *c, tt_tensor *x, const tt_pool_opts *) { return tt_global_avg_pool2d(c, x); }
+
+/* adaptive windows that overlap (11 -> 5, 9 -> 3... 7 -> 4) and the global mean (a double sum in
+   another order: 1e-6 relative forward; its backward is the CPU's float division, same bits) */
+static void test_adaptive_global_pooling_against_cpu(void) {
+    int x4[4] = {2, 3, 11, 7}, x3[3] = {3, 7, 9};
+    pool_case(adaptive_5x3, 4, x4, NULL, 0, "adaptive_avg_pool2d 11x7 -> 5x3");
+    pool_case(adaptive_2x4, 3, x3, NULL, 0, "adaptive_avg_pool2d unbatched 7x9 -> 2x4");
+    pair p;
+    CHECK(pair_init(&p));
+    CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
+    std::vector<float> v(2 * 3 * 11 * 7), k(6);
+    fill(v.data(), v.size(), 130); fill(k.data(), k.size(), 131);
+    tt_tensor *xc = tt_requires_grad(&p.cpu, tt_tensor_from(&p.cpu, 4, x4, v.data()));
+    tt_tensor *xg = tt_requires_grad(&p.gpu, tt_tensor_from(&p.gpu, 4, x4, v.data()));
+    tt_tensor *yc = global_avg(&p.cpu, xc, NULL), *yg = global_avg(&p.gpu, xg, NULL);
+    CHECK(same_tensor(&p.gpu, yg, yc, 0, 0, 1e-6, "global_avg_pool2d"));
+    CHECK(tt_backward_seed(&p.cpu, yc, k.data()) == TT_OK);
+    CHECK_MSG(tt_backward_seed(&p.gpu, yg, k.data()) == TT_OK, "%s", tt_error_message(&p.gpu));
+    CHECK(same_tensor(&p.gpu, xg, xc, 1, 0, 0, "x"));
+    CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+    pair_free(&p);
+}
+
 /* Ops still refused on the GPU name themselves (and leave the context usable) */
 static void test_cnn_unsupported_named(void) {
     pair p;
@@ -796,10 +822,8 @@ static void test_cnn_unsupported_named(void) {
     int xs[4] = {2, 3, 5, 5};
     std::vector<float> v(150, 1.0f);
     tt_tensor *x = tt_tensor_from(&p.gpu, 4, xs, v.data());
-    CHECK(tt_adaptive_avg_pool2d(&p.gpu, x, 2, 2) == NULL && tt_error(&p.gpu) == TT_ERR_UNSUPPORTED);
-    CHECK_MSG(strstr(tt_error_message(&p.gpu), "adaptive_avg_pool2d") != NULL, "%s", tt_error_message(&p.gpu));
-    tt_clear_error(&p.gpu);
-    CHECK(tt_global_avg_pool2d(&p.gpu, x) == NULL && tt_error(&p.gpu) == TT_ERR_UNSUPPORTED);
+    CHECK(tt_groupnorm(&p.gpu, x, 3, NULL, NULL, 1e-5f) == NULL && tt_error(&p.gpu) == TT_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(tt_error_message(&p.gpu), "groupnorm") != NULL, "%s", tt_error_message(&p.gpu));
     tt_clear_error(&p.gpu);
     tt_pool_opts o = tt_pool_opts_init(2, 2);
     CHECK(tt_max_pool2d(&p.gpu, x, &o) != NULL);
@@ -893,6 +917,7 @@ int main(void) {
     RUN(test_conv_against_cpu);
     RUN(test_pooling_against_cpu);
     RUN(test_batchnorm_against_cpu);
+    RUN(test_adaptive_global_pooling_against_cpu);
     RUN(test_cnn_unsupported_named);
     RUN(test_cnn_training_steps_match_cpu);
     TEST_EXIT();
