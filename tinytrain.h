@@ -5987,7 +5987,7 @@ static void tt__vexp_avx2_8(float *y, const float *x) { _mm256_storeu_ps(y, tt__
    Stated bound: 2 ulp from the function (ulp of the correctly rounded float result; 2^-149 for
    subnormal results). tests/test_vexp.c checks it against double erf / tanh on every 61st float
    bit pattern, +-4096 floats around each branch point and the special cases; an exhaustive run
-   over all 2^32 floats measured 1.02 ulp (erf, at 0.935) and 1.05 ulp (tanh, at 0.869). libm's
+   over all 2^32 floats measured 1.063 ulp (erf, at 1.0607) and 1.057 ulp (tanh, at 0.8665). libm's
    erff and tanhf are within 1 and 2.2 ulp (measured), so the fast and the scalar path differ by
    at most 4 ulp (tested). */
 __attribute__((target("avx2,fma"), always_inline))
