@@ -5026,13 +5026,27 @@ static void tt__gemm_args_set(tt__gemm_args *g, int ta, int tb, int m, int n, in
     g->rsb = tb ? 1 : ldb; g->csb = tb ? ldb : 1;  /* op(B)(p, j) = b[p*rsb + j*csb] */
 }
 
-/* ---- workspace and thread pool ---- */
+/* ---- workspace and thread pool ----
+   The pool runs "parallel regions": tt__parallel(ctx, parts, fn, arg) calls fn(arg, part,
+   worker) once for every part in 0 .. parts-1 and returns when all have returned. The caller
+   takes parts too, one at a time like the workers, so a region never waits for a worker that
+   the OS has not scheduled (shared machine): the caller then simply runs every part itself.
+   `worker` (0 = the calling thread, 1 .. threads-1 the pool's) may index per-thread scratch;
+   which thread runs a part must never change a result, so a part writes only its own outputs
+   and computes them in an order fixed by the part alone. tt__parallel_range (below) cuts an
+   index range [0, n) into chunks for elementwise and row-wise loops. Both run on the calling
+   thread, in part order, with one active thread, TT_NO_THREADS, a single part, or when called
+   from inside a region (nested regions are serial). Regions are for the calling thread of the
+   context only (a context is used by one thread at a time). A part must not call tt_ctx_sgemm
+   (it uses workspace 0); a part that needs a product calls
+   tt__gemm_serial(&st->kern, &g, st->path, st->pa[worker], st->pb[worker]) itself. */
 
 struct tt__gemm_state;
 typedef struct tt__gemm_worker {
     struct tt__gemm_state *st;
     int index;
 } tt__gemm_worker;
+typedef void (*tt__par_fn)(void *arg, int part, int worker);
 
 struct tt__gemm_state {
     tt__gemm_kern kern;     /* the context's kernel */
@@ -5041,9 +5055,14 @@ struct tt__gemm_state {
     int active;             /* threads used now (tt_ctx_set_threads) */
     int flush;              /* tt_desc.flush_denormals: workers set FTZ|DAZ around each job */
     float *pa[TT__GEMM_MAX_THREADS], *pb[TT__GEMM_MAX_THREADS];
-    /* the current parallel job: C split into parts of whole tiles */
+    /* the current matrix product, when it runs as a region: C split into parts of whole tiles */
     tt__gemm_args job;
-    int split_n, tiles, parts;
+    int split_n, tiles;
+    /* the current region: fn(arg, part, worker) for part 0 .. parts-1 */
+    tt__par_fn fn;
+    void *arg;
+    int parts;
+    int in_region;          /* a region is running: regions requested inside it run serially */
 #ifndef TT_NO_THREADS
     pthread_t tid[TT__GEMM_MAX_THREADS];
     tt__gemm_worker wk[TT__GEMM_MAX_THREADS];
@@ -5054,20 +5073,24 @@ struct tt__gemm_state {
     unsigned gen;           /* job generation, bumped for every job */
     int next, pending, quit; /* next part to claim, parts not finished yet; 1 = shut down */
     int sleepers;           /* workers blocked on `go` (the rest spin on `gen`) */
+    int caller_waits;       /* the caller is blocked on `done` */
 #endif
 };
 
 #ifndef TT_NO_THREADS
-/* Cheap wakeup: after a job a worker spins for a few tens of microseconds on the generation
-   (a training step issues its matmuls back to back) before it sleeps on the condition
-   variable, and the caller signals only when a worker sleeps. Parts are claimed one at a
-   time, the caller included: when the other core is busy (shared machine) the caller simply
-   runs the parts no worker has claimed instead of waiting for a worker to be scheduled.
+/* Cheap wakeup: a training step runs many short regions (every matmul above the threshold,
+   elementwise ops, row-wise losses and norms, optimizer updates) with short serial gaps
+   between them. After a region a worker spins on the generation for a bounded time
+   (TT__POOL_SPIN PAUSEs, a few hundred microseconds: long enough to bridge the gaps inside a
+   step, far shorter than a scheduler tick) before it sleeps on the condition variable; the
+   caller signals only when a worker sleeps, so a step costs no system call while the workers
+   are hot, and an idle context (between steps of a slow loop, or unused) sleeps: nothing spins
+   while the library is not called. Parts are claimed one at a time, the caller included.
    Writers hold the mutex; spinning readers use atomic loads (gcc/clang builtins; other
    compilers do not spin). */
 #if defined(__GNUC__) || defined(__clang__)
-#ifndef TT__GEMM_SPIN
-#define TT__GEMM_SPIN 1000 /* PAUSE is ~35 ns on Zen 3: ~35 us */
+#ifndef TT__POOL_SPIN
+#define TT__POOL_SPIN 8000 /* PAUSE measured ~30-40 ns on Zen 3: a few hundred us */
 #endif
 #define TT__ALOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define TT__ASTORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
@@ -5079,7 +5102,7 @@ struct tt__gemm_state {
 #define TT__PAUSE() ((void)0)
 #endif
 #else
-#define TT__GEMM_SPIN 0
+#define TT__POOL_SPIN 0
 #define TT__ALOAD(p) (*(p))
 #define TT__ASTORE(p, v) (*(p) = (v))
 #define TT__PAUSE() ((void)0)
@@ -5106,9 +5129,10 @@ static size_t tt__gemm_state_bytes(const tt_desc *d) {
     return tt__align_up(sizeof(struct tt__gemm_state)) + per * (size_t)tt__gemm_nthreads(d);
 }
 
-/* Run part t of the current job (a range of whole NR or MR tiles of C) in workspace w. Which
-   thread runs a part does not change its result. */
-static void tt__gemm_part(struct tt__gemm_state *st, int t, int w) {
+/* Run part t of the current product (a range of whole NR or MR tiles of C) in workspace w.
+   Which thread runs a part does not change its result. */
+static void tt__gemm_part(void *arg, int t, int w) {
+    struct tt__gemm_state *st = (struct tt__gemm_state *)arg;
     tt__gemm_args g = st->job;
     int unit = st->split_n ? st->kern.nr : st->kern.mr;
     int t0 = (int)((long long)st->tiles * t / st->parts), t1 = (int)((long long)st->tiles * (t + 1) / st->parts);
@@ -5134,7 +5158,7 @@ static int tt__gemm_claim(struct tt__gemm_state *st) {
 static void tt__gemm_finished(struct tt__gemm_state *st) {
     pthread_mutex_lock(&st->mu);
     TT__ASTORE(&st->pending, st->pending - 1);
-    if (st->pending == 0) pthread_cond_signal(&st->done);
+    if (st->pending == 0 && st->caller_waits) pthread_cond_signal(&st->done);
     pthread_mutex_unlock(&st->mu);
 }
 
@@ -5144,7 +5168,7 @@ static void *tt__gemm_worker_main(void *arg) {
     unsigned seen = 0;
     int spin, t;
     for (;;) {
-        for (spin = 0; spin < TT__GEMM_SPIN && TT__ALOAD(&st->gen) == seen && !TT__ALOAD(&st->quit); spin++)
+        for (spin = 0; spin < TT__POOL_SPIN && TT__ALOAD(&st->gen) == seen && !TT__ALOAD(&st->quit); spin++)
             TT__PAUSE();
         pthread_mutex_lock(&st->mu);
         st->sleepers++;
@@ -5158,7 +5182,7 @@ static void *tt__gemm_worker_main(void *arg) {
         {
             unsigned long long fp = tt__fp_enter_flag(st->flush);
             while ((t = tt__gemm_claim(st)) >= 0) {
-                tt__gemm_part(st, t, w->index);
+                st->fn(st->arg, t, w->index);
                 tt__gemm_finished(st);
             }
             tt__fp_leave_flag(st->flush, fp);
@@ -5240,6 +5264,99 @@ static void tt__gemm_free(tt_ctx *ctx) {
     ctx->gemm = NULL;
 }
 
+/* Run one region on the pool (see "workspace and thread pool" above). */
+static void tt__pool_run(struct tt__gemm_state *st, int parts, tt__par_fn fn, void *arg) {
+    int t;
+    if (parts <= 0) return;
+    if (parts == 1 || st->active <= 1 || st->in_region) { /* serial, in part order */
+        for (t = 0; t < parts; t++) fn(arg, t, 0);
+        return;
+    }
+#ifndef TT_NO_THREADS
+    {
+        int spin;
+        st->in_region = 1;
+        st->fn = fn;
+        st->arg = arg;
+        pthread_mutex_lock(&st->mu);
+        st->parts = parts;
+        st->next = 0;
+        st->pending = parts;
+        TT__ASTORE(&st->gen, st->gen + 1u);
+        if (st->sleepers > 0) pthread_cond_broadcast(&st->go);
+        pthread_mutex_unlock(&st->mu);
+        while ((t = tt__gemm_claim(st)) >= 0) {
+            fn(arg, t, 0);
+            tt__gemm_finished(st);
+        }
+        /* a worker that claimed the last part finishes it within microseconds: spin first */
+        for (spin = 0; spin < TT__POOL_SPIN && TT__ALOAD(&st->pending) > 0; spin++) TT__PAUSE();
+        pthread_mutex_lock(&st->mu);
+        st->caller_waits = 1;
+        while (st->pending > 0) pthread_cond_wait(&st->done, &st->mu);
+        st->caller_waits = 0;
+        pthread_mutex_unlock(&st->mu);
+        st->in_region = 0;
+    }
+#else
+    for (t = 0; t < parts; t++) fn(arg, t, 0);
+#endif
+}
+
+/* Parallel region on the context's pool: fn(arg, part, worker) for part 0 .. parts-1 (see
+   "workspace and thread pool" for the rules). A context without a pool (not initialised, or a
+   GPU backend's host side) runs the parts serially. */
+static void tt__parallel(tt_ctx *ctx, int parts, tt__par_fn fn, void *arg) {
+    int t;
+    if (ctx->gemm) { tt__pool_run(ctx->gemm, parts, fn, arg); return; }
+    for (t = 0; t < parts; t++) fn(arg, t, 0);
+}
+
+/* Range helper for loops whose iterations are independent: fn(arg, lo, hi) over pieces of
+   [0, n) that together cover it once. Every element (or row) must be computed from its own
+   inputs in a fixed order, so how [0, n) is cut never changes a result (bit-identical for every
+   thread count); reductions across the range are not allowed here. `min_par` is the smallest n
+   worth a region (below it, and with one thread, fn(arg, 0, n) runs once on the caller): set it
+   from the loop's measured cost so that a region's work is some tens of microseconds (see
+   TT__PAR_MIN_*). Pieces are whole multiples of `align` (e.g. 8 floats for vector loops, or 1
+   for rows) except the last. */
+typedef void (*tt__range_fn)(void *arg, size_t lo, size_t hi);
+typedef struct tt__range_job {
+    tt__range_fn fn;
+    void *arg;
+    size_t n, piece;
+} tt__range_job;
+static void tt__range_part(void *arg, int part, int worker) {
+    const tt__range_job *j = (const tt__range_job *)arg;
+    size_t lo = (size_t)part * j->piece, hi = TT__MIN(lo + j->piece, j->n);
+    (void)worker;
+    if (lo < hi) j->fn(j->arg, lo, hi);
+}
+/* the thresholds: elements (or rows x row length) below which a loop stays serial; measured on
+   Zen 3 (docs/bench_train.md): a region costs ~1-3 us with hot workers, so a cheap loop (one or
+   two flops per element, memory bound: add, relu, SGD) pays from ~32K elements and a costly one
+   (divisions, square roots, exp/erf: Adam, gelu, softmax rows) from ~4K */
+#ifndef TT__PAR_MIN_CHEAP
+#define TT__PAR_MIN_CHEAP 32768
+#endif
+#ifndef TT__PAR_MIN_COSTLY
+#define TT__PAR_MIN_COSTLY 4096
+#endif
+static void tt__parallel_range(tt_ctx *ctx, size_t n, size_t min_par, size_t align, tt__range_fn fn, void *arg) {
+    tt__range_job j;
+    int active = ctx->gemm ? ctx->gemm->active : 1, parts;
+    if (n == 0) return;
+    if (active <= 1 || n < min_par || n < 2 || (ctx->gemm && ctx->gemm->in_region)) { fn(arg, 0, n); return; }
+    if (align < 1) align = 1;
+    /* 4 pieces per thread: a thread the OS delays leaves its pieces to the others */
+    parts = 4 * active;
+    j.piece = (n + (size_t)parts - 1) / (size_t)parts;
+    j.piece = (j.piece + align - 1) / align * align;
+    j.fn = fn; j.arg = arg; j.n = n;
+    parts = (int)((n + j.piece - 1) / j.piece);
+    tt__parallel(ctx, parts, tt__range_part, &j);
+}
+
 /* ---- public entry points ---- */
 
 TT__DEF tt_result tt_sgemm_naive(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -5305,31 +5422,8 @@ static tt_result tt__ctx_sgemm_run(tt_ctx *ctx, int ta, int tb, int m, int n, in
         tt__gemm_serial(&st->kern, &g, st->path, st->pa[0], st->pb[0]);
         return TT_OK;
     }
-#ifndef TT_NO_THREADS
-    {
-        int spin, t;
-        st->job = g;
-        pthread_mutex_lock(&st->mu);
-        st->parts = parts;
-        st->next = 0;
-        st->pending = parts;
-        TT__ASTORE(&st->gen, st->gen + 1u);
-        if (st->sleepers > 0) pthread_cond_broadcast(&st->go);
-        pthread_mutex_unlock(&st->mu);
-        while ((t = tt__gemm_claim(st)) >= 0) {
-            tt__gemm_part(st, t, 0);
-            tt__gemm_finished(st);
-        }
-        for (spin = 0; spin < TT__GEMM_SPIN && TT__ALOAD(&st->pending) > 0; spin++) TT__PAUSE();
-        pthread_mutex_lock(&st->mu);
-        while (st->pending > 0) pthread_cond_wait(&st->done, &st->mu);
-        pthread_mutex_unlock(&st->mu);
-    }
-#else
     st->job = g;
-    st->parts = parts;
-    { int t; for (t = 0; t < parts; t++) tt__gemm_part(st, t, 0); }
-#endif
+    tt__pool_run(st, parts, tt__gemm_part, st);
     return TT_OK;
 }
 
@@ -5466,6 +5560,34 @@ static const tt__ew_kernels tt__ew = {tt__ew_sse_add_into, tt__ew_sse_sub_into, 
 static const tt__ew_kernels tt__ew = {tt__ew_ref_add_into, tt__ew_ref_sub_into, tt__ew_ref_add, tt__ew_ref_relu,
                                       tt__ew_ref_relu_backward};
 #endif
+
+/* ---- element-wise loops on the context's pool ----
+   tt__ew_par2(ctx, f, y, x, n) runs f(y, x, n) and tt__ew_par3(ctx, f, y, a, b, n) runs
+   f(y, a, b, n) over pieces of [0, n) in parallel above TT__PAR_MIN_CHEAP elements (see
+   tt__parallel_range in >>matmul). Each element is computed from its own inputs only, so the
+   result is bit-identical for every thread count and every cut. */
+typedef struct tt__ew_par {
+    void (*f2)(float *y, const float *x, size_t n);
+    void (*f3)(float *y, const float *a, const float *b, size_t n);
+    float *y;
+    const float *a, *b;
+} tt__ew_par;
+static void tt__ew_par_piece(void *arg, size_t lo, size_t hi) {
+    const tt__ew_par *p = (const tt__ew_par *)arg;
+    if (p->f2) p->f2(p->y + lo, p->a + lo, hi - lo);
+    else p->f3(p->y + lo, p->a + lo, p->b + lo, hi - lo);
+}
+static void tt__ew_par2(tt_ctx *ctx, void (*f)(float *, const float *, size_t), float *y, const float *x, size_t n) {
+    tt__ew_par p;
+    p.f2 = f; p.f3 = NULL; p.y = y; p.a = x; p.b = NULL;
+    tt__parallel_range(ctx, n, TT__PAR_MIN_CHEAP, 8, tt__ew_par_piece, &p);
+}
+static void tt__ew_par3(tt_ctx *ctx, void (*f)(float *, const float *, const float *, size_t), float *y,
+                        const float *a, const float *b, size_t n) {
+    tt__ew_par p;
+    p.f2 = NULL; p.f3 = f; p.y = y; p.a = a; p.b = b;
+    tt__parallel_range(ctx, n, TT__PAR_MIN_CHEAP, 8, tt__ew_par_piece, &p);
+}
 
 /* ---- broadcasting helpers ---- */
 
@@ -5630,6 +5752,49 @@ static void tt__bin_row_backward(int op, const float *gy, const float *y, const 
     }
 }
 
+/* Rows of a rowcast on the pool: with one row (operands of y's shape or scalars) pieces of its
+   elements, else pieces of whole rows. Each output element (and, in backward, each gradient
+   element: only used when no operand gradient sums over rows) is computed by the same
+   operations whatever the cut, so results are bit-identical for every thread count. */
+typedef struct tt__bin_par {
+    int op;
+    const tt__rowcast *rc;
+    const tt_tensor *y, *a, *b;
+} tt__bin_par;
+static void tt__bin_forward_piece(void *arg, size_t lo, size_t hi) {
+    const tt__bin_par *p = (const tt__bin_par *)arg;
+    const tt__rowcast *rc = p->rc;
+    size_t i;
+    if (rc->rows == 1) {
+        tt__bin_row(p->op, p->y->data + lo, p->a->data + lo * rc->sa, rc->sa, p->b->data + lo * rc->sb, rc->sb, hi - lo);
+        return;
+    }
+    for (i = lo; i < hi; i++)
+        tt__bin_row(p->op, p->y->data + i * rc->n, p->a->data + i * rc->ra, rc->sa, p->b->data + i * rc->rb, rc->sb,
+                    rc->n);
+}
+static void tt__bin_backward_piece(void *arg, size_t lo, size_t hi) {
+    const tt__bin_par *p = (const tt__bin_par *)arg;
+    const tt__rowcast *rc = p->rc;
+    float *ga = p->a->grad, *gb = p->b->grad;
+    size_t i;
+    if (rc->rows == 1) { /* gradients present are of y's shape (stride 1) */
+        tt__bin_row_backward(p->op, p->y->grad + lo, p->y->data + lo, p->a->data + lo * rc->sa, ga ? ga + lo : NULL,
+                             rc->sa, p->b->data + lo * rc->sb, gb ? gb + lo : NULL, rc->sb, hi - lo);
+        return;
+    }
+    for (i = lo; i < hi; i++) {
+        size_t oa = i * rc->ra, ob = i * rc->rb, oy = i * rc->n;
+        tt__bin_row_backward(p->op, p->y->grad + oy, p->y->data + oy, p->a->data + oa, ga ? ga + oa : NULL, rc->sa,
+                             p->b->data + ob, gb ? gb + ob : NULL, rc->sb, rc->n);
+    }
+}
+static void tt__bin_parallel(tt_ctx *ctx, tt__bin_par *bp, tt__range_fn piece) {
+    const tt__rowcast *rc = bp->rc;
+    if (rc->rows == 1) tt__parallel_range(ctx, rc->n, TT__PAR_MIN_CHEAP, 8, piece, bp);
+    else tt__parallel_range(ctx, rc->rows, TT__PAR_MIN_CHEAP / (rc->n ? rc->n : 1) + 1, 1, piece, bp);
+}
+
 static void tt__binary_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *a = n->in[0], *b = n->in[1], *y = n->out;
     int op = n->i[0];
@@ -5638,6 +5803,12 @@ static void tt__binary_backward(tt_ctx *ctx, tt__node *n) {
     size_t i;
     (void)ctx;
     if ((a->grad != b->grad || tt_same_shape(a, b)) && tt__rowcast_init(&rc, a, b, y)) {
+        if ((!a->grad || rc.ra) && (!b->grad || rc.rb)) { /* no gradient sums over rows: on the pool */
+            tt__bin_par bp;
+            bp.op = op; bp.rc = &rc; bp.y = y; bp.a = a; bp.b = b;
+            tt__bin_parallel(ctx, &bp, tt__bin_backward_piece);
+            return;
+        }
         for (i = 0; i < rc.rows; i++) {
             size_t oa = i * rc.ra, ob = i * rc.rb, oy = i * rc.n;
             tt__bin_row_backward(op, y->grad + oy, y->data + oy, a->data + oa, a->grad ? a->grad + oa : NULL, rc.sa,
@@ -5667,9 +5838,10 @@ static tt_tensor *tt__binary_run(tt_ctx *ctx, const char *op, int kind, tt_tenso
     y = tt__out(ctx, op, nd, shape, a, b, NULL);
     if (!y) return NULL;
     if (ctx->backend) return tt__bk_op(ctx, y, TT_BOP_BINARY, a, b, NULL, kind); /* i[0]: 0 add 1 sub 2 mul 3 div */
-    if (tt__rowcast_init(&rc, a, b, y)) { /* same shape, row vector, scalar: no odometer */
-        for (i = 0; i < rc.rows; i++)
-            tt__bin_row(kind, y->data + i * rc.n, a->data + i * rc.ra, rc.sa, b->data + i * rc.rb, rc.sb, rc.n);
+    if (tt__rowcast_init(&rc, a, b, y)) { /* same shape, row vector, scalar: no odometer, on the pool */
+        tt__bin_par bp;
+        bp.op = kind; bp.rc = &rc; bp.y = y; bp.a = a; bp.b = b;
+        tt__bin_parallel(ctx, &bp, tt__bin_forward_piece);
     } else {
         tt__bcast it;
         tt__bcast_init(&it, a, b, nd, shape);
@@ -5696,10 +5868,9 @@ TT__DEF tt_tensor *tt_mul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__
 /* ---- relu: the smallest complete op ---- */
 static void tt__relu_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
-    (void)ctx;
     if (!x->grad) return;
     /* for each i: if (x->data[i] > 0) x->grad[i] += y->grad[i]; */
-    tt__ew.relu_backward(x->grad, x->data, y->grad, y->numel);
+    tt__ew_par3(ctx, tt__ew.relu_backward, x->grad, x->data, y->grad, y->numel);
 }
 
 TT__DEF tt_tensor *tt_relu(tt_ctx *ctx, tt_tensor *x) {
@@ -5708,7 +5879,7 @@ TT__DEF tt_tensor *tt_relu(tt_ctx *ctx, tt_tensor *x) {
     y = tt__out(ctx, "relu", x->ndim, x->shape, x, NULL, NULL);
     if (!y) return NULL;
     if (ctx->backend) return tt__bk_op(ctx, y, TT_BOP_RELU, x, NULL, NULL, 0); /* runs on the backend */
-    tt__ew.relu(y->data, x->data, x->numel); /* y->data[i] = x->data[i] > 0 ? x->data[i] : 0 */
+    tt__ew_par2(ctx, tt__ew.relu, y->data, x->data, x->numel); /* y->data[i] = x->data[i] > 0 ? x->data[i] : 0 */
     if (y->node) y->node->backward = tt__relu_backward;
     return tt__done(ctx, y);
 }
@@ -6050,27 +6221,60 @@ static float tt__unary_df(int kind, float x, float y, float p0, float p1) {
     }
 }
 
-static void tt__unary_backward(tt_ctx *ctx, tt__node *n) {
-    tt_tensor *x = n->in[0], *y = n->out;
-    int kind = n->i[0];
+/* Pieces [lo, hi) of a unary op's forward or backward loop, run on the context's pool above
+   TT__PAR_MIN_COSTLY elements (libm calls per element); every element is its own, so results
+   are bit-identical for every thread count. */
+typedef struct tt__unary_par {
+    int kind;
+    float p0, p1;
+    const tt_tensor *x, *y;
+    float *e1; /* gelu: 1 + erf(x / sqrt 2) kept for backward, or NULL */
+} tt__unary_par;
+static void tt__unary_backward_piece(void *arg, size_t lo, size_t hi) {
+    const tt__unary_par *p = (const tt__unary_par *)arg;
+    const tt_tensor *x = p->x, *y = p->y;
+    int kind = p->kind;
     size_t i;
-    (void)ctx;
-    if (!x->grad) return;
     if (kind == TT__U_GELU) { /* hot in transformers: the same formula without the per-element switch */
         float *gx = x->grad;
-        const float *xd = x->data, *gy = y->grad, *e1 = (const float *)n->saved; /* 1 + erf(x / sqrt 2) */
-        for (i = 0; i < y->numel; i++) {
+        const float *xd = x->data, *gy = y->grad, *e1 = p->e1; /* 1 + erf(x / sqrt 2) */
+        for (i = lo; i < hi; i++) {
             float v = xd[i];
             gx[i] += gy[i] * (0.5f * e1[i] + v * expf(-0.5f * v * v) * TT__INV_SQRT_2PI);
         }
         return;
     }
-    for (i = 0; i < y->numel; i++)
-        x->grad[i] += y->grad[i] * tt__unary_df(kind, x->data[i], y->data[i], n->f[0], n->f[1]);
+    for (i = lo; i < hi; i++)
+        x->grad[i] += y->grad[i] * tt__unary_df(kind, x->data[i], y->data[i], p->p0, p->p1);
+}
+static void tt__unary_forward_piece(void *arg, size_t lo, size_t hi) {
+    const tt__unary_par *p = (const tt__unary_par *)arg;
+    const float *xd = p->x->data;
+    float *yd = p->y->data, *e1 = p->e1;
+    size_t i;
+    if (p->kind == TT__U_GELU) { /* as tt__unary_f, without the per-element switch */
+        for (i = lo; i < hi; i++) {
+            float e = 1.0f + erff(xd[i] * TT__SQRT1_2);
+            if (e1) e1[i] = e;
+            yd[i] = 0.5f * xd[i] * e;
+        }
+        return;
+    }
+    for (i = lo; i < hi; i++) yd[i] = tt__unary_f(p->kind, xd[i], p->p0, p->p1);
+}
+
+static void tt__unary_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *x = n->in[0], *y = n->out;
+    tt__unary_par p;
+    if (!x->grad) return;
+    p.kind = n->i[0]; p.p0 = n->f[0]; p.p1 = n->f[1]; p.x = x; p.y = y;
+    p.e1 = p.kind == TT__U_GELU ? (float *)n->saved : NULL;
+    tt__parallel_range(ctx, y->numel, TT__PAR_MIN_COSTLY, 8, tt__unary_backward_piece, &p);
 }
 
 static tt_tensor *tt__unary_run(tt_ctx *ctx, const char *op, int kind, tt_tensor *x, float p0, float p1) {
     tt_tensor *y;
+    tt__unary_par up;
     size_t i;
     if (!tt__in(ctx, op, x)) return NULL;
     y = tt__out(ctx, op, x->ndim, x->shape, x, NULL, NULL);
@@ -6083,16 +6287,12 @@ static tt_tensor *tt__unary_run(tt_ctx *ctx, const char *op, int kind, tt_tensor
         return tt__bk_op(ctx, y, TT_BOP_GELU, x, NULL, NULL, kind == TT__U_GELU_TANH);
     }
     if (kind == TT__U_GELU) { /* as tt__unary_f, without the per-element switch */
-        float *yd = y->data, *e1 = NULL;
-        const float *xd = x->data;
+        float *e1 = NULL;
         /* with a tape node, keep 1 + erf(x / sqrt 2) so backward needs no second erff (the same
            float value, so the gradient is bit-identical with recomputing it) */
         if (y->node && !(e1 = tt__scratch_floats(ctx, op, x->numel ? x->numel : 1))) return NULL;
-        for (i = 0; i < x->numel; i++) {
-            float e = 1.0f + erff(xd[i] * TT__SQRT1_2);
-            if (e1) e1[i] = e;
-            yd[i] = 0.5f * xd[i] * e;
-        }
+        up.kind = kind; up.p0 = p0; up.p1 = p1; up.x = x; up.y = y; up.e1 = e1;
+        tt__parallel_range(ctx, x->numel, TT__PAR_MIN_COSTLY, 8, tt__unary_forward_piece, &up);
         if (y->node) y->node->saved = e1;
     } else if (kind == TT__U_EXP) {
         tt__vec_exp(ctx, y->data, x->data, x->numel);
@@ -6108,7 +6308,8 @@ static tt_tensor *tt__unary_run(tt_ctx *ctx, const char *op, int kind, tt_tensor
         else
             for (i = 0; i < x->numel; i++) yd[i] = xd[i] / (1.0f + yd[i]);
     } else {
-        for (i = 0; i < x->numel; i++) y->data[i] = tt__unary_f(kind, x->data[i], p0, p1);
+        up.kind = kind; up.p0 = p0; up.p1 = p1; up.x = x; up.y = y; up.e1 = NULL;
+        tt__parallel_range(ctx, x->numel, TT__PAR_MIN_COSTLY, 8, tt__unary_forward_piece, &up);
     }
     if (y->node) {
         y->node->i[0] = kind;
@@ -6592,9 +6793,8 @@ static void tt__shape_walk(int mode, int nd, const int *shape, const size_t *st,
 
 static void tt__view_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
-    (void)ctx;
     if (!x->grad) return;
-    tt__ew.add_into(x->grad, y->grad, y->numel); /* x->grad[i] += y->grad[i] */
+    tt__ew_par2(ctx, tt__ew.add_into, x->grad, y->grad, y->numel); /* x->grad[i] += y->grad[i] */
 }
 
 /* A view of x with a new shape (same numel, checked by the caller): a header that shares x's
@@ -7739,12 +7939,27 @@ typedef struct tt__nn_bn_saved {
     float *mean, *invstd;
 } tt__nn_bn_saved;
 
-static void tt__nn_batchnorm_backward(tt_ctx *ctx, tt__node *nd) {
-    tt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2], *y = nd->out;
-    const tt__nn_bn_saved *s = (const tt__nn_bn_saved *)nd->saved;
+/* Batchnorm forward and backward work channel by channel: every channel's statistics, outputs
+   and gradients are computed from that channel alone in a fixed order, so channels run in
+   parallel pieces on the context's pool (above TT__PAR_MIN_COSTLY elements in all) with results
+   bit-identical for every thread count. */
+typedef struct tt__nn_node_io {
+    tt_tensor *x, *w, *b, *y; /* input, weight and bias (or NULL), output */
+} tt__nn_node_io;
+typedef struct tt__bn_par {
+    const tt__nn_node_io *io;
+    tt__nn_bn_saved *s;
+    tt_tensor *rmean, *rvar;
+    float momentum, eps;
+    int update;
+} tt__bn_par;
+
+static void tt__bn_backward_piece(void *arg, size_t c0, size_t c1) {
+    const tt__bn_par *p = (const tt__bn_par *)arg;
+    tt_tensor *x = p->io->x, *w = p->io->w, *b = p->io->b, *y = p->io->y;
+    const tt__nn_bn_saved *s = p->s;
     size_t n, c, l, m = s->n * s->l;
-    (void)ctx;
-    for (c = 0; c < s->c; c++) {
+    for (c = c0; c < c1; c++) {
         double sum_dy = 0, sum_dy_xhat = 0;
         float mean = s->mean[c], invstd = s->invstd[c], wc = w ? w->data[c] : 1.0f;
         for (n = 0; n < s->n; n++) {
@@ -7775,12 +7990,65 @@ static void tt__nn_batchnorm_backward(tt_ctx *ctx, tt__node *nd) {
     }
 }
 
+static void tt__nn_batchnorm_backward(tt_ctx *ctx, tt__node *nd) {
+    tt__nn_node_io io;
+    tt__bn_par p;
+    tt__nn_bn_saved *s = (tt__nn_bn_saved *)nd->saved;
+    io.x = nd->in[0]; io.w = nd->in[1]; io.b = nd->in[2]; io.y = nd->out;
+    memset(&p, 0, sizeof p);
+    p.io = &io; p.s = s;
+    tt__parallel_range(ctx, s->c, TT__PAR_MIN_COSTLY / (s->n * s->l > 0 ? s->n * s->l : 1) + 1, 1, tt__bn_backward_piece, &p);
+}
+
+static void tt__bn_forward_piece(void *arg, size_t c0, size_t c1) {
+    const tt__bn_par *p = (const tt__bn_par *)arg;
+    tt_tensor *x = p->io->x, *weight = p->io->w, *bias = p->io->b, *y = p->io->y;
+    tt_tensor *running_mean = p->rmean, *running_var = p->rvar;
+    const tt__nn_bn_saved st = *p->s;
+    tt__nn_bn_saved *sv = p->s;
+    float momentum = p->momentum, eps = p->eps;
+    int training = st.training, update = p->update;
+    size_t n, c, l, m = st.n * st.l;
+    for (c = c0; c < c1; c++) {
+        float mean, invstd, wc = weight ? weight->data[c] : 1.0f, bc = bias ? bias->data[c] : 0.0f;
+        if (training) {
+            double sum = 0, sq = 0, dm, var;
+            for (n = 0; n < st.n; n++)
+                for (l = 0; l < st.l; l++) sum += x->data[(n * st.c + c) * st.l + l];
+            dm = sum / (double)m;
+            for (n = 0; n < st.n; n++)
+                for (l = 0; l < st.l; l++) {
+                    double d = x->data[(n * st.c + c) * st.l + l] - dm;
+                    sq += d * d;
+                }
+            var = sq / (double)m; /* biased: used for normalising */
+            mean = (float)dm;
+            invstd = (float)(1.0 / sqrt(var + (double)eps));
+            if (update) {
+                /* torch: running = (1 - momentum) * running + momentum * stat, unbiased variance */
+                running_mean->data[c] = (1.0f - momentum) * running_mean->data[c] + momentum * mean;
+                running_var->data[c] = (1.0f - momentum) * running_var->data[c] + momentum * (float)(sq / (double)(m - 1));
+            }
+        } else {
+            mean = running_mean->data[c];
+            invstd = (float)(1.0 / sqrt((double)running_var->data[c] + (double)eps));
+        }
+        sv->mean[c] = mean;
+        sv->invstd[c] = invstd;
+        for (n = 0; n < st.n; n++) {
+            const float *xp = x->data + (n * st.c + c) * st.l;
+            float *yp = y->data + (n * st.c + c) * st.l;
+            for (l = 0; l < st.l; l++) yp[l] = (xp[l] - mean) * invstd * wc + bc;
+        }
+    }
+}
+
 TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt_tensor *bias,
                                 tt_tensor *running_mean, tt_tensor *running_var, const tt_batchnorm_opts *opts) {
     const char *op = "batchnorm";
     tt__nn_bn_saved st, *sv;
     tt_tensor *y;
-    size_t n, c, l, m;
+    size_t m;
     int training, update;
     tt_batchnorm_opts o = opts ? *opts : tt_batchnorm_opts_init();
     float momentum = o.momentum, eps = o.eps;
@@ -7837,37 +8105,13 @@ TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt
     if (!sv || !st.mean) return NULL;
     st.invstd = st.mean + st.c;
     *sv = st;
-    for (c = 0; c < st.c; c++) {
-        float mean, invstd, wc = weight ? weight->data[c] : 1.0f, bc = bias ? bias->data[c] : 0.0f;
-        if (training) {
-            double sum = 0, sq = 0, dm, var;
-            for (n = 0; n < st.n; n++)
-                for (l = 0; l < st.l; l++) sum += x->data[(n * st.c + c) * st.l + l];
-            dm = sum / (double)m;
-            for (n = 0; n < st.n; n++)
-                for (l = 0; l < st.l; l++) {
-                    double d = x->data[(n * st.c + c) * st.l + l] - dm;
-                    sq += d * d;
-                }
-            var = sq / (double)m; /* biased: used for normalising */
-            mean = (float)dm;
-            invstd = (float)(1.0 / sqrt(var + (double)eps));
-            if (update) {
-                /* torch: running = (1 - momentum) * running + momentum * stat, unbiased variance */
-                running_mean->data[c] = (1.0f - momentum) * running_mean->data[c] + momentum * mean;
-                running_var->data[c] = (1.0f - momentum) * running_var->data[c] + momentum * (float)(sq / (double)(m - 1));
-            }
-        } else {
-            mean = running_mean->data[c];
-            invstd = (float)(1.0 / sqrt((double)running_var->data[c] + (double)eps));
-        }
-        sv->mean[c] = mean;
-        sv->invstd[c] = invstd;
-        for (n = 0; n < st.n; n++) {
-            const float *xp = x->data + (n * st.c + c) * st.l;
-            float *yp = y->data + (n * st.c + c) * st.l;
-            for (l = 0; l < st.l; l++) yp[l] = (xp[l] - mean) * invstd * wc + bc;
-        }
+    {
+        tt__nn_node_io io;
+        tt__bn_par p;
+        io.x = x; io.w = weight; io.b = bias; io.y = y;
+        p.io = &io; p.s = sv; p.rmean = running_mean; p.rvar = running_var;
+        p.momentum = momentum; p.eps = eps; p.update = update;
+        tt__parallel_range(ctx, st.c, TT__PAR_MIN_COSTLY / (m ? m : 1) + 1, 1, tt__bn_forward_piece, &p);
     }
     if (y->node) {
         y->node->saved = sv;
@@ -7887,11 +8131,72 @@ typedef struct tt__nn_rows_saved {
     float *mean, *invstd;
 } tt__nn_rows_saved;
 
+/* On the context's pool (rows x m above TT__PAR_MIN_COSTLY): the forward pass and the input
+   gradient work row by row (each row from itself alone); the layernorm weight and bias
+   gradients are sums over rows, computed in pieces of columns, each column summing its rows in
+   row order as the serial loop does. So results are bit-identical for every thread count.
+   Groupnorm's backward (weights shared inside a row) stays serial. */
+typedef struct tt__rownorm_par {
+    tt__nn_node_io io;
+    const tt__nn_rows_saved *s;
+    float eps;
+} tt__rownorm_par;
+
+/* layernorm with trained affine, rows [r0, r1): the input gradient */
+static void tt__rownorm_bw_rows(void *arg, size_t r0, size_t r1) {
+    const tt__rownorm_par *p = (const tt__rownorm_par *)arg;
+    const tt__nn_rows_saved *s = p->s;
+    tt_tensor *x = p->io.x, *w = p->io.w, *y = p->io.y;
+    size_t r, j;
+    for (r = r0; r < r1; r++) {
+        const float *xp = x->data + r * s->m, *gp = y->grad + r * s->m, *wp = w->data;
+        float mean = s->mean[r], invstd = s->invstd[r], mg, mgx;
+        double sum_g = 0, sum_g_xhat = 0;
+        float *dxp = x->grad + r * s->m;
+        for (j = 0; j < s->m; j++) {
+            float xhat = (xp[j] - mean) * invstd;
+            float g = gp[j] * wp[j];
+            sum_g += g;
+            sum_g_xhat += (double)g * xhat;
+        }
+        mg = (float)(sum_g / (double)s->m);
+        mgx = (float)(sum_g_xhat / (double)s->m);
+        for (j = 0; j < s->m; j++) {
+            float xhat = (xp[j] - mean) * invstd;
+            dxp[j] += invstd * (gp[j] * wp[j] - mg - xhat * mgx);
+        }
+    }
+}
+/* layernorm with trained affine, columns [j0, j1): weight and bias gradients, rows in order */
+static void tt__rownorm_bw_cols(void *arg, size_t j0, size_t j1) {
+    const tt__rownorm_par *p = (const tt__rownorm_par *)arg;
+    const tt__nn_rows_saved *s = p->s;
+    tt_tensor *x = p->io.x, *w = p->io.w, *b = p->io.b, *y = p->io.y;
+    float *gw = w->grad, *gb = b->grad;
+    size_t r, j;
+    for (r = 0; r < s->rows; r++) {
+        const float *xp = x->data + r * s->m, *gp = y->grad + r * s->m;
+        float mean = s->mean[r], invstd = s->invstd[r];
+        for (j = j0; j < j1; j++) {
+            float xhat = (xp[j] - mean) * invstd;
+            gw[j] += gp[j] * xhat;
+            gb[j] += gp[j];
+        }
+    }
+}
+
 static void tt__nn_rownorm_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2], *y = nd->out;
     const tt__nn_rows_saved *s = (const tt__nn_rows_saved *)nd->saved;
     size_t r, j;
-    (void)ctx;
+    if (s->wdiv == 1 && s->groups == 1 && w && b && w->grad && b->grad && s->m > 0) {
+        /* layernorm with trained affine (the transformer's case): rows, then columns, on the pool */
+        tt__rownorm_par p;
+        p.io.x = x; p.io.w = w; p.io.b = b; p.io.y = y; p.s = s; p.eps = 0;
+        if (x->grad) tt__parallel_range(ctx, s->rows, TT__PAR_MIN_COSTLY / s->m + 1, 1, tt__rownorm_bw_rows, &p);
+        tt__parallel_range(ctx, s->m, s->rows ? TT__PAR_MIN_COSTLY / s->rows + 1 : 1, 8, tt__rownorm_bw_cols, &p);
+        return;
+    }
     for (r = 0; r < s->rows; r++) {
         const float *xp = x->data + r * s->m, *gp = y->grad + r * s->m;
         size_t woff = (r % s->groups) * s->per_group;
@@ -7941,25 +8246,14 @@ static void tt__nn_rownorm_backward(tt_ctx *ctx, tt__node *nd) {
     }
 }
 
-/* Shared forward of layernorm and groupnorm (shapes already validated). */
-static tt_tensor *tt__nn_rownorm(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor *w, tt_tensor *b, float eps,
-                                 size_t m, size_t groups, size_t per_group, size_t wdiv) {
-    tt__nn_rows_saved *sv;
-    tt_tensor *y;
-    size_t r, j;
-    y = tt__out(ctx, op, x->ndim, x->shape, x, w, b);
-    if (!y) return NULL;
-    sv = (tt__nn_rows_saved *)tt__scratch(ctx, op, sizeof *sv);
-    if (!sv) return NULL;
-    sv->rows = m ? x->numel / m : 0;
-    sv->m = m;
-    sv->groups = groups;
-    sv->per_group = per_group;
-    sv->wdiv = wdiv ? wdiv : 1;
-    sv->mean = tt__scratch_floats(ctx, op, 2 * sv->rows + 1);
-    if (!sv->mean) return NULL;
-    sv->invstd = sv->mean + sv->rows;
-    for (r = 0; r < sv->rows; r++) {
+/* rows [r0, r1) of the forward pass */
+static void tt__rownorm_fw_rows(void *arg, size_t r0, size_t r1) {
+    const tt__rownorm_par *pp = (const tt__rownorm_par *)arg;
+    const tt__nn_rows_saved *sv = pp->s;
+    tt_tensor *x = pp->io.x, *w = pp->io.w, *b = pp->io.b, *y = pp->io.y;
+    size_t m = sv->m, groups = sv->groups, per_group = sv->per_group, r, j;
+    float eps = pp->eps;
+    for (r = r0; r < r1; r++) {
         const float *xp = x->data + r * m;
         float *yp = y->data + r * m;
         size_t woff = (r % groups) * per_group;
@@ -7982,12 +8276,37 @@ static tt_tensor *tt__nn_rownorm(tt_ctx *ctx, const char *op, tt_tensor *x, tt_t
             yp[j] = (xp[j] - mean) * invstd * (w ? w->data[wi] : 1.0f) + (b ? b->data[wi] : 0.0f);
         }
     }
+}
+
+/* Shared forward of layernorm and groupnorm (shapes already validated). */
+static tt_tensor *tt__nn_rownorm(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor *w, tt_tensor *b, float eps,
+                                 size_t m, size_t groups, size_t per_group, size_t wdiv) {
+    tt__nn_rows_saved *sv;
+    tt_tensor *y;
+    y = tt__out(ctx, op, x->ndim, x->shape, x, w, b);
+    if (!y) return NULL;
+    sv = (tt__nn_rows_saved *)tt__scratch(ctx, op, sizeof *sv);
+    if (!sv) return NULL;
+    sv->rows = m ? x->numel / m : 0;
+    sv->m = m;
+    sv->groups = groups;
+    sv->per_group = per_group;
+    sv->wdiv = wdiv ? wdiv : 1;
+    sv->mean = tt__scratch_floats(ctx, op, 2 * sv->rows + 1);
+    if (!sv->mean) return NULL;
+    sv->invstd = sv->mean + sv->rows;
+    {
+        tt__rownorm_par p;
+        p.io.x = x; p.io.w = w; p.io.b = b; p.io.y = y; p.s = sv; p.eps = eps;
+        tt__parallel_range(ctx, sv->rows, m ? TT__PAR_MIN_COSTLY / m + 1 : 1, 1, tt__rownorm_fw_rows, &p);
+    }
     if (y->node) {
         y->node->saved = sv;
         y->node->backward = tt__nn_rownorm_backward;
     }
     return tt__done(ctx, y);
 }
+
 
 TT__DEF tt_tensor *tt_layernorm(tt_ctx *ctx, tt_tensor *x, int norm_dims, tt_tensor *weight, tt_tensor *bias, float eps) {
     const char *op = "layernorm";
@@ -8752,6 +9071,67 @@ static int tt__loss_ce_opts_ok(tt_ctx *ctx, const char *op, const tt_cross_entro
 
 static tt_tensor *tt__bk_class_index(tt_ctx *ctx, const char *op, tt_tensor *x, const int *target, const tt_cross_entropy_opts *o,
                                      int is_logits, size_t N, size_t C, size_t S, int ignore); /* >>backend */
+/* Units [u0, u1) of a class-index loss: each unit's loss, gradient row and unused marks from
+   that unit alone, so units run in pieces on the context's pool (units x classes above
+   TT__PAR_MIN_COSTLY) with results bit-identical for every thread count; the one sum over units
+   (the counted weights for MEAN) is taken afterwards on the calling thread in unit order. */
+typedef struct tt__ci_par {
+    const tt_tensor *x;
+    const int *target;
+    const tt_cross_entropy_opts *o;
+    float *l, *dx;
+    unsigned char *unused;
+    size_t C, S;
+    int ignore, is_logits;
+    double Wall;
+} tt__ci_par;
+static void tt__ci_units(void *arg, size_t u0, size_t u1) {
+    const tt__ci_par *cp = (const tt__ci_par *)arg;
+    const tt_tensor *x = cp->x;
+    const int *target = cp->target;
+    const tt_cross_entropy_opts o = *cp->o;
+    float *dx = cp->dx, eps = o.label_smoothing;
+    unsigned char *unused = cp->unused;
+    size_t C = cp->C, S = cp->S, u, c;
+    int ignore = cp->ignore, is_logits = cp->is_logits;
+    double Wall = cp->Wall;
+    for (u = u0; u < u1; u++) {
+        size_t n = u / S, s = u % S;
+        const float *xr = x->data + n * C * S + s; /* class c at xr[c * S] */
+        int t = target[u];
+        double lse = 0, loss, wt;
+        if (t == ignore) {
+            cp->l[u] = 0.0f;
+            if (unused)
+                for (c = 0; c < C; c++) unused[n * C * S + s + c * S] = 1;
+            continue;
+        }
+        if (unused && !is_logits) unused[n * C * S + s + (size_t)t * S] = 0;
+        wt = o.weight ? o.weight[t] : 1.0;
+        if (is_logits) lse = tt__logsumexp_d(xr, C, S); /* log p_c = x_c - lse */
+        loss = -(1.0 - eps) * wt * ((double)xr[(size_t)t * S] - lse);
+        if (eps != 0.0f) {
+            double sm = 0;
+            for (c = 0; c < C; c++) sm -= (o.weight ? o.weight[c] : 1.0) * ((double)xr[c * S] - lse);
+            loss += eps / (double)C * sm;
+        }
+        cp->l[u] = (float)loss;
+        if (dx) {
+            float *dr = dx + n * C * S + s;
+            for (c = 0; c < C; c++) {
+                double wc = o.weight ? o.weight[c] : 1.0, g;
+                if (is_logits) {
+                    double p = exp((double)xr[c * S] - lse);
+                    g = (1.0 - eps) * wt * (p - (c == (size_t)t ? 1.0 : 0.0)) + eps / (double)C * (Wall * p - wc);
+                } else {
+                    g = c == (size_t)t ? -wt : 0.0;
+                }
+                dr[c * S] = (float)g;
+            }
+        }
+    }
+}
+
 /* is_logits: cross-entropy (log-softmax inside); else NLL on log-probabilities. */
 static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x, size_t n_target, const int *target,
                                        const tt_cross_entropy_opts *opts, int is_logits) {
@@ -8759,7 +9139,7 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
     int und, ushape[TT_MAX_DIMS], ignore;
     size_t N, C, S, u, c;
     tt__loss_run r;
-    float *dx, eps;
+    float *dx;
     unsigned char *unused = NULL;
     double wsum = 0, Wall = 0;
     if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_ce_opts_ok(ctx, op, &o)) return NULL;
@@ -8781,7 +9161,6 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
         }
     }
     if (ctx->backend) return tt__bk_class_index(ctx, op, x, target, &o, is_logits, N, C, S, ignore);
-    eps = o.label_smoothing;
     for (c = 0; c < C; c++) Wall += o.weight ? o.weight[c] : 1.0;
     if (!tt__loss_begin(ctx, op, &r, o.reduction, und, ushape, S, N, x, NULL, NULL)) return NULL;
     dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, C, 1);
@@ -8791,42 +9170,14 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
         memset(unused, is_logits ? 0 : 1, x->numel);
         r.s->unused0 = unused;
     }
-    for (u = 0; u < N * S; u++) {
-        size_t n = u / S, s = u % S;
-        const float *xr = x->data + n * C * S + s; /* class c at xr[c * S] */
-        int t = target[u];
-        double lse = 0, loss, wt;
-        if (t == ignore) {
-            r.l[u] = 0.0f;
-            if (unused)
-                for (c = 0; c < C; c++) unused[n * C * S + s + c * S] = 1;
-            continue;
-        }
-        if (unused && !is_logits) unused[n * C * S + s + (size_t)t * S] = 0;
-        wt = o.weight ? o.weight[t] : 1.0;
-        wsum += wt;
-        if (is_logits) lse = tt__logsumexp_d(xr, C, S); /* log p_c = x_c - lse */
-        loss = -(1.0 - eps) * wt * ((double)xr[(size_t)t * S] - lse);
-        if (eps != 0.0f) {
-            double sm = 0;
-            for (c = 0; c < C; c++) sm -= (o.weight ? o.weight[c] : 1.0) * ((double)xr[c * S] - lse);
-            loss += eps / (double)C * sm;
-        }
-        r.l[u] = (float)loss;
-        if (dx) {
-            float *dr = dx + n * C * S + s;
-            for (c = 0; c < C; c++) {
-                double wc = o.weight ? o.weight[c] : 1.0, g;
-                if (is_logits) {
-                    double p = exp((double)xr[c * S] - lse);
-                    g = (1.0 - eps) * wt * (p - (c == (size_t)t ? 1.0 : 0.0)) + eps / (double)C * (Wall * p - wc);
-                } else {
-                    g = c == (size_t)t ? -wt : 0.0;
-                }
-                dr[c * S] = (float)g;
-            }
-        }
+    {
+        tt__ci_par p;
+        p.x = x; p.target = target; p.o = &o; p.l = r.l; p.dx = dx; p.unused = unused;
+        p.C = C; p.S = S; p.ignore = ignore; p.is_logits = is_logits; p.Wall = Wall;
+        tt__parallel_range(ctx, N * S, TT__PAR_MIN_COSTLY / (C ? C : 1) + 1, 1, tt__ci_units, &p);
     }
+    for (u = 0; u < N * S; u++) /* the counted targets' weights, summed in unit order */
+        if (target[u] != ignore) wsum += o.weight ? o.weight[target[u]] : 1.0;
     /* MEAN divides by the summed weight of the counted targets (torch's weighted mean) */
     return tt__loss_end(ctx, &r, wsum);
 }
@@ -10549,6 +10900,38 @@ static tt_result tt__optim_ready(tt_ctx *ctx, tt_optim *opt, const char *op) {
 
 /* The generic step: per-step scalars, then every covered tensor through the row's update (its
    SIMD twin first, when it has one), then the after-step hook. */
+/* SGD, Adam and AdamW (amsgrad included) are element-wise (no per-tensor reduction), so a
+   tensor can be cut into pieces updated independently, on the context's pool above a size
+   threshold: every element goes through the same operations whatever the cut, so results are
+   bit-identical for every thread count. In a piece the SIMD twin (if any) does a multiple of 4
+   elements, the reference the rest; these references never fail and never use the context (no
+   scratch). Other element-wise rules could be added here once checked for the same. */
+static int tt__optim_elementwise(const tt__optim_row *row) {
+    return row->kind == TT_OPTIM_SGD || row->kind == TT_OPTIM_ADAM || row->kind == TT_OPTIM_ADAMW;
+}
+typedef struct tt__optim_par {
+    const tt__optim_row *row;
+    tt_ctx *ctx;
+    const tt__optim_job *j;
+} tt__optim_par;
+static void tt__optim_piece(void *arg, size_t lo, size_t hi) {
+    const tt__optim_par *op = (const tt__optim_par *)arg;
+    tt__optim_job j = *op->j;
+    size_t done;
+    j.x += lo; j.g += lo; j.n = hi - lo;
+    if (j.s0) j.s0 += lo;
+    if (j.s1) j.s1 += lo;
+    if (j.s2) j.s2 += lo;
+    done = op->row->vec ? op->row->vec(&j) : 0;
+    if (done < j.n) { /* the reference does the rest */
+        j.x += done; j.g += done; j.n -= done;
+        if (j.s0) j.s0 += done;
+        if (j.s1) j.s1 += done;
+        if (j.s2) j.s2 += done;
+        (void)op->row->update(op->ctx, &j);
+    }
+}
+
 static tt_result tt__optim_step_run(tt_ctx *ctx, tt_optim *opt) {
     const tt__optim_row *row;
     tt__optim_job proto;
@@ -10587,7 +10970,7 @@ static tt_result tt__optim_step_run(tt_ctx *ctx, tt_optim *opt) {
     for (ti = 0; ti < opt->n_tensors && res == TT_OK; ti++) {
         tt_tensor *p = &ctx->params[ti];
         tt__optim_job j = proto;
-        size_t o = p->offset, done;
+        size_t o = p->offset;
         if (!tt__optim_covers(opt, p) || p->numel == 0) continue;
         j.grp = p->group;
         j.h = &opt->hp[p->group];
@@ -10607,13 +10990,12 @@ static tt_result tt__optim_step_run(tt_ctx *ctx, tt_optim *opt) {
             res = ctx->backend->update(ctx, &u);
             continue;
         }
-        done = row->vec ? row->vec(&j) : 0;
-        if (done < j.n) {
-            /* the reference does the rest (element-wise updates only have a twin) */
-            j.x += done; j.g += done; j.n -= done;
-            if (j.s0) j.s0 += done;
-            if (j.s1) j.s1 += done;
-            if (j.s2) j.s2 += done;
+        if (tt__optim_elementwise(row)) { /* pieces of the tensor on the pool, same bits */
+            tt__optim_par op;
+            op.row = row; op.ctx = ctx; op.j = &j;
+            tt__parallel_range(ctx, j.n, row->kind == TT_OPTIM_SGD ? TT__PAR_MIN_CHEAP : TT__PAR_MIN_COSTLY, 8,
+                               tt__optim_piece, &op);
+        } else {
             res = row->update(ctx, &j);
         }
         tt_scratch_rewind(ctx, mark);
@@ -17441,7 +17823,9 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 #undef TT__GEMM_NC
 #undef TT__GEMM_NEON
 #undef TT__GEMM_NR_MAX
-#undef TT__GEMM_SPIN
+#undef TT__POOL_SPIN
+#undef TT__PAR_MIN_CHEAP
+#undef TT__PAR_MIN_COSTLY
 #undef TT__GEMM_STACK_FLOATS
 #undef TT__GEMM_X86
 #undef TT__INF_FAST
