@@ -5074,6 +5074,10 @@ struct tt__gemm_state {
     int next, pending, quit; /* next part to claim, parts not finished yet; 1 = shut down */
     int sleepers;           /* workers blocked on `go` (the rest spin on `gen`) */
     int caller_waits;       /* the caller is blocked on `done` */
+    unsigned long long claim; /* gcc/clang: generation << 32 | parts << 16 | next part (tt__gemm_claim) */
+    /* counters (read by bench/bench_train.c): regions run on the pool, and how often a worker
+       went to sleep on `go` or the caller on `done` (each a blocking wait, i.e. a context switch) */
+    unsigned long regions, worker_sleeps, caller_sleeps;
 #endif
 };
 
@@ -5147,20 +5151,42 @@ static void tt__gemm_part(void *arg, int t, int w) {
 }
 
 #ifndef TT_NO_THREADS
-/* Claim the next unclaimed part of the current job (-1: none left); mark one finished. */
-static int tt__gemm_claim(struct tt__gemm_state *st) {
+/* Claim the next unclaimed part of region `gen` (-1: none left, or that region is over); mark
+   one finished. With gcc/clang a claim is one compare-and-swap on a word holding the region's
+   generation, part count and next part, so a worker still holding an old generation can never
+   claim a part of a newer region, and no lock is taken per part; the last part to finish takes
+   the mutex once to wake a caller that sleeps. Other compilers take the mutex each time. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TT__POOL_WORD(gen, parts, next) (((unsigned long long)(gen) << 32) | ((unsigned long long)(parts) << 16) | (next))
+static int tt__gemm_claim(struct tt__gemm_state *st, unsigned gen) {
+    unsigned long long w = __atomic_load_n(&st->claim, __ATOMIC_ACQUIRE);
+    for (;;) {
+        unsigned next = (unsigned)(w & 0xffffu), parts = (unsigned)((w >> 16) & 0xffffu);
+        if ((unsigned)(w >> 32) != gen || next >= parts) return -1;
+        if (__atomic_compare_exchange_n(&st->claim, &w, w + 1u, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return (int)next;
+    }
+}
+static void tt__gemm_finished(struct tt__gemm_state *st) {
+    if (__atomic_sub_fetch(&st->pending, 1, __ATOMIC_ACQ_REL) != 0) return;
+    pthread_mutex_lock(&st->mu);
+    if (st->caller_waits) pthread_cond_signal(&st->done);
+    pthread_mutex_unlock(&st->mu);
+}
+#else
+static int tt__gemm_claim(struct tt__gemm_state *st, unsigned gen) {
     int t;
     pthread_mutex_lock(&st->mu);
-    t = st->next < st->parts ? st->next++ : -1;
+    t = st->gen == gen && st->next < st->parts ? st->next++ : -1;
     pthread_mutex_unlock(&st->mu);
     return t;
 }
 static void tt__gemm_finished(struct tt__gemm_state *st) {
     pthread_mutex_lock(&st->mu);
-    TT__ASTORE(&st->pending, st->pending - 1);
+    st->pending--;
     if (st->pending == 0 && st->caller_waits) pthread_cond_signal(&st->done);
     pthread_mutex_unlock(&st->mu);
 }
+#endif
 
 static void *tt__gemm_worker_main(void *arg) {
     tt__gemm_worker *w = (tt__gemm_worker *)arg;
@@ -5170,18 +5196,25 @@ static void *tt__gemm_worker_main(void *arg) {
     for (;;) {
         for (spin = 0; spin < TT__POOL_SPIN && TT__ALOAD(&st->gen) == seen && !TT__ALOAD(&st->quit); spin++)
             TT__PAUSE();
-        pthread_mutex_lock(&st->mu);
-        st->sleepers++;
-        while (!st->quit && st->gen == seen) pthread_cond_wait(&st->go, &st->mu);
-        st->sleepers--;
-        seen = st->gen;
-        pthread_mutex_unlock(&st->mu);
+        if (TT__ALOAD(&st->gen) != seen && !TT__ALOAD(&st->quit)) {
+            seen = TT__ALOAD(&st->gen); /* woken while spinning: no lock, no system call */
+        } else {
+            pthread_mutex_lock(&st->mu);
+            st->sleepers++;
+            while (!st->quit && st->gen == seen) {
+                st->worker_sleeps++;
+                pthread_cond_wait(&st->go, &st->mu);
+            }
+            st->sleepers--;
+            seen = st->gen;
+            pthread_mutex_unlock(&st->mu);
+        }
         if (TT__ALOAD(&st->quit)) break;
-        /* a claimed part always belongs to the current job: a new job starts only when every
-           part of the previous one is finished */
+        /* a claimed part belongs to region `seen`, and that region cannot end (nor the next one
+           start) before the part is finished */
         {
             unsigned long long fp = tt__fp_enter_flag(st->flush);
-            while ((t = tt__gemm_claim(st)) >= 0) {
+            while ((t = tt__gemm_claim(st, seen)) >= 0) {
                 st->fn(st->arg, t, w->index);
                 tt__gemm_finished(st);
             }
@@ -5265,27 +5298,36 @@ static void tt__gemm_free(tt_ctx *ctx) {
 }
 
 /* Run one region on the pool (see "workspace and thread pool" above). */
+#define TT__POOL_MAX_PARTS 65535 /* more parts than this run serially (16 bits in the claim word) */
 static void tt__pool_run(struct tt__gemm_state *st, int parts, tt__par_fn fn, void *arg) {
     int t;
     if (parts <= 0) return;
-    if (parts == 1 || st->active <= 1 || st->in_region) { /* serial, in part order */
+    if (parts == 1 || st->active <= 1 || st->in_region || parts > TT__POOL_MAX_PARTS) { /* serial, in part order */
         for (t = 0; t < parts; t++) fn(arg, t, 0);
         return;
     }
 #ifndef TT_NO_THREADS
     {
         int spin;
+        unsigned gen = st->gen + 1u;
+        int wake;
         st->in_region = 1;
         st->fn = fn;
         st->arg = arg;
         pthread_mutex_lock(&st->mu);
         st->parts = parts;
         st->next = 0;
-        st->pending = parts;
-        TT__ASTORE(&st->gen, st->gen + 1u);
-        if (st->sleepers > 0) pthread_cond_broadcast(&st->go);
+        TT__ASTORE(&st->pending, parts);
+#if defined(__GNUC__) || defined(__clang__)
+        __atomic_store_n(&st->claim, TT__POOL_WORD(gen, parts, 0), __ATOMIC_RELEASE);
+#endif
+        st->regions++;
+        TT__ASTORE(&st->gen, gen);
+        wake = st->sleepers > 0;
         pthread_mutex_unlock(&st->mu);
-        while ((t = tt__gemm_claim(st)) >= 0) {
+        /* after unlocking: a woken worker does not block again on the mutex the caller holds */
+        if (wake) pthread_cond_broadcast(&st->go);
+        while ((t = tt__gemm_claim(st, gen)) >= 0) {
             fn(arg, t, 0);
             tt__gemm_finished(st);
         }
@@ -5293,7 +5335,10 @@ static void tt__pool_run(struct tt__gemm_state *st, int parts, tt__par_fn fn, vo
         for (spin = 0; spin < TT__POOL_SPIN && TT__ALOAD(&st->pending) > 0; spin++) TT__PAUSE();
         pthread_mutex_lock(&st->mu);
         st->caller_waits = 1;
-        while (st->pending > 0) pthread_cond_wait(&st->done, &st->mu);
+        while (TT__ALOAD(&st->pending) > 0) {
+            st->caller_sleeps++;
+            pthread_cond_wait(&st->done, &st->mu);
+        }
         st->caller_waits = 0;
         pthread_mutex_unlock(&st->mu);
         st->in_region = 0;
@@ -17824,6 +17869,8 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 #undef TT__GEMM_NEON
 #undef TT__GEMM_NR_MAX
 #undef TT__POOL_SPIN
+#undef TT__POOL_MAX_PARTS
+#undef TT__POOL_WORD
 #undef TT__PAR_MIN_CHEAP
 #undef TT__PAR_MIN_COSTLY
 #undef TT__GEMM_STACK_FLOATS

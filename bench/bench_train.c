@@ -38,6 +38,16 @@ static void ctxsw(long *vol, long *invol) {
     *invol = ru.ru_nivcsw;
 }
 
+/* parallel regions, worker sleeps, caller sleeps so far (zeros without threads) */
+static void pool_counters(tt_ctx *ctx, unsigned long *c) {
+    c[0] = c[1] = c[2] = 0;
+#ifndef TT_NO_THREADS
+    if (ctx->gemm) { c[0] = ctx->gemm->regions; c[1] = ctx->gemm->worker_sleeps; c[2] = ctx->gemm->caller_sleeps; }
+#else
+    (void)ctx;
+#endif
+}
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -213,6 +223,7 @@ int main(int argc, char **argv) {
         model m;
         int n = 0, i;
         long v0, iv0, v1, iv1;
+        unsigned long pool0[3] = {0, 0, 0};
         double t0, t;
         if (only && strcmp(only, cases[c])) continue;
         if (!setup(&m, cases[c], threads)) {
@@ -227,6 +238,7 @@ int main(int argc, char **argv) {
         }
         for (i = 0; i < 3; i++) step(&m); /* warm-up */
         ctxsw(&v0, &iv0);
+        pool_counters(&m.ctx, pool0);
         t0 = now();
         do {
             if (!step(&m)) { printf("ERROR %s: %s\n", cases[c], tt_error_message(&m.ctx)); return 1; }
@@ -238,6 +250,12 @@ int main(int argc, char **argv) {
             t = now() - t0;
         } while (t < seconds || n < 3);
         ctxsw(&v1, &iv1);
+        if (getenv("BENCH_POOL")) { /* the pool's own counters per step (see >>matmul) */
+            unsigned long pool1[3];
+            pool_counters(&m.ctx, pool1);
+            printf("POOL %s %d regions %.1f worker_sleeps %.2f caller_sleeps %.2f\n", cases[c], threads,
+                   (double)(pool1[0] - pool0[0]) / n, (double)(pool1[1] - pool0[1]) / n, (double)(pool1[2] - pool0[2]) / n);
+        }
         /* then voluntary and involuntary context switches per step (bench_train.sh reads only
            the steps/s field) */
         printf("RESULT %s%s %d %.3f %.2f %.2f\n", cases[c], flush_denormals ? "_ftz" : "", threads, n / t,
