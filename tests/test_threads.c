@@ -223,8 +223,48 @@ static void test_pool_many_regions(void) {
     tt_ctx_free(&ctx);
 }
 
+/* Zero allocations per training step with the pool at work: the parallel regions use stack
+   descriptors and the context's memory only (the allocator is called once, for the context). */
+typedef struct counter { int allocs, frees; } counter;
+static void *count_alloc(size_t n, void *user) { ((counter *)user)->allocs++; return malloc(n); }
+static void count_free(void *p, void *user) { ((counter *)user)->frees++; free(p); }
+
+static void test_zero_allocations_per_step_threads(void) {
+    counter cnt = {0, 0};
+    tt_ctx ctx;
+    tt_desc d = tt_desc_init();
+    tt_optim opt;
+    tt_optim_desc od = tt_optim_desc_init(TT_OPTIM_ADAMW);
+    tt_tensor *w, *x, *h, *loss;
+    int xs[2] = {64, 512}, step, allocs = 0;
+    int y[64];
+    for (step = 0; step < 64; step++) y[step] = step % 10;
+    d.allocator.alloc = count_alloc;
+    d.allocator.free = count_free;
+    d.allocator.user = &cnt;
+    d.threads = 2;
+    d.scratch_bytes = (size_t)8 << 20;
+    CHECK(tt_ctx_init(&ctx, &d) == TT_OK);
+    w = param(&ctx, "w", 2, 512, 512, 0, 0);
+    CHECK(tt_optim_init(&ctx, &opt, &od) == TT_OK);
+    for (step = 0; step < 20; step++) {
+        tt_scratch_reset(&ctx);
+        x = tt_tensor_rand(&ctx, 2, xs, -1.0f, 1.0f);
+        h = tt_gelu(&ctx, tt_matmul(&ctx, x, w));                               /* 32K elements */
+        h = tt_layernorm(&ctx, tt_add(&ctx, h, tt_relu(&ctx, x)), 1, NULL, NULL, 1e-5f); /* rows */
+        loss = tt_cross_entropy(&ctx, tt_reshape(&ctx, h, 2, xs), 64, y, NULL);
+        tt_zero_grad(&ctx);
+        CHECK(loss && tt_backward(&ctx, loss) == TT_OK && tt_optim_step(&ctx, &opt) == TT_OK); /* 262K Adam */
+        if (step == 0) allocs = cnt.allocs;
+    }
+    CHECK_MSG(cnt.allocs == allocs && allocs == 1, "%d allocations (1 expected, for the context)", cnt.allocs);
+    tt_ctx_free(&ctx);
+    CHECK(cnt.frees == 1);
+}
+
 int main(void) {
     RUN(test_ops_bit_identical_across_threads);
+    RUN(test_zero_allocations_per_step_threads);
     RUN(test_pool_many_regions);
     TEST_EXIT();
 }
