@@ -110,8 +110,29 @@
 
    THREADS
        A context is used by one thread at a time; different contexts are independent. With
-       tt_desc.threads > 1 the context owns a small pthread pool used by the matrix multiply for
-       large problems only.
+       tt_desc.threads > 1 the context owns a small pthread pool (started by tt_ctx_init, joined
+       by tt_ctx_free; nothing global) that runs the parallel parts of a training step; the
+       calling thread works too, and tt_ctx_set_threads(ctx, n) changes how many threads are
+       used. After each parallel region the workers spin briefly (a few hundred microseconds) so
+       that the next region of the same step wakes them without a system call, then sleep on a
+       condition variable: an idle context uses no CPU. What runs on the pool, each above a size
+       threshold (smaller work stays on the calling thread), and why the result never depends on
+       the thread count:
+       - matrix products of about 1M multiply-adds and more (every autograd matmul, linear,
+         convolution): C is cut into whole register tiles, each computed as with one thread;
+       - element-wise ops from 32K elements (relu, add/sub/mul/div of same-shape operands, of a
+         row vector or of a scalar, view backward) and unary activations from 4K (gelu, tanh,
+         elu, ... forward and backward): every element is computed from its own inputs;
+       - batchnorm (per channel), layernorm and groupnorm forward (per row), layernorm backward
+         (input gradient per row; weight and bias gradients per column, each summing its rows in
+         row order, as one thread does); groupnorm backward stays serial;
+       - cross-entropy and NLL with class indices (per sample; the weight sum for the mean is
+         taken afterwards in sample order);
+       - SGD, Adam and AdamW updates from 32K (SGD) / 4K (Adam, AdamW) elements per tensor:
+         element-wise.
+       No op splits a sum between threads, so results are bit-identical for every thread count
+       (tests/test_threads.c: 1, 2 and 3 threads; tests/test_sgemm.c for the matmul). Whole-tensor
+       reductions (sum, mean, bias gradients of broadcast adds) stay serial.
 
    DETERMINISM
        Same build, same machine, same seed, same inputs: same bits. Every op is a fixed sequence
@@ -133,7 +154,9 @@
        state decaying on real data). Results equal the default run on data where nothing is
        subnormal. The mode is set when a covered call starts (elementwise unary/binary ops, every
        matrix product and the ops built on it, backward, optimizer steps) and the caller's mode
-       restored before it returns; the matmul worker threads do the same around each job. So no
+       restored before it returns; the pool's workers run each region in the mode its caller
+       had when the region started (so even an op outside that list, e.g. layernorm, gets the
+       same bits whichever thread runs a part) and restore their own after it. So no
        thread's mode is left changed between calls, and a signal handler or callback running
        inside a call is the only code that can see it (PyTorch: torch.set_flush_denormal).
 
@@ -200,7 +223,7 @@
 #ifndef TT_MAX_DIMS
 #define TT_MAX_DIMS 6
 #endif
-/* Most matmul threads a context may have (tt_desc.threads above it is refused). */
+/* Most threads a context's pool may have (tt_desc.threads above it is refused). */
 #define TT_MAX_THREADS 64
 
 #ifdef __cplusplus
@@ -265,7 +288,7 @@ typedef struct tt_desc {
     size_t persist_bytes;   /* optimizer state and other long-lived data (default 16 MiB) */
     size_t scratch_bytes;   /* activations + tape per step (default 64 MiB) */
     uint64_t seed;          /* RNG seed (default 0 is a valid seed: same as seed 0) */
-    int threads;            /* matmul threads, 1..TT_MAX_THREADS (default 1) */
+    int threads;            /* threads of the context's pool, 1..TT_MAX_THREADS (default 1); see THREADS */
     tt_kernel kernel;       /* matmul kernel (default AUTO) */
     int small_matmul_workspace; /* 1: only ~50 KiB matmul workspace per thread instead of ~1.5 MiB
                                (no packed path: large products are slower; for small devices) */
@@ -357,9 +380,9 @@ TT_API void tt_clear_error(tt_ctx *ctx);
    elementwise unary and binary ops (tt_add, tt_mul, tt_neg, tt_scale, tt_add_scalar, the activations
    of the unary helper), tt_ctx_sgemm and every op built on it (linear, matmul, conv, attention
    products), tt_backward / tt_backward_seed (every backward function) and tt_optim_step (also when
-   tt_optim_step_closure calls it; not the closure, not L-BFGS). The matmul worker threads set it
-   around every job they run and restore their mode after. Other forward ops run in the caller's
-   mode. Nothing stays changed in any thread between calls. */
+   tt_optim_step_closure calls it; not the closure, not L-BFGS). The pool's worker threads take
+   the calling thread's mode for every region they work on and restore their own after. Other
+   forward ops run in the caller's mode (on every thread). Nothing stays changed in any thread between calls. */
 TT_API int tt_fp_flush_supported(void);
 /* Runtime version string, e.g. "0.1.0". */
 TT_API const char *tt_version(void);
@@ -581,8 +604,9 @@ TT_API tt_result tt_sgemm(int trans_a, int trans_b, int m, int n, int k, float a
 TT_API tt_result tt_ctx_sgemm(tt_ctx *ctx, int trans_a, int trans_b, int m, int n, int k,
                               float alpha, const float *a, int lda, const float *b, int ldb,
                               float beta, float *c, int ldc);
-/* Threads tt_ctx_sgemm may use from now on: 1 .. tt_desc.threads (the pool is started once,
-   at tt_ctx_init). Results do not change with it. */
+/* Threads the context's ops (tt_ctx_sgemm and every op that runs on the pool, see THREADS) may
+   use from now on: 1 .. tt_desc.threads (the pool is started once, at tt_ctx_init). Results do
+   not change with it. */
 TT_API tt_result tt_ctx_set_threads(tt_ctx *ctx, int threads);
 /* Switch the context's matmul kernel (AUTO = tt_kernel_best()); TT_ERR_UNSUPPORTED if this
    CPU or build lacks it (the context keeps its kernel then). */
@@ -5053,7 +5077,7 @@ struct tt__gemm_state {
     int path;               /* TT__GEMM_PATH_*, AUTO unless a test forces one */
     int threads;            /* threads with a workspace (1 .. desc.threads) */
     int active;             /* threads used now (tt_ctx_set_threads) */
-    int flush;              /* tt_desc.flush_denormals: workers set FTZ|DAZ around each job */
+    int flush;              /* tt_desc.flush_denormals (workers take the caller's mode per region) */
     float *pa[TT__GEMM_MAX_THREADS], *pb[TT__GEMM_MAX_THREADS];
     /* the current matrix product, when it runs as a region: C split into parts of whole tiles */
     tt__gemm_args job;
@@ -5075,6 +5099,7 @@ struct tt__gemm_state {
     int sleepers;           /* workers blocked on `go` (the rest spin on `gen`) */
     int caller_waits;       /* the caller is blocked on `done` */
     unsigned long long claim; /* gcc/clang: generation << 32 | parts << 16 | next part (tt__gemm_claim) */
+    unsigned long long fpmode; /* the caller's floating-point mode when the region started */
     /* counters (read by bench/bench_train.c): regions run on the pool, and how often a worker
        went to sleep on `go` or the caller on `done` (each a blocking wait, i.e. a context switch) */
     unsigned long regions, worker_sleeps, caller_sleeps;
@@ -5213,12 +5238,26 @@ static void *tt__gemm_worker_main(void *arg) {
         /* a claimed part belongs to region `seen`, and that region cannot end (nor the next one
            start) before the part is finished */
         {
-            unsigned long long fp = tt__fp_enter_flag(st->flush);
+            /* parts run in the caller's floating-point mode of this region (flush-to-zero or
+               not), so a part's result does not depend on the thread that runs it; read only
+               after a claim, while the region cannot end */
+            int moded = 0;
+#ifdef TT__FP_FLUSH
+            unsigned long long own = 0;
+#endif
             while ((t = tt__gemm_claim(st, seen)) >= 0) {
+#ifdef TT__FP_FLUSH
+                if (!moded) { own = tt__fp_get(); tt__fp_set(st->fpmode); }
+#endif
+                moded = 1;
                 st->fn(st->arg, t, w->index);
                 tt__gemm_finished(st);
             }
-            tt__fp_leave_flag(st->flush, fp);
+#ifdef TT__FP_FLUSH
+            if (moded) tt__fp_restore(own);
+#else
+            (void)moded;
+#endif
         }
     }
     return NULL;
@@ -5268,7 +5307,7 @@ static tt_result tt__gemm_init(tt_ctx *ctx, void *mem) {
             st->started = t;
         }
         if (st->started + 1 < st->threads) {
-            tt__warn(ctx, "tt_ctx_init: started %d of %d matmul threads", st->started + 1, st->threads);
+            tt__warn(ctx, "tt_ctx_init: started %d of %d pool threads", st->started + 1, st->threads);
             st->threads = st->started + 1;
         }
     }
@@ -5314,6 +5353,9 @@ static void tt__pool_run(struct tt__gemm_state *st, int parts, tt__par_fn fn, vo
         st->in_region = 1;
         st->fn = fn;
         st->arg = arg;
+#ifdef TT__FP_FLUSH
+        st->fpmode = tt__fp_get();
+#endif
         pthread_mutex_lock(&st->mu);
         st->parts = parts;
         st->next = 0;

@@ -262,8 +262,36 @@ static void test_zero_allocations_per_step_threads(void) {
     CHECK(cnt.frees == 1);
 }
 
+/* With tt_desc.flush_denormals a worker runs its parts in the caller's mode of that op: an op
+   outside the flushed list (layernorm forward) on subnormal inputs gives the same bits with 1,
+   2 and 3 threads (a worker that flushed on its own would zero its rows' subnormals). */
+static void test_flush_mode_follows_caller(void) {
+    static float out[4][512 * 129];
+    int t, xs[2] = {512, 129}, i;
+    static float x[512 * 129];
+    if (!tt_fp_flush_supported()) { SKIP("test_flush_mode_follows_caller", "no flush-to-zero on this target"); return; }
+    for (i = 0; i < 512 * 129; i++) x[i] = i % 2 ? 1e-39f * (float)(i % 13) : 0.25f * (float)(i % 5); /* odd: subnormal */
+    for (t = 1; t <= 3; t++) {
+        tt_ctx ctx;
+        tt_desc d = tt_desc_init();
+        tt_tensor *y;
+        d.threads = 3;
+        d.flush_denormals = 1;
+        d.scratch_bytes = (size_t)8 << 20;
+        CHECK(tt_ctx_init(&ctx, &d) == TT_OK);
+        CHECK(tt_ctx_set_threads(&ctx, t) == TT_OK);
+        y = tt_layernorm(&ctx, tt_tensor_from(&ctx, 2, xs, x), 1, NULL, NULL, 1e-5f);
+        CHECK(y != NULL);
+        if (y) memcpy(out[t], y->data, sizeof out[t]);
+        tt_ctx_free(&ctx);
+    }
+    CHECK_MSG(same_bits(out[1], out[2], 512 * 129), "flush_denormals: 1 vs 2 threads differ");
+    CHECK_MSG(same_bits(out[1], out[3], 512 * 129), "flush_denormals: 1 vs 3 threads differ");
+}
+
 int main(void) {
     RUN(test_ops_bit_identical_across_threads);
+    RUN(test_flush_mode_follows_caller);
     RUN(test_zero_allocations_per_step_threads);
     RUN(test_pool_many_regions);
     TEST_EXIT();
