@@ -5876,6 +5876,19 @@ static void tt__bin_backward_piece(void *arg, size_t lo, size_t hi) {
                              p->b->data + ob, gb ? gb + ob : NULL, rc->sb, rc->n);
     }
 }
+/* backward, columns [j0, j1) of every row: a row-vector operand's gradient (row step 0) sums
+   its rows in row order, as the serial loop does */
+static void tt__bin_backward_cols(void *arg, size_t j0, size_t j1) {
+    const tt__bin_par *p = (const tt__bin_par *)arg;
+    const tt__rowcast *rc = p->rc;
+    float *ga = p->a->grad, *gb = p->b->grad;
+    size_t i;
+    for (i = 0; i < rc->rows; i++) {
+        size_t oa = i * rc->ra + j0 * rc->sa, ob = i * rc->rb + j0 * rc->sb, oy = i * rc->n + j0;
+        tt__bin_row_backward(p->op, p->y->grad + oy, p->y->data + oy, p->a->data + oa, ga ? ga + oa : NULL, rc->sa,
+                             p->b->data + ob, gb ? gb + ob : NULL, rc->sb, j1 - j0);
+    }
+}
 static void tt__bin_parallel(tt_ctx *ctx, tt__bin_par *bp, tt__range_fn piece) {
     const tt__rowcast *rc = bp->rc;
     if (rc->rows == 1) tt__parallel_range(ctx, rc->n, TT__PAR_MIN_CHEAP, 8, piece, bp);
@@ -5890,10 +5903,14 @@ static void tt__binary_backward(tt_ctx *ctx, tt__node *n) {
     size_t i;
     (void)ctx;
     if ((a->grad != b->grad || tt_same_shape(a, b)) && tt__rowcast_init(&rc, a, b, y)) {
-        if ((!a->grad || rc.ra) && (!b->grad || rc.rb)) { /* no gradient sums over rows: on the pool */
-            tt__bin_par bp;
-            bp.op = op; bp.rc = &rc; bp.y = y; bp.a = a; bp.b = b;
+        tt__bin_par bp;
+        bp.op = op; bp.rc = &rc; bp.y = y; bp.a = a; bp.b = b;
+        if ((!a->grad || rc.ra) && (!b->grad || rc.rb)) { /* no gradient sums over rows: rows on the pool */
             tt__bin_parallel(ctx, &bp, tt__bin_backward_piece);
+            return;
+        }
+        if ((!a->grad || rc.sa) && (!b->grad || rc.sb)) { /* row-vector gradients: columns on the pool */
+            tt__parallel_range(ctx, rc.n, rc.rows ? TT__PAR_MIN_CHEAP / rc.rows + 1 : 1, 8, tt__bin_backward_cols, &bp);
             return;
         }
         for (i = 0; i < rc.rows; i++) {
@@ -6066,10 +6083,23 @@ TT__DEF tt_tensor *tt_matmul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) {
 
 /* ---- linear: y = x W^T + b over the last dim of x ---- */
 
-/* Adds the column sums of g (rows, cols) into out (cols): the gradient of a broadcast bias. */
-static void tt__colsum_add(float *out, const float *g, size_t rows, size_t cols) {
+/* Adds the column sums of g (rows, cols) into out (cols): the gradient of a broadcast bias.
+   On the context's pool in pieces of columns (rows x cols above TT__PAR_MIN_CHEAP); every
+   column adds its rows in row order whatever the cut, so the bits never depend on threads. */
+typedef struct tt__colsum_par {
+    float *out;
+    const float *g;
+    size_t rows, cols;
+} tt__colsum_par;
+static void tt__colsum_piece(void *arg, size_t j0, size_t j1) {
+    const tt__colsum_par *p = (const tt__colsum_par *)arg;
     size_t r;
-    for (r = 0; r < rows; r++) tt__ew.add_into(out, g + r * cols, cols); /* out[j] += g[r * cols + j] */
+    for (r = 0; r < p->rows; r++) tt__ew.add_into(p->out + j0, p->g + r * p->cols + j0, j1 - j0); /* out[j] += g[r * cols + j] */
+}
+static void tt__colsum_add(tt_ctx *ctx, float *out, const float *g, size_t rows, size_t cols) {
+    tt__colsum_par p;
+    p.out = out; p.g = g; p.rows = rows; p.cols = cols;
+    tt__parallel_range(ctx, cols, rows ? TT__PAR_MIN_CHEAP / rows + 1 : 1, 8, tt__colsum_piece, &p);
 }
 
 /* y (rows, out) = x (rows, in) W^T + b for W (out, in) and b (out) or NULL. The affine map of
@@ -6090,7 +6120,7 @@ static void tt__affine_bwd(tt_ctx *ctx, const float *dy, int rows, tt_tensor *x,
     /* dX = dY W ; dW = dY^T X ; db = column sums of dY (accumulate: beta = 1) */
     if (x->grad) tt_ctx_sgemm(ctx, 0, 0, rows, in, out, 1.0f, dy, TT__MAX(out, 1), w->data, TT__MAX(in, 1), 1.0f, x->grad, TT__MAX(in, 1));
     if (w->grad) tt_ctx_sgemm(ctx, 1, 0, out, in, rows, 1.0f, dy, TT__MAX(out, 1), x->data, TT__MAX(in, 1), 1.0f, w->grad, TT__MAX(in, 1));
-    if (b && b->grad) tt__colsum_add(b->grad, dy, (size_t)rows, (size_t)out);
+    if (b && b->grad) tt__colsum_add(ctx, b->grad, dy, (size_t)rows, (size_t)out);
 }
 
 static void tt__linear_backward(tt_ctx *ctx, tt__node *n) {

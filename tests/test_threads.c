@@ -12,9 +12,10 @@
 #include <time.h>
 
 enum { BIG = 70001, MID = 9001 };
-enum { C_RELU, C_SAME, C_ROW, C_SCALAR, C_VIEW, C_UNARY, C_BN_TRAIN, C_BN_EVAL, C_LN, C_LN_PLAIN, C_GN, C_CE, C_NLL,
+enum { C_RELU, C_SAME, C_ROW, C_ROWGRAD, C_LINEAR, C_SCALAR, C_VIEW, C_UNARY, C_BN_TRAIN, C_BN_EVAL, C_LN, C_LN_PLAIN, C_GN, C_CE, C_NLL,
        C_SGD, C_ADAM, C_ADAMW, C_AMSGRAD, C_COUNT };
-static const char *case_name[C_COUNT] = {"relu", "binary same shape", "binary row broadcast", "binary scalar",
+static const char *case_name[C_COUNT] = {"relu", "binary same shape", "binary row broadcast", "row operand gradient",
+                                         "linear bias gradient", "binary scalar",
                                          "view backward", "gelu/tanh/elu", "batchnorm train", "batchnorm eval",
                                          "layernorm affine", "layernorm plain", "groupnorm", "cross_entropy",
                                          "nll_loss", "sgd", "adam", "adamw", "adam amsgrad"};
@@ -75,6 +76,12 @@ static int run_case(int c, int threads, run *out) {
         p[1] = param(&ctx, "b", 2, 71, 73, 0, 0); /* 5183: above the costly threshold only */
         break;
     case C_ROW: case C_VIEW: p[0] = param(&ctx, "a", 2, 300, 257, 0, 0); break;
+    case C_ROWGRAD: p[0] = param(&ctx, "a", 3, 3, 100, 257, 0); p[1] = param(&ctx, "r", 2, 100, 257, 0, 0); break;
+    case C_LINEAR:
+        p[0] = param(&ctx, "x", 2, 600, 64, 0, 0);
+        p[1] = param(&ctx, "w", 2, 257, 64, 0, 0);
+        p[2] = param(&ctx, "b", 1, 257, 0, 0, 0);
+        break;
     case C_UNARY: p[0] = param(&ctx, "a", 1, MID, 0, 0, 0); break;
     case C_BN_TRAIN: case C_BN_EVAL: {
         int cs[1] = {16};
@@ -126,6 +133,10 @@ static int run_case(int c, int threads, run *out) {
             y = tt_add(&ctx, tt_mul(&ctx, p[0], r), tt_div(&ctx, p[0], r));
             break;
         }
+        case C_ROWGRAD: /* (3, 100, 257) op (100, 257): the second operand's gradient sums over rows */
+            y = tt_add(&ctx, tt_mul(&ctx, p[0], p[1]), tt_sub(&ctx, p[0], p[1]));
+            break;
+        case C_LINEAR: y = tt_linear(&ctx, p[0], p[1], p[2]); break;
         case C_SCALAR: {
             int s1[1] = {1};
             tt_tensor *r = tt_tensor_rand(&ctx, 1, s1, 1.0f, 2.0f);
@@ -266,27 +277,33 @@ static void test_zero_allocations_per_step_threads(void) {
    outside the flushed list (layernorm forward) on subnormal inputs gives the same bits with 1,
    2 and 3 threads (a worker that flushed on its own would zero its rows' subnormals). */
 static void test_flush_mode_follows_caller(void) {
-    static float out[4][512 * 129];
+    static float out[2][512 * 129];
     int t, xs[2] = {512, 129}, i;
     static float x[512 * 129];
     if (!tt_fp_flush_supported()) { SKIP("test_flush_mode_follows_caller", "no flush-to-zero on this target"); return; }
-    for (i = 0; i < 512 * 129; i++) x[i] = i % 2 ? 1e-39f * (float)(i % 13) : 0.25f * (float)(i % 5); /* odd: subnormal */
+    for (i = 0; i < 512 * 129; i++) /* even rows all subnormal (normalised to about +-1, or 0 when flushed) */
+        x[i] = (i / 129) % 2 ? 0.25f * (float)(i % 5) : 1e-39f * (float)(i % 13);
     for (t = 1; t <= 3; t++) {
         tt_ctx ctx;
         tt_desc d = tt_desc_init();
         tt_tensor *y;
+        int rep;
         d.threads = 3;
         d.flush_denormals = 1;
         d.scratch_bytes = (size_t)8 << 20;
         CHECK(tt_ctx_init(&ctx, &d) == TT_OK);
         CHECK(tt_ctx_set_threads(&ctx, t) == TT_OK);
-        y = tt_layernorm(&ctx, tt_tensor_from(&ctx, 2, xs, x), 1, NULL, NULL, 1e-5f);
-        CHECK(y != NULL);
-        if (y) memcpy(out[t], y->data, sizeof out[t]);
+        /* repeated: on a busy machine the caller may run every part of one region itself */
+        for (rep = 0; rep < 40; rep++) {
+            tt_scratch_reset(&ctx);
+            y = tt_layernorm(&ctx, tt_tensor_from(&ctx, 2, xs, x), 1, NULL, NULL, 1e-5f);
+            CHECK(y != NULL);
+            if (!y) break;
+            if (t == 1 && rep == 0) memcpy(out[1], y->data, sizeof out[1]);
+            else CHECK_MSG(same_bits(out[1], y->data, 512 * 129), "flush_denormals: 1 vs %d threads differ", t);
+        }
         tt_ctx_free(&ctx);
     }
-    CHECK_MSG(same_bits(out[1], out[2], 512 * 129), "flush_denormals: 1 vs 2 threads differ");
-    CHECK_MSG(same_bits(out[1], out[3], 512 * 129), "flush_denormals: 1 vs 3 threads differ");
 }
 
 int main(void) {
