@@ -8924,22 +8924,41 @@ typedef struct tt__loss_save {
                              torch, even when the scale is inf (MEAN over zero counted targets) */
 } tt__loss_save;
 
+/* Positions [e0, e1) of input k's gradient. On the context's pool above TT__PAR_MIN_COSTLY
+   positions, in pieces that are whole multiples of div[k], so the div[k] positions adding into
+   one gradient element always share a piece and add in position order: bit-identical for
+   every thread count. */
+typedef struct tt__loss_bw_par {
+    const tt__loss_save *s;
+    const tt_tensor *y;
+    tt_tensor *x;
+    int k;
+    float g0;
+} tt__loss_bw_par;
+static void tt__loss_backward_piece(void *arg, size_t e0, size_t e1) {
+    const tt__loss_bw_par *p = (const tt__loss_bw_par *)arg;
+    const tt__loss_save *s = p->s;
+    int k = p->k;
+    size_t e, blk = s->cls[k] * s->inner;
+    for (e = e0; e < e1; e++) {
+        float g;
+        if (k == 0 && s->unused0 && s->unused0[e]) continue;
+        g = s->reduced ? p->g0 : p->y->grad[((e / blk) % s->outer) * s->inner + e % s->inner];
+        p->x->grad[e / s->div[k]] += g * s->d[k][e];
+    }
+}
+
 static void tt__loss_backward(tt_ctx *ctx, tt__node *n) {
     tt__loss_save *s = (tt__loss_save *)n->saved;
     tt_tensor *y = n->out;
     int k;
-    (void)ctx;
     for (k = 0; k < 3; k++) {
+        tt__loss_bw_par p;
         tt_tensor *x = n->in[k];
-        size_t e, blk = s->cls[k] * s->inner;
-        float g0 = s->reduced ? y->grad[0] * s->scale : 0.0f;
         if (!x || !x->grad || !s->d[k]) continue;
-        for (e = 0; e < s->npos[k]; e++) {
-            float g;
-            if (k == 0 && s->unused0 && s->unused0[e]) continue;
-            g = s->reduced ? g0 : y->grad[((e / blk) % s->outer) * s->inner + e % s->inner];
-            x->grad[e / s->div[k]] += g * s->d[k][e];
-        }
+        p.s = s; p.y = y; p.x = x; p.k = k;
+        p.g0 = s->reduced ? y->grad[0] * s->scale : 0.0f;
+        tt__parallel_range(ctx, s->npos[k], TT__PAR_MIN_COSTLY, s->div[k] ? s->div[k] : 1, tt__loss_backward_piece, &p);
     }
 }
 

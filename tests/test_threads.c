@@ -12,13 +12,13 @@
 #include <time.h>
 
 enum { BIG = 70001, MID = 9001 };
-enum { C_RELU, C_SAME, C_ROW, C_ROWGRAD, C_LINEAR, C_SCALAR, C_VIEW, C_UNARY, C_BN_TRAIN, C_BN_EVAL, C_LN, C_LN_PLAIN, C_GN, C_CE, C_NLL,
+enum { C_RELU, C_SAME, C_ROW, C_ROWGRAD, C_LINEAR, C_SCALAR, C_VIEW, C_UNARY, C_BN_TRAIN, C_BN_EVAL, C_LN, C_LN_PLAIN, C_GN, C_CE, C_NLL, C_MSE,
        C_SGD, C_ADAM, C_ADAMW, C_AMSGRAD, C_COUNT };
 static const char *case_name[C_COUNT] = {"relu", "binary same shape", "binary row broadcast", "row operand gradient",
                                          "linear bias gradient", "binary scalar",
                                          "view backward", "gelu/tanh/elu", "batchnorm train", "batchnorm eval",
                                          "layernorm affine", "layernorm plain", "groupnorm", "cross_entropy",
-                                         "nll_loss", "sgd", "adam", "adamw", "adam amsgrad"};
+                                         "nll_loss", "mse_loss", "sgd", "adam", "adamw", "adam amsgrad"};
 
 typedef struct run {
     float *v; /* everything recorded, in order */
@@ -71,6 +71,7 @@ static int run_case(int c, int threads, run *out) {
     if (tt_ctx_init(&ctx, &d) != TT_OK) return 0;
     if (tt_ctx_set_threads(&ctx, threads) != TT_OK) { tt_ctx_free(&ctx); return 0; }
     switch (c) {
+    case C_MSE: p[0] = param(&ctx, "a", 1, BIG, 0, 0, 0); p[1] = param(&ctx, "t", 1, MID, 0, 0, 0); break;
     case C_RELU: case C_SAME: case C_SCALAR: case C_SGD: case C_ADAM: case C_ADAMW: case C_AMSGRAD:
         p[0] = param(&ctx, "a", 1, BIG, 0, 0, 0);
         p[1] = param(&ctx, "b", 2, 71, 73, 0, 0); /* 5183: above the costly threshold only */
@@ -163,6 +164,11 @@ static int run_case(int c, int threads, run *out) {
             break;
         }
         case C_NLL: y = tt_nll_loss(&ctx, tt_log_softmax(&ctx, p[0], 1), 512, targets, NULL); break;
+        case C_MSE: /* gradients to input and target */
+            y = tt_add(&ctx, tt_mse_loss(&ctx, p[0], tt_relu(&ctx, p[0]), TT_REDUCTION_SUM),
+                       tt_huber_loss(&ctx, tt_reshape(&ctx, p[1], 1, &p[1]->shape[0]), tt_tanh(&ctx, p[1]), 0.5f,
+                                     TT_REDUCTION_MEAN));
+            break;
         default: /* optimizers: gradients from a non-linear loss, then the update */
             y = tt_add(&ctx, tt_sum(&ctx, tt_tanh(&ctx, p[0])), tt_sum(&ctx, tt_mul(&ctx, p[1], p[1])));
             break;
