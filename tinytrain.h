@@ -113,7 +113,7 @@
        tt_desc.threads > 1 the context owns a small pthread pool (started by tt_ctx_init, joined
        by tt_ctx_free; nothing global) that runs the parallel parts of a training step; the
        calling thread works too, and tt_ctx_set_threads(ctx, n) changes how many threads are
-       used. After each parallel region the workers spin briefly (a few hundred microseconds) so
+       used. After each parallel region the workers spin briefly (about 35 microseconds) so
        that the next region of the same step wakes them without a system call, then sleep on a
        condition variable: an idle context uses no CPU. What runs on the pool, each above a size
        threshold (smaller work stays on the calling thread), and why the result never depends on
@@ -5110,16 +5110,18 @@ struct tt__gemm_state {
 /* Cheap wakeup: a training step runs many short regions (every matmul above the threshold,
    elementwise ops, row-wise losses and norms, optimizer updates) with short serial gaps
    between them. After a region a worker spins on the generation for a bounded time
-   (TT__POOL_SPIN PAUSEs, a few hundred microseconds: long enough to bridge the gaps inside a
-   step, far shorter than a scheduler tick) before it sleeps on the condition variable; the
-   caller signals only when a worker sleeps, so a step costs no system call while the workers
-   are hot, and an idle context (between steps of a slow loop, or unused) sleeps: nothing spins
-   while the library is not called. Parts are claimed one at a time, the caller included.
+   (TT__POOL_SPIN PAUSEs, tens of microseconds, far shorter than a scheduler tick) before it
+   sleeps on the condition variable; the caller signals only when a worker sleeps (after
+   unlocking, so the woken worker does not block again on the mutex), so back-to-back regions
+   cost no system call, and an idle context sleeps: nothing spins while the library is not
+   called. Longer spins (8000 and 32000 PAUSEs) were measured slower on a shared 2-core machine
+   (docs/bench_train.md): a spinning thread there takes time slices from the one it waits for.
+   Parts are claimed one at a time, the caller included.
    Writers hold the mutex; spinning readers use atomic loads (gcc/clang builtins; other
    compilers do not spin). */
 #if defined(__GNUC__) || defined(__clang__)
 #ifndef TT__POOL_SPIN
-#define TT__POOL_SPIN 8000 /* ~35 ns per PAUSE on an idle Zen 3: about 0.3 ms */
+#define TT__POOL_SPIN 1000 /* ~35 ns per PAUSE on an idle Zen 3: about 35 us (see below) */
 #endif
 #define TT__ALOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define TT__ASTORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
