@@ -5444,10 +5444,12 @@ static void tt__range_part(void *arg, int part, int worker) {
     (void)worker;
     if (lo < hi) j->fn(j->arg, lo, hi);
 }
-/* the thresholds: elements (or rows x row length) below which a loop stays serial; measured on
-   Zen 3 (docs/bench_train.md): a region costs ~1-3 us with hot workers, so a cheap loop (one or
-   two flops per element, memory bound: add, relu, SGD) pays from ~32K elements and a costly one
-   (divisions, square roots, exp/erf: Adam, gelu, softmax rows) from ~4K */
+/* the thresholds: elements (or rows x row length) below which a loop stays serial. Estimates,
+   not yet tuned on a quiet machine: waking a spinning worker and claiming parts costs a few
+   microseconds, a cheap loop (one or two flops per element, memory bound: add, relu, SGD) runs
+   ~4-8 elements per ns and a costly one (divisions, square roots, libm calls: Adam, gelu,
+   losses, norms) ~0.5-1, so a region of at least some microseconds of work needs ~32K and ~4K
+   elements. Override at compile time to tune. */
 #ifndef TT__PAR_MIN_CHEAP
 #define TT__PAR_MIN_CHEAP 32768
 #endif
