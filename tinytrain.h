@@ -2971,6 +2971,20 @@ static void tt__fp_leave_flag(int flush, unsigned long long saved) {
 #define tt__fp_enter(ctx) tt__fp_enter_flag((ctx) && (ctx)->desc.flush_denormals)
 #define tt__fp_leave(ctx, saved) tt__fp_leave_flag((ctx) && (ctx)->desc.flush_denormals, saved)
 
+/* ---- little-endian bytes (files and buffers: checkpoints, optimizer state, safetensors) ---- */
+static void tt__put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
+static void tt__put32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static void tt__put64(unsigned char *p, uint64_t v) { tt__put32(p, (uint32_t)v); tt__put32(p + 4, (uint32_t)(v >> 32)); }
+static unsigned tt__get16(const unsigned char *p) { return (unsigned)p[0] | ((unsigned)p[1] << 8); }
+static uint32_t tt__get32(const unsigned char *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t tt__get64(const unsigned char *p) { return (uint64_t)tt__get32(p) | ((uint64_t)tt__get32(p + 4) << 32); }
+static uint64_t tt__f64_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+static double tt__bits_f64(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
+
 /* ==================================================================================== >>rng
    xoshiro128+ seeded through splitmix64: fast, small, identical on every platform. */
 
@@ -10925,22 +10939,89 @@ TT__DEF tt_result tt_optim_step_closure(tt_ctx *ctx, tt_optim *opt, tt_closure_f
     return tt_optim_step(ctx, opt);
 }
 
-/* ---- state save / restore: header, tt_optim_scalars, then the state floats ---- */
+/* ---- state save / restore: header, tt_optim_scalars, then the state floats ----
+   A byte format, the same on every host: every field little-endian, written and read byte by
+   byte (docs/checkpoint.md, section OPTM, lists it):
+       header (48 bytes): u32 magic "TTOP", u32 version, u32 kind, u32 n_tensors, u64 n,
+                          u64 state_floats, u64 scalars_bytes, i64 step
+       scalars (TT__OPTIM_SCALARS_BYTES): i64 step, f32 eta[G], f32 mu[G], f32 mu_product[G],
+                          i64 n_iter, func_evals, hist_len, hist_first, f64 t, h_diag, prev_loss
+                          (G = TT_OPTIM_MAX_GROUPS)
+       state: state_floats f32 */
 
 typedef struct tt__optim_hdr {
     uint32_t magic, version, kind, n_tensors;
     uint64_t n, state_floats, scalars_bytes;
     int64_t step;
 } tt__optim_hdr;
+#define TT__OPTIM_HDR_BYTES 48u
+#define TT__OPTIM_SCALARS_BYTES (64u + 12u * TT_OPTIM_MAX_GROUPS)
+
+static void tt__put_f32(unsigned char *p, float f) { uint32_t u; memcpy(&u, &f, 4); tt__put32(p, u); }
+static float tt__get_f32(const unsigned char *p) { uint32_t u = tt__get32(p); float f; memcpy(&f, &u, 4); return f; }
+
+static void tt__optim_hdr_get(const unsigned char *p, tt__optim_hdr *hd) {
+    hd->magic = tt__get32(p); hd->version = tt__get32(p + 4); hd->kind = tt__get32(p + 8); hd->n_tensors = tt__get32(p + 12);
+    hd->n = tt__get64(p + 16); hd->state_floats = tt__get64(p + 24); hd->scalars_bytes = tt__get64(p + 32);
+    hd->step = (int64_t)tt__get64(p + 40);
+}
+static void tt__optim_scalars_put(unsigned char *p, const tt_optim_scalars *sc) {
+    int g;
+    tt__put64(p, (uint64_t)sc->step);
+    p += 8;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) tt__put_f32(p + 4 * g, sc->eta[g]);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) tt__put_f32(p + 4 * g, sc->mu[g]);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) tt__put_f32(p + 4 * g, sc->mu_product[g]);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    tt__put64(p, (uint64_t)sc->n_iter); tt__put64(p + 8, (uint64_t)sc->func_evals);
+    tt__put64(p + 16, (uint64_t)sc->hist_len); tt__put64(p + 24, (uint64_t)sc->hist_first);
+    tt__put64(p + 32, tt__f64_bits(sc->t)); tt__put64(p + 40, tt__f64_bits(sc->h_diag));
+    tt__put64(p + 48, tt__f64_bits(sc->prev_loss));
+}
+static void tt__optim_scalars_get(const unsigned char *p, tt_optim_scalars *sc) {
+    int g;
+    memset(sc, 0, sizeof *sc);
+    sc->step = (int64_t)tt__get64(p);
+    p += 8;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) sc->eta[g] = tt__get_f32(p + 4 * g);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) sc->mu[g] = tt__get_f32(p + 4 * g);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) sc->mu_product[g] = tt__get_f32(p + 4 * g);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    sc->n_iter = (int64_t)tt__get64(p); sc->func_evals = (int64_t)tt__get64(p + 8);
+    sc->hist_len = (int64_t)tt__get64(p + 16); sc->hist_first = (int64_t)tt__get64(p + 24);
+    sc->t = tt__bits_f64(tt__get64(p + 32)); sc->h_diag = tt__bits_f64(tt__get64(p + 40));
+    sc->prev_loss = tt__bits_f64(tt__get64(p + 48));
+}
+
+/* The checks of a saved state against opt, nothing changed: 0 if it fits (then *sc holds its
+   scalars), else the message's reason. Shared by tt_optim_state_load and the checkpoint loader. */
+static const char *tt__optim_state_check(const tt_optim *opt, const unsigned char *p, size_t bytes, tt_optim_scalars *sc) {
+    tt__optim_hdr hd;
+    if (bytes < TT__OPTIM_HDR_BYTES) return "buffer too small for the header";
+    tt__optim_hdr_get(p, &hd);
+    if (hd.magic != TT__OPTIM_MAGIC || hd.version != TT__OPTIM_VERSION) return "not an optimizer state (bad magic or version)";
+    if (hd.kind != (uint32_t)opt->kind) return "state is for another kind of optimizer";
+    if (hd.n_tensors != (uint32_t)opt->n_tensors || hd.n != opt->n || hd.state_floats != opt->state_floats ||
+        hd.scalars_bytes != TT__OPTIM_SCALARS_BYTES)
+        return "state covers other parameters (tensor or float counts differ)";
+    if (bytes < tt_optim_state_size(opt)) return "buffer shorter than the state";
+    tt__optim_scalars_get(p + TT__OPTIM_HDR_BYTES, sc);
+    if (sc->step != hd.step || sc->step < 0) return "inconsistent step count";
+    return 0;
+}
 
 TT__DEF size_t tt_optim_state_size(const tt_optim *opt) {
     if (!opt) return 0;
-    return sizeof(tt__optim_hdr) + sizeof(tt_optim_scalars) + opt->state_floats * sizeof(float);
+    return TT__OPTIM_HDR_BYTES + TT__OPTIM_SCALARS_BYTES + opt->state_floats * 4;
 }
 
 TT__DEF tt_result tt_optim_state_save(tt_ctx *ctx, const tt_optim *opt, void *buf, size_t bytes) {
-    tt__optim_hdr hd;
-    unsigned char *p = (unsigned char *)buf;
+    unsigned char *p = (unsigned char *)buf, *q;
+    size_t i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!opt || !opt->kind || !buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_save: opt or buf is NULL");
     if (tt__optim_ready(ctx, (tt_optim *)opt, "tt_optim_state_save") != TT_OK) return ctx->err;
@@ -10949,44 +11030,30 @@ TT__DEF tt_result tt_optim_state_save(tt_ctx *ctx, const tt_optim *opt, void *bu
                         tt_optim_state_size(opt));
     if (ctx->backend && ctx->backend->download(ctx, opt->state, opt->state, opt->state_floats * sizeof(float)) != TT_OK)
         return ctx->err;
-    memset(&hd, 0, sizeof hd);
-    hd.magic = TT__OPTIM_MAGIC; hd.version = TT__OPTIM_VERSION; hd.kind = (uint32_t)opt->kind;
-    hd.n_tensors = (uint32_t)opt->n_tensors; hd.n = opt->n; hd.state_floats = opt->state_floats;
-    hd.scalars_bytes = sizeof(tt_optim_scalars); hd.step = opt->sc.step;
-    memcpy(p, &hd, sizeof hd);
-    memcpy(p + sizeof hd, &opt->sc, sizeof opt->sc);
-    if (opt->state_floats) memcpy(p + sizeof hd + sizeof opt->sc, opt->state, opt->state_floats * sizeof(float));
+    tt__put32(p, TT__OPTIM_MAGIC); tt__put32(p + 4, TT__OPTIM_VERSION);
+    tt__put32(p + 8, (uint32_t)opt->kind); tt__put32(p + 12, (uint32_t)opt->n_tensors);
+    tt__put64(p + 16, (uint64_t)opt->n); tt__put64(p + 24, (uint64_t)opt->state_floats);
+    tt__put64(p + 32, (uint64_t)TT__OPTIM_SCALARS_BYTES); tt__put64(p + 40, (uint64_t)opt->sc.step);
+    tt__optim_scalars_put(p + TT__OPTIM_HDR_BYTES, &opt->sc);
+    q = p + TT__OPTIM_HDR_BYTES + TT__OPTIM_SCALARS_BYTES;
+    for (i = 0; i < opt->state_floats; i++) tt__put_f32(q + 4 * i, opt->state[i]);
     return TT_OK;
 }
 
 TT__DEF tt_result tt_optim_state_load(tt_ctx *ctx, tt_optim *opt, const void *buf, size_t bytes) {
-    tt__optim_hdr hd;
     tt_optim_scalars sc;
-    const unsigned char *p = (const unsigned char *)buf;
+    const unsigned char *p = (const unsigned char *)buf, *q;
+    const char *why;
+    size_t i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!opt || !opt->kind || !buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_load: opt or buf is NULL");
     if (tt__optim_ready(ctx, opt, "tt_optim_state_load") != TT_OK) return ctx->err;
-    if (bytes < sizeof hd) return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: buffer too small (%z bytes)", bytes);
-    memcpy(&hd, p, sizeof hd);
-    if (hd.magic != TT__OPTIM_MAGIC || hd.version != TT__OPTIM_VERSION)
-        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: not an optimizer state (bad magic or version)");
-    if (hd.kind != (uint32_t)opt->kind)
-        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: state is for %s, optimizer is %s",
-                        tt_optim_name((tt_optim_kind)(hd.kind < (uint32_t)TT_OPTIM_KIND_COUNT_ ? hd.kind : 0u)),
-                        tt_optim_name(opt->kind));
-    if (hd.n_tensors != (uint32_t)opt->n_tensors || hd.n != opt->n || hd.state_floats != opt->state_floats ||
-        hd.scalars_bytes != sizeof(tt_optim_scalars))
-        return tt__fail(ctx, TT_ERR_FORMAT,
-                        "tt_optim_state_load: state covers %u tensors / %z floats, optimizer %d tensors / %z floats",
-                        (unsigned)hd.n_tensors, (size_t)hd.n, opt->n_tensors, opt->n);
-    if (bytes < tt_optim_state_size(opt))
-        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: buffer has %z bytes, state needs %z", bytes,
-                        tt_optim_state_size(opt));
-    memcpy(&sc, p + sizeof hd, sizeof sc);
-    if (sc.step != hd.step || sc.step < 0)
-        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: inconsistent step count");
+    if ((why = tt__optim_state_check(opt, p, bytes, &sc)) != 0)
+        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: %s (%z bytes given; %s needs %z over %d tensors / %z floats)", why,
+                        bytes, tt_optim_name(opt->kind), tt_optim_state_size(opt), opt->n_tensors, opt->n);
     opt->sc = sc;
-    if (opt->state_floats) memcpy(opt->state, p + sizeof hd + sizeof sc, opt->state_floats * sizeof(float));
+    q = p + TT__OPTIM_HDR_BYTES + TT__OPTIM_SCALARS_BYTES;
+    for (i = 0; i < opt->state_floats; i++) opt->state[i] = tt__get_f32(q + 4 * i);
     return tt__bk_push(ctx, opt->state, opt->state_floats * sizeof(float));
 }
 
@@ -12105,19 +12172,7 @@ TT__DEF const char *tt_io_error_string(tt_io_error e) {
     return "unknown";
 }
 
-/* ---- little-endian bytes ---- */
-static void tt__put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
-static void tt__put32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
-}
-static void tt__put64(unsigned char *p, uint64_t v) { tt__put32(p, (uint32_t)v); tt__put32(p + 4, (uint32_t)(v >> 32)); }
-static unsigned tt__get16(const unsigned char *p) { return (unsigned)p[0] | ((unsigned)p[1] << 8); }
-static uint32_t tt__get32(const unsigned char *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static uint64_t tt__get64(const unsigned char *p) { return (uint64_t)tt__get32(p) | ((uint64_t)tt__get32(p + 4) << 32); }
-static uint64_t tt__f64_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
-static double tt__bits_f64(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
+/* (little-endian byte helpers tt__put32 / tt__get32 / ...: in >>util) */
 
 /* Record an I/O failure: sets the detail slots and the context error. */
 static tt_result tt__io_fail(tt_ctx *ctx, tt_io_error *err, size_t *off, tt_io_error e, size_t at, tt_result code,
@@ -12639,14 +12694,8 @@ static tt_result tt__ck_rest(tt__ck_load *L, int apply) {
                               S[TT__CK_OPTM].off, len, tt_optim_name(ck->optim->kind));
         if (!apply) {
             /* the checks tt_optim_state_load makes, so that applying cannot fail */
-            tt__optim_hdr hd;
             tt_optim_scalars sc;
-            memcpy(&hd, p + 8, sizeof hd);
-            memcpy(&sc, p + 8 + sizeof hd, sizeof sc);
-            if (hd.magic != TT__OPTIM_MAGIC || hd.version != TT__OPTIM_VERSION || hd.kind != (uint32_t)ck->optim->kind ||
-                hd.n_tensors != (uint32_t)ck->optim->n_tensors || hd.n != ck->optim->n ||
-                hd.state_floats != ck->optim->state_floats || hd.scalars_bytes != sizeof(tt_optim_scalars) ||
-                sc.step != hd.step || sc.step < 0)
+            if (tt__optim_state_check(ck->optim, p + 8, len - 8, &sc))
                 return TT__CKFAIL(L, TT_IO_MISMATCH, S[TT__CK_OPTM].off + 8, TT_ERR_FORMAT,
                                   "checkpoint: optimizer state (offset %z) does not fit this %s (other parameters, or another build)",
                                   S[TT__CK_OPTM].off + 8, tt_optim_name(ck->optim->kind));
@@ -17457,6 +17506,8 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 #undef TT__OPTIM_INIT_MARK
 #undef TT__VEC
 #undef TT__OPTIM_VERSION
+#undef TT__OPTIM_HDR_BYTES
+#undef TT__OPTIM_SCALARS_BYTES
 #undef TT__PAUSE
 #undef TT__S_MR
 #undef TT__S_NR
