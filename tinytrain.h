@@ -1911,28 +1911,69 @@ TT_API tt_tensor *tt_nn_block_forward(tt_ctx *ctx, const tt_nn_block *m, tt_tens
 /* SVG line chart of one or more series (training / validation curves), no dependency: axes,
    "nice" ticks (1-2-5 steps, or decades on a log scale), axis labels, a title, a legend, a
    colour-blind-safe palette (Okabe-Ito), lines clipped to the plotting frame. NaN / Inf points
-   (and points <= 0 on a log scale) break the line. */
+   (and points <= 0 on a log scale) break the line. Series can also be dashed lines, dots
+   (scatter plots) or crosses; the axes can show a fixed range; a callback can draw a background
+   (contour lines, class regions) inside the frame; tt_chart_grid_svg puts several charts side by
+   side in one SVG (small multiples). */
 typedef struct tt_chart_series {
-    const char *label;       /* legend text */
+    const char *label;       /* legend text; NULL: not in the legend */
     const double *y;         /* n values */
     const double *x;         /* n values, or NULL for 1, 2, ..., n */
     int n;
 } tt_chart_series;
+typedef enum tt_chart_style {
+    TT_CHART_LINE = 0,       /* a line through the points (a lone point: a dot) */
+    TT_CHART_DASHED,         /* the same, dashed */
+    TT_CHART_DOTS,           /* a dot at each point, no line (scatter plots, markers) */
+    TT_CHART_CROSSES         /* a cross at each point, no line */
+} tt_chart_style;
+/* The plotting frame, as a draw callback sees it. */
+typedef struct tt_chart_frame {
+    double left, top, width, height;     /* the frame in pixels (y grows downward) */
+    double x_min, x_max, y_min, y_max;   /* the data range it shows (on a log axis: log10 of the values) */
+    int log_y;
+    int index;                           /* chart number in a grid (0 for a single chart) */
+} tt_chart_frame;
+/* Pixel coordinates of a data point in a frame (y on a log axis: the value itself, not its log). */
+TT_API double tt_chart_px(const tt_chart_frame *f, double x);
+TT_API double tt_chart_py(const tt_chart_frame *f, double y);
+/* A background drawn inside the frame (clipped to it), after the grid lines and before the
+   series: write SVG elements (e.g. <path d="M.. L.."/>) in the frame's pixel coordinates. */
+typedef void (*tt_chart_draw_fn)(void *user, const tt_chart_frame *frame, tt_write_fn write, void *write_user);
 typedef struct tt_chart_opts {
-    const char *title, *xlabel, *ylabel;  /* may be NULL */
+    const char *title, *xlabel, *ylabel;  /* may be NULL (NULL) */
     int width, height;       /* pixels (640, 400) */
     int log_y;               /* 1: logarithmic y axis (loss curves) (0) */
+    const char *const *colors; /* one SVG colour per series ("#0072B2", "black"), or NULL: the palette in order (NULL) */
+    const tt_chart_style *styles; /* one style per series, or NULL: every series a line (NULL) */
+    int fixed_x, fixed_y;    /* 1: the axis shows exactly x_min..x_max (y_min..y_max; > 0 on a log axis);
+                                0: the data's range, rounded out to ticks on y (0, 0) */
+    double x_min, x_max, y_min, y_max;   /* (0, 1, 0, 1) */
+    tt_chart_draw_fn draw;   /* background callback, or NULL (NULL) */
+    void *draw_user;         /* its first argument (NULL) */
 } tt_chart_opts;
-/* Defaults: 640 x 400, linear axes, no texts. */
+/* Defaults: 640 x 400, linear axes from the data, palette colours, lines, no texts. */
 TT_API tt_chart_opts tt_chart_opts_init(void);
 /* Write the SVG to a byte sink (works without stdio). */
 TT_API tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, int n_series, const tt_chart_series *series,
                                      tt_write_fn write, void *user);
+/* One chart of a grid. */
+typedef struct tt_chart {
+    tt_chart_opts opts;
+    int n_series;
+    const tt_chart_series *series;
+} tt_chart;
+/* Small multiples: n_charts charts in one SVG, `columns` per row, in cells as large as the
+   largest chart, under an optional title (NULL: none). */
+TT_API tt_result tt_chart_grid_svg_stream(tt_ctx *ctx, const char *title, int columns, int n_charts, const tt_chart *charts,
+                                          tt_write_fn write, void *user);
 
 #ifndef TT_NO_STDIO
 /* Write the SVG file (atomically, as tt_ckpt_save). */
 TT_API tt_result tt_chart_svg(tt_ctx *ctx, const char *path, const tt_chart_opts *opts, int n_series,
                               const tt_chart_series *series);
+TT_API tt_result tt_chart_grid_svg(tt_ctx *ctx, const char *path, const char *title, int columns, int n_charts,
+                                   const tt_chart *charts);
 
 /* Progress line:
        epoch 3/10  step 120/469  loss 0.4123  1843 samples/s  ETA 1:42
@@ -14199,6 +14240,8 @@ TT__DEF tt_chart_opts tt_chart_opts_init(void) {
     memset(&o, 0, sizeof o);
     o.width = 640;
     o.height = 400;
+    o.x_max = 1;
+    o.y_max = 1;
     return o;
 }
 
@@ -14209,19 +14252,87 @@ static double tt__nice_step(double range, int target) {
 
 static const char *const tt__palette[8] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"};
 
-TT__DEF tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, int n_series, const tt_chart_series *series,
-                                      tt_write_fn write, void *user) {
-    tt_chart_opts o = opts ? *opts : tt_chart_opts_init();
-    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY, xs, ys = 1, v;
-    double L = 72, R, T = o.title ? 40 : 20, B, pw, ph;
-    int s, i, any = 0;
-    tt__wr w;
-    if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (!write || n_series < 0 || (n_series && !series) || o.width < 200 || o.height < 150)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: bad arguments (write NULL, series, or size under 200 x 150)");
+TT__DEF double tt_chart_px(const tt_chart_frame *f, double x) {
+    return f->left + (x - f->x_min) / (f->x_max - f->x_min) * f->width;
+}
+TT__DEF double tt_chart_py(const tt_chart_frame *f, double y) {
+    return f->top + f->height - ((f->log_y ? log10(y) : y) - f->y_min) / (f->y_max - f->y_min) * f->height;
+}
+
+/* Liang-Barsky: clip the segment (x0,y0)-(x1,y1) to the box b (xmin, ymin, xmax, ymax).
+   0 if nothing of it is inside; else the ends are moved onto the box where they were outside.
+   An end more than 1e6 px away is first pulled along the segment to 1e6 px from the other end
+   (exact direction, no cancellation against huge numbers); a segment with both ends that far
+   out is left out. */
+static int tt__clip_seg(const double b[4], double *x0, double *y0, double *x1, double *y1) {
+    double t0 = 0, t1 = 1, dx, dy, p[4], q[4];
+    int i, far0 = !(fabs(*x0) < 1e6 && fabs(*y0) < 1e6), far1 = !(fabs(*x1) < 1e6 && fabs(*y1) < 1e6);
+    if (far0 && far1) return 0;
+    if (far0 || far1) {
+        double *fx = far0 ? x0 : x1, *fy = far0 ? y0 : y1, nx = far0 ? *x1 : *x0, ny = far0 ? *y1 : *y0;
+        double ex = *fx - nx, ey = *fy - ny, m = fabs(ex) > fabs(ey) ? fabs(ex) : fabs(ey), k = 1e6 / m;
+        *fx = nx + ex * k; *fy = ny + ey * k;
+    }
+    dx = *x1 - *x0; dy = *y1 - *y0;
+    p[0] = -dx; q[0] = *x0 - b[0];
+    p[1] = dx;  q[1] = b[2] - *x0;
+    p[2] = -dy; q[2] = *y0 - b[1];
+    p[3] = dy;  q[3] = b[3] - *y0;
+    for (i = 0; i < 4; i++) {
+        if (p[i] == 0) {
+            if (q[i] < 0) return 0;
+        } else {
+            double t = q[i] / p[i];
+            if (p[i] < 0) { if (t > t1) return 0; if (t > t0) t0 = t; }
+            else { if (t < t0) return 0; if (t < t1) t1 = t; }
+        }
+    }
+    if (t1 < 1) { *x1 = *x0 + t1 * dx; *y1 = *y0 + t1 * dy; }
+    if (t0 > 0) { *x0 += t0 * dx; *y0 += t0 * dy; }
+    return 1;
+}
+
+typedef struct tt__drawsink { tt__wr *w; } tt__drawsink;
+static size_t tt__draw_write(void *user, const void *data, size_t n) {
+    tt__w(((tt__drawsink *)user)->w, data, n);
+    return ((tt__drawsink *)user)->w->failed ? 0 : n;
+}
+
+/* Argument checks of one chart (nothing written). */
+static tt_result tt__chart_check(tt_ctx *ctx, const tt_chart_opts *o, int n_series, const tt_chart_series *series, int index) {
+    int s;
+    if (n_series < 0 || (n_series && !series) || o->width < 200 || o->height < 150)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: bad arguments (series, or size under 200 x 150)", index);
     for (s = 0; s < n_series; s++) {
         if (series[s].n < 0 || (series[s].n && !series[s].y))
-            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: series %d has no values", s);
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: series %d has no values", index, s);
+        if (o->colors && !o->colors[s])
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: colors[%d] is NULL", index, s);
+        if (o->styles && ((int)o->styles[s] < (int)TT_CHART_LINE || (int)o->styles[s] > (int)TT_CHART_CROSSES))
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: styles[%d] is not a tt_chart_style", index, s);
+    }
+    if (o->fixed_x && !(tt__finite(o->x_min) && tt__finite(o->x_max) && o->x_max > o->x_min))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: fixed x range needs finite x_min < x_max", index);
+    if (o->fixed_y && !(tt__finite(o->y_min) && tt__finite(o->y_max) && o->y_max > o->y_min && (!o->log_y || o->y_min > 0)))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: fixed y range needs finite y_min < y_max (> 0 on a log axis)", index);
+    return TT_OK;
+}
+
+/* One chart as a group at (ox, oy); its clip path is "frame" (index 0) or "frame<index>". */
+static void tt__chart_panel(tt__wr *w, const tt_chart_opts *op, int n_series, const tt_chart_series *series, double ox,
+                            double oy, int index) {
+    const tt_chart_opts o = *op;
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY, xs, ys = 1, v, box[4];
+    double L = o.ylabel ? 72 : 56, R, T = o.title ? 40 : 20, B, pw, ph;
+    int s, i, any = 0, tx, ty, n_legend = 0;
+    char clip[32];
+    tt_chart_frame fr;
+    tt__buf cb;
+    cb.p = clip; cb.n = 0; cb.cap = sizeof clip;
+    tt__puts(&cb, "frame");
+    if (index) tt__putu(&cb, (unsigned long long)index);
+    clip[cb.n] = 0;
+    for (s = 0; s < n_series; s++) {
         for (i = 0; i < series[s].n; i++) {
             double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i];
             if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) continue;
@@ -14229,124 +14340,233 @@ TT__DEF tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, in
             xmin = x < xmin ? x : xmin; xmax = x > xmax ? x : xmax;
             ymin = y < ymin ? y : ymin; ymax = y > ymax ? y : ymax;
         }
+        if (series[s].label) n_legend++;
     }
     if (!any) { xmin = 0; xmax = 1; ymin = o.log_y ? 1 : 0; ymax = o.log_y ? 10 : 1; }
+    if (o.fixed_x) { xmin = o.x_min; xmax = o.x_max; }
+    if (o.fixed_y) { ymin = o.y_min; ymax = o.y_max; }
     if (xmax == xmin) { xmin -= 1; xmax += 1; }
-    if (o.log_y) {
-        ymin = floor(log10(ymin)); ymax = ceil(log10(ymax));
-        if (ymax == ymin) ymax += 1;
-    } else {
-        if (ymax == ymin) { double d = fabs(ymin) > 0 ? fabs(ymin) * 0.1 : 1; ymin -= d; ymax += d; }
-        ys = tt__nice_step(ymax - ymin, 5);
-        ymin = floor(ymin / ys) * ys; ymax = ceil(ymax / ys) * ys;
-    }
-    xs = tt__nice_step(xmax - xmin, 6);
-    if (!series || !series[0].x) xs = xs < 1 ? 1 : xs;  /* epochs: whole numbers */
     R = o.width - 20.0; B = o.height - 52.0;
     pw = R - L; ph = B - T;
+    tx = (int)(pw / 50); tx = tx < 3 ? 3 : tx > 6 ? 6 : tx;   /* about one tick per 50 px, 3..6 */
+    ty = (int)(ph / 35); ty = ty < 3 ? 3 : ty > 5 ? 5 : ty;   /* one per 35 px, 3..5 */
+    if (o.log_y) {
+        if (o.fixed_y) { ymin = log10(ymin); ymax = log10(ymax); }
+        else {
+            ymin = floor(log10(ymin)); ymax = ceil(log10(ymax));
+            if (ymax == ymin) ymax += 1;
+        }
+    } else {
+        if (ymax == ymin) { double d = fabs(ymin) > 0 ? fabs(ymin) * 0.1 : 1; ymin -= d; ymax += d; }
+        ys = tt__nice_step(ymax - ymin, ty);
+        if (!o.fixed_y) { ymin = floor(ymin / ys) * ys; ymax = ceil(ymax / ys) * ys; }
+    }
+    xs = tt__nice_step(xmax - xmin, tx);
+    if (!o.fixed_x && (!series || !series[0].x)) xs = xs < 1 ? 1 : xs;  /* epochs: whole numbers */
+    fr.left = L; fr.top = T; fr.width = pw; fr.height = ph;
+    fr.x_min = xmin; fr.x_max = xmax; fr.y_min = ymin; fr.y_max = ymax; fr.log_y = o.log_y; fr.index = index;
+    /* segments are clipped to the frame plus 10 px (the clip path does the rest): no huge numbers */
+    box[0] = L - 10; box[1] = T - 10; box[2] = R + 10; box[3] = B + 10;
 #define TT__PX(x) (L + ((x) - xmin) / (xmax - xmin) * pw)
 #define TT__PY(y) (B - ((o.log_y ? log10(y) : (y)) - ymin) / (ymax - ymin) * ph)
-    memset(&w, 0, sizeof w);
-    w.fn = write; w.user = user;
-    tt__wfmt(&w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                 "font-family=\"sans-serif\" font-size=\"12\">\n", o.width, o.height, o.width, o.height);
-    tt__wfmt(&w, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", o.width, o.height);
-    tt__w(&w, "<defs><clipPath id=\"frame\"><rect x=\"", 36); tt__wpx(&w, L);
-    tt__w(&w, "\" y=\"", 5); tt__wpx(&w, T); tt__w(&w, "\" width=\"", 9); tt__wpx(&w, pw);
-    tt__w(&w, "\" height=\"", 10); tt__wpx(&w, ph); tt__w(&w, "\"/></clipPath></defs>\n", 22);
+    if (index || ox != 0 || oy != 0) {
+        tt__w(w, "<g transform=\"translate(", 24); tt__wpx(w, ox); tt__w(w, ",", 1); tt__wpx(w, oy); tt__w(w, ")\">\n", 4);
+    } else tt__w(w, "<g>\n", 4);
+    tt__wfmt(w, "<defs><clipPath id=\"%s\"><rect x=\"", clip); tt__wpx(w, L);
+    tt__w(w, "\" y=\"", 5); tt__wpx(w, T); tt__w(w, "\" width=\"", 9); tt__wpx(w, pw);
+    tt__w(w, "\" height=\"", 10); tt__wpx(w, ph); tt__w(w, "\"/></clipPath></defs>\n", 22);
     if (o.title) {
-        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, (L + R) / 2);
-        tt__w(&w, "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">", 64);
-        tt__wxml(&w, o.title); tt__w(&w, "</text>\n", 8);
+        tt__w(w, "<text x=\"", 9); tt__wpx(w, (L + R) / 2);
+        tt__w(w, "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">", 64);
+        tt__wxml(w, o.title); tt__w(w, "</text>\n", 8);
     }
     /* grid, ticks and tick labels */
-    tt__w(&w, "<g stroke=\"#dddddd\" stroke-width=\"1\">\n", 38);
+    tt__w(w, "<g stroke=\"#dddddd\" stroke-width=\"1\">\n", 38);
     for (v = ceil(xmin / xs - 1e-9) * xs; v <= xmax + 1e-9 * xs; v += xs) {
-        tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, TT__PX(v)); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, TT__PX(v));
-        tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, T); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, B); tt__w(&w, "\"/>\n", 4);
+        tt__w(w, "<line x1=\"", 10); tt__wpx(w, TT__PX(v)); tt__w(w, "\" x2=\"", 6); tt__wpx(w, TT__PX(v));
+        tt__w(w, "\" y1=\"", 6); tt__wpx(w, T); tt__w(w, "\" y2=\"", 6); tt__wpx(w, B); tt__w(w, "\"/>\n", 4);
     }
-    for (v = ymin; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
+    for (v = o.log_y ? floor(ymin + 1e-9) : ceil(ymin / ys - 1e-9) * ys; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
         int k;
         for (k = 0; k < (o.log_y && ymax - ymin <= 2 ? 3 : 1); k++) { /* log scale over <= 2 decades: 1, 2, 5 */
-            double vv = v + (k == 1 ? log10(2.0) : k == 2 ? log10(5.0) : 0), py = B - (vv - ymin) / (ymax - ymin) * ph;
+            double vv = o.log_y ? v + (k == 1 ? log10(2.0) : k == 2 ? log10(5.0) : 0) : v, py = B - (vv - ymin) / (ymax - ymin) * ph;
             if (vv > ymax + 1e-9) break;
-            tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, L); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, R);
-            tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, py); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, py); tt__w(&w, "\"/>\n", 4);
+            if (vv < ymin - 1e-9) continue;
+            tt__w(w, "<line x1=\"", 10); tt__wpx(w, L); tt__w(w, "\" x2=\"", 6); tt__wpx(w, R);
+            tt__w(w, "\" y1=\"", 6); tt__wpx(w, py); tt__w(w, "\" y2=\"", 6); tt__wpx(w, py); tt__w(w, "\"/>\n", 4);
         }
     }
-    tt__w(&w, "</g>\n<g fill=\"#333333\">\n", 24);
+    tt__w(w, "</g>\n<g fill=\"#333333\">\n", 24);
     for (v = ceil(xmin / xs - 1e-9) * xs; v <= xmax + 1e-9 * xs; v += xs) {
-        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, TT__PX(v)); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, B + 16);
-        tt__wfmt(&w, "\" text-anchor=\"middle\">%g</text>\n", fabs(v) < 1e-9 * xs ? 0.0 : v);
+        tt__w(w, "<text x=\"", 9); tt__wpx(w, TT__PX(v)); tt__w(w, "\" y=\"", 5); tt__wpx(w, B + 16);
+        tt__wfmt(w, "\" text-anchor=\"middle\">%g</text>\n", fabs(v) < 1e-9 * xs ? 0.0 : v);
     }
-    for (v = ymin; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
+    for (v = o.log_y ? floor(ymin + 1e-9) : ceil(ymin / ys - 1e-9) * ys; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
         int k;
         for (k = 0; k < (o.log_y && ymax - ymin <= 2 ? 3 : 1); k++) {
-            double m = k == 1 ? 2.0 : k == 2 ? 5.0 : 1.0, vv = v + log10(m), py;
-            if (!o.log_y) vv = v;
+            double m = k == 1 ? 2.0 : k == 2 ? 5.0 : 1.0, vv = o.log_y ? v + log10(m) : v, py;
             if (vv > ymax + 1e-9) break;
+            if (vv < ymin - 1e-9) continue;
             py = B - (vv - ymin) / (ymax - ymin) * ph;
-            tt__w(&w, "<text x=\"", 9); tt__wpx(&w, L - 6); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, py + 4);
-            tt__wfmt(&w, "\" text-anchor=\"end\">%g</text>\n", o.log_y ? m * pow(10.0, v) : fabs(v) < 1e-9 * ys ? 0.0 : v);
+            tt__w(w, "<text x=\"", 9); tt__wpx(w, L - 6); tt__w(w, "\" y=\"", 5); tt__wpx(w, py + 4);
+            tt__wfmt(w, "\" text-anchor=\"end\">%g</text>\n", o.log_y ? m * pow(10.0, v) : fabs(v) < 1e-9 * ys ? 0.0 : v);
         }
     }
-    tt__w(&w, "</g>\n", 5);
+    tt__w(w, "</g>\n", 5);
+    /* the background, clipped to the frame */
+    if (o.draw) {
+        tt__drawsink ds;
+        ds.w = w;
+        tt__wfmt(w, "<g clip-path=\"url(#%s)\">\n", clip);
+        o.draw(o.draw_user, &fr, tt__draw_write, &ds);
+        tt__w(w, "</g>\n", 5);
+    }
     /* frame and axis labels */
-    tt__w(&w, "<rect x=\"", 9); tt__wpx(&w, L); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, T); tt__w(&w, "\" width=\"", 9);
-    tt__wpx(&w, pw); tt__w(&w, "\" height=\"", 10); tt__wpx(&w, ph); tt__w(&w, "\" fill=\"none\" stroke=\"#333333\"/>\n", 33);
+    tt__w(w, "<rect x=\"", 9); tt__wpx(w, L); tt__w(w, "\" y=\"", 5); tt__wpx(w, T); tt__w(w, "\" width=\"", 9);
+    tt__wpx(w, pw); tt__w(w, "\" height=\"", 10); tt__wpx(w, ph); tt__w(w, "\" fill=\"none\" stroke=\"#333333\"/>\n", 33);
     if (o.xlabel) {
-        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, (L + R) / 2); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, (double)o.height - 12);
-        tt__w(&w, "\" text-anchor=\"middle\">", 23); tt__wxml(&w, o.xlabel); tt__w(&w, "</text>\n", 8);
+        tt__w(w, "<text x=\"", 9); tt__wpx(w, (L + R) / 2); tt__w(w, "\" y=\"", 5); tt__wpx(w, (double)o.height - 12);
+        tt__w(w, "\" text-anchor=\"middle\">", 23); tt__wxml(w, o.xlabel); tt__w(w, "</text>\n", 8);
     }
     if (o.ylabel) {
-        tt__w(&w, "<text transform=\"translate(16,", 30); tt__wpx(&w, (T + B) / 2);
-        tt__w(&w, ") rotate(-90)\" text-anchor=\"middle\">", 36); tt__wxml(&w, o.ylabel);
-        if (o.log_y) tt__w(&w, " (log scale)", 12);
-        tt__w(&w, "</text>\n", 8);
+        tt__w(w, "<text transform=\"translate(16,", 30); tt__wpx(w, (T + B) / 2);
+        tt__w(w, ") rotate(-90)\" text-anchor=\"middle\">", 36); tt__wxml(w, o.ylabel);
+        if (o.log_y) tt__w(w, " (log scale)", 12);
+        tt__w(w, "</text>\n", 8);
     }
     /* the series, clipped to the frame */
-    tt__w(&w, "<g clip-path=\"url(#frame)\" fill=\"none\" stroke-width=\"2\">\n", 57);
+    tt__wfmt(w, "<g clip-path=\"url(#%s)\" fill=\"none\" stroke-width=\"2\">\n", clip);
     for (s = 0; s < n_series; s++) {
-        int pen = 0;
-        tt__wfmt(&w, "<path stroke=\"%s\" d=\"", tt__palette[s % 8]);
-        for (i = 0; i < series[s].n; i++) {
-            double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i];
-            if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) { pen = 0; continue; }
-            tt__w(&w, pen ? " L" : " M", 2); tt__wpx(&w, TT__PX(x)); tt__w(&w, " ", 1); tt__wpx(&w, TT__PY(y));
-            pen = 1;
+        const char *col = o.colors ? o.colors[s] : tt__palette[s % 8];
+        tt_chart_style st = o.styles ? o.styles[s] : TT_CHART_LINE;
+        if (st == TT_CHART_LINE || st == TT_CHART_DASHED) {
+            int have = 0, pen = 0;   /* have: (lx, ly) is the last valid point; pen: the path is at it */
+            double lx = 0, ly = 0;
+            tt__wfmt(w, "<path stroke=\"%s\"%s stroke-linejoin=\"round\" d=\"", col, st == TT_CHART_DASHED ? " stroke-dasharray=\"6 4\"" : "");
+            for (i = 0; i < series[s].n; i++) {
+                double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i], px, py, ax, ay, bx, by;
+                if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) { have = pen = 0; continue; }
+                px = TT__PX(x); py = TT__PY(y);
+                if (have) {
+                    ax = lx; ay = ly; bx = px; by = py;
+                    if (tt__clip_seg(box, &ax, &ay, &bx, &by)) {
+                        if (!pen || ax != lx || ay != ly) { tt__w(w, " M", 2); tt__wpx(w, ax); tt__w(w, " ", 1); tt__wpx(w, ay); }
+                        tt__w(w, " L", 2); tt__wpx(w, bx); tt__w(w, " ", 1); tt__wpx(w, by);
+                        pen = bx == px && by == py;
+                    } else pen = 0;
+                } else if (px >= box[0] && px <= box[2] && py >= box[1] && py <= box[3]) {
+                    tt__w(w, " M", 2); tt__wpx(w, px); tt__w(w, " ", 1); tt__wpx(w, py);
+                    pen = 1;
+                }
+                have = 1; lx = px; ly = py;
+            }
+            tt__w(w, "\"/>\n", 4);
         }
-        tt__w(&w, "\"/>\n", 4);
-        if (series[s].n == 1 && tt__finite(series[s].y[0])) { /* a lone point: a dot */
-            double x = series[s].x ? series[s].x[0] : 1.0;
-            tt__wfmt(&w, "<circle fill=\"%s\" r=\"3\" cx=\"", tt__palette[s % 8]); tt__wpx(&w, TT__PX(x));
-            tt__w(&w, "\" cy=\"", 6); tt__wpx(&w, TT__PY(series[s].y[0])); tt__w(&w, "\"/>\n", 4);
+        for (i = 0; i < series[s].n; i++) {   /* dots and crosses; a line of one point: a dot */
+            double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i], px, py;
+            if (st != TT_CHART_DOTS && st != TT_CHART_CROSSES && series[s].n != 1) break;
+            if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) continue;
+            px = TT__PX(x); py = TT__PY(y);
+            if (px < box[0] || px > box[2] || py < box[1] || py > box[3]) continue;
+            if (st == TT_CHART_CROSSES) {
+                tt__wfmt(w, "<path stroke=\"%s\" d=\"M", col); tt__wpx(w, px - 5); tt__w(w, " ", 1); tt__wpx(w, py - 5);
+                tt__w(w, "l10 10m0 -10l-10 10\"/>\n", 23);
+            } else {
+                tt__wfmt(w, "<circle fill=\"%s\" stroke=\"none\" r=\"3\" cx=\"", col); tt__wpx(w, px);
+                tt__w(w, "\" cy=\"", 6); tt__wpx(w, py); tt__w(w, "\"/>\n", 4);
+            }
         }
     }
-    tt__w(&w, "</g>\n", 5);
-    /* legend, top right inside the frame */
-    if (n_series > 0) {
-        double lw = 0, lx, ly = T + 8;
+    tt__w(w, "</g>\n", 5);
+    /* legend, top right inside the frame: the labelled series */
+    if (n_legend > 0) {
+        double lw = 0, lx, ly = T + 8, yy = ly + 16;
         for (s = 0; s < n_series; s++) {
             double tw = series[s].label ? 7.0 * (double)strlen(series[s].label) : 0;
             lw = tw > lw ? tw : lw;
         }
         lw += 40;
         lx = R - lw - 8;
-        tt__w(&w, "<rect x=\"", 9); tt__wpx(&w, lx); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, ly); tt__w(&w, "\" width=\"", 9);
-        tt__wpx(&w, lw); tt__wfmt(&w, "\" height=\"%d\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999999\"/>\n", 18 * n_series + 8);
+        tt__w(w, "<rect x=\"", 9); tt__wpx(w, lx); tt__w(w, "\" y=\"", 5); tt__wpx(w, ly); tt__w(w, "\" width=\"", 9);
+        tt__wpx(w, lw); tt__wfmt(w, "\" height=\"%d\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999999\"/>\n", 18 * n_legend + 8);
         for (s = 0; s < n_series; s++) {
-            double yy = ly + 16 + 18.0 * s;
-            tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, lx + 8); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, lx + 30);
-            tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, yy - 4); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, yy - 4);
-            tt__wfmt(&w, "\" stroke=\"%s\" stroke-width=\"2\"/>\n", tt__palette[s % 8]);
-            tt__w(&w, "<text x=\"", 9); tt__wpx(&w, lx + 36); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, yy); tt__w(&w, "\">", 2);
-            tt__wxml(&w, series[s].label ? series[s].label : ""); tt__w(&w, "</text>\n", 8);
+            const char *col = o.colors ? o.colors[s] : tt__palette[s % 8];
+            tt_chart_style st = o.styles ? o.styles[s] : TT_CHART_LINE;
+            if (!series[s].label) continue;
+            if (st == TT_CHART_DOTS) {
+                tt__wfmt(w, "<circle fill=\"%s\" r=\"3\" cx=\"", col); tt__wpx(w, lx + 19);
+                tt__w(w, "\" cy=\"", 6); tt__wpx(w, yy - 4); tt__w(w, "\"/>\n", 4);
+            } else if (st == TT_CHART_CROSSES) {
+                tt__wfmt(w, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"M", col); tt__wpx(w, lx + 14);
+                tt__w(w, " ", 1); tt__wpx(w, yy - 9); tt__w(w, "l10 10m0 -10l-10 10\"/>\n", 23);
+            } else {
+                tt__w(w, "<line x1=\"", 10); tt__wpx(w, lx + 8); tt__w(w, "\" x2=\"", 6); tt__wpx(w, lx + 30);
+                tt__w(w, "\" y1=\"", 6); tt__wpx(w, yy - 4); tt__w(w, "\" y2=\"", 6); tt__wpx(w, yy - 4);
+                tt__wfmt(w, "\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", col, st == TT_CHART_DASHED ? " stroke-dasharray=\"6 4\"" : "");
+            }
+            tt__w(w, "<text x=\"", 9); tt__wpx(w, lx + 36); tt__w(w, "\" y=\"", 5); tt__wpx(w, yy); tt__w(w, "\">", 2);
+            tt__wxml(w, series[s].label); tt__w(w, "</text>\n", 8);
+            yy += 18;
         }
     }
-    tt__w(&w, "</svg>\n", 7);
+    tt__w(w, "</g>\n", 5);
 #undef TT__PX
 #undef TT__PY
+}
+
+TT__DEF tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, int n_series, const tt_chart_series *series,
+                                      tt_write_fn write, void *user) {
+    tt_chart_opts o = opts ? *opts : tt_chart_opts_init();
+    tt__wr w;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!write) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: write function is NULL");
+    if ((r = tt__chart_check(ctx, &o, n_series, series, 0)) != TT_OK) return r;
+    memset(&w, 0, sizeof w);
+    w.fn = write; w.user = user;
+    tt__wfmt(&w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                 "font-family=\"sans-serif\" font-size=\"12\">\n", o.width, o.height, o.width, o.height);
+    tt__wfmt(&w, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", o.width, o.height);
+    tt__chart_panel(&w, &o, n_series, series, 0, 0, 0);
+    tt__w(&w, "</svg>\n", 7);
     if (w.failed) return tt__fail(ctx, TT_ERR_IO, "tt_chart_svg: the output refused bytes at offset %z", (size_t)w.pos);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_chart_grid_svg_stream(tt_ctx *ctx, const char *title, int columns, int n_charts, const tt_chart *charts,
+                                           tt_write_fn write, void *user) {
+    int c, cw = 0, ch = 0, rows, width, height, top = title ? 36 : 0;
+    tt__wr w;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!write || columns < 1 || n_charts < 1 || !charts)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_grid_svg: bad arguments (write NULL, columns < 1, or no charts)");
+    for (c = 0; c < n_charts; c++) {
+        if ((r = tt__chart_check(ctx, &charts[c].opts, charts[c].n_series, charts[c].series, c)) != TT_OK) return r;
+        if (charts[c].opts.width > 100000 || charts[c].opts.height > 100000)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_grid_svg: chart %d larger than 100000 pixels", c);
+        cw = charts[c].opts.width > cw ? charts[c].opts.width : cw;
+        ch = charts[c].opts.height > ch ? charts[c].opts.height : ch;
+    }
+    columns = columns < n_charts ? columns : n_charts;
+    rows = (n_charts + columns - 1) / columns;
+    if ((double)cw * columns > 1e6 || (double)ch * rows > 1e6)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_grid_svg: picture larger than 1e6 pixels a side");
+    width = cw * columns; height = ch * rows + top;
+    memset(&w, 0, sizeof w);
+    w.fn = write; w.user = user;
+    tt__wfmt(&w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                 "font-family=\"sans-serif\" font-size=\"12\">\n", width, height, width, height);
+    tt__wfmt(&w, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", width, height);
+    if (title) {
+        tt__wfmt(&w, "<text x=\"%d\" y=\"25\" text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\">", width / 2);
+        tt__wxml(&w, title); tt__w(&w, "</text>\n", 8);
+    }
+    for (c = 0; c < n_charts; c++)
+        tt__chart_panel(&w, &charts[c].opts, charts[c].n_series, charts[c].series, (double)(c % columns) * cw,
+                        (double)(c / columns) * ch + top, c);
+    tt__w(&w, "</svg>\n", 7);
+    if (w.failed) return tt__fail(ctx, TT_ERR_IO, "tt_chart_grid_svg: the output refused bytes at offset %z", (size_t)w.pos);
     return TT_OK;
 }
 
@@ -14361,17 +14581,31 @@ typedef struct tt__chart_args {
     const tt_chart_opts *opts;
     int n;
     const tt_chart_series *series;
+    const char *title;
+    int columns;
+    const tt_chart *charts;
 } tt__chart_args;
 static tt_result tt__chart_produce(tt_ctx *ctx, void *arg, tt_write_fn write, void *user) {
     tt__chart_args *a = (tt__chart_args *)arg;
+    if (a->charts) return tt_chart_grid_svg_stream(ctx, a->title, a->columns, a->n, a->charts, write, user);
     return tt_chart_svg_stream(ctx, a->opts, a->n, a->series, write, user);
 }
 TT__DEF tt_result tt_chart_svg(tt_ctx *ctx, const char *path, const tt_chart_opts *opts, int n_series,
                                const tt_chart_series *series) {
     tt__chart_args a;
     if (!ctx) return TT_ERR_INVALID_ARGS;
+    memset(&a, 0, sizeof a);
     a.opts = opts; a.n = n_series; a.series = series;
     return tt__atomic_write(ctx, "tt_chart_svg", path, NULL, tt__chart_produce, &a, NULL, NULL);
+}
+TT__DEF tt_result tt_chart_grid_svg(tt_ctx *ctx, const char *path, const char *title, int columns, int n_charts,
+                                    const tt_chart *charts) {
+    tt__chart_args a;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    memset(&a, 0, sizeof a);
+    a.title = title; a.columns = columns; a.n = n_charts; a.charts = charts;
+    if (!charts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_grid_svg: charts is NULL");
+    return tt__atomic_write(ctx, "tt_chart_grid_svg", path, NULL, tt__chart_produce, &a, NULL, NULL);
 }
 
 static double tt__wall_clock(void) {
