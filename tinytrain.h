@@ -14308,7 +14308,7 @@ static tt_result tt__chart_check(tt_ctx *ctx, const tt_chart_opts *o, int n_seri
             return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: series %d has no values", index, s);
         if (o->colors && !o->colors[s])
             return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: colors[%d] is NULL", index, s);
-        if (o->styles && ((int)o->styles[s] < (int)TT_CHART_LINE || (int)o->styles[s] > (int)TT_CHART_CROSSES))
+        if (o->styles && (unsigned)o->styles[s] > (unsigned)TT_CHART_CROSSES)   /* (unsigned: enums may be short and unsigned) */
             return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: styles[%d] is not a tt_chart_style", index, s);
     }
     if (o->fixed_x && !(tt__finite(o->x_min) && tt__finite(o->x_max) && o->x_max > o->x_min))

@@ -219,7 +219,8 @@ int main(int argc, char **argv) {
             tt_ctx_free(&ctx);
             return 1;
         }
-        printf("training accuracy %.1f%%; wrote %s (%d rects, %d circles)\n", 100.0 * right / N, path, GRID * GRID, N);
+        printf("training accuracy %.1f%%; wrote %s%s (%d rects, %d circles)\n", 100.0 * right / N, path,
+               argc > 1 ? "" : " in the current directory (give another path as the first argument)", GRID * GRID, N);
     }
     tt_ctx_free(&ctx);
     return 0;
