@@ -2,8 +2,8 @@
 # Compile matrix: warnings are errors with gcc and clang, the header compiles as C++, every
 # configuration switch and feature cut builds and runs, tcc builds it, and it builds for a
 # Cortex-M4F with section GC, with no allocator linked and double arithmetic only where explained,
-# examples/embedded.c builds for it (its sizes are printed) and runs on the host, and
-# examples/charlm.c resumes from its checkpoint bit for bit.
+# every example compiles, examples/embedded.c builds for it (its sizes are printed) and runs on
+# the host, and examples/charlm.c resumes from its checkpoint bit for bit.
 # Prints "PASS name" / "FAIL name" / "SKIP name: why" lines (tests/summary.sh counts them).
 cd "$(dirname "$0")/../.." || exit 1
 out=$(mktemp -d)
@@ -80,6 +80,8 @@ if has arm-none-eabi-gcc; then
 else echo "SKIP compile_cortex_m4: arm-none-eabi-gcc not installed"; fi
 # the same program, built for the host, really fits its 96 KiB buffer and runs a step
 run cortex_m_program_on_host sh -c "cc $W -O1 -o @O@/cm tests/compile/cortex_m.c -lm && @O@/cm"
+# every example compiles without a warning (make test builds only the tests; the demo is an example)
+run examples_compile sh -c "for f in examples/*.c; do gcc $W -fsyntax-only -I. \$f || exit 1; done"
 # examples/embedded.c on the host: trains, saves to its byte buffer, restores (exit status 0)
 run embedded_example_on_host sh -c "cc $W -O1 -I. -o @O@/e examples/embedded.c -lm && @O@/e"
 # examples/charlm.c: stopped after 4 of 8 steps and resumed with --resume, it ends with the same
