@@ -1958,28 +1958,69 @@ TT_API tt_tensor *tt_nn_block_forward(tt_ctx *ctx, const tt_nn_block *m, tt_tens
 /* SVG line chart of one or more series (training / validation curves), no dependency: axes,
    "nice" ticks (1-2-5 steps, or decades on a log scale), axis labels, a title, a legend, a
    colour-blind-safe palette (Okabe-Ito), lines clipped to the plotting frame. NaN / Inf points
-   (and points <= 0 on a log scale) break the line. */
+   (and points <= 0 on a log scale) break the line. Series can also be dashed lines, dots
+   (scatter plots) or crosses; the axes can show a fixed range; a callback can draw a background
+   (contour lines, class regions) inside the frame; tt_chart_grid_svg puts several charts side by
+   side in one SVG (small multiples). */
 typedef struct tt_chart_series {
-    const char *label;       /* legend text */
+    const char *label;       /* legend text; NULL: not in the legend */
     const double *y;         /* n values */
     const double *x;         /* n values, or NULL for 1, 2, ..., n */
     int n;
 } tt_chart_series;
+typedef enum tt_chart_style {
+    TT_CHART_LINE = 0,       /* a line through the points (a lone point: a dot) */
+    TT_CHART_DASHED,         /* the same, dashed */
+    TT_CHART_DOTS,           /* a dot at each point, no line (scatter plots, markers) */
+    TT_CHART_CROSSES         /* a cross at each point, no line */
+} tt_chart_style;
+/* The plotting frame, as a draw callback sees it. */
+typedef struct tt_chart_frame {
+    double left, top, width, height;     /* the frame in pixels (y grows downward) */
+    double x_min, x_max, y_min, y_max;   /* the data range it shows (on a log axis: log10 of the values) */
+    int log_y;
+    int index;                           /* chart number in a grid (0 for a single chart) */
+} tt_chart_frame;
+/* Pixel coordinates of a data point in a frame (y on a log axis: the value itself, not its log). */
+TT_API double tt_chart_px(const tt_chart_frame *f, double x);
+TT_API double tt_chart_py(const tt_chart_frame *f, double y);
+/* A background drawn inside the frame (clipped to it), after the grid lines and before the
+   series: write SVG elements (e.g. <path d="M.. L.."/>) in the frame's pixel coordinates. */
+typedef void (*tt_chart_draw_fn)(void *user, const tt_chart_frame *frame, tt_write_fn write, void *write_user);
 typedef struct tt_chart_opts {
-    const char *title, *xlabel, *ylabel;  /* may be NULL */
+    const char *title, *xlabel, *ylabel;  /* may be NULL (NULL) */
     int width, height;       /* pixels (640, 400) */
     int log_y;               /* 1: logarithmic y axis (loss curves) (0) */
+    const char *const *colors; /* one SVG colour per series ("#0072B2", "black"), or NULL: the palette in order (NULL) */
+    const tt_chart_style *styles; /* one style per series, or NULL: every series a line (NULL) */
+    int fixed_x, fixed_y;    /* 1: the axis shows exactly x_min..x_max (y_min..y_max; > 0 on a log axis);
+                                0: the data's range, rounded out to ticks on y (0, 0) */
+    double x_min, x_max, y_min, y_max;   /* (0, 1, 0, 1) */
+    tt_chart_draw_fn draw;   /* background callback, or NULL (NULL) */
+    void *draw_user;         /* its first argument (NULL) */
 } tt_chart_opts;
-/* Defaults: 640 x 400, linear axes, no texts. */
+/* Defaults: 640 x 400, linear axes from the data, palette colours, lines, no texts. */
 TT_API tt_chart_opts tt_chart_opts_init(void);
 /* Write the SVG to a byte sink (works without stdio). */
 TT_API tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, int n_series, const tt_chart_series *series,
                                      tt_write_fn write, void *user);
+/* One chart of a grid. */
+typedef struct tt_chart {
+    tt_chart_opts opts;
+    int n_series;
+    const tt_chart_series *series;
+} tt_chart;
+/* Small multiples: n_charts charts in one SVG, `columns` per row, in cells as large as the
+   largest chart, under an optional title (NULL: none). */
+TT_API tt_result tt_chart_grid_svg_stream(tt_ctx *ctx, const char *title, int columns, int n_charts, const tt_chart *charts,
+                                          tt_write_fn write, void *user);
 
 #ifndef TT_NO_STDIO
 /* Write the SVG file (atomically, as tt_ckpt_save). */
 TT_API tt_result tt_chart_svg(tt_ctx *ctx, const char *path, const tt_chart_opts *opts, int n_series,
                               const tt_chart_series *series);
+TT_API tt_result tt_chart_grid_svg(tt_ctx *ctx, const char *path, const char *title, int columns, int n_charts,
+                                   const tt_chart *charts);
 
 /* Progress line:
        epoch 3/10  step 120/469  loss 0.4123  1843 samples/s  ETA 1:42
@@ -3017,6 +3058,20 @@ static void tt__fp_leave_flag(int flush, unsigned long long saved) {
 }
 #define tt__fp_enter(ctx) tt__fp_enter_flag((ctx) && (ctx)->desc.flush_denormals)
 #define tt__fp_leave(ctx, saved) tt__fp_leave_flag((ctx) && (ctx)->desc.flush_denormals, saved)
+
+/* ---- little-endian bytes (files and buffers: checkpoints, optimizer state, safetensors) ---- */
+static void tt__put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
+static void tt__put32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static void tt__put64(unsigned char *p, uint64_t v) { tt__put32(p, (uint32_t)v); tt__put32(p + 4, (uint32_t)(v >> 32)); }
+static unsigned tt__get16(const unsigned char *p) { return (unsigned)p[0] | ((unsigned)p[1] << 8); }
+static uint32_t tt__get32(const unsigned char *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t tt__get64(const unsigned char *p) { return (uint64_t)tt__get32(p) | ((uint64_t)tt__get32(p + 4) << 32); }
+static uint64_t tt__f64_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+static double tt__bits_f64(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
 
 /* ==================================================================================== >>rng
    xoshiro128+ seeded through splitmix64: fast, small, identical on every platform. */
@@ -11536,22 +11591,89 @@ TT__DEF tt_result tt_optim_step_closure(tt_ctx *ctx, tt_optim *opt, tt_closure_f
     return tt_optim_step(ctx, opt);
 }
 
-/* ---- state save / restore: header, tt_optim_scalars, then the state floats ---- */
+/* ---- state save / restore: header, tt_optim_scalars, then the state floats ----
+   A byte format, the same on every host: every field little-endian, written and read byte by
+   byte (docs/checkpoint.md, section OPTM, lists it):
+       header (48 bytes): u32 magic "TTOP", u32 version, u32 kind, u32 n_tensors, u64 n,
+                          u64 state_floats, u64 scalars_bytes, i64 step
+       scalars (TT__OPTIM_SCALARS_BYTES): i64 step, f32 eta[G], f32 mu[G], f32 mu_product[G],
+                          i64 n_iter, func_evals, hist_len, hist_first, f64 t, h_diag, prev_loss
+                          (G = TT_OPTIM_MAX_GROUPS)
+       state: state_floats f32 */
 
 typedef struct tt__optim_hdr {
     uint32_t magic, version, kind, n_tensors;
     uint64_t n, state_floats, scalars_bytes;
     int64_t step;
 } tt__optim_hdr;
+#define TT__OPTIM_HDR_BYTES 48u
+#define TT__OPTIM_SCALARS_BYTES (64u + 12u * TT_OPTIM_MAX_GROUPS)
+
+static void tt__put_f32(unsigned char *p, float f) { uint32_t u; memcpy(&u, &f, 4); tt__put32(p, u); }
+static float tt__get_f32(const unsigned char *p) { uint32_t u = tt__get32(p); float f; memcpy(&f, &u, 4); return f; }
+
+static void tt__optim_hdr_get(const unsigned char *p, tt__optim_hdr *hd) {
+    hd->magic = tt__get32(p); hd->version = tt__get32(p + 4); hd->kind = tt__get32(p + 8); hd->n_tensors = tt__get32(p + 12);
+    hd->n = tt__get64(p + 16); hd->state_floats = tt__get64(p + 24); hd->scalars_bytes = tt__get64(p + 32);
+    hd->step = (int64_t)tt__get64(p + 40);
+}
+static void tt__optim_scalars_put(unsigned char *p, const tt_optim_scalars *sc) {
+    int g;
+    tt__put64(p, (uint64_t)sc->step);
+    p += 8;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) tt__put_f32(p + 4 * g, sc->eta[g]);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) tt__put_f32(p + 4 * g, sc->mu[g]);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) tt__put_f32(p + 4 * g, sc->mu_product[g]);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    tt__put64(p, (uint64_t)sc->n_iter); tt__put64(p + 8, (uint64_t)sc->func_evals);
+    tt__put64(p + 16, (uint64_t)sc->hist_len); tt__put64(p + 24, (uint64_t)sc->hist_first);
+    tt__put64(p + 32, tt__f64_bits(sc->t)); tt__put64(p + 40, tt__f64_bits(sc->h_diag));
+    tt__put64(p + 48, tt__f64_bits(sc->prev_loss));
+}
+static void tt__optim_scalars_get(const unsigned char *p, tt_optim_scalars *sc) {
+    int g;
+    memset(sc, 0, sizeof *sc);
+    sc->step = (int64_t)tt__get64(p);
+    p += 8;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) sc->eta[g] = tt__get_f32(p + 4 * g);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) sc->mu[g] = tt__get_f32(p + 4 * g);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) sc->mu_product[g] = tt__get_f32(p + 4 * g);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    sc->n_iter = (int64_t)tt__get64(p); sc->func_evals = (int64_t)tt__get64(p + 8);
+    sc->hist_len = (int64_t)tt__get64(p + 16); sc->hist_first = (int64_t)tt__get64(p + 24);
+    sc->t = tt__bits_f64(tt__get64(p + 32)); sc->h_diag = tt__bits_f64(tt__get64(p + 40));
+    sc->prev_loss = tt__bits_f64(tt__get64(p + 48));
+}
+
+/* The checks of a saved state against opt, nothing changed: 0 if it fits (then *sc holds its
+   scalars), else the message's reason. Shared by tt_optim_state_load and the checkpoint loader. */
+static const char *tt__optim_state_check(const tt_optim *opt, const unsigned char *p, size_t bytes, tt_optim_scalars *sc) {
+    tt__optim_hdr hd;
+    if (bytes < TT__OPTIM_HDR_BYTES) return "buffer too small for the header";
+    tt__optim_hdr_get(p, &hd);
+    if (hd.magic != TT__OPTIM_MAGIC || hd.version != TT__OPTIM_VERSION) return "not an optimizer state (bad magic or version)";
+    if (hd.kind != (uint32_t)opt->kind) return "state is for another kind of optimizer";
+    if (hd.n_tensors != (uint32_t)opt->n_tensors || hd.n != opt->n || hd.state_floats != opt->state_floats ||
+        hd.scalars_bytes != TT__OPTIM_SCALARS_BYTES)
+        return "state covers other parameters (tensor or float counts differ)";
+    if (bytes < tt_optim_state_size(opt)) return "buffer shorter than the state";
+    tt__optim_scalars_get(p + TT__OPTIM_HDR_BYTES, sc);
+    if (sc->step != hd.step || sc->step < 0) return "inconsistent step count";
+    return 0;
+}
 
 TT__DEF size_t tt_optim_state_size(const tt_optim *opt) {
     if (!opt) return 0;
-    return sizeof(tt__optim_hdr) + sizeof(tt_optim_scalars) + opt->state_floats * sizeof(float);
+    return TT__OPTIM_HDR_BYTES + TT__OPTIM_SCALARS_BYTES + opt->state_floats * 4;
 }
 
 TT__DEF tt_result tt_optim_state_save(tt_ctx *ctx, const tt_optim *opt, void *buf, size_t bytes) {
-    tt__optim_hdr hd;
-    unsigned char *p = (unsigned char *)buf;
+    unsigned char *p = (unsigned char *)buf, *q;
+    size_t i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!opt || !opt->kind || !buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_save: opt or buf is NULL");
     if (tt__optim_ready(ctx, (tt_optim *)opt, "tt_optim_state_save") != TT_OK) return ctx->err;
@@ -11560,44 +11682,30 @@ TT__DEF tt_result tt_optim_state_save(tt_ctx *ctx, const tt_optim *opt, void *bu
                         tt_optim_state_size(opt));
     if (ctx->backend && ctx->backend->download(ctx, opt->state, opt->state, opt->state_floats * sizeof(float)) != TT_OK)
         return ctx->err;
-    memset(&hd, 0, sizeof hd);
-    hd.magic = TT__OPTIM_MAGIC; hd.version = TT__OPTIM_VERSION; hd.kind = (uint32_t)opt->kind;
-    hd.n_tensors = (uint32_t)opt->n_tensors; hd.n = opt->n; hd.state_floats = opt->state_floats;
-    hd.scalars_bytes = sizeof(tt_optim_scalars); hd.step = opt->sc.step;
-    memcpy(p, &hd, sizeof hd);
-    memcpy(p + sizeof hd, &opt->sc, sizeof opt->sc);
-    if (opt->state_floats) memcpy(p + sizeof hd + sizeof opt->sc, opt->state, opt->state_floats * sizeof(float));
+    tt__put32(p, TT__OPTIM_MAGIC); tt__put32(p + 4, TT__OPTIM_VERSION);
+    tt__put32(p + 8, (uint32_t)opt->kind); tt__put32(p + 12, (uint32_t)opt->n_tensors);
+    tt__put64(p + 16, (uint64_t)opt->n); tt__put64(p + 24, (uint64_t)opt->state_floats);
+    tt__put64(p + 32, (uint64_t)TT__OPTIM_SCALARS_BYTES); tt__put64(p + 40, (uint64_t)opt->sc.step);
+    tt__optim_scalars_put(p + TT__OPTIM_HDR_BYTES, &opt->sc);
+    q = p + TT__OPTIM_HDR_BYTES + TT__OPTIM_SCALARS_BYTES;
+    for (i = 0; i < opt->state_floats; i++) tt__put_f32(q + 4 * i, opt->state[i]);
     return TT_OK;
 }
 
 TT__DEF tt_result tt_optim_state_load(tt_ctx *ctx, tt_optim *opt, const void *buf, size_t bytes) {
-    tt__optim_hdr hd;
     tt_optim_scalars sc;
-    const unsigned char *p = (const unsigned char *)buf;
+    const unsigned char *p = (const unsigned char *)buf, *q;
+    const char *why;
+    size_t i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!opt || !opt->kind || !buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_load: opt or buf is NULL");
     if (tt__optim_ready(ctx, opt, "tt_optim_state_load") != TT_OK) return ctx->err;
-    if (bytes < sizeof hd) return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: buffer too small (%z bytes)", bytes);
-    memcpy(&hd, p, sizeof hd);
-    if (hd.magic != TT__OPTIM_MAGIC || hd.version != TT__OPTIM_VERSION)
-        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: not an optimizer state (bad magic or version)");
-    if (hd.kind != (uint32_t)opt->kind)
-        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: state is for %s, optimizer is %s",
-                        tt_optim_name((tt_optim_kind)(hd.kind < (uint32_t)TT_OPTIM_KIND_COUNT_ ? hd.kind : 0u)),
-                        tt_optim_name(opt->kind));
-    if (hd.n_tensors != (uint32_t)opt->n_tensors || hd.n != opt->n || hd.state_floats != opt->state_floats ||
-        hd.scalars_bytes != sizeof(tt_optim_scalars))
-        return tt__fail(ctx, TT_ERR_FORMAT,
-                        "tt_optim_state_load: state covers %u tensors / %z floats, optimizer %d tensors / %z floats",
-                        (unsigned)hd.n_tensors, (size_t)hd.n, opt->n_tensors, opt->n);
-    if (bytes < tt_optim_state_size(opt))
-        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: buffer has %z bytes, state needs %z", bytes,
-                        tt_optim_state_size(opt));
-    memcpy(&sc, p + sizeof hd, sizeof sc);
-    if (sc.step != hd.step || sc.step < 0)
-        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: inconsistent step count");
+    if ((why = tt__optim_state_check(opt, p, bytes, &sc)) != 0)
+        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: %s (%z bytes given; %s needs %z over %d tensors / %z floats)", why,
+                        bytes, tt_optim_name(opt->kind), tt_optim_state_size(opt), opt->n_tensors, opt->n);
     opt->sc = sc;
-    if (opt->state_floats) memcpy(opt->state, p + sizeof hd + sizeof sc, opt->state_floats * sizeof(float));
+    q = p + TT__OPTIM_HDR_BYTES + TT__OPTIM_SCALARS_BYTES;
+    for (i = 0; i < opt->state_floats; i++) opt->state[i] = tt__get_f32(q + 4 * i);
     return tt__bk_push(ctx, opt->state, opt->state_floats * sizeof(float));
 }
 
@@ -12716,19 +12824,7 @@ TT__DEF const char *tt_io_error_string(tt_io_error e) {
     return "unknown";
 }
 
-/* ---- little-endian bytes ---- */
-static void tt__put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
-static void tt__put32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
-}
-static void tt__put64(unsigned char *p, uint64_t v) { tt__put32(p, (uint32_t)v); tt__put32(p + 4, (uint32_t)(v >> 32)); }
-static unsigned tt__get16(const unsigned char *p) { return (unsigned)p[0] | ((unsigned)p[1] << 8); }
-static uint32_t tt__get32(const unsigned char *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static uint64_t tt__get64(const unsigned char *p) { return (uint64_t)tt__get32(p) | ((uint64_t)tt__get32(p + 4) << 32); }
-static uint64_t tt__f64_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
-static double tt__bits_f64(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
+/* (little-endian byte helpers tt__put32 / tt__get32 / ...: in >>util) */
 
 /* Record an I/O failure: sets the detail slots and the context error. */
 static tt_result tt__io_fail(tt_ctx *ctx, tt_io_error *err, size_t *off, tt_io_error e, size_t at, tt_result code,
@@ -13250,14 +13346,8 @@ static tt_result tt__ck_rest(tt__ck_load *L, int apply) {
                               S[TT__CK_OPTM].off, len, tt_optim_name(ck->optim->kind));
         if (!apply) {
             /* the checks tt_optim_state_load makes, so that applying cannot fail */
-            tt__optim_hdr hd;
             tt_optim_scalars sc;
-            memcpy(&hd, p + 8, sizeof hd);
-            memcpy(&sc, p + 8 + sizeof hd, sizeof sc);
-            if (hd.magic != TT__OPTIM_MAGIC || hd.version != TT__OPTIM_VERSION || hd.kind != (uint32_t)ck->optim->kind ||
-                hd.n_tensors != (uint32_t)ck->optim->n_tensors || hd.n != ck->optim->n ||
-                hd.state_floats != ck->optim->state_floats || hd.scalars_bytes != sizeof(tt_optim_scalars) ||
-                sc.step != hd.step || sc.step < 0)
+            if (tt__optim_state_check(ck->optim, p + 8, len - 8, &sc))
                 return TT__CKFAIL(L, TT_IO_MISMATCH, S[TT__CK_OPTM].off + 8, TT_ERR_FORMAT,
                                   "checkpoint: optimizer state (offset %z) does not fit this %s (other parameters, or another build)",
                                   S[TT__CK_OPTM].off + 8, tt_optim_name(ck->optim->kind));
@@ -14761,6 +14851,8 @@ TT__DEF tt_chart_opts tt_chart_opts_init(void) {
     memset(&o, 0, sizeof o);
     o.width = 640;
     o.height = 400;
+    o.x_max = 1;
+    o.y_max = 1;
     return o;
 }
 
@@ -14771,19 +14863,87 @@ static double tt__nice_step(double range, int target) {
 
 static const char *const tt__palette[8] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"};
 
-TT__DEF tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, int n_series, const tt_chart_series *series,
-                                      tt_write_fn write, void *user) {
-    tt_chart_opts o = opts ? *opts : tt_chart_opts_init();
-    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY, xs, ys = 1, v;
-    double L = 72, R, T = o.title ? 40 : 20, B, pw, ph;
-    int s, i, any = 0;
-    tt__wr w;
-    if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (!write || n_series < 0 || (n_series && !series) || o.width < 200 || o.height < 150)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: bad arguments (write NULL, series, or size under 200 x 150)");
+TT__DEF double tt_chart_px(const tt_chart_frame *f, double x) {
+    return f->left + (x - f->x_min) / (f->x_max - f->x_min) * f->width;
+}
+TT__DEF double tt_chart_py(const tt_chart_frame *f, double y) {
+    return f->top + f->height - ((f->log_y ? log10(y) : y) - f->y_min) / (f->y_max - f->y_min) * f->height;
+}
+
+/* Liang-Barsky: clip the segment (x0,y0)-(x1,y1) to the box b (xmin, ymin, xmax, ymax).
+   0 if nothing of it is inside; else the ends are moved onto the box where they were outside.
+   An end more than 1e6 px away is first pulled along the segment to 1e6 px from the other end
+   (exact direction, no cancellation against huge numbers); a segment with both ends that far
+   out is left out. */
+static int tt__clip_seg(const double b[4], double *x0, double *y0, double *x1, double *y1) {
+    double t0 = 0, t1 = 1, dx, dy, p[4], q[4];
+    int i, far0 = !(fabs(*x0) < 1e6 && fabs(*y0) < 1e6), far1 = !(fabs(*x1) < 1e6 && fabs(*y1) < 1e6);
+    if (far0 && far1) return 0;
+    if (far0 || far1) {
+        double *fx = far0 ? x0 : x1, *fy = far0 ? y0 : y1, nx = far0 ? *x1 : *x0, ny = far0 ? *y1 : *y0;
+        double ex = *fx - nx, ey = *fy - ny, m = fabs(ex) > fabs(ey) ? fabs(ex) : fabs(ey), k = 1e6 / m;
+        *fx = nx + ex * k; *fy = ny + ey * k;
+    }
+    dx = *x1 - *x0; dy = *y1 - *y0;
+    p[0] = -dx; q[0] = *x0 - b[0];
+    p[1] = dx;  q[1] = b[2] - *x0;
+    p[2] = -dy; q[2] = *y0 - b[1];
+    p[3] = dy;  q[3] = b[3] - *y0;
+    for (i = 0; i < 4; i++) {
+        if (p[i] == 0) {
+            if (q[i] < 0) return 0;
+        } else {
+            double t = q[i] / p[i];
+            if (p[i] < 0) { if (t > t1) return 0; if (t > t0) t0 = t; }
+            else { if (t < t0) return 0; if (t < t1) t1 = t; }
+        }
+    }
+    if (t1 < 1) { *x1 = *x0 + t1 * dx; *y1 = *y0 + t1 * dy; }
+    if (t0 > 0) { *x0 += t0 * dx; *y0 += t0 * dy; }
+    return 1;
+}
+
+typedef struct tt__drawsink { tt__wr *w; } tt__drawsink;
+static size_t tt__draw_write(void *user, const void *data, size_t n) {
+    tt__w(((tt__drawsink *)user)->w, data, n);
+    return ((tt__drawsink *)user)->w->failed ? 0 : n;
+}
+
+/* Argument checks of one chart (nothing written). */
+static tt_result tt__chart_check(tt_ctx *ctx, const tt_chart_opts *o, int n_series, const tt_chart_series *series, int index) {
+    int s;
+    if (n_series < 0 || (n_series && !series) || o->width < 200 || o->height < 150)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: bad arguments (series, or size under 200 x 150)", index);
     for (s = 0; s < n_series; s++) {
         if (series[s].n < 0 || (series[s].n && !series[s].y))
-            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: series %d has no values", s);
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: series %d has no values", index, s);
+        if (o->colors && !o->colors[s])
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: colors[%d] is NULL", index, s);
+        if (o->styles && (unsigned)o->styles[s] > (unsigned)TT_CHART_CROSSES)   /* (unsigned: enums may be short and unsigned) */
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: styles[%d] is not a tt_chart_style", index, s);
+    }
+    if (o->fixed_x && !(tt__finite(o->x_min) && tt__finite(o->x_max) && o->x_max > o->x_min))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: fixed x range needs finite x_min < x_max", index);
+    if (o->fixed_y && !(tt__finite(o->y_min) && tt__finite(o->y_max) && o->y_max > o->y_min && (!o->log_y || o->y_min > 0)))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: fixed y range needs finite y_min < y_max (> 0 on a log axis)", index);
+    return TT_OK;
+}
+
+/* One chart as a group at (ox, oy); its clip path is "frame" (index 0) or "frame<index>". */
+static void tt__chart_panel(tt__wr *w, const tt_chart_opts *op, int n_series, const tt_chart_series *series, double ox,
+                            double oy, int index) {
+    const tt_chart_opts o = *op;
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY, xs, ys = 1, v, box[4];
+    double L = o.ylabel ? 72 : 56, R, T = o.title ? 40 : 20, B, pw, ph;
+    int s, i, any = 0, tx, ty, n_legend = 0;
+    char clip[32];
+    tt_chart_frame fr;
+    tt__buf cb;
+    cb.p = clip; cb.n = 0; cb.cap = sizeof clip;
+    tt__puts(&cb, "frame");
+    if (index) tt__putu(&cb, (unsigned long long)index);
+    clip[cb.n] = 0;
+    for (s = 0; s < n_series; s++) {
         for (i = 0; i < series[s].n; i++) {
             double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i];
             if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) continue;
@@ -14791,124 +14951,233 @@ TT__DEF tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, in
             xmin = x < xmin ? x : xmin; xmax = x > xmax ? x : xmax;
             ymin = y < ymin ? y : ymin; ymax = y > ymax ? y : ymax;
         }
+        if (series[s].label) n_legend++;
     }
     if (!any) { xmin = 0; xmax = 1; ymin = o.log_y ? 1 : 0; ymax = o.log_y ? 10 : 1; }
+    if (o.fixed_x) { xmin = o.x_min; xmax = o.x_max; }
+    if (o.fixed_y) { ymin = o.y_min; ymax = o.y_max; }
     if (xmax == xmin) { xmin -= 1; xmax += 1; }
-    if (o.log_y) {
-        ymin = floor(log10(ymin)); ymax = ceil(log10(ymax));
-        if (ymax == ymin) ymax += 1;
-    } else {
-        if (ymax == ymin) { double d = fabs(ymin) > 0 ? fabs(ymin) * 0.1 : 1; ymin -= d; ymax += d; }
-        ys = tt__nice_step(ymax - ymin, 5);
-        ymin = floor(ymin / ys) * ys; ymax = ceil(ymax / ys) * ys;
-    }
-    xs = tt__nice_step(xmax - xmin, 6);
-    if (!series || !series[0].x) xs = xs < 1 ? 1 : xs;  /* epochs: whole numbers */
     R = o.width - 20.0; B = o.height - 52.0;
     pw = R - L; ph = B - T;
+    tx = (int)(pw / 50); tx = tx < 3 ? 3 : tx > 6 ? 6 : tx;   /* about one tick per 50 px, 3..6 */
+    ty = (int)(ph / 35); ty = ty < 3 ? 3 : ty > 5 ? 5 : ty;   /* one per 35 px, 3..5 */
+    if (o.log_y) {
+        if (o.fixed_y) { ymin = log10(ymin); ymax = log10(ymax); }
+        else {
+            ymin = floor(log10(ymin)); ymax = ceil(log10(ymax));
+            if (ymax == ymin) ymax += 1;
+        }
+    } else {
+        if (ymax == ymin) { double d = fabs(ymin) > 0 ? fabs(ymin) * 0.1 : 1; ymin -= d; ymax += d; }
+        ys = tt__nice_step(ymax - ymin, ty);
+        if (!o.fixed_y) { ymin = floor(ymin / ys) * ys; ymax = ceil(ymax / ys) * ys; }
+    }
+    xs = tt__nice_step(xmax - xmin, tx);
+    if (!o.fixed_x && (!series || !series[0].x)) xs = xs < 1 ? 1 : xs;  /* epochs: whole numbers */
+    fr.left = L; fr.top = T; fr.width = pw; fr.height = ph;
+    fr.x_min = xmin; fr.x_max = xmax; fr.y_min = ymin; fr.y_max = ymax; fr.log_y = o.log_y; fr.index = index;
+    /* segments are clipped to the frame plus 10 px (the clip path does the rest): no huge numbers */
+    box[0] = L - 10; box[1] = T - 10; box[2] = R + 10; box[3] = B + 10;
 #define TT__PX(x) (L + ((x) - xmin) / (xmax - xmin) * pw)
 #define TT__PY(y) (B - ((o.log_y ? log10(y) : (y)) - ymin) / (ymax - ymin) * ph)
-    memset(&w, 0, sizeof w);
-    w.fn = write; w.user = user;
-    tt__wfmt(&w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                 "font-family=\"sans-serif\" font-size=\"12\">\n", o.width, o.height, o.width, o.height);
-    tt__wfmt(&w, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", o.width, o.height);
-    tt__w(&w, "<defs><clipPath id=\"frame\"><rect x=\"", 36); tt__wpx(&w, L);
-    tt__w(&w, "\" y=\"", 5); tt__wpx(&w, T); tt__w(&w, "\" width=\"", 9); tt__wpx(&w, pw);
-    tt__w(&w, "\" height=\"", 10); tt__wpx(&w, ph); tt__w(&w, "\"/></clipPath></defs>\n", 22);
+    if (index || ox != 0 || oy != 0) {
+        tt__w(w, "<g transform=\"translate(", 24); tt__wpx(w, ox); tt__w(w, ",", 1); tt__wpx(w, oy); tt__w(w, ")\">\n", 4);
+    } else tt__w(w, "<g>\n", 4);
+    tt__wfmt(w, "<defs><clipPath id=\"%s\"><rect x=\"", clip); tt__wpx(w, L);
+    tt__w(w, "\" y=\"", 5); tt__wpx(w, T); tt__w(w, "\" width=\"", 9); tt__wpx(w, pw);
+    tt__w(w, "\" height=\"", 10); tt__wpx(w, ph); tt__w(w, "\"/></clipPath></defs>\n", 22);
     if (o.title) {
-        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, (L + R) / 2);
-        tt__w(&w, "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">", 64);
-        tt__wxml(&w, o.title); tt__w(&w, "</text>\n", 8);
+        tt__w(w, "<text x=\"", 9); tt__wpx(w, (L + R) / 2);
+        tt__w(w, "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">", 64);
+        tt__wxml(w, o.title); tt__w(w, "</text>\n", 8);
     }
     /* grid, ticks and tick labels */
-    tt__w(&w, "<g stroke=\"#dddddd\" stroke-width=\"1\">\n", 38);
+    tt__w(w, "<g stroke=\"#dddddd\" stroke-width=\"1\">\n", 38);
     for (v = ceil(xmin / xs - 1e-9) * xs; v <= xmax + 1e-9 * xs; v += xs) {
-        tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, TT__PX(v)); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, TT__PX(v));
-        tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, T); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, B); tt__w(&w, "\"/>\n", 4);
+        tt__w(w, "<line x1=\"", 10); tt__wpx(w, TT__PX(v)); tt__w(w, "\" x2=\"", 6); tt__wpx(w, TT__PX(v));
+        tt__w(w, "\" y1=\"", 6); tt__wpx(w, T); tt__w(w, "\" y2=\"", 6); tt__wpx(w, B); tt__w(w, "\"/>\n", 4);
     }
-    for (v = ymin; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
+    for (v = o.log_y ? floor(ymin + 1e-9) : ceil(ymin / ys - 1e-9) * ys; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
         int k;
         for (k = 0; k < (o.log_y && ymax - ymin <= 2 ? 3 : 1); k++) { /* log scale over <= 2 decades: 1, 2, 5 */
-            double vv = v + (k == 1 ? log10(2.0) : k == 2 ? log10(5.0) : 0), py = B - (vv - ymin) / (ymax - ymin) * ph;
+            double vv = o.log_y ? v + (k == 1 ? log10(2.0) : k == 2 ? log10(5.0) : 0) : v, py = B - (vv - ymin) / (ymax - ymin) * ph;
             if (vv > ymax + 1e-9) break;
-            tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, L); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, R);
-            tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, py); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, py); tt__w(&w, "\"/>\n", 4);
+            if (vv < ymin - 1e-9) continue;
+            tt__w(w, "<line x1=\"", 10); tt__wpx(w, L); tt__w(w, "\" x2=\"", 6); tt__wpx(w, R);
+            tt__w(w, "\" y1=\"", 6); tt__wpx(w, py); tt__w(w, "\" y2=\"", 6); tt__wpx(w, py); tt__w(w, "\"/>\n", 4);
         }
     }
-    tt__w(&w, "</g>\n<g fill=\"#333333\">\n", 24);
+    tt__w(w, "</g>\n<g fill=\"#333333\">\n", 24);
     for (v = ceil(xmin / xs - 1e-9) * xs; v <= xmax + 1e-9 * xs; v += xs) {
-        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, TT__PX(v)); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, B + 16);
-        tt__wfmt(&w, "\" text-anchor=\"middle\">%g</text>\n", fabs(v) < 1e-9 * xs ? 0.0 : v);
+        tt__w(w, "<text x=\"", 9); tt__wpx(w, TT__PX(v)); tt__w(w, "\" y=\"", 5); tt__wpx(w, B + 16);
+        tt__wfmt(w, "\" text-anchor=\"middle\">%g</text>\n", fabs(v) < 1e-9 * xs ? 0.0 : v);
     }
-    for (v = ymin; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
+    for (v = o.log_y ? floor(ymin + 1e-9) : ceil(ymin / ys - 1e-9) * ys; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
         int k;
         for (k = 0; k < (o.log_y && ymax - ymin <= 2 ? 3 : 1); k++) {
-            double m = k == 1 ? 2.0 : k == 2 ? 5.0 : 1.0, vv = v + log10(m), py;
-            if (!o.log_y) vv = v;
+            double m = k == 1 ? 2.0 : k == 2 ? 5.0 : 1.0, vv = o.log_y ? v + log10(m) : v, py;
             if (vv > ymax + 1e-9) break;
+            if (vv < ymin - 1e-9) continue;
             py = B - (vv - ymin) / (ymax - ymin) * ph;
-            tt__w(&w, "<text x=\"", 9); tt__wpx(&w, L - 6); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, py + 4);
-            tt__wfmt(&w, "\" text-anchor=\"end\">%g</text>\n", o.log_y ? m * pow(10.0, v) : fabs(v) < 1e-9 * ys ? 0.0 : v);
+            tt__w(w, "<text x=\"", 9); tt__wpx(w, L - 6); tt__w(w, "\" y=\"", 5); tt__wpx(w, py + 4);
+            tt__wfmt(w, "\" text-anchor=\"end\">%g</text>\n", o.log_y ? m * pow(10.0, v) : fabs(v) < 1e-9 * ys ? 0.0 : v);
         }
     }
-    tt__w(&w, "</g>\n", 5);
+    tt__w(w, "</g>\n", 5);
+    /* the background, clipped to the frame */
+    if (o.draw) {
+        tt__drawsink ds;
+        ds.w = w;
+        tt__wfmt(w, "<g clip-path=\"url(#%s)\">\n", clip);
+        o.draw(o.draw_user, &fr, tt__draw_write, &ds);
+        tt__w(w, "</g>\n", 5);
+    }
     /* frame and axis labels */
-    tt__w(&w, "<rect x=\"", 9); tt__wpx(&w, L); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, T); tt__w(&w, "\" width=\"", 9);
-    tt__wpx(&w, pw); tt__w(&w, "\" height=\"", 10); tt__wpx(&w, ph); tt__w(&w, "\" fill=\"none\" stroke=\"#333333\"/>\n", 33);
+    tt__w(w, "<rect x=\"", 9); tt__wpx(w, L); tt__w(w, "\" y=\"", 5); tt__wpx(w, T); tt__w(w, "\" width=\"", 9);
+    tt__wpx(w, pw); tt__w(w, "\" height=\"", 10); tt__wpx(w, ph); tt__w(w, "\" fill=\"none\" stroke=\"#333333\"/>\n", 33);
     if (o.xlabel) {
-        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, (L + R) / 2); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, (double)o.height - 12);
-        tt__w(&w, "\" text-anchor=\"middle\">", 23); tt__wxml(&w, o.xlabel); tt__w(&w, "</text>\n", 8);
+        tt__w(w, "<text x=\"", 9); tt__wpx(w, (L + R) / 2); tt__w(w, "\" y=\"", 5); tt__wpx(w, (double)o.height - 12);
+        tt__w(w, "\" text-anchor=\"middle\">", 23); tt__wxml(w, o.xlabel); tt__w(w, "</text>\n", 8);
     }
     if (o.ylabel) {
-        tt__w(&w, "<text transform=\"translate(16,", 30); tt__wpx(&w, (T + B) / 2);
-        tt__w(&w, ") rotate(-90)\" text-anchor=\"middle\">", 36); tt__wxml(&w, o.ylabel);
-        if (o.log_y) tt__w(&w, " (log scale)", 12);
-        tt__w(&w, "</text>\n", 8);
+        tt__w(w, "<text transform=\"translate(16,", 30); tt__wpx(w, (T + B) / 2);
+        tt__w(w, ") rotate(-90)\" text-anchor=\"middle\">", 36); tt__wxml(w, o.ylabel);
+        if (o.log_y) tt__w(w, " (log scale)", 12);
+        tt__w(w, "</text>\n", 8);
     }
     /* the series, clipped to the frame */
-    tt__w(&w, "<g clip-path=\"url(#frame)\" fill=\"none\" stroke-width=\"2\">\n", 57);
+    tt__wfmt(w, "<g clip-path=\"url(#%s)\" fill=\"none\" stroke-width=\"2\">\n", clip);
     for (s = 0; s < n_series; s++) {
-        int pen = 0;
-        tt__wfmt(&w, "<path stroke=\"%s\" d=\"", tt__palette[s % 8]);
-        for (i = 0; i < series[s].n; i++) {
-            double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i];
-            if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) { pen = 0; continue; }
-            tt__w(&w, pen ? " L" : " M", 2); tt__wpx(&w, TT__PX(x)); tt__w(&w, " ", 1); tt__wpx(&w, TT__PY(y));
-            pen = 1;
+        const char *col = o.colors ? o.colors[s] : tt__palette[s % 8];
+        tt_chart_style st = o.styles ? o.styles[s] : TT_CHART_LINE;
+        if (st == TT_CHART_LINE || st == TT_CHART_DASHED) {
+            int have = 0, pen = 0;   /* have: (lx, ly) is the last valid point; pen: the path is at it */
+            double lx = 0, ly = 0;
+            tt__wfmt(w, "<path stroke=\"%s\"%s stroke-linejoin=\"round\" d=\"", col, st == TT_CHART_DASHED ? " stroke-dasharray=\"6 4\"" : "");
+            for (i = 0; i < series[s].n; i++) {
+                double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i], px, py, ax, ay, bx, by;
+                if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) { have = pen = 0; continue; }
+                px = TT__PX(x); py = TT__PY(y);
+                if (have) {
+                    ax = lx; ay = ly; bx = px; by = py;
+                    if (tt__clip_seg(box, &ax, &ay, &bx, &by)) {
+                        if (!pen || ax != lx || ay != ly) { tt__w(w, " M", 2); tt__wpx(w, ax); tt__w(w, " ", 1); tt__wpx(w, ay); }
+                        tt__w(w, " L", 2); tt__wpx(w, bx); tt__w(w, " ", 1); tt__wpx(w, by);
+                        pen = bx == px && by == py;
+                    } else pen = 0;
+                } else if (px >= box[0] && px <= box[2] && py >= box[1] && py <= box[3]) {
+                    tt__w(w, " M", 2); tt__wpx(w, px); tt__w(w, " ", 1); tt__wpx(w, py);
+                    pen = 1;
+                }
+                have = 1; lx = px; ly = py;
+            }
+            tt__w(w, "\"/>\n", 4);
         }
-        tt__w(&w, "\"/>\n", 4);
-        if (series[s].n == 1 && tt__finite(series[s].y[0])) { /* a lone point: a dot */
-            double x = series[s].x ? series[s].x[0] : 1.0;
-            tt__wfmt(&w, "<circle fill=\"%s\" r=\"3\" cx=\"", tt__palette[s % 8]); tt__wpx(&w, TT__PX(x));
-            tt__w(&w, "\" cy=\"", 6); tt__wpx(&w, TT__PY(series[s].y[0])); tt__w(&w, "\"/>\n", 4);
+        for (i = 0; i < series[s].n; i++) {   /* dots and crosses; a line of one point: a dot */
+            double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i], px, py;
+            if (st != TT_CHART_DOTS && st != TT_CHART_CROSSES && series[s].n != 1) break;
+            if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) continue;
+            px = TT__PX(x); py = TT__PY(y);
+            if (px < box[0] || px > box[2] || py < box[1] || py > box[3]) continue;
+            if (st == TT_CHART_CROSSES) {
+                tt__wfmt(w, "<path stroke=\"%s\" d=\"M", col); tt__wpx(w, px - 5); tt__w(w, " ", 1); tt__wpx(w, py - 5);
+                tt__w(w, "l10 10m0 -10l-10 10\"/>\n", 23);
+            } else {
+                tt__wfmt(w, "<circle fill=\"%s\" stroke=\"none\" r=\"3\" cx=\"", col); tt__wpx(w, px);
+                tt__w(w, "\" cy=\"", 6); tt__wpx(w, py); tt__w(w, "\"/>\n", 4);
+            }
         }
     }
-    tt__w(&w, "</g>\n", 5);
-    /* legend, top right inside the frame */
-    if (n_series > 0) {
-        double lw = 0, lx, ly = T + 8;
+    tt__w(w, "</g>\n", 5);
+    /* legend, top right inside the frame: the labelled series */
+    if (n_legend > 0) {
+        double lw = 0, lx, ly = T + 8, yy = ly + 16;
         for (s = 0; s < n_series; s++) {
             double tw = series[s].label ? 7.0 * (double)strlen(series[s].label) : 0;
             lw = tw > lw ? tw : lw;
         }
         lw += 40;
         lx = R - lw - 8;
-        tt__w(&w, "<rect x=\"", 9); tt__wpx(&w, lx); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, ly); tt__w(&w, "\" width=\"", 9);
-        tt__wpx(&w, lw); tt__wfmt(&w, "\" height=\"%d\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999999\"/>\n", 18 * n_series + 8);
+        tt__w(w, "<rect x=\"", 9); tt__wpx(w, lx); tt__w(w, "\" y=\"", 5); tt__wpx(w, ly); tt__w(w, "\" width=\"", 9);
+        tt__wpx(w, lw); tt__wfmt(w, "\" height=\"%d\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999999\"/>\n", 18 * n_legend + 8);
         for (s = 0; s < n_series; s++) {
-            double yy = ly + 16 + 18.0 * s;
-            tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, lx + 8); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, lx + 30);
-            tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, yy - 4); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, yy - 4);
-            tt__wfmt(&w, "\" stroke=\"%s\" stroke-width=\"2\"/>\n", tt__palette[s % 8]);
-            tt__w(&w, "<text x=\"", 9); tt__wpx(&w, lx + 36); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, yy); tt__w(&w, "\">", 2);
-            tt__wxml(&w, series[s].label ? series[s].label : ""); tt__w(&w, "</text>\n", 8);
+            const char *col = o.colors ? o.colors[s] : tt__palette[s % 8];
+            tt_chart_style st = o.styles ? o.styles[s] : TT_CHART_LINE;
+            if (!series[s].label) continue;
+            if (st == TT_CHART_DOTS) {
+                tt__wfmt(w, "<circle fill=\"%s\" r=\"3\" cx=\"", col); tt__wpx(w, lx + 19);
+                tt__w(w, "\" cy=\"", 6); tt__wpx(w, yy - 4); tt__w(w, "\"/>\n", 4);
+            } else if (st == TT_CHART_CROSSES) {
+                tt__wfmt(w, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"M", col); tt__wpx(w, lx + 14);
+                tt__w(w, " ", 1); tt__wpx(w, yy - 9); tt__w(w, "l10 10m0 -10l-10 10\"/>\n", 23);
+            } else {
+                tt__w(w, "<line x1=\"", 10); tt__wpx(w, lx + 8); tt__w(w, "\" x2=\"", 6); tt__wpx(w, lx + 30);
+                tt__w(w, "\" y1=\"", 6); tt__wpx(w, yy - 4); tt__w(w, "\" y2=\"", 6); tt__wpx(w, yy - 4);
+                tt__wfmt(w, "\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", col, st == TT_CHART_DASHED ? " stroke-dasharray=\"6 4\"" : "");
+            }
+            tt__w(w, "<text x=\"", 9); tt__wpx(w, lx + 36); tt__w(w, "\" y=\"", 5); tt__wpx(w, yy); tt__w(w, "\">", 2);
+            tt__wxml(w, series[s].label); tt__w(w, "</text>\n", 8);
+            yy += 18;
         }
     }
-    tt__w(&w, "</svg>\n", 7);
+    tt__w(w, "</g>\n", 5);
 #undef TT__PX
 #undef TT__PY
+}
+
+TT__DEF tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, int n_series, const tt_chart_series *series,
+                                      tt_write_fn write, void *user) {
+    tt_chart_opts o = opts ? *opts : tt_chart_opts_init();
+    tt__wr w;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!write) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: write function is NULL");
+    if ((r = tt__chart_check(ctx, &o, n_series, series, 0)) != TT_OK) return r;
+    memset(&w, 0, sizeof w);
+    w.fn = write; w.user = user;
+    tt__wfmt(&w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                 "font-family=\"sans-serif\" font-size=\"12\">\n", o.width, o.height, o.width, o.height);
+    tt__wfmt(&w, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", o.width, o.height);
+    tt__chart_panel(&w, &o, n_series, series, 0, 0, 0);
+    tt__w(&w, "</svg>\n", 7);
     if (w.failed) return tt__fail(ctx, TT_ERR_IO, "tt_chart_svg: the output refused bytes at offset %z", (size_t)w.pos);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_chart_grid_svg_stream(tt_ctx *ctx, const char *title, int columns, int n_charts, const tt_chart *charts,
+                                           tt_write_fn write, void *user) {
+    int c, cw = 0, ch = 0, rows, width, height, top = title ? 36 : 0;
+    tt__wr w;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!write || columns < 1 || n_charts < 1 || !charts)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_grid_svg: bad arguments (write NULL, columns < 1, or no charts)");
+    for (c = 0; c < n_charts; c++) {
+        if ((r = tt__chart_check(ctx, &charts[c].opts, charts[c].n_series, charts[c].series, c)) != TT_OK) return r;
+        if (charts[c].opts.width > 100000 || charts[c].opts.height > 100000)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_grid_svg: chart %d larger than 100000 pixels", c);
+        cw = charts[c].opts.width > cw ? charts[c].opts.width : cw;
+        ch = charts[c].opts.height > ch ? charts[c].opts.height : ch;
+    }
+    columns = columns < n_charts ? columns : n_charts;
+    rows = (n_charts + columns - 1) / columns;
+    if ((double)cw * columns > 1e6 || (double)ch * rows > 1e6)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_grid_svg: picture larger than 1e6 pixels a side");
+    width = cw * columns; height = ch * rows + top;
+    memset(&w, 0, sizeof w);
+    w.fn = write; w.user = user;
+    tt__wfmt(&w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                 "font-family=\"sans-serif\" font-size=\"12\">\n", width, height, width, height);
+    tt__wfmt(&w, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", width, height);
+    if (title) {
+        tt__wfmt(&w, "<text x=\"%d\" y=\"25\" text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\">", width / 2);
+        tt__wxml(&w, title); tt__w(&w, "</text>\n", 8);
+    }
+    for (c = 0; c < n_charts; c++)
+        tt__chart_panel(&w, &charts[c].opts, charts[c].n_series, charts[c].series, (double)(c % columns) * cw,
+                        (double)(c / columns) * ch + top, c);
+    tt__w(&w, "</svg>\n", 7);
+    if (w.failed) return tt__fail(ctx, TT_ERR_IO, "tt_chart_grid_svg: the output refused bytes at offset %z", (size_t)w.pos);
     return TT_OK;
 }
 
@@ -14923,17 +15192,31 @@ typedef struct tt__chart_args {
     const tt_chart_opts *opts;
     int n;
     const tt_chart_series *series;
+    const char *title;
+    int columns;
+    const tt_chart *charts;
 } tt__chart_args;
 static tt_result tt__chart_produce(tt_ctx *ctx, void *arg, tt_write_fn write, void *user) {
     tt__chart_args *a = (tt__chart_args *)arg;
+    if (a->charts) return tt_chart_grid_svg_stream(ctx, a->title, a->columns, a->n, a->charts, write, user);
     return tt_chart_svg_stream(ctx, a->opts, a->n, a->series, write, user);
 }
 TT__DEF tt_result tt_chart_svg(tt_ctx *ctx, const char *path, const tt_chart_opts *opts, int n_series,
                                const tt_chart_series *series) {
     tt__chart_args a;
     if (!ctx) return TT_ERR_INVALID_ARGS;
+    memset(&a, 0, sizeof a);
     a.opts = opts; a.n = n_series; a.series = series;
     return tt__atomic_write(ctx, "tt_chart_svg", path, NULL, tt__chart_produce, &a, NULL, NULL);
+}
+TT__DEF tt_result tt_chart_grid_svg(tt_ctx *ctx, const char *path, const char *title, int columns, int n_charts,
+                                    const tt_chart *charts) {
+    tt__chart_args a;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    memset(&a, 0, sizeof a);
+    a.title = title; a.columns = columns; a.n = n_charts; a.charts = charts;
+    if (!charts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_grid_svg: charts is NULL");
+    return tt__atomic_write(ctx, "tt_chart_grid_svg", path, NULL, tt__chart_produce, &a, NULL, NULL);
 }
 
 static double tt__wall_clock(void) {
@@ -18072,6 +18355,8 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 #undef TT__OPTIM_INIT_MARK
 #undef TT__VEC
 #undef TT__OPTIM_VERSION
+#undef TT__OPTIM_HDR_BYTES
+#undef TT__OPTIM_SCALARS_BYTES
 #undef TT__PAUSE
 #undef TT__S_MR
 #undef TT__S_NR
