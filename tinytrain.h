@@ -143,13 +143,12 @@
        the matmul section for thread counts. With the AVX2 or AVX-512 kernel, exp, erf and tanh
        are computed 8 lanes at a time (exp within 1 ulp, erf and tanh within 2 ulp of the exact
        function) in tt_exp, tt_sigmoid, tt_silu (within 4 ulp of their libm form), tt_tanh,
-       tt_gelu and tt_gelu_tanh (forward and backward), tt_softmax, tt_log_softmax and attention,
-       and cross-entropy's double-precision log-sum-exp uses a vectorised double exp (within
-       2 ulp of libm's exp); the NEON kernel vectorises exp, erf and tanh with the same
-       operations in tt_exp, tt_sigmoid, tt_silu, tt_tanh and the softmaxes. With TT_KERNEL_SCALAR
-       (or TT_NO_SIMD) libm's expf, erff, tanhf and exp are used: the last bits differ between
-       the two, within those bounds. Everything else of these fast paths (layernorm's row sums,
-       the remaining float operations of each formula) is bit-identical with the scalar code.
+       tt_gelu and tt_gelu_tanh (forward and backward), tt_softmax, tt_log_softmax and attention;
+       the NEON kernel vectorises exp, erf and tanh with the same operations in tt_exp,
+       tt_sigmoid, tt_silu, tt_tanh and the softmaxes. With TT_KERNEL_SCALAR (or TT_NO_SIMD)
+       libm's expf, erff and tanhf are used: the last bits differ between the two, within those
+       bounds. The remaining float operations of these fast paths are bit-identical with the
+       scalar formulas.
        The library is never built with fast-math.
 
    SUBNORMAL FLOATS (tt_desc.flush_denormals)
