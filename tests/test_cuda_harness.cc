@@ -566,7 +566,9 @@ static void test_errors(void) {
     tt_clear_error(&ctx);
     tt_tensor *plist[1] = {w};
     tt_clip_grad_norm_opts co = tt_clip_grad_norm_opts_init(1.0);
+    co.norm_type = 3.0; /* only 1, 2 and INFINITY run on the GPU */
     CHECK(tt_clip_grad_norm(&ctx, 1, plist, &co, NULL) == TT_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(tt_error_message(&ctx), "norm_type 3") != NULL, "%s", tt_error_message(&ctx));
     tt_clear_error(&ctx);
     CHECK(tt_clip_grad_value(&ctx, 1, plist, 1.0, NULL) == TT_ERR_UNSUPPORTED);
     tt_clear_error(&ctx);
