@@ -88,7 +88,7 @@ $(SINGLE_BIN): $(BUILD)/%: tests/%.c | $(BUILD)
 
 # tinytrain_cuda.cu's kernels on the CPU execution harness (C++17: fibers for GPU threads)
 CXX ?= c++
-$(BUILD)/test_cuda_harness: tests/test_cuda_harness.cc tinytrain.h tinytrain_cuda.cu tests/cuda/harness.h tests/test.h | $(BUILD)
+$(BUILD)/test_cuda_harness: tests/test_cuda_harness.cc tinytrain.h tinytrain_cuda.cu tests/cuda/harness.h tests/test.h examples/fashion_mlp.c examples/fashion_data.h | $(BUILD)
 	$(call say,CXX $@ (with the implementation))
 	$(Q)$(CXX) -std=c++17 -Wall -Wextra -Werror $(OPT) $(SANFLAGS) -DTT_STATIC= -I. -o $@ $< -lm
 
