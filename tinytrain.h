@@ -818,7 +818,9 @@ TT_API tt_tensor *tt_groupnorm(tt_ctx *ctx, tt_tensor *x, int groups, tt_tensor 
 TT_API tt_tensor *tt_rmsnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, float eps);
 /* Inverted dropout: in training mode each element is zeroed with probability p (context RNG)
    and the others scaled by 1/(1-p); p == 1 gives zeros. In eval mode or with p == 0 it is the
-   identity and returns x itself. p outside [0, 1] is TT_ERR_INVALID_ARGS. */
+   identity and returns x itself. p outside [0, 1] is TT_ERR_INVALID_ARGS. On a GPU context the
+   mask comes from Philox4x32-10 keyed by two draws of the context RNG (the same seed gives the
+   same masks; they are not the CPU's masks). */
 TT_API tt_tensor *tt_dropout(tt_ctx *ctx, tt_tensor *x, float p);
 /* Scaled dot-product attention: q (B, H, T, D), k (B, H, S, D), v (B, H, S, Dv) -> (B, H, T, Dv)
    (any number of leading dims >= 0, equal in q, k and v). softmax(scale * q k^T) v, max-
@@ -1480,7 +1482,9 @@ TT_API tt_clip_grad_norm_opts tt_clip_grad_norm_opts_init(double max_norm);
    or max |g| for INFINITY); every gradient is scaled by min(1, max_norm / (total + 1e-6)).
    *total_norm (may be NULL) receives the norm before clipping. With error_if_nonfinite a NaN/Inf
    norm fails with TT_ERR_NONFINITE and leaves the gradients alone; without it they are scaled
-   anyway (and become NaN), as in torch. Tensors without a gradient are skipped. */
+   anyway (and become NaN), as in torch. Tensors without a gradient are skipped. On a GPU
+   context norm_type 1, 2 and INFINITY run there (others: TT_ERR_UNSUPPORTED); the norm is read
+   back (a synchronisation) only when total_norm or error_if_nonfinite asks for it. */
 TT_API tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, const tt_clip_grad_norm_opts *opts,
                                    double *total_norm);
 /* torch.nn.utils.clip_grad_value_: clamp every gradient to [-clip_value, clip_value].
@@ -1525,7 +1529,8 @@ TT_API int tt_early_stop_update(tt_early_stop *es, double metric);
    (`update`, one call per parameter tensor); tt_optim_state_save / _load download / upload
    the state. Every other op fails with TT_ERR_UNSUPPORTED naming it (the check is in tt__out_n,
    which every op's output goes through), as do anomaly mode, skip_nonfinite, optimizers the
-   backend does not list, gradient clipping and tt_gradcheck.
+   backend does not list, tt_clip_grad_value and tt_gradcheck (tt_clip_grad_norm and LAMB's
+   global norm use TT_BOP_GRAD_NORM / _SCALE; views' backward uses TT_BOP_ADD_INTO).
    Keeping it working: a new op either runs on the CPU only (nothing to do: the gate refuses
    it on a backend) or gets a TT_BOP_* code, a hook after its tt__out (see tt_relu) and a case
    in the backend. A host loop over t->data outside an op must not run on a backend context. */
@@ -1560,7 +1565,9 @@ typedef enum tt_backend_op {
                                              at most 1), 1 LAMB (divisor norm / max when above max);
                                              max = f[0] + f[1] (double split in two floats); p[1]: work,
                                              TT_BACKEND_NORM_WORK(i[0]) doubles: [0] norm, [1] coef */
-    TT_BOP_GRAD_SCALE                     /* not a tape op: every grad of p[0]'s i[0] tensors *= ((double *)p[1])[1] */
+    TT_BOP_GRAD_SCALE,                    /* not a tape op: every grad of p[0]'s i[0] tensors *= ((double *)p[1])[1] */
+    TT_BOP_INDEX_SELECT = 121, TT_BOP_INDEX_SELECT_BWD, /* in[0] x viewed as (outer, len, inner); i: count,
+                                             inner, segments, outer; p[0]: ints as for TT_BOP_EMBEDDING */
 } tt_backend_op;
 /* doubles of work area TT_BOP_GRAD_NORM needs for n tensors (partial sums, then the results) */
 #define TT_BACKEND_NORM_WORK(n) (2 + 64 * (size_t)(n))
@@ -3041,6 +3048,7 @@ static tt_tensor *tt__bk_forward(tt_ctx *ctx, tt_tensor *y, tt_backend_call *c);
 static tt_tensor *tt__bk_embedding(tt_ctx *ctx, tt_tensor *y, tt_tensor *w, const int *ids, size_t count);       /* >>backend */
 static double *tt__bk_grad_norm(tt_ctx *ctx, const char *op, tt_tensor **list, int count, int kind, int lamb, double max_norm,
                                 size_t extra); /* >>backend */
+static tt_tensor *tt__bk_index_select(tt_ctx *ctx, tt_tensor *y, tt_tensor *x, int axis, const int *ids, size_t count); /* >>backend */
 
 static void tt__resolve_desc(tt_desc *d, const tt_desc *in) {
     *d = *in;
@@ -7054,6 +7062,7 @@ TT__DEF tt_tensor *tt_index_select(tt_ctx *ctx, tt_tensor *x, int axis, size_t n
     shape[a] = n;
     y = tt__out(ctx, "index_select", x->ndim, shape, x, NULL, NULL);
     if (!y) return NULL;
+    if (ctx->backend) return tt__bk_index_select(ctx, y, x, a, index, (size_t)n);
     tt__index_rows(x, a, (size_t)n, index, x->data, y->data, 0);
     if (y->node) {
         y->node->saved = tt__save_ids(ctx, "index_select", index, (size_t)n);
@@ -17489,6 +17498,40 @@ static double *tt__bk_grad_norm(tt_ctx *ctx, const char *op, tt_tensor **list, i
     c.f[1] = (float)(max_norm - (double)c.f[0]); /* f[0] + f[1] == max_norm to about 48 bits */
     if (max_norm == INFINITY) c.f[1] = 0.0f;
     return ctx->backend->run(ctx, &c) == TT_OK ? w : NULL;
+}
+
+/* index_select on the backend: x viewed as (outer, len, inner), the positions sorted by index
+   into segments as for the embedding (so the backward is a segment sum per (outer, index,
+   column): no atomics, the CPU's order). */
+static tt_tensor *tt__bk_index_select(tt_ctx *ctx, tt_tensor *y, tt_tensor *x, int axis, const int *ids, size_t count) {
+    const char *op = "index_select";
+    size_t num = (size_t)x->shape[axis], i, nseg = 0, mark, inner = tt_shape_numel(x->ndim - axis - 1, x->shape + axis + 1);
+    size_t outer = tt_shape_numel(axis, x->shape);
+    int *buf, *order, *seg_start, *seg_id, *cnt;
+    tt_backend_call c;
+    if (outer * inner > 0x7fffffff) { tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: input %S too large for the backend", op, x); return NULL; }
+    buf = (int *)tt__scratch(ctx, op, sizeof(int) * (3 * count + 2 + (count < num ? count : num)));
+    if (!buf) return NULL;
+    order = buf + count; seg_start = order + count; seg_id = seg_start + count + 1;
+    if (count) memcpy(buf, ids, sizeof(int) * count);
+    mark = ctx->scratch.used;
+    cnt = (int *)tt__scratch(ctx, op, sizeof(int) * (num + 1)); /* temporary: given back below */
+    if (!cnt) return NULL;
+    memset(cnt, 0, sizeof(int) * (num + 1));
+    for (i = 0; i < count; i++) cnt[ids[i] + 1]++;
+    for (i = 0; i < num; i++) cnt[i + 1] += cnt[i];
+    for (i = 0; i < num; i++)
+        if (cnt[i + 1] > cnt[i]) { seg_start[nseg] = cnt[i]; seg_id[nseg] = (int)i; nseg++; }
+    seg_start[nseg] = (int)count;
+    for (i = 0; i < count; i++) order[cnt[ids[i]]++] = (int)i;
+    ctx->scratch.used = mark;
+    if (tt__bk_push(ctx, buf, sizeof(int) * (3 * count + 1 + nseg)) != TT_OK) return NULL;
+    memset(&c, 0, sizeof c);
+    c.op = TT_BOP_INDEX_SELECT;
+    c.in[0] = x;
+    c.i[0] = (int)count; c.i[1] = (int)inner; c.i[2] = (int)nseg; c.i[3] = (int)outer;
+    c.p[0] = buf;
+    return tt__bk_forward(ctx, y, &c);
 }
 
 TT__DEF tt_result tt_ctx_use_gpu(tt_ctx *ctx, int device) {

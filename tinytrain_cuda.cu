@@ -36,11 +36,18 @@
                    weights, no label smoothing (ignore_index is honoured)
        optimizers: SGD (momentum, dampening, nesterov, weight decay), Adam, AdamW (amsgrad too),
                    RMSprop, Adagrad, Lion; tt_sgd_step_simple. Not: skip_nonfinite.
+       transformer (>>transformer): tt_rmsnorm; tt_attention / tt_attention_ex (causal or not:
+                   the tiled SGEMM per head for Q K^T and P V, a warp-per-row masked softmax);
+                   tt_dropout (Philox4x32-10 masks, recomputed in the backward); tt_permute,
+                   tt_transpose, tt_slice (strided copies) and the tt_reshape / tt_flatten views;
+                   tt_clip_grad_norm (norm_type 1, 2, INFINITY); the LAMB optimizer (all its
+                   options); tt_index_select along any axis (backward: sorted segment sums, no
+                   atomics). So tt_nn_block and bench_train's transformer run on the GPU.
        memory:     tt_tensor_new/from, tt_scalar, tt_param, tt_buffer, tt_init_*, tt_tensor_set,
                    tt_zero_grad, tt_backward, tt_tensor_to_host, tt_ctx_params_to_host,
                    tt_optim_state_save / _load (download / upload the state).
-       Not on the GPU (TT_ERR_UNSUPPORTED): anomaly mode, tt_clip_grad_norm / _value,
-       tt_gradcheck, and every op, loss and optimizer not listed above.
+       Not on the GPU (TT_ERR_UNSUPPORTED): anomaly mode, tt_clip_grad_value, tt_clip_grad_norm
+       with another norm_type, tt_gradcheck, and every op, loss and optimizer not listed above.
      Kernels here without a header op wired to them yet: the tiled SGEMM is also exported for
      raw device pointers (tt_cuda_sgemm_raw, used by the benchmark).
 
@@ -52,6 +59,10 @@
        bit for bit). Reductions (cross-entropy, sum) are fixed trees. Bias gradients are column
        sums in row order, like the CPU's. Optimizer updates are the header's formulas.
        TF32 is never used unless asked for (tt_cuda_set_tf32), as PyTorch's default.
+       Gradient norms (clipping, LAMB) add in double in a fixed shape: 64 partial sums per
+       tensor, then one block over all of them. Dropout's mask of element i is a function of
+       (key, i) alone (Philox4x32-10, a counter-based generator), so it does not depend on the
+       grid; the key is drawn from the context RNG, so a seed fixes every mask.
 
    ERRORS
        Every CUDA error becomes a tinytrain error on the context (sticky, like every other):
@@ -71,7 +82,8 @@
 
    READING ORDER
        >>portability (one launch macro for nvcc and the harness), >>gemm (the tiled SGEMM),
-       >>elementwise, >>reduce (warp shuffles), >>xent, >>optim, >>backend (the seam). */
+       >>elementwise, >>reduce (warp shuffles), >>xent, >>optim, >>transformer (rmsnorm,
+       strided copies, attention, Philox dropout, gradient norms, LAMB), >>backend (the seam). */
 
 #include "tinytrain.h"
 #include <stddef.h>
@@ -819,6 +831,30 @@ static __global__ void ttg__scale_grad(float *g, size_t n, const double *w) {
     for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) g[i] = (float)(g[i] * coef);
 }
 
+/* ---- index_select along any axis: x viewed as (outer, len, inner), y as (outer, count, inner) ----
+   Forward: a gather, one thread per y element. Backward: the host sorted the positions by index
+   into segments (as for the embedding); one thread per (segment, outer, column) adds that
+   index's gradient elements in increasing position order: one writer per element of gx. */
+static __global__ void ttg__isel_fwd(float *y, const float *x, const int *ids, int count, int len, int inner, size_t n) {
+    size_t e;
+    for (e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
+        size_t j = e % (size_t)inner, k = (e / (size_t)inner) % (size_t)count, o = e / ((size_t)inner * count);
+        y[e] = x[(o * (size_t)len + (size_t)ids[k]) * inner + j];
+    }
+}
+static __global__ void ttg__isel_bwd(float *gx, const float *gy, const int *order, const int *seg_start, const int *seg_id, int count,
+                                     int len, int inner, int outer) {
+    int seg = (int)blockIdx.y, e = (int)(blockIdx.x * blockDim.x + threadIdx.x), k;
+    size_t o, j;
+    float acc, *g;
+    if (e >= outer * inner) return;
+    o = (size_t)(e / inner); j = (size_t)(e % inner);
+    g = gx + (o * (size_t)len + (size_t)seg_id[seg]) * inner + j;
+    acc = *g;
+    for (k = seg_start[seg]; k < seg_start[seg + 1]; k++) acc += gy[(o * (size_t)count + (size_t)order[k]) * inner + j];
+    *g = acc;
+}
+
 /* ---- LAMB (timm), one parameter tensor ----
    1. ttg__lamb_moments: g = gsign grad / divisor (the global norm's, w[1]); m, v updated; when a
       trust ratio is needed, partial sums of x^2 and u^2 with u = m_hat / (sqrt(v_hat) + eps) + wd x
@@ -1119,6 +1155,22 @@ static tt_result ttg__tf_run(tt_ctx *ctx, const tt_backend_call *c) {
                           ttg__dev(ctx, list[k]->grad, "grad scale"), list[k]->numel, w);
         break;
     }
+    case TT_BOP_INDEX_SELECT: case TT_BOP_INDEX_SELECT_BWD: { /* i: count, inner, segments, outer; p[0]: ints */
+        int count = c->i[0], inner = c->i[1], nseg = c->i[2], outer = c->i[3];
+        int len = outer && inner ? (int)(x->numel / ((size_t)outer * inner)) : 0;
+        const int *ib = (const int *)ttg__dev(ctx, c->p[0], "index_select");
+        if (!ib || !y->numel) return ctx->err;
+        if (c->op == TT_BOP_INDEX_SELECT) {
+            TT_LAUNCH(ttg__isel_fwd, dim3(ttg__blocks(y->numel)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, y->data, "index_select"),
+                      ttg__dev(ctx, x->data, "index_select"), ib, count, len, inner, y->numel);
+        } else if (x->grad && nseg) {
+            dim3 grid((unsigned)(((size_t)outer * inner + TTG__THREADS - 1) / TTG__THREADS), (unsigned)nseg);
+            if (nseg > 65535) return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "index_select: more than 65535 distinct indices");
+            TT_LAUNCH(ttg__isel_bwd, grid, dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "index_select"),
+                      ttg__dev(ctx, y->grad, "index_select"), ib + count, ib + 2 * count, ib + 3 * count + 1, count, len, inner, outer);
+        }
+        break;
+    }
     default: return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "GPU backend: unknown op code");
     }
     if (ctx->err != TT_OK) return ctx->err;
@@ -1156,7 +1208,8 @@ static tt_result ttg__lamb_update(tt_ctx *ctx, const tt_backend_update *j) {
 static tt_result ttg__cuda_run(tt_ctx *ctx, const tt_backend_call *c) {
     ttg__cuda *g = ttg__g(ctx);
     tt_tensor *y = c->out, *x = c->in[0];
-    if (c->op >= TT_BOP_RMSNORM && c->op <= TT_BOP_GRAD_SCALE) return ttg__tf_run(ctx, c); /* >>transformer */
+    if ((c->op >= TT_BOP_RMSNORM && c->op <= TT_BOP_GRAD_SCALE) || c->op == TT_BOP_INDEX_SELECT || c->op == TT_BOP_INDEX_SELECT_BWD)
+        return ttg__tf_run(ctx, c); /* >>transformer */
     switch (c->op) {
     case TT_BOP_RELU: {
         float *dy = ttg__dev(ctx, y->data, "relu"), *dx = ttg__dev(ctx, x->data, "relu");
@@ -1381,7 +1434,7 @@ static void ttg__cuda_release(tt_ctx *ctx) {
 }
 
 static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", "layernorm", "embedding", "gelu", "gelu_tanh",
-                                             "rmsnorm", "transpose", "permute", "slice", "attention", "dropout", NULL};
+                                             "rmsnorm", "transpose", "permute", "slice", "attention", "dropout", "index_select", NULL};
 
 static const tt_backend ttg__cuda_backend = {
     "cuda",          ttg__cuda_ops,     ttg__cuda_zero,   ttg__cuda_upload,          ttg__cuda_download,

@@ -867,6 +867,34 @@ static void test_lamb_against_cpu(void) {
     CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
 }
 
+/* index_select along each axis with repeated indices: the forward is a copy and the backward
+   adds each index's gradients in position order, as the CPU: same bits */
+static void test_index_select_against_cpu(void) {
+    int xs[3] = {3, 11, 7}, idx[13];
+    for (int i = 0; i < 13; i++) idx[i] = (i * 5 + i * i) % 3; /* repeats; in range for every axis */
+    std::vector<float> v(3 * 11 * 7), k(3 * 13 * 11 * 7);
+    fill(v.data(), v.size(), 220); fill(k.data(), k.size(), 221);
+    for (int axis = 0; axis < 3; axis++) {
+        pair p;
+        CHECK(pair_init(&p));
+        CHECK(tt_ctx_use_gpu(&p.gpu, 0) == TT_OK);
+        tt_ctx *c[2] = {&p.cpu, &p.gpu};
+        tt_tensor *x[2], *y[2];
+        for (int s = 0; s < 2; s++) {
+            x[s] = tt_requires_grad(c[s], tt_tensor_from(c[s], 3, xs, v.data()));
+            y[s] = tt_index_select(c[s], x[s], axis, 13, idx);
+        }
+        CHECK_MSG(same_tensor(&p.gpu, y[1], y[0], 0, 0, 0, "index_select"), "axis %d", axis);
+        for (int s = 0; s < 2; s++) {
+            tt_tensor *kk = tt_tensor_from(c[s], 3, y[s]->shape, k.data());
+            CHECK_MSG(tt_backward(c[s], tt_sum(c[s], tt_mul(c[s], y[s], kk))) == TT_OK, "%s", tt_error_message(c[s]));
+        }
+        CHECK_MSG(same_tensor(&p.gpu, x[1], x[0], 1, 0, 0, "x"), "axis %d", axis);
+        pair_free(&p);
+    }
+    CHECK_MSG(tth::S.fault.empty(), "%s", tth::S.fault.c_str());
+}
+
 /* ---------------------------------------------------------------- transformer-block training steps
    Token and position embeddings, one tt_nn_block (layernorm, qkv linear, slice / reshape /
    transpose into heads, causal attention, proj, layernorm, 4x MLP with GELU, residual adds), a
@@ -1006,5 +1034,6 @@ int main(void) {
     RUN(test_lamb_against_cpu);
     RUN(test_transformer_block_training_steps_match_cpu);
     RUN(test_fashion_mlp_gpu_matches_cpu);
+    RUN(test_index_select_against_cpu);
     TEST_EXIT();
 }
