@@ -829,11 +829,12 @@ static void test_clip_grad_norm_against_cpu(void) {
 }
 
 static void test_lamb_against_cpu(void) {
-    /* {weight_decay, always_adapt, trust_clip, bias_correction, max_grad_norm, maximize} */
-    struct cfg { float wd; int adapt, tclip, bc; float mgn; int maximize; } cfgs[] = {
-        {0.01f, 0, 0, 1, 1.0f, 0}, /* defaults: the global gradient norm (~45) is clipped to 1 */
-        {0.0f, 0, 0, 1, 1.0f, 0},  /* no trust ratio */
-        {0.0f, 1, 1, 0, INFINITY, 0}, {0.1f, 0, 1, 1, 100.0f, 1},
+    /* {weight_decay, always_adapt, trust_clip, bias_correction, max_grad_norm, maximize, init range}:
+       parameters in [-3, 3] make |x| / |u| about 1.7 (trust_clip cuts it to 1), in [-1, 1] about 0.6 */
+    struct cfg { float wd; int adapt, tclip, bc; float mgn; int maximize; float init; } cfgs[] = {
+        {0.01f, 0, 0, 1, 1.0f, 0, 3.0f}, /* defaults: the global gradient norm (~45) is clipped to 1 */
+        {0.0f, 0, 0, 1, 1.0f, 0, 1.0f},  /* no trust ratio */
+        {0.0f, 1, 1, 0, INFINITY, 0, 1.0f}, {0.1f, 0, 1, 1, 100.0f, 1, 3.0f},
     };
     for (const auto &c : cfgs) {
         pair p;
@@ -844,7 +845,7 @@ static void test_lamb_against_cpu(void) {
         tt_tensor *pc[2] = {tt_param(&p.cpu, "a", 2, s1), tt_param(&p.cpu, "b", 1, s2)};
         tt_tensor *pg[2] = {tt_param(&p.gpu, "a", 2, s1), tt_param(&p.gpu, "b", 1, s2)};
         pc[1]->flags |= TT_NO_DECAY; pg[1]->flags |= TT_NO_DECAY;
-        for (int i = 0; i < 2; i++) { tt_init_uniform(&p.cpu, pc[i], -1, 1); tt_init_uniform(&p.gpu, pg[i], -1, 1); }
+        for (int i = 0; i < 2; i++) { tt_init_uniform(&p.cpu, pc[i], -c.init, c.init); tt_init_uniform(&p.gpu, pg[i], -c.init, c.init); }
         od = tt_optim_desc_init(TT_OPTIM_LAMB);
         od.hp.lr = 0.01f; od.hp.weight_decay = c.wd; od.hp.always_adapt = c.adapt; od.hp.trust_clip = c.tclip;
         od.hp.bias_correction = c.bc; od.hp.max_grad_norm = c.mgn; od.hp.maximize = c.maximize;
