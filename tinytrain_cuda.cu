@@ -774,12 +774,17 @@ static __global__ void ttg__dropout_bwd(float *gx, const float *gy, size_t n, ui
 }
 
 /* ---- gradient norms (tt_clip_grad_norm, LAMB): fixed-shape reductions in double ----
-   Every tensor's partial sums come from exactly TTG__NPART blocks of TTG__THREADS threads,
-   whatever its size: thread t of block b adds elements b*256 + t, + 64*256, ... in order, the
-   block combines its threads by warp shuffles and a fixed tree, and writes one partial. A single
-   block then adds all partials (tensor after tensor) the same way. The result depends on the
-   sizes only: the same bits every run. Double accumulation, as the CPU's tt__grad_norm. */
+   A tensor of n elements gets nb = ttg__nparts(n) blocks (at most TTG__NPART = 64, a function of
+   n alone) of TTG__THREADS threads: thread t of block b adds elements b*256 + t, + nb*256, ...
+   in order, the block combines its threads by warp shuffles and a fixed tree, and writes one
+   partial; block 0 also zeroes the tensor's unused slots up to 64. A single block then adds all
+   partials (tensor after tensor) the same way. The result depends on the sizes only: the same
+   bits every run. Double accumulation, as the CPU's tt__grad_norm. */
 enum { TTG__NPART = 64 };
+static unsigned ttg__nparts(size_t n) {
+    size_t b = (n + TTG__THREADS - 1) / TTG__THREADS;
+    return (unsigned)(b < 1 ? 1 : b > (size_t)TTG__NPART ? (size_t)TTG__NPART : b);
+}
 static __device__ __forceinline__ double ttg__comb(int kind, double a, double b) { /* kind 2: max that keeps NaN */
     return kind == 2 ? ((b > a || b != b) ? b : a) : a + b;
 }
@@ -799,10 +804,11 @@ static __global__ void __launch_bounds__(256) ttg__norm_part(double *out, const 
     TT_SHARED(double, part, TTG__THREADS / 32);
     size_t i;
     double acc = 0.0;
-    for (i = blockIdx.x * (size_t)TTG__THREADS + threadIdx.x; i < n; i += (size_t)TTG__NPART * TTG__THREADS) {
+    for (i = blockIdx.x * (size_t)TTG__THREADS + threadIdx.x; i < n; i += (size_t)gridDim.x * TTG__THREADS) {
         double a = fabs((double)g[i]);
         acc = kind == 0 ? acc + a * a : ttg__comb(kind, acc, a);
     }
+    if (blockIdx.x == 0 && threadIdx.x < TTG__NPART - gridDim.x) out[gridDim.x + threadIdx.x] = 0.0; /* unused slots */
     acc = ttg__block_comb(part, acc, kind);
     if (threadIdx.x == 0) out[blockIdx.x] = acc;
 }
@@ -858,7 +864,7 @@ static __global__ void ttg__isel_bwd(float *gx, const float *gy, const int *orde
 /* ---- LAMB (timm), one parameter tensor ----
    1. ttg__lamb_moments: g = gsign grad / divisor (the global norm's, w[1]); m, v updated; when a
       trust ratio is needed, partial sums of x^2 and u^2 with u = m_hat / (sqrt(v_hat) + eps) + wd x
-      (TTG__NPART blocks, as the norms above).
+      (ttg__nparts(n) blocks, as the norms above).
    2. ttg__lamb_ratio: one block adds the partials: ratio = |x| / |u| (1 if either is 0; at most 1
       with trust_clip).
    3. ttg__lamb_apply: x -= lr * ratio * u (u recomputed). */
@@ -877,7 +883,7 @@ static __global__ void __launch_bounds__(256) ttg__lamb_moments(ttg__lamb l, con
     size_t i;
     float div = (float)w[1];
     double xx = 0.0, uu = 0.0;
-    for (i = blockIdx.x * (size_t)TTG__THREADS + threadIdx.x; i < n; i += (size_t)TTG__NPART * TTG__THREADS) {
+    for (i = blockIdx.x * (size_t)TTG__THREADS + threadIdx.x; i < n; i += (size_t)gridDim.x * TTG__THREADS) {
         float g = l.gsign * gp[i] / div, u;
         m[i] = m[i] * l.b1 + g * l.w1;
         v[i] = v[i] * l.b2 + l.w2 * (g * g);
@@ -887,6 +893,7 @@ static __global__ void __launch_bounds__(256) ttg__lamb_moments(ttg__lamb l, con
         uu += (double)u * u;
     }
     if (!l.need_ratio) return; /* uniform over the launch: no barrier is skipped by part of a block */
+    if (blockIdx.x == 0 && threadIdx.x < 2 * (TTG__NPART - gridDim.x)) w[2 + 2 * gridDim.x + threadIdx.x] = 0.0; /* unused slots */
     xx = ttg__block_comb(part, xx, 0);
     __syncthreads(); /* part is reused */
     uu = ttg__block_comb(part, uu, 0);
@@ -1137,8 +1144,8 @@ static tt_result ttg__tf_run(tt_ctx *ctx, const tt_backend_call *c) {
         if (!w) return ctx->err;
         for (k = 0; k < n; k++) {
             const float *gr = list[k]->grad ? ttg__dev(ctx, list[k]->grad, "grad norm") : NULL;
-            TT_LAUNCH(ttg__norm_part, dim3(TTG__NPART), dim3(TTG__THREADS), g->stream, w + 2 + (size_t)k * TTG__NPART, gr,
-                      gr ? list[k]->numel : (size_t)0, c->i[1]);
+            size_t ne = gr ? list[k]->numel : 0;
+            TT_LAUNCH(ttg__norm_part, dim3(ttg__nparts(ne)), dim3(TTG__THREADS), g->stream, w + 2 + (size_t)k * TTG__NPART, gr, ne, c->i[1]);
         }
         TT_LAUNCH(ttg__norm_finish, dim3(1), dim3(TTG__THREADS), g->stream, w, n * TTG__NPART, c->i[1], c->i[2],
                   (double)c->f[0] + (double)c->f[1]);
@@ -1195,7 +1202,7 @@ static tt_result ttg__lamb_update(tt_ctx *ctx, const tt_backend_update *j) {
     l.w1 = (float)(1.0 - (double)h->beta1); l.w2 = (float)(1.0 - (double)h->beta2);
     l.need_ratio = j->wd != 0 || h->always_adapt;
     l.trust_clip = h->trust_clip != 0;
-    TT_LAUNCH(ttg__lamb_moments, dim3(TTG__NPART), dim3(TTG__THREADS), g->stream, l, (const float *)x,
+    TT_LAUNCH(ttg__lamb_moments, dim3(ttg__nparts(j->n)), dim3(TTG__THREADS), g->stream, l, (const float *)x,
               (const float *)ttg__dev(ctx, j->g, "LAMB"), m, v, j->n, w);
     if (l.need_ratio) TT_LAUNCH(ttg__lamb_ratio, dim3(1), dim3(TTG__THREADS), g->stream, w, l.trust_clip);
     TT_LAUNCH(ttg__lamb_apply, dim3(ttg__blocks(j->n)), dim3(TTG__THREADS), g->stream, l, x, (const float *)m, (const float *)v, j->n,
