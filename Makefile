@@ -14,12 +14,25 @@
 #     are compiled with -DTT_STATIC=, so the compiler drops every library function the test does
 #     not reach instead of optimising all of them (about a third of the compile time); to move a
 #     linked test there, add its name to SINGLE_ALWAYS (one word, no change to the test);
-#   - everything builds in parallel (-j<number of CPUs> unless -j is given), and each test's
-#     PASS/FAIL/SKIP lines are printed as soon as that test has run; the last line is
-#     "N passed, N failed[, N skipped]".
+#     A check that needs a private name goes into tests/test_core.c, which compiles the
+#     implementation anyway, so that the rest of its test can stay linked;
+#   - optimisation levels: the library code that tests exercise is compiled the way users get it,
+#     $(OPT) (-O2): build/tinytrain.o and every test that keeps the implementation in its own unit
+#     (they test the SIMD kernels, the sgemm paths and the single-include build). A linked test's
+#     own file holds only test code and reference formulas, so it is compiled at $(TEST_OPT)
+#     (-O0: a third of the compile time, no measurable run time). The CUDA harness test runs
+#     tinytrain_cuda.cu's kernels on a CPU emulation of the GPU, which no user build contains,
+#     so it is compiled at $(HARNESS_OPT) (-O1: at -O0 it runs slower than it compiles). SAN=1
+#     compiles everything at one level;
+#   - everything builds in parallel (-j<number of CPUs> unless -j is given), longest jobs first
+#     (FIRST below), and each test's PASS/FAIL/SKIP lines are printed as soon as that test has
+#     run; the last line is "N passed, N failed[, N skipped]".
+# Cost on a fresh clone: see "make test" in README.md; measure with tests/time_build.sh.
 # `make V=1` shows the full compiler command lines.
 CC      ?= cc
 OPT     ?= -O2
+TEST_OPT ?= -O0
+HARNESS_OPT ?= -O1
 WARN    := -std=c99 -Wall -Wextra -Wpedantic -Werror
 CFLAGS  ?=
 LDLIBS  := -lm -lpthread
@@ -32,6 +45,8 @@ endif
 ifeq ($(SAN),1)
   BUILD   := build-san
   OPT     := -O1 -g -fno-omit-frame-pointer
+  TEST_OPT := $(OPT)
+  HARNESS_OPT := $(OPT)
   SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
 
@@ -56,7 +71,13 @@ SINGLE_BIN  := $(addprefix $(BUILD)/,$(SINGLE_NAMES))
 LINKED_BIN  := $(addprefix $(BUILD)/,$(LINKED_NAMES))
 CUDA_BIN    := $(BUILD)/test_cuda_harness
 TEST_BIN    := $(SINGLE_BIN) $(CUDA_BIN) $(LINKED_BIN)
-TEST_LOG    := $(addsuffix .log,$(TEST_BIN))
+# the longest jobs first (measured: compile + run CPU seconds), so that the last minute of a
+# parallel build is not one long job on one CPU; the others follow in name order
+FIRST       := test_cuda_harness test_avx512_emu test_trainbench test_core test_sgemm test_fashion \
+               test_vexp test_data test_simd_pairs
+FIRST_BIN   := $(filter $(TEST_BIN),$(addprefix $(BUILD)/,$(FIRST)))
+TEST_LOG    := $(addsuffix .log,$(FIRST_BIN) $(filter-out $(FIRST_BIN),$(TEST_BIN)))
+LINKED_OBJ  := $(addsuffix .o,$(LINKED_BIN))
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/%,$(EXAMPLE_SRC))
 IMPL_OBJ    := $(BUILD)/tinytrain.o
@@ -76,7 +97,7 @@ $(IMPL_OBJ): tests/compile/impl_lib.c tinytrain.h | $(BUILD)
 # tests and examples that link against it
 $(BUILD)/%.o: tests/%.c | $(BUILD)
 	$(call say,CC $@)
-	$(Q)$(CC) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS) $(LINKED_FLAGS) -MMD -MP -I. -c -o $@ $<
+	$(Q)$(CC) $(WARN) $(TEST_OPT) $(SANFLAGS) $(CFLAGS) $(LINKED_FLAGS) -MMD -MP -I. -c -o $@ $<
 $(LINKED_BIN): $(BUILD)/%: $(BUILD)/%.o $(IMPL_OBJ)
 	$(call say,LD $@)
 	$(Q)$(CC) $(OPT) $(SANFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -90,7 +111,7 @@ $(SINGLE_BIN): $(BUILD)/%: tests/%.c | $(BUILD)
 CXX ?= c++
 $(BUILD)/test_cuda_harness: tests/test_cuda_harness.cc tinytrain.h tinytrain_cuda.cu tests/cuda/harness.h tests/test.h | $(BUILD)
 	$(call say,CXX $@ (with the implementation))
-	$(Q)$(CXX) -std=c++17 -Wall -Wextra -Werror $(OPT) $(SANFLAGS) -DTT_STATIC= -I. -o $@ $< -lm
+	$(Q)$(CXX) -std=c++17 -Wall -Wextra -Werror $(HARNESS_OPT) $(SANFLAGS) -DTT_STATIC= -I. -o $@ $< -lm
 
 # examples: built as a user would build them (one file, implementation included)
 $(EXAMPLE_BIN): $(BUILD)/%: examples/%.c | $(BUILD)
@@ -104,8 +125,9 @@ $(BUILD)/%.log: $(BUILD)/% FORCE
 	@bash tests/run_test.sh $< $@
 FORCE:
 
-# heavy compiles first, so that -j keeps every CPU busy until the end
-test: $(IMPL_OBJ) $(SINGLE_BIN) $(CUDA_BIN) $(TEST_LOG)
+# heavy jobs first, so that -j keeps every CPU busy until the end: the library object, then the
+# tests in FIRST's order (the linked objects need no library, so they fill the wait for it)
+test: $(IMPL_OBJ) $(FIRST_BIN) $(LINKED_OBJ) $(TEST_LOG)
 	@bash tests/summary.sh $(TEST_LOG)
 
 # demo: Fashion-MNIST MLP (progress, accuracy, confusion matrix, curves, checkpoint, reload);
