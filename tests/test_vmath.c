@@ -38,11 +38,11 @@
 #endif
 
 #ifdef HAVE_VMATH
-static float from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
-static uint32_t to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static float vm_from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static uint32_t vm_to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 
-/* error of got in ulps of the correctly rounded ref (2^-149 below FLT_MIN) */
-static double ulp_err(double ref, float got) {
+/* error of got in vm_ulps of the correctly rounded ref (2^-149 below FLT_MIN) */
+static double vm_ulp_err(double ref, float got) {
     float rf = (float)ref;
     int e;
     if (ref != ref) return got != got ? 0 : 1e9;
@@ -52,8 +52,8 @@ static double ulp_err(double ref, float got) {
     return fabs((double)got - ref) / ldexp(1.0, e - 24);
 }
 
-/* error of got in ulps of want (float) */
-static double ulps(float got, float want) {
+/* error of got in vm_ulps of want (float) */
+static double vm_ulps(float got, float want) {
     int e;
     if (want != want) return got != got ? 0 : 1e9;
     if (isinf(want) || isinf(got)) return got == want ? 0 : 1e9;
@@ -62,55 +62,55 @@ static double ulps(float got, float want) {
     return fabs((double)got - want) / ldexp(1.0, e - 24);
 }
 
-typedef struct { double worst[2]; float wx[2]; long n; } stats;
+typedef struct { double worst[2]; float wx[2]; long n; } vm_stats;
 
-static void check_block(stats *s, const float *x, int n) {
+static void vm_check_block(vm_stats *s, const float *x, int n) {
     float xb[8], ye[8], yt[8];
     int i;
     for (i = 0; i < 8; i++) xb[i] = i < n ? x[i] : 0.0f;
     tt__verf8(ye, xb);
     tt__vtanh8(yt, xb);
     for (i = 0; i < n; i++) {
-        double e0 = ulp_err(erf((double)xb[i]), ye[i]), e1 = ulp_err(tanh((double)xb[i]), yt[i]);
+        double e0 = vm_ulp_err(erf((double)xb[i]), ye[i]), e1 = vm_ulp_err(tanh((double)xb[i]), yt[i]);
         if (e0 > s->worst[0]) { s->worst[0] = e0; s->wx[0] = xb[i]; }
         if (e1 > s->worst[1]) { s->worst[1] = e1; s->wx[1] = xb[i]; }
         s->n++;
     }
 }
 
-static void sweep_around(stats *s, float c, int k) {
+static void vm_sweep_around(vm_stats *s, float c, int k) {
     float buf[8];
     int i, m = 0, sg;
     for (sg = 0; sg < 2; sg++) {
-        uint32_t u = to_bits(sg ? -c : c);
+        uint32_t u = vm_to_bits(sg ? -c : c);
         for (i = -k; i <= k; i++) {
-            buf[m++] = from_bits(u + (uint32_t)i);
-            if (m == 8) { check_block(s, buf, 8); m = 0; }
+            buf[m++] = vm_from_bits(u + (uint32_t)i);
+            if (m == 8) { vm_check_block(s, buf, 8); m = 0; }
         }
     }
-    if (m) check_block(s, buf, m);
+    if (m) vm_check_block(s, buf, m);
 }
 
 static void test_erf_tanh_whole_range(void) {
-    stats s;
+    vm_stats s;
     float buf[8];
     uint64_t u;
     int m = 0;
     memset(&s, 0, sizeof s);
     for (u = 0; u < ((uint64_t)1 << 32); u += 509) {
-        buf[m++] = from_bits((uint32_t)u);
-        if (m == 8) { check_block(&s, buf, 8); m = 0; }
+        buf[m++] = vm_from_bits((uint32_t)u);
+        if (m == 8) { vm_check_block(&s, buf, 8); m = 0; }
     }
-    if (m) check_block(&s, buf, m);
-    sweep_around(&s, 0.875f, 4096);      /* erf: the two branches */
-    sweep_around(&s, 4.0f, 4096);        /* erf: the clamp */
-    sweep_around(&s, 3.9192059f, 4096);  /* erf rounds to 1 from here */
-    sweep_around(&s, 0.75f, 4096);       /* tanh: the two branches */
-    sweep_around(&s, 9.01091290f, 4096); /* tanh rounds to 1 */
-    sweep_around(&s, 44.3614197f, 4096); /* tanh: exp(2x) overflows */
-    sweep_around(&s, 1.0f, 4096);
-    sweep_around(&s, FLT_MIN, 4096);     /* normal / subnormal */
-    sweep_around(&s, from_bits(4096), 4096); /* the smallest subnormals (and +0 / -0) */
+    if (m) vm_check_block(&s, buf, m);
+    vm_sweep_around(&s, 0.875f, 4096);      /* erf: the two branches */
+    vm_sweep_around(&s, 4.0f, 4096);        /* erf: the clamp */
+    vm_sweep_around(&s, 3.9192059f, 4096);  /* erf rounds to 1 from here */
+    vm_sweep_around(&s, 0.75f, 4096);       /* tanh: the two branches */
+    vm_sweep_around(&s, 9.01091290f, 4096); /* tanh rounds to 1 */
+    vm_sweep_around(&s, 44.3614197f, 4096); /* tanh: exp(2x) overflows */
+    vm_sweep_around(&s, 1.0f, 4096);
+    vm_sweep_around(&s, FLT_MIN, 4096);     /* normal / subnormal */
+    vm_sweep_around(&s, vm_from_bits(4096), 4096); /* the smallest subnormals (and +0 / -0) */
     CHECK_MSG(s.worst[0] <= 2.0, "erf: worst %.3f ulp at x = %.9g (%ld inputs)", s.worst[0], (double)s.wx[0], s.n);
     CHECK_MSG(s.worst[1] <= 2.0, "tanh: worst %.3f ulp at x = %.9g (%ld inputs)", s.worst[1], (double)s.wx[1], s.n);
     printf("  erf: %ld inputs, worst %.3f ulp at x = %.9g\n", s.n, s.worst[0], (double)s.wx[0]);
@@ -121,7 +121,7 @@ static void test_erf_tanh_specials(void) {
     float x[8], y[8];
     int f;
     x[0] = 0.0f; x[1] = -0.0f; x[2] = INFINITY; x[3] = -INFINITY;
-    x[4] = NAN; x[5] = FLT_MAX; x[6] = -FLT_MAX; x[7] = from_bits(1); /* the smallest subnormal */
+    x[4] = NAN; x[5] = FLT_MAX; x[6] = -FLT_MAX; x[7] = vm_from_bits(1); /* the smallest subnormal */
     for (f = 0; f < 2; f++) {
         if (f == 0) tt__verf8(y, x);
         else tt__vtanh8(y, x);
@@ -130,18 +130,18 @@ static void test_erf_tanh_specials(void) {
         CHECK(y[2] == 1.0f && y[3] == -1.0f);
         CHECK(y[4] != y[4]);
         CHECK(y[5] == 1.0f && y[6] == -1.0f);
-        CHECK_MSG(to_bits(y[7]) == to_bits((float)(f ? tanh(ldexp(1.0, -149)) : erf(ldexp(1.0, -149)))),
+        CHECK_MSG(vm_to_bits(y[7]) == vm_to_bits((float)(f ? tanh(ldexp(1.0, -149)) : erf(ldexp(1.0, -149)))),
                   "%s(2^-149) = %a", f ? "tanh" : "erf", (double)y[7]);
     }
     x[0] = -NAN; x[1] = 3.9192059f; x[2] = 100.0f; x[3] = -5.0f;
     x[4] = 0.875f; x[5] = nextafterf(0.875f, 0.0f); x[6] = 0.75f; x[7] = nextafterf(0.75f, 0.0f);
     tt__verf8(y, x);
     CHECK(y[0] != y[0] && y[2] == 1.0f && y[3] == -1.0f);
-    CHECK(ulp_err(erf((double)x[1]), y[1]) <= 2.0 && ulp_err(erf((double)x[4]), y[4]) <= 2.0 &&
-          ulp_err(erf((double)x[5]), y[5]) <= 2.0);
+    CHECK(vm_ulp_err(erf((double)x[1]), y[1]) <= 2.0 && vm_ulp_err(erf((double)x[4]), y[4]) <= 2.0 &&
+          vm_ulp_err(erf((double)x[5]), y[5]) <= 2.0);
     tt__vtanh8(y, x);
     CHECK(y[0] != y[0] && y[2] == 1.0f && y[3] == (float)tanh(-5.0));
-    CHECK(ulp_err(tanh((double)x[6]), y[6]) <= 2.0 && ulp_err(tanh((double)x[7]), y[7]) <= 2.0);
+    CHECK(vm_ulp_err(tanh((double)x[6]), y[6]) <= 2.0 && vm_ulp_err(tanh((double)x[7]), y[7]) <= 2.0);
 }
 
 /* libm (the scalar path) against the fast path through tt__vec_math; tails give block bits */
@@ -163,7 +163,7 @@ static void test_erf_tanh_vs_libm(void) {
         float t[8], yt[8];
         tt__vec_math(&ctx, kind, y, x, N);
         for (i = 0; i < N; i++) {
-            double e = ulps(y[i], f ? tanhf(x[i]) : erff(x[i]));
+            double e = vm_ulps(y[i], f ? tanhf(x[i]) : erff(x[i]));
             if (e > worst) worst = e;
         }
         CHECK_MSG(worst <= (f ? 5.0 : 3.0), "%s: worst %.3f ulp against libm", f ? "tanh" : "erf", worst);
@@ -176,7 +176,7 @@ static void test_erf_tanh_vs_libm(void) {
     tt_ctx_free(&ctx);
 }
 
-static void test_ctx(tt_ctx *ctx, tt_kernel k) {
+static void vm_test_ctx(tt_ctx *ctx, tt_kernel k) {
     tt_desc d;
     memset(&d, 0, sizeof d);
     d.kernel = k;
@@ -185,69 +185,71 @@ static void test_ctx(tt_ctx *ctx, tt_kernel k) {
 }
 
 /* float helpers: the scalar formulas of tt__unary_f / tt__unary_df with the vector functions */
-static float vexp1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__vexp8(y, b); return y[0]; }
+static float vm_vexp1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__vexp8(y, b); return y[0]; }
 
 #ifdef __x86_64__ /* the AVX2-only part: gelu's fused kernels */
-static float verf1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__verf8(y, b); return y[0]; }
-static float vtanh1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__vtanh8(y, b); return y[0]; }
+static float vm_verf1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__verf8(y, b); return y[0]; }
+static float vm_vtanh1(float x) { float b[8] = {0}, y[8]; b[0] = x; tt__vtanh8(y, b); return y[0]; }
 /* the same bits, or both NaN (NaN payloads may differ with the order of operands) */
-static int same_or_nan(float a, float b) { return to_bits(a) == to_bits(b) || (a != a && b != b); }
-static int close_or_same(float a, float b) { return a == b || (a != a && b != b); }
+static int vm_same_or_nan(float a, float b) { return vm_to_bits(a) == vm_to_bits(b) || (a != a && b != b); }
+static int vm_close_or_same(float a, float b) { return a == b || (a != a && b != b); }
 
-enum { GN = 1000 };
-#define SQRT1_2 0.70710678118654752440f      /* the header's constants (it #undefs its own) */
-#define INV_SQRT_2PI 0.39894228040143267794f
-#define SQRT_2_PI 0.79788456080286535588f
-#define KAPPA 0.044715f
+enum { VM_GN = 1000 };
+/* the header's constants (it #undefs its own). This file's own names start with vm_ / VM_:
+   the test bundle (build/test_internals) compiles it in one unit with the other tests */
+#define VM_SQRT1_2 0.70710678118654752440f
+#define VM_INV_SQRT_2PI 0.39894228040143267794f
+#define VM_SQRT_2_PI 0.79788456080286535588f
+#define VM_KAPPA 0.044715f
 
 /* gelu, gelu_tanh, tanh on both paths: forward and x->grad after backward with dy = x / 3 */
-static void gelu_run(tt_kernel kern, int kind, const float *xv, float *y, float *gx) {
+static void vm_gelu_run(tt_kernel kern, int kind, const float *xv, float *y, float *gx) {
     tt_ctx ctx;
-    int sh[1] = {GN};
+    int sh[1] = {VM_GN};
     tt_tensor *x, *out;
-    static float dy[GN];
+    static float dy[VM_GN];
     int i;
-    for (i = 0; i < GN; i++) dy[i] = xv[i] * (1.0f / 3.0f);
-    test_ctx(&ctx, kern);
+    for (i = 0; i < VM_GN; i++) dy[i] = xv[i] * (1.0f / 3.0f);
+    vm_test_ctx(&ctx, kern);
     x = tt_param(&ctx, "x", 1, sh);
     if (!x) { CHECK(0); tt_ctx_free(&ctx); return; }
-    memcpy(x->data, xv, sizeof(float) * GN);
+    memcpy(x->data, xv, sizeof(float) * VM_GN);
     out = kind == 0 ? tt_gelu(&ctx, x) : kind == 1 ? tt_gelu_tanh(&ctx, x) : tt_tanh(&ctx, x);
     CHECK(out && tt_backward_seed(&ctx, out, dy) == TT_OK);
-    if (out) memcpy(y, out->data, sizeof(float) * GN);
-    memcpy(gx, x->grad, sizeof(float) * GN);
+    if (out) memcpy(y, out->data, sizeof(float) * VM_GN);
+    memcpy(gx, x->grad, sizeof(float) * VM_GN);
     tt_ctx_free(&ctx);
 }
 
 static void test_gelu_paths(void) {
-    static float xv[GN], yf[GN], gf[GN], ys[GN], gs[GN];
+    static float xv[VM_GN], yf[VM_GN], gf[VM_GN], ys[VM_GN], gs[VM_GN];
     tt_rng r;
     int i, kind;
     tt_rng_seed(&r, 9);
-    for (i = 0; i < GN; i++) xv[i] = tt_rng_normal(&r) * (i % 2 ? 1.0f : 4.0f);
+    for (i = 0; i < VM_GN; i++) xv[i] = tt_rng_normal(&r) * (i % 2 ? 1.0f : 4.0f);
     xv[0] = 0.0f; xv[1] = -0.0f; xv[2] = 20.0f; xv[3] = -20.0f; xv[4] = 1e-30f; xv[5] = -0.875f * 1.41421356f;
     xv[6] = NAN; xv[7] = INFINITY; xv[8] = -INFINITY; xv[9] = 1e-40f; xv[10] = -1e-40f; xv[11] = 7.0f;
     for (kind = 0; kind < 3; kind++) {
         int bad = 0, far = 0;
-        gelu_run(FAST_KERNEL, kind, xv, yf, gf);
-        gelu_run(TT_KERNEL_SCALAR, kind, xv, ys, gs);
-        for (i = 0; i < GN; i++) {
+        vm_gelu_run(FAST_KERNEL, kind, xv, yf, gf);
+        vm_gelu_run(TT_KERNEL_SCALAR, kind, xv, ys, gs);
+        for (i = 0; i < VM_GN; i++) {
             float v = xv[i], y, g, dy = v * (1.0f / 3.0f);
             if (kind == 0) {
-                float e = 1.0f + verf1(v * SQRT1_2);
+                float e = 1.0f + vm_verf1(v * VM_SQRT1_2);
                 y = 0.5f * v * e;
-                g = 0.0f + dy * (0.5f * e + v * vexp1(-0.5f * v * v) * INV_SQRT_2PI);
+                g = 0.0f + dy * (0.5f * e + v * vm_vexp1(-0.5f * v * v) * VM_INV_SQRT_2PI);
             } else if (kind == 1) {
-                float t = vtanh1(SQRT_2_PI * (v + KAPPA * v * v * v));
+                float t = vm_vtanh1(VM_SQRT_2_PI * (v + VM_KAPPA * v * v * v));
                 y = 0.5f * v * (1.0f + t);
-                g = 0.0f + dy * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * SQRT_2_PI *
-                                 (1.0f + 3.0f * KAPPA * v * v));
+                g = 0.0f + dy * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * VM_SQRT_2_PI *
+                                 (1.0f + 3.0f * VM_KAPPA * v * v));
             } else {
-                y = vtanh1(v);
+                y = vm_vtanh1(v);
                 g = 0.0f + dy * (1.0f - y * y);
             }
-            if (!same_or_nan(y, yf[i]) || !same_or_nan(g, gf[i])) bad++;
-            if (close_or_same(yf[i], ys[i]) && close_or_same(gf[i], gs[i])) continue;
+            if (!vm_same_or_nan(y, yf[i]) || !vm_same_or_nan(g, gf[i])) bad++;
+            if (vm_close_or_same(yf[i], ys[i]) && vm_close_or_same(gf[i], gs[i])) continue;
             /* error model: erf / tanh differ from libm's by E = 5 ulp <= 3e-7 absolute (|f| < 1),
                exp by 2 ulp <= 2.4e-7 relative; each enters through its factor in the formula */
             {
@@ -289,7 +291,7 @@ static void test_softmax_paths(void) {
         for (k = 0; k < 2; k++) {
             tt_ctx ctx;
             tt_tensor *x, *y;
-            test_ctx(&ctx, k ? TT_KERNEL_SCALAR : FAST_KERNEL);
+            vm_test_ctx(&ctx, k ? TT_KERNEL_SCALAR : FAST_KERNEL);
             x = tt_param(&ctx, "x", 2, sh);
             if (!x) { CHECK(0); tt_ctx_free(&ctx); return; }
             memcpy(x->data, xv, sizeof xv);
@@ -300,10 +302,10 @@ static void test_softmax_paths(void) {
             tt_ctx_free(&ctx);
         }
         for (i = 0; i < R * C; i++) {
-            double e = ulps(yf[i], ys[i]);
+            double e = vm_ulps(yf[i], ys[i]);
             if (e > worst) worst = e;
             if (lf && fabsf(gf[i] - gs[i]) > 1e-6f * (fabsf(gs[i]) + 1.0f)) bad++;
-            if (!lf && to_bits(gf[i]) != to_bits(gs[i]) && !(gf[i] != gf[i] && gs[i] != gs[i])) {
+            if (!lf && vm_to_bits(gf[i]) != vm_to_bits(gs[i]) && !(gf[i] != gf[i] && gs[i] != gs[i])) {
                 /* softmax's backward y (dy - sum(dy y)) has no exp: it differs only through y,
                    each y_j within 4 ulp (4.8e-7 relative) */
                 int row = i / C, j;
@@ -332,7 +334,7 @@ static void test_softmax_paths(void) {
            (plain), whose sums are not 1, so that the division shows */
         static const int rows[2] = {0, 3};
         tt_ctx ctx;
-        test_ctx(&ctx, FAST_KERNEL);
+        vm_test_ctx(&ctx, FAST_KERNEL);
         for (k = 0; k < 2; k++) {
             const float *xr = xv + rows[k] * C;
             float yv[C], m = -INFINITY;
@@ -340,8 +342,8 @@ static void test_softmax_paths(void) {
             int nbad = 0;
             tt__softmax_row_v(&ctx, xr, yv, C, 1, 0);
             for (i = 0; i < C; i++) if (xr[i] > m) m = xr[i];
-            for (i = 0; i < C; i++) s += vexp1(xr[i] - m);
-            for (i = 0; i < C; i++) nbad += to_bits(yv[i]) != to_bits((float)((double)vexp1(xr[i] - m) / s));
+            for (i = 0; i < C; i++) s += vm_vexp1(xr[i] - m);
+            for (i = 0; i < C; i++) nbad += vm_to_bits(yv[i]) != vm_to_bits((float)((double)vm_vexp1(xr[i] - m) / s));
             CHECK_MSG(nbad == 0 && s > 1.001, "row %d: %d elements differ (sum %g)", rows[k], nbad, s);
         }
         tt_ctx_free(&ctx);
@@ -363,7 +365,7 @@ static void test_cross_entropy_paths(void) {
     for (k = 0; k < 2; k++) {
         tt_ctx ctx;
         tt_tensor *x, *l;
-        test_ctx(&ctx, k ? TT_KERNEL_SCALAR : FAST_KERNEL);
+        vm_test_ctx(&ctx, k ? TT_KERNEL_SCALAR : FAST_KERNEL);
         x = tt_param(&ctx, "x", 2, sh);
         if (!x) { CHECK(0); tt_ctx_free(&ctx); return; }
         memcpy(x->data, xv, sizeof xv);
@@ -377,7 +379,7 @@ static void test_cross_entropy_paths(void) {
     {
         double worst = 0;
         for (i = 0; i < N * C; i++) {
-            double e = ulps(gf[i], gs[i]);
+            double e = vm_ulps(gf[i], gs[i]);
             if (e > worst) worst = e;
         }
         CHECK_MSG(worst <= 1.0, "cross-entropy gradient: worst %.3f ulp from the libm path", worst);
@@ -388,7 +390,7 @@ static void test_cross_entropy_paths(void) {
         tt_tensor *x, *l;
         tt_cross_entropy_opts o = tt_cross_entropy_opts_init();
         for (k = 0; k < 2; k++) {
-            test_ctx(&ctx, FAST_KERNEL);
+            vm_test_ctx(&ctx, FAST_KERNEL);
             x = tt_param(&ctx, "x", 2, sh);
             if (!x) { CHECK(0); tt_ctx_free(&ctx); return; }
             memcpy(x->data, xv, sizeof xv);
@@ -410,7 +412,7 @@ static void test_cross_entropy_paths(void) {
         tt_cross_entropy_opts o = tt_cross_entropy_opts_init();
         for (i = 0; i < C; i++) wts[i] = 1.0f;
         for (k = 0; k < 2; k++) {
-            test_ctx(&ctx, FAST_KERNEL);
+            vm_test_ctx(&ctx, FAST_KERNEL);
             x = tt_param(&ctx, "x", 2, sh);
             if (!x) { CHECK(0); tt_ctx_free(&ctx); return; }
             memcpy(x->data, xv, sizeof xv);
