@@ -7302,7 +7302,17 @@ static int tt__conv_direct(const tt__conv_geom *g) {
     return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
-/* col (cg*kh*kw, oh*ow) <- the windows of x (cg, h, w); zero in the padding. */
+/* The output columns ox whose input column ix = ox*s + off (off = kernel offset - padding) lies
+   inside 0 .. w-1: [*a, *b). Outside it im2col writes zeros and col2im adds nothing. */
+static void tt__conv_cols(int ow, int w, int s, int off, int *a, int *b) {
+    long long lo = off >= 0 ? 0 : (-(long long)off + s - 1) / s;                /* first ox with ix >= 0 */
+    long long hi = (long long)w - 1 - off < 0 ? 0 : ((long long)w - 1 - off) / s + 1; /* past the last ix < w */
+    *a = (int)TT__MIN(lo, (long long)ow);
+    *b = (int)TT__MAX(TT__MIN(hi, (long long)ow), (long long)*a);
+}
+
+/* col (cg*kh*kw, oh*ow) <- the windows of x (cg, h, w); zero in the padding. Per row of col:
+   zeros left of the input, a copy (memcpy for stride 1) of the input row, zeros right of it. */
 static void tt__im2col(const tt__conv_geom *g, int cg, const float *x, float *col) {
     int c, ki, kj, oy, ox, p = g->oh * g->ow;
     for (c = 0; c < cg; c++)
@@ -7310,22 +7320,31 @@ static void tt__im2col(const tt__conv_geom *g, int cg, const float *x, float *co
             for (kj = 0; kj < g->kw; kj++) {
                 const float *xc = x + (size_t)c * g->h * g->w;
                 float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * p;
+                int off = kj * g->dw - g->pw, a, b;
+                tt__conv_cols(g->ow, g->w, g->sw, off, &a, &b);
                 for (oy = 0; oy < g->oh; oy++) {
                     int iy = oy * g->sh - g->ph + ki * g->dh;
                     float *r = row + (size_t)oy * g->ow;
+                    const float *xr;
                     if (iy < 0 || iy >= g->h) {
                         memset(r, 0, sizeof(float) * (size_t)g->ow);
                         continue;
                     }
-                    for (ox = 0; ox < g->ow; ox++) {
-                        int ix = ox * g->sw - g->pw + kj * g->dw;
-                        r[ox] = (ix >= 0 && ix < g->w) ? xc[(size_t)iy * g->w + ix] : 0.0f;
+                    xr = xc + (size_t)iy * g->w; /* input column of output ox: ox * sw + off */
+                    if (a > 0) memset(r, 0, sizeof(float) * (size_t)a);
+                    if (g->sw == 1) {
+                        if (b > a) memcpy(r + a, xr + a + off, sizeof(float) * (size_t)(b - a));
+                    } else {
+                        for (ox = a; ox < b; ox++) r[ox] = xr[ox * g->sw + off];
                     }
+                    if (b < g->ow) memset(r + b, 0, sizeof(float) * (size_t)(g->ow - b));
                 }
             }
 }
 
-/* dx (cg, h, w) += col scattered back to where im2col took it from (padding dropped). */
+/* dx (cg, h, w) += col scattered back to where im2col took it from (padding dropped). Every dx
+   element receives its terms in the order of the loops (c, ki, kj, oy, ox), as a plain
+   element-by-element loop would add them. */
 static void tt__col2im(const tt__conv_geom *g, int cg, const float *col, float *dx) {
     int c, ki, kj, oy, ox, p = g->oh * g->ow;
     for (c = 0; c < cg; c++)
@@ -7333,14 +7352,17 @@ static void tt__col2im(const tt__conv_geom *g, int cg, const float *col, float *
             for (kj = 0; kj < g->kw; kj++) {
                 float *dc = dx + (size_t)c * g->h * g->w;
                 const float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * p;
+                int off = kj * g->dw - g->pw, a, b;
+                tt__conv_cols(g->ow, g->w, g->sw, off, &a, &b);
                 for (oy = 0; oy < g->oh; oy++) {
                     int iy = oy * g->sh - g->ph + ki * g->dh;
                     const float *r = row + (size_t)oy * g->ow;
-                    if (iy < 0 || iy >= g->h) continue;
-                    for (ox = 0; ox < g->ow; ox++) {
-                        int ix = ox * g->sw - g->pw + kj * g->dw;
-                        if (ix >= 0 && ix < g->w) dc[(size_t)iy * g->w + ix] += r[ox];
-                    }
+                    float *dr;
+                    if (iy < 0 || iy >= g->h || b <= a) continue;
+                    dr = dc + (size_t)iy * g->w; /* input column of output ox: ox * sw + off */
+                    if (g->sw == 1) tt__ew.add_into(dr + a + off, r + a, (size_t)(b - a));
+                    else
+                        for (ox = a; ox < b; ox++) dr[ox * g->sw + off] += r[ox];
                 }
             }
 }
@@ -7489,8 +7511,103 @@ static int tt__pool_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const
     return 1;
 }
 
-/* Max pooling: each output remembers the (first) position of its maximum; NaN wins, as in torch.
-   A window that lies entirely in the padding gives -inf and passes no gradient. */
+/* Pooling runs window by window (the reference, kept for every output near an edge and for
+   TT_KERNEL_SCALAR) and, with an AVX2 or AVX-512 matmul kernel, 8 outputs of a row at a time
+   for the interior: the outputs whose whole window lies inside the input (no padding, no ceil
+   mode overhang). The vector code does per lane exactly what the reference does per output, in
+   the same window order, so the results are bit-identical (tests/test_convspeed.c). */
+
+/* Interior outputs along one dim: [*a, *b), those whose window (first element o*s - pad, last
+   o*s - pad + (k-1)*d) lies inside 0 .. n-1. */
+static void tt__pool_inner(int on, int n, int k, int s, int pad, int d, int *a, int *b) {
+    long long span = (long long)d * (k - 1);
+    if (span >= n) { *a = *b = 0; return; }
+    tt__conv_cols(on, n - (int)span, s, -pad, a, b);
+}
+
+/* Max pooling: each output remembers the position of its maximum (the first one; a NaN wins, and
+   so does every later NaN), as torch. A window that lies entirely in the padding gives -inf and
+   passes no gradient (position -1). */
+static float tt__max_window(const tt__conv_geom *g, const float *xp, int oy, int ox, int *at) {
+    /* window rows iy0, iy0 + dh, ... < iy1, clipped to the input (padding is -inf) */
+    int iy0 = oy * g->sh - g->ph, ix0 = ox * g->sw - g->pw, iy, ix;
+    int iy1 = TT__MIN(iy0 + (g->kh - 1) * g->dh + 1, g->h), ix1 = TT__MIN(ix0 + (g->kw - 1) * g->dw + 1, g->w);
+    float best = -INFINITY;
+    while (iy0 < 0) iy0 += g->dh;
+    while (ix0 < 0) ix0 += g->dw;
+    *at = (iy0 < iy1 && ix0 < ix1) ? iy0 * g->w + ix0 : -1;
+    for (iy = iy0; iy < iy1; iy += g->dh)
+        for (ix = ix0; ix < ix1; ix += g->dw) {
+            float v = xp[(size_t)iy * g->w + ix];
+            if (v > best || v != v) { best = v; *at = iy * g->w + ix; }
+        }
+    return best;
+}
+
+#ifdef TT__GEMM_X86
+/* x[lane * s] for lanes 0..7 (reads nothing past x[7 * s]) */
+__attribute__((target("avx2"), always_inline))
+static inline __m256 tt__pool_load8(const float *x, int s, __m256i lane_s) {
+    if (s == 1) return _mm256_loadu_ps(x);
+    if (s == 2) { /* evens of x[0..7], odds of x[7..14]: (x0 x2 x8 x10 | x4 x6 x12 x14), then 64-bit pairs 0 2 1 3 */
+        __m256 e = _mm256_shuffle_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 7), _MM_SHUFFLE(3, 1, 2, 0));
+        return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+    }
+    return _mm256_i32gather_ps(x, lane_s, 4);
+}
+
+/* The 8 outputs ox .. ox+7 of row oy of one plane (all interior): the reference's loop per lane. */
+__attribute__((target("avx2")))
+static void tt__max_pool8_avx2(const tt__conv_geom *g, const float *xp, int oy, int ox, float *y, int *at) {
+    __m256i lane_s = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(g->sw));
+    int i0 = (oy * g->sh - g->ph) * g->w + ox * g->sw - g->pw, ki, kj; /* first window element of output ox */
+    __m256 best = _mm256_set1_ps(-INFINITY);
+    __m256 bi = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_set1_epi32(i0), lane_s));
+    for (ki = 0; ki < g->kh; ki++)
+        for (kj = 0; kj < g->kw; kj++) {
+            int o = i0 + ki * g->dh * g->w + kj * g->dw;
+            __m256 v = tt__pool_load8(xp + o, g->sw, lane_s);
+            __m256 m = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+            best = _mm256_blendv_ps(best, v, m); /* v > best || v != v */
+            bi = _mm256_blendv_ps(bi, _mm256_castsi256_ps(_mm256_add_epi32(_mm256_set1_epi32(o), lane_s)), m);
+        }
+    _mm256_storeu_ps(y + ox, best);
+    if (at) _mm256_storeu_si256((__m256i *)(void *)(at + ox), _mm256_castps_si256(bi));
+}
+
+/* Average of the 8 interior outputs ox .. ox+7: 0 + the window in the reference's order, / kh*kw. */
+__attribute__((target("avx2")))
+static void tt__avg_pool8_avx2(const tt__conv_geom *g, const float *xp, int oy, int ox, float *y) {
+    __m256i lane_s = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(g->sw));
+    int i0 = (oy * g->sh - g->ph) * g->w + ox * g->sw - g->pw, ki, kj;
+    __m256 s = _mm256_setzero_ps();
+    for (ki = 0; ki < g->kh; ki++)
+        for (kj = 0; kj < g->kw; kj++) s = _mm256_add_ps(s, tt__pool_load8(xp + i0 + ki * g->w + kj, g->sw, lane_s));
+    _mm256_storeu_ps(y + ox, _mm256_div_ps(s, _mm256_set1_ps((float)(g->kh * g->kw))));
+}
+
+/* gv[0..7] = dy[ox .. ox+7] / kh*kw (the average-pool backward's divisions for 8 interior outputs) */
+__attribute__((target("avx2")))
+static void tt__avg_div8_avx2(const tt__conv_geom *g, const float *dy, float *gv) {
+    _mm256_storeu_ps(gv, _mm256_div_ps(_mm256_loadu_ps(dy), _mm256_set1_ps((float)(g->kh * g->kw))));
+}
+#endif
+
+/* Whether the pooling loops take the 8-wide path: an AVX2 / AVX-512 context kernel, and rows with
+   at least 8 interior outputs. */
+static int tt__pool_simd(const tt_ctx *ctx, int a, int b) {
+#ifdef TT__GEMM_X86
+    return (ctx->kernel == TT_KERNEL_AVX2 || ctx->kernel == TT_KERNEL_AVX512) && b - a >= 8;
+#else
+    (void)ctx; (void)a; (void)b;
+    return 0;
+#endif
+}
+
+/* The start of each 8-wide block of the interior [a, b) (b - a >= 8): a, a + 8, ..., and b - 8
+   for the rest (its outputs may be computed twice, with the same result). */
+#define TT__POOL_BLOCKS(ox, a, b) for ((ox) = (a); (ox) < (b); (ox) = ((ox) + 8 < (b) && (ox) + 16 > (b)) ? (b) - 8 : (ox) + 8)
+
 static void tt__max_pool_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *y = nd->out;
     const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
@@ -7506,7 +7623,7 @@ static void tt__max_pool_backward(tt_ctx *ctx, tt__node *nd) {
 
 static tt_tensor *tt__max_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const tt_pool_opts *opts, int nsp) {
     tt__conv_geom g;
-    int shape[TT_MAX_DIMS], oy, ox, iy, ix;
+    int shape[TT_MAX_DIMS], oy, ox, ya, yb, xa, xb, simd;
     size_t plane, planes, op_n, ip_n;
     tt_tensor *y;
     if (!tt__in(ctx, op, x) || !tt__pool_setup(ctx, op, x, opts, nsp, 0, &g)) return NULL;
@@ -7516,27 +7633,25 @@ static tt_tensor *tt__max_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const 
     if (y->node && !(g.argmax = (int *)tt__scratch(ctx, op, sizeof(int) * (y->numel ? y->numel : 1)))) return NULL;
     if (!tt__conv_save(ctx, op, y, &g)) return NULL;
     planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
+    tt__pool_inner(g.oh, g.h, g.kh, g.sh, g.ph, g.dh, &ya, &yb);
+    tt__pool_inner(g.ow, g.w, g.kw, g.sw, g.pw, g.dw, &xa, &xb);
+    simd = tt__pool_simd(ctx, xa, xb);
     for (plane = 0; plane < planes; plane++) {
         const float *xp = x->data + plane * ip_n;
-        for (oy = 0; oy < g.oh; oy++)
+        for (oy = 0; oy < g.oh; oy++) {
+            size_t o = plane * op_n + (size_t)oy * g.ow;
+            float *yr = y->data + o;
+            int *ar = g.argmax ? g.argmax + o : NULL, at, vec = simd && oy >= ya && oy < yb;
+#ifdef TT__GEMM_X86
+            if (vec) TT__POOL_BLOCKS(ox, xa, xb) tt__max_pool8_avx2(&g, xp, oy, ox, yr, ar);
+#endif
             for (ox = 0; ox < g.ow; ox++) {
-                /* window rows iy0, iy0 + dh, ... < iy1, clipped to the input (padding is -inf) */
-                int iy0 = oy * g.sh - g.ph, ix0 = ox * g.sw - g.pw;
-                int iy1 = TT__MIN(iy0 + (g.kh - 1) * g.dh + 1, g.h), ix1 = TT__MIN(ix0 + (g.kw - 1) * g.dw + 1, g.w);
-                int best_i;
-                float best = -INFINITY;
-                size_t o = plane * op_n + (size_t)oy * g.ow + ox;
-                while (iy0 < 0) iy0 += g.dh;
-                while (ix0 < 0) ix0 += g.dw;
-                best_i = (iy0 < iy1 && ix0 < ix1) ? iy0 * g.w + ix0 : -1;
-                for (iy = iy0; iy < iy1; iy += g.dh)
-                    for (ix = ix0; ix < ix1; ix += g.dw) {
-                        float v = xp[(size_t)iy * g.w + ix];
-                        if (v > best || v != v) { best = v; best_i = iy * g.w + ix; }
-                    }
-                y->data[o] = best;
-                if (g.argmax) g.argmax[o] = best_i;
+                if (vec && ox == xa) ox = xb;
+                if (ox == g.ow) break;
+                yr[ox] = tt__max_window(&g, xp, oy, ox, &at);
+                if (ar) ar[ox] = at;
             }
+        }
     }
     if (y->node) y->node->backward = tt__max_pool_backward;
     return tt__done(ctx, y);
@@ -7553,27 +7668,48 @@ static float tt__avg_window(const tt__conv_geom *g, int oy, int ox, int *y0, int
     return (float)(g->count_include_pad ? pool : (*y1 - *y0) * (*x1 - *x0));
 }
 
+/* dx += gv over the window of output (oy, ox) (average-pool backward, one output) */
+static void tt__avg_spread(const tt__conv_geom *g, float *dx, int oy, int ox, float gv) {
+    int y0, y1, x0, x1, iy, ix;
+    (void)tt__avg_window(g, oy, ox, &y0, &y1, &x0, &x1);
+    for (iy = y0; iy < y1; iy++)
+        for (ix = x0; ix < x1; ix++) dx[(size_t)iy * g->w + ix] += gv;
+}
+
+/* Every dx element receives its terms in output order (oy, ox), in both paths. */
 static void tt__avg_pool_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *y = nd->out;
     const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
     size_t plane, planes = (size_t)g->n * g->c, op_n = (size_t)g->oh * g->ow, ip_n = (size_t)g->h * g->w;
-    int oy, ox, iy, ix, y0, y1, x0, x1;
-    (void)ctx;
+    int oy, ox, y0, y1, x0, x1, ya, yb, xa, xb, simd;
     if (!x->grad) return;
+    tt__pool_inner(g->oh, g->h, g->kh, g->sh, g->ph, 1, &ya, &yb);
+    tt__pool_inner(g->ow, g->w, g->kw, g->sw, g->pw, 1, &xa, &xb);
+    simd = tt__pool_simd(ctx, xa, xb);
     for (plane = 0; plane < planes; plane++)
-        for (oy = 0; oy < g->oh; oy++)
+        for (oy = 0; oy < g->oh; oy++) {
+            const float *dy = y->grad + plane * op_n + (size_t)oy * g->ow;
+            float *dx = x->grad + plane * ip_n;
+            int vec = simd && oy >= ya && oy < yb;
             for (ox = 0; ox < g->ow; ox++) {
-                float d = tt__avg_window(g, oy, ox, &y0, &y1, &x0, &x1);
-                float gv = y->grad[plane * op_n + (size_t)oy * g->ow + ox] / d;
-                float *dx = x->grad + plane * ip_n;
-                for (iy = y0; iy < y1; iy++)
-                    for (ix = x0; ix < x1; ix++) dx[(size_t)iy * g->w + ix] += gv;
+#ifdef TT__GEMM_X86
+                if (vec && ox >= xa && ox + 8 <= xb) { /* 8 divisions at once, then the same adds in order */
+                    float gv[8];
+                    int j;
+                    tt__avg_div8_avx2(g, dy + ox, gv);
+                    for (j = 0; j < 8; j++) tt__avg_spread(g, dx, oy, ox + j, gv[j]);
+                    ox += 7;
+                    continue;
+                }
+#endif
+                tt__avg_spread(g, dx, oy, ox, dy[ox] / tt__avg_window(g, oy, ox, &y0, &y1, &x0, &x1));
             }
+        }
 }
 
 static tt_tensor *tt__avg_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const tt_pool_opts *opts, int nsp) {
     tt__conv_geom g;
-    int shape[TT_MAX_DIMS], oy, ox, iy, ix, y0, y1, x0, x1;
+    int shape[TT_MAX_DIMS], oy, ox, iy, ix, y0, y1, x0, x1, ya, yb, xa, xb, simd;
     size_t plane, planes, op_n, ip_n;
     tt_tensor *y;
     if (!tt__in(ctx, op, x) || !tt__pool_setup(ctx, op, x, opts, nsp, 1, &g)) return NULL;
@@ -7581,15 +7717,27 @@ static tt_tensor *tt__avg_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const 
     y = tt__out(ctx, op, x->ndim, shape, x, NULL, NULL);
     if (!y || !tt__conv_save(ctx, op, y, &g)) return NULL;
     planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
+    tt__pool_inner(g.oh, g.h, g.kh, g.sh, g.ph, 1, &ya, &yb);
+    tt__pool_inner(g.ow, g.w, g.kw, g.sw, g.pw, 1, &xa, &xb);
+    simd = tt__pool_simd(ctx, xa, xb);
     for (plane = 0; plane < planes; plane++) {
         const float *xp = x->data + plane * ip_n;
-        for (oy = 0; oy < g.oh; oy++)
+        for (oy = 0; oy < g.oh; oy++) {
+            float *yr = y->data + plane * op_n + (size_t)oy * g.ow;
+            int vec = simd && oy >= ya && oy < yb;
+#ifdef TT__GEMM_X86
+            if (vec) TT__POOL_BLOCKS(ox, xa, xb) tt__avg_pool8_avx2(&g, xp, oy, ox, yr);
+#endif
             for (ox = 0; ox < g.ow; ox++) {
-                float d = tt__avg_window(&g, oy, ox, &y0, &y1, &x0, &x1), s = 0.0f;
+                float d, s = 0.0f;
+                if (vec && ox == xa) ox = xb;
+                if (ox == g.ow) break;
+                d = tt__avg_window(&g, oy, ox, &y0, &y1, &x0, &x1);
                 for (iy = y0; iy < y1; iy++)
                     for (ix = x0; ix < x1; ix++) s += xp[(size_t)iy * g.w + ix];
-                y->data[plane * op_n + (size_t)oy * g.ow + ox] = s / d;
+                yr[ox] = s / d;
             }
+        }
     }
     if (y->node) y->node->backward = tt__avg_pool_backward;
     return tt__done(ctx, y);
