@@ -5467,6 +5467,123 @@ static const tt__ew_kernels tt__ew = {tt__ew_ref_add_into, tt__ew_ref_sub_into, 
                                       tt__ew_ref_relu_backward};
 #endif
 
+/* ---- row sums in double, 4 rows at once ----
+   The CNN reductions (conv bias gradients, batchnorm statistics and gradients, global average
+   pooling) add a row's floats one by one into a double (`for (i...) s += x[i]`), a chain of
+   dependent adds that runs at one element per add latency. Different rows are independent
+   chains, so the SSE2 twins run 4 rows at once (2 per register, 4 floats of each row loaded and
+   transposed), every lane adding its own row's terms in the reference's order with the same IEEE
+   operations: bit-identical (tests/test_convspeed.c). Rows j = 0..3 start at x + j * stride. */
+typedef struct tt__row_kernels {
+    /* s[j] += x_j[0] + x_j[1] + ... + x_j[n-1] */
+    void (*sum4)(const float *x, size_t stride, size_t n, double *s);
+    /* s[j] += sum_i d * d with d = x_j[i] - m[j] (double) */
+    void (*sqdev4)(const float *x, size_t stride, size_t n, const double *m, double *s);
+    /* s[j] += sum_i g_j[i];  t[j] += sum_i g_j[i] * xhat, xhat = (x_j[i] - mean[j]) * invstd[j] in float */
+    void (*dot4)(const float *g, const float *x, size_t stride, size_t n, const float *mean, const float *invstd,
+                 double *s, double *t);
+} tt__row_kernels;
+
+static void tt__row_ref_sum4(const float *x, size_t stride, size_t n, double *s) {
+    size_t i, j;
+    for (j = 0; j < 4; j++)
+        for (i = 0; i < n; i++) s[j] += x[j * stride + i];
+}
+static void tt__row_ref_sqdev4(const float *x, size_t stride, size_t n, const double *m, double *s) {
+    size_t i, j;
+    for (j = 0; j < 4; j++)
+        for (i = 0; i < n; i++) {
+            double d = x[j * stride + i] - m[j];
+            s[j] += d * d;
+        }
+}
+static void tt__row_ref_dot4(const float *g, const float *x, size_t stride, size_t n, const float *mean,
+                             const float *invstd, double *s, double *t) {
+    size_t i, j;
+    for (j = 0; j < 4; j++)
+        for (i = 0; i < n; i++) {
+            s[j] += g[j * stride + i];
+            t[j] += (double)g[j * stride + i] * ((x[j * stride + i] - mean[j]) * invstd[j]);
+        }
+}
+static const tt__row_kernels tt__row_ref_kernels = {tt__row_ref_sum4, tt__row_ref_sqdev4, tt__row_ref_dot4};
+
+#ifdef TT__VEC_SSE
+/* the 4 rows' elements i .. i+3, transposed: c[k] = (x_0[i+k], x_1[i+k], x_2[i+k], x_3[i+k]) */
+static inline __attribute__((always_inline)) void tt__row_cols4(const float *x, size_t stride, size_t i, __m128 *c) {
+    __m128 r0 = _mm_loadu_ps(x + i), r1 = _mm_loadu_ps(x + stride + i);
+    __m128 r2 = _mm_loadu_ps(x + 2 * stride + i), r3 = _mm_loadu_ps(x + 3 * stride + i);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    c[0] = r0; c[1] = r1; c[2] = r2; c[3] = r3;
+}
+/* lanes 0, 1 and 2, 3 of a float vector as doubles */
+#define TT__LO_PD(v) _mm_cvtps_pd(v)
+#define TT__HI_PD(v) _mm_cvtps_pd(_mm_movehl_ps((v), (v)))
+
+static void tt__row_sse_sum4(const float *x, size_t stride, size_t n, double *s) {
+    __m128d s01 = _mm_loadu_pd(s), s23 = _mm_loadu_pd(s + 2);
+    __m128 c[4];
+    size_t i = 0;
+    int k;
+    for (; i + 4 <= n; i += 4) {
+        tt__row_cols4(x, stride, i, c);
+        for (k = 0; k < 4; k++) {
+            s01 = _mm_add_pd(s01, TT__LO_PD(c[k]));
+            s23 = _mm_add_pd(s23, TT__HI_PD(c[k]));
+        }
+    }
+    _mm_storeu_pd(s, s01);
+    _mm_storeu_pd(s + 2, s23);
+    tt__row_ref_sum4(x + i, stride, n - i, s);
+}
+static void tt__row_sse_sqdev4(const float *x, size_t stride, size_t n, const double *m, double *s) {
+    __m128d s01 = _mm_loadu_pd(s), s23 = _mm_loadu_pd(s + 2), m01 = _mm_loadu_pd(m), m23 = _mm_loadu_pd(m + 2);
+    __m128 c[4];
+    size_t i = 0;
+    int k;
+    for (; i + 4 <= n; i += 4) {
+        tt__row_cols4(x, stride, i, c);
+        for (k = 0; k < 4; k++) {
+            __m128d d01 = _mm_sub_pd(TT__LO_PD(c[k]), m01), d23 = _mm_sub_pd(TT__HI_PD(c[k]), m23);
+            s01 = _mm_add_pd(s01, _mm_mul_pd(d01, d01));
+            s23 = _mm_add_pd(s23, _mm_mul_pd(d23, d23));
+        }
+    }
+    _mm_storeu_pd(s, s01);
+    _mm_storeu_pd(s + 2, s23);
+    tt__row_ref_sqdev4(x + i, stride, n - i, m, s);
+}
+static void tt__row_sse_dot4(const float *g, const float *x, size_t stride, size_t n, const float *mean,
+                             const float *invstd, double *s, double *t) {
+    __m128d s01 = _mm_loadu_pd(s), s23 = _mm_loadu_pd(s + 2), t01 = _mm_loadu_pd(t), t23 = _mm_loadu_pd(t + 2);
+    __m128 mv = _mm_loadu_ps(mean), iv = _mm_loadu_ps(invstd), cg[4], cx[4];
+    size_t i = 0;
+    int k;
+    for (; i + 4 <= n; i += 4) {
+        tt__row_cols4(g, stride, i, cg);
+        tt__row_cols4(x, stride, i, cx);
+        for (k = 0; k < 4; k++) {
+            __m128 xh = _mm_mul_ps(_mm_sub_ps(cx[k], mv), iv);
+            __m128d g01 = TT__LO_PD(cg[k]), g23 = TT__HI_PD(cg[k]);
+            s01 = _mm_add_pd(s01, g01);
+            s23 = _mm_add_pd(s23, g23);
+            t01 = _mm_add_pd(t01, _mm_mul_pd(g01, TT__LO_PD(xh)));
+            t23 = _mm_add_pd(t23, _mm_mul_pd(g23, TT__HI_PD(xh)));
+        }
+    }
+    _mm_storeu_pd(s, s01);
+    _mm_storeu_pd(s + 2, s23);
+    _mm_storeu_pd(t, t01);
+    _mm_storeu_pd(t + 2, t23);
+    tt__row_ref_dot4(g + i, x + i, stride, n - i, mean, invstd, s, t);
+}
+#undef TT__LO_PD
+#undef TT__HI_PD
+static const tt__row_kernels tt__rows = {tt__row_sse_sum4, tt__row_sse_sqdev4, tt__row_sse_dot4};
+#else
+static const tt__row_kernels tt__rows = {tt__row_ref_sum4, tt__row_ref_sqdev4, tt__row_ref_dot4};
+#endif
+
 /* ---- broadcasting helpers ---- */
 
 /* Broadcast of the shapes (na, sa) and (nb, sb), right-aligned; 0 if incompatible. */
@@ -7311,8 +7428,27 @@ static void tt__conv_cols(int ow, int w, int s, int off, int *a, int *b) {
     *b = (int)TT__MAX(TT__MIN(hi, (long long)ow), (long long)*a);
 }
 
+/* d[0..n-1] = s[0..n-1] and d[0..n-1] = 0, inline: im2col's rows are short (a call to memcpy /
+   memset per row of 14-28 floats costs more than the copy) */
+static void tt__conv_copy(float *d, const float *s, int n) {
+    int i = 0;
+#ifdef TT__VEC_SSE
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, _mm_loadu_ps(s + i));
+#endif
+    for (; i < n; i++) d[i] = s[i];
+}
+static void tt__conv_fill(float *d, float v, int n) {
+    int i = 0;
+#ifdef TT__VEC_SSE
+    __m128 vv = _mm_set1_ps(v);
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, vv);
+#endif
+    for (; i < n; i++) d[i] = v;
+}
+static void tt__conv_zero(float *d, int n) { tt__conv_fill(d, 0.0f, n); }
+
 /* col (cg*kh*kw, oh*ow) <- the windows of x (cg, h, w); zero in the padding. Per row of col:
-   zeros left of the input, a copy (memcpy for stride 1) of the input row, zeros right of it. */
+   zeros left of the input, a copy of the input row (contiguous for stride 1), zeros right of it. */
 static void tt__im2col(const tt__conv_geom *g, int cg, const float *x, float *col) {
     int c, ki, kj, oy, ox, p = g->oh * g->ow;
     for (c = 0; c < cg; c++)
@@ -7331,13 +7467,11 @@ static void tt__im2col(const tt__conv_geom *g, int cg, const float *x, float *co
                         continue;
                     }
                     xr = xc + (size_t)iy * g->w; /* input column of output ox: ox * sw + off */
-                    if (a > 0) memset(r, 0, sizeof(float) * (size_t)a);
-                    if (g->sw == 1) {
-                        if (b > a) memcpy(r + a, xr + a + off, sizeof(float) * (size_t)(b - a));
-                    } else {
+                    tt__conv_zero(r, a);
+                    if (g->sw == 1) tt__conv_copy(r + a, xr + a + off, b - a);
+                    else
                         for (ox = a; ox < b; ox++) r[ox] = xr[ox * g->sw + off];
-                    }
-                    if (b < g->ow) memset(r + b, 0, sizeof(float) * (size_t)(g->ow - b));
+                    tt__conv_zero(r + b, g->ow - b);
                 }
             }
 }
@@ -7371,15 +7505,18 @@ static void tt__conv_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2], *y = nd->out;
     const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
     int cg = g->c / g->groups, cgo = g->cout / g->groups, k = cg * g->kh * g->kw, p = g->oh * g->ow;
-    int direct = tt__conv_direct(g), n, gi, co, i;
+    int direct = tt__conv_direct(g), n, gi, co, i, m;
     float *col = NULL; /* a temporary: tt_backward frees what a backward takes from scratch */
-    if (b && b->grad)
+    if (b && b->grad) /* db[co] += each item's plane sum (in double), 4 channels at once (tt__rows) */
         for (n = 0; n < g->n; n++)
-            for (co = 0; co < g->cout; co++) {
+            for (co = 0; co < g->cout; co += m) {
                 const float *dy = y->grad + ((size_t)n * g->cout + co) * p;
-                double s = 0;
-                for (i = 0; i < p; i++) s += dy[i];
-                b->grad[co] += (float)s;
+                double s[4] = {0, 0, 0, 0};
+                m = g->cout - co >= 4 ? 4 : 1;
+                if (m == 4) tt__rows.sum4(dy, (size_t)p, (size_t)p, s);
+                else
+                    for (i = 0; i < p; i++) s[0] += dy[i];
+                for (i = 0; i < m; i++) b->grad[co + i] += (float)s[i];
             }
     if (!x->grad && !w->grad) return;
     if (!direct && !(col = tt__scratch_floats(ctx, nd->op, (size_t)k * p))) return;
@@ -7408,7 +7545,7 @@ static void tt__conv_backward(tt_ctx *ctx, tt__node *nd) {
 static tt_tensor *tt__conv(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor *w, tt_tensor *b,
                            const tt_conv_opts *opts, int nsp) {
     tt__conv_geom g;
-    int shape[TT_MAX_DIMS], cg, cgo, k, p, direct, n, gi, co, i;
+    int shape[TT_MAX_DIMS], cg, cgo, k, p, direct, n, gi, co;
     tt_tensor *y;
     size_t mark;
     float *col = NULL;
@@ -7426,9 +7563,8 @@ static tt_tensor *tt__conv(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor 
         for (gi = 0; gi < g.groups; gi++) {
             const float *xg = x->data + ((size_t)n * g.c + (size_t)gi * cg) * g.h * g.w;
             float *yg = y->data + ((size_t)n * g.cout + (size_t)gi * cgo) * p;
-            if (b)
-                for (co = 0; co < cgo; co++)
-                    for (i = 0; i < p; i++) yg[(size_t)co * p + i] = b->data[gi * cgo + co];
+            if (b) /* y starts as the bias, the product is added to it (beta 1) */
+                for (co = 0; co < cgo; co++) tt__conv_fill(yg + (size_t)co * p, b->data[gi * cgo + co], p);
             if (!direct) tt__im2col(&g, cg, xg, col);
             if (tt_ctx_sgemm(ctx, 0, 0, cgo, p, k, 1.0f, w->data + (size_t)gi * cgo * k, k, direct ? xg : col, p,
                              b ? 1.0f : 0.0f, yg, p) != TT_OK)
@@ -7833,7 +7969,7 @@ static void tt__global_avg_backward(tt_ctx *ctx, tt__node *nd) {
 TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
     const char *op = "global_avg_pool2d";
     tt__conv_geom g;
-    size_t plane, i, ip_n;
+    size_t plane, i, ip_n, m;
     tt_tensor *y;
     if (!tt__in(ctx, op, x) || !tt__conv_input(ctx, op, x, 2, &g)) return NULL;
     if (g.h < 1 || g.w < 1) {
@@ -7843,10 +7979,13 @@ TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
     y = tt__out(ctx, op, x->ndim - 2, x->shape, x, NULL, NULL); /* (N, C) or (C) */
     if (!y) return NULL;
     ip_n = (size_t)g.h * g.w;
-    for (plane = 0; plane < y->numel; plane++) {
-        double s = 0;
-        for (i = 0; i < ip_n; i++) s += x->data[plane * ip_n + i];
-        y->data[plane] = (float)(s / (double)ip_n);
+    for (plane = 0; plane < y->numel; plane += m) { /* 4 planes at once (tt__rows), each summed in order */
+        double s[4] = {0, 0, 0, 0};
+        m = y->numel - plane >= 4 ? 4 : 1;
+        if (m == 4) tt__rows.sum4(x->data + plane * ip_n, ip_n, ip_n, s);
+        else
+            for (i = 0; i < ip_n; i++) s[0] += x->data[plane * ip_n + i];
+        for (i = 0; i < m; i++) y->data[plane + i] = (float)(s[i] / (double)ip_n);
     }
     if (y->node) y->node->backward = tt__global_avg_backward;
     return tt__done(ctx, y);
@@ -7887,21 +8026,91 @@ typedef struct tt__nn_bn_saved {
     float *mean, *invstd;
 } tt__nn_bn_saved;
 
+/* Channels c .. c+k-1 (k = 4 when that many are left, else 1) of x viewed as (n, c, l): the sum of
+   each channel's values and the sum of their squared deviations from mean = sum / m, in double,
+   element by element in (n, l) order; 4 channels run as independent lanes (tt__rows). */
+static size_t tt__nn_bn_stats(const float *x, const tt__nn_bn_saved *st, size_t c, double *sum, double *sq) {
+    size_t n, l, j, k = st->c - c >= 4 ? 4 : 1, m = st->n * st->l;
+    double mean[4];
+    for (j = 0; j < 4; j++) sum[j] = sq[j] = 0;
+    for (n = 0; n < st->n; n++) {
+        const float *xp = x + (n * st->c + c) * st->l;
+        if (k == 4) tt__rows.sum4(xp, st->l, st->l, sum);
+        else
+            for (l = 0; l < st->l; l++) sum[0] += xp[l];
+    }
+    for (j = 0; j < k; j++) mean[j] = sum[j] / (double)m;
+    for (n = 0; n < st->n; n++) {
+        const float *xp = x + (n * st->c + c) * st->l;
+        if (k == 4) tt__rows.sqdev4(xp, st->l, st->l, mean, sq);
+        else
+            for (l = 0; l < st->l; l++) {
+                double d = xp[l] - mean[0];
+                sq[0] += d * d;
+            }
+    }
+    return k;
+}
+
+/* The backward's sums for channels c .. c+k-1 (as tt__nn_bn_stats): sum of dy and of dy * xhat. */
+static size_t tt__nn_bn_grad_sums(const float *x, const float *gy, const tt__nn_bn_saved *st, size_t c, double *sum_dy,
+                                  double *sum_dy_xhat) {
+    size_t n, l, j, k = st->c - c >= 4 ? 4 : 1;
+    for (j = 0; j < 4; j++) sum_dy[j] = sum_dy_xhat[j] = 0;
+    for (n = 0; n < st->n; n++) {
+        const float *xp = x + (n * st->c + c) * st->l, *gp = gy + (n * st->c + c) * st->l;
+        if (k == 4) tt__rows.dot4(gp, xp, st->l, st->l, st->mean + c, st->invstd + c, sum_dy, sum_dy_xhat);
+        else
+            for (l = 0; l < st->l; l++) {
+                sum_dy[0] += gp[l];
+                sum_dy_xhat[0] += (double)gp[l] * ((xp[l] - st->mean[c]) * st->invstd[c]);
+            }
+    }
+    return k;
+}
+
+/* y[i] = (x[i] - mean) * invstd * w + b (SSE2: 4 at a time, same operations in the same order) */
+static void tt__nn_bn_apply(float *y, const float *x, size_t n, float mean, float invstd, float w, float b) {
+    size_t i = 0;
+#ifdef TT__VEC_SSE
+    __m128 mv = _mm_set1_ps(mean), iv = _mm_set1_ps(invstd), wv = _mm_set1_ps(w), bv = _mm_set1_ps(b);
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_ps(y + i, _mm_add_ps(_mm_mul_ps(_mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(x + i), mv), iv), wv), bv));
+#endif
+    for (; i < n; i++) y[i] = (x[i] - mean) * invstd * w + b;
+}
+
+/* dx[i] += w * invstd * (dy[i] - mdy - xhat * mdyx), xhat = (x[i] - mean) * invstd (SSE2 as above) */
+static void tt__nn_bn_dx(float *dx, const float *x, const float *dy, size_t n, float mean, float invstd, float w,
+                         float mdy, float mdyx) {
+    size_t i = 0;
+#ifdef TT__VEC_SSE
+    __m128 mv = _mm_set1_ps(mean), iv = _mm_set1_ps(invstd), wi = _mm_set1_ps(w * invstd);
+    __m128 dv = _mm_set1_ps(mdy), xv = _mm_set1_ps(mdyx);
+    for (; i + 4 <= n; i += 4) {
+        __m128 xhat = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(x + i), mv), iv);
+        __m128 t = _mm_sub_ps(_mm_sub_ps(_mm_loadu_ps(dy + i), dv), _mm_mul_ps(xhat, xv));
+        _mm_storeu_ps(dx + i, _mm_add_ps(_mm_loadu_ps(dx + i), _mm_mul_ps(wi, t)));
+    }
+#endif
+    for (; i < n; i++) {
+        float xhat = (x[i] - mean) * invstd;
+        dx[i] += w * invstd * (dy[i] - mdy - xhat * mdyx);
+    }
+}
+
 static void tt__nn_batchnorm_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2], *y = nd->out;
     const tt__nn_bn_saved *s = (const tt__nn_bn_saved *)nd->saved;
-    size_t n, c, l, m = s->n * s->l;
+    size_t n, c, l, m = s->n * s->l, c0 = 0, c1 = 0; /* channels c0 .. c1-1 have their sums */
+    double sums_dy[4], sums_dy_xhat[4];
     (void)ctx;
     for (c = 0; c < s->c; c++) {
-        double sum_dy = 0, sum_dy_xhat = 0;
+        double sum_dy, sum_dy_xhat;
         float mean = s->mean[c], invstd = s->invstd[c], wc = w ? w->data[c] : 1.0f;
-        for (n = 0; n < s->n; n++) {
-            const float *xp = x->data + (n * s->c + c) * s->l, *gp = y->grad + (n * s->c + c) * s->l;
-            for (l = 0; l < s->l; l++) {
-                sum_dy += gp[l];
-                sum_dy_xhat += (double)gp[l] * ((xp[l] - mean) * invstd);
-            }
-        }
+        if (c >= c1) c1 = (c0 = c) + tt__nn_bn_grad_sums(x->data, y->grad, s, c, sums_dy, sums_dy_xhat);
+        sum_dy = sums_dy[c - c0];
+        sum_dy_xhat = sums_dy_xhat[c - c0];
         if (w && w->grad) w->grad[c] += (float)sum_dy_xhat;
         if (b && b->grad) b->grad[c] += (float)sum_dy;
         if (!x->grad) continue;
@@ -7911,10 +8120,7 @@ static void tt__nn_batchnorm_backward(tt_ctx *ctx, tt__node *nd) {
             if (s->training) {
                 /* dx = w * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */
                 float mdy = (float)(sum_dy / (double)m), mdyx = (float)(sum_dy_xhat / (double)m);
-                for (l = 0; l < s->l; l++) {
-                    float xhat = (xp[l] - mean) * invstd;
-                    dxp[l] += wc * invstd * (gp[l] - mdy - xhat * mdyx);
-                }
+                tt__nn_bn_dx(dxp, xp, gp, s->l, mean, invstd, wc, mdy, mdyx);
             } else {
                 /* running statistics are constants: the op is affine in x */
                 for (l = 0; l < s->l; l++) dxp[l] += wc * invstd * gp[l];
@@ -7928,7 +8134,8 @@ TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt
     const char *op = "batchnorm";
     tt__nn_bn_saved st, *sv;
     tt_tensor *y;
-    size_t n, c, l, m;
+    size_t n, c, m, c0 = 0, c1 = 0; /* channels c0 .. c1-1 have their statistics in sums, sqs */
+    double sums[4], sqs[4];
     int training, update;
     tt_batchnorm_opts o = opts ? *opts : tt_batchnorm_opts_init();
     float momentum = o.momentum, eps = o.eps;
@@ -7988,15 +8195,10 @@ TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt
     for (c = 0; c < st.c; c++) {
         float mean, invstd, wc = weight ? weight->data[c] : 1.0f, bc = bias ? bias->data[c] : 0.0f;
         if (training) {
-            double sum = 0, sq = 0, dm, var;
-            for (n = 0; n < st.n; n++)
-                for (l = 0; l < st.l; l++) sum += x->data[(n * st.c + c) * st.l + l];
-            dm = sum / (double)m;
-            for (n = 0; n < st.n; n++)
-                for (l = 0; l < st.l; l++) {
-                    double d = x->data[(n * st.c + c) * st.l + l] - dm;
-                    sq += d * d;
-                }
+            double sq, dm, var;
+            if (c >= c1) c1 = (c0 = c) + tt__nn_bn_stats(x->data, &st, c, sums, sqs);
+            dm = sums[c - c0] / (double)m;
+            sq = sqs[c - c0];
             var = sq / (double)m; /* biased: used for normalising */
             mean = (float)dm;
             invstd = (float)(1.0 / sqrt(var + (double)eps));
@@ -8011,11 +8213,8 @@ TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt
         }
         sv->mean[c] = mean;
         sv->invstd[c] = invstd;
-        for (n = 0; n < st.n; n++) {
-            const float *xp = x->data + (n * st.c + c) * st.l;
-            float *yp = y->data + (n * st.c + c) * st.l;
-            for (l = 0; l < st.l; l++) yp[l] = (xp[l] - mean) * invstd * wc + bc;
-        }
+        for (n = 0; n < st.n; n++)
+            tt__nn_bn_apply(y->data + (n * st.c + c) * st.l, x->data + (n * st.c + c) * st.l, st.l, mean, invstd, wc, bc);
     }
     if (y->node) {
         y->node->saved = sv;
