@@ -5,7 +5,12 @@
    - max / avg pooling forward and backward with an AVX2 (or AVX-512) context kernel, whose
      interior runs 8 outputs at a time, against the same ops in a TT_KERNEL_SCALAR context (the
      window-by-window reference, itself checked against PyTorch in test_ops_conv.c): outputs,
-     argmax positions and input gradients.
+     argmax positions and input gradients;
+   - the row sums in double, 4 rows at once (tt__rows: conv bias gradient, batchnorm statistics and
+     gradient sums, global average pooling) against the one-row-at-a-time loops
+     (tt__row_ref_kernels), and batchnorm's elementwise loops against their formulas;
+   - whole ops (conv2d with bias, batchnorm, global_avg_pool2d: forward and backward) against
+     plain loops of the formulas the library used before, in the same order.
    Shapes: odd and even H/W (1 .. 33), kernels 1-5, strides 1-3, padding, dilation, ceil_mode,
    count_include_pad 0/1, channel counts that are not multiples of 8; data with ties, -0, +-inf
    and NaN. */
@@ -188,9 +193,162 @@ static void pool_sweep(int avg) {
 static void test_max_pool_fast_bits(void) { pool_sweep(0); }
 static void test_avg_pool_fast_bits(void) { pool_sweep(1); }
 
+/* ---- row sums ---- */
+
+static void test_row_kernels_bits(void) {
+    static const size_t ns[] = {0, 1, 3, 4, 5, 8, 37, 196};
+    enum { MAXL = 200, STRIDE = 211 };
+    static float x[4 * STRIDE], g[4 * STRIDE];
+    tt_rng r;
+    size_t in;
+    int rep;
+    tt_rng_seed(&r, 5);
+    for (rep = 0; rep < 4; rep++)
+        for (in = 0; in < sizeof ns / sizeof ns[0]; in++) {
+            size_t n = ns[in], stride = rep & 1 ? STRIDE : n + (size_t)rep, j;
+            double s0[4], s1[4], t0[4], t1[4], m[4];
+            float mean[4], invstd[4];
+            fill(&r, x, 4 * STRIDE, rep == 3); /* the last repetition with NaN and infinities */
+            fill(&r, g, 4 * STRIDE, 0);
+            for (j = 0; j < 4; j++) {
+                s0[j] = s1[j] = 0.25 * (double)j; /* running sums continue from what is there */
+                t0[j] = t1[j] = -0.5 * (double)j;
+                m[j] = 0.1 * (double)j - 0.3;
+                mean[j] = (float)m[j];
+                invstd[j] = 1.5f + (float)j;
+            }
+            tt__rows.sum4(x, stride, n, s0);
+            tt__row_ref_kernels.sum4(x, stride, n, s1);
+            CHECK_MSG(bits_equal(s0, s1, sizeof s0) || rep == 3, "sum4 n %d stride %d", (int)n, (int)stride);
+            tt__rows.sqdev4(x, stride, n, m, s0);
+            tt__row_ref_kernels.sqdev4(x, stride, n, m, s1);
+            CHECK_MSG(bits_equal(s0, s1, sizeof s0) || rep == 3, "sqdev4 n %d stride %d", (int)n, (int)stride);
+            tt__rows.dot4(g, x, stride, n, mean, invstd, s0, t0);
+            tt__row_ref_kernels.dot4(g, x, stride, n, mean, invstd, s1, t1);
+            CHECK_MSG(bits_equal(s0, s1, sizeof s0) && (bits_equal(t0, t1, sizeof t0) || rep == 3), "dot4 n %d", (int)n);
+            for (j = 0; j < 4; j++) /* with NaN / inf inputs: NaN where the reference has NaN, else the same */
+                CHECK((s0[j] != s0[j]) == (s1[j] != s1[j]) && (s0[j] != s0[j] || s0[j] == s1[j]) &&
+                      (t0[j] != t0[j]) == (t1[j] != t1[j]) && (t0[j] != t0[j] || t0[j] == t1[j]));
+        }
+}
+
+/* ---- whole ops against the formulas, element by element in the old order ---- */
+
+static void test_batchnorm_bits(void) {
+    enum { N = 3, C = 11, L = 37 }; /* C = 2 groups of 4 channels and 3 single ones; L = 9 blocks of 4 + 1 */
+    static float xv[N * C * L], gy[N * C * L], y[N * C * L], dx[N * C * L];
+    float w[C], b[C], zeros[C] = {0};
+    int shape[3] = {N, C, L}, cs[1] = {C};
+    tt_ctx ctx;
+    tt_rng r;
+    tt_tensor *x, *wt, *bt, *yt, *rm, *rv;
+    size_t n, c, l, m = N * L;
+    tt_rng_seed(&r, 9);
+    if (!init_ctx(&ctx, TT_KERNEL_AUTO)) { CHECK(0); return; }
+    fill(&r, xv, N * C * L, 0);
+    fill(&r, gy, N * C * L, 0);
+    for (c = 0; c < C; c++) { w[c] = 0.5f + 0.125f * (float)c; b[c] = 0.25f * (float)c - 1.0f; }
+    x = tt_requires_grad(&ctx, tt_tensor_from(&ctx, 3, shape, xv));
+    wt = tt_requires_grad(&ctx, tt_tensor_from(&ctx, 1, cs, w));
+    bt = tt_requires_grad(&ctx, tt_tensor_from(&ctx, 1, cs, b));
+    rm = tt_tensor_from(&ctx, 1, cs, zeros);
+    rv = tt_tensor_from(&ctx, 1, cs, zeros);
+    yt = tt_batchnorm(&ctx, x, wt, bt, rm, rv, NULL);
+    CHECK(yt != NULL);
+    if (!yt) { tt_ctx_free(&ctx); return; }
+    CHECK(tt_backward_seed(&ctx, yt, gy) == TT_OK);
+    for (c = 0; c < C; c++) { /* the loops tt_batchnorm and its backward had, one channel at a time */
+        double sum = 0, sq = 0, dm, sum_dy = 0, sum_dy_xhat = 0;
+        float mean, invstd, mdy, mdyx, dw, db;
+        for (n = 0; n < N; n++)
+            for (l = 0; l < L; l++) sum += xv[(n * C + c) * L + l];
+        dm = sum / (double)m;
+        for (n = 0; n < N; n++)
+            for (l = 0; l < L; l++) {
+                double d = xv[(n * C + c) * L + l] - dm;
+                sq += d * d;
+            }
+        mean = (float)dm;
+        invstd = (float)(1.0 / sqrt(sq / (double)m + 1e-5));
+        for (n = 0; n < N; n++)
+            for (l = 0; l < L; l++) {
+                size_t i = (n * C + c) * L + l;
+                y[i] = (xv[i] - mean) * invstd * w[c] + b[c];
+                sum_dy += gy[i];
+                sum_dy_xhat += (double)gy[i] * ((xv[i] - mean) * invstd);
+            }
+        mdy = (float)(sum_dy / (double)m);
+        mdyx = (float)(sum_dy_xhat / (double)m);
+        for (n = 0; n < N; n++)
+            for (l = 0; l < L; l++) {
+                size_t i = (n * C + c) * L + l;
+                float xhat = (xv[i] - mean) * invstd;
+                dx[i] = 0.0f;
+                dx[i] += w[c] * invstd * (gy[i] - mdy - xhat * mdyx);
+            }
+        dw = 0.0f; dw += (float)sum_dy_xhat;
+        db = 0.0f; db += (float)sum_dy;
+        CHECK_MSG(bits_equal(&wt->grad[c], &dw, sizeof dw) && bits_equal(&bt->grad[c], &db, sizeof db), "channel %d", (int)c);
+        CHECK(rm->data[c] == 0.9f * 0.0f + 0.1f * mean);
+    }
+    CHECK(bits_equal(yt->data, y, sizeof y));
+    CHECK(bits_equal(x->grad, dx, sizeof dx));
+    tt_ctx_free(&ctx);
+}
+
+static void test_conv_bias_and_global_pool_bits(void) {
+    enum { N = 2, CI = 3, CO = 7, H = 9, W = 11 }; /* CO = one group of 4 channels and 3 single ones */
+    static float xv[N * CI * H * W], wv[CO * CI * 9], gy[N * CO * H * W], gp[N * CO];
+    float bv[CO];
+    int xs[4] = {N, CI, H, W}, ws[4] = {CO, CI, 3, 3}, bs[1] = {CO};
+    tt_conv_opts o = tt_conv_opts_init();
+    tt_ctx ctx;
+    tt_rng r;
+    tt_tensor *x, *w, *b, *y, *p;
+    size_t n, c, i, ip = H * W;
+    tt_rng_seed(&r, 13);
+    if (!init_ctx(&ctx, TT_KERNEL_AUTO)) { CHECK(0); return; }
+    fill(&r, xv, sizeof xv / sizeof xv[0], 0);
+    fill(&r, wv, sizeof wv / sizeof wv[0], 0);
+    fill(&r, bv, CO, 0);
+    fill(&r, gp, N * CO, 0);
+    o.padding[0] = o.padding[1] = 1;
+    x = tt_tensor_from(&ctx, 4, xs, xv);
+    w = tt_requires_grad(&ctx, tt_tensor_from(&ctx, 4, ws, wv));
+    b = tt_requires_grad(&ctx, tt_tensor_from(&ctx, 1, bs, bv));
+    y = tt_conv2d(&ctx, x, w, b, &o);
+    p = tt_global_avg_pool2d(&ctx, y);
+    CHECK(y && p);
+    if (!y || !p) { tt_ctx_free(&ctx); return; }
+    for (n = 0; n < N * CO; n++) { /* global average: the plane's sum in double, in order */
+        double s = 0;
+        float e;
+        for (i = 0; i < ip; i++) s += y->data[n * ip + i];
+        e = (float)(s / (double)ip);
+        CHECK(bits_equal(&p->data[n], &e, sizeof e));
+    }
+    CHECK(tt_backward_seed(&ctx, p, gp) == TT_OK);
+    for (n = 0; n < N * CO; n++) /* its backward adds g / (H*W) to the zeroed gradient (-0 becomes +0) */
+        for (i = 0; i < ip; i++) { gy[n * ip + i] = 0.0f; gy[n * ip + i] += gp[n] / (float)ip; }
+    CHECK(bits_equal(y->grad, gy, sizeof gy));
+    for (c = 0; c < CO; c++) { /* bias gradient: per item the plane sum in double, added in item order */
+        float e = 0.0f;
+        for (n = 0; n < N; n++) {
+            double s = 0;
+            for (i = 0; i < ip; i++) s += gy[(n * CO + c) * ip + i];
+            e += (float)s;
+        }
+        CHECK_MSG(bits_equal(&b->grad[c], &e, sizeof e), "bias grad %d", (int)c);
+    }
+    tt_ctx_free(&ctx);
+}
+
 int main(void) {
     tt_kernel best = tt_kernel_best();
     RUN(test_im2col_col2im_bits);
+    RUN(test_row_kernels_bits);
+    RUN(test_batchnorm_bits);
+    RUN(test_conv_bias_and_global_pool_bits);
     if (best == TT_KERNEL_AVX2 || best == TT_KERNEL_AVX512) {
         RUN(test_max_pool_fast_bits);
         RUN(test_avg_pool_fast_bits);
