@@ -7878,6 +7878,7 @@ static tt_tensor *tt__avg_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const 
     if (y->node) y->node->backward = tt__avg_pool_backward;
     return tt__done(ctx, y);
 }
+#undef TT__POOL_BLOCKS
 
 TT__DEF tt_tensor *tt_max_pool2d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts) {
     return tt__max_pool(ctx, "max_pool2d", x, opts, 2);
