@@ -7812,6 +7812,16 @@ static void tt__avg_spread(const tt__conv_geom *g, float *dx, int oy, int ox, fl
         for (ix = x0; ix < x1; ix++) dx[(size_t)iy * g->w + ix] += gv;
 }
 
+/* gv[0..7] = dy[0..7] / kh*kw: 8 interior outputs' divisions (only reached with tt__pool_simd) */
+static void tt__avg_div8(const tt__conv_geom *g, const float *dy, float *gv) {
+#ifdef TT__GEMM_X86
+    tt__avg_div8_avx2(g, dy, gv);
+#else
+    int j;
+    for (j = 0; j < 8; j++) gv[j] = dy[j] / (float)(g->kh * g->kw);
+#endif
+}
+
 /* Every dx element receives its terms in output order (oy, ox), in both paths. */
 static void tt__avg_pool_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *y = nd->out;
@@ -7828,16 +7838,14 @@ static void tt__avg_pool_backward(tt_ctx *ctx, tt__node *nd) {
             float *dx = x->grad + plane * ip_n;
             int vec = simd && oy >= ya && oy < yb;
             for (ox = 0; ox < g->ow; ox++) {
-#ifdef TT__GEMM_X86
                 if (vec && ox >= xa && ox + 8 <= xb) { /* 8 divisions at once, then the same adds in order */
                     float gv[8];
                     int j;
-                    tt__avg_div8_avx2(g, dy + ox, gv);
+                    tt__avg_div8(g, dy + ox, gv);
                     for (j = 0; j < 8; j++) tt__avg_spread(g, dx, oy, ox + j, gv[j]);
                     ox += 7;
                     continue;
                 }
-#endif
                 tt__avg_spread(g, dx, oy, ox, dy[ox] / tt__avg_window(g, oy, ox, &y0, &y1, &x0, &x1));
             }
         }
