@@ -7269,7 +7269,14 @@ TT__DEF tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const 
        backward  dW_g (Cout/g, K) += dY_g * col^T
                  dcol (K, P)      = W_g^T * dY_g, scattered back into dX (col2im)
    Pooling walks its windows directly. Every 1-D op runs as the 2-D op with H = 1 and a kernel
-   height of 1. All ops accept unbatched input too ((C, L) / (C, H, W)), as torch does. */
+   height of 1. All ops accept unbatched input too ((C, L) / (C, H, W)), as torch does.
+   Speed, all bit-identical with the plain element-by-element loops (tests/test_convspeed.c):
+   im2col / col2im work on the range of output columns whose input column lies inside the row
+   (no per-element bounds test; contiguous copies and vector adds for stride 1); pooling runs the
+   interior (windows without padding) 8 outputs at a time with AVX2 when the context's kernel is
+   AVX2 / AVX-512; the bias gradient and global average pooling sum 4 planes at once
+   (tt__rows, >>ops_basic). The bias is fused into the forward product (y starts as the bias,
+   sgemm adds W * col with beta 1); an activation after the conv stays its own op. */
 
 typedef struct tt__conv_geom {
     int n, c, h, w;                  /* input: batch, channels, height, width */
