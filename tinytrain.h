@@ -1549,6 +1549,29 @@ typedef enum tt_backend_op {
 } tt_backend_op;
 /* Forward codes are odd; the backward of op is op + 1 (called with the same fields). */
 
+/* The CNN ops. Convolution and pooling pass their geometry as TT_BK_GEOM_INTS ints at p[0]
+   (host-block scratch, read by the backend on the host): n, c, h, w, cout, groups, kh, kw,
+   sh, sw, ph, pw, dh, dw, oh, ow, ceil_mode, count_include_pad (1-D ops: h = kh = 1); what
+   follows the geometry in the same block is named with each op. */
+enum {
+    TT_BK_GEOM_INTS = 32,
+    TT_BOP_CONV = 101, TT_BOP_CONV_BWD,     /* in x, w, b (b may be NULL); after the geometry: the column
+                                               workspace, K * P floats (K = c/groups * kh * kw, P = oh * ow;
+                                               absent for a 1x1 kernel with stride 1 and no padding) */
+    TT_BOP_MAX_POOL, TT_BOP_MAX_POOL_BWD,   /* in[0] x; after the geometry: out->numel ints, the position
+                                               (in its plane) of each window's maximum, -1 for none */
+    TT_BOP_AVG_POOL, TT_BOP_AVG_POOL_BWD,   /* in[0] x */
+    TT_BOP_BATCHNORM, TT_BOP_BATCHNORM_BWD, /* in x, w, b (w, b may be NULL); i: n, c, l (x as (n, c, l)),
+                                               batch (1: the statistics came from the batch); p[0]: 5 * c
+                                               floats: mean, invstd, unbiased variance, 2 * c for the backward */
+    TT_BOP_BN_STATS,                        /* no backward. in x, running_mean, running_var (or NULL); i: n, c, l,
+                                               mode (0: batch statistics, 1: batch statistics and update the
+                                               running ones, 2: the running statistics); f: eps, momentum;
+                                               p[0]: the batchnorm block above (mean, invstd, unbiased var) */
+    TT_BOP_ADAPTIVE_AVG_POOL = 111, TT_BOP_ADAPTIVE_AVG_POOL_BWD, /* in[0] x; p[0]: the geometry (oh, ow: the output size) */
+    TT_BOP_GLOBAL_AVG_POOL, TT_BOP_GLOBAL_AVG_POOL_BWD /* in[0] x; i: planes (n * c), plane size (h * w) */
+};
+
 typedef struct tt_backend_call {
     int op;                  /* tt_backend_op */
     tt_tensor *out;
@@ -6711,6 +6734,13 @@ static void tt__view_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
     (void)ctx;
     if (!x->grad) return;
+    if (ctx->backend) { /* the gradients live on the device */
+        tt_backend_call c;
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_ADD_INTO; c.p[0] = x->grad; c.p[1] = y->grad; c.n = y->numel;
+        ctx->backend->run(ctx, &c);
+        return;
+    }
     tt__ew.add_into(x->grad, y->grad, y->numel); /* x->grad[i] += y->grad[i] */
 }
 
@@ -7549,6 +7579,26 @@ static void tt__conv_backward(tt_ctx *ctx, tt__node *nd) {
         }
 }
 
+/* Conv and pooling on a backend: the geometry as TT_BK_GEOM_INTS ints in scratch, followed by
+   `extra` bytes of workspace (see TT_BOP_CONV in >>api_backend). */
+static tt_tensor *tt__conv_bk(tt_ctx *ctx, const char *op, tt_tensor *y, int code, tt_tensor *x, tt_tensor *w, tt_tensor *b,
+                              const tt__conv_geom *g, size_t extra) {
+    tt_backend_call c;
+    int *gi;
+    if (extra > (size_t)-1 - sizeof(int) * TT_BK_GEOM_INTS) { tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "%s: size overflow", op); return NULL; }
+    gi = (int *)tt__scratch(ctx, op, sizeof(int) * TT_BK_GEOM_INTS + extra);
+    if (!gi) return NULL;
+    memset(gi, 0, sizeof(int) * TT_BK_GEOM_INTS);
+    gi[0] = g->n; gi[1] = g->c; gi[2] = g->h; gi[3] = g->w; gi[4] = g->cout; gi[5] = g->groups;
+    gi[6] = g->kh; gi[7] = g->kw; gi[8] = g->sh; gi[9] = g->sw; gi[10] = g->ph; gi[11] = g->pw;
+    gi[12] = g->dh; gi[13] = g->dw; gi[14] = g->oh; gi[15] = g->ow; gi[16] = g->ceil_mode; gi[17] = g->count_include_pad;
+    memset(&c, 0, sizeof c);
+    c.op = code;
+    c.in[0] = x; c.in[1] = w; c.in[2] = b;
+    c.p[0] = gi;
+    return tt__bk_forward(ctx, y, &c);
+}
+
 static tt_tensor *tt__conv(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor *w, tt_tensor *b,
                            const tt_conv_opts *opts, int nsp) {
     tt__conv_geom g;
@@ -7563,6 +7613,8 @@ static tt_tensor *tt__conv(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor 
     if (!y || !tt__conv_save(ctx, op, y, &g)) return NULL;
     cg = g.c / g.groups; cgo = g.cout / g.groups; k = cg * g.kh * g.kw; p = g.oh * g.ow;
     direct = tt__conv_direct(&g);
+    if (ctx->backend) /* runs on the backend: geometry, then the column workspace (kept for the backward) */
+        return tt__conv_bk(ctx, op, y, TT_BOP_CONV, x, w, b, &g, direct ? 0 : sizeof(float) * (size_t)k * p);
     /* the column buffer is a temporary: scratch is rewound to here when done */
     mark = tt_scratch_mark(ctx);
     if (!direct && !(col = tt__scratch_floats(ctx, op, (size_t)k * p))) return NULL;
@@ -7773,6 +7825,7 @@ static tt_tensor *tt__max_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const 
     tt__conv_out_shape(x, nsp, g.c, &g, shape);
     y = tt__out(ctx, op, x->ndim, shape, x, NULL, NULL);
     if (!y) return NULL;
+    if (ctx->backend) return tt__conv_bk(ctx, op, y, TT_BOP_MAX_POOL, x, NULL, NULL, &g, sizeof(int) * y->numel);
     if (y->node && !(g.argmax = (int *)tt__scratch(ctx, op, sizeof(int) * (y->numel ? y->numel : 1)))) return NULL;
     if (!tt__conv_save(ctx, op, y, &g)) return NULL;
     planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
@@ -7866,7 +7919,9 @@ static tt_tensor *tt__avg_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const 
     if (!tt__in(ctx, op, x) || !tt__pool_setup(ctx, op, x, opts, nsp, 1, &g)) return NULL;
     tt__conv_out_shape(x, nsp, g.c, &g, shape);
     y = tt__out(ctx, op, x->ndim, shape, x, NULL, NULL);
-    if (!y || !tt__conv_save(ctx, op, y, &g)) return NULL;
+    if (!y) return NULL;
+    if (ctx->backend) return tt__conv_bk(ctx, op, y, TT_BOP_AVG_POOL, x, NULL, NULL, &g, 0);
+    if (!tt__conv_save(ctx, op, y, &g)) return NULL;
     planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
     tt__pool_inner(g.oh, g.h, g.kh, g.sh, g.ph, 1, &ya, &yb);
     tt__pool_inner(g.ow, g.w, g.kw, g.sw, g.pw, 1, &xa, &xb);
@@ -7953,7 +8008,9 @@ TT__DEF tt_tensor *tt_adaptive_avg_pool2d(tt_ctx *ctx, tt_tensor *x, int out_h, 
     g.oh = out_h; g.ow = out_w;
     tt__conv_out_shape(x, 2, g.c, &g, shape);
     y = tt__out(ctx, op, x->ndim, shape, x, NULL, NULL);
-    if (!y || !tt__conv_save(ctx, op, y, &g)) return NULL;
+    if (!y) return NULL;
+    if (ctx->backend) return tt__conv_bk(ctx, op, y, TT_BOP_ADAPTIVE_AVG_POOL, x, NULL, NULL, &g, 0);
+    if (!tt__conv_save(ctx, op, y, &g)) return NULL;
     planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
     for (plane = 0; plane < planes; plane++) {
         const float *xp = x->data + plane * ip_n;
@@ -7995,6 +8052,18 @@ TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
     y = tt__out(ctx, op, x->ndim - 2, x->shape, x, NULL, NULL); /* (N, C) or (C) */
     if (!y) return NULL;
     ip_n = (size_t)g.h * g.w;
+    if (ctx->backend) { /* runs on the backend */
+        tt_backend_call c;
+        if (y->numel > 0x7fffffff || ip_n > 0x7fffffff) {
+            tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: input %S too large for the %s backend", op, x, ctx->backend->name);
+            return NULL;
+        }
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_GLOBAL_AVG_POOL;
+        c.in[0] = x;
+        c.i[0] = (int)y->numel; c.i[1] = (int)ip_n;
+        return tt__bk_forward(ctx, y, &c);
+    }
     for (plane = 0; plane < y->numel; plane += m) { /* 4 planes at once (tt__rows), each summed in order */
         double s[4] = {0, 0, 0, 0};
         m = y->numel - plane >= 4 ? 4 : 1;
@@ -8203,6 +8272,26 @@ TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt
     }
     y = tt__out(ctx, op, x->ndim, x->shape, x, weight, bias);
     if (!y) return NULL;
+    if (ctx->backend) { /* runs on the backend: statistics (and the running update), then the normalisation */
+        tt_backend_call c;
+        float *blk;
+        if (st.n * st.c * st.l > 0x7fffffff) {
+            tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: input %S too large for the %s backend", op, x, ctx->backend->name);
+            return NULL;
+        }
+        if (!(blk = tt__scratch_floats(ctx, op, 5 * st.c + 1))) return NULL;
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_BN_STATS;
+        c.in[0] = x; c.in[1] = running_mean; c.in[2] = running_var;
+        c.i[0] = (int)st.n; c.i[1] = (int)st.c; c.i[2] = (int)st.l; c.i[3] = !training ? 2 : update ? 1 : 0;
+        c.f[0] = eps; c.f[1] = momentum;
+        c.p[0] = blk;
+        if (ctx->backend->run(ctx, &c) != TT_OK) return NULL;
+        c.op = TT_BOP_BATCHNORM;
+        c.in[1] = weight; c.in[2] = bias;
+        c.i[3] = training;
+        return tt__bk_forward(ctx, y, &c);
+    }
     sv = (tt__nn_bn_saved *)tt__scratch(ctx, op, sizeof *sv);
     st.mean = tt__scratch_floats(ctx, op, 2 * st.c + 1);
     if (!sv || !st.mean) return NULL;
