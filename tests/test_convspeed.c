@@ -49,7 +49,7 @@ static void ref_col2im(const tt__conv_geom *g, int cg, const float *col, float *
 }
 
 /* values on a coarse grid (so windows have ties), with -0, +0 and, if specials, NaN and +-inf */
-static void fill(tt_rng *r, float *v, size_t n, int specials) {
+static void cs_fill(tt_rng *r, float *v, size_t n, int specials) {
     size_t i;
     for (i = 0; i < n; i++) {
         unsigned u = tt_rng_u32(r) % 64;
@@ -88,15 +88,15 @@ static void test_im2col_col2im_bits(void) {
         g.oh = (int)((g.h + 2 * g.ph - eh) / g.sh + 1); g.ow = (int)((g.w + 2 * g.pw - ew) / g.sw + 1);
         nx = (size_t)g.c * g.h * g.w;
         ncol = (size_t)g.c * g.kh * g.kw * g.oh * g.ow;
-        fill(&r, x, nx, 1);
-        fill(&r, dx, nx, 0);
+        cs_fill(&r, x, nx, 1);
+        cs_fill(&r, dx, nx, 0);
         memcpy(dxr, dx, nx * sizeof(float));
         memset(col, 0x7f, ncol * sizeof(float)); /* garbage that im2col must overwrite everywhere */
         tt__im2col(&g, g.c, x, col);
         ref_im2col(&g, g.c, x, colr);
         CHECK_MSG(bits_equal(col, colr, ncol * sizeof(float)), "im2col c%d %dx%d k%dx%d s%dx%d p%dx%d d%dx%d", g.c,
                   g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw);
-        fill(&r, col, ncol, 0);
+        cs_fill(&r, col, ncol, 0);
         tt__col2im(&g, g.c, col, dx);
         ref_col2im(&g, g.c, col, dxr);
         CHECK_MSG(bits_equal(dx, dxr, nx * sizeof(float)), "col2im c%d %dx%d k%dx%d s%dx%d p%dx%d d%dx%d", g.c, g.h,
@@ -108,7 +108,7 @@ static void test_im2col_col2im_bits(void) {
 
 /* ---- pooling: AVX2 context against a scalar-kernel context ---- */
 
-static int init_ctx(tt_ctx *ctx, tt_kernel k) {
+static int cs_init_ctx(tt_ctx *ctx, tt_kernel k) {
     tt_desc d;
     memset(&d, 0, sizeof d);
     d.max_params = 64;
@@ -127,7 +127,7 @@ static int pool_case(tt_ctx *cs, tt_ctx *cv, int avg, int nsp, const int *shape,
     int ya, yb, xa, xb;
     tt_scratch_reset(cs);
     tt_scratch_reset(cv);
-    fill(r, xv, nx, !avg);
+    cs_fill(r, xv, nx, !avg);
     xs = tt_requires_grad(cs, tt_tensor_from(cs, nsp + 2, shape, xv));
     xv_t = tt_requires_grad(cv, tt_tensor_from(cv, nsp + 2, shape, xv));
     if (nsp == 2) {
@@ -149,7 +149,7 @@ static int pool_case(tt_ctx *cs, tt_ctx *cv, int avg, int nsp, const int *shape,
     gs = (const tt__conv_geom *)ys->node->saved;
     gv = (const tt__conv_geom *)yv->node->saved;
     if (!avg) CHECK_MSG(bits_equal(gs->argmax, gv->argmax, ys->numel * sizeof(int)), "argmax");
-    fill(r, gy, ys->numel, 0);
+    cs_fill(r, gy, ys->numel, 0);
     CHECK(tt_backward_seed(cs, ys, gy) == TT_OK);
     CHECK(tt_backward_seed(cv, yv, gy) == TT_OK);
     CHECK_MSG(bits_equal(xs->grad, xv_t->grad, nx * sizeof(float)), "%s backward", avg ? "avg" : "max");
@@ -164,7 +164,7 @@ static void pool_sweep(int avg) {
     tt_rng r;
     int ih, ik, is, ip, id, ceil, cip, fast = 0, cases = 0;
     tt_kernel best = tt_kernel_best();
-    if (!init_ctx(&cs, TT_KERNEL_SCALAR) || !init_ctx(&cv, best)) { CHECK(0); return; }
+    if (!cs_init_ctx(&cs, TT_KERNEL_SCALAR) || !cs_init_ctx(&cv, best)) { CHECK(0); return; }
     tt_rng_seed(&r, 11 + (uint64_t)avg);
     for (ih = 0; ih < 6; ih++) for (ik = 0; ik < 4; ik++) for (is = 0; is < 3; is++) for (ip = 0; ip < 2; ip++)
     for (id = 0; id < (avg ? 1 : 2); id++) for (ceil = 0; ceil < 2; ceil++) for (cip = 0; cip < (avg ? 2 : 1); cip++) {
@@ -208,8 +208,8 @@ static void test_row_kernels_bits(void) {
             size_t n = ns[in], stride = rep & 1 ? STRIDE : n + (size_t)rep, j;
             double s0[4], s1[4], t0[4], t1[4], m[4];
             float mean[4], invstd[4];
-            fill(&r, x, 4 * STRIDE, rep == 3); /* the last repetition with NaN and infinities */
-            fill(&r, g, 4 * STRIDE, 0);
+            cs_fill(&r, x, 4 * STRIDE, rep == 3); /* the last repetition with NaN and infinities */
+            cs_fill(&r, g, 4 * STRIDE, 0);
             for (j = 0; j < 4; j++) {
                 s0[j] = s1[j] = 0.25 * (double)j; /* running sums continue from what is there */
                 t0[j] = t1[j] = -0.5 * (double)j;
@@ -246,9 +246,9 @@ static void test_batchnorm_bits(void) {
     tt_tensor *x, *wt, *bt, *yt, *rm, *rv;
     size_t n, c, l, m = N * L;
     tt_rng_seed(&r, 9);
-    if (!init_ctx(&ctx, TT_KERNEL_AUTO)) { CHECK(0); return; }
-    fill(&r, xv, N * C * L, 0);
-    fill(&r, gy, N * C * L, 0);
+    if (!cs_init_ctx(&ctx, TT_KERNEL_AUTO)) { CHECK(0); return; }
+    cs_fill(&r, xv, N * C * L, 0);
+    cs_fill(&r, gy, N * C * L, 0);
     for (c = 0; c < C; c++) { w[c] = 0.5f + 0.125f * (float)c; b[c] = 0.25f * (float)c - 1.0f; }
     x = tt_requires_grad(&ctx, tt_tensor_from(&ctx, 3, shape, xv));
     wt = tt_requires_grad(&ctx, tt_tensor_from(&ctx, 1, cs, w));
@@ -309,11 +309,11 @@ static void test_conv_bias_and_global_pool_bits(void) {
     tt_tensor *x, *w, *b, *y, *p;
     size_t n, c, i, ip = H * W;
     tt_rng_seed(&r, 13);
-    if (!init_ctx(&ctx, TT_KERNEL_AUTO)) { CHECK(0); return; }
-    fill(&r, xv, sizeof xv / sizeof xv[0], 0);
-    fill(&r, wv, sizeof wv / sizeof wv[0], 0);
-    fill(&r, bv, CO, 0);
-    fill(&r, gp, N * CO, 0);
+    if (!cs_init_ctx(&ctx, TT_KERNEL_AUTO)) { CHECK(0); return; }
+    cs_fill(&r, xv, sizeof xv / sizeof xv[0], 0);
+    cs_fill(&r, wv, sizeof wv / sizeof wv[0], 0);
+    cs_fill(&r, bv, CO, 0);
+    cs_fill(&r, gp, N * CO, 0);
     o.padding[0] = o.padding[1] = 1;
     x = tt_tensor_from(&ctx, 4, xs, xv);
     w = tt_requires_grad(&ctx, tt_tensor_from(&ctx, 4, ws, wv));
