@@ -136,7 +136,7 @@ $(BUNDLE_BIN): $(addprefix tests/,$(addsuffix .c,$(BUNDLE_NAMES))) tests/test.h 
 
 # tinytrain_cuda.cu's kernels on the CPU execution harness (C++17: fibers for GPU threads)
 CXX ?= c++
-$(BUILD)/test_cuda_harness: tests/test_cuda_harness.cc tinytrain.h tinytrain_cuda.cu tests/cuda/harness.h tests/test.h | $(BUILD)
+$(BUILD)/test_cuda_harness: tests/test_cuda_harness.cc tinytrain.h tinytrain_cuda.cu tests/cuda/harness.h tests/test.h examples/fashion_mlp.c examples/fashion_data.h | $(BUILD)
 	$(call say,CXX $@ (with the implementation))
 	$(Q)$(CXX) -std=c++17 -Wall -Wextra -Werror $(HARNESS_OPT) $(SANFLAGS) -DTT_STATIC= -I. -o $@ $< -lm
 
