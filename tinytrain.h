@@ -5765,6 +5765,123 @@ static const tt__ew_kernels tt__ew = {tt__ew_ref_add_into, tt__ew_ref_sub_into, 
                                       tt__ew_ref_relu_backward};
 #endif
 
+/* ---- row sums in double, 4 rows at once ----
+   The CNN reductions (conv bias gradients, batchnorm statistics and gradients, global average
+   pooling) add a row's floats one by one into a double (`for (i...) s += x[i]`), a chain of
+   dependent adds that runs at one element per add latency. Different rows are independent
+   chains, so the SSE2 twins run 4 rows at once (2 per register, 4 floats of each row loaded and
+   transposed), every lane adding its own row's terms in the reference's order with the same IEEE
+   operations: bit-identical (tests/test_convspeed.c). Rows j = 0..3 start at x + j * stride. */
+typedef struct tt__row_kernels {
+    /* s[j] += x_j[0] + x_j[1] + ... + x_j[n-1] */
+    void (*sum4)(const float *x, size_t stride, size_t n, double *s);
+    /* s[j] += sum_i d * d with d = x_j[i] - m[j] (double) */
+    void (*sqdev4)(const float *x, size_t stride, size_t n, const double *m, double *s);
+    /* s[j] += sum_i g_j[i];  t[j] += sum_i g_j[i] * xhat, xhat = (x_j[i] - mean[j]) * invstd[j] in float */
+    void (*dot4)(const float *g, const float *x, size_t stride, size_t n, const float *mean, const float *invstd,
+                 double *s, double *t);
+} tt__row_kernels;
+
+static void tt__row_ref_sum4(const float *x, size_t stride, size_t n, double *s) {
+    size_t i, j;
+    for (j = 0; j < 4; j++)
+        for (i = 0; i < n; i++) s[j] += x[j * stride + i];
+}
+static void tt__row_ref_sqdev4(const float *x, size_t stride, size_t n, const double *m, double *s) {
+    size_t i, j;
+    for (j = 0; j < 4; j++)
+        for (i = 0; i < n; i++) {
+            double d = x[j * stride + i] - m[j];
+            s[j] += d * d;
+        }
+}
+static void tt__row_ref_dot4(const float *g, const float *x, size_t stride, size_t n, const float *mean,
+                             const float *invstd, double *s, double *t) {
+    size_t i, j;
+    for (j = 0; j < 4; j++)
+        for (i = 0; i < n; i++) {
+            s[j] += g[j * stride + i];
+            t[j] += (double)g[j * stride + i] * ((x[j * stride + i] - mean[j]) * invstd[j]);
+        }
+}
+static const tt__row_kernels tt__row_ref_kernels = {tt__row_ref_sum4, tt__row_ref_sqdev4, tt__row_ref_dot4};
+
+#ifdef TT__VEC_SSE
+/* the 4 rows' elements i .. i+3, transposed: c[k] = (x_0[i+k], x_1[i+k], x_2[i+k], x_3[i+k]) */
+static inline __attribute__((always_inline)) void tt__row_cols4(const float *x, size_t stride, size_t i, __m128 *c) {
+    __m128 r0 = _mm_loadu_ps(x + i), r1 = _mm_loadu_ps(x + stride + i);
+    __m128 r2 = _mm_loadu_ps(x + 2 * stride + i), r3 = _mm_loadu_ps(x + 3 * stride + i);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    c[0] = r0; c[1] = r1; c[2] = r2; c[3] = r3;
+}
+/* lanes 0, 1 and 2, 3 of a float vector as doubles */
+#define TT__LO_PD(v) _mm_cvtps_pd(v)
+#define TT__HI_PD(v) _mm_cvtps_pd(_mm_movehl_ps((v), (v)))
+
+static void tt__row_sse_sum4(const float *x, size_t stride, size_t n, double *s) {
+    __m128d s01 = _mm_loadu_pd(s), s23 = _mm_loadu_pd(s + 2);
+    __m128 c[4];
+    size_t i = 0;
+    int k;
+    for (; i + 4 <= n; i += 4) {
+        tt__row_cols4(x, stride, i, c);
+        for (k = 0; k < 4; k++) {
+            s01 = _mm_add_pd(s01, TT__LO_PD(c[k]));
+            s23 = _mm_add_pd(s23, TT__HI_PD(c[k]));
+        }
+    }
+    _mm_storeu_pd(s, s01);
+    _mm_storeu_pd(s + 2, s23);
+    tt__row_ref_sum4(x + i, stride, n - i, s);
+}
+static void tt__row_sse_sqdev4(const float *x, size_t stride, size_t n, const double *m, double *s) {
+    __m128d s01 = _mm_loadu_pd(s), s23 = _mm_loadu_pd(s + 2), m01 = _mm_loadu_pd(m), m23 = _mm_loadu_pd(m + 2);
+    __m128 c[4];
+    size_t i = 0;
+    int k;
+    for (; i + 4 <= n; i += 4) {
+        tt__row_cols4(x, stride, i, c);
+        for (k = 0; k < 4; k++) {
+            __m128d d01 = _mm_sub_pd(TT__LO_PD(c[k]), m01), d23 = _mm_sub_pd(TT__HI_PD(c[k]), m23);
+            s01 = _mm_add_pd(s01, _mm_mul_pd(d01, d01));
+            s23 = _mm_add_pd(s23, _mm_mul_pd(d23, d23));
+        }
+    }
+    _mm_storeu_pd(s, s01);
+    _mm_storeu_pd(s + 2, s23);
+    tt__row_ref_sqdev4(x + i, stride, n - i, m, s);
+}
+static void tt__row_sse_dot4(const float *g, const float *x, size_t stride, size_t n, const float *mean,
+                             const float *invstd, double *s, double *t) {
+    __m128d s01 = _mm_loadu_pd(s), s23 = _mm_loadu_pd(s + 2), t01 = _mm_loadu_pd(t), t23 = _mm_loadu_pd(t + 2);
+    __m128 mv = _mm_loadu_ps(mean), iv = _mm_loadu_ps(invstd), cg[4], cx[4];
+    size_t i = 0;
+    int k;
+    for (; i + 4 <= n; i += 4) {
+        tt__row_cols4(g, stride, i, cg);
+        tt__row_cols4(x, stride, i, cx);
+        for (k = 0; k < 4; k++) {
+            __m128 xh = _mm_mul_ps(_mm_sub_ps(cx[k], mv), iv);
+            __m128d g01 = TT__LO_PD(cg[k]), g23 = TT__HI_PD(cg[k]);
+            s01 = _mm_add_pd(s01, g01);
+            s23 = _mm_add_pd(s23, g23);
+            t01 = _mm_add_pd(t01, _mm_mul_pd(g01, TT__LO_PD(xh)));
+            t23 = _mm_add_pd(t23, _mm_mul_pd(g23, TT__HI_PD(xh)));
+        }
+    }
+    _mm_storeu_pd(s, s01);
+    _mm_storeu_pd(s + 2, s23);
+    _mm_storeu_pd(t, t01);
+    _mm_storeu_pd(t + 2, t23);
+    tt__row_ref_dot4(g + i, x + i, stride, n - i, mean, invstd, s, t);
+}
+#undef TT__LO_PD
+#undef TT__HI_PD
+static const tt__row_kernels tt__rows = {tt__row_sse_sum4, tt__row_sse_sqdev4, tt__row_sse_dot4};
+#else
+static const tt__row_kernels tt__rows = {tt__row_ref_sum4, tt__row_ref_sqdev4, tt__row_ref_dot4};
+#endif
+
 /* ---- element-wise loops on the context's pool ----
    tt__ew_par2(ctx, f, y, x, n) runs f(y, x, n) and tt__ew_par3(ctx, f, y, a, b, n) runs
    f(y, a, b, n) over pieces of [0, n) in parallel above TT__PAR_MIN_CHEAP elements (see
@@ -7965,7 +8082,14 @@ TT__DEF tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const 
        backward  dW_g (Cout/g, K) += dY_g * col^T
                  dcol (K, P)      = W_g^T * dY_g, scattered back into dX (col2im)
    Pooling walks its windows directly. Every 1-D op runs as the 2-D op with H = 1 and a kernel
-   height of 1. All ops accept unbatched input too ((C, L) / (C, H, W)), as torch does. */
+   height of 1. All ops accept unbatched input too ((C, L) / (C, H, W)), as torch does.
+   Speed, all bit-identical with the plain element-by-element loops (tests/test_convspeed.c):
+   im2col / col2im work on the range of output columns whose input column lies inside the row
+   (no per-element bounds test; contiguous copies and vector adds for stride 1); pooling runs the
+   interior (windows without padding) 8 outputs at a time with AVX2 when the context's kernel is
+   AVX2 / AVX-512; the bias gradient and global average pooling sum 4 planes at once
+   (tt__rows, >>ops_basic). The bias is fused into the forward product (y starts as the bias,
+   sgemm adds W * col with beta 1); an activation after the conv stays its own op. */
 
 typedef struct tt__conv_geom {
     int n, c, h, w;                  /* input: batch, channels, height, width */
@@ -8115,7 +8239,36 @@ static int tt__conv_direct(const tt__conv_geom *g) {
     return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
-/* col (cg*kh*kw, oh*ow) <- the windows of x (cg, h, w); zero in the padding. */
+/* The output columns ox whose input column ix = ox*s + off (off = kernel offset - padding) lies
+   inside 0 .. w-1: [*a, *b). Outside it im2col writes zeros and col2im adds nothing. */
+static void tt__conv_cols(int ow, int w, int s, int off, int *a, int *b) {
+    long long lo = off >= 0 ? 0 : (-(long long)off + s - 1) / s;                /* first ox with ix >= 0 */
+    long long hi = (long long)w - 1 - off < 0 ? 0 : ((long long)w - 1 - off) / s + 1; /* past the last ix < w */
+    *a = (int)TT__MIN(lo, (long long)ow);
+    *b = (int)TT__MAX(TT__MIN(hi, (long long)ow), (long long)*a);
+}
+
+/* d[0..n-1] = s[0..n-1] and d[0..n-1] = 0, inline: im2col's rows are short (a call to memcpy /
+   memset per row of 14-28 floats costs more than the copy) */
+static void tt__conv_copy(float *d, const float *s, int n) {
+    int i = 0;
+#ifdef TT__VEC_SSE
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, _mm_loadu_ps(s + i));
+#endif
+    for (; i < n; i++) d[i] = s[i];
+}
+static void tt__conv_fill(float *d, float v, int n) {
+    int i = 0;
+#ifdef TT__VEC_SSE
+    __m128 vv = _mm_set1_ps(v);
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, vv);
+#endif
+    for (; i < n; i++) d[i] = v;
+}
+static void tt__conv_zero(float *d, int n) { tt__conv_fill(d, 0.0f, n); }
+
+/* col (cg*kh*kw, oh*ow) <- the windows of x (cg, h, w); zero in the padding. Per row of col:
+   zeros left of the input, a copy of the input row (contiguous for stride 1), zeros right of it. */
 static void tt__im2col(const tt__conv_geom *g, int cg, const float *x, float *col) {
     int c, ki, kj, oy, ox, p = g->oh * g->ow;
     for (c = 0; c < cg; c++)
@@ -8123,22 +8276,29 @@ static void tt__im2col(const tt__conv_geom *g, int cg, const float *x, float *co
             for (kj = 0; kj < g->kw; kj++) {
                 const float *xc = x + (size_t)c * g->h * g->w;
                 float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * p;
+                int off = kj * g->dw - g->pw, a, b;
+                tt__conv_cols(g->ow, g->w, g->sw, off, &a, &b);
                 for (oy = 0; oy < g->oh; oy++) {
                     int iy = oy * g->sh - g->ph + ki * g->dh;
                     float *r = row + (size_t)oy * g->ow;
+                    const float *xr;
                     if (iy < 0 || iy >= g->h) {
                         memset(r, 0, sizeof(float) * (size_t)g->ow);
                         continue;
                     }
-                    for (ox = 0; ox < g->ow; ox++) {
-                        int ix = ox * g->sw - g->pw + kj * g->dw;
-                        r[ox] = (ix >= 0 && ix < g->w) ? xc[(size_t)iy * g->w + ix] : 0.0f;
-                    }
+                    xr = xc + (size_t)iy * g->w; /* input column of output ox: ox * sw + off */
+                    tt__conv_zero(r, a);
+                    if (g->sw == 1) tt__conv_copy(r + a, xr + a + off, b - a);
+                    else
+                        for (ox = a; ox < b; ox++) r[ox] = xr[ox * g->sw + off];
+                    tt__conv_zero(r + b, g->ow - b);
                 }
             }
 }
 
-/* dx (cg, h, w) += col scattered back to where im2col took it from (padding dropped). */
+/* dx (cg, h, w) += col scattered back to where im2col took it from (padding dropped). Every dx
+   element receives its terms in the order of the loops (c, ki, kj, oy, ox), as a plain
+   element-by-element loop would add them. */
 static void tt__col2im(const tt__conv_geom *g, int cg, const float *col, float *dx) {
     int c, ki, kj, oy, ox, p = g->oh * g->ow;
     for (c = 0; c < cg; c++)
@@ -8146,14 +8306,17 @@ static void tt__col2im(const tt__conv_geom *g, int cg, const float *col, float *
             for (kj = 0; kj < g->kw; kj++) {
                 float *dc = dx + (size_t)c * g->h * g->w;
                 const float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * p;
+                int off = kj * g->dw - g->pw, a, b;
+                tt__conv_cols(g->ow, g->w, g->sw, off, &a, &b);
                 for (oy = 0; oy < g->oh; oy++) {
                     int iy = oy * g->sh - g->ph + ki * g->dh;
                     const float *r = row + (size_t)oy * g->ow;
-                    if (iy < 0 || iy >= g->h) continue;
-                    for (ox = 0; ox < g->ow; ox++) {
-                        int ix = ox * g->sw - g->pw + kj * g->dw;
-                        if (ix >= 0 && ix < g->w) dc[(size_t)iy * g->w + ix] += r[ox];
-                    }
+                    float *dr;
+                    if (iy < 0 || iy >= g->h || b <= a) continue;
+                    dr = dc + (size_t)iy * g->w; /* input column of output ox: ox * sw + off */
+                    if (g->sw == 1) tt__ew.add_into(dr + a + off, r + a, (size_t)(b - a));
+                    else
+                        for (ox = a; ox < b; ox++) dr[ox * g->sw + off] += r[ox];
                 }
             }
 }
@@ -8162,15 +8325,18 @@ static void tt__conv_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2], *y = nd->out;
     const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
     int cg = g->c / g->groups, cgo = g->cout / g->groups, k = cg * g->kh * g->kw, p = g->oh * g->ow;
-    int direct = tt__conv_direct(g), n, gi, co, i;
+    int direct = tt__conv_direct(g), n, gi, co, i, m;
     float *col = NULL; /* a temporary: tt_backward frees what a backward takes from scratch */
-    if (b && b->grad)
+    if (b && b->grad) /* db[co] += each item's plane sum (in double), 4 channels at once (tt__rows) */
         for (n = 0; n < g->n; n++)
-            for (co = 0; co < g->cout; co++) {
+            for (co = 0; co < g->cout; co += m) {
                 const float *dy = y->grad + ((size_t)n * g->cout + co) * p;
-                double s = 0;
-                for (i = 0; i < p; i++) s += dy[i];
-                b->grad[co] += (float)s;
+                double s[4] = {0, 0, 0, 0};
+                m = g->cout - co >= 4 ? 4 : 1;
+                if (m == 4) tt__rows.sum4(dy, (size_t)p, (size_t)p, s);
+                else
+                    for (i = 0; i < p; i++) s[0] += dy[i];
+                for (i = 0; i < m; i++) b->grad[co + i] += (float)s[i];
             }
     if (!x->grad && !w->grad) return;
     if (!direct && !(col = tt__scratch_floats(ctx, nd->op, (size_t)k * p))) return;
@@ -8219,7 +8385,7 @@ static tt_tensor *tt__conv_bk(tt_ctx *ctx, const char *op, tt_tensor *y, int cod
 static tt_tensor *tt__conv(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor *w, tt_tensor *b,
                            const tt_conv_opts *opts, int nsp) {
     tt__conv_geom g;
-    int shape[TT_MAX_DIMS], cg, cgo, k, p, direct, n, gi, co, i;
+    int shape[TT_MAX_DIMS], cg, cgo, k, p, direct, n, gi, co;
     tt_tensor *y;
     size_t mark;
     float *col = NULL;
@@ -8239,9 +8405,8 @@ static tt_tensor *tt__conv(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor 
         for (gi = 0; gi < g.groups; gi++) {
             const float *xg = x->data + ((size_t)n * g.c + (size_t)gi * cg) * g.h * g.w;
             float *yg = y->data + ((size_t)n * g.cout + (size_t)gi * cgo) * p;
-            if (b)
-                for (co = 0; co < cgo; co++)
-                    for (i = 0; i < p; i++) yg[(size_t)co * p + i] = b->data[gi * cgo + co];
+            if (b) /* y starts as the bias, the product is added to it (beta 1) */
+                for (co = 0; co < cgo; co++) tt__conv_fill(yg + (size_t)co * p, b->data[gi * cgo + co], p);
             if (!direct) tt__im2col(&g, cg, xg, col);
             if (tt_ctx_sgemm(ctx, 0, 0, cgo, p, k, 1.0f, w->data + (size_t)gi * cgo * k, k, direct ? xg : col, p,
                              b ? 1.0f : 0.0f, yg, p) != TT_OK)
@@ -8324,8 +8489,103 @@ static int tt__pool_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const
     return 1;
 }
 
-/* Max pooling: each output remembers the (first) position of its maximum; NaN wins, as in torch.
-   A window that lies entirely in the padding gives -inf and passes no gradient. */
+/* Pooling runs window by window (the reference, kept for every output near an edge and for
+   TT_KERNEL_SCALAR) and, with an AVX2 or AVX-512 matmul kernel, 8 outputs of a row at a time
+   for the interior: the outputs whose whole window lies inside the input (no padding, no ceil
+   mode overhang). The vector code does per lane exactly what the reference does per output, in
+   the same window order, so the results are bit-identical (tests/test_convspeed.c). */
+
+/* Interior outputs along one dim: [*a, *b), those whose window (first element o*s - pad, last
+   o*s - pad + (k-1)*d) lies inside 0 .. n-1. */
+static void tt__pool_inner(int on, int n, int k, int s, int pad, int d, int *a, int *b) {
+    long long span = (long long)d * (k - 1);
+    if (span >= n) { *a = *b = 0; return; }
+    tt__conv_cols(on, n - (int)span, s, -pad, a, b);
+}
+
+/* Max pooling: each output remembers the position of its maximum (the first one; a NaN wins, and
+   so does every later NaN), as torch. A window that lies entirely in the padding gives -inf and
+   passes no gradient (position -1). */
+static float tt__max_window(const tt__conv_geom *g, const float *xp, int oy, int ox, int *at) {
+    /* window rows iy0, iy0 + dh, ... < iy1, clipped to the input (padding is -inf) */
+    int iy0 = oy * g->sh - g->ph, ix0 = ox * g->sw - g->pw, iy, ix;
+    int iy1 = TT__MIN(iy0 + (g->kh - 1) * g->dh + 1, g->h), ix1 = TT__MIN(ix0 + (g->kw - 1) * g->dw + 1, g->w);
+    float best = -INFINITY;
+    while (iy0 < 0) iy0 += g->dh;
+    while (ix0 < 0) ix0 += g->dw;
+    *at = (iy0 < iy1 && ix0 < ix1) ? iy0 * g->w + ix0 : -1;
+    for (iy = iy0; iy < iy1; iy += g->dh)
+        for (ix = ix0; ix < ix1; ix += g->dw) {
+            float v = xp[(size_t)iy * g->w + ix];
+            if (v > best || v != v) { best = v; *at = iy * g->w + ix; }
+        }
+    return best;
+}
+
+#ifdef TT__GEMM_X86
+/* x[lane * s] for lanes 0..7 (reads nothing past x[7 * s]) */
+__attribute__((target("avx2"), always_inline))
+static inline __m256 tt__pool_load8(const float *x, int s, __m256i lane_s) {
+    if (s == 1) return _mm256_loadu_ps(x);
+    if (s == 2) { /* evens of x[0..7], odds of x[7..14]: (x0 x2 x8 x10 | x4 x6 x12 x14), then 64-bit pairs 0 2 1 3 */
+        __m256 e = _mm256_shuffle_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 7), _MM_SHUFFLE(3, 1, 2, 0));
+        return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+    }
+    return _mm256_i32gather_ps(x, lane_s, 4);
+}
+
+/* The 8 outputs ox .. ox+7 of row oy of one plane (all interior): the reference's loop per lane. */
+__attribute__((target("avx2")))
+static void tt__max_pool8_avx2(const tt__conv_geom *g, const float *xp, int oy, int ox, float *y, int *at) {
+    __m256i lane_s = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(g->sw));
+    int i0 = (oy * g->sh - g->ph) * g->w + ox * g->sw - g->pw, ki, kj; /* first window element of output ox */
+    __m256 best = _mm256_set1_ps(-INFINITY);
+    __m256 bi = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_set1_epi32(i0), lane_s));
+    for (ki = 0; ki < g->kh; ki++)
+        for (kj = 0; kj < g->kw; kj++) {
+            int o = i0 + ki * g->dh * g->w + kj * g->dw;
+            __m256 v = tt__pool_load8(xp + o, g->sw, lane_s);
+            __m256 m = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+            best = _mm256_blendv_ps(best, v, m); /* v > best || v != v */
+            bi = _mm256_blendv_ps(bi, _mm256_castsi256_ps(_mm256_add_epi32(_mm256_set1_epi32(o), lane_s)), m);
+        }
+    _mm256_storeu_ps(y + ox, best);
+    if (at) _mm256_storeu_si256((__m256i *)(void *)(at + ox), _mm256_castps_si256(bi));
+}
+
+/* Average of the 8 interior outputs ox .. ox+7: 0 + the window in the reference's order, / kh*kw. */
+__attribute__((target("avx2")))
+static void tt__avg_pool8_avx2(const tt__conv_geom *g, const float *xp, int oy, int ox, float *y) {
+    __m256i lane_s = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(g->sw));
+    int i0 = (oy * g->sh - g->ph) * g->w + ox * g->sw - g->pw, ki, kj;
+    __m256 s = _mm256_setzero_ps();
+    for (ki = 0; ki < g->kh; ki++)
+        for (kj = 0; kj < g->kw; kj++) s = _mm256_add_ps(s, tt__pool_load8(xp + i0 + ki * g->w + kj, g->sw, lane_s));
+    _mm256_storeu_ps(y + ox, _mm256_div_ps(s, _mm256_set1_ps((float)(g->kh * g->kw))));
+}
+
+/* gv[0..7] = dy[ox .. ox+7] / kh*kw (the average-pool backward's divisions for 8 interior outputs) */
+__attribute__((target("avx2")))
+static void tt__avg_div8_avx2(const tt__conv_geom *g, const float *dy, float *gv) {
+    _mm256_storeu_ps(gv, _mm256_div_ps(_mm256_loadu_ps(dy), _mm256_set1_ps((float)(g->kh * g->kw))));
+}
+#endif
+
+/* Whether the pooling loops take the 8-wide path: an AVX2 / AVX-512 context kernel, and rows with
+   at least 8 interior outputs. */
+static int tt__pool_simd(const tt_ctx *ctx, int a, int b) {
+#ifdef TT__GEMM_X86
+    return (ctx->kernel == TT_KERNEL_AVX2 || ctx->kernel == TT_KERNEL_AVX512) && b - a >= 8;
+#else
+    (void)ctx; (void)a; (void)b;
+    return 0;
+#endif
+}
+
+/* The start of each 8-wide block of the interior [a, b) (b - a >= 8): a, a + 8, ..., and b - 8
+   for the rest (its outputs may be computed twice, with the same result). */
+#define TT__POOL_BLOCKS(ox, a, b) for ((ox) = (a); (ox) < (b); (ox) = ((ox) + 8 < (b) && (ox) + 16 > (b)) ? (b) - 8 : (ox) + 8)
+
 static void tt__max_pool_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *y = nd->out;
     const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
@@ -8341,7 +8601,7 @@ static void tt__max_pool_backward(tt_ctx *ctx, tt__node *nd) {
 
 static tt_tensor *tt__max_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const tt_pool_opts *opts, int nsp) {
     tt__conv_geom g;
-    int shape[TT_MAX_DIMS], oy, ox, iy, ix;
+    int shape[TT_MAX_DIMS], oy, ox, ya, yb, xa, xb, simd;
     size_t plane, planes, op_n, ip_n;
     tt_tensor *y;
     if (!tt__in(ctx, op, x) || !tt__pool_setup(ctx, op, x, opts, nsp, 0, &g)) return NULL;
@@ -8352,27 +8612,25 @@ static tt_tensor *tt__max_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const 
     if (y->node && !(g.argmax = (int *)tt__scratch(ctx, op, sizeof(int) * (y->numel ? y->numel : 1)))) return NULL;
     if (!tt__conv_save(ctx, op, y, &g)) return NULL;
     planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
+    tt__pool_inner(g.oh, g.h, g.kh, g.sh, g.ph, g.dh, &ya, &yb);
+    tt__pool_inner(g.ow, g.w, g.kw, g.sw, g.pw, g.dw, &xa, &xb);
+    simd = tt__pool_simd(ctx, xa, xb);
     for (plane = 0; plane < planes; plane++) {
         const float *xp = x->data + plane * ip_n;
-        for (oy = 0; oy < g.oh; oy++)
+        for (oy = 0; oy < g.oh; oy++) {
+            size_t o = plane * op_n + (size_t)oy * g.ow;
+            float *yr = y->data + o;
+            int *ar = g.argmax ? g.argmax + o : NULL, at, vec = simd && oy >= ya && oy < yb;
+#ifdef TT__GEMM_X86
+            if (vec) TT__POOL_BLOCKS(ox, xa, xb) tt__max_pool8_avx2(&g, xp, oy, ox, yr, ar);
+#endif
             for (ox = 0; ox < g.ow; ox++) {
-                /* window rows iy0, iy0 + dh, ... < iy1, clipped to the input (padding is -inf) */
-                int iy0 = oy * g.sh - g.ph, ix0 = ox * g.sw - g.pw;
-                int iy1 = TT__MIN(iy0 + (g.kh - 1) * g.dh + 1, g.h), ix1 = TT__MIN(ix0 + (g.kw - 1) * g.dw + 1, g.w);
-                int best_i;
-                float best = -INFINITY;
-                size_t o = plane * op_n + (size_t)oy * g.ow + ox;
-                while (iy0 < 0) iy0 += g.dh;
-                while (ix0 < 0) ix0 += g.dw;
-                best_i = (iy0 < iy1 && ix0 < ix1) ? iy0 * g.w + ix0 : -1;
-                for (iy = iy0; iy < iy1; iy += g.dh)
-                    for (ix = ix0; ix < ix1; ix += g.dw) {
-                        float v = xp[(size_t)iy * g.w + ix];
-                        if (v > best || v != v) { best = v; best_i = iy * g.w + ix; }
-                    }
-                y->data[o] = best;
-                if (g.argmax) g.argmax[o] = best_i;
+                if (vec && ox == xa) ox = xb;
+                if (ox == g.ow) break;
+                yr[ox] = tt__max_window(&g, xp, oy, ox, &at);
+                if (ar) ar[ox] = at;
             }
+        }
     }
     if (y->node) y->node->backward = tt__max_pool_backward;
     return tt__done(ctx, y);
@@ -8389,27 +8647,56 @@ static float tt__avg_window(const tt__conv_geom *g, int oy, int ox, int *y0, int
     return (float)(g->count_include_pad ? pool : (*y1 - *y0) * (*x1 - *x0));
 }
 
+/* dx += gv over the window of output (oy, ox) (average-pool backward, one output) */
+static void tt__avg_spread(const tt__conv_geom *g, float *dx, int oy, int ox, float gv) {
+    int y0, y1, x0, x1, iy, ix;
+    (void)tt__avg_window(g, oy, ox, &y0, &y1, &x0, &x1);
+    for (iy = y0; iy < y1; iy++)
+        for (ix = x0; ix < x1; ix++) dx[(size_t)iy * g->w + ix] += gv;
+}
+
+/* gv[0..7] = dy[0..7] / kh*kw: 8 interior outputs' divisions (only reached with tt__pool_simd) */
+static void tt__avg_div8(const tt__conv_geom *g, const float *dy, float *gv) {
+#ifdef TT__GEMM_X86
+    tt__avg_div8_avx2(g, dy, gv);
+#else
+    int j;
+    for (j = 0; j < 8; j++) gv[j] = dy[j] / (float)(g->kh * g->kw);
+#endif
+}
+
+/* Every dx element receives its terms in output order (oy, ox), in both paths. */
 static void tt__avg_pool_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *y = nd->out;
     const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
     size_t plane, planes = (size_t)g->n * g->c, op_n = (size_t)g->oh * g->ow, ip_n = (size_t)g->h * g->w;
-    int oy, ox, iy, ix, y0, y1, x0, x1;
-    (void)ctx;
+    int oy, ox, y0, y1, x0, x1, ya, yb, xa, xb, simd;
     if (!x->grad) return;
+    tt__pool_inner(g->oh, g->h, g->kh, g->sh, g->ph, 1, &ya, &yb);
+    tt__pool_inner(g->ow, g->w, g->kw, g->sw, g->pw, 1, &xa, &xb);
+    simd = tt__pool_simd(ctx, xa, xb);
     for (plane = 0; plane < planes; plane++)
-        for (oy = 0; oy < g->oh; oy++)
+        for (oy = 0; oy < g->oh; oy++) {
+            const float *dy = y->grad + plane * op_n + (size_t)oy * g->ow;
+            float *dx = x->grad + plane * ip_n;
+            int vec = simd && oy >= ya && oy < yb;
             for (ox = 0; ox < g->ow; ox++) {
-                float d = tt__avg_window(g, oy, ox, &y0, &y1, &x0, &x1);
-                float gv = y->grad[plane * op_n + (size_t)oy * g->ow + ox] / d;
-                float *dx = x->grad + plane * ip_n;
-                for (iy = y0; iy < y1; iy++)
-                    for (ix = x0; ix < x1; ix++) dx[(size_t)iy * g->w + ix] += gv;
+                if (vec && ox >= xa && ox + 8 <= xb) { /* 8 divisions at once, then the same adds in order */
+                    float gv[8];
+                    int j;
+                    tt__avg_div8(g, dy + ox, gv);
+                    for (j = 0; j < 8; j++) tt__avg_spread(g, dx, oy, ox + j, gv[j]);
+                    ox += 7;
+                    continue;
+                }
+                tt__avg_spread(g, dx, oy, ox, dy[ox] / tt__avg_window(g, oy, ox, &y0, &y1, &x0, &x1));
             }
+        }
 }
 
 static tt_tensor *tt__avg_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const tt_pool_opts *opts, int nsp) {
     tt__conv_geom g;
-    int shape[TT_MAX_DIMS], oy, ox, iy, ix, y0, y1, x0, x1;
+    int shape[TT_MAX_DIMS], oy, ox, iy, ix, y0, y1, x0, x1, ya, yb, xa, xb, simd;
     size_t plane, planes, op_n, ip_n;
     tt_tensor *y;
     if (!tt__in(ctx, op, x) || !tt__pool_setup(ctx, op, x, opts, nsp, 1, &g)) return NULL;
@@ -8419,19 +8706,32 @@ static tt_tensor *tt__avg_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const 
     if (ctx->backend) return tt__conv_bk(ctx, op, y, TT_BOP_AVG_POOL, x, NULL, NULL, &g, 0);
     if (!tt__conv_save(ctx, op, y, &g)) return NULL;
     planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
+    tt__pool_inner(g.oh, g.h, g.kh, g.sh, g.ph, 1, &ya, &yb);
+    tt__pool_inner(g.ow, g.w, g.kw, g.sw, g.pw, 1, &xa, &xb);
+    simd = tt__pool_simd(ctx, xa, xb);
     for (plane = 0; plane < planes; plane++) {
         const float *xp = x->data + plane * ip_n;
-        for (oy = 0; oy < g.oh; oy++)
+        for (oy = 0; oy < g.oh; oy++) {
+            float *yr = y->data + plane * op_n + (size_t)oy * g.ow;
+            int vec = simd && oy >= ya && oy < yb;
+#ifdef TT__GEMM_X86
+            if (vec) TT__POOL_BLOCKS(ox, xa, xb) tt__avg_pool8_avx2(&g, xp, oy, ox, yr);
+#endif
             for (ox = 0; ox < g.ow; ox++) {
-                float d = tt__avg_window(&g, oy, ox, &y0, &y1, &x0, &x1), s = 0.0f;
+                float d, s = 0.0f;
+                if (vec && ox == xa) ox = xb;
+                if (ox == g.ow) break;
+                d = tt__avg_window(&g, oy, ox, &y0, &y1, &x0, &x1);
                 for (iy = y0; iy < y1; iy++)
                     for (ix = x0; ix < x1; ix++) s += xp[(size_t)iy * g.w + ix];
-                y->data[plane * op_n + (size_t)oy * g.ow + ox] = s / d;
+                yr[ox] = s / d;
             }
+        }
     }
     if (y->node) y->node->backward = tt__avg_pool_backward;
     return tt__done(ctx, y);
 }
+#undef TT__POOL_BLOCKS
 
 TT__DEF tt_tensor *tt_max_pool2d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts) {
     return tt__max_pool(ctx, "max_pool2d", x, opts, 2);
@@ -8525,7 +8825,7 @@ static void tt__global_avg_backward(tt_ctx *ctx, tt__node *nd) {
 TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
     const char *op = "global_avg_pool2d";
     tt__conv_geom g;
-    size_t plane, i, ip_n;
+    size_t plane, i, ip_n, m;
     tt_tensor *y;
     if (!tt__in(ctx, op, x) || !tt__conv_input(ctx, op, x, 2, &g)) return NULL;
     if (g.h < 1 || g.w < 1) {
@@ -8547,10 +8847,13 @@ TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
         c.i[0] = (int)y->numel; c.i[1] = (int)ip_n;
         return tt__bk_forward(ctx, y, &c);
     }
-    for (plane = 0; plane < y->numel; plane++) {
-        double s = 0;
-        for (i = 0; i < ip_n; i++) s += x->data[plane * ip_n + i];
-        y->data[plane] = (float)(s / (double)ip_n);
+    for (plane = 0; plane < y->numel; plane += m) { /* 4 planes at once (tt__rows), each summed in order */
+        double s[4] = {0, 0, 0, 0};
+        m = y->numel - plane >= 4 ? 4 : 1;
+        if (m == 4) tt__rows.sum4(x->data + plane * ip_n, ip_n, ip_n, s);
+        else
+            for (i = 0; i < ip_n; i++) s[0] += x->data[plane * ip_n + i];
+        for (i = 0; i < m; i++) y->data[plane + i] = (float)(s[i] / (double)ip_n);
     }
     if (y->node) y->node->backward = tt__global_avg_backward;
     return tt__done(ctx, y);
@@ -8591,6 +8894,79 @@ typedef struct tt__nn_bn_saved {
     float *mean, *invstd;
 } tt__nn_bn_saved;
 
+/* Channels c .. c+k-1 (k = 4 when that many are left before cend, else 1) of x viewed as (n, c, l): the sum of
+   each channel's values and the sum of their squared deviations from mean = sum / m, in double,
+   element by element in (n, l) order; 4 channels run as independent lanes (tt__rows). */
+static size_t tt__nn_bn_stats(const float *x, const tt__nn_bn_saved *st, size_t c, size_t cend, double *sum, double *sq) {
+    size_t n, l, j, k = cend - c >= 4 ? 4 : 1, m = st->n * st->l;
+    double mean[4];
+    for (j = 0; j < 4; j++) sum[j] = sq[j] = 0;
+    for (n = 0; n < st->n; n++) {
+        const float *xp = x + (n * st->c + c) * st->l;
+        if (k == 4) tt__rows.sum4(xp, st->l, st->l, sum);
+        else
+            for (l = 0; l < st->l; l++) sum[0] += xp[l];
+    }
+    for (j = 0; j < k; j++) mean[j] = sum[j] / (double)m;
+    for (n = 0; n < st->n; n++) {
+        const float *xp = x + (n * st->c + c) * st->l;
+        if (k == 4) tt__rows.sqdev4(xp, st->l, st->l, mean, sq);
+        else
+            for (l = 0; l < st->l; l++) {
+                double d = xp[l] - mean[0];
+                sq[0] += d * d;
+            }
+    }
+    return k;
+}
+
+/* The backward's sums for channels c .. c+k-1 (as tt__nn_bn_stats): sum of dy and of dy * xhat. */
+static size_t tt__nn_bn_grad_sums(const float *x, const float *gy, const tt__nn_bn_saved *st, size_t c, size_t cend,
+                                  double *sum_dy, double *sum_dy_xhat) {
+    size_t n, l, j, k = cend - c >= 4 ? 4 : 1;
+    for (j = 0; j < 4; j++) sum_dy[j] = sum_dy_xhat[j] = 0;
+    for (n = 0; n < st->n; n++) {
+        const float *xp = x + (n * st->c + c) * st->l, *gp = gy + (n * st->c + c) * st->l;
+        if (k == 4) tt__rows.dot4(gp, xp, st->l, st->l, st->mean + c, st->invstd + c, sum_dy, sum_dy_xhat);
+        else
+            for (l = 0; l < st->l; l++) {
+                sum_dy[0] += gp[l];
+                sum_dy_xhat[0] += (double)gp[l] * ((xp[l] - st->mean[c]) * st->invstd[c]);
+            }
+    }
+    return k;
+}
+
+/* y[i] = (x[i] - mean) * invstd * w + b (SSE2: 4 at a time, same operations in the same order) */
+static void tt__nn_bn_apply(float *y, const float *x, size_t n, float mean, float invstd, float w, float b) {
+    size_t i = 0;
+#ifdef TT__VEC_SSE
+    __m128 mv = _mm_set1_ps(mean), iv = _mm_set1_ps(invstd), wv = _mm_set1_ps(w), bv = _mm_set1_ps(b);
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_ps(y + i, _mm_add_ps(_mm_mul_ps(_mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(x + i), mv), iv), wv), bv));
+#endif
+    for (; i < n; i++) y[i] = (x[i] - mean) * invstd * w + b;
+}
+
+/* dx[i] += w * invstd * (dy[i] - mdy - xhat * mdyx), xhat = (x[i] - mean) * invstd (SSE2 as above) */
+static void tt__nn_bn_dx(float *dx, const float *x, const float *dy, size_t n, float mean, float invstd, float w,
+                         float mdy, float mdyx) {
+    size_t i = 0;
+#ifdef TT__VEC_SSE
+    __m128 mv = _mm_set1_ps(mean), iv = _mm_set1_ps(invstd), wi = _mm_set1_ps(w * invstd);
+    __m128 dv = _mm_set1_ps(mdy), xv = _mm_set1_ps(mdyx);
+    for (; i + 4 <= n; i += 4) {
+        __m128 xhat = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(x + i), mv), iv);
+        __m128 t = _mm_sub_ps(_mm_sub_ps(_mm_loadu_ps(dy + i), dv), _mm_mul_ps(xhat, xv));
+        _mm_storeu_ps(dx + i, _mm_add_ps(_mm_loadu_ps(dx + i), _mm_mul_ps(wi, t)));
+    }
+#endif
+    for (; i < n; i++) {
+        float xhat = (x[i] - mean) * invstd;
+        dx[i] += w * invstd * (dy[i] - mdy - xhat * mdyx);
+    }
+}
+
 /* Batchnorm forward and backward work channel by channel: every channel's statistics, outputs
    and gradients are computed from that channel alone in a fixed order, so channels run in
    parallel pieces on the context's pool (above TT__PAR_MIN_COSTLY elements in all) with results
@@ -8610,17 +8986,14 @@ static void tt__bn_backward_piece(void *arg, size_t c0, size_t c1) {
     const tt__bn_par *p = (const tt__bn_par *)arg;
     tt_tensor *x = p->io->x, *w = p->io->w, *b = p->io->b, *y = p->io->y;
     const tt__nn_bn_saved *s = p->s;
-    size_t n, c, l, m = s->n * s->l;
+    size_t n, c, l, m = s->n * s->l, g0 = 0, g1 = c0; /* channels g0 .. g1-1 have their sums */
+    double sums_dy[4], sums_dy_xhat[4];
     for (c = c0; c < c1; c++) {
-        double sum_dy = 0, sum_dy_xhat = 0;
+        double sum_dy, sum_dy_xhat;
         float mean = s->mean[c], invstd = s->invstd[c], wc = w ? w->data[c] : 1.0f;
-        for (n = 0; n < s->n; n++) {
-            const float *xp = x->data + (n * s->c + c) * s->l, *gp = y->grad + (n * s->c + c) * s->l;
-            for (l = 0; l < s->l; l++) {
-                sum_dy += gp[l];
-                sum_dy_xhat += (double)gp[l] * ((xp[l] - mean) * invstd);
-            }
-        }
+        if (c >= g1) g1 = (g0 = c) + tt__nn_bn_grad_sums(x->data, y->grad, s, c, c1, sums_dy, sums_dy_xhat);
+        sum_dy = sums_dy[c - g0];
+        sum_dy_xhat = sums_dy_xhat[c - g0];
         if (w && w->grad) w->grad[c] += (float)sum_dy_xhat;
         if (b && b->grad) b->grad[c] += (float)sum_dy;
         if (!x->grad) continue;
@@ -8630,10 +9003,7 @@ static void tt__bn_backward_piece(void *arg, size_t c0, size_t c1) {
             if (s->training) {
                 /* dx = w * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */
                 float mdy = (float)(sum_dy / (double)m), mdyx = (float)(sum_dy_xhat / (double)m);
-                for (l = 0; l < s->l; l++) {
-                    float xhat = (xp[l] - mean) * invstd;
-                    dxp[l] += wc * invstd * (gp[l] - mdy - xhat * mdyx);
-                }
+                tt__nn_bn_dx(dxp, xp, gp, s->l, mean, invstd, wc, mdy, mdyx);
             } else {
                 /* running statistics are constants: the op is affine in x */
                 for (l = 0; l < s->l; l++) dxp[l] += wc * invstd * gp[l];
@@ -8660,19 +9030,15 @@ static void tt__bn_forward_piece(void *arg, size_t c0, size_t c1) {
     tt__nn_bn_saved *sv = p->s;
     float momentum = p->momentum, eps = p->eps;
     int training = st.training, update = p->update;
-    size_t n, c, l, m = st.n * st.l;
+    size_t n, c, m = st.n * st.l, g0 = 0, g1 = c0; /* channels g0 .. g1-1 have their statistics in sums, sqs */
+    double sums[4], sqs[4];
     for (c = c0; c < c1; c++) {
         float mean, invstd, wc = weight ? weight->data[c] : 1.0f, bc = bias ? bias->data[c] : 0.0f;
         if (training) {
-            double sum = 0, sq = 0, dm, var;
-            for (n = 0; n < st.n; n++)
-                for (l = 0; l < st.l; l++) sum += x->data[(n * st.c + c) * st.l + l];
-            dm = sum / (double)m;
-            for (n = 0; n < st.n; n++)
-                for (l = 0; l < st.l; l++) {
-                    double d = x->data[(n * st.c + c) * st.l + l] - dm;
-                    sq += d * d;
-                }
+            double sq, dm, var;
+            if (c >= g1) g1 = (g0 = c) + tt__nn_bn_stats(x->data, &st, c, c1, sums, sqs);
+            dm = sums[c - g0] / (double)m;
+            sq = sqs[c - g0];
             var = sq / (double)m; /* biased: used for normalising */
             mean = (float)dm;
             invstd = (float)(1.0 / sqrt(var + (double)eps));
@@ -8687,11 +9053,8 @@ static void tt__bn_forward_piece(void *arg, size_t c0, size_t c1) {
         }
         sv->mean[c] = mean;
         sv->invstd[c] = invstd;
-        for (n = 0; n < st.n; n++) {
-            const float *xp = x->data + (n * st.c + c) * st.l;
-            float *yp = y->data + (n * st.c + c) * st.l;
-            for (l = 0; l < st.l; l++) yp[l] = (xp[l] - mean) * invstd * wc + bc;
-        }
+        for (n = 0; n < st.n; n++)
+            tt__nn_bn_apply(y->data + (n * st.c + c) * st.l, x->data + (n * st.c + c) * st.l, st.l, mean, invstd, wc, bc);
     }
 }
 
