@@ -187,6 +187,21 @@ static void run_kernel_suite(tt_kernel kern) {
             check_ctx(&ctx, &p, tt_kernel_name(kern));
             free_problem(&p);
         }
+        /* narrow C (n <= 16: the column-vector kernels of the auto path, e.g. the forward X W^T
+           of a 10-class layer): every n from 1 to 17, row counts around 8 and 16 (edge panels),
+           k of 1, 5, 64 and 333 (two k blocks with beta 1 on the second), all transposes */
+        {
+            static const int nm[] = {8, 9, 16, 23, 64, 70}, nk[] = {1, 5, 64, 333};
+            int n, i = 0;
+            for (n = 1; n <= 17; n++)
+                for (ta = 0; ta < 2; ta++)
+                    for (tb = 0; tb < 2; tb++, i++) {
+                        problem p;
+                        make_problem(&p, ta, tb, nm[i % 6], n, nk[(i / 6 + n) % 4], cnt++ % 7);
+                        check_ctx(&ctx, &p, tt_kernel_name(kern));
+                        free_problem(&p);
+                    }
+        }
     }
     tt_ctx_free(&ctx);
 }
