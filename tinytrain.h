@@ -4132,10 +4132,14 @@ typedef struct tt__gemm_kern {
     int kc, mc, nc;  /* cache blocks: KC depth (L1), MC rows of A (L2), NC columns of B (L3) */
 } tt__gemm_kern;
 
-/* Largest blocks over all kernels of this build: they size the workspaces. */
+/* Largest blocks over all kernels of this build: they size the workspaces. KC is a constant
+   of each kernel (it decides where the k sums are cut, so it decides the rounding: the same
+   kernel gives the same bits on every CPU); MC and NC only reorder whole tiles and are chosen
+   per CPU from its cache sizes (tt__gemm_blocking), up to TT__GEMM_MC / TT__GEMM_NC. */
 #define TT__GEMM_KC 320
-#define TT__GEMM_MC 120
+#define TT__GEMM_MC 240
 #define TT__GEMM_NC 1024
+#define TT__GEMM_MC_DEFAULT 120 /* cache sizes unknown: the blocks tuned on Zen 3 (L2 512 KiB) */
 #define TT__GEMM_MR_MAX 8
 #define TT__GEMM_NR_MAX 32
 #define TT__GEMM_MAX_THREADS TT_MAX_THREADS
@@ -4144,6 +4148,9 @@ typedef struct tt__gemm_kern {
 #define TT__GEMM_PREFETCH_KC 32
 /* Floats of the packed path's A workspace (MC x KC, whole panels). */
 #define TT__GEMM_PA_FLOATS ((size_t)(TT__GEMM_MC + TT__GEMM_MR_MAX) * TT__GEMM_KC)
+/* Largest op(A) that the packed driver packs as one block for small k (tt__gemm_packed); tuned
+   on Zen 3 with the 120-row A block, independent of the CPU's MC. */
+#define TT__GEMM_ONE_A_FLOATS ((size_t)(TT__GEMM_MC_DEFAULT + TT__GEMM_MR_MAX) * TT__GEMM_KC)
 /* tt_sgemm's stack buffer: one B sliver and one A sliver, 320 * (32 + 8) floats = 50 KiB. */
 #define TT__GEMM_STACK_FLOATS (TT__GEMM_KC * (TT__GEMM_NR_MAX + TT__GEMM_MR_MAX))
 
@@ -4819,6 +4826,42 @@ static int tt__x86_level(void) { /* 0 none, 1 AVX2+FMA, 2 also AVX-512F */
     if ((r[1] & (1u << 16)) && (xcr0 & 0xE6) == 0xE6) return 2; /* AVX-512F + opmask/ZMM state */
     return 1;
 }
+
+/* Cache sizes from cpuid's deterministic cache parameters: leaf 4 (Intel and most others) or
+   0x8000001D (AMD and Hygon, with the TopologyExtensions bit). Size = ways x partitions x line
+   x sets; the L3 is divided by the logical processors that share it (cpuid's upper bound:
+   a conservative share). Leaves 0 where cpuid does not say. */
+static void tt__x86_caches(long *l1d, long *l2, long *l3) {
+    unsigned r[4], leaf = 0, i;
+    tt__cpuid(0, 0, r);
+    if (r[1] == 0x68747541u || r[1] == 0x6F677948u) { /* "Auth"enticAMD, "Hygo"nGenuine */
+        unsigned ext;
+        tt__cpuid(0x80000000u, 0, r);
+        ext = r[0];
+        if (ext >= 0x8000001Du) {
+            tt__cpuid(0x80000001u, 0, r);
+            if (r[2] & (1u << 22)) leaf = 0x8000001Du;
+        }
+    } else if (r[0] >= 4) {
+        leaf = 4;
+    }
+    for (i = 0; leaf && i < 16; i++) {
+        unsigned type, level;
+        uint64_t size, share;
+        tt__cpuid(leaf, i, r);
+        type = r[0] & 31u;
+        if (type == 0) break;
+        if (type != 1 && type != 3) continue; /* data or unified, not instruction */
+        level = (r[0] >> 5) & 7u;
+        share = ((r[0] >> 14) & 0xFFFu) + 1u;
+        size = (uint64_t)(((r[1] >> 22) & 0x3FFu) + 1u) * (((r[1] >> 12) & 0x3FFu) + 1u) * ((r[1] & 0xFFFu) + 1u) *
+               ((uint64_t)r[2] + 1u);
+        if (size > ((uint64_t)1 << 30)) continue; /* nonsense (a hypervisor's): ignored */
+        if (level == 1) *l1d = (long)size;
+        else if (level == 2) *l2 = (long)size;
+        else if (level == 3) *l3 = (long)(size / share);
+    }
+}
 #endif /* TT__GEMM_X86 */
 
 #ifdef TT__GEMM_NEON
@@ -4875,7 +4918,7 @@ static void tt__ukr_neon(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
 
 /* Kernel table entry for k, or NULL when this build has no such kernel. */
 static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
-    out->kc = TT__GEMM_KC; out->mc = TT__GEMM_MC; out->nc = TT__GEMM_NC; out->pack_bt = NULL;
+    out->kc = TT__GEMM_KC; out->mc = TT__GEMM_MC_DEFAULT; out->nc = TT__GEMM_NC; out->pack_bt = NULL;
     out->pack_bn = NULL; out->pack_an = NULL; out->pack_at = NULL; out->ukr_pk = NULL; out->split4 = 0;
     out->ukr_nt = NULL; out->pack_av = NULL; out->nt_mr = 0; out->nt_max = 0; out->nt_pack_max = 0;
     switch (k) {
@@ -4902,6 +4945,31 @@ static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
 #endif
     default: return 0;
     }
+}
+
+/* This CPU's cache sizes in bytes (L1 data, L2, and the L3 share of one logical processor);
+   0 where unknown (not x86, or cpuid does not say). */
+static void tt__gemm_caches(long *l1d, long *l2, long *l3) {
+    *l1d = 0; *l2 = 0; *l3 = 0;
+#ifdef TT__GEMM_X86
+    tt__x86_caches(l1d, l2, l3);
+#endif
+}
+
+/* MC and NC of kernel K from the cache sizes (bytes, 0 = unknown), BLIS style: the packed
+   MC x KC block of A takes ~30% of the L2 (Zen 3, L2 512 KiB, KC 320: MC 120, the value tuned
+   there), the KC x NC block of B at most half of the L3 share; MC a multiple of MR in
+   [2 MR, TT__GEMM_MC], NC a multiple of NR in [4 NR, TT__GEMM_NC]. A function of the cache
+   sizes only, and MC / NC do not change what a tile computes (KC stays the kernel's): the
+   results are the same bits whatever blocks a CPU gets. */
+static void tt__gemm_blocking(tt__gemm_kern *K, long l2, long l3) {
+    long kb = (long)K->kc * (long)sizeof(float), mc = TT__GEMM_MC_DEFAULT, nc = TT__GEMM_NC;
+    if (l2 >= 32 * 1024) mc = l2 / 10 * 3 / kb;
+    if (l3 >= 256 * 1024) nc = l3 / 2 / kb;
+    mc = TT__MIN(TT__MAX(mc, 2L * K->mr), (long)TT__GEMM_MC);
+    nc = TT__MIN(TT__MAX(nc, 4L * K->nr), (long)TT__GEMM_NC);
+    K->mc = (int)(mc - mc % K->mr);
+    K->nc = (int)(nc - nc % K->nr);
 }
 
 TT__DEF int tt_kernel_supported(tt_kernel k) {
@@ -5115,7 +5183,7 @@ static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, int p
    Neither changes what a tile computes (results are the same bits). */
 static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, int path, float *pa, float *pb) {
     int jc, pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k), inplace = tt__gemm_b_inplace(K, g, path);
-    int mtiles = (g->m + K->mr - 1) / K->mr, one_a = (size_t)mtiles * K->mr * kb <= TT__GEMM_PA_FLOATS;
+    int mtiles = (g->m + K->mr - 1) / K->mr, one_a = (size_t)mtiles * K->mr * kb <= TT__GEMM_ONE_A_FLOATS;
     int mb = one_a ? g->m : K->mc, by_rows = one_a && kb <= 64, sliver = one_a && !by_rows;
     for (jc = 0; jc < g->n; jc += K->nc) {
         int nc = TT__MIN(K->nc, g->n - jc), nfull = inplace ? nc - nc % K->nr : 0; /* columns read in place */
@@ -5256,6 +5324,7 @@ struct tt__gemm_state {
     int threads;            /* threads with a workspace (1 .. desc.threads) */
     int active;             /* threads used now (tt_ctx_set_threads) */
     int flush;              /* tt_desc.flush_denormals: workers set FTZ|DAZ around each job */
+    long l1d, l2, l3;       /* cache sizes read at tt_ctx_init (tt__gemm_caches): MC and NC */
     float *pa[TT__GEMM_MAX_THREADS], *pb[TT__GEMM_MAX_THREADS];
     /* the current parallel job: C split into parts of whole tiles */
     tt__gemm_args job;
@@ -5407,6 +5476,8 @@ static tt_result tt__gemm_init(tt_ctx *ctx, void *mem) {
     if (!tt_kernel_supported(ctx->kernel) || !tt__gemm_kern_get(ctx->kernel, &st->kern))
         return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: matmul kernel %s is not supported by this %s",
                         tt_kernel_name(ctx->kernel), tt__gemm_kern_get(ctx->kernel, &st->kern) ? "CPU" : "build");
+    tt__gemm_caches(&st->l1d, &st->l2, &st->l3);
+    tt__gemm_blocking(&st->kern, st->l2, st->l3);
 #ifndef TT_NO_THREADS
     if (st->threads > 1) {
         if (pthread_mutex_init(&st->mu, NULL) != 0) return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: pthread_mutex_init failed");
@@ -5576,12 +5647,14 @@ TT__DEF tt_result tt_ctx_set_kernel(tt_ctx *ctx, tt_kernel kernel) {
     if (kernel == TT_KERNEL_AUTO) kernel = tt_kernel_best();
     if (!tt_kernel_supported(kernel) || !tt__gemm_kern_get(kernel, &kd))
         return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_set_kernel: kernel %s is not supported here", tt_kernel_name(kernel));
+    tt__gemm_blocking(&kd, ctx->gemm->l2, ctx->gemm->l3);
     ctx->gemm->kern = kd;
     ctx->kernel = kernel;
     return TT_OK;
 }
 #undef TT__GEMM_PREFETCH_KC /* private to >>matmul (the >>end list holds the older macros) */
 #undef TT__GEMM_PA_FLOATS
+#undef TT__GEMM_ONE_A_FLOATS
 
 /* ==================================================================================== >>ops_basic */
 
@@ -17653,6 +17726,7 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 #undef TT__GEMM_KC
 #undef TT__GEMM_MAX_THREADS
 #undef TT__GEMM_MC
+#undef TT__GEMM_MC_DEFAULT
 #undef TT__GEMM_MR_MAX
 #undef TT__GEMM_NC
 #undef TT__GEMM_NEON
