@@ -4672,9 +4672,12 @@ static void tt__pack_av16_avx2(int mc, int kc, const float *a, ptrdiff_t lda, fl
             _mm512_storeu_ps(r_ + 16, x1);                                                    \
         }                                                                                     \
     } while (0)
-__attribute__((target("avx512f")))
-static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
-                               float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+/* The kernel body; with pao / pbo it is the packing tile of tt__ukr_pk_fn, as in the AVX2
+   kernel (B stored as two 16-float vectors per step, the 6 A^T values by one 8-float store
+   that the next step overwrites; the last step moves 4 + 2). */
+__attribute__((target("avx512f"), always_inline))
+static inline void tt__ukr_avx512_body(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                                       float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr, float *pao, float *pbo) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, va, vb;
     /* bit j of m0 / m1: column j / 16 + j inside the tile */
@@ -4687,7 +4690,31 @@ static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t 
             _mm_prefetch((const char *)(c + p * ldc), _MM_HINT_T0);
             _mm_prefetch((const char *)(c + p * ldc + 31), _MM_HINT_T0);
         }
-    if (mr > 4 && nr > 16) {
+    if (pao || pbo) {
+        __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+        for (p = 0; p < kc; p++) {
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
+            if (pbo) { _mm512_storeu_ps(pbo, b0); _mm512_storeu_ps(pbo + 16, b1); pbo += 32; }
+            if (pao) {
+                __m256 v = _mm256_maskload_ps(a, six);
+                if (p + 1 < kc) {
+                    _mm256_storeu_ps(pao, v);
+                } else {
+                    _mm_storeu_ps(pao, _mm256_castps256_ps128(v));
+                    _mm_storel_pi((__m64 *)(void *)(pao + 4), _mm256_extractf128_ps(v, 1));
+                }
+                pao += 6;
+            }
+            x = _mm512_set1_ps(a[0]);  c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
+            x = _mm512_set1_ps(a[rsa]); c10 = _mm512_fmadd_ps(x, b0, c10); c11 = _mm512_fmadd_ps(x, b1, c11);
+            x = _mm512_set1_ps(a[r2]); c20 = _mm512_fmadd_ps(x, b0, c20); c21 = _mm512_fmadd_ps(x, b1, c21);
+            x = _mm512_set1_ps(a[r3]); c30 = _mm512_fmadd_ps(x, b0, c30); c31 = _mm512_fmadd_ps(x, b1, c31);
+            x = _mm512_set1_ps(a[r4]); c40 = _mm512_fmadd_ps(x, b0, c40); c41 = _mm512_fmadd_ps(x, b1, c41);
+            x = _mm512_set1_ps(a[r5]); c50 = _mm512_fmadd_ps(x, b0, c50); c51 = _mm512_fmadd_ps(x, b1, c51);
+            a += csa;
+            b += ldb;
+        }
+    } else if (mr > 4 && nr > 16) {
         for (p = 0; p < kc; p++) {
             __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
             x = _mm512_set1_ps(a[0]);  c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
@@ -4746,6 +4773,16 @@ static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t 
 #undef TT__ROW2
 #undef TT__FULL2
 #undef TT__SCALE12
+__attribute__((target("avx512f")))
+static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                               float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    tt__ukr_avx512_body(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, mr, nr, NULL, NULL);
+}
+__attribute__((target("avx512f")))
+static void tt__ukr_avx512_pk(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                              float *pao, float *pbo, float *c, ptrdiff_t ldc, float alpha, float beta) {
+    tt__ukr_avx512_body(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, 6, 32, pao, pbo);
+}
 static void tt__ukr_avx512(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
                            ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
     tt__ukr_avx512_ldb(kc, a, rsa, csa, b, 32, c, ldc, alpha, beta, mr, nr);
@@ -4935,6 +4972,7 @@ static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
     case TT_KERNEL_AVX512: /* every AVX-512F CPU has AVX2 (tt__x86_level checks both) */
         out->ukr = tt__ukr_avx512; out->ukr_ldb = tt__ukr_avx512_ldb; out->mr = 6; out->nr = 32; out->kc = 192; out->split4 = 1;
         out->pack_bt = tt__pack_bt32_avx2; out->pack_bn = tt__pack_bn32_avx2; out->pack_an = tt__pack_a6_avx2; out->pack_at = tt__pack_at6_avx2;
+        out->ukr_pk = tt__ukr_avx512_pk;
         out->ukr_nt = tt__ukr_nt_avx512; out->pack_av = tt__pack_av16_avx2; out->nt_mr = 16; out->nt_max = 16; out->nt_pack_max = 0;
         return 1;
 #endif
