@@ -267,7 +267,7 @@ typedef struct tt_desc {
     uint64_t seed;          /* RNG seed (default 0 is a valid seed: same as seed 0) */
     int threads;            /* matmul threads, 1..TT_MAX_THREADS (default 1) */
     tt_kernel kernel;       /* matmul kernel (default AUTO) */
-    int small_matmul_workspace; /* 1: only ~50 KiB matmul workspace per thread instead of ~1.5 MiB
+    int small_matmul_workspace; /* 1: only ~50 KiB matmul workspace per thread instead of ~1.6 MiB
                                (no packed path: large products are slower; for small devices) */
     int flush_denormals;    /* 1: run the context's work with subnormal floats flushed to zero
                                (flush-to-zero and denormals-are-zero: MXCSR FTZ|DAZ on x86-64, FPCR.FZ
@@ -577,7 +577,7 @@ TT_API tt_result tt_sgemm(int trans_a, int trans_b, int m, int n, int k, float a
                           float *c, int ldc);
 /* The context's kernel, workspace and threads (no allocation). Used by every autograd op.
    Uses the thread pool only for problems of about 1M multiply-adds and more. The workspace
-   lives in the context block: about 1.5 MiB per thread (tt_desc.threads). */
+   lives in the context block: about 1.6 MiB per thread (tt_desc.threads). */
 TT_API tt_result tt_ctx_sgemm(tt_ctx *ctx, int trans_a, int trans_b, int m, int n, int k,
                               float alpha, const float *a, int lda, const float *b, int ldb,
                               float beta, float *c, int ldc);
@@ -4067,7 +4067,10 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
       once, L3) > ic (MC rows, A packed once, L2) > jr > ir (micro-tiles; the B sliver stays in
       L1). The "light" driver (small/skinny problems, and tt_sgemm without a context) does not
       pack A at all (the micro-kernel reads it through its strides) and packs only one KC x NR
-      sliver of B at a time into a small buffer.
+      sliver of B at a time into a small buffer. The "narrow" driver (n <= 12 / 16, tt__gemm_narrow)
+      turns the tile around: one vector per column of C holding 8 / 16 of its rows.
+   Cache blocks: KC is a constant of each kernel (it decides where the k sums are cut); MC and
+   NC are chosen per CPU at tt_ctx_init from cpuid's cache sizes (tt__gemm_blocking).
 
    Determinism: every C element is computed by the same instruction sequence in both drivers and
    for every tile position: the k loop is cut at the same multiples of KC (a kernel constant), the
