@@ -5203,7 +5203,7 @@ static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, int p
 }
 
 /* Packed path: pa holds MC x KC of A, pb KC x NC of B (or, B read in place, its edge sliver).
-   Small k (the batch-64 MLP products): when the whole of op(A) fits the A workspace at this
+   Small k (the batch-64 MLP products): when the whole of op(A) fits 128 x KC floats at this
    depth it is packed once as a single block, and
    - kc <= 64 (dW = dY^T X at batch 64, k = 10): the C tiles are visited row by row (B block
      packed first). Per tile the C traffic is large next to the arithmetic; a row of tiles is
