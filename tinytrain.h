@@ -110,8 +110,29 @@
 
    THREADS
        A context is used by one thread at a time; different contexts are independent. With
-       tt_desc.threads > 1 the context owns a small pthread pool used by the matrix multiply for
-       large problems only.
+       tt_desc.threads > 1 the context owns a small pthread pool (started by tt_ctx_init, joined
+       by tt_ctx_free; nothing global) that runs the parallel parts of a training step; the
+       calling thread works too, and tt_ctx_set_threads(ctx, n) changes how many threads are
+       used. After each parallel region the workers spin briefly (about 35 microseconds) so
+       that the next region of the same step wakes them without a system call, then sleep on a
+       condition variable: an idle context uses no CPU. What runs on the pool, each above a size
+       threshold (smaller work stays on the calling thread), and why the result never depends on
+       the thread count:
+       - matrix products of about 1M multiply-adds and more (every autograd matmul, linear,
+         convolution): C is cut into whole register tiles, each computed as with one thread;
+       - element-wise ops from 32K elements (relu, add/sub/mul/div of same-shape operands, of a
+         row vector or of a scalar, view backward) and unary activations from 4K (gelu, tanh,
+         elu, ... forward and backward): every element is computed from its own inputs;
+       - batchnorm (per channel), layernorm and groupnorm forward (per row), layernorm backward
+         (input gradient per row; weight and bias gradients per column, each summing its rows in
+         row order, as one thread does); groupnorm backward stays serial;
+       - cross-entropy and NLL with class indices (per sample; the weight sum for the mean is
+         taken afterwards in sample order);
+       - SGD, Adam and AdamW updates from 32K (SGD) / 4K (Adam, AdamW) elements per tensor:
+         element-wise.
+       No op splits a sum between threads, so results are bit-identical for every thread count
+       (tests/test_threads.c: 1, 2 and 3 threads; tests/test_sgemm.c for the matmul). Whole-tensor
+       reductions (sum, mean, bias gradients of broadcast adds) stay serial.
 
    DETERMINISM
        Same build, same machine, same seed, same inputs: same bits. Every op is a fixed sequence
@@ -133,7 +154,9 @@
        state decaying on real data). Results equal the default run on data where nothing is
        subnormal. The mode is set when a covered call starts (elementwise unary/binary ops, every
        matrix product and the ops built on it, backward, optimizer steps) and the caller's mode
-       restored before it returns; the matmul worker threads do the same around each job. So no
+       restored before it returns; the pool's workers run each region in the mode its caller
+       had when the region started (so even an op outside that list, e.g. layernorm, gets the
+       same bits whichever thread runs a part) and restore their own after it. So no
        thread's mode is left changed between calls, and a signal handler or callback running
        inside a call is the only code that can see it (PyTorch: torch.set_flush_denormal).
 
@@ -200,7 +223,7 @@
 #ifndef TT_MAX_DIMS
 #define TT_MAX_DIMS 6
 #endif
-/* Most matmul threads a context may have (tt_desc.threads above it is refused). */
+/* Most threads a context's pool may have (tt_desc.threads above it is refused). */
 #define TT_MAX_THREADS 64
 
 #ifdef __cplusplus
@@ -265,7 +288,7 @@ typedef struct tt_desc {
     size_t persist_bytes;   /* optimizer state and other long-lived data (default 16 MiB) */
     size_t scratch_bytes;   /* activations + tape per step (default 64 MiB) */
     uint64_t seed;          /* RNG seed (default 0 is a valid seed: same as seed 0) */
-    int threads;            /* matmul threads, 1..TT_MAX_THREADS (default 1) */
+    int threads;            /* threads of the context's pool, 1..TT_MAX_THREADS (default 1); see THREADS */
     tt_kernel kernel;       /* matmul kernel (default AUTO) */
     int small_matmul_workspace; /* 1: only ~50 KiB matmul workspace per thread instead of ~1.6 MiB
                                (no packed path: large products are slower; for small devices) */
@@ -357,9 +380,9 @@ TT_API void tt_clear_error(tt_ctx *ctx);
    elementwise unary and binary ops (tt_add, tt_mul, tt_neg, tt_scale, tt_add_scalar, the activations
    of the unary helper), tt_ctx_sgemm and every op built on it (linear, matmul, conv, attention
    products), tt_backward / tt_backward_seed (every backward function) and tt_optim_step (also when
-   tt_optim_step_closure calls it; not the closure, not L-BFGS). The matmul worker threads set it
-   around every job they run and restore their mode after. Other forward ops run in the caller's
-   mode. Nothing stays changed in any thread between calls. */
+   tt_optim_step_closure calls it; not the closure, not L-BFGS). The pool's worker threads take
+   the calling thread's mode for every region they work on and restore their own after. Other
+   forward ops run in the caller's mode (on every thread). Nothing stays changed in any thread between calls. */
 TT_API int tt_fp_flush_supported(void);
 /* Runtime version string, e.g. "0.1.0". */
 TT_API const char *tt_version(void);
@@ -581,8 +604,9 @@ TT_API tt_result tt_sgemm(int trans_a, int trans_b, int m, int n, int k, float a
 TT_API tt_result tt_ctx_sgemm(tt_ctx *ctx, int trans_a, int trans_b, int m, int n, int k,
                               float alpha, const float *a, int lda, const float *b, int ldb,
                               float beta, float *c, int ldc);
-/* Threads tt_ctx_sgemm may use from now on: 1 .. tt_desc.threads (the pool is started once,
-   at tt_ctx_init). Results do not change with it. */
+/* Threads the context's ops (tt_ctx_sgemm and every op that runs on the pool, see THREADS) may
+   use from now on: 1 .. tt_desc.threads (the pool is started once, at tt_ctx_init). Results do
+   not change with it. */
 TT_API tt_result tt_ctx_set_threads(tt_ctx *ctx, int threads);
 /* Switch the context's matmul kernel (AUTO = tt_kernel_best()); TT_ERR_UNSUPPORTED if this
    CPU or build lacks it (the context keeps its kernel then). */
@@ -1549,6 +1573,29 @@ typedef enum tt_backend_op {
 } tt_backend_op;
 /* Forward codes are odd; the backward of op is op + 1 (called with the same fields). */
 
+/* The CNN ops. Convolution and pooling pass their geometry as TT_BK_GEOM_INTS ints at p[0]
+   (host-block scratch, read by the backend on the host): n, c, h, w, cout, groups, kh, kw,
+   sh, sw, ph, pw, dh, dw, oh, ow, ceil_mode, count_include_pad (1-D ops: h = kh = 1); what
+   follows the geometry in the same block is named with each op. */
+enum {
+    TT_BK_GEOM_INTS = 32,
+    TT_BOP_CONV = 101, TT_BOP_CONV_BWD,     /* in x, w, b (b may be NULL); after the geometry: the column
+                                               workspace, K * P floats (K = c/groups * kh * kw, P = oh * ow;
+                                               absent for a 1x1 kernel with stride 1 and no padding) */
+    TT_BOP_MAX_POOL, TT_BOP_MAX_POOL_BWD,   /* in[0] x; after the geometry: out->numel ints, the position
+                                               (in its plane) of each window's maximum, -1 for none */
+    TT_BOP_AVG_POOL, TT_BOP_AVG_POOL_BWD,   /* in[0] x */
+    TT_BOP_BATCHNORM, TT_BOP_BATCHNORM_BWD, /* in x, w, b (w, b may be NULL); i: n, c, l (x as (n, c, l)),
+                                               batch (1: the statistics came from the batch); p[0]: 5 * c
+                                               floats: mean, invstd, unbiased variance, 2 * c for the backward */
+    TT_BOP_BN_STATS,                        /* no backward. in x, running_mean, running_var (or NULL); i: n, c, l,
+                                               mode (0: batch statistics, 1: batch statistics and update the
+                                               running ones, 2: the running statistics); f: eps, momentum;
+                                               p[0]: the batchnorm block above (mean, invstd, unbiased var) */
+    TT_BOP_ADAPTIVE_AVG_POOL = 111, TT_BOP_ADAPTIVE_AVG_POOL_BWD, /* in[0] x; p[0]: the geometry (oh, ow: the output size) */
+    TT_BOP_GLOBAL_AVG_POOL, TT_BOP_GLOBAL_AVG_POOL_BWD /* in[0] x; i: planes (n * c), plane size (h * w) */
+};
+
 typedef struct tt_backend_call {
     int op;                  /* tt_backend_op */
     tt_tensor *out;
@@ -1911,28 +1958,69 @@ TT_API tt_tensor *tt_nn_block_forward(tt_ctx *ctx, const tt_nn_block *m, tt_tens
 /* SVG line chart of one or more series (training / validation curves), no dependency: axes,
    "nice" ticks (1-2-5 steps, or decades on a log scale), axis labels, a title, a legend, a
    colour-blind-safe palette (Okabe-Ito), lines clipped to the plotting frame. NaN / Inf points
-   (and points <= 0 on a log scale) break the line. */
+   (and points <= 0 on a log scale) break the line. Series can also be dashed lines, dots
+   (scatter plots) or crosses; the axes can show a fixed range; a callback can draw a background
+   (contour lines, class regions) inside the frame; tt_chart_grid_svg puts several charts side by
+   side in one SVG (small multiples). */
 typedef struct tt_chart_series {
-    const char *label;       /* legend text */
+    const char *label;       /* legend text; NULL: not in the legend */
     const double *y;         /* n values */
     const double *x;         /* n values, or NULL for 1, 2, ..., n */
     int n;
 } tt_chart_series;
+typedef enum tt_chart_style {
+    TT_CHART_LINE = 0,       /* a line through the points (a lone point: a dot) */
+    TT_CHART_DASHED,         /* the same, dashed */
+    TT_CHART_DOTS,           /* a dot at each point, no line (scatter plots, markers) */
+    TT_CHART_CROSSES         /* a cross at each point, no line */
+} tt_chart_style;
+/* The plotting frame, as a draw callback sees it. */
+typedef struct tt_chart_frame {
+    double left, top, width, height;     /* the frame in pixels (y grows downward) */
+    double x_min, x_max, y_min, y_max;   /* the data range it shows (on a log axis: log10 of the values) */
+    int log_y;
+    int index;                           /* chart number in a grid (0 for a single chart) */
+} tt_chart_frame;
+/* Pixel coordinates of a data point in a frame (y on a log axis: the value itself, not its log). */
+TT_API double tt_chart_px(const tt_chart_frame *f, double x);
+TT_API double tt_chart_py(const tt_chart_frame *f, double y);
+/* A background drawn inside the frame (clipped to it), after the grid lines and before the
+   series: write SVG elements (e.g. <path d="M.. L.."/>) in the frame's pixel coordinates. */
+typedef void (*tt_chart_draw_fn)(void *user, const tt_chart_frame *frame, tt_write_fn write, void *write_user);
 typedef struct tt_chart_opts {
-    const char *title, *xlabel, *ylabel;  /* may be NULL */
+    const char *title, *xlabel, *ylabel;  /* may be NULL (NULL) */
     int width, height;       /* pixels (640, 400) */
     int log_y;               /* 1: logarithmic y axis (loss curves) (0) */
+    const char *const *colors; /* one SVG colour per series ("#0072B2", "black"), or NULL: the palette in order (NULL) */
+    const tt_chart_style *styles; /* one style per series, or NULL: every series a line (NULL) */
+    int fixed_x, fixed_y;    /* 1: the axis shows exactly x_min..x_max (y_min..y_max; > 0 on a log axis);
+                                0: the data's range, rounded out to ticks on y (0, 0) */
+    double x_min, x_max, y_min, y_max;   /* (0, 1, 0, 1) */
+    tt_chart_draw_fn draw;   /* background callback, or NULL (NULL) */
+    void *draw_user;         /* its first argument (NULL) */
 } tt_chart_opts;
-/* Defaults: 640 x 400, linear axes, no texts. */
+/* Defaults: 640 x 400, linear axes from the data, palette colours, lines, no texts. */
 TT_API tt_chart_opts tt_chart_opts_init(void);
 /* Write the SVG to a byte sink (works without stdio). */
 TT_API tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, int n_series, const tt_chart_series *series,
                                      tt_write_fn write, void *user);
+/* One chart of a grid. */
+typedef struct tt_chart {
+    tt_chart_opts opts;
+    int n_series;
+    const tt_chart_series *series;
+} tt_chart;
+/* Small multiples: n_charts charts in one SVG, `columns` per row, in cells as large as the
+   largest chart, under an optional title (NULL: none). */
+TT_API tt_result tt_chart_grid_svg_stream(tt_ctx *ctx, const char *title, int columns, int n_charts, const tt_chart *charts,
+                                          tt_write_fn write, void *user);
 
 #ifndef TT_NO_STDIO
 /* Write the SVG file (atomically, as tt_ckpt_save). */
 TT_API tt_result tt_chart_svg(tt_ctx *ctx, const char *path, const tt_chart_opts *opts, int n_series,
                               const tt_chart_series *series);
+TT_API tt_result tt_chart_grid_svg(tt_ctx *ctx, const char *path, const char *title, int columns, int n_charts,
+                                   const tt_chart *charts);
 
 /* Progress line:
        epoch 3/10  step 120/469  loss 0.4123  1843 samples/s  ETA 1:42
@@ -2970,6 +3058,20 @@ static void tt__fp_leave_flag(int flush, unsigned long long saved) {
 }
 #define tt__fp_enter(ctx) tt__fp_enter_flag((ctx) && (ctx)->desc.flush_denormals)
 #define tt__fp_leave(ctx, saved) tt__fp_leave_flag((ctx) && (ctx)->desc.flush_denormals, saved)
+
+/* ---- little-endian bytes (files and buffers: checkpoints, optimizer state, safetensors) ---- */
+static void tt__put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
+static void tt__put32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static void tt__put64(unsigned char *p, uint64_t v) { tt__put32(p, (uint32_t)v); tt__put32(p + 4, (uint32_t)(v >> 32)); }
+static unsigned tt__get16(const unsigned char *p) { return (unsigned)p[0] | ((unsigned)p[1] << 8); }
+static uint32_t tt__get32(const unsigned char *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t tt__get64(const unsigned char *p) { return (uint64_t)tt__get32(p) | ((uint64_t)tt__get32(p + 4) << 32); }
+static uint64_t tt__f64_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+static double tt__bits_f64(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
 
 /* ==================================================================================== >>rng
    xoshiro128+ seeded through splitmix64: fast, small, identical on every platform. */
@@ -5351,25 +5453,44 @@ static void tt__gemm_args_set(tt__gemm_args *g, int ta, int tb, int m, int n, in
     g->rsb = tb ? 1 : ldb; g->csb = tb ? ldb : 1;  /* op(B)(p, j) = b[p*rsb + j*csb] */
 }
 
-/* ---- workspace and thread pool ---- */
+/* ---- workspace and thread pool ----
+   The pool runs "parallel regions": tt__parallel(ctx, parts, fn, arg) calls fn(arg, part,
+   worker) once for every part in 0 .. parts-1 and returns when all have returned. The caller
+   takes parts too, one at a time like the workers, so a region never waits for a worker that
+   the OS has not scheduled (shared machine): the caller then simply runs every part itself.
+   `worker` (0 = the calling thread, 1 .. threads-1 the pool's) may index per-thread scratch;
+   which thread runs a part must never change a result, so a part writes only its own outputs
+   and computes them in an order fixed by the part alone. tt__parallel_range (below) cuts an
+   index range [0, n) into chunks for elementwise and row-wise loops. Both run on the calling
+   thread, in part order, with one active thread, TT_NO_THREADS, a single part, or when called
+   from inside a region (nested regions are serial). Regions are for the calling thread of the
+   context only (a context is used by one thread at a time). A part must not call tt_ctx_sgemm
+   (it uses workspace 0); a part that needs a product calls
+   tt__gemm_serial(&st->kern, &g, st->path, st->pa[worker], st->pb[worker]) itself. */
 
 struct tt__gemm_state;
 typedef struct tt__gemm_worker {
     struct tt__gemm_state *st;
     int index;
 } tt__gemm_worker;
+typedef void (*tt__par_fn)(void *arg, int part, int worker);
 
 struct tt__gemm_state {
     tt__gemm_kern kern;     /* the context's kernel */
     int path;               /* TT__GEMM_PATH_*, AUTO unless a test forces one */
     int threads;            /* threads with a workspace (1 .. desc.threads) */
     int active;             /* threads used now (tt_ctx_set_threads) */
-    int flush;              /* tt_desc.flush_denormals: workers set FTZ|DAZ around each job */
+    int flush;              /* tt_desc.flush_denormals (workers take the caller's mode per region) */
     long l1d, l2, l3;       /* cache sizes read at tt_ctx_init (tt__gemm_caches): MC and NC */
     float *pa[TT__GEMM_MAX_THREADS], *pb[TT__GEMM_MAX_THREADS];
-    /* the current parallel job: C split into parts of whole tiles */
+    /* the current matrix product, when it runs as a region: C split into parts of whole tiles */
     tt__gemm_args job;
-    int split_n, tiles, parts;
+    int split_n, tiles;
+    /* the current region: fn(arg, part, worker) for part 0 .. parts-1 */
+    tt__par_fn fn;
+    void *arg;
+    int parts;
+    int in_region;          /* a region is running: regions requested inside it run serially */
 #ifndef TT_NO_THREADS
     pthread_t tid[TT__GEMM_MAX_THREADS];
     tt__gemm_worker wk[TT__GEMM_MAX_THREADS];
@@ -5380,20 +5501,31 @@ struct tt__gemm_state {
     unsigned gen;           /* job generation, bumped for every job */
     int next, pending, quit; /* next part to claim, parts not finished yet; 1 = shut down */
     int sleepers;           /* workers blocked on `go` (the rest spin on `gen`) */
+    int caller_waits;       /* the caller is blocked on `done` */
+    unsigned long long claim; /* gcc/clang: generation << 32 | parts << 16 | next part (tt__gemm_claim) */
+    unsigned long long fpmode; /* the caller's floating-point mode when the region started */
+    /* counters (read by bench/bench_train.c): regions run on the pool, and how often a worker
+       went to sleep on `go` or the caller on `done` (each a blocking wait, i.e. a context switch) */
+    unsigned long regions, worker_sleeps, caller_sleeps;
 #endif
 };
 
 #ifndef TT_NO_THREADS
-/* Cheap wakeup: after a job a worker spins for a few tens of microseconds on the generation
-   (a training step issues its matmuls back to back) before it sleeps on the condition
-   variable, and the caller signals only when a worker sleeps. Parts are claimed one at a
-   time, the caller included: when the other core is busy (shared machine) the caller simply
-   runs the parts no worker has claimed instead of waiting for a worker to be scheduled.
+/* Cheap wakeup: a training step runs many short regions (every matmul above the threshold,
+   elementwise ops, row-wise losses and norms, optimizer updates) with short serial gaps
+   between them. After a region a worker spins on the generation for a bounded time
+   (TT__POOL_SPIN PAUSEs, tens of microseconds, far shorter than a scheduler tick) before it
+   sleeps on the condition variable; the caller signals only when a worker sleeps (after
+   unlocking, so the woken worker does not block again on the mutex), so back-to-back regions
+   cost no system call, and an idle context sleeps: nothing spins while the library is not
+   called. Longer spins (8000 and 32000 PAUSEs) were measured slower on a shared 2-core machine
+   (docs/bench_train.md): a spinning thread there takes time slices from the one it waits for.
+   Parts are claimed one at a time, the caller included.
    Writers hold the mutex; spinning readers use atomic loads (gcc/clang builtins; other
    compilers do not spin). */
 #if defined(__GNUC__) || defined(__clang__)
-#ifndef TT__GEMM_SPIN
-#define TT__GEMM_SPIN 1000 /* PAUSE is ~35 ns on Zen 3: ~35 us */
+#ifndef TT__POOL_SPIN
+#define TT__POOL_SPIN 1000 /* ~35 ns per PAUSE on an idle Zen 3: about 35 us (see below) */
 #endif
 #define TT__ALOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define TT__ASTORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
@@ -5405,7 +5537,7 @@ struct tt__gemm_state {
 #define TT__PAUSE() ((void)0)
 #endif
 #else
-#define TT__GEMM_SPIN 0
+#define TT__POOL_SPIN 0
 #define TT__ALOAD(p) (*(p))
 #define TT__ASTORE(p, v) (*(p) = (v))
 #define TT__PAUSE() ((void)0)
@@ -5432,9 +5564,10 @@ static size_t tt__gemm_state_bytes(const tt_desc *d) {
     return tt__align_up(sizeof(struct tt__gemm_state)) + per * (size_t)tt__gemm_nthreads(d);
 }
 
-/* Run part t of the current job (a range of whole NR or MR tiles of C) in workspace w. Which
-   thread runs a part does not change its result. */
-static void tt__gemm_part(struct tt__gemm_state *st, int t, int w) {
+/* Run part t of the current product (a range of whole NR or MR tiles of C) in workspace w.
+   Which thread runs a part does not change its result. */
+static void tt__gemm_part(void *arg, int t, int w) {
+    struct tt__gemm_state *st = (struct tt__gemm_state *)arg;
     tt__gemm_args g = st->job;
     int unit = st->split_n ? st->kern.nr : st->kern.mr;
     int t0 = (int)((long long)st->tiles * t / st->parts), t1 = (int)((long long)st->tiles * (t + 1) / st->parts);
@@ -5449,20 +5582,42 @@ static void tt__gemm_part(struct tt__gemm_state *st, int t, int w) {
 }
 
 #ifndef TT_NO_THREADS
-/* Claim the next unclaimed part of the current job (-1: none left); mark one finished. */
-static int tt__gemm_claim(struct tt__gemm_state *st) {
+/* Claim the next unclaimed part of region `gen` (-1: none left, or that region is over); mark
+   one finished. With gcc/clang a claim is one compare-and-swap on a word holding the region's
+   generation, part count and next part, so a worker still holding an old generation can never
+   claim a part of a newer region, and no lock is taken per part; the last part to finish takes
+   the mutex once to wake a caller that sleeps. Other compilers take the mutex each time. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TT__POOL_WORD(gen, parts, next) (((unsigned long long)(gen) << 32) | ((unsigned long long)(parts) << 16) | (next))
+static int tt__gemm_claim(struct tt__gemm_state *st, unsigned gen) {
+    unsigned long long w = __atomic_load_n(&st->claim, __ATOMIC_ACQUIRE);
+    for (;;) {
+        unsigned next = (unsigned)(w & 0xffffu), parts = (unsigned)((w >> 16) & 0xffffu);
+        if ((unsigned)(w >> 32) != gen || next >= parts) return -1;
+        if (__atomic_compare_exchange_n(&st->claim, &w, w + 1u, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return (int)next;
+    }
+}
+static void tt__gemm_finished(struct tt__gemm_state *st) {
+    if (__atomic_sub_fetch(&st->pending, 1, __ATOMIC_ACQ_REL) != 0) return;
+    pthread_mutex_lock(&st->mu);
+    if (st->caller_waits) pthread_cond_signal(&st->done);
+    pthread_mutex_unlock(&st->mu);
+}
+#else
+static int tt__gemm_claim(struct tt__gemm_state *st, unsigned gen) {
     int t;
     pthread_mutex_lock(&st->mu);
-    t = st->next < st->parts ? st->next++ : -1;
+    t = st->gen == gen && st->next < st->parts ? st->next++ : -1;
     pthread_mutex_unlock(&st->mu);
     return t;
 }
 static void tt__gemm_finished(struct tt__gemm_state *st) {
     pthread_mutex_lock(&st->mu);
-    TT__ASTORE(&st->pending, st->pending - 1);
-    if (st->pending == 0) pthread_cond_signal(&st->done);
+    st->pending--;
+    if (st->pending == 0 && st->caller_waits) pthread_cond_signal(&st->done);
     pthread_mutex_unlock(&st->mu);
 }
+#endif
 
 static void *tt__gemm_worker_main(void *arg) {
     tt__gemm_worker *w = (tt__gemm_worker *)arg;
@@ -5470,24 +5625,45 @@ static void *tt__gemm_worker_main(void *arg) {
     unsigned seen = 0;
     int spin, t;
     for (;;) {
-        for (spin = 0; spin < TT__GEMM_SPIN && TT__ALOAD(&st->gen) == seen && !TT__ALOAD(&st->quit); spin++)
+        for (spin = 0; spin < TT__POOL_SPIN && TT__ALOAD(&st->gen) == seen && !TT__ALOAD(&st->quit); spin++)
             TT__PAUSE();
-        pthread_mutex_lock(&st->mu);
-        st->sleepers++;
-        while (!st->quit && st->gen == seen) pthread_cond_wait(&st->go, &st->mu);
-        st->sleepers--;
-        seen = st->gen;
-        pthread_mutex_unlock(&st->mu);
+        if (TT__ALOAD(&st->gen) != seen && !TT__ALOAD(&st->quit)) {
+            seen = TT__ALOAD(&st->gen); /* woken while spinning: no lock, no system call */
+        } else {
+            pthread_mutex_lock(&st->mu);
+            st->sleepers++;
+            while (!st->quit && st->gen == seen) {
+                st->worker_sleeps++;
+                pthread_cond_wait(&st->go, &st->mu);
+            }
+            st->sleepers--;
+            seen = st->gen;
+            pthread_mutex_unlock(&st->mu);
+        }
         if (TT__ALOAD(&st->quit)) break;
-        /* a claimed part always belongs to the current job: a new job starts only when every
-           part of the previous one is finished */
+        /* a claimed part belongs to region `seen`, and that region cannot end (nor the next one
+           start) before the part is finished */
         {
-            unsigned long long fp = tt__fp_enter_flag(st->flush);
-            while ((t = tt__gemm_claim(st)) >= 0) {
-                tt__gemm_part(st, t, w->index);
+            /* parts run in the caller's floating-point mode of this region (flush-to-zero or
+               not), so a part's result does not depend on the thread that runs it; read only
+               after a claim, while the region cannot end */
+            int moded = 0;
+#ifdef TT__FP_FLUSH
+            unsigned long long own = 0;
+#endif
+            while ((t = tt__gemm_claim(st, seen)) >= 0) {
+#ifdef TT__FP_FLUSH
+                if (!moded) { own = tt__fp_get(); tt__fp_set(st->fpmode); }
+#endif
+                moded = 1;
+                st->fn(st->arg, t, w->index);
                 tt__gemm_finished(st);
             }
-            tt__fp_leave_flag(st->flush, fp);
+#ifdef TT__FP_FLUSH
+            if (moded) tt__fp_restore(own);
+#else
+            (void)moded;
+#endif
         }
     }
     return NULL;
@@ -5539,7 +5715,7 @@ static tt_result tt__gemm_init(tt_ctx *ctx, void *mem) {
             st->started = t;
         }
         if (st->started + 1 < st->threads) {
-            tt__warn(ctx, "tt_ctx_init: started %d of %d matmul threads", st->started + 1, st->threads);
+            tt__warn(ctx, "tt_ctx_init: started %d of %d pool threads", st->started + 1, st->threads);
             st->threads = st->started + 1;
         }
     }
@@ -5566,6 +5742,116 @@ static void tt__gemm_free(tt_ctx *ctx) {
     }
 #endif
     ctx->gemm = NULL;
+}
+
+/* Run one region on the pool (see "workspace and thread pool" above). */
+#define TT__POOL_MAX_PARTS 65535 /* more parts than this run serially (16 bits in the claim word) */
+static void tt__pool_run(struct tt__gemm_state *st, int parts, tt__par_fn fn, void *arg) {
+    int t;
+    if (parts <= 0) return;
+    if (parts == 1 || st->active <= 1 || st->in_region || parts > TT__POOL_MAX_PARTS) { /* serial, in part order */
+        for (t = 0; t < parts; t++) fn(arg, t, 0);
+        return;
+    }
+#ifndef TT_NO_THREADS
+    {
+        int spin;
+        unsigned gen = st->gen + 1u;
+        int wake;
+        st->in_region = 1;
+        st->fn = fn;
+        st->arg = arg;
+#ifdef TT__FP_FLUSH
+        st->fpmode = tt__fp_get();
+#endif
+        pthread_mutex_lock(&st->mu);
+        st->parts = parts;
+        st->next = 0;
+        TT__ASTORE(&st->pending, parts);
+#if defined(__GNUC__) || defined(__clang__)
+        __atomic_store_n(&st->claim, TT__POOL_WORD(gen, parts, 0), __ATOMIC_RELEASE);
+#endif
+        st->regions++;
+        TT__ASTORE(&st->gen, gen);
+        wake = st->sleepers > 0;
+        pthread_mutex_unlock(&st->mu);
+        /* after unlocking: a woken worker does not block again on the mutex the caller holds */
+        if (wake) pthread_cond_broadcast(&st->go);
+        while ((t = tt__gemm_claim(st, gen)) >= 0) {
+            fn(arg, t, 0);
+            tt__gemm_finished(st);
+        }
+        /* a worker that claimed the last part finishes it within microseconds: spin first */
+        for (spin = 0; spin < TT__POOL_SPIN && TT__ALOAD(&st->pending) > 0; spin++) TT__PAUSE();
+        pthread_mutex_lock(&st->mu);
+        st->caller_waits = 1;
+        while (TT__ALOAD(&st->pending) > 0) {
+            st->caller_sleeps++;
+            pthread_cond_wait(&st->done, &st->mu);
+        }
+        st->caller_waits = 0;
+        pthread_mutex_unlock(&st->mu);
+        st->in_region = 0;
+    }
+#else
+    for (t = 0; t < parts; t++) fn(arg, t, 0);
+#endif
+}
+
+/* Parallel region on the context's pool: fn(arg, part, worker) for part 0 .. parts-1 (see
+   "workspace and thread pool" for the rules). A context without a pool (not initialised, or a
+   GPU backend's host side) runs the parts serially. */
+static void tt__parallel(tt_ctx *ctx, int parts, tt__par_fn fn, void *arg) {
+    int t;
+    if (ctx->gemm) { tt__pool_run(ctx->gemm, parts, fn, arg); return; }
+    for (t = 0; t < parts; t++) fn(arg, t, 0);
+}
+
+/* Range helper for loops whose iterations are independent: fn(arg, lo, hi) over pieces of
+   [0, n) that together cover it once. Every element (or row) must be computed from its own
+   inputs in a fixed order, so how [0, n) is cut never changes a result (bit-identical for every
+   thread count); reductions across the range are not allowed here. `min_par` is the smallest n
+   worth a region (below it, and with one thread, fn(arg, 0, n) runs once on the caller): set it
+   from the loop's measured cost so that a region's work is some tens of microseconds (see
+   TT__PAR_MIN_*). Pieces are whole multiples of `align` (e.g. 8 floats for vector loops, or 1
+   for rows) except the last. */
+typedef void (*tt__range_fn)(void *arg, size_t lo, size_t hi);
+typedef struct tt__range_job {
+    tt__range_fn fn;
+    void *arg;
+    size_t n, piece;
+} tt__range_job;
+static void tt__range_part(void *arg, int part, int worker) {
+    const tt__range_job *j = (const tt__range_job *)arg;
+    size_t lo = (size_t)part * j->piece, hi = TT__MIN(lo + j->piece, j->n);
+    (void)worker;
+    if (lo < hi) j->fn(j->arg, lo, hi);
+}
+/* the thresholds: elements (or rows x row length) below which a loop stays serial. Estimates,
+   not yet tuned on a quiet machine: waking a spinning worker and claiming parts costs a few
+   microseconds, a cheap loop (one or two flops per element, memory bound: add, relu, SGD) runs
+   ~4-8 elements per ns and a costly one (divisions, square roots, libm calls: Adam, gelu,
+   losses, norms) ~0.5-1, so a region of at least some microseconds of work needs ~32K and ~4K
+   elements. Override at compile time to tune. */
+#ifndef TT__PAR_MIN_CHEAP
+#define TT__PAR_MIN_CHEAP 32768
+#endif
+#ifndef TT__PAR_MIN_COSTLY
+#define TT__PAR_MIN_COSTLY 4096
+#endif
+static void tt__parallel_range(tt_ctx *ctx, size_t n, size_t min_par, size_t align, tt__range_fn fn, void *arg) {
+    tt__range_job j;
+    int active = ctx->gemm ? ctx->gemm->active : 1, parts;
+    if (n == 0) return;
+    if (active <= 1 || n < min_par || n < 2 || (ctx->gemm && ctx->gemm->in_region)) { fn(arg, 0, n); return; }
+    if (align < 1) align = 1;
+    /* 4 pieces per thread: a thread the OS delays leaves its pieces to the others */
+    parts = 4 * active;
+    j.piece = (n + (size_t)parts - 1) / (size_t)parts;
+    j.piece = (j.piece + align - 1) / align * align;
+    j.fn = fn; j.arg = arg; j.n = n;
+    parts = (int)((n + j.piece - 1) / j.piece);
+    tt__parallel(ctx, parts, tt__range_part, &j);
 }
 
 /* ---- public entry points ---- */
@@ -5633,31 +5919,8 @@ static tt_result tt__ctx_sgemm_run(tt_ctx *ctx, int ta, int tb, int m, int n, in
         tt__gemm_serial(&st->kern, &g, st->path, st->pa[0], st->pb[0]);
         return TT_OK;
     }
-#ifndef TT_NO_THREADS
-    {
-        int spin, t;
-        st->job = g;
-        pthread_mutex_lock(&st->mu);
-        st->parts = parts;
-        st->next = 0;
-        st->pending = parts;
-        TT__ASTORE(&st->gen, st->gen + 1u);
-        if (st->sleepers > 0) pthread_cond_broadcast(&st->go);
-        pthread_mutex_unlock(&st->mu);
-        while ((t = tt__gemm_claim(st)) >= 0) {
-            tt__gemm_part(st, t, 0);
-            tt__gemm_finished(st);
-        }
-        for (spin = 0; spin < TT__GEMM_SPIN && TT__ALOAD(&st->pending) > 0; spin++) TT__PAUSE();
-        pthread_mutex_lock(&st->mu);
-        while (st->pending > 0) pthread_cond_wait(&st->done, &st->mu);
-        pthread_mutex_unlock(&st->mu);
-    }
-#else
     st->job = g;
-    st->parts = parts;
-    { int t; for (t = 0; t < parts; t++) tt__gemm_part(st, t, 0); }
-#endif
+    tt__pool_run(st, parts, tt__gemm_part, st);
     return TT_OK;
 }
 
@@ -5796,6 +6059,34 @@ static const tt__ew_kernels tt__ew = {tt__ew_sse_add_into, tt__ew_sse_sub_into, 
 static const tt__ew_kernels tt__ew = {tt__ew_ref_add_into, tt__ew_ref_sub_into, tt__ew_ref_add, tt__ew_ref_relu,
                                       tt__ew_ref_relu_backward};
 #endif
+
+/* ---- element-wise loops on the context's pool ----
+   tt__ew_par2(ctx, f, y, x, n) runs f(y, x, n) and tt__ew_par3(ctx, f, y, a, b, n) runs
+   f(y, a, b, n) over pieces of [0, n) in parallel above TT__PAR_MIN_CHEAP elements (see
+   tt__parallel_range in >>matmul). Each element is computed from its own inputs only, so the
+   result is bit-identical for every thread count and every cut. */
+typedef struct tt__ew_par {
+    void (*f2)(float *y, const float *x, size_t n);
+    void (*f3)(float *y, const float *a, const float *b, size_t n);
+    float *y;
+    const float *a, *b;
+} tt__ew_par;
+static void tt__ew_par_piece(void *arg, size_t lo, size_t hi) {
+    const tt__ew_par *p = (const tt__ew_par *)arg;
+    if (p->f2) p->f2(p->y + lo, p->a + lo, hi - lo);
+    else p->f3(p->y + lo, p->a + lo, p->b + lo, hi - lo);
+}
+static void tt__ew_par2(tt_ctx *ctx, void (*f)(float *, const float *, size_t), float *y, const float *x, size_t n) {
+    tt__ew_par p;
+    p.f2 = f; p.f3 = NULL; p.y = y; p.a = x; p.b = NULL;
+    tt__parallel_range(ctx, n, TT__PAR_MIN_CHEAP, 8, tt__ew_par_piece, &p);
+}
+static void tt__ew_par3(tt_ctx *ctx, void (*f)(float *, const float *, const float *, size_t), float *y,
+                        const float *a, const float *b, size_t n) {
+    tt__ew_par p;
+    p.f2 = NULL; p.f3 = f; p.y = y; p.a = a; p.b = b;
+    tt__parallel_range(ctx, n, TT__PAR_MIN_CHEAP, 8, tt__ew_par_piece, &p);
+}
 
 /* ---- broadcasting helpers ---- */
 
@@ -5960,6 +6251,62 @@ static void tt__bin_row_backward(int op, const float *gy, const float *y, const 
     }
 }
 
+/* Rows of a rowcast on the pool: with one row (operands of y's shape or scalars) pieces of its
+   elements, else pieces of whole rows. Each output element (and, in backward, each gradient
+   element: only used when no operand gradient sums over rows) is computed by the same
+   operations whatever the cut, so results are bit-identical for every thread count. */
+typedef struct tt__bin_par {
+    int op;
+    const tt__rowcast *rc;
+    const tt_tensor *y, *a, *b;
+} tt__bin_par;
+static void tt__bin_forward_piece(void *arg, size_t lo, size_t hi) {
+    const tt__bin_par *p = (const tt__bin_par *)arg;
+    const tt__rowcast *rc = p->rc;
+    size_t i;
+    if (rc->rows == 1) {
+        tt__bin_row(p->op, p->y->data + lo, p->a->data + lo * rc->sa, rc->sa, p->b->data + lo * rc->sb, rc->sb, hi - lo);
+        return;
+    }
+    for (i = lo; i < hi; i++)
+        tt__bin_row(p->op, p->y->data + i * rc->n, p->a->data + i * rc->ra, rc->sa, p->b->data + i * rc->rb, rc->sb,
+                    rc->n);
+}
+static void tt__bin_backward_piece(void *arg, size_t lo, size_t hi) {
+    const tt__bin_par *p = (const tt__bin_par *)arg;
+    const tt__rowcast *rc = p->rc;
+    float *ga = p->a->grad, *gb = p->b->grad;
+    size_t i;
+    if (rc->rows == 1) { /* gradients present are of y's shape (stride 1) */
+        tt__bin_row_backward(p->op, p->y->grad + lo, p->y->data + lo, p->a->data + lo * rc->sa, ga ? ga + lo : NULL,
+                             rc->sa, p->b->data + lo * rc->sb, gb ? gb + lo : NULL, rc->sb, hi - lo);
+        return;
+    }
+    for (i = lo; i < hi; i++) {
+        size_t oa = i * rc->ra, ob = i * rc->rb, oy = i * rc->n;
+        tt__bin_row_backward(p->op, p->y->grad + oy, p->y->data + oy, p->a->data + oa, ga ? ga + oa : NULL, rc->sa,
+                             p->b->data + ob, gb ? gb + ob : NULL, rc->sb, rc->n);
+    }
+}
+/* backward, columns [j0, j1) of every row: a row-vector operand's gradient (row step 0) sums
+   its rows in row order, as the serial loop does */
+static void tt__bin_backward_cols(void *arg, size_t j0, size_t j1) {
+    const tt__bin_par *p = (const tt__bin_par *)arg;
+    const tt__rowcast *rc = p->rc;
+    float *ga = p->a->grad, *gb = p->b->grad;
+    size_t i;
+    for (i = 0; i < rc->rows; i++) {
+        size_t oa = i * rc->ra + j0 * rc->sa, ob = i * rc->rb + j0 * rc->sb, oy = i * rc->n + j0;
+        tt__bin_row_backward(p->op, p->y->grad + oy, p->y->data + oy, p->a->data + oa, ga ? ga + oa : NULL, rc->sa,
+                             p->b->data + ob, gb ? gb + ob : NULL, rc->sb, j1 - j0);
+    }
+}
+static void tt__bin_parallel(tt_ctx *ctx, tt__bin_par *bp, tt__range_fn piece) {
+    const tt__rowcast *rc = bp->rc;
+    if (rc->rows == 1) tt__parallel_range(ctx, rc->n, TT__PAR_MIN_CHEAP, 8, piece, bp);
+    else tt__parallel_range(ctx, rc->rows, TT__PAR_MIN_CHEAP / (rc->n ? rc->n : 1) + 1, 1, piece, bp);
+}
+
 static void tt__binary_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *a = n->in[0], *b = n->in[1], *y = n->out;
     int op = n->i[0];
@@ -5968,6 +6315,16 @@ static void tt__binary_backward(tt_ctx *ctx, tt__node *n) {
     size_t i;
     (void)ctx;
     if ((a->grad != b->grad || tt_same_shape(a, b)) && tt__rowcast_init(&rc, a, b, y)) {
+        tt__bin_par bp;
+        bp.op = op; bp.rc = &rc; bp.y = y; bp.a = a; bp.b = b;
+        if ((!a->grad || rc.ra) && (!b->grad || rc.rb)) { /* no gradient sums over rows: rows on the pool */
+            tt__bin_parallel(ctx, &bp, tt__bin_backward_piece);
+            return;
+        }
+        if ((!a->grad || rc.sa) && (!b->grad || rc.sb)) { /* row-vector gradients: columns on the pool */
+            tt__parallel_range(ctx, rc.n, rc.rows ? TT__PAR_MIN_CHEAP / rc.rows + 1 : 1, 8, tt__bin_backward_cols, &bp);
+            return;
+        }
         for (i = 0; i < rc.rows; i++) {
             size_t oa = i * rc.ra, ob = i * rc.rb, oy = i * rc.n;
             tt__bin_row_backward(op, y->grad + oy, y->data + oy, a->data + oa, a->grad ? a->grad + oa : NULL, rc.sa,
@@ -5997,9 +6354,10 @@ static tt_tensor *tt__binary_run(tt_ctx *ctx, const char *op, int kind, tt_tenso
     y = tt__out(ctx, op, nd, shape, a, b, NULL);
     if (!y) return NULL;
     if (ctx->backend) return tt__bk_op(ctx, y, TT_BOP_BINARY, a, b, NULL, kind); /* i[0]: 0 add 1 sub 2 mul 3 div */
-    if (tt__rowcast_init(&rc, a, b, y)) { /* same shape, row vector, scalar: no odometer */
-        for (i = 0; i < rc.rows; i++)
-            tt__bin_row(kind, y->data + i * rc.n, a->data + i * rc.ra, rc.sa, b->data + i * rc.rb, rc.sb, rc.n);
+    if (tt__rowcast_init(&rc, a, b, y)) { /* same shape, row vector, scalar: no odometer, on the pool */
+        tt__bin_par bp;
+        bp.op = kind; bp.rc = &rc; bp.y = y; bp.a = a; bp.b = b;
+        tt__bin_parallel(ctx, &bp, tt__bin_forward_piece);
     } else {
         tt__bcast it;
         tt__bcast_init(&it, a, b, nd, shape);
@@ -6026,10 +6384,9 @@ TT__DEF tt_tensor *tt_mul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return tt__
 /* ---- relu: the smallest complete op ---- */
 static void tt__relu_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
-    (void)ctx;
     if (!x->grad) return;
     /* for each i: if (x->data[i] > 0) x->grad[i] += y->grad[i]; */
-    tt__ew.relu_backward(x->grad, x->data, y->grad, y->numel);
+    tt__ew_par3(ctx, tt__ew.relu_backward, x->grad, x->data, y->grad, y->numel);
 }
 
 TT__DEF tt_tensor *tt_relu(tt_ctx *ctx, tt_tensor *x) {
@@ -6038,7 +6395,7 @@ TT__DEF tt_tensor *tt_relu(tt_ctx *ctx, tt_tensor *x) {
     y = tt__out(ctx, "relu", x->ndim, x->shape, x, NULL, NULL);
     if (!y) return NULL;
     if (ctx->backend) return tt__bk_op(ctx, y, TT_BOP_RELU, x, NULL, NULL, 0); /* runs on the backend */
-    tt__ew.relu(y->data, x->data, x->numel); /* y->data[i] = x->data[i] > 0 ? x->data[i] : 0 */
+    tt__ew_par2(ctx, tt__ew.relu, y->data, x->data, x->numel); /* y->data[i] = x->data[i] > 0 ? x->data[i] : 0 */
     if (y->node) y->node->backward = tt__relu_backward;
     return tt__done(ctx, y);
 }
@@ -6138,10 +6495,23 @@ TT__DEF tt_tensor *tt_matmul(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) {
 
 /* ---- linear: y = x W^T + b over the last dim of x ---- */
 
-/* Adds the column sums of g (rows, cols) into out (cols): the gradient of a broadcast bias. */
-static void tt__colsum_add(float *out, const float *g, size_t rows, size_t cols) {
+/* Adds the column sums of g (rows, cols) into out (cols): the gradient of a broadcast bias.
+   On the context's pool in pieces of columns (rows x cols above TT__PAR_MIN_CHEAP); every
+   column adds its rows in row order whatever the cut, so the bits never depend on threads. */
+typedef struct tt__colsum_par {
+    float *out;
+    const float *g;
+    size_t rows, cols;
+} tt__colsum_par;
+static void tt__colsum_piece(void *arg, size_t j0, size_t j1) {
+    const tt__colsum_par *p = (const tt__colsum_par *)arg;
     size_t r;
-    for (r = 0; r < rows; r++) tt__ew.add_into(out, g + r * cols, cols); /* out[j] += g[r * cols + j] */
+    for (r = 0; r < p->rows; r++) tt__ew.add_into(p->out + j0, p->g + r * p->cols + j0, j1 - j0); /* out[j] += g[r * cols + j] */
+}
+static void tt__colsum_add(tt_ctx *ctx, float *out, const float *g, size_t rows, size_t cols) {
+    tt__colsum_par p;
+    p.out = out; p.g = g; p.rows = rows; p.cols = cols;
+    tt__parallel_range(ctx, cols, rows ? TT__PAR_MIN_CHEAP / rows + 1 : 1, 8, tt__colsum_piece, &p);
 }
 
 /* y (rows, out) = x (rows, in) W^T + b for W (out, in) and b (out) or NULL. The affine map of
@@ -6162,7 +6532,7 @@ static void tt__affine_bwd(tt_ctx *ctx, const float *dy, int rows, tt_tensor *x,
     /* dX = dY W ; dW = dY^T X ; db = column sums of dY (accumulate: beta = 1) */
     if (x->grad) tt_ctx_sgemm(ctx, 0, 0, rows, in, out, 1.0f, dy, TT__MAX(out, 1), w->data, TT__MAX(in, 1), 1.0f, x->grad, TT__MAX(in, 1));
     if (w->grad) tt_ctx_sgemm(ctx, 1, 0, out, in, rows, 1.0f, dy, TT__MAX(out, 1), x->data, TT__MAX(in, 1), 1.0f, w->grad, TT__MAX(in, 1));
-    if (b && b->grad) tt__colsum_add(b->grad, dy, (size_t)rows, (size_t)out);
+    if (b && b->grad) tt__colsum_add(ctx, b->grad, dy, (size_t)rows, (size_t)out);
 }
 
 static void tt__linear_backward(tt_ctx *ctx, tt__node *n) {
@@ -6380,27 +6750,60 @@ static float tt__unary_df(int kind, float x, float y, float p0, float p1) {
     }
 }
 
-static void tt__unary_backward(tt_ctx *ctx, tt__node *n) {
-    tt_tensor *x = n->in[0], *y = n->out;
-    int kind = n->i[0];
+/* Pieces [lo, hi) of a unary op's forward or backward loop, run on the context's pool above
+   TT__PAR_MIN_COSTLY elements (libm calls per element); every element is its own, so results
+   are bit-identical for every thread count. */
+typedef struct tt__unary_par {
+    int kind;
+    float p0, p1;
+    const tt_tensor *x, *y;
+    float *e1; /* gelu: 1 + erf(x / sqrt 2) kept for backward, or NULL */
+} tt__unary_par;
+static void tt__unary_backward_piece(void *arg, size_t lo, size_t hi) {
+    const tt__unary_par *p = (const tt__unary_par *)arg;
+    const tt_tensor *x = p->x, *y = p->y;
+    int kind = p->kind;
     size_t i;
-    (void)ctx;
-    if (!x->grad) return;
     if (kind == TT__U_GELU) { /* hot in transformers: the same formula without the per-element switch */
         float *gx = x->grad;
-        const float *xd = x->data, *gy = y->grad, *e1 = (const float *)n->saved; /* 1 + erf(x / sqrt 2) */
-        for (i = 0; i < y->numel; i++) {
+        const float *xd = x->data, *gy = y->grad, *e1 = p->e1; /* 1 + erf(x / sqrt 2) */
+        for (i = lo; i < hi; i++) {
             float v = xd[i];
             gx[i] += gy[i] * (0.5f * e1[i] + v * expf(-0.5f * v * v) * TT__INV_SQRT_2PI);
         }
         return;
     }
-    for (i = 0; i < y->numel; i++)
-        x->grad[i] += y->grad[i] * tt__unary_df(kind, x->data[i], y->data[i], n->f[0], n->f[1]);
+    for (i = lo; i < hi; i++)
+        x->grad[i] += y->grad[i] * tt__unary_df(kind, x->data[i], y->data[i], p->p0, p->p1);
+}
+static void tt__unary_forward_piece(void *arg, size_t lo, size_t hi) {
+    const tt__unary_par *p = (const tt__unary_par *)arg;
+    const float *xd = p->x->data;
+    float *yd = p->y->data, *e1 = p->e1;
+    size_t i;
+    if (p->kind == TT__U_GELU) { /* as tt__unary_f, without the per-element switch */
+        for (i = lo; i < hi; i++) {
+            float e = 1.0f + erff(xd[i] * TT__SQRT1_2);
+            if (e1) e1[i] = e;
+            yd[i] = 0.5f * xd[i] * e;
+        }
+        return;
+    }
+    for (i = lo; i < hi; i++) yd[i] = tt__unary_f(p->kind, xd[i], p->p0, p->p1);
+}
+
+static void tt__unary_backward(tt_ctx *ctx, tt__node *n) {
+    tt_tensor *x = n->in[0], *y = n->out;
+    tt__unary_par p;
+    if (!x->grad) return;
+    p.kind = n->i[0]; p.p0 = n->f[0]; p.p1 = n->f[1]; p.x = x; p.y = y;
+    p.e1 = p.kind == TT__U_GELU ? (float *)n->saved : NULL;
+    tt__parallel_range(ctx, y->numel, TT__PAR_MIN_COSTLY, 8, tt__unary_backward_piece, &p);
 }
 
 static tt_tensor *tt__unary_run(tt_ctx *ctx, const char *op, int kind, tt_tensor *x, float p0, float p1) {
     tt_tensor *y;
+    tt__unary_par up;
     size_t i;
     if (!tt__in(ctx, op, x)) return NULL;
     y = tt__out(ctx, op, x->ndim, x->shape, x, NULL, NULL);
@@ -6413,16 +6816,12 @@ static tt_tensor *tt__unary_run(tt_ctx *ctx, const char *op, int kind, tt_tensor
         return tt__bk_op(ctx, y, TT_BOP_GELU, x, NULL, NULL, kind == TT__U_GELU_TANH);
     }
     if (kind == TT__U_GELU) { /* as tt__unary_f, without the per-element switch */
-        float *yd = y->data, *e1 = NULL;
-        const float *xd = x->data;
+        float *e1 = NULL;
         /* with a tape node, keep 1 + erf(x / sqrt 2) so backward needs no second erff (the same
            float value, so the gradient is bit-identical with recomputing it) */
         if (y->node && !(e1 = tt__scratch_floats(ctx, op, x->numel ? x->numel : 1))) return NULL;
-        for (i = 0; i < x->numel; i++) {
-            float e = 1.0f + erff(xd[i] * TT__SQRT1_2);
-            if (e1) e1[i] = e;
-            yd[i] = 0.5f * xd[i] * e;
-        }
+        up.kind = kind; up.p0 = p0; up.p1 = p1; up.x = x; up.y = y; up.e1 = e1;
+        tt__parallel_range(ctx, x->numel, TT__PAR_MIN_COSTLY, 8, tt__unary_forward_piece, &up);
         if (y->node) y->node->saved = e1;
     } else if (kind == TT__U_EXP) {
         tt__vec_exp(ctx, y->data, x->data, x->numel);
@@ -6438,7 +6837,8 @@ static tt_tensor *tt__unary_run(tt_ctx *ctx, const char *op, int kind, tt_tensor
         else
             for (i = 0; i < x->numel; i++) yd[i] = xd[i] / (1.0f + yd[i]);
     } else {
-        for (i = 0; i < x->numel; i++) y->data[i] = tt__unary_f(kind, x->data[i], p0, p1);
+        up.kind = kind; up.p0 = p0; up.p1 = p1; up.x = x; up.y = y; up.e1 = NULL;
+        tt__parallel_range(ctx, x->numel, TT__PAR_MIN_COSTLY, 8, tt__unary_forward_piece, &up);
     }
     if (y->node) {
         y->node->i[0] = kind;
@@ -6922,9 +7322,15 @@ static void tt__shape_walk(int mode, int nd, const int *shape, const size_t *st,
 
 static void tt__view_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
-    (void)ctx;
     if (!x->grad) return;
-    tt__ew.add_into(x->grad, y->grad, y->numel); /* x->grad[i] += y->grad[i] */
+    if (ctx->backend) { /* the gradients live on the device */
+        tt_backend_call c;
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_ADD_INTO; c.p[0] = x->grad; c.p[1] = y->grad; c.n = y->numel;
+        ctx->backend->run(ctx, &c);
+        return;
+    }
+    tt__ew_par2(ctx, tt__ew.add_into, x->grad, y->grad, y->numel); /* x->grad[i] += y->grad[i] */
 }
 
 /* A view of x with a new shape (same numel, checked by the caller): a header that shares x's
@@ -7713,6 +8119,26 @@ static void tt__conv_backward(tt_ctx *ctx, tt__node *nd) {
         }
 }
 
+/* Conv and pooling on a backend: the geometry as TT_BK_GEOM_INTS ints in scratch, followed by
+   `extra` bytes of workspace (see TT_BOP_CONV in >>api_backend). */
+static tt_tensor *tt__conv_bk(tt_ctx *ctx, const char *op, tt_tensor *y, int code, tt_tensor *x, tt_tensor *w, tt_tensor *b,
+                              const tt__conv_geom *g, size_t extra) {
+    tt_backend_call c;
+    int *gi;
+    if (extra > (size_t)-1 - sizeof(int) * TT_BK_GEOM_INTS) { tt__fail(ctx, TT_ERR_OUT_OF_MEMORY, "%s: size overflow", op); return NULL; }
+    gi = (int *)tt__scratch(ctx, op, sizeof(int) * TT_BK_GEOM_INTS + extra);
+    if (!gi) return NULL;
+    memset(gi, 0, sizeof(int) * TT_BK_GEOM_INTS);
+    gi[0] = g->n; gi[1] = g->c; gi[2] = g->h; gi[3] = g->w; gi[4] = g->cout; gi[5] = g->groups;
+    gi[6] = g->kh; gi[7] = g->kw; gi[8] = g->sh; gi[9] = g->sw; gi[10] = g->ph; gi[11] = g->pw;
+    gi[12] = g->dh; gi[13] = g->dw; gi[14] = g->oh; gi[15] = g->ow; gi[16] = g->ceil_mode; gi[17] = g->count_include_pad;
+    memset(&c, 0, sizeof c);
+    c.op = code;
+    c.in[0] = x; c.in[1] = w; c.in[2] = b;
+    c.p[0] = gi;
+    return tt__bk_forward(ctx, y, &c);
+}
+
 static tt_tensor *tt__conv(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor *w, tt_tensor *b,
                            const tt_conv_opts *opts, int nsp) {
     tt__conv_geom g;
@@ -7727,6 +8153,8 @@ static tt_tensor *tt__conv(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor 
     if (!y || !tt__conv_save(ctx, op, y, &g)) return NULL;
     cg = g.c / g.groups; cgo = g.cout / g.groups; k = cg * g.kh * g.kw; p = g.oh * g.ow;
     direct = tt__conv_direct(&g);
+    if (ctx->backend) /* runs on the backend: geometry, then the column workspace (kept for the backward) */
+        return tt__conv_bk(ctx, op, y, TT_BOP_CONV, x, w, b, &g, direct ? 0 : sizeof(float) * (size_t)k * p);
     /* the column buffer is a temporary: scratch is rewound to here when done */
     mark = tt_scratch_mark(ctx);
     if (!direct && !(col = tt__scratch_floats(ctx, op, (size_t)k * p))) return NULL;
@@ -7843,6 +8271,7 @@ static tt_tensor *tt__max_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const 
     tt__conv_out_shape(x, nsp, g.c, &g, shape);
     y = tt__out(ctx, op, x->ndim, shape, x, NULL, NULL);
     if (!y) return NULL;
+    if (ctx->backend) return tt__conv_bk(ctx, op, y, TT_BOP_MAX_POOL, x, NULL, NULL, &g, sizeof(int) * y->numel);
     if (y->node && !(g.argmax = (int *)tt__scratch(ctx, op, sizeof(int) * (y->numel ? y->numel : 1)))) return NULL;
     if (!tt__conv_save(ctx, op, y, &g)) return NULL;
     planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
@@ -7909,7 +8338,9 @@ static tt_tensor *tt__avg_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const 
     if (!tt__in(ctx, op, x) || !tt__pool_setup(ctx, op, x, opts, nsp, 1, &g)) return NULL;
     tt__conv_out_shape(x, nsp, g.c, &g, shape);
     y = tt__out(ctx, op, x->ndim, shape, x, NULL, NULL);
-    if (!y || !tt__conv_save(ctx, op, y, &g)) return NULL;
+    if (!y) return NULL;
+    if (ctx->backend) return tt__conv_bk(ctx, op, y, TT_BOP_AVG_POOL, x, NULL, NULL, &g, 0);
+    if (!tt__conv_save(ctx, op, y, &g)) return NULL;
     planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
     for (plane = 0; plane < planes; plane++) {
         const float *xp = x->data + plane * ip_n;
@@ -7983,7 +8414,9 @@ TT__DEF tt_tensor *tt_adaptive_avg_pool2d(tt_ctx *ctx, tt_tensor *x, int out_h, 
     g.oh = out_h; g.ow = out_w;
     tt__conv_out_shape(x, 2, g.c, &g, shape);
     y = tt__out(ctx, op, x->ndim, shape, x, NULL, NULL);
-    if (!y || !tt__conv_save(ctx, op, y, &g)) return NULL;
+    if (!y) return NULL;
+    if (ctx->backend) return tt__conv_bk(ctx, op, y, TT_BOP_ADAPTIVE_AVG_POOL, x, NULL, NULL, &g, 0);
+    if (!tt__conv_save(ctx, op, y, &g)) return NULL;
     planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
     for (plane = 0; plane < planes; plane++) {
         const float *xp = x->data + plane * ip_n;
@@ -8025,6 +8458,18 @@ TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
     y = tt__out(ctx, op, x->ndim - 2, x->shape, x, NULL, NULL); /* (N, C) or (C) */
     if (!y) return NULL;
     ip_n = (size_t)g.h * g.w;
+    if (ctx->backend) { /* runs on the backend */
+        tt_backend_call c;
+        if (y->numel > 0x7fffffff || ip_n > 0x7fffffff) {
+            tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: input %S too large for the %s backend", op, x, ctx->backend->name);
+            return NULL;
+        }
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_GLOBAL_AVG_POOL;
+        c.in[0] = x;
+        c.i[0] = (int)y->numel; c.i[1] = (int)ip_n;
+        return tt__bk_forward(ctx, y, &c);
+    }
     for (plane = 0; plane < y->numel; plane++) {
         double s = 0;
         for (i = 0; i < ip_n; i++) s += x->data[plane * ip_n + i];
@@ -8069,12 +8514,27 @@ typedef struct tt__nn_bn_saved {
     float *mean, *invstd;
 } tt__nn_bn_saved;
 
-static void tt__nn_batchnorm_backward(tt_ctx *ctx, tt__node *nd) {
-    tt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2], *y = nd->out;
-    const tt__nn_bn_saved *s = (const tt__nn_bn_saved *)nd->saved;
+/* Batchnorm forward and backward work channel by channel: every channel's statistics, outputs
+   and gradients are computed from that channel alone in a fixed order, so channels run in
+   parallel pieces on the context's pool (above TT__PAR_MIN_COSTLY elements in all) with results
+   bit-identical for every thread count. */
+typedef struct tt__nn_node_io {
+    tt_tensor *x, *w, *b, *y; /* input, weight and bias (or NULL), output */
+} tt__nn_node_io;
+typedef struct tt__bn_par {
+    const tt__nn_node_io *io;
+    tt__nn_bn_saved *s;
+    tt_tensor *rmean, *rvar;
+    float momentum, eps;
+    int update;
+} tt__bn_par;
+
+static void tt__bn_backward_piece(void *arg, size_t c0, size_t c1) {
+    const tt__bn_par *p = (const tt__bn_par *)arg;
+    tt_tensor *x = p->io->x, *w = p->io->w, *b = p->io->b, *y = p->io->y;
+    const tt__nn_bn_saved *s = p->s;
     size_t n, c, l, m = s->n * s->l;
-    (void)ctx;
-    for (c = 0; c < s->c; c++) {
+    for (c = c0; c < c1; c++) {
         double sum_dy = 0, sum_dy_xhat = 0;
         float mean = s->mean[c], invstd = s->invstd[c], wc = w ? w->data[c] : 1.0f;
         for (n = 0; n < s->n; n++) {
@@ -8105,12 +8565,65 @@ static void tt__nn_batchnorm_backward(tt_ctx *ctx, tt__node *nd) {
     }
 }
 
+static void tt__nn_batchnorm_backward(tt_ctx *ctx, tt__node *nd) {
+    tt__nn_node_io io;
+    tt__bn_par p;
+    tt__nn_bn_saved *s = (tt__nn_bn_saved *)nd->saved;
+    io.x = nd->in[0]; io.w = nd->in[1]; io.b = nd->in[2]; io.y = nd->out;
+    memset(&p, 0, sizeof p);
+    p.io = &io; p.s = s;
+    tt__parallel_range(ctx, s->c, TT__PAR_MIN_COSTLY / (s->n * s->l > 0 ? s->n * s->l : 1) + 1, 1, tt__bn_backward_piece, &p);
+}
+
+static void tt__bn_forward_piece(void *arg, size_t c0, size_t c1) {
+    const tt__bn_par *p = (const tt__bn_par *)arg;
+    tt_tensor *x = p->io->x, *weight = p->io->w, *bias = p->io->b, *y = p->io->y;
+    tt_tensor *running_mean = p->rmean, *running_var = p->rvar;
+    const tt__nn_bn_saved st = *p->s;
+    tt__nn_bn_saved *sv = p->s;
+    float momentum = p->momentum, eps = p->eps;
+    int training = st.training, update = p->update;
+    size_t n, c, l, m = st.n * st.l;
+    for (c = c0; c < c1; c++) {
+        float mean, invstd, wc = weight ? weight->data[c] : 1.0f, bc = bias ? bias->data[c] : 0.0f;
+        if (training) {
+            double sum = 0, sq = 0, dm, var;
+            for (n = 0; n < st.n; n++)
+                for (l = 0; l < st.l; l++) sum += x->data[(n * st.c + c) * st.l + l];
+            dm = sum / (double)m;
+            for (n = 0; n < st.n; n++)
+                for (l = 0; l < st.l; l++) {
+                    double d = x->data[(n * st.c + c) * st.l + l] - dm;
+                    sq += d * d;
+                }
+            var = sq / (double)m; /* biased: used for normalising */
+            mean = (float)dm;
+            invstd = (float)(1.0 / sqrt(var + (double)eps));
+            if (update) {
+                /* torch: running = (1 - momentum) * running + momentum * stat, unbiased variance */
+                running_mean->data[c] = (1.0f - momentum) * running_mean->data[c] + momentum * mean;
+                running_var->data[c] = (1.0f - momentum) * running_var->data[c] + momentum * (float)(sq / (double)(m - 1));
+            }
+        } else {
+            mean = running_mean->data[c];
+            invstd = (float)(1.0 / sqrt((double)running_var->data[c] + (double)eps));
+        }
+        sv->mean[c] = mean;
+        sv->invstd[c] = invstd;
+        for (n = 0; n < st.n; n++) {
+            const float *xp = x->data + (n * st.c + c) * st.l;
+            float *yp = y->data + (n * st.c + c) * st.l;
+            for (l = 0; l < st.l; l++) yp[l] = (xp[l] - mean) * invstd * wc + bc;
+        }
+    }
+}
+
 TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt_tensor *bias,
                                 tt_tensor *running_mean, tt_tensor *running_var, const tt_batchnorm_opts *opts) {
     const char *op = "batchnorm";
     tt__nn_bn_saved st, *sv;
     tt_tensor *y;
-    size_t n, c, l, m;
+    size_t m;
     int training, update;
     tt_batchnorm_opts o = opts ? *opts : tt_batchnorm_opts_init();
     float momentum = o.momentum, eps = o.eps;
@@ -8162,42 +8675,38 @@ TT__DEF tt_tensor *tt_batchnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, tt
     }
     y = tt__out(ctx, op, x->ndim, x->shape, x, weight, bias);
     if (!y) return NULL;
+    if (ctx->backend) { /* runs on the backend: statistics (and the running update), then the normalisation */
+        tt_backend_call c;
+        float *blk;
+        if (st.n * st.c * st.l > 0x7fffffff) {
+            tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: input %S too large for the %s backend", op, x, ctx->backend->name);
+            return NULL;
+        }
+        if (!(blk = tt__scratch_floats(ctx, op, 5 * st.c + 1))) return NULL;
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_BN_STATS;
+        c.in[0] = x; c.in[1] = running_mean; c.in[2] = running_var;
+        c.i[0] = (int)st.n; c.i[1] = (int)st.c; c.i[2] = (int)st.l; c.i[3] = !training ? 2 : update ? 1 : 0;
+        c.f[0] = eps; c.f[1] = momentum;
+        c.p[0] = blk;
+        if (ctx->backend->run(ctx, &c) != TT_OK) return NULL;
+        c.op = TT_BOP_BATCHNORM;
+        c.in[1] = weight; c.in[2] = bias;
+        c.i[3] = training;
+        return tt__bk_forward(ctx, y, &c);
+    }
     sv = (tt__nn_bn_saved *)tt__scratch(ctx, op, sizeof *sv);
     st.mean = tt__scratch_floats(ctx, op, 2 * st.c + 1);
     if (!sv || !st.mean) return NULL;
     st.invstd = st.mean + st.c;
     *sv = st;
-    for (c = 0; c < st.c; c++) {
-        float mean, invstd, wc = weight ? weight->data[c] : 1.0f, bc = bias ? bias->data[c] : 0.0f;
-        if (training) {
-            double sum = 0, sq = 0, dm, var;
-            for (n = 0; n < st.n; n++)
-                for (l = 0; l < st.l; l++) sum += x->data[(n * st.c + c) * st.l + l];
-            dm = sum / (double)m;
-            for (n = 0; n < st.n; n++)
-                for (l = 0; l < st.l; l++) {
-                    double d = x->data[(n * st.c + c) * st.l + l] - dm;
-                    sq += d * d;
-                }
-            var = sq / (double)m; /* biased: used for normalising */
-            mean = (float)dm;
-            invstd = (float)(1.0 / sqrt(var + (double)eps));
-            if (update) {
-                /* torch: running = (1 - momentum) * running + momentum * stat, unbiased variance */
-                running_mean->data[c] = (1.0f - momentum) * running_mean->data[c] + momentum * mean;
-                running_var->data[c] = (1.0f - momentum) * running_var->data[c] + momentum * (float)(sq / (double)(m - 1));
-            }
-        } else {
-            mean = running_mean->data[c];
-            invstd = (float)(1.0 / sqrt((double)running_var->data[c] + (double)eps));
-        }
-        sv->mean[c] = mean;
-        sv->invstd[c] = invstd;
-        for (n = 0; n < st.n; n++) {
-            const float *xp = x->data + (n * st.c + c) * st.l;
-            float *yp = y->data + (n * st.c + c) * st.l;
-            for (l = 0; l < st.l; l++) yp[l] = (xp[l] - mean) * invstd * wc + bc;
-        }
+    {
+        tt__nn_node_io io;
+        tt__bn_par p;
+        io.x = x; io.w = weight; io.b = bias; io.y = y;
+        p.io = &io; p.s = sv; p.rmean = running_mean; p.rvar = running_var;
+        p.momentum = momentum; p.eps = eps; p.update = update;
+        tt__parallel_range(ctx, st.c, TT__PAR_MIN_COSTLY / (m ? m : 1) + 1, 1, tt__bn_forward_piece, &p);
     }
     if (y->node) {
         y->node->saved = sv;
@@ -8217,11 +8726,72 @@ typedef struct tt__nn_rows_saved {
     float *mean, *invstd;
 } tt__nn_rows_saved;
 
+/* On the context's pool (rows x m above TT__PAR_MIN_COSTLY): the forward pass and the input
+   gradient work row by row (each row from itself alone); the layernorm weight and bias
+   gradients are sums over rows, computed in pieces of columns, each column summing its rows in
+   row order as the serial loop does. So results are bit-identical for every thread count.
+   Groupnorm's backward (weights shared inside a row) stays serial. */
+typedef struct tt__rownorm_par {
+    tt__nn_node_io io;
+    const tt__nn_rows_saved *s;
+    float eps;
+} tt__rownorm_par;
+
+/* layernorm with trained affine, rows [r0, r1): the input gradient */
+static void tt__rownorm_bw_rows(void *arg, size_t r0, size_t r1) {
+    const tt__rownorm_par *p = (const tt__rownorm_par *)arg;
+    const tt__nn_rows_saved *s = p->s;
+    tt_tensor *x = p->io.x, *w = p->io.w, *y = p->io.y;
+    size_t r, j;
+    for (r = r0; r < r1; r++) {
+        const float *xp = x->data + r * s->m, *gp = y->grad + r * s->m, *wp = w->data;
+        float mean = s->mean[r], invstd = s->invstd[r], mg, mgx;
+        double sum_g = 0, sum_g_xhat = 0;
+        float *dxp = x->grad + r * s->m;
+        for (j = 0; j < s->m; j++) {
+            float xhat = (xp[j] - mean) * invstd;
+            float g = gp[j] * wp[j];
+            sum_g += g;
+            sum_g_xhat += (double)g * xhat;
+        }
+        mg = (float)(sum_g / (double)s->m);
+        mgx = (float)(sum_g_xhat / (double)s->m);
+        for (j = 0; j < s->m; j++) {
+            float xhat = (xp[j] - mean) * invstd;
+            dxp[j] += invstd * (gp[j] * wp[j] - mg - xhat * mgx);
+        }
+    }
+}
+/* layernorm with trained affine, columns [j0, j1): weight and bias gradients, rows in order */
+static void tt__rownorm_bw_cols(void *arg, size_t j0, size_t j1) {
+    const tt__rownorm_par *p = (const tt__rownorm_par *)arg;
+    const tt__nn_rows_saved *s = p->s;
+    tt_tensor *x = p->io.x, *w = p->io.w, *b = p->io.b, *y = p->io.y;
+    float *gw = w->grad, *gb = b->grad;
+    size_t r, j;
+    for (r = 0; r < s->rows; r++) {
+        const float *xp = x->data + r * s->m, *gp = y->grad + r * s->m;
+        float mean = s->mean[r], invstd = s->invstd[r];
+        for (j = j0; j < j1; j++) {
+            float xhat = (xp[j] - mean) * invstd;
+            gw[j] += gp[j] * xhat;
+            gb[j] += gp[j];
+        }
+    }
+}
+
 static void tt__nn_rownorm_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2], *y = nd->out;
     const tt__nn_rows_saved *s = (const tt__nn_rows_saved *)nd->saved;
     size_t r, j;
-    (void)ctx;
+    if (s->wdiv == 1 && s->groups == 1 && w && b && w->grad && b->grad && s->m > 0) {
+        /* layernorm with trained affine (the transformer's case): rows, then columns, on the pool */
+        tt__rownorm_par p;
+        p.io.x = x; p.io.w = w; p.io.b = b; p.io.y = y; p.s = s; p.eps = 0;
+        if (x->grad) tt__parallel_range(ctx, s->rows, TT__PAR_MIN_COSTLY / s->m + 1, 1, tt__rownorm_bw_rows, &p);
+        tt__parallel_range(ctx, s->m, s->rows ? TT__PAR_MIN_COSTLY / s->rows + 1 : 1, 8, tt__rownorm_bw_cols, &p);
+        return;
+    }
     for (r = 0; r < s->rows; r++) {
         const float *xp = x->data + r * s->m, *gp = y->grad + r * s->m;
         size_t woff = (r % s->groups) * s->per_group;
@@ -8271,25 +8841,14 @@ static void tt__nn_rownorm_backward(tt_ctx *ctx, tt__node *nd) {
     }
 }
 
-/* Shared forward of layernorm and groupnorm (shapes already validated). */
-static tt_tensor *tt__nn_rownorm(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor *w, tt_tensor *b, float eps,
-                                 size_t m, size_t groups, size_t per_group, size_t wdiv) {
-    tt__nn_rows_saved *sv;
-    tt_tensor *y;
-    size_t r, j;
-    y = tt__out(ctx, op, x->ndim, x->shape, x, w, b);
-    if (!y) return NULL;
-    sv = (tt__nn_rows_saved *)tt__scratch(ctx, op, sizeof *sv);
-    if (!sv) return NULL;
-    sv->rows = m ? x->numel / m : 0;
-    sv->m = m;
-    sv->groups = groups;
-    sv->per_group = per_group;
-    sv->wdiv = wdiv ? wdiv : 1;
-    sv->mean = tt__scratch_floats(ctx, op, 2 * sv->rows + 1);
-    if (!sv->mean) return NULL;
-    sv->invstd = sv->mean + sv->rows;
-    for (r = 0; r < sv->rows; r++) {
+/* rows [r0, r1) of the forward pass */
+static void tt__rownorm_fw_rows(void *arg, size_t r0, size_t r1) {
+    const tt__rownorm_par *pp = (const tt__rownorm_par *)arg;
+    const tt__nn_rows_saved *sv = pp->s;
+    tt_tensor *x = pp->io.x, *w = pp->io.w, *b = pp->io.b, *y = pp->io.y;
+    size_t m = sv->m, groups = sv->groups, per_group = sv->per_group, r, j;
+    float eps = pp->eps;
+    for (r = r0; r < r1; r++) {
         const float *xp = x->data + r * m;
         float *yp = y->data + r * m;
         size_t woff = (r % groups) * per_group;
@@ -8312,12 +8871,37 @@ static tt_tensor *tt__nn_rownorm(tt_ctx *ctx, const char *op, tt_tensor *x, tt_t
             yp[j] = (xp[j] - mean) * invstd * (w ? w->data[wi] : 1.0f) + (b ? b->data[wi] : 0.0f);
         }
     }
+}
+
+/* Shared forward of layernorm and groupnorm (shapes already validated). */
+static tt_tensor *tt__nn_rownorm(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor *w, tt_tensor *b, float eps,
+                                 size_t m, size_t groups, size_t per_group, size_t wdiv) {
+    tt__nn_rows_saved *sv;
+    tt_tensor *y;
+    y = tt__out(ctx, op, x->ndim, x->shape, x, w, b);
+    if (!y) return NULL;
+    sv = (tt__nn_rows_saved *)tt__scratch(ctx, op, sizeof *sv);
+    if (!sv) return NULL;
+    sv->rows = m ? x->numel / m : 0;
+    sv->m = m;
+    sv->groups = groups;
+    sv->per_group = per_group;
+    sv->wdiv = wdiv ? wdiv : 1;
+    sv->mean = tt__scratch_floats(ctx, op, 2 * sv->rows + 1);
+    if (!sv->mean) return NULL;
+    sv->invstd = sv->mean + sv->rows;
+    {
+        tt__rownorm_par p;
+        p.io.x = x; p.io.w = w; p.io.b = b; p.io.y = y; p.s = sv; p.eps = eps;
+        tt__parallel_range(ctx, sv->rows, m ? TT__PAR_MIN_COSTLY / m + 1 : 1, 1, tt__rownorm_fw_rows, &p);
+    }
     if (y->node) {
         y->node->saved = sv;
         y->node->backward = tt__nn_rownorm_backward;
     }
     return tt__done(ctx, y);
 }
+
 
 TT__DEF tt_tensor *tt_layernorm(tt_ctx *ctx, tt_tensor *x, int norm_dims, tt_tensor *weight, tt_tensor *bias, float eps) {
     const char *op = "layernorm";
@@ -8818,22 +9402,41 @@ typedef struct tt__loss_save {
                              torch, even when the scale is inf (MEAN over zero counted targets) */
 } tt__loss_save;
 
+/* Positions [e0, e1) of input k's gradient. On the context's pool above TT__PAR_MIN_COSTLY
+   positions, in pieces that are whole multiples of div[k], so the div[k] positions adding into
+   one gradient element always share a piece and add in position order: bit-identical for
+   every thread count. */
+typedef struct tt__loss_bw_par {
+    const tt__loss_save *s;
+    const tt_tensor *y;
+    tt_tensor *x;
+    int k;
+    float g0;
+} tt__loss_bw_par;
+static void tt__loss_backward_piece(void *arg, size_t e0, size_t e1) {
+    const tt__loss_bw_par *p = (const tt__loss_bw_par *)arg;
+    const tt__loss_save *s = p->s;
+    int k = p->k;
+    size_t e, blk = s->cls[k] * s->inner;
+    for (e = e0; e < e1; e++) {
+        float g;
+        if (k == 0 && s->unused0 && s->unused0[e]) continue;
+        g = s->reduced ? p->g0 : p->y->grad[((e / blk) % s->outer) * s->inner + e % s->inner];
+        p->x->grad[e / s->div[k]] += g * s->d[k][e];
+    }
+}
+
 static void tt__loss_backward(tt_ctx *ctx, tt__node *n) {
     tt__loss_save *s = (tt__loss_save *)n->saved;
     tt_tensor *y = n->out;
     int k;
-    (void)ctx;
     for (k = 0; k < 3; k++) {
+        tt__loss_bw_par p;
         tt_tensor *x = n->in[k];
-        size_t e, blk = s->cls[k] * s->inner;
-        float g0 = s->reduced ? y->grad[0] * s->scale : 0.0f;
         if (!x || !x->grad || !s->d[k]) continue;
-        for (e = 0; e < s->npos[k]; e++) {
-            float g;
-            if (k == 0 && s->unused0 && s->unused0[e]) continue;
-            g = s->reduced ? g0 : y->grad[((e / blk) % s->outer) * s->inner + e % s->inner];
-            x->grad[e / s->div[k]] += g * s->d[k][e];
-        }
+        p.s = s; p.y = y; p.x = x; p.k = k;
+        p.g0 = s->reduced ? y->grad[0] * s->scale : 0.0f;
+        tt__parallel_range(ctx, s->npos[k], TT__PAR_MIN_COSTLY, s->div[k] ? s->div[k] : 1, tt__loss_backward_piece, &p);
     }
 }
 
@@ -9082,6 +9685,67 @@ static int tt__loss_ce_opts_ok(tt_ctx *ctx, const char *op, const tt_cross_entro
 
 static tt_tensor *tt__bk_class_index(tt_ctx *ctx, const char *op, tt_tensor *x, const int *target, const tt_cross_entropy_opts *o,
                                      int is_logits, size_t N, size_t C, size_t S, int ignore); /* >>backend */
+/* Units [u0, u1) of a class-index loss: each unit's loss, gradient row and unused marks from
+   that unit alone, so units run in pieces on the context's pool (units x classes above
+   TT__PAR_MIN_COSTLY) with results bit-identical for every thread count; the one sum over units
+   (the counted weights for MEAN) is taken afterwards on the calling thread in unit order. */
+typedef struct tt__ci_par {
+    const tt_tensor *x;
+    const int *target;
+    const tt_cross_entropy_opts *o;
+    float *l, *dx;
+    unsigned char *unused;
+    size_t C, S;
+    int ignore, is_logits;
+    double Wall;
+} tt__ci_par;
+static void tt__ci_units(void *arg, size_t u0, size_t u1) {
+    const tt__ci_par *cp = (const tt__ci_par *)arg;
+    const tt_tensor *x = cp->x;
+    const int *target = cp->target;
+    const tt_cross_entropy_opts o = *cp->o;
+    float *dx = cp->dx, eps = o.label_smoothing;
+    unsigned char *unused = cp->unused;
+    size_t C = cp->C, S = cp->S, u, c;
+    int ignore = cp->ignore, is_logits = cp->is_logits;
+    double Wall = cp->Wall;
+    for (u = u0; u < u1; u++) {
+        size_t n = u / S, s = u % S;
+        const float *xr = x->data + n * C * S + s; /* class c at xr[c * S] */
+        int t = target[u];
+        double lse = 0, loss, wt;
+        if (t == ignore) {
+            cp->l[u] = 0.0f;
+            if (unused)
+                for (c = 0; c < C; c++) unused[n * C * S + s + c * S] = 1;
+            continue;
+        }
+        if (unused && !is_logits) unused[n * C * S + s + (size_t)t * S] = 0;
+        wt = o.weight ? o.weight[t] : 1.0;
+        if (is_logits) lse = tt__logsumexp_d(xr, C, S); /* log p_c = x_c - lse */
+        loss = -(1.0 - eps) * wt * ((double)xr[(size_t)t * S] - lse);
+        if (eps != 0.0f) {
+            double sm = 0;
+            for (c = 0; c < C; c++) sm -= (o.weight ? o.weight[c] : 1.0) * ((double)xr[c * S] - lse);
+            loss += eps / (double)C * sm;
+        }
+        cp->l[u] = (float)loss;
+        if (dx) {
+            float *dr = dx + n * C * S + s;
+            for (c = 0; c < C; c++) {
+                double wc = o.weight ? o.weight[c] : 1.0, g;
+                if (is_logits) {
+                    double p = exp((double)xr[c * S] - lse);
+                    g = (1.0 - eps) * wt * (p - (c == (size_t)t ? 1.0 : 0.0)) + eps / (double)C * (Wall * p - wc);
+                } else {
+                    g = c == (size_t)t ? -wt : 0.0;
+                }
+                dr[c * S] = (float)g;
+            }
+        }
+    }
+}
+
 /* is_logits: cross-entropy (log-softmax inside); else NLL on log-probabilities. */
 static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x, size_t n_target, const int *target,
                                        const tt_cross_entropy_opts *opts, int is_logits) {
@@ -9089,7 +9753,7 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
     int und, ushape[TT_MAX_DIMS], ignore;
     size_t N, C, S, u, c;
     tt__loss_run r;
-    float *dx, eps;
+    float *dx;
     unsigned char *unused = NULL;
     double wsum = 0, Wall = 0;
     if (!tt__in(ctx, op, x) || !tt__loss_labels_ok(ctx, op, target) || !tt__loss_ce_opts_ok(ctx, op, &o)) return NULL;
@@ -9111,7 +9775,6 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
         }
     }
     if (ctx->backend) return tt__bk_class_index(ctx, op, x, target, &o, is_logits, N, C, S, ignore);
-    eps = o.label_smoothing;
     for (c = 0; c < C; c++) Wall += o.weight ? o.weight[c] : 1.0;
     if (!tt__loss_begin(ctx, op, &r, o.reduction, und, ushape, S, N, x, NULL, NULL)) return NULL;
     dx = tt__loss_d(ctx, op, &r, 0, x, x->numel, C, 1);
@@ -9121,42 +9784,14 @@ static tt_tensor *tt__loss_class_index(tt_ctx *ctx, const char *op, tt_tensor *x
         memset(unused, is_logits ? 0 : 1, x->numel);
         r.s->unused0 = unused;
     }
-    for (u = 0; u < N * S; u++) {
-        size_t n = u / S, s = u % S;
-        const float *xr = x->data + n * C * S + s; /* class c at xr[c * S] */
-        int t = target[u];
-        double lse = 0, loss, wt;
-        if (t == ignore) {
-            r.l[u] = 0.0f;
-            if (unused)
-                for (c = 0; c < C; c++) unused[n * C * S + s + c * S] = 1;
-            continue;
-        }
-        if (unused && !is_logits) unused[n * C * S + s + (size_t)t * S] = 0;
-        wt = o.weight ? o.weight[t] : 1.0;
-        wsum += wt;
-        if (is_logits) lse = tt__logsumexp_d(xr, C, S); /* log p_c = x_c - lse */
-        loss = -(1.0 - eps) * wt * ((double)xr[(size_t)t * S] - lse);
-        if (eps != 0.0f) {
-            double sm = 0;
-            for (c = 0; c < C; c++) sm -= (o.weight ? o.weight[c] : 1.0) * ((double)xr[c * S] - lse);
-            loss += eps / (double)C * sm;
-        }
-        r.l[u] = (float)loss;
-        if (dx) {
-            float *dr = dx + n * C * S + s;
-            for (c = 0; c < C; c++) {
-                double wc = o.weight ? o.weight[c] : 1.0, g;
-                if (is_logits) {
-                    double p = exp((double)xr[c * S] - lse);
-                    g = (1.0 - eps) * wt * (p - (c == (size_t)t ? 1.0 : 0.0)) + eps / (double)C * (Wall * p - wc);
-                } else {
-                    g = c == (size_t)t ? -wt : 0.0;
-                }
-                dr[c * S] = (float)g;
-            }
-        }
+    {
+        tt__ci_par p;
+        p.x = x; p.target = target; p.o = &o; p.l = r.l; p.dx = dx; p.unused = unused;
+        p.C = C; p.S = S; p.ignore = ignore; p.is_logits = is_logits; p.Wall = Wall;
+        tt__parallel_range(ctx, N * S, TT__PAR_MIN_COSTLY / (C ? C : 1) + 1, 1, tt__ci_units, &p);
     }
+    for (u = 0; u < N * S; u++) /* the counted targets' weights, summed in unit order */
+        if (target[u] != ignore) wsum += o.weight ? o.weight[target[u]] : 1.0;
     /* MEAN divides by the summed weight of the counted targets (torch's weighted mean) */
     return tt__loss_end(ctx, &r, wsum);
 }
@@ -10879,6 +11514,38 @@ static tt_result tt__optim_ready(tt_ctx *ctx, tt_optim *opt, const char *op) {
 
 /* The generic step: per-step scalars, then every covered tensor through the row's update (its
    SIMD twin first, when it has one), then the after-step hook. */
+/* SGD, Adam and AdamW (amsgrad included) are element-wise (no per-tensor reduction), so a
+   tensor can be cut into pieces updated independently, on the context's pool above a size
+   threshold: every element goes through the same operations whatever the cut, so results are
+   bit-identical for every thread count. In a piece the SIMD twin (if any) does a multiple of 4
+   elements, the reference the rest; these references never fail and never use the context (no
+   scratch). Other element-wise rules could be added here once checked for the same. */
+static int tt__optim_elementwise(const tt__optim_row *row) {
+    return row->kind == TT_OPTIM_SGD || row->kind == TT_OPTIM_ADAM || row->kind == TT_OPTIM_ADAMW;
+}
+typedef struct tt__optim_par {
+    const tt__optim_row *row;
+    tt_ctx *ctx;
+    const tt__optim_job *j;
+} tt__optim_par;
+static void tt__optim_piece(void *arg, size_t lo, size_t hi) {
+    const tt__optim_par *op = (const tt__optim_par *)arg;
+    tt__optim_job j = *op->j;
+    size_t done;
+    j.x += lo; j.g += lo; j.n = hi - lo;
+    if (j.s0) j.s0 += lo;
+    if (j.s1) j.s1 += lo;
+    if (j.s2) j.s2 += lo;
+    done = op->row->vec ? op->row->vec(&j) : 0;
+    if (done < j.n) { /* the reference does the rest */
+        j.x += done; j.g += done; j.n -= done;
+        if (j.s0) j.s0 += done;
+        if (j.s1) j.s1 += done;
+        if (j.s2) j.s2 += done;
+        (void)op->row->update(op->ctx, &j);
+    }
+}
+
 static tt_result tt__optim_step_run(tt_ctx *ctx, tt_optim *opt) {
     const tt__optim_row *row;
     tt__optim_job proto;
@@ -10917,7 +11584,7 @@ static tt_result tt__optim_step_run(tt_ctx *ctx, tt_optim *opt) {
     for (ti = 0; ti < opt->n_tensors && res == TT_OK; ti++) {
         tt_tensor *p = &ctx->params[ti];
         tt__optim_job j = proto;
-        size_t o = p->offset, done;
+        size_t o = p->offset;
         if (!tt__optim_covers(opt, p) || p->numel == 0) continue;
         j.grp = p->group;
         j.h = &opt->hp[p->group];
@@ -10937,13 +11604,12 @@ static tt_result tt__optim_step_run(tt_ctx *ctx, tt_optim *opt) {
             res = ctx->backend->update(ctx, &u);
             continue;
         }
-        done = row->vec ? row->vec(&j) : 0;
-        if (done < j.n) {
-            /* the reference does the rest (element-wise updates only have a twin) */
-            j.x += done; j.g += done; j.n -= done;
-            if (j.s0) j.s0 += done;
-            if (j.s1) j.s1 += done;
-            if (j.s2) j.s2 += done;
+        if (tt__optim_elementwise(row)) { /* pieces of the tensor on the pool, same bits */
+            tt__optim_par op;
+            op.row = row; op.ctx = ctx; op.j = &j;
+            tt__parallel_range(ctx, j.n, row->kind == TT_OPTIM_SGD ? TT__PAR_MIN_CHEAP : TT__PAR_MIN_COSTLY, 8,
+                               tt__optim_piece, &op);
+        } else {
             res = row->update(ctx, &j);
         }
         tt_scratch_rewind(ctx, mark);
@@ -11255,22 +11921,89 @@ TT__DEF tt_result tt_optim_step_closure(tt_ctx *ctx, tt_optim *opt, tt_closure_f
     return tt_optim_step(ctx, opt);
 }
 
-/* ---- state save / restore: header, tt_optim_scalars, then the state floats ---- */
+/* ---- state save / restore: header, tt_optim_scalars, then the state floats ----
+   A byte format, the same on every host: every field little-endian, written and read byte by
+   byte (docs/checkpoint.md, section OPTM, lists it):
+       header (48 bytes): u32 magic "TTOP", u32 version, u32 kind, u32 n_tensors, u64 n,
+                          u64 state_floats, u64 scalars_bytes, i64 step
+       scalars (TT__OPTIM_SCALARS_BYTES): i64 step, f32 eta[G], f32 mu[G], f32 mu_product[G],
+                          i64 n_iter, func_evals, hist_len, hist_first, f64 t, h_diag, prev_loss
+                          (G = TT_OPTIM_MAX_GROUPS)
+       state: state_floats f32 */
 
 typedef struct tt__optim_hdr {
     uint32_t magic, version, kind, n_tensors;
     uint64_t n, state_floats, scalars_bytes;
     int64_t step;
 } tt__optim_hdr;
+#define TT__OPTIM_HDR_BYTES 48u
+#define TT__OPTIM_SCALARS_BYTES (64u + 12u * TT_OPTIM_MAX_GROUPS)
+
+static void tt__put_f32(unsigned char *p, float f) { uint32_t u; memcpy(&u, &f, 4); tt__put32(p, u); }
+static float tt__get_f32(const unsigned char *p) { uint32_t u = tt__get32(p); float f; memcpy(&f, &u, 4); return f; }
+
+static void tt__optim_hdr_get(const unsigned char *p, tt__optim_hdr *hd) {
+    hd->magic = tt__get32(p); hd->version = tt__get32(p + 4); hd->kind = tt__get32(p + 8); hd->n_tensors = tt__get32(p + 12);
+    hd->n = tt__get64(p + 16); hd->state_floats = tt__get64(p + 24); hd->scalars_bytes = tt__get64(p + 32);
+    hd->step = (int64_t)tt__get64(p + 40);
+}
+static void tt__optim_scalars_put(unsigned char *p, const tt_optim_scalars *sc) {
+    int g;
+    tt__put64(p, (uint64_t)sc->step);
+    p += 8;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) tt__put_f32(p + 4 * g, sc->eta[g]);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) tt__put_f32(p + 4 * g, sc->mu[g]);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) tt__put_f32(p + 4 * g, sc->mu_product[g]);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    tt__put64(p, (uint64_t)sc->n_iter); tt__put64(p + 8, (uint64_t)sc->func_evals);
+    tt__put64(p + 16, (uint64_t)sc->hist_len); tt__put64(p + 24, (uint64_t)sc->hist_first);
+    tt__put64(p + 32, tt__f64_bits(sc->t)); tt__put64(p + 40, tt__f64_bits(sc->h_diag));
+    tt__put64(p + 48, tt__f64_bits(sc->prev_loss));
+}
+static void tt__optim_scalars_get(const unsigned char *p, tt_optim_scalars *sc) {
+    int g;
+    memset(sc, 0, sizeof *sc);
+    sc->step = (int64_t)tt__get64(p);
+    p += 8;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) sc->eta[g] = tt__get_f32(p + 4 * g);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) sc->mu[g] = tt__get_f32(p + 4 * g);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    for (g = 0; g < TT_OPTIM_MAX_GROUPS; g++) sc->mu_product[g] = tt__get_f32(p + 4 * g);
+    p += 4 * TT_OPTIM_MAX_GROUPS;
+    sc->n_iter = (int64_t)tt__get64(p); sc->func_evals = (int64_t)tt__get64(p + 8);
+    sc->hist_len = (int64_t)tt__get64(p + 16); sc->hist_first = (int64_t)tt__get64(p + 24);
+    sc->t = tt__bits_f64(tt__get64(p + 32)); sc->h_diag = tt__bits_f64(tt__get64(p + 40));
+    sc->prev_loss = tt__bits_f64(tt__get64(p + 48));
+}
+
+/* The checks of a saved state against opt, nothing changed: 0 if it fits (then *sc holds its
+   scalars), else the message's reason. Shared by tt_optim_state_load and the checkpoint loader. */
+static const char *tt__optim_state_check(const tt_optim *opt, const unsigned char *p, size_t bytes, tt_optim_scalars *sc) {
+    tt__optim_hdr hd;
+    if (bytes < TT__OPTIM_HDR_BYTES) return "buffer too small for the header";
+    tt__optim_hdr_get(p, &hd);
+    if (hd.magic != TT__OPTIM_MAGIC || hd.version != TT__OPTIM_VERSION) return "not an optimizer state (bad magic or version)";
+    if (hd.kind != (uint32_t)opt->kind) return "state is for another kind of optimizer";
+    if (hd.n_tensors != (uint32_t)opt->n_tensors || hd.n != opt->n || hd.state_floats != opt->state_floats ||
+        hd.scalars_bytes != TT__OPTIM_SCALARS_BYTES)
+        return "state covers other parameters (tensor or float counts differ)";
+    if (bytes < tt_optim_state_size(opt)) return "buffer shorter than the state";
+    tt__optim_scalars_get(p + TT__OPTIM_HDR_BYTES, sc);
+    if (sc->step != hd.step || sc->step < 0) return "inconsistent step count";
+    return 0;
+}
 
 TT__DEF size_t tt_optim_state_size(const tt_optim *opt) {
     if (!opt) return 0;
-    return sizeof(tt__optim_hdr) + sizeof(tt_optim_scalars) + opt->state_floats * sizeof(float);
+    return TT__OPTIM_HDR_BYTES + TT__OPTIM_SCALARS_BYTES + opt->state_floats * 4;
 }
 
 TT__DEF tt_result tt_optim_state_save(tt_ctx *ctx, const tt_optim *opt, void *buf, size_t bytes) {
-    tt__optim_hdr hd;
-    unsigned char *p = (unsigned char *)buf;
+    unsigned char *p = (unsigned char *)buf, *q;
+    size_t i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!opt || !opt->kind || !buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_save: opt or buf is NULL");
     if (tt__optim_ready(ctx, (tt_optim *)opt, "tt_optim_state_save") != TT_OK) return ctx->err;
@@ -11279,44 +12012,30 @@ TT__DEF tt_result tt_optim_state_save(tt_ctx *ctx, const tt_optim *opt, void *bu
                         tt_optim_state_size(opt));
     if (ctx->backend && ctx->backend->download(ctx, opt->state, opt->state, opt->state_floats * sizeof(float)) != TT_OK)
         return ctx->err;
-    memset(&hd, 0, sizeof hd);
-    hd.magic = TT__OPTIM_MAGIC; hd.version = TT__OPTIM_VERSION; hd.kind = (uint32_t)opt->kind;
-    hd.n_tensors = (uint32_t)opt->n_tensors; hd.n = opt->n; hd.state_floats = opt->state_floats;
-    hd.scalars_bytes = sizeof(tt_optim_scalars); hd.step = opt->sc.step;
-    memcpy(p, &hd, sizeof hd);
-    memcpy(p + sizeof hd, &opt->sc, sizeof opt->sc);
-    if (opt->state_floats) memcpy(p + sizeof hd + sizeof opt->sc, opt->state, opt->state_floats * sizeof(float));
+    tt__put32(p, TT__OPTIM_MAGIC); tt__put32(p + 4, TT__OPTIM_VERSION);
+    tt__put32(p + 8, (uint32_t)opt->kind); tt__put32(p + 12, (uint32_t)opt->n_tensors);
+    tt__put64(p + 16, (uint64_t)opt->n); tt__put64(p + 24, (uint64_t)opt->state_floats);
+    tt__put64(p + 32, (uint64_t)TT__OPTIM_SCALARS_BYTES); tt__put64(p + 40, (uint64_t)opt->sc.step);
+    tt__optim_scalars_put(p + TT__OPTIM_HDR_BYTES, &opt->sc);
+    q = p + TT__OPTIM_HDR_BYTES + TT__OPTIM_SCALARS_BYTES;
+    for (i = 0; i < opt->state_floats; i++) tt__put_f32(q + 4 * i, opt->state[i]);
     return TT_OK;
 }
 
 TT__DEF tt_result tt_optim_state_load(tt_ctx *ctx, tt_optim *opt, const void *buf, size_t bytes) {
-    tt__optim_hdr hd;
     tt_optim_scalars sc;
-    const unsigned char *p = (const unsigned char *)buf;
+    const unsigned char *p = (const unsigned char *)buf, *q;
+    const char *why;
+    size_t i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (!opt || !opt->kind || !buf) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_optim_state_load: opt or buf is NULL");
     if (tt__optim_ready(ctx, opt, "tt_optim_state_load") != TT_OK) return ctx->err;
-    if (bytes < sizeof hd) return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: buffer too small (%z bytes)", bytes);
-    memcpy(&hd, p, sizeof hd);
-    if (hd.magic != TT__OPTIM_MAGIC || hd.version != TT__OPTIM_VERSION)
-        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: not an optimizer state (bad magic or version)");
-    if (hd.kind != (uint32_t)opt->kind)
-        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: state is for %s, optimizer is %s",
-                        tt_optim_name((tt_optim_kind)(hd.kind < (uint32_t)TT_OPTIM_KIND_COUNT_ ? hd.kind : 0u)),
-                        tt_optim_name(opt->kind));
-    if (hd.n_tensors != (uint32_t)opt->n_tensors || hd.n != opt->n || hd.state_floats != opt->state_floats ||
-        hd.scalars_bytes != sizeof(tt_optim_scalars))
-        return tt__fail(ctx, TT_ERR_FORMAT,
-                        "tt_optim_state_load: state covers %u tensors / %z floats, optimizer %d tensors / %z floats",
-                        (unsigned)hd.n_tensors, (size_t)hd.n, opt->n_tensors, opt->n);
-    if (bytes < tt_optim_state_size(opt))
-        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: buffer has %z bytes, state needs %z", bytes,
-                        tt_optim_state_size(opt));
-    memcpy(&sc, p + sizeof hd, sizeof sc);
-    if (sc.step != hd.step || sc.step < 0)
-        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: inconsistent step count");
+    if ((why = tt__optim_state_check(opt, p, bytes, &sc)) != 0)
+        return tt__fail(ctx, TT_ERR_FORMAT, "tt_optim_state_load: %s (%z bytes given; %s needs %z over %d tensors / %z floats)", why,
+                        bytes, tt_optim_name(opt->kind), tt_optim_state_size(opt), opt->n_tensors, opt->n);
     opt->sc = sc;
-    if (opt->state_floats) memcpy(opt->state, p + sizeof hd + sizeof sc, opt->state_floats * sizeof(float));
+    q = p + TT__OPTIM_HDR_BYTES + TT__OPTIM_SCALARS_BYTES;
+    for (i = 0; i < opt->state_floats; i++) opt->state[i] = tt__get_f32(q + 4 * i);
     return tt__bk_push(ctx, opt->state, opt->state_floats * sizeof(float));
 }
 
@@ -12435,19 +13154,7 @@ TT__DEF const char *tt_io_error_string(tt_io_error e) {
     return "unknown";
 }
 
-/* ---- little-endian bytes ---- */
-static void tt__put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }
-static void tt__put32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
-}
-static void tt__put64(unsigned char *p, uint64_t v) { tt__put32(p, (uint32_t)v); tt__put32(p + 4, (uint32_t)(v >> 32)); }
-static unsigned tt__get16(const unsigned char *p) { return (unsigned)p[0] | ((unsigned)p[1] << 8); }
-static uint32_t tt__get32(const unsigned char *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static uint64_t tt__get64(const unsigned char *p) { return (uint64_t)tt__get32(p) | ((uint64_t)tt__get32(p + 4) << 32); }
-static uint64_t tt__f64_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
-static double tt__bits_f64(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
+/* (little-endian byte helpers tt__put32 / tt__get32 / ...: in >>util) */
 
 /* Record an I/O failure: sets the detail slots and the context error. */
 static tt_result tt__io_fail(tt_ctx *ctx, tt_io_error *err, size_t *off, tt_io_error e, size_t at, tt_result code,
@@ -12969,14 +13676,8 @@ static tt_result tt__ck_rest(tt__ck_load *L, int apply) {
                               S[TT__CK_OPTM].off, len, tt_optim_name(ck->optim->kind));
         if (!apply) {
             /* the checks tt_optim_state_load makes, so that applying cannot fail */
-            tt__optim_hdr hd;
             tt_optim_scalars sc;
-            memcpy(&hd, p + 8, sizeof hd);
-            memcpy(&sc, p + 8 + sizeof hd, sizeof sc);
-            if (hd.magic != TT__OPTIM_MAGIC || hd.version != TT__OPTIM_VERSION || hd.kind != (uint32_t)ck->optim->kind ||
-                hd.n_tensors != (uint32_t)ck->optim->n_tensors || hd.n != ck->optim->n ||
-                hd.state_floats != ck->optim->state_floats || hd.scalars_bytes != sizeof(tt_optim_scalars) ||
-                sc.step != hd.step || sc.step < 0)
+            if (tt__optim_state_check(ck->optim, p + 8, len - 8, &sc))
                 return TT__CKFAIL(L, TT_IO_MISMATCH, S[TT__CK_OPTM].off + 8, TT_ERR_FORMAT,
                                   "checkpoint: optimizer state (offset %z) does not fit this %s (other parameters, or another build)",
                                   S[TT__CK_OPTM].off + 8, tt_optim_name(ck->optim->kind));
@@ -14480,6 +15181,8 @@ TT__DEF tt_chart_opts tt_chart_opts_init(void) {
     memset(&o, 0, sizeof o);
     o.width = 640;
     o.height = 400;
+    o.x_max = 1;
+    o.y_max = 1;
     return o;
 }
 
@@ -14490,19 +15193,87 @@ static double tt__nice_step(double range, int target) {
 
 static const char *const tt__palette[8] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"};
 
-TT__DEF tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, int n_series, const tt_chart_series *series,
-                                      tt_write_fn write, void *user) {
-    tt_chart_opts o = opts ? *opts : tt_chart_opts_init();
-    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY, xs, ys = 1, v;
-    double L = 72, R, T = o.title ? 40 : 20, B, pw, ph;
-    int s, i, any = 0;
-    tt__wr w;
-    if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (!write || n_series < 0 || (n_series && !series) || o.width < 200 || o.height < 150)
-        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: bad arguments (write NULL, series, or size under 200 x 150)");
+TT__DEF double tt_chart_px(const tt_chart_frame *f, double x) {
+    return f->left + (x - f->x_min) / (f->x_max - f->x_min) * f->width;
+}
+TT__DEF double tt_chart_py(const tt_chart_frame *f, double y) {
+    return f->top + f->height - ((f->log_y ? log10(y) : y) - f->y_min) / (f->y_max - f->y_min) * f->height;
+}
+
+/* Liang-Barsky: clip the segment (x0,y0)-(x1,y1) to the box b (xmin, ymin, xmax, ymax).
+   0 if nothing of it is inside; else the ends are moved onto the box where they were outside.
+   An end more than 1e6 px away is first pulled along the segment to 1e6 px from the other end
+   (exact direction, no cancellation against huge numbers); a segment with both ends that far
+   out is left out. */
+static int tt__clip_seg(const double b[4], double *x0, double *y0, double *x1, double *y1) {
+    double t0 = 0, t1 = 1, dx, dy, p[4], q[4];
+    int i, far0 = !(fabs(*x0) < 1e6 && fabs(*y0) < 1e6), far1 = !(fabs(*x1) < 1e6 && fabs(*y1) < 1e6);
+    if (far0 && far1) return 0;
+    if (far0 || far1) {
+        double *fx = far0 ? x0 : x1, *fy = far0 ? y0 : y1, nx = far0 ? *x1 : *x0, ny = far0 ? *y1 : *y0;
+        double ex = *fx - nx, ey = *fy - ny, m = fabs(ex) > fabs(ey) ? fabs(ex) : fabs(ey), k = 1e6 / m;
+        *fx = nx + ex * k; *fy = ny + ey * k;
+    }
+    dx = *x1 - *x0; dy = *y1 - *y0;
+    p[0] = -dx; q[0] = *x0 - b[0];
+    p[1] = dx;  q[1] = b[2] - *x0;
+    p[2] = -dy; q[2] = *y0 - b[1];
+    p[3] = dy;  q[3] = b[3] - *y0;
+    for (i = 0; i < 4; i++) {
+        if (p[i] == 0) {
+            if (q[i] < 0) return 0;
+        } else {
+            double t = q[i] / p[i];
+            if (p[i] < 0) { if (t > t1) return 0; if (t > t0) t0 = t; }
+            else { if (t < t0) return 0; if (t < t1) t1 = t; }
+        }
+    }
+    if (t1 < 1) { *x1 = *x0 + t1 * dx; *y1 = *y0 + t1 * dy; }
+    if (t0 > 0) { *x0 += t0 * dx; *y0 += t0 * dy; }
+    return 1;
+}
+
+typedef struct tt__drawsink { tt__wr *w; } tt__drawsink;
+static size_t tt__draw_write(void *user, const void *data, size_t n) {
+    tt__w(((tt__drawsink *)user)->w, data, n);
+    return ((tt__drawsink *)user)->w->failed ? 0 : n;
+}
+
+/* Argument checks of one chart (nothing written). */
+static tt_result tt__chart_check(tt_ctx *ctx, const tt_chart_opts *o, int n_series, const tt_chart_series *series, int index) {
+    int s;
+    if (n_series < 0 || (n_series && !series) || o->width < 200 || o->height < 150)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: bad arguments (series, or size under 200 x 150)", index);
     for (s = 0; s < n_series; s++) {
         if (series[s].n < 0 || (series[s].n && !series[s].y))
-            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: series %d has no values", s);
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: series %d has no values", index, s);
+        if (o->colors && !o->colors[s])
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: colors[%d] is NULL", index, s);
+        if (o->styles && (unsigned)o->styles[s] > (unsigned)TT_CHART_CROSSES)   /* (unsigned: enums may be short and unsigned) */
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: styles[%d] is not a tt_chart_style", index, s);
+    }
+    if (o->fixed_x && !(tt__finite(o->x_min) && tt__finite(o->x_max) && o->x_max > o->x_min))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: fixed x range needs finite x_min < x_max", index);
+    if (o->fixed_y && !(tt__finite(o->y_min) && tt__finite(o->y_max) && o->y_max > o->y_min && (!o->log_y || o->y_min > 0)))
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: chart %d: fixed y range needs finite y_min < y_max (> 0 on a log axis)", index);
+    return TT_OK;
+}
+
+/* One chart as a group at (ox, oy); its clip path is "frame" (index 0) or "frame<index>". */
+static void tt__chart_panel(tt__wr *w, const tt_chart_opts *op, int n_series, const tt_chart_series *series, double ox,
+                            double oy, int index) {
+    const tt_chart_opts o = *op;
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY, xs, ys = 1, v, box[4];
+    double L = o.ylabel ? 72 : 56, R, T = o.title ? 40 : 20, B, pw, ph;
+    int s, i, any = 0, tx, ty, n_legend = 0;
+    char clip[32];
+    tt_chart_frame fr;
+    tt__buf cb;
+    cb.p = clip; cb.n = 0; cb.cap = sizeof clip;
+    tt__puts(&cb, "frame");
+    if (index) tt__putu(&cb, (unsigned long long)index);
+    clip[cb.n] = 0;
+    for (s = 0; s < n_series; s++) {
         for (i = 0; i < series[s].n; i++) {
             double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i];
             if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) continue;
@@ -14510,124 +15281,233 @@ TT__DEF tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, in
             xmin = x < xmin ? x : xmin; xmax = x > xmax ? x : xmax;
             ymin = y < ymin ? y : ymin; ymax = y > ymax ? y : ymax;
         }
+        if (series[s].label) n_legend++;
     }
     if (!any) { xmin = 0; xmax = 1; ymin = o.log_y ? 1 : 0; ymax = o.log_y ? 10 : 1; }
+    if (o.fixed_x) { xmin = o.x_min; xmax = o.x_max; }
+    if (o.fixed_y) { ymin = o.y_min; ymax = o.y_max; }
     if (xmax == xmin) { xmin -= 1; xmax += 1; }
-    if (o.log_y) {
-        ymin = floor(log10(ymin)); ymax = ceil(log10(ymax));
-        if (ymax == ymin) ymax += 1;
-    } else {
-        if (ymax == ymin) { double d = fabs(ymin) > 0 ? fabs(ymin) * 0.1 : 1; ymin -= d; ymax += d; }
-        ys = tt__nice_step(ymax - ymin, 5);
-        ymin = floor(ymin / ys) * ys; ymax = ceil(ymax / ys) * ys;
-    }
-    xs = tt__nice_step(xmax - xmin, 6);
-    if (!series || !series[0].x) xs = xs < 1 ? 1 : xs;  /* epochs: whole numbers */
     R = o.width - 20.0; B = o.height - 52.0;
     pw = R - L; ph = B - T;
+    tx = (int)(pw / 50); tx = tx < 3 ? 3 : tx > 6 ? 6 : tx;   /* about one tick per 50 px, 3..6 */
+    ty = (int)(ph / 35); ty = ty < 3 ? 3 : ty > 5 ? 5 : ty;   /* one per 35 px, 3..5 */
+    if (o.log_y) {
+        if (o.fixed_y) { ymin = log10(ymin); ymax = log10(ymax); }
+        else {
+            ymin = floor(log10(ymin)); ymax = ceil(log10(ymax));
+            if (ymax == ymin) ymax += 1;
+        }
+    } else {
+        if (ymax == ymin) { double d = fabs(ymin) > 0 ? fabs(ymin) * 0.1 : 1; ymin -= d; ymax += d; }
+        ys = tt__nice_step(ymax - ymin, ty);
+        if (!o.fixed_y) { ymin = floor(ymin / ys) * ys; ymax = ceil(ymax / ys) * ys; }
+    }
+    xs = tt__nice_step(xmax - xmin, tx);
+    if (!o.fixed_x && (!series || !series[0].x)) xs = xs < 1 ? 1 : xs;  /* epochs: whole numbers */
+    fr.left = L; fr.top = T; fr.width = pw; fr.height = ph;
+    fr.x_min = xmin; fr.x_max = xmax; fr.y_min = ymin; fr.y_max = ymax; fr.log_y = o.log_y; fr.index = index;
+    /* segments are clipped to the frame plus 10 px (the clip path does the rest): no huge numbers */
+    box[0] = L - 10; box[1] = T - 10; box[2] = R + 10; box[3] = B + 10;
 #define TT__PX(x) (L + ((x) - xmin) / (xmax - xmin) * pw)
 #define TT__PY(y) (B - ((o.log_y ? log10(y) : (y)) - ymin) / (ymax - ymin) * ph)
-    memset(&w, 0, sizeof w);
-    w.fn = write; w.user = user;
-    tt__wfmt(&w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                 "font-family=\"sans-serif\" font-size=\"12\">\n", o.width, o.height, o.width, o.height);
-    tt__wfmt(&w, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", o.width, o.height);
-    tt__w(&w, "<defs><clipPath id=\"frame\"><rect x=\"", 36); tt__wpx(&w, L);
-    tt__w(&w, "\" y=\"", 5); tt__wpx(&w, T); tt__w(&w, "\" width=\"", 9); tt__wpx(&w, pw);
-    tt__w(&w, "\" height=\"", 10); tt__wpx(&w, ph); tt__w(&w, "\"/></clipPath></defs>\n", 22);
+    if (index || ox != 0 || oy != 0) {
+        tt__w(w, "<g transform=\"translate(", 24); tt__wpx(w, ox); tt__w(w, ",", 1); tt__wpx(w, oy); tt__w(w, ")\">\n", 4);
+    } else tt__w(w, "<g>\n", 4);
+    tt__wfmt(w, "<defs><clipPath id=\"%s\"><rect x=\"", clip); tt__wpx(w, L);
+    tt__w(w, "\" y=\"", 5); tt__wpx(w, T); tt__w(w, "\" width=\"", 9); tt__wpx(w, pw);
+    tt__w(w, "\" height=\"", 10); tt__wpx(w, ph); tt__w(w, "\"/></clipPath></defs>\n", 22);
     if (o.title) {
-        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, (L + R) / 2);
-        tt__w(&w, "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">", 64);
-        tt__wxml(&w, o.title); tt__w(&w, "</text>\n", 8);
+        tt__w(w, "<text x=\"", 9); tt__wpx(w, (L + R) / 2);
+        tt__w(w, "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">", 64);
+        tt__wxml(w, o.title); tt__w(w, "</text>\n", 8);
     }
     /* grid, ticks and tick labels */
-    tt__w(&w, "<g stroke=\"#dddddd\" stroke-width=\"1\">\n", 38);
+    tt__w(w, "<g stroke=\"#dddddd\" stroke-width=\"1\">\n", 38);
     for (v = ceil(xmin / xs - 1e-9) * xs; v <= xmax + 1e-9 * xs; v += xs) {
-        tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, TT__PX(v)); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, TT__PX(v));
-        tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, T); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, B); tt__w(&w, "\"/>\n", 4);
+        tt__w(w, "<line x1=\"", 10); tt__wpx(w, TT__PX(v)); tt__w(w, "\" x2=\"", 6); tt__wpx(w, TT__PX(v));
+        tt__w(w, "\" y1=\"", 6); tt__wpx(w, T); tt__w(w, "\" y2=\"", 6); tt__wpx(w, B); tt__w(w, "\"/>\n", 4);
     }
-    for (v = ymin; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
+    for (v = o.log_y ? floor(ymin + 1e-9) : ceil(ymin / ys - 1e-9) * ys; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
         int k;
         for (k = 0; k < (o.log_y && ymax - ymin <= 2 ? 3 : 1); k++) { /* log scale over <= 2 decades: 1, 2, 5 */
-            double vv = v + (k == 1 ? log10(2.0) : k == 2 ? log10(5.0) : 0), py = B - (vv - ymin) / (ymax - ymin) * ph;
+            double vv = o.log_y ? v + (k == 1 ? log10(2.0) : k == 2 ? log10(5.0) : 0) : v, py = B - (vv - ymin) / (ymax - ymin) * ph;
             if (vv > ymax + 1e-9) break;
-            tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, L); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, R);
-            tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, py); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, py); tt__w(&w, "\"/>\n", 4);
+            if (vv < ymin - 1e-9) continue;
+            tt__w(w, "<line x1=\"", 10); tt__wpx(w, L); tt__w(w, "\" x2=\"", 6); tt__wpx(w, R);
+            tt__w(w, "\" y1=\"", 6); tt__wpx(w, py); tt__w(w, "\" y2=\"", 6); tt__wpx(w, py); tt__w(w, "\"/>\n", 4);
         }
     }
-    tt__w(&w, "</g>\n<g fill=\"#333333\">\n", 24);
+    tt__w(w, "</g>\n<g fill=\"#333333\">\n", 24);
     for (v = ceil(xmin / xs - 1e-9) * xs; v <= xmax + 1e-9 * xs; v += xs) {
-        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, TT__PX(v)); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, B + 16);
-        tt__wfmt(&w, "\" text-anchor=\"middle\">%g</text>\n", fabs(v) < 1e-9 * xs ? 0.0 : v);
+        tt__w(w, "<text x=\"", 9); tt__wpx(w, TT__PX(v)); tt__w(w, "\" y=\"", 5); tt__wpx(w, B + 16);
+        tt__wfmt(w, "\" text-anchor=\"middle\">%g</text>\n", fabs(v) < 1e-9 * xs ? 0.0 : v);
     }
-    for (v = ymin; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
+    for (v = o.log_y ? floor(ymin + 1e-9) : ceil(ymin / ys - 1e-9) * ys; v <= ymax + 1e-9; v += o.log_y ? 1.0 : ys) {
         int k;
         for (k = 0; k < (o.log_y && ymax - ymin <= 2 ? 3 : 1); k++) {
-            double m = k == 1 ? 2.0 : k == 2 ? 5.0 : 1.0, vv = v + log10(m), py;
-            if (!o.log_y) vv = v;
+            double m = k == 1 ? 2.0 : k == 2 ? 5.0 : 1.0, vv = o.log_y ? v + log10(m) : v, py;
             if (vv > ymax + 1e-9) break;
+            if (vv < ymin - 1e-9) continue;
             py = B - (vv - ymin) / (ymax - ymin) * ph;
-            tt__w(&w, "<text x=\"", 9); tt__wpx(&w, L - 6); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, py + 4);
-            tt__wfmt(&w, "\" text-anchor=\"end\">%g</text>\n", o.log_y ? m * pow(10.0, v) : fabs(v) < 1e-9 * ys ? 0.0 : v);
+            tt__w(w, "<text x=\"", 9); tt__wpx(w, L - 6); tt__w(w, "\" y=\"", 5); tt__wpx(w, py + 4);
+            tt__wfmt(w, "\" text-anchor=\"end\">%g</text>\n", o.log_y ? m * pow(10.0, v) : fabs(v) < 1e-9 * ys ? 0.0 : v);
         }
     }
-    tt__w(&w, "</g>\n", 5);
+    tt__w(w, "</g>\n", 5);
+    /* the background, clipped to the frame */
+    if (o.draw) {
+        tt__drawsink ds;
+        ds.w = w;
+        tt__wfmt(w, "<g clip-path=\"url(#%s)\">\n", clip);
+        o.draw(o.draw_user, &fr, tt__draw_write, &ds);
+        tt__w(w, "</g>\n", 5);
+    }
     /* frame and axis labels */
-    tt__w(&w, "<rect x=\"", 9); tt__wpx(&w, L); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, T); tt__w(&w, "\" width=\"", 9);
-    tt__wpx(&w, pw); tt__w(&w, "\" height=\"", 10); tt__wpx(&w, ph); tt__w(&w, "\" fill=\"none\" stroke=\"#333333\"/>\n", 33);
+    tt__w(w, "<rect x=\"", 9); tt__wpx(w, L); tt__w(w, "\" y=\"", 5); tt__wpx(w, T); tt__w(w, "\" width=\"", 9);
+    tt__wpx(w, pw); tt__w(w, "\" height=\"", 10); tt__wpx(w, ph); tt__w(w, "\" fill=\"none\" stroke=\"#333333\"/>\n", 33);
     if (o.xlabel) {
-        tt__w(&w, "<text x=\"", 9); tt__wpx(&w, (L + R) / 2); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, (double)o.height - 12);
-        tt__w(&w, "\" text-anchor=\"middle\">", 23); tt__wxml(&w, o.xlabel); tt__w(&w, "</text>\n", 8);
+        tt__w(w, "<text x=\"", 9); tt__wpx(w, (L + R) / 2); tt__w(w, "\" y=\"", 5); tt__wpx(w, (double)o.height - 12);
+        tt__w(w, "\" text-anchor=\"middle\">", 23); tt__wxml(w, o.xlabel); tt__w(w, "</text>\n", 8);
     }
     if (o.ylabel) {
-        tt__w(&w, "<text transform=\"translate(16,", 30); tt__wpx(&w, (T + B) / 2);
-        tt__w(&w, ") rotate(-90)\" text-anchor=\"middle\">", 36); tt__wxml(&w, o.ylabel);
-        if (o.log_y) tt__w(&w, " (log scale)", 12);
-        tt__w(&w, "</text>\n", 8);
+        tt__w(w, "<text transform=\"translate(16,", 30); tt__wpx(w, (T + B) / 2);
+        tt__w(w, ") rotate(-90)\" text-anchor=\"middle\">", 36); tt__wxml(w, o.ylabel);
+        if (o.log_y) tt__w(w, " (log scale)", 12);
+        tt__w(w, "</text>\n", 8);
     }
     /* the series, clipped to the frame */
-    tt__w(&w, "<g clip-path=\"url(#frame)\" fill=\"none\" stroke-width=\"2\">\n", 57);
+    tt__wfmt(w, "<g clip-path=\"url(#%s)\" fill=\"none\" stroke-width=\"2\">\n", clip);
     for (s = 0; s < n_series; s++) {
-        int pen = 0;
-        tt__wfmt(&w, "<path stroke=\"%s\" d=\"", tt__palette[s % 8]);
-        for (i = 0; i < series[s].n; i++) {
-            double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i];
-            if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) { pen = 0; continue; }
-            tt__w(&w, pen ? " L" : " M", 2); tt__wpx(&w, TT__PX(x)); tt__w(&w, " ", 1); tt__wpx(&w, TT__PY(y));
-            pen = 1;
+        const char *col = o.colors ? o.colors[s] : tt__palette[s % 8];
+        tt_chart_style st = o.styles ? o.styles[s] : TT_CHART_LINE;
+        if (st == TT_CHART_LINE || st == TT_CHART_DASHED) {
+            int have = 0, pen = 0;   /* have: (lx, ly) is the last valid point; pen: the path is at it */
+            double lx = 0, ly = 0;
+            tt__wfmt(w, "<path stroke=\"%s\"%s stroke-linejoin=\"round\" d=\"", col, st == TT_CHART_DASHED ? " stroke-dasharray=\"6 4\"" : "");
+            for (i = 0; i < series[s].n; i++) {
+                double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i], px, py, ax, ay, bx, by;
+                if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) { have = pen = 0; continue; }
+                px = TT__PX(x); py = TT__PY(y);
+                if (have) {
+                    ax = lx; ay = ly; bx = px; by = py;
+                    if (tt__clip_seg(box, &ax, &ay, &bx, &by)) {
+                        if (!pen || ax != lx || ay != ly) { tt__w(w, " M", 2); tt__wpx(w, ax); tt__w(w, " ", 1); tt__wpx(w, ay); }
+                        tt__w(w, " L", 2); tt__wpx(w, bx); tt__w(w, " ", 1); tt__wpx(w, by);
+                        pen = bx == px && by == py;
+                    } else pen = 0;
+                } else if (px >= box[0] && px <= box[2] && py >= box[1] && py <= box[3]) {
+                    tt__w(w, " M", 2); tt__wpx(w, px); tt__w(w, " ", 1); tt__wpx(w, py);
+                    pen = 1;
+                }
+                have = 1; lx = px; ly = py;
+            }
+            tt__w(w, "\"/>\n", 4);
         }
-        tt__w(&w, "\"/>\n", 4);
-        if (series[s].n == 1 && tt__finite(series[s].y[0])) { /* a lone point: a dot */
-            double x = series[s].x ? series[s].x[0] : 1.0;
-            tt__wfmt(&w, "<circle fill=\"%s\" r=\"3\" cx=\"", tt__palette[s % 8]); tt__wpx(&w, TT__PX(x));
-            tt__w(&w, "\" cy=\"", 6); tt__wpx(&w, TT__PY(series[s].y[0])); tt__w(&w, "\"/>\n", 4);
+        for (i = 0; i < series[s].n; i++) {   /* dots and crosses; a line of one point: a dot */
+            double x = series[s].x ? series[s].x[i] : (double)(i + 1), y = series[s].y[i], px, py;
+            if (st != TT_CHART_DOTS && st != TT_CHART_CROSSES && series[s].n != 1) break;
+            if (!tt__finite(x) || !tt__finite(y) || (o.log_y && y <= 0)) continue;
+            px = TT__PX(x); py = TT__PY(y);
+            if (px < box[0] || px > box[2] || py < box[1] || py > box[3]) continue;
+            if (st == TT_CHART_CROSSES) {
+                tt__wfmt(w, "<path stroke=\"%s\" d=\"M", col); tt__wpx(w, px - 5); tt__w(w, " ", 1); tt__wpx(w, py - 5);
+                tt__w(w, "l10 10m0 -10l-10 10\"/>\n", 23);
+            } else {
+                tt__wfmt(w, "<circle fill=\"%s\" stroke=\"none\" r=\"3\" cx=\"", col); tt__wpx(w, px);
+                tt__w(w, "\" cy=\"", 6); tt__wpx(w, py); tt__w(w, "\"/>\n", 4);
+            }
         }
     }
-    tt__w(&w, "</g>\n", 5);
-    /* legend, top right inside the frame */
-    if (n_series > 0) {
-        double lw = 0, lx, ly = T + 8;
+    tt__w(w, "</g>\n", 5);
+    /* legend, top right inside the frame: the labelled series */
+    if (n_legend > 0) {
+        double lw = 0, lx, ly = T + 8, yy = ly + 16;
         for (s = 0; s < n_series; s++) {
             double tw = series[s].label ? 7.0 * (double)strlen(series[s].label) : 0;
             lw = tw > lw ? tw : lw;
         }
         lw += 40;
         lx = R - lw - 8;
-        tt__w(&w, "<rect x=\"", 9); tt__wpx(&w, lx); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, ly); tt__w(&w, "\" width=\"", 9);
-        tt__wpx(&w, lw); tt__wfmt(&w, "\" height=\"%d\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999999\"/>\n", 18 * n_series + 8);
+        tt__w(w, "<rect x=\"", 9); tt__wpx(w, lx); tt__w(w, "\" y=\"", 5); tt__wpx(w, ly); tt__w(w, "\" width=\"", 9);
+        tt__wpx(w, lw); tt__wfmt(w, "\" height=\"%d\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999999\"/>\n", 18 * n_legend + 8);
         for (s = 0; s < n_series; s++) {
-            double yy = ly + 16 + 18.0 * s;
-            tt__w(&w, "<line x1=\"", 10); tt__wpx(&w, lx + 8); tt__w(&w, "\" x2=\"", 6); tt__wpx(&w, lx + 30);
-            tt__w(&w, "\" y1=\"", 6); tt__wpx(&w, yy - 4); tt__w(&w, "\" y2=\"", 6); tt__wpx(&w, yy - 4);
-            tt__wfmt(&w, "\" stroke=\"%s\" stroke-width=\"2\"/>\n", tt__palette[s % 8]);
-            tt__w(&w, "<text x=\"", 9); tt__wpx(&w, lx + 36); tt__w(&w, "\" y=\"", 5); tt__wpx(&w, yy); tt__w(&w, "\">", 2);
-            tt__wxml(&w, series[s].label ? series[s].label : ""); tt__w(&w, "</text>\n", 8);
+            const char *col = o.colors ? o.colors[s] : tt__palette[s % 8];
+            tt_chart_style st = o.styles ? o.styles[s] : TT_CHART_LINE;
+            if (!series[s].label) continue;
+            if (st == TT_CHART_DOTS) {
+                tt__wfmt(w, "<circle fill=\"%s\" r=\"3\" cx=\"", col); tt__wpx(w, lx + 19);
+                tt__w(w, "\" cy=\"", 6); tt__wpx(w, yy - 4); tt__w(w, "\"/>\n", 4);
+            } else if (st == TT_CHART_CROSSES) {
+                tt__wfmt(w, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"M", col); tt__wpx(w, lx + 14);
+                tt__w(w, " ", 1); tt__wpx(w, yy - 9); tt__w(w, "l10 10m0 -10l-10 10\"/>\n", 23);
+            } else {
+                tt__w(w, "<line x1=\"", 10); tt__wpx(w, lx + 8); tt__w(w, "\" x2=\"", 6); tt__wpx(w, lx + 30);
+                tt__w(w, "\" y1=\"", 6); tt__wpx(w, yy - 4); tt__w(w, "\" y2=\"", 6); tt__wpx(w, yy - 4);
+                tt__wfmt(w, "\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", col, st == TT_CHART_DASHED ? " stroke-dasharray=\"6 4\"" : "");
+            }
+            tt__w(w, "<text x=\"", 9); tt__wpx(w, lx + 36); tt__w(w, "\" y=\"", 5); tt__wpx(w, yy); tt__w(w, "\">", 2);
+            tt__wxml(w, series[s].label); tt__w(w, "</text>\n", 8);
+            yy += 18;
         }
     }
-    tt__w(&w, "</svg>\n", 7);
+    tt__w(w, "</g>\n", 5);
 #undef TT__PX
 #undef TT__PY
+}
+
+TT__DEF tt_result tt_chart_svg_stream(tt_ctx *ctx, const tt_chart_opts *opts, int n_series, const tt_chart_series *series,
+                                      tt_write_fn write, void *user) {
+    tt_chart_opts o = opts ? *opts : tt_chart_opts_init();
+    tt__wr w;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!write) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_svg: write function is NULL");
+    if ((r = tt__chart_check(ctx, &o, n_series, series, 0)) != TT_OK) return r;
+    memset(&w, 0, sizeof w);
+    w.fn = write; w.user = user;
+    tt__wfmt(&w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                 "font-family=\"sans-serif\" font-size=\"12\">\n", o.width, o.height, o.width, o.height);
+    tt__wfmt(&w, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", o.width, o.height);
+    tt__chart_panel(&w, &o, n_series, series, 0, 0, 0);
+    tt__w(&w, "</svg>\n", 7);
     if (w.failed) return tt__fail(ctx, TT_ERR_IO, "tt_chart_svg: the output refused bytes at offset %z", (size_t)w.pos);
+    return TT_OK;
+}
+
+TT__DEF tt_result tt_chart_grid_svg_stream(tt_ctx *ctx, const char *title, int columns, int n_charts, const tt_chart *charts,
+                                           tt_write_fn write, void *user) {
+    int c, cw = 0, ch = 0, rows, width, height, top = title ? 36 : 0;
+    tt__wr w;
+    tt_result r;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    if (!write || columns < 1 || n_charts < 1 || !charts)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_grid_svg: bad arguments (write NULL, columns < 1, or no charts)");
+    for (c = 0; c < n_charts; c++) {
+        if ((r = tt__chart_check(ctx, &charts[c].opts, charts[c].n_series, charts[c].series, c)) != TT_OK) return r;
+        if (charts[c].opts.width > 100000 || charts[c].opts.height > 100000)
+            return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_grid_svg: chart %d larger than 100000 pixels", c);
+        cw = charts[c].opts.width > cw ? charts[c].opts.width : cw;
+        ch = charts[c].opts.height > ch ? charts[c].opts.height : ch;
+    }
+    columns = columns < n_charts ? columns : n_charts;
+    rows = (n_charts + columns - 1) / columns;
+    if ((double)cw * columns > 1e6 || (double)ch * rows > 1e6)
+        return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_grid_svg: picture larger than 1e6 pixels a side");
+    width = cw * columns; height = ch * rows + top;
+    memset(&w, 0, sizeof w);
+    w.fn = write; w.user = user;
+    tt__wfmt(&w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                 "font-family=\"sans-serif\" font-size=\"12\">\n", width, height, width, height);
+    tt__wfmt(&w, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", width, height);
+    if (title) {
+        tt__wfmt(&w, "<text x=\"%d\" y=\"25\" text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\">", width / 2);
+        tt__wxml(&w, title); tt__w(&w, "</text>\n", 8);
+    }
+    for (c = 0; c < n_charts; c++)
+        tt__chart_panel(&w, &charts[c].opts, charts[c].n_series, charts[c].series, (double)(c % columns) * cw,
+                        (double)(c / columns) * ch + top, c);
+    tt__w(&w, "</svg>\n", 7);
+    if (w.failed) return tt__fail(ctx, TT_ERR_IO, "tt_chart_grid_svg: the output refused bytes at offset %z", (size_t)w.pos);
     return TT_OK;
 }
 
@@ -14642,17 +15522,31 @@ typedef struct tt__chart_args {
     const tt_chart_opts *opts;
     int n;
     const tt_chart_series *series;
+    const char *title;
+    int columns;
+    const tt_chart *charts;
 } tt__chart_args;
 static tt_result tt__chart_produce(tt_ctx *ctx, void *arg, tt_write_fn write, void *user) {
     tt__chart_args *a = (tt__chart_args *)arg;
+    if (a->charts) return tt_chart_grid_svg_stream(ctx, a->title, a->columns, a->n, a->charts, write, user);
     return tt_chart_svg_stream(ctx, a->opts, a->n, a->series, write, user);
 }
 TT__DEF tt_result tt_chart_svg(tt_ctx *ctx, const char *path, const tt_chart_opts *opts, int n_series,
                                const tt_chart_series *series) {
     tt__chart_args a;
     if (!ctx) return TT_ERR_INVALID_ARGS;
+    memset(&a, 0, sizeof a);
     a.opts = opts; a.n = n_series; a.series = series;
     return tt__atomic_write(ctx, "tt_chart_svg", path, NULL, tt__chart_produce, &a, NULL, NULL);
+}
+TT__DEF tt_result tt_chart_grid_svg(tt_ctx *ctx, const char *path, const char *title, int columns, int n_charts,
+                                    const tt_chart *charts) {
+    tt__chart_args a;
+    if (!ctx) return TT_ERR_INVALID_ARGS;
+    memset(&a, 0, sizeof a);
+    a.title = title; a.columns = columns; a.n = n_charts; a.charts = charts;
+    if (!charts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "tt_chart_grid_svg: charts is NULL");
+    return tt__atomic_write(ctx, "tt_chart_grid_svg", path, NULL, tt__chart_produce, &a, NULL, NULL);
 }
 
 static double tt__wall_clock(void) {
@@ -17772,7 +18666,11 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 #undef TT__GEMM_NC
 #undef TT__GEMM_NEON
 #undef TT__GEMM_NR_MAX
-#undef TT__GEMM_SPIN
+#undef TT__POOL_SPIN
+#undef TT__POOL_MAX_PARTS
+#undef TT__POOL_WORD
+#undef TT__PAR_MIN_CHEAP
+#undef TT__PAR_MIN_COSTLY
 #undef TT__GEMM_STACK_FLOATS
 #undef TT__GEMM_X86
 #undef TT__INF_FAST
@@ -17788,6 +18686,8 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 #undef TT__OPTIM_INIT_MARK
 #undef TT__VEC
 #undef TT__OPTIM_VERSION
+#undef TT__OPTIM_HDR_BYTES
+#undef TT__OPTIM_SCALARS_BYTES
 #undef TT__PAUSE
 #undef TT__S_MR
 #undef TT__S_NR

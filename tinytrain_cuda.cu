@@ -32,6 +32,13 @@
        ops:        tt_linear, tt_relu, tt_gelu, tt_gelu_tanh, tt_sum, tt_add / tt_sub / tt_mul / tt_div (broadcasting),
                    tt_softmax, tt_log_softmax (any axis), tt_layernorm, tt_embedding (backward:
                    sorted segment sums, no atomics)
+                   tt_conv1d, tt_conv2d (every option the CPU op takes: stride, padding,
+                   dilation, groups, bias or none; im2col + the tiled SGEMM), tt_max_pool1d/2d,
+                   tt_avg_pool1d/2d, tt_adaptive_avg_pool2d, tt_global_avg_pool2d (every
+                   option; backward gathers, no atomics), tt_batchnorm
+                   (training with the running statistics updated as torch: momentum, unbiased
+                   variance; eval; track_running_stats 0; affine 0), and the views (tt_reshape,
+                   tt_flatten, ...: their backward adds on the device)
        losses:     tt_cross_entropy with class indices, (N, C) input, MEAN or SUM, no class
                    weights, no label smoothing (ignore_index is honoured)
        optimizers: SGD (momentum, dampening, nesterov, weight decay), Adam, AdamW (amsgrad too),
@@ -40,7 +47,8 @@
                    tt_zero_grad, tt_backward, tt_tensor_to_host, tt_ctx_params_to_host,
                    tt_optim_state_save / _load (download / upload the state).
        Not on the GPU (TT_ERR_UNSUPPORTED): anomaly mode, tt_clip_grad_norm / _value,
-       tt_gradcheck, and every op, loss and optimizer not listed above.
+       tt_gradcheck, and every op, loss and optimizer not listed above (among the CNN ops:
+       tt_groupnorm).
      Kernels here without a header op wired to them yet: the tiled SGEMM is also exported for
      raw device pointers (tt_cuda_sgemm_raw, used by the benchmark).
 
@@ -49,7 +57,9 @@
        launch configuration or on timing, so the same inputs give the same bits run to run.
        The SGEMM accumulates every C element over k in increasing order with fmaf (the CPU's
        AVX2 kernel also uses FMA but in another order: results agree to float32 rounding, not
-       bit for bit). Reductions (cross-entropy, sum) are fixed trees. Bias gradients are column
+       bit for bit). Reductions (cross-entropy, sum) are fixed trees. Batch norm statistics
+       and conv bias gradients are per-channel sums in double (fixed block trees), as the CPU
+       sums in double; pooling and col2im backward gather in the CPU's order (same bits). Bias gradients are column
        sums in row order, like the CPU's. Optimizer updates are the header's formulas.
        TF32 is never used unless asked for (tt_cuda_set_tf32), as PyTorch's default.
 
@@ -71,7 +81,8 @@
 
    READING ORDER
        >>portability (one launch macro for nvcc and the harness), >>gemm (the tiled SGEMM),
-       >>elementwise, >>reduce (warp shuffles), >>xent, >>optim, >>backend (the seam). */
+       >>elementwise, >>reduce (warp shuffles), >>xent, >>optim, >>backend (the seam).
+       >>cnn: convolution, pooling, batch norm (their host side: ttg__cnn_run in >>backend). */
 
 #include "tinytrain.h"
 #include <stddef.h>
@@ -623,6 +634,339 @@ static __global__ void ttg__update(ttg__upd u, float *x, const float *gp, float 
     }
 }
 
+/* ==================================================================================== >>cnn
+   Convolution, pooling and batch norm: tinytrain.h's >>ops_conv and batchnorm, step for step.
+
+   Convolution is im2col + the tiled SGEMM above, per image and group as on the CPU:
+       forward   Y_g (Cout/g, P)  = W_g (Cout/g, K) * col (K, P)   (+ bias, written first)
+       backward  dW_g (Cout/g, K) += dY_g * col^T          (the images in order: fixed sums)
+                 dcol (K, P)       = W_g^T * dY_g, then col2im
+   col2im is written as a gather (one thread per input element adds the column entries taken
+   from it), so no two threads add into the same float: no atomics, the CPU's order.
+   Pooling: one thread per output element forward; backward one thread per INPUT element, which
+   walks the windows that can cover it in increasing output order and adds what they pass back
+   (max pooling: the windows whose saved argmax is this element): the CPU's additions in the
+   CPU's order, so the same bits.
+   Batch norm: one block per channel sums over (N, L) in double (as the CPU; a fixed tree of
+   256 partial sums, then the block's shared-memory tree); the element-wise steps are the CPU's
+   float expressions. Bias and batchnorm parameter gradients come from the same block sums. */
+
+typedef struct ttg__geom { /* the TT_BK_GEOM_INTS ints of a conv or pooling call (>>api_backend) */
+    int n, c, h, w, cout, groups, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, ceil_mode, count_include_pad;
+} ttg__geom;
+
+#define TTG__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define TTG__MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* The sum of every thread's v, in every thread (double, a fixed tree over the block's
+   TTG__THREADS threads through shared memory `part`). Called by all threads of the block. */
+template <class SH> static __device__ double ttg__block_sum_d(SH &part, double v) {
+    int t = (int)threadIdx.x, s;
+    part[t] = v;
+    __syncthreads();
+    for (s = TTG__THREADS / 2; s > 0; s >>= 1) {
+        if (t < s) part[t] = part[t] + part[t + s];
+        __syncthreads();
+    }
+    v = part[0];
+    __syncthreads(); /* everyone has read part[0] before a next call writes */
+    return v;
+}
+
+/* col (cg*kh*kw, oh*ow) <- the windows of x (cg, h, w) (one image, one group); zero in the padding.
+   Thread per column element: row r = (c, ki, kj), column q = (oy, ox). */
+static __global__ void ttg__im2col(float *col, const float *x, ttg__geom g, int cg) {
+    size_t p = (size_t)g.oh * g.ow, n = (size_t)cg * g.kh * g.kw * p, i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        size_t r = i / p, q = i % p;
+        int kj = (int)(r % (size_t)g.kw), ki = (int)(r / (size_t)g.kw % (size_t)g.kh), c = (int)(r / ((size_t)g.kw * g.kh));
+        int oy = (int)(q / (size_t)g.ow), ox = (int)(q % (size_t)g.ow);
+        int iy = oy * g.sh - g.ph + ki * g.dh, ix = ox * g.sw - g.pw + kj * g.dw;
+        col[i] = (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) ? x[((size_t)c * g.h + iy) * g.w + ix] : 0.0f;
+    }
+}
+
+/* dx (cg, h, w) += col put back where im2col took it from: thread per input element (c, iy, ix);
+   kernel offset ki covers it from output row oy = (iy + ph - ki*dh) / sh when that divides. */
+static __global__ void ttg__col2im(float *dx, const float *col, ttg__geom g, int cg) {
+    size_t p = (size_t)g.oh * g.ow, n = (size_t)cg * g.h * g.w, e;
+    for (e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
+        int ix = (int)(e % (size_t)g.w), iy = (int)(e / (size_t)g.w % (size_t)g.h), c = (int)(e / ((size_t)g.w * g.h)), ki, kj;
+        float acc = dx[e];
+        for (ki = 0; ki < g.kh; ki++) {
+            int ty = iy + g.ph - ki * g.dh, oy;
+            if (ty < 0 || ty % g.sh) continue;
+            oy = ty / g.sh;
+            if (oy >= g.oh) continue;
+            for (kj = 0; kj < g.kw; kj++) {
+                int tx = ix + g.pw - kj * g.dw, ox;
+                if (tx < 0 || tx % g.sw) continue;
+                ox = tx / g.sw;
+                if (ox >= g.ow) continue;
+                acc += col[((size_t)(c * g.kh + ki) * g.kw + kj) * p + (size_t)oy * g.ow + ox];
+            }
+        }
+        dx[e] = acc;
+    }
+}
+
+/* y (n, cout, p) = bias of the channel (the product is added on top, beta = 1) */
+static __global__ void ttg__conv_bias_fill(float *y, const float *b, int cout, size_t p, size_t n) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        y[i] = b[(i / p) % (size_t)cout];
+}
+
+/* db[co] += sum over images (in order) of the image's sum of dy (n, cout, p) over p (double,
+   rounded to float per image as the CPU). One block per channel. */
+static __global__ void __launch_bounds__(256) ttg__conv_bias_grad(float *db, const float *dy, int n, int cout, int p) {
+    TT_SHARED(double, part, TTG__THREADS);
+    int co = (int)blockIdx.x, t = (int)threadIdx.x, k, i;
+    float acc = db[co];
+    for (k = 0; k < n; k++) {
+        const float *d = dy + ((size_t)k * cout + co) * p;
+        double s = 0;
+        for (i = t; i < p; i += TTG__THREADS) s += d[i];
+        acc += (float)ttg__block_sum_d(part, s);
+    }
+    if (t == 0) db[co] = acc;
+}
+
+/* ---- pooling (planes = n * c; one 2-D plane of h x w in, oh x ow out) ---- */
+
+/* max pooling: the window of (oy, ox), clipped to the input (padding is -inf), dilated; the first
+   maximum wins and a NaN counts as the maximum, as torch and the CPU */
+static __global__ void ttg__maxpool_fwd(float *y, int *am, const float *x, ttg__geom g, size_t total) {
+    size_t op = (size_t)g.oh * g.ow, o;
+    for (o = blockIdx.x * (size_t)blockDim.x + threadIdx.x; o < total; o += (size_t)gridDim.x * blockDim.x) {
+        const float *xp = x + (o / op) * ((size_t)g.h * g.w);
+        int oy = (int)(o % op / (size_t)g.ow), ox = (int)(o % (size_t)g.ow), iy, ix, best_i;
+        int iy0 = oy * g.sh - g.ph, ix0 = ox * g.sw - g.pw;
+        int iy1 = TTG__MIN(iy0 + (g.kh - 1) * g.dh + 1, g.h), ix1 = TTG__MIN(ix0 + (g.kw - 1) * g.dw + 1, g.w);
+        float best = -INFINITY;
+        while (iy0 < 0) iy0 += g.dh;
+        while (ix0 < 0) ix0 += g.dw;
+        best_i = (iy0 < iy1 && ix0 < ix1) ? iy0 * g.w + ix0 : -1;
+        for (iy = iy0; iy < iy1; iy += g.dh)
+            for (ix = ix0; ix < ix1; ix += g.dw) {
+                float v = xp[(size_t)iy * g.w + ix];
+                if (v > best || v != v) { best = v; best_i = iy * g.w + ix; }
+            }
+        y[o] = best;
+        am[o] = best_i;
+    }
+}
+
+/* the output rows whose window (kernel k, dilation d) can cover input row i: lo..hi */
+static __device__ __forceinline__ void ttg__pool_span(int i, int pad, int k, int d, int s, int out, int *lo, int *hi) {
+    int t = i + pad - (k - 1) * d;
+    *lo = t <= 0 ? 0 : (t + s - 1) / s;
+    *hi = TTG__MIN((i + pad) / s, out - 1);
+}
+
+static __global__ void ttg__maxpool_bwd(float *dx, const float *dy, const int *am, ttg__geom g, size_t total) {
+    size_t ip = (size_t)g.h * g.w, op = (size_t)g.oh * g.ow, e;
+    for (e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
+        size_t base = (e / ip) * op;
+        int pos = (int)(e % ip), iy = pos / g.w, ix = pos % g.w, oy, ox, oy0, oy1, ox0, ox1;
+        float acc = dx[e];
+        ttg__pool_span(iy, g.ph, g.kh, g.dh, g.sh, g.oh, &oy0, &oy1);
+        ttg__pool_span(ix, g.pw, g.kw, g.dw, g.sw, g.ow, &ox0, &ox1);
+        for (oy = oy0; oy <= oy1; oy++)
+            for (ox = ox0; ox <= ox1; ox++) {
+                size_t o = base + (size_t)oy * g.ow + ox;
+                if (am[o] == pos) acc += dy[o];
+            }
+        dx[e] = acc;
+    }
+}
+
+/* average pooling: window clipped to the input and its divisor, as torch (tt__avg_window) */
+static __device__ float ttg__avg_window(const ttg__geom &g, int oy, int ox, int *y0, int *y1, int *x0, int *x1) {
+    int hs = oy * g.sh - g.ph, ws = ox * g.sw - g.pw;
+    int he = TTG__MIN(hs + g.kh, g.h + g.ph), we = TTG__MIN(ws + g.kw, g.w + g.pw);
+    int pool = (he - hs) * (we - ws);
+    *y0 = TTG__MAX(hs, 0); *x0 = TTG__MAX(ws, 0);
+    *y1 = TTG__MIN(he, g.h); *x1 = TTG__MIN(we, g.w);
+    return (float)(g.count_include_pad ? pool : (*y1 - *y0) * (*x1 - *x0));
+}
+
+static __global__ void ttg__avgpool_fwd(float *y, const float *x, ttg__geom g, size_t total) {
+    size_t op = (size_t)g.oh * g.ow, o;
+    for (o = blockIdx.x * (size_t)blockDim.x + threadIdx.x; o < total; o += (size_t)gridDim.x * blockDim.x) {
+        const float *xp = x + (o / op) * ((size_t)g.h * g.w);
+        int oy = (int)(o % op / (size_t)g.ow), ox = (int)(o % (size_t)g.ow), iy, ix, y0, y1, x0, x1;
+        float d = ttg__avg_window(g, oy, ox, &y0, &y1, &x0, &x1), s = 0.0f;
+        for (iy = y0; iy < y1; iy++)
+            for (ix = x0; ix < x1; ix++) s += xp[(size_t)iy * g.w + ix];
+        y[o] = s / d;
+    }
+}
+
+static __global__ void ttg__avgpool_bwd(float *dx, const float *dy, ttg__geom g, size_t total) {
+    size_t ip = (size_t)g.h * g.w, op = (size_t)g.oh * g.ow, e;
+    for (e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
+        size_t base = (e / ip) * op;
+        int pos = (int)(e % ip), iy = pos / g.w, ix = pos % g.w, oy, ox, oy0, oy1, ox0, ox1, y0, y1, x0, x1;
+        float acc = dx[e];
+        ttg__pool_span(iy, g.ph, g.kh, 1, g.sh, g.oh, &oy0, &oy1);
+        ttg__pool_span(ix, g.pw, g.kw, 1, g.sw, g.ow, &ox0, &ox1);
+        for (oy = oy0; oy <= oy1; oy++)
+            for (ox = ox0; ox <= ox1; ox++) {
+                float d = ttg__avg_window(g, oy, ox, &y0, &y1, &x0, &x1);
+                if (iy >= y0 && iy < y1 && ix >= x0 && ix < x1) acc += dy[base + (size_t)oy * g.ow + ox] / d;
+            }
+        dx[e] = acc;
+    }
+}
+
+/* adaptive average pooling: output row oy averages input rows floor(oy*h/oh) .. ceil((oy+1)*h/oh) - 1
+   (tt__adaptive_window); the windows covering input row iy are those with floor(iy*oh/h) <= oy <=
+   ceil((iy+1)*oh/h) - 1 (the backward still checks each) */
+static __device__ void ttg__adaptive_window(const ttg__geom &g, int oy, int ox, int *y0, int *y1, int *x0, int *x1) {
+    *y0 = (int)(((long long)oy * g.h) / g.oh);
+    *y1 = (int)(((long long)(oy + 1) * g.h + g.oh - 1) / g.oh);
+    *x0 = (int)(((long long)ox * g.w) / g.ow);
+    *x1 = (int)(((long long)(ox + 1) * g.w + g.ow - 1) / g.ow);
+}
+
+static __global__ void ttg__adaptive_fwd(float *y, const float *x, ttg__geom g, size_t total) {
+    size_t op = (size_t)g.oh * g.ow, o;
+    for (o = blockIdx.x * (size_t)blockDim.x + threadIdx.x; o < total; o += (size_t)gridDim.x * blockDim.x) {
+        const float *xp = x + (o / op) * ((size_t)g.h * g.w);
+        int oy = (int)(o % op / (size_t)g.ow), ox = (int)(o % (size_t)g.ow), iy, ix, y0, y1, x0, x1;
+        float s = 0.0f;
+        ttg__adaptive_window(g, oy, ox, &y0, &y1, &x0, &x1);
+        for (iy = y0; iy < y1; iy++)
+            for (ix = x0; ix < x1; ix++) s += xp[(size_t)iy * g.w + ix];
+        y[o] = s / (float)((y1 - y0) * (x1 - x0));
+    }
+}
+
+static __global__ void ttg__adaptive_bwd(float *dx, const float *dy, ttg__geom g, size_t total) {
+    size_t ip = (size_t)g.h * g.w, op = (size_t)g.oh * g.ow, e;
+    for (e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
+        size_t base = (e / ip) * op;
+        int pos = (int)(e % ip), iy = pos / g.w, ix = pos % g.w, oy, ox, y0, y1, x0, x1;
+        int oy0 = (int)(((long long)iy * g.oh) / g.h), oy1 = (int)(((long long)(iy + 1) * g.oh + g.h - 1) / g.h) - 1;
+        int ox0 = (int)(((long long)ix * g.ow) / g.w), ox1 = (int)(((long long)(ix + 1) * g.ow + g.w - 1) / g.w) - 1;
+        float acc = dx[e];
+        for (oy = oy0; oy <= oy1 && oy < g.oh; oy++)
+            for (ox = ox0; ox <= ox1 && ox < g.ow; ox++) {
+                ttg__adaptive_window(g, oy, ox, &y0, &y1, &x0, &x1);
+                if (iy >= y0 && iy < y1 && ix >= x0 && ix < x1)
+                    acc += dy[base + (size_t)oy * g.ow + ox] / (float)((y1 - y0) * (x1 - x0));
+            }
+        dx[e] = acc;
+    }
+}
+
+/* global average pooling: one block per plane, the mean in double (as the CPU) */
+static __global__ void __launch_bounds__(256) ttg__global_avg_fwd(float *y, const float *x, int ip) {
+    TT_SHARED(double, part, TTG__THREADS);
+    const float *xp = x + (size_t)blockIdx.x * ip;
+    int t = (int)threadIdx.x, i;
+    double s = 0;
+    for (i = t; i < ip; i += TTG__THREADS) s += xp[i];
+    s = ttg__block_sum_d(part, s);
+    if (t == 0) y[blockIdx.x] = (float)(s / (double)ip);
+}
+static __global__ void ttg__global_avg_bwd(float *dx, const float *dy, int ip, size_t total) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x)
+        dx[i] += dy[i / (size_t)ip] / (float)ip;
+}
+
+/* ---- batch norm over dim 1 of x viewed as (n, c, l); blk: mean[c], invstd[c], uvar[c],
+   mean(dy)[c], mean(dy xhat)[c] ---- */
+
+/* element i of channel ch's n * l values */
+static __device__ __forceinline__ size_t ttg__bn_at(size_t i, int ch, int c, int l) {
+    return ((i / (size_t)l) * c + ch) * l + i % (size_t)l;
+}
+
+/* one block per channel. mode 0: batch statistics; 1: and update the running ones (torch:
+   running = (1 - momentum) running + momentum stat, unbiased variance); 2: the running ones */
+static __global__ void __launch_bounds__(256) ttg__bn_stats(float *blk, float *rmean, float *rvar, const float *x, int n, int c,
+                                                            int l, int mode, float eps, float momentum) {
+    TT_SHARED(double, part, TTG__THREADS);
+    int ch = (int)blockIdx.x, t = (int)threadIdx.x;
+    size_t m = (size_t)n * l, i;
+    double s = 0, q = 0, dm;
+    if (mode == 2) { /* the whole block takes this branch: no barrier is skipped by some threads only */
+        if (t == 0) {
+            blk[ch] = rmean[ch];
+            blk[c + ch] = (float)(1.0 / sqrt((double)rvar[ch] + (double)eps));
+        }
+        return;
+    }
+    for (i = (size_t)t; i < m; i += TTG__THREADS) s += x[ttg__bn_at(i, ch, c, l)];
+    dm = ttg__block_sum_d(part, s) / (double)m;
+    for (i = (size_t)t; i < m; i += TTG__THREADS) {
+        double d = x[ttg__bn_at(i, ch, c, l)] - dm;
+        q += d * d;
+    }
+    q = ttg__block_sum_d(part, q);
+    if (t == 0) {
+        float mean = (float)dm, uvar = (float)(q / (double)(m - 1));
+        blk[ch] = mean;
+        blk[c + ch] = (float)(1.0 / sqrt(q / (double)m + (double)eps)); /* the biased variance normalises */
+        blk[2 * c + ch] = uvar;
+        if (mode == 1) {
+            rmean[ch] = (1.0f - momentum) * rmean[ch] + momentum * mean;
+            rvar[ch] = (1.0f - momentum) * rvar[ch] + momentum * uvar;
+        }
+    }
+}
+
+static __global__ void ttg__bn_fwd(float *y, const float *x, const float *blk, const float *w, const float *b, int c, int l,
+                                   size_t total) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        int ch = (int)(i / (size_t)l % (size_t)c);
+        y[i] = (x[i] - blk[ch]) * blk[c + ch] * (w ? w[ch] : 1.0f) + (b ? b[ch] : 0.0f);
+    }
+}
+
+/* one block per channel: sum(dy) and sum(dy xhat) -> db, dw and the means the dx kernel needs */
+static __global__ void __launch_bounds__(256) ttg__bn_bwd_sums(float *blk, float *dw, float *db, const float *x, const float *dy,
+                                                               int n, int c, int l) {
+    TT_SHARED(double, part, TTG__THREADS);
+    int ch = (int)blockIdx.x, t = (int)threadIdx.x;
+    size_t m = (size_t)n * l, i;
+    float mean = blk[ch], invstd = blk[c + ch];
+    double sdy = 0, sdyx = 0;
+    for (i = (size_t)t; i < m; i += TTG__THREADS) {
+        size_t at = ttg__bn_at(i, ch, c, l);
+        sdy += dy[at];
+        sdyx += (double)dy[at] * ((x[at] - mean) * invstd);
+    }
+    sdy = ttg__block_sum_d(part, sdy);
+    sdyx = ttg__block_sum_d(part, sdyx);
+    if (t == 0) {
+        if (dw) dw[ch] += (float)sdyx;
+        if (db) db[ch] += (float)sdy;
+        blk[3 * c + ch] = (float)(sdy / (double)m);
+        blk[4 * c + ch] = (float)(sdyx / (double)m);
+    }
+}
+
+/* batch statistics: dx += w invstd (dy - mean(dy) - xhat mean(dy xhat)); running ones: w invstd dy */
+static __global__ void ttg__bn_bwd_x(float *dx, const float *x, const float *dy, const float *blk, const float *w, int c, int l,
+                                     int batch, size_t total) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        int ch = (int)(i / (size_t)l % (size_t)c);
+        float mean = blk[ch], invstd = blk[c + ch], wc = w ? w[ch] : 1.0f;
+        if (batch) {
+            float xhat = (x[i] - mean) * invstd;
+            dx[i] += wc * invstd * (dy[i] - blk[3 * c + ch] - xhat * blk[4 * c + ch]);
+        } else {
+            dx[i] += wc * invstd * dy[i];
+        }
+    }
+}
+
 /* ==================================================================================== >>backend
    The seam (see >>api_backend in tinytrain.h): the header keeps headers, shapes, the tape and the
    checks, and calls these functions for memory and compute. Device addresses are host-block
@@ -734,6 +1078,154 @@ static tt_result ttg__cuda_gemm(tt_ctx *ctx, int ta, int tb, int m, int n, int k
     }
 #endif
     TTG__CK(ctx, "sgemm", ttg__sgemm_launch(g->stream, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
+    return TT_OK;
+}
+
+/* ---- the CNN ops (kernels in >>cnn): conv, pooling, batch norm ---- */
+
+static ttg__geom ttg__geom_of(const void *p) {
+    const int *v = (const int *)p;
+    ttg__geom q;
+    q.n = v[0]; q.c = v[1]; q.h = v[2]; q.w = v[3]; q.cout = v[4]; q.groups = v[5]; q.kh = v[6]; q.kw = v[7];
+    q.sh = v[8]; q.sw = v[9]; q.ph = v[10]; q.pw = v[11]; q.dh = v[12]; q.dw = v[13]; q.oh = v[14]; q.ow = v[15];
+    q.ceil_mode = v[16]; q.count_include_pad = v[17];
+    return q;
+}
+
+/* conv1d / conv2d: per image and group, im2col into the workspace and the tiled SGEMM, as the CPU */
+static tt_result ttg__conv_run(tt_ctx *ctx, const tt_backend_call *c) {
+    ttg__cuda *g = ttg__g(ctx);
+    tt_tensor *y = c->out, *x = c->in[0], *w = c->in[1], *b = c->in[2];
+    ttg__geom q = ttg__geom_of(c->p[0]);
+    int cg = q.c / q.groups, cgo = q.cout / q.groups, k = cg * q.kh * q.kw, p = q.oh * q.ow, n, gi;
+    int direct = q.kh == 1 && q.kw == 1 && q.sh == 1 && q.sw == 1 && q.ph == 0 && q.pw == 0;
+    size_t xs = (size_t)q.c * q.h * q.w, ys = (size_t)q.cout * p, plane = (size_t)q.h * q.w;
+    const float *xd = ttg__dev(ctx, x->data, "conv"), *wd = ttg__dev(ctx, w->data, "conv");
+    float *col = direct ? NULL : ttg__dev(ctx, (const int *)c->p[0] + TT_BK_GEOM_INTS, "conv");
+    dim3 cgrid(ttg__blocks((size_t)k * p)), igrid(ttg__blocks((size_t)cg * plane)), blk(TTG__THREADS);
+    tt_result r;
+    if (ctx->err != TT_OK) return ctx->err;
+    if (!y->numel) return TT_OK;
+    if (c->op == TT_BOP_CONV) {
+        float *yd = ttg__dev(ctx, y->data, "conv");
+        if (b) TT_LAUNCH(ttg__conv_bias_fill, dim3(ttg__blocks(y->numel)), blk, g->stream, yd, ttg__dev(ctx, b->data, "conv"), q.cout,
+                         (size_t)p, y->numel);
+        for (n = 0; n < q.n; n++)
+            for (gi = 0; gi < q.groups; gi++) {
+                const float *xg = xd + n * xs + (size_t)gi * cg * plane;
+                if (!direct) TT_LAUNCH(ttg__im2col, cgrid, blk, g->stream, col, xg, q, cg);
+                r = ttg__cuda_gemm(ctx, 0, 0, cgo, p, k, 1.0f, wd + (size_t)gi * cgo * k, k, direct ? xg : col, p, b ? 1.0f : 0.0f,
+                                  yd + n * ys + (size_t)gi * cgo * p, p);
+                if (r != TT_OK) return r;
+            }
+        return TT_OK;
+    }
+    {
+        const float *gy = ttg__dev(ctx, y->grad, "conv");
+        float *gx = x->grad ? ttg__dev(ctx, x->grad, "conv") : NULL, *gw = w->grad ? ttg__dev(ctx, w->grad, "conv") : NULL;
+        if (b && b->grad)
+            TT_LAUNCH(ttg__conv_bias_grad, dim3((unsigned)q.cout), blk, g->stream, ttg__dev(ctx, b->grad, "conv"), gy, q.n, q.cout, p);
+        for (n = 0; n < q.n && (gx || gw); n++)
+            for (gi = 0; gi < q.groups; gi++) {
+                const float *xg = xd + n * xs + (size_t)gi * cg * plane, *gyg = gy + n * ys + (size_t)gi * cgo * p;
+                const float *wg = wd + (size_t)gi * cgo * k;
+                if (gw) { /* dW_g += dY_g col^T */
+                    if (!direct) TT_LAUNCH(ttg__im2col, cgrid, blk, g->stream, col, xg, q, cg);
+                    r = ttg__cuda_gemm(ctx, 0, 1, cgo, k, p, 1.0f, gyg, p, direct ? xg : col, p, 1.0f, gw + (size_t)gi * cgo * k, k);
+                    if (r != TT_OK) return r;
+                }
+                if (gx) { /* dX_g += col2im(W_g^T dY_g) */
+                    float *gxg = gx + n * xs + (size_t)gi * cg * plane;
+                    r = ttg__cuda_gemm(ctx, 1, 0, k, p, cgo, 1.0f, wg, k, gyg, p, direct ? 1.0f : 0.0f, direct ? gxg : col, p);
+                    if (r != TT_OK) return r;
+                    if (!direct) TT_LAUNCH(ttg__col2im, igrid, blk, g->stream, gxg, col, q, cg);
+                }
+            }
+    }
+    return TT_OK;
+}
+
+static tt_result ttg__cnn_run(tt_ctx *ctx, const tt_backend_call *c) {
+    ttg__cuda *g = ttg__g(ctx);
+    tt_tensor *y = c->out, *x = c->in[0];
+    dim3 blk(TTG__THREADS);
+    switch (c->op) {
+    case TT_BOP_CONV: case TT_BOP_CONV_BWD: {
+        tt_result r = ttg__conv_run(ctx, c);
+        if (r != TT_OK) return r;
+        break;
+    }
+    case TT_BOP_MAX_POOL: case TT_BOP_MAX_POOL_BWD: case TT_BOP_AVG_POOL: case TT_BOP_AVG_POOL_BWD: {
+        ttg__geom q = ttg__geom_of(c->p[0]);
+        int *am = (int *)ttg__dev(ctx, (const int *)c->p[0] + TT_BK_GEOM_INTS, "pool");
+        if (!y->numel) return TT_OK;
+        if (c->op == TT_BOP_MAX_POOL)
+            TT_LAUNCH(ttg__maxpool_fwd, dim3(ttg__blocks(y->numel)), blk, g->stream, ttg__dev(ctx, y->data, "max_pool"), am,
+                      ttg__dev(ctx, x->data, "max_pool"), q, y->numel);
+        else if (c->op == TT_BOP_AVG_POOL)
+            TT_LAUNCH(ttg__avgpool_fwd, dim3(ttg__blocks(y->numel)), blk, g->stream, ttg__dev(ctx, y->data, "avg_pool"),
+                      ttg__dev(ctx, x->data, "avg_pool"), q, y->numel);
+        else if (!x->grad)
+            return TT_OK;
+        else if (c->op == TT_BOP_MAX_POOL_BWD)
+            TT_LAUNCH(ttg__maxpool_bwd, dim3(ttg__blocks(x->numel)), blk, g->stream, ttg__dev(ctx, x->grad, "max_pool"),
+                      ttg__dev(ctx, y->grad, "max_pool"), am, q, x->numel);
+        else
+            TT_LAUNCH(ttg__avgpool_bwd, dim3(ttg__blocks(x->numel)), blk, g->stream, ttg__dev(ctx, x->grad, "avg_pool"),
+                      ttg__dev(ctx, y->grad, "avg_pool"), q, x->numel);
+        break;
+    }
+    case TT_BOP_ADAPTIVE_AVG_POOL: case TT_BOP_ADAPTIVE_AVG_POOL_BWD: {
+        ttg__geom q = ttg__geom_of(c->p[0]);
+        if (!y->numel) return TT_OK;
+        if (c->op == TT_BOP_ADAPTIVE_AVG_POOL)
+            TT_LAUNCH(ttg__adaptive_fwd, dim3(ttg__blocks(y->numel)), blk, g->stream, ttg__dev(ctx, y->data, "adaptive_avg_pool2d"),
+                      ttg__dev(ctx, x->data, "adaptive_avg_pool2d"), q, y->numel);
+        else if (x->grad)
+            TT_LAUNCH(ttg__adaptive_bwd, dim3(ttg__blocks(x->numel)), blk, g->stream, ttg__dev(ctx, x->grad, "adaptive_avg_pool2d"),
+                      ttg__dev(ctx, y->grad, "adaptive_avg_pool2d"), q, x->numel);
+        break;
+    }
+    case TT_BOP_GLOBAL_AVG_POOL: case TT_BOP_GLOBAL_AVG_POOL_BWD: { /* i: planes, plane size */
+        if (!c->i[0] || !c->i[1]) return TT_OK;
+        if (c->op == TT_BOP_GLOBAL_AVG_POOL)
+            TT_LAUNCH(ttg__global_avg_fwd, dim3((unsigned)c->i[0]), blk, g->stream, ttg__dev(ctx, y->data, "global_avg_pool2d"),
+                      ttg__dev(ctx, x->data, "global_avg_pool2d"), c->i[1]);
+        else if (x->grad)
+            TT_LAUNCH(ttg__global_avg_bwd, dim3(ttg__blocks(x->numel)), blk, g->stream, ttg__dev(ctx, x->grad, "global_avg_pool2d"),
+                      ttg__dev(ctx, y->grad, "global_avg_pool2d"), c->i[1], x->numel);
+        break;
+    }
+    case TT_BOP_BN_STATS: { /* in x, running_mean, running_var; i: n, c, l, mode; f: eps, momentum */
+        tt_tensor *rm = c->in[1], *rv = c->in[2];
+        if (!c->i[1]) return TT_OK;
+        TT_LAUNCH(ttg__bn_stats, dim3((unsigned)c->i[1]), blk, g->stream, ttg__dev(ctx, c->p[0], "batchnorm"),
+                  rm ? ttg__dev(ctx, rm->data, "batchnorm") : NULL, rv ? ttg__dev(ctx, rv->data, "batchnorm") : NULL,
+                  ttg__dev(ctx, x->data, "batchnorm"), c->i[0], c->i[1], c->i[2], c->i[3], c->f[0], c->f[1]);
+        break;
+    }
+    case TT_BOP_BATCHNORM: case TT_BOP_BATCHNORM_BWD: { /* in x, w, b; i: n, c, l, batch */
+        tt_tensor *w = c->in[1], *b = c->in[2];
+        float *st = ttg__dev(ctx, c->p[0], "batchnorm");
+        const float *wd = w ? ttg__dev(ctx, w->data, "batchnorm") : NULL;
+        if (!x->numel) return TT_OK;
+        if (c->op == TT_BOP_BATCHNORM) {
+            TT_LAUNCH(ttg__bn_fwd, dim3(ttg__blocks(x->numel)), blk, g->stream, ttg__dev(ctx, y->data, "batchnorm"),
+                      ttg__dev(ctx, x->data, "batchnorm"), st, wd, b ? ttg__dev(ctx, b->data, "batchnorm") : NULL, c->i[1], c->i[2], x->numel);
+            break;
+        }
+        TT_LAUNCH(ttg__bn_bwd_sums, dim3((unsigned)c->i[1]), blk, g->stream, st, w && w->grad ? ttg__dev(ctx, w->grad, "batchnorm") : NULL,
+                  b && b->grad ? ttg__dev(ctx, b->grad, "batchnorm") : NULL, ttg__dev(ctx, x->data, "batchnorm"),
+                  ttg__dev(ctx, y->grad, "batchnorm"), c->i[0], c->i[1], c->i[2]);
+        if (x->grad)
+            TT_LAUNCH(ttg__bn_bwd_x, dim3(ttg__blocks(x->numel)), blk, g->stream, ttg__dev(ctx, x->grad, "batchnorm"),
+                      ttg__dev(ctx, x->data, "batchnorm"), ttg__dev(ctx, y->grad, "batchnorm"), st, wd, c->i[1], c->i[2], c->i[3], x->numel);
+        break;
+    }
+    default: return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "GPU backend: unknown op code");
+    }
+    if (ctx->err != TT_OK) return ctx->err;
+    TTG__CK(ctx, "kernel launch", cudaGetLastError());
     return TT_OK;
 }
 
@@ -902,6 +1394,10 @@ static tt_result ttg__cuda_run(tt_ctx *ctx, const tt_backend_call *c) {
         TT_LAUNCH(ttg__add_into, dim3(ttg__blocks(c->n)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, c->p[0], "add_into"), ttg__dev(ctx, c->p[1], "add_into"), c->n);
         break;
     }
+    case TT_BOP_CONV: case TT_BOP_CONV_BWD: case TT_BOP_MAX_POOL: case TT_BOP_MAX_POOL_BWD: case TT_BOP_AVG_POOL:
+    case TT_BOP_AVG_POOL_BWD: case TT_BOP_BATCHNORM: case TT_BOP_BATCHNORM_BWD: case TT_BOP_BN_STATS:
+    case TT_BOP_ADAPTIVE_AVG_POOL: case TT_BOP_ADAPTIVE_AVG_POOL_BWD: case TT_BOP_GLOBAL_AVG_POOL: case TT_BOP_GLOBAL_AVG_POOL_BWD:
+        return ttg__cnn_run(ctx, c);
     default: return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "GPU backend: unknown op code");
     }
     if (ctx->err != TT_OK) return ctx->err;
@@ -961,7 +1457,7 @@ static void ttg__cuda_release(tt_ctx *ctx) {
     ctx->backend_state = NULL;
 }
 
-static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", "layernorm", "embedding", "gelu", "gelu_tanh", NULL};
+static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", "layernorm", "embedding", "gelu", "gelu_tanh", "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "batchnorm", "adaptive_avg_pool2d", "global_avg_pool2d", NULL};
 
 static const tt_backend ttg__cuda_backend = {
     "cuda",          ttg__cuda_ops,     ttg__cuda_zero,   ttg__cuda_upload,          ttg__cuda_download,

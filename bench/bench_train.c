@@ -2,7 +2,8 @@
    bench-train` runs both alternately and combines medians with bench/bench_train.sh).
 
    Usage: bench_train [--gpu] [--flush-denormals] [threads [seconds [case]]]
-   For every case (or just `case`) prints one line "RESULT <case> <threads> <steps/s>".
+   For every case (or just `case`) prints one line "RESULT <case> <threads> <steps/s> <vcs> <ivcs>"
+   (vcs, ivcs: voluntary and involuntary context switches of the process per step, getrusage).
    --flush-denormals runs with tt_desc.flush_denormals = 1 and names the cases <case>_ftz.
    --gpu puts each context on the GPU (tt_ctx_use_gpu: needs tinytrain_cuda.cu linked and TT_CUDA
    defined, see `make bench-cuda`); a case with an op that does not run there prints
@@ -19,13 +20,33 @@
      tf         one pre-LN transformer block, vocab 256, T 64, C 128, 4 heads, batch 8: token +
                 position embedding, layernorm, q/k/v linears, causal attention, proj, layernorm,
                 gelu MLP (4C), final layernorm, head, cross-entropy; AdamW lr 1e-3 */
-#define _POSIX_C_SOURCE 199309L
+#define _DEFAULT_SOURCE
 #define TINYTRAIN_IMPLEMENTATION
 #include "tinytrain.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+
+/* context switches of the whole process (all threads) so far: voluntary (a thread blocked, e.g.
+   a pool worker going to sleep or the caller waiting for one) and involuntary (preempted) */
+static void ctxsw(long *vol, long *invol) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *vol = ru.ru_nvcsw;
+    *invol = ru.ru_nivcsw;
+}
+
+/* parallel regions, worker sleeps, caller sleeps so far (zeros without threads) */
+static void pool_counters(tt_ctx *ctx, unsigned long *c) {
+    c[0] = c[1] = c[2] = 0;
+#ifndef TT_NO_THREADS
+    if (ctx->gemm) { c[0] = ctx->gemm->regions; c[1] = ctx->gemm->worker_sleeps; c[2] = ctx->gemm->caller_sleeps; }
+#else
+    (void)ctx;
+#endif
+}
 
 static double now(void) {
     struct timespec ts;
@@ -201,6 +222,8 @@ int main(int argc, char **argv) {
     for (c = 0; c < 4; c++) {
         model m;
         int n = 0, i;
+        long v0, iv0, v1, iv1;
+        unsigned long pool0[3] = {0, 0, 0};
         double t0, t;
         if (only && strcmp(only, cases[c])) continue;
         if (!setup(&m, cases[c], threads)) {
@@ -214,6 +237,8 @@ int main(int argc, char **argv) {
             continue;
         }
         for (i = 0; i < 3; i++) step(&m); /* warm-up */
+        ctxsw(&v0, &iv0);
+        pool_counters(&m.ctx, pool0);
         t0 = now();
         do {
             if (!step(&m)) { printf("ERROR %s: %s\n", cases[c], tt_error_message(&m.ctx)); return 1; }
@@ -224,7 +249,17 @@ int main(int argc, char **argv) {
             }
             t = now() - t0;
         } while (t < seconds || n < 3);
-        printf("RESULT %s%s %d %.3f\n", cases[c], flush_denormals ? "_ftz" : "", threads, n / t);
+        ctxsw(&v1, &iv1);
+        if (getenv("BENCH_POOL")) { /* the pool's own counters per step (see >>matmul) */
+            unsigned long pool1[3];
+            pool_counters(&m.ctx, pool1);
+            printf("POOL %s %d regions %.1f worker_sleeps %.2f caller_sleeps %.2f\n", cases[c], threads,
+                   (double)(pool1[0] - pool0[0]) / n, (double)(pool1[1] - pool0[1]) / n, (double)(pool1[2] - pool0[2]) / n);
+        }
+        /* then voluntary and involuntary context switches per step (bench_train.sh reads only
+           the steps/s field) */
+        printf("RESULT %s%s %d %.3f %.2f %.2f\n", cases[c], flush_denormals ? "_ftz" : "", threads, n / t,
+               (double)(v1 - v0) / n, (double)(iv1 - iv0) / n);
         fflush(stdout);
         free(m.x); free(m.y); free(m.ids);
         tt_ctx_free(&m.ctx);

@@ -74,7 +74,6 @@ int main(int argc, char **argv) {
     int epochs = argc > 1 ? atoi(argv[1]) : 12, epoch, r, steps;
     tt_ctx ctx, ctx2;
     tt_optim opt;
-    tt_optim_desc od;
     tt_batch_iter it;
     tt_batch b;
     tt_progress pr;
@@ -85,8 +84,7 @@ int main(int argc, char **argv) {
     if (epochs < 1 || epochs > 100) { fprintf(stderr, "usage: %s [epochs 1..100]\n", argv[0]); return 1; }
     if ((r = fashion_load(&fd, 1, 5000)) != 0) return r;
     printf("Fashion-MNIST: %d training, %d validation, %d test images\n", fd.train.desc.n, fd.val.desc.n, fd.test.desc.n);
-    od = tt_optim_desc_init(TT_OPTIM_ADAM);  /* torch's defaults, lr 1e-3 */
-    if (!net_build(&ctx, &m, 1) || tt_optim_init(&ctx, &opt, &od) != TT_OK ||
+    if (!net_build(&ctx, &m, 1) || !fashion_adam(&ctx, &opt, 1e-3) ||   /* torch's defaults, lr 1e-3 */
         tt_batch_iter_init(&ctx, &it, fd.train.desc.n, 64, 1, 0, NULL) != TT_OK ||
         tt_csv_log_open(&ctx, &log, "demo_log.csv", 6, cols) != TT_OK) {
         fprintf(stderr, "demo: %s\n", tt_error_message(&ctx));

@@ -1,5 +1,10 @@
 /* cc -std=c99 -O2 -I. examples/fashion_cnn.c -o fashion_cnn -lm -lpthread && ./fashion_cnn
 
+   On an NVIDIA GPU (see tinytrain_cuda.cu):
+       nvcc -O2 -arch=sm_80 -fmad=false -c tinytrain_cuda.cu
+       cc -std=c99 -O2 -I. -DTT_CUDA -c examples/fashion_cnn.c
+       nvcc -o fashion_cnn fashion_cnn.o tinytrain_cuda.o -lpthread && ./fashion_cnn --gpu
+
    fashion_cnn: a small convolutional network on Fashion-MNIST (see fashion_mlp.c for the data).
 
    Model (PyTorch names):
@@ -13,7 +18,10 @@
    test accuracy and confusion matrix at the end. Optional augmentation (random crop after
    2-pixel zero padding and horizontal flips, drawn while gathering each batch): third argument 1.
 
-   Usage: ./fashion_cnn [epochs (default 6)] [threads (default 1)] [augment (default 0)]
+   Usage: ./fashion_cnn [--gpu] [epochs (default 6)] [threads (default 1)] [augment (default 0)]
+   --gpu: the same training on GPU 0 (the batches are uploaded, each step's loss and the
+   evaluation's logits downloaded); without tinytrain_cuda.cu linked or without a GPU it says
+   why and exits with status 1.
    Needs the data set: apt-get install dataset-fashion-mnist, or the four files in data/. */
 #define _POSIX_C_SOURCE 200809L
 #define TINYTRAIN_IMPLEMENTATION
@@ -46,6 +54,14 @@ static tt_tensor *cnn_forward(tt_ctx *ctx, tt_tensor *x, void *model) {
     return tt_linear(ctx, h, m->f2w, m->f2b);
 }
 
+/* for evaluation: the logits, downloaded into their host copy when the context is on a GPU (the
+   caller reads logits->data) */
+static tt_tensor *cnn_forward_host(tt_ctx *ctx, tt_tensor *x, void *model) {
+    tt_tensor *y = cnn_forward(ctx, x, model);
+    if (y && ctx->backend && tt_tensor_to_host(ctx, y, y->data, y->numel) != TT_OK) return NULL;
+    return y;
+}
+
 static tt_tensor *cnn_param(tt_ctx *ctx, const char *name, int ndim, int d0, int d1, int d2, int d3, int fan_in) {
     int s[4];
     tt_tensor *t;
@@ -68,7 +84,8 @@ static void cnn_bn(tt_ctx *ctx, const char *w, const char *b, const char *m, con
     tt_init_const(ctx, *tv, 1.0f);
 }
 
-static int fashion_cnn_run(const fashion_data *fd, const fashion_cfg *cfg, int augment, fashion_result *res) {
+/* gpu 1: train and evaluate on GPU 0 */
+static int fashion_cnn_run_on(const fashion_data *fd, const fashion_cfg *cfg, int augment, int gpu, fashion_result *res) {
     tt_ctx ctx;
     tt_desc d;
     cnn m;
@@ -103,6 +120,11 @@ static int fashion_cnn_run(const fashion_data *fd, const fashion_cfg *cfg, int a
         tt_ctx_free(&ctx);
         return 1;
     }
+    if (gpu && tt_ctx_use_gpu(&ctx, 0) != TT_OK) { /* after the parameters and the optimizer exist */
+        fprintf(stderr, "--gpu: %s\n", tt_error_message(&ctx));
+        tt_ctx_free(&ctx);
+        return 1;
+    }
     for (epoch = 0; epoch < cfg->epochs && ok; epoch++) {
         double t0 = fashion_now(), loss_sum = 0;
         long n_loss = 0;
@@ -111,12 +133,14 @@ static int fashion_cnn_run(const fashion_data *fd, const fashion_cfg *cfg, int a
         while (tt_batch_iter_next(&it, &b)) {
             tt_tensor *x, *loss;
             const int *y;
+            float lv;
             tt_scratch_reset(&ctx);
             if (tt_dataset_gather(&ctx, &fd->train, &b, augment ? &aug : NULL, &x, &y, NULL) != TT_OK ||
                 !(loss = tt_cross_entropy(&ctx, cnn_forward(&ctx, x, &m), b.count, y, NULL))) { ok = 0; break; }
             tt_zero_grad(&ctx);
-            if (tt_backward(&ctx, loss) != TT_OK || tt_optim_step(&ctx, &opt) != TT_OK) { ok = 0; break; }
-            loss_sum += loss->data[0];
+            if (tt_backward(&ctx, loss) != TT_OK || tt_optim_step(&ctx, &opt) != TT_OK ||
+                tt_tensor_to_host(&ctx, loss, &lv, 1) != TT_OK) { ok = 0; break; } /* on a GPU: the step's one download */
+            loss_sum += lv;
             n_loss++;
             res->steps++;
             if (cfg->on_step) cfg->on_step(cfg->user, res->steps);
@@ -124,19 +148,25 @@ static int fashion_cnn_run(const fashion_data *fd, const fashion_cfg *cfg, int a
         }
         res->train_seconds += fashion_now() - t0;
         if (!ok) break;
-        res->val_acc = fashion_evaluate(&ctx, &fd->val, cnn_forward, &m, NULL);
+        res->val_acc = fashion_evaluate(&ctx, &fd->val, cnn_forward_host, &m, NULL);
         if (cfg->verbose)
             printf("epoch %2d  train loss %.4f  validation accuracy %.2f%%  (%.1f s)\n", epoch + 1,
                    n_loss ? loss_sum / (double)n_loss : 0.0, 100.0 * res->val_acc, fashion_now() - t0);
         fflush(stdout);
         if (cfg->max_steps && res->steps >= cfg->max_steps) break;
     }
-    if (ok) res->test_acc = fashion_evaluate(&ctx, &fd->test, cnn_forward, &m, res->confusion);
+    if (ok) res->test_acc = fashion_evaluate(&ctx, &fd->test, cnn_forward_host, &m, res->confusion);
     if (!ok || res->test_acc < 0) fprintf(stderr, "training failed: %s\n", tt_error_message(&ctx));
     ok = ok && res->test_acc >= 0;
     tt_ctx_free(&ctx);
     return ok ? 0 : 1;
 }
+
+#ifdef FASHION_CNN_NO_MAIN /* the test and the benchmark: on the CPU */
+static int fashion_cnn_run(const fashion_data *fd, const fashion_cfg *cfg, int augment, fashion_result *res) {
+    return fashion_cnn_run_on(fd, cfg, augment, 0, res);
+}
+#endif
 
 #ifndef FASHION_CNN_NO_MAIN
 int main(int argc, char **argv) {
@@ -144,20 +174,23 @@ int main(int argc, char **argv) {
     fashion_cfg cfg;
     fashion_result res;
     double t0 = fashion_now();
-    int r, augment = argc > 3 ? atoi(argv[3]) : 0;
+    int r, a = 1, gpu = 0, augment;
+    if (argc > 1 && !strcmp(argv[1], "--gpu")) { gpu = 1; a = 2; }
+    augment = argc > a + 2 ? atoi(argv[a + 2]) : 0;
     memset(&cfg, 0, sizeof cfg);
-    cfg.epochs = argc > 1 ? atoi(argv[1]) : 6;
-    cfg.threads = argc > 2 ? atoi(argv[2]) : 1;
+    cfg.epochs = argc > a ? atoi(argv[a]) : 6;
+    cfg.threads = argc > a + 1 ? atoi(argv[a + 1]) : 1;
     cfg.seed = 1;
     cfg.verbose = 1;
     if ((r = fashion_load(&fd, 3, 5000)) != 0) return r;
     printf("Fashion-MNIST: %d training, %d validation, %d test images (loaded in %.1f s)\n", fd.train.desc.n,
            fd.val.desc.n, fd.test.desc.n, fashion_now() - t0);
-    r = fashion_cnn_run(&fd, &cfg, augment, &res);
+    r = fashion_cnn_run_on(&fd, &cfg, augment, gpu, &res);
     if (r == 0) {
         fashion_print_confusion(res.confusion);
-        printf("test accuracy %.2f%% after %d epochs (%ld steps, %.1f s of training, %.0f samples/s)\n",
-               100.0 * res.test_acc, cfg.epochs, res.steps, res.train_seconds, (double)res.steps * 64 / res.train_seconds);
+        printf("test accuracy %.2f%% after %d epochs (%ld steps, %.1f s of training, %.0f samples/s%s)\n",
+               100.0 * res.test_acc, cfg.epochs, res.steps, res.train_seconds, (double)res.steps * 64 / res.train_seconds,
+               gpu ? ", GPU" : "");
     }
     tt_ctx_free(&fd.ctx);
     return r;

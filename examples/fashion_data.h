@@ -60,16 +60,17 @@ static int fashion_path(const char *dir, int i, char *out, size_t cap) {
     return 0;
 }
 
-/* The directory holding all four files: $FASHION_MNIST_DIR, the Debian package's, or data/. */
+/* The directory holding all four files: $FASHION_MNIST_DIR when it is set (only there: setting
+   it to an empty or missing directory runs the examples as on a machine without the data), else
+   the Debian package's directory, else data/. */
 static const char *fashion_find_dir(void) {
     static const char *dirs[3];
     char p[512];
-    int d, i;
-    dirs[0] = getenv("FASHION_MNIST_DIR");
-    dirs[1] = "/usr/share/datasets/fashion-mnist";
-    dirs[2] = "data";
-    for (d = 0; d < 3; d++) {
-        if (!dirs[d]) continue;
+    int d, i, n = 2;
+    dirs[0] = "/usr/share/datasets/fashion-mnist";
+    dirs[1] = "data";
+    if (getenv("FASHION_MNIST_DIR")) { dirs[0] = getenv("FASHION_MNIST_DIR"); n = 1; }
+    for (d = 0; d < n; d++) {
         for (i = 0; i < 4 && fashion_path(dirs[d], i, p, sizeof p); i++) {}
         if (i == 4) return dirs[d];
     }
@@ -78,6 +79,7 @@ static const char *fashion_find_dir(void) {
 
 static void fashion_print_howto(void) {
     int i;
+    if (getenv("FASHION_MNIST_DIR")) fprintf(stderr, "FASHION_MNIST_DIR=%s: the four files are not there.\n", getenv("FASHION_MNIST_DIR"));
     fprintf(stderr, "Fashion-MNIST not found. Either install it:\n"
                     "    apt-get install dataset-fashion-mnist     (files in /usr/share/datasets/fashion-mnist)\n"
                     "or put these four files in data/ (or in $FASHION_MNIST_DIR), gzipped or not:\n");

@@ -19,8 +19,9 @@
            ./build/optimizer_tour out/       also writes out/rosenbrock.svg and out/quadratic.svg
                                              (the directory must exist)
            ./build/optimizer_tour --sweep    the learning-rate sweep behind tour_opts
-   The SVG files are written by hand: contour lines by marching squares, one polyline per
-   optimizer, a legend. Nothing else is written anywhere. */
+   Each SVG has one panel per optimizer (small multiples, drawn with tt_chart_grid_svg): the
+   contour lines (marching squares, below), the path, the start and the minimum, axes with ticks,
+   the final loss. Nothing else is written anywhere. */
 #define TINYTRAIN_IMPLEMENTATION
 #include "tinytrain.h"
 #include <math.h>
@@ -29,9 +30,9 @@
 
 #define TOUR_MAX_STEPS 1000 /* longest run (the trajectory is kept in full) */
 #define TOUR_GRID 120       /* contour sampling: TOUR_GRID x TOUR_GRID cells over the view */
-#define TOUR_PLOT 480       /* plot width in SVG pixels; the height keeps the view's aspect */
-#define TOUR_MARGIN 30      /* around the plot */
-#define TOUR_LEGEND 190     /* legend column to the right of the plot */
+#define TOUR_PANEL_W 300    /* width of one panel in SVG pixels; the height keeps the view's aspect */
+#define TOUR_COLUMNS 6      /* panels per row */
+#define TOUR_MAX_OPTS 24    /* panels per picture at most */
 
 /* ------------------------------------------------------------------------------------------
    The two problems */
@@ -87,59 +88,57 @@ typedef struct tour_opt {
     tt_optim_kind kind;
     float lr[TOUR_N_PROBLEMS];
     float momentum;        /* SGD only (0 = none) */
-    const char *color;     /* SVG stroke */
-    int dashed;            /* dashed line: it would hide the path of a near-twin drawn before */
 } tour_opt;
 
 static const tour_opt tour_opts[] = {
     /* Plain gradient descent is stable only for lr < 2 / (largest curvature of f): on Rosenbrock
        2 / 1902 = 1.05e-3 at the start and 2 / 1002 at the minimum (2e-3 is the cliff edge, 5e-3
        diverges); on the quadratic 2 / 20 = 0.1. Smaller lr: less noise at the end. */
-    {"SGD", TT_OPTIM_SGD, {1e-3f, 2e-2f}, 0.0f, "#1f77b4", 0},
+    {"SGD", TT_OPTIM_SGD, {1e-3f, 2e-2f}, 0.0f},
     /* Heavy ball, momentum 0.9: the limit becomes 2 (1 + 0.9) / curvature, and the effective
        step along the valley is lr / (1 - 0.9), ten times larger. */
-    {"SGD momentum 0.9", TT_OPTIM_SGD, {1e-3f, 5e-3f}, 0.9f, "#aec7e8", 0},
+    {"SGD momentum 0.9", TT_OPTIM_SGD, {1e-3f, 5e-3f}, 0.9f},
     /* Adam-family steps are about lr per coordinate whatever the gradient scale: lr is a
        distance. Large lr on Rosenbrock: big early jumps, then the adaptive scaling settles. */
-    {"Adam", TT_OPTIM_ADAM, {5e-1f, 1e-1f}, 0.0f, "#ff7f0e", 0},
+    {"Adam", TT_OPTIM_ADAM, {5e-1f, 1e-1f}, 0.0f},
     /* AdamW's default weight decay 0.01 pulls toward 0, which moves its fixed point off (1, 1). */
-    {"AdamW (wd 0.01)", TT_OPTIM_ADAMW, {1e-1f, 1e-1f}, 0.0f, "#ffbb78", 1},
+    {"AdamW (wd 0.01)", TT_OPTIM_ADAMW, {1e-1f, 1e-1f}, 0.0f},
     /* Adagrad divides by the root of the sum of all squared gradients: steps shrink like
        1/sqrt(t), so it wants a large lr. */
-    {"Adagrad", TT_OPTIM_ADAGRAD, {1.0f, 1.0f}, 0.0f, "#2ca02c", 0},
-    {"RMSprop", TT_OPTIM_RMSPROP, {1e-2f, 5e-2f}, 0.0f, "#98df8a", 0},
+    {"Adagrad", TT_OPTIM_ADAGRAD, {1.0f, 1.0f}, 0.0f},
+    {"RMSprop", TT_OPTIM_RMSPROP, {1e-2f, 5e-2f}, 0.0f},
     /* Adadelta's step is a ratio of running RMS values that starts at sqrt(eps) = 1e-3: lr 1
        (its default) is the largest on the grid, and it is still slow. */
-    {"Adadelta", TT_OPTIM_ADADELTA, {1.0f, 1.0f}, 0.0f, "#d62728", 0},
-    {"Adamax", TT_OPTIM_ADAMAX, {1.0f, 2e-1f}, 0.0f, "#ff9896", 0},
-    {"NAdam", TT_OPTIM_NADAM, {5e-2f, 1e-1f}, 0.0f, "#9467bd", 0},
+    {"Adadelta", TT_OPTIM_ADADELTA, {1.0f, 1.0f}, 0.0f},
+    {"Adamax", TT_OPTIM_ADAMAX, {1.0f, 2e-1f}, 0.0f},
+    {"NAdam", TT_OPTIM_NADAM, {5e-2f, 1e-1f}, 0.0f},
     /* RAdam takes plain momentum-SGD steps (no division by sqrt(v)) for its first 5 steps, so
        with the Rosenbrock gradient of ~160 at the start anything above 1e-2 is thrown far away. */
-    {"RAdam", TT_OPTIM_RADAM, {5e-3f, 1e-1f}, 0.0f, "#c5b0d5", 0},
+    {"RAdam", TT_OPTIM_RADAM, {5e-3f, 1e-1f}, 0.0f},
     /* ASGD is SGD with a slowly decaying lr and iterate averaging (from t0 = 1e6: not here). */
-    {"ASGD", TT_OPTIM_ASGD, {1e-3f, 2e-2f}, 0.0f, "#8c564b", 1},
+    {"ASGD", TT_OPTIM_ASGD, {1e-3f, 2e-2f}, 0.0f},
     /* Rprop uses only the sign of the gradient: lr is the initial step, which then grows by 1.2
        or shrinks by 0.5 per coordinate, so the choice hardly matters. */
-    {"Rprop", TT_OPTIM_RPROP, {2e-1f, 1e-3f}, 0.0f, "#c49c94", 0},
+    {"Rprop", TT_OPTIM_RPROP, {2e-1f, 1e-3f}, 0.0f},
     /* LBFGS with the strong-Wolfe line search: lr 1 is the natural (Newton) step; one step here
        is one LBFGS iteration (max_iter 1) that may evaluate the function several times. It
        assumes exact gradients: the noise of problem 2 confuses its line search. */
-    {"LBFGS (strong Wolfe)", TT_OPTIM_LBFGS, {1.0f, 1.0f}, 0.0f, "#e377c2", 0},
+    {"LBFGS (strong Wolfe)", TT_OPTIM_LBFGS, {1.0f, 1.0f}, 0.0f},
     /* Adafactor's step is relative to the parameter's RMS (at least 1e-3), capped by lr. */
-    {"Adafactor", TT_OPTIM_ADAFACTOR, {1.0f, 1.0f}, 0.0f, "#f7b6d2", 0},
+    {"Adafactor", TT_OPTIM_ADAFACTOR, {1.0f, 1.0f}, 0.0f},
     /* SparseAdam: the 2 coordinates are 2 rows of a (2, 1) embedding table, looked up by id.
        Both rows get a gradient at every step, so it takes Adam's steps (but for where eps
        enters: torch's SparseAdam adds it before the bias correction). */
-    {"SparseAdam (2 rows)", TT_OPTIM_SPARSE_ADAM, {5e-1f, 1e-1f}, 0.0f, "#7f7f7f", 1},
+    {"SparseAdam (2 rows)", TT_OPTIM_SPARSE_ADAM, {5e-1f, 1e-1f}, 0.0f},
     /* Muon orthogonalises a matrix update; on a 1 x 2 parameter the orthogonalised update is the
        unit vector of the momentum, so every step has length ~lr (normalised gradient descent).
        Its default weight decay 0.1 pulls toward 0 (see the distance column). */
-    {"Muon (1x2, wd 0.1)", TT_OPTIM_MUON, {1e-2f, 1e-1f}, 0.0f, "#bcbd22", 0},
+    {"Muon (1x2, wd 0.1)", TT_OPTIM_MUON, {1e-2f, 1e-1f}, 0.0f},
     /* Lion's update is a sign vector: every coordinate moves by exactly lr each step. */
-    {"Lion", TT_OPTIM_LION, {1e-2f, 1e-1f}, 0.0f, "#dbdb8d", 0},
+    {"Lion", TT_OPTIM_LION, {1e-2f, 1e-1f}, 0.0f},
     /* LAMB = Adam + a trust ratio |p| / |update| per tensor (with its default weight decay 0.01)
        + gradient clipping: steps are relative to |p|, which shrinks near a minimum at 0. */
-    {"LAMB (wd 0.01)", TT_OPTIM_LAMB, {2e-2f, 1e-1f}, 0.0f, "#17becf", 0},
+    {"LAMB (wd 0.01)", TT_OPTIM_LAMB, {2e-2f, 1e-1f}, 0.0f},
 };
 #define TOUR_N_OPTS ((int)(sizeof tour_opts / sizeof tour_opts[0]))
 
@@ -272,148 +271,133 @@ static int tour_run_one(tour_run *run) {
 }
 
 /* ------------------------------------------------------------------------------------------
-   The picture: hand-written SVG */
-
-typedef struct tour_frame {  /* world (x, y) -> SVG pixels (y grows downward in SVG) */
-    double xmin, xmax, ymin, ymax;
-    int w, h;                /* plot size in pixels: one unit of x and of y has the same length */
-} tour_frame;
-
-static double tour_px(const tour_frame *F, double x) {
-    return TOUR_MARGIN + (x - F->xmin) / (F->xmax - F->xmin) * F->w;
-}
-static double tour_py(const tour_frame *F, double y) {
-    return TOUR_MARGIN + (F->ymax - y) / (F->ymax - F->ymin) * F->h;
-}
+   The picture: small multiples, one panel per optimizer, drawn with tinytrain's chart writer
+   (tt_chart_grid_svg: axes with ticks, titles, paths clipped to the frame). The contour lines are
+   the panels' background (a tt_chart_opts.draw callback); every panel shows the same view at
+   the same size, so the first panel writes them and the others reuse them (<use>). */
 
 /* Marching squares for one cell and one level. v[] holds the function at the cell's corners,
    counter-clockwise from the bottom-left: (x0, y0), (x0+dx, y0), (x0+dx, y0+dy), (x0, y0+dy).
    Edge e joins corner e and corner e+1. Where the level lies between an edge's two corner
    values, the contour crosses that edge, at the linearly interpolated point. A cell has 0, 2 or
    4 crossings: 2 are joined by one segment; 4 (a saddle: the corners alternate above / below)
-   by two, paired according to the value at the centre. Writes SVG path commands. */
-static void tour_contour_cell(FILE *out, const tour_frame *F, double x0, double y0, double dx,
-                              double dy, const double v[4], double level) {
+   by two, paired according to the value at the centre. Writes SVG path commands (pixels of the
+   frame F) into out (at least 128 bytes), returns their length. */
+static int tour_contour_cell(char *out, size_t cap, const tt_chart_frame *F, double x0, double y0, double dx,
+                             double dy, const double v[4], double level) {
     static const int cx[5] = {0, 1, 1, 0, 0}, cy[5] = {0, 0, 1, 1, 0};
     double px[4], py[4];
     int e, n = 0;
+    out[0] = '\0';
     for (e = 0; e < 4; e++) {
         double a = v[e] - level, b = v[e + 1 < 4 ? e + 1 : 0] - level;
         if ((a < 0) != (b < 0)) {
             double t = a / (a - b);   /* 0..1 along the edge */
-            px[n] = tour_px(F, x0 + dx * (cx[e] + t * (cx[e + 1] - cx[e])));
-            py[n] = tour_py(F, y0 + dy * (cy[e] + t * (cy[e + 1] - cy[e])));
+            px[n] = tt_chart_px(F, x0 + dx * (cx[e] + t * (cx[e + 1] - cx[e])));
+            py[n] = tt_chart_py(F, y0 + dy * (cy[e] + t * (cy[e + 1] - cy[e])));
             n++;
         }
     }
-    if (n == 2) {
-        fprintf(out, "M%.1f %.1fL%.1f %.1f", px[0], py[0], px[1], py[1]);
-    } else if (n == 4) {
+    if (n == 2) return snprintf(out, cap, "M%.1f %.1fL%.1f %.1f", px[0], py[0], px[1], py[1]);
+    if (n == 4) {
         double centre = 0.25 * (v[0] + v[1] + v[2] + v[3]);
         int a = 0, b = 1, c = 2, d = 3;              /* cut off corners 1 and 3 ... */
         if ((centre < level) == (v[1] < level)) {   /* ... unless the centre sides with them */
             a = 3; b = 0; c = 1; d = 2;              /* then cut off corners 0 and 2 */
         }
-        fprintf(out, "M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f", px[a], py[a], px[b], py[b], px[c],
-                py[c], px[d], py[d]);
+        return snprintf(out, cap, "M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f", px[a], py[a], px[b], py[b], px[c],
+                        py[c], px[d], py[d]);
     }
+    return 0;
 }
 
-/* The red cross that marks the minimum, centred on (cx, cy). */
-static void tour_cross(FILE *out, double cx, double cy) {
-    fprintf(out, "<path d=\"M%.1f %.1fl10 10m0 -10l-10 10\" stroke=\"red\" stroke-width=\"2\"/>\n",
-            cx - 5, cy - 5);
-}
-
-/* Writes one SVG: contours of the problem's function, then one polyline per run (in the order
-   of runs[]), start and minimum markers, a legend. Returns 0 on success, 1 if the file could
-   not be written. */
-static int tour_write_svg(const char *path, int problem, const tour_run *runs, int n_runs) {
+/* The background of a panel: contour lines of the problem's function, lower levels darker.
+   Panel 0 writes them as <g id="contours">, the others refer to that group. */
+static void tour_draw_contours(void *user, const tt_chart_frame *F, tt_write_fn write, void *wuser) {
     static double grid[TOUR_GRID + 1][TOUR_GRID + 1];   /* f at the grid nodes, [row j][col i] */
-    const tour_problem *P = &tour_problems[problem];
-    tour_frame F;
-    double dx, dy;
-    int i, j, k, r, width, height, legend_h = 16 * (n_runs + 2);
-    FILE *out;
-    F.xmin = P->view[0]; F.xmax = P->view[1]; F.ymin = P->view[2]; F.ymax = P->view[3];
-    F.w = TOUR_PLOT;
-    F.h = (int)(TOUR_PLOT * (F.ymax - F.ymin) / (F.xmax - F.xmin) + 0.5);
-    width = F.w + 2 * TOUR_MARGIN + TOUR_LEGEND;
-    height = (F.h > legend_h ? F.h : legend_h) + 2 * TOUR_MARGIN;
-    out = fopen(path, "w");
-    if (!out) return 1;
-
-    fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                 "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n",
-            width, height, width, height);
-    fprintf(out, "<title>%s</title>\n", P->name);
-    fprintf(out, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", width, height);
-    fprintf(out, "<defs><clipPath id=\"plot\"><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/>"
-                 "</clipPath></defs>\n", TOUR_MARGIN, TOUR_MARGIN, F.w, F.h);
-    fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"13\">%s, %d steps</text>\n", TOUR_MARGIN,
-            TOUR_MARGIN - 10, P->name, P->steps);
-
-    /* contours: sample f on the grid once, then one path per level, lower levels darker */
-    dx = (F.xmax - F.xmin) / TOUR_GRID;
-    dy = (F.ymax - F.ymin) / TOUR_GRID;
+    const tour_problem *P = (const tour_problem *)user;
+    int problem = (int)(P - tour_problems), i, j, k;
+    double dx = (F->x_max - F->x_min) / TOUR_GRID, dy = (F->y_max - F->y_min) / TOUR_GRID;
+    char buf[256];
+    if (F->index > 0) {
+        write(wuser, "<use href=\"#contours\"/>\n", 24);
+        return;
+    }
     for (j = 0; j <= TOUR_GRID; j++)
-        for (i = 0; i <= TOUR_GRID; i++) grid[j][i] = tour_f(problem, F.xmin + i * dx, F.ymin + j * dy);
-    fprintf(out, "<g fill=\"none\" stroke-width=\"0.8\">\n");
+        for (i = 0; i <= TOUR_GRID; i++) grid[j][i] = tour_f(problem, F->x_min + i * dx, F->y_min + j * dy);
+    write(wuser, "<g id=\"contours\" fill=\"none\" stroke-width=\"0.8\">\n", 49);
     for (k = 0; k < P->n_levels; k++) {
-        int grey = 110 + 120 * k / P->n_levels;
-        fprintf(out, "<path stroke=\"rgb(%d,%d,%d)\" d=\"", grey, grey, grey);
+        int grey = 110 + 120 * k / P->n_levels, n;
+        n = snprintf(buf, sizeof buf, "<path stroke=\"rgb(%d,%d,%d)\" d=\"", grey, grey, grey);
+        write(wuser, buf, (size_t)n);
         for (j = 0; j < TOUR_GRID; j++)
             for (i = 0; i < TOUR_GRID; i++) {
                 double v[4];
                 v[0] = grid[j][i]; v[1] = grid[j][i + 1]; v[2] = grid[j + 1][i + 1]; v[3] = grid[j + 1][i];
-                tour_contour_cell(out, &F, F.xmin + i * dx, F.ymin + j * dy, dx, dy, v, P->levels[k]);
+                n = tour_contour_cell(buf, sizeof buf, F, F->x_min + i * dx, F->y_min + j * dy, dx, dy, v, P->levels[k]);
+                if (n > 0) write(wuser, buf, (size_t)n);
             }
-        fprintf(out, "\"><title>f = %g</title></path>\n", P->levels[k]);
+        n = snprintf(buf, sizeof buf, "\"><title>f = %g</title></path>\n", P->levels[k]);
+        write(wuser, buf, (size_t)n);
     }
-    fprintf(out, "</g>\n");
-    fprintf(out, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"black\"/>\n",
-            TOUR_MARGIN, TOUR_MARGIN, F.w, F.h);
-    fprintf(out, "<text x=\"%d\" y=\"%d\">x %g .. %g, y %g .. %g</text>\n", TOUR_MARGIN,
-            TOUR_MARGIN + F.h + 16, F.xmin, F.xmax, F.ymin, F.ymax);
+    write(wuser, "</g>\n", 5);
+}
 
-    /* trajectories, clipped to the plot. A point is written only when it is at least 0.3 px
-       from the last one written (keeps the file small while an optimizer creeps). */
-    fprintf(out, "<g clip-path=\"url(#plot)\" fill=\"none\" stroke-width=\"1.5\" stroke-linejoin=\"round\">\n");
+/* Writes one SVG: a panel per run (in the order of runs[]), TOUR_COLUMNS per row, each with the
+   contours, the path taken (points closer than about a third of a pixel to the last one kept
+   are left out), the start (black dot) and the minimum (red cross). Returns 0 on success, 1 if
+   the file could not be written (the reason in tour_svg_error). */
+static char tour_svg_error[512];
+static int tour_write_svg(const char *path, int problem, const tour_run *runs, int n_runs) {
+    static double xs[TOUR_MAX_OPTS][TOUR_MAX_STEPS + 1], ys[TOUR_MAX_OPTS][TOUR_MAX_STEPS + 1];
+    static tt_chart charts[TOUR_MAX_OPTS];
+    static tt_chart_series series[TOUR_MAX_OPTS][3];
+    static char titles[TOUR_MAX_OPTS][96], xlabels[TOUR_MAX_OPTS][64];
+    static const char *const colors[3] = {"#0072B2", "black", "#D00000"};
+    static const tt_chart_style styles[3] = {TT_CHART_LINE, TT_CHART_DOTS, TT_CHART_CROSSES};
+    const tour_problem *P = &tour_problems[problem];
+    double start[2], opt[2], aspect = (P->view[3] - P->view[2]) / (P->view[1] - P->view[0]);
+    double min_step = 0.35 * (P->view[1] - P->view[0]) / (TOUR_PANEL_W - 92);   /* ~0.35 px in x */
+    char title[160];
+    tt_desc desc;
+    tt_ctx ctx;
+    int r, k, failed;
+    if (n_runs < 1 || n_runs > TOUR_MAX_OPTS) return 1;
+    start[0] = P->x0; start[1] = P->y0; opt[0] = P->xopt; opt[1] = P->yopt;
     for (r = 0; r < n_runs; r++) {
         const tour_run *R = &runs[r];
-        double lx = 1e300, ly = 1e300;
-        fprintf(out, "<polyline stroke=\"%s\"%s points=\"", R->opt->color,
-                R->opt->dashed ? " stroke-dasharray=\"5 4\"" : "");
-        for (k = 0; k < R->n_points; k++) {
-            double x = tour_px(&F, R->path[k][0]), y = tour_py(&F, R->path[k][1]);
-            if (x < -1e4) x = -1e4; else if (x > 1e4) x = 1e4;   /* far outside: clipped anyway */
-            if (y < -1e4) y = -1e4; else if (y > 1e4) y = 1e4;
-            if (k == 0 || k == R->n_points - 1 || fabs(x - lx) + fabs(y - ly) >= 0.3) {
-                fprintf(out, "%s%.1f,%.1f", k ? " " : "", x, y);
-                lx = x; ly = y;
+        tt_chart *c = &charts[r];
+        int n = 0;
+        for (k = 0; k < R->n_points; k++) {   /* keep the first, the last, and moves of >= min_step */
+            double x = R->path[k][0], y = R->path[k][1];
+            if (k == 0 || k == R->n_points - 1 || fabs(x - xs[r][n - 1]) + fabs(y - ys[r][n - 1]) >= min_step) {
+                xs[r][n] = x; ys[r][n] = y; n++;
             }
         }
-        fprintf(out, "\"><title>%s</title></polyline>\n", R->opt->name);
+        series[r][0].label = NULL; series[r][0].x = xs[r]; series[r][0].y = ys[r]; series[r][0].n = n;
+        series[r][1].label = NULL; series[r][1].x = &start[0]; series[r][1].y = &start[1]; series[r][1].n = 1;
+        series[r][2].label = NULL; series[r][2].x = &opt[0]; series[r][2].y = &opt[1]; series[r][2].n = 1;
+        snprintf(titles[r], sizeof titles[r], "%s, lr %g", R->opt->name, (double)R->lr);
+        if (R->diverged) snprintf(xlabels[r], sizeof xlabels[r], "x   (diverged after %d steps)", R->n_points - 1);
+        else snprintf(xlabels[r], sizeof xlabels[r], "x   (final f = %.2g)", R->final_loss);
+        c->opts = tt_chart_opts_init();
+        c->opts.title = titles[r]; c->opts.xlabel = xlabels[r]; c->opts.ylabel = "y";
+        c->opts.width = TOUR_PANEL_W;
+        c->opts.height = (int)((TOUR_PANEL_W - 92) * aspect + 92 + 0.5);   /* same scale on x and y */
+        c->opts.fixed_x = c->opts.fixed_y = 1;
+        c->opts.x_min = P->view[0]; c->opts.x_max = P->view[1]; c->opts.y_min = P->view[2]; c->opts.y_max = P->view[3];
+        c->opts.colors = colors; c->opts.styles = styles;
+        c->opts.draw = tour_draw_contours; c->opts.draw_user = (void *)P;
+        c->n_series = 3; c->series = series[r];
     }
-    fprintf(out, "</g>\n");
-    fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"black\"/>\n", tour_px(&F, P->x0), tour_py(&F, P->y0));
-    tour_cross(out, tour_px(&F, P->xopt), tour_py(&F, P->yopt));
-
-    /* legend, right of the plot: a line in the optimizer's colour and style, name and lr */
-    fprintf(out, "<g transform=\"translate(%d,%d)\">\n", F.w + 2 * TOUR_MARGIN - 10, TOUR_MARGIN);
-    for (r = 0; r < n_runs; r++) {
-        fprintf(out, "<line x1=\"0\" y1=\"%d\" x2=\"22\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\"%s/>",
-                16 * r + 6, 16 * r + 6, runs[r].opt->color, runs[r].opt->dashed ? " stroke-dasharray=\"5 3\"" : "");
-        fprintf(out, "<text x=\"28\" y=\"%d\">%s, lr %g</text>\n", 16 * r + 10, runs[r].opt->name,
-                (double)runs[r].lr);
-    }
-    fprintf(out, "<circle cx=\"11\" cy=\"%d\" r=\"4\" fill=\"black\"/><text x=\"28\" y=\"%d\">start</text>\n",
-            16 * n_runs + 6, 16 * n_runs + 10);
-    tour_cross(out, 11, 16 * n_runs + 22);
-    fprintf(out, "<text x=\"28\" y=\"%d\">minimum</text>\n", 16 * n_runs + 26);
-    fprintf(out, "</g>\n</svg>\n");
-    k = ferror(out);
-    return (fclose(out) != 0 || k) ? 1 : 0;
+    snprintf(title, sizeof title, "%s: %d steps from the black dot (the red cross is the minimum)", P->name, P->steps);
+    memset(&desc, 0, sizeof desc);   /* a tiny context: only for the writer's error message */
+    desc.max_params = 1; desc.persist_bytes = 1024; desc.scratch_bytes = 1024; desc.small_matmul_workspace = 1;
+    if (tt_ctx_init(&ctx, &desc) != TT_OK) return 1;
+    failed = tt_chart_grid_svg(&ctx, path, title, TOUR_COLUMNS, n_runs, charts) != TT_OK;
+    snprintf(tour_svg_error, sizeof tour_svg_error, "%s", failed ? tt_error_message(&ctx) : "");
+    tt_ctx_free(&ctx);
+    return failed;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -505,7 +489,7 @@ int main(int argc, char **argv) {
             char path[1024];
             snprintf(path, sizeof path, "%s/%s", dir, P->file);
             if (tour_write_svg(path, problem, tour_runs, TOUR_N_OPTS) != 0) {
-                fprintf(stderr, "cannot write %s\n", path);
+                fprintf(stderr, "cannot write %s: %s\n", path, tour_svg_error);
                 failed = 1;
             } else {
                 printf("  wrote %s\n", path);

@@ -11,8 +11,9 @@
 
    Usage:  ./build/spirals_svg [out.svg]   train, print a summary and a character map, and write
                                            the picture (default spirals.svg)
-   The SVG is written by hand (a few fprintf calls): one <rect> per grid cell, one <circle> per
-   point, a frame with ticks, a title with the accuracy and a legend. Open it in any web browser. */
+   The SVG is drawn with tt_chart_svg: one <rect> per grid cell (the chart's background), one dot
+   per point, a frame with ticks, a title with the accuracy and a legend of the classes. Open it
+   in any web browser. */
 #define TINYTRAIN_IMPLEMENTATION
 #include "tinytrain.h"
 #include <math.h>
@@ -77,62 +78,52 @@ static int classify(tt_ctx *ctx, const mlp *m, int n, const float *pts, int *cls
     return r == TT_OK ? 0 : -1;
 }
 
-/* The picture: decision regions and training points in a frame with axes, ticks, a title with
-   the training accuracy, and a legend. */
-static int write_svg(const char *path, const int *cells, const float *x, const int *y, double accuracy) {
-    FILE *f = fopen(path, "w");
-    const double cell = (double)SVG_PX / GRID, L = 56, T = 44, W = L + SVG_PX + 150, H = T + SVG_PX + 48;
-    double t;
-    int r, c, k, bad;
-    if (!f) return -1;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-               "font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
-    fprintf(f, "<rect width=\"%.0f\" height=\"%.0f\" fill=\"white\"/>\n", W, H);
-    fprintf(f, "<text x=\"%.1f\" y=\"26\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">Three spirals: "
-               "decision regions of a 2-%d-%d-%d MLP (training accuracy %.1f%%)</text>\n", W / 2, HIDDEN, HIDDEN, CLASSES,
-            100.0 * accuracy);
-    fprintf(f, "<defs><clipPath id=\"frame\"><rect x=\"%.0f\" y=\"%.0f\" width=\"%d\" height=\"%d\"/></clipPath></defs>\n",
-            L, T, SVG_PX, SVG_PX);
-    fprintf(f, "<g clip-path=\"url(#frame)\">\n");
-    /* regions: row 0 is the top (largest x2); cells slightly oversized to avoid hairline gaps */
+/* The picture, drawn with tinytrain's chart writer (tt_chart_svg): the training points as one
+   dot series per class (the legend), the decision regions as the chart's background (a draw
+   callback that writes one <rect> per grid cell), axes with ticks at the same scale on x1 and
+   x2, and a title with the training accuracy. */
+static void draw_regions(void *user, const tt_chart_frame *f, tt_write_fn write, void *wuser) {
+    const int *cells = (const int *)user;
+    double cw = f->width / GRID, ch = f->height / GRID;
+    char buf[160];
+    int r, c, n;
+    /* row 0 is the top (largest x2); cells slightly oversized to avoid hairline gaps */
     for (r = 0; r < GRID; r++)
-        for (c = 0; c < GRID; c++)
-            fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"/>\n", L + c * cell,
-                    T + r * cell, cell + 0.5, cell + 0.5, REGION_COLOUR[cells[r * GRID + c]]);
-    for (k = 0; k < N; k++) {
-        double px = L + (x[2 * k] + EXTENT) / (2 * EXTENT) * SVG_PX;
-        double py = T + (EXTENT - x[2 * k + 1]) / (2 * EXTENT) * SVG_PX;
-        fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3.5\" fill=\"%s\" stroke=\"black\" stroke-width=\"0.5\"/>\n",
-                px, py, POINT_COLOUR[y[k]]);
-    }
-    fprintf(f, "</g>\n<rect x=\"%.0f\" y=\"%.0f\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#333333\"/>\n", L, T,
-            SVG_PX, SVG_PX);
-    /* ticks every 0.5 on both axes */
-    for (t = -1.0; t <= 1.0 + 1e-9; t += 0.5) {
-        double px = L + (t + EXTENT) / (2 * EXTENT) * SVG_PX, py = T + (EXTENT - t) / (2 * EXTENT) * SVG_PX;
-        fprintf(f, "<line x1=\"%.2f\" x2=\"%.2f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#333333\"/>\n", px, px, T + SVG_PX,
-                T + SVG_PX + 5);
-        fprintf(f, "<text x=\"%.2f\" y=\"%.0f\" text-anchor=\"middle\">%g</text>\n", px, T + SVG_PX + 18, t);
-        fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.2f\" y2=\"%.2f\" stroke=\"#333333\"/>\n", L - 5, L, py, py);
-        fprintf(f, "<text x=\"%.0f\" y=\"%.2f\" text-anchor=\"end\">%g</text>\n", L - 8, py + 4, t);
-    }
-    fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">x1</text>\n", L + SVG_PX / 2.0, T + SVG_PX + 38);
-    fprintf(f, "<text transform=\"translate(16,%.1f) rotate(-90)\" text-anchor=\"middle\">x2</text>\n", T + SVG_PX / 2.0);
-    /* legend */
-    fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"130\" height=\"%d\" fill=\"white\" stroke=\"#999999\"/>\n", L + SVG_PX + 12,
-            T, 22 * CLASSES + 12);
-    for (k = 0; k < CLASSES; k++) {
-        double ly = T + 20 + 22.0 * k, lx = L + SVG_PX + 22;
-        fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"18\" height=\"14\" fill=\"%s\"/>\n", lx, ly - 11, REGION_COLOUR[k]);
-        fprintf(f, "<circle cx=\"%.0f\" cy=\"%.0f\" r=\"3.5\" fill=\"%s\" stroke=\"black\" stroke-width=\"0.5\"/>\n", lx + 9,
-                ly - 4, POINT_COLOUR[k]);
-        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">class %d</text>\n", lx + 26, ly, k);
-    }
-    fprintf(f, "</svg>\n");
-    bad = ferror(f); /* any failed write so far */
-    return fclose(f) != 0 || bad ? -1 : 0;
+        for (c = 0; c < GRID; c++) {
+            n = snprintf(buf, sizeof buf, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"/>\n",
+                         tt_chart_px(f, -EXTENT + 2.0 * EXTENT * c / GRID), tt_chart_py(f, EXTENT - 2.0 * EXTENT * r / GRID),
+                         cw + 0.5, ch + 0.5, REGION_COLOUR[cells[r * GRID + c]]);
+            write(wuser, buf, (size_t)n);
+        }
 }
 
+static int write_svg(tt_ctx *ctx, const char *path, const int *cells, const float *x, const int *y, double accuracy) {
+    static double px[CLASSES][PER_CLASS], py[CLASSES][PER_CLASS];
+    static const char *const labels[CLASSES] = {"class 0", "class 1", "class 2"};
+    static const tt_chart_style dots[CLASSES] = {TT_CHART_DOTS, TT_CHART_DOTS, TT_CHART_DOTS};
+    tt_chart_series s[CLASSES];
+    tt_chart_opts o = tt_chart_opts_init();
+    char title[128];
+    int k, n[CLASSES] = {0, 0, 0};
+    for (k = 0; k < N; k++) {
+        px[y[k]][n[y[k]]] = x[2 * k];
+        py[y[k]][n[y[k]]] = x[2 * k + 1];
+        n[y[k]]++;
+    }
+    for (k = 0; k < CLASSES; k++) { s[k].label = labels[k]; s[k].x = px[k]; s[k].y = py[k]; s[k].n = n[k]; }
+    snprintf(title, sizeof title, "Three spirals: a 2-%d-%d-%d MLP, training accuracy %.1f%%", HIDDEN, HIDDEN, CLASSES,
+             100.0 * accuracy);
+    o.title = title; o.xlabel = "x1"; o.ylabel = "x2";
+    o.width = SVG_PX + 92; o.height = SVG_PX + 92;   /* a square frame of SVG_PX */
+    o.fixed_x = o.fixed_y = 1;
+    o.x_min = o.y_min = -EXTENT; o.x_max = o.y_max = EXTENT;
+    o.colors = POINT_COLOUR; o.styles = dots;
+    o.draw = draw_regions; o.draw_user = (void *)cells;
+    return tt_chart_svg(ctx, path, &o, CLASSES, s) == TT_OK ? 0 : -1;
+}
+
+/* Define SPIRALS_SVG_NO_MAIN to include this file elsewhere (tests/test_spirals_svg.c does). */
+#ifndef SPIRALS_SVG_NO_MAIN
 int main(int argc, char **argv) {
     static float grid_pts[2 * GRID * GRID], map_pts[2 * MAP_W * MAP_H];
     static int cells[GRID * GRID], map_cls[MAP_W * MAP_H];
@@ -214,12 +205,13 @@ int main(int argc, char **argv) {
         const char *path = argc > 1 ? argv[1] : "spirals.svg";
         if (classify(&ctx, &m, N, x, pred)) goto fail;
         for (i = 0, right = 0; i < N; i++) right += pred[i] == y[i];
-        if (write_svg(path, cells, x, y, (double)right / N)) {
-            printf("could not write %s\n", path);
+        if (write_svg(&ctx, path, cells, x, y, (double)right / N)) {
+            printf("could not write %s: %s\n", path, tt_error_message(&ctx));
             tt_ctx_free(&ctx);
             return 1;
         }
-        printf("training accuracy %.1f%%; wrote %s (%d rects, %d circles)\n", 100.0 * right / N, path, GRID * GRID, N);
+        printf("training accuracy %.1f%%; wrote %s%s\n", 100.0 * right / N, path,
+               argc > 1 ? "" : " in the current directory (give another path as the first argument)");
     }
     tt_ctx_free(&ctx);
     return 0;
@@ -228,3 +220,4 @@ fail:
     tt_ctx_free(&ctx);
     return 1;
 }
+#endif

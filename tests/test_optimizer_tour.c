@@ -109,70 +109,67 @@ static void test_every_optimizer_runs(void) {
 }
 
 /* Marching squares: every contour point written for a level lies on that level set. For the
-   quadratic 0.5 (x^2 + 20 y^2) at level 4 the error comes from linear interpolation along a cell
-   edge (<= f'' h^2 / 8 = 20 * (7/120)^2 / 8 = 0.0085) and from rounding to 0.1 px (0.1 px =
-   0.0021 in x or y, times |grad f| <= 12.7: 0.027): tolerance 0.05. The ellipse crosses every
-   grid column it spans twice, so there are many segments. A saddle cell (4 crossings) is
-   checked by hand. */
+   quadratic 0.5 (x^2 + 20 y^2) at level 4 on a frame of 480 px for 10 units, the error comes
+   from linear interpolation along a cell edge (<= f'' h^2 / 8 = 20 * (7/120)^2 / 8 = 0.0085)
+   and from rounding to 0.1 px (0.1 px = 0.0021 in x or y, times |grad f| <= 12.7: 0.027):
+   tolerance 0.05. The ellipse crosses every grid column it spans twice, so there are many
+   segments. A saddle cell (4 crossings) is checked by hand. */
 static void test_contours(void) {
+    static char text[1 << 18];
     const tour_problem *P = &tour_problems[TOUR_QUADRATIC];
-    tour_frame F;
-    FILE *f = tmpfile();
+    tt_chart_frame F;
     double dx, dy, level = 4.0, worst = 0;
     int i, j, n_seg = 0, n_pts = 0;
+    size_t len = 0;
+    const char *p;
     char buf[256];
-    CHECK(f != NULL);
-    if (!f) return;
-    F.xmin = P->view[0]; F.xmax = P->view[1]; F.ymin = P->view[2]; F.ymax = P->view[3];
-    F.w = TOUR_PLOT; F.h = (int)(TOUR_PLOT * (F.ymax - F.ymin) / (F.xmax - F.xmin) + 0.5);
-    dx = (F.xmax - F.xmin) / TOUR_GRID;
-    dy = (F.ymax - F.ymin) / TOUR_GRID;
+    F.left = 30; F.top = 30; F.index = 0; F.log_y = 0;
+    F.x_min = P->view[0]; F.x_max = P->view[1]; F.y_min = P->view[2]; F.y_max = P->view[3];
+    F.width = 480; F.height = 480 * (F.y_max - F.y_min) / (F.x_max - F.x_min);
+    dx = (F.x_max - F.x_min) / TOUR_GRID;
+    dy = (F.y_max - F.y_min) / TOUR_GRID;
     for (j = 0; j < TOUR_GRID; j++)
         for (i = 0; i < TOUR_GRID; i++) {
-            double x0 = F.xmin + i * dx, y0 = F.ymin + j * dy, v[4];
+            double x0 = F.x_min + i * dx, y0 = F.y_min + j * dy, v[4];
+            int n;
             v[0] = tour_f(TOUR_QUADRATIC, x0, y0);
             v[1] = tour_f(TOUR_QUADRATIC, x0 + dx, y0);
             v[2] = tour_f(TOUR_QUADRATIC, x0 + dx, y0 + dy);
             v[3] = tour_f(TOUR_QUADRATIC, x0, y0 + dy);
-            tour_contour_cell(f, &F, x0, y0, dx, dy, v, level);
+            n = tour_contour_cell(buf, sizeof buf, &F, x0, y0, dx, dy, v, level);
+            CHECK(n >= 0 && (size_t)n == strlen(buf));
+            if (n > 0 && len + (size_t)n < sizeof text) { memcpy(text + len, buf, (size_t)n); len += (size_t)n; }
         }
-    rewind(f);
-    for (;;) {   /* "M x yL x y" segments */
+    text[len] = '\0';
+    for (p = text; *p;) {   /* "M x yL x y" segments */
         double px[2], py[2];
-        int k;
-        if (fscanf(f, "M%lf %lfL%lf %lf", &px[0], &py[0], &px[1], &py[1]) != 4) break;
+        int k, used = 0;
+        if (sscanf(p, "M%lf %lfL%lf %lf%n", &px[0], &py[0], &px[1], &py[1], &used) != 4 || used == 0) break;
+        p += used;
         n_seg++;
         for (k = 0; k < 2; k++) {
-            double x = F.xmin + (px[k] - TOUR_MARGIN) / F.w * (F.xmax - F.xmin);
-            double y = F.ymax - (py[k] - TOUR_MARGIN) / F.h * (F.ymax - F.ymin);
+            double x = F.x_min + (px[k] - F.left) / F.width * (F.x_max - F.x_min);
+            double y = F.y_max - (py[k] - F.top) / F.height * (F.y_max - F.y_min);
             double e = fabs(tour_f(TOUR_QUADRATIC, x, y) - level);
             if (e > worst) worst = e;
             n_pts++;
         }
     }
-    CHECK(feof(f) || fgetc(f) == EOF);   /* everything was parsed */
+    CHECK(*p == '\0');   /* everything was parsed */
     CHECK_MSG(n_seg > 100, "%d segments", n_seg);
     CHECK_MSG(worst <= 0.05, "worst |f - level| = %g", worst);
-    fclose(f);
 
     /* a saddle: corners 0 and 2 above the level, 1 and 3 below, centre (mean 1.25) above:
        the segments must cut off corners 1 and 3, i.e. join edge 0 with edge 1, edge 2 with 3 */
-    f = tmpfile();
-    CHECK(f != NULL);
-    if (!f) return;
-    F.xmin = 0; F.xmax = 1; F.ymin = 0; F.ymax = 1; F.w = 100; F.h = 100;
+    F.x_min = 0; F.x_max = 1; F.y_min = 0; F.y_max = 1; F.width = 100; F.height = 100;
     {
         double v[4] = {3, -1, 3, 0};
-        tour_contour_cell(f, &F, 0, 0, 1, 1, v, 1.0);
+        tour_contour_cell(buf, sizeof buf, &F, 0, 0, 1, 1, v, 1.0);
     }
-    rewind(f);
-    buf[0] = '\0';
-    if (!fgets(buf, sizeof buf, f)) buf[0] = '\0';
     /* edge 0 (bottom, y = 0 -> py 130): 3 -> -1 crosses at x = 0.5; edge 1 (right, x = 1 -> px
        130): -1 -> 3 at y = 0.5; edge 2 (top): 3 -> 0 at x = 1 - 2/3; edge 3 (left): 0 -> 3 at
        y = 1 - 1/3 */
     CHECK_MSG(strcmp(buf, "M80.0 130.0L130.0 80.0M63.3 30.0L30.0 63.3") == 0, "got '%s'", buf);
-    fclose(f);
 }
 
 static size_t count(const char *hay, const char *needle) {
@@ -183,23 +180,36 @@ static size_t count(const char *hay, const char *needle) {
 }
 
 /* The SVG writer on a fresh temporary directory: one file, well-formed enough to check by text
-   (opens with <svg, ends with </svg>, balanced groups and polylines, one polyline per optimizer
-   in table order, each with at least 2 points, no nan/inf), and a clean failure (1) on a
-   directory that does not exist. */
+   (opens with <svg, ends with </svg>, balanced groups, no nan/inf), one panel per optimizer in
+   table order (its title, its own clip path, axis ticks), the contours written once and reused
+   by the other panels, and every point of every path inside its panel's frame (+10 px: the
+   writer cuts segments there, the clip path does the rest) even for runs that leave the view:
+   Adafactor leaves the Rosenbrock view (Adagrad and Adamax touch its top edge), and a point
+   at (1e30, -1e30) is put into SGD's path. A directory
+   that does not exist gives 1, no crash and no file. */
 static void test_svg_writer(void) {
     char dir[] = "/tmp/tt_tour_XXXXXX", path[256];
-    static char text[1 << 20];
-    int o;
+    static char text[1 << 21];
+    int o, outside_view = 0;
     size_t n;
     FILE *f;
-    for (o = 0; o < TOUR_N_OPTS; o++) {   /* short runs: the picture, not the optimisation */
+    const tour_problem *P = &tour_problems[TOUR_ROSENBROCK];
+    for (o = 0; o < TOUR_N_OPTS; o++) {   /* the runs of the picture */
         tour_run *R = &runs[o];
+        int k;
         R->problem = TOUR_ROSENBROCK; R->opt = &tour_opts[o]; R->lr = tour_opts[o].lr[TOUR_ROSENBROCK];
-        R->steps = 30;
+        R->steps = P->steps;
         CHECK(tour_run_one(R) == 0);
+        for (k = 0; k < R->n_points; k++)
+            if (R->path[k][0] < P->view[0] || R->path[k][0] > P->view[1] || R->path[k][1] < P->view[2] || R->path[k][1] > P->view[3]) {
+                outside_view++;
+                break;
+            }
     }
+    CHECK_MSG(outside_view >= 1, "%d runs leave the view", outside_view);   /* the clipping is exercised */
+    runs[0].path[5][0] = 1e30f; runs[0].path[5][1] = -1e30f;   /* and a point very far out (SGD's panel) */
     if (!mkdtemp(dir)) { SKIP("test_svg_writer", "mkdtemp failed"); return; }
-    snprintf(path, sizeof path, "%s/%s", dir, tour_problems[TOUR_ROSENBROCK].file);
+    snprintf(path, sizeof path, "%s/%s", dir, P->file);
     CHECK(tour_write_svg(path, TOUR_ROSENBROCK, runs, TOUR_N_OPTS) == 0);
     f = fopen(path, "rb");
     CHECK(f != NULL);
@@ -210,29 +220,42 @@ static void test_svg_writer(void) {
     CHECK(strncmp(text, "<svg xmlns=\"http://www.w3.org/2000/svg\"", 39) == 0);
     CHECK(n >= 7 && strcmp(text + n - 7, "</svg>\n") == 0);
     CHECK(count(text, "<svg") == 1 && count(text, "</svg>") == 1);
-    CHECK_MSG(count(text, "<polyline") == (size_t)TOUR_N_OPTS, "%u polylines",
-              (unsigned)count(text, "<polyline"));
-    CHECK(count(text, "</polyline>") == (size_t)TOUR_N_OPTS);
     CHECK(count(text, "<g") == count(text, "</g>"));
-    CHECK(count(text, "<path stroke=\"rgb") == (size_t)tour_problems[TOUR_ROSENBROCK].n_levels);
     CHECK(count(text, "nan") == 0 && count(text, "inf") == 0 && count(text, "NaN") == 0);
-    {   /* polylines in table order, each with its colour, at least 2 points */
+    CHECK(count(text, "<clipPath id=\"frame") == (size_t)TOUR_N_OPTS);
+    CHECK(count(text, "<g id=\"contours\"") == 1 && count(text, "<use href=\"#contours\"/>") == (size_t)TOUR_N_OPTS - 1);
+    CHECK(count(text, "<path stroke=\"rgb") == (size_t)P->n_levels);
+    CHECK(count(text, "<path stroke=\"#0072B2\"") == (size_t)TOUR_N_OPTS);   /* one path per panel */
+    CHECK(count(text, "<circle fill=\"black\"") == (size_t)TOUR_N_OPTS);      /* the start */
+    {   /* panels in table order; inside each, ticks -2 .. 2 on x, -1 .. 3 on y, and every path
+           point inside the frame: left 72, top 40, width 300 - 92 = 208, height 208 */
         const char *p = text;
         for (o = 0; o < TOUR_N_OPTS && p; o++) {
-            char want[64];
-            const char *pts, *end;
-            snprintf(want, sizeof want, "<polyline stroke=\"%s\"", tour_opts[o].color);
+            char want[128];
+            const char *d, *end;
+            snprintf(want, sizeof want, ">%s, lr %g</text>", tour_opts[o].name, (double)tour_opts[o].lr[TOUR_ROSENBROCK]);
             p = strstr(p, want);
-            CHECK_MSG(p != NULL, "polyline %d (%s) missing or out of order", o, tour_opts[o].name);
+            CHECK_MSG(p != NULL, "panel %d (%s) missing or out of order", o, tour_opts[o].name);
             if (!p) break;
-            pts = strstr(p, "points=\"");
-            end = pts ? strchr(pts + 8, '"') : NULL;
-            CHECK(pts && end);
-            if (pts && end) {
-                size_t commas = 0;
-                const char *c;
-                for (c = pts; c < end; c++) commas += *c == ',';
-                CHECK_MSG(commas >= 2, "%s: %u points", tour_opts[o].name, (unsigned)commas);
+            CHECK(strstr(p, "text-anchor=\"middle\">-2</text>") && strstr(p, "text-anchor=\"end\">3</text>"));
+            d = strstr(p, "<path stroke=\"#0072B2\"");
+            d = d ? strstr(d, " d=\"") : NULL;
+            end = d ? strchr(d + 4, '"') : NULL;
+            CHECK(d && end);
+            if (d && end) {
+                const char *q = d + 4;
+                int points = 0;
+                while (q < end) {
+                    double x, y;
+                    int used = 0;
+                    if (sscanf(q, " %*[ML]%lf %lf%n", &x, &y, &used) != 2 || used == 0) break;
+                    CHECK_MSG(x >= 62 - 1e-9 && x <= 290 + 1e-9 && y >= 30 - 1e-9 && y <= 258 + 1e-9,
+                              "%s: point (%g, %g) outside the frame", tour_opts[o].name, x, y);
+                    points++;
+                    q += used;
+                }
+                CHECK_MSG(q == end, "%s: unparsed path text", tour_opts[o].name);
+                CHECK_MSG(points >= 2, "%s: %d points", tour_opts[o].name, points);
             }
             p++;
         }

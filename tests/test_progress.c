@@ -162,11 +162,144 @@ static void test_svg_chart(void) {
     tt_ctx_free(&ctx);
 }
 
+
+/* the draw callback: records the frames it is given and writes a marker */
+static tt_chart_frame g_frames[4];
+static int g_n_frames;
+static void draw_marker(void *user, const tt_chart_frame *f, tt_write_fn write, void *wuser) {
+    (void)user;
+    if (g_n_frames < 4) g_frames[g_n_frames] = *f;
+    g_n_frames++;
+    write(wuser, "<rect id=\"marker\"/>\n", 20);
+}
+
+/* every "M x y" / "L x y" pair of the n-th <path stroke="col" ... d="..."> into xy; returns the count */
+static int path_points(const char *svg, const char *col, int nth, double *xy, int cap) {
+    char want[64];
+    const char *p = svg, *d, *end;
+    int n = 0;
+    snprintf(want, sizeof want, "<path stroke=\"%s\"", col);
+    for (; nth >= 0; nth--) { p = strstr(p, want); if (!p) return -1; p++; }
+    d = strstr(p, " d=\"");
+    if (!d) return -1;
+    end = strchr(d + 4, '"');
+    for (d += 4; d < end && n < cap;) {
+        int used = 0;
+        if (sscanf(d, " %*[ML]%lf %lf%n", &xy[2 * n], &xy[2 * n + 1], &used) != 2 || used == 0) break;
+        d += used; n++;
+    }
+    return n;
+}
+
+/* Fixed axis ranges (the range's corners are the frame's corners, read from the frame rect the
+   writer draws), lines cut at the frame (+10 px) on the true line, a point 1e30 away written
+   with no huge number, per-series colours and styles (dashed, dots, crosses), unlabelled series
+   left out of the legend, the background callback (its frame, its place inside the clip group),
+   small multiples (layout, clip ids, the callback's chart index), and bad options refused with
+   nothing written. Tolerance 0.01 px: coordinates are written with 2 decimals. */
+static void test_svg_chart_options(void) {
+    tt_ctx ctx;
+    tt_desc d = {0};
+    double x1[3] = {0, 10, 20}, y1[3] = {0, 4, 8}, x2[3] = {1, 2, 1e30}, y2[3] = {1, 2, -1e30};
+    double x3[2] = {5, 50}, y3[2] = {2, 2}, xy[64], fl, ft, fw, fh;
+    static const char *const cols[4] = {"#111111", "black", "red", "#222222"};
+    static const tt_chart_style sty[4] = {TT_CHART_LINE, TT_CHART_DOTS, TT_CHART_CROSSES, TT_CHART_DASHED};
+    tt_chart_series s[4];
+    tt_chart_opts o = tt_chart_opts_init();
+    tt_chart grid[3];
+    const char *p;
+    int n, i;
+    CHECK(tt_ctx_init(&ctx, &d) == TT_OK);
+    CHECK(o.fixed_x == 0 && o.fixed_y == 0 && o.colors == NULL && o.styles == NULL && o.draw == NULL);
+    s[0].label = "line"; s[0].x = x1; s[0].y = y1; s[0].n = 3;
+    s[1].label = NULL; s[1].x = x3; s[1].y = y3; s[1].n = 2;         /* dots, one outside the frame */
+    s[2].label = "cross"; s[2].x = x3; s[2].y = y3; s[2].n = 1;
+    s[3].label = NULL; s[3].x = x2; s[3].y = y2; s[3].n = 3;         /* dashed, to a point 1e30 away */
+    o.fixed_x = o.fixed_y = 1; o.x_min = 0; o.x_max = 10; o.y_min = 0; o.y_max = 4;
+    o.colors = cols; o.styles = sty; o.draw = draw_marker;
+    g_svg_n = 0; g_n_frames = 0;
+    CHECK_MSG(tt_chart_svg_stream(&ctx, &o, 4, s, svg_sink, NULL) == TT_OK, "%s", tt_error_message(&ctx));
+    /* the frame: the <rect> with fill="none" */
+    p = strstr(g_svg, "\" fill=\"none\" stroke=\"#333333\"/>");
+    while (p && p > g_svg && strncmp(p, "<rect x=\"", 9) != 0) p--;
+    CHECK(p && sscanf(p, "<rect x=\"%lf\" y=\"%lf\" width=\"%lf\" height=\"%lf\"", &fl, &ft, &fw, &fh) == 4);
+    if (!p) { tt_ctx_free(&ctx); return; }
+    /* callback: once, with that frame and the fixed range, writing inside the clip group */
+    CHECK(g_n_frames == 1);
+    CHECK(fabs(g_frames[0].left - fl) < 0.01 && fabs(g_frames[0].top - ft) < 0.01 && fabs(g_frames[0].width - fw) < 0.01 &&
+          fabs(g_frames[0].height - fh) < 0.01 && g_frames[0].x_min == 0 && g_frames[0].x_max == 10 &&
+          g_frames[0].y_min == 0 && g_frames[0].y_max == 4 && g_frames[0].index == 0);
+    CHECK(fabs(tt_chart_px(&g_frames[0], 5) - (fl + fw / 2)) < 1e-9 && fabs(tt_chart_py(&g_frames[0], 1) - (ft + fh * 0.75)) < 1e-9);
+    CHECK(strstr(g_svg, "<g clip-path=\"url(#frame)\">\n<rect id=\"marker\"/>\n</g>") != NULL);
+    /* the line: (0, 0) at the bottom-left corner, (10, 4) at the top-right corner, then cut
+       where it leaves the frame + 10 px, on the same straight line */
+    n = path_points(g_svg, "#111111", 0, xy, 32);
+    CHECK_MSG(n == 3, "%d points", n);
+    CHECK(fabs(xy[0] - fl) < 0.01 && fabs(xy[1] - (ft + fh)) < 0.01 && fabs(xy[2] - (fl + fw)) < 0.01 && fabs(xy[3] - ft) < 0.01);
+    CHECK_MSG(fabs(xy[4] - (fl + fw + 10)) < 0.01 || fabs(xy[5] - (ft - 10)) < 0.01, "cut at (%g, %g)", xy[4], xy[5]);
+    CHECK(fabs((xy[5] - xy[1]) * (xy[2] - xy[0]) - (xy[3] - xy[1]) * (xy[4] - xy[0])) < 0.01 * 600);  /* collinear */
+    /* the dashed series: 2 points inside, then cut towards (1e30, -1e30): on the data line of
+       slope -1, i.e. pixel slope +(fh / 4) / (fw / 10) (y grows downward) */
+    CHECK(strstr(g_svg, "<path stroke=\"#222222\" stroke-dasharray=\"6 4\"") != NULL);
+    n = path_points(g_svg, "#222222", 0, xy, 32);
+    CHECK_MSG(n == 3, "%d points", n);
+    for (i = 0; i < 2 * n; i += 2) CHECK(xy[i] >= fl - 10.01 && xy[i] <= fl + fw + 10.01 && xy[i + 1] >= ft - 10.01 && xy[i + 1] <= ft + fh + 10.01);
+    if (n == 3) CHECK(fabs((xy[5] - xy[3]) / (xy[4] - xy[2]) - ((fh / 4) / (fw / 10))) < 1e-3 * fh / fw);
+    CHECK(strstr(g_svg, "e+") == NULL && strstr(g_svg, "nan") == NULL && strstr(g_svg, "inf") == NULL);
+    /* dots: the one inside only; the cross of the lone point; the legend: 2 labelled series */
+    CHECK(count(g_svg, "<circle fill=\"black\" stroke=\"none\"") == 1);
+    CHECK(count(g_svg, "<path stroke=\"red\" d=\"M") == 1 && strstr(g_svg, "l10 10m0 -10l-10 10") != NULL);
+    CHECK(strstr(g_svg, "height=\"44\" fill=\"white\" fill-opacity") != NULL);   /* 18 * 2 + 8 */
+    CHECK(strstr(g_svg, ">line</text>") && strstr(g_svg, ">cross</text>"));
+
+    /* small multiples: 3 charts of 300 x 200, 2 per row, under a title */
+    for (i = 0; i < 3; i++) {
+        grid[i].opts = tt_chart_opts_init();
+        grid[i].opts.width = 300; grid[i].opts.height = i == 1 ? 180 : 200;
+        grid[i].opts.draw = draw_marker;
+        grid[i].n_series = 1; grid[i].series = s;
+    }
+    g_svg_n = 0; g_n_frames = 0;
+    CHECK_MSG(tt_chart_grid_svg_stream(&ctx, "three", 2, 3, grid, svg_sink, NULL) == TT_OK, "%s", tt_error_message(&ctx));
+    CHECK(strncmp(g_svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"436\"", 64) == 0);
+    CHECK(strstr(g_svg, ">three</text>") != NULL);
+    CHECK(strstr(g_svg, "<g transform=\"translate(0,36)\">") && strstr(g_svg, "<g transform=\"translate(300,36)\">") &&
+          strstr(g_svg, "<g transform=\"translate(0,236)\">"));
+    CHECK(strstr(g_svg, "<clipPath id=\"frame\">") && strstr(g_svg, "<clipPath id=\"frame1\">") && strstr(g_svg, "<clipPath id=\"frame2\">"));
+    CHECK(g_n_frames == 3 && g_frames[0].index == 0 && g_frames[1].index == 1 && g_frames[2].index == 2);
+    CHECK(count(g_svg, "<g") == count(g_svg, "</g>") && strcmp(g_svg + g_svg_n - 7, "</svg>\n") == 0);
+
+    /* refused, nothing written */
+    g_svg_n = 0; g_svg[0] = 0;
+    o.x_max = 0;
+    CHECK(tt_chart_svg_stream(&ctx, &o, 4, s, svg_sink, NULL) == TT_ERR_INVALID_ARGS);
+    tt_clear_error(&ctx);
+    o.x_max = 10; o.log_y = 1;   /* y_min 0 on a log axis */
+    CHECK(tt_chart_svg_stream(&ctx, &o, 4, s, svg_sink, NULL) == TT_ERR_INVALID_ARGS);
+    tt_clear_error(&ctx);
+    o.log_y = 0;
+    {
+        static const tt_chart_style bad[4] = {TT_CHART_LINE, TT_CHART_LINE, (tt_chart_style)7, TT_CHART_LINE};
+        o.styles = bad;
+        CHECK(tt_chart_svg_stream(&ctx, &o, 4, s, svg_sink, NULL) == TT_ERR_INVALID_ARGS);
+        tt_clear_error(&ctx);
+    }
+    CHECK(tt_chart_grid_svg_stream(&ctx, NULL, 0, 3, grid, svg_sink, NULL) == TT_ERR_INVALID_ARGS);
+    tt_clear_error(&ctx);
+    grid[2].opts.width = 100;
+    CHECK(tt_chart_grid_svg_stream(&ctx, NULL, 2, 3, grid, svg_sink, NULL) == TT_ERR_INVALID_ARGS);
+    CHECK(strstr(tt_error_message(&ctx), "chart 2") != NULL);
+    tt_clear_error(&ctx);
+    CHECK(g_svg_n == 0);
+    tt_ctx_free(&ctx);
+}
+
 int main(void) {
     RUN(test_progress_line);
     RUN(test_progress_cheap_and_silent);
     RUN(test_progress_redraw_bytes);
     RUN(test_csv_log);
     RUN(test_svg_chart);
+    RUN(test_svg_chart_options);
     TEST_EXIT();
 }

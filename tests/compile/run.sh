@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Compile matrix: warnings are errors with gcc and clang, the header compiles as C++, every
 # configuration switch and feature cut builds and runs, tcc builds it, and it builds for a
-# Cortex-M4F with section GC, with no allocator linked and double arithmetic only where explained.
+# Cortex-M4F with section GC, with no allocator linked and double arithmetic only where explained,
+# every example compiles, examples/embedded.c builds for it (its sizes are printed) and runs on
+# the host, and examples/charlm.c resumes from its checkpoint bit for bit.
 # Prints "PASS name" / "FAIL name" / "SKIP name: why" lines (tests/summary.sh counts them).
 cd "$(dirname "$0")/../.." || exit 1
 out=$(mktemp -d)
@@ -51,10 +53,16 @@ if has arm-none-eabi-gcc; then
   GC="-ffunction-sections -fdata-sections -Wl,--gc-sections"
   run compile_cortex_m4 arm-none-eabi-gcc $W $M4 -o @O@/m4.elf tests/compile/cortex_m.c -lm
   run compile_cortex_m4_gc arm-none-eabi-gcc $W $M4 $GC -o $out/m4gc.elf tests/compile/cortex_m.c -lm
+  # examples/embedded.c (static buffer, no malloc, no stdio, checkpoint to a byte buffer)
+  run compile_cortex_m4_embedded_example arm-none-eabi-gcc $W $M4 $GC -I. -o $out/embedded.elf examples/embedded.c -lm
   for cut in TT_NO_CONV TT_NO_RNN TT_NO_LBFGS TT_NO_CTC; do
     run "compile_cortex_m4_$cut" arm-none-eabi-gcc $W $M4 -D$cut -o @O@/m4cut.elf tests/compile/cortex_m.c -lm
   done
-  wait # the checks below read m4gc.elf
+  wait # the checks below read m4gc.elf and embedded.elf
+  if [ -f $out/embedded.elf ]; then
+    echo "examples/embedded.c for Cortex-M4F (-Os, section GC), arm-none-eabi-size:"
+    arm-none-eabi-size $out/embedded.elf | sed "s|$out/||; s/^/  /"
+  fi
   if [ -f $out/m4gc.elf ]; then
     # the program passes its own buffer (TT_NO_MALLOC): no allocator is linked
     run cortex_m4_no_allocator sh -c "! arm-none-eabi-nm $out/m4gc.elf | grep -wE 'malloc|free|_malloc_r|_free_r|calloc|realloc'"
@@ -72,6 +80,18 @@ if has arm-none-eabi-gcc; then
 else echo "SKIP compile_cortex_m4: arm-none-eabi-gcc not installed"; fi
 # the same program, built for the host, really fits its 96 KiB buffer and runs a step
 run cortex_m_program_on_host sh -c "cc $W -O1 -o @O@/cm tests/compile/cortex_m.c -lm && @O@/cm"
+# every example compiles without a warning (make test builds only the tests; the demo is an example)
+run examples_compile sh -c "for f in examples/*.c; do gcc $W -fsyntax-only -I. \$f || exit 1; done"
+# examples/embedded.c on the host: trains, saves to its byte buffer, restores (exit status 0)
+run embedded_example_on_host sh -c "cc $W -O1 -I. -o @O@/e examples/embedded.c -lm && @O@/e"
+# examples/charlm.c: stopped after 4 of 8 steps and resumed with --resume, it ends with the same
+# checkpoint file, byte for byte, as a run that was never stopped (a few seconds)
+if [ -r /usr/share/dict/words ]; then
+  run charlm_resume sh -c "cc $W -O1 -I. -o @O@/charlm examples/charlm.c -lm -lpthread && cd @O@ &&
+    ./charlm --steps 8 --stop-at 4 --ckpt a.ckpt 2>/dev/null | grep -q 'stopped at step 4' &&
+    ./charlm --steps 8 --resume --ckpt a.ckpt 2>/dev/null | grep -q 'resumed from a.ckpt at step 4' &&
+    ./charlm --steps 8 --ckpt b.ckpt >/dev/null 2>&1 && cmp a.ckpt b.ckpt"
+else echo "SKIP charlm_resume: no word list /usr/share/dict/words (apt-get install wamerican)"; fi
 # no private macro (TT__*) leaks out of the implementation
 printf '#define TINYTRAIN_IMPLEMENTATION\n#include "tinytrain.h"\n' > "$out/m.c"
 run no_private_macros_leak sh -c "! gcc -dM -E -I. $out/m.c | grep '#define TT__'"

@@ -116,6 +116,75 @@ static void test_gpu_mlp_training_matches_cpu(void) {
     }
 }
 
+/* A small CNN (conv2d 1 -> 8, 3x3, padding 1; batchnorm with running statistics; relu; 2x2 max
+   pooling; linear 8*14*14 -> 10; cross-entropy), batch 16 of 28 x 28: losses per step and the
+   running variance after the steps; the same 1e-4 relative tolerance as the MLP. */
+static int train_cnn(int gpu, tt_optim_kind kind, float *losses, int steps, float *run_var) {
+    tt_ctx ctx;
+    tt_desc d;
+    tt_optim opt;
+    tt_optim_desc od;
+    tt_conv_opts co = tt_conv_opts_init();
+    tt_pool_opts po = tt_pool_opts_init(2, 2);
+    int cw[4] = {8, 1, 3, 3}, c8[1] = {8}, fw[2] = {10, 8 * 14 * 14}, f10[1] = {10}, y[16], i, st;
+    tt_tensor *w1, *b1, *g1, *h1, *rm, *rv, *w2, *b2;
+    float *x = malloc(sizeof(float) * 16 * 784);
+    memset(&d, 0, sizeof d);
+    d.seed = 5;
+    d.scratch_bytes = (size_t)32 << 20;
+    if (!x || tt_ctx_init(&ctx, &d) != TT_OK) return 0;
+    w1 = tt_param(&ctx, "conv.weight", 4, cw); b1 = tt_param(&ctx, "conv.bias", 1, c8);
+    g1 = tt_param(&ctx, "bn.weight", 1, c8); h1 = tt_param(&ctx, "bn.bias", 1, c8);
+    rm = tt_buffer(&ctx, "bn.running_mean", 1, c8); rv = tt_buffer(&ctx, "bn.running_var", 1, c8);
+    w2 = tt_param(&ctx, "fc.weight", 2, fw); b2 = tt_param(&ctx, "fc.bias", 1, f10);
+    tt_init_torch_default(&ctx, w1, b1);
+    tt_init_torch_default(&ctx, w2, b2);
+    tt_init_const(&ctx, g1, 1.0f); tt_init_const(&ctx, h1, 0.0f);
+    tt_init_const(&ctx, rm, 0.0f); tt_init_const(&ctx, rv, 1.0f);
+    od = tt_optim_desc_init(kind);
+    od.hp.lr = kind == TT_OPTIM_SGD ? 0.05f : 1e-3f;
+    od.hp.momentum = kind == TT_OPTIM_SGD ? 0.9f : 0.0f;
+    co.padding[0] = co.padding[1] = 1;
+    if (tt_optim_init(&ctx, &opt, &od) != TT_OK) return 0;
+    if (gpu && (tt_ctx_use_gpu(&ctx, 0) != TT_OK || (use_cublas && tt_cuda_use_cublas(&ctx, 1) != TT_OK))) {
+        printf("  %s\n", tt_error_message(&ctx));
+        return 0;
+    }
+    for (st = 0; st < steps; st++) {
+        int xs[4] = {16, 1, 28, 28};
+        tt_tensor *h, *loss;
+        fill(x, (size_t)16 * 784, 700 + (uint32_t)(st % 2));
+        for (i = 0; i < 16; i++) y[i] = (i * 3 + st % 2) % 10;
+        tt_scratch_reset(&ctx);
+        h = tt_tensor_from(&ctx, 4, xs, x);
+        h = tt_batchnorm(&ctx, tt_conv2d(&ctx, h, w1, b1, &co), g1, h1, rm, rv, NULL);
+        h = tt_max_pool2d(&ctx, tt_relu(&ctx, h), &po);
+        loss = tt_cross_entropy(&ctx, tt_linear(&ctx, tt_flatten(&ctx, h, 1), w2, b2), 16, y, NULL);
+        tt_zero_grad(&ctx);
+        if (tt_backward(&ctx, loss) != TT_OK || tt_optim_step(&ctx, &opt) != TT_OK ||
+            tt_tensor_to_host(&ctx, loss, &losses[st], 1) != TT_OK) {
+            printf("  %s\n", tt_error_message(&ctx));
+            return 0;
+        }
+    }
+    if (tt_tensor_to_host(&ctx, rv, run_var, 8) != TT_OK) return 0;
+    tt_ctx_free(&ctx);
+    free(x);
+    return 1;
+}
+
+static void test_gpu_cnn_training_matches_cpu(void) {
+    tt_optim_kind kinds[2] = {TT_OPTIM_SGD, TT_OPTIM_ADAM};
+    int k, i;
+    for (k = 0; k < 2; k++) {
+        float lc[6], lg[6], vc[8], vg[8];
+        CHECK(train_cnn(0, kinds[k], lc, 6, vc));
+        CHECK(train_cnn(1, kinds[k], lg, 6, vg));
+        for (i = 0; i < 6; i++) CHECK_CLOSE(lg[i], lc[i], 0, 1e-4);
+        for (i = 0; i < 8; i++) CHECK_CLOSE(vg[i], vc[i], 0, 1e-4);
+    }
+}
+
 int main(void) {
     tt_ctx ctx;
     tt_desc d;
@@ -133,9 +202,11 @@ int main(void) {
     tt_ctx_free(&ctx);
     RUN(test_gpu_sgemm);
     RUN(test_gpu_mlp_training_matches_cpu);
+    RUN(test_gpu_cnn_training_matches_cpu);
 #ifdef TT_CUDA_CUBLAS
     use_cublas = 1;
     RUN(test_gpu_mlp_training_matches_cpu);
+    RUN(test_gpu_cnn_training_matches_cpu);
 #endif
     (void)use_cublas;
     TEST_EXIT();

@@ -1,6 +1,8 @@
 /* libFuzzer harness for the checkpoint reader (tt_ckpt_load_mem): any bytes must give TT_OK or
    an error, never a crash, a read outside the buffer or a leak, and on error the model,
-   optimizer, schedule, RNG and extra buffer must be exactly as before.
+   optimizer, schedule, RNG and extra buffer must be exactly as before. The same bytes also go
+   to the optimizer-state reader on its own (tt_optim_state_load): an error leaves the state as
+   it was; a state it accepts is saved back to the same bytes.
    clang -g -O1 -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_checkpoint.c -lm -lpthread */
 #define TINYTRAIN_IMPLEMENTATION
 #include "../../tinytrain.h"
@@ -53,6 +55,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         ck.buffers = f.bufs; ck.n_buffers = 1; ck.optim = &f.opt; ck.sched = &f.sched; ck.step = 3;
         ck.meta = kv; ck.n_meta = 1; ck.extra = ex; ck.extra_bytes = sizeof ex;
         if (tt_ckpt_save(&f.ctx, &ck, w) != TT_OK) abort();
+        {   /* and the optimizer state alone, as tt_optim_state_save writes it: <path>-optim */
+            static unsigned char st[1 << 12];
+            char p2[512];
+            FILE *o;
+            size_t sz = tt_optim_state_size(&f.opt);
+            snprintf(p2, sizeof p2, "%s-optim", w);
+            if (sz > sizeof st || tt_optim_state_save(&f.ctx, &f.opt, st, sz) != TT_OK || !(o = fopen(p2, "wb"))) abort();
+            if (fwrite(st, 1, sz, o) != sz || fclose(o) != 0) abort();
+        }
         tt_ctx_free(&f.ctx);
     }
     return 0;
@@ -107,6 +118,21 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
             abort(); /* a failed load changed the model */
     }
     tt_clear_error(&f.ctx);
+    {   /* the optimizer-state reader on the raw bytes */
+        static unsigned char st0[1 << 12], st1[1 << 12];
+        size_t sz = tt_optim_state_size(&f.opt);
+        memcpy(copy, data, size); /* without the CRC fixes */
+        if (sz > sizeof st0 || tt_optim_state_save(&f.ctx, &f.opt, st0, sz) != TT_OK) abort();
+        if (tt_optim_state_load(&f.ctx, &f.opt, copy, size) != TT_OK) {
+            if (!tt_error_message(&f.ctx)[0]) abort();
+            tt_clear_error(&f.ctx);
+            if (tt_optim_state_save(&f.ctx, &f.opt, st1, sz) != TT_OK || memcmp(st0, st1, sz)) abort(); /* changed on error */
+        } else {
+            if (size < sz || tt_optim_state_save(&f.ctx, &f.opt, st1, sz) != TT_OK || memcmp(copy, st1, sz)) abort(); /* not the same bytes */
+            if (tt_optim_state_load(&f.ctx, &f.opt, st0, sz) != TT_OK) abort();   /* back to where it was */
+        }
+        tt_clear_error(&f.ctx);
+    }
     free(copy);
     return 0;
 }
