@@ -842,7 +842,9 @@ TT_API tt_tensor *tt_groupnorm(tt_ctx *ctx, tt_tensor *x, int groups, tt_tensor 
 TT_API tt_tensor *tt_rmsnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, float eps);
 /* Inverted dropout: in training mode each element is zeroed with probability p (context RNG)
    and the others scaled by 1/(1-p); p == 1 gives zeros. In eval mode or with p == 0 it is the
-   identity and returns x itself. p outside [0, 1] is TT_ERR_INVALID_ARGS. */
+   identity and returns x itself. p outside [0, 1] is TT_ERR_INVALID_ARGS. On a GPU context the
+   mask comes from Philox4x32-10 keyed by two draws of the context RNG (the same seed gives the
+   same masks; they are not the CPU's masks). */
 TT_API tt_tensor *tt_dropout(tt_ctx *ctx, tt_tensor *x, float p);
 /* Scaled dot-product attention: q (B, H, T, D), k (B, H, S, D), v (B, H, S, Dv) -> (B, H, T, Dv)
    (any number of leading dims >= 0, equal in q, k and v). softmax(scale * q k^T) v, max-
@@ -1504,7 +1506,9 @@ TT_API tt_clip_grad_norm_opts tt_clip_grad_norm_opts_init(double max_norm);
    or max |g| for INFINITY); every gradient is scaled by min(1, max_norm / (total + 1e-6)).
    *total_norm (may be NULL) receives the norm before clipping. With error_if_nonfinite a NaN/Inf
    norm fails with TT_ERR_NONFINITE and leaves the gradients alone; without it they are scaled
-   anyway (and become NaN), as in torch. Tensors without a gradient are skipped. */
+   anyway (and become NaN), as in torch. Tensors without a gradient are skipped. On a GPU
+   context norm_type 1, 2 and INFINITY run there (others: TT_ERR_UNSUPPORTED); the norm is read
+   back (a synchronisation) only when total_norm or error_if_nonfinite asks for it. */
 TT_API tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, const tt_clip_grad_norm_opts *opts,
                                    double *total_norm);
 /* torch.nn.utils.clip_grad_value_: clamp every gradient to [-clip_value, clip_value].
@@ -1549,7 +1553,8 @@ TT_API int tt_early_stop_update(tt_early_stop *es, double metric);
    (`update`, one call per parameter tensor); tt_optim_state_save / _load download / upload
    the state. Every other op fails with TT_ERR_UNSUPPORTED naming it (the check is in tt__out_n,
    which every op's output goes through), as do anomaly mode, skip_nonfinite, optimizers the
-   backend does not list, gradient clipping and tt_gradcheck.
+   backend does not list, tt_clip_grad_value and tt_gradcheck (tt_clip_grad_norm and LAMB's
+   global norm use TT_BOP_GRAD_NORM / _SCALE; views' backward uses TT_BOP_ADD_INTO).
    Keeping it working: a new op either runs on the CPU only (nothing to do: the gate refuses
    it on a backend) or gets a TT_BOP_* code, a hook after its tt__out (see tt_relu) and a case
    in the backend. A host loop over t->data outside an op must not run on a backend context. */
@@ -1569,8 +1574,27 @@ typedef enum tt_backend_op {
     TT_BOP_EMBEDDING, TT_BOP_EMBEDDING_BWD, /* in[0] weight (num, dim); i: count, dim, segments; p[0]: ints
                                              ids[count], order[count] (positions sorted by id, stable),
                                              seg_start[count + 1] (segments + 1 used), seg_id[segments] */
-    TT_BOP_ADD_INTO                       /* p[0][0..n) += p[1][0..n) */
+    TT_BOP_ADD_INTO,                      /* p[0][0..n) += p[1][0..n) */
+    /* transformer ops (codes from 201; the CNN ops below use 101..114) */
+    TT_BOP_RMSNORM = 201, TT_BOP_RMSNORM_BWD, /* in x, w (w may be NULL); i: rows, m; f[0] eps; p[0]: rows floats (rstd) */
+    TT_BOP_STRIDED, TT_BOP_STRIDED_BWD,   /* permute / transpose / slice: in[0] x; out[i0, i1, ...] =
+                                             x[base + sum ik * st[k]]; p[0]: size_t st[TT_MAX_DIMS], base */
+    TT_BOP_ATTENTION, TT_BOP_ATTENTION_BWD, /* in q (bh, t, d), k (bh, s, d), v (bh, s, dv); i: t, s, d, dv;
+                                             f[0] scale, f[1] causal (0 or 1); p[0]: bh*t*s + t*s floats
+                                             (probabilities, then the backward's dP work area) */
+    TT_BOP_DROPOUT, TT_BOP_DROPOUT_BWD,   /* in[0] x; i[0], i[1]: Philox key (low, high word); f[0] p,
+                                             f[1] scale 1/(1-p) */
+    TT_BOP_GRAD_NORM,                     /* not a tape op: p[0]: tt_tensor *list[i[0]] (host memory), i[1]:
+                                             0 L2, 1 L1, 2 max; i[2]: 0 clip (coef = max / (norm + 1e-6),
+                                             at most 1), 1 LAMB (divisor norm / max when above max);
+                                             max = f[0] + f[1] (double split in two floats); p[1]: work,
+                                             TT_BACKEND_NORM_WORK(i[0]) doubles: [0] norm, [1] coef */
+    TT_BOP_GRAD_SCALE,                    /* not a tape op: every grad of p[0]'s i[0] tensors *= ((double *)p[1])[1] */
+    TT_BOP_INDEX_SELECT = 221, TT_BOP_INDEX_SELECT_BWD, /* in[0] x viewed as (outer, len, inner); i: count,
+                                             inner, segments, outer; p[0]: ints as for TT_BOP_EMBEDDING */
 } tt_backend_op;
+/* doubles of work area TT_BOP_GRAD_NORM needs for n tensors (partial sums, then the results) */
+#define TT_BACKEND_NORM_WORK(n) (2 + 64 * (size_t)(n))
 /* Forward codes are odd; the backward of op is op + 1 (called with the same fields). */
 
 /* The CNN ops. Convolution and pooling pass their geometry as TT_BK_GEOM_INTS ints at p[0]
@@ -1616,6 +1640,8 @@ typedef struct tt_backend_update {
     const float *g;
     float *s0, *s1, *s2;     /* state arrays or NULL */
     size_t n;
+    double *work;            /* LAMB: the step's TT_BOP_GRAD_NORM work area ([1]: the global divisor); its
+                                [2, 2 + 2 * 64 + 1) is free for the update's own per-tensor norms */
 } tt_backend_update;
 
 typedef struct tt_backend {
@@ -3122,6 +3148,9 @@ static int tt__bk_allows(tt_ctx *ctx, const char *op);             /* >>backend 
 static tt_tensor *tt__bk_op(tt_ctx *ctx, tt_tensor *y, int op, tt_tensor *a, tt_tensor *b, tt_tensor *c, int i0); /* >>backend */
 static tt_tensor *tt__bk_forward(tt_ctx *ctx, tt_tensor *y, tt_backend_call *c);                                 /* >>backend */
 static tt_tensor *tt__bk_embedding(tt_ctx *ctx, tt_tensor *y, tt_tensor *w, const int *ids, size_t count);       /* >>backend */
+static double *tt__bk_grad_norm(tt_ctx *ctx, const char *op, tt_tensor **list, int count, int kind, int lamb, double max_norm,
+                                size_t extra); /* >>backend */
+static tt_tensor *tt__bk_index_select(tt_ctx *ctx, tt_tensor *y, tt_tensor *x, int axis, const int *ids, size_t count); /* >>backend */
 
 static void tt__resolve_desc(tt_desc *d, const tt_desc *in) {
     *d = *in;
@@ -7323,11 +7352,11 @@ static void tt__shape_walk(int mode, int nd, const int *shape, const size_t *st,
 static void tt__view_backward(tt_ctx *ctx, tt__node *n) {
     tt_tensor *x = n->in[0], *y = n->out;
     if (!x->grad) return;
-    if (ctx->backend) { /* the gradients live on the device */
+    if (ctx->backend) { /* the same addition on the device */
         tt_backend_call c;
         memset(&c, 0, sizeof c);
         c.op = TT_BOP_ADD_INTO; c.p[0] = x->grad; c.p[1] = y->grad; c.n = y->numel;
-        ctx->backend->run(ctx, &c);
+        if (y->numel) ctx->backend->run(ctx, &c);
         return;
     }
     tt__ew_par2(ctx, tt__ew.add_into, x->grad, y->grad, y->numel); /* x->grad[i] += y->grad[i] */
@@ -7446,6 +7475,18 @@ static tt_tensor *tt__strided(tt_ctx *ctx, const char *op, tt_tensor *x, int nd,
     tt_tensor *y = tt__out(ctx, op, nd, shape, x, NULL, NULL);
     int d;
     if (!y) return NULL;
+    if (ctx->backend) { /* runs on the backend: the strides travel in the saved record */
+        tt_backend_call c;
+        tt__strided_saved *s = (tt__strided_saved *)tt__scratch(ctx, op, sizeof(tt__strided_saved));
+        if (!s) return NULL;
+        for (d = 0; d < nd; d++) s->st[d] = st[d];
+        s->base = base;
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_STRIDED;
+        c.in[0] = x;
+        c.p[0] = s;
+        return tt__bk_forward(ctx, y, &c);
+    }
     tt__shape_walk(TT__WALK_GATHER, nd, shape, st, base, x->data, y->data);
     if (y->node) {
         tt__strided_saved *s = (tt__strided_saved *)tt__scratch(ctx, op, sizeof(tt__strided_saved));
@@ -7751,6 +7792,7 @@ TT__DEF tt_tensor *tt_index_select(tt_ctx *ctx, tt_tensor *x, int axis, size_t n
     shape[a] = n;
     y = tt__out(ctx, "index_select", x->ndim, shape, x, NULL, NULL);
     if (!y) return NULL;
+    if (ctx->backend) return tt__bk_index_select(ctx, y, x, a, index, (size_t)n);
     tt__index_rows(x, a, (size_t)n, index, x->data, y->data, 0);
     if (y->node) {
         y->node->saved = tt__save_ids(ctx, "index_select", index, (size_t)n);
@@ -9013,6 +9055,16 @@ TT__DEF tt_tensor *tt_rmsnorm(tt_ctx *ctx, tt_tensor *x, tt_tensor *weight, floa
     sv->rows = sv->m ? x->numel / sv->m : 0;
     sv->rstd = tt__scratch_floats(ctx, op, sv->rows + 1);
     if (!sv->rstd) return NULL;
+    if (ctx->backend) { /* runs on the backend */
+        tt_backend_call c;
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_RMSNORM;
+        c.in[0] = x; c.in[1] = weight;
+        c.i[0] = (int)sv->rows; c.i[1] = (int)sv->m;
+        c.f[0] = eps;
+        c.p[0] = sv->rstd;
+        return tt__bk_forward(ctx, y, &c);
+    }
     for (r = 0; r < sv->rows; r++) {
         const float *xp = x->data + r * sv->m;
         float *yp = y->data + r * sv->m;
@@ -9054,6 +9106,16 @@ TT__DEF tt_tensor *tt_dropout(tt_ctx *ctx, tt_tensor *x, float p) {
     if (!ctx->training || p == 0.0f) return x; /* identity, as torch (returns the input itself) */
     y = tt__out(ctx, op, x->ndim, x->shape, x, NULL, NULL);
     if (!y) return NULL;
+    if (ctx->backend) { /* runs on the backend: a Philox mask from a key drawn here (see tinytrain_cuda.cu) */
+        tt_backend_call c;
+        uint32_t key_lo = tt_rng_u32(&ctx->rng), key_hi = tt_rng_u32(&ctx->rng); /* in this order */
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_DROPOUT;
+        c.in[0] = x;
+        c.i[0] = (int)key_lo; c.i[1] = (int)key_hi;
+        c.f[0] = p; c.f[1] = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+        return tt__bk_forward(ctx, y, &c);
+    }
     mask = tt__scratch_floats(ctx, op, x->numel + 1);
     if (!mask) return NULL;
     scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f; /* p == 1: everything dropped */
@@ -9152,8 +9214,18 @@ TT__DEF tt_tensor *tt_attention_ex(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_t
     a->causal = causal != 0;
     a->scale = scale;
     ts = (size_t)a->t * a->s;
-    a->p = tt__scratch_floats(ctx, op, a->bh * ts + 1);
+    a->p = tt__scratch_floats(ctx, op, a->bh * ts + (ctx->backend ? ts : 0) + 1);
     if (!a->p) return NULL;
+    if (ctx->backend) { /* runs on the backend; the extra t*s floats are its backward's dP */
+        tt_backend_call c;
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_ATTENTION;
+        c.in[0] = q; c.in[1] = k; c.in[2] = v;
+        c.i[0] = a->t; c.i[1] = a->s; c.i[2] = a->d; c.i[3] = a->dv;
+        c.f[0] = scale; c.f[1] = (float)a->causal;
+        c.p[0] = a->p;
+        return tt__bk_forward(ctx, y, &c);
+    }
     for (h = 0; h < a->bh; h++) {
         float *p = a->p + h * ts;
         int d1 = TT__MAX(a->d, 1), dv1 = TT__MAX(a->dv, 1), s1 = TT__MAX(a->s, 1);
@@ -11551,6 +11623,7 @@ static tt_result tt__optim_step_run(tt_ctx *ctx, tt_optim *opt) {
     tt__optim_job proto;
     int ti;
     size_t mark;
+    double *lamb_work = NULL; /* LAMB on a backend: its global norm's work area */
     tt_result res = TT_OK;
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if ((res = tt__optim_ready(ctx, opt, "tt_optim_step")) != TT_OK) return res;
@@ -11579,7 +11652,16 @@ static tt_result tt__optim_step_run(tt_ctx *ctx, tt_optim *opt) {
     proto.clip = 1.0f;
     proto.t = opt->sc.step;
     proto.sc = &opt->sc;
-    if (row->prestep) row->prestep(ctx, opt, &proto);
+    if (ctx->backend && opt->kind == TT_OPTIM_LAMB) { /* the global gradient norm on the device */
+        tt_tensor **list = (tt_tensor **)tt__scratch(ctx, "tt_optim_step", sizeof(tt_tensor *) * (size_t)(opt->n_tensors + 1));
+        int count = 0;
+        if (!list) return ctx->err;
+        for (ti = 0; ti < opt->n_tensors; ti++)
+            if (tt__optim_covers(opt, &ctx->params[ti])) list[count++] = &ctx->params[ti];
+        lamb_work = tt__bk_grad_norm(ctx, "tt_optim_step", list, count, 0, 1, (double)opt->hp[0].max_grad_norm,
+                                     2 * 64 + 1);
+        if (!lamb_work) return ctx->err;
+    } else if (row->prestep) row->prestep(ctx, opt, &proto);
     mark = tt_scratch_mark(ctx);
     for (ti = 0; ti < opt->n_tensors && res == TT_OK; ti++) {
         tt_tensor *p = &ctx->params[ti];
@@ -11601,6 +11683,7 @@ static tt_result tt__optim_step_run(tt_ctx *ctx, tt_optim *opt) {
             tt_backend_update u;
             u.kind = opt->kind; u.h = j.h; u.wd = j.wd; u.gsign = j.gsign; u.t = j.t;
             u.x = j.x; u.g = j.g; u.s0 = j.s0; u.s1 = j.s1; u.s2 = j.s2; u.n = j.n;
+            u.work = lamb_work;
             res = ctx->backend->update(ctx, &u);
             continue;
         }
@@ -13009,7 +13092,6 @@ TT__DEF tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, cons
     double total, coef, max_norm, norm_type;
     size_t mark, i;
     if (!ctx) return TT_ERR_INVALID_ARGS;
-    if (ctx->backend) return tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: does not run on the %s backend yet", op, ctx->backend->name);
     if (!opts) return tt__fail(ctx, TT_ERR_INVALID_ARGS, "%s: opts is NULL (use tt_clip_grad_norm_opts_init)", op);
     max_norm = opts->max_norm;
     norm_type = opts->norm_type;
@@ -13021,6 +13103,31 @@ TT__DEF tt_result tt_clip_grad_norm(tt_ctx *ctx, int n, tt_tensor **params, cons
     mark = tt_scratch_mark(ctx);
     list = tt__sched_param_list(ctx, op, n, params, 0, &count);
     if (!list) return ctx->err != TT_OK ? ctx->err : TT_ERR_INVALID_ARGS;
+    if (ctx->backend) { /* the norm and the scaling on the device; the norm comes back only when asked for */
+        tt_backend_call c;
+        double *w;
+        int kind = norm_type == 2.0 ? 0 : norm_type == 1.0 ? 1 : norm_type == INFINITY ? 2 : -1;
+        if (kind < 0) {
+            tt_scratch_rewind(ctx, mark);
+            return tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: norm_type %g does not run on the %s backend (1, 2 and INFINITY do)", op,
+                            norm_type, ctx->backend->name);
+        }
+        w = tt__bk_grad_norm(ctx, op, list, count, kind, 0, max_norm, 0);
+        if (w && (total_norm || error_if_nonfinite) && ctx->backend->download(ctx, &total, w, sizeof total) != TT_OK) w = NULL;
+        if (!w) { tt_scratch_rewind(ctx, mark); return ctx->err; }
+        if (total_norm) *total_norm = total;
+        if (error_if_nonfinite && !tt__finite(total)) {
+            tt_scratch_rewind(ctx, mark);
+            return tt__fail(ctx, TT_ERR_NONFINITE, "%s: the total norm of order %g for gradients is non-finite (%g), so it cannot "
+                            "be clipped (set error_if_nonfinite to 0 to scale anyway)", op, norm_type, total);
+        }
+        memset(&c, 0, sizeof c);
+        c.op = TT_BOP_GRAD_SCALE;
+        c.p[0] = list; c.i[0] = count; c.p[1] = w;
+        ctx->backend->run(ctx, &c);
+        tt_scratch_rewind(ctx, mark); /* the device reads the list's grads in stream order: safe to reuse */
+        return ctx->err;
+    }
     total = tt__grad_norm(list, count, norm_type);
     if (total_norm) *total_norm = total;
     if (error_if_nonfinite && !tt__finite(total)) {
@@ -18589,6 +18696,58 @@ static tt_tensor *tt__bk_embedding(tt_ctx *ctx, tt_tensor *y, tt_tensor *w, cons
     c.op = TT_BOP_EMBEDDING;
     c.in[0] = w;
     c.i[0] = (int)count; c.i[1] = w->shape[1]; c.i[2] = (int)nseg;
+    c.p[0] = buf;
+    return tt__bk_forward(ctx, y, &c);
+}
+
+/* The p-norm (kind 0: 2, 1: 1, 2: INFINITY) of the gradients of list's tensors on the backend, and
+   the clip coefficient (lamb 0) or LAMB's divisor (lamb 1) from it; both stay on the device in the
+   returned work area (scratch, TT_BACKEND_NORM_WORK(count) + extra doubles: [0] norm, [1] coef). */
+static double *tt__bk_grad_norm(tt_ctx *ctx, const char *op, tt_tensor **list, int count, int kind, int lamb, double max_norm,
+                                size_t extra) {
+    tt_backend_call c;
+    double *w = (double *)tt__scratch(ctx, op, sizeof(double) * (TT_BACKEND_NORM_WORK(count) + extra));
+    if (!w) return NULL;
+    memset(&c, 0, sizeof c);
+    c.op = TT_BOP_GRAD_NORM;
+    c.p[0] = list; c.p[1] = w;
+    c.i[0] = count; c.i[1] = kind; c.i[2] = lamb;
+    c.f[0] = (float)max_norm;
+    c.f[1] = (float)(max_norm - (double)c.f[0]); /* f[0] + f[1] == max_norm to about 48 bits */
+    if (max_norm == INFINITY) c.f[1] = 0.0f;
+    return ctx->backend->run(ctx, &c) == TT_OK ? w : NULL;
+}
+
+/* index_select on the backend: x viewed as (outer, len, inner), the positions sorted by index
+   into segments as for the embedding (so the backward is a segment sum per (outer, index,
+   column): no atomics, the CPU's order). */
+static tt_tensor *tt__bk_index_select(tt_ctx *ctx, tt_tensor *y, tt_tensor *x, int axis, const int *ids, size_t count) {
+    const char *op = "index_select";
+    size_t num = (size_t)x->shape[axis], i, nseg = 0, mark, inner = tt_shape_numel(x->ndim - axis - 1, x->shape + axis + 1);
+    size_t outer = tt_shape_numel(axis, x->shape);
+    int *buf, *order, *seg_start, *seg_id, *cnt;
+    tt_backend_call c;
+    if (outer * inner > 0x7fffffff) { tt__fail(ctx, TT_ERR_UNSUPPORTED, "%s: input %S too large for the backend", op, x); return NULL; }
+    buf = (int *)tt__scratch(ctx, op, sizeof(int) * (3 * count + 2 + (count < num ? count : num)));
+    if (!buf) return NULL;
+    order = buf + count; seg_start = order + count; seg_id = seg_start + count + 1;
+    if (count) memcpy(buf, ids, sizeof(int) * count);
+    mark = ctx->scratch.used;
+    cnt = (int *)tt__scratch(ctx, op, sizeof(int) * (num + 1)); /* temporary: given back below */
+    if (!cnt) return NULL;
+    memset(cnt, 0, sizeof(int) * (num + 1));
+    for (i = 0; i < count; i++) cnt[ids[i] + 1]++;
+    for (i = 0; i < num; i++) cnt[i + 1] += cnt[i];
+    for (i = 0; i < num; i++)
+        if (cnt[i + 1] > cnt[i]) { seg_start[nseg] = cnt[i]; seg_id[nseg] = (int)i; nseg++; }
+    seg_start[nseg] = (int)count;
+    for (i = 0; i < count; i++) order[cnt[ids[i]]++] = (int)i;
+    ctx->scratch.used = mark;
+    if (tt__bk_push(ctx, buf, sizeof(int) * (3 * count + 1 + nseg)) != TT_OK) return NULL;
+    memset(&c, 0, sizeof c);
+    c.op = TT_BOP_INDEX_SELECT;
+    c.in[0] = x;
+    c.i[0] = (int)count; c.i[1] = (int)inner; c.i[2] = (int)nseg; c.i[3] = (int)outer;
     c.p[0] = buf;
     return tt__bk_forward(ctx, y, &c);
 }

@@ -43,12 +43,19 @@
                    weights, no label smoothing (ignore_index is honoured)
        optimizers: SGD (momentum, dampening, nesterov, weight decay), Adam, AdamW (amsgrad too),
                    RMSprop, Adagrad, Lion; tt_sgd_step_simple. Not: skip_nonfinite.
+       transformer (>>transformer): tt_rmsnorm; tt_attention / tt_attention_ex (causal or not:
+                   the tiled SGEMM per head for Q K^T and P V, a warp-per-row masked softmax);
+                   tt_dropout (Philox4x32-10 masks, recomputed in the backward); tt_permute,
+                   tt_transpose, tt_slice (strided copies) and the tt_reshape / tt_flatten views;
+                   tt_clip_grad_norm (norm_type 1, 2, INFINITY); the LAMB optimizer (all its
+                   options); tt_index_select along any axis (backward: sorted segment sums, no
+                   atomics). So tt_nn_block and bench_train's transformer run on the GPU.
        memory:     tt_tensor_new/from, tt_scalar, tt_param, tt_buffer, tt_init_*, tt_tensor_set,
                    tt_zero_grad, tt_backward, tt_tensor_to_host, tt_ctx_params_to_host,
                    tt_optim_state_save / _load (download / upload the state).
-       Not on the GPU (TT_ERR_UNSUPPORTED): anomaly mode, tt_clip_grad_norm / _value,
-       tt_gradcheck, and every op, loss and optimizer not listed above (among the CNN ops:
-       tt_groupnorm).
+       Not on the GPU (TT_ERR_UNSUPPORTED): anomaly mode, tt_clip_grad_value, tt_clip_grad_norm
+       with another norm_type, tt_gradcheck, and every op, loss and optimizer not listed above
+       (among the CNN ops: tt_groupnorm).
      Kernels here without a header op wired to them yet: the tiled SGEMM is also exported for
      raw device pointers (tt_cuda_sgemm_raw, used by the benchmark).
 
@@ -62,6 +69,10 @@
        sums in double; pooling and col2im backward gather in the CPU's order (same bits). Bias gradients are column
        sums in row order, like the CPU's. Optimizer updates are the header's formulas.
        TF32 is never used unless asked for (tt_cuda_set_tf32), as PyTorch's default.
+       Gradient norms (clipping, LAMB) add in double in a fixed shape: 64 partial sums per
+       tensor, then one block over all of them. Dropout's mask of element i is a function of
+       (key, i) alone (Philox4x32-10, a counter-based generator), so it does not depend on the
+       grid; the key is drawn from the context RNG, so a seed fixes every mask.
 
    ERRORS
        Every CUDA error becomes a tinytrain error on the context (sticky, like every other):
@@ -81,7 +92,8 @@
 
    READING ORDER
        >>portability (one launch macro for nvcc and the harness), >>gemm (the tiled SGEMM),
-       >>elementwise, >>reduce (warp shuffles), >>xent, >>optim, >>backend (the seam).
+       >>elementwise, >>reduce (warp shuffles), >>xent, >>optim, >>transformer (rmsnorm,
+       strided copies, attention, Philox dropout, gradient norms, LAMB), >>backend (the seam).
        >>cnn: convolution, pooling, batch norm (their host side: ttg__cnn_run in >>backend). */
 
 #include "tinytrain.h"
@@ -634,6 +646,294 @@ static __global__ void ttg__update(ttg__upd u, float *x, const float *gp, float 
     }
 }
 
+/* ==================================================================================== >>transformer
+   The transformer's pieces: rmsnorm, the strided copies behind permute / transpose / slice,
+   causal attention, dropout with a counter-based RNG, and the deterministic gradient norm that
+   gradient clipping and LAMB share. Like the rest of the file: no float atomics, every sum in a
+   fixed order that depends on the sizes only. */
+
+/* ---- rmsnorm over the last m elements of each row ----
+   y = x * rstd * w with rstd = 1 / sqrt(mean(x^2) + eps); one warp per row, rstd kept.
+   Backward: dx = rstd g - x rstd^3 sum(g x) / m with g = dy w (warp per row);
+   dw = column sums over rows of dy x rstd, in row order (thread per column, the CPU's order). */
+static __global__ void ttg__rms_fwd(float *y, float *rstd, const float *x, const float *w, int rows, int m, float eps) {
+    int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = (int)(threadIdx.x & 31), j;
+    const float *xr;
+    float q = 0.0f, rs;
+    if (row >= rows) return; /* whole warps */
+    xr = x + (size_t)row * m;
+    for (j = lane; j < m; j += 32) q += xr[j] * xr[j];
+    rs = 1.0f / sqrtf(ttg__warp_sum_all(q) / (float)m + eps);
+    for (j = lane; j < m; j += 32) y[(size_t)row * m + j] = xr[j] * rs * (w ? w[j] : 1.0f);
+    if (lane == 0) rstd[row] = rs;
+}
+static __global__ void ttg__rms_bwd_x(float *dx, const float *x, const float *w, const float *dy, const float *rstd, int rows,
+                                      int m) {
+    int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = (int)(threadIdx.x & 31), j;
+    size_t base;
+    float dot = 0.0f, rs, k;
+    if (row >= rows) return;
+    base = (size_t)row * m;
+    rs = rstd[row];
+    for (j = lane; j < m; j += 32) dot += dy[base + j] * (w ? w[j] : 1.0f) * x[base + j];
+    k = ttg__warp_sum_all(dot) / (float)m * rs * rs * rs;
+    for (j = lane; j < m; j += 32) dx[base + j] += rs * dy[base + j] * (w ? w[j] : 1.0f) - x[base + j] * k;
+}
+static __global__ void ttg__rms_bwd_w(float *dw, const float *x, const float *dy, const float *rstd, int rows, int m) {
+    int j = (int)(blockIdx.x * blockDim.x + threadIdx.x), r;
+    float acc;
+    if (j >= m) return;
+    acc = dw[j];
+    for (r = 0; r < rows; r++) acc += dy[(size_t)r * m + j] * x[(size_t)r * m + j] * rstd[r];
+    dw[j] = acc;
+}
+
+/* ---- strided copies: permute, transpose, slice ----
+   out[i0, i1, ...] = x[base + i0 st0 + i1 st1 + ...]; one thread per output element. The map is
+   one-to-one (a permutation or a slice with step > 0), so the backward's scatter-add
+   gx[place] += gy[i] has one writer per element: no atomics. */
+typedef struct ttg__strides {
+    int nd;
+    long long shape[TT_MAX_DIMS], st[TT_MAX_DIMS], base;
+} ttg__strides;
+
+static __device__ __forceinline__ size_t ttg__strided_at(const ttg__strides &s, size_t i) {
+    size_t at = (size_t)s.base;
+    int d;
+    for (d = s.nd - 1; d >= 0; d--) { /* unravel i over the output shape, innermost dim first */
+        at += (i % (size_t)s.shape[d]) * (size_t)s.st[d];
+        i /= (size_t)s.shape[d];
+    }
+    return at;
+}
+static __global__ void ttg__strided_fwd(ttg__strides s, float *y, const float *x, size_t n) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) y[i] = x[ttg__strided_at(s, i)];
+}
+static __global__ void ttg__strided_bwd(ttg__strides s, float *gx, const float *gy, size_t n) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) gx[ttg__strided_at(s, i)] += gy[i];
+}
+
+/* ---- attention: per (batch, head) h, P = softmax(scale Q K^T) with the causal mask, O = P V ----
+   The two products of every head are the tiled SGEMM (>>gemm) on that head's slices; between
+   them one kernel turns every score row into probabilities: a warp per row, max and sum of exp
+   over the allowed keys 0..allowed-1 (all s, or i+1 for query i when causal), zeros after.
+   Backward (as the CPU): dV += P^T dO, dP = dO V^T, dS = P (dP - rowsum(dP P)),
+   dQ += scale dS K, dK += scale dS^T Q. */
+static __global__ void ttg__attn_softmax(float *p, int rows, int t, int s, int causal) {
+    int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = (int)(threadIdx.x & 31), j, allowed;
+    float *pr, m = -INFINITY, sum = 0.0f;
+    if (row >= rows) return; /* whole warps */
+    pr = p + (size_t)row * s;
+    allowed = causal ? (row % t + 1 < s ? row % t + 1 : s) : s; /* row % t: the query's position */
+    for (j = lane; j < allowed; j += 32) m = ttg__nanmax(m, pr[j]);
+    m = ttg__warp_max_all(m);
+    for (j = lane; j < allowed; j += 32) sum += expf(pr[j] - m);
+    sum = ttg__warp_sum_all(sum);
+    for (j = lane; j < s; j += 32) pr[j] = j < allowed ? expf(pr[j] - m) / sum : 0.0f;
+}
+/* dS = P (dP - sum(dP P)) in place over dP, rows of s (masked keys have P = 0: dS = 0) */
+static __global__ void ttg__attn_dsoftmax(float *dp, const float *p, int rows, int s) {
+    int row = (int)((blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = (int)(threadIdx.x & 31), j;
+    size_t base;
+    float dot = 0.0f;
+    if (row >= rows) return;
+    base = (size_t)row * s;
+    for (j = lane; j < s; j += 32) dot += dp[base + j] * p[base + j];
+    dot = ttg__warp_sum_all(dot);
+    for (j = lane; j < s; j += 32) dp[base + j] = p[base + j] * (dp[base + j] - dot);
+}
+
+/* ---- dropout: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", 2011) ----
+   A counter-based generator: 4 random words are a pure function of (counter, key), so element i's
+   mask depends on the key and i alone, never on the launch configuration or on which thread ran
+   it. Element i uses word i % 4 of counter (i / 4, 0, 0) under the call's 64-bit key (drawn from
+   the context RNG by tt_dropout, so a seed fixes every mask). Kept when u = (word >> 8) 2^-24 in
+   [0, 1) is >= p, as the CPU's uniform; kept values are scaled by 1 / (1 - p). The backward
+   recomputes the mask from the key (nothing stored). */
+typedef struct ttg__u4 { uint32_t v[4]; } ttg__u4;
+
+static __device__ __forceinline__ ttg__u4 ttg__philox(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1) {
+    ttg__u4 r;
+    int round;
+    for (round = 0; round < 10; round++) {
+        uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2; /* the two 32x32 -> 64 products */
+        uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0, hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
+        c0 = hi1 ^ c1 ^ k0; c1 = lo1; c2 = hi0 ^ c3 ^ k1; c3 = lo0;
+        k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; /* the Weyl key schedule */
+    }
+    r.v[0] = c0; r.v[1] = c1; r.v[2] = c2; r.v[3] = c3;
+    return r;
+}
+/* the dropout factor of element i: scale if kept, else 0 */
+static __device__ __forceinline__ float ttg__dropout_factor(size_t i, uint32_t k0, uint32_t k1, float p, float scale) {
+    size_t c = i >> 2;
+    ttg__u4 r = ttg__philox((uint32_t)c, (uint32_t)((uint64_t)c >> 32), 0u, 0u, k0, k1);
+    float u = (float)(r.v[i & 3] >> 8) * (1.0f / 16777216.0f);
+    return u >= p ? scale : 0.0f;
+}
+static __global__ void ttg__dropout_fwd(float *y, const float *x, size_t n, uint32_t k0, uint32_t k1, float p, float scale) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        y[i] = x[i] * ttg__dropout_factor(i, k0, k1, p, scale);
+}
+static __global__ void ttg__dropout_bwd(float *gx, const float *gy, size_t n, uint32_t k0, uint32_t k1, float p, float scale) {
+    size_t i;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        gx[i] += gy[i] * ttg__dropout_factor(i, k0, k1, p, scale);
+}
+
+/* ---- gradient norms (tt_clip_grad_norm, LAMB): fixed-shape reductions in double ----
+   A tensor of n elements gets nb = ttg__nparts(n) blocks (at most TTG__NPART = 64, a function of
+   n alone) of TTG__THREADS threads: thread t of block b adds elements b*256 + t, + nb*256, ...
+   in order, the block combines its threads by warp shuffles and a fixed tree, and writes one
+   partial; block 0 also zeroes the tensor's unused slots up to 64. A single block then adds all
+   partials (tensor after tensor) the same way. The result depends on the sizes only: the same
+   bits every run. Double accumulation, as the CPU's tt__grad_norm. */
+enum { TTG__NPART = 64 };
+static unsigned ttg__nparts(size_t n) {
+    size_t b = (n + TTG__THREADS - 1) / TTG__THREADS;
+    return (unsigned)(b < 1 ? 1 : b > (size_t)TTG__NPART ? (size_t)TTG__NPART : b);
+}
+static __device__ __forceinline__ double ttg__comb(int kind, double a, double b) { /* kind 2: max that keeps NaN */
+    return kind == 2 ? ((b > a || b != b) ? b : a) : a + b;
+}
+/* the block's TTG__THREADS values combined; complete in thread 0 */
+template <class SH> static __device__ double ttg__block_comb(SH &part, double v, int kind) {
+    int t = (int)threadIdx.x, o;
+    for (o = 16; o > 0; o >>= 1) v = ttg__comb(kind, v, __shfl_down_sync(TTG__FULL, v, o));
+    if ((t & 31) == 0) part[t >> 5] = v;
+    __syncthreads();
+    if (t < 32) {
+        v = t < TTG__THREADS / 32 ? (double)part[t] : 0.0;
+        for (o = 16; o > 0; o >>= 1) v = ttg__comb(kind, v, __shfl_down_sync(TTG__FULL, v, o));
+    }
+    return v;
+}
+static __global__ void __launch_bounds__(256) ttg__norm_part(double *out, const float *g, size_t n, int kind) {
+    TT_SHARED(double, part, TTG__THREADS / 32);
+    size_t i;
+    double acc = 0.0;
+    for (i = blockIdx.x * (size_t)TTG__THREADS + threadIdx.x; i < n; i += (size_t)gridDim.x * TTG__THREADS) {
+        double a = fabs((double)g[i]);
+        acc = kind == 0 ? acc + a * a : ttg__comb(kind, acc, a);
+    }
+    if (blockIdx.x == 0 && threadIdx.x < TTG__NPART - gridDim.x) out[gridDim.x + threadIdx.x] = 0.0; /* unused slots */
+    acc = ttg__block_comb(part, acc, kind);
+    if (threadIdx.x == 0) out[blockIdx.x] = acc;
+}
+/* w[2 ..) holds nparts partials; w[0] = the norm, w[1] = the clip coefficient or LAMB's divisor */
+static __global__ void __launch_bounds__(256) ttg__norm_finish(double *w, int nparts, int kind, int lamb, double max_norm) {
+    TT_SHARED(double, part, TTG__THREADS / 32);
+    int i;
+    double acc = 0.0;
+    for (i = (int)threadIdx.x; i < nparts; i += TTG__THREADS) acc = ttg__comb(kind, acc, w[2 + i]);
+    acc = ttg__block_comb(part, acc, kind);
+    if (threadIdx.x == 0) {
+        double norm = kind == 0 ? sqrt(acc) : acc;
+        w[0] = norm;
+        if (lamb) { /* timm: divide the gradients by norm / max_norm when the norm exceeds it (float, as the CPU) */
+            float gn = (float)norm, mx = (float)max_norm;
+            w[1] = gn > mx ? (double)(gn / mx) : 1.0;
+        } else { /* torch: coef = max_norm / (norm + 1e-6) clamped to 1 (NaN stays NaN) */
+            double coef = max_norm / (norm + 1e-6);
+            w[1] = coef > 1.0 ? 1.0 : coef;
+        }
+    }
+}
+static __global__ void ttg__scale_grad(float *g, size_t n, const double *w) {
+    size_t i;
+    double coef = w[1];
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) g[i] = (float)(g[i] * coef);
+}
+
+/* ---- index_select along any axis: x viewed as (outer, len, inner), y as (outer, count, inner) ----
+   Forward: a gather, one thread per y element. Backward: the host sorted the positions by index
+   into segments (as for the embedding); one thread per (segment, outer, column) adds that
+   index's gradient elements in increasing position order: one writer per element of gx. */
+static __global__ void ttg__isel_fwd(float *y, const float *x, const int *ids, int count, int len, int inner, size_t n) {
+    size_t e;
+    for (e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
+        size_t j = e % (size_t)inner, k = (e / (size_t)inner) % (size_t)count, o = e / ((size_t)inner * count);
+        y[e] = x[(o * (size_t)len + (size_t)ids[k]) * inner + j];
+    }
+}
+static __global__ void ttg__isel_bwd(float *gx, const float *gy, const int *order, const int *seg_start, const int *seg_id, int count,
+                                     int len, int inner, int outer) {
+    int seg = (int)blockIdx.y, e = (int)(blockIdx.x * blockDim.x + threadIdx.x), k;
+    size_t o, j;
+    float acc, *g;
+    if (e >= outer * inner) return;
+    o = (size_t)(e / inner); j = (size_t)(e % inner);
+    g = gx + (o * (size_t)len + (size_t)seg_id[seg]) * inner + j;
+    acc = *g;
+    for (k = seg_start[seg]; k < seg_start[seg + 1]; k++) acc += gy[(o * (size_t)count + (size_t)order[k]) * inner + j];
+    *g = acc;
+}
+
+/* ---- LAMB (timm), one parameter tensor ----
+   1. ttg__lamb_moments: g = gsign grad / divisor (the global norm's, w[1]); m, v updated; when a
+      trust ratio is needed, partial sums of x^2 and u^2 with u = m_hat / (sqrt(v_hat) + eps) + wd x
+      (ttg__nparts(n) blocks, as the norms above).
+   2. ttg__lamb_ratio: one block adds the partials: ratio = |x| / |u| (1 if either is 0; at most 1
+      with trust_clip).
+   3. ttg__lamb_apply: x -= lr * ratio * u (u recomputed). */
+typedef struct ttg__lamb {
+    float b1, b2, w1, w2, bc1, sbc2, eps, wd, lr, gsign;
+    int need_ratio, trust_clip;
+} ttg__lamb;
+
+static __device__ __forceinline__ float ttg__lamb_u(const ttg__lamb &l, float m, float v, float x) {
+    float u = (m / l.bc1) / (sqrtf(v) / l.sbc2 + l.eps);
+    return l.wd != 0 ? u + l.wd * x : u;
+}
+static __global__ void __launch_bounds__(256) ttg__lamb_moments(ttg__lamb l, const float *x, const float *gp, float *m, float *v,
+                                                                size_t n, double *w) {
+    TT_SHARED(double, part, TTG__THREADS / 32);
+    size_t i;
+    float div = (float)w[1];
+    double xx = 0.0, uu = 0.0;
+    for (i = blockIdx.x * (size_t)TTG__THREADS + threadIdx.x; i < n; i += (size_t)gridDim.x * TTG__THREADS) {
+        float g = l.gsign * gp[i] / div, u;
+        m[i] = m[i] * l.b1 + g * l.w1;
+        v[i] = v[i] * l.b2 + l.w2 * (g * g);
+        if (!l.need_ratio) continue;
+        u = ttg__lamb_u(l, m[i], v[i], x[i]);
+        xx += (double)x[i] * x[i];
+        uu += (double)u * u;
+    }
+    if (!l.need_ratio) return; /* uniform over the launch: no barrier is skipped by part of a block */
+    if (blockIdx.x == 0 && threadIdx.x < 2 * (TTG__NPART - gridDim.x)) w[2 + 2 * gridDim.x + threadIdx.x] = 0.0; /* unused slots */
+    xx = ttg__block_comb(part, xx, 0);
+    __syncthreads(); /* part is reused */
+    uu = ttg__block_comb(part, uu, 0);
+    if (threadIdx.x == 0) { w[2 + 2 * blockIdx.x] = xx; w[3 + 2 * blockIdx.x] = uu; }
+}
+static __global__ void __launch_bounds__(256) ttg__lamb_ratio(double *w, int trust_clip) {
+    TT_SHARED(double, part, TTG__THREADS / 32);
+    int t = (int)threadIdx.x;
+    double xx = t < TTG__NPART ? w[2 + 2 * t] : 0.0, uu = t < TTG__NPART ? w[3 + 2 * t] : 0.0;
+    xx = ttg__block_comb(part, xx, 0);
+    __syncthreads();
+    uu = ttg__block_comb(part, uu, 0);
+    if (t == 0) {
+        double wn = sqrt(xx), un = sqrt(uu);
+        float r = 1.0f;
+        if (wn > 0 && un > 0) r = (float)wn / (float)un;
+        if (trust_clip && r > 1.0f) r = 1.0f;
+        w[2 + 2 * TTG__NPART] = r;
+    }
+}
+static __global__ void ttg__lamb_apply(ttg__lamb l, float *x, const float *m, const float *v, size_t n, const double *w) {
+    size_t i;
+    float ratio = l.need_ratio ? (float)w[2 + 2 * TTG__NPART] : 1.0f;
+    for (i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float u = ttg__lamb_u(l, m[i], v[i], x[i]) * ratio;
+        x[i] = x[i] + (-l.lr) * u;
+    }
+}
+
 /* ==================================================================================== >>cnn
    Convolution, pooling and batch norm: tinytrain.h's >>ops_conv and batchnorm, step for step.
 
@@ -1081,6 +1381,181 @@ static tt_result ttg__cuda_gemm(tt_ctx *ctx, int ta, int tb, int m, int n, int k
     return TT_OK;
 }
 
+/* ---- >>transformer ops through the seam (called by ttg__cuda_run for codes from TT_BOP_RMSNORM) ---- */
+static dim3 ttg__warp_rows_grid(int rows) { return dim3((unsigned)((rows + 7) / 8 > 0 ? (rows + 7) / 8 : 1)); } /* 8 warps a block */
+
+static tt_result ttg__attention(tt_ctx *ctx, const tt_backend_call *c) {
+    ttg__cuda *g = ttg__g(ctx);
+    tt_tensor *y = c->out, *q = c->in[0], *k = c->in[1], *v = c->in[2];
+    int t = c->i[0], s = c->i[1], d = c->i[2], dv = c->i[3], causal = c->f[1] != 0.0f;
+    int d1 = d > 1 ? d : 1, dv1 = dv > 1 ? dv : 1, s1 = s > 1 ? s : 1;
+    size_t ts = (size_t)t * s, bh = (t && d) ? q->numel / ((size_t)t * d) : (t && dv ? y->numel / ((size_t)t * dv) : 0), h;
+    float scale = c->f[0], *p = ttg__dev(ctx, c->p[0], "attention"), *dp = p ? p + bh * ts : NULL;
+    const float *dq = ttg__dev(ctx, q->data, "attention"), *dk = ttg__dev(ctx, k->data, "attention");
+    const float *dvv = ttg__dev(ctx, v->data, "attention");
+    tt_result r = TT_OK;
+    if (!ts || !bh) return TT_OK;
+    if (!p || !dq || !dk || !dvv) return ctx->err;
+    if (c->op == TT_BOP_ATTENTION) {
+        float *o = ttg__dev(ctx, y->data, "attention");
+        for (h = 0; h < bh && r == TT_OK; h++) /* S = scale Q K^T per head */
+            r = ttg__cuda_gemm(ctx, 0, 1, t, s, d, scale, dq + h * t * d, d1, dk + h * s * d, d1, 0.0f, p + h * ts, s1);
+        if (r != TT_OK) return r;
+        TT_LAUNCH(ttg__attn_softmax, ttg__warp_rows_grid((int)(bh * t)), dim3(TTG__THREADS), g->stream, p, (int)(bh * t), t, s, causal);
+        for (h = 0; h < bh && r == TT_OK; h++) /* O = P V */
+            r = ttg__cuda_gemm(ctx, 0, 0, t, dv, s, 1.0f, p + h * ts, s1, dvv + h * s * dv, dv1, 0.0f, o + h * t * dv, dv1);
+        return r;
+    }
+    {
+        const float *go = ttg__dev(ctx, y->grad, "attention");
+        float *gq = q->grad ? ttg__dev(ctx, q->grad, "attention") : NULL, *gk = k->grad ? ttg__dev(ctx, k->grad, "attention") : NULL;
+        float *gv = v->grad ? ttg__dev(ctx, v->grad, "attention") : NULL;
+        for (h = 0; h < bh && r == TT_OK; h++) {
+            const float *ph = p + h * ts, *goh = go + h * t * dv;
+            if (gv) r = ttg__cuda_gemm(ctx, 1, 0, s, dv, t, 1.0f, ph, s1, goh, dv1, 1.0f, gv + h * s * dv, dv1);
+            if (r != TT_OK || (!gq && !gk)) continue;
+            /* dp (one head's t x s work area, reused head after head in stream order) = dO V^T, then dS */
+            r = ttg__cuda_gemm(ctx, 0, 1, t, s, dv, 1.0f, goh, dv1, dvv + h * s * dv, dv1, 0.0f, dp, s1);
+            if (r != TT_OK) break;
+            TT_LAUNCH(ttg__attn_dsoftmax, ttg__warp_rows_grid(t), dim3(TTG__THREADS), g->stream, dp, ph, t, s);
+            if (gq) r = ttg__cuda_gemm(ctx, 0, 0, t, d, s, scale, dp, s1, dk + h * s * d, d1, 1.0f, gq + h * t * d, d1);
+            if (r == TT_OK && gk) r = ttg__cuda_gemm(ctx, 1, 0, s, d, t, scale, dp, s1, dq + h * t * d, d1, 1.0f, gk + h * s * d, d1);
+        }
+        return r;
+    }
+}
+
+static tt_result ttg__tf_run(tt_ctx *ctx, const tt_backend_call *c) {
+    ttg__cuda *g = ttg__g(ctx);
+    tt_tensor *y = c->out, *x = c->in[0];
+    switch (c->op) {
+    case TT_BOP_RMSNORM: case TT_BOP_RMSNORM_BWD: { /* in x, w; i: rows, m; f[0] eps; p[0] rstd */
+        tt_tensor *w = c->in[1];
+        int rows = c->i[0], m = c->i[1];
+        float *rs = ttg__dev(ctx, c->p[0], "rmsnorm");
+        const float *dw = w ? ttg__dev(ctx, w->data, "rmsnorm") : NULL;
+        if (!rows || !m) return TT_OK;
+        if (c->op == TT_BOP_RMSNORM) {
+            TT_LAUNCH(ttg__rms_fwd, ttg__warp_rows_grid(rows), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, y->data, "rmsnorm"), rs,
+                      ttg__dev(ctx, x->data, "rmsnorm"), dw, rows, m, c->f[0]);
+            break;
+        }
+        if (x->grad)
+            TT_LAUNCH(ttg__rms_bwd_x, ttg__warp_rows_grid(rows), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "rmsnorm"),
+                      ttg__dev(ctx, x->data, "rmsnorm"), dw, ttg__dev(ctx, y->grad, "rmsnorm"), rs, rows, m);
+        if (w && w->grad)
+            TT_LAUNCH(ttg__rms_bwd_w, dim3((unsigned)((m + TTG__THREADS - 1) / TTG__THREADS)), dim3(TTG__THREADS), g->stream,
+                      ttg__dev(ctx, w->grad, "rmsnorm"), ttg__dev(ctx, x->data, "rmsnorm"), ttg__dev(ctx, y->grad, "rmsnorm"), rs, rows, m);
+        break;
+    }
+    case TT_BOP_STRIDED: case TT_BOP_STRIDED_BWD: { /* p[0]: size_t st[TT_MAX_DIMS], base */
+        const size_t *st = (const size_t *)c->p[0];
+        ttg__strides s;
+        int d;
+        memset(&s, 0, sizeof s);
+        s.nd = y->ndim;
+        for (d = 0; d < y->ndim; d++) { s.shape[d] = y->shape[d] > 0 ? y->shape[d] : 1; s.st[d] = (long long)st[d]; }
+        s.base = (long long)st[TT_MAX_DIMS];
+        if (!y->numel) return TT_OK;
+        if (c->op == TT_BOP_STRIDED)
+            TT_LAUNCH(ttg__strided_fwd, dim3(ttg__blocks(y->numel)), dim3(TTG__THREADS), g->stream, s, ttg__dev(ctx, y->data, "strided"),
+                      ttg__dev(ctx, x->data, "strided"), y->numel);
+        else if (x->grad)
+            TT_LAUNCH(ttg__strided_bwd, dim3(ttg__blocks(y->numel)), dim3(TTG__THREADS), g->stream, s, ttg__dev(ctx, x->grad, "strided"),
+                      ttg__dev(ctx, y->grad, "strided"), y->numel);
+        break;
+    }
+    case TT_BOP_ATTENTION: case TT_BOP_ATTENTION_BWD: {
+        tt_result r = ttg__attention(ctx, c);
+        if (r != TT_OK) return r;
+        break;
+    }
+    case TT_BOP_DROPOUT: case TT_BOP_DROPOUT_BWD: { /* i[0], i[1]: key; f[0] p, f[1] scale */
+        uint32_t k0 = (uint32_t)c->i[0], k1 = (uint32_t)c->i[1];
+        if (!y->numel) return TT_OK;
+        if (c->op == TT_BOP_DROPOUT)
+            TT_LAUNCH(ttg__dropout_fwd, dim3(ttg__blocks(y->numel)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, y->data, "dropout"),
+                      ttg__dev(ctx, x->data, "dropout"), y->numel, k0, k1, c->f[0], c->f[1]);
+        else if (x->grad)
+            TT_LAUNCH(ttg__dropout_bwd, dim3(ttg__blocks(y->numel)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "dropout"),
+                      ttg__dev(ctx, y->grad, "dropout"), y->numel, k0, k1, c->f[0], c->f[1]);
+        break;
+    }
+    case TT_BOP_GRAD_NORM: { /* p[0] list, i: count, kind, lamb; f[0] + f[1] max; p[1] work */
+        tt_tensor *const *list = (tt_tensor *const *)c->p[0];
+        double *w = (double *)ttg__dev(ctx, c->p[1], "grad norm");
+        int n = c->i[0], k;
+        if (!w) return ctx->err;
+        for (k = 0; k < n; k++) {
+            const float *gr = list[k]->grad ? ttg__dev(ctx, list[k]->grad, "grad norm") : NULL;
+            size_t ne = gr ? list[k]->numel : 0;
+            TT_LAUNCH(ttg__norm_part, dim3(ttg__nparts(ne)), dim3(TTG__THREADS), g->stream, w + 2 + (size_t)k * TTG__NPART, gr, ne, c->i[1]);
+        }
+        TT_LAUNCH(ttg__norm_finish, dim3(1), dim3(TTG__THREADS), g->stream, w, n * TTG__NPART, c->i[1], c->i[2],
+                  (double)c->f[0] + (double)c->f[1]);
+        break;
+    }
+    case TT_BOP_GRAD_SCALE: {
+        tt_tensor *const *list = (tt_tensor *const *)c->p[0];
+        const double *w = (const double *)ttg__dev(ctx, c->p[1], "grad scale");
+        int k;
+        if (!w) return ctx->err;
+        for (k = 0; k < c->i[0]; k++)
+            if (list[k]->grad && list[k]->numel)
+                TT_LAUNCH(ttg__scale_grad, dim3(ttg__blocks(list[k]->numel)), dim3(TTG__THREADS), g->stream,
+                          ttg__dev(ctx, list[k]->grad, "grad scale"), list[k]->numel, w);
+        break;
+    }
+    case TT_BOP_INDEX_SELECT: case TT_BOP_INDEX_SELECT_BWD: { /* i: count, inner, segments, outer; p[0]: ints */
+        int count = c->i[0], inner = c->i[1], nseg = c->i[2], outer = c->i[3];
+        int len = outer && inner ? (int)(x->numel / ((size_t)outer * inner)) : 0;
+        const int *ib = (const int *)ttg__dev(ctx, c->p[0], "index_select");
+        if (!ib || !y->numel) return ctx->err;
+        if (c->op == TT_BOP_INDEX_SELECT) {
+            TT_LAUNCH(ttg__isel_fwd, dim3(ttg__blocks(y->numel)), dim3(TTG__THREADS), g->stream, ttg__dev(ctx, y->data, "index_select"),
+                      ttg__dev(ctx, x->data, "index_select"), ib, count, len, inner, y->numel);
+        } else if (x->grad && nseg) {
+            dim3 grid((unsigned)(((size_t)outer * inner + TTG__THREADS - 1) / TTG__THREADS), (unsigned)nseg);
+            if (nseg > 65535) return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "index_select: more than 65535 distinct indices");
+            TT_LAUNCH(ttg__isel_bwd, grid, dim3(TTG__THREADS), g->stream, ttg__dev(ctx, x->grad, "index_select"),
+                      ttg__dev(ctx, y->grad, "index_select"), ib + count, ib + 2 * count, ib + 3 * count + 1, count, len, inner, outer);
+        }
+        break;
+    }
+    default: return tt_backend_fail(ctx, TT_ERR_UNSUPPORTED, "GPU backend: unknown op code");
+    }
+    if (ctx->err != TT_OK) return ctx->err;
+    TTG__CK(ctx, "kernel launch", cudaGetLastError());
+    return TT_OK;
+}
+
+/* LAMB on one parameter tensor (see ttg__lamb_moments); j->work: the step's norm work area */
+static tt_result ttg__lamb_update(tt_ctx *ctx, const tt_backend_update *j) {
+    ttg__cuda *g = ttg__g(ctx);
+    const tt_optim_hparams *h = j->h;
+    double t = (double)j->t;
+    double *w = (double *)ttg__dev(ctx, j->work, "LAMB");
+    float *x = ttg__dev(ctx, j->x, "LAMB"), *m = ttg__dev(ctx, j->s0, "LAMB"), *v = ttg__dev(ctx, j->s1, "LAMB");
+    ttg__lamb l;
+    if (!j->work) return tt_backend_fail(ctx, TT_ERR_STATE, "LAMB: no norm work area");
+    if (!w || !x || !m || !v) return ctx->err;
+    memset(&l, 0, sizeof l);
+    l.b1 = h->beta1; l.b2 = h->beta2; l.eps = h->eps; l.wd = j->wd; l.lr = h->lr; l.gsign = j->gsign;
+    l.bc1 = h->bias_correction ? (float)(1.0 - pow((double)h->beta1, t)) : 1.0f; /* as tt__upd_lamb */
+    l.sbc2 = h->bias_correction ? (float)sqrt(1.0 - pow((double)h->beta2, t)) : 1.0f;
+    l.w1 = (float)(1.0 - (double)h->beta1); l.w2 = (float)(1.0 - (double)h->beta2);
+    l.need_ratio = j->wd != 0 || h->always_adapt;
+    l.trust_clip = h->trust_clip != 0;
+    TT_LAUNCH(ttg__lamb_moments, dim3(ttg__nparts(j->n)), dim3(TTG__THREADS), g->stream, l, (const float *)x,
+              (const float *)ttg__dev(ctx, j->g, "LAMB"), m, v, j->n, w);
+    if (l.need_ratio) TT_LAUNCH(ttg__lamb_ratio, dim3(1), dim3(TTG__THREADS), g->stream, w, l.trust_clip);
+    TT_LAUNCH(ttg__lamb_apply, dim3(ttg__blocks(j->n)), dim3(TTG__THREADS), g->stream, l, x, (const float *)m, (const float *)v, j->n,
+              (const double *)w);
+    if (ctx->err != TT_OK) return ctx->err;
+    TTG__CK(ctx, "LAMB kernel", cudaGetLastError());
+    return TT_OK;
+}
+
 /* ---- the CNN ops (kernels in >>cnn): conv, pooling, batch norm ---- */
 
 static ttg__geom ttg__geom_of(const void *p) {
@@ -1232,6 +1707,8 @@ static tt_result ttg__cnn_run(tt_ctx *ctx, const tt_backend_call *c) {
 static tt_result ttg__cuda_run(tt_ctx *ctx, const tt_backend_call *c) {
     ttg__cuda *g = ttg__g(ctx);
     tt_tensor *y = c->out, *x = c->in[0];
+    if ((c->op >= TT_BOP_RMSNORM && c->op <= TT_BOP_GRAD_SCALE) || c->op == TT_BOP_INDEX_SELECT || c->op == TT_BOP_INDEX_SELECT_BWD)
+        return ttg__tf_run(ctx, c); /* >>transformer */
     switch (c->op) {
     case TT_BOP_RELU: {
         float *dy = ttg__dev(ctx, y->data, "relu"), *dx = ttg__dev(ctx, x->data, "relu");
@@ -1407,13 +1884,15 @@ static tt_result ttg__cuda_run(tt_ctx *ctx, const tt_backend_call *c) {
 
 static int ttg__cuda_optim_supported(tt_optim_kind k) {
     return k == TT_OPTIM_SGD || k == TT_OPTIM_ADAM || k == TT_OPTIM_ADAMW || k == TT_OPTIM_ADAGRAD || k == TT_OPTIM_RMSPROP ||
-           k == TT_OPTIM_LION;
+           k == TT_OPTIM_LION ||
+           k == TT_OPTIM_LAMB;
 }
 
 static tt_result ttg__cuda_update(tt_ctx *ctx, const tt_backend_update *j) {
     ttg__cuda *g = ttg__g(ctx);
     const tt_optim_hparams *h = j->h;
     ttg__upd u;
+    if (j->kind == TT_OPTIM_LAMB) return ttg__lamb_update(ctx, j); /* >>transformer */
     memset(&u, 0, sizeof u);
     u.kind = (int)j->kind;
     u.lr = h->lr; u.wd = j->wd; u.gsign = j->gsign; u.eps = h->eps;
@@ -1457,7 +1936,8 @@ static void ttg__cuda_release(tt_ctx *ctx) {
     ctx->backend_state = NULL;
 }
 
-static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", "layernorm", "embedding", "gelu", "gelu_tanh", "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "batchnorm", "adaptive_avg_pool2d", "global_avg_pool2d", NULL};
+static const char *const ttg__cuda_ops[] = {"linear", "relu", "sum", "cross_entropy", "add", "sub", "mul", "div", "softmax", "log_softmax", "layernorm", "embedding", "gelu", "gelu_tanh", "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "batchnorm", "adaptive_avg_pool2d", "global_avg_pool2d",
+                                             "rmsnorm", "transpose", "permute", "slice", "attention", "dropout", "index_select", NULL};
 
 static const tt_backend ttg__cuda_backend = {
     "cuda",          ttg__cuda_ops,     ttg__cuda_zero,   ttg__cuda_upload,          ttg__cuda_download,

@@ -33,6 +33,8 @@ typedef struct fashion_cfg {
     tt_allocator allocator; /* for the model's context (a zeroed one: malloc/free) */
     void (*on_step)(void *user, long step); /* called after every optimizer step, or NULL */
     void *user;
+    int gpu;                /* 1: train and evaluate on GPU 0 (tt_ctx_use_gpu; needs tinytrain_cuda.cu) */
+    float *step_losses;     /* when not NULL (and max_steps > 0): receives each step's loss (room for max_steps) */
 } fashion_cfg;
 
 typedef struct fashion_result {
@@ -146,6 +148,7 @@ typedef tt_tensor *(*fashion_forward_fn)(tt_ctx *ctx, tt_tensor *x, void *model)
 static double fashion_evaluate(tt_ctx *ctx, const tt_dataset *ds, fashion_forward_fn fwd, void *model, int conf[10][10]) {
     int was_training = tt_set_training(ctx, 0), was_grad = tt_set_grad_enabled(ctx, 0), start;
     long correct = 0;
+    float lg[100 * 10]; /* a chunk's logits, on the host */
     if (conf) memset(conf, 0, sizeof(int) * 100);
     tt_scratch_reset(ctx); /* called between training steps: the last step is done with */
     for (start = 0; start < ds->desc.n; start += 100) {
@@ -160,8 +163,12 @@ static double fashion_evaluate(tt_ctx *ctx, const tt_dataset *ds, fashion_forwar
             correct = -1;
             break;
         }
+        if (tt_tensor_to_host(ctx, logits, lg, logits->numel <= 1000 ? logits->numel : 0) != TT_OK) { /* GPU: download */
+            correct = -1;
+            break;
+        }
         for (i = 0; i < b.count; i++) {
-            const float *row = logits->data + (size_t)i * 10;
+            const float *row = lg + (size_t)i * 10;
             int best = 0;
             for (c = 1; c < 10; c++)
                 if (row[c] > row[best]) best = c;

@@ -1,5 +1,10 @@
 /* cc -std=c99 -O2 -I. examples/fashion_mlp.c -o fashion_mlp -lm -lpthread && ./fashion_mlp
 
+   On an NVIDIA GPU (see tinytrain_cuda.cu):
+       nvcc -O2 -arch=sm_80 -fmad=false -c tinytrain_cuda.cu
+       cc -std=c99 -O2 -I. -DTT_CUDA -c examples/fashion_mlp.c
+       nvcc -o fashion_mlp fashion_mlp.o tinytrain_cuda.o -lpthread && ./fashion_mlp --gpu
+
    fashion_mlp: a multilayer perceptron on Fashion-MNIST, from the gzipped IDX files to a
    measured test accuracy and confusion matrix.
 
@@ -12,7 +17,10 @@
    Memory: the images stay uint8 in memory (tt_dataset), each batch is scaled to [0, 1] when it
            is gathered into scratch memory; nothing is allocated during training.
 
-   Usage: ./fashion_mlp [epochs (default 20)] [threads (default 1)]
+   Usage: ./fashion_mlp [--gpu] [epochs (default 20)] [threads (default 1)]
+   --gpu: the same training on GPU 0 (the batches are uploaded, the loss and the evaluation's
+   logits downloaded); without tinytrain_cuda.cu linked or without a GPU it says why and exits
+   with status 1.
    Needs the data set: apt-get install dataset-fashion-mnist, or the four files in data/
    (the program says which when they are missing, and exits with status 2). */
 #define _POSIX_C_SOURCE 200809L
@@ -67,6 +75,11 @@ static int fashion_mlp_run(const fashion_data *fd, const fashion_cfg *cfg, fashi
         tt_ctx_free(&ctx);
         return 1;
     }
+    if (cfg->gpu && tt_ctx_use_gpu(&ctx, 0) != TT_OK) { /* after the parameters and the optimizer exist */
+        fprintf(stderr, "--gpu: %s\n", tt_error_message(&ctx));
+        tt_ctx_free(&ctx);
+        return 1;
+    }
     for (epoch = 0; epoch < cfg->epochs && ok; epoch++) {
         double t0 = fashion_now(), loss_sum = 0;
         long n_loss = 0;
@@ -74,12 +87,15 @@ static int fashion_mlp_run(const fashion_data *fd, const fashion_cfg *cfg, fashi
         while (tt_batch_iter_next(&it, &b)) {
             tt_tensor *x, *loss;
             const int *y;
+            float lv;
             tt_scratch_reset(&ctx);
             if (tt_dataset_gather(&ctx, &fd->train, &b, NULL, &x, &y, NULL) != TT_OK ||
                 !(loss = tt_cross_entropy(&ctx, mlp_forward(&ctx, x, &m), b.count, y, NULL))) { ok = 0; break; }
             tt_zero_grad(&ctx);
-            if (tt_backward(&ctx, loss) != TT_OK || tt_optim_step(&ctx, &opt) != TT_OK) { ok = 0; break; }
-            loss_sum += loss->data[0];
+            if (tt_backward(&ctx, loss) != TT_OK || tt_optim_step(&ctx, &opt) != TT_OK ||
+                tt_tensor_to_host(&ctx, loss, &lv, 1) != TT_OK) { ok = 0; break; } /* the loss: the step's one download */
+            loss_sum += lv;
+            if (cfg->step_losses && res->steps < cfg->max_steps) cfg->step_losses[res->steps] = lv;
             n_loss++;
             res->steps++;
             if (cfg->on_step) cfg->on_step(cfg->user, res->steps);
@@ -106,10 +122,11 @@ int main(int argc, char **argv) {
     fashion_cfg cfg;
     fashion_result res;
     double t0 = fashion_now();
-    int r;
+    int r, a = 1;
     memset(&cfg, 0, sizeof cfg);
-    cfg.epochs = argc > 1 ? atoi(argv[1]) : 20;
-    cfg.threads = argc > 2 ? atoi(argv[2]) : 1;
+    if (argc > 1 && !strcmp(argv[1], "--gpu")) { cfg.gpu = 1; a = 2; }
+    cfg.epochs = argc > a ? atoi(argv[a]) : 20;
+    cfg.threads = argc > a + 1 ? atoi(argv[a + 1]) : 1;
     cfg.seed = 1;
     cfg.verbose = 1;
     if ((r = fashion_load(&fd, 1, 5000)) != 0) return r;
@@ -118,8 +135,9 @@ int main(int argc, char **argv) {
     r = fashion_mlp_run(&fd, &cfg, &res);
     if (r == 0) {
         fashion_print_confusion(res.confusion);
-        printf("test accuracy %.2f%% after %d epochs (%ld steps, %.1f s of training, %.0f samples/s)\n",
-               100.0 * res.test_acc, cfg.epochs, res.steps, res.train_seconds, (double)res.steps * 64 / res.train_seconds);
+        printf("test accuracy %.2f%% after %d epochs (%ld steps, %.1f s of training, %.0f samples/s%s)\n",
+               100.0 * res.test_acc, cfg.epochs, res.steps, res.train_seconds, (double)res.steps * 64 / res.train_seconds,
+               cfg.gpu ? ", GPU" : "");
     }
     tt_ctx_free(&fd.ctx);
     return r;

@@ -243,6 +243,75 @@ static void test_crc32_check_values(void) {
     CHECK(tt_crc32(0, a, 0) == 0u);
 }
 
+/* ---------------------------------------------------------------- private helpers
+   Checks that need the implementation's private (tt__) names. They live here, in the one test
+   that always compiles the implementation in its own translation unit, so that the tests they
+   belong to (test_layers, test_misuse, test_safetensors, test_optim) link against
+   build/tinytrain.o instead of compiling the library again (see the Makefile). */
+
+/* inverse error function (trunc_normal's sampler, tests/test_layers.c); values from scipy */
+static void test_erfinv_values(void) {
+    CHECK_CLOSE(tt__erfinv(0.5), 0.4769362762044699, 1e-14, 0);
+    CHECK_CLOSE(tt__erfinv(-0.999), -2.326753765513525, 1e-12, 0);
+}
+
+/* The message formatter never trusts a header's ndim (it printed past shape[] before). */
+static void test_format_bad_ndim(void) {
+    tt_ctx ctx;
+    tt_tensor bad;
+    tt_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_params = 4096;
+    d.max_param_tensors = 16;
+    d.persist_bytes = 1 << 16;
+    d.scratch_bytes = 1 << 12;
+    d.small_matmul_workspace = 1;
+    if (tt_ctx_init(&ctx, &d) != TT_OK) { CHECK(0); return; }
+    memset(&bad, 0x7f, sizeof bad);
+    tt__fail(&ctx, TT_ERR_SHAPE, "x %S", &bad);
+    CHECK_MSG(strcmp(tt_error_message(&ctx), "x [?]") == 0, "%s", tt_error_message(&ctx));
+    tt_ctx_free(&ctx);
+}
+
+/* Exactly representable half / bfloat16 values, subnormals, infinities. */
+static void test_half_conversion(void) {
+    CHECK(tt__half_to_float(0x3C00u) == 1.0f);
+    CHECK(tt__half_to_float(0xC000u) == -2.0f);
+    CHECK(tt__half_to_float(0x7BFFu) == 65504.0f);
+    CHECK(tt__half_to_float(0x0001u) == 5.9604644775390625e-8f);   /* smallest subnormal, 2^-24 */
+    CHECK(tt__half_to_float(0x03FFu) == 6.09755516052246094e-5f);  /* largest subnormal */
+    CHECK(tt__half_to_float(0x0400u) == 6.103515625e-5f);          /* smallest normal, 2^-14 */
+    CHECK(tt__half_to_float(0x3555u) == 0.333251953125f);
+    CHECK(isinf(tt__half_to_float(0x7C00u)) && tt__half_to_float(0xFC00u) < 0);
+    CHECK(isnan(tt__half_to_float(0x7E00u)));
+    {
+        unsigned char b[2] = {0x80, 0x3F}; /* bf16 1.0 */
+        CHECK(tt__st_value(b, 2) == 1.0f);
+    }
+}
+
+/* Every optimizer kind: tt_optim_init gives the state size its table row states, and the row
+   sits at its kind's index (tests/test_optim.c runs each kind). */
+static void test_optim_state_sizes(void) {
+    int k;
+    for (k = 1; k < TT_OPTIM_KIND_COUNT_; k++) {
+        tt_ctx ctx;
+        tt_desc d;
+        tt_optim opt;
+        tt_optim_desc od = tt_optim_desc_init((tt_optim_kind)k);
+        int s[2] = {3, 4};
+        memset(&d, 0, sizeof d);
+        d.max_params = 64;
+        d.persist_bytes = 1 << 16;
+        d.scratch_bytes = 1 << 16;
+        CHECK(tt_ctx_init(&ctx, &d) == TT_OK);
+        CHECK(tt_param(&ctx, "w", 2, s) != NULL); /* 2-D: Muon takes matrices only */
+        CHECK_MSG(tt_optim_init(&ctx, &opt, &od) == TT_OK, "%s: %s", tt_optim_name((tt_optim_kind)k), tt_error_message(&ctx));
+        CHECK(opt.n_state == tt__optim_table[k].n_state && tt__optim_table[k].kind == (tt_optim_kind)k);
+        tt_ctx_free(&ctx);
+    }
+}
+
 int main(void) {
     RUN(test_accumulation_and_modes);
     RUN(test_anomaly_mode);
@@ -253,5 +322,9 @@ int main(void) {
     RUN(test_gradcheck_matmul_add_relu);
     RUN(test_shape_error_message);
     RUN(test_crc32_check_values);
+    RUN(test_erfinv_values);
+    RUN(test_format_bad_ndim);
+    RUN(test_half_conversion);
+    RUN(test_optim_state_sizes);
     TEST_EXIT();
 }

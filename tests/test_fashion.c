@@ -56,10 +56,14 @@ static void test_fashion_mlp_short(void) {
     }
 }
 
-/* 100 steps of the CNN (6,400 images) with augmentation (crop and flip): measured 0.831 on the
-   first 2,000 test images and 0.832 on validation; bound 0.75. */
+/* 50 steps of the CNN (3,200 images) with augmentation (crop and flip): measured 0.773 on the
+   first 2,000 test images and 0.794 on validation; with seeds 2 to 5 (other draws, as other
+   kernels' rounding would give) 0.730 to 0.760 test, 0.737 to 0.801 validation. Bound 0.68:
+   5 points under the lowest of those (a model that does not learn stays near 0.1; 20 steps,
+   learning less than half as fast, measured 0.616 test). Few steps: this is the longest program
+   of make test. */
 static void test_fashion_cnn_short(void) {
-    fashion_cfg c = small_cfg(100);
+    fashion_cfg c = small_cfg(50);
     fashion_result r;
     fashion_data cd;
     if (!have_data) { SKIP("test_fashion_cnn_short", "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"); return; }
@@ -71,8 +75,8 @@ static void test_fashion_cnn_short(void) {
     cd.train.desc.shape[2] = cd.val.desc.shape[2] = cd.test.desc.shape[2] = 28;
     CHECK(fashion_cnn_run(&cd, &c, 1, &r) == 0);
     printf("  cnn: %ld steps, validation %.4f, test %.4f, %.1f s\n", r.steps, r.val_acc, r.test_acc, r.train_seconds);
-    CHECK(r.steps == 100);
-    CHECK(r.test_acc >= 0.75 && r.val_acc >= 0.75);
+    CHECK(r.steps == 50);
+    CHECK(r.test_acc >= 0.68 && r.val_acc >= 0.68);
     CHECK(n_alloc == 1 && n_alloc_at_step1 == 1);
 }
 

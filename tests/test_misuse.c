@@ -225,16 +225,8 @@ static void test_params_live_foreign_refused(void) {
     tt_ctx_free(&b);
 }
 
-/* The message formatter never trusts a header's ndim (it printed past shape[] before). */
-static void test_format_bad_ndim(void) {
-    tt_ctx ctx;
-    tt_tensor bad;
-    if (!small_ctx(&ctx, 1 << 12)) { CHECK(0); return; }
-    memset(&bad, 0x7f, sizeof bad);
-    tt__fail(&ctx, TT_ERR_SHAPE, "x %S", &bad);
-    CHECK_MSG(strcmp(tt_error_message(&ctx), "x [?]") == 0, "%s", tt_error_message(&ctx));
-    tt_ctx_free(&ctx);
-}
+/* The message formatter's guard against a bad ndim (tt__fail, private) is checked in
+   tests/test_core.c. */
 
 /* ---- 2. an optimizer belongs to its context ---- */
 
@@ -559,7 +551,6 @@ int main(int argc, char **argv) {
     RUN1(test_rewind_drops_late_grad);
     RUN1(test_half_made_header_not_live);
     RUN1(test_params_live_foreign_refused);
-    RUN1(test_format_bad_ndim);
     RUN1(test_optimizer_other_context_refused);
     RUN1(test_backward_all_or_nothing_anomaly);
     RUN1(test_backward_all_or_nothing_out_of_memory);

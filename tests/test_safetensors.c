@@ -129,22 +129,7 @@ static void test_tinytrain_to_torch(void) {
 }
 #endif
 
-/* Exactly representable half / bfloat16 values, subnormals, infinities. */
-static void test_half_conversion(void) {
-    CHECK(tt__half_to_float(0x3C00u) == 1.0f);
-    CHECK(tt__half_to_float(0xC000u) == -2.0f);
-    CHECK(tt__half_to_float(0x7BFFu) == 65504.0f);
-    CHECK(tt__half_to_float(0x0001u) == 5.9604644775390625e-8f);   /* smallest subnormal, 2^-24 */
-    CHECK(tt__half_to_float(0x03FFu) == 6.09755516052246094e-5f);  /* largest subnormal */
-    CHECK(tt__half_to_float(0x0400u) == 6.103515625e-5f);          /* smallest normal, 2^-14 */
-    CHECK(tt__half_to_float(0x3555u) == 0.333251953125f);
-    CHECK(isinf(tt__half_to_float(0x7C00u)) && tt__half_to_float(0xFC00u) < 0);
-    CHECK(isnan(tt__half_to_float(0x7E00u)));
-    {
-        unsigned char b[2] = {0x80, 0x3F}; /* bf16 1.0 */
-        CHECK(tt__st_value(b, 2) == 1.0f);
-    }
-}
+/* The half / bfloat16 conversions (private) are checked in tests/test_core.c. */
 
 /* Build a file from a header string and n data bytes. */
 static size_t mkfile(unsigned char *out, const char *json, size_t data) {
@@ -307,7 +292,6 @@ int main(void) {
 #else
     SKIP("torch round trip", "tests/ref/safetensors_ref.h is a placeholder: run tests/ref/gen_safetensors.py");
 #endif
-    RUN(test_half_conversion);
     RUN(test_validation);
     RUN(test_roundtrip_metadata_and_names);
     TEST_EXIT();
