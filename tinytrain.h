@@ -296,7 +296,7 @@ typedef struct tt_desc {
     uint64_t seed;          /* RNG seed (default 0 is a valid seed: same as seed 0) */
     int threads;            /* threads of the context's pool, 1..TT_MAX_THREADS (default 1); see THREADS */
     tt_kernel kernel;       /* matmul kernel (default AUTO) */
-    int small_matmul_workspace; /* 1: only ~50 KiB matmul workspace per thread instead of ~1.5 MiB
+    int small_matmul_workspace; /* 1: only ~50 KiB matmul workspace per thread instead of ~1.6 MiB
                                (no packed path: large products are slower; for small devices) */
     int flush_denormals;    /* 1: run the context's work with subnormal floats flushed to zero
                                (flush-to-zero and denormals-are-zero: MXCSR FTZ|DAZ on x86-64, FPCR.FZ
@@ -606,7 +606,7 @@ TT_API tt_result tt_sgemm(int trans_a, int trans_b, int m, int n, int k, float a
                           float *c, int ldc);
 /* The context's kernel, workspace and threads (no allocation). Used by every autograd op.
    Uses the thread pool only for problems of about 1M multiply-adds and more. The workspace
-   lives in the context block: about 1.5 MiB per thread (tt_desc.threads). */
+   lives in the context block: about 1.6 MiB per thread (tt_desc.threads). */
 TT_API tt_result tt_ctx_sgemm(tt_ctx *ctx, int trans_a, int trans_b, int m, int n, int k,
                               float alpha, const float *a, int lda, const float *b, int ldb,
                               float beta, float *c, int ldc);
@@ -4204,7 +4204,10 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
       once, L3) > ic (MC rows, A packed once, L2) > jr > ir (micro-tiles; the B sliver stays in
       L1). The "light" driver (small/skinny problems, and tt_sgemm without a context) does not
       pack A at all (the micro-kernel reads it through its strides) and packs only one KC x NR
-      sliver of B at a time into a small buffer.
+      sliver of B at a time into a small buffer. The "narrow" driver (n <= 12 / 16, tt__gemm_narrow)
+      turns the tile around: one vector per column of C holding 8 / 16 of its rows.
+   Cache blocks: KC is a constant of each kernel (it decides where the k sums are cut); MC and
+   NC are chosen per CPU at tt_ctx_init from cpuid's cache sizes (tt__gemm_blocking).
 
    Determinism: every C element is computed by the same instruction sequence in both drivers and
    for every tile position: the k loop is cut at the same multiples of KC (a kernel constant), the
@@ -4240,6 +4243,11 @@ typedef void (*tt__ukr_ldb_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t 
    writes the packed A panel (step p at pao + p*MR). Either may be NULL; same arithmetic as ukr. */
 typedef void (*tt__ukr_pk_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
                               float *pao, float *pbo, float *c, ptrdiff_t ldc, float alpha, float beta);
+/* Narrow C (n <= nt_max): a tile of mr <= nt_mr rows and nr columns, one vector per column
+   holding nt_mr rows; a: the nt_mr values of op(A) at step p at a + p*csa (contiguous), b: a
+   packed B sliver (row p at b + p*ldb). Same arithmetic per element as ukr. */
+typedef void (*tt__ukr_nt_fn)(int kc, const float *a, ptrdiff_t csa, const float *b, ptrdiff_t ldb, float *c,
+                              ptrdiff_t ldc, float alpha, float beta, int mr, int nr);
 /* Packs kc x nc of op(B) = B^T (element (p, j) at b[j*ldb + p]) into NR-column panels. */
 typedef void (*tt__pack_bt_fn)(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb);
 /* Packs mc x kc of op(A) = A (element (i, p) at a[i*lda + p]) or, the _at variant, of
@@ -4255,15 +4263,23 @@ typedef struct tt__gemm_kern {
     tt__pack_bn_fn pack_bn; /* SIMD packer for op(B) = B, or NULL */
     tt__pack_an_fn pack_an; /* SIMD transposing packer for op(A) = A, or NULL (portable one) */
     tt__pack_an_fn pack_at; /* SIMD packer for op(A) = A^T, or NULL */
+    tt__ukr_nt_fn ukr_nt;   /* narrow C kernel (see tt__gemm_narrow), or NULL */
+    tt__pack_an_fn pack_av; /* one nt_mr-row panel of op(A) = A for ukr_nt (step p at p*nt_mr) */
+    int nt_mr;              /* ukr_nt's rows per vector */
+    int nt_max, nt_pack_max; /* widest C for ukr_nt with op(A) = A^T (read in place) / otherwise (packed) */
     int mr, nr;      /* register tile */
     int split4;      /* has a cheaper loop for tiles of at most 4 rows (see tt__gemm_tail) */
     int kc, mc, nc;  /* cache blocks: KC depth (L1), MC rows of A (L2), NC columns of B (L3) */
 } tt__gemm_kern;
 
-/* Largest blocks over all kernels of this build: they size the workspaces. */
+/* Largest blocks over all kernels of this build: they size the workspaces. KC is a constant
+   of each kernel (it decides where the k sums are cut, so it decides the rounding: the same
+   kernel gives the same bits on every CPU); MC and NC only reorder whole tiles and are chosen
+   per CPU from its cache sizes (tt__gemm_blocking), up to TT__GEMM_MC / TT__GEMM_NC. */
 #define TT__GEMM_KC 320
-#define TT__GEMM_MC 120
+#define TT__GEMM_MC 240
 #define TT__GEMM_NC 1024
+#define TT__GEMM_MC_DEFAULT 120 /* cache sizes unknown: the blocks tuned on Zen 3 (L2 512 KiB) */
 #define TT__GEMM_MR_MAX 8
 #define TT__GEMM_NR_MAX 32
 #define TT__GEMM_MAX_THREADS TT_MAX_THREADS
@@ -4272,6 +4288,9 @@ typedef struct tt__gemm_kern {
 #define TT__GEMM_PREFETCH_KC 32
 /* Floats of the packed path's A workspace (MC x KC, whole panels). */
 #define TT__GEMM_PA_FLOATS ((size_t)(TT__GEMM_MC + TT__GEMM_MR_MAX) * TT__GEMM_KC)
+/* Largest op(A) that the packed driver packs as one block for small k (tt__gemm_packed); tuned
+   on Zen 3 with the 120-row A block, independent of the CPU's MC. */
+#define TT__GEMM_ONE_A_FLOATS ((size_t)(TT__GEMM_MC_DEFAULT + TT__GEMM_MR_MAX) * TT__GEMM_KC)
 /* tt_sgemm's stack buffer: one B sliver and one A sliver, 320 * (32 + 8) floats = 50 KiB. */
 #define TT__GEMM_STACK_FLOATS (TT__GEMM_KC * (TT__GEMM_NR_MAX + TT__GEMM_MR_MAX))
 
@@ -4642,6 +4661,129 @@ static void tt__pack_bn32_avx2(int kc, int nc, const float *b, ptrdiff_t ldb, fl
     tt__pack_bn8_avx2(kc, nc, b, ldb, pb, 32);
 }
 
+/* ---- narrow C (n <= 12 on AVX2, n <= 16 on AVX-512): the tile runs down the rows ----
+   With n at most NR the 6 x 16 tile wastes lanes (n = 10: 6 of 16) or, for n <= 8, keeps only 6
+   accumulators (FMA-latency bound). Here one vector holds 8 (AVX-512: 16) rows of one column
+   of C: per k step one load of the 8 values of op(A) at that step (an 8-row panel, contiguous
+   per step: packed, or A^T read in place) and, per column of C, one broadcast of op(B) and one
+   FMA. n = 10 keeps 10 accumulators with every lane used. At the end the columns are
+   transposed in registers (8 x 8) into rows of C and stored through the usual epilogue. Every
+   C element still sees the same operations in the same order as in the 6 x 16 kernel (FMAs
+   for p = 0, 1, ... from zero, then times alpha, then plus beta C), so the results are the
+   same bits. b: a packed B sliver (row p at b + p*ldb, at least nr rounded up to even floats). */
+/* Row i of a narrow tile: x0 = columns 0..7, x1 = columns 8..15 (masks m0, m1), already
+   times alpha; C = x + beta * C as in TT__ROW2. */
+#define TT__NTROW(i, x0, x1)                                                                  \
+    do {                                                                                      \
+        if ((i) < mq) {                                                                       \
+            float *r_ = cq + (i) * ldc;                                                        \
+            __m256 y0_ = x0, y1_ = x1;                                                        \
+            if (beta != 0.0f) {                                                               \
+                __m256 z0_ = _mm256_maskload_ps(r_, m0), z1_ = _mm256_maskload_ps(r_ + 8, m1); \
+                if (beta != 1.0f) { z0_ = _mm256_mul_ps(vb, z0_); z1_ = _mm256_mul_ps(vb, z1_); } \
+                y0_ = _mm256_add_ps(y0_, z0_);                                                \
+                y1_ = _mm256_add_ps(y1_, z1_);                                                \
+            }                                                                                 \
+            _mm256_maskstore_ps(r_, m0, y0_);                                                 \
+            if (nr > 8) _mm256_maskstore_ps(r_ + 8, m1, y1_);                                 \
+        }                                                                                     \
+    } while (0)
+/* Rows 0..7 of a narrow tile, from its 16 column vectors (8 rows each; columns past nr are
+   zero): two 8 x 8 transposes, alpha, then the rows: cq points at row 0, mq <= 8 rows valid. */
+#define TT__NTSTORE8(c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15)  \
+    do {                                                                                      \
+        __m256i lane_ = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);                            \
+        __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane_);                        \
+        __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane_);                    \
+        __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);                        \
+        TT__TR8(c0, c1, c2, c3, c4, c5, c6, c7);                                              \
+        if (nr > 8) TT__TR8(c8, c9, c10, c11, c12, c13, c14, c15);                            \
+        if (alpha != 1.0f) {                                                                  \
+            c0 = _mm256_mul_ps(va, c0); c1 = _mm256_mul_ps(va, c1); c2 = _mm256_mul_ps(va, c2); \
+            c3 = _mm256_mul_ps(va, c3); c4 = _mm256_mul_ps(va, c4); c5 = _mm256_mul_ps(va, c5); \
+            c6 = _mm256_mul_ps(va, c6); c7 = _mm256_mul_ps(va, c7); c8 = _mm256_mul_ps(va, c8); \
+            c9 = _mm256_mul_ps(va, c9); c10 = _mm256_mul_ps(va, c10); c11 = _mm256_mul_ps(va, c11); \
+            c12 = _mm256_mul_ps(va, c12); c13 = _mm256_mul_ps(va, c13); c14 = _mm256_mul_ps(va, c14); \
+            c15 = _mm256_mul_ps(va, c15);                                                     \
+        }                                                                                     \
+        TT__NTROW(0, c0, c8); TT__NTROW(1, c1, c9); TT__NTROW(2, c2, c10); TT__NTROW(3, c3, c11); \
+        TT__NTROW(4, c4, c12); TT__NTROW(5, c5, c13); TT__NTROW(6, c6, c14); TT__NTROW(7, c7, c15); \
+    } while (0)
+#define TT__NTFMA(j) if (NC > j) c##j = _mm256_fmadd_ps(av, _mm256_broadcast_ss(b + j), c##j)
+__attribute__((target("avx2,fma"), always_inline))
+static inline void tt__ukr_nt8_body(int kc, const float *a, ptrdiff_t csa, const float *b, ptrdiff_t ldb, float *c,
+                                    ptrdiff_t ldc, float alpha, float beta, int mr, int nr, const int NC) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+    __m256 c8 = c0, c9 = c0, c10 = c0, c11 = c0, c12 = c0, c13 = c0, c14 = c0, c15 = c0;
+    int p;
+    for (p = 0; p < kc; p++, a += csa, b += ldb) {
+        __m256 av = _mm256_loadu_ps(a);
+        TT__NTFMA(0); TT__NTFMA(1); TT__NTFMA(2); TT__NTFMA(3); TT__NTFMA(4); TT__NTFMA(5);
+        TT__NTFMA(6); TT__NTFMA(7); TT__NTFMA(8); TT__NTFMA(9); TT__NTFMA(10); TT__NTFMA(11);
+    }
+    {
+        float *cq = c;
+        int mq = mr;
+        TT__NTSTORE8(c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15);
+    }
+}
+#undef TT__NTFMA
+/* C tile of mr <= 8 rows and nr <= 12 columns; a: 8 values per step, csa apart. */
+__attribute__((target("avx2,fma")))
+static void tt__ukr_nt_avx2(int kc, const float *a, ptrdiff_t csa, const float *b, ptrdiff_t ldb, float *c,
+                            ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    switch ((nr + 1) / 2) { /* the FMA count follows nr (rounded up to even: fewer copies) */
+    case 1: tt__ukr_nt8_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 2); break;
+    case 2: tt__ukr_nt8_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 4); break;
+    case 3: tt__ukr_nt8_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 6); break;
+    case 4: tt__ukr_nt8_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 8); break;
+    case 5: tt__ukr_nt8_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 10); break;
+    default: tt__ukr_nt8_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 12); break;
+    }
+}
+/* Panels of MV = 8 or 16 rows for the narrow kernels when op(A) = A (rows lda apart, contiguous
+   in p): 8 rows at a time transposed 8 x 8, step p of the panel at pa + p*MV; rows past mc are
+   zero. One panel (mc <= MV). */
+__attribute__((target("avx2,fma")))
+static inline void tt__pack_av8_avx2(int mc, int kc, const float *a, ptrdiff_t lda, float *pa, int MV) {
+    int h, p, i, p8 = kc & ~7;
+    for (h = 0; h < MV; h += 8) {
+        const float *ar = a + h * lda;
+        int n = mc - h; /* rows of this group inside A */
+        __m256 z = _mm256_setzero_ps();
+        for (p = 0; p < p8; p += 8) {
+            const float *s = ar + p;
+            float *o = pa + (size_t)p * MV + h;
+            __m256 r0, r1, r2, r3, r4, r5, r6, r7;
+            if (n >= 8) {
+                r0 = _mm256_loadu_ps(s); r1 = _mm256_loadu_ps(s + lda); r2 = _mm256_loadu_ps(s + 2 * lda);
+                r3 = _mm256_loadu_ps(s + 3 * lda); r4 = _mm256_loadu_ps(s + 4 * lda);
+                r5 = _mm256_loadu_ps(s + 5 * lda); r6 = _mm256_loadu_ps(s + 6 * lda);
+                r7 = _mm256_loadu_ps(s + 7 * lda);
+            } else {
+                r0 = n > 0 ? _mm256_loadu_ps(s) : z; r1 = n > 1 ? _mm256_loadu_ps(s + lda) : z;
+                r2 = n > 2 ? _mm256_loadu_ps(s + 2 * lda) : z; r3 = n > 3 ? _mm256_loadu_ps(s + 3 * lda) : z;
+                r4 = n > 4 ? _mm256_loadu_ps(s + 4 * lda) : z; r5 = n > 5 ? _mm256_loadu_ps(s + 5 * lda) : z;
+                r6 = n > 6 ? _mm256_loadu_ps(s + 6 * lda) : z; r7 = z;
+            }
+            TT__TR8(r0, r1, r2, r3, r4, r5, r6, r7);
+            _mm256_storeu_ps(o, r0); _mm256_storeu_ps(o + MV, r1); _mm256_storeu_ps(o + 2 * MV, r2);
+            _mm256_storeu_ps(o + 3 * MV, r3); _mm256_storeu_ps(o + 4 * MV, r4); _mm256_storeu_ps(o + 5 * MV, r5);
+            _mm256_storeu_ps(o + 6 * MV, r6); _mm256_storeu_ps(o + 7 * MV, r7);
+        }
+        for (p = p8; p < kc; p++)
+            for (i = 0; i < 8; i++) pa[p * MV + h + i] = i < n ? ar[i * lda + p] : 0.0f;
+    }
+}
+__attribute__((target("avx2,fma")))
+static void tt__pack_av_avx2(int mc, int kc, const float *a, ptrdiff_t lda, float *pa) {
+    tt__pack_av8_avx2(mc, kc, a, lda, pa, 8);
+}
+__attribute__((target("avx2,fma")))
+static void tt__pack_av16_avx2(int mc, int kc, const float *a, ptrdiff_t lda, float *pa) {
+    tt__pack_av8_avx2(mc, kc, a, lda, pa, 16);
+}
+
 /* ---- x86-64 AVX-512F micro-kernel, 6 x 32: the AVX2 design with 512-bit registers (12
    accumulators, 2 B vectors, 1 broadcast per row); edge columns use AVX-512 store masks. ---- */
 #define TT__ROW2(i, x0, x1)                                                                   \
@@ -4670,9 +4812,12 @@ static void tt__pack_bn32_avx2(int kc, int nc, const float *b, ptrdiff_t ldb, fl
             _mm512_storeu_ps(r_ + 16, x1);                                                    \
         }                                                                                     \
     } while (0)
-__attribute__((target("avx512f")))
-static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
-                               float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+/* The kernel body; with pao / pbo it is the packing tile of tt__ukr_pk_fn, as in the AVX2
+   kernel (B stored as two 16-float vectors per step, the 6 A^T values by one 8-float store
+   that the next step overwrites; the last step moves 4 + 2). */
+__attribute__((target("avx512f"), always_inline))
+static inline void tt__ukr_avx512_body(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                                       float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr, float *pao, float *pbo) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, va, vb;
     /* bit j of m0 / m1: column j / 16 + j inside the tile */
@@ -4685,7 +4830,31 @@ static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t 
             _mm_prefetch((const char *)(c + p * ldc), _MM_HINT_T0);
             _mm_prefetch((const char *)(c + p * ldc + 31), _MM_HINT_T0);
         }
-    if (mr > 4 && nr > 16) {
+    if (pao || pbo) {
+        __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+        for (p = 0; p < kc; p++) {
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
+            if (pbo) { _mm512_storeu_ps(pbo, b0); _mm512_storeu_ps(pbo + 16, b1); pbo += 32; }
+            if (pao) {
+                __m256 v = _mm256_maskload_ps(a, six);
+                if (p + 1 < kc) {
+                    _mm256_storeu_ps(pao, v);
+                } else {
+                    _mm_storeu_ps(pao, _mm256_castps256_ps128(v));
+                    _mm_storel_pi((__m64 *)(void *)(pao + 4), _mm256_extractf128_ps(v, 1));
+                }
+                pao += 6;
+            }
+            x = _mm512_set1_ps(a[0]);  c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
+            x = _mm512_set1_ps(a[rsa]); c10 = _mm512_fmadd_ps(x, b0, c10); c11 = _mm512_fmadd_ps(x, b1, c11);
+            x = _mm512_set1_ps(a[r2]); c20 = _mm512_fmadd_ps(x, b0, c20); c21 = _mm512_fmadd_ps(x, b1, c21);
+            x = _mm512_set1_ps(a[r3]); c30 = _mm512_fmadd_ps(x, b0, c30); c31 = _mm512_fmadd_ps(x, b1, c31);
+            x = _mm512_set1_ps(a[r4]); c40 = _mm512_fmadd_ps(x, b0, c40); c41 = _mm512_fmadd_ps(x, b1, c41);
+            x = _mm512_set1_ps(a[r5]); c50 = _mm512_fmadd_ps(x, b0, c50); c51 = _mm512_fmadd_ps(x, b1, c51);
+            a += csa;
+            b += ldb;
+        }
+    } else if (mr > 4 && nr > 16) {
         for (p = 0; p < kc; p++) {
             __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
             x = _mm512_set1_ps(a[0]);  c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
@@ -4744,10 +4913,70 @@ static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t 
 #undef TT__ROW2
 #undef TT__FULL2
 #undef TT__SCALE12
+__attribute__((target("avx512f")))
+static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                               float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    tt__ukr_avx512_body(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, mr, nr, NULL, NULL);
+}
+__attribute__((target("avx512f")))
+static void tt__ukr_avx512_pk(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                              float *pao, float *pbo, float *c, ptrdiff_t ldc, float alpha, float beta) {
+    tt__ukr_avx512_body(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, 6, 32, pao, pbo);
+}
 static void tt__ukr_avx512(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
                            ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
     tt__ukr_avx512_ldb(kc, a, rsa, csa, b, 32, c, ldc, alpha, beta, mr, nr);
 }
+/* The narrow kernel with 16 rows per vector (see tt__ukr_nt_avx2): mr <= 16 rows, nr <= 16
+   columns, 16 accumulators at most; a: 16 values per step, csa apart. The columns go through
+   a small stack tile and are transposed 8 x 8 with the AVX2 code of the 8-row kernel. */
+#define TT__NTFMA(j) if (NC > j) c##j = _mm512_fmadd_ps(av, _mm512_set1_ps(b[j]), c##j)
+__attribute__((target("avx512f"), always_inline))
+static inline void tt__ukr_nt16_body(int kc, const float *a, ptrdiff_t csa, const float *b, ptrdiff_t ldb, float *c,
+                                     ptrdiff_t ldc, float alpha, float beta, int mr, int nr, const int NC) {
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+    __m512 c8 = c0, c9 = c0, c10 = c0, c11 = c0, c12 = c0, c13 = c0, c14 = c0, c15 = c0;
+    float t[16 * 16]; /* column j of the tile at t + 16 j */
+    int p, h;
+    for (p = 0; p < kc; p++, a += csa, b += ldb) {
+        __m512 av = _mm512_loadu_ps(a);
+        TT__NTFMA(0); TT__NTFMA(1); TT__NTFMA(2); TT__NTFMA(3); TT__NTFMA(4); TT__NTFMA(5); TT__NTFMA(6); TT__NTFMA(7);
+        TT__NTFMA(8); TT__NTFMA(9); TT__NTFMA(10); TT__NTFMA(11); TT__NTFMA(12); TT__NTFMA(13); TT__NTFMA(14); TT__NTFMA(15);
+    }
+    _mm512_storeu_ps(t, c0); _mm512_storeu_ps(t + 16, c1); _mm512_storeu_ps(t + 32, c2); _mm512_storeu_ps(t + 48, c3);
+    _mm512_storeu_ps(t + 64, c4); _mm512_storeu_ps(t + 80, c5); _mm512_storeu_ps(t + 96, c6); _mm512_storeu_ps(t + 112, c7);
+    _mm512_storeu_ps(t + 128, c8); _mm512_storeu_ps(t + 144, c9); _mm512_storeu_ps(t + 160, c10); _mm512_storeu_ps(t + 176, c11);
+    _mm512_storeu_ps(t + 192, c12); _mm512_storeu_ps(t + 208, c13); _mm512_storeu_ps(t + 224, c14); _mm512_storeu_ps(t + 240, c15);
+    for (h = 0; h < 16 && h < mr; h += 8) { /* rows h .. h + 7 */
+        const float *s = t + h;
+        float *cq = c + h * ldc;
+        int mq = mr - h;
+        __m256 x0 = _mm256_loadu_ps(s), x1 = _mm256_loadu_ps(s + 16), x2 = _mm256_loadu_ps(s + 32);
+        __m256 x3 = _mm256_loadu_ps(s + 48), x4 = _mm256_loadu_ps(s + 64), x5 = _mm256_loadu_ps(s + 80);
+        __m256 x6 = _mm256_loadu_ps(s + 96), x7 = _mm256_loadu_ps(s + 112), x8 = _mm256_loadu_ps(s + 128);
+        __m256 x9 = _mm256_loadu_ps(s + 144), x10 = _mm256_loadu_ps(s + 160), x11 = _mm256_loadu_ps(s + 176);
+        __m256 x12 = _mm256_loadu_ps(s + 192), x13 = _mm256_loadu_ps(s + 208), x14 = _mm256_loadu_ps(s + 224);
+        __m256 x15 = _mm256_loadu_ps(s + 240);
+        TT__NTSTORE8(x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15);
+    }
+}
+#undef TT__NTFMA
+__attribute__((target("avx512f")))
+static void tt__ukr_nt_avx512(int kc, const float *a, ptrdiff_t csa, const float *b, ptrdiff_t ldb, float *c,
+                              ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    switch ((nr + 1) / 2) {
+    case 1: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 2); break;
+    case 2: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 4); break;
+    case 3: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 6); break;
+    case 4: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 8); break;
+    case 5: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 10); break;
+    case 6: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 12); break;
+    case 7: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 14); break;
+    default: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 16); break;
+    }
+}
+#undef TT__NTSTORE8
+#undef TT__NTROW
 
 /* cpuid + xgetbv: AVX2/FMA/AVX-512F present and their registers enabled by the OS. */
 static void tt__cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
@@ -4773,6 +5002,42 @@ static int tt__x86_level(void) { /* 0 none, 1 AVX2+FMA, 2 also AVX-512F */
     if (!(r[1] & (1u << 5))) return 0;                        /* AVX2 */
     if ((r[1] & (1u << 16)) && (xcr0 & 0xE6) == 0xE6) return 2; /* AVX-512F + opmask/ZMM state */
     return 1;
+}
+
+/* Cache sizes from cpuid's deterministic cache parameters: leaf 4 (Intel and most others) or
+   0x8000001D (AMD and Hygon, with the TopologyExtensions bit). Size = ways x partitions x line
+   x sets; the L3 is divided by the logical processors that share it (cpuid's upper bound:
+   a conservative share). Leaves 0 where cpuid does not say. */
+static void tt__x86_caches(long *l1d, long *l2, long *l3) {
+    unsigned r[4], leaf = 0, i;
+    tt__cpuid(0, 0, r);
+    if (r[1] == 0x68747541u || r[1] == 0x6F677948u) { /* "Auth"enticAMD, "Hygo"nGenuine */
+        unsigned ext;
+        tt__cpuid(0x80000000u, 0, r);
+        ext = r[0];
+        if (ext >= 0x8000001Du) {
+            tt__cpuid(0x80000001u, 0, r);
+            if (r[2] & (1u << 22)) leaf = 0x8000001Du;
+        }
+    } else if (r[0] >= 4) {
+        leaf = 4;
+    }
+    for (i = 0; leaf && i < 16; i++) {
+        unsigned type, level;
+        uint64_t size, share;
+        tt__cpuid(leaf, i, r);
+        type = r[0] & 31u;
+        if (type == 0) break;
+        if (type != 1 && type != 3) continue; /* data or unified, not instruction */
+        level = (r[0] >> 5) & 7u;
+        share = ((r[0] >> 14) & 0xFFFu) + 1u;
+        size = (uint64_t)(((r[1] >> 22) & 0x3FFu) + 1u) * (((r[1] >> 12) & 0x3FFu) + 1u) * ((r[1] & 0xFFFu) + 1u) *
+               ((uint64_t)r[2] + 1u);
+        if (size > ((uint64_t)1 << 30)) continue; /* nonsense (a hypervisor's): ignored */
+        if (level == 1) *l1d = (long)size;
+        else if (level == 2) *l2 = (long)size;
+        else if (level == 3) *l3 = (long)(size / share);
+    }
 }
 #endif /* TT__GEMM_X86 */
 
@@ -4830,8 +5095,9 @@ static void tt__ukr_neon(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
 
 /* Kernel table entry for k, or NULL when this build has no such kernel. */
 static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
-    out->kc = TT__GEMM_KC; out->mc = TT__GEMM_MC; out->nc = TT__GEMM_NC; out->pack_bt = NULL;
+    out->kc = TT__GEMM_KC; out->mc = TT__GEMM_MC_DEFAULT; out->nc = TT__GEMM_NC; out->pack_bt = NULL;
     out->pack_bn = NULL; out->pack_an = NULL; out->pack_at = NULL; out->ukr_pk = NULL; out->split4 = 0;
+    out->ukr_nt = NULL; out->pack_av = NULL; out->nt_mr = 0; out->nt_max = 0; out->nt_pack_max = 0;
     switch (k) {
     case TT_KERNEL_SCALAR:
         out->ukr = tt__ukr_scalar; out->ukr_ldb = tt__ukr_scalar_ldb; out->mr = TT__S_MR; out->nr = TT__S_NR;
@@ -4840,11 +5106,14 @@ static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
     case TT_KERNEL_AVX2:
         out->ukr = tt__ukr_avx2; out->ukr_ldb = tt__ukr_avx2_ldb; out->mr = 6; out->nr = 16; out->split4 = 1;
         out->ukr_pk = tt__ukr_avx2_pk;
+        out->ukr_nt = tt__ukr_nt_avx2; out->pack_av = tt__pack_av_avx2; out->nt_mr = 8; out->nt_max = 12; out->nt_pack_max = 8;
         out->pack_bt = tt__pack_bt_avx2; out->pack_bn = tt__pack_bn_avx2; out->pack_an = tt__pack_a6_avx2; out->pack_at = tt__pack_at6_avx2;
         return 1;
     case TT_KERNEL_AVX512: /* every AVX-512F CPU has AVX2 (tt__x86_level checks both) */
         out->ukr = tt__ukr_avx512; out->ukr_ldb = tt__ukr_avx512_ldb; out->mr = 6; out->nr = 32; out->kc = 192; out->split4 = 1;
         out->pack_bt = tt__pack_bt32_avx2; out->pack_bn = tt__pack_bn32_avx2; out->pack_an = tt__pack_a6_avx2; out->pack_at = tt__pack_at6_avx2;
+        out->ukr_pk = tt__ukr_avx512_pk;
+        out->ukr_nt = tt__ukr_nt_avx512; out->pack_av = tt__pack_av16_avx2; out->nt_mr = 16; out->nt_max = 16; out->nt_pack_max = 0;
         return 1;
 #endif
 #ifdef TT__GEMM_NEON
@@ -4854,6 +5123,31 @@ static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
 #endif
     default: return 0;
     }
+}
+
+/* This CPU's cache sizes in bytes (L1 data, L2, and the L3 share of one logical processor);
+   0 where unknown (not x86, or cpuid does not say). */
+static void tt__gemm_caches(long *l1d, long *l2, long *l3) {
+    *l1d = 0; *l2 = 0; *l3 = 0;
+#ifdef TT__GEMM_X86
+    tt__x86_caches(l1d, l2, l3);
+#endif
+}
+
+/* MC and NC of kernel K from the cache sizes (bytes, 0 = unknown), BLIS style: the packed
+   MC x KC block of A takes ~30% of the L2 (Zen 3, L2 512 KiB, KC 320: MC 120, the value tuned
+   there), the KC x NC block of B at most half of the L3 share; MC a multiple of MR in
+   [2 MR, TT__GEMM_MC], NC a multiple of NR in [4 NR, TT__GEMM_NC]. A function of the cache
+   sizes only, and MC / NC do not change what a tile computes (KC stays the kernel's): the
+   results are the same bits whatever blocks a CPU gets. */
+static void tt__gemm_blocking(tt__gemm_kern *K, long l2, long l3) {
+    long kb = (long)K->kc * (long)sizeof(float), mc = TT__GEMM_MC_DEFAULT, nc = TT__GEMM_NC;
+    if (l2 >= 32 * 1024) mc = l2 / 10 * 3 / kb;
+    if (l3 >= 256 * 1024) nc = l3 / 2 / kb;
+    mc = TT__MIN(TT__MAX(mc, 2L * K->mr), (long)TT__GEMM_MC);
+    nc = TT__MIN(TT__MAX(nc, 4L * K->nr), (long)TT__GEMM_NC);
+    K->mc = (int)(mc - mc % K->mr);
+    K->nc = (int)(nc - nc % K->nr);
 }
 
 TT__DEF int tt_kernel_supported(tt_kernel k) {
@@ -5046,7 +5340,7 @@ static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, int p
 }
 
 /* Packed path: pa holds MC x KC of A, pb KC x NC of B (or, B read in place, its edge sliver).
-   Small k (the batch-64 MLP products): when the whole of op(A) fits the A workspace at this
+   Small k (the batch-64 MLP products): when the whole of op(A) fits 128 x KC floats at this
    depth it is packed once as a single block, and
    - kc <= 64 (dW = dY^T X at batch 64, k = 10): the C tiles are visited row by row (B block
      packed first). Per tile the C traffic is large next to the arithmetic; a row of tiles is
@@ -5067,7 +5361,7 @@ static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, int p
    Neither changes what a tile computes (results are the same bits). */
 static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, int path, float *pa, float *pb) {
     int jc, pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k), inplace = tt__gemm_b_inplace(K, g, path);
-    int mtiles = (g->m + K->mr - 1) / K->mr, one_a = (size_t)mtiles * K->mr * kb <= TT__GEMM_PA_FLOATS;
+    int mtiles = (g->m + K->mr - 1) / K->mr, one_a = (size_t)mtiles * K->mr * kb <= TT__GEMM_ONE_A_FLOATS;
     int mb = one_a ? g->m : K->mc, by_rows = one_a && kb <= 64, sliver = one_a && !by_rows;
     for (jc = 0; jc < g->n; jc += K->nc) {
         int nc = TT__MIN(K->nc, g->n - jc), nfull = inplace ? nc - nc % K->nr : 0; /* columns read in place */
@@ -5134,11 +5428,42 @@ static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, int 
     }
 }
 
+/* Narrow C (n <= K->nt_max, e.g. the forward X W^T of a 10-class layer): tiles of nt_mr rows
+   by all n columns, one vector per column of C (tt__ukr_nt_fn). Per KC block op(B) (kc x n) is
+   packed once into one NR-wide sliver; each nt_mr-row panel of op(A) is read in place when
+   op(A) = A^T (its rows are contiguous per step), else packed (8 x 8 transposes) into pa just
+   before its tile, so it is written and read back in L1. Same k blocks, same beta per block
+   and the same per-element arithmetic as the other drivers: the same bits. */
+static void tt__gemm_narrow(const tt__gemm_kern *K, const tt__gemm_args *g, float *pa, float *pb) {
+    int pc, ir, kb = tt__gemm_kc(K, g->k), MV = K->nt_mr;
+    for (pc = 0; pc < g->k; pc += kb) {
+        int kc = TT__MIN(kb, g->k - pc);
+        float beta = pc == 0 ? g->beta : 1.0f;
+        tt__pack_b_k(K, kc, g->n, g->b + pc * g->rsb, g->rsb, g->csb, pb);
+        for (ir = 0; ir < g->m; ir += MV) {
+            int mr = TT__MIN(MV, g->m - ir);
+            const float *as = g->a + ir * g->rsa + pc * g->csa;
+            float *cs = g->c + ir * g->ldc;
+            if (g->rsa == 1 && mr == MV) {
+                K->ukr_nt(kc, as, g->csa, pb, K->nr, cs, g->ldc, g->alpha, beta, mr, g->n);
+                continue;
+            }
+            if (g->csa == 1) K->pack_av(mr, kc, as, g->rsa, pa);
+            else tt__pack_a(mr, kc, as, g->rsa, g->csa, MV, pa);
+            K->ukr_nt(kc, pa, MV, pb, K->nr, cs, g->ldc, g->alpha, beta, mr, g->n);
+        }
+    }
+}
+
 /* One thread's whole problem. pa/pb: packed-path buffers (NULL: light path only, with the
    small buffers ap/bp). */
 static void tt__gemm_serial(const tt__gemm_kern *K, const tt__gemm_args *g, int path, float *pa, float *pb) {
     if (g->m == 0 || g->n == 0) return;
     if (g->k == 0 || g->alpha == 0.0f) { tt__gemm_scale(g); return; }
+    if ((path & 3) == TT__GEMM_PATH_AUTO && K->ukr_nt && g->m >= K->nt_mr && g->n <= (g->rsa == 1 ? K->nt_max : K->nt_pack_max)) {
+        tt__gemm_narrow(K, g, pa, pb);
+        return;
+    }
     if ((path & 3) == TT__GEMM_PATH_AUTO)
         /* Packing A pays as soon as A is reused by two or more column tiles (a contiguous panel
            streams better than MR strided rows); with a single column tile it is pure cost. */
@@ -5191,6 +5516,7 @@ struct tt__gemm_state {
     int threads;            /* threads with a workspace (1 .. desc.threads) */
     int active;             /* threads used now (tt_ctx_set_threads) */
     int flush;              /* tt_desc.flush_denormals (workers take the caller's mode per region) */
+    long l1d, l2, l3;       /* cache sizes read at tt_ctx_init (tt__gemm_caches): MC and NC */
     float *pa[TT__GEMM_MAX_THREADS], *pb[TT__GEMM_MAX_THREADS];
     /* the current matrix product, when it runs as a region: C split into parts of whole tiles */
     tt__gemm_args job;
@@ -5402,6 +5728,8 @@ static tt_result tt__gemm_init(tt_ctx *ctx, void *mem) {
     if (!tt_kernel_supported(ctx->kernel) || !tt__gemm_kern_get(ctx->kernel, &st->kern))
         return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: matmul kernel %s is not supported by this %s",
                         tt_kernel_name(ctx->kernel), tt__gemm_kern_get(ctx->kernel, &st->kern) ? "CPU" : "build");
+    tt__gemm_caches(&st->l1d, &st->l2, &st->l3);
+    tt__gemm_blocking(&st->kern, st->l2, st->l3);
 #ifndef TT_NO_THREADS
     if (st->threads > 1) {
         if (pthread_mutex_init(&st->mu, NULL) != 0) return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: pthread_mutex_init failed");
@@ -5658,12 +5986,14 @@ TT__DEF tt_result tt_ctx_set_kernel(tt_ctx *ctx, tt_kernel kernel) {
     if (kernel == TT_KERNEL_AUTO) kernel = tt_kernel_best();
     if (!tt_kernel_supported(kernel) || !tt__gemm_kern_get(kernel, &kd))
         return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_set_kernel: kernel %s is not supported here", tt_kernel_name(kernel));
+    tt__gemm_blocking(&kd, ctx->gemm->l2, ctx->gemm->l3);
     ctx->gemm->kern = kd;
     ctx->kernel = kernel;
     return TT_OK;
 }
 #undef TT__GEMM_PREFETCH_KC /* private to >>matmul (the >>end list holds the older macros) */
 #undef TT__GEMM_PA_FLOATS
+#undef TT__GEMM_ONE_A_FLOATS
 
 /* ==================================================================================== >>ops_basic */
 
@@ -19226,6 +19556,7 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 #undef TT__GEMM_KC
 #undef TT__GEMM_MAX_THREADS
 #undef TT__GEMM_MC
+#undef TT__GEMM_MC_DEFAULT
 #undef TT__GEMM_MR_MAX
 #undef TT__GEMM_NC
 #undef TT__GEMM_NEON
