@@ -6969,6 +6969,7 @@ enum { TT__VM_EXP, TT__VM_ERF, TT__VM_TANH };
    not depend on its position. */
 static void tt__vec_math(const tt_ctx *ctx, int f, float *y, const float *x, size_t n) {
     size_t i = 0;
+    (void)ctx;
 #if defined(TT__GEMM_X86) || defined(TT__GEMM_NEON)
     if (tt__vmath(ctx)) {
         void (*k8)(float *, const float *) = f == TT__VM_EXP ? tt__vexp8 : f == TT__VM_ERF ? tt__verf8 : tt__vtanh8;
