@@ -136,9 +136,12 @@ $(BUNDLE_BIN): $(addprefix tests/,$(addsuffix .c,$(BUNDLE_NAMES))) tests/test.h 
 
 # tinytrain_cuda.cu's kernels on the CPU execution harness (C++17: fibers for GPU threads)
 CXX ?= c++
-$(BUILD)/test_cuda_harness: tests/test_cuda_harness.cc tinytrain.h tinytrain_cuda.cu tests/cuda/harness.h tests/test.h examples/fashion_mlp.c examples/fashion_data.h | $(BUILD)
-	$(call say,CXX $@ (with the implementation))
-	$(Q)$(CXX) -std=c++17 -Wall -Wextra -Werror $(HARNESS_OPT) $(SANFLAGS) -DTT_STATIC= -I. -o $@ $< -lm
+$(BUILD)/test_cuda_harness.o: tests/test_cuda_harness.cc tinytrain.h tinytrain_cuda.cu tests/cuda/harness.h tests/test.h examples/fashion_mlp.c examples/fashion_data.h | $(BUILD)
+	$(call say,CXX $@)
+	$(Q)$(CXX) -std=c++17 -Wall -Wextra -Werror $(HARNESS_OPT) $(SANFLAGS) $(LINKED_FLAGS) -I. -c -o $@ $<
+$(BUILD)/test_cuda_harness: $(BUILD)/test_cuda_harness.o $(IMPL_OBJ)
+	$(call say,LD $@)
+	$(Q)$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 # examples: built as a user would build them (one file, implementation included)
 $(EXAMPLE_BIN): $(BUILD)/%: examples/%.c | $(BUILD)
