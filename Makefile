@@ -27,9 +27,11 @@
 #     own file holds only test code and reference formulas, so it is compiled at $(TEST_OPT)
 #     (-O0: a third of the compile time of -O2, and no measurable difference in run time). The
 #     CUDA harness test runs tinytrain_cuda.cu's kernels on a CPU emulation of the GPU, which no
-#     user build contains, so it is compiled at $(HARNESS_OPT) (-O1: 4 s less to compile than -O2,
-#     the same run time; -O0 compiles 1 s faster and runs 2 s slower). SAN=1 compiles everything
-#     at its one level;
+#     user build contains, so its file is compiled at $(HARNESS_OPT) (-O1: 4 s less to compile
+#     than -O2, the same run time; -O0 compiles 1 s faster and runs 2 s slower). It is a linked
+#     test too (C++, linked against $(BUILD)/tinytrain.o): tt_ctx_use_gpu reaches the .cu's
+#     tt_cuda_attach through a weak reference, so the library object needs no TT_CUDA. SAN=1
+#     compiles everything at its one level;
 #   - everything builds in parallel (-j<number of CPUs> unless -j is given), longest jobs first
 #     (FIRST below; the linked tests' objects need no library object, so they fill the time it
 #     takes), and each test's PASS/FAIL/SKIP lines are printed as soon as that test has run; the
