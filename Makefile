@@ -188,13 +188,15 @@ $(BUILD)/bench_fashion: bench/bench_fashion.c examples/fashion_mlp.c examples/fa
 $(BUILD)/bench_sgemm: bench/bench_sgemm.c tinytrain.h | $(BUILD)
 	$(CC) $(WARN) $(OPT) $(CFLAGS) -I. -o $@ $< -lopenblas $(LDLIBS)
 
-# test-neon: the NEON kernel, cross-compiled and run under qemu
+# test-neon: the NEON kernels (sgemm; exp / erf / tanh), cross-compiled and run under qemu
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 .PHONY: test-neon
 test-neon:
 	mkdir -p build/aarch64
 	$(AARCH64_CC) $(WARN) -O2 -static -I. -o build/aarch64/test_sgemm tests/test_sgemm.c -lm -lpthread
 	qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64/test_sgemm
+	$(AARCH64_CC) $(WARN) -O2 -static -I. -o build/aarch64/test_vmath tests/test_vmath.c -lm -lpthread
+	qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64/test_vmath
 
 # ---- training-step benchmark vs PyTorch (bench-train; benchmark only, not part of the tests) ----
 # Full training steps (forward, loss, backward, optimizer) of an MLP, a small CNN and a one-block

@@ -140,9 +140,15 @@
        splitmix64) is integer-only, and dropout and initialisers draw from the context's RNG in a
        fixed order. The scalar, AVX2, AVX-512 and NEON matrix kernels round differently from each
        other (FMA and summation order), so results differ between kernels in the last bits; see
-       the matmul section for thread counts. With the AVX2 or AVX-512 kernel, tt_exp, tt_sigmoid
-       and tt_silu use a vectorised exp (within 1 ulp of exp; sigmoid and silu within 4 ulp of
-       their libm form), with TT_KERNEL_SCALAR libm's expf: the last bits differ between the two.
+       the matmul section for thread counts. With the AVX2 or AVX-512 kernel, exp, erf and tanh
+       are computed 8 lanes at a time (exp within 1 ulp, erf and tanh within 2 ulp of the exact
+       function) in tt_exp, tt_sigmoid, tt_silu (within 4 ulp of their libm form), tt_tanh,
+       tt_gelu and tt_gelu_tanh (forward and backward), tt_softmax, tt_log_softmax and attention;
+       the NEON kernel vectorises exp, erf and tanh with the same operations in tt_exp,
+       tt_sigmoid, tt_silu, tt_tanh and the softmaxes. With TT_KERNEL_SCALAR (or TT_NO_SIMD)
+       libm's expf, erff and tanhf are used: the last bits differ between the two, within those
+       bounds. The remaining float operations of these fast paths are bit-identical with the
+       scalar formulas.
        The library is never built with fast-math.
 
    SUBNORMAL FLOATS (tt_desc.flush_denormals)
@@ -290,7 +296,7 @@ typedef struct tt_desc {
     uint64_t seed;          /* RNG seed (default 0 is a valid seed: same as seed 0) */
     int threads;            /* threads of the context's pool, 1..TT_MAX_THREADS (default 1); see THREADS */
     tt_kernel kernel;       /* matmul kernel (default AUTO) */
-    int small_matmul_workspace; /* 1: only ~50 KiB matmul workspace per thread instead of ~1.5 MiB
+    int small_matmul_workspace; /* 1: only ~50 KiB matmul workspace per thread instead of ~1.6 MiB
                                (no packed path: large products are slower; for small devices) */
     int flush_denormals;    /* 1: run the context's work with subnormal floats flushed to zero
                                (flush-to-zero and denormals-are-zero: MXCSR FTZ|DAZ on x86-64, FPCR.FZ
@@ -600,7 +606,7 @@ TT_API tt_result tt_sgemm(int trans_a, int trans_b, int m, int n, int k, float a
                           float *c, int ldc);
 /* The context's kernel, workspace and threads (no allocation). Used by every autograd op.
    Uses the thread pool only for problems of about 1M multiply-adds and more. The workspace
-   lives in the context block: about 1.5 MiB per thread (tt_desc.threads). */
+   lives in the context block: about 1.6 MiB per thread (tt_desc.threads). */
 TT_API tt_result tt_ctx_sgemm(tt_ctx *ctx, int trans_a, int trans_b, int m, int n, int k,
                               float alpha, const float *a, int lda, const float *b, int ldb,
                               float beta, float *c, int ldc);
@@ -4200,7 +4206,10 @@ TT__DEF tt_result tt_gradcheck(tt_ctx *ctx, tt_gradcheck_fn fn, int n_inputs, tt
       once, L3) > ic (MC rows, A packed once, L2) > jr > ir (micro-tiles; the B sliver stays in
       L1). The "light" driver (small/skinny problems, and tt_sgemm without a context) does not
       pack A at all (the micro-kernel reads it through its strides) and packs only one KC x NR
-      sliver of B at a time into a small buffer.
+      sliver of B at a time into a small buffer. The "narrow" driver (n <= 12 / 16, tt__gemm_narrow)
+      turns the tile around: one vector per column of C holding 8 / 16 of its rows.
+   Cache blocks: KC is a constant of each kernel (it decides where the k sums are cut); MC and
+   NC are chosen per CPU at tt_ctx_init from cpuid's cache sizes (tt__gemm_blocking).
 
    Determinism: every C element is computed by the same instruction sequence in both drivers and
    for every tile position: the k loop is cut at the same multiples of KC (a kernel constant), the
@@ -4236,6 +4245,11 @@ typedef void (*tt__ukr_ldb_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t 
    writes the packed A panel (step p at pao + p*MR). Either may be NULL; same arithmetic as ukr. */
 typedef void (*tt__ukr_pk_fn)(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
                               float *pao, float *pbo, float *c, ptrdiff_t ldc, float alpha, float beta);
+/* Narrow C (n <= nt_max): a tile of mr <= nt_mr rows and nr columns, one vector per column
+   holding nt_mr rows; a: the nt_mr values of op(A) at step p at a + p*csa (contiguous), b: a
+   packed B sliver (row p at b + p*ldb). Same arithmetic per element as ukr. */
+typedef void (*tt__ukr_nt_fn)(int kc, const float *a, ptrdiff_t csa, const float *b, ptrdiff_t ldb, float *c,
+                              ptrdiff_t ldc, float alpha, float beta, int mr, int nr);
 /* Packs kc x nc of op(B) = B^T (element (p, j) at b[j*ldb + p]) into NR-column panels. */
 typedef void (*tt__pack_bt_fn)(int kc, int nc, const float *b, ptrdiff_t ldb, float *pb);
 /* Packs mc x kc of op(A) = A (element (i, p) at a[i*lda + p]) or, the _at variant, of
@@ -4251,15 +4265,23 @@ typedef struct tt__gemm_kern {
     tt__pack_bn_fn pack_bn; /* SIMD packer for op(B) = B, or NULL */
     tt__pack_an_fn pack_an; /* SIMD transposing packer for op(A) = A, or NULL (portable one) */
     tt__pack_an_fn pack_at; /* SIMD packer for op(A) = A^T, or NULL */
+    tt__ukr_nt_fn ukr_nt;   /* narrow C kernel (see tt__gemm_narrow), or NULL */
+    tt__pack_an_fn pack_av; /* one nt_mr-row panel of op(A) = A for ukr_nt (step p at p*nt_mr) */
+    int nt_mr;              /* ukr_nt's rows per vector */
+    int nt_max, nt_pack_max; /* widest C for ukr_nt with op(A) = A^T (read in place) / otherwise (packed) */
     int mr, nr;      /* register tile */
     int split4;      /* has a cheaper loop for tiles of at most 4 rows (see tt__gemm_tail) */
     int kc, mc, nc;  /* cache blocks: KC depth (L1), MC rows of A (L2), NC columns of B (L3) */
 } tt__gemm_kern;
 
-/* Largest blocks over all kernels of this build: they size the workspaces. */
+/* Largest blocks over all kernels of this build: they size the workspaces. KC is a constant
+   of each kernel (it decides where the k sums are cut, so it decides the rounding: the same
+   kernel gives the same bits on every CPU); MC and NC only reorder whole tiles and are chosen
+   per CPU from its cache sizes (tt__gemm_blocking), up to TT__GEMM_MC / TT__GEMM_NC. */
 #define TT__GEMM_KC 320
-#define TT__GEMM_MC 120
+#define TT__GEMM_MC 240
 #define TT__GEMM_NC 1024
+#define TT__GEMM_MC_DEFAULT 120 /* cache sizes unknown: the blocks tuned on Zen 3 (L2 512 KiB) */
 #define TT__GEMM_MR_MAX 8
 #define TT__GEMM_NR_MAX 32
 #define TT__GEMM_MAX_THREADS TT_MAX_THREADS
@@ -4268,6 +4290,9 @@ typedef struct tt__gemm_kern {
 #define TT__GEMM_PREFETCH_KC 32
 /* Floats of the packed path's A workspace (MC x KC, whole panels). */
 #define TT__GEMM_PA_FLOATS ((size_t)(TT__GEMM_MC + TT__GEMM_MR_MAX) * TT__GEMM_KC)
+/* Largest op(A) that the packed driver packs as one block for small k (tt__gemm_packed); tuned
+   on Zen 3 with the 120-row A block, independent of the CPU's MC. */
+#define TT__GEMM_ONE_A_FLOATS ((size_t)(TT__GEMM_MC_DEFAULT + TT__GEMM_MR_MAX) * TT__GEMM_KC)
 /* tt_sgemm's stack buffer: one B sliver and one A sliver, 320 * (32 + 8) floats = 50 KiB. */
 #define TT__GEMM_STACK_FLOATS (TT__GEMM_KC * (TT__GEMM_NR_MAX + TT__GEMM_MR_MAX))
 
@@ -4638,6 +4663,129 @@ static void tt__pack_bn32_avx2(int kc, int nc, const float *b, ptrdiff_t ldb, fl
     tt__pack_bn8_avx2(kc, nc, b, ldb, pb, 32);
 }
 
+/* ---- narrow C (n <= 12 on AVX2, n <= 16 on AVX-512): the tile runs down the rows ----
+   With n at most NR the 6 x 16 tile wastes lanes (n = 10: 6 of 16) or, for n <= 8, keeps only 6
+   accumulators (FMA-latency bound). Here one vector holds 8 (AVX-512: 16) rows of one column
+   of C: per k step one load of the 8 values of op(A) at that step (an 8-row panel, contiguous
+   per step: packed, or A^T read in place) and, per column of C, one broadcast of op(B) and one
+   FMA. n = 10 keeps 10 accumulators with every lane used. At the end the columns are
+   transposed in registers (8 x 8) into rows of C and stored through the usual epilogue. Every
+   C element still sees the same operations in the same order as in the 6 x 16 kernel (FMAs
+   for p = 0, 1, ... from zero, then times alpha, then plus beta C), so the results are the
+   same bits. b: a packed B sliver (row p at b + p*ldb, at least nr rounded up to even floats). */
+/* Row i of a narrow tile: x0 = columns 0..7, x1 = columns 8..15 (masks m0, m1), already
+   times alpha; C = x + beta * C as in TT__ROW2. */
+#define TT__NTROW(i, x0, x1)                                                                  \
+    do {                                                                                      \
+        if ((i) < mq) {                                                                       \
+            float *r_ = cq + (i) * ldc;                                                        \
+            __m256 y0_ = x0, y1_ = x1;                                                        \
+            if (beta != 0.0f) {                                                               \
+                __m256 z0_ = _mm256_maskload_ps(r_, m0), z1_ = _mm256_maskload_ps(r_ + 8, m1); \
+                if (beta != 1.0f) { z0_ = _mm256_mul_ps(vb, z0_); z1_ = _mm256_mul_ps(vb, z1_); } \
+                y0_ = _mm256_add_ps(y0_, z0_);                                                \
+                y1_ = _mm256_add_ps(y1_, z1_);                                                \
+            }                                                                                 \
+            _mm256_maskstore_ps(r_, m0, y0_);                                                 \
+            if (nr > 8) _mm256_maskstore_ps(r_ + 8, m1, y1_);                                 \
+        }                                                                                     \
+    } while (0)
+/* Rows 0..7 of a narrow tile, from its 16 column vectors (8 rows each; columns past nr are
+   zero): two 8 x 8 transposes, alpha, then the rows: cq points at row 0, mq <= 8 rows valid. */
+#define TT__NTSTORE8(c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15)  \
+    do {                                                                                      \
+        __m256i lane_ = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);                            \
+        __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane_);                        \
+        __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane_);                    \
+        __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);                        \
+        TT__TR8(c0, c1, c2, c3, c4, c5, c6, c7);                                              \
+        if (nr > 8) TT__TR8(c8, c9, c10, c11, c12, c13, c14, c15);                            \
+        if (alpha != 1.0f) {                                                                  \
+            c0 = _mm256_mul_ps(va, c0); c1 = _mm256_mul_ps(va, c1); c2 = _mm256_mul_ps(va, c2); \
+            c3 = _mm256_mul_ps(va, c3); c4 = _mm256_mul_ps(va, c4); c5 = _mm256_mul_ps(va, c5); \
+            c6 = _mm256_mul_ps(va, c6); c7 = _mm256_mul_ps(va, c7); c8 = _mm256_mul_ps(va, c8); \
+            c9 = _mm256_mul_ps(va, c9); c10 = _mm256_mul_ps(va, c10); c11 = _mm256_mul_ps(va, c11); \
+            c12 = _mm256_mul_ps(va, c12); c13 = _mm256_mul_ps(va, c13); c14 = _mm256_mul_ps(va, c14); \
+            c15 = _mm256_mul_ps(va, c15);                                                     \
+        }                                                                                     \
+        TT__NTROW(0, c0, c8); TT__NTROW(1, c1, c9); TT__NTROW(2, c2, c10); TT__NTROW(3, c3, c11); \
+        TT__NTROW(4, c4, c12); TT__NTROW(5, c5, c13); TT__NTROW(6, c6, c14); TT__NTROW(7, c7, c15); \
+    } while (0)
+#define TT__NTFMA(j) if (NC > j) c##j = _mm256_fmadd_ps(av, _mm256_broadcast_ss(b + j), c##j)
+__attribute__((target("avx2,fma"), always_inline))
+static inline void tt__ukr_nt8_body(int kc, const float *a, ptrdiff_t csa, const float *b, ptrdiff_t ldb, float *c,
+                                    ptrdiff_t ldc, float alpha, float beta, int mr, int nr, const int NC) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+    __m256 c8 = c0, c9 = c0, c10 = c0, c11 = c0, c12 = c0, c13 = c0, c14 = c0, c15 = c0;
+    int p;
+    for (p = 0; p < kc; p++, a += csa, b += ldb) {
+        __m256 av = _mm256_loadu_ps(a);
+        TT__NTFMA(0); TT__NTFMA(1); TT__NTFMA(2); TT__NTFMA(3); TT__NTFMA(4); TT__NTFMA(5);
+        TT__NTFMA(6); TT__NTFMA(7); TT__NTFMA(8); TT__NTFMA(9); TT__NTFMA(10); TT__NTFMA(11);
+    }
+    {
+        float *cq = c;
+        int mq = mr;
+        TT__NTSTORE8(c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15);
+    }
+}
+#undef TT__NTFMA
+/* C tile of mr <= 8 rows and nr <= 12 columns; a: 8 values per step, csa apart. */
+__attribute__((target("avx2,fma")))
+static void tt__ukr_nt_avx2(int kc, const float *a, ptrdiff_t csa, const float *b, ptrdiff_t ldb, float *c,
+                            ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    switch ((nr + 1) / 2) { /* the FMA count follows nr (rounded up to even: fewer copies) */
+    case 1: tt__ukr_nt8_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 2); break;
+    case 2: tt__ukr_nt8_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 4); break;
+    case 3: tt__ukr_nt8_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 6); break;
+    case 4: tt__ukr_nt8_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 8); break;
+    case 5: tt__ukr_nt8_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 10); break;
+    default: tt__ukr_nt8_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 12); break;
+    }
+}
+/* Panels of MV = 8 or 16 rows for the narrow kernels when op(A) = A (rows lda apart, contiguous
+   in p): 8 rows at a time transposed 8 x 8, step p of the panel at pa + p*MV; rows past mc are
+   zero. One panel (mc <= MV). */
+__attribute__((target("avx2,fma")))
+static inline void tt__pack_av8_avx2(int mc, int kc, const float *a, ptrdiff_t lda, float *pa, int MV) {
+    int h, p, i, p8 = kc & ~7;
+    for (h = 0; h < MV; h += 8) {
+        const float *ar = a + h * lda;
+        int n = mc - h; /* rows of this group inside A */
+        __m256 z = _mm256_setzero_ps();
+        for (p = 0; p < p8; p += 8) {
+            const float *s = ar + p;
+            float *o = pa + (size_t)p * MV + h;
+            __m256 r0, r1, r2, r3, r4, r5, r6, r7;
+            if (n >= 8) {
+                r0 = _mm256_loadu_ps(s); r1 = _mm256_loadu_ps(s + lda); r2 = _mm256_loadu_ps(s + 2 * lda);
+                r3 = _mm256_loadu_ps(s + 3 * lda); r4 = _mm256_loadu_ps(s + 4 * lda);
+                r5 = _mm256_loadu_ps(s + 5 * lda); r6 = _mm256_loadu_ps(s + 6 * lda);
+                r7 = _mm256_loadu_ps(s + 7 * lda);
+            } else {
+                r0 = n > 0 ? _mm256_loadu_ps(s) : z; r1 = n > 1 ? _mm256_loadu_ps(s + lda) : z;
+                r2 = n > 2 ? _mm256_loadu_ps(s + 2 * lda) : z; r3 = n > 3 ? _mm256_loadu_ps(s + 3 * lda) : z;
+                r4 = n > 4 ? _mm256_loadu_ps(s + 4 * lda) : z; r5 = n > 5 ? _mm256_loadu_ps(s + 5 * lda) : z;
+                r6 = n > 6 ? _mm256_loadu_ps(s + 6 * lda) : z; r7 = z;
+            }
+            TT__TR8(r0, r1, r2, r3, r4, r5, r6, r7);
+            _mm256_storeu_ps(o, r0); _mm256_storeu_ps(o + MV, r1); _mm256_storeu_ps(o + 2 * MV, r2);
+            _mm256_storeu_ps(o + 3 * MV, r3); _mm256_storeu_ps(o + 4 * MV, r4); _mm256_storeu_ps(o + 5 * MV, r5);
+            _mm256_storeu_ps(o + 6 * MV, r6); _mm256_storeu_ps(o + 7 * MV, r7);
+        }
+        for (p = p8; p < kc; p++)
+            for (i = 0; i < 8; i++) pa[p * MV + h + i] = i < n ? ar[i * lda + p] : 0.0f;
+    }
+}
+__attribute__((target("avx2,fma")))
+static void tt__pack_av_avx2(int mc, int kc, const float *a, ptrdiff_t lda, float *pa) {
+    tt__pack_av8_avx2(mc, kc, a, lda, pa, 8);
+}
+__attribute__((target("avx2,fma")))
+static void tt__pack_av16_avx2(int mc, int kc, const float *a, ptrdiff_t lda, float *pa) {
+    tt__pack_av8_avx2(mc, kc, a, lda, pa, 16);
+}
+
 /* ---- x86-64 AVX-512F micro-kernel, 6 x 32: the AVX2 design with 512-bit registers (12
    accumulators, 2 B vectors, 1 broadcast per row); edge columns use AVX-512 store masks. ---- */
 #define TT__ROW2(i, x0, x1)                                                                   \
@@ -4666,9 +4814,12 @@ static void tt__pack_bn32_avx2(int kc, int nc, const float *b, ptrdiff_t ldb, fl
             _mm512_storeu_ps(r_ + 16, x1);                                                    \
         }                                                                                     \
     } while (0)
-__attribute__((target("avx512f")))
-static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
-                               float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+/* The kernel body; with pao / pbo it is the packing tile of tt__ukr_pk_fn, as in the AVX2
+   kernel (B stored as two 16-float vectors per step, the 6 A^T values by one 8-float store
+   that the next step overwrites; the last step moves 4 + 2). */
+__attribute__((target("avx512f"), always_inline))
+static inline void tt__ukr_avx512_body(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                                       float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr, float *pao, float *pbo) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, va, vb;
     /* bit j of m0 / m1: column j / 16 + j inside the tile */
@@ -4681,7 +4832,31 @@ static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t 
             _mm_prefetch((const char *)(c + p * ldc), _MM_HINT_T0);
             _mm_prefetch((const char *)(c + p * ldc + 31), _MM_HINT_T0);
         }
-    if (mr > 4 && nr > 16) {
+    if (pao || pbo) {
+        __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+        for (p = 0; p < kc; p++) {
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
+            if (pbo) { _mm512_storeu_ps(pbo, b0); _mm512_storeu_ps(pbo + 16, b1); pbo += 32; }
+            if (pao) {
+                __m256 v = _mm256_maskload_ps(a, six);
+                if (p + 1 < kc) {
+                    _mm256_storeu_ps(pao, v);
+                } else {
+                    _mm_storeu_ps(pao, _mm256_castps256_ps128(v));
+                    _mm_storel_pi((__m64 *)(void *)(pao + 4), _mm256_extractf128_ps(v, 1));
+                }
+                pao += 6;
+            }
+            x = _mm512_set1_ps(a[0]);  c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
+            x = _mm512_set1_ps(a[rsa]); c10 = _mm512_fmadd_ps(x, b0, c10); c11 = _mm512_fmadd_ps(x, b1, c11);
+            x = _mm512_set1_ps(a[r2]); c20 = _mm512_fmadd_ps(x, b0, c20); c21 = _mm512_fmadd_ps(x, b1, c21);
+            x = _mm512_set1_ps(a[r3]); c30 = _mm512_fmadd_ps(x, b0, c30); c31 = _mm512_fmadd_ps(x, b1, c31);
+            x = _mm512_set1_ps(a[r4]); c40 = _mm512_fmadd_ps(x, b0, c40); c41 = _mm512_fmadd_ps(x, b1, c41);
+            x = _mm512_set1_ps(a[r5]); c50 = _mm512_fmadd_ps(x, b0, c50); c51 = _mm512_fmadd_ps(x, b1, c51);
+            a += csa;
+            b += ldb;
+        }
+    } else if (mr > 4 && nr > 16) {
         for (p = 0; p < kc; p++) {
             __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
             x = _mm512_set1_ps(a[0]);  c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
@@ -4740,10 +4915,70 @@ static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t 
 #undef TT__ROW2
 #undef TT__FULL2
 #undef TT__SCALE12
+__attribute__((target("avx512f")))
+static void tt__ukr_avx512_ldb(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                               float *c, ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    tt__ukr_avx512_body(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, mr, nr, NULL, NULL);
+}
+__attribute__((target("avx512f")))
+static void tt__ukr_avx512_pk(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t ldb,
+                              float *pao, float *pbo, float *c, ptrdiff_t ldc, float alpha, float beta) {
+    tt__ukr_avx512_body(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, 6, 32, pao, pbo);
+}
 static void tt__ukr_avx512(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, float *c,
                            ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
     tt__ukr_avx512_ldb(kc, a, rsa, csa, b, 32, c, ldc, alpha, beta, mr, nr);
 }
+/* The narrow kernel with 16 rows per vector (see tt__ukr_nt_avx2): mr <= 16 rows, nr <= 16
+   columns, 16 accumulators at most; a: 16 values per step, csa apart. The columns go through
+   a small stack tile and are transposed 8 x 8 with the AVX2 code of the 8-row kernel. */
+#define TT__NTFMA(j) if (NC > j) c##j = _mm512_fmadd_ps(av, _mm512_set1_ps(b[j]), c##j)
+__attribute__((target("avx512f"), always_inline))
+static inline void tt__ukr_nt16_body(int kc, const float *a, ptrdiff_t csa, const float *b, ptrdiff_t ldb, float *c,
+                                     ptrdiff_t ldc, float alpha, float beta, int mr, int nr, const int NC) {
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+    __m512 c8 = c0, c9 = c0, c10 = c0, c11 = c0, c12 = c0, c13 = c0, c14 = c0, c15 = c0;
+    float t[16 * 16]; /* column j of the tile at t + 16 j */
+    int p, h;
+    for (p = 0; p < kc; p++, a += csa, b += ldb) {
+        __m512 av = _mm512_loadu_ps(a);
+        TT__NTFMA(0); TT__NTFMA(1); TT__NTFMA(2); TT__NTFMA(3); TT__NTFMA(4); TT__NTFMA(5); TT__NTFMA(6); TT__NTFMA(7);
+        TT__NTFMA(8); TT__NTFMA(9); TT__NTFMA(10); TT__NTFMA(11); TT__NTFMA(12); TT__NTFMA(13); TT__NTFMA(14); TT__NTFMA(15);
+    }
+    _mm512_storeu_ps(t, c0); _mm512_storeu_ps(t + 16, c1); _mm512_storeu_ps(t + 32, c2); _mm512_storeu_ps(t + 48, c3);
+    _mm512_storeu_ps(t + 64, c4); _mm512_storeu_ps(t + 80, c5); _mm512_storeu_ps(t + 96, c6); _mm512_storeu_ps(t + 112, c7);
+    _mm512_storeu_ps(t + 128, c8); _mm512_storeu_ps(t + 144, c9); _mm512_storeu_ps(t + 160, c10); _mm512_storeu_ps(t + 176, c11);
+    _mm512_storeu_ps(t + 192, c12); _mm512_storeu_ps(t + 208, c13); _mm512_storeu_ps(t + 224, c14); _mm512_storeu_ps(t + 240, c15);
+    for (h = 0; h < 16 && h < mr; h += 8) { /* rows h .. h + 7 */
+        const float *s = t + h;
+        float *cq = c + h * ldc;
+        int mq = mr - h;
+        __m256 x0 = _mm256_loadu_ps(s), x1 = _mm256_loadu_ps(s + 16), x2 = _mm256_loadu_ps(s + 32);
+        __m256 x3 = _mm256_loadu_ps(s + 48), x4 = _mm256_loadu_ps(s + 64), x5 = _mm256_loadu_ps(s + 80);
+        __m256 x6 = _mm256_loadu_ps(s + 96), x7 = _mm256_loadu_ps(s + 112), x8 = _mm256_loadu_ps(s + 128);
+        __m256 x9 = _mm256_loadu_ps(s + 144), x10 = _mm256_loadu_ps(s + 160), x11 = _mm256_loadu_ps(s + 176);
+        __m256 x12 = _mm256_loadu_ps(s + 192), x13 = _mm256_loadu_ps(s + 208), x14 = _mm256_loadu_ps(s + 224);
+        __m256 x15 = _mm256_loadu_ps(s + 240);
+        TT__NTSTORE8(x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15);
+    }
+}
+#undef TT__NTFMA
+__attribute__((target("avx512f")))
+static void tt__ukr_nt_avx512(int kc, const float *a, ptrdiff_t csa, const float *b, ptrdiff_t ldb, float *c,
+                              ptrdiff_t ldc, float alpha, float beta, int mr, int nr) {
+    switch ((nr + 1) / 2) {
+    case 1: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 2); break;
+    case 2: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 4); break;
+    case 3: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 6); break;
+    case 4: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 8); break;
+    case 5: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 10); break;
+    case 6: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 12); break;
+    case 7: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 14); break;
+    default: tt__ukr_nt16_body(kc, a, csa, b, ldb, c, ldc, alpha, beta, mr, nr, 16); break;
+    }
+}
+#undef TT__NTSTORE8
+#undef TT__NTROW
 
 /* cpuid + xgetbv: AVX2/FMA/AVX-512F present and their registers enabled by the OS. */
 static void tt__cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
@@ -4769,6 +5004,42 @@ static int tt__x86_level(void) { /* 0 none, 1 AVX2+FMA, 2 also AVX-512F */
     if (!(r[1] & (1u << 5))) return 0;                        /* AVX2 */
     if ((r[1] & (1u << 16)) && (xcr0 & 0xE6) == 0xE6) return 2; /* AVX-512F + opmask/ZMM state */
     return 1;
+}
+
+/* Cache sizes from cpuid's deterministic cache parameters: leaf 4 (Intel and most others) or
+   0x8000001D (AMD and Hygon, with the TopologyExtensions bit). Size = ways x partitions x line
+   x sets; the L3 is divided by the logical processors that share it (cpuid's upper bound:
+   a conservative share). Leaves 0 where cpuid does not say. */
+static void tt__x86_caches(long *l1d, long *l2, long *l3) {
+    unsigned r[4], leaf = 0, i;
+    tt__cpuid(0, 0, r);
+    if (r[1] == 0x68747541u || r[1] == 0x6F677948u) { /* "Auth"enticAMD, "Hygo"nGenuine */
+        unsigned ext;
+        tt__cpuid(0x80000000u, 0, r);
+        ext = r[0];
+        if (ext >= 0x8000001Du) {
+            tt__cpuid(0x80000001u, 0, r);
+            if (r[2] & (1u << 22)) leaf = 0x8000001Du;
+        }
+    } else if (r[0] >= 4) {
+        leaf = 4;
+    }
+    for (i = 0; leaf && i < 16; i++) {
+        unsigned type, level;
+        uint64_t size, share;
+        tt__cpuid(leaf, i, r);
+        type = r[0] & 31u;
+        if (type == 0) break;
+        if (type != 1 && type != 3) continue; /* data or unified, not instruction */
+        level = (r[0] >> 5) & 7u;
+        share = ((r[0] >> 14) & 0xFFFu) + 1u;
+        size = (uint64_t)(((r[1] >> 22) & 0x3FFu) + 1u) * (((r[1] >> 12) & 0x3FFu) + 1u) * ((r[1] & 0xFFFu) + 1u) *
+               ((uint64_t)r[2] + 1u);
+        if (size > ((uint64_t)1 << 30)) continue; /* nonsense (a hypervisor's): ignored */
+        if (level == 1) *l1d = (long)size;
+        else if (level == 2) *l2 = (long)size;
+        else if (level == 3) *l3 = (long)(size / share);
+    }
 }
 #endif /* TT__GEMM_X86 */
 
@@ -4826,8 +5097,9 @@ static void tt__ukr_neon(int kc, const float *a, ptrdiff_t rsa, ptrdiff_t csa, c
 
 /* Kernel table entry for k, or NULL when this build has no such kernel. */
 static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
-    out->kc = TT__GEMM_KC; out->mc = TT__GEMM_MC; out->nc = TT__GEMM_NC; out->pack_bt = NULL;
+    out->kc = TT__GEMM_KC; out->mc = TT__GEMM_MC_DEFAULT; out->nc = TT__GEMM_NC; out->pack_bt = NULL;
     out->pack_bn = NULL; out->pack_an = NULL; out->pack_at = NULL; out->ukr_pk = NULL; out->split4 = 0;
+    out->ukr_nt = NULL; out->pack_av = NULL; out->nt_mr = 0; out->nt_max = 0; out->nt_pack_max = 0;
     switch (k) {
     case TT_KERNEL_SCALAR:
         out->ukr = tt__ukr_scalar; out->ukr_ldb = tt__ukr_scalar_ldb; out->mr = TT__S_MR; out->nr = TT__S_NR;
@@ -4836,11 +5108,14 @@ static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
     case TT_KERNEL_AVX2:
         out->ukr = tt__ukr_avx2; out->ukr_ldb = tt__ukr_avx2_ldb; out->mr = 6; out->nr = 16; out->split4 = 1;
         out->ukr_pk = tt__ukr_avx2_pk;
+        out->ukr_nt = tt__ukr_nt_avx2; out->pack_av = tt__pack_av_avx2; out->nt_mr = 8; out->nt_max = 12; out->nt_pack_max = 8;
         out->pack_bt = tt__pack_bt_avx2; out->pack_bn = tt__pack_bn_avx2; out->pack_an = tt__pack_a6_avx2; out->pack_at = tt__pack_at6_avx2;
         return 1;
     case TT_KERNEL_AVX512: /* every AVX-512F CPU has AVX2 (tt__x86_level checks both) */
         out->ukr = tt__ukr_avx512; out->ukr_ldb = tt__ukr_avx512_ldb; out->mr = 6; out->nr = 32; out->kc = 192; out->split4 = 1;
         out->pack_bt = tt__pack_bt32_avx2; out->pack_bn = tt__pack_bn32_avx2; out->pack_an = tt__pack_a6_avx2; out->pack_at = tt__pack_at6_avx2;
+        out->ukr_pk = tt__ukr_avx512_pk;
+        out->ukr_nt = tt__ukr_nt_avx512; out->pack_av = tt__pack_av16_avx2; out->nt_mr = 16; out->nt_max = 16; out->nt_pack_max = 0;
         return 1;
 #endif
 #ifdef TT__GEMM_NEON
@@ -4850,6 +5125,31 @@ static int tt__gemm_kern_get(tt_kernel k, tt__gemm_kern *out) {
 #endif
     default: return 0;
     }
+}
+
+/* This CPU's cache sizes in bytes (L1 data, L2, and the L3 share of one logical processor);
+   0 where unknown (not x86, or cpuid does not say). */
+static void tt__gemm_caches(long *l1d, long *l2, long *l3) {
+    *l1d = 0; *l2 = 0; *l3 = 0;
+#ifdef TT__GEMM_X86
+    tt__x86_caches(l1d, l2, l3);
+#endif
+}
+
+/* MC and NC of kernel K from the cache sizes (bytes, 0 = unknown), BLIS style: the packed
+   MC x KC block of A takes ~30% of the L2 (Zen 3, L2 512 KiB, KC 320: MC 120, the value tuned
+   there), the KC x NC block of B at most half of the L3 share; MC a multiple of MR in
+   [2 MR, TT__GEMM_MC], NC a multiple of NR in [4 NR, TT__GEMM_NC]. A function of the cache
+   sizes only, and MC / NC do not change what a tile computes (KC stays the kernel's): the
+   results are the same bits whatever blocks a CPU gets. */
+static void tt__gemm_blocking(tt__gemm_kern *K, long l2, long l3) {
+    long kb = (long)K->kc * (long)sizeof(float), mc = TT__GEMM_MC_DEFAULT, nc = TT__GEMM_NC;
+    if (l2 >= 32 * 1024) mc = l2 / 10 * 3 / kb;
+    if (l3 >= 256 * 1024) nc = l3 / 2 / kb;
+    mc = TT__MIN(TT__MAX(mc, 2L * K->mr), (long)TT__GEMM_MC);
+    nc = TT__MIN(TT__MAX(nc, 4L * K->nr), (long)TT__GEMM_NC);
+    K->mc = (int)(mc - mc % K->mr);
+    K->nc = (int)(nc - nc % K->nr);
 }
 
 TT__DEF int tt_kernel_supported(tt_kernel k) {
@@ -5042,7 +5342,7 @@ static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, int p
 }
 
 /* Packed path: pa holds MC x KC of A, pb KC x NC of B (or, B read in place, its edge sliver).
-   Small k (the batch-64 MLP products): when the whole of op(A) fits the A workspace at this
+   Small k (the batch-64 MLP products): when the whole of op(A) fits 128 x KC floats at this
    depth it is packed once as a single block, and
    - kc <= 64 (dW = dY^T X at batch 64, k = 10): the C tiles are visited row by row (B block
      packed first). Per tile the C traffic is large next to the arithmetic; a row of tiles is
@@ -5063,7 +5363,7 @@ static void tt__gemm_light(const tt__gemm_kern *K, const tt__gemm_args *g, int p
    Neither changes what a tile computes (results are the same bits). */
 static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, int path, float *pa, float *pb) {
     int jc, pc, ic, jr, ir, kb = tt__gemm_kc(K, g->k), inplace = tt__gemm_b_inplace(K, g, path);
-    int mtiles = (g->m + K->mr - 1) / K->mr, one_a = (size_t)mtiles * K->mr * kb <= TT__GEMM_PA_FLOATS;
+    int mtiles = (g->m + K->mr - 1) / K->mr, one_a = (size_t)mtiles * K->mr * kb <= TT__GEMM_ONE_A_FLOATS;
     int mb = one_a ? g->m : K->mc, by_rows = one_a && kb <= 64, sliver = one_a && !by_rows;
     for (jc = 0; jc < g->n; jc += K->nc) {
         int nc = TT__MIN(K->nc, g->n - jc), nfull = inplace ? nc - nc % K->nr : 0; /* columns read in place */
@@ -5130,11 +5430,42 @@ static void tt__gemm_packed(const tt__gemm_kern *K, const tt__gemm_args *g, int 
     }
 }
 
+/* Narrow C (n <= K->nt_max, e.g. the forward X W^T of a 10-class layer): tiles of nt_mr rows
+   by all n columns, one vector per column of C (tt__ukr_nt_fn). Per KC block op(B) (kc x n) is
+   packed once into one NR-wide sliver; each nt_mr-row panel of op(A) is read in place when
+   op(A) = A^T (its rows are contiguous per step), else packed (8 x 8 transposes) into pa just
+   before its tile, so it is written and read back in L1. Same k blocks, same beta per block
+   and the same per-element arithmetic as the other drivers: the same bits. */
+static void tt__gemm_narrow(const tt__gemm_kern *K, const tt__gemm_args *g, float *pa, float *pb) {
+    int pc, ir, kb = tt__gemm_kc(K, g->k), MV = K->nt_mr;
+    for (pc = 0; pc < g->k; pc += kb) {
+        int kc = TT__MIN(kb, g->k - pc);
+        float beta = pc == 0 ? g->beta : 1.0f;
+        tt__pack_b_k(K, kc, g->n, g->b + pc * g->rsb, g->rsb, g->csb, pb);
+        for (ir = 0; ir < g->m; ir += MV) {
+            int mr = TT__MIN(MV, g->m - ir);
+            const float *as = g->a + ir * g->rsa + pc * g->csa;
+            float *cs = g->c + ir * g->ldc;
+            if (g->rsa == 1 && mr == MV) {
+                K->ukr_nt(kc, as, g->csa, pb, K->nr, cs, g->ldc, g->alpha, beta, mr, g->n);
+                continue;
+            }
+            if (g->csa == 1) K->pack_av(mr, kc, as, g->rsa, pa);
+            else tt__pack_a(mr, kc, as, g->rsa, g->csa, MV, pa);
+            K->ukr_nt(kc, pa, MV, pb, K->nr, cs, g->ldc, g->alpha, beta, mr, g->n);
+        }
+    }
+}
+
 /* One thread's whole problem. pa/pb: packed-path buffers (NULL: light path only, with the
    small buffers ap/bp). */
 static void tt__gemm_serial(const tt__gemm_kern *K, const tt__gemm_args *g, int path, float *pa, float *pb) {
     if (g->m == 0 || g->n == 0) return;
     if (g->k == 0 || g->alpha == 0.0f) { tt__gemm_scale(g); return; }
+    if ((path & 3) == TT__GEMM_PATH_AUTO && K->ukr_nt && g->m >= K->nt_mr && g->n <= (g->rsa == 1 ? K->nt_max : K->nt_pack_max)) {
+        tt__gemm_narrow(K, g, pa, pb);
+        return;
+    }
     if ((path & 3) == TT__GEMM_PATH_AUTO)
         /* Packing A pays as soon as A is reused by two or more column tiles (a contiguous panel
            streams better than MR strided rows); with a single column tile it is pure cost. */
@@ -5187,6 +5518,7 @@ struct tt__gemm_state {
     int threads;            /* threads with a workspace (1 .. desc.threads) */
     int active;             /* threads used now (tt_ctx_set_threads) */
     int flush;              /* tt_desc.flush_denormals (workers take the caller's mode per region) */
+    long l1d, l2, l3;       /* cache sizes read at tt_ctx_init (tt__gemm_caches): MC and NC */
     float *pa[TT__GEMM_MAX_THREADS], *pb[TT__GEMM_MAX_THREADS];
     /* the current matrix product, when it runs as a region: C split into parts of whole tiles */
     tt__gemm_args job;
@@ -5398,6 +5730,8 @@ static tt_result tt__gemm_init(tt_ctx *ctx, void *mem) {
     if (!tt_kernel_supported(ctx->kernel) || !tt__gemm_kern_get(ctx->kernel, &st->kern))
         return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: matmul kernel %s is not supported by this %s",
                         tt_kernel_name(ctx->kernel), tt__gemm_kern_get(ctx->kernel, &st->kern) ? "CPU" : "build");
+    tt__gemm_caches(&st->l1d, &st->l2, &st->l3);
+    tt__gemm_blocking(&st->kern, st->l2, st->l3);
 #ifndef TT_NO_THREADS
     if (st->threads > 1) {
         if (pthread_mutex_init(&st->mu, NULL) != 0) return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_init: pthread_mutex_init failed");
@@ -5654,12 +5988,14 @@ TT__DEF tt_result tt_ctx_set_kernel(tt_ctx *ctx, tt_kernel kernel) {
     if (kernel == TT_KERNEL_AUTO) kernel = tt_kernel_best();
     if (!tt_kernel_supported(kernel) || !tt__gemm_kern_get(kernel, &kd))
         return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_set_kernel: kernel %s is not supported here", tt_kernel_name(kernel));
+    tt__gemm_blocking(&kd, ctx->gemm->l2, ctx->gemm->l3);
     ctx->gemm->kern = kd;
     ctx->kernel = kernel;
     return TT_OK;
 }
 #undef TT__GEMM_PREFETCH_KC /* private to >>matmul (the >>end list holds the older macros) */
 #undef TT__GEMM_PA_FLOATS
+#undef TT__GEMM_ONE_A_FLOATS
 
 /* ==================================================================================== >>ops_basic */
 
@@ -5759,6 +6095,123 @@ static const tt__ew_kernels tt__ew = {tt__ew_sse_add_into, tt__ew_sse_sub_into, 
 #else
 static const tt__ew_kernels tt__ew = {tt__ew_ref_add_into, tt__ew_ref_sub_into, tt__ew_ref_add, tt__ew_ref_relu,
                                       tt__ew_ref_relu_backward};
+#endif
+
+/* ---- row sums in double, 4 rows at once ----
+   The CNN reductions (conv bias gradients, batchnorm statistics and gradients, global average
+   pooling) add a row's floats one by one into a double (`for (i...) s += x[i]`), a chain of
+   dependent adds that runs at one element per add latency. Different rows are independent
+   chains, so the SSE2 twins run 4 rows at once (2 per register, 4 floats of each row loaded and
+   transposed), every lane adding its own row's terms in the reference's order with the same IEEE
+   operations: bit-identical (tests/test_convspeed.c). Rows j = 0..3 start at x + j * stride. */
+typedef struct tt__row_kernels {
+    /* s[j] += x_j[0] + x_j[1] + ... + x_j[n-1] */
+    void (*sum4)(const float *x, size_t stride, size_t n, double *s);
+    /* s[j] += sum_i d * d with d = x_j[i] - m[j] (double) */
+    void (*sqdev4)(const float *x, size_t stride, size_t n, const double *m, double *s);
+    /* s[j] += sum_i g_j[i];  t[j] += sum_i g_j[i] * xhat, xhat = (x_j[i] - mean[j]) * invstd[j] in float */
+    void (*dot4)(const float *g, const float *x, size_t stride, size_t n, const float *mean, const float *invstd,
+                 double *s, double *t);
+} tt__row_kernels;
+
+static void tt__row_ref_sum4(const float *x, size_t stride, size_t n, double *s) {
+    size_t i, j;
+    for (j = 0; j < 4; j++)
+        for (i = 0; i < n; i++) s[j] += x[j * stride + i];
+}
+static void tt__row_ref_sqdev4(const float *x, size_t stride, size_t n, const double *m, double *s) {
+    size_t i, j;
+    for (j = 0; j < 4; j++)
+        for (i = 0; i < n; i++) {
+            double d = x[j * stride + i] - m[j];
+            s[j] += d * d;
+        }
+}
+static void tt__row_ref_dot4(const float *g, const float *x, size_t stride, size_t n, const float *mean,
+                             const float *invstd, double *s, double *t) {
+    size_t i, j;
+    for (j = 0; j < 4; j++)
+        for (i = 0; i < n; i++) {
+            s[j] += g[j * stride + i];
+            t[j] += (double)g[j * stride + i] * ((x[j * stride + i] - mean[j]) * invstd[j]);
+        }
+}
+static const tt__row_kernels tt__row_ref_kernels = {tt__row_ref_sum4, tt__row_ref_sqdev4, tt__row_ref_dot4};
+
+#ifdef TT__VEC_SSE
+/* the 4 rows' elements i .. i+3, transposed: c[k] = (x_0[i+k], x_1[i+k], x_2[i+k], x_3[i+k]) */
+static inline __attribute__((always_inline)) void tt__row_cols4(const float *x, size_t stride, size_t i, __m128 *c) {
+    __m128 r0 = _mm_loadu_ps(x + i), r1 = _mm_loadu_ps(x + stride + i);
+    __m128 r2 = _mm_loadu_ps(x + 2 * stride + i), r3 = _mm_loadu_ps(x + 3 * stride + i);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    c[0] = r0; c[1] = r1; c[2] = r2; c[3] = r3;
+}
+/* lanes 0, 1 and 2, 3 of a float vector as doubles */
+#define TT__LO_PD(v) _mm_cvtps_pd(v)
+#define TT__HI_PD(v) _mm_cvtps_pd(_mm_movehl_ps((v), (v)))
+
+static void tt__row_sse_sum4(const float *x, size_t stride, size_t n, double *s) {
+    __m128d s01 = _mm_loadu_pd(s), s23 = _mm_loadu_pd(s + 2);
+    __m128 c[4];
+    size_t i = 0;
+    int k;
+    for (; i + 4 <= n; i += 4) {
+        tt__row_cols4(x, stride, i, c);
+        for (k = 0; k < 4; k++) {
+            s01 = _mm_add_pd(s01, TT__LO_PD(c[k]));
+            s23 = _mm_add_pd(s23, TT__HI_PD(c[k]));
+        }
+    }
+    _mm_storeu_pd(s, s01);
+    _mm_storeu_pd(s + 2, s23);
+    tt__row_ref_sum4(x + i, stride, n - i, s);
+}
+static void tt__row_sse_sqdev4(const float *x, size_t stride, size_t n, const double *m, double *s) {
+    __m128d s01 = _mm_loadu_pd(s), s23 = _mm_loadu_pd(s + 2), m01 = _mm_loadu_pd(m), m23 = _mm_loadu_pd(m + 2);
+    __m128 c[4];
+    size_t i = 0;
+    int k;
+    for (; i + 4 <= n; i += 4) {
+        tt__row_cols4(x, stride, i, c);
+        for (k = 0; k < 4; k++) {
+            __m128d d01 = _mm_sub_pd(TT__LO_PD(c[k]), m01), d23 = _mm_sub_pd(TT__HI_PD(c[k]), m23);
+            s01 = _mm_add_pd(s01, _mm_mul_pd(d01, d01));
+            s23 = _mm_add_pd(s23, _mm_mul_pd(d23, d23));
+        }
+    }
+    _mm_storeu_pd(s, s01);
+    _mm_storeu_pd(s + 2, s23);
+    tt__row_ref_sqdev4(x + i, stride, n - i, m, s);
+}
+static void tt__row_sse_dot4(const float *g, const float *x, size_t stride, size_t n, const float *mean,
+                             const float *invstd, double *s, double *t) {
+    __m128d s01 = _mm_loadu_pd(s), s23 = _mm_loadu_pd(s + 2), t01 = _mm_loadu_pd(t), t23 = _mm_loadu_pd(t + 2);
+    __m128 mv = _mm_loadu_ps(mean), iv = _mm_loadu_ps(invstd), cg[4], cx[4];
+    size_t i = 0;
+    int k;
+    for (; i + 4 <= n; i += 4) {
+        tt__row_cols4(g, stride, i, cg);
+        tt__row_cols4(x, stride, i, cx);
+        for (k = 0; k < 4; k++) {
+            __m128 xh = _mm_mul_ps(_mm_sub_ps(cx[k], mv), iv);
+            __m128d g01 = TT__LO_PD(cg[k]), g23 = TT__HI_PD(cg[k]);
+            s01 = _mm_add_pd(s01, g01);
+            s23 = _mm_add_pd(s23, g23);
+            t01 = _mm_add_pd(t01, _mm_mul_pd(g01, TT__LO_PD(xh)));
+            t23 = _mm_add_pd(t23, _mm_mul_pd(g23, TT__HI_PD(xh)));
+        }
+    }
+    _mm_storeu_pd(s, s01);
+    _mm_storeu_pd(s + 2, s23);
+    _mm_storeu_pd(t, t01);
+    _mm_storeu_pd(t + 2, t23);
+    tt__row_ref_dot4(g + i, x + i, stride, n - i, mean, invstd, s, t);
+}
+#undef TT__LO_PD
+#undef TT__HI_PD
+static const tt__row_kernels tt__rows = {tt__row_sse_sum4, tt__row_sse_sqdev4, tt__row_sse_dot4};
+#else
+static const tt__row_kernels tt__rows = {tt__row_ref_sum4, tt__row_ref_sqdev4, tt__row_ref_dot4};
 #endif
 
 /* ---- element-wise loops on the context's pool ----
@@ -6308,10 +6761,17 @@ TT__DEF tt_tensor *tt_minimum(tt_ctx *ctx, tt_tensor *a, tt_tensor *b) { return 
    measured 0.97 ulp. libm's expf (the scalar reference) is within 1 ulp too, so the two differ
    by at most 2 ulp (tested). PyTorch's goldens for exp (rtol 1e-6, about 8 ulp) still hold. */
 #ifdef TT__GEMM_X86
-__attribute__((target("avx2,fma")))
-static void tt__vexp_avx2_8(float *y, const float *x) {
+/* TT__KEEP(v): v is materialised in a register, so the compiler cannot fuse the multiply that
+   made it with a following add (GCC contracts a * b + c into an FMA by default outside strict
+   ISO modes, -std=gnu*, in these FMA-enabled functions). The fast paths below state the same
+   float operations as their scalar references; without it a GNU-mode build would round
+   differently (still within the bounds, but not bit-identical). Emits no instruction. */
+#define TT__KEEP(v) __asm__("" : "+x"(v))
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 tt__vexp_avx2(__m256 v) {
     const __m256 lo = _mm256_set1_ps(-104.0f), hi = _mm256_set1_ps(89.0f);
-    __m256 v = _mm256_loadu_ps(x), nanm = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    __m256 nanm = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
     __m256 t = _mm256_min_ps(hi, _mm256_max_ps(lo, v)); /* NaN lanes are patched at the end */
     __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -6331,31 +6791,277 @@ static void tt__vexp_avx2_8(float *y, const float *x) {
     n2 = _mm256_sub_epi32(ni, n1);
     p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23)));
     p = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23)));
-    _mm256_storeu_ps(y, _mm256_blendv_ps(p, v, nanm));
+    TT__KEEP(p);
+    return _mm256_blendv_ps(p, v, nanm);
+}
+
+__attribute__((target("avx2,fma")))
+static void tt__vexp_avx2_8(float *y, const float *x) { _mm256_storeu_ps(y, tt__vexp_avx2(_mm256_loadu_ps(x))); }
+
+/* ---- vectorised erf and tanh (AVX2 + FMA; the scalar reference is libm's erff / tanhf) ----
+   Both work on a = |x| and put the sign back at the end (odd functions; -0 stays -0).
+   erf:  a < 0.875:  erf = a + a Q(a^2), Q a degree-6 polynomial (least squares on Chebyshev
+                     nodes, relative error 3e-9 before rounding);
+         a >= 0.875: erf = 1 - exp(R(a)), R(a) ~ log(erfc(a)) a degree-8 polynomial in
+                     a - 0.875 fitted with erfc(a) as the weight (the error of exp(R) counts
+                     times erfc); a is clamped to 4, where exp(R) < 2^-25 so erf rounds to 1
+                     (as it does from 3.92 on); inf gives 1, NaN gives NaN.
+   tanh: a < 0.75:   tanh = a + a^3 P(a^2), P of degree 6;
+         a >= 0.75:  tanh = 1 - 2 / (exp(2a) + 1) (exp overflows to inf from a = 44.4: 1).
+   Stated bound: 2 ulp from the function (ulp of the correctly rounded float result; 2^-149 for
+   subnormal results). tests/test_vmath.c checks it against double erf / tanh on every 509th
+   float bit pattern, +-4096 floats around each branch point and the special cases; an
+   exhaustive run over all 2^32 floats measured 1.063 ulp (erf, at 1.0607) and 1.057 ulp (tanh,
+   at 0.8665). libm's erff and tanhf measured within 0.9 and 2.2 ulp, so the fast and the scalar
+   path differ by at most 3 (erf) and 5 (tanh) ulp (tested). */
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 tt__verf_avx2(__m256 x) {
+    const __m256 sm = _mm256_set1_ps(-0.0f), c = _mm256_set1_ps(0.875f);
+    __m256 s = _mm256_and_ps(x, sm), a = _mm256_andnot_ps(sm, x), t = _mm256_mul_ps(a, a), q, u, r;
+    q = _mm256_fmadd_ps(_mm256_set1_ps(8.694667795e-05f), t, _mm256_set1_ps(-8.215559847e-04f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(5.207134257e-03f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(-2.686173980e-02f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(1.128373582e-01f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(-3.761263625e-01f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(1.283791669e-01f));
+    q = _mm256_fmadd_ps(a, q, a); /* NaN stays here */
+    u = _mm256_sub_ps(_mm256_min_ps(_mm256_max_ps(a, c), _mm256_set1_ps(4.0f)), c);
+    r = _mm256_fmadd_ps(_mm256_set1_ps(-7.557962055e-07f), u, _mm256_set1_ps(-1.621756276e-05f));
+    r = _mm256_fmadd_ps(r, u, _mm256_set1_ps(2.926789967e-04f));
+    r = _mm256_fmadd_ps(r, u, _mm256_set1_ps(-2.212595188e-03f));
+    r = _mm256_fmadd_ps(r, u, _mm256_set1_ps(1.135363516e-02f));
+    r = _mm256_fmadd_ps(r, u, _mm256_set1_ps(-4.690344203e-02f));
+    r = _mm256_fmadd_ps(r, u, _mm256_set1_ps(-8.265408202e-01f));
+    r = _mm256_fmadd_ps(r, u, _mm256_set1_ps(-2.430219761e+00f));
+    r = _mm256_fmadd_ps(r, u, _mm256_set1_ps(-1.532824436e+00f));
+    r = _mm256_sub_ps(_mm256_set1_ps(1.0f), tt__vexp_avx2(r));
+    return _mm256_or_ps(_mm256_blendv_ps(q, r, _mm256_cmp_ps(a, c, _CMP_GE_OQ)), s);
+}
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 tt__vtanh_avx2(__m256 x) {
+    const __m256 sm = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    __m256 s = _mm256_and_ps(x, sm), a = _mm256_andnot_ps(sm, x), t = _mm256_mul_ps(a, a), p, e;
+    p = _mm256_fmadd_ps(_mm256_set1_ps(-6.330923865e-04f), t, _mm256_set1_ps(2.970198991e-03f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-8.596964600e-03f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(2.180443977e-02f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-5.395958531e-02f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.333327785e-01f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-3.333333212e-01f));
+    p = _mm256_fmadd_ps(_mm256_mul_ps(a, t), p, a); /* NaN stays here */
+    e = tt__vexp_avx2(_mm256_add_ps(a, a));
+    e = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+    return _mm256_or_ps(_mm256_blendv_ps(p, e, _mm256_cmp_ps(a, _mm256_set1_ps(0.75f), _CMP_GE_OQ)), s);
+}
+
+__attribute__((target("avx2,fma")))
+static void tt__verf_avx2_8(float *y, const float *x) { _mm256_storeu_ps(y, tt__verf_avx2(_mm256_loadu_ps(x))); }
+__attribute__((target("avx2,fma")))
+static void tt__vtanh_avx2_8(float *y, const float *x) { _mm256_storeu_ps(y, tt__vtanh_avx2(_mm256_loadu_ps(x))); }
+#endif
+
+#ifdef TT__GEMM_X86 /* 8 floats: the names the NEON code below shares */
+static void tt__vexp8(float *y, const float *x) { tt__vexp_avx2_8(y, x); }
+static void tt__verf8(float *y, const float *x) { tt__verf_avx2_8(y, x); }
+static void tt__vtanh8(float *y, const float *x) { tt__vtanh_avx2_8(y, x); }
+#endif
+
+/* The same three functions for aarch64 NEON, 4 lanes: the AVX2 code's operations one for one
+   (the same fused multiply-adds, round-to-nearest-even, clamps and bit tricks), so they give the
+   same results as the AVX2 functions and the same bounds (tests/test_vmath.c runs under
+   qemu-aarch64 in `make test-neon`). */
+#ifdef TT__GEMM_NEON
+static float32x4_t tt__vexp_neon(float32x4_t v) {
+    uint32x4_t nanm = vmvnq_u32(vceqq_f32(v, v));
+    float32x4_t t = vminq_f32(vdupq_n_f32(89.0f), vmaxq_f32(vdupq_n_f32(-104.0f), v));
+    float32x4_t n = vrndnq_f32(vmulq_f32(t, vdupq_n_f32(1.44269504088896341f)));
+    float32x4_t r = vfmsq_f32(t, n, vdupq_n_f32(0.693359375f)), p, r2;
+    int32x4_t ni, n1, n2;
+    r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+    r2 = vmulq_f32(r, r);
+    p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), vdupq_n_f32(1.9875691500e-4f), r);
+    p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
+    p = vaddq_f32(vfmaq_f32(r, p, r2), vdupq_n_f32(1.0f));
+    ni = vcvtq_s32_f32(n);
+    n1 = vshrq_n_s32(ni, 1);
+    n2 = vsubq_s32(ni, n1);
+    p = vmulq_f32(p, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, vdupq_n_s32(127)), 23)));
+    p = vmulq_f32(p, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, vdupq_n_s32(127)), 23)));
+    return vbslq_f32(nanm, v, p);
+}
+
+static float32x4_t tt__verf_neon(float32x4_t x) {
+    const float32x4_t c = vdupq_n_f32(0.875f);
+    uint32x4_t s = vandq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(0x80000000u));
+    float32x4_t a = vabsq_f32(x), t = vmulq_f32(a, a), q, u, r;
+    q = vfmaq_f32(vdupq_n_f32(-8.215559847e-04f), vdupq_n_f32(8.694667795e-05f), t);
+    q = vfmaq_f32(vdupq_n_f32(5.207134257e-03f), q, t);
+    q = vfmaq_f32(vdupq_n_f32(-2.686173980e-02f), q, t);
+    q = vfmaq_f32(vdupq_n_f32(1.128373582e-01f), q, t);
+    q = vfmaq_f32(vdupq_n_f32(-3.761263625e-01f), q, t);
+    q = vfmaq_f32(vdupq_n_f32(1.283791669e-01f), q, t);
+    q = vfmaq_f32(a, a, q);
+    u = vsubq_f32(vminq_f32(vmaxq_f32(a, c), vdupq_n_f32(4.0f)), c);
+    r = vfmaq_f32(vdupq_n_f32(-1.621756276e-05f), vdupq_n_f32(-7.557962055e-07f), u);
+    r = vfmaq_f32(vdupq_n_f32(2.926789967e-04f), r, u);
+    r = vfmaq_f32(vdupq_n_f32(-2.212595188e-03f), r, u);
+    r = vfmaq_f32(vdupq_n_f32(1.135363516e-02f), r, u);
+    r = vfmaq_f32(vdupq_n_f32(-4.690344203e-02f), r, u);
+    r = vfmaq_f32(vdupq_n_f32(-8.265408202e-01f), r, u);
+    r = vfmaq_f32(vdupq_n_f32(-2.430219761e+00f), r, u);
+    r = vfmaq_f32(vdupq_n_f32(-1.532824436e+00f), r, u);
+    r = vsubq_f32(vdupq_n_f32(1.0f), tt__vexp_neon(r));
+    r = vbslq_f32(vcgeq_f32(a, c), r, q);
+    return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(r), s));
+}
+
+static float32x4_t tt__vtanh_neon(float32x4_t x) {
+    const float32x4_t one = vdupq_n_f32(1.0f);
+    uint32x4_t s = vandq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(0x80000000u));
+    float32x4_t a = vabsq_f32(x), t = vmulq_f32(a, a), p, e;
+    p = vfmaq_f32(vdupq_n_f32(2.970198991e-03f), vdupq_n_f32(-6.330923865e-04f), t);
+    p = vfmaq_f32(vdupq_n_f32(-8.596964600e-03f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(2.180443977e-02f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(-5.395958531e-02f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(1.333327785e-01f), p, t);
+    p = vfmaq_f32(vdupq_n_f32(-3.333333212e-01f), p, t);
+    p = vfmaq_f32(a, vmulq_f32(a, t), p);
+    e = tt__vexp_neon(vaddq_f32(a, a));
+    e = vsubq_f32(one, vdivq_f32(vdupq_n_f32(2.0f), vaddq_f32(e, one)));
+    e = vbslq_f32(vcgeq_f32(a, vdupq_n_f32(0.75f)), e, p);
+    return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(e), s));
+}
+
+static void tt__vexp8(float *y, const float *x) {
+    vst1q_f32(y, tt__vexp_neon(vld1q_f32(x)));
+    vst1q_f32(y + 4, tt__vexp_neon(vld1q_f32(x + 4)));
+}
+static void tt__verf8(float *y, const float *x) {
+    vst1q_f32(y, tt__verf_neon(vld1q_f32(x)));
+    vst1q_f32(y + 4, tt__verf_neon(vld1q_f32(x + 4)));
+}
+static void tt__vtanh8(float *y, const float *x) {
+    vst1q_f32(y, tt__vtanh_neon(vld1q_f32(x)));
+    vst1q_f32(y + 4, tt__vtanh_neon(vld1q_f32(x + 4)));
 }
 #endif
 
-/* y[i] = exp(x[i]); y may equal x. Vectorised when the context's matmul kernel is AVX2 or
-   AVX-512 (so the CPU has AVX2 + FMA; TT_KERNEL_SCALAR keeps libm). The tail goes through a
-   padded block, so an element's result does not depend on its position. */
-static void tt__vec_exp(const tt_ctx *ctx, float *y, const float *x, size_t n) {
+/* 1 when the vectorised exp / erf / tanh are used: the context's matmul kernel is AVX2 or
+   AVX-512 (so the CPU has AVX2 + FMA) or NEON; 0 keeps libm (TT_KERNEL_SCALAR, other CPUs,
+   TT_NO_SIMD). The other fast paths of this chapter and of >>ops_nn / >>loss that test it are
+   x86-only (inside #ifdef TT__GEMM_X86). */
+static int tt__vmath(const tt_ctx *ctx) {
+#if defined(TT__GEMM_X86)
+    return ctx->kernel == TT_KERNEL_AVX2 || ctx->kernel == TT_KERNEL_AVX512;
+#elif defined(TT__GEMM_NEON)
+    return ctx->kernel == TT_KERNEL_NEON;
+#else
+    (void)ctx;
+    return 0;
+#endif
+}
+
+enum { TT__VM_EXP, TT__VM_ERF, TT__VM_TANH };
+
+/* y[i] = f(x[i]) for f = exp, erf or tanh (TT__VM_*); y may equal x. Vectorised when
+   tt__vmath(ctx), else libm. The tail goes through a padded block, so an element's result does
+   not depend on its position. */
+static void tt__vec_math(const tt_ctx *ctx, int f, float *y, const float *x, size_t n) {
     size_t i = 0;
-#ifdef TT__GEMM_X86
-    if (ctx->kernel == TT_KERNEL_AVX2 || ctx->kernel == TT_KERNEL_AVX512) {
+#if defined(TT__GEMM_X86) || defined(TT__GEMM_NEON)
+    if (tt__vmath(ctx)) {
+        void (*k8)(float *, const float *) = f == TT__VM_EXP ? tt__vexp8 : f == TT__VM_ERF ? tt__verf8 : tt__vtanh8;
         float bx[8], by[8];
-        for (; i + 8 <= n; i += 8) tt__vexp_avx2_8(y + i, x + i);
+        for (; i + 8 <= n; i += 8) k8(y + i, x + i);
         if (i < n) {
             size_t k, m = n - i;
             for (k = 0; k < 8; k++) bx[k] = k < m ? x[i + k] : 0.0f;
-            tt__vexp_avx2_8(by, bx);
+            k8(by, bx);
             for (k = 0; k < m; k++) y[i + k] = by[k];
         }
         return;
     }
-#else
-    (void)ctx;
 #endif
-    for (; i < n; i++) y[i] = expf(x[i]);
+    for (; i < n; i++) y[i] = f == TT__VM_EXP ? expf(x[i]) : f == TT__VM_ERF ? erff(x[i]) : tanhf(x[i]);
+}
+
+static void tt__vec_exp(const tt_ctx *ctx, float *y, const float *x, size_t n) { tt__vec_math(ctx, TT__VM_EXP, y, x, n); }
+
+
+/* y[j] = (float)((double)y[j] / s): 4 lanes of the same IEEE double division (bit-identical) */
+#ifdef TT__GEMM_X86
+__attribute__((target("avx2,fma")))
+static void tt__div_by_d_avx2(float *y, size_t n, double s) {
+    __m256d d = _mm256_set1_pd(s);
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) _mm_storeu_ps(y + j, _mm256_cvtpd_ps(_mm256_div_pd(_mm256_cvtps_pd(_mm_loadu_ps(y + j)), d)));
+    for (; j < n; j++) y[j] = (float)((double)y[j] / s);
+}
+#endif
+
+static void tt__div_by_d(float *y, size_t n, double s) { /* only called when tt__vmath */
+#ifdef TT__GEMM_X86
+    tt__div_by_d_avx2(y, n, s);
+#else
+    size_t j;
+    for (j = 0; j < n; j++) y[j] = (float)((double)y[j] / s);
+#endif
+}
+
+/* tt__softmax_row and tt__softmax_row_backward (>>util, the scalar reference) with the
+   vectorised exp for contiguous rows (stride 1) when tt__vmath(ctx): the same operations in the
+   same order (max, x - max, exp, sequential double sum, ...), only expf is replaced, so each
+   element is within the exp bound of the scalar kernel (tested in tests/test_vexp.c).
+   Other strides and contexts call the scalar kernels. */
+static void tt__softmax_row_v(const tt_ctx *ctx, const float *x, float *y, size_t n, size_t stride, int log_form) {
+    float m = -INFINITY, log_s, e[64];
+    double s = 0;
+    size_t j, b, k, len;
+    if (stride != 1 || !tt__vmath(ctx)) {
+        tt__softmax_row(x, y, n, stride, log_form);
+        return;
+    }
+    for (j = 0; j < n; j++)
+        if (x[j] > m || x[j] != x[j]) m = x[j];
+    for (b = 0; b < n; b += len) {
+        len = n - b < 64 ? n - b : 64;
+        for (k = 0; k < len; k++) e[k] = x[b + k] - m;
+        tt__vec_exp(ctx, e, e, len);
+        for (k = 0; k < len; k++) {
+            s += e[k];
+            if (!log_form) y[b + k] = e[k];
+        }
+    }
+    if (log_form) {
+        log_s = (float)log(s);
+        for (j = 0; j < n; j++) y[j] = (x[j] - m) - log_s;
+    } else {
+        tt__div_by_d(y, n, s);
+    }
+}
+
+static void tt__softmax_row_backward_v(const tt_ctx *ctx, const float *y, const float *dy, float *dx, size_t n,
+                                       size_t stride, int log_form, int accumulate) {
+    float e[64];
+    double s = 0;
+    size_t j, b, k, len;
+    if (stride != 1 || !log_form || !tt__vmath(ctx)) { /* softmax's backward has no exp */
+        tt__softmax_row_backward(y, dy, dx, n, stride, log_form, accumulate);
+        return;
+    }
+    for (j = 0; j < n; j++) s += (double)dy[j];
+    for (b = 0; b < n; b += len) {
+        len = n - b < 64 ? n - b : 64;
+        tt__vec_exp(ctx, e, y + b, len);
+        for (k = 0; k < len; k++) {
+            float g = dy[b + k] - e[k] * (float)s;
+            if (accumulate) dx[b + k] += g;
+            else dx[b + k] = g;
+        }
+    }
 }
 
 /* ---- unary ops: one forward f(x) and one derivative f'(x) per kind ----
@@ -6451,27 +7157,119 @@ static float tt__unary_df(int kind, float x, float y, float p0, float p1) {
     }
 }
 
+/* ---- gelu / gelu_tanh fast paths: tt__unary_f / tt__unary_df's formulas, the same float
+   operations in the same order, 8 lanes at a time; only erff / tanhf / expf are replaced by the
+   vectorised functions above, so the results are within their bounds of the scalar loops (and
+   bit-identical with the scalar formulas evaluated with the vectorised erf / tanh / exp: tested
+   in tests/test_vexp.c). Each kernel takes 8 elements of each of its arrays; tt__run8 runs it
+   over n elements with the tail in padded blocks (p[k] NULL: array k unused). */
+#ifdef TT__GEMM_X86
+__attribute__((target("avx2,fma")))
+static void tt__gelu_fwd_8(float **p) { /* x, y, e1 = 1 + erf(x / sqrt 2) (NULL: not kept) */
+    __m256 v = _mm256_loadu_ps(p[0]);
+    __m256 e = _mm256_add_ps(_mm256_set1_ps(1.0f), tt__verf_avx2(_mm256_mul_ps(v, _mm256_set1_ps(TT__SQRT1_2))));
+    if (p[2]) _mm256_storeu_ps(p[2], e);
+    _mm256_storeu_ps(p[1], _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), e));
+}
+
+__attribute__((target("avx2,fma")))
+static void tt__gelu_bwd_8(float **p) { /* x, e1, gy, gx: gx += gy (0.5 e1 + x exp(-x^2/2) / sqrt(2 pi)) */
+    __m256 v = _mm256_loadu_ps(p[0]);
+    __m256 ex = tt__vexp_avx2(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(-0.5f), v), v));
+    __m256 h = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_loadu_ps(p[1]));
+    __m256 q = _mm256_mul_ps(_mm256_mul_ps(v, ex), _mm256_set1_ps(TT__INV_SQRT_2PI)), d;
+    TT__KEEP(h);
+    TT__KEEP(q);
+    d = _mm256_mul_ps(_mm256_loadu_ps(p[2]), _mm256_add_ps(h, q));
+    TT__KEEP(d);
+    _mm256_storeu_ps(p[3], _mm256_add_ps(_mm256_loadu_ps(p[3]), d));
+}
+
+__attribute__((target("avx2,fma")))
+static void tt__gelu_tanh_fwd_8(float **p) { /* x, y, t = tanh(sqrt(2/pi) (x + 0.044715 x^3)) (NULL: not kept) */
+    __m256 v = _mm256_loadu_ps(p[0]);
+    __m256 c = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(TT__GELU_KAPPA), v), v), v), t;
+    TT__KEEP(c);
+    t = tt__vtanh_avx2(_mm256_mul_ps(_mm256_set1_ps(TT__SQRT_2_PI), _mm256_add_ps(v, c)));
+    if (p[2]) _mm256_storeu_ps(p[2], t);
+    _mm256_storeu_ps(p[1], _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(_mm256_set1_ps(1.0f), t)));
+}
+
+__attribute__((target("avx2,fma")))
+static void tt__gelu_tanh_bwd_8(float **p) { /* x, t, gy, gx */
+    const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    __m256 v = _mm256_loadu_ps(p[0]), t = _mm256_loadu_ps(p[1]);
+    __m256 a = _mm256_mul_ps(half, _mm256_add_ps(one, t)), tt = _mm256_mul_ps(t, t), kx, b, k, d;
+    TT__KEEP(tt);
+    b = _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_sub_ps(one, tt));
+    kx = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(3.0f * TT__GELU_KAPPA), v), v);
+    TT__KEEP(kx);
+    k = _mm256_add_ps(one, kx);
+    b = _mm256_mul_ps(_mm256_mul_ps(b, _mm256_set1_ps(TT__SQRT_2_PI)), k);
+    TT__KEEP(a);
+    TT__KEEP(b);
+    d = _mm256_mul_ps(_mm256_loadu_ps(p[2]), _mm256_add_ps(a, b));
+    TT__KEEP(d);
+    _mm256_storeu_ps(p[3], _mm256_add_ps(_mm256_loadu_ps(p[3]), d));
+}
+
+/* Runs k over n elements of the np arrays p[0..np-1]; out has bit k set for arrays k writes. */
+static void tt__run8(void (*k)(float **), float **p, int np, unsigned out, size_t n) {
+    float buf[4][8], *q[4];
+    size_t i, m, e;
+    int a;
+    for (i = 0; i + 8 <= n; i += 8) {
+        for (a = 0; a < np; a++) q[a] = p[a] ? p[a] + i : NULL;
+        k(q);
+    }
+    if (i == n) return;
+    m = n - i;
+    for (a = 0; a < np; a++) {
+        q[a] = p[a] ? buf[a] : NULL;
+        for (e = 0; p[a] && e < 8; e++) buf[a][e] = e < m ? p[a][i + e] : 0.0f;
+    }
+    k(q);
+    for (a = 0; a < np; a++)
+        for (e = 0; p[a] && (out >> a & 1u) && e < m; e++) p[a][i + e] = buf[a][e];
+}
+#endif
+
 /* Pieces [lo, hi) of a unary op's forward or backward loop, run on the context's pool above
-   TT__PAR_MIN_COSTLY elements (libm calls per element); every element is its own, so results
-   are bit-identical for every thread count. */
+   TT__PAR_MIN_COSTLY elements (libm calls per element); every element is its own (the vector
+   kernels' tails go through padded blocks), so results are bit-identical for every thread count. */
 typedef struct tt__unary_par {
-    int kind;
+    int kind, fast; /* fast: tt__vmath(ctx), the 8-lane gelu kernels */
     float p0, p1;
     const tt_tensor *x, *y;
-    float *e1; /* gelu: 1 + erf(x / sqrt 2) kept for backward, or NULL */
+    float *e1; /* gelu: 1 + erf(x / sqrt 2), gelu_tanh: the tanh, kept for backward, or NULL */
 } tt__unary_par;
 static void tt__unary_backward_piece(void *arg, size_t lo, size_t hi) {
     const tt__unary_par *p = (const tt__unary_par *)arg;
     const tt_tensor *x = p->x, *y = p->y;
     int kind = p->kind;
     size_t i;
-    if (kind == TT__U_GELU) { /* hot in transformers: the same formula without the per-element switch */
-        float *gx = x->grad;
-        const float *xd = x->data, *gy = y->grad, *e1 = p->e1; /* 1 + erf(x / sqrt 2) */
-        for (i = lo; i < hi; i++) {
-            float v = xd[i];
-            gx[i] += gy[i] * (0.5f * e1[i] + v * expf(-0.5f * v * v) * TT__INV_SQRT_2PI);
+    if (kind == TT__U_GELU || kind == TT__U_GELU_TANH) {
+        /* hot in transformers: the formula without the per-element switch; e1 holds
+           1 + erf(x / sqrt 2) (gelu) or tanh(sqrt(2/pi) (x + 0.044715 x^3)) (gelu_tanh) */
+        float *gx = x->grad, *xd = x->data, *gy = y->grad, *sv = p->e1;
+#ifdef TT__GEMM_X86
+        if (p->fast) {
+            float *q[4];
+            q[0] = xd + lo; q[1] = sv + lo; q[2] = gy + lo; q[3] = gx + lo;
+            tt__run8(kind == TT__U_GELU ? tt__gelu_bwd_8 : tt__gelu_tanh_bwd_8, q, 4, 8u, hi - lo);
+            return;
         }
+#endif
+        if (kind == TT__U_GELU)
+            for (i = lo; i < hi; i++) {
+                float v = xd[i];
+                gx[i] += gy[i] * (0.5f * sv[i] + v * expf(-0.5f * v * v) * TT__INV_SQRT_2PI);
+            }
+        else
+            for (i = lo; i < hi; i++) {
+                float v = xd[i], t = sv[i];
+                gx[i] += gy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * TT__SQRT_2_PI * (1.0f + 3.0f * TT__GELU_KAPPA * v * v));
+            }
         return;
     }
     for (i = lo; i < hi; i++)
@@ -6479,15 +7277,29 @@ static void tt__unary_backward_piece(void *arg, size_t lo, size_t hi) {
 }
 static void tt__unary_forward_piece(void *arg, size_t lo, size_t hi) {
     const tt__unary_par *p = (const tt__unary_par *)arg;
-    const float *xd = p->x->data;
-    float *yd = p->y->data, *e1 = p->e1;
+    float *xd = p->x->data, *yd = p->y->data, *sv = p->e1;
     size_t i;
-    if (p->kind == TT__U_GELU) { /* as tt__unary_f, without the per-element switch */
-        for (i = lo; i < hi; i++) {
-            float e = 1.0f + erff(xd[i] * TT__SQRT1_2);
-            if (e1) e1[i] = e;
-            yd[i] = 0.5f * xd[i] * e;
+    if (p->kind == TT__U_GELU || p->kind == TT__U_GELU_TANH) { /* as tt__unary_f, without the per-element switch */
+#ifdef TT__GEMM_X86
+        if (p->fast) {
+            float *q[3];
+            q[0] = xd + lo; q[1] = yd + lo; q[2] = sv ? sv + lo : NULL;
+            tt__run8(p->kind == TT__U_GELU ? tt__gelu_fwd_8 : tt__gelu_tanh_fwd_8, q, 3, 6u, hi - lo);
+            return;
         }
+#endif
+        if (p->kind == TT__U_GELU)
+            for (i = lo; i < hi; i++) {
+                float e = 1.0f + erff(xd[i] * TT__SQRT1_2);
+                if (sv) sv[i] = e;
+                yd[i] = 0.5f * xd[i] * e;
+            }
+        else
+            for (i = lo; i < hi; i++) {
+                float v = xd[i], t = tanhf(TT__SQRT_2_PI * (v + TT__GELU_KAPPA * v * v * v));
+                if (sv) sv[i] = t;
+                yd[i] = 0.5f * v * (1.0f + t);
+            }
         return;
     }
     for (i = lo; i < hi; i++) yd[i] = tt__unary_f(p->kind, xd[i], p->p0, p->p1);
@@ -6498,7 +7310,8 @@ static void tt__unary_backward(tt_ctx *ctx, tt__node *n) {
     tt__unary_par p;
     if (!x->grad) return;
     p.kind = n->i[0]; p.p0 = n->f[0]; p.p1 = n->f[1]; p.x = x; p.y = y;
-    p.e1 = p.kind == TT__U_GELU ? (float *)n->saved : NULL;
+    p.fast = tt__vmath(ctx);
+    p.e1 = p.kind == TT__U_GELU || p.kind == TT__U_GELU_TANH ? (float *)n->saved : NULL;
     tt__parallel_range(ctx, y->numel, TT__PAR_MIN_COSTLY, 8, tt__unary_backward_piece, &p);
 }
 
@@ -6516,16 +7329,16 @@ static tt_tensor *tt__unary_run(tt_ctx *ctx, const char *op, int kind, tt_tensor
         }
         return tt__bk_op(ctx, y, TT_BOP_GELU, x, NULL, NULL, kind == TT__U_GELU_TANH);
     }
-    if (kind == TT__U_GELU) { /* as tt__unary_f, without the per-element switch */
-        float *e1 = NULL;
-        /* with a tape node, keep 1 + erf(x / sqrt 2) so backward needs no second erff (the same
-           float value, so the gradient is bit-identical with recomputing it) */
-        if (y->node && !(e1 = tt__scratch_floats(ctx, op, x->numel ? x->numel : 1))) return NULL;
-        up.kind = kind; up.p0 = p0; up.p1 = p1; up.x = x; up.y = y; up.e1 = e1;
+    up.kind = kind; up.p0 = p0; up.p1 = p1; up.x = x; up.y = y; up.e1 = NULL; up.fast = tt__vmath(ctx);
+    if (kind == TT__U_GELU || kind == TT__U_GELU_TANH) {
+        /* with a tape node, keep 1 + erf(x / sqrt 2) (gelu) or the tanh (gelu_tanh) so backward
+           needs no second erff / tanhf (the same float value, so the gradient is bit-identical
+           with recomputing it) */
+        if (y->node && !(up.e1 = tt__scratch_floats(ctx, op, x->numel ? x->numel : 1))) return NULL;
         tt__parallel_range(ctx, x->numel, TT__PAR_MIN_COSTLY, 8, tt__unary_forward_piece, &up);
-        if (y->node) y->node->saved = e1;
-    } else if (kind == TT__U_EXP) {
-        tt__vec_exp(ctx, y->data, x->data, x->numel);
+        if (y->node) y->node->saved = up.e1;
+    } else if (kind == TT__U_EXP || kind == TT__U_TANH) {
+        tt__vec_math(ctx, kind == TT__U_EXP ? TT__VM_EXP : TT__VM_TANH, y->data, x->data, x->numel);
     } else if (kind == TT__U_SIGMOID || kind == TT__U_SILU) {
         /* tt__unary_f's formulas 1 / (1 + exp(-x)) and x / (1 + exp(-x)) with the vectorised exp:
            within 4 ulp of the libm form (tests/test_vexp.c, measured 3; goldens rtol 1e-6 hold) */
@@ -6538,7 +7351,6 @@ static tt_tensor *tt__unary_run(tt_ctx *ctx, const char *op, int kind, tt_tensor
         else
             for (i = 0; i < x->numel; i++) yd[i] = xd[i] / (1.0f + yd[i]);
     } else {
-        up.kind = kind; up.p0 = p0; up.p1 = p1; up.x = x; up.y = y; up.e1 = NULL;
         tt__parallel_range(ctx, x->numel, TT__PAR_MIN_COSTLY, 8, tt__unary_forward_piece, &up);
     }
     if (y->node) {
@@ -6916,7 +7728,7 @@ static void tt__softmax_backward(tt_ctx *ctx, tt__node *n) {
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             size_t at = o * len * inner + k;
-            tt__softmax_row_backward(y->data + at, y->grad + at, x->grad + at, len, inner, n->i[1], 1);
+            tt__softmax_row_backward_v(ctx, y->data + at, y->grad + at, x->grad + at, len, inner, n->i[1], 1);
         }
 }
 
@@ -6939,7 +7751,7 @@ static tt_tensor *tt__softmax(tt_ctx *ctx, const char *op, tt_tensor *x, int axi
     for (o = 0; o < outer; o++)
         for (k = 0; k < inner; k++) {
             size_t at = o * len * inner + k; /* row start; its elements are inner apart */
-            tt__softmax_row(x->data + at, y->data + at, len, inner, log_form);
+            tt__softmax_row_v(ctx, x->data + at, y->data + at, len, inner, log_form);
         }
     if (y->node) {
         y->node->i[0] = ax;
@@ -7602,7 +8414,14 @@ TT__DEF tt_tensor *tt_embedding(tt_ctx *ctx, tt_tensor *weight, int ndim, const 
        backward  dW_g (Cout/g, K) += dY_g * col^T
                  dcol (K, P)      = W_g^T * dY_g, scattered back into dX (col2im)
    Pooling walks its windows directly. Every 1-D op runs as the 2-D op with H = 1 and a kernel
-   height of 1. All ops accept unbatched input too ((C, L) / (C, H, W)), as torch does. */
+   height of 1. All ops accept unbatched input too ((C, L) / (C, H, W)), as torch does.
+   Speed, all bit-identical with the plain element-by-element loops (tests/test_convspeed.c):
+   im2col / col2im work on the range of output columns whose input column lies inside the row
+   (no per-element bounds test; contiguous copies and vector adds for stride 1); pooling runs the
+   interior (windows without padding) 8 outputs at a time with AVX2 when the context's kernel is
+   AVX2 / AVX-512; the bias gradient and global average pooling sum 4 planes at once
+   (tt__rows, >>ops_basic). The bias is fused into the forward product (y starts as the bias,
+   sgemm adds W * col with beta 1); an activation after the conv stays its own op. */
 
 typedef struct tt__conv_geom {
     int n, c, h, w;                  /* input: batch, channels, height, width */
@@ -7752,7 +8571,36 @@ static int tt__conv_direct(const tt__conv_geom *g) {
     return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
-/* col (cg*kh*kw, oh*ow) <- the windows of x (cg, h, w); zero in the padding. */
+/* The output columns ox whose input column ix = ox*s + off (off = kernel offset - padding) lies
+   inside 0 .. w-1: [*a, *b). Outside it im2col writes zeros and col2im adds nothing. */
+static void tt__conv_cols(int ow, int w, int s, int off, int *a, int *b) {
+    long long lo = off >= 0 ? 0 : (-(long long)off + s - 1) / s;                /* first ox with ix >= 0 */
+    long long hi = (long long)w - 1 - off < 0 ? 0 : ((long long)w - 1 - off) / s + 1; /* past the last ix < w */
+    *a = (int)TT__MIN(lo, (long long)ow);
+    *b = (int)TT__MAX(TT__MIN(hi, (long long)ow), (long long)*a);
+}
+
+/* d[0..n-1] = s[0..n-1] and d[0..n-1] = 0, inline: im2col's rows are short (a call to memcpy /
+   memset per row of 14-28 floats costs more than the copy) */
+static void tt__conv_copy(float *d, const float *s, int n) {
+    int i = 0;
+#ifdef TT__VEC_SSE
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, _mm_loadu_ps(s + i));
+#endif
+    for (; i < n; i++) d[i] = s[i];
+}
+static void tt__conv_fill(float *d, float v, int n) {
+    int i = 0;
+#ifdef TT__VEC_SSE
+    __m128 vv = _mm_set1_ps(v);
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, vv);
+#endif
+    for (; i < n; i++) d[i] = v;
+}
+static void tt__conv_zero(float *d, int n) { tt__conv_fill(d, 0.0f, n); }
+
+/* col (cg*kh*kw, oh*ow) <- the windows of x (cg, h, w); zero in the padding. Per row of col:
+   zeros left of the input, a copy of the input row (contiguous for stride 1), zeros right of it. */
 static void tt__im2col(const tt__conv_geom *g, int cg, const float *x, float *col) {
     int c, ki, kj, oy, ox, p = g->oh * g->ow;
     for (c = 0; c < cg; c++)
@@ -7760,22 +8608,29 @@ static void tt__im2col(const tt__conv_geom *g, int cg, const float *x, float *co
             for (kj = 0; kj < g->kw; kj++) {
                 const float *xc = x + (size_t)c * g->h * g->w;
                 float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * p;
+                int off = kj * g->dw - g->pw, a, b;
+                tt__conv_cols(g->ow, g->w, g->sw, off, &a, &b);
                 for (oy = 0; oy < g->oh; oy++) {
                     int iy = oy * g->sh - g->ph + ki * g->dh;
                     float *r = row + (size_t)oy * g->ow;
+                    const float *xr;
                     if (iy < 0 || iy >= g->h) {
                         memset(r, 0, sizeof(float) * (size_t)g->ow);
                         continue;
                     }
-                    for (ox = 0; ox < g->ow; ox++) {
-                        int ix = ox * g->sw - g->pw + kj * g->dw;
-                        r[ox] = (ix >= 0 && ix < g->w) ? xc[(size_t)iy * g->w + ix] : 0.0f;
-                    }
+                    xr = xc + (size_t)iy * g->w; /* input column of output ox: ox * sw + off */
+                    tt__conv_zero(r, a);
+                    if (g->sw == 1) tt__conv_copy(r + a, xr + a + off, b - a);
+                    else
+                        for (ox = a; ox < b; ox++) r[ox] = xr[ox * g->sw + off];
+                    tt__conv_zero(r + b, g->ow - b);
                 }
             }
 }
 
-/* dx (cg, h, w) += col scattered back to where im2col took it from (padding dropped). */
+/* dx (cg, h, w) += col scattered back to where im2col took it from (padding dropped). Every dx
+   element receives its terms in the order of the loops (c, ki, kj, oy, ox), as a plain
+   element-by-element loop would add them. */
 static void tt__col2im(const tt__conv_geom *g, int cg, const float *col, float *dx) {
     int c, ki, kj, oy, ox, p = g->oh * g->ow;
     for (c = 0; c < cg; c++)
@@ -7783,14 +8638,17 @@ static void tt__col2im(const tt__conv_geom *g, int cg, const float *col, float *
             for (kj = 0; kj < g->kw; kj++) {
                 float *dc = dx + (size_t)c * g->h * g->w;
                 const float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * p;
+                int off = kj * g->dw - g->pw, a, b;
+                tt__conv_cols(g->ow, g->w, g->sw, off, &a, &b);
                 for (oy = 0; oy < g->oh; oy++) {
                     int iy = oy * g->sh - g->ph + ki * g->dh;
                     const float *r = row + (size_t)oy * g->ow;
-                    if (iy < 0 || iy >= g->h) continue;
-                    for (ox = 0; ox < g->ow; ox++) {
-                        int ix = ox * g->sw - g->pw + kj * g->dw;
-                        if (ix >= 0 && ix < g->w) dc[(size_t)iy * g->w + ix] += r[ox];
-                    }
+                    float *dr;
+                    if (iy < 0 || iy >= g->h || b <= a) continue;
+                    dr = dc + (size_t)iy * g->w; /* input column of output ox: ox * sw + off */
+                    if (g->sw == 1) tt__ew.add_into(dr + a + off, r + a, (size_t)(b - a));
+                    else
+                        for (ox = a; ox < b; ox++) dr[ox * g->sw + off] += r[ox];
                 }
             }
 }
@@ -7799,15 +8657,18 @@ static void tt__conv_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2], *y = nd->out;
     const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
     int cg = g->c / g->groups, cgo = g->cout / g->groups, k = cg * g->kh * g->kw, p = g->oh * g->ow;
-    int direct = tt__conv_direct(g), n, gi, co, i;
+    int direct = tt__conv_direct(g), n, gi, co, i, m;
     float *col = NULL; /* a temporary: tt_backward frees what a backward takes from scratch */
-    if (b && b->grad)
+    if (b && b->grad) /* db[co] += each item's plane sum (in double), 4 channels at once (tt__rows) */
         for (n = 0; n < g->n; n++)
-            for (co = 0; co < g->cout; co++) {
+            for (co = 0; co < g->cout; co += m) {
                 const float *dy = y->grad + ((size_t)n * g->cout + co) * p;
-                double s = 0;
-                for (i = 0; i < p; i++) s += dy[i];
-                b->grad[co] += (float)s;
+                double s[4] = {0, 0, 0, 0};
+                m = g->cout - co >= 4 ? 4 : 1;
+                if (m == 4) tt__rows.sum4(dy, (size_t)p, (size_t)p, s);
+                else
+                    for (i = 0; i < p; i++) s[0] += dy[i];
+                for (i = 0; i < m; i++) b->grad[co + i] += (float)s[i];
             }
     if (!x->grad && !w->grad) return;
     if (!direct && !(col = tt__scratch_floats(ctx, nd->op, (size_t)k * p))) return;
@@ -7856,7 +8717,7 @@ static tt_tensor *tt__conv_bk(tt_ctx *ctx, const char *op, tt_tensor *y, int cod
 static tt_tensor *tt__conv(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor *w, tt_tensor *b,
                            const tt_conv_opts *opts, int nsp) {
     tt__conv_geom g;
-    int shape[TT_MAX_DIMS], cg, cgo, k, p, direct, n, gi, co, i;
+    int shape[TT_MAX_DIMS], cg, cgo, k, p, direct, n, gi, co;
     tt_tensor *y;
     size_t mark;
     float *col = NULL;
@@ -7876,9 +8737,8 @@ static tt_tensor *tt__conv(tt_ctx *ctx, const char *op, tt_tensor *x, tt_tensor 
         for (gi = 0; gi < g.groups; gi++) {
             const float *xg = x->data + ((size_t)n * g.c + (size_t)gi * cg) * g.h * g.w;
             float *yg = y->data + ((size_t)n * g.cout + (size_t)gi * cgo) * p;
-            if (b)
-                for (co = 0; co < cgo; co++)
-                    for (i = 0; i < p; i++) yg[(size_t)co * p + i] = b->data[gi * cgo + co];
+            if (b) /* y starts as the bias, the product is added to it (beta 1) */
+                for (co = 0; co < cgo; co++) tt__conv_fill(yg + (size_t)co * p, b->data[gi * cgo + co], p);
             if (!direct) tt__im2col(&g, cg, xg, col);
             if (tt_ctx_sgemm(ctx, 0, 0, cgo, p, k, 1.0f, w->data + (size_t)gi * cgo * k, k, direct ? xg : col, p,
                              b ? 1.0f : 0.0f, yg, p) != TT_OK)
@@ -7961,8 +8821,103 @@ static int tt__pool_setup(tt_ctx *ctx, const char *op, const tt_tensor *x, const
     return 1;
 }
 
-/* Max pooling: each output remembers the (first) position of its maximum; NaN wins, as in torch.
-   A window that lies entirely in the padding gives -inf and passes no gradient. */
+/* Pooling runs window by window (the reference, kept for every output near an edge and for
+   TT_KERNEL_SCALAR) and, with an AVX2 or AVX-512 matmul kernel, 8 outputs of a row at a time
+   for the interior: the outputs whose whole window lies inside the input (no padding, no ceil
+   mode overhang). The vector code does per lane exactly what the reference does per output, in
+   the same window order, so the results are bit-identical (tests/test_convspeed.c). */
+
+/* Interior outputs along one dim: [*a, *b), those whose window (first element o*s - pad, last
+   o*s - pad + (k-1)*d) lies inside 0 .. n-1. */
+static void tt__pool_inner(int on, int n, int k, int s, int pad, int d, int *a, int *b) {
+    long long span = (long long)d * (k - 1);
+    if (span >= n) { *a = *b = 0; return; }
+    tt__conv_cols(on, n - (int)span, s, -pad, a, b);
+}
+
+/* Max pooling: each output remembers the position of its maximum (the first one; a NaN wins, and
+   so does every later NaN), as torch. A window that lies entirely in the padding gives -inf and
+   passes no gradient (position -1). */
+static float tt__max_window(const tt__conv_geom *g, const float *xp, int oy, int ox, int *at) {
+    /* window rows iy0, iy0 + dh, ... < iy1, clipped to the input (padding is -inf) */
+    int iy0 = oy * g->sh - g->ph, ix0 = ox * g->sw - g->pw, iy, ix;
+    int iy1 = TT__MIN(iy0 + (g->kh - 1) * g->dh + 1, g->h), ix1 = TT__MIN(ix0 + (g->kw - 1) * g->dw + 1, g->w);
+    float best = -INFINITY;
+    while (iy0 < 0) iy0 += g->dh;
+    while (ix0 < 0) ix0 += g->dw;
+    *at = (iy0 < iy1 && ix0 < ix1) ? iy0 * g->w + ix0 : -1;
+    for (iy = iy0; iy < iy1; iy += g->dh)
+        for (ix = ix0; ix < ix1; ix += g->dw) {
+            float v = xp[(size_t)iy * g->w + ix];
+            if (v > best || v != v) { best = v; *at = iy * g->w + ix; }
+        }
+    return best;
+}
+
+#ifdef TT__GEMM_X86
+/* x[lane * s] for lanes 0..7 (reads nothing past x[7 * s]) */
+__attribute__((target("avx2"), always_inline))
+static inline __m256 tt__pool_load8(const float *x, int s, __m256i lane_s) {
+    if (s == 1) return _mm256_loadu_ps(x);
+    if (s == 2) { /* evens of x[0..7], odds of x[7..14]: (x0 x2 x8 x10 | x4 x6 x12 x14), then 64-bit pairs 0 2 1 3 */
+        __m256 e = _mm256_shuffle_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 7), _MM_SHUFFLE(3, 1, 2, 0));
+        return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+    }
+    return _mm256_i32gather_ps(x, lane_s, 4);
+}
+
+/* The 8 outputs ox .. ox+7 of row oy of one plane (all interior): the reference's loop per lane. */
+__attribute__((target("avx2")))
+static void tt__max_pool8_avx2(const tt__conv_geom *g, const float *xp, int oy, int ox, float *y, int *at) {
+    __m256i lane_s = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(g->sw));
+    int i0 = (oy * g->sh - g->ph) * g->w + ox * g->sw - g->pw, ki, kj; /* first window element of output ox */
+    __m256 best = _mm256_set1_ps(-INFINITY);
+    __m256 bi = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_set1_epi32(i0), lane_s));
+    for (ki = 0; ki < g->kh; ki++)
+        for (kj = 0; kj < g->kw; kj++) {
+            int o = i0 + ki * g->dh * g->w + kj * g->dw;
+            __m256 v = tt__pool_load8(xp + o, g->sw, lane_s);
+            __m256 m = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+            best = _mm256_blendv_ps(best, v, m); /* v > best || v != v */
+            bi = _mm256_blendv_ps(bi, _mm256_castsi256_ps(_mm256_add_epi32(_mm256_set1_epi32(o), lane_s)), m);
+        }
+    _mm256_storeu_ps(y + ox, best);
+    if (at) _mm256_storeu_si256((__m256i *)(void *)(at + ox), _mm256_castps_si256(bi));
+}
+
+/* Average of the 8 interior outputs ox .. ox+7: 0 + the window in the reference's order, / kh*kw. */
+__attribute__((target("avx2")))
+static void tt__avg_pool8_avx2(const tt__conv_geom *g, const float *xp, int oy, int ox, float *y) {
+    __m256i lane_s = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(g->sw));
+    int i0 = (oy * g->sh - g->ph) * g->w + ox * g->sw - g->pw, ki, kj;
+    __m256 s = _mm256_setzero_ps();
+    for (ki = 0; ki < g->kh; ki++)
+        for (kj = 0; kj < g->kw; kj++) s = _mm256_add_ps(s, tt__pool_load8(xp + i0 + ki * g->w + kj, g->sw, lane_s));
+    _mm256_storeu_ps(y + ox, _mm256_div_ps(s, _mm256_set1_ps((float)(g->kh * g->kw))));
+}
+
+/* gv[0..7] = dy[ox .. ox+7] / kh*kw (the average-pool backward's divisions for 8 interior outputs) */
+__attribute__((target("avx2")))
+static void tt__avg_div8_avx2(const tt__conv_geom *g, const float *dy, float *gv) {
+    _mm256_storeu_ps(gv, _mm256_div_ps(_mm256_loadu_ps(dy), _mm256_set1_ps((float)(g->kh * g->kw))));
+}
+#endif
+
+/* Whether the pooling loops take the 8-wide path: an AVX2 / AVX-512 context kernel, and rows with
+   at least 8 interior outputs. */
+static int tt__pool_simd(const tt_ctx *ctx, int a, int b) {
+#ifdef TT__GEMM_X86
+    return (ctx->kernel == TT_KERNEL_AVX2 || ctx->kernel == TT_KERNEL_AVX512) && b - a >= 8;
+#else
+    (void)ctx; (void)a; (void)b;
+    return 0;
+#endif
+}
+
+/* The start of each 8-wide block of the interior [a, b) (b - a >= 8): a, a + 8, ..., and b - 8
+   for the rest (its outputs may be computed twice, with the same result). */
+#define TT__POOL_BLOCKS(ox, a, b) for ((ox) = (a); (ox) < (b); (ox) = ((ox) + 8 < (b) && (ox) + 16 > (b)) ? (b) - 8 : (ox) + 8)
+
 static void tt__max_pool_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *y = nd->out;
     const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
@@ -7978,7 +8933,7 @@ static void tt__max_pool_backward(tt_ctx *ctx, tt__node *nd) {
 
 static tt_tensor *tt__max_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const tt_pool_opts *opts, int nsp) {
     tt__conv_geom g;
-    int shape[TT_MAX_DIMS], oy, ox, iy, ix;
+    int shape[TT_MAX_DIMS], oy, ox, ya, yb, xa, xb, simd;
     size_t plane, planes, op_n, ip_n;
     tt_tensor *y;
     if (!tt__in(ctx, op, x) || !tt__pool_setup(ctx, op, x, opts, nsp, 0, &g)) return NULL;
@@ -7989,27 +8944,25 @@ static tt_tensor *tt__max_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const 
     if (y->node && !(g.argmax = (int *)tt__scratch(ctx, op, sizeof(int) * (y->numel ? y->numel : 1)))) return NULL;
     if (!tt__conv_save(ctx, op, y, &g)) return NULL;
     planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
+    tt__pool_inner(g.oh, g.h, g.kh, g.sh, g.ph, g.dh, &ya, &yb);
+    tt__pool_inner(g.ow, g.w, g.kw, g.sw, g.pw, g.dw, &xa, &xb);
+    simd = tt__pool_simd(ctx, xa, xb);
     for (plane = 0; plane < planes; plane++) {
         const float *xp = x->data + plane * ip_n;
-        for (oy = 0; oy < g.oh; oy++)
+        for (oy = 0; oy < g.oh; oy++) {
+            size_t o = plane * op_n + (size_t)oy * g.ow;
+            float *yr = y->data + o;
+            int *ar = g.argmax ? g.argmax + o : NULL, at, vec = simd && oy >= ya && oy < yb;
+#ifdef TT__GEMM_X86
+            if (vec) TT__POOL_BLOCKS(ox, xa, xb) tt__max_pool8_avx2(&g, xp, oy, ox, yr, ar);
+#endif
             for (ox = 0; ox < g.ow; ox++) {
-                /* window rows iy0, iy0 + dh, ... < iy1, clipped to the input (padding is -inf) */
-                int iy0 = oy * g.sh - g.ph, ix0 = ox * g.sw - g.pw;
-                int iy1 = TT__MIN(iy0 + (g.kh - 1) * g.dh + 1, g.h), ix1 = TT__MIN(ix0 + (g.kw - 1) * g.dw + 1, g.w);
-                int best_i;
-                float best = -INFINITY;
-                size_t o = plane * op_n + (size_t)oy * g.ow + ox;
-                while (iy0 < 0) iy0 += g.dh;
-                while (ix0 < 0) ix0 += g.dw;
-                best_i = (iy0 < iy1 && ix0 < ix1) ? iy0 * g.w + ix0 : -1;
-                for (iy = iy0; iy < iy1; iy += g.dh)
-                    for (ix = ix0; ix < ix1; ix += g.dw) {
-                        float v = xp[(size_t)iy * g.w + ix];
-                        if (v > best || v != v) { best = v; best_i = iy * g.w + ix; }
-                    }
-                y->data[o] = best;
-                if (g.argmax) g.argmax[o] = best_i;
+                if (vec && ox == xa) ox = xb;
+                if (ox == g.ow) break;
+                yr[ox] = tt__max_window(&g, xp, oy, ox, &at);
+                if (ar) ar[ox] = at;
             }
+        }
     }
     if (y->node) y->node->backward = tt__max_pool_backward;
     return tt__done(ctx, y);
@@ -8026,27 +8979,56 @@ static float tt__avg_window(const tt__conv_geom *g, int oy, int ox, int *y0, int
     return (float)(g->count_include_pad ? pool : (*y1 - *y0) * (*x1 - *x0));
 }
 
+/* dx += gv over the window of output (oy, ox) (average-pool backward, one output) */
+static void tt__avg_spread(const tt__conv_geom *g, float *dx, int oy, int ox, float gv) {
+    int y0, y1, x0, x1, iy, ix;
+    (void)tt__avg_window(g, oy, ox, &y0, &y1, &x0, &x1);
+    for (iy = y0; iy < y1; iy++)
+        for (ix = x0; ix < x1; ix++) dx[(size_t)iy * g->w + ix] += gv;
+}
+
+/* gv[0..7] = dy[0..7] / kh*kw: 8 interior outputs' divisions (only reached with tt__pool_simd) */
+static void tt__avg_div8(const tt__conv_geom *g, const float *dy, float *gv) {
+#ifdef TT__GEMM_X86
+    tt__avg_div8_avx2(g, dy, gv);
+#else
+    int j;
+    for (j = 0; j < 8; j++) gv[j] = dy[j] / (float)(g->kh * g->kw);
+#endif
+}
+
+/* Every dx element receives its terms in output order (oy, ox), in both paths. */
 static void tt__avg_pool_backward(tt_ctx *ctx, tt__node *nd) {
     tt_tensor *x = nd->in[0], *y = nd->out;
     const tt__conv_geom *g = (const tt__conv_geom *)nd->saved;
     size_t plane, planes = (size_t)g->n * g->c, op_n = (size_t)g->oh * g->ow, ip_n = (size_t)g->h * g->w;
-    int oy, ox, iy, ix, y0, y1, x0, x1;
-    (void)ctx;
+    int oy, ox, y0, y1, x0, x1, ya, yb, xa, xb, simd;
     if (!x->grad) return;
+    tt__pool_inner(g->oh, g->h, g->kh, g->sh, g->ph, 1, &ya, &yb);
+    tt__pool_inner(g->ow, g->w, g->kw, g->sw, g->pw, 1, &xa, &xb);
+    simd = tt__pool_simd(ctx, xa, xb);
     for (plane = 0; plane < planes; plane++)
-        for (oy = 0; oy < g->oh; oy++)
+        for (oy = 0; oy < g->oh; oy++) {
+            const float *dy = y->grad + plane * op_n + (size_t)oy * g->ow;
+            float *dx = x->grad + plane * ip_n;
+            int vec = simd && oy >= ya && oy < yb;
             for (ox = 0; ox < g->ow; ox++) {
-                float d = tt__avg_window(g, oy, ox, &y0, &y1, &x0, &x1);
-                float gv = y->grad[plane * op_n + (size_t)oy * g->ow + ox] / d;
-                float *dx = x->grad + plane * ip_n;
-                for (iy = y0; iy < y1; iy++)
-                    for (ix = x0; ix < x1; ix++) dx[(size_t)iy * g->w + ix] += gv;
+                if (vec && ox >= xa && ox + 8 <= xb) { /* 8 divisions at once, then the same adds in order */
+                    float gv[8];
+                    int j;
+                    tt__avg_div8(g, dy + ox, gv);
+                    for (j = 0; j < 8; j++) tt__avg_spread(g, dx, oy, ox + j, gv[j]);
+                    ox += 7;
+                    continue;
+                }
+                tt__avg_spread(g, dx, oy, ox, dy[ox] / tt__avg_window(g, oy, ox, &y0, &y1, &x0, &x1));
             }
+        }
 }
 
 static tt_tensor *tt__avg_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const tt_pool_opts *opts, int nsp) {
     tt__conv_geom g;
-    int shape[TT_MAX_DIMS], oy, ox, iy, ix, y0, y1, x0, x1;
+    int shape[TT_MAX_DIMS], oy, ox, iy, ix, y0, y1, x0, x1, ya, yb, xa, xb, simd;
     size_t plane, planes, op_n, ip_n;
     tt_tensor *y;
     if (!tt__in(ctx, op, x) || !tt__pool_setup(ctx, op, x, opts, nsp, 1, &g)) return NULL;
@@ -8056,19 +9038,32 @@ static tt_tensor *tt__avg_pool(tt_ctx *ctx, const char *op, tt_tensor *x, const 
     if (ctx->backend) return tt__conv_bk(ctx, op, y, TT_BOP_AVG_POOL, x, NULL, NULL, &g, 0);
     if (!tt__conv_save(ctx, op, y, &g)) return NULL;
     planes = (size_t)g.n * g.c; op_n = (size_t)g.oh * g.ow; ip_n = (size_t)g.h * g.w;
+    tt__pool_inner(g.oh, g.h, g.kh, g.sh, g.ph, 1, &ya, &yb);
+    tt__pool_inner(g.ow, g.w, g.kw, g.sw, g.pw, 1, &xa, &xb);
+    simd = tt__pool_simd(ctx, xa, xb);
     for (plane = 0; plane < planes; plane++) {
         const float *xp = x->data + plane * ip_n;
-        for (oy = 0; oy < g.oh; oy++)
+        for (oy = 0; oy < g.oh; oy++) {
+            float *yr = y->data + plane * op_n + (size_t)oy * g.ow;
+            int vec = simd && oy >= ya && oy < yb;
+#ifdef TT__GEMM_X86
+            if (vec) TT__POOL_BLOCKS(ox, xa, xb) tt__avg_pool8_avx2(&g, xp, oy, ox, yr);
+#endif
             for (ox = 0; ox < g.ow; ox++) {
-                float d = tt__avg_window(&g, oy, ox, &y0, &y1, &x0, &x1), s = 0.0f;
+                float d, s = 0.0f;
+                if (vec && ox == xa) ox = xb;
+                if (ox == g.ow) break;
+                d = tt__avg_window(&g, oy, ox, &y0, &y1, &x0, &x1);
                 for (iy = y0; iy < y1; iy++)
                     for (ix = x0; ix < x1; ix++) s += xp[(size_t)iy * g.w + ix];
-                y->data[plane * op_n + (size_t)oy * g.ow + ox] = s / d;
+                yr[ox] = s / d;
             }
+        }
     }
     if (y->node) y->node->backward = tt__avg_pool_backward;
     return tt__done(ctx, y);
 }
+#undef TT__POOL_BLOCKS
 
 TT__DEF tt_tensor *tt_max_pool2d(tt_ctx *ctx, tt_tensor *x, const tt_pool_opts *opts) {
     return tt__max_pool(ctx, "max_pool2d", x, opts, 2);
@@ -8162,7 +9157,7 @@ static void tt__global_avg_backward(tt_ctx *ctx, tt__node *nd) {
 TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
     const char *op = "global_avg_pool2d";
     tt__conv_geom g;
-    size_t plane, i, ip_n;
+    size_t plane, i, ip_n, m;
     tt_tensor *y;
     if (!tt__in(ctx, op, x) || !tt__conv_input(ctx, op, x, 2, &g)) return NULL;
     if (g.h < 1 || g.w < 1) {
@@ -8184,10 +9179,13 @@ TT__DEF tt_tensor *tt_global_avg_pool2d(tt_ctx *ctx, tt_tensor *x) {
         c.i[0] = (int)y->numel; c.i[1] = (int)ip_n;
         return tt__bk_forward(ctx, y, &c);
     }
-    for (plane = 0; plane < y->numel; plane++) {
-        double s = 0;
-        for (i = 0; i < ip_n; i++) s += x->data[plane * ip_n + i];
-        y->data[plane] = (float)(s / (double)ip_n);
+    for (plane = 0; plane < y->numel; plane += m) { /* 4 planes at once (tt__rows), each summed in order */
+        double s[4] = {0, 0, 0, 0};
+        m = y->numel - plane >= 4 ? 4 : 1;
+        if (m == 4) tt__rows.sum4(x->data + plane * ip_n, ip_n, ip_n, s);
+        else
+            for (i = 0; i < ip_n; i++) s[0] += x->data[plane * ip_n + i];
+        for (i = 0; i < m; i++) y->data[plane + i] = (float)(s[i] / (double)ip_n);
     }
     if (y->node) y->node->backward = tt__global_avg_backward;
     return tt__done(ctx, y);
@@ -8228,6 +9226,79 @@ typedef struct tt__nn_bn_saved {
     float *mean, *invstd;
 } tt__nn_bn_saved;
 
+/* Channels c .. c+k-1 (k = 4 when that many are left before cend, else 1) of x viewed as (n, c, l): the sum of
+   each channel's values and the sum of their squared deviations from mean = sum / m, in double,
+   element by element in (n, l) order; 4 channels run as independent lanes (tt__rows). */
+static size_t tt__nn_bn_stats(const float *x, const tt__nn_bn_saved *st, size_t c, size_t cend, double *sum, double *sq) {
+    size_t n, l, j, k = cend - c >= 4 ? 4 : 1, m = st->n * st->l;
+    double mean[4];
+    for (j = 0; j < 4; j++) sum[j] = sq[j] = 0;
+    for (n = 0; n < st->n; n++) {
+        const float *xp = x + (n * st->c + c) * st->l;
+        if (k == 4) tt__rows.sum4(xp, st->l, st->l, sum);
+        else
+            for (l = 0; l < st->l; l++) sum[0] += xp[l];
+    }
+    for (j = 0; j < k; j++) mean[j] = sum[j] / (double)m;
+    for (n = 0; n < st->n; n++) {
+        const float *xp = x + (n * st->c + c) * st->l;
+        if (k == 4) tt__rows.sqdev4(xp, st->l, st->l, mean, sq);
+        else
+            for (l = 0; l < st->l; l++) {
+                double d = xp[l] - mean[0];
+                sq[0] += d * d;
+            }
+    }
+    return k;
+}
+
+/* The backward's sums for channels c .. c+k-1 (as tt__nn_bn_stats): sum of dy and of dy * xhat. */
+static size_t tt__nn_bn_grad_sums(const float *x, const float *gy, const tt__nn_bn_saved *st, size_t c, size_t cend,
+                                  double *sum_dy, double *sum_dy_xhat) {
+    size_t n, l, j, k = cend - c >= 4 ? 4 : 1;
+    for (j = 0; j < 4; j++) sum_dy[j] = sum_dy_xhat[j] = 0;
+    for (n = 0; n < st->n; n++) {
+        const float *xp = x + (n * st->c + c) * st->l, *gp = gy + (n * st->c + c) * st->l;
+        if (k == 4) tt__rows.dot4(gp, xp, st->l, st->l, st->mean + c, st->invstd + c, sum_dy, sum_dy_xhat);
+        else
+            for (l = 0; l < st->l; l++) {
+                sum_dy[0] += gp[l];
+                sum_dy_xhat[0] += (double)gp[l] * ((xp[l] - st->mean[c]) * st->invstd[c]);
+            }
+    }
+    return k;
+}
+
+/* y[i] = (x[i] - mean) * invstd * w + b (SSE2: 4 at a time, same operations in the same order) */
+static void tt__nn_bn_apply(float *y, const float *x, size_t n, float mean, float invstd, float w, float b) {
+    size_t i = 0;
+#ifdef TT__VEC_SSE
+    __m128 mv = _mm_set1_ps(mean), iv = _mm_set1_ps(invstd), wv = _mm_set1_ps(w), bv = _mm_set1_ps(b);
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_ps(y + i, _mm_add_ps(_mm_mul_ps(_mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(x + i), mv), iv), wv), bv));
+#endif
+    for (; i < n; i++) y[i] = (x[i] - mean) * invstd * w + b;
+}
+
+/* dx[i] += w * invstd * (dy[i] - mdy - xhat * mdyx), xhat = (x[i] - mean) * invstd (SSE2 as above) */
+static void tt__nn_bn_dx(float *dx, const float *x, const float *dy, size_t n, float mean, float invstd, float w,
+                         float mdy, float mdyx) {
+    size_t i = 0;
+#ifdef TT__VEC_SSE
+    __m128 mv = _mm_set1_ps(mean), iv = _mm_set1_ps(invstd), wi = _mm_set1_ps(w * invstd);
+    __m128 dv = _mm_set1_ps(mdy), xv = _mm_set1_ps(mdyx);
+    for (; i + 4 <= n; i += 4) {
+        __m128 xhat = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(x + i), mv), iv);
+        __m128 t = _mm_sub_ps(_mm_sub_ps(_mm_loadu_ps(dy + i), dv), _mm_mul_ps(xhat, xv));
+        _mm_storeu_ps(dx + i, _mm_add_ps(_mm_loadu_ps(dx + i), _mm_mul_ps(wi, t)));
+    }
+#endif
+    for (; i < n; i++) {
+        float xhat = (x[i] - mean) * invstd;
+        dx[i] += w * invstd * (dy[i] - mdy - xhat * mdyx);
+    }
+}
+
 /* Batchnorm forward and backward work channel by channel: every channel's statistics, outputs
    and gradients are computed from that channel alone in a fixed order, so channels run in
    parallel pieces on the context's pool (above TT__PAR_MIN_COSTLY elements in all) with results
@@ -8247,17 +9318,14 @@ static void tt__bn_backward_piece(void *arg, size_t c0, size_t c1) {
     const tt__bn_par *p = (const tt__bn_par *)arg;
     tt_tensor *x = p->io->x, *w = p->io->w, *b = p->io->b, *y = p->io->y;
     const tt__nn_bn_saved *s = p->s;
-    size_t n, c, l, m = s->n * s->l;
+    size_t n, c, l, m = s->n * s->l, g0 = 0, g1 = c0; /* channels g0 .. g1-1 have their sums */
+    double sums_dy[4], sums_dy_xhat[4];
     for (c = c0; c < c1; c++) {
-        double sum_dy = 0, sum_dy_xhat = 0;
+        double sum_dy, sum_dy_xhat;
         float mean = s->mean[c], invstd = s->invstd[c], wc = w ? w->data[c] : 1.0f;
-        for (n = 0; n < s->n; n++) {
-            const float *xp = x->data + (n * s->c + c) * s->l, *gp = y->grad + (n * s->c + c) * s->l;
-            for (l = 0; l < s->l; l++) {
-                sum_dy += gp[l];
-                sum_dy_xhat += (double)gp[l] * ((xp[l] - mean) * invstd);
-            }
-        }
+        if (c >= g1) g1 = (g0 = c) + tt__nn_bn_grad_sums(x->data, y->grad, s, c, c1, sums_dy, sums_dy_xhat);
+        sum_dy = sums_dy[c - g0];
+        sum_dy_xhat = sums_dy_xhat[c - g0];
         if (w && w->grad) w->grad[c] += (float)sum_dy_xhat;
         if (b && b->grad) b->grad[c] += (float)sum_dy;
         if (!x->grad) continue;
@@ -8267,10 +9335,7 @@ static void tt__bn_backward_piece(void *arg, size_t c0, size_t c1) {
             if (s->training) {
                 /* dx = w * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */
                 float mdy = (float)(sum_dy / (double)m), mdyx = (float)(sum_dy_xhat / (double)m);
-                for (l = 0; l < s->l; l++) {
-                    float xhat = (xp[l] - mean) * invstd;
-                    dxp[l] += wc * invstd * (gp[l] - mdy - xhat * mdyx);
-                }
+                tt__nn_bn_dx(dxp, xp, gp, s->l, mean, invstd, wc, mdy, mdyx);
             } else {
                 /* running statistics are constants: the op is affine in x */
                 for (l = 0; l < s->l; l++) dxp[l] += wc * invstd * gp[l];
@@ -8297,19 +9362,15 @@ static void tt__bn_forward_piece(void *arg, size_t c0, size_t c1) {
     tt__nn_bn_saved *sv = p->s;
     float momentum = p->momentum, eps = p->eps;
     int training = st.training, update = p->update;
-    size_t n, c, l, m = st.n * st.l;
+    size_t n, c, m = st.n * st.l, g0 = 0, g1 = c0; /* channels g0 .. g1-1 have their statistics in sums, sqs */
+    double sums[4], sqs[4];
     for (c = c0; c < c1; c++) {
         float mean, invstd, wc = weight ? weight->data[c] : 1.0f, bc = bias ? bias->data[c] : 0.0f;
         if (training) {
-            double sum = 0, sq = 0, dm, var;
-            for (n = 0; n < st.n; n++)
-                for (l = 0; l < st.l; l++) sum += x->data[(n * st.c + c) * st.l + l];
-            dm = sum / (double)m;
-            for (n = 0; n < st.n; n++)
-                for (l = 0; l < st.l; l++) {
-                    double d = x->data[(n * st.c + c) * st.l + l] - dm;
-                    sq += d * d;
-                }
+            double sq, dm, var;
+            if (c >= g1) g1 = (g0 = c) + tt__nn_bn_stats(x->data, &st, c, c1, sums, sqs);
+            dm = sums[c - g0] / (double)m;
+            sq = sqs[c - g0];
             var = sq / (double)m; /* biased: used for normalising */
             mean = (float)dm;
             invstd = (float)(1.0 / sqrt(var + (double)eps));
@@ -8324,11 +9385,8 @@ static void tt__bn_forward_piece(void *arg, size_t c0, size_t c1) {
         }
         sv->mean[c] = mean;
         sv->invstd[c] = invstd;
-        for (n = 0; n < st.n; n++) {
-            const float *xp = x->data + (n * st.c + c) * st.l;
-            float *yp = y->data + (n * st.c + c) * st.l;
-            for (l = 0; l < st.l; l++) yp[l] = (xp[l] - mean) * invstd * wc + bc;
-        }
+        for (n = 0; n < st.n; n++)
+            tt__nn_bn_apply(y->data + (n * st.c + c) * st.l, x->data + (n * st.c + c) * st.l, st.l, mean, invstd, wc, bc);
     }
 }
 
@@ -8907,7 +9965,7 @@ TT__DEF tt_tensor *tt_attention_ex(tt_ctx *ctx, tt_tensor *q, tt_tensor *k, tt_t
         for (i = 0; i < a->t; i++) {
             float *pr = p + (size_t)i * a->s;
             int allowed = a->causal ? TT__MIN(i + 1, a->s) : a->s; /* keys 0..allowed-1 */
-            tt__softmax_row(pr, pr, (size_t)allowed, 1, 0);
+            tt__softmax_row_v(ctx, pr, pr, (size_t)allowed, 1, 0);
             for (j = allowed; j < a->s; j++) pr[j] = 0.0f;
         }
         if (tt_ctx_sgemm(ctx, 0, 0, a->t, a->dv, a->s, 1.0f, p, s1, v->data + h * (size_t)a->s * a->dv, dv1, 0.0f,
@@ -9162,6 +10220,14 @@ static void tt__loss_backward_piece(void *arg, size_t e0, size_t e1) {
     const tt__loss_save *s = p->s;
     int k = p->k;
     size_t e, blk = s->cls[k] * s->inner;
+    if (s->reduced && s->div[k] == 1) { /* the common case without the per-element index arithmetic */
+        const unsigned char *un = k == 0 ? s->unused0 : NULL;
+        const float *d = s->d[k];
+        float *gx = p->x->grad, g0 = p->g0;
+        for (e = e0; e < e1; e++)
+            if (!un || !un[e]) gx[e] += g0 * d[e];
+        return;
+    }
     for (e = e0; e < e1; e++) {
         float g;
         if (k == 0 && s->unused0 && s->unused0[e]) continue;
@@ -18498,6 +19564,7 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 #undef TT__GEMM_KC
 #undef TT__GEMM_MAX_THREADS
 #undef TT__GEMM_MC
+#undef TT__GEMM_MC_DEFAULT
 #undef TT__GEMM_MR_MAX
 #undef TT__GEMM_NC
 #undef TT__GEMM_NEON
@@ -18510,6 +19577,7 @@ TT__DEF tt_result tt_backend_fail(tt_ctx *ctx, tt_result code, const char *msg) 
 #undef TT__GEMM_STACK_FLOATS
 #undef TT__GEMM_X86
 #undef TT__INF_FAST
+#undef TT__KEEP
 #undef TT__INF_WIN
 #undef TT__MAX
 #undef TT__MAX_IN

@@ -3,7 +3,9 @@
    BENCH {"name": ..., "ours": GFLOPS, "ref": GFLOPS, "ratio": ours/ref, "unit": "GFLOP/s"}
    (wall-clock medians), followed by a comment line with the cores each side kept busy (process
    CPU time / wall time, medians): below the thread count means other processes took the cores,
-   which explains noisy multi-thread figures. The summary at the end gives t2/t1 at 1024^3.
+   which explains noisy multi-thread figures, and the ratio of the CPU-time medians (ref / ours;
+   on a loaded machine the one-thread figure to trust, since time spent descheduled is not
+   counted). The summary at the end gives t2/t1 at 1024^3.
    OpenBLAS's idle workers busy-wait for 2^28 cycles (~0.1 s) after a call by default: in the
    same process they would take a core from the tinytrain sample that follows. `make bench`
    sets OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, ~0.4 ms: still hot between the back-to-back
@@ -73,7 +75,7 @@ static double bench(tt_ctx *ctx, const char *name, int threads, int ta, int tb, 
                   int vs_naive) {
     bcase p;
     size_t na = (size_t)m * k, nb = (size_t)k * n, nc = (size_t)m * n, i;
-    double flops = 2.0 * m * n * k, t, ours[9], ref[9], bo[9], br[9], go, gr;
+    double flops = 2.0 * m * n * k, t, ours[9], ref[9], bo[9], br[9], co[9], cr[9], go, gr;
     int iters, r, reps = 9, who = vs_naive ? NAIVE : OURS;
     tt_rng rng;
     tt_rng_seed(&rng, 7);
@@ -96,16 +98,21 @@ static double bench(tt_ctx *ctx, const char *name, int threads, int ta, int tb, 
     for (r = 0; r < reps; r++) {
         ours[r] = sample(ctx, who, &p, iters, &bo[r]);
         ref[r] = sample(ctx, REF, &p, iters, &br[r]);
+        co[r] = ours[r] * bo[r]; /* process CPU seconds per call */
+        cr[r] = ref[r] * br[r];
     }
     qsort(ours, (size_t)reps, sizeof(double), cmp_d);
     qsort(ref, (size_t)reps, sizeof(double), cmp_d);
     qsort(bo, (size_t)reps, sizeof(double), cmp_d);
     qsort(br, (size_t)reps, sizeof(double), cmp_d);
+    qsort(co, (size_t)reps, sizeof(double), cmp_d);
+    qsort(cr, (size_t)reps, sizeof(double), cmp_d);
     go = flops / ours[reps / 2] * 1e-9;
     gr = flops / ref[reps / 2] * 1e-9;
     printf("BENCH {\"name\": \"%s_t%d\", \"ours\": %.2f, \"ref\": %.2f, \"ratio\": %.3f, \"unit\": \"GFLOP/s\"}\n", name,
            threads, go, gr, go / gr);
-    printf("#   cores busy: ours %.2f, ref %.2f\n", bo[reps / 2], br[reps / 2]);
+    printf("#   cores busy: ours %.2f, ref %.2f; CPU-time ratio %.3f\n", bo[reps / 2], br[reps / 2],
+           cr[reps / 2] / (co[reps / 2] > 0 ? co[reps / 2] : 1e-30));
     fflush(stdout);
     free(p.raw[0]); free(p.raw[1]); free(p.raw[2]);
     return go;

@@ -187,6 +187,21 @@ static void run_kernel_suite(tt_kernel kern) {
             check_ctx(&ctx, &p, tt_kernel_name(kern));
             free_problem(&p);
         }
+        /* narrow C (n <= 16: the column-vector kernels of the auto path, e.g. the forward X W^T
+           of a 10-class layer): every n from 1 to 17, row counts around 8 and 16 (edge panels),
+           k of 1, 5, 64 and 333 (two k blocks with beta 1 on the second), all transposes */
+        {
+            static const int nm[] = {8, 9, 16, 23, 64, 70}, nk[] = {1, 5, 64, 333};
+            int n, i = 0;
+            for (n = 1; n <= 17; n++)
+                for (ta = 0; ta < 2; ta++)
+                    for (tb = 0; tb < 2; tb++, i++) {
+                        problem p;
+                        make_problem(&p, ta, tb, nm[i % 6], n, nk[(i / 6 + n) % 4], cnt++ % 7);
+                        check_ctx(&ctx, &p, tt_kernel_name(kern));
+                        free_problem(&p);
+                    }
+        }
     }
     tt_ctx_free(&ctx);
 }
@@ -234,6 +249,64 @@ static void test_sgemm_matches_ctx(void) {
     CHECK(tt_sgemm(p.ta, p.tb, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, c2, p.ldc) == TT_OK);
     CHECK(memcmp(c, c2, p.nc * sizeof(float)) == 0);
     free(c); free(c2); free_problem(&p);
+    tt_ctx_free(&ctx);
+}
+
+/* Cache blocking: MC / NC from the cache sizes by the documented rule (A block ~30% of L2, B
+   block at most half the L3 share, multiples of MR / NR, clamped), defaults when unknown, the
+   same answer every time; and MC / NC never change a result (only KC cuts the k sums). */
+static void test_blocking(void) {
+    tt__gemm_kern K;
+    tt_desc d;
+    tt_ctx ctx;
+    long l1a, l2a, l3a, l1b, l2b, l3b;
+    int kk, s, i;
+    /* values worked out by hand from the rule */
+    CHECK(tt__gemm_kern_get(TT_KERNEL_SCALAR, &K));            /* KC 320, MR 4, NR 8 */
+    tt__gemm_blocking(&K, 0, 0);
+    CHECK(K.mc == 120 && K.nc == 1024);                          /* unknown: the Zen 3 blocks */
+    tt__gemm_blocking(&K, 512 * 1024, 16L << 20);               /* 524288 / 10 * 3 / 1280 = 122 -> 120 */
+    CHECK(K.mc == 120 && K.nc == 1024);
+    tt__gemm_blocking(&K, 256 * 1024, 1L << 20);                /* 61 -> 60; 1048576 / 2 / 1280 = 409 -> 408 */
+    CHECK_MSG(K.mc == 60 && K.nc == 408, "mc %d nc %d", K.mc, K.nc);
+    tt__gemm_blocking(&K, 1000, 1000);                          /* nonsense: defaults */
+    CHECK(K.mc == 120 && K.nc == 1024);
+    tt__gemm_blocking(&K, 1L << 30, 1L << 30);                  /* huge: clamped to the workspace */
+    CHECK(K.mc == 240 && K.nc == 1024);
+    tt__gemm_blocking(&K, 40 * 1024, 300 * 1024);               /* tiny: 9 -> 8 (2 MR); 307200 / 2 / 1280 = 120 */
+    CHECK_MSG(K.mc == 8 && K.nc == 120, "mc %d nc %d", K.mc, K.nc);
+    tt__gemm_caches(&l1a, &l2a, &l3a);
+    tt__gemm_caches(&l1b, &l2b, &l3b);
+    CHECK(l1a == l1b && l2a == l2b && l3a == l3b && l1a >= 0 && l2a >= 0 && l3a >= 0);
+    memset(&d, 0, sizeof d);
+    d.scratch_bytes = 1 << 16; d.persist_bytes = 1 << 16; d.max_params = 16;
+    CHECK(tt_ctx_init(&ctx, &d) == TT_OK);
+    for (kk = TT_KERNEL_SCALAR; kk < TT_KERNEL_COUNT_; kk++) {
+        static const int sh[][5] = {{0, 0, 300, 300, 300}, {1, 1, 513, 65, 200}, {0, 1, 250, 1100, 90}, {1, 0, 130, 200, 700}};
+        static const int blk[][2] = {{12, 64}, {48, 160}, {126, 512}, {240, 1024}, {96, 1024}};
+        if (!tt_kernel_supported((tt_kernel)kk)) continue;
+        CHECK(tt_ctx_set_kernel(&ctx, (tt_kernel)kk) == TT_OK);
+        CHECK(ctx.gemm->kern.mc % ctx.gemm->kern.mr == 0 && ctx.gemm->kern.nc % ctx.gemm->kern.nr == 0);
+        for (s = 0; s < 4; s++) {
+            problem p;
+            float *c0, *c;
+            make_problem(&p, sh[s][0], sh[s][1], sh[s][2], sh[s][3], sh[s][4], s + 1);
+            c0 = run_ctx(&ctx, &p, TT__GEMM_PATH_PACKED);
+            CHECK_MSG(check_result(&p, c0, tt_kernel_name((tt_kernel)kk)), "%s blocking", tt_kernel_name((tt_kernel)kk));
+            for (i = 0; i < 5; i++) {
+                tt__gemm_kern keep = ctx.gemm->kern;
+                ctx.gemm->kern.mc = blk[i][0] - blk[i][0] % keep.mr;
+                ctx.gemm->kern.nc = blk[i][1] - blk[i][1] % keep.nr;
+                c = run_ctx(&ctx, &p, TT__GEMM_PATH_PACKED);
+                CHECK_MSG(memcmp(c0, c, p.nc * sizeof(float)) == 0, "%s: mc %d nc %d changed the result (m=%d n=%d k=%d)",
+                          tt_kernel_name((tt_kernel)kk), ctx.gemm->kern.mc, ctx.gemm->kern.nc, p.m, p.n, p.k);
+                ctx.gemm->kern = keep;
+                free(c);
+            }
+            free(c0);
+            free_problem(&p);
+        }
+    }
     tt_ctx_free(&ctx);
 }
 
@@ -380,6 +453,7 @@ int main(void) {
     RUN(test_sgemm_and_naive);
     RUN(test_sgemm_matches_ctx);
     RUN(test_threads_bit_identical);
+    RUN(test_blocking);
     RUN(test_edge_semantics);
     RUN(test_invalid_args);
     RUN(test_linear_threads);

@@ -152,11 +152,12 @@ static void test_permute_bits(void) {
 static void test_layernorm_affine_bits(void) {
     tt_ctx ctx;
     tt_rng r;
-    static const int cases[3][2] = {{4, 37}, {3, 128}, {5, 1}};
+    /* rows 4, 5, 6: the four-row blocks of the AVX2 path and the rows after them */
+    static const int cases[4][2] = {{4, 37}, {3, 128}, {5, 1}, {6, 100}};
     int c;
     init_ctx(&ctx);
     tt_rng_seed(&r, 11);
-    for (c = 0; c < 3; c++) {
+    for (c = 0; c < 4; c++) {
         int rows = cases[c][0], m = cases[c][1], xs[2], ws[1];
         tt_tensor *x, *w, *b, *y;
         float seed[640], yr[640], gx[640], gw[128], gbr[128];
