@@ -27,9 +27,11 @@
 #     own file holds only test code and reference formulas, so it is compiled at $(TEST_OPT)
 #     (-O0: a third of the compile time of -O2, and no measurable difference in run time). The
 #     CUDA harness test runs tinytrain_cuda.cu's kernels on a CPU emulation of the GPU, which no
-#     user build contains, so it is compiled at $(HARNESS_OPT) (-O1: 4 s less to compile than -O2,
-#     the same run time; -O0 compiles 1 s faster and runs 2 s slower). SAN=1 compiles everything
-#     at its one level;
+#     user build contains, so its file is compiled at $(HARNESS_OPT) (-O1: 4 s less to compile
+#     than -O2, the same run time; -O0 compiles 1 s faster and runs 2 s slower). It is a linked
+#     test too (C++, linked against $(BUILD)/tinytrain.o): tt_ctx_use_gpu reaches the .cu's
+#     tt_cuda_attach through a weak reference, so the library object needs no TT_CUDA. SAN=1
+#     compiles everything at its one level;
 #   - everything builds in parallel (-j<number of CPUs> unless -j is given), longest jobs first
 #     (FIRST below; the linked tests' objects need no library object, so they fill the time it
 #     takes), and each test's PASS/FAIL/SKIP lines are printed as soon as that test has run; the
@@ -136,9 +138,12 @@ $(BUNDLE_BIN): $(addprefix tests/,$(addsuffix .c,$(BUNDLE_NAMES))) tests/test.h 
 
 # tinytrain_cuda.cu's kernels on the CPU execution harness (C++17: fibers for GPU threads)
 CXX ?= c++
-$(BUILD)/test_cuda_harness: tests/test_cuda_harness.cc tinytrain.h tinytrain_cuda.cu tests/cuda/harness.h tests/test.h examples/fashion_mlp.c examples/fashion_data.h | $(BUILD)
-	$(call say,CXX $@ (with the implementation))
-	$(Q)$(CXX) -std=c++17 -Wall -Wextra -Werror $(HARNESS_OPT) $(SANFLAGS) -DTT_STATIC= -I. -o $@ $< -lm
+$(BUILD)/test_cuda_harness.o: tests/test_cuda_harness.cc tinytrain.h tinytrain_cuda.cu tests/cuda/harness.h tests/test.h examples/fashion_mlp.c examples/fashion_data.h | $(BUILD)
+	$(call say,CXX $@)
+	$(Q)$(CXX) -std=c++17 -Wall -Wextra -Werror $(HARNESS_OPT) $(SANFLAGS) $(LINKED_FLAGS) -I. -c -o $@ $<
+$(BUILD)/test_cuda_harness: $(BUILD)/test_cuda_harness.o $(IMPL_OBJ)
+	$(call say,LD $@)
+	$(Q)$(CXX) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 # examples: built as a user would build them (one file, implementation included)
 $(EXAMPLE_BIN): $(BUILD)/%: examples/%.c | $(BUILD)

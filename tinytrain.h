@@ -1663,7 +1663,9 @@ typedef struct tt_backend {
 } tt_backend;
 
 /* Put the context on GPU `device` (0 = the first). Needs tinytrain_cuda.cu linked and TT_CUDA
-   defined where the implementation is compiled; otherwise, or without a usable GPU, returns
+   defined where the implementation is compiled (with GCC or Clang on ELF systems, linking
+   tinytrain_cuda.cu is enough: without TT_CUDA the call finds it through a weak reference);
+   otherwise, or without a usable GPU, returns
    TT_ERR_UNSUPPORTED with a message. Call it after creating the parameters and the optimizer:
    it copies the whole context memory to the device. */
 TT_API tt_result tt_ctx_use_gpu(tt_ctx *ctx, int device);
@@ -19495,6 +19497,12 @@ TT__DEF tt_result tt_ctx_use_gpu(tt_ctx *ctx, int device) {
 #ifdef TT_CUDA
     return tt_cuda_attach(ctx, device);
 #else
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__ELF__)
+    { /* without TT_CUDA: a weak reference, non-NULL when tinytrain_cuda.cu is linked anyway */
+        extern tt_result tt_cuda_attach(tt_ctx *ctx, int device) __attribute__((weak));
+        if (tt_cuda_attach) return tt_cuda_attach(ctx, device);
+    }
+#endif
     (void)device;
     return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_use_gpu: this build has no GPU backend (compile tinytrain_cuda.cu "
                                              "with nvcc, link it, and define TT_CUDA where the implementation is compiled)");

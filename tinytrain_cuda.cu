@@ -11,7 +11,8 @@
        cc -O2 -DTT_CUDA -c main.c        (main.c: #define TINYTRAIN_IMPLEMENTATION, #include "tinytrain.h")
        nvcc -o main main.o tinytrain_cuda.o                               (links cudart)
      TT_CUDA, defined where the implementation is compiled, makes tt_ctx_use_gpu call this file;
-     without it tt_ctx_use_gpu returns TT_ERR_UNSUPPORTED. -DTT_CUDA_CUBLAS (here, plus -lcublas)
+     without it tt_ctx_use_gpu returns TT_ERR_UNSUPPORTED (with GCC or Clang on ELF systems it
+     finds this file through a weak reference when it is linked, TT_CUDA or not). -DTT_CUDA_CUBLAS (here, plus -lcublas)
      adds the cuBLAS matrix multiply, used only after tt_cuda_use_cublas(ctx, 1).
      -fmad=false stops nvcc from fusing a*b+c in the element-wise kernels, so that they round as
      the header's scalar loops do (the matrix multiply uses explicit fmaf either way).
