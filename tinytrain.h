@@ -19491,23 +19491,27 @@ static tt_tensor *tt__bk_index_select(tt_ctx *ctx, tt_tensor *y, tt_tensor *x, i
     return tt__bk_forward(ctx, y, &c);
 }
 
+#if !defined(TT_CUDA) && (defined(__GNUC__) || defined(__clang__)) && defined(__ELF__)
+/* without TT_CUDA: a weak reference, non-NULL when tinytrain_cuda.cu is linked anyway (file
+   scope: g++ ignores the attribute on a block-scope redeclaration) */
+extern tt_result tt_cuda_attach(tt_ctx *ctx, int device) __attribute__((weak));
+#define TT__CUDA_WEAK 1
+#endif
 TT__DEF tt_result tt_ctx_use_gpu(tt_ctx *ctx, int device) {
     if (!ctx) return TT_ERR_INVALID_ARGS;
     if (ctx->anomaly) return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_use_gpu: anomaly mode does not run on the GPU; turn it off first");
 #ifdef TT_CUDA
     return tt_cuda_attach(ctx, device);
 #else
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__ELF__)
-    { /* without TT_CUDA: a weak reference, non-NULL when tinytrain_cuda.cu is linked anyway */
-        extern tt_result tt_cuda_attach(tt_ctx *ctx, int device) __attribute__((weak));
-        if (tt_cuda_attach) return tt_cuda_attach(ctx, device);
-    }
+#ifdef TT__CUDA_WEAK
+    if (tt_cuda_attach) return tt_cuda_attach(ctx, device);
 #endif
     (void)device;
     return tt__fail(ctx, TT_ERR_UNSUPPORTED, "tt_ctx_use_gpu: this build has no GPU backend (compile tinytrain_cuda.cu "
                                              "with nvcc, link it, and define TT_CUDA where the implementation is compiled)");
 #endif
 }
+#undef TT__CUDA_WEAK
 
 static tt_result tt__to_host(tt_ctx *ctx, const char *op, const tt_tensor *t, const float *src, float *dst, size_t n) {
     if (!ctx) return TT_ERR_INVALID_ARGS;
